@@ -1,0 +1,41 @@
+# graphfraud: two commands for a fresh machine.
+#   make demo   set up, generate sample data, load it, train, and serve the API and UI on :8000
+#   make test   set up (Python packages, Chromium, wrk, the Neo4j jars) and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GF := $(VENV)/bin/graphfraud
+DEMO_DIR ?= data/demo
+DEMO_STORE ?= $(DEMO_DIR)/graphfraud.db
+PORT ?= 8000
+
+.PHONY: venv system-deps demo test test-fast bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+system-deps:
+	scripts/install-system-deps
+
+demo: venv
+	mkdir -p $(DEMO_DIR)
+	test -f $(DEMO_DIR)/transactions.csv || $(GF) generate $(DEMO_DIR)/transactions.csv --users 5000 --seed 7
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) load $(DEMO_DIR)/transactions.csv --rejects $(DEMO_DIR)/rejects.csv
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) train
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) rings --top 10 --format table
+	GRAPHFRAUD_STORE=$(DEMO_STORE) scripts/demo-accounts
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) serve --host 127.0.0.1 --port $(PORT) --workers 2
+
+test: venv system-deps
+	scripts/test
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow and not neo4j and not browser"
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info test-artifacts

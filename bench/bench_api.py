@@ -1,0 +1,220 @@
+"""Benchmark of the scoring API over HTTP on loopback, against a bare Flask JSON echo in the same run.
+
+Reproduce (the store should hold >= 1,000,000 transactions for the issue's figures)::
+
+    graphfraud generate /tmp/gf/tx.csv --users 200000 --seed 1 && GRAPHFRAUD_STORE=/tmp/gf/b.db graphfraud load /tmp/gf/tx.csv
+    .venv/bin/python bench/bench_api.py --store /tmp/gf/b.db
+    .venv/bin/python bench/bench_api.py --fake-scorer          # the web stack alone (no engine, no store write)
+    .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
+
+Prints, for ``graphfraud serve --workers 2 --threads 4`` and for the echo served by gunicorn with the same
+settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk -t2 -c32
+-d10s`` on unique transactions, and the open-loop latency at a steady 300 requests/s (latency counted from
+each request's scheduled time, so a stall is not hidden). Floors: >= 1,000 scores/s, >= 30 % of the echo,
+p99 <= 30 ms at 300/s.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+LUA = r"""
+counter = 0
+math.randomseed(os.time() + %(seed)d)
+request = function()
+  counter = counter + 1
+  local u = math.random(1, 5000)
+  local body = string.format('{"transaction_id":"B%(seed)d-%%d-%%d-%%d","timestamp":"2026-03-01T12:00:00Z","user_id":"BU%%d","card_id":"BC%%d","device_id":"BD%%d","ip":"10.9.%%d.%%d","amount":%%d.5,"merchant_id":"BM%%d"}',
+    os.time(), math.random(1, 1000000000), counter, u, u, math.random(1, 6000), math.random(0, 40), math.random(1, 250), math.random(1, 500), math.random(1, 300))
+  return wrk.format("POST", nil, nil, body)
+end
+"""
+
+ECHO_APP = '''
+from flask import Flask, jsonify, request
+app = Flask(__name__)
+@app.post("/api/v1/score")
+def score():
+    tx = request.get_json()
+    return jsonify(ok=True, transaction_id=tx.get("transaction_id"), score=0.0, decision="allow")
+'''
+
+
+class TrivialScorer:
+    """Answers at once (``--fake-scorer``); with ``BENCH_FAKE_WRITE=1`` it also stores each transaction."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.lock = threading.Lock()
+        self.write = os.environ.get("BENCH_FAKE_WRITE") == "1"
+
+    def score(self, tx: Any) -> dict[str, Any]:
+        out = {"transaction_id": tx.transaction_id, "score": 0.01, "decision": "allow", "reasons": [],
+               "ring": None, "model_version": None, "rules_version": "bench", "snapshot": 0, "replay": False,
+               "mode": "rules_only", "catching_up": False}
+        if self.write:
+            with self.lock:
+                _, old = self.store.add_transaction(tx, out)
+            if old is not None:
+                return {**old, "replay": True}
+        return out
+
+    def status(self) -> dict[str, Any]:
+        return {"ready": True, "seq": 0, "model_version": None, "transactions": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(port: int, path: str, timeout: float = 120.0) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"nothing answered 200 on :{port}{path} in {timeout:.0f} s")
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(40)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def run_wrk(port: int, key: str | None, lua: str, seconds: int) -> tuple[float, int, str]:
+    cmd = ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", lua, "-H", "Content-Type: application/json"]
+    if key:
+        cmd += ["-H", f"Authorization: Bearer {key}"]
+    out = subprocess.run([*cmd, f"http://127.0.0.1:{port}/api/v1/score"], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    lat = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    return rps, int(non2xx.group(1)) if non2xx else 0, lat.group(0) if lat else ""
+
+
+def fixed_rate(port: int, key: str, rate: float, seconds: float) -> tuple[float, float, int, int]:
+    """Open loop at ``rate``/s: returns p50 ms, p99 ms, sent, ok."""
+    local = threading.local()
+    stamp = int(time.time())
+
+    def one(i: int, due: float) -> tuple[float, bool]:
+        tx = {"transaction_id": f"BR{stamp}-{i}", "timestamp": "2026-03-03T09:00:00Z", "user_id": f"BRU{i % 2000}",
+              "card_id": f"BRC{i % 2500}", "device_id": f"BRD{i % 1800}", "ip": f"10.7.{i % 50}.{i % 200}",
+              "amount": 10.0 + i % 90}
+        try:
+            if not hasattr(local, "c"):
+                local.c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            local.c.request("POST", "/api/v1/score", body=json.dumps(tx),
+                            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+            r = local.c.getresponse()
+            r.read()
+            ok = r.status == 200
+        except Exception:
+            local.__dict__.pop("c", None)
+            ok = False
+        return (time.perf_counter() - due) * 1000, ok
+
+    n = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    futs = []
+    with ThreadPoolExecutor(64) as ex:
+        for i in range(n):
+            due = start + i / rate
+            d = due - time.perf_counter()
+            if d > 0:
+                time.sleep(d)
+            futs.append(ex.submit(one, i, due))
+    res = [f.result() for f in futs]
+    lat = sorted(x for x, _ in res)
+    return lat[len(lat) // 2], lat[int(len(lat) * 0.99)], n, sum(ok for _, ok in res)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", help="Store to serve (default: a new empty one in a temp folder).")
+    ap.add_argument("--fake-scorer", nargs="?", const="plain", choices=["plain", "write"],
+                    help="Serve a trivial scorer instead of graphfraud.scoring.Scorer.")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rate", type=float, default=300.0)
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="gf-bench-")
+    store = args.store or os.path.join(tmp, "bench.db")
+    env = {**os.environ, "GRAPHFRAUD_STORE": store, "PYTHONPATH": os.getcwd()}
+    env.pop("GRAPHFRAUD_SCORER_FACTORY", None)
+    if args.fake_scorer:
+        env["GRAPHFRAUD_SCORER_FACTORY"] = "bench.bench_api:TrivialScorer"
+        env["BENCH_FAKE_WRITE"] = "1" if args.fake_scorer == "write" else "0"
+    py = sys.executable
+    gf = [py, "-c", "from graphfraud.cli import main; main()"]
+    key = subprocess.run([*gf, "apikey", "create", "--name", "bench", "--scope", "admin"], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()[-1]
+    lua = os.path.join(tmp, "score.lua")
+    with open(lua, "w") as f:
+        f.write(LUA % {"seed": os.getpid() % 1000})
+    with open(os.path.join(tmp, "bench_echo.py"), "w") as f:
+        f.write(ECHO_APP)
+
+    port = free_port()
+    t = time.time()
+    server = subprocess.Popen([*gf, "serve", "--port", str(port), "--workers", str(args.workers),
+                               "--threads", str(args.threads)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(tmp, "serve.log"), "wb"))
+    try:
+        wait_http(port, "/readyz")
+        ready = time.time() - t
+        p50, p99, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
+        ours, non2xx, ours_lat = run_wrk(port, key, lua, args.seconds)
+    finally:
+        stop(server)
+    echo = {}
+    for label, extra in (("same settings (gthread)", ["-k", "gthread", "--threads", str(args.threads)]),
+                         ("gunicorn defaults (as acceptance)", [])):
+        eport = free_port()
+        e = subprocess.Popen([py, "-m", "gunicorn", "-w", str(args.workers), *extra, "-b", f"127.0.0.1:{eport}",
+                              "--chdir", tmp, "bench_echo:app"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(2.5)
+            echo[label] = run_wrk(eport, None, lua, args.seconds)[0]
+        finally:
+            stop(e)
+    shutil.rmtree(tmp, ignore_errors=True)
+    what = f"fake scorer ({args.fake_scorer})" if args.fake_scorer else "graphfraud.scoring.Scorer"
+    print(f"graphfraud serve --workers {args.workers} --threads {args.threads}, {what}, store {store}")
+    print(f"  ready in {ready:.1f} s")
+    print(f"  steady {args.rate:.0f}/s for {args.seconds} s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {ok}/{sent} ok")
+    print(f"  wrk -c32 {args.seconds}s: {ours:,.0f} scores/s, non-2xx {non2xx}  ({ours_lat.split(None, 1)[1]})")
+    for label, rps in echo.items():
+        print(f"  bare Flask echo, {label}: {rps:,.0f} req/s -> ours = {ours / rps:.0%}")
+    print("floors: >= 1,000 scores/s, >= 30 % of the echo, p99 <= 30 ms at 300/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,491 @@
+"""The ``graphfraud`` command: thin Click shells over library calls.
+
+This module is the one place in ``graphfraud`` that may import ``loaders`` and ``webui`` (lazily, inside
+the commands that need them): it is the entry point that wires the packages together.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .errors import GraphFraudError
+
+STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a GraphFraudError (or an OS error) into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GraphFraudError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(1)
+        except (OSError, UnicodeDecodeError) as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--store", "store_path", envvar="GRAPHFRAUD_STORE", default=None, help=STORE_HELP)(fn)
+
+
+def open_store(store_path: str | None) -> Any:
+    from .storage import open_store as _open
+
+    return _open(store_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="graphfraud")
+def main() -> None:
+    """graphfraud: find fraud rings by following the links between transactions.
+
+    \b
+    Example, from nothing to a scored backtest:
+      graphfraud generate data/transactions.csv --users 5000 --seed 1
+      graphfraud load data/transactions.csv
+      graphfraud info --json
+    """
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", help="Mapping file (TOML) or the name of a shipped mapping (aws_transactions, ...).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False),
+              help="Where bad rows go (default: FILE's name + .rejects.csv in the current folder).")
+@click.option("--chunk-size", type=click.IntRange(1000, 5_000_000), default=None, help="Rows per atomic chunk.")
+@store_option
+@handle_errors
+def load(file: str, mapping: str | None, rejects_path: str | None, chunk_size: int | None,
+         store_path: str | None) -> None:
+    """Bulk-load transactions from CSV (also .gz), Parquet or JSON Lines.
+
+    Bad rows go to a rejects file with their row number and reason; loading the same file again adds
+    nothing.
+
+    \b
+    Example:
+      graphfraud load transactions.csv.gz --store fraud.db
+      graphfraud load registrations.csv --mapping aws_registrations
+    """
+    from loaders import load_file
+
+    store = open_store(store_path)
+    try:
+        summary = load_file(file, store, mapping=mapping, rejects_path=rejects_path, chunk_size=chunk_size,
+                            progress=None)
+    finally:
+        store.close()
+    click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", type=click.Choice(["file", "chargeback", "investigator"]), default="chargeback",
+              show_default=True, help="Where the labels come from (decides which wins a disagreement).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False), help="Where bad rows go.")
+@store_option
+@handle_errors
+def label(file: str, source: str, rejects_path: str | None, store_path: str | None) -> None:
+    """Apply labels that arrive later (chargebacks, reviews).
+
+    The file has columns transaction_id,is_fraud[,labelled_at] or user_id,user_label[,labelled_at]
+    (user_label: fraudster, victim or legitimate).
+
+    \b
+    Example:
+      graphfraud label chargebacks.csv --source chargeback
+    """
+    from loaders import load_labels
+
+    store = open_store(store_path)
+    try:
+        summary = load_labels(file, store, source=source, rejects_path=rejects_path)
+    finally:
+        store.close()
+    click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@store_option
+@handle_errors
+def info(as_json: bool, store_path: str | None) -> None:
+    """Counts in the store: transactions, labels, fraud, entities per type, links.
+
+    \b
+    Example:
+      graphfraud info --json
+    """
+    store = open_store(store_path)
+    try:
+        data = store.info()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(data, sort_keys=True))
+        return
+    click.echo(f"store         {data['store']}")
+    for k in ("transactions", "labelled", "fraud", "links"):
+        click.echo(f"{k:<13} {data[k]:,}")
+    for t, n in data["entities"].items():
+        click.echo(f"  {t:<11} {n:,}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--users", type=click.IntRange(10, 10_000_000), default=10_000, show_default=True,
+              help="Number of users to simulate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files).")
+@click.option("--days", type=click.IntRange(7, 3650), default=90, show_default=True, help="Length of the period.")
+@handle_errors
+def generate(out: str, users: int, seed: int, days: int) -> None:
+    """Write synthetic transactions with planted fraud rings, and truth.json beside them.
+
+    \b
+    Example:
+      graphfraud generate data/transactions.csv --users 10000 --seed 11
+    """
+    from .synth import write_dataset
+
+    summary = write_dataset(out, users, seed=seed, days=days)
+    click.echo(json.dumps(summary, sort_keys=True, default=str))
+
+
+@main.command()
+@click.option("--label-delay", default=None, help="Delay before a label without its own time is known (e.g. 1d).")
+@click.option("--promote/--no-promote", default=True, show_default=True, help="Serve the new model at once.")
+@store_option
+@handle_errors
+def train(label_delay: str | None, promote: bool, store_path: str | None) -> None:
+    """Train a new model version on the store's labelled history (point-in-time features).
+
+    \b
+    Example:
+      graphfraud train --label-delay 1d
+    """
+    from .training import train_model
+
+    store = open_store(store_path)
+    try:
+        out = train_model(store, overrides={"label_delay": label_delay}, promote=promote,
+                          log=lambda m: click.echo(m, err=True))
+    finally:
+        store.close()
+    click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
+               f"{json.dumps(out['metrics'], sort_keys=True)}")
+
+
+def _ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from .schema import parse_ts
+
+    try:
+        return parse_ts(text, "date")
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", help="Mapping file or shipped mapping name for FILE.")
+@click.option("--train-frac", type=float, help="Train on the first F of the transactions in time order.")
+@click.option("--train-start", help="Start of the training window (ISO 8601).")
+@click.option("--train-end", help="End of the training window.")
+@click.option("--test-start", help="Start of the test window.")
+@click.option("--test-end", help="End of the test window.")
+@click.option("--label-delay", default="1d", show_default=True, help="When labels without a time become known.")
+@click.option("--scores-out", type=click.Path(dir_okay=False), help="CSV: transaction_id,score,decision,reasons.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the full report (JSON).")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML).")
+@click.option("--store", "store_path", default=None,
+              help="Store to load into (default: a fresh temporary store, removed afterwards).")
+@handle_errors
+def backtest(file: str, mapping: str | None, train_frac: float | None, train_start: str | None,
+             train_end: str | None, test_start: str | None, test_end: str | None, label_delay: str,
+             scores_out: str | None, report_path: str | None, rules_path: str | None,
+             store_path: str | None) -> None:
+    """Train on a past window and replay a later one through the online scoring path.
+
+    \b
+    Example:
+      graphfraud backtest transactions.csv --train-frac 0.6 --label-delay 1d --scores-out scores.csv
+    """
+    import shutil
+    import tempfile
+
+    from loaders import load_file
+
+    from .backtest import format_report, run_backtest
+    from .rules import RuleSet
+    from .settings import parse_duration
+
+    tmp = None
+    if store_path is None:
+        tmp = tempfile.mkdtemp(prefix="graphfraud-backtest-")
+        store_path = f"{tmp}/backtest.db"
+    store = open_store(store_path)
+    try:
+        summary = load_file(file, store, mapping=mapping)
+        click.echo(summary.describe() if hasattr(summary, "describe") else str(summary), err=True)
+        report = run_backtest(store, train_frac=train_frac, train_start=_ms(train_start), train_end=_ms(train_end),
+                              test_start=_ms(test_start), test_end=_ms(test_end),
+                              label_delay_ms=int(parse_duration(label_delay) * 1000),
+                              rules=RuleSet.from_file(rules_path) if rules_path else None,
+                              scores_out=scores_out, log=lambda m: click.echo(m, err=True))
+    finally:
+        store.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if report_path:
+        with open(report_path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, sort_keys=True)
+    click.echo(format_report(report))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Scores CSV to write.")
+@click.option("--mapping", help="Mapping file or shipped mapping name for FILE.")
+@store_option
+@handle_errors
+def score(file: str, out_path: str, mapping: str | None, store_path: str | None) -> None:
+    """Score new transactions through the online path; they join the graph as they are scored.
+
+    \b
+    Example:
+      graphfraud score new.csv --out scores.csv
+    """
+    from loaders import read_transactions
+
+    from .scoring import Scorer
+
+    store = open_store(store_path)
+    try:
+        scorer = Scorer(store)
+        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path)
+    finally:
+        store.close()
+    click.echo(f"scored {n:,} transactions into {out_path}")
+
+
+def scorer_to_csv(scorer: Any, items: Any, out_path: str) -> int:
+    import csv
+
+    n = 0
+    with open(out_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["transaction_id", "score", "decision", "reasons", "ring_id", "error"])
+        for item in items:
+            if isinstance(item, tuple):  # (row, reason) for a rejected row
+                w.writerow([item[2] if len(item) > 2 else "", "", "", "", "", f"row {item[0]}: {item[1]}"])
+                continue
+            try:
+                r = scorer.score(item)
+            except GraphFraudError as e:
+                w.writerow([item.transaction_id, "", "", "", "", str(e)])
+                continue
+            w.writerow([r["transaction_id"], f"{r['score']:.6f}", r["decision"],
+                        " | ".join(x["message"] for x in r["reasons"]), (r.get("ring") or {}).get("ring_id", "")])
+            n += 1
+    return n
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Worker processes (each loads its own scoring engine).")
+@click.option("--threads", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Threads per worker.")
+@store_option
+@handle_errors
+def serve(host: str, port: int, workers: int, threads: int, store_path: str | None) -> None:
+    """Run the scoring API (and investigator pages) on gunicorn; SIGTERM stops it gracefully.
+
+    \b
+    Example:
+      graphfraud serve --host 0.0.0.0 --port 8000 --workers 2
+    """
+    from webui.server import serve as run_server
+
+    run_server(host, port, workers, threads, store=store_path)
+
+
+@main.group()
+def apikey() -> None:
+    """Create, list and revoke API keys for /api/v1 (stored hashed; a key is shown once)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="Who the key is for (revoke by this name).")
+@click.option("--scope", type=click.Choice(["score", "admin"]), default="score", show_default=True,
+              help="score: score and read decisions; admin: everything (labels, rings, entities).")
+@store_option
+@handle_errors
+def apikey_create(name: str, scope: str, store_path: str | None) -> None:
+    """Create a key and print it once, as the last word of the last line.
+
+    \b
+    Example:
+      graphfraud apikey create --name payments --scope score
+    """
+    from webui.auth import create_api_key
+
+    store = open_store(store_path)
+    try:
+        key = create_api_key(store, name, scope)
+    finally:
+        store.close()
+    click.echo(f"Created API key {name!r} with scope {scope}. It is shown only this once:")
+    click.echo(key)
+
+
+@apikey.command("list")
+@store_option
+@handle_errors
+def apikey_list(store_path: str | None) -> None:
+    """List keys (names, scopes, dates; never the keys)."""
+    store = open_store(store_path)
+    try:
+        rows = store.list_api_keys()
+    finally:
+        store.close()
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        click.echo(f"{r['id']:>4}  {r['name']:<24} {r['scope']:<6} {state}")
+
+
+@apikey.command("revoke")
+@click.argument("name")
+@store_option
+@handle_errors
+def apikey_revoke(name: str, store_path: str | None) -> None:
+    """Revoke every active key named NAME (servers stop accepting it within 5 s)."""
+    store = open_store(store_path)
+    try:
+        n = store.revoke_api_key(name)
+    finally:
+        store.close()
+    click.echo(f"Revoked {n} key(s) named {name!r}.")
+
+
+@main.command()
+@click.option("--top", type=click.IntRange(1, None), default=50, show_default=True, help="How many rings to print.")
+@click.option("--min-size", type=click.IntRange(2, None), default=None, help="Fewest users in a ring "
+              "(default: $GRAPHFRAUD_RING_MIN_SIZE or 3).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@store_option
+@handle_errors
+def rings(top: int, min_size: int | None, fmt: str, store_path: str | None) -> None:
+    """Find fraud rings, update the ring registry, and print the best first.
+
+    \b
+    Example:
+      graphfraud rings --top 20
+      graphfraud rings --top 500 --format json > rings.json
+    """
+    from .rings import detect_rings, format_rings, sync_rings
+
+    store = open_store(store_path)
+    try:
+        found = sync_rings(store, detect_rings(store, min_size=min_size))
+    finally:
+        store.close()
+    click.echo(format_rings(found[:top], fmt), nl=False)
+
+
+@main.group()
+def model() -> None:
+    """Model versions: list them, promote one for scoring, roll back to the previous one.
+
+    \b
+    Example:
+      graphfraud model list
+      graphfraud model promote m-20240501-120000-a1b2c3
+      graphfraud model rollback
+    """
+
+
+@model.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@store_option
+@handle_errors
+def model_list(as_json: bool, store_path: str | None) -> None:
+    """List stored model versions, oldest first, with status and metrics.
+
+    \b
+    Example:
+      graphfraud model list --json
+    """
+    from .models import list_models
+
+    store = open_store(store_path)
+    try:
+        rows = list_models(store)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, sort_keys=True, default=str))
+        return
+    if not rows:
+        click.echo("No model versions yet; the rules alone decide.")
+        return
+    for r in rows:
+        metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in sorted((r.get("metrics") or {}).items()))
+        click.echo(f"{r['version']}  {r['status']:<9}  {len(r.get('features', []))} features  {metrics}".rstrip())
+
+
+@model.command("promote")
+@click.argument("version")
+@store_option
+@handle_errors
+def model_promote(version: str, store_path: str | None) -> None:
+    """Make VERSION the model that scoring uses (serving picks it up without a restart).
+
+    \b
+    Example:
+      graphfraud model promote m-20240501-120000-a1b2c3
+    """
+    from .models import promote
+
+    store = open_store(store_path)
+    try:
+        click.echo(f"promoted {promote(store, version)}")
+    finally:
+        store.close()
+
+
+@model.command("rollback")
+@store_option
+@handle_errors
+def model_rollback(store_path: str | None) -> None:
+    """Re-promote the model version that was promoted before the current one.
+
+    \b
+    Example:
+      graphfraud model rollback --store fraud.db
+    """
+    from .models import rollback
+
+    store = open_store(store_path)
+    try:
+        click.echo(f"promoted {rollback(store)}")
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,469 @@
+"""The graph engine: what scoring needs, in memory, updated per event in near-constant time.
+
+The engine is a cache of the store. It is fed events in order (transactions, labels) and answers
+point-in-time questions about the graph *before* the next transaction is applied. Training, backtests
+and the live API all drive the same engine through :func:`graphfraud.graph.features.compute_features`,
+so there is one implementation of every feature.
+
+State, all keyed by small integers:
+
+* users: first seen, identifiers used (with first-use time), recent transactions (for velocity), running
+  amount statistics per currency group, usual country;
+* identifiers (card, device, ip, merchant, extra types): distinct users, first seen, known-fraud users;
+* a union-find over users and *linking* identifiers; an identifier shared by more users than its type's
+  hub limit stops linking (it is a hub); component totals are kept at the roots and merged on union;
+* known fraud as it becomes known: a label is revealed at its ``known_at`` time (replays) or at once
+  (live feedback);
+* a snapshot (PageRank, fraud proximity, and a component rebuild that drops unions made through
+  identifiers that later became hubs) recomputed whenever event time crosses a multiple of
+  ``snapshot_interval``: the schedule is part of the point-in-time definition, identical everywhere.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..schema import ENTITY_COLUMNS, Label, Transaction
+from .policy import LinkPolicy
+
+DAY_MS = 86_400_000
+WINDOW_MS = 30 * DAY_MS
+
+
+class Comp:
+    """Totals of one connected component, kept at its union-find root."""
+
+    __slots__ = ("users", "idents", "fraud_users", "fraud_tx", "tx", "amount", "first_min", "first_max",
+                 "last", "oldest")
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.idents = 0
+        self.fraud_users = 0
+        self.fraud_tx = 0
+        self.tx = 0
+        self.amount = 0.0
+        self.first_min = math.inf
+        self.first_max = -math.inf
+        self.last = -math.inf
+        self.oldest: tuple[float, str] = (math.inf, "")
+
+    def absorb(self, o: "Comp") -> None:
+        self.users += o.users
+        self.idents += o.idents
+        self.fraud_users += o.fraud_users
+        self.fraud_tx += o.fraud_tx
+        self.tx += o.tx
+        self.amount += o.amount
+        self.first_min = min(self.first_min, o.first_min)
+        self.first_max = max(self.first_max, o.first_max)
+        self.last = max(self.last, o.last)
+        self.oldest = min(self.oldest, o.oldest)
+
+
+class GraphEngine:
+    """The in-memory identifier graph.
+
+    Parameters
+    ----------
+    policy : LinkPolicy
+        Which types link users, and hub limits.
+    snapshot_interval_ms : int
+        Event time between snapshots (PageRank, fraud proximity, component rebuild).
+    label_delay_ms : int
+        When a label carries no time of its own, it becomes known this long after its transaction.
+    rates : mapping of str to float, optional
+        Conversion rates to the base currency; amounts in other currencies are compared only with
+        amounts in the same currency.
+    extra_types : iterable of str
+        Declared extra entity types (email, phone, ...), which get their own features.
+
+    Examples
+    --------
+    >>> from graphfraud.schema import validate_record
+    >>> e = GraphEngine()
+    >>> for i, u in enumerate(["a", "b", "c"]):
+    ...     e.apply(validate_record({"transaction_id": f"t{i}", "timestamp": "2026-01-01", "user_id": u,
+    ...                              "amount": 5, "device_id": "D1"}))
+    >>> e.component_of("a").users
+    3
+    """
+
+    def __init__(self, policy: LinkPolicy | None = None, *, snapshot_interval_ms: int = DAY_MS,
+                 label_delay_ms: int = DAY_MS, rates: Mapping[str, float] | None = None,
+                 base_currency: str = "USD", extra_types: Iterable[str] = ()):
+        self.policy = policy or LinkPolicy.from_settings()
+        self.snapshot_interval_ms = int(snapshot_interval_ms)
+        self.label_delay_ms = int(label_delay_ms)
+        self.rates = {k.upper(): float(v) for k, v in (rates or {}).items()}
+        self.base_currency = base_currency.upper()
+        self.extra_types = tuple(extra_types)
+        self.entity_types = tuple(ENTITY_COLUMNS.values()) + self.extra_types
+        # users
+        self.user_ix: dict[str, int] = {}
+        self.u_name: list[str] = []
+        self.u_first: list[int] = []
+        self.u_last: list[int] = []
+        self.u_node: list[int] = []
+        self.u_ents: list[dict[int, int]] = []  # entity index -> first use by this user
+        self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
+        self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
+        self.u_times: list[list[int]] = []  # transaction times, sorted (the last 30 days at least)
+        self.u_gtimes: list[dict[str, tuple[list[int], list[float]]]] = []  # group -> (times, cumulative amount)
+        self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
+        self.u_country: list[dict[str, int]] = []
+        self.u_ntx: list[int] = []
+        self.u_amount: list[float] = []
+        self.u_fraud: list[bool] = []  # known fraud now
+        self.u_victim: list[bool] = []
+        self.u_fraudster: list[bool] = []
+        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now
+        # identifiers
+        self.ent_ix: dict[tuple[str, str], int] = {}
+        self.e_type: list[str] = []
+        self.e_name: list[str] = []
+        self.e_first: list[int] = []
+        self.e_users: list[set[int]] = []
+        self.e_fraud: list[set[int] | None] = []
+        self.e_node: list[int] = []  # union-find node, -1 for context types
+        self.e_hub: list[bool] = []
+        self.e_country: list[dict[str, int] | None] = []
+        # union-find over nodes (users and linking identifiers)
+        self.parent: list[int] = []
+        self.comp: list[Comp | None] = []
+        self.node_user: list[int] = []  # user index or -1
+        self.node_hub = bytearray()  # 1 for identifier nodes that became hubs
+        self.edge_u = array("i")  # user node of each first-time link to a linking identifier
+        self.edge_e = array("i")  # identifier node of that link
+        self.hubs_since_rebuild = False
+        # labels
+        self.pending: list[tuple[int, int, str, str, str, str]] = []  # heap of (known_at, seq, kind, id, value, src)
+        self._pseq = 0
+        self.tx_user: dict[str, tuple[int, int]] = {}  # transaction id -> (user index, ts) for labels
+        self.tx_label: dict[str, tuple[int, str, int]] = {}  # tx id -> (source rank, value, order)
+        self.user_label: dict[int, tuple[int, str, int]] = {}
+        self._order = 0
+        # time and snapshots
+        self.clock = -math.inf  # latest event time applied
+        self.next_snapshot: float = -math.inf
+        self.snapshot: Any = None  # graph.snapshot.Snapshot
+        self.snapshot_version = 0
+        self.n_tx = 0
+        self.seq = 0  # last store sequence number applied
+
+    # ------------------------------------------------------------------ union-find
+    def _new_node(self, user: int) -> int:
+        n = len(self.parent)
+        self.parent.append(n)
+        self.comp.append(Comp())
+        self.node_user.append(user)
+        self.node_hub.append(0)
+        return n
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def _union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        ca, cb = self.comp[ra], self.comp[rb]
+        assert ca is not None and cb is not None
+        if (ca.users + ca.idents) < (cb.users + cb.idents):
+            ra, rb, ca, cb = rb, ra, cb, ca
+        self.parent[rb] = ra
+        ca.absorb(cb)
+        self.comp[rb] = None
+        return ra
+
+    def component_of(self, user_id: str) -> Comp:
+        """The totals of a user's component (an empty one for an unknown user)."""
+        u = self.user_ix.get(user_id)
+        if u is None:
+            return Comp()
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        return c
+
+    # ------------------------------------------------------------------ interning
+    def _user(self, name: str, ts: int) -> int:
+        u = self.user_ix.get(name)
+        if u is not None:
+            return u
+        u = len(self.u_name)
+        self.user_ix[name] = u
+        self.u_name.append(name)
+        self.u_first.append(ts)
+        self.u_last.append(ts)
+        self.u_ents.append({})
+        self.u_links.append([])
+        self.u_ntype.append({})
+        self.u_times.append([])
+        self.u_gtimes.append({})
+        self.u_amt.append({})
+        self.u_country.append({})
+        self.u_ntx.append(0)
+        self.u_amount.append(0.0)
+        self.u_fraud.append(False)
+        self.u_victim.append(False)
+        self.u_fraudster.append(False)
+        self.u_fraud_tx.append(0)
+        node = self._new_node(u)
+        self.u_node.append(node)
+        c = self.comp[node]
+        assert c is not None
+        c.users = 1
+        c.first_min = c.first_max = c.last = ts
+        c.oldest = (ts, name)
+        return u
+
+    def _entity(self, typ: str, name: str, ts: int) -> int:
+        key = (typ, name)
+        e = self.ent_ix.get(key)
+        if e is not None:
+            return e
+        e = len(self.e_name)
+        self.ent_ix[key] = e
+        self.e_type.append(typ)
+        self.e_name.append(name)
+        self.e_first.append(ts)
+        self.e_users.append(set())
+        self.e_fraud.append(None)
+        self.e_hub.append(False)
+        self.e_country.append({} if typ == "card" else None)
+        if self.policy.links(typ):
+            node = self._new_node(-1)
+            c = self.comp[node]
+            assert c is not None
+            c.idents = 1
+            self.e_node.append(node)
+        else:
+            self.e_node.append(-1)
+        return e
+
+    def group_of(self, currency: str | None) -> str:
+        """The currency group amounts are compared in: the base currency when convertible."""
+        if currency is None or currency == self.base_currency or currency in self.rates:
+            return self.base_currency
+        return currency
+
+    def base_amount(self, amount: float, currency: str | None) -> float:
+        if currency is None or currency == self.base_currency:
+            return amount
+        r = self.rates.get(currency)
+        return amount * r if r is not None else amount
+
+    # ------------------------------------------------------------------ time
+    def advance(self, now: int, snapshots: bool = True) -> None:
+        """Move event time to ``now``: reveal labels known by then, take due snapshots."""
+        pending = self.pending
+        while pending and pending[0][0] <= now:
+            _, _, kind, sid, value, src = heapq.heappop(pending)
+            self._reveal(kind, sid, value, src)
+        if snapshots and now >= self.next_snapshot:
+            if self.next_snapshot != -math.inf or self.n_tx:
+                self.take_snapshot(now)
+            iv = self.snapshot_interval_ms
+            self.next_snapshot = (now // iv + 1) * iv
+        if now > self.clock:
+            self.clock = now
+
+    def take_snapshot(self, now: int) -> None:
+        from .snapshot import build_snapshot
+
+        self.snapshot = build_snapshot(self)
+        self.snapshot_version += 1
+
+    # ------------------------------------------------------------------ transactions
+    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True) -> None:
+        """Add a transaction to the graph (after its features were read)."""
+        ts = tx.ts
+        self.advance(ts, snapshots)
+        u = self._user(tx.user_id, ts)
+        if ts > self.u_last[u]:
+            self.u_last[u] = ts
+        unode = self.u_node[u]
+        ents = self.u_ents[u]
+        policy = self.policy
+        for typ, name in tx.entities():
+            e = self._entity(typ, name, ts)
+            if e not in ents:
+                ents[e] = ts
+                nt = self.u_ntype[u]
+                nt[typ] = nt.get(typ, 0) + 1
+                users = self.e_users[e]
+                users.add(u)
+                if self.u_fraud[u]:
+                    fr = self.e_fraud[e]
+                    if fr is None:
+                        self.e_fraud[e] = {u}
+                    else:
+                        fr.add(u)
+                node = self.e_node[e]
+                if node >= 0:
+                    self.u_links[u].append(e)
+                    self.edge_u.append(unode)
+                    self.edge_e.append(node)
+                    if not self.e_hub[e]:
+                        if policy.is_hub(typ, len(users)):
+                            self.e_hub[e] = True
+                            self.node_hub[node] = 1
+                            self.hubs_since_rebuild = True
+                        else:
+                            self._union(unode, node)
+            if typ == "card" and tx.country is not None:
+                cc = self.e_country[e]
+                assert cc is not None
+                cc[tx.country] = cc.get(tx.country, 0) + 1
+        # velocity and amount statistics
+        grp = self.group_of(tx.currency)
+        amt = self.base_amount(tx.amount, tx.currency)
+        self._record_time(u, ts, amt, grp)
+        st = self.u_amt[u].get(grp)
+        if st is None:
+            self.u_amt[u][grp] = [1.0, amt, amt * amt, amt]
+        else:
+            st[0] += 1
+            st[1] += amt
+            st[2] += amt * amt
+            if amt > st[3]:
+                st[3] = amt
+        if tx.country is not None:
+            uc = self.u_country[u]
+            uc[tx.country] = uc.get(tx.country, 0) + 1
+        self.u_ntx[u] += 1
+        self.u_amount[u] += amt
+        root = self.find(unode)
+        c = self.comp[root]
+        assert c is not None
+        c.tx += 1
+        c.amount += amt
+        if ts > c.last:
+            c.last = ts
+        self.tx_user[tx.transaction_id] = (u, ts)
+        self.n_tx += 1
+        if seq is not None and seq > self.seq:
+            self.seq = seq
+        if tx.is_fraud is not None:
+            known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
+            self.queue_label(Label("transaction", tx.transaction_id, str(tx.is_fraud), known, "file"))
+
+    def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
+        """Keep the user's transaction times sorted, with cumulative amounts per currency group."""
+        times = self.u_times[u]
+        if not times or ts >= times[-1]:
+            times.append(ts)
+        else:
+            insort(times, ts)
+        if len(times) > 512 and times[0] < ts - WINDOW_MS:
+            del times[:bisect_left(times, ts - WINDOW_MS)]
+        g = self.u_gtimes[u].get(grp)
+        if g is None:
+            self.u_gtimes[u][grp] = ([ts], [amt])
+            return
+        gt, gc = g
+        if ts >= gt[-1]:
+            gt.append(ts)
+            gc.append(gc[-1] + amt)
+        else:  # out of order (live traffic): insert and shift the sums after it
+            i = bisect_left(gt, ts)
+            gt.insert(i, ts)
+            gc.insert(i, (gc[i - 1] if i else 0.0) + amt)
+            for k in range(i + 1, len(gc)):
+                gc[k] += amt
+        if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
+            cut = bisect_left(gt, ts - WINDOW_MS)
+            del gt[:cut]
+            del gc[:cut]
+
+    # ------------------------------------------------------------------ labels
+    def queue_label(self, label: Label, default_known_at: int | None = None) -> None:
+        """Reveal ``label`` once event time reaches its ``known_at`` (or ``default_known_at``)."""
+        known = label.known_at if label.known_at is not None else default_known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = (tu[1] + self.label_delay_ms) if tu else self.clock
+        if known is None or known <= self.clock:
+            self._reveal(label.subject, label.subject_id, label.value, label.source)
+            return
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
+                                      label.source))
+
+    def apply_label_now(self, label: Label) -> None:
+        """Live feedback: the label is known from this moment."""
+        self._reveal(label.subject, label.subject_id, label.value, label.source)
+
+    def reveal_all(self) -> None:
+        """Make every pending label known (a serving process rebuilt from history knows them all)."""
+        while self.pending:
+            _, _, kind, sid, value, src = heapq.heappop(self.pending)
+            self._reveal(kind, sid, value, src)
+
+    def _reveal(self, kind: str, sid: str, value: str, source: str) -> None:
+        from ..schema import LABEL_SOURCES
+
+        rank = LABEL_SOURCES.index(source) if source in LABEL_SOURCES else 0
+        self._order += 1
+        if kind == "transaction":
+            tu = self.tx_user.get(sid)
+            if tu is None:
+                return
+            old = self.tx_label.get(sid)
+            if old is not None and (old[0], old[2]) > (rank, self._order):
+                return
+            self.tx_label[sid] = (rank, value, self._order)
+            was = old is not None and old[1] == "1"
+            now = value == "1"
+            if was == now:
+                return
+            u = tu[0]
+            self.u_fraud_tx[u] += 1 if now else -1
+            c = self.comp[self.find(self.u_node[u])]
+            assert c is not None
+            c.fraud_tx += 1 if now else -1
+            self._update_user(u)
+        else:
+            u2 = self.user_ix.get(sid)
+            if u2 is None:
+                u2 = self._user(sid, int(self.clock) if self.clock != -math.inf else 0)
+            old = self.user_label.get(u2)
+            if old is not None and (old[0], old[2]) > (rank, self._order):
+                return
+            self.user_label[u2] = (rank, value, self._order)
+            self.u_fraudster[u2] = value == "fraudster"
+            self.u_victim[u2] = value == "victim"
+            self._update_user(u2)
+
+    def _update_user(self, u: int) -> None:
+        """Known fraud: a fraudster, or a user with confirmed fraud transactions who is not a victim."""
+        now = self.u_fraudster[u] or (self.u_fraud_tx[u] > 0 and not self.u_victim[u])
+        if now == self.u_fraud[u]:
+            return
+        self.u_fraud[u] = now
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        c.fraud_users += 1 if now else -1
+        for e in self.u_ents[u]:
+            fr = self.e_fraud[e]
+            if now:
+                if fr is None:
+                    self.e_fraud[e] = {u}
+                else:
+                    fr.add(u)
+            elif fr is not None:
+                fr.discard(u)
+
+    def is_known_fraud_tx(self, transaction_id: str) -> bool:
+        lab = self.tx_label.get(transaction_id)
+        return lab is not None and lab[1] == "1"

@@ -1,0 +1,165 @@
+"""Scoring one cluster of linked users: how much it looks like a fraud ring rather than a household.
+
+:func:`score_cluster` reads a :class:`ClusterStats` of plain numbers, so the batch detector
+(:func:`graphfraud.rings.detect_rings`) and the live engine (which keeps the same numbers up to date as
+transactions arrive) score a cluster the same way.
+
+Why these signals: size alone says little (families, flatmates and offices share devices, cards and
+IPs). What separates organised fraud is that its accounts are *new* and *arrive together*, their activity
+is *compressed in time* and *synchronised* across accounts, they *share more identifiers than people do*
+(several cards per account, one card or device across many accounts), they spend *more than usual at the
+same merchants* and *concentrate on a few merchants*, and, once labels arrive, *several* of them are
+confirmed fraud. Each signal adds bounded evidence, so no single one (a lone takeover victim in a family,
+a big spender, a new household) decides.
+
+Examples
+--------
+>>> stats = ClusterStats(n_users=6, n_identifiers=9, n_shared_identifiers=2, n_known_fraud_users=0,
+...                      n_fraud_tx=0, n_tx=60, total_amount=9000.0, median_account_age_days=3.0,
+...                      first_activity_span_days=0.8, active_span_days=4.0, burst_tx_share=0.9,
+...                      burst_user_share=1.0, max_users_per_identifier=6, mean_amount_ratio=2.4,
+...                      merchant_concentration=0.7, top_identifier_type="device",
+...                      top_identifier_id="D123")
+>>> score, reasons = score_cluster(stats)
+>>> score > 0.8, reasons[0]
+(True, 'device D123 is shared by 6 users')
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["ClusterStats", "score_cluster"]
+
+
+@dataclass
+class ClusterStats:
+    """Plain numbers describing one cluster of linked users, as of one moment.
+
+    Times are in days; ratios are plain floats. The ``top_*`` fields only feed the wording of reasons.
+    """
+
+    n_users: int
+    n_identifiers: int = 0  # linking identifiers used by the cluster's users (hubs left out)
+    n_shared_identifiers: int = 0  # of them, used by two or more of the cluster's users
+    n_known_fraud_users: int = 0
+    n_fraud_tx: int = 0
+    n_tx: int = 0
+    total_amount: float = 0.0
+    median_account_age_days: float = 365.0  # per user: last activity - first activity; median over users
+    first_activity_span_days: float = 365.0  # latest user first activity - earliest one
+    active_span_days: float = 365.0  # cluster's last activity - first activity
+    burst_tx_share: float = 0.0  # largest share of the cluster's transactions within one burst window
+    burst_user_share: float = 0.0  # share of users with a transaction inside that window
+    max_users_per_identifier: int = 0
+    cards_per_user: float = 1.0  # distinct cards / users
+    identifier_arrival_span_days: float = 365.0  # median over shared identifiers: spread of their users' first use
+    mean_amount_ratio: float = 1.0  # geometric mean of amount / typical amount at the same merchant
+    merchant_concentration: float = 0.0  # share of transactions at the top 3 merchants, less their usual share
+    top_merchant_users: int = 0  # users who bought at the cluster's top merchant
+    censored_start: bool = False  # most users were already active when the data begins (ages unknown)
+    top_identifier_type: str = ""
+    top_identifier_id: str = ""
+    top_identifier_fraud_users: int = 0
+    top_merchant_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+def _days(d: float) -> str:
+    return f"{d * 24:.0f} hours" if d < 2 else f"{d:.0f} days"
+
+
+def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
+    """Score one cluster in [0, 1] (higher: more like a fraud ring), with reasons in plain words.
+
+    Parameters
+    ----------
+    stats : ClusterStats
+        The cluster's numbers; see the class for each field.
+
+    Returns
+    -------
+    score : float
+        ``1 / (1 + exp(-(evidence - 3)))`` where evidence is a sum of bounded terms, one per signal.
+    reasons : list of str
+        The signals that contributed, strongest first, naming identifiers where there are any.
+
+    Examples
+    --------
+    >>> family = ClusterStats(n_users=4, n_identifiers=8, n_shared_identifiers=2, n_tx=120,
+    ...                       median_account_age_days=80, first_activity_span_days=20, active_span_days=89,
+    ...                       burst_tx_share=0.08, burst_user_share=0.5, max_users_per_identifier=4)
+    >>> score_cluster(family)[0] < 0.2
+    True
+    """
+    s = stats
+    n = max(1, s.n_users)
+    terms: list[tuple[float, str]] = []
+    top = f"{s.top_identifier_type} {s.top_identifier_id}".strip()
+
+    # the shared identifier itself: wording first, weight by how many people share what
+    if s.top_identifier_id and s.max_users_per_identifier >= 2:
+        txt = f"{top} is shared by {s.max_users_per_identifier} users"
+        if s.top_identifier_fraud_users:
+            txt += f", {s.top_identifier_fraud_users} of them confirmed fraud"
+        personal = s.top_identifier_type in ("card", "email", "phone", "bank_account", "account")
+        w = 0.25 * _clip((s.max_users_per_identifier - 2) / 4) + (0.25 if personal and s.max_users_per_identifier >= 3
+                                                                   else 0.0)
+        terms.append((w + 1e-3, txt))  # always first among equals: it says what links the cluster
+    if s.cards_per_user >= 1.5:
+        terms.append((0.6 * _clip((s.cards_per_user - 1.3) / 1.2), f"{s.cards_per_user:.1f} cards per user"))
+
+    # known fraud: one confirmed account (a takeover in a family) is weak, several are strong
+    if s.n_known_fraud_users >= 2:
+        share = s.n_known_fraud_users / n
+        terms.append((1.5 + 1.5 * _clip(share / 0.5), f"{s.n_known_fraud_users} of {n} users confirmed fraud"))
+    elif s.n_known_fraud_users == 1:
+        terms.append((0.5, f"1 of {n} users confirmed fraud"))
+    elif s.n_fraud_tx:
+        terms.append((0.3, f"{s.n_fraud_tx} transactions confirmed fraud"))
+
+    # newness: ages are only meaningful when the data saw the accounts start
+    age_w = 0.4 if s.censored_start else 1.0
+    if s.median_account_age_days < 30:
+        terms.append((age_w * 1.2 * math.exp(-s.median_account_age_days / 15),
+                      f"accounts are new: median {_days(s.median_account_age_days)} of activity"))
+    if s.first_activity_span_days < 10 and n >= 2:
+        terms.append((age_w * 1.0 * math.exp(-s.first_activity_span_days / 4),
+                      f"{n} accounts first seen within {_days(s.first_activity_span_days)}"))
+    if s.identifier_arrival_span_days < 7:
+        terms.append((age_w * 0.6 * math.exp(-s.identifier_arrival_span_days / 2),
+                      f"shared identifiers reached all their users within {_days(s.identifier_arrival_span_days)}"))
+
+    # synchronised burst: most of the activity, from most accounts, inside one short window
+    burst = _clip((s.burst_tx_share - 0.25) / 0.5) * _clip((s.burst_user_share - 0.3) / 0.5)
+    if burst > 0:
+        terms.append((1.5 * burst, f"{s.burst_tx_share:.0%} of transactions from {s.burst_user_share:.0%} of "
+                                   f"users fall within 3 days"))
+
+    # money: amounts above what the same merchants usually see, concentrated on a few merchants
+    if s.mean_amount_ratio > 1.2:
+        terms.append((1.0 * _clip(math.log(s.mean_amount_ratio) / math.log(2.5)),
+                      f"amounts are {s.mean_amount_ratio:.1f}x the usual at the same merchants"))
+    if s.merchant_concentration > 0.15:
+        txt = f"{s.merchant_concentration:.0%} more of the spending than usual goes to 3 merchants"
+        if s.top_merchant_id and s.top_merchant_users >= 2:
+            txt = f"{s.top_merchant_users} of {n} users bought at merchant {s.top_merchant_id}; " + txt
+        terms.append((0.8 * _clip((s.merchant_concentration - 0.15) / 0.45), txt))
+
+    # a little for size, never deciding
+    terms.append((0.15 * _clip(math.log2(n / 2) / 3), ""))
+    evidence = sum(w for w, _ in terms)
+    score = 1.0 / (1.0 + math.exp(-(evidence - 3.0)))
+    ordered = sorted((t for t in terms if t[1] and t[0] > 0.05), key=lambda t: -t[0])
+    reasons = [txt for _, txt in ordered]
+    link = [txt for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []
+    if link:  # what links the cluster comes first, then the evidence
+        reasons = link + [r for r in reasons if r != link[0]]
+    return score, reasons

@@ -1,0 +1,566 @@
+"""The canonical transaction record and its validation: the only place rows are judged.
+
+One set of rules, applied two ways: :func:`validate_record` checks one record (an API call; no DataFrame
+is built) and :func:`validate_frame` checks a bulk chunk column by column. Both read the same constants and
+helpers below, and a property test holds them to the same verdicts.
+
+Canonical fields
+----------------
+required: ``transaction_id``, ``timestamp``, ``user_id``, ``amount``;
+optional: ``card_id``, ``device_id``, ``ip``, ``merchant_id``, ``currency``, ``country``, ``is_fraud``,
+``labelled_at``; declared extra entity types (``email``, ``phone``, ...); anything else is an attribute.
+
+Identifiers are strings compared exactly (``007`` is not ``7``); empty means absent; surrounding
+whitespace is dropped; control characters and ids longer than ``max_id_length`` are refused. Emails are
+lower-cased; IP addresses are normalised (``010.0.0.1`` is refused, ``::FFFF:1.2.3.4`` becomes
+``::ffff:102:304``). Timestamps are ISO 8601 with or without a zone (naive means UTC) or
+``YYYY-MM-DD HH:MM:SS``; they are stored as integer milliseconds since 1970 UTC.
+
+Examples
+--------
+>>> tx = validate_record({"transaction_id": "t1", "timestamp": "2026-01-02 10:00:00",
+...                       "user_id": "u1", "amount": 12.5, "email": " Ann@X.org "}, extra_types=("email",))
+>>> tx.ts, tx.extra
+(1767348000000, {'email': 'ann@x.org'})
+"""
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import ValidationError
+
+REQUIRED = ("transaction_id", "timestamp", "user_id", "amount")
+ENTITY_COLUMNS = {"card_id": "card", "device_id": "device", "ip": "ip", "merchant_id": "merchant"}
+OPTIONAL = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at")
+CANONICAL = REQUIRED + OPTIONAL
+BUILTIN_TYPES = ("user", "card", "device", "ip", "merchant")
+USER_LABELS = ("fraudster", "victim", "legitimate")
+LABEL_SOURCES = ("file", "chargeback", "investigator")  # later in the tuple wins a disagreement
+
+MIN_TS = 631152000000  # 1990-01-01
+MAX_TS = 4102444800000  # 2100-01-01
+MAX_AMOUNT = 1e12
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_ISO_4217 = frozenset("""AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP
+GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK
+LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS
+TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split())
+
+
+@dataclass(slots=True)
+class Transaction:
+    """A validated canonical transaction. ``ts`` and ``labelled_at`` are epoch milliseconds (UTC)."""
+
+    transaction_id: str
+    ts: int
+    user_id: str
+    amount: float
+    card_id: str | None = None
+    device_id: str | None = None
+    ip: str | None = None
+    merchant_id: str | None = None
+    currency: str | None = None
+    country: str | None = None
+    is_fraud: int | None = None
+    labelled_at: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    def entities(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(type, id)`` for every identifier the transaction carries, the user excluded."""
+        for col, typ in ENTITY_COLUMNS.items():
+            v = getattr(self, col)
+            if v is not None:
+                yield typ, v
+        yield from self.extra.items()
+
+    def content(self) -> tuple[Any, ...]:
+        """What makes two submissions of one id the same transaction (labels aside)."""
+        return (self.ts, self.user_id, round(self.amount, 6), self.card_id, self.device_id, self.ip,
+                self.merchant_id, self.currency, self.country, tuple(sorted(self.extra.items())),
+                tuple(sorted(self.attrs.items())))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("transaction_id", "user_id", "amount", "card_id", "device_id",
+                                           "ip", "merchant_id", "currency", "country", "is_fraud")}
+        d["timestamp"] = format_ts(self.ts)
+        d["labelled_at"] = format_ts(self.labelled_at) if self.labelled_at is not None else None
+        d.update(self.extra)
+        d["attributes"] = dict(self.attrs)
+        return d
+
+
+# ---------------------------------------------------------------- shared single-value rules
+def format_ts(ms: int) -> str:
+    """Epoch milliseconds to ISO 8601 UTC text (``2026-01-02T10:00:00Z``)."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms % 1000:03d}Z" if ms % 1000 else "Z")
+
+
+def check_name(name: str, what: str = "entity type") -> str:
+    """Extra entity types and attribute-like names are short lower-case words."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValidationError(f"{what.capitalize()} {name!r} is not a valid name; use lower-case letters, "
+                              "digits and _ (at most 32, starting with a letter).", code="invalid_config")
+    return name
+
+
+def parse_ts(value: Any, fieldname: str = "timestamp") -> int:
+    """Parse one timestamp to epoch ms or raise ``ValueError`` with a reason naming the field."""
+    if not isinstance(value, str):
+        raise ValueError(f"{fieldname} must be an ISO 8601 text timestamp, not {type(value).__name__}")
+    s = value.strip()
+    if not _TS.match(s):
+        raise ValueError(f"{fieldname} {_show(s)} is not an ISO 8601 timestamp")
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+    except ValueError:
+        raise ValueError(f"{fieldname} {_show(s)} is not a valid date and time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    ms = int(round(dt.timestamp() * 1000))
+    if not MIN_TS <= ms < MAX_TS:
+        raise ValueError(f"{fieldname} {_show(s)} is outside 1990-01-01..2100-01-01")
+    return ms
+
+
+def _show(s: str, n: int = 40) -> str:
+    return repr(s if len(s) <= n else s[:n] + "...")
+
+
+def clean_id(value: Any, fieldname: str, max_len: int, kind: str = "") -> str | None:
+    """Check one identifier; return its canonical text, ``None`` when absent, or raise ``ValueError``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        raise ValueError(f"{fieldname} must be a string, not {type(value).__name__}")
+    s = value.strip()
+    if not s:
+        return None
+    if _CONTROL.search(s):
+        raise ValueError(f"{fieldname} contains control characters")
+    if len(s) > max_len:
+        raise ValueError(f"{fieldname} is {len(s)} characters long; the limit is {max_len}")
+    if kind == "email":
+        s = s.lower()
+    elif kind == "ip":
+        try:
+            s = str(ipaddress.ip_address(s))
+        except ValueError:
+            raise ValueError(f"{fieldname} {_show(s)} is not an IPv4 or IPv6 address") from None
+    elif kind == "phone":
+        digits = re.sub(r"[\s().-]", "", s)
+        s = digits if re.fullmatch(r"\+?\d{3,20}", digits) else s
+    return s
+
+
+def parse_amount(value: Any) -> float:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("amount must be a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"amount {_show(value)} is not a number") from None
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"amount must be a number, not {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError("amount must be a finite number (not NaN or Infinity)")
+    if v < 0:
+        raise ValueError(f"amount {v:g} is negative")
+    if v > MAX_AMOUNT:
+        raise ValueError(f"amount {v:g} is above {MAX_AMOUNT:g}")
+    return v
+
+
+def parse_flag(value: Any, fieldname: str = "is_fraud") -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value.strip() in ("0", "1", "0.0", "1.0"):
+        return int(float(value.strip()))
+    raise ValueError(f"{fieldname} must be 0 or 1, not {_show(str(value))}")
+
+
+def check_currency(value: Any) -> str | None:
+    s = clean_id(value, "currency", 3)
+    if s is None:
+        return None
+    s = s.upper()
+    if s not in _ISO_4217:
+        raise ValueError(f"currency {_show(s)} is not an ISO 4217 code")
+    return s
+
+
+def check_country(value: Any) -> str | None:
+    s = clean_id(value, "country", 2 + 8)
+    if s is None:
+        return None
+    s = s.upper()
+    if not _COUNTRY.match(s):
+        raise ValueError(f"country {_show(s)} is not an ISO 3166 two-letter code")
+    return s
+
+
+def _kind(name: str) -> str:
+    return name if name in ("email", "ip", "phone") else ""
+
+
+# ---------------------------------------------------------------- one record
+def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (), max_id_length: int = 256,
+                    keep_attributes: bool = True) -> Transaction:
+    """Validate one record (a dict from JSON or a CSV row) into a :class:`Transaction`.
+
+    Raises :class:`~graphfraud.errors.ValidationError` listing every broken field at once.
+
+    >>> validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": -1})
+    Traceback (most recent call last):
+    ...
+    graphfraud.errors.ValidationError: The transaction is not valid: amount -1 is negative.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError("A transaction must be a JSON object.", ["body: expected an object"],
+                              code="invalid_transaction")
+    errors: list[str] = []
+    out: dict[str, Any] = {}
+
+    def run(name: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ValueError as e:
+            errors.append(str(e))
+            return None
+
+    for name in REQUIRED:
+        v = data.get(name)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            errors.append(f"{name} is required")
+    out["transaction_id"] = run("transaction_id", clean_id, data.get("transaction_id"), "transaction_id",
+                                max_id_length)
+    out["user_id"] = run("user_id", clean_id, data.get("user_id"), "user_id", max_id_length)
+    if data.get("timestamp") not in (None, ""):
+        out["ts"] = run("timestamp", parse_ts, data.get("timestamp"))
+    if data.get("amount") not in (None, ""):
+        out["amount"] = run("amount", parse_amount, data.get("amount"))
+    for col, typ in ENTITY_COLUMNS.items():
+        out[col] = run(col, clean_id, data.get(col), col, max_id_length, _kind(typ))
+    out["currency"] = run("currency", check_currency, data.get("currency"))
+    out["country"] = run("country", check_country, data.get("country"))
+    out["is_fraud"] = run("is_fraud", parse_flag, data.get("is_fraud"))
+    la = data.get("labelled_at")
+    out["labelled_at"] = run("labelled_at", parse_ts, la, "labelled_at") if la not in (None, "") else None
+    if out["labelled_at"] is not None and out.get("ts") is not None and out["labelled_at"] < out["ts"]:
+        errors.append("labelled_at is before the transaction's timestamp")
+    extra: dict[str, str] = {}
+    for t in extra_types:
+        v = run(t, clean_id, data.get(t), t, max_id_length, _kind(t))
+        if v is not None:
+            extra[t] = v
+    attrs: dict[str, str] = {}
+    if keep_attributes:
+        known = set(CANONICAL) | set(extra_types)
+        for k, v in data.items():
+            if k in known or v is None or v == "":
+                continue
+            if not isinstance(k, str) or _CONTROL.search(k) or len(k) > 64:
+                errors.append(f"attribute name {_show(str(k))} is not acceptable")
+                continue
+            if isinstance(v, (dict, list)):
+                errors.append(f"attribute {k} must be a plain value, not a {type(v).__name__}")
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                errors.append(f"attribute {k} must be finite")
+                continue
+            sv = str(v)
+            if len(sv) > 4 * max_id_length:
+                errors.append(f"attribute {k} is {len(sv)} characters long; the limit is {4 * max_id_length}")
+                continue
+            attrs[k] = sv
+    if errors:
+        # one message naming every field; duplicates (a required field also failing a rule) once
+        seen = list(dict.fromkeys(errors))
+        raise ValidationError("The transaction is not valid: " + "; ".join(seen) + ".", seen,
+                              code="invalid_transaction")
+    return Transaction(extra=extra, attrs=attrs, **out)
+
+
+# ---------------------------------------------------------------- a bulk chunk
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_NAN_INF = r"^[+-]?(nan|inf|infinity)$"
+_PLAIN_IPV4 = r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
+_CONTROL_RE2 = r"[\x00-\x1f\x7f]"
+
+
+def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length: int = 256,
+                   first_row: int = 1) -> tuple[Any, list[tuple[int, str]]]:
+    """Validate a chunk with the rules of :func:`validate_record`, column by column (Arrow compute).
+
+    ``data`` is a pyarrow Table or a pandas DataFrame whose columns are text. Returns ``(good, rejects)``:
+    ``good`` is a pandas DataFrame with the canonical columns (``ts`` and ``labelled_at`` as int64
+    milliseconds, ``amount`` float64, identifiers as text or ``None``, ``extra`` and ``attrs`` as dicts or
+    ``None``) plus ``row``; ``rejects`` lists ``(row, reason)`` where ``row`` is the 1-based data row
+    number (the header is not counted) and ``first_row`` is the number of the chunk's first row.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    names = [str(c) for c in table.column_names]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValidationError(f"Required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                              f"missing; the file has {', '.join(names) or 'no columns'}. "
+                              "Rename the columns or map them in a mapping file.",
+                              [f"{c}: column missing" for c in missing], code="missing_column")
+    n = table.num_rows
+    rows = np.arange(first_row, first_row + n)
+    reasons: dict[int, list[str]] = {}
+    bad = np.zeros(n, dtype=bool)
+
+    def flag(mask: Any, msg: Any) -> None:
+        m = mask.to_numpy(zero_copy_only=False) if hasattr(mask, "to_numpy") else np.asarray(mask)
+        idx = np.flatnonzero(np.asarray(m, dtype=bool))
+        if not len(idx):
+            return
+        bad[idx] = True
+        for i in idx:
+            reasons.setdefault(int(i), []).append(msg(int(i)) if callable(msg) else msg)
+
+    def col(name: str) -> Any:
+        """The column as trimmed text with empty strings as nulls."""
+        if name not in names:
+            return pa.nulls(n, pa.string())
+        a = table.column(name)
+        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        if not pa.types.is_string(a.type) and not pa.types.is_large_string(a.type):
+            a = pc.cast(a, pa.string())
+        a = pc.utf8_trim_whitespace(a)
+        return pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
+
+    def present(a: Any) -> Any:
+        return pc.is_valid(a).to_numpy(zero_copy_only=False)
+
+    def ids(name: str, kind: str = "") -> Any:
+        a = col(name)
+        if a.null_count == n:
+            return a
+        flag(pc.fill_null(pc.match_substring_regex(a, _CONTROL_RE2), False), f"{name} contains control characters")
+        long = pc.fill_null(pc.greater(pc.utf8_length(a), max_id_length), False)
+        flag(long, lambda i: f"{name} is {len(a[i].as_py())} characters long; the limit is {max_id_length}")
+        if kind == "email":
+            a = pc.utf8_lower(a)
+        elif kind in ("ip", "phone"):
+            plain = pc.fill_null(pc.match_substring_regex(a, _PLAIN_IPV4), True) if kind == "ip" else None
+            todo = a if plain is None else pc.if_else(plain, pa.scalar(None, a.type), a)
+            uniq = pc.unique(todo).to_pylist()
+            mapped: dict[str, Any] = {}
+            errs: dict[str, str] = {}
+            for u in uniq:
+                if u is None:
+                    continue
+                try:
+                    mapped[u] = clean_id(u, name, max_id_length, kind)
+                except ValueError as e:
+                    errs[u] = str(e)
+            if errs:
+                is_err = pc.is_in(a, value_set=pa.array(list(errs), a.type))
+                flag(pc.fill_null(is_err, False), lambda i: errs[a[i].as_py()])
+            if mapped:
+                keys = pa.array(list(mapped), a.type)
+                pos = pc.index_in(a, value_set=keys)
+                vals = pa.array(list(mapped.values()), a.type)
+                a = pc.coalesce(pc.take(vals, pos), pc.if_else(pc.is_in(a, value_set=pa.array(list(errs) or [""],
+                                                                                                a.type)),
+                                                               pa.scalar(None, a.type), a))
+            elif errs:
+                a = pc.if_else(pc.is_in(a, value_set=pa.array(list(errs), a.type)), pa.scalar(None, a.type), a)
+        return a
+
+    for c in REQUIRED:
+        flag(~present(col(c)), f"{c} is required")
+    cols: dict[str, Any] = {"transaction_id": ids("transaction_id"), "user_id": ids("user_id")}
+
+    def times(name: str) -> tuple[Any, Any]:
+        a = col(name)
+        p = present(a)
+        ms = np.zeros(n, dtype="int64")
+        if p.any():
+            shape = pc.fill_null(pc.match_substring_regex(a, _TS.pattern), False).to_numpy(zero_copy_only=False)
+            flag(p & ~shape, lambda i: f"{name} {_show(a[i].as_py())} is not an ISO 8601 timestamp")
+            ok = p & shape
+            # years outside the accepted range are refused before conversion (pandas' nanosecond range
+            # would overflow on them); the single-record path refuses them by the same bounds
+            year = pc.cast(pc.utf8_slice_codeunits(pc.if_else(pa.array(ok), a, pa.scalar("2000", a.type)), 0, 4),
+                           pa.int32()).to_numpy(zero_copy_only=False)
+            far = ok & ((year < 1989) | (year > 2100))
+            flag(far, lambda i: f"{name} {_show(a[i].as_py())} is outside 1990-01-01..2100-01-01")
+            ok = ok & ~far
+            sv = pd.Series(a.to_numpy(zero_copy_only=False), dtype=object).where(ok, None)
+            conv = pd.to_datetime(sv, utc=True, errors="coerce", format="ISO8601")
+            val = conv.notna().to_numpy()
+            flag(ok & ~val, lambda i: f"{name} {_show(a[i].as_py())} is not a valid date and time")
+            ns = conv.to_numpy(dtype="datetime64[ns]").astype("int64")
+            m = np.where(val, np.floor_divide(ns + 500_000, 1_000_000), 0)
+            flag(val & ((m < MIN_TS) | (m >= MAX_TS)),
+                 lambda i: f"{name} {_show(a[i].as_py())} is outside 1990-01-01..2100-01-01")
+            ms = np.where(val, m, 0)
+        return ms, p
+
+    ts, ts_p = times("timestamp")
+    cols["ts"] = ts
+    am = col("amount")
+    ap = present(am)
+    low = pc.utf8_lower(am)
+    num_shape = pc.fill_null(pc.match_substring_regex(am, _NUMBER), False).to_numpy(zero_copy_only=False)
+    naninf = pc.fill_null(pc.match_substring_regex(low, _NAN_INF), False).to_numpy(zero_copy_only=False)
+    flag(ap & ~num_shape & ~naninf, lambda i: f"amount {_show(am[i].as_py())} is not a number")
+    flag(naninf, "amount must be a finite number (not NaN or Infinity)")
+    num = pc.cast(pc.if_else(pa.array(num_shape), am, pa.scalar(None, am.type)), pa.float64())
+    numv = num.to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        flag(num_shape & ~np.isfinite(numv), "amount must be a finite number (not NaN or Infinity)")
+        flag(num_shape & (numv < 0), lambda i: f"amount {numv[i]:g} is negative")
+        flag(num_shape & np.isfinite(numv) & (numv > MAX_AMOUNT), lambda i: f"amount {numv[i]:g} is above "
+             f"{MAX_AMOUNT:g}")
+    cols["amount"] = np.where(num_shape & np.isfinite(numv), numv, 0.0)
+    for c, typ in ENTITY_COLUMNS.items():
+        cols[c] = ids(c, _kind(typ))
+    cur = pc.utf8_upper(col("currency"))
+    if cur.null_count < n:
+        flag(present(cur) & ~pc.is_in(cur, value_set=pa.array(sorted(_ISO_4217))).to_numpy(zero_copy_only=False),
+             lambda i: f"currency {_show(cur[i].as_py())} is not an ISO 4217 code")
+    cols["currency"] = cur
+    co = pc.utf8_upper(col("country"))
+    if co.null_count < n:
+        flag(present(co) & ~pc.fill_null(pc.match_substring_regex(co, _COUNTRY.pattern), True).to_numpy(
+            zero_copy_only=False), lambda i: f"country {_show(co[i].as_py())} is not an ISO 3166 two-letter code")
+    cols["country"] = co
+    fr = col("is_fraud")
+    fl = np.full(n, -1, dtype="int8")
+    if fr.null_count < n:
+        frl = pc.utf8_lower(fr)
+        one = pc.fill_null(pc.is_in(frl, value_set=pa.array(["1", "1.0", "true"])), False).to_numpy(
+            zero_copy_only=False)
+        zero = pc.fill_null(pc.is_in(frl, value_set=pa.array(["0", "0.0", "false"])), False).to_numpy(
+            zero_copy_only=False)
+        flag(present(fr) & ~one & ~zero, lambda i: f"is_fraud must be 0 or 1, not {_show(str(fr[i].as_py()))}")
+        fl[one] = 1
+        fl[zero] = 0
+    la, la_p = times("labelled_at")
+    flag(la_p & ts_p & (la < ts), "labelled_at is before the transaction's timestamp")
+    if extra_types:
+        ex = {t: ids(t, _kind(t)).to_pylist() for t in extra_types}
+        extra = [({t: ex[t][i] for t in extra_types if ex[t][i] is not None} or None) for i in range(n)]
+    else:
+        extra = [None] * n
+    known = set(CANONICAL) | set(extra_types)
+    other = [c for c in names if c not in known]
+    if other:
+        ov = {c: col(c).to_pylist() for c in other}
+        attrs = [({c: ov[c][i] for c in other if ov[c][i] is not None} or None) for i in range(n)]
+    else:
+        attrs = [None] * n
+    keep = ~bad
+    out = pd.DataFrame({
+        "transaction_id": _obj(cols["transaction_id"], keep), "ts": cols["ts"][keep],
+        "user_id": _obj(cols["user_id"], keep), "amount": cols["amount"][keep],
+        **{c: _obj(cols[c], keep) for c in ENTITY_COLUMNS},
+        "currency": _obj(cols["currency"], keep), "country": _obj(cols["country"], keep),
+        "is_fraud": pd.array(np.where(fl >= 0, fl, 0)[keep], dtype="Int8"),
+        "labelled_at": pd.array(la[keep], dtype="Int64"),
+        "extra": [e for e, k in zip(extra, keep) if k], "attrs": [e for e, k in zip(attrs, keep) if k],
+        "row": rows[keep]})
+    out.loc[fl[keep] < 0, "is_fraud"] = pd.NA
+    out.loc[~la_p[keep], "labelled_at"] = pd.NA
+    rejects = [(int(rows[i]), "; ".join(dict.fromkeys(reasons[i]))) for i in sorted(reasons)]
+    return out, rejects
+
+
+def _obj(a: Any, keep: Any) -> Any:
+    """An Arrow text column, filtered, as a numpy object array with ``None`` for missing values."""
+    import numpy as np
+    import pyarrow as pa
+
+    return a.filter(pa.array(keep)).to_numpy(zero_copy_only=False).astype(object) if len(a) else np.array([], object)
+
+
+# ---------------------------------------------------------------- labels
+@dataclass(slots=True)
+class Label:
+    """A label event: a transaction is fraud (1) or not (0), or a user is a fraudster, victim or legitimate.
+
+    ``known_at`` is when the label became known (epoch ms); ``None`` means "the transaction's time plus
+    the label delay", resolved by whoever reads it.
+    """
+
+    subject: str  # "transaction" or "user"
+    subject_id: str
+    value: str  # "1"/"0" for transactions; a USER_LABELS word for users
+    known_at: int | None
+    source: str = "file"
+
+
+def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_length: int = 256) -> Label:
+    """Validate one label record: ``transaction_id`` + ``is_fraud`` or ``user_id`` + ``user_label``."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("A label must be a JSON object.", ["body: expected an object"], code="invalid_label")
+    errors: list[str] = []
+    if source not in LABEL_SOURCES:
+        errors.append(f"source {_show(str(source))} is not one of {', '.join(LABEL_SOURCES)}")
+    known_at = None
+    if data.get("labelled_at") not in (None, ""):
+        try:
+            known_at = parse_ts(data.get("labelled_at"), "labelled_at")
+        except ValueError as e:
+            errors.append(str(e))
+    has_tx, has_user = data.get("transaction_id") not in (None, ""), data.get("user_id") not in (None, "")
+    subject = value = sid = None
+    if has_tx == has_user:
+        errors.append("give either transaction_id with is_fraud, or user_id with user_label")
+    elif has_tx:
+        subject = "transaction"
+        try:
+            sid = clean_id(data.get("transaction_id"), "transaction_id", max_id_length)
+            f = parse_flag(data.get("is_fraud"))
+            if f is None:
+                errors.append("is_fraud is required with transaction_id")
+            value = str(f)
+        except ValueError as e:
+            errors.append(str(e))
+    else:
+        subject = "user"
+        try:
+            sid = clean_id(data.get("user_id"), "user_id", max_id_length)
+        except ValueError as e:
+            errors.append(str(e))
+        ul = data.get("user_label")
+        if not isinstance(ul, str) or ul.strip().lower() not in USER_LABELS:
+            errors.append(f"user_label must be one of {', '.join(USER_LABELS)}")
+        else:
+            value = ul.strip().lower()
+    if errors:
+        seen = list(dict.fromkeys(errors))
+        raise ValidationError("The label is not valid: " + "; ".join(seen) + ".", seen, code="invalid_label")
+    assert subject is not None and sid is not None and value is not None
+    return Label(subject, sid, value, known_at, source)

@@ -1,0 +1,358 @@
+"""Scoring: validate -> catch up -> features -> model + rules -> decision, reasons, ring -> store -> apply.
+
+:func:`decide` turns a feature row (and a model probability) into a decision with reasons; it is the one
+place decisions are made, for the API, batch scoring and backtests alike. :class:`Scorer` is the online
+path of one process: it keeps a :class:`~graphfraud.graph.engine.GraphEngine` in step with the store
+(applying what other processes wrote since its last sequence number), scores, stores the transaction and
+its decision durably, and only then answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from . import settings
+from .errors import Conflict, GraphFraudError
+from .graph.engine import GraphEngine
+from .graph.features import compute_features
+from .graph.policy import LinkPolicy
+from .rules import Hit, RuleSet
+from .schema import Label, Transaction
+
+DECISIONS = ("allow", "review", "block")
+
+# plain words for the model's strongest features: (template, identifier field)
+_FEATURE_WORDS = {
+    "users": "{typ} {ident} is shared by {v1} users",
+    "fraud_users": "{typ} {ident} was used by {v} confirmed fraud users",
+    "age_days": "{typ} {ident} was first seen {v} days ago",
+    "new_for_user": "{typ} {ident} is new for this user",
+    "hub": "{typ} {ident} is shared by very many users (a hub)",
+}
+_WORDS = {
+    "amount": "amount {v}", "log_amount": "amount {amount}",
+    "amount_ratio_user_mean": "amount is {v} times the user's average",
+    "amount_z_user": "amount is {v} standard deviations from the user's usual",
+    "amount_ratio_user_max": "amount is {v} times the user's largest so far",
+    "account_age_days": "account is {v} days old", "is_new_user": "first transaction of a new user",
+    "user_n_tx": "user has {v} earlier transactions", "secs_since_last_tx": "{v} seconds since the user's last transaction",
+    "tx_1h": "{v} transactions by the user in the last hour", "tx_1d": "{v} transactions by the user in the last day",
+    "tx_7d": "{v} transactions by the user in the last 7 days", "tx_30d": "{v} transactions by the user in 30 days",
+    "amount_1h": "{v} spent by the user in the last hour", "amount_1d": "{v} spent by the user in the last day",
+    "amount_7d": "{v} spent by the user in 7 days", "amount_30d": "{v} spent by the user in 30 days",
+    "user_n_card": "user has used {v} cards", "user_n_device": "user has used {v} devices",
+    "user_n_ip": "user has used {v} IP addresses", "user_n_merchant": "user has bought from {v} merchants",
+    "n_new_identifiers": "{v} identifiers new for this user", "n_hub_identifiers": "{v} hub identifiers",
+    "country_differs_user": "country differs from the user's usual", "country_differs_card": "country differs from the card's usual",
+    "hour_of_day": "hour of day {v} (UTC)", "user_known_fraud": "user is a confirmed fraudster",
+    "user_victim": "user is a known victim of account takeover",
+    "comp_users": "the user's cluster has {v} users", "comp_identifiers": "the user's cluster has {v} identifiers",
+    "comp_fraud_users": "the user's cluster holds {v} confirmed fraud users",
+    "comp_fraud_tx": "the user's cluster holds {v} confirmed fraud transactions",
+    "comp_tx": "the user's cluster made {v} transactions", "comp_age_days": "the user's cluster formed {v} days ago",
+    "comp_first_span_days": "the cluster's accounts were opened within {v} days",
+    "fraud_users_2hop": "user shares identifiers with {v} confirmed fraud users",
+    "pagerank": "graph centrality {v}", "fraud_proximity": "graph proximity to confirmed fraud {v}",
+    "fraud_proximity_max_identifier": "an identifier is close in the graph to confirmed fraud ({v})",
+}
+
+
+def _num(v: float) -> str:
+    if isinstance(v, float) and math.isnan(v):
+        return "unknown"
+    return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
+
+
+def explain_feature(name: str, value: float, tx: Transaction) -> str:
+    """A feature's value in plain words, naming the identifier it is about."""
+    typ, _, kind = name.partition("_")
+    if kind in _FEATURE_WORDS and typ not in ("user", "comp", "amount", "account", "fraud", "country", "tx", "n"):
+        ident = dict(tx.entities()).get(typ, "?")
+        return _FEATURE_WORDS[kind].format(typ=typ, ident=ident, v=_num(value), v1=_num(value + 1))
+    tpl = _WORDS.get(name, name.replace("_", " ") + " {v}")
+    return tpl.format(v=_num(value), amount=_num(tx.amount))
+
+
+def decide(features: Mapping[str, float], tx: Transaction, probability: float | None, rules: RuleSet, *,
+           contributions: Sequence[tuple[str, float]] = (), review_threshold: float = 0.5,
+           block_threshold: float = 0.85) -> dict[str, Any]:
+    """Combine a model probability (``None`` without a model) and the rules into a decision.
+
+    The score is a noisy-or of the probability and the weights of ``add`` rules; thresholds turn it
+    into allow / review / block; then a ``block`` rule blocks, an ``allow`` rule allows and a
+    ``review`` rule sends to review at least. Reasons list rule messages first, then the model's
+    strongest contributions in plain words.
+
+    >>> rs = RuleSet.from_text('version = "v"\\n[[rule]]\\ncode = "x"\\nwhen = "amount > 10"\\neffect = "add"\\n'
+    ...                        'weight = 0.6\\nmessage = "big"')
+    >>> from graphfraud.schema import validate_record
+    >>> tx = validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 50})
+    >>> d = decide({"amount": 50.0}, tx, None, rs)
+    >>> d["score"], d["decision"], d["mode"]
+    (0.6, 'review', 'rules_only')
+    """
+    context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
+               "merchant_id": tx.merchant_id, "country": tx.country, **tx.extra}
+    hits: list[Hit] = rules.evaluate(features, context)
+    keep = 1.0 - (probability if probability is not None else 0.0)
+    for h in hits:
+        if h.effect == "add":
+            keep *= 1.0 - h.weight
+    score = min(max(1.0 - keep, 0.0), 1.0)
+    decision = "block" if score >= block_threshold else "review" if score >= review_threshold else "allow"
+    effects = {h.effect for h in hits}
+    if "block" in effects:
+        decision = "block"
+    elif "allow" in effects:
+        decision = "allow"
+    elif "review" in effects and decision == "allow":
+        decision = "review"
+    reasons = [{"code": h.code, "message": h.message} for h in hits]
+    for name, c in contributions:
+        if c > 0:
+            reasons.append({"code": f"model_{name}", "message": explain_feature(name, features.get(name, math.nan), tx)})
+    return {"score": round(score, 6), "decision": decision, "reasons": reasons,
+            "rule_hits": [h.code for h in hits],
+            "mode": "model+rules" if probability is not None else "rules_only",
+            "model_probability": None if probability is None else round(float(probability), 6)}
+
+
+def ring_id_for(user_id: str) -> str:
+    """The id a new ring takes: from its earliest-active member, so every process derives the same one."""
+    return "R-" + hashlib.sha1(user_id.encode("utf-8")).hexdigest()[:10]
+
+
+def ring_context(engine: GraphEngine, tx: Transaction, registry: Mapping[str, str] | None = None,
+                 min_size: int = 3) -> dict[str, Any] | None:
+    """The ring behind a transaction: the cluster its user joins with this transaction's identifiers.
+
+    Read before the transaction is applied; merges (without changing anything) the user's component
+    with the components of the transaction's linking, non-hub identifiers.
+    """
+    roots: set[int] = set()
+    links: list[dict[str, Any]] = []
+    u = engine.user_ix.get(tx.user_id)
+    if u is not None:
+        roots.add(engine.find(engine.u_node[u]))
+    ents = engine.u_ents[u] if u is not None else {}
+    for typ, name in tx.entities():
+        e = engine.ent_ix.get((typ, name))
+        if e is None or engine.e_node[e] < 0:
+            continue
+        users = engine.e_users[e]
+        mine = e in ents
+        if engine.e_hub[e] or (not mine and engine.policy.is_hub(typ, len(users) + 1)):
+            continue
+        roots.add(engine.find(engine.e_node[e]))
+        others = len(users) - (1 if mine else 0)
+        if others > 0:
+            links.append({"type": typ, "id": name, "n_users": len(users) + (0 if mine else 1)})
+    comps = [engine.comp[r] for r in roots]
+    n_users = sum(c.users for c in comps if c) + (1 if u is None else 0)
+    if n_users < min_size:
+        return None
+    oldest = min((c.oldest for c in comps if c), default=(math.inf, tx.user_id))
+    if u is None:
+        oldest = min(oldest, (tx.ts, tx.user_id))
+    score, n_fraud = live_ring_score([c for c in comps if c], tx.ts, n_users)
+    rid = (registry or {}).get(tx.user_id) or ring_id_for(oldest[1])
+    return {"ring_id": rid, "size": n_users, "score": round(float(score), 4),
+            "known_fraud_users": n_fraud, "linked_by": links}
+
+
+def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float, int]:
+    """PLACEHOLDER until rings.score_cluster is wired: the shared cluster score."""
+    fraud = sum(c.fraud_users for c in comps)
+    return min(1.0, 0.2 + 0.3 * fraud), fraud
+
+
+def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
+    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
+    engine = new_engine(overrides)
+    for frame in store.iter_transaction_frames():
+        for tx, seq in transactions_from_frame(frame):
+            engine.apply(tx, seq, snapshots=False)
+    for seq, label in store.labels():
+        engine.apply_label_now(label)
+        engine.seq = max(engine.seq, seq)
+    if reveal:
+        engine.reveal_all()
+    engine.seq = max(engine.seq, store.last_seq())
+    if engine.n_tx:
+        engine.take_snapshot(int(engine.clock))
+        iv = engine.snapshot_interval_ms
+        engine.next_snapshot = (int(engine.clock) // iv + 1) * iv
+    return engine
+
+
+def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int | None = None) -> GraphEngine:
+    rates = {k: float(v) for k, v in settings.parse_pairs(settings.get("rates", overrides)).items()}
+    delay = label_delay_ms if label_delay_ms is not None else int(settings.get("label_delay", overrides) * 1000)
+    extra = [t for t in str((overrides or {}).get("extra_types") or os.environ.get("GRAPHFRAUD_EXTRA_TYPES", "")
+                            ).split(",") if t.strip()]
+    return GraphEngine(LinkPolicy.from_settings(overrides),
+                       snapshot_interval_ms=int(settings.get("snapshot_interval", overrides) * 1000),
+                       label_delay_ms=delay, rates=rates, base_currency=settings.get("base_currency", overrides),
+                       extra_types=extra)
+
+
+def transactions_from_frame(frame: Any) -> Iterable[tuple[Transaction, int]]:
+    """Rows of a store frame (``TX_COLUMNS``) as transactions, with their sequence numbers."""
+    import json
+
+    cols = [frame[c].tolist() for c in ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id",
+                                        "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at",
+                                        "extra")]
+    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex in zip(*cols):
+        yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
+                          None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
+                          json.loads(ex) if ex else {}, {}), int(seq)
+
+
+class Scorer:
+    """The online scoring path of one process. Thread-safe (one lock around the engine).
+
+    Parameters
+    ----------
+    store : GraphStore
+        The store; every scored transaction and decision is written there before an answer.
+    rules : RuleSet, optional
+        Default: ``GRAPHFRAUD_RULES`` (a path) or the shipped default rules.
+    overrides : mapping, optional
+        Setting overrides (thresholds, link policy, ...).
+    """
+
+    def __init__(self, store: Any, rules: RuleSet | None = None, overrides: Mapping[str, Any] | None = None):
+        self.store = store
+        self.overrides = dict(overrides or {})
+        path = os.environ.get("GRAPHFRAUD_RULES")
+        self.rules = rules or (RuleSet.from_file(path) if path else RuleSet.default())
+        self.review_threshold = float(settings.get("review_threshold", self.overrides))
+        self.block_threshold = float(settings.get("block_threshold", self.overrides))
+        self.ring_min_size = int(settings.get("ring_min_size", self.overrides))
+        self.catch_up_interval = float(settings.get("catch_up_interval", self.overrides))
+        self.lock = threading.RLock()
+        self.model: Any = None
+        self.engine = build_engine(store, self.overrides)
+        self._last_catch_up = time.monotonic()
+        self._load_model()
+        self.ready = True
+
+    # ------------------------------------------------------------ model
+    def _load_model(self) -> None:
+        try:
+            from .models import load_model, promoted_version
+        except ImportError:  # pragma: no cover - models module ships with the package
+            return
+        version = promoted_version(self.store)
+        if version is None:
+            self.model = None
+        elif self.model is None or self.model.version != version:
+            self.model = load_model(self.store, version)
+
+    # ------------------------------------------------------------ keeping up with other processes
+    def catch_up(self, force: bool = True) -> int:
+        """Apply what other processes stored since this engine's last sequence number."""
+        if not force and time.monotonic() - self._last_catch_up < self.catch_up_interval:
+            return 0
+        n = 0
+        while True:
+            events = self.store.events_since(self.engine.seq, 5000)
+            if not events:
+                break
+            for ev in events:
+                if ev.kind == "transaction" and ev.transaction is not None:
+                    if ev.transaction.transaction_id not in self.engine.tx_user:
+                        self.engine.apply(ev.transaction, ev.seq)
+                elif ev.kind == "label" and ev.label is not None:
+                    self.engine.apply_label_now(ev.label)
+                elif ev.kind == "model":
+                    self._load_model()
+                self.engine.seq = max(self.engine.seq, ev.seq)
+                n += 1
+        self._last_catch_up = time.monotonic()
+        return n
+
+    # ------------------------------------------------------------ scoring
+    def _ring_registry(self, user_id: str) -> dict[str, str]:
+        try:
+            return self.store.ring_of_users([user_id])
+        except (AttributeError, GraphFraudError):
+            return {}
+
+    def evaluate(self, tx: Transaction) -> dict[str, Any]:
+        """Features, model, rules and ring for ``tx`` as of now, without storing anything."""
+        engine = self.engine
+        engine.advance(tx.ts)
+        feats = compute_features(engine, tx)
+        p = None
+        contributions: Sequence[tuple[str, float]] = ()
+        if self.model is not None:
+            import numpy as np
+
+            x = np.array([feats.get(n, math.nan) for n in self.model.features], dtype=float)
+            p = float(self.model.predict_one(x))
+            contributions = self.model.explain_one(x, top=3)
+        out = decide(feats, tx, p, self.rules, contributions=contributions,
+                     review_threshold=self.review_threshold, block_threshold=self.block_threshold)
+        out["ring"] = ring_context(engine, tx, self._ring_registry(tx.user_id), self.ring_min_size)
+        out.update(transaction_id=tx.transaction_id, model_version=getattr(self.model, "version", None),
+                   rules_version=self.rules.version, snapshot=engine.snapshot_version, features=feats)
+        return out
+
+    def score(self, tx: Transaction) -> dict[str, Any]:
+        """Score one transaction, store it with its decision, and add it to the graph.
+
+        Returns the response body (without ``ok``). A retry of a stored transaction (same id, same
+        content) returns the stored decision with ``replay: true`` and changes nothing; the same id with
+        other content raises :class:`~graphfraud.errors.Conflict`.
+        """
+        with self.lock:
+            lag = self.catch_up(force=False)
+            if tx.transaction_id in self.engine.tx_user:
+                return self._replay(tx)
+            out = self.evaluate(tx)
+            record = {k: v for k, v in out.items()}
+            record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                                  for k, v in out["features"].items()}
+            seq, stored = self.store.add_transaction(tx, record)
+            if stored is not None:
+                return self._response(stored, replay=True)
+            self.catch_up()
+            return self._response(record, replay=False, catching_up=lag > 1000)
+
+    def score_many(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+        """Score in order: later transactions see the earlier ones."""
+        return [self.score(tx) for tx in txs]
+
+    def _replay(self, tx: Transaction) -> dict[str, Any]:
+        seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content
+        if stored is None:  # pragma: no cover - the engine saw it, so the store has it
+            raise Conflict(f"Transaction {tx.transaction_id!r} was seen but not stored; retry.")
+        return self._response(stored, replay=True)
+
+    @staticmethod
+    def _response(record: Mapping[str, Any], *, replay: bool, catching_up: bool = False) -> dict[str, Any]:
+        keys = ("transaction_id", "score", "decision", "reasons", "ring", "model_version", "rules_version",
+                "snapshot", "mode")
+        out = {k: record.get(k) for k in keys}
+        out["replay"] = replay
+        out["catching_up"] = catching_up
+        return out
+
+    def add_labels(self, labels: Sequence[Label]) -> int:
+        """Feedback: store the labels, then make them known to this process's features at once."""
+        with self.lock:
+            n = self.store.add_labels(labels)
+            self.catch_up()
+            return int(n)
+
+    def status(self) -> dict[str, Any]:
+        return {"ready": self.ready, "seq": self.engine.seq, "transactions": self.engine.n_tx,
+                "model_version": getattr(self.model, "version", None), "rules_version": self.rules.version,
+                "snapshot": self.engine.snapshot_version}

@@ -1,0 +1,39 @@
+"""Stores: where transactions, labels, decisions, models, rings and cases live durably.
+
+:func:`open_store` picks the backend from the location: a ``neo4j://`` or ``bolt://`` URL selects Neo4j,
+anything else is the path of an embedded store file (SQLite in WAL mode; see ``docs/storage.md`` for why).
+Both backends implement :class:`~graphfraud.storage.base.GraphStore`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Event, GraphStore, WriteResult
+
+__all__ = ["open_store", "GraphStore", "WriteResult", "Event", "is_neo4j_url"]
+
+
+def is_neo4j_url(location: str) -> bool:
+    return str(location).startswith(("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://",
+                                     "bolt+ssc://"))
+
+
+def open_store(location: str | None = None, **options: Any) -> GraphStore:
+    """Open (creating when needed) the store at ``location``; default from ``GRAPHFRAUD_STORE``.
+
+    >>> import tempfile, os
+    >>> store = open_store(os.path.join(tempfile.mkdtemp(), "gf.db"))
+    >>> store.info()["transactions"]
+    0
+    >>> store.close()
+    """
+    from .. import settings
+
+    loc = str(location if location is not None else settings.get("store"))
+    if is_neo4j_url(loc):
+        from .neo4j import Neo4jStore
+
+        return Neo4jStore(loc, **options)
+    from .embedded import EmbeddedStore
+
+    return EmbeddedStore(loc, **options)

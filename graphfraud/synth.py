@@ -1,0 +1,557 @@
+"""Synthetic card transactions with planted fraud rings, account takeovers and legitimate look-alikes.
+
+The generator builds a legitimate population first (users joining through the period, heavy-tailed
+activity, 1-2 cards, 1-3 devices, home/mobile/office IPs, a home country, diurnal timing, power-law
+merchant popularity, log-normal amounts by merchant category), then adds decoys that look like rings but
+are legitimate (households sharing a device or a family card, carrier NAT and office IPs shared by
+hundreds, default device ids such as ``00000000``, public wifi, VPN users on datacenter IPs, travellers,
+big spenders, phone changes), then fraud rings of four shapes and lone account takeovers.
+
+Identifiers are drawn from one generator per kind after the plan is made, so ring accounts, decoys and
+ordinary users are indistinguishable by id. Everything is driven by one ``np.random.default_rng(seed)``:
+the same seed gives byte-identical files.
+
+Shapes
+------
+``device_farm``
+    Accounts created within a day or two, all transacting from one or two devices, each with stolen cards.
+``chain``
+    Accounts linked pair by pair (A-B share a card, B-C a device, ...), each also with its own card and device.
+``card_pool``
+    A dense group where each account uses several cards from a shared pool of stolen cards.
+``sleeper``
+    Accounts that behave normally for weeks, then burst together (high-value purchases at a few merchants
+    within a day or two, from shared IPs and often a shared device).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ValidationError
+
+COLUMNS = ("transaction_id", "timestamp", "user_id", "amount", "currency", "card_id", "device_id", "ip",
+           "merchant_id", "country", "is_fraud")
+SHAPES = ("device_farm", "chain", "card_pool", "sleeper")
+DEFAULT_DEVICE_IDS = ("00000000", "unknown-device")
+DAY, HOUR = 86400.0, 3600.0
+
+# Home countries (with their share of users), then travel-only destinations (share 0).
+_COUNTRY = np.array(["US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "CA", "MX", "JP", "BR", "TH", "AE"])
+_CURRENCY = np.array(["USD", "GBP", "EUR", "EUR", "EUR", "EUR", "EUR", "EUR", "CAD", "MXN", "JPY", "BRL",
+                      "THB", "AED"])
+_HOME_P = np.array([.795, .06, .03, .03, .015, .015, .01, .005, .03, .01, 0, 0, 0, 0])
+_TZ = np.array([-5, 0, 1, 1, 1, 1, 1, 0, -5, -6, 9, -3, 7, 4])
+# Local-hour shape of consumer spending: quiet at night, peaks at lunch and early evening.
+_DIURNAL = np.array([.15, .08, .05, .04, .04, .08, .2, .45, .7, .85, .95, 1.05, 1.2, 1.15, 1.0, .95, 1.0, 1.1,
+                     1.25, 1.3, 1.2, .95, .6, .3])
+_DIURNAL = _DIURNAL / _DIURNAL.sum()
+# Merchant categories: share of merchants, log-normal median amount and sigma.
+_CATS = ("grocery", "restaurant", "fuel", "retail", "online", "electronics", "gift_cards", "travel",
+         "entertainment", "utilities")
+_CAT_P = np.array([.2, .22, .06, .18, .12, .05, .03, .04, .07, .03])
+_CAT_MU = np.log([45, 28, 40, 60, 50, 150, 50, 300, 30, 90])
+_CAT_SIG = np.array([.6, .6, .4, .9, 1.0, 1.0, .7, .9, .7, .5])
+_ELEC, _GIFT, _ONLINE, _RETAIL, _TRAVEL = 5, 6, 4, 3, 7
+
+
+class _Pool:
+    """Integer handles for one kind of identifier; the id strings are drawn once the plan is complete."""
+
+    def __init__(self, n_reserved: int = 0) -> None:
+        self.n = n_reserved
+
+    def new(self, k: int = 1) -> np.ndarray:
+        out = np.arange(self.n, self.n + k, dtype=np.int64)
+        self.n += k
+        return out
+
+
+def _zipf(n: int, a: float, rng: np.random.Generator) -> np.ndarray:
+    """Power-law weights over ``n`` items in random order (so popularity is not tied to the handle)."""
+    w = 1.0 / np.arange(1, n + 1) ** a
+    return rng.permutation(w / w.sum())
+
+
+def _digit_ids(rng: np.random.Generator, prefix: str, n: int, digits: int) -> np.ndarray:
+    lo = 10 ** (digits - 1)
+    nums = rng.choice(9 * lo, size=n, replace=False) + lo
+    return np.array([prefix + s for s in nums.astype(str)], dtype=object)
+
+
+def _ip_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Public-looking unicast addresses: first octet 11-223 without 127, last octet 1-254.
+    x = rng.choice(212 * 65536 * 254, size=n, replace=False)
+    d, rest = 1 + x % 254, x // 254
+    a = 11 + (rest >> 16)
+    a = a + (a >= 127)
+    parts = [pd.Series(p).astype(str) for p in (a, (rest >> 8) & 255, rest & 255, d)]
+    return (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).to_numpy(dtype=object)
+
+
+def _amounts(rng: np.random.Generator, cats: np.ndarray, boost: float = 0.0,
+             p_large: float = 0.006) -> np.ndarray:
+    """Log-normal amounts per category; a few large purchases; gift cards in round denominations."""
+    a = rng.lognormal(_CAT_MU[cats] + boost, _CAT_SIG[cats])
+    large = rng.random(len(cats)) < p_large
+    a[large] *= rng.lognormal(1.6, 0.5, int(large.sum()))
+    gift = cats == _GIFT
+    a[gift] = np.maximum(25.0, np.round(a[gift] / 25.0) * 25.0)
+    over = a > 20000.0  # redraw the extreme tail rather than pile it up on a cap
+    a[over] = rng.uniform(5000.0, 20000.0, int(over.sum()))
+    return np.round(np.maximum(a, 0.5), 2)
+
+
+def _diurnal(rng: np.random.Generator, t: np.ndarray, tz: np.ndarray, lo: np.ndarray,
+             hi: np.ndarray) -> np.ndarray:
+    """Move each time to a local hour drawn from the diurnal curve on the same local day, within [lo, hi)."""
+    off = tz * HOUR
+    day = np.floor((t + off) / DAY)
+    hour = rng.choice(24, size=len(t), p=_DIURNAL)
+    out = day * DAY + hour * HOUR + rng.random(len(t)) * HOUR - off
+    ok = (out >= lo) & (out < hi)
+    return np.where(ok, out, t)
+
+
+def _pick(rng: np.random.Generator, options: np.ndarray, k: int) -> np.ndarray:
+    """``k`` draws from ``options`` where every option is used at least once (when ``k`` allows)."""
+    head = rng.permutation(options)[:k]
+    return np.concatenate([head, rng.choice(options, size=max(0, k - len(head)))])
+
+
+class _Plan:
+    """The mutable per-user tables and the transaction chunks collected while planting populations."""
+
+    def __init__(self, rng: np.random.Generator, n: int, horizon: float) -> None:
+        self.rng, self.n, self.horizon = rng, n, horizon
+        self.cards, self.devices, self.ips = _Pool(), _Pool(len(DEFAULT_DEVICE_IDS)), _Pool()
+        self.chunks: list[dict[str, np.ndarray]] = []
+        n_m = max(60, n // 25)
+        self.mcat = rng.choice(len(_CATS), size=n_m, p=_CAT_P)
+        self.mcat[:3], self.mcat[3:5] = _ELEC, _GIFT  # small worlds still need somewhere to cash out
+        self.pop = _zipf(n_m, 1.05, rng)  # merchant popularity
+        self.big_ticket = np.flatnonzero(np.isin(self.mcat, (_ELEC, _GIFT, _ONLINE, _RETAIL, _TRAVEL)))
+        self.big_ticket_p = self.pop[self.big_ticket] / self.pop[self.big_ticket].sum()
+
+    def add(self, t: np.ndarray, u: np.ndarray, amount: np.ndarray, country: np.ndarray, card: np.ndarray,
+            dev: np.ndarray, ip: np.ndarray, merch: np.ndarray, fraud: np.ndarray | int) -> None:
+        k = len(t)
+        self.chunks.append({"t": np.clip(t, 0, self.horizon - 1), "u": np.broadcast_to(u, k),
+                            "amount": amount, "country": np.broadcast_to(country, k),
+                            "card": card, "dev": dev, "ip": ip, "merch": merch,
+                            "fraud": np.broadcast_to(np.asarray(fraud, dtype=np.int8), k)})
+
+
+def _cashout(plan: _Plan, k: int, targets: np.ndarray, boost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Merchants and amounts for fraud or big-ticket spending: mostly ``targets``, some elsewhere."""
+    rng = plan.rng
+    other = rng.choice(plan.big_ticket, size=k, p=plan.big_ticket_p)
+    m = np.where(rng.random(k) < 0.75, rng.choice(targets, size=k), other)
+    return m, _amounts(rng, plan.mcat[m], boost=boost, p_large=0.02)
+
+
+def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
+             days: int = 90) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Generate a synthetic transaction set with planted fraud rings, takeovers and decoys.
+
+    Parameters
+    ----------
+    n_users : int
+        Number of accounts (legitimate, ring and takeover victims together); at least 50.
+    seed : int, default 0
+        Seed of ``np.random.default_rng``; the same seed gives the same data.
+    start : str, default "2026-01-01"
+        First day of the period (UTC).
+    days : int, default 90
+        Length of the period in days.
+
+    Returns
+    -------
+    transactions : pandas.DataFrame
+        Columns :data:`COLUMNS`, sorted by time; ids and timestamps are strings, ``""`` when absent,
+        ``amount`` a float with 2 decimals, ``is_fraud`` 0/1.
+    truth : dict
+        ``{"rings": {ring_id: {"shape", "users", ...}}, "takeover_users": [...], "decoys": {...},
+        "params": {...}}``.
+
+    Notes
+    -----
+    About 13-14 transactions per user over 90 days, 1-2 % of users in rings (one ring per ~350 users,
+    at least four so every shape appears) and 0.3 % takeover victims; fraud is 1-3 % of transactions.
+    Runs in O(transactions) numpy work plus a small Python loop per ring.
+
+    Examples
+    --------
+    >>> df, truth = generate(500, seed=1, days=30)
+    >>> list(df.columns)[:4]
+    ['transaction_id', 'timestamp', 'user_id', 'amount']
+    >>> sorted({r["shape"] for r in truth["rings"].values()})
+    ['card_pool', 'chain', 'device_farm', 'sleeper']
+    >>> bool(df["timestamp"].is_monotonic_increasing)
+    True
+    """
+    if int(n_users) < 50:
+        raise ValidationError(f"n_users must be at least 50, not {n_users}; ask for more users.",
+                              ["n_users: at least 50"])
+    if int(days) < 7:
+        raise ValidationError(f"days must be at least 7, not {days}; ask for a longer period.",
+                              ["days: at least 7"])
+    try:
+        t0 = pd.Timestamp(start)
+    except ValueError as exc:
+        raise ValidationError(f"start {start!r} is not a date; give it as YYYY-MM-DD.",
+                              ["start: not a date"]) from exc
+    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+    n, horizon = int(n_users), float(days) * DAY
+    rng = np.random.default_rng(seed)
+    plan = _Plan(rng, n, horizon)
+    mcat, pop = plan.mcat, plan.pop
+    n_m = len(mcat)
+
+    # --- legitimate population -------------------------------------------------------------------
+    home = rng.choice(len(_COUNTRY), size=n, p=_HOME_P)
+    tz = _TZ[home] - np.where(home == 0, rng.integers(0, 4, n), 0)  # US spans four time zones
+    established = rng.random(n) < 0.5
+    join = np.where(established, 0.0, rng.random(n) * horizon * 0.95)
+    end = np.full(n, horizon)
+    rate = np.minimum(rng.lognormal(np.log(0.125), 1.0, n), 6.0)  # per day, heavy-tailed across users
+    card = np.full((n, 2), -1, dtype=np.int64)
+    card[:, 0] = plan.cards.new(n)
+    two = rng.random(n) < 0.3
+    card[two, 1] = plan.cards.new(int(two.sum()))
+    n_dev = rng.choice([1, 2, 3], size=n, p=[.5, .35, .15])
+    dev = np.full((n, 3), -1, dtype=np.int64)
+    for s in range(3):
+        has = n_dev > s
+        dev[has, s] = plan.devices.new(int(has.sum()))
+    home_ip = plan.ips.new(n)
+    n_car = max(3, n // 400)
+    carrier = plan.ips.new(n_car)
+    mobile = np.where(rng.random(n) < 0.8, rng.choice(carrier, size=n, p=_zipf(n_car, 0.6, rng)), -1)
+    n_off = max(2, n // 300)
+    office_ips = plan.ips.new(n_off)
+    office = np.where(rng.random(n) < 0.3, rng.choice(office_ips, size=n, p=_zipf(n_off, 1.0, rng)), -1)
+    wifi = plan.ips.new(max(3, n // 1000))
+    datacenter = plan.ips.new(max(10, n // 300))
+    fav = rng.choice(n_m, size=(n, 3), p=pop)
+
+    # --- fraud rings (planned first so decoys and victims are drawn from the others) --------------
+    n_rings = max(4, int(round(n / 350)))
+    shapes = np.concatenate([rng.permutation(len(SHAPES)),
+                             rng.choice(len(SHAPES), size=n_rings - len(SHAPES), p=[.3, .2, .25, .25])])
+    large = rng.random(n_rings) < 0.08
+    sizes = np.where(large, rng.integers(16, 41, n_rings), np.minimum(2 + rng.geometric(0.33, n_rings), 15))
+    while sizes.sum() > 0.12 * n:  # tiny populations: keep rings a minority
+        sizes = np.maximum(3, sizes - 1)
+    order = rng.permutation(n)
+    ring_members = np.split(order[:sizes.sum()], np.cumsum(sizes)[:-1])
+    others = order[sizes.sum():]
+    in_ring = np.zeros(n, dtype=bool)
+    in_ring[order[:sizes.sum()]] = True
+    warmup = np.full(n, -1)  # ring accounts other than sleepers: a few quiet purchases before cash-out
+    truth_rings: dict[str, dict[str, Any]] = {}
+    for r, (shape_i, members) in enumerate(zip(shapes, ring_members)):
+        info = _plant_ring(plan, SHAPES[shape_i], members, home, tz, join, end, rate, card, dev,
+                           home_ip, mobile, office, carrier, datacenter, warmup)
+        info["start"] = _iso(t0, info.pop("t"))
+        truth_rings[f"ring-{r + 1:04d}"] = info
+    n_dev = (dev >= 0).sum(axis=1)
+
+    # --- decoys ----------------------------------------------------------------------------------
+    rest = rng.permutation(others)
+    sizes_h = rng.integers(2, 6, size=max(2, int(0.09 * n / 3.5)))
+    sizes_h = sizes_h[np.cumsum(sizes_h) <= len(rest) // 3]
+    hh_members = np.split(rest[:sizes_h.sum()], np.cumsum(sizes_h)[:-1])
+    hh_dev = rng.random(len(sizes_h)) < 0.6
+    hh_dev[0] = True
+    hh_card = rng.random(len(sizes_h)) < 0.4
+    households = []
+    for members, sd, sc in zip(hh_members, hh_dev, hh_card):
+        head = members[0]
+        home_ip[members], home[members], tz[members] = home_ip[head], home[head], tz[head]
+        if sd:  # the family tablet is everyone's main device
+            dev[members, 0] = dev[head, 0]
+        if sc:  # a parent's card used by the others
+            card[members[1:], 1] = card[head, 0]
+        households.append((members, dev[head, 0] if sd else -1, card[head, 0] if sc else -1))
+    legit = rest[sizes_h.sum():]
+    default = rng.random(n) < 0.08
+    default &= ~in_ring
+    for members, sd, _ in households:
+        default[members] &= not sd  # keep the family device visible
+    dev[default, 0] = rng.choice(2, size=int(default.sum()), p=[.65, .35])
+    vpn = np.where((rng.random(n) < 0.03) & ~in_ring, rng.choice(datacenter, size=n), -1)
+    new_phone = rng.random(n) < 0.1
+    for members, sd, _ in households:
+        new_phone[members] &= not sd
+    kiosk_ids = plan.devices.new(max(2, n // 2000))  # library / internet-cafe machines
+    kiosk = np.where((rng.random(n) < 0.03) & ~in_ring, rng.choice(kiosk_ids, size=n), -1)
+    switch_t = np.where(new_phone & ~in_ring, join + rng.random(n) * (end - join), np.inf)
+    new_dev = np.full(n, -1)
+    new_dev[np.isfinite(switch_t)] = plan.devices.new(int(np.isfinite(switch_t).sum()))
+    traveller = (rng.random(n) < 0.05) & ~in_ring
+    trip_s = np.where(traveller, rng.random(n) * max(horizon - 10 * DAY, DAY), np.inf)
+    trip_e = trip_s + rng.uniform(3, 12, n) * DAY
+    trip_c = (home + rng.integers(1, len(_COUNTRY), n)) % len(_COUNTRY)
+    trip_ip = np.full(n, -1)
+    trip_ip[traveller] = plan.ips.new(int(traveller.sum()))
+
+    counts = rng.poisson(rate * (end - join) / DAY)
+    counts[in_ring] = np.where(warmup[in_ring] >= 0, warmup[in_ring], counts[in_ring])
+    counts[in_ring] = np.maximum(counts[in_ring], np.where(warmup[in_ring] >= 0, 0, 3))  # sleepers look alive
+
+    # --- legitimate transactions, vectorised ------------------------------------------------------
+    u = np.repeat(np.arange(n), counts)
+    k = len(u)
+    t = _diurnal(rng, join[u] + rng.random(k) * (end[u] - join[u]), tz[u], join[u], end[u])
+    merch = np.where(rng.random(k) < 0.45, fav[u, rng.integers(0, 3, k)], rng.choice(n_m, size=k, p=pop))
+    amount = _amounts(rng, mcat[merch])
+    slot = ((rng.random(k) < 0.35) & (card[u, 1] >= 0)).astype(np.int64)
+    c = card[u, slot]
+    dslot = np.minimum((rng.random(k) ** 1.8 * n_dev[u]).astype(np.int64), n_dev[u] - 1)
+    d = dev[u, dslot]
+    d = np.where((dslot == 0) & (t >= switch_t[u]), new_dev[u], d)
+    at_kiosk = (kiosk[u] >= 0) & (rng.random(k) < 0.2)
+    d = np.where(at_kiosk, kiosk[u], d)
+    r = np.where(at_kiosk, 0.96, rng.random(k))  # kiosks sit behind public wifi
+    ip = home_ip[u].copy()
+    ip = np.where((r >= .55) & (r < .85) & (mobile[u] >= 0), mobile[u], ip)
+    ip = np.where((r >= .85) & (r < .95) & (office[u] >= 0), office[u], ip)
+    ip = np.where((r >= .95) & (r < .975), rng.choice(wifi, size=k), ip)
+    ip = np.where((r >= .975) & (vpn[u] >= 0), vpn[u], ip)
+    trip = (t >= trip_s[u]) & (t < trip_e[u])
+    country = np.where(trip, trip_c[u], home[u])
+    ip = np.where(trip & (rng.random(k) < 0.7), trip_ip[u], ip)
+    in_store = rng.random(k) < 0.03
+    d = np.where(in_store | (rng.random(k) < 0.015), -1, d)
+    ip = np.where(in_store | (rng.random(k) < 0.01), -1, ip)
+    plan.add(t, u, amount, country, c, d, ip, merch, 0)
+
+    # --- big spenders: a legitimate burst of big-ticket purchases on one day ----------------------
+    big = rng.choice(legit, size=max(1, int(0.015 * n)), replace=False)
+    for b in big:
+        kb = int(rng.integers(1, 5))
+        tb = join[b] + rng.random() * max(0.0, end[b] - join[b] - HOUR * 8)
+        m, a = _cashout(plan, kb, rng.choice(plan.big_ticket, size=2, p=plan.big_ticket_p), boost=1.2)
+        plan.add(tb + np.sort(rng.random(kb)) * 8 * HOUR, b, a, home[b], np.full(kb, card[b, 0]),
+                 np.full(kb, dev[b, 0]), np.full(kb, home_ip[b]), m, 0)
+
+    # --- lone account takeovers -------------------------------------------------------------------
+    eligible = others[established[others] & (counts[others] >= 4)]
+    eligible = np.setdiff1d(eligible, big)
+    victims = rng.choice(eligible, size=min(len(eligible), max(1, int(round(0.003 * n)))), replace=False)
+    hv = np.flatnonzero(np.isin(mcat, (_ELEC, _GIFT)))
+    for v in victims:
+        kv = 2 + int(rng.poisson(4))
+        ta = rng.uniform(0.3, 0.95) * horizon
+        tt = ta + np.sort(rng.random(kv)) * rng.uniform(0.5, 24) * HOUR
+        kind = rng.random()
+        vip = (rng.choice(datacenter) if kind < 0.45 else rng.choice(carrier) if kind < 0.75
+               else plan.ips.new(1)[0])
+        vc = home[v] if rng.random() < 0.7 else rng.choice(np.flatnonzero(_COUNTRY != _COUNTRY[home[v]]))
+        targets = rng.choice(hv, size=min(3, len(hv)), replace=False, p=pop[hv] / pop[hv].sum())
+        m, a = _cashout(plan, kv, targets, boost=0.9)
+        cv = card[v, ((rng.random(kv) < 0.4) & (card[v, 1] >= 0)).astype(np.int64)]
+        plan.add(tt, v, a, vc, cv, np.full(kv, plan.devices.new(1)[0]), np.full(kv, vip), m, 1)
+
+    # --- ids, ordering, frame ---------------------------------------------------------------------
+    cols = {key: np.concatenate([np.asarray(ch[key]) for ch in plan.chunks]) for key in plan.chunks[0]}
+    perm = rng.permutation(len(cols["t"]))  # so ties in time do not reveal which population wrote a row
+    perm = perm[np.argsort(np.floor(cols["t"][perm]), kind="stable")]
+    cols = {key: val[perm] for key, val in cols.items()}
+    user_ids = _digit_ids(rng, "U", n, 8)
+    card_ids = np.append(_digit_ids(rng, "C", plan.cards.n, 12), "")
+    dev_ids = np.append(np.concatenate([np.array(DEFAULT_DEVICE_IDS, dtype=object),
+                                        _digit_ids(rng, "D", plan.devices.n - 2, 10)]), "")
+    ip_ids = np.append(_ip_ids(rng, plan.ips.n), "")
+    merch_ids = _digit_ids(rng, "M", n_m, 7)
+    secs = t0.value // 10**9 + np.floor(cols["t"]).astype(np.int64)
+    stamps = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC")
+    df = pd.DataFrame({
+        "transaction_id": [f"T{i:09d}" for i in range(1, len(secs) + 1)],
+        "timestamp": stamps.astype(object),
+        "user_id": user_ids[cols["u"]],
+        "amount": cols["amount"].astype(float),
+        "currency": _CURRENCY[cols["country"]].astype(object),
+        "card_id": card_ids[cols["card"]],  # handle -1 picks the trailing "" (absent)
+        "device_id": dev_ids[cols["dev"]],
+        "ip": ip_ids[cols["ip"]],
+        "merchant_id": merch_ids[cols["merch"]],
+        "country": _COUNTRY[cols["country"]].astype(object),
+        "is_fraud": cols["fraud"].astype(np.int64),
+    }, columns=list(COLUMNS))
+
+    for info in truth_rings.values():
+        info["users"] = sorted(user_ids[info["users"]].tolist())
+        for key in ("devices", "cards"):
+            ids = dev_ids if key == "devices" else card_ids
+            info[key] = sorted(ids[info[key]].tolist())
+    truth = {
+        "rings": truth_rings,
+        "takeover_users": sorted(user_ids[victims].tolist()),
+        "decoys": {
+            "households": [{"users": sorted(user_ids[m].tolist()),
+                            "device": dev_ids[d_] if d_ >= 0 else None,
+                            "card": card_ids[c_] if c_ >= 0 else None} for m, d_, c_ in households],
+            "default_devices": list(DEFAULT_DEVICE_IDS),
+            "carrier_ips": ip_ids[carrier].tolist(),
+            "office_ips": ip_ids[office_ips].tolist(),
+            "public_wifi_ips": ip_ids[wifi].tolist(),
+            "kiosk_devices": dev_ids[kiosk_ids].tolist(),
+            "datacenter_ips": ip_ids[datacenter].tolist(),
+            "big_spenders": sorted(user_ids[big].tolist()),
+            "travellers": sorted(user_ids[np.flatnonzero(traveller)].tolist()),
+        },
+        "params": {"n_users": n, "seed": int(seed), "start": t0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "days": int(days)},
+    }
+    return df, truth
+
+
+def _iso(t0: pd.Timestamp, t: float) -> str:
+    return (t0 + pd.Timedelta(seconds=int(t))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plant_ring(plan: _Plan, shape: str, members: np.ndarray, home: np.ndarray, tz: np.ndarray,
+                join: np.ndarray, end: np.ndarray, rate: np.ndarray, card: np.ndarray, dev: np.ndarray,
+                home_ip: np.ndarray, mobile: np.ndarray, office: np.ndarray, carrier: np.ndarray,
+                datacenter: np.ndarray, warmup: np.ndarray) -> dict[str, Any]:
+    """Set up one ring's accounts in the user tables and add its fraudulent transactions to ``plan``."""
+    rng, horizon, m = plan.rng, plan.horizon, len(members)
+    mcat, pop = plan.mcat, plan.pop
+    country = rng.choice(len(_COUNTRY), p=_HOME_P)
+    home[members] = country
+    tz[members] = _TZ[country] - (rng.integers(0, 4) if country == 0 else 0)
+    mode = rng.choice(["carrier", "proxy", "residential"], p=[.4, .4, .2])
+    if shape == "chain":
+        mode = rng.choice(["carrier", "residential"], p=[.5, .5])
+    pool_ip = (rng.choice(carrier, size=int(rng.integers(1, 4)), replace=False) if mode != "proxy"
+               else rng.choice(datacenter, size=int(rng.integers(1, 5)), replace=False))
+    own_ip = plan.ips.new(m)
+    hv = np.flatnonzero(np.isin(mcat, (_ELEC, _GIFT, _ONLINE)))
+    targets = rng.choice(hv, size=min(len(hv), int(rng.integers(2, 6))), replace=False,
+                         p=pop[hv] / pop[hv].sum())
+    own_card, own_dev = plan.cards.new(m), plan.devices.new(m)
+    cards_of: list[np.ndarray] = [own_card[i:i + 1] for i in range(m)]
+    devs_of: list[np.ndarray] = [own_dev[i:i + 1] for i in range(m)]
+    shared_dev = np.empty(0, dtype=np.int64)
+    t_s = rng.uniform(0.05, 0.85) * horizon
+    if shape == "device_farm":
+        farm = plan.devices.new(int(rng.integers(1, 3)))
+        devs_of = [farm] * m
+        extra = rng.random(m) < 0.4
+        cards_of = [np.append(c, plan.cards.new(1)) if e else c for c, e in zip(cards_of, extra)]
+        j = t_s + rng.random(m) * rng.uniform(2, 36) * HOUR  # accounts opened in a short span
+        a = j + rng.random(m) * DAY
+        b = a + rng.uniform(1, 6, m) * DAY
+    elif shape == "chain":
+        kinds = (np.arange(m - 1) + rng.integers(0, 2)) % 2  # alternate card and device links
+        for i, kind in enumerate(kinds):
+            if kind == 0:
+                link = plan.cards.new(1)
+                cards_of[i], cards_of[i + 1] = np.append(cards_of[i], link), np.append(cards_of[i + 1], link)
+            else:
+                link = plan.devices.new(1)
+                devs_of[i], devs_of[i + 1] = np.append(devs_of[i], link), np.append(devs_of[i + 1], link)
+        j = t_s + rng.random(m) * 20 * DAY
+        a = j + rng.uniform(1, 7, m) * DAY
+        b = a + rng.uniform(3, 15, m) * DAY
+    elif shape == "card_pool":
+        pool = plan.cards.new(max(3, int(np.ceil(m * rng.uniform(0.6, 1.5)))))
+        first = np.resize(rng.permutation(pool), m)  # every pool card is used by someone
+        cards_of = [np.unique(np.append(f, rng.choice(pool, size=int(rng.integers(1, 4)), replace=False)))
+                    for f in first]
+        for i in range(0, m - 1, 2):
+            if rng.random() < 0.25:  # some accounts share a laptop
+                devs_of[i + 1] = devs_of[i]
+        j = t_s + rng.random(m) * 10 * DAY
+        a = j + rng.uniform(0, 3, m) * DAY
+        b = a + rng.uniform(2, 12, m) * DAY
+    else:  # sleeper: weeks of ordinary life through the legitimate generator, then one burst together
+        t_s = rng.uniform(max(0.45 * horizon, min(25 * DAY, 0.7 * horizon)), 0.95 * horizon)
+        j = np.maximum(0.0, t_s - rng.uniform(20, 50, m) * DAY)
+        rate[members] = np.maximum(rate[members], rng.uniform(0.12, 0.3, m))
+        cards_of = [np.append(card[u_, 0], plan.cards.new(1)) if rng.random() < 0.5 else card[u_, :1]
+                    for u_ in members]
+        devs_of = [dev[u_, :1] for u_ in members]
+        if rng.random() < 0.5:
+            shared_dev = plan.devices.new(1)
+        width = rng.uniform(6, 48) * HOUR
+        a = t_s + rng.random(m) * width * 0.5
+        b = a + rng.uniform(0.2, 0.5, m) * width
+        join[members], end[members] = j, np.minimum(t_s, horizon)
+    a = np.minimum(a, horizon - 6 * HOUR)
+    b = np.clip(b, a + HOUR, horizon)
+    if shape != "sleeper":
+        join[members], end[members] = np.minimum(j, a), a
+        mobile[members], office[members] = -1, -1
+        warmup[members] = rng.integers(0, 4, m)
+        card[members, 0], card[members, 1] = [c[0] for c in cards_of], -1
+        dev[members, 0] = [d_[0] for d_ in devs_of]
+        dev[members, 1:] = -1
+        home_ip[members] = own_ip if mode == "residential" else pool_ip[rng.integers(0, len(pool_ip), m)]
+    for i, u_ in enumerate(members):
+        k = max(3 + int(rng.poisson(10 if shape != "sleeper" else 7)), len(cards_of[i]), len(devs_of[i]))
+        t = np.sort(a[i] + rng.random(k) * (b[i] - a[i]))
+        if shape != "sleeper" and rng.random() < 0.5:
+            t = _diurnal(rng, t, np.full(k, tz[u_]), np.full(k, a[i]), np.full(k, b[i]))
+        c = _pick(rng, cards_of[i], k)
+        d = _pick(rng, devs_of[i], k)
+        if len(shared_dev):
+            d = np.where(rng.random(k) < 0.6, shared_dev[0], d)
+        ip = rng.choice(pool_ip, size=k)
+        if mode == "residential":
+            ip = np.where(rng.random(k) < 0.8, own_ip[i], ip)
+        blank = rng.random(k) < 0.02
+        blank[:len(devs_of[i])] = False  # every planted device link stays visible
+        d = np.where(blank, -1, d)
+        ip = np.where(rng.random(k) < 0.02, -1, ip)
+        merch, amount = _cashout(plan, k, targets, boost=0.9)
+        fraud = (rng.random(k) < 0.92).astype(np.int8)
+        plan.add(t, u_, amount, country, c, d, ip, merch, fraud)
+    return {"shape": shape, "users": members, "ip_mode": str(mode), "t": float(a.min()),
+            "cards": np.unique(np.concatenate(cards_of)),
+            "devices": np.unique(np.concatenate(devs_of + [shared_dev]))}
+
+
+def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, **kw: Any) -> dict[str, Any]:
+    """Generate a dataset and write it as ``out_csv`` with ``truth.json`` in the same folder.
+
+    Parameters
+    ----------
+    out_csv : str or os.PathLike
+        Path of the CSV to write; missing folders are created.
+    n_users : int
+        Number of accounts, see :func:`generate`.
+    seed : int, default 0
+        Random seed; the same seed writes byte-identical files.
+    **kw
+        ``start`` and ``days``, passed to :func:`generate`.
+
+    Returns
+    -------
+    dict
+        ``n_transactions``, ``n_users``, ``n_rings``, ``n_fraud`` and ``path`` (the CSV).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> summary = write_dataset(folder / "tx.csv", 300, seed=0, days=30)
+    >>> (folder / "truth.json").exists(), summary["n_rings"] >= 4
+    (True, True)
+    """
+    path = Path(out_csv)
+    df, truth = generate(n_users, seed=seed, **kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+    with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(truth, fh, indent=1)
+        fh.write("\n")
+    return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_rings": len(truth["rings"]),
+            "n_fraud": int(df["is_fraud"].sum()), "path": str(path)}

@@ -1,0 +1,384 @@
+"""Mapping files: how a source file's columns become canonical transaction fields.
+
+A mapping is a small TOML file (format and examples in ``docs/mappings.md``)::
+
+    extra_entities = ["email", "phone"]
+    timestamp_format = "%d/%m/%Y %H:%M"      # optional; ISO 8601 otherwise
+    timezone = "Europe/Paris"                # optional; for timestamps without an offset
+    attributes = ["user_agent"]              # source columns kept as attributes
+
+    [columns]
+    transaction_id = {hash = ["email_address", "EVENT_TIMESTAMP"]}
+    timestamp = "EVENT_TIMESTAMP"
+    user_id = "email_address"
+    amount = {constant = 0}
+    email = "email_address"
+    address = {join = ["street", "zip"], sep = ", "}
+
+    [labels]
+    column = "EVENT_LABEL"
+    fraud = 1
+    legit = 0
+
+:meth:`Mapping.apply` turns one chunk of text columns into canonical text columns, column by column
+(no Python work per row), for :func:`graphfraud.schema.validate_frame` to judge.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphfraud.errors import ConfigError, ValidationError
+from graphfraud.schema import BUILTIN_TYPES, CANONICAL, REQUIRED, check_name
+
+_TOP_KEYS = ("name", "description", "columns", "labels", "extra_entities", "timestamp_format", "timezone",
+             "attributes")
+_TIME_FIELDS = ("timestamp", "labelled_at")
+# two independent 64-bit keyed hashes make one 128-bit id (pandas' siphash; keys are exactly 16 bytes)
+_HASH_KEYS = ("graphfraud-id-k1", "graphfraud-id-k2")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one canonical field comes from: a ``column``, a ``constant``, a ``hash`` or a ``join``."""
+
+    kind: str
+    column: str | None = None
+    columns: tuple[str, ...] = ()
+    value: str | None = None
+    sep: str = " "
+    whole_row: bool = False
+
+
+@dataclass
+class Mapping:
+    """A parsed, checked mapping. Build one with :func:`load_mapping` or :func:`parse_mapping`."""
+
+    columns: dict[str, Source] = field(default_factory=dict)
+    extra_entities: tuple[str, ...] = ()
+    label_column: str | None = None
+    label_values: dict[str, str] = field(default_factory=dict)
+    timestamp_format: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # attribute name -> source column
+    name: str = "mapping"
+
+    # ------------------------------------------------------------ checks against a file's header
+    def check_columns(self, file_columns: Sequence[str]) -> list[str]:
+        """Raise ``ValidationError(code="missing_column")`` if the file lacks a column the mapping needs.
+
+        Returns warnings for optional columns the file lacks (those fields are left empty).
+        """
+        have = set(file_columns)
+        missing: list[str] = []
+        warnings: list[str] = []
+        for target, src in self.columns.items():
+            need = [src.column] if src.kind == "column" else list(src.columns) if src.kind in ("hash", "join") else []
+            absent = [c for c in need if c is not None and c not in have]
+            if not absent:
+                continue
+            if target in REQUIRED or src.kind == "hash":
+                missing.append(f"{target} (from {', '.join(map(repr, absent))})")
+            else:
+                warnings.append(f"the file has no column {', '.join(map(repr, absent))} for {target}; "
+                                f"{target} is left empty")
+        for c in REQUIRED:
+            if c not in self.columns and c not in have:
+                missing.append(c)
+        if self.label_column is not None and self.label_column not in have:
+            warnings.append(f"the file has no label column {self.label_column!r}; rows are loaded unlabelled")
+        for a, c in self.attributes.items():
+            if c not in have:
+                warnings.append(f"the file has no column {c!r} for attribute {a}")
+        if missing:
+            raise ValidationError(f"Required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                  f"missing in the file; it has {', '.join(map(str, file_columns)) or 'no columns'}."
+                                  f" Fix the [columns] table of mapping {self.name}.",
+                                  [f"{m}: column missing" for m in missing], code="missing_column")
+        return warnings
+
+    # ------------------------------------------------------------ one chunk
+    def apply(self, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+        """Map one chunk of source text columns to canonical text columns.
+
+        Returns ``(frame, errors)``: ``errors`` maps a 0-based position in the chunk to a reason, for
+        values the mapping itself could not read (a timestamp not matching ``timestamp_format``).
+        """
+        n = len(df)
+        out: dict[str, Any] = {}
+        errors: dict[int, list[str]] = {}
+        for target, src in self.columns.items():
+            out[target] = self._source(df, src, n)
+        for c in CANONICAL:  # canonical columns the mapping does not mention pass through under their name
+            if c not in out and c in df.columns:
+                out[c] = df[c]
+        for t in self.extra_entities:
+            if t not in out and t in df.columns:
+                out[t] = df[t]
+        if self.label_column is not None:
+            if self.label_column in df.columns:
+                key = df[self.label_column].str.strip().str.casefold()
+                out["is_fraud"] = key.map(self.label_values)
+            else:
+                out["is_fraud"] = _empty(n)
+        for a, c in self.attributes.items():
+            if c in df.columns:
+                out[a] = df[c]
+        if self.timestamp_format or self.timezone:
+            for f in _TIME_FIELDS:
+                if f in out:
+                    out[f], bad = self._times(pd.Series(out[f], dtype="str").reset_index(drop=True), f)
+                    for i, reason in bad:
+                        errors.setdefault(i, []).append(reason)
+        frame = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
+                              for k, v in out.items()}, index=range(n))
+        return frame, {i: "; ".join(r) for i, r in errors.items()}
+
+    def _source(self, df: pd.DataFrame, src: Source, n: int) -> Any:
+        if src.kind == "constant":
+            return pd.Series(np.full(n, src.value, dtype=object), dtype="str")
+        if src.kind == "column":
+            return df[src.column] if src.column in df.columns else _empty(n)
+        cols = list(df.columns) if src.whole_row else [c for c in src.columns if c in df.columns]
+        if not cols:
+            return _empty(n)
+        part = df[cols].astype(object).where(df[cols].notna(), "")
+        if src.kind == "hash":
+            return stable_hash(part)
+        # join: non-empty parts joined by sep; nothing at all stays empty
+        parts = [part[c].astype(str).str.strip() for c in cols]
+        parts = [p.where(p != "", None) for p in parts]
+        joined = parts[0].str.cat(parts[1:], sep=src.sep, na_rep="") if len(parts) > 1 else parts[0]
+        if len(parts) > 1:  # drop separators left by empty parts
+            joined = joined.str.replace(f"^(?:{_re(src.sep)})+|(?:{_re(src.sep)})+$", "", regex=True)
+            joined = joined.str.replace(f"(?:{_re(src.sep)}){{2,}}", src.sep, regex=True)
+        return joined.where(joined.fillna("") != "", None)
+
+    def _times(self, s: pd.Series, fieldname: str) -> tuple[pd.Series, list[tuple[int, str]]]:
+        """Read timestamps with ``timestamp_format``/``timezone``; return ISO text and per-row errors."""
+        stripped = s.str.strip()
+        present = (stripped.notna() & (stripped != "")).to_numpy()
+        result = pd.Series(np.full(len(s), None, dtype=object), dtype="str")
+        if not present.any():
+            return result, []
+        sp = stripped[present]
+        tz = self.timezone or "UTC"
+        if self.timestamp_format:
+            aware_fmt = "%z" in self.timestamp_format or "%Z" in self.timestamp_format
+            parsed = pd.to_datetime(sp, format=self.timestamp_format, errors="coerce", utc=aware_fmt)
+            if not aware_fmt:
+                parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            why = f"does not match the format {self.timestamp_format!r}"
+        else:  # ISO 8601 text; only values without an offset take the mapping's timezone
+            has_zone = sp.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False).to_numpy(dtype=bool)
+            parsed = pd.Series(pd.NaT, index=sp.index, dtype="datetime64[ns, UTC]")
+            if has_zone.any():
+                parsed[has_zone] = pd.to_datetime(sp[has_zone], format="ISO8601", utc=True, errors="coerce")
+            if (~has_zone).any():
+                naive = pd.to_datetime(sp[~has_zone], format="ISO8601", errors="coerce")
+                parsed[~has_zone] = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+            why = "is not an ISO 8601 timestamp"
+        ok = parsed.notna().to_numpy()
+        iso = parsed[ok].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        pos = np.flatnonzero(present)
+        result.iloc[pos[ok]] = iso.to_numpy()
+        bad = [(int(i), f"{fieldname} {_show(v)} {why}" + (f" in time zone {tz}" if self.timezone else ""))
+               for i, v in zip(pos[~ok], sp[~ok].tolist())]
+        return result, bad
+
+    @property
+    def extra_types(self) -> tuple[str, ...]:
+        return self.extra_entities
+
+
+def _re(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def _show(s: str, n: int = 40) -> str:
+    return repr(s if len(s) <= n else s[:n] + "...")
+
+
+def _empty(n: int) -> pd.Series:
+    return pd.Series(np.full(n, None, dtype=object), dtype="str")
+
+
+def stable_hash(frame: pd.DataFrame) -> pd.Series:
+    """A 128-bit hex id per row of text, the same for the same values in the same column order.
+
+    Vectorised (pandas' keyed SipHash over each value, combined per row, twice with two keys). Columns
+    are hashed separately, so ``("ab", "c")`` and ``("a", "bc")`` differ.
+
+    >>> stable_hash(pd.DataFrame({"a": ["x"], "b": ["y"]})).iloc[0] == stable_hash(
+    ...     pd.DataFrame({"a": ["x"], "b": ["y"]})).iloc[0]
+    True
+    """
+    obj = frame.astype(object)
+    h = [pd.util.hash_pandas_object(obj, index=False, hash_key=k).to_numpy(dtype=np.uint64) for k in _HASH_KEYS]
+    both = np.stack(h, axis=1).astype(">u8")
+    hexed = both.tobytes().hex().encode("ascii")
+    ids = np.frombuffer(hexed, dtype="S32").astype("U32").astype(object) if len(frame) else np.array([], dtype=object)
+    return pd.Series(ids, dtype="str")
+
+
+# ---------------------------------------------------------------- reading and checking
+def shipped_mappings() -> list[str]:
+    """Names of the mappings shipped with the package (``loaders/mappings/*.toml``)."""
+    d = resources.files("loaders") / "mappings"
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".toml"))
+
+
+def load_mapping(ref: str | os.PathLike[str] | Mapping | dict[str, Any]) -> Mapping:
+    """Read a mapping given by shipped name (``"aws_transactions"``), by path, or as a parsed dict.
+
+    Raises :class:`~graphfraud.errors.ConfigError` when it cannot be found, read, or makes no sense.
+
+    >>> load_mapping("aws_registrations").columns["amount"].value
+    '0'
+    """
+    if isinstance(ref, Mapping):
+        return ref
+    if isinstance(ref, dict):
+        return parse_mapping(ref)
+    text: str
+    name = str(ref)
+    path = Path(name)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"Mapping file {path} cannot be read: {e}.") from None
+        name = path.stem
+    elif os.sep not in name and "/" not in name and not name.endswith(".toml"):
+        res = resources.files("loaders") / "mappings" / f"{name}.toml"
+        if not res.is_file():
+            raise ConfigError(f"There is no mapping file {name!r} and no shipped mapping of that name; shipped: "
+                              f"{', '.join(shipped_mappings())}.")
+        text = res.read_text(encoding="utf-8")
+    else:
+        raise ConfigError(f"There is no mapping file {name}; check the path.")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"Mapping {name} is not valid TOML: {e}.") from None
+    return parse_mapping(data, name=name)
+
+
+def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
+    """Check a mapping read from TOML and build a :class:`Mapping`; each error names the key at fault."""
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"Mapping {name}: {key} {why}.", [f"{key}: {why}"])
+
+    for k in data:
+        if k not in _TOP_KEYS:
+            raise bad(k, f"is not a mapping key; use {', '.join(_TOP_KEYS)}")
+    extra = data.get("extra_entities", [])
+    if not isinstance(extra, list) or not all(isinstance(e, str) for e in extra):
+        raise bad("extra_entities", "must be a list of entity type names")
+    for e in extra:
+        if e in CANONICAL or e in BUILTIN_TYPES:
+            raise bad("extra_entities", f"lists {e!r}, which is a built-in field, not an extra entity type")
+        try:
+            check_name(e)
+        except ValidationError as err:
+            raise bad("extra_entities", f"lists {e!r}, not a valid name ({err.message})") from None
+    columns: dict[str, Source] = {}
+    table = data.get("columns", {})
+    if not isinstance(table, dict):
+        raise bad("columns", "must be a table of canonical_field = \"source column\"")
+    for target, spec in table.items():
+        key = f"columns.{target}"
+        if target not in CANONICAL and target not in extra:
+            raise bad(key, "is neither a canonical field nor listed in extra_entities")
+        columns[target] = _source_of(spec, key, bad)
+    labels = data.get("labels")
+    label_column, label_values = None, {}
+    if labels is not None:
+        if not isinstance(labels, dict):
+            raise bad("labels", "must be a table with column = \"...\" and value = 0 or 1 pairs")
+        label_column = labels.get("column")
+        if not isinstance(label_column, str) or not label_column:
+            raise bad("labels.column", "must name the source column holding the labels")
+        for v, flag in labels.items():
+            if v == "column":
+                continue
+            if isinstance(flag, bool) or flag not in (0, 1):
+                raise bad(f"labels.{v}", "must be 1 (fraud) or 0 (not fraud)")
+            label_values[v.strip().casefold()] = str(int(flag))
+        if not label_values:
+            raise bad("labels", "maps no values; add lines such as fraud = 1 and legit = 0")
+        if "is_fraud" in columns:
+            raise bad("labels", "and columns.is_fraud both set is_fraud; keep one")
+    fmt = data.get("timestamp_format")
+    if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
+        raise bad("timestamp_format", "must be a strptime format such as \"%Y-%m-%d %H:%M:%S\"")
+    tz = data.get("timezone")
+    if tz is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            if not isinstance(tz, str):
+                raise ValueError
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise bad("timezone", f"{tz!r} is not a known time zone such as \"UTC\" or \"Europe/Paris\"") from None
+    attrs_raw = data.get("attributes", [])
+    if isinstance(attrs_raw, list) and all(isinstance(a, str) for a in attrs_raw):
+        attributes = {a: a for a in attrs_raw}
+    elif isinstance(attrs_raw, dict) and all(isinstance(v, str) for v in attrs_raw.values()):
+        attributes = dict(attrs_raw)
+    else:
+        raise bad("attributes", "must be a list of source columns or a table of name = \"source column\"")
+    for a in attributes:
+        if a in CANONICAL or a in extra:
+            raise bad(f"attributes.{a}", "is a canonical field or extra entity; map it in [columns] instead")
+    for k in ("name", "description"):
+        if k in data and not isinstance(data[k], str):
+            raise bad(k, "must be text")
+    return Mapping(columns=columns, extra_entities=tuple(extra), label_column=label_column,
+                   label_values=label_values, timestamp_format=fmt, timezone=tz, attributes=attributes,
+                   name=str(data.get("name", name)))
+
+
+def _source_of(spec: Any, key: str, bad: Any) -> Source:
+    if isinstance(spec, str):
+        if not spec:
+            raise bad(key, "names an empty source column")
+        return Source("column", column=spec)
+    if not isinstance(spec, dict) or len(spec) not in (1, 2) or not (set(spec) & {"constant", "hash", "join",
+                                                                                    "column"}):
+        raise bad(key, "must be a source column name, {constant = ...}, {hash = [...]}, {join = [...]} "
+                       "or {column = \"...\"}")
+    allowed = {"join": {"join", "sep"}}.get(next(iter(set(spec) & {"constant", "hash", "join", "column"})))
+    kinds = set(spec) & {"constant", "hash", "join", "column"}
+    kind = kinds.pop()
+    if kinds or set(spec) - (allowed or {kind}):
+        raise bad(key, f"mixes {', '.join(sorted(spec))}; give one of constant, hash, join or column")
+    v = spec[kind]
+    if kind == "column":
+        return _source_of(v, key, bad)
+    if kind == "constant":
+        if isinstance(v, bool):
+            return Source("constant", value="1" if v else "0")
+        if isinstance(v, (int, float, str)):
+            return Source("constant", value=str(v))
+        raise bad(key, "constant must be text or a number")
+    if kind == "hash" and v == "row":
+        return Source("hash", whole_row=True)
+    if not isinstance(v, list) or not v or not all(isinstance(c, str) and c for c in v):
+        raise bad(key, f"{kind} must be a non-empty list of source column names" +
+                  (" or \"row\"" if kind == "hash" else ""))
+    sep = spec.get("sep", " ")
+    if not isinstance(sep, str):
+        raise bad(key, "sep must be text")
+    return Source(kind, columns=tuple(v), sep=sep)

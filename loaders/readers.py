@@ -1,0 +1,409 @@
+"""Streaming readers: a file in, chunks of text columns out, whatever the format.
+
+Every reader yields :class:`Chunk` objects holding at most ``chunk_size`` rows as a pandas DataFrame whose
+values are all text (``str``) or ``None``, so ``007`` stays ``007`` and the one place that judges values is
+:func:`graphfraud.schema.validate_frame`. Memory is bounded by the chunk size, not the file size.
+
+Formats are chosen by the file name: ``.csv``; ``.csv.gz`` or ``.gz`` (gzip CSV); ``.parquet`` or ``.pq``;
+``.jsonl`` or ``.ndjson``, optionally followed by ``.gz``.
+
+Row numbers are 1-based data rows: the CSV header is not a row, and a record whose quoted field spans
+several lines is one row. JSONL rows are line numbers (blank lines are skipped but keep their number).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from graphfraud.errors import ValidationError
+
+FORMATS = ("csv", "parquet", "jsonl")
+# pyarrow parses CSV in blocks of this many bytes; blocks are regrouped into chunks of exactly chunk_size rows
+_BLOCK_SIZE = 4 << 20
+
+
+@dataclass
+class Chunk:
+    """One chunk of a file.
+
+    ``frame`` holds the parsed rows as text; ``rows`` their 1-based data row numbers (ascending);
+    ``rejects`` the records that could not even be split into fields, as ``(row or None, reason, text)``.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    rejects: list[tuple[int | None, str, str]] = field(default_factory=list)
+
+    @property
+    def n_records(self) -> int:
+        return len(self.frame) + len(self.rejects)
+
+
+def detect_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """Return ``(format, gzipped)`` from the file name, or raise ``ValidationError(code="unknown_format")``.
+
+    >>> detect_format("tx.csv.gz")
+    ('csv', True)
+    >>> detect_format("events.ndjson")
+    ('jsonl', False)
+    """
+    name = Path(path).name.lower()
+    gz = name.endswith(".gz")
+    if gz:
+        name = name[:-3]
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl", gz
+    if name.endswith((".parquet", ".pq")) and not gz:
+        return "parquet", False
+    if name.endswith(".csv") or (gz and "." not in name):
+        return "csv", gz
+    if gz:  # a bare .gz is read as gzip CSV
+        return "csv", True
+    raise ValidationError(f"Cannot tell the format of {Path(path).name}: name it .csv, .csv.gz, .parquet, "
+                          ".jsonl or .ndjson (optionally .gz).", code="unknown_format")
+
+
+def base_name(path: str | os.PathLike[str]) -> str:
+    """The file name without its format suffixes (``tx.csv.gz`` -> ``tx``)."""
+    name = Path(path).name
+    for suffix in (".gz", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or "input"
+
+
+class ChunkReader:
+    """Iterate over a file in chunks of text; ``columns`` and :meth:`fraction` are valid once iteration starts.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to read.
+    chunk_size : int
+        Most rows per chunk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], chunk_size: int):
+        if chunk_size < 1:
+            raise ValidationError(f"The chunk size must be at least 1, not {chunk_size}.", code="invalid_input")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ValidationError(f"There is no file {self.path}; check the path.", code="file_not_found")
+        self.format, self.gzipped = detect_format(self.path)
+        self.chunk_size = int(chunk_size)
+        self.columns: list[str] = []
+        self.size = self.path.stat().st_size
+        self._raw: Any = None
+        self._rows_done = 0
+        self._total_rows: int | None = None
+
+    def fraction(self) -> float | None:
+        """How much of the file has been read, from 0 to 1, or ``None`` when it cannot be told."""
+        if self._total_rows is not None:
+            return self._rows_done / self._total_rows if self._total_rows else 1.0
+        try:
+            return min(1.0, self._raw.tell() / self.size) if self._raw is not None and self.size else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        gen = {"csv": self._csv, "parquet": self._parquet, "jsonl": self._jsonl}[self.format]
+        for chunk in gen():
+            self._rows_done += chunk.n_records
+            yield chunk
+
+    # ------------------------------------------------------------ CSV
+    def _open_bytes(self) -> Any:
+        """An Arrow input stream over the (decompressed) bytes; ``self._raw`` tracks the position on disk."""
+        self._raw = pa.OSFile(str(self.path), "rb")
+        return pa.CompressedInputStream(self._raw, "gzip") if self.gzipped else self._raw
+
+    def _csv_header(self) -> list[str]:
+        import pyarrow.csv as pacsv
+
+        stream = self._open_bytes()
+        try:
+            reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=1 << 20),
+                                    parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                                                     invalid_row_handler=lambda row: "skip"))
+            names = list(reader.schema.names)
+        except pa.ArrowInvalid as e:
+            if "Empty CSV file" in str(e):
+                raise ValidationError(f"The file {self.path.name} is empty: it has no header row, so there is "
+                                      "nothing to load.", code="empty_file") from None
+            raise ValidationError(f"The header of {self.path.name} cannot be read: {e}.",
+                                  code="unreadable_file") from None
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise ValidationError(f"The file {self.path.name} cannot be read: {e}.", code="unreadable_file") \
+                from None
+        finally:
+            stream.close()
+        return _dedupe([n.strip() for n in names])
+
+    def _csv(self) -> Iterator[Chunk]:
+        import pyarrow.csv as pacsv
+
+        names = self._csv_header()
+        self.columns = names
+        ragged: list[tuple[int | None, str, str]] = []
+
+        def on_invalid(row: Any) -> str:
+            # pyarrow cannot say where such a row sits among the parsed ones, so it gets no number
+            ragged.append((None, f"the record has {row.actual_columns} fields but the header has "
+                                 f"{row.expected_columns}", row.text))
+            return "skip"
+
+        stream = self._open_bytes()
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                     strings_can_be_null=False,
+                                                     quoted_strings_can_be_null=False))
+            batches = _batches(reader)
+            yield from self._regroup(batches, names, ragged)
+        except pa.ArrowInvalid as e:
+            raise ValidationError(f"The file {self.path.name} cannot be parsed as CSV: {e}.",
+                                  code="unreadable_file") from None
+        finally:
+            stream.close()
+
+    def _regroup(self, batches: Iterator[pa.RecordBatch], names: list[str],
+                 ragged: list[tuple[int | None, str, str]]) -> Iterator[Chunk]:
+        """Turn Arrow batches of any size into chunks of ``chunk_size`` rows, numbering rows as they come."""
+        pending: list[pa.RecordBatch] = []
+        n_pending = 0
+        next_row = 1
+        emitted = False
+        exhausted = False
+        while not exhausted:
+            try:
+                b = next(batches)
+                if b.num_rows:
+                    pending.append(b)
+                    n_pending += b.num_rows
+            except StopIteration:
+                exhausted = True
+            while n_pending >= self.chunk_size or (exhausted and (n_pending or ragged or not emitted)):
+                table = pa.Table.from_batches(pending, schema=pending[0].schema) if pending else None
+                take = min(self.chunk_size, n_pending)
+                if table is not None:
+                    head, rest = table.slice(0, take), table.slice(take)
+                    frame = _to_text_frame(head)
+                    pending, n_pending = (rest.to_batches() if rest.num_rows else []), rest.num_rows
+                else:
+                    frame = _empty(names)
+                rows = np.arange(next_row, next_row + take, dtype=np.int64)
+                next_row += take
+                bad, ragged[:] = list(ragged), []
+                emitted = True
+                yield Chunk(frame, rows, bad)
+
+    # ------------------------------------------------------------ Parquet
+    def _parquet(self) -> Iterator[Chunk]:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(str(self.path))
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ValidationError(f"The file {self.path.name} cannot be read as Parquet: {e}.",
+                                  code="unreadable_file") from None
+        self.columns = _dedupe(list(pf.schema_arrow.names))
+        self._total_rows = pf.metadata.num_rows
+        next_row = 1
+        emitted = False
+        for batch in pf.iter_batches(batch_size=self.chunk_size):
+            if not batch.num_rows:
+                continue
+            table = pa.Table.from_batches([batch]).rename_columns(self.columns)
+            frame = _to_text_frame(table)
+            yield Chunk(frame, np.arange(next_row, next_row + len(frame), dtype=np.int64))
+            next_row += len(frame)
+            emitted = True
+        if not emitted:
+            yield Chunk(_empty(self.columns),
+                        np.arange(0, dtype=np.int64))
+
+    # ------------------------------------------------------------ JSON lines
+    def _jsonl(self) -> Iterator[Chunk]:
+        self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in finally
+        try:
+            binary: BinaryIO = gzip.GzipFile(fileobj=self._raw) if self.gzipped else self._raw
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline=None)
+            line_no = 0
+            emitted = False
+            while True:
+                try:
+                    lines = list(itertools.islice(text, self.chunk_size))
+                except (OSError, EOFError, UnicodeDecodeError) as e:
+                    raise ValidationError(f"The file {self.path.name} cannot be read: {e}.",
+                                          code="unreadable_file") from None
+                if not lines:
+                    break
+                numbers = np.arange(line_no + 1, line_no + 1 + len(lines), dtype=np.int64)
+                line_no += len(lines)
+                keep = np.fromiter((bool(s.strip()) for s in lines), dtype=bool, count=len(lines))
+                lines = [s for s, k in zip(lines, keep) if k]
+                numbers = numbers[keep]
+                frame, rows, bad = _parse_json_lines(lines, numbers)
+                for c in frame.columns:
+                    if c not in self.columns:
+                        self.columns.append(c)
+                frame = frame.reindex(columns=self.columns)
+                emitted = True
+                yield Chunk(_text_frame(frame), rows, bad)
+            if not emitted:
+                yield Chunk(pd.DataFrame(), np.arange(0, dtype=np.int64))
+        finally:
+            self._raw.close()
+
+
+def _empty(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+
+
+def _batches(reader: Any) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    """Empty header cells become ``column_<i>``; a repeated name gets ``.1``, ``.2``... (as pandas does)."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, n in enumerate(names, 1):
+        n = n or f"column_{i}"
+        base = n
+        while n in seen:
+            seen[base] += 1
+            n = f"{base}.{seen[base]}"
+        seen.setdefault(n, 0)
+        out.append(n)
+    return out
+
+
+def _to_text_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow table to a DataFrame of pandas text (``str``) columns, casting non-text columns to text.
+
+    Arrow-backed text is both the cheapest to build and the fastest for the string kernels downstream.
+    """
+    arrays = []
+    for col in table.columns:
+        typ = col.type
+        if pa.types.is_dictionary(typ):
+            col = col.cast(typ.value_type)
+            typ = col.type
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            arrays.append(col.cast(pa.large_string()) if pa.types.is_large_string(typ) else col)
+        elif pa.types.is_floating(typ):
+            arrays.append(pa.array(_float_text(col.to_numpy(zero_copy_only=False).astype("float64")),
+                                   type=pa.string()))
+        elif pa.types.is_boolean(typ):
+            arrays.append(pa.array([None if v is None else ("true" if v else "false") for v in col.to_pylist()],
+                                   type=pa.string()))
+        elif (pa.types.is_integer(typ) or pa.types.is_timestamp(typ) or pa.types.is_date(typ)
+              or pa.types.is_decimal(typ) or pa.types.is_time(typ)):
+            arrays.append(col.cast(pa.string()))
+        else:  # nested, binary: plain Python text per value (rare columns)
+            arrays.append(pa.array([_value_text(v) for v in col.to_pylist()], type=pa.string()))
+    if not arrays:
+        return pd.DataFrame(index=range(table.num_rows))
+    return pa.table(arrays, names=table.column_names).to_pandas()
+
+
+def _float_text(a: np.ndarray) -> np.ndarray:
+    """Floats to text; whole numbers lose their ``.0`` (a JSON id ``7`` read as ``7.0`` next to a missing value)."""
+    out = np.full(len(a), None, dtype=object)
+    fin = np.isfinite(a)
+    whole = fin & (np.floor(a) == a) & (np.abs(a) < 2**53)
+    out[whole] = a[whole].astype(np.int64).astype(str)
+    rest = ~np.isnan(a) & ~whole
+    out[rest] = [repr(float(v)) if math.isfinite(v) else ("Infinity" if v > 0 else "-Infinity")
+                 for v in a[rest]]
+    return out
+
+
+def _value_text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def _text_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Every column of a parsed JSON chunk to text, vectorised where the column allows it."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            out[c] = np.where(s.to_numpy(dtype=bool), "true", "false").astype(object)
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            out[c] = s.astype(str).to_numpy(dtype=object)
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[c] = _float_text(s.to_numpy(dtype="float64"))
+        else:
+            vals = s.to_numpy(dtype=object)
+            kind = pd.api.types.infer_dtype(vals, skipna=True)
+            if kind in ("string", "empty"):
+                out[c] = np.where(pd.isna(vals), None, vals).astype(object) if kind == "string" \
+                    else np.full(len(vals), None, dtype=object)
+            else:
+                out[c] = np.array([_value_text(v) for v in vals], dtype=object)
+    if not out:
+        return pd.DataFrame(index=range(len(df)))
+    return pa.table({c: pa.array(v, type=pa.string(), from_pandas=True) for c, v in out.items()}).to_pandas()
+
+
+def _parse_json_lines(lines: list[str], numbers: np.ndarray
+                      ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int | None, str, str]]]:
+    """Parse JSON lines in one go; when that fails, line by line so one bad line costs only itself."""
+    if not lines:
+        return pd.DataFrame(), numbers, []
+    if all(s.lstrip().startswith("{") for s in lines):  # else pandas may pad lists into rows
+        try:
+            frame = pd.read_json(io.StringIO("".join(s if s.endswith("\n") else s + "\n" for s in lines)),
+                                 lines=True, dtype=False)
+            if len(frame) == len(lines):
+                return frame.reset_index(drop=True), numbers, []
+        except ValueError:
+            pass
+    records, rows, bad = [], [], []
+    for s, n in zip(lines, numbers.tolist()):
+        try:
+            obj = json.loads(s)
+        except ValueError as e:
+            bad.append((n, f"the line is not valid JSON ({e.msg} at column {e.colno})", s.rstrip("\r\n")))
+            continue
+        if not isinstance(obj, dict):
+            bad.append((n, f"the line is a JSON {type(obj).__name__}, not an object", s.rstrip("\r\n")))
+            continue
+        records.append(obj)
+        rows.append(n)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return frame, np.asarray(rows, dtype=np.int64), bad

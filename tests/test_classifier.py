@@ -1,0 +1,199 @@
+"""GraphFraudClassifier: scikit-learn conformance, the compiled one-row path, explanations, calibration."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import log_loss
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+from graphfraud.classifier import CompiledModel, GraphFraudClassifier, _pack, fit_platt
+from graphfraud.errors import ValidationError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # the test machine is shared: OpenMP oversubscription makes boosting many times slower
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
+def with_nans(X: np.ndarray, frac: float = 0.1, seed: int = 0) -> np.ndarray:
+    X = X.copy()
+    X[np.random.default_rng(seed).random(X.shape) < frac] = np.nan
+    return X
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = make_classification(n_samples=3000, n_features=8, n_informative=5, weights=[0.95], random_state=1)
+    X = with_nans(X)
+    frame = pd.DataFrame(X, columns=[f"f_{i}" for i in range(X.shape[1])])
+    with threadpool_limits(limits=1, user_api="openmp"):
+        clf = GraphFraudClassifier(max_iter=60, random_state=0).fit(frame, y)
+    return clf, frame, y
+
+
+EXPECTED_FAILED_CHECKS = {
+    "check_class_weight_classifiers": (
+        "by design the calibrator, fitted on the unweighted latest slice, maps scores back to observed rates, "
+        "so an extreme class_weight does not bend predict() the way the check expects"),
+}
+
+
+@parametrize_with_checks([GraphFraudClassifier(max_iter=15, n_threads=1)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_conformance(estimator, check):
+    check(estimator)
+
+
+def test_fitted_attributes(fitted):
+    clf, frame, _ = fitted
+    assert list(clf.feature_names_in_) == list(frame.columns)
+    assert clf.compiled_.features == list(frame.columns)
+    assert clf.n_calibration_ == 600
+    assert clf.calibrator_["method"] == "sigmoid"
+    assert clf.calibration_note_ == ""
+
+
+@pytest.mark.parametrize("nan_frac", [0.0, 0.3], ids=["dense", "with-nan"])
+def test_predict_one_equals_sklearn(fitted, nan_frac):
+    clf, frame, _ = fitted
+    rng = np.random.default_rng(7)
+    # random rows spread over and beyond the training range, so every branch and both NaN sides are hit
+    rows = with_nans(rng.normal(scale=2.5, size=(300, frame.shape[1])), nan_frac, seed=3)
+    expected_raw = clf.booster_.decision_function(rows)  # the booster was fitted on the bare array
+    got_raw = np.array([clf.compiled_.raw_one(r) for r in rows])
+    np.testing.assert_array_equal(got_raw, expected_raw)
+    expected_p = clf.predict_proba(pd.DataFrame(rows, columns=frame.columns))[:, 1]
+    got_p = np.array([clf.predict_one(r) for r in rows])
+    np.testing.assert_allclose(got_p, expected_p, rtol=1e-12, atol=1e-15)
+
+
+def test_predict_many_paths_agree(fitted):
+    clf, frame, _ = fitted
+    model = clf.compiled_
+    X = frame.to_numpy()[:500]
+    expected = clf.booster_.decision_function(X)
+    np.testing.assert_array_equal(model.raw_many(X), expected)
+    np.testing.assert_allclose(model._raw_many_numpy(X), expected, rtol=1e-12, atol=1e-12)
+    # a frame is read by column name, not position
+    shuffled = frame.iloc[:500, ::-1]
+    np.testing.assert_array_equal(model.predict_many(shuffled), clf.predict_proba(frame.iloc[:500])[:, 1])
+
+
+def test_contributions_add_up_to_the_raw_score(fitted):
+    clf, frame, _ = fitted
+    model = clf.compiled_
+    for row in frame.to_numpy()[:50]:
+        bias, contrib = model.contributions_one(row)
+        assert bias + contrib.sum() == pytest.approx(model.raw_one(row), abs=1e-9)
+
+
+def test_explain_one_names_the_deciding_feature():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4))
+    y = (X[:, 2] > 1.0).astype(int)  # only feature "c" matters
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = GraphFraudClassifier(max_iter=30, random_state=0).fit(frame, y)
+    row = np.array([0.0, 0.0, 3.0, 0.0])
+    top = clf.explain_one(row, top=2)
+    assert top[0][0] == "c" and top[0][1] > 0
+    assert len(top) <= 2
+    assert all(c > 0 for _, c in clf.explain_one(np.array([0.0, 0.0, -3.0, 0.0]), top=3, positive_only=True))
+
+
+def test_row_length_is_checked(fitted):
+    clf, frame, _ = fitted
+    with pytest.raises(ValidationError):
+        clf.predict_one(np.zeros(frame.shape[1] + 1))
+
+
+def test_vector_builds_rows_from_feature_dicts(fitted):
+    clf, frame, _ = fitted
+    model = clf.compiled_
+    row = frame.iloc[5]
+    feats = {k: float(v) for k, v in row.items() if k != "f_3"}  # f_3 unknown -> NaN
+    x = model.vector(feats | {"unrelated": 1.0})
+    assert np.isnan(x[3]) and x[0] == row["f_0"]
+    assert model.predict_one(x) == pytest.approx(
+        clf.predict_proba(pd.DataFrame([x], columns=frame.columns))[0, 1], abs=1e-15)
+
+
+def imbalanced(seed: int):
+    X, y = make_classification(n_samples=8000, n_features=12, n_informative=6, weights=[0.98], flip_y=0.01,
+                               class_sep=0.8, random_state=seed)
+    return X, y
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"], ids=["platt", "isotonic"])
+@pytest.mark.parametrize("seed", [0, 1], ids=["seed0", "seed1"])
+def test_calibration_improves_log_loss_on_a_later_slice(method, seed):
+    X, y = imbalanced(seed)
+    train, later = slice(0, 6000), slice(6000, None)  # row order is time order
+    params = dict(max_iter=60, random_state=0)
+    raw = GraphFraudClassifier(calibration=None, **params).fit(X[train], y[train])
+    cal = GraphFraudClassifier(calibration=method, **params).fit(X[train], y[train])
+    assert raw.calibrator_ == {"method": "none"} and cal.calibrator_["method"] == method
+    loss_raw = log_loss(y[later], raw.predict_proba(X[later])[:, 1])
+    loss_cal = log_loss(y[later], cal.predict_proba(X[later])[:, 1])
+    assert loss_cal < loss_raw
+
+
+def test_calibration_slice_follows_sample_time():
+    X, y = imbalanced(0)
+    X, y = X[:2000], y[:2000]
+    t = np.arange(2000)[::-1] * 1000  # rows arrive newest first
+    clf = GraphFraudClassifier(max_iter=10, random_state=0).fit(X, y, sample_time=t)
+    assert clf.calibration_window_ == (1_600_000, 1_999_000)
+    assert clf.training_window_ == (0, 1_999_000)
+    times = pd.date_range("2024-01-01", periods=2000, freq="min").to_numpy()
+    clf = GraphFraudClassifier(max_iter=10, random_state=0).fit(X, y, sample_time=times)
+    assert clf.calibration_window_ == ("2024-01-02T02:40:00", "2024-01-02T09:19:00")
+
+
+def test_calibration_is_skipped_and_said_when_the_slice_has_one_class():
+    X, y = imbalanced(0)
+    X, y = X[:1000], np.r_[np.zeros(800, int), np.ones(100, int), np.zeros(100, int)]
+    clf = GraphFraudClassifier(max_iter=5, random_state=0).fit(X, y)
+    assert clf.calibrator_ == {"method": "none"}
+    assert "lack" in clf.calibration_note_ and clf.n_calibration_ == 0
+
+
+def test_fit_rejects_bad_arguments():
+    X, y = imbalanced(0)
+    with pytest.raises(ValueError, match="Only binary"):
+        GraphFraudClassifier(max_iter=2).fit(X[:300], np.arange(300) % 3)
+    with pytest.raises(ValueError, match="sample_time"):
+        GraphFraudClassifier(max_iter=2).fit(X[:300], y[:300], sample_time=np.arange(5))
+    with pytest.raises(ValueError, match="calibration"):
+        GraphFraudClassifier(calibration="beta").fit(X[:300], y[:300])
+
+
+def test_fit_platt_recovers_a_logistic_link():
+    rng = np.random.default_rng(0)
+    s = rng.normal(scale=3, size=50_000)
+    y = (rng.random(s.size) < 1 / (1 + np.exp(-(0.5 * s - 2.0)))).astype(int)
+    a, b = fit_platt(s, y)
+    assert a == pytest.approx(0.5, abs=0.03) and b == pytest.approx(-2.0, abs=0.06)
+
+
+def test_malformed_documents_are_refused(fitted):
+    model = fitted[0].compiled_
+    doc = model.to_dict()
+    first_split = int(np.flatnonzero(model.feature >= 0)[0])
+    left = model.left.copy()
+    left[first_split] = first_split  # a cycle would hang the walk
+    feature = model.feature.copy()
+    feature[first_split] = 99
+    bad_docs = [dict(doc, left=_pack(left, "<i8")), dict(doc, feature=_pack(feature, "<i8")),
+                dict(doc, value={"dtype": "O", "data": doc["value"]["data"]}),  # only plain numbers
+                dict(doc, value=[0.0] * len(model.value)),
+                dict(doc, format="pickle"), dict(doc, format_version=99),
+                {k: v for k, v in doc.items() if k != "value"}]
+    for bad in bad_docs:
+        with pytest.raises(ValidationError):
+            CompiledModel.from_dict(bad)
+    assert CompiledModel.from_dict(doc).raw_one(np.zeros(8)) == model.raw_one(np.zeros(8))

@@ -1,0 +1,238 @@
+"""Ring detection, ranking and the ring registry."""
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from graphfraud.cli import main
+from graphfraud.graph.policy import LinkPolicy
+from graphfraud.rings import Ring, detect_rings, find_clusters, ring_id_for, sync_rings
+from graphfraud.ringscore import ClusterStats, score_cluster
+from graphfraud.schema import validate_frame
+from graphfraud.storage import open_store
+from graphfraud.testing import make_transactions
+
+DAY = 86_400_000
+T0 = 1_767_225_600_000  # 2026-01-01
+
+
+def _jaccard(a, b):
+    a, b = set(a), set(b)
+    return len(a & b) / len(a | b)
+
+
+def _write(store, df):
+    good, rejects = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None}))
+    assert not rejects
+    store.write_transactions(good)
+
+
+def _rows(rows):
+    """Rows of (user, day, amount, card, device, ip, merchant) -> a canonical frame with string columns."""
+    out = []
+    for i, (u, day, amount, card, dev, ip, m) in enumerate(rows):
+        ts = pd.Timestamp(T0 + int(day * DAY), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append({"transaction_id": f"T{i:06d}", "timestamp": ts, "user_id": u, "amount": f"{amount:.2f}",
+                    "card_id": card or "", "device_id": dev or "", "ip": ip or "", "merchant_id": m or ""})
+    return pd.DataFrame(out)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    df, truth = make_transactions(n_users=400, seed=4)
+    store = open_store(str(tmp_path_factory.mktemp("rings") / "gf.db"))
+    _write(store, df)
+    yield store, truth
+    store.close()
+
+
+def test_planted_rings_are_found_and_ranked_above_households(world):
+    store, truth = world
+    rings = detect_rings(store)
+    planted = [r["users"] for r in truth["rings"].values() if len(r["users"]) >= 3]
+    top = rings[:2 * len(planted)]
+    found = [p for p in planted if any(_jaccard(p, r.users) >= 0.5 for r in top)]
+    assert len(found) >= 0.75 * len(planted)
+    households = [h["users"] for h in truth["decoys"]["households"] if len(h["users"]) >= 3]
+    rank = {i: r for i, r in enumerate(rings)}
+    ring_ranks = [i for i, r in rank.items() if any(_jaccard(p, r.users) >= 0.5 for p in planted)]
+    house_ranks = [i for i, r in rank.items() if any(_jaccard(h, r.users) >= 0.5 for h in households)]
+    assert ring_ranks and house_ranks
+    assert np.median(ring_ranks) < np.median(house_ranks)
+
+
+def test_rings_are_sorted_and_well_formed(world):
+    store, _ = world
+    rings = detect_rings(store)
+    assert [r.score for r in rings] == sorted((r.score for r in rings), reverse=True)
+    r = rings[0]
+    d = r.to_dict()
+    assert d["size"] == len(d["users"]) >= 3
+    assert {m["id"] for m in d["members"] if m["type"] == "user"} == set(d["users"])
+    assert all(m["type"] != "user" for m in d["members"][d["size"]:])
+    assert d["first_activity"] <= d["last_activity"]
+    assert d["reasons"] and all(isinstance(x, str) for x in d["reasons"])
+    json.dumps(d)
+
+
+def test_hub_does_not_glue_users_into_one_ring(tmp_path):
+    # 200 users behind one IP (a carrier NAT), each with their own card and device
+    # (shopping at their own merchants, so no two of them act together through it)
+    rows = [(f"u{i}", i * 0.3, 20.0, f"c{i}", f"d{i}", "10.0.0.1", f"m{i}") for i in range(200)]
+    rows += [(f"u{i}", i * 0.3 + 1, 25.0, f"c{i}", f"d{i}", "10.0.0.1", f"n{i}") for i in range(200)]
+    # and one real group of three sharing a device
+    rows += [(f"r{i}", 50 + i * 0.01, 300.0, f"rc{i}", "shared-dev", f"9.9.9.{i}", "m3") for i in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    assert max(r.size for r in rings) == 3
+    assert [sorted(r.users) for r in rings] == [["r0", "r1", "r2"]]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2], ids=["seed0", "seed1", "seed2"])
+def test_component_sizes_agree_with_networkx(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    links = pd.DataFrame({"type": rng.choice(["card", "device", "ip"], size=n),
+                          "entity_id": rng.integers(0, 120, size=n).astype(str),
+                          "user_id": [f"u{x}" for x in rng.integers(0, 200, size=n)]}).drop_duplicates()
+    policy = LinkPolicy(frozenset({"card", "device", "ip"}), {"default": 1000})
+    ours = sorted(len(c) for c in find_clusters(links, policy, min_size=2, max_component=10**6))
+    g = nx.Graph()
+    g.add_edges_from(zip(links["user_id"], links["type"] + ":" + links["entity_id"]))
+    ref = sorted(k for k in (sum(1 for x in c if x.startswith("u")) for c in nx.connected_components(g)) if k >= 2)
+    assert ours == ref
+
+
+def test_large_component_is_split_into_communities():
+    # two dense groups of 30 joined by one user who shares a card with each
+    rows = []
+    for grp in ("a", "b"):
+        for i in range(30):
+            rows += [("device", f"{grp}-dev{i % 3}", f"{grp}{i}"), ("card", f"{grp}-card{i % 5}", f"{grp}{i}")]
+    rows += [("card", "a-card0", "x"), ("card", "b-card0", "x")]
+    links = pd.DataFrame(rows, columns=["type", "entity_id", "user_id"])
+    policy = LinkPolicy(frozenset({"card", "device"}), {"default": 1000})
+    whole = find_clusters(links, policy, max_component=1000)
+    split = find_clusters(links, policy, max_component=40)
+    assert [len(c) for c in whole] == [61]
+    assert len(split) >= 2 and max(len(c) for c in split) <= 31
+
+
+def test_score_separates_new_bursty_group_from_old_family():
+    ring = ClusterStats(n_users=5, n_identifiers=8, n_shared_identifiers=1, n_tx=50, median_account_age_days=3,
+                        first_activity_span_days=1, active_span_days=4, burst_tx_share=0.8, burst_user_share=1.0,
+                        max_users_per_identifier=5, mean_amount_ratio=2.2, merchant_concentration=0.6,
+                        top_identifier_type="device", top_identifier_id="D1")
+    family = ClusterStats(n_users=5, n_identifiers=10, n_shared_identifiers=2, n_tx=200, median_account_age_days=85,
+                          first_activity_span_days=12, active_span_days=89, burst_tx_share=0.06,
+                          burst_user_share=0.6, max_users_per_identifier=5, mean_amount_ratio=1.0,
+                          merchant_concentration=0.1, top_identifier_type="device", top_identifier_id="D2")
+    (s_ring, reasons), (s_family, _) = score_cluster(ring), score_cluster(family)
+    assert s_ring > 0.7 > 0.3 > s_family
+    assert reasons[0] == "device D1 is shared by 5 users"
+    # size alone does not decide: a much bigger family still scores low
+    family.n_users, family.max_users_per_identifier = 40, 40
+    assert score_cluster(family)[0] < 0.3
+
+
+def test_known_fraud_raises_the_score():
+    base = dict(n_users=4, n_tx=40, median_account_age_days=40, first_activity_span_days=20, active_span_days=60)
+    clean, _ = score_cluster(ClusterStats(**base))
+    fraud, reasons = score_cluster(ClusterStats(**base, n_known_fraud_users=3, n_fraud_tx=10))
+    assert fraud > clean + 0.3
+    assert "3 of 4 users confirmed fraud" in reasons
+
+
+def _small_store(tmp_path, extra_rows=()):
+    rows = [(f"r{i}", 10 + i * 0.1, 400.0, f"card{i}", "dev-A", f"1.1.1.{i}", "m1") for i in range(4)]
+    rows += [(f"s{i}", 30 + i * 0.1, 400.0, f"scard{i}", "dev-B", f"2.2.2.{i}", "m2") for i in range(3)]
+    rows += list(extra_rows)
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    return store, rows
+
+
+def test_ids_are_stable_across_runs_and_new_transactions(tmp_path):
+    store, rows = _small_store(tmp_path)
+    first = {frozenset(r.users): r.ring_id for r in sync_rings(store, detect_rings(store))}
+    again = {frozenset(r.users): r.ring_id for r in sync_rings(store, detect_rings(store))}
+    assert first == again and len(first) == 2
+    # a new member joins the first ring: same id, history says it grew
+    more = _rows(rows + [("r9", 12, 50.0, "card9", "dev-A", "1.1.1.9", "m1")]).iloc[len(rows):]
+    _write(store, more)
+    grown = sync_rings(store, detect_rings(store))
+    by_id = {r.ring_id: set(r.users) for r in grown}
+    rid = first[frozenset({"r0", "r1", "r2", "r3"})]
+    assert by_id[rid] == {"r0", "r1", "r2", "r3", "r9"}
+    assert [h["change"] for h in store.get_ring(rid)["history"]] == ["formed", "grew"]
+
+
+def test_content_ids_agree_between_processes(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, _ = _small_store(tmp_path / "a")
+    b, _ = _small_store(tmp_path / "b")
+    assert sorted(r.ring_id for r in sync_rings(a, detect_rings(a))) == \
+        sorted(r.ring_id for r in sync_rings(b, detect_rings(b)))
+    assert ring_id_for("r0") == ring_id_for("r0") != ring_id_for("r1")
+
+
+def test_merge_keeps_the_older_id(tmp_path):
+    store, rows = _small_store(tmp_path)
+    before = {frozenset(r.users): r.ring_id for r in sync_rings(store, detect_rings(store))}
+    old_a, old_b = before[frozenset({"r0", "r1", "r2", "r3"})], before[frozenset({"s0", "s1", "s2"})]
+    older = min((store.get_ring(x)["created_at"], x) for x in (old_a, old_b))[1]
+    # a bridge account uses both devices: one cluster now
+    bridge = [("x", 40, 30.0, "xc", "dev-A", "3.3.3.3", "m1"), ("x", 41, 30.0, "xc", "dev-B", "3.3.3.3", "m1")]
+    _write(store, _rows(rows + bridge).iloc[len(rows):])
+    after = sync_rings(store, detect_rings(store))
+    assert len(after) == 1 and after[0].ring_id == older
+    gone = old_b if older == old_a else old_a
+    assert store.get_ring(gone)["status"] == "merged"
+    assert store.get_ring(gone)["merged_into"] == older
+
+
+def test_merge_prefers_created_first(tmp_path):
+    store = open_store(str(tmp_path / "gf.db"))
+    a = Ring("R-a", 0.5, 3, [], ["a1", "a2", "a3"], [], [], [], 0, 1, 1.0, [])
+    sync_rings(store, [a])
+    b = Ring("R-b", 0.5, 3, [], ["b1", "b2", "b3"], [], [], [], 0, 1, 1.0, [])
+    a_again = Ring("R-a", 0.5, 3, [], ["a1", "a2", "a3"], [], [], [], 0, 1, 1.0, [])
+    sync_rings(store, [a_again, b])
+    both = Ring("R-b", 0.5, 6, [], ["a1", "a2", "a3", "b1", "b2", "b3"], [], [], [], 0, 1, 1.0, [])
+    assert sync_rings(store, [both])[0].ring_id == "R-a"
+    assert store.get_ring("R-b")["merged_into"] == "R-a"
+
+
+def test_split_is_recorded(tmp_path):
+    store = open_store(str(tmp_path / "gf.db"))
+    whole = Ring("R-w", 0.5, 6, [], ["a1", "a2", "a3", "a4", "b1", "b2"], [], [], [], 0, 1, 1.0, [])
+    sync_rings(store, [whole])
+    left = Ring("R-l", 0.5, 4, [], ["a1", "a2", "a3", "a4"], [], [], [], 0, 1, 1.0, [])
+    right = Ring("R-r", 0.5, 2, [], ["b1", "b2"], [], [], [], 0, 1, 1.0, [])
+    out = sync_rings(store, [left, right])
+    assert out[0].ring_id == "R-w" and out[1].ring_id == "R-r"
+    changes = [h["change"] for h in store.get_ring("R-w")["history"]]
+    assert "split" in changes
+    assert store.get_ring("R-r")["history"][0]["detail"]["split_from"] == ["R-w"]
+
+
+def test_cli_rings_json_and_csv(tmp_path):
+    store, _ = _small_store(tmp_path)
+    store.close()
+    runner = CliRunner()
+    res = runner.invoke(main, ["rings", "--format", "json", "--store", str(tmp_path / "gf.db")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert len(out) == 2 and out[0]["score"] >= out[1]["score"]
+    assert {"type": "user", "id": "r0"} in out[0]["members"] + out[1]["members"]
+    res = runner.invoke(main, ["rings", "--format", "csv", "--top", "1", "--store", str(tmp_path / "gf.db")])
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2
+    res = runner.invoke(main, ["rings", "--min-size", "4", "--store", str(tmp_path / "gf.db")])
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2  # header + the 4-user ring

@@ -1,0 +1,176 @@
+"""The /api/v1 routes through Flask's test client; every response is checked against the OpenAPI document
+by the client fixture."""
+from __future__ import annotations
+
+import pytest
+
+GOOD = {"transaction_id": "T1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "U1", "amount": 10.0,
+        "card_id": "C1", "device_id": "D1", "ip": "10.0.0.1"}
+
+
+def score(client, auth, **fields):
+    return client.post("/api/v1/score", json={**GOOD, **fields}, headers=auth)
+
+
+def test_score_stores_the_transaction_and_its_decision(client, auth, store):
+    r = score(client, auth)
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["ok"] is True and body["transaction_id"] == "T1"
+    assert 0 <= body["score"] <= 1 and body["decision"] in ("allow", "review", "block")
+    assert body["replay"] is False
+    assert store.get_transaction("T1")["user_id"] == "U1"
+    assert store.get_decision("T1")["decision"] == body["decision"]
+
+
+def test_a_retry_is_a_replay_and_other_content_is_a_conflict(client, auth, store):
+    first = score(client, auth).get_json()
+    again = score(client, auth).get_json()
+    assert again["replay"] is True and again["decision"] == first["decision"]
+    assert store.info()["transactions"] == 1
+    r = score(client, auth, amount=11.0)
+    assert r.status_code == 409
+    assert r.get_json()["code"] == "transaction_conflict"
+    assert store.get_transaction("T1")["amount"] == 10.0
+
+
+def test_the_next_request_sees_the_transaction(client, auth):
+    score(client, auth)
+    r = client.get("/api/v1/transactions/T1", headers=auth)
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["transaction"]["transaction_id"] == "T1"
+    assert body["decision"]["transaction_id"] == "T1"
+
+
+def test_batch_scores_valid_items_and_rejects_bad_ones(client, auth, store):
+    items = [{**GOOD, "transaction_id": "B1"}, {**GOOD, "transaction_id": "B2", "amount": -5},
+             {**GOOD, "transaction_id": "B3", "user_id": "U2"}]
+    r = client.post("/api/v1/score/batch", json=items, headers=auth)
+    assert r.status_code == 200
+    body = r.get_json()
+    assert (body["n_scored"], body["n_rejected"]) == (2, 1)
+    assert [x["ok"] for x in body["results"]] == [True, False, True]
+    assert body["results"][1]["code"] == "invalid_transaction"
+    assert any("amount" in e for e in body["results"][1]["errors"])
+    assert store.get_transaction("B1") and store.get_transaction("B3") and not store.get_transaction("B2")
+
+
+def test_batch_with_a_conflicting_item_still_stores_the_others(client, auth, store):
+    score(client, auth)
+    items = {"transactions": [{**GOOD, "transaction_id": "C1"}, {**GOOD, "amount": 99.0},
+                              {**GOOD, "transaction_id": "C3"}]}
+    body = client.post("/api/v1/score/batch", json=items, headers=auth).get_json()
+    assert [x["ok"] for x in body["results"]] == [True, False, True]
+    assert body["results"][1]["status"] == 409
+    assert store.get_transaction("C1") and store.get_transaction("C3")
+
+
+def test_batch_over_the_limit_is_413_and_stores_nothing(app, client, auth, store):
+    app.config["MAX_BATCH_SIZE"] = 3
+    items = [{**GOOD, "transaction_id": f"L{i}"} for i in range(4)]
+    r = client.post("/api/v1/score/batch", json=items, headers=auth)
+    assert r.status_code == 413 and r.get_json()["code"] == "batch_too_large"
+    assert store.info()["transactions"] == 0
+
+
+@pytest.mark.parametrize("body", [{"transactions": "x"}, [], 5], ids=["not-a-list", "empty", "number"])
+def test_batch_shape_errors(client, auth, body):
+    r = client.post("/api/v1/score/batch", json=body, headers=auth)
+    assert r.status_code == 400 and r.get_json()["code"] == "invalid_batch"
+
+
+def test_labels_one_or_many_all_or_nothing(client, auth, store):
+    score(client, auth)
+    r = client.post("/api/v1/labels", json={"transaction_id": "T1", "is_fraud": 1}, headers=auth)
+    assert r.status_code == 200 and r.get_json()["n_labels"] == 1
+    r = client.post("/api/v1/labels", json=[{"user_id": "U1", "user_label": "fraudster"},
+                                            {"user_id": "U2", "user_label": "nonsense"}], headers=auth)
+    assert r.status_code == 400
+    assert any(e.startswith("[1]") and "user_label" in e for e in r.get_json()["errors"])
+    assert len(store.labels()) == 1
+
+
+def test_transaction_not_found(client, auth):
+    r = client.get("/api/v1/transactions/nope", headers=auth)
+    assert r.status_code == 404 and r.get_json()["code"] == "transaction_not_found"
+
+
+def test_entity_neighbourhood_one_and_two_hops(client, auth):
+    for i, (u, card) in enumerate([("U1", "C1"), ("U2", "C1"), ("U2", "C2"), ("U3", "C2")]):
+        score(client, auth, transaction_id=f"N{i}", user_id=u, card_id=card, device_id=None, ip=None)
+    one = client.get("/api/v1/entities/user/U1?hops=1", headers=auth).get_json()
+    assert {n["id"] for n in one["nodes"]} == {"user:U1", "card:C1"}
+    two = client.get("/api/v1/entities/user/U1?hops=2", headers=auth).get_json()
+    assert {n["id"] for n in two["nodes"]} == {"user:U1", "card:C1", "user:U2"}
+    assert {"source": "user:U2", "target": "card:C1"}.items() <= next(
+        e for e in two["edges"] if e["source"] == "user:U2").items()
+    capped = client.get("/api/v1/entities/card/C1?hops=2&limit=2", headers=auth).get_json()
+    assert len(capped["nodes"]) == 2 and capped["truncated"] is True
+
+
+@pytest.mark.parametrize("url,code", [
+    ("/api/v1/entities/user/nobody", "entity_not_found"),
+    ("/api/v1/entities/Bad-Type/x", "invalid_parameter"),
+    ("/api/v1/entities/user/U1?hops=3", "invalid_parameter"),
+    ("/api/v1/entities/user/U1?limit=100000", "invalid_parameter"),
+    ("/api/v1/rings?limit=abc", "invalid_parameter"),
+    ("/api/v1/rings?status=%3Cx%3E", "invalid_parameter"),
+    ("/api/v1/rings/nope", "ring_not_found"),
+], ids=["unknown-entity", "bad-type", "hops", "limit", "ring-limit", "ring-status", "unknown-ring"])
+def test_read_parameter_errors(client, auth, url, code):
+    r = client.get(url, headers=auth)
+    assert 400 <= r.status_code < 500 and r.get_json()["code"] == code
+
+
+def test_rings_list_and_one(client, auth, store):
+    store.save_rings([{"ring_id": "R1", "status": "active", "score": 0.9, "size": 3, "users": ["U1", "U2", "U3"]}],
+                     [{"ring_id": "R1", "change": "created"}])
+    rings = client.get("/api/v1/rings", headers=auth).get_json()
+    assert [r["ring_id"] for r in rings["rings"]] == ["R1"]
+    ring = client.get("/api/v1/rings/R1", headers=auth).get_json()["ring"]
+    assert ring["users"] == ["U1", "U2", "U3"] and ring["history"][0]["change"] == "created"
+
+
+def test_health_ready_metrics(client, auth):
+    assert client.get("/healthz").get_json() == {"ok": True, "status": "up"}
+    assert client.get("/readyz").get_json()["ready"] is True
+    score(client, auth)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'route="/api/v1/score",method="POST",status="200"} 1' in text
+    assert "graphfraud_http_request_duration_seconds_bucket" in text
+    assert "graphfraud_decisions_total{" in text
+
+
+def test_readyz_is_503_until_the_scorer_loads(store_path):
+    from webui import create_app
+
+    def failing(store):
+        raise RuntimeError("engine exploded at /secret/path")
+
+    app = create_app({"STORE": store_path, "SCORER_EAGER": True, "SCORER_FACTORY": failing,
+                      "SCORER_STARTUP_WAIT": 0})
+    c = app.test_client()
+    r = c.get("/readyz")
+    assert r.status_code == 503 and r.get_json()["code"] == "not_ready"
+    assert "secret" not in r.get_data(as_text=True)
+    assert c.get("/healthz").status_code == 200
+
+
+def test_api_responses_set_no_cookie_and_are_not_cached(client, auth):
+    r = score(client, auth)
+    assert "Set-Cookie" not in r.headers
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_html_responses_get_security_headers(app):
+    @app.get("/_html_probe")
+    def probe():
+        return "<p>hi</p>"
+
+    r = app.test_client().get("/_html_probe")
+    csp = r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"]

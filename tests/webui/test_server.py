@@ -1,0 +1,136 @@
+"""The real server: `graphfraud serve` on gunicorn with two workers, driven over HTTP."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from graphfraud.storage import open_store
+from webui.auth import create_api_key
+
+pytestmark = pytest.mark.slow
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(port, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = c.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("srv")
+    store_path = str(d / "s.db")
+    st = open_store(store_path)
+    key = create_api_key(st, "srv", "admin")
+    st.close()
+    port = _port()
+    env = {**os.environ, "GRAPHFRAUD_STORE": store_path}
+    log = open(d / "serve.log", "wb")
+    p = subprocess.Popen([sys.executable, "-c", "from graphfraud.cli import main; main()", "serve", "--port",
+                          str(port), "--workers", "2", "--threads", "4"], env=env, stdout=log, stderr=log)
+    for _ in range(200):
+        try:
+            if _request(port, "GET", "/readyz")[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    else:
+        p.kill()
+        pytest.fail("server did not become ready: " + (d / "serve.log").read_text()[-500:])
+    yield {"port": port, "key": key, "proc": p, "store": store_path}
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    log.close()
+
+
+def _score(server, tx):
+    h = {"Content-Type": "application/json", "Authorization": f"Bearer {server['key']}"}
+    st, _, body = _request(server["port"], "POST", "/api/v1/score", json.dumps(tx), h)
+    return st, json.loads(body)
+
+
+def test_scores_and_reads_back(server):
+    tx = {"transaction_id": "S1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "SU1", "amount": 3.0}
+    st, body = _score(server, tx)
+    assert st == 200 and body["ok"] and body["decision"] in ("allow", "review", "block")
+    st, _, raw = _request(server["port"], "GET", "/api/v1/transactions/S1",
+                          headers={"Authorization": f"Bearer {server['key']}"})
+    assert st == 200 and json.loads(raw)["transaction"]["user_id"] == "SU1"
+
+
+def test_oversized_body_gets_a_readable_413(server):
+    h = {"Content-Type": "application/json", "Authorization": f"Bearer {server['key']}"}
+    st, _, raw = _request(server["port"], "POST", "/api/v1/score", b"x" * (3 * 1024 * 1024), h)
+    assert st == 413 and json.loads(raw)["code"] == "body_too_large"
+
+
+def test_oversized_chunked_body_gets_413(server):
+    s = socket.create_connection(("127.0.0.1", server["port"]), timeout=10)
+    head = (f"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {server['key']}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = b"x" * 65536
+    try:
+        s.sendall(head)
+        for _ in range(20):
+            s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        s.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data = s.recv(65536)
+    s.close()
+    assert data.startswith(b"HTTP/1.1 413")
+
+
+def test_two_workers_see_one_graph(server):
+    """A ring built by requests on fresh connections (spread over both workers) is seen by the last one."""
+    pids = set()
+    ring = None
+    for i in range(8):
+        tx = {"transaction_id": f"RING{i}", "timestamp": f"2026-03-01T12:{i:02d}:00Z", "user_id": f"RU{i}",
+              "amount": 50.0, "device_id": "RING-DEV", "card_id": f"RING-CARD{i // 2}"}
+        st, body = _score(server, tx)
+        assert st == 200, body
+        ring = body["ring"]
+        metrics = _request(server["port"], "GET", "/metrics")[2].decode()
+        pids |= set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines() if 'worker="' in l)
+    assert ring is not None and ring["size"] == 8, ring  # every user, whichever worker stored it
+    assert len(pids) == 2  # both workers served (their metrics are shared between them)
+
+
+def test_sigterm_stops_gracefully_and_keeps_acknowledged_writes(server):
+    acked = []
+    for i in range(20):
+        st, body = _score(server, {"transaction_id": f"G{i}", "timestamp": "2026-03-01T13:00:00Z",
+                                   "user_id": "GU", "amount": 1.0})
+        if st == 200:
+            acked.append(f"G{i}")
+    server["proc"].send_signal(signal.SIGTERM)
+    assert server["proc"].wait(60) == 0
+    st = open_store(server["store"])
+    try:
+        assert all(st.get_transaction(t) for t in acked) and len(acked) == 20
+    finally:
+        st.close()

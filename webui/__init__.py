@@ -1,0 +1,227 @@
+"""The web application: the JSON scoring API and, when present, the investigator pages.
+
+:func:`create_app` builds it. Configuration, each later source winning: the defaults of the settings table
+(:mod:`graphfraud.settings`, keys upper-cased: ``STORE``, ``MAX_BODY_BYTES``, ``RATE_LIMIT``, ...), then
+``instance/config.py``, then ``GRAPHFRAUD_*`` environment variables, then ``test_config``.
+
+Each process (each gunicorn worker) opens the store once and builds one
+:class:`~graphfraud.scoring.Scorer` in a background thread, so the worker answers ``/healthz`` at once and
+``/readyz`` with 503 until the engine is loaded; a score that arrives meanwhile waits for it (up to
+``SCORER_STARTUP_WAIT`` seconds) instead of failing.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
+
+from graphfraud import settings
+from graphfraud.errors import GraphFraudError, ModelNotReady
+from graphfraud.schema import BUILTIN_TYPES
+
+log = logging.getLogger("graphfraud.webui")
+
+#: Settings of the web layer that are not in the core's table.
+WEB_DEFAULTS: dict[str, Any] = {
+    "API_KEY_CACHE_SECONDS": 5.0,  # a revoked key stops working within this many seconds
+    "SCORER_STARTUP_WAIT": 60.0,  # how long a request waits for the engine of a starting worker
+    "SCORER_FACTORY": None,  # callable(store) -> scorer, or "module:attr"; default graphfraud.scoring.Scorer
+    "SCORER_EAGER": False,  # build the scorer inside create_app (tests) instead of in a thread
+    "WORKERS": 1,  # worker processes sharing the per-key rate limit (set by `graphfraud serve`)
+    "METRICS_DIR": None,  # where workers share metrics snapshots (set by `graphfraud serve`)
+    "EXTRA_TYPES": None,  # extra entity columns accepted by the API; default: link_types beyond the built-ins
+}
+
+#: Security headers for every HTML response; the CSP allows no inline script or style.
+HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` overrides everything (tests pass ``STORE`` and fakes here).
+
+    >>> import os, tempfile
+    >>> app = create_app({"STORE": os.path.join(tempfile.mkdtemp(), "a.db"), "SCORER_FACTORY": lambda s: None,
+    ...                   "SCORER_EAGER": True})
+    >>> app.test_client().get("/healthz").json
+    {'ok': True, 'status': 'up'}
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping({s.name.upper(): s.default for s in settings.SETTINGS})
+    app.config.from_mapping(WEB_DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("GRAPHFRAUD")
+    if test_config:
+        app.config.from_mapping(test_config)
+    _normalise(app.config)
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.session_interface = ApiSessionInterface()
+
+    from . import errors
+    from .api import bp, ops
+
+    errors.register(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(ops)
+    if importlib.util.find_spec(f"{__name__}.pages") is not None:  # the investigator pages, once written
+        from . import pages  # type: ignore[attr-defined]
+
+        app.register_blueprint(pages.bp)
+
+    st = AppState(app)
+    app.extensions["graphfraud"] = st
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = ensure_secret_key(st.store)
+    app.before_request(_start_timer)
+    app.after_request(_finish)
+    return app
+
+
+class ApiSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions for the investigator pages only: the API and operational routes get a null session,
+    so they neither read nor set cookies (and pay nothing for them). The signer is built once per app."""
+
+    def __init__(self) -> None:
+        self._signer: tuple[Any, Any] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        cached = self._signer
+        if cached is None or cached[0] != app.secret_key:
+            cached = self._signer = (app.secret_key, super().get_signing_serializer(app))
+        return cached[1]
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if request.path.startswith(_SESSIONLESS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+_SESSIONLESS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+def _normalise(cfg: Any) -> None:
+    """Coerce each setting through its type in the settings table (env values arrive as text or JSON)."""
+    for s in settings.SETTINGS:
+        key = s.name.upper()
+        cfg[key] = settings.get(s.name, {s.name: cfg[key]})
+    cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
+    if cfg.get("EXTRA_TYPES") is None:
+        types = [t.strip() for t in str(cfg["LINK_TYPES"]).split(",") if t.strip()]
+        cfg["EXTRA_TYPES"] = tuple(t for t in types if t not in BUILTIN_TYPES)
+    cfg["WORKERS"] = max(1, int(cfg["WORKERS"]))
+
+
+def ensure_secret_key(store: Any) -> str:
+    """The session-signing secret kept in the store, created on first use."""
+    key = store.get_meta("secret_key")
+    if not key:
+        store.set_meta("secret_key", secrets.token_urlsafe(32))
+        key = store.get_meta("secret_key")
+    return str(key)
+
+
+def _default_factory(overrides: dict[str, Any]) -> Callable[[Any], Any]:
+    def build(store: Any) -> Any:
+        from graphfraud.scoring import Scorer
+
+        # the app's settings (defaults < instance config < environment < test config) reach the core
+        return Scorer(store, overrides=overrides)
+
+    return build
+
+
+class AppState:
+    """What one process keeps between requests: the store, the scorer, key cache, rate limiter, metrics."""
+
+    def __init__(self, app: Flask):
+        from graphfraud.storage import open_store
+
+        from .auth import KeyCache, RateLimiter
+        from .metrics import Metrics
+
+        cfg = app.config
+        self.store = open_store(cfg["STORE"])
+        self.keys = KeyCache(self.store, float(cfg["API_KEY_CACHE_SECONDS"]))
+        self.limiter = RateLimiter(float(cfg["RATE_LIMIT"]) / cfg["WORKERS"])
+        self.metrics = Metrics(cfg.get("METRICS_DIR"))
+        self.startup_wait = float(cfg["SCORER_STARTUP_WAIT"])
+        self.scorer: Any = None
+        self.scorer_error: str | None = None
+        self._ready = threading.Event()
+        factory: Any = cfg.get("SCORER_FACTORY") or _default_factory(
+            {s.name: cfg[s.name.upper()] for s in settings.SETTINGS if s.name not in ("store", "secret_key")})
+        if isinstance(factory, str):  # "package.module:attr", e.g. from GRAPHFRAUD_SCORER_FACTORY
+            mod, _, attr = factory.partition(":")
+            factory = getattr(importlib.import_module(mod), attr)
+        if cfg.get("SCORER_EAGER"):
+            self._build(factory, retry=False)
+        else:
+            threading.Thread(target=self._build, args=(factory,), name="graphfraud-scorer-load",
+                             daemon=True).start()
+
+    def _build(self, factory: Callable[[Any], Any], retry: bool = True) -> None:
+        delay = 1.0
+        while True:
+            t = time.perf_counter()
+            try:
+                self.scorer = factory(self.store)
+                self.scorer_error = None
+                self._ready.set()
+                log.info("scoring engine ready in %.1f s", time.perf_counter() - t)
+                return
+            except Exception as e:  # keep the worker up; /readyz says why, and we try again
+                log.exception("the scoring engine failed to load")
+                self.scorer_error = (e.message if isinstance(e, GraphFraudError) else
+                                     "The scoring engine failed to load; see the server log.")
+                if not retry:
+                    self._ready.set()
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def get_scorer(self) -> Any:
+        if self.scorer is None:
+            self._ready.wait(self.startup_wait)
+        if self.scorer is None:
+            raise ModelNotReady(self.scorer_error or "The scoring engine is still loading; try again shortly.",
+                                ["scorer: not ready"], code="not_ready")
+        return self.scorer
+
+
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+def _start_timer() -> None:
+    g.t0 = time.perf_counter()
+
+
+def _finish(resp: Response) -> Response:
+    h = resp.headers
+    h["X-Content-Type-Options"] = "nosniff"
+    if resp.mimetype == "text/html":
+        for k, v in HTML_HEADERS.items():
+            h.setdefault(k, v)
+    elif request.blueprint == "api":
+        h["Cache-Control"] = "no-store"
+    t0 = g.get("t0")
+    if t0 is not None:
+        rule = request.url_rule
+        method = request.method if request.method in _METHODS else "other"
+        current_app.extensions["graphfraud"].metrics.observe_request(
+            rule.rule if rule is not None else "unmatched", method, resp.status_code,
+            time.perf_counter() - t0)
+    return resp

@@ -1,0 +1,390 @@
+"""The JSON API: ``/api/v1`` (API keys) and the operational routes ``/healthz``, ``/readyz``, ``/metrics``
+and ``/openapi.json`` (open).
+
+Every handler is a few lines over a library call: parse and judge the input (transport here, content in
+:mod:`graphfraud.schema`), call the per-process :class:`~graphfraud.scoring.Scorer` or the store, answer.
+Errors are raised as exceptions and turned into the one JSON error shape by :mod:`webui.errors`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.schema import check_name, validate_label, validate_record
+
+from .auth import authenticate
+from .errors import ApiError, error_body, status_for
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+ops = Blueprint("ops", __name__)
+
+# C0 and C1 control characters and lone surrogates (which JSON's \\u escapes can produce and no store can
+# encode): refused anywhere in a body, keys included, before the schema sees it
+_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_RAW_C1 = re.compile("[\x7f-\x9f]")
+_TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+# ---------------------------------------------------------------- helpers
+def state() -> Any:
+    return current_app.extensions["graphfraud"]
+
+
+def _default(o: Any) -> Any:
+    item = getattr(o, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def reply(obj: Any, status: int = 200) -> Response:
+    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default, allow_nan=False)
+    return Response(body, status=status, mimetype="application/json")
+
+
+def requires(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Route decorator: the request needs an API key with ``scope`` (``admin`` has every scope)."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            st = state()
+            g.api_key = authenticate(request.headers, st.keys, st.limiter, scope)
+            return fn(*args, **kwargs)
+
+        wrapper.required_scope = scope  # type: ignore[attr-defined]
+        return wrapper
+
+    return deco
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send finite numbers only")
+
+
+def json_body() -> Any:
+    """The request body parsed strictly as JSON (415, 413 and 400 errors otherwise)."""
+    mt = request.mimetype
+    if mt != "application/json" and not (mt.startswith("application/") and mt.endswith("+json")):
+        raise ApiError(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.",
+                       [f"Content-Type: {mt or 'missing'} is not application/json"])
+    limit = current_app.config["MAX_BODY_BYTES"]
+    n = request.content_length
+    if n is not None and n > limit:
+        raise _too_large(limit, n)
+    try:
+        if n is None and request.environ.get("wsgi.input_terminated"):
+            # chunked upload: read one byte past the limit ourselves, so an oversized body is a 413 rather
+            # than silently cut at the limit
+            raw = request.environ["wsgi.input"].read(limit + 1)
+        else:
+            raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise _too_large(limit, n) from None
+    if len(raw) > limit:
+        raise _too_large(limit, len(raw))
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object.", ["body: empty"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(400, "invalid_json", "The request body is not UTF-8 text.",
+                       [f"body: invalid UTF-8 at byte {e.start}"]) from None
+    try:
+        obj = json.loads(text, parse_constant=_no_constant)
+        # raw control characters are already refused by the parser; escaped ones and raw C1 characters
+        # are looked for (walking the object) only when the text could hold them
+        g.gf_check_strings = "\\u" in text or _RAW_C1.search(text) is not None
+    except json.JSONDecodeError as e:
+        raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {e.msg} at line {e.lineno} "
+                       f"column {e.colno}.", [f"body: {e.msg} at position {e.pos}"]) from None
+    except ValueError as e:  # NaN/Infinity, integers with thousands of digits
+        raise ApiError(400, "invalid_json", f"The request body is not acceptable JSON: {e}.",
+                       [f"body: {e}"]) from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "The request body is nested too deeply.",
+                       ["body: nested too deeply"]) from None
+    return obj
+
+
+def _too_large(limit: int, n: int | None) -> ApiError:
+    size = f"{n:,} bytes" if n is not None else "larger than the limit"
+    return ApiError(413, "body_too_large", f"The request body is {size}; the limit is {limit:,} bytes "
+                    "(setting max_body_bytes).", [f"body: {size}, limit {limit} bytes"])
+
+
+def check_strings(obj: Any, where: str = "body") -> None:
+    """Refuse control characters and lone surrogates in any key or string value, naming the field."""
+    if isinstance(obj, str):
+        if _BAD_CHARS.search(obj):
+            raise ValidationError(f"{where} contains control characters or invalid Unicode.",
+                                  [f"{where} contains control characters or invalid Unicode"],
+                                  code="invalid_transaction")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            name = k if where == "body" else f"{where}.{k}"
+            if _BAD_CHARS.search(k):
+                raise ValidationError("A field name contains control characters or invalid Unicode.",
+                                      [f"{where}: field name {k[:40]!r} is not acceptable"],
+                                      code="invalid_transaction")
+            if isinstance(v, (str, dict, list)):
+                check_strings(v, name)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, (str, dict, list)):
+                check_strings(v, f"{where}[{i}]")
+
+
+def to_transaction(obj: Any) -> Any:
+    cfg = current_app.config
+    if isinstance(obj, dict) and g.get("gf_check_strings", True):
+        check_strings(obj)
+    return validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"])
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        v = None
+    if v is None or not lo <= v <= hi:
+        raise ApiError(400, "invalid_parameter", f"Query parameter {name} must be a whole number from {lo} to {hi}.",
+                       [f"{name}: {raw[:40]!r} is not a whole number from {lo} to {hi}"])
+    return v
+
+
+def id_param(value: str, name: str) -> str:
+    limit = current_app.config["MAX_ID_LENGTH"]
+    if not value or len(value) > limit or _BAD_CHARS.search(value):
+        raise ApiError(400, "invalid_parameter", f"The {name} in the address is empty, too long (limit {limit}) "
+                       "or holds control characters.", [f"{name}: not an acceptable identifier"])
+    return value
+
+
+def scorer() -> Any:
+    return state().get_scorer()
+
+
+# ---------------------------------------------------------------- scoring
+@bp.post("/score")
+@requires("score")
+def score() -> Response:
+    tx = to_transaction(json_body())
+    result = scorer().score(tx)
+    state().metrics.observe_decision(result)
+    return reply({"ok": True, **result})
+
+
+@bp.post("/score/batch")
+@requires("score")
+def score_batch() -> Response:
+    body = json_body()
+    items = body.get("transactions") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise ApiError(400, "invalid_batch", "Send a JSON array of transactions, or an object with a "
+                       "'transactions' array.", ["transactions: expected an array"])
+    limit = current_app.config["MAX_BATCH_SIZE"]
+    if len(items) > limit:
+        raise ApiError(413, "batch_too_large", f"The batch holds {len(items):,} transactions; the limit is "
+                       f"{limit:,} (setting max_batch_size).", [f"transactions: {len(items)} items, limit {limit}"])
+    if not items:
+        raise ApiError(400, "invalid_batch", "The batch is empty.", ["transactions: empty"])
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[tuple[int, Any]] = []
+    for i, item in enumerate(items):
+        try:
+            valid.append((i, to_transaction(item)))
+        except GraphFraudError as e:
+            results[i] = _item_error(i, e)
+    sc = scorer()
+    done = False
+    if valid:
+        try:
+            out = sc.score_many([tx for _, tx in valid])
+            for (i, _), r in zip(valid, out):
+                results[i] = {"ok": True, "index": i, **r}
+            done = True
+        except GraphFraudError:
+            done = False  # one item was refused (a conflict): score them one by one, each its own answer
+        if not done:
+            for i, tx in valid:
+                try:
+                    results[i] = {"ok": True, "index": i, **sc.score(tx)}
+                except GraphFraudError as e:
+                    if status_for(e) >= 500:
+                        raise
+                    results[i] = _item_error(i, e)
+    for r in results:
+        if r is not None and r.get("ok"):
+            state().metrics.observe_decision(r)
+    n_ok = sum(1 for r in results if r and r.get("ok"))
+    return reply({"ok": True, "n_scored": n_ok, "n_rejected": len(items) - n_ok, "results": results})
+
+
+def _item_error(i: int, e: GraphFraudError) -> dict[str, Any]:
+    return {**error_body(status_for(e), e.code, e.message, e.errors or None), "index": i}
+
+
+@bp.post("/labels")
+@requires("admin")
+def labels() -> Response:
+    body = json_body()
+    items = body if isinstance(body, list) else [body]
+    limit = current_app.config["MAX_BATCH_SIZE"]
+    if len(items) > limit:
+        raise ApiError(413, "batch_too_large", f"{len(items):,} labels in one request; the limit is {limit:,}.",
+                       [f"labels: {len(items)} items, limit {limit}"])
+    if not items:
+        raise ApiError(400, "invalid_label", "No labels were sent.", ["labels: empty"])
+    max_len = current_app.config["MAX_ID_LENGTH"]
+    out, errs = [], []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, dict) and g.get("gf_check_strings", True):
+                check_strings(item)
+            out.append(validate_label(item, source="investigator", max_id_length=max_len))
+        except GraphFraudError as e:
+            prefix = f"[{i}] " if isinstance(body, list) else ""
+            errs.extend(prefix + m for m in (e.errors or [e.message]))
+    if errs:  # all or nothing: a half-applied list of labels is hard to retry
+        raise ValidationError("No labels were stored: " + "; ".join(errs[:5]) + ".", errs, code="invalid_label")
+    n = scorer().add_labels(out)
+    return reply({"ok": True, "n_labels": int(n)})
+
+
+# ---------------------------------------------------------------- reading
+@bp.get("/transactions/<path:transaction_id>")
+@requires("score")
+def transaction(transaction_id: str) -> Response:
+    tid = id_param(transaction_id, "transaction_id")
+    store = state().store
+    tx = store.get_transaction(tid)
+    if tx is None:
+        raise NotFound(f"There is no transaction {tid[:80]!r}.", [f"transaction_id: {tid[:80]!r} not found"],
+                       code="transaction_not_found")
+    return reply({"ok": True, "transaction": tx, "decision": store.get_decision(tid)})
+
+
+@bp.get("/rings")
+@requires("admin")
+def rings() -> Response:
+    limit = int_arg("limit", 100, 1, 1000)
+    status = request.args.get("status", "active")
+    if not _TOKEN.match(status):
+        raise ApiError(400, "invalid_parameter", "Query parameter status must be a ring status such as active, "
+                       "merged or dissolved, or all.", [f"status: {status[:40]!r} is not a ring status"])
+    found = state().store.list_rings(None if status == "all" else status, limit)
+    return reply({"ok": True, "n_rings": len(found), "rings": found})
+
+
+@bp.get("/rings/<ring_id>")
+@requires("admin")
+def ring(ring_id: str) -> Response:
+    return reply({"ok": True, "ring": state().store.get_ring(id_param(ring_id, "ring_id"))})
+
+
+@bp.get("/entities/<node_type>/<path:node_id>")
+@requires("admin")
+def entity(node_type: str, node_id: str) -> Response:
+    try:
+        check_name(node_type)
+    except ValidationError:
+        raise ApiError(400, "invalid_parameter", f"{node_type[:40]!r} is not an entity type.",
+                       [f"type: {node_type[:40]!r} is not an entity type"]) from None
+    node_id = id_param(node_id, "id")
+    cap = current_app.config["MAX_NEIGHBOURHOOD"]
+    hops = int_arg("hops", 1, 1, 2)
+    limit = int_arg("limit", min(100, cap), 1, cap)
+    return reply({"ok": True, **neighbourhood(state().store, node_type, node_id, hops, limit)})
+
+
+def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
+    """Nodes and user-entity edges within ``hops`` of a node, at most ``limit`` nodes (breadth first)."""
+    start = f"{node_type}:{node_id}"
+    nodes: dict[str, dict[str, Any]] = {start: {"id": start, "type": node_type, "key": node_id, "hop": 0}}
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    frontier = [(node_type, node_id)]
+    truncated = False
+    for hop in range(1, hops + 1):
+        nxt = []
+        for t, k in frontier:
+            room = limit - len(nodes)
+            if room <= 0:
+                truncated = True
+                break
+            rows = store.neighbours(t, k, room + 1)
+            for r in rows:
+                u, e = f"user:{r['user_id']}", f"{r['type']}:{r['entity_id']}"
+                other_type, other = ("user", r["user_id"]) if t != "user" else (r["type"], r["entity_id"])
+                oid = f"{other_type}:{other}"
+                if oid not in nodes:
+                    if len(nodes) >= limit:
+                        truncated = True
+                        continue
+                    nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
+                    nxt.append((other_type, other))
+                edges.setdefault((u, e), {"source": u, "target": e, "n": r.get("n"),
+                                          "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
+        frontier = nxt
+    if len(nodes) == 1:
+        if node_type != "user" or not store.transactions_of("user_id", node_id, 1):
+            raise NotFound(f"There is no {node_type} {node_id[:80]!r} in the graph.",
+                           [f"{node_type}: {node_id[:80]!r} not found"], code="entity_not_found")
+    ring_of = getattr(store, "ring_of_users", None)
+    if ring_of is not None:
+        users = [n["key"] for n in nodes.values() if n["type"] == "user"]
+        for u, rid in ring_of(users).items():
+            nodes[f"user:{u}"]["ring_id"] = rid
+    return {"entity": {"type": node_type, "id": node_id}, "hops": hops, "truncated": truncated,
+            "nodes": list(nodes.values()), "edges": list(edges.values())}
+
+
+# ---------------------------------------------------------------- operations (no key)
+@ops.get("/healthz")
+def healthz() -> Response:
+    return reply({"ok": True, "status": "up"})
+
+
+@ops.get("/readyz")
+def readyz() -> Response:
+    st = state()
+    sc = st.scorer
+    if sc is None:
+        msg = st.scorer_error or "The scoring engine is still loading; try again shortly."
+        raise ApiError(503, "not_ready", msg, ["scorer: not ready"], headers={"Retry-After": "1"})
+    status = sc.status()
+    if not status.get("ready", False):
+        raise ApiError(503, "not_ready", "The scoring engine is catching up with the store; try again shortly.",
+                       ["scorer: catching up"], headers={"Retry-After": "1"})
+    return reply({"ok": True, **status})
+
+
+@ops.get("/metrics")
+def metrics() -> Response:
+    st = state()
+    extra = {"graphfraud_scorer_ready": 1.0 if st.scorer is not None else 0.0}
+    body = st.metrics.render(extra)
+    return Response(body, mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@ops.get("/openapi.json")
+def openapi() -> Response:
+    from .openapi import document
+
+    doc = current_app.extensions.get("graphfraud_openapi")
+    if doc is None:
+        doc = current_app.extensions["graphfraud_openapi"] = document(current_app)
+    return reply(doc)
+
