@@ -487,5 +487,50 @@ def model_rollback(store_path: str | None) -> None:
         store.close()
 
 
+@main.group()
+def user() -> None:
+    """Create and list investigator accounts for the web pages (passwords stored as scrypt hashes)."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["analyst", "admin"]), default="analyst", show_default=True,
+              help="analyst: investigate (identifiers masked when the admin says so); admin: everything.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@store_option
+@handle_errors
+def user_create(name: str, role: str, password_stdin: bool, store_path: str | None) -> None:
+    """Create an account NAME that signs in at /login.
+
+    \b
+    Example:
+      echo 'a-long-secret' | graphfraud user create alice --role analyst --password-stdin
+    """
+    from .accounts import hash_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    hashed = hash_password(password)
+    store = open_store(store_path)
+    try:
+        store.create_app_user(name, role, hashed)
+    finally:
+        store.close()
+    click.echo(f"Created {role} {name!r}.")
+
+
+@user.command("list")
+@store_option
+@handle_errors
+def user_list(store_path: str | None) -> None:
+    """List accounts and their roles."""
+    store = open_store(store_path)
+    try:
+        for r in store.list_app_users():
+            click.echo(f"{r['name']:<24} {r['role']}")
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -49,10 +49,13 @@ __all__ = ["Ring", "detect_rings", "find_clusters", "sync_rings", "ring_id_for",
 
 MAX_COMPONENT_USERS = 20  # components with more users are split into communities
 BURST_WINDOW_DAYS = 3.0
-LOUVAIN_RESOLUTION = 2.0  # above 1 so small dense groups inside a big component stay apart
+LOUVAIN_RESOLUTION = 1.0  # only loosely connected components are split, so the standard modularity
 COACTIVITY_BUCKET_MS = 86_400_000  # same hub, same merchant, same day
 MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hub are linked
 MIN_LINK_SHARE = 0.2  # a single use links a user only when it is at least this share of their activity
+ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
+MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
+BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
 DAY_MS = 86_400_000
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 _PERSONAL = ("card", "email", "phone", "bank_account", "account")
@@ -110,31 +113,6 @@ def ring_id_for(first_user: str, taken: Iterable[str] = ()) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- clusters
-def _linking_edges(links: pd.DataFrame, policy: LinkPolicy) -> pd.DataFrame:
-    """Links of linking types, hubs left out, with ``n_users`` per identifier (distinct users, all time)."""
-    lk = links[links["type"].map(policy.links).astype(bool)] if len(links) else links
-    lk = lk.reset_index(drop=True)
-    key = lk["type"].astype(str) + "\x1f" + lk["entity_id"].astype(str)
-    ent, ent_keys = pd.factorize(key)
-    n_users = np.bincount(ent, minlength=len(ent_keys)) if len(ent_keys) else np.zeros(0, np.int64)
-    limits = lk["type"].map({t: policy.hub_limit(t) for t in lk["type"].unique()}).to_numpy()
-    n_of_edge = n_users[ent]
-    out = lk.assign(ent=ent, n_users=n_of_edge)
-    if "n" in links.columns and len(links):
-        # a user's activity: the most transactions seen under any one type (every tx has a user, most
-        # have a card or a merchant)
-        per_type = links.groupby(["user_id", "type"], sort=False)["n"].sum()
-        total = per_type.groupby(level=0).max()
-        n_tx = out["n"].to_numpy(dtype=float)
-        share = n_tx / out["user_id"].map(total).to_numpy(dtype=float)
-        # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
-        # laptop once) does not make a link; it still counts in the cluster's description
-        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE))
-    else:
-        out = out.assign(strong=True)
-    return out[n_of_edge <= limits].reset_index(drop=True)
-
-
 def find_clusters(links: pd.DataFrame, policy: LinkPolicy | None = None, *, min_size: int = 2,
                   max_component: int = MAX_COMPONENT_USERS, seed: int = 0) -> list[list[str]]:
     """Clusters of users linked by shared non-hub identifiers; large components split into communities.
@@ -176,62 +154,123 @@ def find_clusters(links: pd.DataFrame, policy: LinkPolicy | None = None, *, min_
     return [sorted(users[c].tolist()) for c in ents if len(c) >= min_size]
 
 
-def _coactivity_edges(tx: pd.DataFrame, links: pd.DataFrame, policy: LinkPolicy, first_code: int) -> pd.DataFrame:
-    """Links through hubs that only synchronised use reveals.
+def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | None = None) -> pd.DataFrame:
+    """Links of linking types with ``n_users`` per identifier and two flags per user-identifier pair.
 
-    A hub (a carrier NAT address, a default device id) links nobody by itself. But two accounts that pass
-    through the same hub *at the same merchant on the same day*, on two or more different occasions, act
-    together; strangers behind a busy NAT almost never do. Each such pair becomes a two-user link named
-    after the hub.
+    ``strong``: the link is not incidental (two or more uses, or at least ``MIN_LINK_SHARE`` of the user's
+    activity). ``links``: the identifier may join its users. Cards, devices, emails and phones join their
+    users up to the type's hub limit. A network address is weak evidence (NAT, proxies, cafes, offices
+    and VPN exits are shared by strangers), so an IP joins its users only when they *adopted it
+    together* (three or more users whose first use falls within ``ARRIVAL_WINDOW_DAYS``); synchronised
+    use of any IP is found separately by :func:`_coactivity_edges`. An identifier above its hub limit
+    (up to ``BURST_HUB_FACTOR`` times it) still joins its users when they adopted it together: a device
+    farm's 30 new accounts, not a default device id used by strangers all year.
     """
-    cols = [c for c, t in (("ip", "ip"), ("device_id", "device"), ("card_id", "card")) if policy.links(t)]
-    if not len(tx) or not cols or not len(links):
-        return pd.DataFrame(columns=["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent",
-                                     "n_users", "strong"])
-    lk = links[links["type"].map(policy.links).astype(bool)]
-    n_users = lk.groupby(["type", "entity_id"], sort=False).size()
-    hubs = {t: set(ids) for t, ids in
-            n_users[[policy.is_hub(t, int(k)) for (t, _), k in n_users.items()]].reset_index()
-            .groupby("type")["entity_id"]}
-    parts = []
-    for col in cols:
-        typ = {"ip": "ip", "device_id": "device", "card_id": "card"}[col]
-        h = hubs.get(typ)
-        if not h:
-            continue
-        m = tx[col].isin(h) & tx["merchant_id"].notna()
-        if not m.any():
-            continue
-        parts.append(pd.DataFrame({"type": typ, "hub": tx.loc[m, col].to_numpy(), "user": tx.loc[m, "user_id"].to_numpy(),
-                                   "m": tx.loc[m, "merchant_id"].to_numpy(),
-                                   "b": tx.loc[m, "ts"].to_numpy(np.int64) // COACTIVITY_BUCKET_MS,
-                                   "ts": tx.loc[m, "ts"].to_numpy(np.int64)}))
-    if not parts:
-        return _coactivity_edges(tx.iloc[:0], links, policy, first_code)
-    d = pd.concat(parts, ignore_index=True)
-    first = d.groupby(["type", "hub", "user"], sort=False)["ts"].agg(["min", "max", "size"])
-    d = d.drop_duplicates(["type", "hub", "m", "b", "user"])
-    k = d.groupby(["type", "hub", "m", "b"], sort=False)["user"].transform("size").to_numpy()
-    d = d[(k >= 2) & (k <= 6)]  # a crowd at a popular shop says nothing
-    pairs = d.merge(d[["type", "hub", "m", "b", "user"]], on=["type", "hub", "m", "b"], suffixes=("", "2"))
-    pairs = pairs[pairs["user"] < pairs["user2"]]
-    meet = pairs.groupby(["type", "hub", "user", "user2"], sort=False).size()
-    meet = meet[meet >= MIN_COACTIVITY].reset_index()[["type", "hub", "user", "user2"]]
+    lk = links[links["type"].map(policy.links).astype(bool)] if len(links) else links
+    lk = lk.reset_index(drop=True)
+    tcode, tnames = pd.factorize(lk["type"])
+    ecode, _ = pd.factorize(pd.MultiIndex.from_arrays([tcode, lk["entity_id"].to_numpy()])) if len(lk) else (
+        np.zeros(0, np.int64), None)
+    ent = np.asarray(ecode, dtype=np.int64)
+    n_ent = int(ent.max()) + 1 if len(ent) else 0
+    n_users = np.bincount(ent, minlength=n_ent)
+    lim_t = np.array([policy.hub_limit(t) for t in tnames], dtype=np.int64)
+    limits = lim_t[tcode] if len(tcode) else np.zeros(0, np.int64)
+    n_of_edge = n_users[ent]
+    first = (pd.to_numeric(lk["first_seen"], errors="coerce").to_numpy(dtype=float) if "first_seen" in lk.columns
+             else np.full(len(lk), np.nan))
+    f_min = np.full(n_ent, np.inf)
+    f_max = np.full(n_ent, -np.inf)
+    np.minimum.at(f_min, ent, first)
+    np.maximum.at(f_max, ent, first)
+    together = ((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
+    keep = (n_of_edge <= limits) | (together & (n_of_edge <= BURST_HUB_FACTOR * limits))
+    joins = np.where(is_ip, together & (n_of_edge >= 3), True)
+    out = lk.assign(ent=ent, n_users=n_of_edge, links=joins)
+    if "n" in links.columns and len(links):
+        if totals is None:
+            # a user's activity: the most transactions seen under any one type (every tx has a user, most
+            # have a card or a merchant)
+            per_type = links.groupby(["user_id", "type"], sort=False)["n"].sum()
+            totals = per_type.groupby(level=0).max()
+        total = totals
+        n_tx = out["n"].to_numpy(dtype=float)
+        # users with a single-use link are the only ones whose total matters; others may be missing
+        share = n_tx / out["user_id"].map(total).to_numpy(dtype=float)
+        # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
+        # laptop once) does not make a link; it still counts in the cluster's description
+        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE))
+    else:
+        out = out.assign(strong=True)
+    return out[keep].reset_index(drop=True)
+
+
+def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
+    """Links that only synchronised use reveals: through any shared network address, and through hubs.
+
+    Sharing an address says little (NAT, proxies, offices), and a hub (a carrier NAT, a default device
+    id) links nobody by itself. But two accounts that pass through the same address or hub *at the same
+    merchant on the same day*, on ``MIN_COACTIVITY`` or more different occasions (counted over all the
+    addresses they share: a ring rotates over a few proxies), act together; strangers almost never do.
+    Crowds of more than ``MAX_MEETING_USERS`` at one merchant-day are left out by the reader. Each such
+    pair becomes a two-user link named after the identifier where they met most.
+
+    ``meet`` has one row per (identifier, merchant, day, user): columns ``type, entity_id, merchant_id,
+    bucket, user_id, first_ts``. Vectorised: integer codes, one sort, pairs generated per group size.
+    """
+    empty = pd.DataFrame(columns=["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent",
+                                  "n_users", "strong", "links"])
     if not len(meet):
-        return _coactivity_edges(tx.iloc[:0], links, policy, first_code)
-    code = np.arange(first_code, first_code + len(meet))
-    rows = pd.DataFrame({"type": np.concatenate([meet["type"], meet["type"]]),
-                         "entity_id": np.concatenate([meet["hub"], meet["hub"]]),
-                         "user_id": np.concatenate([meet["user"], meet["user2"]]), "ent": np.concatenate([code, code])})
-    f = first.loc[list(zip(rows["type"], rows["entity_id"], rows["user_id"]))]
-    hub_users = n_users.loc[list(zip(rows["type"], rows["entity_id"]))].to_numpy()
-    return rows.assign(first_seen=f["min"].to_numpy(), last_seen=f["max"].to_numpy(), n=f["size"].to_numpy(),
-                       n_users=hub_users, strong=True)
+        return empty
+    hcode, hub_keys = pd.factorize(pd.MultiIndex.from_arrays([meet["type"].to_numpy(),
+                                                              meet["entity_id"].to_numpy()]))
+    ucode, user_keys = pd.factorize(meet["user_id"])
+    gcode, _ = pd.factorize(pd.MultiIndex.from_arrays([hcode, meet["merchant_id"].to_numpy(),
+                                                       meet["bucket"].to_numpy()]))
+    order = np.lexsort((ucode, gcode))
+    g, u, hg = gcode[order], ucode[order], hcode[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    size = np.diff(np.r_[starts, len(g)])
+    # pairs within each meeting (groups are small: at most MAX_MEETING_USERS users)
+    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for sz in np.unique(size[size >= 2]):
+        st = starts[size == sz]
+        for i in range(sz):
+            for j in range(i + 1, sz):
+                pa.append(st + i)
+                pb.append(st + j)
+    ia, ib = np.concatenate(pa), np.concatenate(pb)
+    if not len(ia):
+        return empty
+    a_, b_ = np.minimum(u[ia], u[ib]), np.maximum(u[ia], u[ib])
+    pair = pd.DataFrame({"a": a_, "b": b_, "h": hg[ia]})
+    # meetings of one pair add up across addresses; the link is named after the identifier where they
+    # met most
+    per = pair.groupby(["a", "b", "h"], sort=False).size().rename("k").reset_index()
+    tot = per.groupby(["a", "b"], sort=False)["k"].transform("sum").to_numpy()
+    per = per[tot >= MIN_COACTIVITY].sort_values(["a", "b", "k", "h"], ascending=[True, True, False, True])
+    cnt = per.drop_duplicates(["a", "b"])
+    if not len(cnt):
+        return empty
+    h, a, b = cnt["h"].to_numpy(), cnt["a"].to_numpy(), cnt["b"].to_numpy()
+    code = np.arange(first_code, first_code + len(cnt))
+    hh, uu = np.concatenate([h, h]), np.concatenate([a, b])
+    # each user's synchronised use of that identifier: first, last, number of meetings
+    fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": meet["first_ts"].to_numpy(np.int64)}).groupby(
+        ["h", "u"])["ts"].agg(["min", "max", "size"])
+    f = fu.reindex(pd.MultiIndex.from_arrays([hh, uu]))
+    types = hub_keys.get_level_values(0).to_numpy()[hh]
+    eids = hub_keys.get_level_values(1).to_numpy()[hh]
+    return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
+                         "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
+                         "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
+                         "strong": True, "links": True})
 
 
 def _linking(edges: pd.DataFrame) -> pd.DataFrame:
-    """The edges that join users: strong links to identifiers that two or more users linked to strongly."""
-    e = edges[edges["strong"].to_numpy(dtype=bool)]
+    """The edges that join users: strong links to joining identifiers that two or more users linked to strongly."""
+    e = edges[edges["strong"].to_numpy(dtype=bool) & edges["links"].to_numpy(dtype=bool)]
     k = e.groupby("ent")["user_id"].transform("size")
     return e[k.to_numpy() >= 2]
 
@@ -250,8 +289,15 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     cuts = np.flatnonzero(np.diff(ulab[order])) + 1
     groups = np.split(order, cuts)
     out: list[np.ndarray] = []
-    big = [grp for grp in groups if len(grp) > max_component]
-    out.extend(grp for grp in groups if 2 <= len(grp) <= max_component)
+    # a component held together by one identifier (a device farm, a card pool) is one ring however big:
+    # only loosely connected large components, where no identifier reaches half the users, are split
+    ent_users = np.bincount(ecode, minlength=n_e)
+    top_share = np.zeros(n_u + n_e)
+    np.maximum.at(top_share, lab[n_u:], ent_users.astype(float))
+    comp_size = np.bincount(ulab, minlength=len(top_share))
+    loose = top_share[ulab[[grp[0] for grp in groups]]] < 0.5 * comp_size[ulab[[grp[0] for grp in groups]]]
+    big = [grp for grp, lo in zip(groups, loose) if len(grp) > max_component and lo]
+    out.extend(grp for grp, lo in zip(groups, loose) if len(grp) >= 2 and not (len(grp) > max_component and lo))
     if big:
         # network addresses are shared by strangers (NAT, proxies, cafes) more than cards or devices are
         etype_w = np.where(edges["type"].to_numpy() == "ip", 0.5, 1.0)
@@ -300,6 +346,94 @@ def _as_ms(as_of: Any) -> int | None:
     if isinstance(as_of, pd.Timestamp):
         return int(as_of.value // 1_000_000)
     return parse_ts(str(as_of), "as_of")
+
+
+class _Source:
+    """What detection reads from a store, asking for no more than it needs.
+
+    A store with the narrow read methods (``shared_links_frame``, ``user_activity_frame``,
+    ``meetings_frame``, ``transactions_of_users``, ``amount_baseline_frame``: the embedded store has
+    them) answers each with one SQL query; any other :class:`~graphfraud.storage.base.GraphStore` is read
+    whole once (``links_frame``, ``iter_transaction_frames``) and the same answers are computed here.
+    """
+
+    _METHODS = ("shared_links_frame", "user_activity_frame", "meetings_frame", "transactions_of_users",
+                "amount_baseline_frame")
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.narrow = all(callable(getattr(store, m, None)) for m in self._METHODS)
+        self._links: pd.DataFrame | None = None
+        self._tx: pd.DataFrame | None = None
+
+    def _all_links(self) -> pd.DataFrame:
+        if self._links is None:
+            self._links = self.store.links_frame()
+        return self._links
+
+    def _all_tx(self) -> pd.DataFrame:
+        if self._tx is None:
+            self._tx = _read_transactions(self.store)
+        return self._tx
+
+    def shared_links(self, types: Sequence[str], min_users: int, max_users: int) -> pd.DataFrame:
+        if self.narrow:
+            return self.store.shared_links_frame(list(types), min_users, max_users)
+        lk = self._all_links()
+        lk = lk[lk["type"].isin(list(types))]
+        k = lk.groupby(["type", "entity_id"], sort=False)["user_id"].transform("size").to_numpy()
+        return lk.assign(n_users=k)[(k >= min_users) & (k <= max_users)].reset_index(drop=True)
+
+    def user_tx_counts(self, users: Sequence[str]) -> pd.Series:
+        if self.narrow:
+            f = self.store.user_activity_frame(list(users))
+            return pd.Series(f["n_tx"].to_numpy(), index=f["user_id"].to_numpy())
+        tx = self._all_tx()
+        return tx.loc[tx["user_id"].isin(list(users)), "user_id"].value_counts()
+
+    def n_users(self, typ: str, entity_ids: Sequence[str]) -> np.ndarray:
+        if self.narrow and hasattr(self.store, "count_links"):
+            return np.array([self.store.count_links(typ, e) for e in entity_ids], dtype=np.int64)
+        lk = self._all_links()
+        k = lk[lk["type"] == typ].groupby("entity_id").size()
+        return k.reindex(list(entity_ids)).fillna(0).to_numpy(dtype=np.int64)
+
+    def meetings(self, column: str, bucket_ms: int, max_users: int,
+                 entities: Sequence[str] | None = None) -> pd.DataFrame:
+        if self.narrow:
+            return self.store.meetings_frame(column, bucket_ms, max_users, entities)
+        tx = self._all_tx()
+        if entities is None:
+            lk = self._all_links()
+            k = lk[lk["type"] == _COLUMN_TYPE[column]].groupby("entity_id").size()
+            entities = k.index[k.to_numpy() >= 2]
+        t = tx[tx[column].isin(list(entities)) & tx["merchant_id"].notna()]
+        d = pd.DataFrame({"entity_id": t[column].to_numpy(), "merchant_id": t["merchant_id"].to_numpy(),
+                          "bucket": t["ts"].to_numpy(np.int64) // bucket_ms, "user_id": t["user_id"].to_numpy(),
+                          "first_ts": t["ts"].to_numpy(np.int64)})
+        d = d.groupby(["entity_id", "merchant_id", "bucket", "user_id"], sort=False)["first_ts"].min().reset_index()
+        k = d.groupby(["entity_id", "merchant_id", "bucket"], sort=False)["user_id"].transform("size").to_numpy()
+        return d[(k >= 2) & (k <= max_users)].reset_index(drop=True)
+
+    def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+        if self.narrow:
+            return self.store.transactions_of_users(list(users), list(columns))
+        tx = self._all_tx()
+        return tx.loc[tx["user_id"].isin(list(users)), list(columns)].reset_index(drop=True)
+
+    def amount_baseline(self) -> pd.DataFrame:
+        if self.narrow:
+            return self.store.amount_baseline_frame()
+        tx = self._all_tx()
+        la = np.log(np.maximum(tx["amount"].to_numpy(dtype=float), 0.01))
+        g = pd.DataFrame({"merchant_id": tx["merchant_id"].to_numpy(), "currency": tx["currency"].to_numpy(),
+                          "la": la, "ts": tx["ts"].to_numpy(np.int64)})
+        out = g.groupby(["merchant_id", "currency"], dropna=False, sort=False).agg(
+            n=("la", "size"), sum_log_amount=("la", "sum"), first_ts=("ts", "min")).reset_index()
+        return out
+
+
+_COLUMN_TYPE = {"ip": "ip", "device_id": "device", "card_id": "card"}
 
 
 def _read_transactions(store: Any) -> pd.DataFrame:
@@ -399,22 +533,60 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     policy = policy or LinkPolicy.from_settings()
     min_size = int(settings.get("ring_min_size") if min_size is None else min_size)
     as_ms = _as_ms(as_of)
-    links = store.links_frame()
-    tx = _read_transactions(store)
-    edges = _linking_edges(links, policy)
-    edges = pd.concat([edges, _coactivity_edges(tx, links, policy, int(edges["ent"].max()) + 1 if len(edges) else 0)],
-                      ignore_index=True)
+    src = _Source(store)
+    edges = _detection_edges(src, policy)
     uids, groups = _cluster_codes(_linking(edges), max_component, seed)
     groups = [g for g in groups if len(g) >= min_size]
     if not groups:
         return []
+    users = uids[np.concatenate(groups)].tolist()
+    tx = src.transactions_of_users(users, _TX_COLUMNS)
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
     fraud_tx, fraudsters, victims = _known_fraud(tx, store.labels(), as_ms, delay_ms)
-    return _describe(groups, uids, edges, tx, fraud_tx, fraudsters, victims)
+    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraudsters, victims)
+
+
+_TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
+               "currency", "is_fraud", "labelled_at"]
+
+
+def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
+    """Every user-identifier edge detection uses: shared identifiers (flagged) and co-activity links."""
+    types = sorted(t for t in policy.link_types)
+    max_users = max(policy.hub_limit(t) for t in types) * BURST_HUB_FACTOR
+    links = src.shared_links(types, 2, max_users)
+    once = links.loc[pd.to_numeric(links["n"]).to_numpy() < 2, "user_id"].unique()
+    totals = src.user_tx_counts(once.tolist()) if len(once) else pd.Series(dtype=float)
+    edges = _linking_edges(links, policy, totals)
+    parts = []
+    for col, typ in _COLUMN_TYPE.items():
+        if not policy.links(typ):
+            continue
+        ents = None
+        if typ != "ip":  # below their hub limit these link directly; only their hubs need meetings
+            hubs = src.shared_links([typ], policy.hub_limit(typ) + 1, 2**62)
+            if not len(hubs):
+                continue
+            ents = hubs["entity_id"].unique().tolist()
+        m = src.meetings(col, COACTIVITY_BUCKET_MS, MAX_MEETING_USERS, ents)
+        if len(m):
+            parts.append(m.assign(type=typ))
+    co = _coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), 
+                           int(edges["ent"].max()) + 1 if len(edges) else 0)
+    if len(co):
+        known = dict(zip(zip(links["type"], links["entity_id"]), links["n_users"]))
+        ids = co[["type", "entity_id"]].drop_duplicates()
+        nu = {}
+        for typ, grp in ids.groupby("type"):
+            miss = [e for e in grp["entity_id"] if (typ, e) not in known]
+            nu.update(dict(zip(((typ, e) for e in miss), src.n_users(typ, miss))))
+        nu.update(known)
+        co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
+    return pd.concat([edges, co], ignore_index=True) if len(co) else edges
 
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
-              fraud_tx: np.ndarray, fraudsters: set[str], victims: set[str]) -> list[Ring]:
+              base: pd.DataFrame, fraud_tx: np.ndarray, fraudsters: set[str], victims: set[str]) -> list[Ring]:
     n_c = len(groups)
     cluster_of_user = pd.Series(np.repeat(np.arange(n_c), [len(g) for g in groups]),
                                 index=uids[np.concatenate(groups)])
@@ -422,19 +594,26 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     t_cl = tx["user_id"].map(cluster_of_user).to_numpy(dtype=float)
     amount = tx["amount"].to_numpy(dtype=float)
     merch = tx["merchant_id"].fillna("").astype(str)
-    cur = tx["currency"].fillna("").astype(str)
-    med_m = pd.Series(amount).groupby(merch.to_numpy()).transform("median").to_numpy()
-    cnt_m = merch.map(merch.value_counts()).to_numpy()
-    med_c = pd.Series(amount).groupby(cur.to_numpy()).transform("median").to_numpy()
-    base = np.where((merch.to_numpy() != "") & (cnt_m >= 10), med_m, med_c)
-    log_ratio = np.clip(np.log(np.maximum(amount, 0.01) / np.maximum(base, 0.01)), -3, 3)
-    pop_share = (cnt_m / max(1, len(tx))) * (merch.to_numpy() != "")
+    # typical amount: geometric mean at the same merchant (10+ transactions), else in the same currency,
+    # from per-(merchant, currency) totals over every transaction
+    b = pd.DataFrame({"m": base["merchant_id"].fillna("").astype(str).to_numpy(),
+                      "c": base["currency"].fillna("").astype(str).to_numpy(),
+                      "n": base["n"].to_numpy(dtype=float), "sl": base["sum_log_amount"].to_numpy(dtype=float)})
+    bm = b.groupby("m")[["n", "sl"]].sum()
+    bc = b.groupby("c")[["n", "sl"]].sum()
+    n_all = max(1.0, float(b["n"].sum()))
+    cnt_m = merch.map(bm["n"]).fillna(0).to_numpy(dtype=float)
+    mu_m = merch.map(bm["sl"] / bm["n"]).to_numpy(dtype=float)
+    mu_c = tx["currency"].fillna("").astype(str).map(bc["sl"] / bc["n"]).to_numpy(dtype=float)
+    log_base = np.where((merch.to_numpy() != "") & (cnt_m >= 10), mu_m, mu_c)
+    log_ratio = np.clip(np.nan_to_num(np.log(np.maximum(amount, 0.01)) - log_base), -3, 3)
+    pop_share = (cnt_m / n_all) * (merch.to_numpy() != "")
     sel = ~np.isnan(t_cl)
     ctx = pd.DataFrame({"c": t_cl[sel].astype(np.int64), "ts": tx["ts"].to_numpy(np.int64)[sel],
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
                         "tid": tx["transaction_id"].to_numpy()[sel]})
-    data_start = int(tx["ts"].min())
+    data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
     # ---- per user
     pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"),
                                  nf=("fraud", "sum"))
@@ -470,63 +649,87 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                                                      f1=("first_seen", "max")).reset_index()
     ent = ent.rename(columns={"entity_id": "eid"})
     ent["personal"] = ent["type"].isin(_PERSONAL)
-    n_ident = ent.groupby("c").size()
-    n_cards = ent[ent["type"] == "card"].groupby("c").size()
+    # every identifier in the cluster's own transactions, shared or not
+    ids_tx = [pd.DataFrame({"c": t_cl[sel].astype(np.int64), "t": col, "id": tx[col].to_numpy()[sel]})
+              for col in ("card_id", "device_id", "ip")]
+    own = pd.concat(ids_tx, ignore_index=True).dropna().drop_duplicates()
+    n_ident = own.groupby("c").size()
+    n_cards = own[own["t"] == "card_id"].groupby("c").size()
     shared = ent[ent["k"] >= 2].sort_values(["c", "k", "kf", "personal", "type", "eid"],
                                             ascending=[True, False, False, False, True, True], kind="stable")
     shared = shared.assign(arr=(shared["f1"] - shared["f0"]) / DAY_MS)
     arrival = shared.groupby("c")["arr"].median()
-    shared_by_c = {c: g for c, g in shared.groupby("c", sort=False)}
-    user_by_c = {c: g for c, g in pu.groupby("c", sort=False)}
-    fraud_tids = ctx.loc[ctx["fraud"], ["c", "tid"]].groupby("c")["tid"].apply(list)
+    fraud_tids = ctx.loc[ctx["fraud"], ["c", "tid"]].groupby("c")["tid"].apply(list).to_dict()
+    # plain per-cluster columns, so the loop below does no pandas indexing
+    rng_c = np.arange(n_c)
+
+    def col(frame: pd.DataFrame | pd.Series, name: str | None = None, fill: Any = 0) -> list[Any]:
+        ser = frame if name is None else frame[name]
+        return ser.reindex(rng_c).fillna(fill).tolist() if len(ser) else [fill] * n_c
+
+    tc_n, tc_amt, tc_lr, tc_nf = col(tc, "n"), col(tc, "amt", 0.0), col(tc, "lr", 0.0), col(tc, "nf")
+    pc_first, pc_last, pc_fmax = col(pc, "first"), col(pc, "last"), col(pc, "fmax")
+    pc_age, pc_kf, pc_off = col(pc, "age", 365.0), col(pc, "kf"), col(pc, "start_off", 0.0)
+    t3_k, t3_share = col(top3, "k", np.nan), col(top3, "share", 0.0)
+    t1_nu, t1_m = col(top1, "nu", 0), col(top1, "m", "")
+    n_id_l, n_cards_l, arr_l = col(n_ident), col(n_cards), col(arrival, None, 365.0)
+    sh_sorted = shared.reset_index(drop=True)
+    sh_c = sh_sorted["c"].to_numpy()
+    sh_a, sh_b = np.searchsorted(sh_c, rng_c), np.searchsorted(sh_c, rng_c, side="right")
+    sh_type, sh_eid = sh_sorted["type"].astype(str).tolist(), sh_sorted["eid"].astype(str).tolist()
+    sh_k, sh_kf = sh_sorted["k"].astype(int).tolist(), sh_sorted["kf"].astype(int).tolist()
+    sh_nu = pd.to_numeric(sh_sorted["n_users"]).fillna(0).astype(int).tolist()
+    pu_s = pu.sort_values(["c", "first"], kind="stable")
+    pu_c = pu_s["c"].to_numpy()
+    pu_a, pu_b = np.searchsorted(pu_c, rng_c), np.searchsorted(pu_c, rng_c, side="right")
+    pu_users, pu_first = pu_s.index.tolist(), pu_s["first"].tolist()
+    pu_kf = pu_s["kf"].to_numpy(dtype=bool).tolist()
+    in_win_l = in_win
 
     rings: list[Ring] = []
     for c in range(n_c):
-        ug = user_by_c.get(c)
-        if ug is None:  # users with links but no transactions (cannot happen with a consistent store)
+        ua, ub = int(pu_a[c]), int(pu_b[c])
+        n = ub - ua
+        if n == 0:  # users with links but no transactions (cannot happen with a consistent store)
             continue
-        n = len(ug)
         a, b = starts[c], ends[c]
-        j = a + int(np.argmax(in_win[a:b])) if b > a else a
-        burst_n = int(in_win[j]) if b > a else 0
+        j = a + int(np.argmax(in_win_l[a:b])) if b > a else a
+        burst_n = int(in_win_l[j]) if b > a else 0
         burst_users = len(set(user_arr[j:j + burst_n].tolist())) if burst_n else 0
-        sh = shared_by_c.get(c)
-        top = sh.iloc[0] if sh is not None and len(sh) else None
-        t3 = top3.loc[c] if c in top3.index else None
-        t1 = top1.loc[c] if c in top1.index else None
-        n_tx = int(tc.at[c, "n"])
-        p = pc.loc[c]
+        sa, sb = int(sh_a[c]), int(sh_b[c])
+        has_top = sb > sa
+        has_t3 = not np.isnan(t3_k[c])
+        n_tx = int(tc_n[c])
         stats = ClusterStats(
-            n_users=n, n_identifiers=int(n_ident.get(c, 0)), n_shared_identifiers=0 if sh is None else len(sh),
-            n_known_fraud_users=int(p["kf"]), n_fraud_tx=int(tc.at[c, "nf"]), n_tx=n_tx,
-            total_amount=float(tc.at[c, "amt"]), median_account_age_days=float(p["age"]),
-            first_activity_span_days=float(p["fmax"] - p["first"]) / DAY_MS,
-            active_span_days=float(p["last"] - p["first"]) / DAY_MS,
+            n_users=n, n_identifiers=int(n_id_l[c]), n_shared_identifiers=sb - sa,
+            n_known_fraud_users=int(pc_kf[c]), n_fraud_tx=int(tc_nf[c]), n_tx=n_tx,
+            total_amount=float(tc_amt[c]), median_account_age_days=float(pc_age[c]),
+            first_activity_span_days=float(pc_fmax[c] - pc_first[c]) / DAY_MS,
+            active_span_days=float(pc_last[c] - pc_first[c]) / DAY_MS,
             burst_tx_share=burst_n / max(1, n_tx), burst_user_share=burst_users / n,
-            max_users_per_identifier=0 if top is None else int(top["k"]),
-            cards_per_user=float(n_cards.get(c, 0)) / n,
-            identifier_arrival_span_days=float(arrival.get(c, 365.0)),
-            mean_amount_ratio=float(np.exp(tc.at[c, "lr"])),
-            merchant_concentration=0.0 if t3 is None else float(t3["k"] / n_tx - t3["share"]),
-            top_merchant_users=0 if t1 is None else int(t1["nu"]),
-            censored_start=bool(p["start_off"] < 2.0),
-            top_identifier_type="" if top is None else str(top["type"]),
-            top_identifier_id="" if top is None else str(top["eid"]),
-            top_identifier_fraud_users=0 if top is None else int(top["kf"]),
-            top_merchant_id="" if t1 is None else str(t1["m"]))
+            max_users_per_identifier=sh_k[sa] if has_top else 0,
+            cards_per_user=float(n_cards_l[c]) / n,
+            identifier_arrival_span_days=float(arr_l[c]),
+            mean_amount_ratio=float(np.exp(tc_lr[c])),
+            merchant_concentration=float(t3_k[c] / n_tx - t3_share[c]) if has_t3 else 0.0,
+            top_merchant_users=int(t1_nu[c]) if has_t3 else 0,
+            censored_start=bool(pc_off[c] < 2.0),
+            top_identifier_type=sh_type[sa] if has_top else "",
+            top_identifier_id=sh_eid[sa] if has_top else "",
+            top_identifier_fraud_users=sh_kf[sa] if has_top else 0,
+            top_merchant_id=str(t1_m[c]) if has_t3 else "")
         score, reasons = score_cluster(stats)
-        ug = ug.sort_values(["first"], kind="stable")
-        users = sorted(ug.index.tolist())
-        first_user = min(zip(ug["first"].tolist(), ug.index.tolist()))[1]
-        shared_ids = [] if sh is None else [{"type": str(t), "id": str(e), "n_users": int(k)}
-                                            for t, e, k in zip(sh["type"], sh["eid"], sh["n_users"])]
-        members = [{"type": "user", "id": u} for u in users] + [{"type": s["type"], "id": s["id"]}
-                                                                for s in shared_ids]
+        us = pu_users[ua:ub]
+        users = sorted(us)
+        first_user = min(zip(pu_first[ua:ub], us))[1]
+        shared_ids = [{"type": sh_type[i], "id": sh_eid[i], "n_users": sh_nu[i]} for i in range(sa, sb)]
+        members = [{"type": "user", "id": u} for u in users] + [{"type": x["type"], "id": x["id"]}
+                                                                for x in shared_ids]
         rings.append(Ring(ring_id=ring_id_for(first_user), score=score, size=n, members=members, users=users,
-                          known_fraud_users=sorted(ug.index[ug["kf"].to_numpy(dtype=bool)].tolist()),
+                          known_fraud_users=sorted(u for u, k in zip(us, pu_kf[ua:ub]) if k),
                           known_fraud_transactions=list(fraud_tids.get(c, [])), shared_identifiers=shared_ids,
-                          first_activity=int(p["first"]), last_activity=int(p["last"]),
-                          total_amount=float(tc.at[c, "amt"]), reasons=reasons, stats=stats))
+                          first_activity=int(pc_first[c]), last_activity=int(pc_last[c]),
+                          total_amount=float(tc_amt[c]), reasons=reasons, stats=stats))
     rings.sort(key=lambda r: (-r.score, -r.size, r.ring_id))
     return rings
 

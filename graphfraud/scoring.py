@@ -83,8 +83,8 @@ def decide(features: Mapping[str, float], tx: Transaction, probability: float | 
            block_threshold: float = 0.85) -> dict[str, Any]:
     """Combine a model probability (``None`` without a model) and the rules into a decision.
 
-    The score is a noisy-or of the probability and the weights of ``add`` rules; thresholds turn it
-    into allow / review / block; then a ``block`` rule blocks, an ``allow`` rule allows and a
+    The score is the model's calibrated probability, or without a model a noisy-or of the weights of
+    the ``add`` rules that fire; thresholds turn it into allow / review / block; then a ``block`` rule blocks, an ``allow`` rule allows and a
     ``review`` rule sends to review at least. Reasons list rule messages first, then the model's
     strongest contributions in plain words.
 
@@ -99,11 +99,19 @@ def decide(features: Mapping[str, float], tx: Transaction, probability: float | 
     context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
                "merchant_id": tx.merchant_id, "country": tx.country, **tx.extra}
     hits: list[Hit] = rules.evaluate(features, context)
-    keep = 1.0 - (probability if probability is not None else 0.0)
-    for h in hits:
-        if h.effect == "add":
-            keep *= 1.0 - h.weight
-    score = min(max(1.0 - keep, 0.0), 1.0)
+    if probability is None:
+        # rules alone: the weights of the rules that fire combine as a noisy-or
+        keep = 1.0
+        for h in hits:
+            if h.effect == "add":
+                keep *= 1.0 - h.weight
+        score = 1.0 - keep
+    else:
+        # with a model, its calibrated probability is the score (it has learnt from the same features the
+        # rules read; adding weights on top double-counts them and hurts the ranking, measured in
+        # docs/features.md); rules still force review, block or allow and give their reasons
+        score = float(probability)
+    score = min(max(score, 0.0), 1.0)
     decision = "block" if score >= block_threshold else "review" if score >= review_threshold else "allow"
     effects = {h.effect for h in hits}
     if "block" in effects:
@@ -166,9 +174,39 @@ def ring_context(engine: GraphEngine, tx: Transaction, registry: Mapping[str, st
 
 
 def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float, int]:
-    """PLACEHOLDER until rings.score_cluster is wired: the shared cluster score."""
+    """The ring score of the cluster a transaction joins, from the engine's component totals.
+
+    Builds the same :class:`~graphfraud.ringscore.ClusterStats` the batch detector builds and scores it
+    with :func:`~graphfraud.ringscore.score_cluster` (one implementation for batch and live). Totals give
+    counts, amounts, known fraud and the span of first and last activity exactly; per-user and
+    per-identifier detail is not kept live, so: the median account age is bounded by the cluster's active
+    span (every account is at most that old), the burst is the whole activity when it all fits in one
+    burst window and unknown (neutral) otherwise, and identifier sharing, cards per user, amount ratio and
+    merchant concentration stay neutral.
+    """
+    from .ringscore import ClusterStats, score_cluster
+
+    day = 86_400_000.0
     fraud = sum(c.fraud_users for c in comps)
-    return min(1.0, 0.2 + 0.3 * fraud), fraud
+    first_min = min((c.first_min for c in comps), default=math.inf)
+    first_max = max((c.first_max for c in comps), default=-math.inf)
+    last = max([c.last for c in comps] + [float(now)])
+    if not math.isfinite(first_min):
+        first_min = float(now)
+    if not math.isfinite(first_max):
+        first_max = float(now)
+    active = max(0.0, (last - first_min) / day)
+    in_one_burst = active <= 3.0  # the batch detector's burst window (rings.BURST_WINDOW_DAYS)
+    stats = ClusterStats(
+        n_users=int(n_users), n_identifiers=sum(c.idents for c in comps), n_known_fraud_users=int(fraud),
+        n_fraud_tx=sum(c.fraud_tx for c in comps), n_tx=sum(c.tx for c in comps),
+        total_amount=float(sum(c.amount for c in comps)), median_account_age_days=active,
+        first_activity_span_days=max(0.0, (max(first_max, float(now)) - first_min) / day)
+        if n_users > sum(c.users for c in comps) else max(0.0, (first_max - first_min) / day),
+        active_span_days=active, burst_tx_share=1.0 if in_one_burst else 0.0,
+        burst_user_share=1.0 if in_one_burst else 0.0)
+    score, _ = score_cluster(stats)
+    return score, fraud
 
 
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:

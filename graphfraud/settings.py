@@ -103,6 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ring_min_size", 3, "Fewest users for a cluster to count as a ring.", int),
     Setting("catch_up_interval", 0.0, "Seconds a serving process may go without reading other "
             "processes' writes (0: before every score).", float),
+    Setting("durability", "process", "When a write is acknowledged: 'process' (committed to the store file's "
+            "log: survives kill -9 of any process; a power loss may lose the last moments) or 'full' (synced "
+            "to disk before every answer: survives power loss, costs an fsync per write)."),
     Setting("mask_identifiers", False, "Mask card, email and phone identifiers for analysts.", _bool),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -95,8 +95,21 @@ def replay(store: Any, history: History, engine: GraphEngine, *, start: int = 0,
 
 
 def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> Any:
+    """Fit the classifier on point-in-time rows ordered by ``times``.
+
+    One OpenMP thread by default (``GRAPHFRAUD_TRAIN_THREADS``): on a machine shared with serving workers
+    and loaders, OpenMP's spinning threads made fits over ten times slower (see bench/README.md).
+    """
+    import os
+
     from .classifier import GraphFraudClassifier
 
+    params.setdefault("n_threads", int(os.environ.get("GRAPHFRAUD_TRAIN_THREADS", "1")))
+    params.setdefault("max_iter", 150)
+    params.setdefault("l2_regularization", 1.0)
+    params.setdefault("min_samples_leaf", 50)
+    params.setdefault("random_state", 0)
+    params.setdefault("refit", False)
     return GraphFraudClassifier(**params).fit(X, y, sample_time=times)
 
 

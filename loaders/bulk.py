@@ -148,6 +148,9 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
         close = getattr(bar, "close", None)
         if close is not None:
             close()
+    refresh = getattr(store, "refresh_links", None)
+    if refresh is not None:  # fold the new transactions into the links once, at the end
+        refresh()
     if out.dropped_columns:
         summary.warnings.append("columns first seen after the first reject are not in the rejects file: "
                                 + ", ".join(sorted(out.dropped_columns)))

@@ -179,12 +179,13 @@ class Mapping:
             why = f"does not match the format {self.timestamp_format!r}"
         else:  # ISO 8601 text; only values without an offset take the mapping's timezone
             has_zone = sp.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False).to_numpy(dtype=bool)
-            parsed = pd.Series(pd.NaT, index=sp.index, dtype="datetime64[ns, UTC]")
+            parts = []
             if has_zone.any():
-                parsed[has_zone] = pd.to_datetime(sp[has_zone], format="ISO8601", utc=True, errors="coerce")
+                parts.append(pd.to_datetime(sp[has_zone], format="ISO8601", utc=True, errors="coerce"))
             if (~has_zone).any():
                 naive = pd.to_datetime(sp[~has_zone], format="ISO8601", errors="coerce")
-                parsed[~has_zone] = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+                parts.append(naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC"))
+            parsed = pd.concat(parts).reindex(sp.index)  # concat also unifies time units
             why = "is not an ISO 8601 timestamp"
         ok = parsed.notna().to_numpy()
         iso = parsed[ok].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -62,7 +62,7 @@ def tabular_names(entity_types: tuple[str, ...]) -> list[str]:
     """Features that use no other user: the transaction and its own user's history only."""
     names = list(USER_FEATURES)
     for t in entity_types:
-        names += [f"{t}_age_days", f"{t}_new_for_user"]
+        names.append(f"{t}_new_for_user")
     return names
 
 

@@ -92,14 +92,20 @@ class EmbeddedStore(RegistryMixin):
     ----------
     path : str
         The store file; created with its folder's permissions when missing.
-    durable : bool
-        ``True`` (default) syncs every commit to disk (``synchronous=FULL``): an acknowledged write
-        survives power loss. Bulk loads use ``NORMAL`` for their chunks, which survives ``kill -9``.
+    durable : bool, optional
+        ``True`` syncs every commit to disk (``synchronous=FULL``): an acknowledged write survives power
+        loss. ``False`` (``synchronous=NORMAL``) commits to the write-ahead log without a sync: a commit
+        survives ``kill -9`` of any process, and a power loss can lose only the last commits, never
+        corrupt the file. Default: the ``durability`` setting (``process`` = ``False``).
     """
 
-    def __init__(self, path: str, durable: bool = True, timeout: float = 60.0):
+    def __init__(self, path: str, durable: bool | None = None, timeout: float = 60.0):
+        from .. import settings
+
         self.location = os.path.abspath(path)
         self._timeout = timeout
+        if durable is None:
+            durable = str(settings.get("durability")).lower() == "full"
         self._durable = durable
         self._local = threading.local()
         folder = os.path.dirname(self.location)
@@ -506,6 +512,83 @@ class EmbeddedStore(RegistryMixin):
             return None, base
 
         self._write(work)
+
+    # ------------------------------------------------------------ ring detection reads (read only what's needed)
+    def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None) -> Any:
+        """Links of identifiers of ``types`` used by ``min_users`` to ``max_users`` users, with ``n_users``.
+
+        Columns ``type, entity_id, user_id, first_seen, last_seen, n, n_users``. One pass over the link
+        table's primary key (grouped by identifier), so hubs and single-user identifiers never leave SQLite.
+        """
+        import pandas as pd
+
+        self.refresh_links()
+        q = ("SELECT l.type, l.entity_id, l.user_id, l.first_seen, l.last_seen, l.n, g.k FROM "
+             "(SELECT type, entity_id, COUNT(*) AS k FROM link WHERE type IN (SELECT value FROM json_each(?)) "
+             "GROUP BY type, entity_id HAVING k BETWEEN ? AND ?) g "
+             "JOIN link l ON l.type = g.type AND l.entity_id = g.entity_id")
+        rows = self._con().execute(q, (json.dumps(list(types)), int(min_users),
+                                       int(max_users) if max_users is not None else 2**62)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=["type", "entity_id", "user_id", "first_seen", "last_seen",
+                                                        "n", "n_users"])
+
+    def user_activity_frame(self, user_ids: Sequence[str] | None = None) -> Any:
+        """Per user (all, or the given ones): ``user_id, first_ts, last_ts, n_tx, amount`` (one GROUP BY)."""
+        import pandas as pd
+
+        q = "SELECT user_id, MIN(ts), MAX(ts), COUNT(*), SUM(amount) FROM tx"
+        args: tuple[Any, ...] = ()
+        if user_ids is not None:
+            q += " WHERE user_id IN (SELECT value FROM json_each(?))"
+            args = (json.dumps(list(user_ids)),)
+        rows = self._con().execute(q + " GROUP BY user_id", args).fetchall()
+        return pd.DataFrame.from_records(rows, columns=["user_id", "first_ts", "last_ts", "n_tx", "amount"])
+
+    def meetings_frame(self, column: str, bucket_ms: int, max_users: int,
+                       entities: Sequence[str] | None = None) -> Any:
+        """Users meeting at one identifier, one merchant and one time bucket, in groups of 2 to ``max_users``.
+
+        ``column`` is ``ip``, ``device_id`` or ``card_id``; ``entities`` limits the identifiers (default:
+        those of the column's type used by two or more users). Columns ``entity_id, merchant_id, bucket,
+        user_id, first_ts`` (the user's first transaction in that meeting).
+        """
+        import pandas as pd
+
+        if column not in ENTITY_COLUMNS or column == "merchant_id":
+            raise ValueError(f"Meetings are found through card_id, device_id or ip, not {column!r}.")
+        if entities is None:
+            which = "SELECT entity_id FROM link WHERE type = ? GROUP BY entity_id HAVING COUNT(*) >= 2"
+            arg: Any = ENTITY_COLUMNS[column]
+            self.refresh_links()
+        else:
+            which, arg = "SELECT value FROM json_each(?)", json.dumps(list(entities))
+        # the column name comes from the fixed ENTITY_COLUMNS table, never from input
+        q = (f"SELECT h, m, d, u, f FROM (SELECT h, m, d, u, f, COUNT(*) OVER (PARTITION BY h, m, d) AS k FROM "
+             f"(SELECT {column} AS h, merchant_id AS m, ts / ? AS d, user_id AS u, MIN(ts) AS f FROM tx "
+             f"WHERE {column} IN ({which}) AND merchant_id IS NOT NULL GROUP BY 1, 2, 3, 4)) "
+             f"WHERE k BETWEEN 2 AND ?")
+        rows = self._con().execute(q, (int(bucket_ms), arg, int(max_users))).fetchall()
+        return pd.DataFrame.from_records(rows, columns=["entity_id", "merchant_id", "bucket", "user_id", "first_ts"])
+
+    def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> Any:
+        """The given columns of every transaction of the given users, in sequence order (one SELECT)."""
+        import pandas as pd
+
+        bad = [c for c in columns if c not in TX_COLUMNS]
+        if bad:
+            raise ValueError(f"Unknown transaction columns {bad}; choose from {list(TX_COLUMNS)}.")
+        q = (f"SELECT {', '.join(columns)} FROM tx WHERE user_id IN (SELECT value FROM json_each(?)) "
+             "ORDER BY seq")
+        rows = self._con().execute(q, (json.dumps(list(user_ids)),)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=list(columns))
+
+    def amount_baseline_frame(self) -> Any:
+        """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass)."""
+        import pandas as pd
+
+        rows = self._con().execute("SELECT merchant_id, currency, COUNT(*), SUM(LN(MAX(amount, 0.01))), MIN(ts) "
+                                   "FROM tx GROUP BY merchant_id, currency").fetchall()
+        return pd.DataFrame.from_records(rows, columns=["merchant_id", "currency", "n", "sum_log_amount", "first_ts"])
 
 
 def _ints(series: Any) -> list[int | None]:

@@ -1,0 +1,465 @@
+"""The store contract: one suite every backend must pass, plus the embedded backend's crash and WAL tests.
+
+``store`` is parametrised over backends. Only ``embedded`` exists today. To run the suite against Neo4j,
+add ``pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j")`` to ``BACKENDS`` and provide a
+``neo4j_url`` fixture (in ``tests/conftest.py``) that yields a bolt URL to an empty database; the
+``store`` fixture then opens it with ``open_store(url)``. Tests that need a file path (kill -9, two
+processes) use ``store_path`` and are embedded only.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from graphfraud.errors import Conflict, NotFound
+from graphfraud.schema import Label, validate_frame, validate_record
+from graphfraud.storage import open_store
+
+BACKENDS = [pytest.param("embedded", id="embedded")]
+# BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # needs a neo4j_url fixture
+T0 = 1767348000000  # 2026-01-02T10:00:00Z
+HOUR = 3_600_000
+INFO_KEYS = ("transactions", "labelled", "fraud", "entities", "links")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "embedded":
+        s = open_store(str(tmp_path / "s.db"))
+    else:
+        s = open_store(request.getfixturevalue("neo4j_url"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """An embedded store file, created empty."""
+    path = tmp_path / "s.db"
+    open_store(str(path)).close()
+    return path
+
+
+# ---------------------------------------------------------------- factories
+def row(i: int, **fields: Any) -> dict[str, str]:
+    """A full row of text (every optional column filled unless overridden)."""
+    r = {"transaction_id": f"t{i}", "timestamp": f"2026-01-02T10:{i % 60:02d}:00", "user_id": f"u{i % 3}",
+         "amount": f"{10 + i}", "card_id": f"c{i % 2}", "device_id": f"d{i % 4}", "ip": f"10.0.0.{i % 5}",
+         "merchant_id": "m1", "currency": "USD", "country": "US", "is_fraud": "", "labelled_at": ""}
+    r.update({k: str(v) for k, v in fields.items()})
+    return r
+
+
+def chunk(rows: list[dict[str, str]], first_row: int = 1) -> pd.DataFrame:
+    """A validated chunk, exactly as the loaders hand it to the store."""
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    good, rejects = validate_frame(pa.table({c: pa.array([r.get(c, "") for r in rows], pa.string()) for c in cols}),
+                                   first_row=first_row)
+    assert rejects == []
+    return good
+
+
+def tx(tid: str = "a1", **fields: Any) -> Any:
+    data = {"transaction_id": tid, "timestamp": "2026-01-02T10:00:00", "user_id": "u1", "amount": 5,
+            "card_id": "c1"}
+    data.update(fields)
+    return validate_record(data)
+
+
+# ---------------------------------------------------------------- bulk writes
+def test_bulk_write_counts(store: Any) -> None:
+    res = store.write_transactions(chunk([row(i) for i in range(10)]))
+    assert (res.inserted, res.duplicates, res.labelled, res.conflicts) == (10, 0, 0, [])
+    assert res.last_seq - res.first_seq + 1 == 10
+    info = store.info()
+    assert info["transactions"] == 10 and info["labelled"] == 0 and info["fraud"] == 0
+    assert store.get_transaction("t3")["card_id"] == "c1"
+
+
+def test_info_has_the_contract_keys(store: Any) -> None:
+    info = store.info()
+    for k in INFO_KEYS:
+        assert k in info
+    assert (info["transactions"], info["labelled"], info["fraud"], info["links"]) == (0, 0, 0, 0)
+    assert isinstance(info["entities"], dict)
+
+
+def test_same_chunk_twice_adds_nothing(store: Any) -> None:
+    c = chunk([row(i) for i in range(8)])
+    store.write_transactions(c)
+    before = store.info()
+    res = store.write_transactions(c)
+    assert (res.inserted, res.duplicates, res.labelled, res.conflicts) == (0, 8, 0, [])
+    after = store.info()
+    assert {k: after[k] for k in INFO_KEYS} == {k: before[k] for k in INFO_KEYS}
+
+
+@pytest.mark.xfail(strict=True, reason="with pandas 3, validate_frame returns an absent identifier as NaN when its "
+                   "column is partly filled; storage/embedded.py _reconcile compares the stored NULL (None) with NaN "
+                   "through _same() (float(None) -> TypeError -> False) and reports a conflict 'already stored with a "
+                   "different card_id': reloading a file reports conflicts instead of duplicates")
+def test_same_chunk_twice_with_partly_empty_columns(store: Any) -> None:
+    c = chunk([row(0), row(1, card_id="", country="")])
+    store.write_transactions(c)
+    res = store.write_transactions(c)
+    assert (res.inserted, res.duplicates, res.conflicts) == (0, 2, [])
+
+
+def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:
+    res = store.write_transactions(chunk([row(1), row(2), row(1)]))
+    assert (res.inserted, res.duplicates, res.conflicts) == (2, 1, [])
+
+
+def test_replay_with_a_new_label_adds_the_label(store: Any) -> None:
+    store.write_transactions(chunk([row(i) for i in range(4)]))
+    res = store.write_transactions(chunk([row(2, is_fraud=1), row(3, is_fraud=0)]))
+    assert (res.inserted, res.duplicates, res.labelled, res.conflicts) == (0, 0, 2, [])
+    info = store.info()
+    assert (info["transactions"], info["labelled"], info["fraud"]) == (4, 2, 1)
+    again = store.write_transactions(chunk([row(2, is_fraud=1)]))
+    assert (again.labelled, again.duplicates) == (0, 1)
+    assert store.info()["labelled"] == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [("amount", "999"), ("user_id", "someone_else"), ("card_id", "c9"),
+                                              ("timestamp", "2026-01-03T00:00:00")],
+                         ids=["amount", "user", "card", "timestamp"])
+def test_same_id_with_other_content_is_a_conflict(store: Any, field: str, value: str) -> None:
+    store.write_transactions(chunk([row(1), row(2)]))
+    res = store.write_transactions(chunk([row(5), row(1, **{field: value})], first_row=41))
+    assert res.inserted == 1 and res.duplicates == 0
+    assert len(res.conflicts) == 1
+    row_no, reason = res.conflicts[0]
+    assert row_no == 42
+    assert "t1" in reason and field.replace("timestamp", "ts") in reason
+    assert store.get_transaction("t1")[field if field != "timestamp" else "timestamp"] != value
+
+
+def test_links_first_last_count(store: Any) -> None:
+    rows = [
+        {"transaction_id": "a", "timestamp": "2026-01-02T10:00:00", "user_id": "u1", "amount": "1", "card_id": "c1"},
+        {"transaction_id": "b", "timestamp": "2026-01-02T12:00:00", "user_id": "u1", "amount": "1", "card_id": "c1"},
+        {"transaction_id": "c", "timestamp": "2026-01-02T11:00:00", "user_id": "u1", "amount": "1", "card_id": "c1"},
+        {"transaction_id": "d", "timestamp": "2026-01-02T13:00:00", "user_id": "u2", "amount": "1", "card_id": "c1"},
+    ]
+    store.write_transactions(chunk(rows))
+    store.write_transactions(chunk([{"transaction_id": "e", "timestamp": "2026-01-02T09:00:00", "user_id": "u1",
+                                     "amount": "1", "card_id": "c1"}]))
+    links = store.links_frame()
+    got = {(r.type, r.entity_id, r.user_id): (r.first_seen, r.last_seen, r.n) for r in links.itertuples()}
+    assert got == {("card", "c1", "u1"): (T0 - HOUR, T0 + 2 * HOUR, 4), ("card", "c1", "u2"): (T0 + 3 * HOUR,) * 2 + (1,)}
+    info = store.info()
+    assert info["links"] == 2
+    assert info["entities"] == {"user": 2, "card": 1}
+
+
+# ---------------------------------------------------------------- one transaction
+def test_add_transaction_new_replay_conflict(store: Any) -> None:
+    seq, stored = store.add_transaction(tx(), {"score": 0.1, "decision": "allow"})
+    assert stored is None and seq >= 1
+    seq2, stored2 = store.add_transaction(tx(), {"score": 0.9, "decision": "block"})
+    assert seq2 == seq
+    assert stored2["decision"] == "allow"  # the first decision stands on a retry
+    with pytest.raises(Conflict) as info:
+        store.add_transaction(tx(amount=6))
+    assert info.value.code == "transaction_conflict"
+    assert store.info()["transactions"] == 1
+    assert store.get_decision("a1")["score"] == 0.1
+
+
+# ---------------------------------------------------------------- events
+def test_events_since_returns_everything_after_in_order(store: Any) -> None:
+    store.write_transactions(chunk([row(1), row(2)]))
+    mark = store.last_seq()
+    store.add_labels([Label("transaction", "t1", "1", None, "chargeback")])
+    store.add_transaction(tx("a9"))
+    store.add_labels([Label("user", "u2", "fraudster", T0, "investigator")])
+    events = store.events_since(mark)
+    assert [e.kind for e in events] == ["label", "transaction", "label"]
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3 and seqs[0] > mark
+    assert events[0].label.subject_id == "t1" and events[1].transaction.transaction_id == "a9"
+    assert events[2].label.value == "fraudster"
+    everything = store.events_since(0)
+    assert [e.kind for e in everything][:2] == ["transaction", "transaction"]
+    assert store.events_since(seqs[-1]) == []
+    assert store.last_seq() == seqs[-1]
+
+
+# ---------------------------------------------------------------- label precedence
+@pytest.mark.parametrize(("labels", "fraud"), [
+    ([("chargeback", "1")], 1),
+    ([("chargeback", "1"), ("investigator", "0")], 0),
+    ([("investigator", "0"), ("chargeback", "1")], 0),
+    ([("investigator", "1"), ("file", "0")], 1),
+    ([("chargeback", "0"), ("file", "1")], 0),
+    ([("chargeback", "1"), ("chargeback", "0")], 0),
+], ids=["chargeback-over-file", "investigator-after", "investigator-before", "file-cannot-override",
+        "file-below-chargeback", "later-same-source-wins"])
+def test_label_precedence_in_info(store: Any, labels: list[tuple[str, str]], fraud: int) -> None:
+    store.write_transactions(chunk([row(1, is_fraud=0), row(2)]))
+    assert store.info()["fraud"] == 0
+    store.add_labels([Label("transaction", "t1", v, None, src) for src, v in labels])
+    info = store.info()
+    assert info["fraud"] == fraud
+    assert info["labelled"] == 1
+
+
+def test_label_on_unlabelled_transaction_counts_as_labelled(store: Any) -> None:
+    store.write_transactions(chunk([row(1), row(2)]))
+    store.add_labels([Label("transaction", "t2", "1", T0, "chargeback")])
+    info = store.info()
+    assert (info["labelled"], info["fraud"]) == (1, 1)
+
+
+# ---------------------------------------------------------------- registry
+def test_api_keys_store_only_the_hash(store: Any, tmp_path: Path) -> None:
+    from webui.auth import create_api_key
+
+    key = create_api_key(store, "partner", "score")
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    found = store.api_key_by_hash(digest)
+    assert found["name"] == "partner" and found["scope"] == "score" and found["revoked_at"] is None
+    assert store.api_key_by_hash(hashlib.sha256(b"other").hexdigest()) is None
+    listed = store.list_api_keys()
+    assert [k["name"] for k in listed] == ["partner"] and all("key_hash" not in k for k in listed)
+    store.revoke_api_key("partner")
+    assert store.api_key_by_hash(digest)["revoked_at"] is not None
+    if getattr(store, "location", "").endswith(".db"):  # the plain key is nowhere in the embedded files
+        store.close()
+        blob = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+        assert key.encode() not in blob and digest.encode() in blob
+
+
+@pytest.mark.parametrize("name", ["partner", "nobody"], ids=["already-revoked", "unknown"])
+@pytest.mark.xfail(strict=True, reason="storage/registry.py _simple() returns cur.lastrowid or cur.rowcount; after "
+                   "an UPDATE, lastrowid is the connection's last INSERT rowid (truthy), so revoke_api_key never "
+                   "sees 0 rows changed and does not raise NotFound")
+def test_revoking_a_missing_key_raises_not_found(store: Any, name: str) -> None:
+    store.create_api_key("partner", "score", hashlib.sha256(b"k").hexdigest())
+    store.revoke_api_key("partner")
+    with pytest.raises(NotFound):
+        store.revoke_api_key(name)
+
+
+def test_app_users(store: Any) -> None:
+    store.create_app_user("ann", "investigator", "hash-1")
+    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1"}
+    assert store.get_app_user("bob") is None
+    with pytest.raises(Conflict) as info:
+        store.create_app_user("ann", "admin", "hash-2")
+    assert info.value.code == "user_exists"
+    assert store.list_app_users() == [{"name": "ann", "role": "investigator"}]
+
+
+def test_cases_and_their_audit_rows(store: Any) -> None:
+    cid = store.create_case("ring", "R-1", "Check ring R-1", actor="ann")
+    store.update_case(cid, "bob", status="closed", assignee="bob", note="confirmed")
+    case = store.get_case(cid)
+    assert (case["status"], case["assignee"], case["created_by"]) == ("closed", "bob", "ann")
+    assert [n["text"] for n in case["notes"]] == ["confirmed"]
+    actions = [(a["actor"], a["action"]) for a in store.audit_log(target=f"case:{cid}")]
+    assert sorted(actions) == [("ann", "case.create"), ("bob", "case.update")]
+    with pytest.raises(NotFound):
+        store.get_case(cid + 100)
+    with pytest.raises(NotFound):
+        store.update_case(cid + 100, "bob", status="open")
+
+
+def test_rings_saved_found_by_user_and_retired(store: Any) -> None:
+    ring = {"ring_id": "R-1", "status": "active", "score": 0.9, "size": 2, "users": ["u1", "u2"]}
+    store.save_rings([ring], [{"ring_id": "R-1", "change": "created", "detail": {"size": 2}}])
+    assert store.ring_of_users(["u1", "u2", "u3"]) == {"u1": "R-1", "u2": "R-1"}
+    got = store.get_ring("R-1")
+    assert got["users"] == ["u1", "u2"] and got["status"] == "active"
+    assert [h["change"] for h in got["history"]] == ["created"]
+    store.save_rings([{**ring, "status": "merged", "merged_into": "R-2"}], [{"ring_id": "R-1", "change": "merged"}])
+    assert store.ring_of_users(["u1", "u2"]) == {}
+    got = store.get_ring("R-1")
+    assert (got["status"], got["merged_into"]) == ("merged", "R-2")
+    assert [h["change"] for h in got["history"]] == ["created", "merged"]
+    with pytest.raises(NotFound):
+        store.get_ring("R-404")
+
+
+def test_models_save_load_status(store: Any) -> None:
+    store.save_model("m1", {"metrics": {"ap": 0.8}}, b"\x00model-one")
+    store.save_model("m2", {"metrics": {"ap": 0.9}}, b"model-two")
+    meta, blob = store.load_model("m1")
+    assert blob == b"\x00model-one" and meta["metrics"] == {"ap": 0.8}
+    assert meta["sha256"] == hashlib.sha256(b"\x00model-one").hexdigest()
+    assert {m["version"]: m["status"] for m in store.list_models()} == {"m1": "candidate", "m2": "candidate"}
+    mark = store.last_seq()
+    store.set_model_status("m1", "promoted")
+    store.set_model_status("m2", "promoted")
+    assert {m["version"]: m["status"] for m in store.list_models()} == {"m1": "retired", "m2": "promoted"}
+    events = store.events_since(mark)
+    assert [(e.kind, e.data["version"]) for e in events] == [("model", "m1"), ("model", "m2")]
+    with pytest.raises(NotFound):
+        store.load_model("m404")
+    with pytest.raises(NotFound):
+        store.set_model_status("m404", "promoted")
+
+
+# ---------------------------------------------------------------- embedded only: kill -9 and WAL readers
+CHUNK = 20_000
+WRITER = textwrap.dedent("""
+    import sys, time
+    import pyarrow as pa
+    from graphfraud.schema import validate_frame
+    from graphfraud.storage import open_store
+    n = int(sys.argv[2])
+    table = pa.table({"transaction_id": [f"x{i}" for i in range(n)],
+                      "timestamp": ["2026-01-02T10:00:00"] * n, "user_id": [f"u{i % 997}" for i in range(n)],
+                      "amount": ["5"] * n, "card_id": [f"c{i % 501}" for i in range(n)],
+                      "device_id": [f"d{i % 301}" for i in range(n)], "ip": ["10.1.2.3"] * n})
+    good, _ = validate_frame(table)
+    store = open_store(sys.argv[1])
+    k = 0
+    while True:
+        frame = good.copy()
+        frame["transaction_id"] = [f"k{k}-{i}" for i in range(n)]
+        print("writing", k, flush=True)
+        t = time.perf_counter()
+        store.write_transactions(frame)
+        print("wrote", k, time.perf_counter() - t, flush=True)
+        k += 1
+""")
+
+
+def _kill_mid_write(path: Path, fraction: float) -> list[str]:
+    """Run the writer; during its third chunk, SIGKILL it ``fraction`` of a chunk's write time in."""
+    lines: list[str] = []
+    with subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(CHUNK)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            write_time = None
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if line.startswith("wrote 0"):
+                    write_time = float(line.split()[2])
+                if line.startswith("writing 2"):
+                    threading.Event().wait(max(write_time or 0.0, 0.01) * fraction)
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            out, err = proc.communicate(timeout=60)
+            lines += [ln.strip() for ln in out.splitlines()]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, err)
+    return lines
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.7], ids=["early", "late"])
+def test_kill_9_during_a_chunk_leaves_whole_chunks(store_path: Path, fraction: float) -> None:
+    lines = _kill_mid_write(store_path, fraction)
+    assert "writing 2" in lines
+    s = open_store(str(store_path))
+    try:
+        info = s.info()
+        n = info["transactions"]
+        assert n % CHUNK == 0 and n in (2 * CHUNK, 3 * CHUNK), n
+        if "wrote 2" not in lines:  # the kill landed before the commit: the chunk is out entirely
+            assert n == 2 * CHUNK
+        assert s.last_seq() >= n
+        links = s.links_frame()
+        assert int(links["n"].sum()) == n * 3  # every stored row folded into card, device and ip links once
+        con = sqlite3.connect(str(store_path))
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()
+        # the store keeps working after the crash
+        assert s.write_transactions(chunk([row(1)])).inserted == 1
+    finally:
+        s.close()
+
+
+HOLDER = textwrap.dedent("""
+    import sqlite3, sys
+    con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO tx(transaction_id, ts, user_id, amount) VALUES ('uncommitted', 1767348000000, 'u', 1)")
+    con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq'")
+    print("holding", flush=True)
+    sys.stdin.readline()  # until the parent says so
+    con.execute("ROLLBACK")
+""")
+
+
+def _populate(path: Path, fold_links: bool) -> None:
+    s = open_store(str(path))
+    s.write_transactions(chunk([row(i) for i in range(5)]))
+    if fold_links:
+        s.info()
+    s.close()
+
+
+def test_reader_works_while_another_process_holds_a_write(store_path: Path) -> None:
+    _populate(store_path, fold_links=True)
+    reader = open_store(str(store_path), timeout=2.0)  # a server worker: open before the write begins
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(store_path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline().strip() == "holding"
+        try:
+            info = reader.info()
+            assert info["transactions"] == 5  # the open write is invisible, and does not block the read
+            assert reader.get_transaction("t1") is not None and reader.get_transaction("uncommitted") is None
+        finally:
+            reader.close()
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+@pytest.mark.xfail(strict=True, reason="storage/embedded.py info() calls refresh_links(), which takes the write "
+                   "lock (BEGIN IMMEDIATE in _write) whenever links lag the last bulk chunk, as they do during a "
+                   "load; a reader's info() then waits for the loader and fails with StorageError "
+                   "'database is locked' after its busy timeout")
+def test_info_does_not_need_the_write_lock_during_a_load(store_path: Path) -> None:
+    _populate(store_path, fold_links=False)  # links are folded lazily: as a loader leaves them between chunks
+    reader = open_store(str(store_path), timeout=1.0)
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(store_path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline().strip() == "holding"
+        try:
+            assert reader.info()["transactions"] == 5
+        finally:
+            reader.close()
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+            proc.wait(timeout=30)
+
+
+@pytest.mark.xfail(strict=True, reason="storage/embedded.py EmbeddedStore.__init__ runs CREATE TABLE IF NOT EXISTS and "
+                   "INSERT OR IGNORE INTO meta on every open, which need the write lock: a process that opens the "
+                   "store while another holds a write transaction waits for it and fails with StorageError "
+                   "'database is locked' after its busy timeout, though it only wants to read")
+def test_opening_an_existing_store_does_not_need_the_write_lock(store_path: Path) -> None:
+    _populate(store_path, fold_links=True)
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(store_path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline().strip() == "holding"
+        try:
+            reader = open_store(str(store_path), timeout=1.0)
+            assert reader.info()["transactions"] == 5
+            reader.close()
+        finally:
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+            proc.wait(timeout=30)

@@ -1,0 +1,801 @@
+"""The investigator pages: sign-in, dashboard, rings queue, ring / entity / transaction views, search and
+cases, plus the small JSON endpoints (``/ui/...``, session auth) that the pages' scripts fetch.
+
+Safety, from the first page on: templates autoescape every value; no page has an inline script, style or
+event handler (the app's Content-Security-Policy allows neither), data reaches scripts through ``data-``
+attributes or JSON fetched from here, and the scripts put data-derived text in the DOM with
+``textContent`` only (vis-network tooltips included). Every POST form carries a CSRF token.
+
+The network views are drawn by vis-network (the copy pyvis ships, served from ``static/vendor``) from
+the graph JSON built here: nodes typed and marked (confirmed fraud, suspicious, hub), edges with counts
+and first/last seen, identifiers with more users than ``UI_HUB_LIMIT`` folded into one hub node.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException
+
+from graphfraud.errors import GraphFraudError, NotFound
+from graphfraud.schema import ENTITY_COLUMNS, Label, check_name
+
+from . import uiauth
+from .uiauth import admin_required, current_user, login_required, mask_text, mask_token, masks_for_user
+
+log = logging.getLogger("graphfraud.webui")
+
+# templates and static files are the app's own folders (webui/templates, webui/static at /static)
+bp = Blueprint("pages", __name__)
+
+CASE_STATUSES = {"open": "Open", "in_review": "In review", "confirmed": "Confirmed fraud",
+                 "dismissed": "Dismissed"}
+CASE_KINDS = ("ring", "user", "transaction", "entity")
+COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
+UI_DEFAULTS = {
+    "UI_HUB_LIMIT": 50,  # an identifier with more users than this is folded into one hub node
+    "UI_SESSION_HOURS": 12,
+    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per address or account per 5 minutes
+    "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
+    "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
+}
+DAY_MS = 86_400_000
+
+
+# ---------------------------------------------------------------- set-up
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    for k, v in UI_DEFAULTS.items():
+        app.config.setdefault(k, v)
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.permanent_session_lifetime = float(app.config["UI_SESSION_HOURS"]) * 3600
+    app.extensions["graphfraud_html_errors"] = render_error
+    app.jinja_env.globals.update(csrf_token=uiauth.csrf_token, current_user=current_user, fmt_ts=fmt_ts,
+                                 CASE_STATUSES=CASE_STATUSES, entity_url=entity_url)
+    auto = app.config["UI_AUTO_RINGS"]
+    if auto is None:
+        auto = not app.config.get("TESTING")
+    if auto:
+        threading.Thread(target=_auto_rings, args=(str(app.config["STORE"]),), name="graphfraud-ui-rings",
+                         daemon=True).start()
+
+
+@bp.before_request
+def _before() -> None:
+    uiauth.check_csrf()
+
+
+@bp.after_request
+def _no_store(resp: Response) -> Response:
+    resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def render_error(status: int, exc: BaseException) -> Response:
+    """HTML errors for pages, the JSON error shape for the ``/ui/`` endpoints the scripts call."""
+    if request.path.startswith("/ui/"):
+        from .errors import response_for
+
+        return response_for(exc)
+    if isinstance(exc, HTTPException) and exc.description == "csrf":
+        message = "The form had expired or came from elsewhere; reload the page and try again."
+    elif isinstance(exc, GraphFraudError):
+        message = exc.message
+    else:
+        message = {401: "Sign in first.", 403: "Your role cannot do this; ask an admin.",
+                   404: "There is nothing at this address.", 405: "This page does not accept that method.",
+                   429: "Too many attempts; wait a few minutes and try again."}.get(status, "The request failed.")
+    return Response(render_template("error.html", status=status, message=message), status=status,
+                    mimetype="text/html")
+
+
+def store() -> Any:
+    return uiauth.store()
+
+
+# ---------------------------------------------------------------- small helpers
+def fmt_ts(ms: Any) -> str:
+    if ms is None or ms == "":
+        return ""
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(ms)
+
+
+def entity_url(node_type: str, node_id: str, **kw: Any) -> str:
+    return url_for("pages.entity", node_type=node_type, node_id=node_id, **kw)
+
+
+def _date_ms(name: str, end: bool = False) -> int | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        d = datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        abort(400)
+    return int(d.timestamp() * 1000) + (DAY_MS - 1 if end else 0)
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        v = int(raw)  # type: ignore[arg-type]
+    except ValueError:
+        abort(400)
+    return max(lo, min(hi, v))
+
+
+def _check_id(value: str) -> str:
+    if not value or len(value) > int(current_app.config["MAX_ID_LENGTH"]) or any(ord(c) < 32 for c in value):
+        abort(404)
+    return value
+
+
+def _check_type(node_type: str) -> str:
+    try:
+        check_name(node_type)
+    except GraphFraudError:
+        abort(404)
+    return node_type
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    if not target:
+        return url_for("pages.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("pages.dashboard")
+    return target
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":")), status=status,
+                    mimetype="application/json")
+
+
+# ---------------------------------------------------------------- labels (effective, per request)
+def _label_state() -> tuple[dict[str, str], dict[str, str]]:
+    """Effective investigator-era labels: (user -> label word, transaction -> "1"/"0"), later sources win."""
+    if "ui_labels" not in g:
+        rank = {"file": 0, "chargeback": 1, "investigator": 2}
+        users: dict[str, tuple[int, int, str]] = {}
+        txs: dict[str, tuple[int, int, str]] = {}
+        for seq, lb in store().labels(0):
+            key = (rank.get(lb.source, 0), seq)
+            d = users if lb.subject == "user" else txs
+            if lb.subject_id not in d or key > d[lb.subject_id][:2]:
+                d[lb.subject_id] = (key[0], key[1], lb.value)
+        g.ui_labels = ({k: v[2] for k, v in users.items()}, {k: v[2] for k, v in txs.items()})
+    return g.ui_labels  # type: ignore[no-any-return]
+
+
+def user_label(user_id: str) -> str | None:
+    return _label_state()[0].get(user_id)
+
+
+def tx_fraud(tx: dict[str, Any]) -> Any:
+    return _label_state()[1].get(tx["transaction_id"], tx.get("is_fraud"))
+
+
+# ---------------------------------------------------------------- masking
+def show_id(node_type: str, node_id: str) -> str:
+    return str(mask_text(node_type, node_id)) if masks_for_user() and node_type in uiauth.MASKED_TYPES else node_id
+
+
+def node_key(node_type: str, node_id: str) -> str:
+    """The id the browser uses for a node: the real id, or a keyed token for masked identifiers."""
+    if masks_for_user() and node_type in uiauth.MASKED_TYPES:
+        return mask_token(node_type, node_id)
+    return node_id
+
+
+def resolve(node_type: str, node_id: str) -> str:
+    """The real id behind a node id from the browser (a masked token is found through ``via``, a user)."""
+    if node_type in uiauth.MASKED_TYPES and node_id.startswith("~") and len(node_id) == 25:
+        via = request.args.get("via") or ""
+        if via:
+            for r in store().neighbours("user", via, 100_000):
+                if r["type"] == node_type and mask_token(node_type, r["entity_id"]) == node_id:
+                    return str(r["entity_id"])
+        raise NotFound("That masked identifier cannot be found from here; open it from a neighbouring user.",
+                       code="entity_not_found")
+    return node_id
+
+
+def mask_tx(tx: dict[str, Any]) -> dict[str, Any]:
+    if not masks_for_user():
+        return tx
+    out = dict(tx)
+    for col, typ in (("card_id", "card"), ("email", "email"), ("phone", "phone")):
+        if out.get(col):
+            out[col] = mask_text(typ, out[col])
+    return out
+
+
+# ---------------------------------------------------------------- rings registry filled once
+def _lock_path(location: str) -> str:
+    return os.path.join(tempfile.gettempdir(), "graphfraud-rings-" + hashlib.sha256(location.encode()).hexdigest()[:16]
+                        + ".lock")
+
+
+def ensure_rings(st: Any, wait: float = 0.0) -> bool:
+    """Detect rings once when the registry is empty (one process at a time); ``True`` when it has rings.
+
+    ``wait`` is how long to wait for a detection another process is running.
+    """
+    if st.list_rings(None, 1):
+        return True
+    if st.get_meta("ui_rings_detected"):
+        return False
+    deadline = time.monotonic() + wait
+    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return bool(st.list_rings(None, 1))
+                time.sleep(0.25)
+        try:
+            if st.list_rings(None, 1) or st.get_meta("ui_rings_detected"):
+                return bool(st.list_rings(None, 1))
+            if not st.info().get("transactions"):
+                return False
+            run_ring_detection(st)
+            return bool(st.list_rings(None, 1))
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_ring_detection(st: Any) -> int:
+    from graphfraud.rings import detect_rings, sync_rings
+
+    t = time.perf_counter()
+    found = sync_rings(st, detect_rings(st))
+    st.set_meta("ui_rings_detected", str(int(time.time() * 1000)))
+    log.info("ring detection: %d rings in %.1f s", len(found), time.perf_counter() - t)
+    return len(found)
+
+
+def _auto_rings(location: str) -> None:
+    from graphfraud.storage import open_store
+
+    try:
+        st = open_store(location)
+        try:
+            ensure_rings(st)
+        finally:
+            st.close()
+    except Exception:  # the pages still work; /rings tries again
+        log.exception("automatic ring detection failed")
+
+
+# ---------------------------------------------------------------- sign-in
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error, status = None, 200
+    if request.method == "POST":
+        name = (request.form.get("username") or "").strip()[:128]
+        password = request.form.get("password") or ""
+        lim = uiauth.limiter()
+        keys = ("ip:" + (request.remote_addr or "?"), "user:" + name.lower())
+        if lim.blocked(*keys):
+            error, status = "Too many failed attempts; wait a few minutes and try again.", 429
+        else:
+            user = uiauth.authenticate(name, password[:1024])
+            if user is None:
+                lim.fail(*keys)
+                store().audit(name or "?", "login.fail", None, {"address": request.remote_addr})
+                error, status = "Wrong user name or password.", 401
+            else:
+                lim.reset(keys[1])
+                uiauth.sign_in(user)
+                store().audit(user["name"], "login", None, {"address": request.remote_addr})
+                return redirect(_safe_next(request.args.get("next")))
+    elif current_user() is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    user = current_user()
+    if user:
+        store().audit(user["name"], "logout")
+    uiauth.sign_out()
+    return redirect(url_for("pages.login"))
+
+
+# ---------------------------------------------------------------- dashboard
+@bp.get("/")
+@login_required
+def dashboard() -> Any:
+    st = store()
+    info = st.info()
+    frame = st.decisions_frame(limit=50_000)
+    mix: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    bins = [0] * 20
+    per_day: Counter[str] = Counter()
+    for created, score, decision, body in zip(frame["created_at"], frame["score"], frame["decision"],
+                                              frame["body"]):
+        mix[str(decision)] += 1
+        if score is not None and score == score:
+            bins[min(19, max(0, int(float(score) * 20)))] += 1
+        per_day[fmt_ts(created)[:10]] += 1
+        try:
+            for r in json.loads(body).get("reasons", []):
+                if not str(r.get("code", "")).startswith("model_"):
+                    rules[str(r.get("code"))] += 1
+        except (ValueError, AttributeError):
+            pass
+    top_rings = st.list_rings("active", 10)
+    charts = {
+        "volume": {"kind": "bars", "title": "Scored per day", "labels": sorted(per_day)[-30:],
+                   "values": [per_day[d] for d in sorted(per_day)[-30:]]},
+        "mix": {"kind": "bars", "title": "Decision mix", "labels": ["allow", "review", "block"],
+                "values": [mix.get("allow", 0), mix.get("review", 0), mix.get("block", 0)]},
+        "rules": {"kind": "hbars", "title": "Top rules", "labels": [k for k, _ in rules.most_common(8)],
+                  "values": [v for _, v in rules.most_common(8)]},
+        "scores": {"kind": "bars", "title": "Score distribution",
+                   "labels": [f"{i / 20:.2f}" for i in range(20)], "values": bins},
+        "rings": {"kind": "hbars", "title": "Top rings by score", "labels": [r["ring_id"] for r in top_rings],
+                  "values": [round(float(r.get("score") or 0), 3) for r in top_rings]},
+        "entities": {"kind": "hbars", "title": "Entities by type", "labels": list(info.get("entities", {})),
+                     "values": list(info.get("entities", {}).values())},
+    }
+    return render_template("dashboard.html", info=info, charts=charts, top_rings=top_rings,
+                           n_decisions=len(frame), masking=uiauth.masking_on())
+
+
+@bp.post("/settings/masking")
+@admin_required
+def set_masking() -> Any:
+    on = request.form.get("mask_identifiers") == "1"
+    store().set_meta(uiauth.MASK_META_KEY, "1" if on else "0")
+    store().audit(current_user()["name"], "settings.masking", None, {"mask_identifiers": on})  # type: ignore[index]
+    flash(f"Identifier masking for analysts is {'on' if on else 'off'}.")
+    return redirect(url_for("pages.dashboard"))
+
+
+# ---------------------------------------------------------------- rings
+@bp.get("/rings")
+@login_required
+def rings() -> Any:
+    st = store()
+    ensure_rings(st, wait=25.0)
+    status = request.args.get("status", "active")
+    if status not in ("active", "merged", "dissolved", "all"):
+        status = "active"
+    sort = request.args.get("sort", "score")
+    if sort not in ("score", "size", "last", "first", "fraud"):
+        sort = "score"
+    min_score = request.args.get("min_score", type=float)
+    min_size = request.args.get("min_size", type=int)
+    since, until = _date_ms("since"), _date_ms("until", end=True)
+    found = st.list_rings(None if status == "all" else status, 1000)
+    cases = {c["ref"]: c for c in st.list_cases(limit=5000) if c["kind"] == "ring"}
+    case_status = request.args.get("case", "")
+    out = []
+    for r in found:
+        if min_score is not None and float(r.get("score") or 0) < min_score:
+            continue
+        if min_size is not None and int(r.get("size") or 0) < min_size:
+            continue
+        if since is not None and int(r.get("last_activity") or 0) < since:
+            continue
+        if until is not None and int(r.get("first_activity") or 0) > until:
+            continue
+        c = cases.get(r["ring_id"])
+        if case_status and (c["status"] if c else "none") != case_status:
+            continue
+        r["case"] = c
+        out.append(r)
+    key = {"score": lambda r: -float(r.get("score") or 0), "size": lambda r: -int(r.get("size") or 0),
+           "last": lambda r: -int(r.get("last_activity") or 0), "first": lambda r: int(r.get("first_activity") or 0),
+           "fraud": lambda r: -len(r.get("known_fraud_users") or [])}[sort]
+    out.sort(key=key)
+    return render_template("rings.html", rings=out[:500], n=len(out), args=request.args, status=status, sort=sort)
+
+
+@bp.post("/rings/detect")
+@admin_required
+def rings_detect() -> Any:
+    n = run_ring_detection(store())
+    store().audit(current_user()["name"], "rings.detect", None, {"rings": n})  # type: ignore[index]
+    flash(f"Ring detection found {n} rings.")
+    return redirect(url_for("pages.rings"))
+
+
+@bp.get("/rings/<ring_id>")
+@login_required
+def ring(ring_id: str) -> Any:
+    st = store()
+    r = st.get_ring(_check_id(ring_id))
+    cases = [c for c in st.list_cases(limit=5000) if c["kind"] == "ring" and c["ref"] == r["ring_id"]]
+    labels = {u: user_label(u) for u in r.get("users", [])}
+    shared = [{**s, "shown": show_id(str(s.get("type")), str(s.get("id")))} for s in r.get("shared_identifiers", [])
+              if isinstance(s, dict)]
+    return render_template("ring.html", ring=r, cases=cases, labels=labels, shared=shared,
+                           graph_src=url_for("pages.graph_ring", ring_id=r["ring_id"]))
+
+
+# ---------------------------------------------------------------- entities, transactions, search
+@bp.get("/entities/<node_type>/<path:node_id>")
+@login_required
+def entity(node_type: str, node_id: str) -> Any:
+    node_type, node_id = _check_type(node_type), _check_id(node_id)
+    real = resolve(node_type, node_id)
+    st = store()
+    n_links = st.count_links(node_type, real)
+    txs = _transactions_of(node_type, real, 50)
+    if not n_links and not txs:
+        raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
+    ring_id = st.ring_of_users([real]).get(real) if node_type == "user" else None
+    cases = [c for c in st.list_cases(limit=5000) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
+    params: dict[str, Any] = {"via": request.args["via"]} if request.args.get("via") else {}
+    params["hops"] = 2 if node_type == "user" else 1
+    return render_template("entity.html", node_type=node_type, shown=show_id(node_type, real), n_links=n_links,
+                           txs=[mask_tx(t) for t in txs], ring_id=ring_id, cases=cases,
+                           label=user_label(real) if node_type == "user" else None, tx_fraud=tx_fraud,
+                           case_ref=f"{node_type}:{real}" if not masks_for_user() or node_type not in uiauth.MASKED_TYPES else "",
+                           graph_src=url_for("pages.graph_entity", node_type=node_type, node_id=node_key(node_type, real),
+                                             **params))
+
+
+def _transactions_of(node_type: str, node_id: str, limit: int) -> list[dict[str, Any]]:
+    column = "user_id" if node_type == "user" else COLUMN_OF_TYPE.get(node_type, node_type)
+    try:
+        return list(store().transactions_of(column, node_id, limit))
+    except GraphFraudError:
+        return []
+
+
+@bp.get("/transactions/<path:transaction_id>")
+@login_required
+def transaction(transaction_id: str) -> Any:
+    st = store()
+    tx = st.get_transaction(_check_id(transaction_id))
+    if tx is None:
+        raise NotFound("There is no transaction with that id.", code="transaction_not_found")
+    decision = st.get_decision(tx["transaction_id"]) or {}
+    ring_id = st.ring_of_users([tx["user_id"]]).get(tx["user_id"])
+    hidden = {"transaction_id", "labels", "seq", "attributes"}
+    fields = [(k, v) for k, v in mask_tx(tx).items() if k not in hidden and not isinstance(v, (dict, list))]
+    entities = [(typ, tx.get(col)) for col, typ in ENTITY_COLUMNS.items() if tx.get(col)]
+    return render_template("transaction.html", tx=tx, fields=fields, decision=decision, ring_id=ring_id,
+                           fraud=tx_fraud(tx), labels=tx.get("labels", []),
+                           entities=[(t, node_key(t, v), show_id(t, v)) for t, v in entities],
+                           attributes=tx.get("attributes") or {})
+
+
+@bp.get("/search")
+@login_required
+def search() -> Any:
+    q = (request.args.get("q") or "").strip()
+    results: list[dict[str, str]] = []
+    if q and len(q) <= int(current_app.config["MAX_ID_LENGTH"]) and not any(ord(c) < 32 for c in q):
+        st = store()
+        if st.get_transaction(q) is not None:
+            results.append({"kind": "transaction", "url": url_for("pages.transaction", transaction_id=q)})
+        if st.transactions_of("user_id", q, 1):
+            results.append({"kind": "user", "url": entity_url("user", q)})
+        try:
+            st.get_ring(q)
+            results.append({"kind": "ring", "url": url_for("pages.ring", ring_id=q)})
+        except NotFound:
+            pass
+        for typ in st.info().get("entities", {}):
+            if typ != "user" and st.count_links(typ, q):
+                results.append({"kind": typ, "url": entity_url(typ, q)})
+        if len(results) == 1:
+            return redirect(results[0]["url"])
+    return render_template("search.html", q=q, results=results)
+
+
+# ---------------------------------------------------------------- cases
+@bp.get("/cases")
+@login_required
+def cases() -> Any:
+    status = request.args.get("status") or None
+    if status not in CASE_STATUSES:
+        status = None
+    return render_template("cases.html", cases=store().list_cases(status=status), status=status)
+
+
+@bp.post("/cases")
+@login_required
+def case_create() -> Any:
+    kind, ref = request.form.get("kind", ""), (request.form.get("ref") or "").strip()
+    if kind not in CASE_KINDS or not ref or len(ref) > 600:
+        abort(400)
+    st = store()
+    if kind == "ring":
+        st.get_ring(ref)
+    elif kind == "transaction" and st.get_transaction(ref) is None:
+        raise NotFound("There is no transaction with that id.", code="transaction_not_found")
+    title = (request.form.get("title") or f"{kind} {ref}").strip()[:200]
+    user = current_user()["name"]  # type: ignore[index]
+    cid = st.create_case(kind, ref, title, user, assignee=(request.form.get("assignee") or "").strip()[:128] or None)
+    return redirect(url_for("pages.case", case_id=cid))
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case(case_id: int) -> Any:
+    st = store()
+    c = st.get_case(case_id)
+    users = _case_users(c)
+    labels = {u: user_label(u) for u in users[:200]}
+    trail = st.audit_log(200, target=f"case:{case_id}")
+    return render_template("case.html", case=c, labels=labels, trail=trail, ref_url=_ref_url(c),
+                           users=[app_user["name"] for app_user in st.list_app_users()])
+
+
+@bp.post("/cases/<int:case_id>")
+@login_required
+def case_update(case_id: int) -> Any:
+    st = store()
+    c = st.get_case(case_id)
+    status = request.form.get("status") or None
+    if status is not None and status not in CASE_STATUSES:
+        abort(400)
+    assignee = request.form.get("assignee")
+    note = (request.form.get("note") or "").strip()[:5000] or None
+    actor = current_user()["name"]  # type: ignore[index]
+    st.update_case(case_id, actor, status=status if status != c["status"] else None,
+                   assignee=assignee.strip()[:128] if assignee is not None and assignee.strip() != (c["assignee"] or "")
+                   else None, note=note)
+    if status in ("confirmed", "dismissed") and status != c["status"]:
+        n_users, n_tx = label_case(st, c, status == "confirmed")
+        st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if status == "confirmed" else "legitimate",
+                                                          "users": n_users, "transactions": n_tx})
+        flash(f"Labelled {n_users} users and {n_tx} transactions as "
+              f"{'fraud' if status == 'confirmed' else 'legitimate'}.")
+    return redirect(url_for("pages.case", case_id=case_id))
+
+
+def _case_users(c: dict[str, Any]) -> list[str]:
+    st = store()
+    if c["kind"] == "ring":
+        try:
+            return list(st.get_ring(c["ref"]).get("users", []))
+        except NotFound:
+            return []
+    if c["kind"] == "transaction":
+        tx = st.get_transaction(c["ref"])
+        return [tx["user_id"]] if tx else []
+    typ, _, ident = str(c["ref"]).partition(":")
+    if typ == "user":
+        return [ident]
+    return sorted({r["user_id"] for r in st.neighbours(typ, ident, 500)})
+
+
+def _ref_url(c: dict[str, Any]) -> str | None:
+    if c["kind"] == "ring":
+        return url_for("pages.ring", ring_id=c["ref"])
+    if c["kind"] == "transaction":
+        return url_for("pages.transaction", transaction_id=c["ref"])
+    typ, _, ident = str(c["ref"]).partition(":")
+    return entity_url(typ, ident) if typ and ident else None
+
+
+def label_case(st: Any, c: dict[str, Any], fraud: bool) -> tuple[int, int]:
+    """Write investigator labels for the users (and their transactions) a decided case covers."""
+    now = int(time.time() * 1000)
+    users = _case_users(c)
+    labels = [Label("user", u, "fraudster" if fraud else "legitimate", now, "investigator") for u in users]
+    limit = int(current_app.config["UI_LABEL_TX_LIMIT"])
+    if c["kind"] == "transaction":
+        tx_ids = [c["ref"]]
+    else:
+        tx_ids = [t["transaction_id"] for u in users for t in st.transactions_of("user_id", u, limit)]
+    labels += [Label("transaction", t, "1" if fraud else "0", now, "investigator") for t in tx_ids]
+    st.add_labels(labels)
+    return len(users), len(tx_ids)
+
+
+# ---------------------------------------------------------------- graph JSON for the network views
+class GraphBuilder:
+    """Nodes and edges for vis-network, with types, marks, masking, hub folding and a time window."""
+
+    def __init__(self, since: int | None = None, until: int | None = None):
+        self.st = store()
+        self.hub_limit = int(current_app.config["UI_HUB_LIMIT"])
+        self.cap = int(current_app.config["MAX_NEIGHBOURHOOD"])
+        self.since, self.until = since, until
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.edges: dict[str, dict[str, Any]] = {}
+        self.truncated = False
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def in_window(self, link: dict[str, Any]) -> bool:
+        if self.since is not None and (link.get("last_seen") or 0) < self.since:
+            return False
+        if self.until is not None and (link.get("first_seen") or 0) > self.until:
+            return False
+        return True
+
+    def n_users(self, typ: str, ident: str) -> int:
+        k = (typ, ident)
+        if k not in self._counts:
+            self._counts[k] = int(self.st.count_links(typ, ident)) if typ != "user" else 0
+        return self._counts[k]
+
+    def add_node(self, typ: str, ident: str, via: str | None = None, **extra: Any) -> str | None:
+        nid = f"{typ}:{node_key(typ, ident)}"
+        if nid in self.nodes:
+            return nid
+        if len(self.nodes) >= self.cap:
+            self.truncated = True
+            return None
+        node = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
+        if nid != f"{typ}:{ident}" and via:
+            node["via"] = via
+        if typ != "user":
+            n = self.n_users(typ, ident)
+            node["n_users"] = n
+            if n > self.hub_limit:
+                node["hub"] = True
+        node.update(extra)
+        self.nodes[nid] = node
+        return nid
+
+    def add_edge(self, a: str, b: str, link: dict[str, Any]) -> None:
+        eid = f"{a}|{b}"
+        if eid not in self.edges:
+            self.edges[eid] = {"id": eid, "from": a, "to": b, "n": link.get("n"), "first_seen": link.get("first_seen"),
+                               "last_seen": link.get("last_seen")}
+
+    def expand(self, typ: str, ident: str, limit: int) -> list[tuple[str, str]]:
+        """Add the links of one node (folding a hub's users beyond ``hub_limit``); return new neighbours."""
+        src = self.add_node(typ, ident)
+        if src is None:
+            return []
+        out = []
+        if typ == "user":
+            rows = [r for r in self.st.neighbours("user", ident, limit) if self.in_window(r)]
+            for r in rows:
+                nid = self.add_node(r["type"], r["entity_id"], via=ident)
+                if nid is not None:
+                    self.add_edge(src, nid, r)
+                    out.append((r["type"], r["entity_id"]))
+            return out
+        total = self.n_users(typ, ident)
+        room = min(limit, self.hub_limit)
+        rows = [r for r in self.st.neighbours(typ, ident, room) if self.in_window(r)]
+        for r in rows:
+            nid = self.add_node("user", r["user_id"])
+            if nid is not None:
+                self.add_edge(nid, src, r)
+                out.append(("user", r["user_id"]))
+        if total > len(rows):
+            agg = f"more:{src}"
+            self.nodes[agg] = {"id": agg, "type": "more", "key": ident, "of_type": typ, "label": f"+{total - len(rows)} more users",
+                               "n_users": total - len(rows), "aggregate": True,
+                               "url": entity_url(typ, node_key(typ, ident), **({"via": self.nodes[src].get("via")}
+                                                                               if self.nodes[src].get("via") else {}))}
+            self.edges[f"{agg}|{src}"] = {"id": f"{agg}|{src}", "from": agg, "to": src, "n": None}
+        return out
+
+    def mark(self) -> None:
+        users = [n["id"].split(":", 1)[1] for n in self.nodes.values() if n["type"] == "user"]
+        ring_of = self.st.ring_of_users(users) if users else {}
+        known: dict[str, set[str]] = {}
+        for u in users:
+            nid = f"user:{u}"
+            rid = ring_of.get(u)
+            if rid:
+                self.nodes[nid]["ring_id"] = rid
+                self.nodes[nid]["suspicious"] = True
+                if rid not in known:
+                    try:
+                        known[rid] = set(self.st.get_ring(rid).get("known_fraud_users") or [])
+                    except NotFound:
+                        known[rid] = set()
+            lab = user_label(u)
+            if lab:
+                self.nodes[nid]["user_label"] = lab
+            if lab == "fraudster" or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
+                self.nodes[nid]["fraud"] = True
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        self.mark()
+        for n in self.nodes.values():
+            n["title"] = str(escape(f"{n['type']} {n['label']}"))  # plain text, HTML-escaped for any consumer
+        return {"ok": True, "nodes": list(self.nodes.values()), "edges": list(self.edges.values()),
+                "truncated": self.truncated, "hub_limit": self.hub_limit, **extra}
+
+
+@bp.get("/ui/graph/ring/<ring_id>")
+@login_required
+def graph_ring(ring_id: str) -> Response:
+    r = store().get_ring(_check_id(ring_id))
+    gb = GraphBuilder(_date_ms("since"), _date_ms("until", end=True))
+    members = {(m.get("type"), str(m.get("id"))) for m in r.get("members", []) if isinstance(m, dict)}
+    for u in r.get("users", []):
+        gb.add_node("user", u)
+    for u in r.get("users", []):
+        src = f"user:{u}"
+        if src not in gb.nodes:
+            continue
+        for link in gb.st.neighbours("user", u, 1000):
+            if (link["type"], str(link["entity_id"])) in members and gb.in_window(link):
+                nid = gb.add_node(link["type"], link["entity_id"], via=u)
+                if nid is not None:
+                    gb.add_edge(src, nid, link)
+    return _json(gb.result(ring_id=r["ring_id"]))
+
+
+@bp.get("/ui/graph/entity/<node_type>/<path:node_id>")
+@login_required
+def graph_entity(node_type: str, node_id: str) -> Response:
+    node_type, node_id = _check_type(node_type), _check_id(node_id)
+    real = resolve(node_type, node_id)
+    hops = _int_arg("hops", 1, 1, 3)
+    limit = _int_arg("limit", 200, 1, int(current_app.config["MAX_NEIGHBOURHOOD"]))
+    gb = GraphBuilder(_date_ms("since"), _date_ms("until", end=True))
+    gb.cap = limit
+    start = gb.add_node(node_type, real, via=request.args.get("via"))
+    if start is None:
+        abort(404)
+    frontier = [(node_type, real)]
+    for hop in range(hops):
+        nxt: list[tuple[str, str]] = []
+        for typ, ident in frontier:
+            nid = f"{typ}:{node_key(typ, ident)}"
+            # hubs reached on the way stay folded; only the node asked for opens its users
+            if hop > 0 and gb.nodes.get(nid, {}).get("hub"):
+                continue
+            nxt += gb.expand(typ, ident, limit)
+        frontier = nxt
+    if len(gb.nodes) == 1 and not _transactions_of(node_type, real, 1):
+        raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
+    return _json(gb.result(focus=start))
+
+
+@bp.get("/ui/node/<node_type>/<path:node_id>")
+@login_required
+def node_detail(node_type: str, node_id: str) -> Response:
+    node_type, node_id = _check_type(node_type), _check_id(node_id)
+    real = resolve(node_type, node_id)
+    st = store()
+    txs = _transactions_of(node_type, real, 20)
+    out: dict[str, Any] = {"ok": True, "type": node_type, "id": show_id(node_type, real),
+                           "masked": show_id(node_type, real) != real,
+                           "url": entity_url(node_type, node_key(node_type, real),
+                                             **({"via": request.args["via"]} if request.args.get("via") else {}))}
+    if node_type == "user":
+        out["ring_id"] = st.ring_of_users([real]).get(real)
+        out["label"] = user_label(real)
+        out["n_identifiers"] = len(st.neighbours("user", real, 10_000))
+    else:
+        out["n_users"] = st.count_links(node_type, real)
+    out["transactions"] = [{"transaction_id": t["transaction_id"], "timestamp": t.get("timestamp"),
+                            "amount": t.get("amount"), "currency": t.get("currency"),
+                            "user_id": t.get("user_id"), "merchant_id": t.get("merchant_id"),
+                            "is_fraud": tx_fraud(t),
+                            "url": url_for("pages.transaction", transaction_id=t["transaction_id"])} for t in txs]
+    return _json(out)
