@@ -1,5 +1,5 @@
 // How many users one identifier links. Parameters: $type, $entity_id. Returns: n (int).
-CALL {
+CALL () {
   MATCH (e:Card {id: $entity_id}) WHERE $type = 'card' RETURN e
   UNION
   MATCH (e:Device {id: $entity_id}) WHERE $type = 'device' RETURN e

@@ -16,7 +16,6 @@ CREATE CONSTRAINT gf_app_user_name IF NOT EXISTS FOR (n:AppUser) REQUIRE n.name 
 CREATE CONSTRAINT gf_api_key_hash IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.key_hash IS UNIQUE;
 CREATE CONSTRAINT gf_case_id IF NOT EXISTS FOR (n:Case) REQUIRE n.id IS UNIQUE;
 CREATE INDEX gf_transaction_seq IF NOT EXISTS FOR (n:Transaction) ON (n.seq);
-CREATE INDEX gf_transaction_user IF NOT EXISTS FOR (n:Transaction) ON (n.user_id);
 CREATE INDEX gf_label_seq IF NOT EXISTS FOR (n:Label) ON (n.seq);
 CREATE INDEX gf_label_subject IF NOT EXISTS FOR (n:Label) ON (n.subject, n.subject_id);
 CREATE INDEX gf_event_seq IF NOT EXISTS FOR (n:Event) ON (n.seq);

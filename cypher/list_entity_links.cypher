@@ -1,6 +1,6 @@
 // Users linked to one identifier (its one-hop neighbourhood), most recent first.
 // Parameters: $type, $entity_id, $limit. Returns: type, entity_id, user_id, first_seen, last_seen, n.
-CALL {
+CALL () {
   MATCH (e:Card {id: $entity_id}) WHERE $type = 'card' RETURN e
   UNION
   MATCH (e:Device {id: $entity_id}) WHERE $type = 'device' RETURN e

@@ -2,7 +2,7 @@
 // Parameters: $type (card, device, ip, merchant or an extra type), $entity_id, $column (the transaction
 // property holding the identifier, or null for an extra type: the caller filters those), $limit.
 // Returns: t (properties map).
-CALL {
+CALL () {
   MATCH (e:Card {id: $entity_id}) WHERE $type = 'card' RETURN e
   UNION
   MATCH (e:Device {id: $entity_id}) WHERE $type = 'device' RETURN e

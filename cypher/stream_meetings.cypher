@@ -2,14 +2,11 @@
 // Parameters: $type (card, device or ip), $column (card_id, device_id or ip), $entity_ids (list),
 // $bucket_ms, $max_users. Returns: entity_id, merchant_id, bucket, user_id, first_ts.
 UNWIND $entity_ids AS eid
-CALL {
-  WITH eid
+CALL (eid) {
   MATCH (e:Card {id: eid}) WHERE $type = 'card' RETURN e
   UNION
-  WITH eid
   MATCH (e:Device {id: eid}) WHERE $type = 'device' RETURN e
   UNION
-  WITH eid
   MATCH (e:IP {id: eid}) WHERE $type = 'ip' RETURN e
 }
 MATCH (e)<-[:USED]-(u:User)-[:MADE]->(t:Transaction)

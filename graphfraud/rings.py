@@ -55,6 +55,7 @@ MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hu
 MIN_LINK_SHARE = 0.2  # a single use links a user only when it is at least this share of their activity
 ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
 MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
+BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
 BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
 DAY_MS = 86_400_000
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
@@ -181,9 +182,11 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
              else np.full(len(lk), np.nan))
     f_min = np.full(n_ent, np.inf)
     f_max = np.full(n_ent, -np.inf)
-    np.minimum.at(f_min, ent, first)
-    np.maximum.at(f_max, ent, first)
-    together = ((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    known = ~np.isnan(first)
+    np.minimum.at(f_min, ent[known], first[known])
+    np.maximum.at(f_max, ent[known], first[known])
+    with np.errstate(invalid="ignore"):
+        together = ((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
     is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
     keep = (n_of_edge <= limits) | (together & (n_of_edge <= BURST_HUB_FACTOR * limits))
     joins = np.where(is_ip, together & (n_of_edge >= 3), True)
@@ -422,9 +425,12 @@ class _Source:
         return tx.loc[tx["user_id"].isin(list(users)), list(columns)].reset_index(drop=True)
 
     def amount_baseline(self) -> pd.DataFrame:
+        """Typical amounts per (merchant, currency), from a 1-in-k systematic sample of large stores."""
+        step = max(1, int(self.store.last_seq()) // BASELINE_SAMPLE_ROWS)
         if self.narrow:
-            return self.store.amount_baseline_frame()
+            return self.store.amount_baseline_frame(step)
         tx = self._all_tx()
+        tx = tx[tx["seq"].to_numpy(dtype=np.int64) % step == 0]
         la = np.log(np.maximum(tx["amount"].to_numpy(dtype=float), 0.01))
         g = pd.DataFrame({"merchant_id": tx["merchant_id"].to_numpy(), "currency": tx["currency"].to_numpy(),
                           "la": la, "ts": tx["ts"].to_numpy(np.int64)})
@@ -541,20 +547,24 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
         return []
     users = uids[np.concatenate(groups)].tolist()
     tx = src.transactions_of_users(users, _TX_COLUMNS)
+    tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
     fraud_tx, fraudsters, victims = _known_fraud(tx, store.labels(), as_ms, delay_ms)
     return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraudsters, victims)
 
 
-_TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-               "currency", "is_fraud", "labelled_at"]
+_TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
+               "labelled_at"]
 
 
 def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
     """Every user-identifier edge detection uses: shared identifiers (flagged) and co-activity links."""
     types = sorted(t for t in policy.link_types)
     max_users = max(policy.hub_limit(t) for t in types) * BURST_HUB_FACTOR
-    links = src.shared_links(types, 2, max_users)
+    # canonical order, so that codes, and with them the seeded community split, do not depend on how a
+    # store returns its rows
+    links = src.shared_links(types, 2, max_users).sort_values(["type", "entity_id", "user_id"], kind="stable")
+    links = links.reset_index(drop=True)
     once = links.loc[pd.to_numeric(links["n"]).to_numpy() < 2, "user_id"].unique()
     totals = src.user_tx_counts(once.tolist()) if len(once) else pd.Series(dtype=float)
     edges = _linking_edges(links, policy, totals)
@@ -570,7 +580,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
             ents = hubs["entity_id"].unique().tolist()
         m = src.meetings(col, COACTIVITY_BUCKET_MS, MAX_MEETING_USERS, ents)
         if len(m):
-            parts.append(m.assign(type=typ))
+            parts.append(m.assign(type=typ).sort_values(["entity_id", "merchant_id", "bucket", "user_id"],
+                                                        kind="stable"))
     co = _coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), 
                            int(edges["ent"].max()) + 1 if len(edges) else 0)
     if len(co):
@@ -614,6 +625,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
                         "tid": tx["transaction_id"].to_numpy()[sel]})
     data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
+    data_start = min(data_start, int(tx["ts"].min()))  # a sampled baseline may miss the very first rows
     # ---- per user
     pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"),
                                  nf=("fraud", "sum"))
@@ -649,12 +661,10 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                                                      f1=("first_seen", "max")).reset_index()
     ent = ent.rename(columns={"entity_id": "eid"})
     ent["personal"] = ent["type"].isin(_PERSONAL)
-    # every identifier in the cluster's own transactions, shared or not
-    ids_tx = [pd.DataFrame({"c": t_cl[sel].astype(np.int64), "t": col, "id": tx[col].to_numpy()[sel]})
-              for col in ("card_id", "device_id", "ip")]
-    own = pd.concat(ids_tx, ignore_index=True).dropna().drop_duplicates()
-    n_ident = own.groupby("c").size()
-    n_cards = own[own["t"] == "card_id"].groupby("c").size()
+    # every card in the cluster's own transactions (shared or not), plus its other shared identifiers
+    own = pd.DataFrame({"c": t_cl[sel].astype(np.int64), "id": tx["card_id"].to_numpy()[sel]}).dropna()
+    n_cards = own.drop_duplicates().groupby("c").size()
+    n_ident = n_cards.add(ent[ent["type"] != "card"].groupby("c").size(), fill_value=0)
     shared = ent[ent["k"] >= 2].sort_values(["c", "k", "kf", "personal", "type", "eid"],
                                             ascending=[True, False, False, False, True, True], kind="stable")
     shared = shared.assign(arr=(shared["f1"] - shared["f0"]) / DAY_MS)

@@ -41,7 +41,7 @@ class ClusterStats:
     """
 
     n_users: int
-    n_identifiers: int = 0  # cards, devices and IPs in the cluster's transactions
+    n_identifiers: int = 0  # cards in the cluster's transactions plus its other linking identifiers
     n_shared_identifiers: int = 0  # of them, used by two or more of the cluster's users
     n_known_fraud_users: int = 0
     n_fraud_tx: int = 0

@@ -77,13 +77,20 @@ class Transaction:
     extra: dict[str, str] = field(default_factory=dict)
     attrs: dict[str, str] = field(default_factory=dict)
 
-    def entities(self) -> Iterator[tuple[str, str]]:
-        """Yield ``(type, id)`` for every identifier the transaction carries, the user excluded."""
-        for col, typ in ENTITY_COLUMNS.items():
-            v = getattr(self, col)
-            if v is not None:
-                yield typ, v
-        yield from self.extra.items()
+    def entities(self) -> list[tuple[str, str]]:
+        """``(type, id)`` for every identifier the transaction carries, the user excluded."""
+        out = []
+        if self.card_id is not None:
+            out.append(("card", self.card_id))
+        if self.device_id is not None:
+            out.append(("device", self.device_id))
+        if self.ip is not None:
+            out.append(("ip", self.ip))
+        if self.merchant_id is not None:
+            out.append(("merchant", self.merchant_id))
+        if self.extra:
+            out.extend(self.extra.items())
+        return out
 
     def content(self) -> tuple[Any, ...]:
         """What makes two submissions of one id the same transaction (labels aside)."""
@@ -503,6 +510,21 @@ def _obj(a: Any, keep: Any) -> Any:
     import pyarrow as pa
 
     return a.filter(pa.array(keep)).to_numpy(zero_copy_only=False).astype(object) if len(a) else np.array([], object)
+
+
+def frame_to_transactions(good: Any) -> list[Transaction]:
+    """The rows of a validated chunk (from :func:`validate_frame`) as :class:`Transaction` objects."""
+    cols = [good[c].tolist() for c in ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip",
+                                       "merchant_id", "currency", "country")]
+    flags = good["is_fraud"].to_numpy(dtype=object, na_value=None).tolist()
+    labelled = good["labelled_at"].to_numpy(dtype=object, na_value=None).tolist()
+    out = []
+    for i, (tid, ts, uid, amt, card, dev, ip, mer, cur, cty) in enumerate(zip(*cols)):
+        out.append(Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
+                               None if flags[i] is None else int(flags[i]),
+                               None if labelled[i] is None else int(labelled[i]),
+                               dict(good["extra"].iat[i] or {}), dict(good["attrs"].iat[i] or {})))
+    return out
 
 
 # ---------------------------------------------------------------- labels

@@ -10,10 +10,10 @@ conflicts go to a rejects CSV; nothing is dropped silently.
 """
 from __future__ import annotations
 
-from .bulk import LoadSummary, default_rejects_path, load_file
+from .bulk import LoadSummary, default_rejects_path, load_file, read_transactions
 from .labels import LabelSummary, load_labels
 from .mapping import Mapping, load_mapping, parse_mapping, shipped_mappings
 from .progress import TerminalProgress
 
-__all__ = ["load_file", "load_labels", "LoadSummary", "LabelSummary", "Mapping", "load_mapping", "parse_mapping",
+__all__ = ["load_file", "read_transactions", "load_labels", "LoadSummary", "LabelSummary", "Mapping", "load_mapping", "parse_mapping",
            "shipped_mappings", "TerminalProgress", "default_rejects_path"]

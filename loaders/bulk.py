@@ -5,13 +5,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from graphfraud import settings
-from graphfraud.schema import validate_frame
+from graphfraud.schema import Transaction, frame_to_transactions, validate_frame
 
 from .mapping import Mapping, load_mapping
 from .progress import ProgressCallback, auto_progress
@@ -157,6 +158,34 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
     summary.rejects_path = out.path if out.written else None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def read_transactions(path: str | os.PathLike[str], *, mapping: Any = None, chunk_size: int | None = None
+                      ) -> Iterator[Transaction | tuple[int, str, str]]:
+    """Read a file like :func:`load_file` but yield each valid row as a :class:`Transaction` (in file
+    order) and each bad row as ``(row, reason, transaction_id)``, without writing anything: for scoring
+    a file through the online path (``graphfraud score``)."""
+    mp = load_mapping(mapping) if mapping is not None else None
+    size = int(chunk_size if chunk_size is not None else settings.get("chunk_size"))
+    max_id = int(settings.get("max_id_length"))
+    extra_types = mp.extra_types if mp is not None else ()
+    for chunk in ChunkReader(path, size):
+        for row, reason, _text in chunk.rejects:
+            yield (int(row) if row is not None else 0, reason, "")
+        if not len(chunk.frame):
+            continue
+        canon, map_errors = mp.apply(chunk.frame) if mp is not None else (chunk.frame, {})
+        good, rejects = validate_frame(canon, extra_types=extra_types, max_id_length=max_id, first_row=1)
+        bad = {r - 1: why for r, why in rejects}
+        for pos, why in map_errors.items():
+            bad[pos] = why
+        ids = canon["transaction_id"].tolist() if "transaction_id" in canon.columns else [""] * len(canon)
+        by_pos = dict(zip((good["row"].to_numpy() - 1).tolist(), frame_to_transactions(good)))
+        for pos in range(len(canon)):
+            if pos in bad:
+                yield (int(chunk.rows[pos]), bad[pos], str(ids[pos] or ""))
+            elif pos in by_pos:
+                yield by_pos[pos]
 
 
 def _load_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, store: Any, out: RejectWriter,

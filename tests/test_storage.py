@@ -29,7 +29,7 @@ from graphfraud.schema import Label, validate_frame, validate_record
 from graphfraud.storage import open_store
 
 BACKENDS = [pytest.param("embedded", id="embedded")]
-# BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # needs a neo4j_url fixture
+BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # neo4j_url: tests/conftest.py
 T0 = 1767348000000  # 2026-01-02T10:00:00Z
 HOUR = 3_600_000
 INFO_KEYS = ("transactions", "labelled", "fraud", "entities", "links")

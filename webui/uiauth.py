@@ -122,10 +122,11 @@ def check_csrf() -> None:
 
 # ---------------------------------------------------------------- login rate limiting
 class LoginLimiter:
-    """At most ``per_key`` failures per key (client address, account name) in ``window`` seconds."""
+    """At most ``per_key`` failures per account name, and ``per_address`` per client address (several people
+    may share one behind a proxy), in ``window`` seconds."""
 
-    def __init__(self, per_key: int = 5, window: float = 300.0, max_keys: int = 10_000):
-        self.per_key, self.window, self.max_keys = per_key, window, max_keys
+    def __init__(self, per_key: int = 5, window: float = 300.0, max_keys: int = 10_000, per_address: int = 20):
+        self.per_key, self.window, self.max_keys, self.per_address = per_key, window, max_keys, per_address
         self._fails: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -140,7 +141,8 @@ class LoginLimiter:
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.per_key for k in keys)
+            return any(len(self._recent(k, now)) >= (self.per_address if k.startswith("ip:") else self.per_key)
+                       for k in keys)
 
     def fail(self, *keys: str) -> None:
         now = time.monotonic()
@@ -162,7 +164,8 @@ def limiter() -> LoginLimiter:
     ext = current_app.extensions
     lim = ext.get("graphfraud_login_limiter")
     if lim is None:
-        lim = ext["graphfraud_login_limiter"] = LoginLimiter(int(current_app.config.get("UI_LOGIN_ATTEMPTS", 5)))
+        n = int(current_app.config.get("UI_LOGIN_ATTEMPTS", 5))
+        lim = ext["graphfraud_login_limiter"] = LoginLimiter(n, per_address=4 * n)
     return lim  # type: ignore[no-any-return]
 
 

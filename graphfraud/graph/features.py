@@ -11,7 +11,7 @@ own user's history (no other user): the baseline model of a backtest uses those 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
 from ..schema import Transaction
@@ -92,45 +92,48 @@ def compute_features(engine: "GraphEngine", tx: Transaction) -> dict[str, float]
     prox_max = NAN
     ents = engine.u_ents[u] if u is not None else None
     seen_types = set()
+    ent_ix, e_users, e_fraud, e_first, e_node, e_hub = (engine.ent_ix, engine.e_users, engine.e_fraud,
+                                                         engine.e_first, engine.e_node, engine.e_hub)
+    find = engine.find
+    prox = snap.proximity if snap is not None else None
+    n_prox = len(prox) if prox is not None else 0
     for typ, name in tx.entities():
-        k_users, k_fraud, k_age, k_new, k_hub = _keys(typ)
+        keys = _KEYS.get(typ) or _keys(typ)
         seen_types.add(typ)
-        e = engine.ent_ix.get((typ, name))
+        e = ent_ix.get((typ, name))
         if e is None:
-            f[k_users] = 0.0
-            f[k_fraud] = 0.0
-            f[k_age] = 0.0
-            f[k_new] = 1.0
-            f[k_hub] = 0.0
+            f[keys[0]] = 0.0
+            f[keys[1]] = 0.0
+            f[keys[2]] = 0.0
+            f[keys[3]] = 1.0
+            f[keys[4]] = 0.0
             n_new += 1
             continue
-        users = engine.e_users[e]
+        users = e_users[e]
         mine = ents is not None and e in ents
-        others = len(users) - (1 if mine else 0)
-        fr = engine.e_fraud[e]
-        nf = 0
-        if fr:
-            nf = len(fr) - (1 if u is not None and u in fr else 0)
-        f[k_users] = float(others)
-        f[k_fraud] = float(nf)
-        f[k_age] = (ts - engine.e_first[e]) / DAY
-        f[k_new] = 0.0 if mine else 1.0
-        node = engine.e_node[e]
-        hub = node >= 0 and (engine.e_hub[e] or (not mine and policy.is_hub(typ, len(users) + 1)))
-        f[k_hub] = 1.0 if hub else 0.0
+        fr = e_fraud[e]
+        f[keys[0]] = len(users) - (1 if mine else 0)
+        f[keys[1]] = (len(fr) - (1 if u is not None and u in fr else 0)) if fr else 0
+        f[keys[2]] = (ts - e_first[e]) / DAY
+        f[keys[3]] = 0.0 if mine else 1.0
         if not mine:
             n_new += 1
-        if node >= 0:
-            if hub:
-                n_hub += 1
-            else:
-                roots.add(engine.find(node))
-                if fr:
-                    neighbours_fraud |= fr
-                if snap is not None:
-                    p = value_at(snap.proximity, node)
-                    if not math.isnan(p) and (math.isnan(prox_max) or p > prox_max):
-                        prox_max = p
+        node = e_node[e]
+        if node < 0:
+            f[keys[4]] = 0.0
+            continue
+        if e_hub[e] or (not mine and policy.is_hub(typ, len(users) + 1)):
+            f[keys[4]] = 1.0
+            n_hub += 1
+            continue
+        f[keys[4]] = 0.0
+        roots.add(find(node))
+        if fr:
+            neighbours_fraud |= fr
+        if node < n_prox:
+            p = float(prox[node])  # type: ignore[index]
+            if math.isnan(prox_max) or p > prox_max:
+                prox_max = p
     for typ in engine.entity_types:
         if typ not in seen_types:
             for k in _keys(typ):
@@ -149,21 +152,25 @@ def compute_features(engine: "GraphEngine", tx: Transaction) -> dict[str, float]
             f[f"tx_{w}"] = 0.0
             f[f"amount_{w}"] = 0.0
     else:
-        f["account_age_days"] = (ts - engine.u_first[u]) / DAY
+        f["account_age_days"] = max(ts - engine.u_first[u], 0) / DAY
         f["is_new_user"] = 0.0
         f["user_n_tx"] = float(engine.u_ntx[u])
         times = engine.u_times[u]
-        f["secs_since_last_tx"] = (ts - engine.u_last[u]) / 1000.0
-        n_t = len(times)
+        # windows end at this transaction's time: live traffic may carry earlier times than stored ones
+        n_t = bisect_right(times, ts)
+        f["secs_since_last_tx"] = (ts - times[n_t - 1]) / 1000.0 if n_t else NAN
         gt = engine.u_gtimes[u].get(grp)
+        if gt is not None:
+            gtimes, gcum = gt
+            g_hi = bisect_right(gtimes, ts)
+            g_top = gcum[g_hi - 1] if g_hi else 0.0
         for (w, span), kc, ka in _WKEYS:
-            f[kc] = float(n_t - bisect_left(times, ts - span))
+            f[kc] = float(n_t - bisect_left(times, ts - span, 0, n_t))
             if gt is None:
                 f[ka] = 0.0
             else:
-                gtimes, gcum = gt
-                i = bisect_left(gtimes, ts - span)
-                f[ka] = gcum[-1] - (gcum[i - 1] if i else 0.0)
+                i = bisect_left(gtimes, ts - span, 0, g_hi)
+                f[ka] = g_top - (gcum[i - 1] if i else 0.0)
         st = engine.u_amt[u].get(grp)
         if st is not None and st[0] > 0:
             mean = st[1] / st[0]

@@ -44,9 +44,13 @@ def edges(engine: "GraphEngine") -> tuple[Any, Any]:
 
 
 def pagerank(n: int, src: Any, dst: Any, personalization: Any = None, alpha: float = 0.85,
-             tol: float = 1e-8, max_iter: int = 100) -> Any:
+             tol: float = 1e-8, max_iter: int = 100, start: Any = None) -> Any:
     """PageRank of an undirected graph given as edge arrays, as networkx defines it (dangling nodes
     spread their rank like the personalisation vector). Returns probabilities summing to 1.
+
+    ``start`` warm-starts the power iteration (the previous snapshot's vector, padded for new nodes):
+    the graph changes little between snapshots, so few iterations are needed. Convergence is the same
+    L1 criterion as networkx (``n * tol``).
 
     >>> import numpy as np
     >>> r = pagerank(3, np.array([0, 1]), np.array([1, 2]))
@@ -57,13 +61,12 @@ def pagerank(n: int, src: Any, dst: Any, personalization: Any = None, alpha: flo
 
     if n == 0:
         return np.zeros(0)
-    rows = np.concatenate([src, dst])
-    cols = np.concatenate([dst, src])
-    w = np.ones(len(rows))
-    m = sparse.csr_matrix((w, (rows, cols)), shape=(n, n))
-    deg = np.asarray(m.sum(axis=1)).ravel()
-    inv = np.where(deg > 0, 1.0 / np.where(deg > 0, deg, 1), 0.0)
-    mt = (sparse.diags(inv) @ m).T.tocsr()
+    deg = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
+    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1), 0.0)
+    # column-stochastic transition: x_new[j] = sum over neighbours i of x[i] / deg[i]
+    rows = np.concatenate([dst, src])
+    cols = np.concatenate([src, dst])
+    mt = sparse.csr_matrix((inv[cols], (rows, cols)), shape=(n, n))
     if personalization is None:
         p = np.full(n, 1.0 / n)
     else:
@@ -73,7 +76,14 @@ def pagerank(n: int, src: Any, dst: Any, personalization: Any = None, alpha: flo
             return np.zeros(n)
         p = p / s
     dangling = deg == 0
-    x = p.copy()
+    if start is not None and len(start) and float(np.sum(start)) > 0:
+        x = np.zeros(n)
+        m = min(n, len(start))
+        x[:m] = start[:m]
+        x[m:] = p[m:] if m < n else 0.0
+        x /= x.sum()
+    else:
+        x = p.copy()
     for _ in range(max_iter):
         prev = x
         x = alpha * (mt @ prev + prev[dangling].sum() * p) + (1 - alpha) * p
@@ -88,12 +98,15 @@ def build_snapshot(engine: "GraphEngine") -> Snapshot:
         rebuild_components(engine)
     n = len(engine.parent)
     a, b = edges(engine)
-    pr = pagerank(n, a, b) * n if n else np.zeros(0)
+    prev = engine.snapshot
+    pr = pagerank(n, a, b, start=None if prev is None else prev.pagerank / max(prev.n_nodes, 1)) * n if n \
+        else np.zeros(0)
     seeds = np.zeros(n)
     fraud_nodes = [engine.u_node[u] for u, f in enumerate(engine.u_fraud) if f]
     if fraud_nodes:
         seeds[fraud_nodes] = 1.0
-        prox = pagerank(n, a, b, personalization=seeds) * n
+        start = None if prev is None or not prev.n_seeds else prev.proximity / max(prev.n_nodes, 1)
+        prox = pagerank(n, a, b, personalization=seeds, start=start) * n
     else:
         prox = np.zeros(n)
     return Snapshot(n, pr, prox, len(fraud_nodes), engine.snapshot_version + 1)
@@ -107,35 +120,62 @@ def rebuild_components(engine: "GraphEngine") -> None:
     from .engine import Comp
 
     n = len(engine.parent)
+    if n == 0:
+        return
     a, b = edges(engine)
     g = sparse.csr_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(g, directed=False)
-    # the representative of each component: its first node
-    order = np.argsort(labels, kind="stable")
-    first = np.full(labels.max() + 1 if n else 0, -1, dtype=np.int64)
-    first[labels[order[::-1]]] = order[::-1]
-    rep = first[labels]
+    k, labels = connected_components(g, directed=False)
+    # the representative of each component: its lowest node
+    rep_of = np.full(k, n, dtype=np.int64)
+    np.minimum.at(rep_of, labels, np.arange(n))
+    rep = rep_of[labels]
     engine.parent[:] = rep.tolist()
+    node_user = np.asarray(engine.node_user, dtype=np.int64)
+    is_user = node_user >= 0
+    uidx = node_user[is_user]
+    lab_u = labels[is_user]
+
+    def total(values: Any) -> Any:
+        return np.bincount(lab_u, weights=np.asarray(values, dtype=float)[uidx], minlength=k)
+
+    users = np.bincount(lab_u, minlength=k)
+    idents = np.bincount(labels[~is_user], minlength=k)
+    fraud_users = total(engine.u_fraud)
+    fraud_tx = total(engine.u_fraud_tx)
+    ntx = total(engine.u_ntx)
+    amount = total(engine.u_amount)
+    first = np.asarray(engine.u_first, dtype=float)[uidx]
+    last = np.asarray(engine.u_last, dtype=float)[uidx]
+    fmin = np.full(k, np.inf)
+    np.minimum.at(fmin, lab_u, first)
+    fmax = np.full(k, -np.inf)
+    np.maximum.at(fmax, lab_u, first)
+    lmax = np.full(k, -np.inf)
+    np.maximum.at(lmax, lab_u, last)
+    # the earliest member (ties by name) of each component with users
+    order = np.lexsort((lab_u, first))  # by first seen; names broken below
+    oldest_user = np.full(k, -1, dtype=np.int64)
+    seen = np.zeros(k, dtype=bool)
+    for j in order.tolist():
+        lab = lab_u[j]
+        if not seen[lab]:
+            seen[lab] = True
+            oldest_user[lab] = uidx[j]
     comps: list[Comp | None] = [None] * n
-    for r in np.unique(rep).tolist():
-        comps[r] = Comp()
-    for node in range(n):
-        c = comps[rep[node]]
-        assert c is not None
-        u = engine.node_user[node]
-        if u < 0:
-            c.idents += 1
-            continue
-        c.users += 1
-        c.fraud_users += engine.u_fraud[u]
-        c.fraud_tx += engine.u_fraud_tx[u]
-        c.tx += engine.u_ntx[u]
-        c.amount += engine.u_amount[u]
-        f = engine.u_first[u]
-        c.first_min = min(c.first_min, f)
-        c.first_max = max(c.first_max, f)
-        c.last = max(c.last, engine.u_last[u])
-        c.oldest = min(c.oldest, (f, engine.u_name[u]))
+    names = engine.u_name
+    for c_id, r in enumerate(rep_of.tolist()):
+        c = Comp()
+        c.users = int(users[c_id])
+        c.idents = int(idents[c_id])
+        c.fraud_users = int(fraud_users[c_id])
+        c.fraud_tx = int(fraud_tx[c_id])
+        c.tx = int(ntx[c_id])
+        c.amount = float(amount[c_id])
+        c.first_min, c.first_max, c.last = float(fmin[c_id]), float(fmax[c_id]), float(lmax[c_id])
+        ou = int(oldest_user[c_id])
+        if ou >= 0:
+            c.oldest = (c.first_min, names[ou])
+        comps[r] = c
     engine.comp = comps
     engine.hubs_since_rebuild = False
 

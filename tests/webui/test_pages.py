@@ -147,6 +147,12 @@ def test_wrong_password_then_rate_limited(app):
     assert sign_in(c).status_code == 429  # the right password waits for the window too
 
 
+def test_one_address_guessing_many_names_is_limited(app):
+    c = app.test_client()
+    codes = [sign_in(c, f"nobody{i}", "wrong-password").status_code for i in range(21)]
+    assert codes[:20] == [401] * 20 and codes[20] == 429
+
+
 def test_login_without_csrf_is_refused(app):
     r = app.test_client().post("/login", data={"username": ADMIN, "password": PASSWORD})
     assert r.status_code == 400
