@@ -212,6 +212,7 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
     """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
     engine = new_engine(overrides)
+    seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
     for frame in store.iter_transaction_frames():
         for tx, seq in transactions_from_frame(frame):
             engine.apply(tx, seq, snapshots=False)
@@ -220,12 +221,38 @@ def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reve
         engine.seq = max(engine.seq, seq)
     if reveal:
         engine.reveal_all()
-    engine.seq = max(engine.seq, store.last_seq())
+    engine.seq = seq0
     if engine.n_tx:
         engine.take_snapshot(int(engine.clock))
         iv = engine.snapshot_interval_ms
         engine.next_snapshot = (int(engine.clock) // iv + 1) * iv
     return engine
+
+
+def load_or_build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, save: bool = True
+                         ) -> GraphEngine:
+    """The engine from its on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
+    from .graph.persist import load_engine, save_engine
+
+    engine = load_engine(store, new_engine(overrides))
+    if engine is None:
+        engine = build_engine(store, overrides)
+        if save:
+            try:
+                save_engine(store, engine)
+            except OSError:  # a read-only folder: serve without a snapshot
+                pass
+    return engine
+
+
+def prepare_engine(store: Any, overrides: Mapping[str, Any] | None = None) -> int:
+    """Bring the on-disk engine snapshot up to date with the store (``graphfraud serve`` does this once
+    before starting its workers, so each worker starts from it). Returns the sequence number covered."""
+    from .graph.persist import save_engine
+
+    scorer = Scorer(store, overrides=overrides)
+    save_engine(store, scorer.engine)
+    return scorer.engine.seq
 
 
 def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int | None = None) -> GraphEngine:
@@ -265,7 +292,8 @@ class Scorer:
         Setting overrides (thresholds, link policy, ...).
     """
 
-    def __init__(self, store: Any, rules: RuleSet | None = None, overrides: Mapping[str, Any] | None = None):
+    def __init__(self, store: Any, rules: RuleSet | None = None, overrides: Mapping[str, Any] | None = None,
+                 engine: GraphEngine | None = None):
         self.store = store
         self.overrides = dict(overrides or {})
         path = os.environ.get("GRAPHFRAUD_RULES")
@@ -276,8 +304,8 @@ class Scorer:
         self.catch_up_interval = float(settings.get("catch_up_interval", self.overrides))
         self.lock = threading.RLock()
         self.model: Any = None
-        self.engine = build_engine(store, self.overrides)
-        self._last_catch_up = time.monotonic()
+        self.engine = engine if engine is not None else load_or_build_engine(store, self.overrides)
+        self.catch_up()
         self._load_model()
         self.ready = True
 

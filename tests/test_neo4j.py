@@ -38,7 +38,7 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, dict[str, Any]]:
-    df, truth = make_transactions(n_users=700, seed=3)
+    df, truth = make_transactions(n_users=900, seed=3)
     return df, truth
 
 

@@ -50,6 +50,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     st = open_store(store)
     try:
         ensure_secret_key(st)
+        # one engine snapshot, brought up to date here, so every worker starts from it in seconds
+        from graphfraud.scoring import prepare_engine
+
+        prepare_engine(st)
     finally:
         st.close()
     metrics_dir = tempfile.mkdtemp(prefix="graphfraud-metrics-")

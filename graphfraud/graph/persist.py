@@ -1,0 +1,99 @@
+"""Engine snapshots on disk, so a serving process starts in seconds instead of replaying all history.
+
+A snapshot is the engine's state after store sequence number N, written beside the store
+(``<store file>.engine``; for a Neo4j store, under ``$XDG_CACHE_HOME/graphfraud``). A process loads it,
+then applies what the store holds after N (:meth:`graphfraud.scoring.Scorer.catch_up`), so a stale
+snapshot is still correct, only slower to catch up.
+
+The file is Python's pickle format, which can run code when loaded; so it is only ever read after its
+HMAC-SHA256, keyed with a random secret kept inside the store, has been checked in constant time. A file
+that was not written by a process with access to the store, or was changed since, is ignored (and the
+engine is rebuilt from the store). A snapshot written with other engine settings (link policy, snapshot
+interval, label delay, currency rates) is ignored too.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import pickle
+import secrets
+import tempfile
+from typing import Any
+
+from .engine import GraphEngine
+
+MAGIC = b"GFENGINE1\n"
+KEY_META = "engine_snapshot_key"
+
+
+def snapshot_path(store: Any) -> str:
+    """Where the engine snapshot of ``store`` lives."""
+    loc = str(store.location)
+    if os.path.isabs(loc) and "://" not in loc:
+        return loc + ".engine"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "graphfraud")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, hashlib.sha256(loc.encode()).hexdigest()[:24] + ".engine")
+
+
+def _key(store: Any) -> bytes:
+    k = store.get_meta(KEY_META)
+    if not k:
+        store.set_meta(KEY_META, secrets.token_hex(32))
+        k = store.get_meta(KEY_META)
+    return bytes.fromhex(str(k))
+
+
+def fingerprint(engine: GraphEngine) -> str:
+    """The settings a snapshot depends on."""
+    p = engine.policy
+    return json.dumps({"link": sorted(p.link_types), "hub": dict(sorted(p.hub_limits.items())),
+                       "snap": engine.snapshot_interval_ms, "delay": engine.label_delay_ms,
+                       "rates": sorted(engine.rates.items()), "base": engine.base_currency,
+                       "extra": list(engine.extra_types)}, sort_keys=True)
+
+
+def save_engine(store: Any, engine: GraphEngine) -> str:
+    """Write the engine's snapshot atomically; returns its path."""
+    path = snapshot_path(store)
+    body = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
+    head = json.dumps({"seq": engine.seq, "fingerprint": fingerprint(engine)}).encode() + b"\n"
+    mac = hmac.new(_key(store), head + body, hashlib.sha256).hexdigest().encode() + b"\n"
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".engine-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(MAGIC + mac + head + body)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_engine(store: Any, expected: GraphEngine) -> GraphEngine | None:
+    """The snapshot's engine when its signature and settings check out and it is not ahead of the store;
+    ``None`` otherwise (the caller rebuilds). ``expected`` is a fresh engine with the current settings."""
+    path = snapshot_path(store)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if not data.startswith(MAGIC):
+        return None
+    rest = data[len(MAGIC):]
+    mac, _, rest = rest.partition(b"\n")
+    head, _, body = rest.partition(b"\n")
+    want = hmac.new(_key(store), head + b"\n" + body, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(mac, want):
+        return None
+    meta = json.loads(head)
+    if meta.get("fingerprint") != fingerprint(expected) or int(meta.get("seq", 0)) > store.last_seq():
+        return None
+    engine = pickle.loads(body)  # noqa: S301 - authenticated above with the store's secret
+    return engine if isinstance(engine, GraphEngine) else None
