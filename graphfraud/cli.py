@@ -144,7 +144,7 @@ def info(as_json: bool, store_path: str | None) -> None:
 
 @main.command()
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--users", type=click.IntRange(10, 10_000_000), default=10_000, show_default=True,
+@click.option("--users", type=click.IntRange(50, 10_000_000), default=10_000, show_default=True,
               help="Number of users to simulate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--days", type=click.IntRange(7, 3650), default=90, show_default=True, help="Length of the period.")
@@ -531,6 +531,41 @@ def user_list(store_path: str | None) -> None:
     finally:
         store.close()
 
+
+@main.command()
+@click.option("--user", "user_id", required=True, help="The user id whose personal data is erased.")
+@click.option("--actor", default=None, help="Who asks for the erasure, for the audit trail (default: your login).")
+@store_option
+@handle_errors
+def erase(user_id: str, actor: str | None, store_path: str | None) -> None:
+    """Erase a user's personal data: ids become pseudonyms, counts stay the same, the audit trail records it.
+
+    The user id becomes ``erased:<hash>`` in transactions, links, labels, decisions and rings; identifiers
+    only this user had, and emails, phones and addresses, get pseudonyms; attributes of the user's
+    transactions are dropped. Running servers rebuild their engine on their next request.
+
+    \b
+    Example:
+      graphfraud erase --user U12345 --actor dpo@example.org
+    """
+    import getpass
+
+    if actor is None:
+        try:
+            actor = "cli:" + getpass.getuser()
+        except (KeyError, OSError):
+            actor = "cli"
+    store = open_store(store_path)
+    try:
+        if not hasattr(store, "erase_user"):
+            raise GraphFraudError("This store backend cannot erase users yet; use the embedded store.",
+                                  code="not_supported")
+        out = store.erase_user(user_id, actor)
+    finally:
+        store.close()
+    # the user id is not echoed: terminals and CI logs keep what they print
+    click.echo(f"Erased: the user is now {out['pseudonym']} ({out['transactions']:,} transactions, "
+               f"{out['identifiers_pseudonymised']:,} identifiers pseudonymised); the audit trail records it.")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

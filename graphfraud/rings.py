@@ -185,12 +185,15 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
     known = ~np.isnan(first)
     np.minimum.at(f_min, ent[known], first[known])
     np.maximum.at(f_max, ent[known], first[known])
+    # first uses in the first days of the data say nothing about adoption: those users were already there
+    start = np.nanmin(first) if len(first) and (~np.isnan(first)).any() else -np.inf
     with np.errstate(invalid="ignore"):
-        together = ((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+        together = (((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)
+                    & (f_min >= start + ARRIVAL_WINDOW_DAYS * DAY_MS))[ent] if n_ent else np.zeros(0, bool)
     is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
     keep = (n_of_edge <= limits) | (together & (n_of_edge <= BURST_HUB_FACTOR * limits))
     joins = np.where(is_ip, together & (n_of_edge >= 3), True)
-    out = lk.assign(ent=ent, n_users=n_of_edge, links=joins)
+    out = lk.assign(ent=ent, n_users=n_of_edge, links=joins, coactivity=False)
     if "n" in links.columns and len(links):
         if totals is None:
             # a user's activity: the most transactions seen under any one type (every tx has a user, most
@@ -223,7 +226,7 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     bucket, user_id, first_ts``. Vectorised: integer codes, one sort, pairs generated per group size.
     """
     empty = pd.DataFrame(columns=["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent",
-                                  "n_users", "strong", "links"])
+                                  "n_users", "strong", "links", "coactivity"])
     if not len(meet):
         return empty
     hcode, hub_keys = pd.factorize(pd.MultiIndex.from_arrays([meet["type"].to_numpy(),
@@ -268,7 +271,7 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
                          "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
                          "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
-                         "strong": True, "links": True})
+                         "strong": True, "links": True, "coactivity": True})
 
 
 def _linking(edges: pd.DataFrame) -> pd.DataFrame:
@@ -303,19 +306,22 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     out.extend(grp for grp, lo in zip(groups, loose) if len(grp) >= 2 and not (len(grp) > max_component and lo))
     if big:
         # network addresses are shared by strangers (NAT, proxies, cafes) more than cards or devices are
-        etype_w = np.where(edges["type"].to_numpy() == "ip", 0.5, 1.0)
-        out.extend(_split_communities(big, ucode, ecode, etype_w, n_u, max_component, seed))
+        weak = edges["type"].to_numpy() == "ip"
+        if "coactivity" in edges.columns:
+            weak = weak | edges["coactivity"].to_numpy(dtype=bool)
+        etype_w = np.where(weak, 0.5, 1.0)
+        out.extend(_split_communities(big, ucode, ecode, etype_w, n_u, seed))
     return np.asarray(uniq_users, dtype=object), out
 
 
 def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,
-                       n_u: int, max_component: int, seed: int) -> list[np.ndarray]:
+                       n_u: int, seed: int) -> list[np.ndarray]:
     """Louvain communities of each large component, on the user graph projected from the identifiers.
 
-    Two users sharing an identifier used by k users get ``w / (k - 1)`` (``w`` by type), summed over
-    the identifiers they share: a device two people share binds them far more than an address twelve
-    people passed through. Projecting (rather than running on the bipartite graph) keeps a busy
-    identifier from pulling all its users into its own community.
+    Two users sharing an identifier used by k users get ``w / (k - 1)`` (``w`` by type: 0.5 for addresses
+    and co-activity, 1 otherwise), summed over the identifiers they share: a device two people share binds
+    them far more than an address twelve people passed through. Projecting (rather than running on the
+    bipartite graph) keeps a busy identifier from pulling all its users into its own community.
     """
     import networkx as nx
 
@@ -328,7 +334,7 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
     e["w"] = e["w"].to_numpy() / np.maximum(1, k - 1)
     pairs = e.merge(e[["u", "e"]], on="e", suffixes=("", "2"))
     pairs = pairs[pairs["u"] < pairs["u2"]]
-    pw = pairs.groupby(["u", "u2"], sort=False)["w"].sum().reset_index()
+    pw = pairs.groupby(["u", "u2"], sort=True)["w"].sum().reset_index()
     pw["c"] = comp[pw["u"].to_numpy()]
     out: list[np.ndarray] = []
     for _, part in pw.groupby("c", sort=True):
@@ -414,8 +420,10 @@ class _Source:
         d = pd.DataFrame({"entity_id": t[column].to_numpy(), "merchant_id": t["merchant_id"].to_numpy(),
                           "bucket": t["ts"].to_numpy(np.int64) // bucket_ms, "user_id": t["user_id"].to_numpy(),
                           "first_ts": t["ts"].to_numpy(np.int64)})
-        d = d.groupby(["entity_id", "merchant_id", "bucket", "user_id"], sort=False)["first_ts"].min().reset_index()
-        k = d.groupby(["entity_id", "merchant_id", "bucket"], sort=False)["user_id"].transform("size").to_numpy()
+        key = ["entity_id", "merchant_id", "bucket"]
+        d["first_ts"] = d.groupby(key, sort=False)["first_ts"].transform("min")
+        d = d.drop_duplicates(key + ["user_id"])
+        k = d.groupby(key, sort=False)["user_id"].transform("size").to_numpy()
         return d[(k >= 2) & (k <= max_users)].reset_index(drop=True)
 
     def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:

@@ -25,6 +25,8 @@ Examples
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 import re
@@ -48,8 +50,10 @@ MAX_TS = 4102444800000  # 2100-01-01
 MAX_AMOUNT = 1e12
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_AMOUNT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_NAN_INF_WORDS = ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 _ISO_4217 = frozenset("""AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
 BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP
 GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK
@@ -136,7 +140,8 @@ def parse_ts(value: Any, fieldname: str = "timestamp") -> int:
         raise ValueError(f"{fieldname} {_show(s)} is not a valid date and time") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    ms = int(round(dt.timestamp() * 1000))
+    whole = int(dt.replace(microsecond=0).timestamp())
+    ms = whole * 1000 + (dt.microsecond + 500) // 1000  # half a millisecond rounds up, as in bulk
     if not MIN_TS <= ms < MAX_TS:
         raise ValueError(f"{fieldname} {_show(s)} is outside 1990-01-01..2100-01-01")
     return ms
@@ -178,10 +183,12 @@ def parse_amount(value: Any) -> float:
     if isinstance(value, bool) or value is None:
         raise ValueError("amount must be a number")
     if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError(f"amount {_show(value)} is not a number") from None
+        text = value.strip()
+        if text.lower() in _NAN_INF_WORDS:
+            raise ValueError("amount must be a finite number (not NaN or Infinity)")
+        if not _AMOUNT.match(text):  # plain ASCII decimal notation only, as in bulk files
+            raise ValueError(f"amount {_show(value)} is not a number")
+        value = float(text)
     if not isinstance(value, (int, float)):
         raise ValueError(f"amount must be a number, not {type(value).__name__}")
     v = float(value)
@@ -203,8 +210,9 @@ def parse_flag(value: Any, fieldname: str = "is_fraud") -> int | None:
         return int(value)
     if isinstance(value, (int, float)) and value in (0, 1):
         return int(value)
-    if isinstance(value, str) and value.strip() in ("0", "1", "0.0", "1.0"):
-        return int(float(value.strip()))
+    if isinstance(value, str) and value.strip().lower() in ("0", "1", "0.0", "1.0", "true", "false"):
+        w = value.strip().lower()
+        return 1 if w in ("1", "1.0", "true") else 0
     raise ValueError(f"{fieldname} must be 0 or 1, not {_show(str(value))}")
 
 
@@ -212,6 +220,8 @@ def check_currency(value: Any) -> str | None:
     s = clean_id(value, "currency", 3)
     if s is None:
         return None
+    if not re.fullmatch(r"[A-Za-z]{3}", s):
+        raise ValueError(f"currency {_show(s)} is not an ISO 4217 code")
     s = s.upper()
     if s not in _ISO_4217:
         raise ValueError(f"currency {_show(s)} is not an ISO 4217 code")
@@ -222,20 +232,120 @@ def check_country(value: Any) -> str | None:
     s = clean_id(value, "country", 2 + 8)
     if s is None:
         return None
+    if not re.fullmatch(r"[A-Za-z]{2}", s):  # ASCII letters only, before any case mapping
+        raise ValueError(f"country {_show(s)} is not an ISO 3166 two-letter code")
     s = s.upper()
     if not _COUNTRY.match(s):
         raise ValueError(f"country {_show(s)} is not an ISO 3166 two-letter code")
     return s
 
 
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
 def _kind(name: str) -> str:
     return name if name in ("email", "ip", "phone") else ""
 
 
+# ---------------------------------------------------------------- privacy: keyed hashing at ingest
+#: Identifier types replaced by a keyed hash when a ``pii_key`` is set.
+PII_TYPES = ("email", "phone", "address")
+#: Key used for card numbers when no ``pii_key`` is set. It is public (it is in this source), so it only keeps
+#: numbers out of plain sight: anyone with the store can test guesses. Set ``pii_key`` for real protection.
+FALLBACK_PII_KEY = "graphfraud-builtin-card-key-set-pii_key-for-real-protection"
+_PROTECTED = re.compile(r"^h:[0-9a-f]{32}$")
+_PAN_CHARS = re.compile(r"^[0-9][0-9 -]{11,}[0-9]$")
+
+
+def luhn_ok(digits: str) -> bool:
+    """``True`` when the digit string passes the Luhn check (the checksum of payment card numbers)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_number(value: str) -> str | None:
+    """The digits of ``value`` when it looks like a full card number (13 to 19 digits once spaces and dashes
+    are removed, passing the Luhn check), else ``None``.
+
+    >>> card_number("4111 1111-1111 1111"), card_number("C824333357352")
+    ('4111111111111111', None)
+    """
+    if not _PAN_CHARS.match(value):
+        return None
+    digits = value.replace(" ", "").replace("-", "")
+    if not (13 <= len(digits) <= 19 and digits.isascii() and digits.isdigit()):
+        return None
+    return digits if luhn_ok(digits) else None
+
+
+def keyed_hash(value: str, key: str) -> str:
+    """``"h:"`` + the first 32 hex digits of HMAC-SHA256(key, value)."""
+    return "h:" + hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def protect_identifier(kind: str, value: str, key: str | None) -> str:
+    """The stored form of one (already cleaned) identifier of type ``kind``.
+
+    With a ``key``, identifiers of :data:`PII_TYPES` become :func:`keyed_hash` values. A ``card`` that looks
+    like a full card number (:func:`card_number`) is always hashed: with ``key``, or with
+    :data:`FALLBACK_PII_KEY` when none is set. Values that are hashes already are left as they are (loading
+    exported data twice gives the same ids). Everything else is returned unchanged.
+
+    >>> protect_identifier("email", "ann@x.org", "k")
+    'h:012f8a460ffa72007f7ea4c016534dfb'
+    >>> protect_identifier("card", "4111111111111111", None).startswith("h:")
+    True
+    >>> protect_identifier("device", "D1", "k")
+    'D1'
+    """
+    if _PROTECTED.match(value):
+        return value
+    if kind == "card":
+        digits = card_number(value)
+        return keyed_hash(digits, key or FALLBACK_PII_KEY) if digits is not None else value
+    if key and kind in PII_TYPES:
+        return keyed_hash(value, key)
+    return value
+
+
+def redact(value: Any, keep: int = 2) -> str:
+    """A short form of a value for messages and logs: its first and last ``keep`` characters and its length
+    (``'an…rg' (9 chars)``); never the whole of an email, phone or card number.
+
+    >>> redact("ann@example.org")
+    "'an…rg' (15 chars)"
+    """
+    s = str(value)
+    if len(s) <= 2 * keep + 1:
+        return f"'{'*' * len(s)}' ({len(s)} chars)"
+    return f"'{s[:keep]}…{s[-keep:]}' ({len(s)} chars)"
+
+
+def _pii_key(key: str | None) -> str:
+    if key is not None:
+        return key
+    from . import settings
+
+    return str(settings.get("pii_key") or "")
+
+
+def _protect(kind: str, value: str | None, key: str) -> str | None:
+    return None if value is None else protect_identifier(kind, value, key)
+
+
 # ---------------------------------------------------------------- one record
 def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (), max_id_length: int = 256,
-                    keep_attributes: bool = True) -> Transaction:
+                    keep_attributes: bool = True, pii_key: str | None = None) -> Transaction:
     """Validate one record (a dict from JSON or a CSV row) into a :class:`Transaction`.
+
+    ``pii_key`` (default: the ``pii_key`` setting) keys the hash that replaces personal identifiers
+    (:func:`protect_identifier`); full card numbers are hashed even without it.
 
     Raises :class:`~graphfraud.errors.ValidationError` listing every broken field at once.
 
@@ -264,22 +374,24 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
     out["transaction_id"] = run("transaction_id", clean_id, data.get("transaction_id"), "transaction_id",
                                 max_id_length)
     out["user_id"] = run("user_id", clean_id, data.get("user_id"), "user_id", max_id_length)
-    if data.get("timestamp") not in (None, ""):
+    if not _blank(data.get("timestamp")):
         out["ts"] = run("timestamp", parse_ts, data.get("timestamp"))
-    if data.get("amount") not in (None, ""):
+    if not _blank(data.get("amount")):
         out["amount"] = run("amount", parse_amount, data.get("amount"))
+    key = _pii_key(pii_key)
     for col, typ in ENTITY_COLUMNS.items():
-        out[col] = run(col, clean_id, data.get(col), col, max_id_length, _kind(typ))
+        out[col] = _protect(typ, run(col, clean_id, data.get(col), col, max_id_length, _kind(typ)), key)
     out["currency"] = run("currency", check_currency, data.get("currency"))
     out["country"] = run("country", check_country, data.get("country"))
     out["is_fraud"] = run("is_fraud", parse_flag, data.get("is_fraud"))
     la = data.get("labelled_at")
-    out["labelled_at"] = run("labelled_at", parse_ts, la, "labelled_at") if la not in (None, "") else None
+    blank = la is None or (isinstance(la, str) and not la.strip())
+    out["labelled_at"] = None if blank else run("labelled_at", parse_ts, la, "labelled_at")
     if out["labelled_at"] is not None and out.get("ts") is not None and out["labelled_at"] < out["ts"]:
         errors.append("labelled_at is before the transaction's timestamp")
     extra: dict[str, str] = {}
     for t in extra_types:
-        v = run(t, clean_id, data.get(t), t, max_id_length, _kind(t))
+        v = _protect(t, run(t, clean_id, data.get(t), t, max_id_length, _kind(t)), key)
         if v is not None:
             extra[t] = v
     attrs: dict[str, str] = {}
@@ -297,7 +409,12 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
             if isinstance(v, float) and not math.isfinite(v):
                 errors.append(f"attribute {k} must be finite")
                 continue
-            sv = str(v)
+            sv = str(v).strip()
+            if not sv:
+                continue
+            if _CONTROL.search(sv):
+                errors.append(f"attribute {k} contains control characters")
+                continue
             if len(sv) > 4 * max_id_length:
                 errors.append(f"attribute {k} is {len(sv)} characters long; the limit is {4 * max_id_length}")
                 continue
@@ -318,8 +435,11 @@ _CONTROL_RE2 = r"[\x00-\x1f\x7f]"
 
 
 def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length: int = 256,
-                   first_row: int = 1) -> tuple[Any, list[tuple[int, str]]]:
+                   first_row: int = 1, pii_key: str | None = None) -> tuple[Any, list[tuple[int, str]]]:
     """Validate a chunk with the rules of :func:`validate_record`, column by column (Arrow compute).
+
+    Identifiers are protected by :func:`protect_identifier` (once per distinct value), keyed by ``pii_key``
+    (default: the ``pii_key`` setting), exactly as :func:`validate_record` does.
 
     ``data`` is a pyarrow Table or a pandas DataFrame whose columns are text. Returns ``(good, rejects)``:
     ``good`` is a pandas DataFrame with the canonical columns (``ts`` and ``labelled_at`` as int64
@@ -333,6 +453,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
     import pyarrow.compute as pc
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    key = _pii_key(pii_key)
     names = [str(c) for c in table.column_names]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
@@ -368,16 +489,14 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
     def present(a: Any) -> Any:
         return pc.is_valid(a).to_numpy(zero_copy_only=False)
 
-    def ids(name: str, kind: str = "") -> Any:
+    def ids(name: str, kind: str = "", kind_of_type: str = "") -> Any:
         a = col(name)
         if a.null_count == n:
             return a
         flag(pc.fill_null(pc.match_substring_regex(a, _CONTROL_RE2), False), f"{name} contains control characters")
         long = pc.fill_null(pc.greater(pc.utf8_length(a), max_id_length), False)
         flag(long, lambda i: f"{name} is {len(a[i].as_py())} characters long; the limit is {max_id_length}")
-        if kind == "email":
-            a = pc.utf8_lower(a)
-        elif kind in ("ip", "phone"):
+        if kind in ("ip", "phone", "email"):
             plain = pc.fill_null(pc.match_substring_regex(a, _PLAIN_IPV4), True) if kind == "ip" else None
             todo = a if plain is None else pc.if_else(plain, pa.scalar(None, a.type), a)
             uniq = pc.unique(todo).to_pylist()
@@ -402,7 +521,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
                                                                pa.scalar(None, a.type), a))
             elif errs:
                 a = pc.if_else(pc.is_in(a, value_set=pa.array(list(errs), a.type)), pa.scalar(None, a.type), a)
-        return a
+        return _protect_column(a, kind_of_type, key)
 
     for c in REQUIRED:
         flag(~present(col(c)), f"{c} is required")
@@ -452,15 +571,23 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
              f"{MAX_AMOUNT:g}")
     cols["amount"] = np.where(num_shape & np.isfinite(numv), numv, 0.0)
     for c, typ in ENTITY_COLUMNS.items():
-        cols[c] = ids(c, _kind(typ))
-    cur = pc.utf8_upper(col("currency"))
+        cols[c] = ids(c, _kind(typ), typ)
+    cur0 = col("currency")
+    flag(pc.fill_null(pc.invert(pc.match_substring_regex(cur0, r"^[A-Za-z]{3}$")), False),
+         lambda i: f"currency {_show(cur0[i].as_py())} is not an ISO 4217 code")
+    cur = pc.utf8_upper(cur0)
     if cur.null_count < n:
-        flag(present(cur) & ~pc.is_in(cur, value_set=pa.array(sorted(_ISO_4217))).to_numpy(zero_copy_only=False),
+        flag(present(cur) & ~pc.is_in(cur, value_set=pa.array(sorted(_ISO_4217))).to_numpy(zero_copy_only=False)
+             & pc.fill_null(pc.match_substring_regex(cur0, r"^[A-Za-z]{3}$"), False).to_numpy(zero_copy_only=False),
              lambda i: f"currency {_show(cur[i].as_py())} is not an ISO 4217 code")
     cols["currency"] = cur
-    co = pc.utf8_upper(col("country"))
+    co0 = col("country")
+    flag(pc.fill_null(pc.invert(pc.match_substring_regex(co0, r"^[A-Za-z]{2}$")), False),
+         lambda i: f"country {_show(co0[i].as_py())} is not an ISO 3166 two-letter code")
+    co = pc.utf8_upper(co0)
     if co.null_count < n:
         flag(present(co) & ~pc.fill_null(pc.match_substring_regex(co, _COUNTRY.pattern), True).to_numpy(
+            zero_copy_only=False) & pc.fill_null(pc.match_substring_regex(co0, r"^[A-Za-z]{2}$"), False).to_numpy(
             zero_copy_only=False), lambda i: f"country {_show(co[i].as_py())} is not an ISO 3166 two-letter code")
     cols["country"] = co
     fr = col("is_fraud")
@@ -477,13 +604,22 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
     la, la_p = times("labelled_at")
     flag(la_p & ts_p & (la < ts), "labelled_at is before the transaction's timestamp")
     if extra_types:
-        ex = {t: ids(t, _kind(t)).to_pylist() for t in extra_types}
+        ex = {t: ids(t, _kind(t), t).to_pylist() for t in extra_types}
         extra = [({t: ex[t][i] for t in extra_types if ex[t][i] is not None} or None) for i in range(n)]
     else:
         extra = [None] * n
     known = set(CANONICAL) | set(extra_types)
     other = [c for c in names if c not in known]
     if other:
+        for c in other:
+            av = col(c)
+            if av.null_count == n:
+                continue
+            flag(pc.fill_null(pc.match_substring_regex(av, _CONTROL_RE2), False),
+                 f"attribute {c} contains control characters")
+            flag(pc.fill_null(pc.greater(pc.utf8_length(av), 4 * max_id_length), False),
+                 lambda i, av=av, c=c: f"attribute {c} is {len(av[i].as_py())} characters long; the limit is "
+                 f"{4 * max_id_length}")
         ov = {c: col(c).to_pylist() for c in other}
         attrs = [({c: ov[c][i] for c in other if ov[c][i] is not None} or None) for i in range(n)]
     else:
@@ -504,12 +640,39 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
     return out, rejects
 
 
+def _protect_column(a: Any, kind: str, key: str) -> Any:
+    """:func:`protect_identifier` over an Arrow text column, once per distinct value that may change."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if kind == "card":
+        # only values shaped like a card number can change: found column-wise, checked one by one
+        cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, _PAN_CHARS.pattern), False))
+    elif key and kind in PII_TYPES:
+        cand = a
+    else:
+        return a
+    changed = {}
+    for u in pc.unique(cand).to_pylist():
+        if u is not None:
+            v = protect_identifier(kind, u, key)
+            if v != u:
+                changed[u] = v
+    if not changed:
+        return a
+    pos = pc.index_in(a, value_set=pa.array(list(changed), a.type))
+    return pc.coalesce(pc.take(pa.array(list(changed.values()), a.type), pos), a)
+
+
 def _obj(a: Any, keep: Any) -> Any:
     """An Arrow text column, filtered, as a numpy object array with ``None`` for missing values."""
     import numpy as np
     import pyarrow as pa
 
-    return a.filter(pa.array(keep)).to_numpy(zero_copy_only=False).astype(object) if len(a) else np.array([], object)
+    import pandas as pd
+
+    arr = a.filter(pa.array(keep)).to_numpy(zero_copy_only=False).astype(object) if len(a) else np.array([], object)
+    return pd.Series(arr, dtype=object)  # object dtype keeps None for absent values (pandas 3 would use NaN)
 
 
 def frame_to_transactions(good: Any) -> list[Transaction]:

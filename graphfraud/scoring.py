@@ -332,6 +332,13 @@ class Scorer:
             if not events:
                 break
             for ev in events:
+                if ev.kind == "erase":
+                    # a user's data was pseudonymised: the graph in memory (and on disk) still holds the old
+                    # ids, so drop the snapshot and rebuild from the store, which covers every later event
+                    self._forget_snapshot()
+                    self.engine = build_engine(self.store, self.overrides)
+                    n += 1
+                    break
                 if ev.kind == "transaction" and ev.transaction is not None:
                     if ev.transaction.transaction_id not in self.engine.tx_user:
                         self.engine.apply(ev.transaction, ev.seq)
@@ -343,6 +350,14 @@ class Scorer:
                 n += 1
         self._last_catch_up = time.monotonic()
         return n
+
+    def _forget_snapshot(self) -> None:
+        from .graph.persist import snapshot_path
+
+        try:
+            os.unlink(snapshot_path(self.store))
+        except OSError:
+            pass
 
     # ------------------------------------------------------------ scoring
     def _ring_registry(self, user_id: str) -> dict[str, str]:
@@ -400,6 +415,15 @@ class Scorer:
         seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content
         if stored is None:  # pragma: no cover - the engine saw it, so the store has it
             raise Conflict(f"Transaction {tx.transaction_id!r} was seen but not stored; retry.")
+        if not stored:
+            # stored by a bulk load, never scored: decide now (the graph already holds it, so its
+            # features include it once; it is not applied again) and keep that as its decision
+            out = self.evaluate(tx)
+            record = dict(out)
+            record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                                  for k, v in out["features"].items()}
+            record["scored_after_load"] = True
+            stored = self.store.add_decision(tx.transaction_id, record)
         return self._response(stored, replay=True)
 
     @staticmethod

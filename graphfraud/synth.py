@@ -246,7 +246,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
                              rng.choice(len(SHAPES), size=n_rings - len(SHAPES), p=[.3, .2, .25, .25])])
     large = rng.random(n_rings) < 0.08
     sizes = np.where(large, rng.integers(16, 41, n_rings), np.minimum(2 + rng.geometric(0.33, n_rings), 15))
-    while sizes.sum() > 0.12 * n:  # tiny populations: keep rings a minority
+    while sizes.sum() > 0.12 * n and (sizes > 3).any():  # tiny populations: keep rings a minority
         sizes = np.maximum(3, sizes - 1)
     order = rng.permutation(n)
     ring_members = np.split(order[:sizes.sum()], np.cumsum(sizes)[:-1])

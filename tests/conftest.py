@@ -56,12 +56,16 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if f"bolt://127.0.0.1:{port}" in line:
                 ready.set()
 
-    threading.Thread(target=watch, daemon=True).start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     deadline = time.monotonic() + NEO4J_START_TIMEOUT
     while not ready.wait(1.0):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             proc.wait()
+            watcher.join(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
             log.close()
             tail = (data / "server.err").read_text(errors="replace").strip().splitlines()[-1:]
             _neo4j_unavailable(f"no ready line from scripts/neo4j-server ({' '.join(tail) or 'no output'})")
@@ -74,6 +78,9 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        watcher.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
         log.close()
 
 

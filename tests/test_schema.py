@@ -105,19 +105,7 @@ def _case_differs(s: str, py: Callable[[str], str], arrow: Any) -> bool:
     return bool(s) and py(s) != arrow(pa.array([s]))[0].as_py()
 
 
-KNOWN_MISMATCHES: dict[str, Callable[[Mapping[str, str]], bool]] = {
-    "amount_python_float_syntax": lambda r: _python_float_only(r.get("amount", "")),
-    "timestamp_half_millisecond_rounding": lambda r: any(_sub_ms_half(r.get(c, "")) for c in ("timestamp",
-                                                                                              "labelled_at")),
-    "timestamp_date_with_zone": lambda r: any(_date_with_zone(r.get(c, "")) for c in ("timestamp", "labelled_at")),
-    "is_fraud_true_false_words": lambda r: r.get("is_fraud", "").strip().lower() in ("true", "false"),
-    "unicode_upper_country_currency": lambda r: any(_case_differs(r.get(c, "").strip(), str.upper, pc.utf8_upper)
-                                                    for c in ("country", "currency")),
-    "unicode_lower_email": lambda r: _case_differs(r.get("email", "").strip(), str.lower, pc.utf8_lower),
-    "labelled_at_blank": lambda r: r.get("labelled_at", "") != "" and not r.get("labelled_at", "").strip(),
-    "attribute_not_trimmed_or_length_checked": lambda r: r.get("note", "") != r.get("note", "").strip()
-    or len(r.get("note", "")) > 1024,
-}
+KNOWN_MISMATCHES: dict[str, Callable[[Mapping[str, str]], bool]] = {}  # all fixed; keep empty
 
 
 def known_mismatch(row: Mapping[str, str]) -> str | None:
@@ -260,10 +248,8 @@ def _agree(row: dict[str, str]) -> bool:
     pytest.param(make_row(note=" x "), "attribute_not_trimmed_or_length_checked", id="attribute-padded"),
     pytest.param(make_row(note="y" * 1100), "attribute_not_trimmed_or_length_checked", id="attribute-too-long"),
 ])
-@pytest.mark.xfail(strict=True, reason="validate_record and validate_frame disagree on this input (see "
-                   "KNOWN_MISMATCHES); fix schema.py, then delete the entry and this xfail")
 def test_known_mismatch_case(row: dict[str, str], mismatch: str) -> None:
-    assert known_mismatch(row) == mismatch
+    """Inputs on which the two paths once disagreed (``mismatch`` names how); they agree now."""
     assert _agree(row)
 
 
@@ -292,9 +278,7 @@ def test_empty_optional_field_means_absent(canon: Callable[..., Any], blank: str
     assert got["extra"] == {}
 
 
-_RECORD_BLANK_LABELLED_AT = pytest.mark.xfail(
-    strict=True, reason="schema.py validate_record: labelled_at of only spaces is parsed (and refused) instead "
-    "of treated as absent; validate_frame treats it as absent")
+_RECORD_BLANK_LABELLED_AT = ()  # fixed: blank labelled_at is absent in both paths
 
 
 @pytest.mark.parametrize(("path", "blank"), [
@@ -328,10 +312,6 @@ def test_bad_timestamps_are_refused(canon: Callable[..., Any], text: str) -> Non
     assert canon(make_row(timestamp=text)) is None
 
 
-@pytest.mark.xfail(strict=True, reason="schema.py validate_frame (pd.DataFrame at the end, via _obj): with pandas 3 "
-                   "the object columns are inferred as StringDtype(na_value=nan), so an absent identifier in a column "
-                   "that is partly filled comes out as NaN, not None as documented; the store then sees NaN != NULL "
-                   "(see tests/test_storage.py::test_same_chunk_twice_with_partly_empty_columns)")
 def test_frame_absent_text_is_none() -> None:
     good, _ = validate_frame(to_table([make_row(transaction_id="t1", card_id="c1", country="US"),
                                        make_row(transaction_id="t2", card_id="", country="")]))

@@ -107,10 +107,6 @@ def test_same_chunk_twice_adds_nothing(store: Any) -> None:
     assert {k: after[k] for k in INFO_KEYS} == {k: before[k] for k in INFO_KEYS}
 
 
-@pytest.mark.xfail(strict=True, reason="with pandas 3, validate_frame returns an absent identifier as NaN when its "
-                   "column is partly filled; storage/embedded.py _reconcile compares the stored NULL (None) with NaN "
-                   "through _same() (float(None) -> TypeError -> False) and reports a conflict 'already stored with a "
-                   "different card_id': reloading a file reports conflicts instead of duplicates")
 def test_same_chunk_twice_with_partly_empty_columns(store: Any) -> None:
     c = chunk([row(0), row(1, card_id="", country="")])
     store.write_transactions(c)
@@ -245,9 +241,6 @@ def test_api_keys_store_only_the_hash(store: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["partner", "nobody"], ids=["already-revoked", "unknown"])
-@pytest.mark.xfail(strict=True, reason="storage/registry.py _simple() returns cur.lastrowid or cur.rowcount; after "
-                   "an UPDATE, lastrowid is the connection's last INSERT rowid (truthy), so revoke_api_key never "
-                   "sees 0 rows changed and does not raise NotFound")
 def test_revoking_a_missing_key_raises_not_found(store: Any, name: str) -> None:
     store.create_api_key("partner", "score", hashlib.sha256(b"k").hexdigest())
     store.revoke_api_key("partner")
@@ -428,10 +421,6 @@ def test_reader_works_while_another_process_holds_a_write(store_path: Path) -> N
     assert proc.returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="storage/embedded.py info() calls refresh_links(), which takes the write "
-                   "lock (BEGIN IMMEDIATE in _write) whenever links lag the last bulk chunk, as they do during a "
-                   "load; a reader's info() then waits for the loader and fails with StorageError "
-                   "'database is locked' after its busy timeout")
 def test_info_does_not_need_the_write_lock_during_a_load(store_path: Path) -> None:
     _populate(store_path, fold_links=False)  # links are folded lazily: as a loader leaves them between chunks
     reader = open_store(str(store_path), timeout=1.0)
@@ -447,10 +436,6 @@ def test_info_does_not_need_the_write_lock_during_a_load(store_path: Path) -> No
             proc.wait(timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="storage/embedded.py EmbeddedStore.__init__ runs CREATE TABLE IF NOT EXISTS and "
-                   "INSERT OR IGNORE INTO meta on every open, which need the write lock: a process that opens the "
-                   "store while another holds a write transaction waits for it and fails with StorageError "
-                   "'database is locked' after its busy timeout, though it only wants to read")
 def test_opening_an_existing_store_does_not_need_the_write_lock(store_path: Path) -> None:
     _populate(store_path, fold_links=True)
     with subprocess.Popen([sys.executable, "-c", HOLDER, str(store_path)], stdin=subprocess.PIPE,

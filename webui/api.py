@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
-from graphfraud.schema import check_name, validate_label, validate_record
+from graphfraud.schema import PII_TYPES, check_name, protect_identifier, redact, validate_label, validate_record
 
 from .auth import authenticate
 from .errors import ApiError, error_body, status_for
@@ -148,7 +148,8 @@ def to_transaction(obj: Any) -> Any:
     cfg = current_app.config
     if isinstance(obj, dict) and g.get("gf_check_strings", True):
         check_strings(obj)
-    return validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"])
+    return validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"],
+                           pii_key=cfg["PII_KEY"])
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -303,7 +304,8 @@ def entity(node_type: str, node_id: str) -> Response:
     except ValidationError:
         raise ApiError(400, "invalid_parameter", f"{node_type[:40]!r} is not an entity type.",
                        [f"type: {node_type[:40]!r} is not an entity type"]) from None
-    node_id = id_param(node_id, "id")
+    # identifiers are stored protected (keyed hash): look up the stored form of what was asked for
+    node_id = protect_identifier(node_type, id_param(node_id, "id"), current_app.config["PII_KEY"])
     cap = current_app.config["MAX_NEIGHBOURHOOD"]
     hops = int_arg("hops", 1, 1, 2)
     limit = int_arg("limit", min(100, cap), 1, cap)
@@ -340,8 +342,10 @@ def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: in
         frontier = nxt
     if len(nodes) == 1:
         if node_type != "user" or not store.transactions_of("user_id", node_id, 1):
-            raise NotFound(f"There is no {node_type} {node_id[:80]!r} in the graph.",
-                           [f"{node_type}: {node_id[:80]!r} not found"], code="entity_not_found")
+            # personal identifiers are never echoed whole (messages end up in logs and tickets)
+            shown = redact(node_id) if node_type in PII_TYPES or node_type == "card" else repr(node_id[:80])
+            raise NotFound(f"There is no {node_type} {shown} in the graph.",
+                           [f"{node_type}: {shown} not found"], code="entity_not_found")
     ring_of = getattr(store, "ring_of_users", None)
     if ring_of is not None:
         users = [n["key"] for n in nodes.values() if n["type"] == "user"]

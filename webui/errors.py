@@ -113,7 +113,7 @@ def response_for(exc: BaseException) -> Response:
         message = exc.message
         if isinstance(exc, gf.StorageError):
             # driver messages can name hosts and files: log them, answer in general terms
-            log.error("storage error on %s %s: %s", request.method, request.path, exc)
+            log.error("storage error on %s %s: %s", request.method, _route(), exc)
             message = "The store is unavailable; try again shortly."
         return error_response(status, exc.code, message, exc.errors or None, headers=headers)
     return _internal(exc)
@@ -121,9 +121,16 @@ def response_for(exc: BaseException) -> Response:
 
 def _internal(exc: BaseException) -> Response:
     ref = secrets.token_hex(6)
-    log.error("unhandled error %s on %s %s", ref, request.method, request.path, exc_info=exc)
+    log.error("unhandled error %s on %s %s", ref, request.method, _route(), exc_info=exc)
     return error_response(500, "internal_error",
                           f"Something went wrong on the server (reference {ref}); it has been logged.")
+
+
+def _route() -> str:
+    """The route template (``/api/v1/entities/<node_type>/<path:node_id>``), never the path itself: paths
+    hold identifiers (emails, card numbers) that must stay out of logs."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(unmatched route)"
 
 
 _HTTP_MESSAGES = {

@@ -114,15 +114,24 @@ class EmbeddedStore(RegistryMixin):
                                "another --store path.", code="store_unavailable")
         try:
             con = self._con()
-            with con:
-                con.executescript(SCHEMA)
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('links_seq', '0')")
-            self._init_registry(con)
+            if not self._initialised(con):  # a new file: create it (an existing one opens read-only)
+                with con:
+                    con.executescript(SCHEMA)
+                    con.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
+                    con.execute("INSERT OR IGNORE INTO meta VALUES ('links_seq', '0')")
+                self._init_registry(con)
+                with con:
+                    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
         except sqlite3.DatabaseError as e:
             raise StorageError(f"The store {self.location} cannot be opened: {e}. Is it a graphfraud store?",
                                code="store_unavailable") from None
+
+    @staticmethod
+    def _initialised(con: sqlite3.Connection) -> bool:
+        try:
+            return con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() is not None
+        except sqlite3.OperationalError:  # no meta table yet
+            return False
 
     # ------------------------------------------------------------ connections
     def _con(self) -> sqlite3.Connection:
@@ -294,16 +303,31 @@ class EmbeddedStore(RegistryMixin):
             con.execute(_LINK_EXTRA, (lo + 1, upto))
         con.execute("UPDATE meta SET value=? WHERE key='links_seq'", (str(upto),))
 
-    def refresh_links(self) -> None:
-        """Bring the ``link`` table up to date with every stored transaction."""
+    def refresh_links(self, wait: bool = True) -> bool:
+        """Bring the ``link`` table up to date with every stored transaction.
+
+        With ``wait=False`` a reader never queues behind a writer: when another process holds the write
+        lock (a load in progress), it returns ``False`` and the links stay as of the watermark.
+        """
         if self.get_meta("links_seq") == str(self.last_seq()):
-            return
+            return True
+        if not wait:
+            con = self._con()
+            con.execute("PRAGMA busy_timeout=0")
+            try:
+                self._write(lambda c, base: (self._link_range(c, base), base))
+                return True
+            except StorageError:
+                return False
+            finally:
+                con.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
 
         def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
             self._link_range(c, base)
             return None, base
 
         self._write(work)
+        return True
 
     def add_labels(self, labels: Sequence[Label]) -> int:
         """Store label events atomically; returns how many were stored."""
@@ -355,7 +379,7 @@ class EmbeddedStore(RegistryMixin):
         return [row_to_transaction(r).as_dict() for r in rows]
 
     def info(self) -> dict[str, Any]:
-        self.refresh_links()
+        links_current = self.refresh_links(wait=False)
         con = self._con()
         n_tx, labelled, fraud = con.execute(
             "SELECT COUNT(*), COUNT(is_fraud), COALESCE(SUM(is_fraud = 1), 0) FROM tx").fetchone()
@@ -385,7 +409,7 @@ class EmbeddedStore(RegistryMixin):
             "GROUP BY subject_id) GROUP BY value")}
         return {"store": self.location, "backend": "embedded", "transactions": n_tx, "labelled": labelled,
                 "fraud": fraud, "entities": entities, "links": links, "user_labels": users,
-                "last_seq": self.last_seq()}
+                "last_seq": self.last_seq(), "links_current": links_current}
 
     def iter_transaction_frames(self, chunk_size: int = 200_000, after_seq: int = 0) -> Iterator[Any]:
         """Transactions in sequence order as DataFrames (for rebuilding the engine)."""
@@ -452,6 +476,21 @@ class EmbeddedStore(RegistryMixin):
                                        (node_type, node_id)).fetchone()[0])
 
     # ------------------------------------------------------------ decisions
+    def add_decision(self, transaction_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Store the decision of a stored transaction that has none yet; returns the decision that is
+        stored (an earlier one wins: a decision is never overwritten)."""
+
+        def work(con: sqlite3.Connection, base: int) -> tuple[dict[str, Any], int]:
+            old = con.execute("SELECT body FROM decision WHERE transaction_id=?", (transaction_id,)).fetchone()
+            if old is not None:
+                return json.loads(old[0]), base
+            con.execute("INSERT INTO decision VALUES (?,?,?,?,?,?)",
+                        (base + 1, transaction_id, now_ms(), record.get("score"), record.get("decision"),
+                         json.dumps(record, sort_keys=True)))
+            return record, base + 1
+
+        return self._write(work)  # type: ignore[no-any-return]
+
     def get_decision(self, transaction_id: str) -> dict[str, Any] | None:
         r = self._con().execute("SELECT body FROM decision WHERE transaction_id=?", (transaction_id,)).fetchone()
         return json.loads(r[0]) if r else None
@@ -550,7 +589,7 @@ class EmbeddedStore(RegistryMixin):
 
         ``column`` is ``ip``, ``device_id`` or ``card_id``; ``entities`` limits the identifiers (default:
         those of the column's type used by two or more users). Columns ``entity_id, merchant_id, bucket,
-        user_id, first_ts`` (the user's first transaction in that meeting).
+        user_id, first_ts`` (the meeting's first transaction), one row per user of each meeting.
         """
         import pandas as pd
 
@@ -562,13 +601,14 @@ class EmbeddedStore(RegistryMixin):
             self.refresh_links()
         else:
             which, arg = "SELECT value FROM json_each(?)", json.dumps(list(entities))
-        # the column name comes from the fixed ENTITY_COLUMNS table, never from input
-        q = (f"SELECT h, m, d, u, f FROM (SELECT h, m, d, u, f, COUNT(*) OVER (PARTITION BY h, m, d) AS k FROM "
-             f"(SELECT {column} AS h, merchant_id AS m, ts / ? AS d, user_id AS u, MIN(ts) AS f FROM tx "
-             f"WHERE {column} IN ({which}) AND merchant_id IS NOT NULL GROUP BY 1, 2, 3, 4)) "
-             f"WHERE k BETWEEN 2 AND ?")
+        # the column name comes from the fixed ENTITY_COLUMNS table, never from input; one GROUP BY, the
+        # users of a meeting joined with the unit separator (the schema refuses control characters in ids)
+        q = (f"SELECT {column}, merchant_id, ts / ?, group_concat(user_id, char(31)), MIN(ts) FROM tx "
+             f"WHERE {column} IN ({which}) AND merchant_id IS NOT NULL GROUP BY 1, 2, 3 "
+             f"HAVING COUNT(DISTINCT user_id) BETWEEN 2 AND ?")
         rows = self._con().execute(q, (int(bucket_ms), arg, int(max_users))).fetchall()
-        return pd.DataFrame.from_records(rows, columns=["entity_id", "merchant_id", "bucket", "user_id", "first_ts"])
+        out = [(h, m, d, u, f) for h, m, d, us, f in rows for u in dict.fromkeys(us.split("\x1f"))]
+        return pd.DataFrame.from_records(out, columns=["entity_id", "merchant_id", "bucket", "user_id", "first_ts"])
 
     def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> Any:
         """The given columns of every transaction of the given users, in no particular order (one SELECT)."""
@@ -594,6 +634,35 @@ class EmbeddedStore(RegistryMixin):
                                    (max(1, int(sample_every)),)).fetchall()
         return pd.DataFrame.from_records(rows, columns=["merchant_id", "currency", "n", "sum_log_amount", "first_ts"])
 
+
+    # ------------------------------------------------------------ erasure (right to be forgotten)
+    def erase_user(self, user_id: str, actor: str) -> dict[str, Any]:
+        """Replace a user's personal data by pseudonyms, keeping every count of :meth:`info`.
+
+        See :mod:`graphfraud.storage.erase`. Records an audit row (naming the pseudonym only) and an
+        ``erase`` event (serving processes rebuild their engine), removes the engine snapshot, and
+        checkpoints the write-ahead log so the old values leave the files. Returns a summary with the
+        ``pseudonym``; raises :class:`NotFound` when the store has no such user.
+        """
+        from ..graph.persist import snapshot_path
+        from .erase import erase_user
+
+        con = self._con()
+        con.execute("PRAGMA secure_delete=ON")  # freed space is zeroed, so old values do not linger
+        try:
+            def work(c: sqlite3.Connection, base: int) -> tuple[dict[str, Any], int]:
+                self._link_range(c, base)
+                return erase_user(c, base, user_id, actor, now_ms())
+
+            summary: dict[str, Any] = self._write(work)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.execute("PRAGMA secure_delete=OFF")
+        try:
+            os.unlink(snapshot_path(self))
+        except FileNotFoundError:
+            pass
+        return summary
 
 def _ints(series: Any) -> list[int | None]:
     """A nullable integer column as Python ints and ``None``."""

@@ -270,15 +270,30 @@ class Neo4jStore(Neo4jRegistryMixin):
 
     # ------------------------------------------------------------ bulk transactions
     def write_transactions(self, frame: Any) -> WriteResult:
-        """Write a validated chunk (from :func:`graphfraud.schema.validate_frame`) in one transaction.
+        """Write a validated chunk (from :func:`graphfraud.schema.validate_frame`).
 
-        Rows go in ``UNWIND`` batches of 10,000 (nodes before relationships); the chunk is all or nothing.
+        Rows go in batches of 10,000, each one server transaction (all or nothing) of ``UNWIND``
+        statements, nodes before relationships. A larger chunk is several batches: after a crash, the
+        batches written are whole, and loading the file again counts them as duplicates.
         An id stored with the same content is a duplicate (or a label event when it brings a label the
         stored row lacked); an id stored with other content is a conflict naming the fields.
         """
         n = len(frame)
         if n == 0:
             return WriteResult()
+        if n > BATCH:
+            # one server transaction per batch: the server bounds a transaction's memory (1 GiB on the
+            # bundled server), and 100,000 rows with their nodes and links exceed it
+            total = WriteResult()
+            for k in range(0, n, BATCH):
+                part = self.write_transactions(frame.iloc[k:k + BATCH])
+                total.inserted += part.inserted
+                total.duplicates += part.duplicates
+                total.labelled += part.labelled
+                total.conflicts += part.conflicts
+                total.first_seq = total.first_seq or part.first_seq
+                total.last_seq = part.last_seq
+            return total
         names = ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
                  "currency", "country")
         cols = {c: [_clean(v) for v in frame[c].tolist()] for c in names}

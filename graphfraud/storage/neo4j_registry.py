@@ -247,11 +247,12 @@ class Neo4jRegistryMixin:
         frame = pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
         return frame[list(columns)].reset_index(drop=True)
 
-    def amount_baseline_frame(self) -> Any:
-        """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass)."""
+    def amount_baseline_frame(self, sample_every: int = 1) -> Any:
+        """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass);
+        ``sample_every`` > 1 reads only transactions whose ``seq`` is a multiple of it."""
         import pandas as pd
 
-        rows = list(self._stream("stream_amount_baseline"))
+        rows = list(self._stream("stream_amount_baseline", sample_every=max(1, int(sample_every))))
         return pd.DataFrame.from_records(rows, columns=["merchant_id", "currency", "n", "sum_log_amount", "first_ts"])
 
     # ------------------------------------------------------------ investigator queries

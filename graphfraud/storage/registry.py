@@ -53,7 +53,8 @@ class RegistryMixin:
     def _simple(self, sql: str, params: tuple[Any, ...]) -> int:
         def work(con: sqlite3.Connection, base: int) -> tuple[int, int]:
             cur = con.execute(sql, params)
-            return int(cur.lastrowid or cur.rowcount), base
+            # an INSERT answers with its new row id, an UPDATE or DELETE with how many rows it changed
+            return int(cur.lastrowid if sql.lstrip().upper().startswith("INSERT") else cur.rowcount), base
 
         return int(self._write(work))
 

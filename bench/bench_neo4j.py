@@ -1,0 +1,137 @@
+"""Bulk load into Neo4j: our loader against Neo4j's own LOAD CSV of the same rows, in the same run.
+
+    .venv/bin/python bench/bench_neo4j.py --users 10000            # starts scripts/neo4j-server itself
+    .venv/bin/python bench/bench_neo4j.py --url bolt://127.0.0.1:7687 --import-dir DATA/import
+
+Both loads go into an EMPTY database (cleared in between) with the store's schema (constraints) in
+place, and merge the same user, card, device, IP and merchant nodes, the same USED links (first and last
+seen, count) and create the same transactions with their MADE links. The CSV must be in the server's
+import folder: the launcher's Neo4j home is its ``--data`` folder, so that is ``DATA/import`` (Neo4j's
+default ``server.directories.import``; file URLs are allowed by default).
+
+Prints tx/s for both and the ratio (issue 7's floors: >= 10,000 tx/s and >= 0.8 of LOAD CSV).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LOAD_CSV = """
+LOAD CSV WITH HEADERS FROM $file AS row
+CALL (row) {
+  MERGE (u:User {id: row.user_id})
+  CREATE (u)-[:MADE]->(t:Transaction {transaction_id: row.transaction_id, ts: toInteger(row.ts),
+         user_id: row.user_id, amount: toFloat(row.amount), card_id: nullif(row.card_id, ''),
+         device_id: nullif(row.device_id, ''), ip: nullif(row.ip, ''), merchant_id: nullif(row.merchant_id, ''),
+         currency: nullif(row.currency, ''), country: nullif(row.country, ''),
+         is_fraud: toInteger(nullif(row.is_fraud, '')), seq: toInteger(row.seq)})
+  FOREACH (x IN CASE WHEN row.card_id = '' THEN [] ELSE [row.card_id] END |
+    MERGE (e:Card {id: x}) MERGE (u)-[r:USED]->(e)
+      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
+      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
+                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
+                   r.n = r.n + 1)
+  FOREACH (x IN CASE WHEN row.device_id = '' THEN [] ELSE [row.device_id] END |
+    MERGE (e:Device {id: x}) MERGE (u)-[r:USED]->(e)
+      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
+      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
+                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
+                   r.n = r.n + 1)
+  FOREACH (x IN CASE WHEN row.ip = '' THEN [] ELSE [row.ip] END |
+    MERGE (e:IP {id: x}) MERGE (u)-[r:USED]->(e)
+      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
+      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
+                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
+                   r.n = r.n + 1)
+  FOREACH (x IN CASE WHEN row.merchant_id = '' THEN [] ELSE [row.merchant_id] END |
+    MERGE (e:Merchant {id: x}) MERGE (u)-[r:USED]->(e)
+      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
+      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
+                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
+                   r.n = r.n + 1)
+} IN TRANSACTIONS OF 10000 ROWS
+"""
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(ROOT / "scripts" / "neo4j-server"), "--port", str(port), "--data", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if f"bolt://127.0.0.1:{port}" in line:
+            return proc, f"bolt://127.0.0.1:{port}"
+    raise SystemExit("scripts/neo4j-server did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=10_000, help="users to generate (graphfraud generate)")
+    ap.add_argument("--url", help="a running server (default: start scripts/neo4j-server)")
+    ap.add_argument("--import-dir", help="that server's import folder (with --url)")
+    args = ap.parse_args()
+
+    import pandas as pd
+
+    from graphfraud.storage.neo4j import Neo4jStore
+    from graphfraud.synth import generate
+    from loaders import load_file
+
+    work = Path(tempfile.mkdtemp(prefix="bench-neo4j-"))
+    proc = None
+    try:
+        if args.url:
+            url, import_dir = args.url, Path(args.import_dir or ".")
+        else:
+            proc, url = start_server(work / "neo")
+            import_dir = work / "neo" / "import"
+        import_dir.mkdir(parents=True, exist_ok=True)
+        df, _ = generate(args.users, seed=11)
+        src = work / "transactions.csv"
+        df.to_csv(src, index=False)
+        n = len(df)
+
+        store = Neo4jStore(url)
+        store.clear()
+        t0 = time.perf_counter()
+        load_file(str(src), store, progress=False)
+        ours = time.perf_counter() - t0
+        counts = store.info()
+
+        # the same rows for LOAD CSV, with the fields our loader derives (epoch ms, sequence numbers)
+        frames = list(store.iter_transaction_frames())
+        tx = pd.concat(frames, ignore_index=True)
+        csv = tx[["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
+                  "currency", "country", "is_fraud"]]
+        csv.to_csv(import_dir / "bench.csv", index=False)
+        store.clear()
+        Neo4jStore(url)  # the schema again (constraints, indexes), as our loader has it
+        t0 = time.perf_counter()
+        with store._session() as s:
+            s.run(LOAD_CSV, file="file:///bench.csv").consume()
+        theirs = time.perf_counter() - t0
+        again = store.info()
+        same = all(counts[k] == again[k] for k in ("transactions", "entities", "links"))
+        print(f"{n:,} transactions; graphfraud loader: {n / ours:,.0f} tx/s ({ours:.1f} s); "
+              f"LOAD CSV: {n / theirs:,.0f} tx/s ({theirs:.1f} s); ratio {theirs / ours:.2f}; "
+              f"same graph: {same}")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
