@@ -262,9 +262,10 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     h, a, b = cnt["h"].to_numpy(), cnt["a"].to_numpy(), cnt["b"].to_numpy()
     code = np.arange(first_code, first_code + len(cnt))
     hh, uu = np.concatenate([h, h]), np.concatenate([a, b])
-    # each user's synchronised use of that identifier: first, last, number of meetings
-    fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": meet["first_ts"].to_numpy(np.int64)}).groupby(
-        ["h", "u"])["ts"].agg(["min", "max", "size"])
+    # each user's synchronised use of that identifier: first, last, number of meetings; a meeting's time is
+    # its first transaction (whether a store reports it per user or per meeting)
+    m_ts = pd.Series(meet["first_ts"].to_numpy(np.int64)).groupby(gcode).transform("min").to_numpy()
+    fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": m_ts}).groupby(["h", "u"])["ts"].agg(["min", "max", "size"])
     f = fu.reindex(pd.MultiIndex.from_arrays([hh, uu]))
     types = hub_keys.get_level_values(0).to_numpy()[hh]
     eids = hub_keys.get_level_values(1).to_numpy()[hh]
@@ -590,7 +591,7 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
         if len(m):
             parts.append(m.assign(type=typ).sort_values(["entity_id", "merchant_id", "bucket", "user_id"],
                                                         kind="stable"))
-    co = _coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), 
+    co = _coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(),
                            int(edges["ent"].max()) + 1 if len(edges) else 0)
     if len(co):
         known = dict(zip(zip(links["type"], links["entity_id"]), links["n_users"]))
