@@ -34,25 +34,25 @@ CALL (row) {
          device_id: nullif(row.device_id, ''), ip: nullif(row.ip, ''), merchant_id: nullif(row.merchant_id, ''),
          currency: nullif(row.currency, ''), country: nullif(row.country, ''),
          is_fraud: toInteger(nullif(row.is_fraud, '')), seq: toInteger(row.seq)})
-  FOREACH (x IN CASE WHEN row.card_id = '' THEN [] ELSE [row.card_id] END |
+  FOREACH (x IN CASE WHEN coalesce(row.card_id, '') = '' THEN [] ELSE [row.card_id] END |
     MERGE (e:Card {id: x}) MERGE (u)-[r:USED]->(e)
       ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
       ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
                    r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
                    r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN row.device_id = '' THEN [] ELSE [row.device_id] END |
+  FOREACH (x IN CASE WHEN coalesce(row.device_id, '') = '' THEN [] ELSE [row.device_id] END |
     MERGE (e:Device {id: x}) MERGE (u)-[r:USED]->(e)
       ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
       ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
                    r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
                    r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN row.ip = '' THEN [] ELSE [row.ip] END |
+  FOREACH (x IN CASE WHEN coalesce(row.ip, '') = '' THEN [] ELSE [row.ip] END |
     MERGE (e:IP {id: x}) MERGE (u)-[r:USED]->(e)
       ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
       ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
                    r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
                    r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN row.merchant_id = '' THEN [] ELSE [row.merchant_id] END |
+  FOREACH (x IN CASE WHEN coalesce(row.merchant_id, '') = '' THEN [] ELSE [row.merchant_id] END |
     MERGE (e:Merchant {id: x}) MERGE (u)-[r:USED]->(e)
       ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
       ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,

@@ -277,7 +277,7 @@ def transactions_from_frame(frame: Any) -> Iterable[tuple[Transaction, int]]:
     for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex in zip(*cols):
         yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
                           None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
-                          json.loads(ex) if ex else {}, {}), int(seq)
+                          json.loads(ex) if isinstance(ex, str) and ex else {}, {}), int(seq)
 
 
 class Scorer:
@@ -393,7 +393,12 @@ class Scorer:
             contributions = [(self.model.features[k], float(contrib[k])) for k in top if contrib[k] > 0]
         out = decide(feats, tx, p, self.rules, contributions=contributions,
                      review_threshold=self.review_threshold, block_threshold=self.block_threshold)
-        out["ring"] = ring_context(engine, tx, self._ring_registry(tx.user_id), self.ring_min_size)
+        ring = ring_context(engine, tx, None, self.ring_min_size)
+        if ring is not None:  # the registry's id wins over the derived one
+            rid = self._ring_registry(tx.user_id).get(tx.user_id)
+            if rid:
+                ring["ring_id"] = rid
+        out["ring"] = ring
         out.update(transaction_id=tx.transaction_id, model_version=getattr(self.model, "version", None),
                    rules_version=self.rules.version, snapshot=engine.snapshot_version, features=feats)
         return out
@@ -416,7 +421,11 @@ class Scorer:
             seq, stored = self.store.add_transaction(tx, record)
             if stored is not None:
                 return self._response(stored, replay=True)
-            self.catch_up()
+            if seq == self.engine.seq + 1:  # nobody wrote in between: apply it here, skip the read-back
+                self.engine.apply(tx, seq)
+                self.engine.seq = seq + 1  # the decision took the next number
+            else:
+                self.catch_up()
             return self._response(record, replay=False, catching_up=lag > 1000)
 
     def score_many(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ A mapping is a small TOML file (format and examples in ``docs/mappings.md``)::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -239,6 +240,14 @@ def shipped_mappings() -> list[str]:
     return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".toml"))
 
 
+_SHIPPED_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _looks_like_name(text: str) -> bool:
+    """A bare word (no folder separator, no ``.toml``) names a shipped mapping."""
+    return os.sep not in text and "/" not in text and not text.lower().endswith(".toml")
+
+
 def load_mapping(ref: str | os.PathLike[str] | Mapping | dict[str, Any]) -> Mapping:
     """Read a mapping given by shipped name (``"aws_transactions"``), by path, or as a parsed dict.
 
@@ -254,7 +263,17 @@ def load_mapping(ref: str | os.PathLike[str] | Mapping | dict[str, Any]) -> Mapp
     text: str
     name = str(ref)
     path = Path(name)
-    if path.is_file():
+    if isinstance(ref, str) and _looks_like_name(name):
+        # a shipped mapping is named by a plain word; anything with separators or dots must be a .toml file
+        # the caller points at, never a name that climbs out of the package (``../../etc/passwd``)
+        if not _SHIPPED_NAME.match(name):
+            raise ConfigError(f"{name[:80]!r} is not a shipped mapping name (letters, digits and _ only); "
+                              f"shipped: {', '.join(shipped_mappings())}. To use your own mapping, give the "
+                              "path of a .toml file.", code="invalid_mapping_name")
+    elif path.suffix.lower() != ".toml":
+        raise ConfigError(f"Mapping file {name[:200]} is not a .toml file; give a TOML mapping file or the name "
+                          f"of a shipped mapping ({', '.join(shipped_mappings())}).", code="invalid_mapping_name")
+    if not (isinstance(ref, str) and _looks_like_name(name)) and path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

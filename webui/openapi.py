@@ -60,8 +60,8 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "amount": {"type": "number", "minimum": 0, "maximum": 1e12},
                 "card_id": opt_ident, "device_id": opt_ident, "ip": {"type": ["string", "null"]},
                 "merchant_id": opt_ident,
-                "currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$"},
-                "country": {"type": ["string", "null"], "pattern": "^[A-Za-z]{2}$"},
+                "currency": {"type": ["string", "null"], "pattern": "^ *([A-Za-z]{3})? *$"},  # empty: absent
+                "country": {"type": ["string", "null"], "pattern": "^ *([A-Za-z]{2})? *$"},
                 "is_fraud": {"enum": [0, 1, True, False, None]},
                 "labelled_at": {"type": ["string", "null"]},
                 **{t: opt_ident for t in cfg["EXTRA_TYPES"]},
@@ -108,8 +108,9 @@ def schemas(cfg: Any) -> dict[str, Any]:
         "Label": {
             "type": "object",
             "description": "transaction_id with is_fraud, or user_id with user_label.",
-            "properties": {"transaction_id": ident, "is_fraud": {"enum": [0, 1, True, False, "0", "1"]},
-                           "user_id": ident, "user_label": {"enum": ["fraudster", "victim", "legitimate"]},
+            # an empty or null id means absent, so the other kind of label may be given
+            "properties": {"transaction_id": opt_ident, "is_fraud": {"enum": [0, 1, True, False, "0", "1"]},
+                           "user_id": opt_ident, "user_label": {"enum": ["fraudster", "victim", "legitimate"]},
                            "labelled_at": timestamp},
         },
         "LabelResult": {"type": "object", "required": ["ok", "n_labels"],

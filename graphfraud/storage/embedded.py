@@ -63,6 +63,8 @@ SELECT j.key, j.value, tx.user_id, MIN(tx.ts), MAX(tx.ts), COUNT(*) FROM tx, jso
 WHERE tx.seq BETWEEN ? AND ? AND tx.extra IS NOT NULL GROUP BY j.key, j.value, tx.user_id
 ON CONFLICT(type, entity_id, user_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
   last_seen = MAX(last_seen, excluded.last_seen), n = n + excluded.n"""
+_UPSERT_LINK = """INSERT INTO link VALUES (?,?,?,?,?,1) ON CONFLICT(type, entity_id, user_id) DO UPDATE SET
+  first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen), n = n + 1"""
 _INSERT_TX = f"INSERT OR IGNORE INTO tx({', '.join(TX_COLUMNS)}) VALUES ({', '.join('?' * len(TX_COLUMNS))})"
 _SELECT_TX = f"SELECT {', '.join(TX_COLUMNS)} FROM tx"
 _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
@@ -292,7 +294,12 @@ class EmbeddedStore(RegistryMixin):
                _dump(tx.attrs))
 
         def work(con: sqlite3.Connection, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
-            old = con.execute(f"{_SELECT_TX} WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
+            seq = base + 1
+            before = con.total_changes
+            con.execute(_INSERT_TX, (seq, *row))  # OR IGNORE: a stored id changes nothing
+            old = None
+            if con.total_changes == before:
+                old = con.execute(f"{_SELECT_TX} WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
             if old is not None:
                 old_tx = row_to_transaction(old)
                 if old_tx.content() != tx.content():
@@ -303,9 +310,7 @@ class EmbeddedStore(RegistryMixin):
                 d = con.execute("SELECT body FROM decision WHERE transaction_id=?",
                                 (tx.transaction_id,)).fetchone()
                 return (old[0], json.loads(d[0]) if d else {}), base
-            seq = base + 1
-            con.execute(_INSERT_TX, (seq, *row))
-            self._link_range(con, seq)
+            self._link_one(con, tx, seq)
             if decision is not None:
                 seq += 1
                 con.execute("INSERT INTO decision VALUES (?,?,?,?,?,?)",
@@ -333,6 +338,16 @@ class EmbeddedStore(RegistryMixin):
                        (lo + 1, upto)).fetchone():
             con.execute(_LINK_EXTRA, (lo + 1, upto))
         con.execute("UPDATE meta SET value=? WHERE key='links_seq'", (str(upto),))
+
+    def _link_one(self, con: sqlite3.Connection, tx: Transaction, seq: int) -> None:
+        """Fold one just-inserted transaction into ``link``: direct upserts when the watermark is current."""
+        lo = int(con.execute("SELECT value FROM meta WHERE key='links_seq'").fetchone()[0])
+        if lo != seq - 1:  # earlier transactions are not folded yet (a load in progress): fold them all
+            self._link_range(con, seq)
+            return
+        for typ, value in tx.entities():
+            con.execute(_UPSERT_LINK, (typ, value, tx.user_id, tx.ts, tx.ts))
+        con.execute("UPDATE meta SET value=? WHERE key='links_seq'", (str(seq),))
 
     def refresh_links(self, wait: bool = True) -> bool:
         """Bring the ``link`` table up to date with every stored transaction.

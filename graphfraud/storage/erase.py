@@ -38,7 +38,7 @@ def _replacer(mapping: dict[str, str]) -> Any:
     if not mapping:
         return lambda x: x
     # longest first, bounded so that "u1" does not match inside "u10"
-    pat = re.compile(r"(?<![\w@.:-])(" + "|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True))
+    pat = re.compile(r"(?<![\w@.-])(" + "|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True))
                      + r")(?![\w@.-])")
 
     def walk(x: Any) -> Any:

@@ -1,0 +1,657 @@
+"""The Neo4j store: the same contract as the embedded store, on a Neo4j 5 server (local, cluster or hosted).
+
+Graph model (every value a query parameter; the Cypher lives in the ``cypher`` package, one query a file):
+
+- ``(:User {id})-[:USED {first_seen, last_seen, n}]->(identifier)``, identifiers being ``(:Card {id})``,
+  ``(:Device {id})``, ``(:IP {id})``, ``(:Merchant {id})`` and, for mapped extra types,
+  ``(:Entity {type, id})``. Links are folded in the same write transaction as the transactions.
+- ``(:User)-[:MADE]->(:Transaction {transaction_id, seq, ts, user_id, amount, ...})``; ``extra`` and
+  ``attrs`` are JSON text, absent values are absent properties.
+- ``(:Label)``, ``(:Decision)``, ``(:Model)`` (bytes as a byte array), ``(:Event)``, ``(:Ring)``,
+  ``(:RingMember)``, ``(:RingHistory)``, ``(:Case)``, ``(:Note)``, ``(:AppUser)``, ``(:ApiKey)`` (hashes
+  only), ``(:Audit)`` and ``(:Meta {key, value})`` holding the sequence counter and small settings.
+
+Every write runs in one Neo4j transaction that first locks the ``seq`` Meta node, so writers are
+serialised the way ``BEGIN IMMEDIATE`` serialises the embedded store, and sequence numbers are handed
+out without gaps between concurrent writers. This module is the only one importing :mod:`neo4j`; it does
+so lazily, keeps one driver per process and URL, and turns every driver error into
+:class:`~graphfraud.errors.StorageError` without the driver's text.
+"""
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from ..errors import Conflict, GraphFraudError, NotFound, StorageError
+from ..schema import ENTITY_COLUMNS, Label, Transaction
+from .base import TX_COLUMNS, Event, WriteResult
+from .neo4j_registry import Neo4jRegistryMixin
+
+__all__ = ["Neo4jStore", "query"]
+
+BATCH = 10_000  # rows per UNWIND statement
+SOURCE_RANK = {"file": 0, "chargeback": 1, "investigator": 2}
+# a fixed table: which query writes the nodes and links of each built-in identifier type
+_NODE_QUERY = {"card_id": "merge_cards", "device_id": "merge_devices", "ip": "merge_ips",
+               "merchant_id": "merge_merchants"}
+_LINK_QUERY = {"card_id": "merge_card_links", "device_id": "merge_device_links", "ip": "merge_ip_links",
+               "merchant_id": "merge_merchant_links"}
+_COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
+             "extra", "attrs")
+_LINK_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n"]
+
+_QUERIES: dict[str, str] = {}
+_DRIVERS: dict[tuple[Any, ...], Any] = {}
+_DRIVERS_LOCK = threading.Lock()
+
+
+def query(name: str) -> str:
+    """The text of ``cypher/<name>.cypher`` (read once, with :mod:`importlib.resources`)."""
+    q = _QUERIES.get(name)
+    if q is None:
+        q = resources.files("cypher").joinpath(f"{name}.cypher").read_text(encoding="utf-8")
+        _QUERIES[name] = q
+    return q
+
+
+def _statements(name: str) -> list[str]:
+    """The statements of a DDL script (``create_schema.cypher``), comments dropped."""
+    text = "\n".join(ln for ln in query(name).splitlines() if not ln.lstrip().startswith("//"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _dump(d: Any) -> str | None:
+    return json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) if d else None
+
+
+def _clean(v: Any) -> Any:
+    """``None`` for missing values (``None``, NaN, pandas NA), plain Python scalars otherwise."""
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        return v.item()
+    return v
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def _chunks(seq: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for k in range(0, len(seq), size):
+        yield seq[k:k + size]
+
+
+def _to_transaction(p: dict[str, Any]) -> Transaction:
+    return Transaction(transaction_id=p["transaction_id"], ts=p["ts"], user_id=p["user_id"], amount=p["amount"],
+                       card_id=p.get("card_id"), device_id=p.get("device_id"), ip=p.get("ip"),
+                       merchant_id=p.get("merchant_id"), currency=p.get("currency"), country=p.get("country"),
+                       is_fraud=p.get("is_fraud"), labelled_at=p.get("labelled_at"),
+                       extra=json.loads(p["extra"]) if p.get("extra") else {},
+                       attrs=json.loads(p["attrs"]) if p.get("attrs") else {})
+
+
+def _split_url(url: str) -> tuple[str, str | None, str | None, str | None]:
+    """``(url without credentials, user, password, database)`` from ``bolt://user:pass@host:port/db``."""
+    parts = urlsplit(url)
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    host = parts.hostname or "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    database = parts.path.strip("/") or None
+    return urlunsplit((parts.scheme, netloc, "", parts.query, "")), user, password, database
+
+
+def _shared_driver(url: str, user: str | None, password: str | None) -> Any:
+    """One driver per process and server (a forked worker makes its own: sockets are not shared)."""
+    key = (os.getpid(), url, user, password)
+    with _DRIVERS_LOCK:
+        drv = _DRIVERS.get(key)
+        if drv is None:
+            import neo4j
+
+            auth = (user, password or "") if user else None
+            drv = neo4j.GraphDatabase.driver(url, auth=auth, max_connection_lifetime=3600, notifications_min_severity="OFF",
+                                             connection_acquisition_timeout=60.0)
+            if not _DRIVERS:
+                atexit.register(_close_drivers)
+            _DRIVERS[key] = drv
+        return drv
+
+
+def _close_drivers() -> None:
+    with _DRIVERS_LOCK:
+        for drv in _DRIVERS.values():
+            try:
+                drv.close()
+            except Exception:  # noqa: BLE001 - closing at exit: nothing left to tell
+                pass
+        _DRIVERS.clear()
+
+
+class Neo4jStore(Neo4jRegistryMixin):
+    """The store on a Neo4j 5 server; the same methods and semantics as
+    :class:`~graphfraud.storage.embedded.EmbeddedStore`.
+
+    Parameters
+    ----------
+    url : str
+        ``bolt://``, ``bolt+s://``, ``neo4j://`` or ``neo4j+s://`` (cluster routing, hosted servers) URL,
+        optionally with ``user:password@`` and a ``/database`` path.
+    user, password : str, optional
+        Default: from the URL, else ``NEO4J_USER`` / ``NEO4J_PASSWORD``; none means auth is off.
+    database : str, optional
+        Default: from the URL path, else ``NEO4J_DATABASE``, else the server's default database.
+    """
+
+    backend = "neo4j"
+
+    def __init__(self, url: str, user: str | None = None, password: str | None = None,
+                 database: str | None = None, **_: Any) -> None:
+        plain, url_user, url_password, url_db = _split_url(url)
+        self.location = plain + (f"/{url_db}" if url_db else "")
+        self._url = plain
+        self._user = user or url_user or os.environ.get("NEO4J_USER") or None
+        self._password = password or url_password or os.environ.get("NEO4J_PASSWORD") or None
+        if self._password and not self._user:
+            self._user = "neo4j"
+        self._database = database or url_db or os.environ.get("NEO4J_DATABASE") or None
+        self._guard("open", self._open)
+
+    # ------------------------------------------------------------ connection and errors
+    def _open(self) -> None:
+        self._driver = _shared_driver(self._url, self._user, self._password)
+        self._driver.verify_connectivity()
+        with self._session() as s:
+            for stmt in _statements("create_schema"):
+                s.run(stmt).consume()
+            s.run("MERGE (m:Meta {key: 'seq'}) ON CREATE SET m.value = 0").consume()
+
+    def _session(self) -> Any:
+        return self._driver.session(database=self._database) if self._database else self._driver.session()
+
+    def _guard(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn``; driver and network errors become :class:`StorageError` (no driver text leaves)."""
+        import neo4j.exceptions as ne
+
+        try:
+            return fn()
+        except GraphFraudError:
+            raise
+        except ne.AuthError:
+            raise StorageError(f"The Neo4j server at {self.location} refused the credentials; set NEO4J_USER and "
+                               "NEO4J_PASSWORD or put them in the store URL.", code="store_unavailable") from None
+        except (ne.ServiceUnavailable, ne.SessionExpired, OSError):
+            raise StorageError(f"The Neo4j server at {self.location} cannot be reached; check that it is running "
+                               "and the URL is right.", code="store_unavailable") from None
+        except ne.Neo4jError as e:
+            code = getattr(e, "code", "") or ""
+            raise StorageError(f"The Neo4j store at {self.location} could not {what} ({code or 'server error'}); "
+                               "see the server's log for the cause.") from None
+        except ne.DriverError:
+            raise StorageError(f"The connection to the Neo4j store at {self.location} failed while trying to "
+                               f"{what}; try again.") from None
+
+    def _read(self, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run one read query from ``cypher/``; rows as dicts."""
+        def fn() -> list[dict[str, Any]]:
+            with self._session() as s:
+                return s.execute_read(lambda tx: [r.data() for r in tx.run(query(query_name), params)])
+
+        return self._guard("read", fn)  # type: ignore[no-any-return]
+
+    def _write(self, fn: Callable[[Any, int], tuple[Any, int]], what: str = "write") -> Any:
+        """Run ``fn(tx, base_seq) -> (result, new_seq)`` in one write transaction holding the store lock."""
+        def work(tx: Any) -> Any:
+            base = tx.run(query("lock_sequence")).single()["value"]
+            result, new_seq = fn(tx, int(base))
+            tx.run(query("set_sequence"), value=int(new_seq)).consume()
+            return result
+
+        def run() -> Any:
+            with self._session() as s:
+                return s.execute_write(work)
+
+        return self._guard(what, run)
+
+    @staticmethod
+    def _next_ids(tx: Any, counter: str, n: int = 1) -> int:
+        """Take ``n`` ids from a counter (fixed names only); returns the last one."""
+        return int(tx.run(query("next_id"), key=f"id:{counter}", n=n).single()["last"])
+
+    def clear(self) -> None:
+        """Delete everything in the database (every node, not only graphfraud's) and start the sequence
+        again. For tests and for starting over; no command calls it."""
+        def run() -> None:
+            with self._session() as s:
+                s.run(query("clear_database")).consume()
+                s.run("MERGE (m:Meta {key: 'seq'}) ON CREATE SET m.value = 0").consume()
+
+        self._guard("clear the database", run)
+
+    def close(self) -> None:
+        """Nothing to release per store: the process's driver is shared (closed at exit)."""
+
+    def last_seq(self) -> int:
+        rows = self._read("get_meta", key="seq")
+        return int(rows[0]["value"]) if rows and rows[0]["value"] is not None else 0
+
+    def refresh_links(self) -> None:
+        """Links are folded in the same transaction as the transactions: nothing to catch up."""
+
+    # ------------------------------------------------------------ bulk transactions
+    def write_transactions(self, frame: Any) -> WriteResult:
+        """Write a validated chunk (from :func:`graphfraud.schema.validate_frame`).
+
+        Rows go in batches of 10,000, each one server transaction (all or nothing) of ``UNWIND``
+        statements, nodes before relationships. A larger chunk is several batches: after a crash, the
+        batches written are whole, and loading the file again counts them as duplicates.
+        An id stored with the same content is a duplicate (or a label event when it brings a label the
+        stored row lacked); an id stored with other content is a conflict naming the fields.
+        """
+        n = len(frame)
+        if n == 0:
+            return WriteResult()
+        if n > BATCH:
+            # one server transaction per batch: the server bounds a transaction's memory (1 GiB on the
+            # bundled server), and 100,000 rows with their nodes and links exceed it
+            total = WriteResult()
+            for k in range(0, n, BATCH):
+                part = self.write_transactions(frame.iloc[k:k + BATCH])
+                total.inserted += part.inserted
+                total.duplicates += part.duplicates
+                total.labelled += part.labelled
+                total.conflicts += part.conflicts
+                total.first_seq = total.first_seq or part.first_seq
+                total.last_seq = part.last_seq
+            return total
+        names = ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
+                 "currency", "country")
+        cols = {c: [_clean(v) for v in frame[c].tolist()] for c in names}
+        cols["ts"] = [int(v) for v in cols["ts"]]
+        cols["amount"] = [float(v) for v in cols["amount"]]
+        cols["is_fraud"] = [None if _clean(v) is None else int(v) for v in frame["is_fraud"].tolist()]
+        cols["labelled_at"] = [None if _clean(v) is None else int(v) for v in frame["labelled_at"].tolist()]
+        cols["extra"] = [_dump(d) if isinstance(d, dict) else None for d in frame["extra"].tolist()]
+        cols["attrs"] = [_dump(d) if isinstance(d, dict) else None for d in frame["attrs"].tolist()]
+        extras = [d if isinstance(d, dict) else {} for d in frame["extra"].tolist()]
+        rows_no = frame["row"].tolist() if "row" in frame.columns else list(range(1, n + 1))
+        tids = cols["transaction_id"]
+        first: dict[str, int] = {}
+        for i, t in enumerate(tids):
+            first.setdefault(t, i)
+
+        def work(tx: Any, base: int) -> tuple[WriteResult, int]:
+            res = WriteResult(first_seq=base + 1, last_seq=base + n)
+            stored: dict[str, dict[str, Any]] = {}
+            for part in _chunks(list(first)):
+                for r in tx.run(query("match_transactions"), ids=list(part)):
+                    stored[r["t"]["transaction_id"]] = r["t"]
+            new = [i for t, i in first.items() if t not in stored]
+            self._insert(tx, new, base, cols, extras)
+            res.inserted = len(new)
+            ignored = [i for i in range(n) if first[tids[i]] != i or tids[i] in stored]
+            next_seq = base + n
+            if ignored:
+                next_seq = self._reconcile(tx, ignored, first, stored, cols, rows_no, res, next_seq)
+            return res, next_seq
+
+        return self._write(work, "write transactions")
+
+    def _insert(self, tx: Any, new: list[int], base: int, cols: dict[str, list[Any]],
+                extras: list[dict[str, str]]) -> None:
+        """Nodes, then transactions with their MADE links, then USED links (folded per user and identifier)."""
+        if not new:
+            return
+        users = cols["user_id"]
+        user_ids = list(dict.fromkeys(users[i] for i in new))
+        for part in _chunks(user_ids):
+            tx.run(query("merge_users"), ids=list(part)).consume()
+        for col, q in _NODE_QUERY.items():
+            ids = list(dict.fromkeys(cols[col][i] for i in new if cols[col][i] is not None))
+            for part in _chunks(ids):
+                tx.run(query(q), ids=list(part)).consume()
+        extra_nodes = list(dict.fromkeys((k, v) for i in new for k, v in extras[i].items()))
+        for part in _chunks(extra_nodes):
+            tx.run(query("merge_extra_entities"), rows=[{"type": k, "id": v} for k, v in part]).consume()
+        # transactions, grouped by user: one user lookup per group
+        keys = ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
+                "currency", "country", "is_fraud", "labelled_at", "extra", "attrs")
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for i in new:
+            props = {k: cols[k][i] for k in keys if cols[k][i] is not None}
+            props["seq"] = base + 1 + i
+            groups.setdefault(users[i], []).append(props)
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for u, rows in groups.items():
+            batch.append({"user_id": u, "rows": rows})
+            size += len(rows)
+            if size >= BATCH:
+                tx.run(query("create_transactions"), groups=batch).consume()
+                batch, size = [], 0
+        if batch:
+            tx.run(query("create_transactions"), groups=batch).consume()
+        # links: (user, identifier) -> first seen, last seen, count
+        ts = cols["ts"]
+        for col, q in _LINK_QUERY.items():
+            agg: dict[tuple[str, str], list[int]] = {}
+            vals = cols[col]
+            for i in new:
+                v = vals[i]
+                if v is None:
+                    continue
+                a = agg.get((users[i], v))
+                if a is None:
+                    agg[(users[i], v)] = [ts[i], ts[i], 1]
+                else:
+                    a[0] = min(a[0], ts[i])
+                    a[1] = max(a[1], ts[i])
+                    a[2] += 1
+            rows_l = [{"user_id": u, "entity_id": e, "first_seen": a[0], "last_seen": a[1], "n": a[2]}
+                      for (u, e), a in agg.items()]
+            for part in _chunks(rows_l):
+                tx.run(query(q), rows=list(part)).consume()
+        xagg: dict[tuple[str, str, str], list[int]] = {}
+        for i in new:
+            for k, v in extras[i].items():
+                a = xagg.get((k, users[i], v))
+                if a is None:
+                    xagg[(k, users[i], v)] = [ts[i], ts[i], 1]
+                else:
+                    a[0], a[1], a[2] = min(a[0], ts[i]), max(a[1], ts[i]), a[2] + 1
+        xrows = [{"type": k, "user_id": u, "entity_id": e, "first_seen": a[0], "last_seen": a[1], "n": a[2]}
+                 for (k, u, e), a in xagg.items()]
+        for part in _chunks(xrows):
+            tx.run(query("merge_extra_links"), rows=list(part)).consume()
+
+    def _reconcile(self, tx: Any, ignored: list[int], first: dict[str, int], stored: dict[str, dict[str, Any]],
+                   cols: dict[str, list[Any]], rows_no: list[int], res: WriteResult, seq: int) -> int:
+        """Rows whose id was stored already (or earlier in the chunk): same content is a duplicate (a new
+        label is added), other content is a conflict."""
+        tids = cols["transaction_id"]
+        ids = list({tids[i] for i in ignored if tids[i] in stored})
+        file_labels: set[tuple[str, str]] = set()
+        for part in _chunks(ids):
+            for r in tx.run(query("list_file_labels"), ids=list(part)):
+                file_labels.add((r["subject_id"], r["value"]))
+        labels: list[dict[str, Any]] = []
+        now = _now()
+        for i in ignored:
+            tid = tids[i]
+            if tid in stored:
+                old = stored[tid]
+            else:
+                j = first[tid]
+                old = {k: cols[k][j] for k in (*_COMPARED, "is_fraud")}
+            diff = [k for k in _COMPARED if not _same(old.get(k), cols[k][i])]
+            if diff:
+                res.conflicts.append((rows_no[i], f"transaction_id {tid!r} is already stored with a different "
+                                      f"{', '.join(diff)}"))
+                continue
+            fraud = cols["is_fraud"][i]
+            if fraud is not None and old.get("is_fraud") is None and (tid, str(fraud)) not in file_labels:
+                seq += 1
+                labels.append({"seq": seq, "subject": "transaction", "subject_id": tid, "value": str(fraud),
+                               "known_at": cols["labelled_at"][i], "source": "file", "created_at": now})
+                file_labels.add((tid, str(fraud)))
+                res.labelled += 1
+            else:
+                res.duplicates += 1
+        for part in _chunks(labels):
+            tx.run(query("create_labels"), rows=list(part)).consume()
+        return seq
+
+    # ------------------------------------------------------------ one transaction (the API)
+    def add_transaction(self, tx_: Transaction, decision: dict[str, Any] | None = None
+                        ) -> tuple[int, dict[str, Any] | None]:
+        """Store one transaction and its decision record atomically (see the embedded store)."""
+        props = {"transaction_id": tx_.transaction_id, "ts": tx_.ts, "user_id": tx_.user_id, "amount": tx_.amount,
+                 "card_id": tx_.card_id, "device_id": tx_.device_id, "ip": tx_.ip, "merchant_id": tx_.merchant_id,
+                 "currency": tx_.currency, "country": tx_.country, "is_fraud": tx_.is_fraud,
+                 "labelled_at": tx_.labelled_at, "extra": _dump(tx_.extra), "attrs": _dump(tx_.attrs)}
+
+        def work(tx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
+            old = tx.run(query("get_transaction"), transaction_id=tx_.transaction_id).single()
+            if old is not None:
+                if _to_transaction(old["t"]).content() != tx_.content():
+                    raise Conflict(f"Transaction {tx_.transaction_id!r} is already stored with different content; "
+                                   "use a new transaction_id for a new transaction.",
+                                   [f"transaction_id: {tx_.transaction_id!r} exists with other values"],
+                                   code="transaction_conflict")
+                d = tx.run(query("get_decision"), transaction_id=tx_.transaction_id).single()
+                return (int(old["t"]["seq"]), json.loads(d["body"]) if d else {}), base
+            cols = {k: [v] for k, v in props.items()}
+            self._insert(tx, [0], base, cols, [dict(tx_.extra)])
+            seq = base + 1
+            if decision is not None:
+                seq += 1
+                tx.run(query("create_decision"), seq=seq, transaction_id=tx_.transaction_id, created_at=_now(),
+                       score=decision.get("score"), decision=decision.get("decision"),
+                       body=json.dumps(decision, sort_keys=True)).consume()
+            return (base + 1, None), seq
+
+        return self._write(work, "store the transaction")  # type: ignore[no-any-return]
+
+    def add_labels(self, labels: Sequence[Label]) -> int:
+        """Store label events atomically; returns how many were stored."""
+        if not labels:
+            return 0
+
+        def work(tx: Any, base: int) -> tuple[int, int]:
+            t = _now()
+            rows = [{"seq": base + i + 1, "subject": lb.subject, "subject_id": lb.subject_id, "value": lb.value,
+                     "known_at": lb.known_at, "source": lb.source, "created_at": t} for i, lb in enumerate(labels)]
+            for part in _chunks(rows):
+                tx.run(query("create_labels"), rows=list(part)).consume()
+            return len(labels), base + len(labels)
+
+        return self._write(work, "store labels")  # type: ignore[no-any-return]
+
+    def add_event(self, kind: str, data: dict[str, Any]) -> int:
+        def work(tx: Any, base: int) -> tuple[int, int]:
+            tx.run(query("create_event"), seq=base + 1, kind=kind, data=json.dumps(data, sort_keys=True)).consume()
+            return base + 1, base + 1
+
+        return self._write(work, "store an event")  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ reads
+    def get_transaction(self, transaction_id: str) -> dict[str, Any] | None:
+        rows = self._read("get_transaction", transaction_id=transaction_id)
+        if not rows:
+            return None
+        p = rows[0]["t"]
+        d = _to_transaction(p).as_dict()
+        d["seq"] = p["seq"]
+        d["labels"] = self._read("list_subject_labels", subject="transaction", subject_id=transaction_id)
+        return d
+
+    def transactions_of(self, column: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest transactions where ``column`` (``user_id`` or an entity column) equals ``value``."""
+        if column == "user_id":
+            rows = self._read("list_user_transactions", user_id=value, limit=int(limit))
+        elif column in ENTITY_COLUMNS:
+            rows = self._read("list_entity_transactions", type=ENTITY_COLUMNS[column], entity_id=value,
+                              column=column, limit=int(limit))
+        else:
+            rows = self._read("list_entity_transactions", type=column, entity_id=value, column=None,
+                              limit=1_000_000)
+            rows = [r for r in rows if json.loads(r["t"].get("extra") or "{}").get(column) == value][:limit]
+        return [_to_transaction(r["t"]).as_dict() for r in rows]
+
+    def info(self) -> dict[str, Any]:
+        c = self._read("count_store")[0]
+        labelled, fraud = int(c["labelled"]), int(c["fraud"] or 0)
+        eff: dict[str, tuple[int, int, str]] = {}
+        for r in self._read("list_transaction_labels"):
+            key = (SOURCE_RANK.get(r["source"], 0), r["seq"])
+            sid = r["subject_id"]
+            if sid not in eff or key > eff[sid][:2]:
+                eff[sid] = (key[0], key[1], r["value"])
+        if eff:
+            for part in _chunks(list(eff)):
+                for r in self._read("list_file_fraud", ids=list(part)):
+                    old = r["is_fraud"]
+                    new = int(eff[r["transaction_id"]][2])
+                    labelled += old is None
+                    fraud += (new == 1) - (old == 1)
+        entities: dict[str, int] = {"user": int(c["users"])}
+        found = {"card": c["cards"], "device": c["devices"], "ip": c["ips"], "merchant": c["merchants"]}
+        found.update({r["type"]: r["n"] for r in self._read("count_extra_entities")})
+        for typ in sorted(found):
+            if found[typ]:
+                entities[typ] = int(found[typ])
+        users = {r["value"]: int(r["n"]) for r in self._read("count_user_labels")}
+        return {"store": self.location, "backend": "neo4j", "transactions": int(c["transactions"]),
+                "labelled": labelled, "fraud": fraud, "entities": entities, "links": int(c["links"]),
+                "user_labels": users, "last_seq": self.last_seq()}
+
+    def _stream(self, query_name: str, /, **params: Any) -> Iterator[list[Any]]:
+        """Rows of a read query as value lists, streamed (the session stays open while iterating)."""
+        import neo4j.exceptions as ne
+
+        try:
+            with self._session() as s:
+                for rec in s.run(query(query_name), params):
+                    yield rec.values()
+        except (ne.Neo4jError, ne.DriverError, OSError):
+            raise StorageError(f"Reading from the Neo4j store at {self.location} failed; check that the server "
+                               "is running and try again.") from None
+
+    def iter_transaction_frames(self, chunk_size: int = 200_000, after_seq: int = 0) -> Iterator[Any]:
+        """Transactions in sequence order as DataFrames (for rebuilding the engine)."""
+        import pandas as pd
+
+        rows: list[list[Any]] = []
+        for r in self._stream("stream_transactions", after_seq=int(after_seq), limit=2**62):
+            rows.append(r)
+            if len(rows) >= chunk_size:
+                yield pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
+                rows = []
+        if rows:
+            yield pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
+
+    def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
+        return [(r["seq"], Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"]))
+                for r in self._read("list_labels", after_seq=int(after_seq), limit=2**62)]
+
+    def events_since(self, seq: int, limit: int = 10_000) -> list[Event]:
+        """Everything stored after ``seq``, in sequence order (at most ``limit`` events)."""
+        out: list[Event] = []
+        for r in self._stream("stream_transactions", after_seq=int(seq), limit=int(limit)):
+            p = dict(zip(TX_COLUMNS, r))
+            out.append(Event(p["seq"], "transaction", transaction=_to_transaction(p)))
+        for s, lb in [(r["seq"], Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"]))
+                      for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
+            out.append(Event(s, "label", label=lb))
+        for r in self._read("list_events", after_seq=int(seq), limit=int(limit)):
+            out.append(Event(r["seq"], r["kind"], data=json.loads(r["data"])))
+        out.sort(key=lambda e: e.seq)
+        return out[:limit]
+
+    def links_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(list(self._stream("stream_links")), columns=_LINK_COLUMNS)
+
+    def neighbours(self, node_type: str, node_id: str, limit: int) -> list[dict[str, Any]]:
+        """Links touching one node: a user's entities, or an entity's users (at most ``limit``)."""
+        if node_type == "user":
+            return self._read("list_user_links", user_id=node_id, limit=int(limit))
+        return self._read("list_entity_links", type=node_type, entity_id=node_id, limit=int(limit))
+
+    def count_links(self, node_type: str, node_id: str) -> int:
+        if node_type == "user":
+            return len(self.neighbours("user", node_id, 1_000_000))
+        rows = self._read("count_entity_links", type=node_type, entity_id=node_id)
+        return int(rows[0]["n"] or 0) if rows else 0
+
+    # ------------------------------------------------------------ decisions
+    def get_decision(self, transaction_id: str) -> dict[str, Any] | None:
+        rows = self._read("get_decision", transaction_id=transaction_id)
+        return json.loads(rows[0]["body"]) if rows else None
+
+    def decisions_frame(self, limit: int | None = None) -> Any:
+        import pandas as pd
+
+        rows = self._read("list_decisions", limit=int(limit) if limit else 2**62)
+        return pd.DataFrame.from_records([list(r.values()) for r in rows],
+                                         columns=["transaction_id", "created_at", "score", "decision", "body"])
+
+    # ------------------------------------------------------------ models
+    def save_model(self, version: str, meta: dict[str, Any], blob: bytes) -> None:
+        import hashlib
+
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            tx.run(query("create_model"), version=version, created_at=_now(), meta=json.dumps(meta, sort_keys=True),
+                   sha256=hashlib.sha256(blob).hexdigest(), blob=bytearray(blob)).consume()
+            return None, base
+
+        self._write(work, "save the model")
+
+    def set_model_status(self, version: str, status: str) -> None:
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            if not tx.run(query("set_model_status"), version=version, status=status).single()["found"]:
+                raise NotFound(f"There is no model version {version!r}; `graphfraud model list` shows them.")
+            tx.run(query("create_event"), seq=base + 1, kind="model",
+                   data=json.dumps({"version": version, "status": status})).consume()
+            return None, base + 1
+
+        self._write(work, "change the model's status")
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return [{"version": r["version"], "created_at": r["created_at"], "status": r["status"], "sha256": r["sha256"],
+                 **json.loads(r["meta"])} for r in self._read("list_models")]
+
+    def load_model(self, version: str) -> tuple[dict[str, Any], bytes]:
+        rows = self._read("get_model", version=version)
+        if not rows:
+            raise NotFound(f"There is no model version {version!r}; `graphfraud model list` shows them.")
+        meta = json.loads(rows[0]["meta"])
+        meta["sha256"] = rows[0]["sha256"]
+        blob = rows[0]["blob"]
+        return meta, base64.b64decode(blob) if isinstance(blob, str) else bytes(blob)
+
+    # ------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("get_meta", key=key)
+        return None if not rows or rows[0]["value"] is None else str(rows[0]["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        if key == "seq":
+            raise ValueError("The sequence counter is not a setting; it moves only with stored events.")
+
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            tx.run(query("set_meta"), key=key, value=value).consume()
+            return None, base
+
+        self._write(work, "save a setting")

@@ -1,0 +1,128 @@
+"""``graphfraud erase --user ID``: personal data replaced by pseudonyms, aggregate counts unchanged, audited."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from graphfraud.cli import main
+from graphfraud.errors import NotFound
+from graphfraud.graph.persist import save_engine, snapshot_path
+from graphfraud.schema import Label, validate_record
+from graphfraud.scoring import Scorer
+from graphfraud.storage import open_store
+from graphfraud.testing import make_transactions
+from loaders import load_file
+
+from relhelpers import store_bytes
+
+VICTIM = "U-ERASE-ME-7a1c"
+SHARED_EMAIL = "shared.household@example.org"
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A loaded store where VICTIM has transactions, an email shared with a neighbour, a private phone,
+    attributes, a user label, a scored decision, a ring membership and a case."""
+    df, truth = make_transactions(300, seed=5)
+    ring_users = next(iter(truth["rings"].values()))["users"]
+    target = ring_users[0]
+    df["user_id"] = df["user_id"].replace(target, VICTIM)
+    df["email"] = None
+    df["note"] = None
+    mine = df["user_id"] == VICTIM
+    df.loc[mine, "email"] = SHARED_EMAIL
+    df.loc[mine, "note"] = "call me on +44 7700 900123"
+    neighbour = df.loc[~mine, "user_id"].iloc[0]
+    df.loc[df["user_id"] == neighbour, "email"] = SHARED_EMAIL
+    csv = tmp_path / "tx.csv"
+    df.to_csv(csv, index=False)
+    db = str(tmp_path / "gf.db")
+    store = open_store(db)
+    os.environ["GRAPHFRAUD_EXTRA_TYPES"] = "email,phone"
+    try:
+        load_file(csv, store, mapping={"extra_entities": ["email", "phone"]}, progress=False,
+                  rejects_path=tmp_path / "r.csv")
+        store.add_labels([Label("user", VICTIM, "fraudster", None, "investigator")])
+        scorer = Scorer(store)
+        tx = validate_record({"transaction_id": "LIVE-1", "timestamp": "2026-03-01T10:00:00Z", "user_id": VICTIM,
+                              "amount": 12.0, "card_id": "C-PRIVATE-CARD-99", "phone": "+447700900123"},
+                             extra_types=("email", "phone"))
+        scorer.score(tx)
+        users = [VICTIM if u == target else u for u in ring_users]
+        store.save_rings([{"ring_id": "R-test", "status": "active", "score": 0.9, "size": len(users),
+                           "users": users, "members": [{"type": "user", "id": u} for u in users]}],
+                         [{"ring_id": "R-test", "change": "created", "detail": {"users": users}}])
+        store.create_case("user", VICTIM, f"Review {VICTIM}", "alice")
+        store.audit("alice", "entity.view", f"user:{VICTIM}", {})
+        save_engine(store, scorer.engine)
+        yield store, scorer, neighbour
+    finally:
+        os.environ.pop("GRAPHFRAUD_EXTRA_TYPES", None)
+        store.close()
+
+
+def _counts(store) -> dict:
+    info = store.info()
+    return {k: info[k] for k in ("transactions", "labelled", "fraud", "entities", "links", "user_labels")}
+
+
+def test_erase_keeps_counts_and_leaves_no_trace(world) -> None:
+    store, scorer, neighbour = world
+    before = _counts(store)
+    assert os.path.exists(snapshot_path(store))
+    summary = store.erase_user(VICTIM, "dpo@example.org")
+    pseudo = summary["pseudonym"]
+    assert pseudo.startswith("erased:") and summary["transactions"] > 0
+    assert _counts(store) == before
+    con = sqlite3.connect(store.location)
+    dump = "\n".join(con.iterdump())
+    for secret in (VICTIM, SHARED_EMAIL, "+447700900123", "C-PRIVATE-CARD-99", "7700 900123"):
+        assert secret not in dump, secret
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the neighbour keeps a (pseudonymised) email shared with the erased user: the graph keeps its shape
+    n_email = con.execute("SELECT COUNT(DISTINCT user_id) FROM link WHERE type='email' AND entity_id IN "
+                          "(SELECT entity_id FROM link WHERE user_id=?)", (pseudo,)).fetchone()[0]
+    assert n_email == 2
+    assert con.execute("SELECT COUNT(*) FROM ring_user WHERE user_id=?", (pseudo,)).fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM label WHERE subject_id=?", (pseudo,)).fetchone()[0] == 1
+    assert store.get_transaction("LIVE-1")["user_id"] == pseudo
+    assert json.loads(con.execute("SELECT body FROM decision WHERE transaction_id='LIVE-1'").fetchone()[0])
+    con.close()
+    # the audit row records who erased whom, by pseudonym
+    row = next(a for a in store.audit_log() if a["action"] == "user.erase")
+    assert row["actor"] == "dpo@example.org" and row["target"] == f"user:{pseudo}"
+    # old values do not linger in free pages or in the log
+    assert VICTIM.encode() not in store_bytes(store.location)
+    # serving processes rebuild from the store when they see the erase event; the snapshot is gone
+    assert not os.path.exists(snapshot_path(store))
+    assert VICTIM in scorer.engine.user_ix
+    scorer.catch_up()
+    assert VICTIM not in scorer.engine.user_ix and pseudo in scorer.engine.user_ix
+    assert any(e.kind == "erase" for e in store.events_since(0))
+    with pytest.raises(NotFound):
+        store.erase_user(VICTIM, "dpo@example.org")
+
+
+def test_erase_command(tmp_path) -> None:
+    db = str(tmp_path / "c.db")
+    store = open_store(db)
+    csv = tmp_path / "t.csv"
+    pd.DataFrame([{"transaction_id": f"T{i}", "timestamp": "2026-01-02T10:00:00Z", "user_id": f"U{i % 3}",
+                   "amount": 1 + i, "device_id": "D1"} for i in range(9)]).to_csv(csv, index=False)
+    load_file(csv, store, progress=False)
+    before = _counts(store)
+    store.close()
+    r = CliRunner().invoke(main, ["erase", "--user", "U1", "--actor", "dpo", "--store", db])
+    assert r.exit_code == 0, r.output
+    assert "erased:" in r.output and "U1" not in r.output
+    store = open_store(db)
+    assert _counts(store) == before
+    assert store.transactions_of("user_id", "U1") == []
+    store.close()
+    r = CliRunner().invoke(main, ["erase", "--user", "U1", "--store", db])
+    assert r.exit_code == 1 and r.output.startswith("Error:") and "U1" not in r.output
