@@ -50,6 +50,7 @@ MAX_TS = 4102444800000  # 2100-01-01
 MAX_AMOUNT = 1e12
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # free text may hold tabs and line breaks
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _AMOUNT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
@@ -412,7 +413,7 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
             sv = str(v).strip()
             if not sv:
                 continue
-            if _CONTROL.search(sv):
+            if _CONTROL_TEXT.search(sv):
                 errors.append(f"attribute {k} contains control characters")
                 continue
             if len(sv) > 4 * max_id_length:
@@ -432,6 +433,7 @@ _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _NAN_INF = r"^[+-]?(nan|inf|infinity)$"
 _PLAIN_IPV4 = r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
 _CONTROL_RE2 = r"[\x00-\x1f\x7f]"
+_CONTROL_TEXT_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length: int = 256,
@@ -615,7 +617,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
             av = col(c)
             if av.null_count == n:
                 continue
-            flag(pc.fill_null(pc.match_substring_regex(av, _CONTROL_RE2), False),
+            flag(pc.fill_null(pc.match_substring_regex(av, _CONTROL_TEXT_RE2), False),
                  f"attribute {c} contains control characters")
             flag(pc.fill_null(pc.greater(pc.utf8_length(av), 4 * max_id_length), False),
                  lambda i, av=av, c=c: f"attribute {c} is {len(av[i].as_py())} characters long; the limit is "

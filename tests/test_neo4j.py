@@ -46,9 +46,9 @@ def data() -> tuple[pd.DataFrame, dict[str, Any]]:
 def both(neo4j_server: str, data: tuple[pd.DataFrame, dict[str, Any]],
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     """The same ~5,000 transactions in an embedded store and in Neo4j (written in two chunks each)."""
-    from conftest import clear_neo4j
+    from graphfraud.storage.neo4j import Neo4jStore
 
-    clear_neo4j(neo4j_server)
+    Neo4jStore(neo4j_server).clear()  # not `from conftest import ...`: several conftest modules share that name
     good = _frame(data[0])
     assert 4000 <= len(good) <= 8000
     emb = open_store(str(tmp_path_factory.mktemp("parity") / "e.db"))

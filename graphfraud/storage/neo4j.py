@@ -41,11 +41,8 @@ __all__ = ["Neo4jStore", "query"]
 BATCH = 10_000  # rows per UNWIND statement
 SOURCE_RANK = {"file": 0, "chargeback": 1, "investigator": 2}
 # a fixed table: which query writes the nodes and links of each built-in identifier type
-_NODE_QUERY = {"user_id": "create_missing_users", "card_id": "create_missing_cards",
-               "device_id": "create_missing_devices", "ip": "create_missing_ips",
-               "merchant_id": "create_missing_merchants"}
-_NEW_LINK_QUERY = {"card_id": "create_card_links", "device_id": "create_device_links", "ip": "create_ip_links",
-                   "merchant_id": "create_merchant_links"}
+_NODE_QUERY = {"card_id": "merge_cards", "device_id": "merge_devices", "ip": "merge_ips",
+               "merchant_id": "merge_merchants"}
 _LINK_QUERY = {"card_id": "merge_card_links", "device_id": "merge_device_links", "ip": "merge_ip_links",
                "merchant_id": "merge_merchant_links"}
 _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
@@ -336,15 +333,13 @@ class Neo4jStore(Neo4jRegistryMixin):
         if not new:
             return
         users = cols["user_id"]
-        # nodes: create the missing ones and remember them; a link touching a node created here cannot
-        # exist yet, so it is CREATEd instead of MERGEd (the write lock keeps other writers out meanwhile)
-        created: dict[str, set[str]] = {}
+        user_ids = list(dict.fromkeys(users[i] for i in new))
+        for part in _chunks(user_ids):
+            tx.run(query("merge_users"), ids=list(part)).consume()
         for col, q in _NODE_QUERY.items():
             ids = list(dict.fromkeys(cols[col][i] for i in new if cols[col][i] is not None))
-            fresh: set[str] = set()
             for part in _chunks(ids):
-                fresh.update(r["id"] for r in tx.run(query(q), ids=list(part)))
-            created[col] = fresh
+                tx.run(query(q), ids=list(part)).consume()
         extra_nodes = list(dict.fromkeys((k, v) for i in new for k, v in extras[i].items()))
         for part in _chunks(extra_nodes):
             tx.run(query("merge_extra_entities"), rows=[{"type": k, "id": v} for k, v in part]).consume()
@@ -382,12 +377,10 @@ class Neo4jStore(Neo4jRegistryMixin):
                     a[0] = min(a[0], ts[i])
                     a[1] = max(a[1], ts[i])
                     a[2] += 1
-            fresh_users, fresh = created["user_id"], created[col]
-            for name, want in ((q, False), (_NEW_LINK_QUERY[col], True)):
-                rows_l = [{"user_id": u, "entity_id": e, "first_seen": a[0], "last_seen": a[1], "n": a[2]}
-                          for (u, e), a in agg.items() if (u in fresh_users or e in fresh) is want]
-                for part in _chunks(rows_l):
-                    tx.run(query(name), rows=list(part)).consume()
+            rows_l = [{"user_id": u, "entity_id": e, "first_seen": a[0], "last_seen": a[1], "n": a[2]}
+                      for (u, e), a in agg.items()]
+            for part in _chunks(rows_l):
+                tx.run(query(q), rows=list(part)).consume()
         xagg: dict[tuple[str, str, str], list[int]] = {}
         for i in new:
             for k, v in extras[i].items():

@@ -82,4 +82,7 @@ atexit.register(_record)
 def test_api_conforms_and_never_fails(case) -> None:
     mode = case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
     SENT[mode.value] += 1
-    case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"}, checks=CHECKS)
+    # a batch answers 200 with one verdict per item (bad items refused inside it), so "invalid input must get
+    # a 4xx" does not apply to it as a whole; its items are the single-score rules, fuzzed on POST /score
+    checks = CHECKS[:-1] if case.path == "/api/v1/score/batch" else CHECKS
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"}, checks=checks)
