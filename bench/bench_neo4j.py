@@ -8,6 +8,8 @@ place, and merge the same user, card, device, IP and merchant nodes, the same US
 seen, count) and create the same transactions with their MADE links. The CSV must be in the server's
 reach: the bundled launcher sets no ``server.directories.import``, so an absolute ``file://`` URL is read
 as is (a first try with ``file:///bench.csv`` failed: without an import folder it means ``/bench.csv``).
+LOAD CSV reads an empty field as null in Neo4j 5, hence ``coalesce(row.x, '') = ''`` before each identifier
+(a plain ``row.x = ''`` let a null through to ``MERGE``, which fails on the first row without a device).
 
 Prints tx/s for both and the ratio (issue 7's floors: >= 10,000 tx/s and >= 0.8 of LOAD CSV).
 """
