@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from .engine import GraphEngine
 
 
+# Snapshot features are read as numbers around 1.0 (scaled by the node count): an L1 change below
+# n * 1e-6 between iterations moves none of them by more than about 1e-4, which no model or rule sees.
+SNAPSHOT_TOL = 1e-6
+
+
 @dataclass
 class Snapshot:
     n_nodes: int
@@ -99,14 +104,15 @@ def build_snapshot(engine: "GraphEngine") -> Snapshot:
     n = len(engine.parent)
     a, b = edges(engine)
     prev = engine.snapshot
-    pr = pagerank(n, a, b, start=None if prev is None else prev.pagerank / max(prev.n_nodes, 1)) * n if n \
+    pr = pagerank(n, a, b, tol=SNAPSHOT_TOL, start=None if prev is None else prev.pagerank / max(prev.n_nodes, 1)) * n \
+        if n \
         else np.zeros(0)
     seeds = np.zeros(n)
     fraud_nodes = [engine.u_node[u] for u, f in enumerate(engine.u_fraud) if f]
     if fraud_nodes:
         seeds[fraud_nodes] = 1.0
         start = None if prev is None or not prev.n_seeds else prev.proximity / max(prev.n_nodes, 1)
-        prox = pagerank(n, a, b, personalization=seeds, start=start) * n
+        prox = pagerank(n, a, b, personalization=seeds, start=start, tol=SNAPSHOT_TOL) * n
     else:
         prox = np.zeros(n)
     return Snapshot(n, pr, prox, len(fraud_nodes), engine.snapshot_version + 1)
@@ -152,29 +158,22 @@ def rebuild_components(engine: "GraphEngine") -> None:
     np.maximum.at(fmax, lab_u, first)
     lmax = np.full(k, -np.inf)
     np.maximum.at(lmax, lab_u, last)
-    # the earliest member (ties by name) of each component with users
-    order = np.lexsort((lab_u, first))  # by first seen; names broken below
+    # the earliest member of each component with users (first seen, then lowest user index)
+    order = np.lexsort((uidx, first, lab_u))
+    labs_sorted = lab_u[order]
+    starts = np.flatnonzero(np.r_[True, labs_sorted[1:] != labs_sorted[:-1]]) if len(order) else np.zeros(0, int)
     oldest_user = np.full(k, -1, dtype=np.int64)
-    seen = np.zeros(k, dtype=bool)
-    for j in order.tolist():
-        lab = lab_u[j]
-        if not seen[lab]:
-            seen[lab] = True
-            oldest_user[lab] = uidx[j]
+    oldest_user[labs_sorted[starts]] = uidx[order[starts]]
     comps: list[Comp | None] = [None] * n
     names = engine.u_name
-    for c_id, r in enumerate(rep_of.tolist()):
+    rows = zip(rep_of.tolist(), users.tolist(), idents.tolist(), fraud_users.tolist(), fraud_tx.tolist(),
+               ntx.tolist(), amount.tolist(), fmin.tolist(), fmax.tolist(), lmax.tolist(), oldest_user.tolist())
+    for r, nu, ni, fu, ft, nt, am, f0, f1, la, ou in rows:
         c = Comp()
-        c.users = int(users[c_id])
-        c.idents = int(idents[c_id])
-        c.fraud_users = int(fraud_users[c_id])
-        c.fraud_tx = int(fraud_tx[c_id])
-        c.tx = int(ntx[c_id])
-        c.amount = float(amount[c_id])
-        c.first_min, c.first_max, c.last = float(fmin[c_id]), float(fmax[c_id]), float(lmax[c_id])
-        ou = int(oldest_user[c_id])
+        c.users, c.idents, c.fraud_users, c.fraud_tx, c.tx = nu, ni, int(fu), int(ft), int(nt)
+        c.amount, c.first_min, c.first_max, c.last = am, f0, f1, la
         if ou >= 0:
-            c.oldest = (c.first_min, names[ou])
+            c.oldest = (f0, names[ou])
         comps[r] = c
     engine.comp = comps
     engine.hubs_since_rebuild = False
