@@ -36,6 +36,16 @@ class Event:
     data: dict[str, Any] | None = None
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether a stored value and a new one are the same (floats within a relative 1e-9)."""
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
 TX_COLUMNS = ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
               "currency", "country", "is_fraud", "labelled_at", "extra", "attrs")
 

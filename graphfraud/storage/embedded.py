@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
-from .base import TX_COLUMNS, Event, WriteResult
+from .base import TX_COLUMNS, Event, WriteResult, same_value
 from .registry import RegistryMixin
 
 SCHEMA = """
@@ -265,7 +265,7 @@ class EmbeddedStore(RegistryMixin):
                    "device_id": cols[5][i], "ip": cols[6][i], "merchant_id": cols[7][i], "currency": cols[8][i],
                    "country": cols[9][i], "extra": extra[i], "attrs": attrs[i]}
             old_d = dict(zip(TX_COLUMNS, old))
-            diff = [k for k in _COMPARED if not _same(old_d[k], new[k])]
+            diff = [k for k in _COMPARED if not same_value(old_d[k], new[k])]
             if diff:
                 res.conflicts.append((rows_no[i], f"transaction_id {tid!r} is already stored with a different "
                                       f"{', '.join(diff)}"))
@@ -713,12 +713,3 @@ class EmbeddedStore(RegistryMixin):
 def _ints(series: Any) -> list[int | None]:
     """A nullable integer column as Python ints and ``None``."""
     return [None if v is None else int(v) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
-        except (TypeError, ValueError):
-            return False
-    return bool(a == b)

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, Label, Transaction
-from .base import TX_COLUMNS, Event, WriteResult
+from .base import TX_COLUMNS, Event, WriteResult, same_value
 from .neo4j_registry import Neo4jRegistryMixin
 
 __all__ = ["Neo4jStore", "query"]
@@ -95,13 +95,6 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
-        except (TypeError, ValueError):
-            return False
-    return bool(a == b)
 
 
 def _chunks(seq: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
@@ -413,7 +406,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             else:
                 j = first[tid]
                 old = {k: cols[k][j] for k in (*_COMPARED, "is_fraud")}
-            diff = [k for k in _COMPARED if not _same(old.get(k), cols[k][i])]
+            diff = [k for k in _COMPARED if not same_value(old.get(k), cols[k][i])]
             if diff:
                 res.conflicts.append((rows_no[i], f"transaction_id {tid!r} is already stored with a different "
                                       f"{', '.join(diff)}"))
