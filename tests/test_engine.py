@@ -136,7 +136,8 @@ def test_snapshot_pagerank_feature_matches_networkx() -> None:
     n = g.number_of_nodes()
     probe = make_tx("probe", "u1", txs[-1].ts + MIN)
     f = compute_features(engine, probe)
-    assert abs(f["pagerank"] - ref[("user", "u1")] * n) < 1e-5
+    # snapshots stop iterating at an L1 change of n * SNAPSHOT_TOL: features agree to about 1e-4
+    assert abs(f["pagerank"] - ref[("user", "u1")] * n) < 2e-4
 
 
 # ---------------------------------------------------------------- hubs
