@@ -38,7 +38,7 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4,
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 1,
           store: str | None = None, **extra: Any) -> None:
     """Run the server until SIGTERM/SIGINT. ``extra`` are further gunicorn settings (tests, tuning)."""
     from graphfraud.storage import open_store
