@@ -385,12 +385,13 @@ class Scorer:
             import numpy as np
 
             x = np.array([feats.get(n, math.nan) for n in self.model.features], dtype=float)
-            # one walk of the trees gives both the score and its explanation (Saabas contributions sum to
-            # the raw score)
-            bias, contrib = self.model.contributions_one(x)
-            p = float(self.model.calibrate_one(bias + float(contrib.sum())))
-            top = np.argsort(-contrib, kind="stable")[:3]
-            contributions = [(self.model.features[k], float(contrib[k])) for k in top if contrib[k] > 0]
+            p = float(self.model.predict_one(x))
+            if p >= self.review_threshold / 2:
+                # the model's reasons for a suspicious score: Saabas contributions (a second, costlier walk
+                # that most transactions, scored well below review, do not need)
+                _, contrib = self.model.contributions_one(x)
+                top = np.argsort(-contrib, kind="stable")[:3]
+                contributions = [(self.model.features[k], float(contrib[k])) for k in top if contrib[k] > 0]
         out = decide(feats, tx, p, self.rules, contributions=contributions,
                      review_threshold=self.review_threshold, block_threshold=self.block_threshold)
         ring = ring_context(engine, tx, None, self.ring_min_size)
