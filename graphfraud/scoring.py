@@ -26,6 +26,7 @@ from .rules import Hit, RuleSet
 from .schema import Label, Transaction
 
 DECISIONS = ("allow", "review", "block")
+_CATCH_UP_BATCH = 5000  # events read at a time while catching up
 
 # plain words for the model's strongest features: (template, identifier field)
 _FEATURE_WORDS = {
@@ -332,13 +333,8 @@ class Scorer:
         if not force and time.monotonic() - self._last_catch_up < self.catch_up_interval:
             return 0
         n = 0
-        if self.store.last_seq() == self.engine.seq:  # the common case: nothing new, one cheap read
-            self._last_catch_up = time.monotonic()
-            return 0
-        while True:
-            events = self.store.events_since(self.engine.seq, 5000)
-            if not events:
-                break
+        while True:  # the common case, nothing new, costs one indexed read
+            events = self.store.events_since(self.engine.seq, _CATCH_UP_BATCH)
             for ev in events:
                 if ev.kind == "erase":
                     # a user's data was pseudonymised: the graph in memory (and on disk) still holds the old
@@ -356,6 +352,8 @@ class Scorer:
                     self._load_model()
                 self.engine.seq = max(self.engine.seq, ev.seq)
                 n += 1
+            if len(events) < _CATCH_UP_BATCH:
+                break
         self._last_catch_up = time.monotonic()
         return n
 

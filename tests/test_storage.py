@@ -195,6 +195,37 @@ def test_events_since_returns_everything_after_in_order(store: Any) -> None:
     assert store.last_seq() == seqs[-1]
 
 
+def test_events_since_stops_at_the_limit_in_sequence_order(store: Any) -> None:
+    store.add_transaction(tx("e1"))
+    mark = store.last_seq()
+    store.add_labels([Label("transaction", "e1", "1", None, "chargeback")])
+    store.add_transaction(tx("e2", user_id="u2"))
+    store.add_transaction(tx("e3", user_id="u3"))
+    first = store.events_since(mark, 2)
+    assert [e.kind for e in first] == ["label", "transaction"] and first[1].transaction.transaction_id == "e2"
+    rest = store.events_since(first[-1].seq, 2)
+    assert [e.transaction.transaction_id for e in rest] == ["e3"]
+
+
+def test_links_of_scored_transactions_are_complete_for_every_reader(store: Any) -> None:
+    """Scores fold into the link table in ranges; whatever was acknowledged is in every link read."""
+    expected: dict[str, dict[str, int]] = {}
+    for i in range(300):  # more than one fold range, and a tail that is not folded by the writes
+        user, device = f"u{i % 37}", f"d{i % 11}"
+        store.add_transaction(tx(f"s{i}", user_id=user, device_id=device, card_id=None),
+                              {"score": 0.1, "decision": "allow", "reasons": []})
+        expected.setdefault(device, {}).setdefault(user, 0)
+        expected[device][user] += 1
+        if i == 150:
+            store.add_labels([Label("user", "u3", "fraudster", T0, "investigator")])
+    for device, users in expected.items():
+        got = {r["user_id"]: r["n"] for r in store.neighbours("device", device, 1000)}
+        assert got == users, device
+    frame = store.links_frame()
+    assert int(frame.loc[frame["type"] == "device", "n"].sum()) == 300
+    assert store.info()["links"] == len(frame)
+
+
 # ---------------------------------------------------------------- label precedence
 @pytest.mark.parametrize(("labels", "fraud"), [
     ([("chargeback", "1")], 1),

@@ -37,6 +37,7 @@ WEB_DEFAULTS: dict[str, Any] = {
     "SCORER_EAGER": False,  # build the scorer inside create_app (tests) instead of in a thread
     "WORKERS": 1,  # worker processes sharing the per-key rate limit (set by `graphfraud serve`)
     "METRICS_DIR": None,  # where workers share metrics snapshots (set by `graphfraud serve`)
+    "METRICS_FLUSH_SECONDS": 5.0,  # how often a worker shares its snapshot: how stale another's scrape can be
     "EXTRA_TYPES": None,  # extra entity columns accepted by the API; default: link_types beyond the built-ins
 }
 
@@ -157,7 +158,7 @@ class AppState:
         self.store = open_store(cfg["STORE"])
         self.keys = KeyCache(self.store, float(cfg["API_KEY_CACHE_SECONDS"]))
         self.limiter = RateLimiter(float(cfg["RATE_LIMIT"]) / cfg["WORKERS"])
-        self.metrics = Metrics(cfg.get("METRICS_DIR"))
+        self.metrics = Metrics(cfg.get("METRICS_DIR"), float(cfg["METRICS_FLUSH_SECONDS"]))
         self.startup_wait = float(cfg["SCORER_STARTUP_WAIT"])
         self.scorer: Any = None
         self.scorer_error: str | None = None

@@ -45,7 +45,8 @@ def server(tmp_path_factory):
     key = create_api_key(st, "srv", "admin")
     st.close()
     port = _port()
-    env = {**os.environ, "GRAPHFRAUD_STORE": store_path}
+    # every worker shares its metrics after each request, so /metrics shows which workers scored
+    env = {**os.environ, "GRAPHFRAUD_STORE": store_path, "GRAPHFRAUD_METRICS_FLUSH_SECONDS": "0"}
     log = open(d / "serve.log", "wb")
     p = subprocess.Popen([sys.executable, "-c", "from graphfraud.cli import main; main()", "serve", "--port",
                           str(port), "--workers", "2", "--threads", "4"], env=env, stdout=log, stderr=log)
@@ -106,18 +107,31 @@ def test_oversized_chunked_body_gets_413(server):
 
 def test_two_workers_see_one_graph(server):
     """A ring built by requests on fresh connections (spread over both workers) is seen by the last one."""
-    pids = set()
-    ring = None
-    for i in range(8):
-        tx = {"transaction_id": f"RING{i}", "timestamp": f"2026-03-01T12:{i:02d}:00Z", "user_id": f"RU{i}",
-              "amount": 50.0, "device_id": "RING-DEV", "card_id": f"RING-CARD{i // 2}"}
-        st, body = _score(server, tx)
-        assert st == 200, body
-        ring = body["ring"]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def tx(i: int) -> dict:
+        return {"transaction_id": f"RING{i}", "timestamp": f"2026-03-01T12:{i:02d}:00Z", "user_id": f"RU{i}",
+                "amount": 50.0, "device_id": "RING-DEV", "card_id": f"RING-CARD{i // 2}"}
+
+    def scoring_workers() -> set[str]:
         metrics = _request(server["port"], "GET", "/metrics")[2].decode()
-        pids |= set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines() if 'worker="' in l)
-    assert ring is not None and ring["size"] == 8, ring  # every user, whichever worker stored it
-    assert len(pids) == 2  # both workers served (their metrics are shared between them)
+        return set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines()
+                   if 'worker="' in l and "/api/v1/score" in l)
+
+    n = 0
+    # bursts of concurrent requests, so that both workers score some (one idle worker may otherwise take
+    # every sequential request), up to the device's hub limit
+    with ThreadPoolExecutor(4) as pool:
+        while n < 8 or (len(scoring_workers()) < 2 and n < 16):
+            for st, body in pool.map(lambda i: _score(server, tx(i)), range(n, n + 4)):
+                assert st == 200, body
+            n += 4
+    st, body = _score(server, tx(n))  # a last one, after every earlier one was answered
+    assert st == 200, body
+    ring = body["ring"]
+    pids = scoring_workers()
+    assert ring is not None and ring["size"] == n + 1, ring  # every user, whichever worker stored it
+    assert len(pids) == 2  # both workers scored (their metrics are shared between them)
 
 
 def test_sigterm_stops_gracefully_and_keeps_acknowledged_writes(server):
