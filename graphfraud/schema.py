@@ -315,6 +315,27 @@ def protect_identifier(kind: str, value: str, key: str | None) -> str:
     return value
 
 
+def stored_identifier(kind: str, value: str, key: str | None) -> str:
+    """How an identifier someone looks up is stored: cleaned as at ingest, then :func:`protect_identifier`.
+
+    Lets a search or an address name an identifier the way people write it (``Ann@X.org``, a card
+    number) while the store holds only its canonical, possibly hashed, form. Values that cannot be
+    cleaned are returned as given (they match nothing).
+
+    >>> stored_identifier("email", " Ann@X.org ", "k") == protect_identifier("email", "ann@x.org", "k")
+    True
+    >>> stored_identifier("ip", "010.1.1.1", None)
+    '010.1.1.1'
+    >>> stored_identifier("device", "D1", "k")
+    'D1'
+    """
+    try:
+        cleaned = clean_id(value, "id", max(len(value), 1), _kind(kind))
+    except ValueError:
+        return value
+    return protect_identifier(kind, cleaned, key) if cleaned is not None else value
+
+
 def redact(value: Any, keep: int = 2) -> str:
     """A short form of a value for messages and logs: its first and last ``keep`` characters and its length
     (``'an…rg' (9 chars)``); never the whole of an email, phone or card number.

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
-from graphfraud.schema import PII_TYPES, check_name, protect_identifier, redact, validate_label, validate_record
+from graphfraud.schema import PII_TYPES, check_name, redact, stored_identifier, validate_label, validate_record
 
 from .auth import authenticate
 from .errors import ApiError, error_body, status_for
@@ -304,8 +304,8 @@ def entity(node_type: str, node_id: str) -> Response:
     except ValidationError:
         raise ApiError(400, "invalid_parameter", f"{node_type[:40]!r} is not an entity type.",
                        [f"type: {node_type[:40]!r} is not an entity type"]) from None
-    # identifiers are stored protected (keyed hash): look up the stored form of what was asked for
-    node_id = protect_identifier(node_type, id_param(node_id, "id"), current_app.config["PII_KEY"])
+    # identifiers are stored cleaned and protected (keyed hash): look up the stored form of what was asked for
+    node_id = stored_identifier(node_type, id_param(node_id, "id"), current_app.config["PII_KEY"])
     cap = current_app.config["MAX_NEIGHBOURHOOD"]
     hops = int_arg("hops", 1, 1, 2)
     limit = int_arg("limit", min(100, cap), 1, cap)

@@ -31,7 +31,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from graphfraud.errors import GraphFraudError, NotFound
-from graphfraud.schema import ENTITY_COLUMNS, Label, check_name
+from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
 from . import uiauth
 from .uiauth import admin_required, current_user, login_required, mask_text, mask_token, masks_for_user
@@ -220,7 +220,8 @@ def resolve(node_type: str, node_id: str) -> str:
                     return str(r["entity_id"])
         raise NotFound("That masked identifier cannot be found from here; open it from a neighbouring user.",
                        code="entity_not_found")
-    return node_id
+    # as people write it (an upper-case email, a card number): the stored, possibly hashed, form
+    return stored_identifier(node_type, node_id, current_app.config["PII_KEY"])
 
 
 def mask_tx(tx: dict[str, Any]) -> dict[str, Any]:
@@ -508,8 +509,9 @@ def search() -> Any:
         except NotFound:
             pass
         for typ in st.info().get("entities", {}):
-            if typ != "user" and st.count_links(typ, q):
-                results.append({"kind": typ, "url": entity_url(typ, q)})
+            stored = stored_identifier(typ, q, current_app.config["PII_KEY"])
+            if typ != "user" and st.count_links(typ, stored):
+                results.append({"kind": typ, "url": entity_url(typ, stored)})
         if len(results) == 1:
             return redirect(results[0]["url"])
     return render_template("search.html", q=q, results=results)

@@ -301,7 +301,7 @@ class EmbeddedStore(RegistryMixin):
                tx.merchant_id, tx.currency, tx.country, tx.is_fraud, tx.labelled_at, _dump(tx.extra),
                _dump(tx.attrs))
         # encoded before taking the write lock: other writers wait only for the statements
-        body = json.dumps(decision, sort_keys=True) if decision is not None else None
+        body = json.dumps(decision, separators=(",", ":")) if decision is not None else None
 
         def work(con: sqlite3.Connection, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
             seq = base + 1

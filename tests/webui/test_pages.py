@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from graphfraud.accounts import hash_password, verify_password
 from graphfraud.cli import main
 from graphfraud.rings import detect_rings, sync_rings
-from graphfraud.schema import validate_frame
+from graphfraud.schema import protect_identifier, validate_frame, validate_record
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
 from webui import create_app
@@ -203,6 +203,19 @@ def test_search_redirects_to_the_one_match(admin, world):
     r = admin.get(f"/search?q={plain_user(ring)}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/entities/user/{plain_user(ring)}")
     assert admin.get("/search?q=XSS1").headers["Location"].endswith("/transactions/XSS1")
+
+
+def test_search_and_pages_find_an_identifier_written_as_people_write_it(admin, store):
+    """A card number is stored only as a keyed hash; typed in clear (any grouping) it is still found."""
+    pan = "4111 1111 1111 1111"
+    store.add_transaction(validate_record({"transaction_id": "PAN1", "timestamp": "2026-03-01T12:00:00Z",
+                                           "user_id": "PANUSER", "amount": 3, "card_id": pan}))
+    stored = protect_identifier("card", "4111111111111111", None)
+    assert stored.startswith("h:")
+    r = admin.get("/search?q=4111-1111-1111-1111")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/entities/card/{stored}")
+    page = admin.get("/entities/card/4111111111111111")
+    assert page.status_code == 200 and "PANUSER" in page.text and "4111111111111111" not in page.text
 
 
 def test_unknown_things_are_404(admin):
