@@ -414,18 +414,21 @@ class Scorer:
             if tx.transaction_id in self.engine.tx_user:
                 return self._replay(tx)
             out = self.evaluate(tx)
-            record = {k: v for k, v in out.items()}
-            record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                  for k, v in out["features"].items()}
-            seq, stored = self.store.add_transaction(tx, record)
-            if stored is not None:
-                return self._response(stored, replay=True)
+        record = dict(out)
+        record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                              for k, v in out["features"].items()}
+        # the write runs outside the engine lock, so another request thread can be evaluated meanwhile;
+        # the store orders writers, and the engine takes them in the store's order below
+        seq, stored = self.store.add_transaction(tx, record)
+        if stored is not None:
+            return self._response(stored, replay=True)
+        with self.lock:
             if seq == self.engine.seq + 1:  # nobody wrote in between: apply it here, skip the read-back
                 self.engine.apply(tx, seq)
                 self.engine.seq = seq + 1  # the decision took the next number
             else:
                 self.catch_up()
-            return self._response(record, replay=False, catching_up=lag > 1000)
+        return self._response(record, replay=False, catching_up=lag > 1000)
 
     def score_many(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
         """Score in order: later transactions see the earlier ones."""
