@@ -57,3 +57,27 @@ def test_threads_sharing_a_scorer_apply_every_score_once(tmp_path: Path) -> None
     assert differ == [], {k: (ours[k], theirs[k]) for k in differ}
     store.close()
     other.close()
+
+
+def test_engine_snapshot_is_used_only_when_signed_by_the_store_and_written_by_this_code(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    from graphfraud.graph import persist
+
+    store = open_store(str(tmp_path / "p.db"))
+    for i in range(30):
+        store.add_transaction(_tx(i))
+    engine = build_engine(store)
+    path = persist.save_engine(store, engine)
+    fresh = build_engine(store)
+    loaded = persist.load_engine(store, fresh)
+    assert loaded is not None and loaded.n_tx == engine.n_tx == 30
+    # other engine code (an upgrade): the pickle may lack what this code needs, so it is rebuilt instead
+    monkeypatch.setattr(persist, "code_version", lambda: "another-release")
+    assert persist.load_engine(store, fresh) is None
+    monkeypatch.undo()
+    # a changed byte: the signature fails, the file is never unpickled
+    data = bytearray(Path(path).read_bytes())
+    data[-10] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+    assert persist.load_engine(store, fresh) is None
+    store.close()

@@ -9,12 +9,15 @@ The file is Python's pickle format, which can run code when loaded; so it is onl
 HMAC-SHA256, keyed with a random secret kept inside the store, has been checked in constant time. A file
 that was not written by a process with access to the store, or was changed since, is ignored (and the
 engine is rebuilt from the store). A snapshot written with other engine settings (link policy, snapshot
-interval, label delay, currency rates) is ignored too.
+interval, label delay, currency rates) is ignored too, and so is one written by other engine code (an
+upgrade): its fingerprint carries a hash of the modules whose classes the pickle holds.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import inspect
 import json
 import os
 import pickle
@@ -47,10 +50,30 @@ def _key(store: Any) -> bytes:
     return bytes.fromhex(str(k))
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the engine's code: a pickle of other code may lack attributes this code needs."""
+    from . import engine, policy, snapshot
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("graphfraud")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        release = "source"
+    h = hashlib.sha256(release.encode())
+    for mod in (engine, policy, snapshot):
+        try:
+            h.update(inspect.getsource(mod).encode())
+        except (OSError, TypeError):  # installed without sources: the release number stands for the code
+            pass
+    return h.hexdigest()[:16]
+
+
 def fingerprint(engine: GraphEngine) -> str:
-    """The settings a snapshot depends on."""
+    """The settings and the code a snapshot depends on."""
     p = engine.policy
-    return json.dumps({"link": sorted(p.link_types), "hub": dict(sorted(p.hub_limits.items())),
+    return json.dumps({"code": code_version(), "link": sorted(p.link_types), "hub": dict(sorted(p.hub_limits.items())),
                        "snap": engine.snapshot_interval_ms, "delay": engine.label_delay_ms,
                        "rates": sorted(engine.rates.items()), "base": engine.base_currency,
                        "extra": list(engine.extra_types)}, sort_keys=True)
