@@ -1,4 +1,0 @@
-// Merchant nodes, each once (nodes before relationships).
-// Parameters: $ids (list of identifiers). Returns: nothing.
-UNWIND $ids AS id
-MERGE (:Merchant {id: id})
