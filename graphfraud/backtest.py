@@ -8,12 +8,15 @@ read from the engine at its moment (labels visible only after their delay), the 
 the test rows in one batch after the replay; every row still comes from the online feature function at
 its own moment. A tabular-only model (no other user's data) is trained and scored on the same split, so
 the graph's lift shows.
+
+The training rows are all read once the replay reaches the end of the training window, so both models
+are fitted in a forked process while the test window replays (one core each); the models and every
+feature row are exactly what a sequential run gives.
 """
 from __future__ import annotations
 
 import csv
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ValidationError
-from .graph.features import feature_names, tabular_names
+from .graph.features import row_names, tabular_names
 from .rules import RuleSet
 from .scoring import decide, new_engine, ring_context
 from .training import fit_classifier, load_history, queue_store_labels, replay
@@ -84,50 +87,58 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                 test_start=test_start, test_end=test_end)
     test_time = int(hist.ts[w.test_start])
     queue_store_labels(store, engine, hist)
-    names = feature_names(engine.entity_types)
-    X = np.full((len(hist.transactions), len(names)), np.nan)
-    rings: dict[int, Any] = {}
-
-    def in_train(i: int) -> bool:
-        return w.train_start <= i < w.train_end and hist.label[i] >= 0 and hist.known_at[i] <= test_time
-
-    def in_test(i: int) -> bool:
-        return w.test_start <= i < w.test_end
-
-    def keep(i: int, tx: Any, f: dict[str, float]) -> None:
-        X[i] = [f.get(n, math.nan) for n in names]
-        if in_test(i):
-            rings[i] = ring_context(engine, tx, None, ring_min)
-
-    for _ in replay(store, hist, engine, start=0, stop=w.test_end, want=lambda i: in_train(i) or in_test(i),
-                    on_row=keep):
-        pass
-    t_replay = time.perf_counter() - t0
-    log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
-    train_idx = np.array([i for i in range(w.train_start, w.train_end) if in_train(i)], dtype=np.int64)
+    names = row_names(engine)
+    n = len(hist.transactions)
+    # training rows: in the training window, with a label known by the start of the test window
+    in_train = np.zeros(n, dtype=bool)
+    span = slice(w.train_start, w.train_end)
+    in_train[span] = (hist.label[span] >= 0) & (hist.known_at[span] <= test_time)
+    train_idx = np.flatnonzero(in_train)
     test_idx = np.arange(w.test_start, w.test_end)
     y_train = hist.label[train_idx].astype(int)
     if y_train.sum() == 0 or y_train.sum() == len(y_train):
         raise ValidationError("The training window needs both fraud and legitimate labels known before the test "
                               f"window; it has {int(y_train.sum())} fraud of {len(y_train)}.")
-    frame = pd.DataFrame(X, columns=names)
-    clf = fit_classifier(frame.iloc[train_idx], y_train, hist.ts[train_idx])
-    model = CompiledModel.from_classifier(clf)
+    X = np.full((n, len(names)), np.nan)
+    rings: dict[int, Any] = {}
+
+    def keep(i: int, tx: Any, row: list[float]) -> None:
+        X[i] = row
+
+    def keep_test(i: int, tx: Any, row: list[float]) -> None:
+        X[i] = row
+        rings[i] = ring_context(engine, tx, None, ring_min)
+
+    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=in_train.tolist().__getitem__,
+                    on_values=keep):
+        pass
+    log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
+    # the models learn from rows already read; fit them in another process while the test window replays
     tab = tabular_names(engine.entity_types)
-    tab_clf = fit_classifier(frame.iloc[train_idx][tab], y_train, hist.ts[train_idx])
+    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, tab)
+    is_test = np.zeros(n, dtype=bool)
+    is_test[test_idx] = True
+    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
+                    on_values=keep_test):
+        pass
+    t_replay = time.perf_counter() - t0
+    log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
+    clf, tab_clf = fits.result()
+    model = CompiledModel.from_classifier(clf)
     t_train = time.perf_counter() - t0 - t_replay
-    log(f"trained in {t_train:.1f} s")
+    log(f"trained ({fits.how}) {t_train:.1f} s after the replay")
     Xt = X[test_idx]
+    del X
     p = model.predict_many(Xt)
-    p_tab = tab_clf.predict_proba(frame.iloc[test_idx][tab])[:, 1]
+    p_tab = tab_clf.predict_proba(pd.DataFrame(Xt[:, [names.index(c) for c in tab]], columns=tab))[:, 1]
     results = []
-    for k, i in enumerate(test_idx):
+    for k, i in enumerate(test_idx.tolist()):
         tx = hist.transactions[i]
         feats = dict(zip(names, Xt[k].tolist()))
         contrib = model.explain_one(Xt[k], top=3) if p[k] >= review_t else ()
         d = decide(feats, tx, float(p[k]), rules, contributions=contrib, review_threshold=review_t,
                    block_threshold=block_t)
-        d["ring"] = rings.get(int(i))
+        d["ring"] = rings.get(i)
         results.append(d)
     y_test = hist.label[test_idx].astype(int)
     amounts = np.array([hist.transactions[i].amount for i in test_idx])
@@ -145,6 +156,84 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     if scores_out:
         write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results)
     return report
+
+
+def _fit_both(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
+              tab: list[str]) -> tuple[Any, Any]:
+    """The model on every feature and the tabular-only baseline, fitted the same way on the same rows."""
+    import pandas as pd
+
+    frame = pd.DataFrame(X[idx], columns=names)
+    clf = fit_classifier(frame, y, times)
+    tab_clf = fit_classifier(frame[tab], y, times)
+    return clf, tab_clf
+
+
+def _fit_child(conn: Any, *args: Any) -> None:
+    try:
+        out: Any = ("ok", _fit_both(*args))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        out = ("error", e)
+    try:
+        conn.send(out)
+    finally:
+        conn.close()
+
+
+class Fits:
+    """The backtest's two fits, running in a forked process (or, where fork is missing, run on demand).
+
+    Forking shares the feature matrix with the child without copying it; the parent keeps replaying on
+    the other core. Both processes fit and replay with one thread each, so a shared machine is not
+    oversubscribed. If the child dies (say, killed for memory), :meth:`result` fits in this process.
+    """
+
+    def __init__(self, args: tuple[Any, ...]):
+        self.args = args
+        self.how = "in process"
+        self.proc: Any = None
+        self.conn: Any = None
+
+    def start(self) -> "Fits":
+        import gc
+        import multiprocessing as mp
+
+        if "fork" not in mp.get_all_start_methods():
+            return self
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe(duplex=False)
+        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+        try:
+            self.proc = ctx.Process(target=_fit_child, args=(child, *self.args), daemon=True,
+                                    name="graphfraud-backtest-fit")
+            self.proc.start()
+        finally:
+            gc.unfreeze()
+            child.close()
+        self.how = "in a forked process, beside the replay"
+        return self
+
+    def result(self) -> tuple[Any, Any]:
+        if self.proc is not None:
+            try:
+                status, value = self.conn.recv()
+            except (EOFError, OSError):
+                status, value = "lost", None
+            finally:
+                self.conn.close()
+                self.proc.join()
+            if status == "ok":
+                return value  # type: ignore[no-any-return]
+            if status == "error":
+                raise value
+            self.how = "in process (the fitting process died)"
+        return _fit_both(*self.args)
+
+
+def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
+               tab: list[str]) -> Fits:
+    """Start fitting the model and the tabular baseline on ``X[idx]``; collect with ``.result()``."""
+    return Fits((X, idx, y, times, names, tab)).start()
 
 
 def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:

@@ -566,6 +566,12 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
     calibration_fraction : float in [0, 0.5], default=0.2
     refit : bool, default=True
         Refit the booster on all rows after calibrating (uses the newest data for the trees).
+    negative_fraction : float in (0, 1], default=1.0
+        Fraction of the legitimate rows (the first class) the boosters are fitted on, drawn at random with
+        ``random_state``; every fraud row is kept, and the calibrator always sees every row of its slice, so
+        probabilities keep meaning observed rates. The class weights balance the classes either way, so a
+        fraction well below 1 loses little and makes fits that much faster (fraud is rare: most rows are
+        legitimate).
     random_state : int or None
     n_threads : int or None, default=None
         OpenMP threads for fitting (``None``: scikit-learn's choice). On a shared machine, 1 avoids the
@@ -583,6 +589,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         impossible (the held-out slice or the rest lacked one of the classes); then the booster's own
         sigmoid is used and ``calibration_note_`` says why.
     n_calibration_ : int, rows held out for the calibrator
+    n_booster_rows_ : int, rows the boosters were fitted on (all fraud rows, ``negative_fraction`` of the rest)
     calibration_window_ : (first, last) sample time of the calibration slice, or None
     training_window_ : (first, last) sample time of all rows, or None
     compiled_ : CompiledModel, the fast predictor
@@ -601,7 +608,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
                  max_depth: int | None = None, min_samples_leaf: int = 20, l2_regularization: float = 0.0,
                  max_features: float = 1.0, class_weight: Any = "balanced", calibration: str | None = "sigmoid",
                  calibration_fraction: float = 0.2, refit: bool = True, random_state: int | None = None,
-                 n_threads: int | None = None):
+                 n_threads: int | None = None, negative_fraction: float = 1.0):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -615,6 +622,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.random_state = random_state
         self.n_threads = n_threads
+        self.negative_fraction = negative_fraction
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -650,6 +658,8 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"calibration must be one of {CALIBRATION_METHODS}, got {self.calibration!r}.")
         if not 0.0 <= float(self.calibration_fraction) <= 0.5:
             raise ValueError(f"calibration_fraction must be in [0, 0.5], got {self.calibration_fraction!r}.")
+        if not 0.0 < float(self.negative_fraction) <= 1.0:
+            raise ValueError(f"negative_fraction must be in (0, 1], got {self.negative_fraction!r}.")
         if self.n_threads is None:
             return self._fit(X, y, sample_time)
         from threadpoolctl import threadpool_limits
@@ -682,6 +692,13 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
 
         n_cal = int(round(float(self.calibration_fraction) * n)) if self.calibration is not None else 0
         fit_idx, cal_idx = order[:n - n_cal], order[n - n_cal:]
+        # the rows the boosters learn from: every fraud row, a random share of the legitimate ones
+        frac = float(self.negative_fraction)
+        if frac < 1.0:
+            kept = (y01 == 1) | (np.random.RandomState(self.random_state).random_sample(n) < frac)
+        else:
+            kept = np.ones(n, dtype=bool)
+        self.n_booster_rows_ = int(kept.sum())
         self.calibration_note_ = ""
         if self.calibration is None:
             self.calibration_note_ = "calibration is off"
@@ -692,9 +709,9 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         if self.calibration_note_:
             n_cal = 0
             self.calibrator_: dict[str, Any] = {"method": "none"}
-            self.booster_ = self._booster().fit(X, y01)
+            self.booster_ = self._fit_booster(X, y01, kept)
         else:
-            first = self._booster().fit(X[fit_idx], y01[fit_idx])
+            first = self._fit_booster(X, y01, kept, fit_idx)
             raw = first.decision_function(X[cal_idx])
             if self.calibration == "sigmoid":
                 a, b = fit_platt(raw, y01[cal_idx])
@@ -710,7 +727,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
                 iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, t)
                 self.calibrator_ = {"method": "isotonic", "x": iso.X_thresholds_.tolist(),
                                     "y": iso.y_thresholds_.tolist()}
-            self.booster_ = self._booster().fit(X, y01) if self.refit else first
+            self.booster_ = self._fit_booster(X, y01, kept) if self.refit else first
         self.n_iter_ = int(self.booster_.n_iter_)
         self.n_calibration_ = n_cal
         self.n_train_ = n
@@ -723,6 +740,16 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
             self.calibration_window_ = None
         self.compiled_ = CompiledModel.from_classifier(self)
         return self
+
+    def _fit_booster(self, X: np.ndarray, y01: np.ndarray, kept: np.ndarray, rows: Any = None) -> Any:
+        """A booster fitted on those of ``rows`` (all rows when None, in their order) that are ``kept``."""
+        rows = np.arange(len(y01)) if rows is None else rows
+        sub = rows[kept[rows]]
+        if len(np.unique(y01[sub])) < 2:  # too few rows drawn to hold both classes: use them all
+            sub = rows
+        if len(sub) == len(y01):
+            return self._booster().fit(X, y01)
+        return self._booster().fit(X[sub], y01[sub])
 
     # ------------------------------------------------------------------ scikit-learn API
     def _raw(self, X: Any) -> np.ndarray:

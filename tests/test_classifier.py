@@ -197,3 +197,27 @@ def test_malformed_documents_are_refused(fitted):
         with pytest.raises(ValidationError):
             CompiledModel.from_dict(bad)
     assert CompiledModel.from_dict(doc).raw_one(np.zeros(8)) == model.raw_one(np.zeros(8))
+
+
+# ---------------------------------------------------------------- fitting on a share of the legitimate rows
+@pytest.mark.parametrize("fraction", [0.3, 1.0], ids=["a-third", "all"])
+def test_negative_fraction_keeps_every_fraud_row_and_calibrates_on_all(fraction: float) -> None:
+    X, y = make_classification(n_samples=4000, n_features=6, n_informative=4, weights=[0.93], random_state=3)
+    clf = GraphFraudClassifier(max_iter=30, random_state=0, negative_fraction=fraction).fit(X, y)
+    n_fraud = int(y.sum())
+    n_legit = len(y) - n_fraud
+    kept_legit = clf.n_booster_rows_ - n_fraud
+    if fraction == 1.0:
+        assert kept_legit == n_legit
+    else:
+        assert abs(kept_legit - fraction * n_legit) < 0.05 * n_legit
+    assert clf.n_calibration_ == 800  # the calibration slice is not thinned
+    # calibrated on every row of its slice: the mean probability still tracks the observed fraud rate
+    assert abs(clf.predict_proba(X)[:, 1].mean() - y.mean()) < 0.03
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5], ids=["zero", "negative", "above-one"])
+def test_negative_fraction_out_of_range_is_refused(fraction: float) -> None:
+    X, y = make_classification(n_samples=200, random_state=0)
+    with pytest.raises(ValueError, match="negative_fraction"):
+        GraphFraudClassifier(max_iter=5, negative_fraction=fraction).fit(X, y)

@@ -1,6 +1,7 @@
 """The graph engine, its snapshots and point-in-time features; networkx is the correctness reference."""
 from __future__ import annotations
 
+import pickle
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 
 from graphfraud.graph.engine import GraphEngine
-from graphfraud.graph.features import compute_features
+from graphfraud.graph.features import compute_features, feature_names, feature_row, row_names
 from graphfraud.graph.policy import LinkPolicy
-from graphfraud.graph.snapshot import pagerank
+from graphfraud.graph.snapshot import pagerank, rebuild_components, split_components
 from graphfraud.schema import Label, Transaction, format_ts, validate_record
 
 T0 = 1767348000000  # 2026-01-02T10:00:00Z
@@ -289,3 +290,79 @@ def test_same_features_whatever_the_snapshot_calls_between() -> None:
     b = run(lambda e, t: e.advance(t.ts))
     assert [sorted((k, round(v, 9)) for k, v in f.items() if v == v) for f in a] == \
         [sorted((k, round(v, 9)) for k, v in f.items() if v == v) for f in b]
+
+
+# ---------------------------------------------------------------- one feature function, two forms
+def test_feature_row_is_compute_features_in_name_order() -> None:
+    txs = random_world(6, n_users=20)
+    engine = make_engine(limits={"ip": 3})
+    names = row_names(engine)
+    assert names == feature_names(engine.entity_types)
+    for tx in txs:
+        engine.advance(tx.ts)
+        row = feature_row(engine, tx)
+        f = compute_features(engine, tx)
+        assert list(f) == names and len(row) == len(names)
+        assert all(a == b or (a != a and b != b) for a, b in zip(row, f.values()))
+        engine.apply(tx)
+
+
+def test_engine_pickles_without_the_feature_layout_and_reads_the_same() -> None:
+    txs = random_world(7, n_users=15)
+    engine = make_engine()
+    replay(engine, txs[:-1])
+    engine.advance(txs[-1].ts)
+    before = feature_row(engine, txs[-1])
+    assert "_feature_layout" in engine.__dict__
+    copy = pickle.loads(pickle.dumps(engine))
+    assert "_feature_layout" not in copy.__dict__
+    after = feature_row(copy, txs[-1])
+    assert [x for x in before if x == x] == [x for x in after if x == x]
+
+
+# ---------------------------------------------------------------- re-splitting only what new hubs glued
+def _component_view(engine: GraphEngine) -> list[tuple[Any, ...]]:
+    out = []
+    for x in range(len(engine.parent)):
+        c = engine.comp[engine.find(x)]
+        assert c is not None
+        out.append((c.users, c.idents, c.fraud_users, c.fraud_tx, c.tx, round(c.amount, 6), float(c.first_min),
+                    float(c.first_max), float(c.last), c.oldest))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6), ids=[f"seed{s}" for s in range(6)])
+def test_split_components_equals_a_full_rebuild(seed: int) -> None:
+    """Snapshots re-split only the components with new hubs; a full rebuild of a copy agrees every time."""
+    txs = random_world(seed, n_users=40) + random_world(seed + 100, n_users=40)
+    engine = make_engine(limits={"ip": 3, "device": 4, "card": 5}, snapshot_interval_ms=10 * MIN)
+    compared = 0
+    for i, tx in enumerate(sorted(txs, key=lambda t: (t.ts, t.transaction_id))):
+        if tx.ts >= engine.next_snapshot and engine.new_hubs:
+            full = pickle.loads(pickle.dumps(engine))
+            rebuild_components(full)
+            engine.advance(tx.ts)  # takes the snapshot: split_components
+            assert engine.new_hubs == [] and not engine.hubs_since_rebuild
+            assert _component_view(engine) == _component_view(full)
+            compared += 1
+        engine.advance(tx.ts)
+        if i % 7 == 0:
+            engine.queue_label(Label("user", tx.user_id, "fraudster", tx.ts, "investigator"))
+        engine.apply(tx)
+    assert compared >= 2
+
+
+def test_an_engine_saved_before_new_hubs_were_tracked_rebuilds_in_full() -> None:
+    engine = make_engine(limits={"ip": 2})
+    for i in range(3):
+        engine.apply(make_tx(f"t{i}", f"u{i}", T0 + i * MIN, ip="10.0.0.1"))
+    state = engine.__getstate__()
+    del state["new_hubs"]
+    old = GraphEngine.__new__(GraphEngine)
+    old.__setstate__(state)  # as unpickled from a file written before
+    for i in range(3, 6):  # a second hub, which the loaded engine does track
+        old.apply(make_tx(f"t{i}", f"u{i}", T0 + i * MIN, ip="10.0.0.2"))
+    assert [old.component_of(f"u{i}").users for i in range(6)] == [2, 2, 1, 2, 2, 1]  # glued until a snapshot
+    old.take_snapshot(T0 + HOUR)
+    assert [old.component_of(f"u{i}").users for i in range(6)] == [1] * 6
+    assert old.new_hubs == []

@@ -2,7 +2,7 @@
 
 The engine is a cache of the store. It is fed events in order (transactions, labels) and answers
 point-in-time questions about the graph *before* the next transaction is applied. Training, backtests
-and the live API all drive the same engine through :func:`graphfraud.graph.features.compute_features`,
+and the live API all drive the same engine through :func:`graphfraud.graph.features.feature_row`,
 so there is one implementation of every feature.
 
 State, all keyed by small integers:
@@ -27,11 +27,12 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..schema import ENTITY_COLUMNS, Label, Transaction
+from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
 from .policy import LinkPolicy
 
 DAY_MS = 86_400_000
 WINDOW_MS = 30 * DAY_MS
+_SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 
 
 class Comp:
@@ -140,6 +141,8 @@ class GraphEngine:
         self.edge_u = array("i")  # user node of each first-time link to a linking identifier
         self.edge_e = array("i")  # identifier node of that link
         self.hubs_since_rebuild = False
+        # identifier nodes that became hubs since the last rebuild (None: unknown, rebuild everything)
+        self.new_hubs: list[int] | None = []
         # labels
         self.pending: list[tuple[int, int, str, str, str, str]] = []  # heap of (known_at, seq, kind, id, value, src)
         self._pseq = 0
@@ -154,6 +157,16 @@ class GraphEngine:
         self.snapshot_version = 0
         self.n_tx = 0
         self.seq = 0  # last store sequence number applied
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_feature_layout", None)  # a cache of graph.features, rebuilt on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "new_hubs" not in state:  # saved before new hubs were tracked: None asks for a full rebuild
+            state["new_hubs"] = None if state.get("hubs_since_rebuild") else []
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ union-find
     def _new_node(self, user: int) -> int:
@@ -319,6 +332,8 @@ class GraphEngine:
                             self.e_hub[e] = True
                             self.node_hub[node] = 1
                             self.hubs_since_rebuild = True
+                            if self.new_hubs is not None:
+                                self.new_hubs.append(node)
                         else:
                             self._union(unode, node)
             if typ == "card" and tx.country is not None:
@@ -354,9 +369,14 @@ class GraphEngine:
         self.n_tx += 1
         if seq is not None and seq > self.seq:
             self.seq = seq
-        if tx.is_fraud is not None:
+        if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
-            self.queue_label(Label("transaction", tx.transaction_id, str(tx.is_fraud), known, "file"))
+            if known <= self.clock:
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file")
+            else:
+                self._pseq += 1
+                heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
+                                              str(tx.is_fraud), "file"))
 
     def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
         """Keep the user's transaction times sorted, with cumulative amounts per currency group."""
@@ -411,9 +431,7 @@ class GraphEngine:
             self._reveal(kind, sid, value, src)
 
     def _reveal(self, kind: str, sid: str, value: str, source: str) -> None:
-        from ..schema import LABEL_SOURCES
-
-        rank = LABEL_SOURCES.index(source) if source in LABEL_SOURCES else 0
+        rank = _SOURCE_RANK.get(source, 0)
         self._order += 1
         if kind == "transaction":
             tu = self.tx_user.get(sid)
