@@ -574,7 +574,14 @@ class Neo4jStore(Neo4jRegistryMixin):
                 for r in self._read("list_labels", after_seq=int(after_seq), limit=2**62)]
 
     def events_since(self, seq: int, limit: int = 10_000) -> list[Event]:
-        """Everything stored after ``seq``, in sequence order (at most ``limit`` events)."""
+        """Everything stored after ``seq``, in sequence order (at most ``limit`` events).
+
+        The three reads run one after another under read-committed isolation, so each keeps only what is at
+        or below the sequence's committed end read first: writers are serialised and hand out numbers in
+        commit order, so everything up to that end is visible to every read, and a later label cannot be
+        returned without the transaction committed before it.
+        """
+        hi = self.last_seq()
         out: list[Event] = []
         for r in self._stream("stream_transactions", after_seq=int(seq), limit=int(limit)):
             p = dict(zip(TX_COLUMNS, r))
@@ -584,7 +591,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             out.append(Event(s, "label", label=lb))
         for r in self._read("list_events", after_seq=int(seq), limit=int(limit)):
             out.append(Event(r["seq"], r["kind"], data=json.loads(r["data"])))
-        out.sort(key=lambda e: e.seq)
+        out = sorted((e for e in out if e.seq <= hi), key=lambda e: e.seq)
         return out[:limit]
 
     def links_frame(self) -> Any:
