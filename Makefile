@@ -1,5 +1,5 @@
 # graphfraud: two commands for a fresh machine.
-#   make demo   set up, generate sample data, load it, train, and serve the API and UI on :8000
+#   make demo   set up, generate sample data, load its history, train, score the newest, serve API and UI on :8000
 #   make test   set up (Python packages, Chromium, wrk, the Neo4j jars) and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,8 +25,14 @@ system-deps:
 demo: venv
 	mkdir -p $(DEMO_DIR)
 	test -f $(DEMO_DIR)/transactions.csv || $(GF) generate $(DEMO_DIR)/transactions.csv --users 5000 --seed 7
-	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) load $(DEMO_DIR)/transactions.csv --rejects $(DEMO_DIR)/rejects.csv
+	# history (the first 97 % in time) is bulk-loaded; the newest 3 % arrive later and are scored online
+	test -f $(DEMO_DIR)/incoming.csv || { n=$$(wc -l < $(DEMO_DIR)/transactions.csv); k=$$((n * 97 / 100)); \
+	  head -n $$k $(DEMO_DIR)/transactions.csv > $(DEMO_DIR)/history.csv; \
+	  { head -n 1 $(DEMO_DIR)/transactions.csv; tail -n +$$((k + 1)) $(DEMO_DIR)/transactions.csv; } \
+	  > $(DEMO_DIR)/incoming.csv; }
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) load $(DEMO_DIR)/history.csv --rejects $(DEMO_DIR)/rejects.csv
 	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) train
+	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) score $(DEMO_DIR)/incoming.csv --out $(DEMO_DIR)/scores.csv
 	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) rings --top 10 --format table
 	GRAPHFRAUD_STORE=$(DEMO_STORE) scripts/demo-accounts
 	GRAPHFRAUD_STORE=$(DEMO_STORE) $(GF) serve --host 127.0.0.1 --port $(PORT) --workers 2
