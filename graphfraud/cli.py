@@ -237,7 +237,8 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
         store_path = f"{tmp}/backtest.db"
     store = open_store(store_path)
     try:
-        summary = load_file(file, store, mapping=mapping)
+        # links are folded only if something reads them (the replay builds its graph from the transactions)
+        summary = load_file(file, store, mapping=mapping, fold_links=False)
         click.echo(summary.describe() if hasattr(summary, "describe") else str(summary), err=True)
         report = run_backtest(store, train_frac=train_frac, train_start=_ms(train_start), train_end=_ms(train_end),
                               test_start=_ms(test_start), test_end=_ms(test_end),

@@ -57,7 +57,7 @@ def default_rejects_path(path: str | os.PathLike[str]) -> Path:
 
 def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.PathLike[str] | Mapping | dict[str, Any]
               | None = None, rejects_path: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
-              progress: ProgressCallback | bool | None = None) -> LoadSummary:
+              progress: ProgressCallback | bool | None = None, fold_links: bool = True) -> LoadSummary:
     """Load a CSV, gzip CSV, Parquet or JSON-lines file of transactions into ``store``, chunk by chunk.
 
     Each chunk is read as text, mapped (when a mapping is given), validated by
@@ -84,6 +84,9 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
     progress : callable, bool or None
         ``progress(rows_read, fraction)`` after each chunk; ``None`` draws a bar when standard error is a
         terminal and stays silent otherwise; ``False`` is always silent.
+    fold_links : bool, default True
+        Fold the new transactions into the link table at the end. ``False`` leaves it to the first reader of
+        links (every reader folds what is behind first): a backtest's temporary store never reads them.
 
     Returns
     -------
@@ -150,7 +153,7 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
         if close is not None:
             close()
     refresh = getattr(store, "refresh_links", None)
-    if refresh is not None:  # fold the new transactions into the links once, at the end
+    if refresh is not None and fold_links:  # fold the new transactions into the links once, at the end
         refresh()
     if out.dropped_columns:
         summary.warnings.append("columns first seen after the first reject are not in the rejects file: "

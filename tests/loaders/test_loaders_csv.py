@@ -24,6 +24,16 @@ def test_good_file_is_stored_exactly(tmp_path, store):
     assert not (tmp_path / "tx.rejects.csv").exists()
 
 
+def test_links_left_unfolded_are_folded_by_their_first_reader(tmp_path, store):
+    path = write_csv(tmp_path / "tx.csv", make_rows(50))
+    load_file(path, store, progress=False, fold_links=False)
+    assert store.get_meta("links_seq") == "0"  # nothing folded yet
+    users = {r["user_id"] for r in store.neighbours("card", "c3", 100)}
+    assert users == {f"u{i % 7}" for i in range(50) if i % 11 == 3}
+    assert int(store.links_frame()["n"].sum()) == sum(1 for r in make_rows(50) for c in ("card_id", "device_id",
+                                                                                       "ip", "merchant_id") if r.get(c))
+
+
 def test_empty_file_is_a_clear_error(tmp_path, store):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValidationError) as e:
