@@ -9,9 +9,9 @@ the test rows in one batch after the replay; every row still comes from the onli
 its own moment. A tabular-only model (no other user's data) is trained and scored on the same split, so
 the graph's lift shows.
 
-The training rows are all read once the replay reaches the end of the training window, so both models
-are fitted in a forked process while the test window replays (one core each); the models and every
-feature row are exactly what a sequential run gives.
+The training rows are all read once the replay reaches the end of the training window, so the two models
+are fitted in forked processes (one each) while the test window replays; the models and every feature
+row are exactly what a sequential run gives.
 """
 from __future__ import annotations
 
@@ -158,20 +158,18 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     return report
 
 
-def _fit_both(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-              tab: list[str]) -> tuple[Any, Any]:
-    """The model on every feature and the tabular-only baseline, fitted the same way on the same rows."""
+def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
+             cols: list[str]) -> Any:
+    """One classifier on the columns ``cols`` of ``X[idx]`` (every feature, or the tabular ones)."""
     import pandas as pd
 
     frame = pd.DataFrame(X[idx], columns=names)
-    clf = fit_classifier(frame, y, times)
-    tab_clf = fit_classifier(frame[tab], y, times)
-    return clf, tab_clf
+    return fit_classifier(frame if cols == names else frame[cols], y, times)
 
 
 def _fit_child(conn: Any, *args: Any) -> None:
     try:
-        out: Any = ("ok", _fit_both(*args))
+        out: Any = ("ok", _fit_one(*args))
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
@@ -181,18 +179,20 @@ def _fit_child(conn: Any, *args: Any) -> None:
 
 
 class Fits:
-    """The backtest's two fits, running in a forked process (or, where fork is missing, run on demand).
+    """The backtest's two fits (the model and the tabular baseline), each in a forked process, or, where
+    fork is missing, run on demand.
 
-    Forking shares the feature matrix with the child without copying it; the parent keeps replaying on
-    the other core. Both processes fit and replay with one thread each, so a shared machine is not
-    oversubscribed. If the child dies (say, killed for memory), :meth:`result` fits in this process.
+    Forking shares the feature matrix with the children without copying it; the parent keeps replaying
+    the test window meanwhile. Each process fits or replays with one thread, so the two fits and the
+    replay share the machine's cores without OpenMP oversubscribing them. If a child dies (say, killed for
+    memory), :meth:`result` fits that model in this process.
     """
 
-    def __init__(self, args: tuple[Any, ...]):
+    def __init__(self, args: tuple[Any, ...], columns: list[list[str]]):
         self.args = args
+        self.columns = columns
         self.how = "in process"
-        self.proc: Any = None
-        self.conn: Any = None
+        self.jobs: list[tuple[Any, Any]] = []
 
     def start(self) -> "Fits":
         import gc
@@ -201,39 +201,45 @@ class Fits:
         if "fork" not in mp.get_all_start_methods():
             return self
         ctx = mp.get_context("fork")
-        self.conn, child = ctx.Pipe(duplex=False)
-        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+        gc.freeze()  # the children's collections then leave the parent's objects (and their pages) alone
         try:
-            self.proc = ctx.Process(target=_fit_child, args=(child, *self.args), daemon=True,
-                                    name="graphfraud-backtest-fit")
-            self.proc.start()
+            for cols in self.columns:
+                conn, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_fit_child, args=(child, *self.args, cols), daemon=True,
+                                   name="graphfraud-backtest-fit")
+                proc.start()
+                child.close()
+                self.jobs.append((proc, conn))
         finally:
             gc.unfreeze()
-            child.close()
-        self.how = "in a forked process, beside the replay"
+        self.how = "in forked processes, beside the replay"
         return self
 
     def result(self) -> tuple[Any, Any]:
-        if self.proc is not None:
+        if not self.jobs:
+            return tuple(_fit_one(*self.args, cols) for cols in self.columns)  # type: ignore[return-value]
+        out = []
+        for (proc, conn), cols in zip(self.jobs, self.columns):
             try:
-                status, value = self.conn.recv()
+                status, value = conn.recv()
             except (EOFError, OSError):
                 status, value = "lost", None
             finally:
-                self.conn.close()
-                self.proc.join()
-            if status == "ok":
-                return value  # type: ignore[no-any-return]
+                conn.close()
+                proc.join()
             if status == "error":
                 raise value
-            self.how = "in process (the fitting process died)"
-        return _fit_both(*self.args)
+            if status != "ok":
+                self.how = "in process (a fitting process died)"
+                value = _fit_one(*self.args, cols)
+            out.append(value)
+        return tuple(out)  # type: ignore[return-value]
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
                tab: list[str]) -> Fits:
     """Start fitting the model and the tabular baseline on ``X[idx]``; collect with ``.result()``."""
-    return Fits((X, idx, y, times, names, tab)).start()
+    return Fits((X, idx, y, times, names), [names, tab]).start()
 
 
 def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:
