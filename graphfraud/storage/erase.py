@@ -33,6 +33,16 @@ def pseudonym(value: str, salt: str) -> str:
     return "erased:" + hashlib.sha256((salt + "\x1f" + value).encode("utf-8")).hexdigest()[:20]
 
 
+def begin_erasure(user_id: str, exists: bool) -> tuple[str, str, dict[str, str]]:
+    """``(salt, pseudonym, mapping)`` for erasing ``user_id``; :class:`NotFound` when there is nothing."""
+    if not exists:
+        raise NotFound("There is no user with that id in the store (or it was erased already).",
+                       code="user_not_found")
+    salt = secrets.token_hex(16)
+    pseudo = pseudonym(user_id, salt)
+    return salt, pseudo, {user_id: pseudo}
+
+
 def _replacer(mapping: dict[str, str]) -> Any:
     """A function replacing each mapped value inside JSON-like data: whole strings, and whole words in text."""
     if not mapping:
@@ -61,12 +71,7 @@ def erase_user(con: sqlite3.Connection, base: int, user_id: str, actor: str, now
     n_tx = con.execute("SELECT COUNT(*) FROM tx WHERE user_id=?", (user_id,)).fetchone()[0]
     n_lab = con.execute("SELECT COUNT(*) FROM label WHERE subject='user' AND subject_id=?", (user_id,)).fetchone()[0]
     rings = [r[0] for r in con.execute("SELECT ring_id FROM ring_user WHERE user_id=?", (user_id,))]
-    if not (n_tx or n_lab or rings):
-        raise NotFound("There is no user with that id in the store (or it was erased already).",
-                       code="user_not_found")
-    salt = secrets.token_hex(16)
-    pseudo = pseudonym(user_id, salt)
-    mapping: dict[str, str] = {user_id: pseudo}
+    salt, pseudo, mapping = begin_erasure(user_id, bool(n_tx or n_lab or rings))
     # every identifier of the user's transactions, with how many users share it
     idents: set[tuple[str, str]] = set()
     for col, typ in ENTITY_COLUMNS.items():

@@ -47,6 +47,8 @@ _TX_PROPS = ("amount", "card_id", "device_id", "ip", "merchant_id", "currency", 
 _LINK_TYPES = ("card_id", "device_id", "ip", "merchant_id")
 _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
              "extra", "attrs")
+# erase_list_texts properties that are plain text (the others are JSON)
+_PLAIN_TEXT = ("ref", "title", "target")
 _LINK_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n"]
 
 _QUERIES: dict[str, str] = {}
@@ -656,6 +658,89 @@ class Neo4jStore(Neo4jRegistryMixin):
         meta["sha256"] = rows[0]["sha256"]
         blob = rows[0]["blob"]
         return meta, base64.b64decode(blob) if isinstance(blob, str) else bytes(blob)
+
+    # ------------------------------------------------------------ erasure
+    def erase_user(self, user_id: str, actor: str) -> dict[str, Any]:
+        """Replace a user's personal data by pseudonyms, keeping every count of :meth:`info`.
+
+        The same semantics as the embedded store (see :mod:`graphfraud.storage.erase`), in one write
+        transaction: the user id becomes ``erased:<hash>`` on the User node, its transactions, user labels,
+        ring memberships, and in decision records, rings, ring history, cases and earlier audit rows;
+        identifiers only this user used, and personal (extra) identifier types wherever they appear, are
+        renamed in place (nodes and links stay); the user's transaction attributes are dropped. Records an
+        audit row (naming the pseudonym only) and an ``erase`` event (serving processes rebuild their engine)
+        and removes the engine snapshot. Returns a summary with the ``pseudonym``; raises
+        :class:`NotFound` when the store has no such user.
+        """
+        from ..graph.persist import snapshot_path
+        from .erase import _CONTEXT, _SHARED_KEPT, _replacer, begin_erasure, pseudonym
+
+        columns = {t: c for c, t in ENTITY_COLUMNS.items() if t not in _CONTEXT}  # card -> card_id, ...
+
+        def work(tx: Any, base: int) -> tuple[dict[str, Any], int]:
+            found = tx.run(query("erase_find_user"), user_id=user_id).single()
+            tx_ids, n_lab, rings = list(found["transaction_ids"]), int(found["n_labels"]), list(found["ring_ids"])
+            salt, pseudo, mapping = begin_erasure(user_id, bool(tx_ids or n_lab or rings))
+            renamed: dict[tuple[str, str], str] = {}
+            for r in sorted(tx.run(query("erase_list_identifiers"), user_id=user_id).data(),
+                            key=lambda r: (r["type"], r["entity_id"])):
+                typ, value = r["type"], r["entity_id"]
+                if typ in _SHARED_KEPT and int(r["n_users"]) > 1:
+                    continue  # the other users' history as well
+                p = pseudonym(f"{typ}\x1f{value}", salt)
+                renamed[(typ, value)] = p
+                mapping[str(value)] = p
+            # identifier values in every transaction holding them (an extra type's value may be shared)
+            rows = [{"type": t, "id": v, "pseudonym": p} for (t, v), p in renamed.items()]
+            if rows:
+                changes = []
+                for r in tx.run(query("erase_list_identifier_transactions"), rows=rows).data():
+                    props: dict[str, Any] = {}
+                    for typ, col in columns.items():
+                        p = renamed.get((typ, r[col])) if r[col] is not None else None
+                        if p is not None:
+                            props[col] = p
+                    extra = json.loads(r["extra"]) if r["extra"] else {}
+                    new = {k: renamed.get((k, v), v) if isinstance(v, str) else v for k, v in extra.items()}
+                    if new != extra:
+                        props["extra"] = _dump(new)
+                    if props:
+                        changes.append({"transaction_id": r["transaction_id"], "props": props})
+                for part in _chunks(changes):
+                    tx.run(query("erase_set_transactions"), rows=list(part)).consume()
+                tx.run(query("erase_rename_identifiers"), rows=rows).consume()
+            tx.run(query("erase_rename_user"), user_id=user_id, pseudonym=pseudo).consume()
+            # decision records, rings, ring history, cases and audit rows naming the user or a renamed value
+            walk = _replacer(mapping)
+            updates = []
+            for r in tx.run(query("erase_list_texts"), transaction_ids=tx_ids, needles=list(mapping)).data():
+                old = r["props"]
+                new_props: dict[str, Any] = {}
+                for key, text in old.items():
+                    if text is None:
+                        continue
+                    if key in _PLAIN_TEXT:
+                        new_props[key] = walk(text)
+                    else:
+                        new_props[key] = json.dumps(walk(json.loads(text)), sort_keys=True)
+                if r["kind"] == "decision" or any(new_props[k] != old[k] for k in new_props):
+                    updates.append({"node": r["node"], "props": new_props})
+            for part in _chunks(updates):
+                tx.run(query("erase_set_texts"), rows=list(part)).consume()
+            summary = {"pseudonym": pseudo, "transactions": len(tx_ids), "user_labels": n_lab, "rings": len(rings),
+                       "identifiers_pseudonymised": len(renamed)}
+            # the audit row names the pseudonym only; the event tells serving processes to rebuild their engine
+            self._audit_in(tx, _now(), actor, "user.erase", f"user:{pseudo}", summary)
+            tx.run(query("create_event"), seq=base + 1, kind="erase",
+                   data=json.dumps({"pseudonym": pseudo})).consume()
+            return summary, base + 1
+
+        summary: dict[str, Any] = self._write(work, "erase the user")
+        try:
+            os.unlink(snapshot_path(self))
+        except FileNotFoundError:
+            pass
+        return summary
 
     # ------------------------------------------------------------ meta
     def get_meta(self, key: str) -> str | None:

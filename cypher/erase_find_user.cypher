@@ -1,0 +1,16 @@
+// What the store holds about one user, before erasing it (see Neo4jStore.erase_user).
+// Parameters: $user_id.
+// Returns: transaction_ids (list), n_labels (user labels), ring_ids (rings the user is an active member of).
+CALL () {
+  OPTIONAL MATCH (:User {id: $user_id})-[:MADE]->(t:Transaction)
+  RETURN collect(t.transaction_id) AS transaction_ids
+}
+CALL () {
+  OPTIONAL MATCH (l:Label {subject: 'user', subject_id: $user_id})
+  RETURN count(l) AS n_labels
+}
+CALL () {
+  OPTIONAL MATCH (m:RingMember {user_id: $user_id})
+  RETURN collect(DISTINCT m.ring_id) AS ring_ids
+}
+RETURN transaction_ids, n_labels, ring_ids
