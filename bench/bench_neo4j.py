@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LOAD_CSV = """
+_LOAD_CSV_HEAD = """
 LOAD CSV WITH HEADERS FROM $file AS row
 CALL (row) {
   MERGE (u:User {id: row.user_id})
@@ -42,32 +42,20 @@ CALL (row) {
          device_id: nullif(row.device_id, ''), ip: nullif(row.ip, ''), merchant_id: nullif(row.merchant_id, ''),
          currency: nullif(row.currency, ''), country: nullif(row.country, ''),
          is_fraud: toInteger(nullif(row.is_fraud, '')), seq: toInteger(row.seq)})
-  FOREACH (x IN CASE WHEN coalesce(row.card_id, '') = '' THEN [] ELSE [row.card_id] END |
-    MERGE (e:Card {id: x}) MERGE (u)-[r:USED]->(e)
-      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
-      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
-                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
-                   r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN coalesce(row.device_id, '') = '' THEN [] ELSE [row.device_id] END |
-    MERGE (e:Device {id: x}) MERGE (u)-[r:USED]->(e)
-      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
-      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
-                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
-                   r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN coalesce(row.ip, '') = '' THEN [] ELSE [row.ip] END |
-    MERGE (e:IP {id: x}) MERGE (u)-[r:USED]->(e)
-      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
-      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
-                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
-                   r.n = r.n + 1)
-  FOREACH (x IN CASE WHEN coalesce(row.merchant_id, '') = '' THEN [] ELSE [row.merchant_id] END |
-    MERGE (e:Merchant {id: x}) MERGE (u)-[r:USED]->(e)
-      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
-      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
-                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
-                   r.n = r.n + 1)
-} IN TRANSACTIONS OF 10000 ROWS
 """
+# one link per identifier column, as a user writing LOAD CSV by hand would: MERGE the node, then the USED
+# relationship with its first/last seen and count
+_LINK = """  FOREACH (x IN CASE WHEN coalesce(row.{col}, '') = '' THEN [] ELSE [row.{col}] END |
+    MERGE (e:{label} {{id: x}}) MERGE (u)-[r:USED]->(e)
+      ON CREATE SET r.first_seen = toInteger(row.ts), r.last_seen = toInteger(row.ts), r.n = 1
+      ON MATCH SET r.first_seen = CASE WHEN toInteger(row.ts) < r.first_seen THEN toInteger(row.ts) ELSE r.first_seen END,
+                   r.last_seen = CASE WHEN toInteger(row.ts) > r.last_seen THEN toInteger(row.ts) ELSE r.last_seen END,
+                   r.n = r.n + 1)
+"""
+LOAD_CSV = (_LOAD_CSV_HEAD + "".join(_LINK.format(col=c, label=lb) for c, lb in
+                                     (("card_id", "Card"), ("device_id", "Device"), ("ip", "IP"),
+                                      ("merchant_id", "Merchant")))
+            + "} IN TRANSACTIONS OF 10000 ROWS\n")
 
 
 def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:

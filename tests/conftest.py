@@ -58,30 +58,32 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    deadline = time.monotonic() + NEO4J_START_TIMEOUT
-    while not ready.wait(1.0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            watcher.join(timeout=10)
-            if proc.stdout is not None:
-                proc.stdout.close()
-            log.close()
-            tail = (data / "server.err").read_text(errors="replace").strip().splitlines()[-1:]
-            _neo4j_unavailable(f"no ready line from scripts/neo4j-server ({' '.join(tail) or 'no output'})")
-    try:
-        yield f"bolt://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+
+    def stop(kill: bool) -> None:
+        if not kill:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                kill = True
+        if kill:
             proc.kill()
             proc.wait()
         watcher.join(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
         log.close()
+
+    deadline = time.monotonic() + NEO4J_START_TIMEOUT
+    while not ready.wait(1.0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(kill=True)
+            tail = (data / "server.err").read_text(errors="replace").strip().splitlines()[-1:]
+            _neo4j_unavailable(f"no ready line from scripts/neo4j-server ({' '.join(tail) or 'no output'})")
+    try:
+        yield f"bolt://127.0.0.1:{port}"
+    finally:
+        stop(kill=False)
 
 
 def clear_neo4j(url: str) -> None:
