@@ -311,9 +311,13 @@ def scorer_to_csv(scorer: Any, items: Any, out_path: str) -> int:
 @click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Request threads per worker. Scoring is CPU-bound and serialised per worker, so one "
                    "thread is fastest (measured: 925 scores/s with 1, 615 with 4); add workers, not threads.")
+@click.option("--rings-every", type=click.FloatRange(0), default=300.0, show_default=True,
+              envvar="GRAPHFRAUD_RINGS_EVERY",
+              help="Seconds between refreshes of the ring registry (/rings, the rings queue) by a low-priority "
+                   "process, when the store changed; 0: only `graphfraud rings` refreshes it.")
 @store_option
 @handle_errors
-def serve(host: str, port: int, workers: int, threads: int, store_path: str | None) -> None:
+def serve(host: str, port: int, workers: int, threads: int, rings_every: float, store_path: str | None) -> None:
     """Run the scoring API (and investigator pages) on gunicorn; SIGTERM stops it gracefully.
 
     \b
@@ -322,7 +326,7 @@ def serve(host: str, port: int, workers: int, threads: int, store_path: str | No
     """
     from webui.server import serve as run_server
 
-    run_server(host, port, workers, threads, store=store_path)
+    run_server(host, port, workers, threads, store=store_path, rings_every=rings_every)
 
 
 @main.group()

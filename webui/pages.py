@@ -274,10 +274,30 @@ def run_ring_detection(st: Any) -> int:
     from graphfraud.rings import detect_rings, sync_rings
 
     t = time.perf_counter()
+    seq = st.last_seq()  # what the detection covers at least
     found = sync_rings(st, detect_rings(st))
     st.set_meta("ui_rings_detected", str(int(time.time() * 1000)))
+    st.set_meta("rings_detected_seq", str(seq))
     log.info("ring detection: %d rings in %.1f s", len(found), time.perf_counter() - t)
     return len(found)
+
+
+def refresh_rings(st: Any, min_age: float) -> bool:
+    """Detect rings again when the store changed since the last detection and that one is at least
+    ``min_age`` seconds old; one process at a time (others skip). ``True`` when it ran."""
+    last = float(st.get_meta("ui_rings_detected") or 0) / 1000
+    if time.time() - last < min_age or str(st.last_seq()) == (st.get_meta("rings_detected_seq") or ""):
+        return False
+    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # another process is detecting
+        try:
+            run_ring_detection(st)
+            return True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _auto_rings(location: str) -> None:

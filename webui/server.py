@@ -8,12 +8,19 @@
   ``graceful_timeout``), and since a score is stored before it is answered, nothing acknowledged is lost.
 * Before forking, the arbiter opens the store once (creating its tables and the session secret) so
   workers never race to initialise it, and makes a folder where workers share metrics snapshots.
+* A separate, lower-priority process refreshes the ring registry every ``rings_every`` seconds when the
+  store changed (rings that formed from scores reach ``/rings`` and the queue without a manual
+  ``graphfraud rings``); it runs outside the workers, so detection never holds a worker's interpreter.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -38,9 +45,42 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
+def refresh_rings_forever(store: str | None, every: float, parent: int) -> None:
+    """The ring refresher's loop (its own process): detect rings again every ``every`` seconds when the
+    store changed; stops when the server that started it is gone."""
+    from graphfraud.storage import open_store
+
+    from .pages import refresh_rings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
+    log = logging.getLogger("graphfraud.webui.rings")
+    try:
+        os.nice(10)  # scoring first
+    except OSError:  # pragma: no cover - not allowed here
+        pass
+    due = time.monotonic() + every
+    try:
+        while os.getppid() == parent:
+            time.sleep(min(1.0, max(0.0, due - time.monotonic())))
+            if time.monotonic() < due:
+                continue
+            due = time.monotonic() + every
+            try:
+                st = open_store(store)
+                try:
+                    refresh_rings(st, min_age=every * 0.9)
+                finally:
+                    st.close()
+            except Exception:  # keep refreshing; the next round may work
+                log.exception("ring refresh failed")
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the server stops too
+        pass
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 1,
-          store: str | None = None, **extra: Any) -> None:
-    """Run the server until SIGTERM/SIGINT. ``extra`` are further gunicorn settings (tests, tuning)."""
+          store: str | None = None, rings_every: float = 300.0, **extra: Any) -> None:
+    """Run the server until SIGTERM/SIGINT. ``rings_every``: seconds between ring registry refreshes (0:
+    never). ``extra`` are further gunicorn settings (tests, tuning)."""
     from graphfraud.storage import open_store
 
     from . import ensure_secret_key
@@ -57,6 +97,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     finally:
         st.close()
     metrics_dir = tempfile.mkdtemp(prefix="graphfraud-metrics-")
+    refresher = None
+    if rings_every > 0:
+        # a plain child process (not multiprocessing's, whose exit hooks the forked workers would inherit)
+        refresher = subprocess.Popen([sys.executable, "-c", "import sys; from webui.server import "
+                                      "refresh_rings_forever as r; r(sys.argv[1] or None, float(sys.argv[2]), "
+                                      "int(sys.argv[3]))", store or "", str(float(rings_every)), str(os.getpid())])
 
     def child_exit(server: Any, worker: Any) -> None:
         try:
@@ -65,6 +111,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
             pass
 
     def on_exit(server: Any) -> None:
+        if refresher is not None:
+            refresher.terminate()
+            try:
+                refresher.wait(10)
+            except subprocess.TimeoutExpired:
+                refresher.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
     options: dict[str, Any] = {

@@ -37,11 +37,12 @@ def _request(port, method, path, body=None, headers=None):
         c.close()
 
 
-def _start(store_path: str, log_path, workers: int, threads: int) -> tuple[subprocess.Popen, int, object]:
+def _start(store_path: str, log_path, workers: int, threads: int, **env_extra: str
+           ) -> tuple[subprocess.Popen, int, object]:
     """`graphfraud serve` on a free port, once it answers /readyz."""
     port = _port()
     # every worker shares its metrics after each request, so /metrics shows which workers scored
-    env = {**os.environ, "GRAPHFRAUD_STORE": store_path, "GRAPHFRAUD_METRICS_FLUSH_SECONDS": "0"}
+    env = {**os.environ, "GRAPHFRAUD_STORE": store_path, "GRAPHFRAUD_METRICS_FLUSH_SECONDS": "0", **env_extra}
     log = open(log_path, "wb")
     p = subprocess.Popen([sys.executable, "-c", "from graphfraud.cli import main; main()", "serve", "--port",
                           str(port), "--workers", str(workers), "--threads", str(threads)],
@@ -116,8 +117,10 @@ def test_two_workers_see_one_graph(server):
     the module's two and a second server's one) is seen whole by each of them.
 
     The alternation is by port, so which worker stores which transaction does not depend on how the kernel
-    hands connections to one server's workers."""
-    p, port_b, log = _start(server["store"], server["dir"] / "serve-b.log", workers=1, threads=1)
+    hands connections to one server's workers. The second server refreshes the ring registry every second,
+    so the ring the scores named reaches GET /rings/<id> too."""
+    p, port_b, log = _start(server["store"], server["dir"] / "serve-b.log", workers=1, threads=1,
+                            GRAPHFRAUD_RINGS_EVERY="1")
     try:
         def tx(i: int) -> dict:
             return {"transaction_id": f"RING{i}", "timestamp": f"2026-03-01T12:{i:02d}:00Z",
@@ -139,6 +142,16 @@ def test_two_workers_see_one_graph(server):
             if body["ring"]:
                 ids.add(body["ring"]["ring_id"])
         assert len(ids) == 1
+        ring_id = ids.pop()
+        for port in ports:  # the registry (refreshed in the background) has it, the same from both servers
+            deadline = time.monotonic() + 30
+            while True:
+                st, _, raw = _request(port, "GET", f"/api/v1/rings/{ring_id}",
+                                      headers={"Authorization": f"Bearer {server['key']}"})
+                if st == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.25)
+            assert st == 200 and json.loads(raw)["ring"]["size"] == n, raw
         a, b = scoring_workers(server["port"]), scoring_workers(port_b)
         assert a and b and not (a & b)  # two distinct processes scored
     finally:
