@@ -30,6 +30,7 @@ def main() -> None:
     args = ap.parse_args()
     from graphfraud.graph.features import compute_features, feature_row
     from graphfraud.graph.snapshot import edges, pagerank
+    from graphfraud.memory import long_lived
     from graphfraud.scoring import new_engine
     from graphfraud.storage import open_store
     from graphfraud.training import load_history, queue_store_labels
@@ -42,27 +43,28 @@ def main() -> None:
                    stdout=subprocess.DEVNULL)
     store = open_store(os.path.join(work, "s.db"))
     load_file(csv, store, progress=False)
-    engine = new_engine()
-    hist = load_history(store, engine.label_delay_ms)
-    queue_store_labels(store, engine, hist)
-    n = len(hist.transactions)
-    t_adv = t_feat = t_apply = t_dict = 0.0
-    pc = time.perf_counter
-    for k, tx in enumerate(hist.transactions):
-        a = pc()
-        engine.advance(tx.ts)
-        b = pc()
-        feature_row(engine, tx)  # what training and backtests read
-        c = pc()
-        engine.apply(tx)
-        d = pc()
-        t_adv += b - a
-        t_feat += c - b
-        t_apply += d - c
-        if k % 10 == 0:  # the same row keyed by name, as the API reads it (on a tenth of the transactions)
-            e = pc()
-            compute_features(engine, tx)
-            t_dict += pc() - e
+    with long_lived():  # as training and backtests run (graphfraud.memory)
+        engine = new_engine()
+        hist = load_history(store, engine.label_delay_ms)
+        queue_store_labels(store, engine, hist)
+        n = len(hist.transactions)
+        t_adv = t_feat = t_apply = t_dict = 0.0
+        pc = time.perf_counter
+        for k, tx in enumerate(hist.transactions):
+            a = pc()
+            engine.advance(tx.ts)
+            b = pc()
+            feature_row(engine, tx)  # what training and backtests read
+            c = pc()
+            engine.apply(tx)
+            d = pc()
+            t_adv += b - a
+            t_feat += c - b
+            t_apply += d - c
+            if k % 10 == 0:  # the same row keyed by name, as the API reads it (on a tenth of the transactions)
+                e = pc()
+                compute_features(engine, tx)
+                t_dict += pc() - e
     total = t_adv + t_feat + t_apply
     print(f"transactions {n:,}; machine load average {os.getloadavg()[0]:.1f}")
     print(f"point-in-time features: {n / t_feat:,.0f} tx/s (feature_row alone, {t_feat / n * 1e6:.1f} µs); "

@@ -25,7 +25,7 @@ import numpy as np
 from graphfraud import rings as R
 from graphfraud import settings
 from graphfraud.graph.policy import LinkPolicy
-from graphfraud.scoring import new_engine, ring_context, transactions_from_frame
+from graphfraud.scoring import new_engine, ring_context
 from graphfraud.storage import open_store
 
 
@@ -76,16 +76,13 @@ def bench_live(store, n: int) -> None:
     lat: list[float] = []
     hits = 0
     done = 0
-    for frame in store.iter_transaction_frames(chunk_size=50_000):
-        for tx, seq in transactions_from_frame(frame):
-            t = time.perf_counter()
-            ctx = ring_context(engine, tx)
-            lat.append(time.perf_counter() - t)
-            hits += ctx is not None
-            engine.apply(tx, seq)
-            done += 1
-            if done >= n:
-                break
+    for tx, seq in store.iter_transactions():
+        t = time.perf_counter()
+        ctx = ring_context(engine, tx)
+        lat.append(time.perf_counter() - t)
+        hits += ctx is not None
+        engine.apply(tx, seq)
+        done += 1
         if done >= n:
             break
     ms = np.array(lat) * 1000

@@ -26,8 +26,9 @@ import numpy as np
 
 from .errors import ValidationError
 from .graph.features import row_names, tabular_names
+from .memory import long_lived
 from .rules import RuleSet
-from .scoring import decide, new_engine, ring_context
+from .scoring import decide, new_engine, ring_context, rule_hits
 from .training import fit_classifier, load_history, queue_store_labels, replay
 
 
@@ -63,14 +64,13 @@ def windows(ts: np.ndarray, *, train_frac: float | None = None, train_start: int
     return w
 
 
+@long_lived()
 def run_backtest(store: Any, *, train_frac: float | None = None, train_start: int | None = None,
                  train_end: int | None = None, test_start: int | None = None, test_end: int | None = None,
                  label_delay_ms: int = 86_400_000, rules: RuleSet | None = None,
                  overrides: Mapping[str, Any] | None = None, scores_out: str | None = None,
                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run a backtest over the store's transactions; returns the report (see module doc)."""
-    import pandas as pd
-
     from . import settings
     from .classifier import CompiledModel
 
@@ -99,7 +99,7 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     if y_train.sum() == 0 or y_train.sum() == len(y_train):
         raise ValidationError("The training window needs both fraud and legitimate labels known before the test "
                               f"window; it has {int(y_train.sum())} fraud of {len(y_train)}.")
-    X = np.full((n, len(names)), np.nan)
+    X = shared_matrix(n, len(names))
     rings: dict[int, Any] = {}
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
@@ -115,7 +115,7 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
     # the models learn from rows already read; fit them in another process while the test window replays
     tab = tabular_names(engine.entity_types)
-    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, tab)
+    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, tab, test_idx)
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
@@ -123,23 +123,28 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
         pass
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
-    clf, tab_clf = fits.result()
+    fits.rows_ready()
+    # the rules need no model: evaluate them while the fits finish
+    Xt = X[test_idx]
+    hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
+               for k, i in enumerate(test_idx.tolist())]
+    log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
+    (clf, p), (_, p_tab) = fits.result()
+    del X
     model = CompiledModel.from_classifier(clf)
     t_train = time.perf_counter() - t0 - t_replay
-    log(f"trained ({fits.how}) {t_train:.1f} s after the replay")
-    Xt = X[test_idx]
-    del X
-    p = model.predict_many(Xt)
-    p_tab = tab_clf.predict_proba(pd.DataFrame(Xt[:, [names.index(c) for c in tab]], columns=tab))[:, 1]
+    log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
     results = []
     for k, i in enumerate(test_idx.tolist()):
-        tx = hist.transactions[i]
-        feats = dict(zip(names, Xt[k].tolist()))
         contrib = model.explain_one(Xt[k], top=3) if p[k] >= review_t else ()
-        d = decide(feats, tx, float(p[k]), rules, contributions=contrib, review_threshold=review_t,
-                   block_threshold=block_t)
+        # with the rule hits given, decide reads features only to word the model's reasons
+        feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
+        d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,
+                   review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
         d["ring"] = rings.get(i)
         results.append(d)
+    log(f"decided the {len(test_idx):,} test transactions "
+        f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
     y_test = hist.label[test_idx].astype(int)
     amounts = np.array([hist.transactions[i].amount for i in test_idx])
     report = evaluate(y_test, np.array([r["score"] for r in results]), results, amounts, review_t, block_t)
@@ -158,6 +163,28 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     return report
 
 
+def shared_matrix(n_rows: int, n_cols: int) -> np.ndarray:
+    """A float matrix of NaN in anonymous shared memory: processes forked from this one see what the parent
+    writes into it later (the test rows the fitting processes score once the replay has filled them)."""
+    import mmap
+
+    buf = mmap.mmap(-1, max(1, n_rows * n_cols * 8))
+    X = np.frombuffer(buf, dtype=np.float64, count=n_rows * n_cols).reshape(n_rows, n_cols)
+    X.fill(np.nan)
+    return X
+
+
+def _is_shared(X: np.ndarray) -> bool:
+    import mmap
+
+    base: Any = X
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return isinstance(base, mmap.mmap)
+
+
 def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
              cols: list[str]) -> Any:
     """One classifier on the columns ``cols`` of ``X[idx]`` (every feature, or the tabular ones)."""
@@ -167,9 +194,30 @@ def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, n
     return fit_classifier(frame if cols == names else frame[cols], y, times)
 
 
-def _fit_child(conn: Any, *args: Any) -> None:
+def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], cols: list[str]) -> np.ndarray:
+    """The fitted classifier's probabilities for the rows ``test_idx`` of ``X``: the model through its
+    compiled form (as serving scores), the tabular baseline through scikit-learn."""
+    import pandas as pd
+
+    from .classifier import CompiledModel
+
+    if cols == names:
+        return CompiledModel.from_classifier(clf).predict_many(X[test_idx])
+    sub = X[np.ix_(test_idx, [names.index(c) for c in cols])]
+    return clf.predict_proba(pd.DataFrame(sub, columns=cols))[:, 1]
+
+
+def _fit_and_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
+                     test_idx: np.ndarray, cols: list[str], ready: Any = None) -> tuple[Any, np.ndarray]:
+    clf = _fit_one(X, idx, y, times, names, cols)
+    if ready is not None:
+        ready.wait()  # the parent has written the test rows
+    return clf, _predict(clf, X, test_idx, names, cols)
+
+
+def _fit_child(conn: Any, ready: Any, *args: Any) -> None:
     try:
-        out: Any = ("ok", _fit_one(*args))
+        out: Any = ("ok", _fit_and_predict(*args, ready=ready))
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
@@ -179,13 +227,15 @@ def _fit_child(conn: Any, *args: Any) -> None:
 
 
 class Fits:
-    """The backtest's two fits (the model and the tabular baseline), each in a forked process, or, where
-    fork is missing, run on demand.
+    """The backtest's two fits (the model and the tabular baseline) and their scores of the test rows,
+    each in a forked process, or, where fork is missing (or ``X`` is not shared memory), run on demand.
 
     Forking shares the feature matrix with the children without copying it; the parent keeps replaying
-    the test window meanwhile. Each process fits or replays with one thread, so the two fits and the
-    replay share the machine's cores without OpenMP oversubscribing them. If a child dies (say, killed for
-    memory), :meth:`result` fits that model in this process.
+    the test window meanwhile, writing its rows into ``X`` (made by :func:`shared_matrix`), then calls
+    :meth:`rows_ready`; each child, its fit done, scores those rows (the tabular one while the model is
+    still fitting). Each process fits or replays with one thread, so the two fits and the replay share the
+    machine's cores without OpenMP oversubscribing them. If a child dies (say, killed for memory),
+    :meth:`result` fits and scores that model in this process.
     """
 
     def __init__(self, args: tuple[Any, ...], columns: list[list[str]]):
@@ -193,19 +243,21 @@ class Fits:
         self.columns = columns
         self.how = "in process"
         self.jobs: list[tuple[Any, Any]] = []
+        self.ready: Any = None
 
     def start(self) -> "Fits":
         import gc
         import multiprocessing as mp
 
-        if "fork" not in mp.get_all_start_methods():
+        if "fork" not in mp.get_all_start_methods() or not _is_shared(self.args[0]):
             return self
         ctx = mp.get_context("fork")
+        self.ready = ctx.Event()
         gc.freeze()  # the children's collections then leave the parent's objects (and their pages) alone
         try:
             for cols in self.columns:
                 conn, child = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_fit_child, args=(child, *self.args, cols), daemon=True,
+                proc = ctx.Process(target=_fit_child, args=(child, self.ready, *self.args, cols), daemon=True,
                                    name="graphfraud-backtest-fit")
                 proc.start()
                 child.close()
@@ -215,9 +267,16 @@ class Fits:
         self.how = "in forked processes, beside the replay"
         return self
 
-    def result(self) -> tuple[Any, Any]:
+    def rows_ready(self) -> None:
+        """The test rows of ``X`` are written: the children may score them."""
+        if self.ready is not None:
+            self.ready.set()
+
+    def result(self) -> tuple[tuple[Any, np.ndarray], tuple[Any, np.ndarray]]:
+        """``((model, its test scores), (tabular baseline, its test scores))``."""
+        self.rows_ready()
         if not self.jobs:
-            return tuple(_fit_one(*self.args, cols) for cols in self.columns)  # type: ignore[return-value]
+            return tuple(_fit_and_predict(*self.args, cols) for cols in self.columns)  # type: ignore[return-value]
         out = []
         for (proc, conn), cols in zip(self.jobs, self.columns):
             try:
@@ -231,15 +290,16 @@ class Fits:
                 raise value
             if status != "ok":
                 self.how = "in process (a fitting process died)"
-                value = _fit_one(*self.args, cols)
+                value = _fit_and_predict(*self.args, cols)
             out.append(value)
         return tuple(out)  # type: ignore[return-value]
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-               tab: list[str]) -> Fits:
-    """Start fitting the model and the tabular baseline on ``X[idx]``; collect with ``.result()``."""
-    return Fits((X, idx, y, times, names), [names, tab]).start()
+               tab: list[str], test_idx: np.ndarray) -> Fits:
+    """Start fitting the model and the tabular baseline on ``X[idx]``, each then scoring ``X[test_idx]``
+    once :meth:`Fits.rows_ready` says those rows are written; collect with ``.result()``."""
+    return Fits((X, idx, y, times, names, test_idx), [names, tab]).start()
 
 
 def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:

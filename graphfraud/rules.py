@@ -34,6 +34,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -50,8 +51,87 @@ _BIN: dict[type, Callable[[Any, Any], Any]] = {
 _FIELD = re.compile(r"\{([^{}]+)\}")
 
 
+_FAST_CMP = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "=="}
+_FAST_BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def _fast_source(node: ast.AST) -> str | None:
+    """Python source for an already validated expression, or ``None`` where the fast form could differ.
+
+    Comparisons become plain Python comparisons: a NaN (missing) operand makes ``> >= < <= ==`` false, as
+    the rules say (``!=`` is true for NaN, so it stays on the checked form). Names become ``f.get(...)``
+    with their text quoted by ``repr``; nothing else reaches the source. An operand that is not a number
+    (a string, ``None``) or a division by zero raises, and the caller falls back to the checked form."""
+    if isinstance(node, ast.Expression):
+        return _fast_source(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return repr(float(node.value))
+    if isinstance(node, ast.Name):
+        if node.id in ("true", "false"):
+            return repr(node.id == "true")
+        return f"f.get({node.id!r}, _nan)"
+    if isinstance(node, ast.BoolOp):
+        parts = [_fast_source(v) for v in node.values]
+        if any(p is None for p in parts):
+            return None
+        joiner = " and " if isinstance(node.op, ast.And) else " or "
+        return f"(True if ({joiner.join(parts)}) else False)"  # type: ignore[arg-type]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+        inner = _fast_source(node.operand)
+        return None if inner is None else f"({'not' if isinstance(node.op, ast.Not) else '-'} {inner})"
+    if isinstance(node, ast.BinOp) and type(node.op) in _FAST_BIN:
+        a, b = _fast_source(node.left), _fast_source(node.right)
+        return None if a is None or b is None else f"({a} {_FAST_BIN[type(node.op)]} {b})"
+    if isinstance(node, ast.Compare) and all(type(o) in _FAST_CMP for o in node.ops) and (
+            len(node.ops) == 1 or not any(isinstance(o, ast.Eq) for o in node.ops)):
+        items = [_fast_source(node.left)] + [_fast_source(c) for c in node.comparators]
+        if any(i is None for i in items):
+            return None
+        sides = [node.left, node.comparators[0]]
+        if isinstance(node.ops[0], ast.Eq) and not any(
+                isinstance(x, ast.Constant) or (isinstance(x, ast.Name) and x.id in ("true", "false"))
+                for x in sides):  # None == None is true in Python, a missing value here
+            return f"({items[0]} == {items[1]} != None)"
+        out = str(items[0])
+        for o, i in zip(node.ops, items[1:]):
+            out += f" {_FAST_CMP[type(o)]} {i}"
+        return f"({out})"
+    return None
+
+
 def compile_expr(text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
-    """Compile a rule expression into a function of a feature mapping; refuse anything else."""
+    """Compile a rule expression into a function of a feature mapping; refuse anything else.
+
+    The checked form (a tree of closures) defines the meaning; where the expression allows it, a compiled
+    fast form computes the same value about ten times faster, and any operand it cannot take (a string,
+    ``None``, a division by zero) hands that call to the checked form.
+
+    >>> f = compile_expr("a >= 2 and not b < 1", "t")
+    >>> f({"a": 3.0, "b": 1.0}), f({"a": float("nan"), "b": 1.0}), f({"a": 3.0, "b": None})
+    (True, False, True)
+    >>> compile_expr("a / b + 1", "t")({"a": 1.0, "b": 0.0})
+    nan
+    """
+    checked = _compile_checked(text, where)
+    src = _fast_source(ast.parse(text, mode="eval"))
+    if src is None:
+        return checked
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fast = eval(compile(f"lambda f: {src}", "<rule>", "eval"), {"__builtins__": {}, "_nan": math.nan})
+    except (SyntaxError, SyntaxWarning):  # pragma: no cover - the generated source is plain
+        return checked
+
+    def run(f: Mapping[str, Any]) -> Any:
+        try:
+            return fast(f)
+        except (TypeError, ZeroDivisionError):
+            return checked(f)
+    return run
+
+
+def _compile_checked(text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:

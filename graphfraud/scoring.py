@@ -22,6 +22,8 @@ from .errors import Conflict, GraphFraudError
 from .graph.engine import GraphEngine
 from .graph.features import compute_features
 from .graph.policy import LinkPolicy
+from .memory import long_lived
+from .ringscore import ClusterStats, score_cluster
 from .rules import Hit, RuleSet
 from .schema import Label, Transaction
 
@@ -80,9 +82,16 @@ def explain_feature(name: str, value: float, tx: Transaction) -> str:
     return tpl.format(v=_num(value), amount=_num(tx.amount))
 
 
+def rule_hits(features: Mapping[str, float], tx: Transaction, rules: RuleSet) -> list[Hit]:
+    """The rules that fire for ``tx`` with these features (what :func:`decide` combines)."""
+    context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
+               "merchant_id": tx.merchant_id, "country": tx.country, **tx.extra}
+    return rules.evaluate(features, context)
+
+
 def decide(features: Mapping[str, float], tx: Transaction, probability: float | None, rules: RuleSet, *,
            contributions: Sequence[tuple[str, float]] = (), review_threshold: float = 0.5,
-           block_threshold: float = 0.85) -> dict[str, Any]:
+           block_threshold: float = 0.85, hits: list[Hit] | None = None) -> dict[str, Any]:
     """Combine a model probability (``None`` without a model) and the rules into a decision.
 
     The score is the model's calibrated probability, or without a model a noisy-or of the weights of
@@ -98,9 +107,8 @@ def decide(features: Mapping[str, float], tx: Transaction, probability: float | 
     >>> d["score"], d["decision"], d["mode"]
     (0.6, 'review', 'rules_only')
     """
-    context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
-               "merchant_id": tx.merchant_id, "country": tx.country, **tx.extra}
-    hits: list[Hit] = rules.evaluate(features, context)
+    if hits is None:  # a batch may have evaluated the rules already (rule_hits), while waiting for a model
+        hits = rule_hits(features, tx, rules)
     if probability is None:
         # rules alone: the weights of the rules that fire combine as a noisy-or
         keep = 1.0
@@ -186,8 +194,6 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
     burst window and unknown (neutral) otherwise, and identifier sharing, cards per user, amount ratio and
     merchant concentration stay neutral.
     """
-    from .ringscore import ClusterStats, score_cluster
-
     day = 86_400_000.0
     fraud = sum(c.fraud_users for c in comps)
     first_min = min((c.first_min for c in comps), default=math.inf)
@@ -211,13 +217,13 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
     return score, fraud
 
 
+@long_lived()
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
     """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
     engine = new_engine(overrides)
     seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
-    for frame in store.iter_transaction_frames():
-        for tx, seq in transactions_from_frame(frame):
-            engine.apply(tx, seq, snapshots=False)
+    for tx, seq in store.iter_transactions():
+        engine.apply(tx, seq, snapshots=False)
     for seq, label in store.labels():
         engine.apply_label_now(label)
         engine.seq = max(engine.seq, seq)
@@ -266,19 +272,6 @@ def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int |
                        snapshot_interval_ms=int(settings.get("snapshot_interval", overrides) * 1000),
                        label_delay_ms=delay, rates=rates, base_currency=settings.get("base_currency", overrides),
                        extra_types=extra)
-
-
-def transactions_from_frame(frame: Any) -> Iterable[tuple[Transaction, int]]:
-    """Rows of a store frame (``TX_COLUMNS``) as transactions, with their sequence numbers."""
-    import json
-
-    cols = [frame[c].tolist() for c in ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id",
-                                        "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at",
-                                        "extra")]
-    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex in zip(*cols):
-        yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
-                          None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
-                          json.loads(ex) if isinstance(ex, str) and ex else {}, {}), int(seq)
 
 
 class Scorer:

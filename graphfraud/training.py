@@ -17,8 +17,9 @@ import numpy as np
 
 from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
+from .memory import long_lived
 from .schema import LABEL_SOURCES, Transaction
-from .scoring import new_engine, transactions_from_frame
+from .scoring import new_engine
 
 
 @dataclass
@@ -34,9 +35,8 @@ class History:
 def load_history(store: Any, label_delay_ms: int) -> History:
     """Read every transaction and label; resolve each transaction's final label and when it was known."""
     txs: list[tuple[int, int, Transaction]] = []
-    for frame in store.iter_transaction_frames():
-        for tx, seq in transactions_from_frame(frame):
-            txs.append((tx.ts, seq, tx))
+    for tx, seq in store.iter_transactions():
+        txs.append((tx.ts, seq, tx))
     txs.sort(key=itemgetter(0, 1))
     ordered = [t for _, _, t in txs]
     index = {t.transaction_id: i for i, t in enumerate(ordered)}
@@ -127,6 +127,7 @@ def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> A
     return GraphFraudClassifier(**params).fit(X, y, sample_time=times)
 
 
+@long_lived()
 def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
                 holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Train a new model version on every labelled transaction in the store, as of each one's time.

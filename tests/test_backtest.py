@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from graphfraud.backtest import _fit_one, run_backtest, start_fits
+from graphfraud.backtest import _fit_one, run_backtest, shared_matrix, start_fits
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
@@ -34,26 +34,45 @@ def test_backtest_scores_every_test_row(store: Any, tmp_path: Any) -> None:
 
 
 def test_fits_beside_the_replay_equal_fits_in_process() -> None:
+    """The forked fits learn from the rows written before the fork and score the test rows written after
+    it (shared memory), exactly as fitting and scoring in this process does."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(1200, 5))
-    X[rng.random(X.shape) < 0.1] = np.nan
-    y = (np.nan_to_num(X[:, 0]) + rng.normal(scale=0.5, size=1200) > 1.6).astype(int)
-    idx = np.arange(100, 1200)
-    args = (X, idx, y[idx], np.arange(len(idx)), ["a", "b", "c", "d", "e"], ["a", "b"])
-    fits = start_fits(*args)
+    data = rng.normal(size=(1200, 5))
+    data[rng.random(data.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(data[:, 0]) + rng.normal(scale=0.5, size=1200) > 1.6).astype(int)
+    idx, test_idx = np.arange(100, 900), np.arange(900, 1200)
+    X = shared_matrix(*data.shape)
+    X[:900] = data[:900]  # the test rows are not written yet when the fits start
+    names = ["a", "b", "c", "d", "e"]
+    fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, ["a", "b"], test_idx)
     assert len(fits.jobs) == 2  # one forked process per model where fork exists (Linux)
-    clf, tab = fits.result()
-    ref, ref_tab = _fit_one(*args[:5], args[4]), _fit_one(*args[:5], args[5])
+    X[900:] = data[900:]
+    fits.rows_ready()
+    (clf, p), (tab, p_tab) = fits.result()
+    ref, ref_tab = _fit_one(data, idx, y[idx], np.arange(len(idx)), names, names), \
+        _fit_one(data, idx, y[idx], np.arange(len(idx)), names, ["a", "b"])
     import pandas as pd
 
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "e"])
+    frame = pd.DataFrame(data, columns=names)
     np.testing.assert_array_equal(clf.predict_proba(frame), ref.predict_proba(frame))
     np.testing.assert_array_equal(tab.predict_proba(frame[["a", "b"]]), ref_tab.predict_proba(frame[["a", "b"]]))
+    np.testing.assert_allclose(p, ref.predict_proba(frame.iloc[900:])[:, 1], rtol=1e-12)
+    np.testing.assert_array_equal(p_tab, ref_tab.predict_proba(frame[["a", "b"]].iloc[900:])[:, 1])
+
+
+def test_fits_in_process_without_shared_rows() -> None:
+    """A matrix that is not shared memory (a forked child would not see later rows): fitted here."""
+    X = np.zeros((60, 2))
+    X[:, 0] = np.arange(60) % 2
+    y = (np.arange(60) % 2).astype(int)
+    fits = start_fits(X, np.arange(40), y[:40], np.arange(40), ["a", "b"], ["a"], np.arange(40, 60))
+    assert fits.jobs == [] and fits.how == "in process"
+    (_, p), (_, p_tab) = fits.result()
+    assert p.shape == p_tab.shape == (20,) and np.isfinite(p).all() and np.isfinite(p_tab).all()
 
 
 def test_a_failed_fit_in_the_child_is_raised_here() -> None:
-    X = np.zeros((50, 2))
     y = np.zeros(50, dtype=int)  # one class: the classifier refuses it
-    fits = start_fits(X, np.arange(50), y, np.arange(50), ["a", "b"], ["a"])
+    fits = start_fits(shared_matrix(50, 2), np.arange(50), y, np.arange(50), ["a", "b"], ["a"], np.arange(0))
     with pytest.raises(ValueError, match="2 classes"):
         fits.result()

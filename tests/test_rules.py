@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from graphfraud.errors import ConfigError
 from graphfraud.graph.features import feature_names
@@ -177,3 +179,43 @@ def test_default_rules_file_parses_and_names_real_features() -> None:
             assert used <= known | context, (r.code, used - known - context)
     # on a row where nothing is known, nothing fires and nothing raises
     assert rs.evaluate({name: NAN for name in known}, {}) == []
+
+
+# ---------------------------------------------------------------- the compiled fast form
+_NAMES = ("a", "b", "c")
+
+
+def _group(parts: tuple[str, ...]) -> str:
+    return "(" + " ".join(parts) + ")"
+
+
+_exprs = st.recursive(
+    st.one_of(st.sampled_from(_NAMES), st.sampled_from(["0", "1", "2.5", "true", "false", "'x'"])),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), inner).map(_group),
+        st.tuples(inner, st.sampled_from(["<", "<="]), inner, st.sampled_from(["<", "<="]), inner).map(_group),
+        st.tuples(inner, st.sampled_from(["and", "or", "+", "-", "*", "/"]), inner).map(_group),
+        inner.map(lambda e: f"(not {e})"), inner.map(lambda e: f"(-{e})")),
+    max_leaves=6)
+_values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3).map(float), st.none(),
+                    st.just("x"))
+
+
+def _outcome(fn: Any, f: dict[str, Any]) -> Any:
+    try:
+        v = fn(f)
+    except Exception as e:  # noqa: BLE001 - the kind of failure is compared
+        return ("raises", type(e))
+    return ("nan",) if isinstance(v, float) and math.isnan(v) else ("value", v)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_exprs, st.fixed_dictionaries({n: _values for n in _NAMES}))
+@example("(a == b)", {"a": None, "b": None, "c": 0.0})
+@example("(a != 1)", {"a": NAN, "b": None, "c": 0.0})
+@example("(a / b)", {"a": 1.0, "b": 0.0, "c": 0.0})
+def test_fast_form_means_what_the_checked_form_means(expr: str, f: dict[str, Any]) -> None:
+    """The compiled form of a rule expression gives the checked form's value (or its error) on any input."""
+    from graphfraud.rules import _compile_checked
+
+    assert _outcome(compile_expr(expr, "t"), f) == _outcome(_compile_checked(expr, "t"), f), expr

@@ -114,6 +114,24 @@ def test_same_chunk_twice_with_partly_empty_columns(store: Any) -> None:
     assert (res.inserted, res.duplicates, res.conflicts) == (0, 2, [])
 
 
+def test_transactions_read_back_as_written_with_absent_identifiers(store: Any) -> None:
+    """What training, backtests and engine rebuilds read: an absent identifier stays absent (None), never a
+    float NaN (which pandas 3 puts in text columns of a frame built from rows) that would count as one."""
+    from graphfraud.scoring import build_engine
+
+    rows = [row(0), row(1, device_id="", ip=""), row(2, card_id="", merchant_id="", country=""), row(3)]
+    store.write_transactions(chunk(rows))
+    back = list(store.iter_transactions())
+    assert [seq for _, seq in back] == sorted(seq for _, seq in back) and len(back) == len(rows)
+    for (got, _), r in zip(back, rows):
+        want = validate_record(r)
+        assert got.entities() == want.entities(), r
+        assert (got.transaction_id, got.ts, got.user_id, got.amount, got.currency, got.country, got.is_fraud) == (
+            want.transaction_id, want.ts, want.user_id, want.amount, want.currency, want.country, want.is_fraud)
+    engine = build_engine(store)
+    assert set(engine.ent_ix) == {e for r in rows for e in validate_record(r).entities()}
+
+
 def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:
     res = store.write_transactions(chunk([row(1), row(2), row(1)]))
     assert (res.inserted, res.duplicates, res.conflicts) == (2, 1, [])

@@ -6,6 +6,7 @@ process can ask for everything after the last number it saw (:meth:`GraphStore.e
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +51,16 @@ TX_COLUMNS = ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "de
               "currency", "country", "is_fraud", "labelled_at", "extra", "attrs")
 
 
+def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Transaction, int]]:
+    """Stored transaction rows (``TX_COLUMNS`` order) as ``(transaction, seq)``, without their free attributes
+    (which no feature reads): how every store's :meth:`GraphStore.iter_transactions` builds them."""
+    loads = json.loads
+    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, *_ in rows:
+        yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
+                          None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
+                          loads(ex) if isinstance(ex, str) and ex else (ex or {}), {}), int(seq)
+
+
 class GraphStore(Protocol):
     """What every backend provides. Methods raise :class:`~graphfraud.errors.StorageError` on I/O trouble."""
 
@@ -68,6 +79,7 @@ class GraphStore(Protocol):
     def last_seq(self) -> int: ...
     def events_since(self, seq: int, limit: int = 10_000) -> list[Event]: ...
     def iter_transaction_frames(self, chunk_size: int = 200_000, after_seq: int = 0) -> Iterator[Any]: ...
+    def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]: ...
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]: ...
     def links_frame(self) -> Any: ...
     def neighbours(self, node_type: str, node_id: str, limit: int) -> list[dict[str, Any]]: ...

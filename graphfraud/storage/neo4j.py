@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, Label, Transaction
-from .base import TX_COLUMNS, Event, WriteResult, same_value
+from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .neo4j_registry import Neo4jRegistryMixin
 
 __all__ = ["Neo4jStore", "query"]
@@ -570,6 +570,10 @@ class Neo4jStore(Neo4jRegistryMixin):
                 rows = []
         if rows:
             yield pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
+
+    def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]:
+        """Transactions in sequence order with their sequence numbers, without free attributes."""
+        return transactions_from_rows(self._stream("stream_transactions", after_seq=int(after_seq), limit=2**62))
 
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
         return [(r["seq"], Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"]))
