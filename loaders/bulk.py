@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterator
@@ -130,6 +131,10 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
     summary = LoadSummary()
     extra_types = mp.extra_types if mp is not None else ()
     first = True
+    # one writer thread: while it writes chunk k (SQLite and the Neo4j driver wait without the GIL), this
+    # thread reads and validates chunk k+1; results and rejects are still accounted in file order
+    writer = ThreadPoolExecutor(1, thread_name_prefix="graphfraud-load-writer")
+    pending: _Pending | None = None
     try:
         for chunk in reader:
             if first:
@@ -138,8 +143,14 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
                 if mp is not None:
                     summary.warnings.extend(mp.check_columns(reader.columns))
             summary.rows_read += chunk.n_records
+            prepared = None
             if len(chunk.frame) or first:  # an empty first chunk still has its header checked
-                _load_chunk(chunk.frame, chunk.rows, mp, store, out, summary, extra_types, max_id)
+                prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, extra_types, max_id)
+            if pending is not None:
+                pending.finish(out, summary)
+                pending = None
+            if prepared is not None:
+                pending = prepared.submit(writer, store, out, summary)
             if chunk.rejects:
                 rows, reasons, texts = zip(*chunk.rejects)
                 out.write_raw(rows, reasons, texts, reader.columns)
@@ -147,7 +158,11 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
             first = False
             if bar is not None:
                 bar(summary.rows_read, reader.fraction())
+        if pending is not None:
+            pending.finish(out, summary)
+            pending = None
     finally:
+        writer.shutdown(wait=True)  # a chunk being written is committed or rolled back, never cut
         out.close()
         close = getattr(bar, "close", None)
         if close is not None:
@@ -191,9 +206,52 @@ def read_transactions(path: str | os.PathLike[str], *, mapping: Any = None, chun
                 yield by_pos[pos]
 
 
-def _load_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, store: Any, out: RejectWriter,
-                summary: LoadSummary, extra_types: tuple[str, ...], max_id: int) -> None:
-    """Map, validate and write one chunk; account for every row in ``summary``."""
+@dataclass
+class _Prepared:
+    """A mapped and validated chunk: the rows to write and the rejects to report."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    good: pd.DataFrame
+    reasons: dict[int, list[str]]
+
+    def submit(self, writer: ThreadPoolExecutor, store: Any, out: RejectWriter, summary: LoadSummary
+               ) -> _Pending | None:
+        """Report the rejects, then start writing the good rows (``None`` when there are none)."""
+        if self.reasons:
+            pos = sorted(self.reasons)
+            out.write(self.frame, pos, [int(self.rows[p]) for p in pos],
+                      ["; ".join(dict.fromkeys(self.reasons[p])) for p in pos])
+            summary.rejected += len(pos)
+        if not len(self.good):
+            return None
+        return _Pending(writer.submit(store.write_transactions, self.good), self.frame, self.rows)
+
+
+@dataclass
+class _Pending:
+    """A chunk being written by the writer thread."""
+
+    future: Future[Any]
+    frame: pd.DataFrame
+    rows: np.ndarray
+
+    def finish(self, out: RejectWriter, summary: LoadSummary) -> None:
+        """Wait for the write (its error is raised here) and account for every row of it."""
+        res = self.future.result()
+        summary.inserted += res.inserted
+        summary.duplicates += res.duplicates
+        summary.labelled += res.labelled
+        if res.conflicts:
+            nums = [int(r) for r, _ in res.conflicts]
+            pos = np.searchsorted(self.rows, nums).tolist()
+            out.write(self.frame, pos, nums, [f"conflict: {why}" for _, why in res.conflicts])
+            summary.conflicts += len(res.conflicts)
+
+
+def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, extra_types: tuple[str, ...],
+                   max_id: int) -> _Prepared:
+    """Map and validate one chunk; every row ends up in ``good`` or in ``reasons``."""
     if mp is not None:
         canon, map_errors = mp.apply(frame)
     else:
@@ -207,18 +265,4 @@ def _load_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, store
         good = good[~np.isin(good["row"].to_numpy() - 1, list(map_errors))].reset_index(drop=True)
     if len(good):
         good["row"] = rows[good["row"].to_numpy() - 1]
-    if reasons:
-        pos = sorted(reasons)
-        out.write(frame, pos, [int(rows[p]) for p in pos], ["; ".join(dict.fromkeys(reasons[p])) for p in pos])
-        summary.rejected += len(pos)
-    if not len(good):
-        return
-    res = store.write_transactions(good)
-    summary.inserted += res.inserted
-    summary.duplicates += res.duplicates
-    summary.labelled += res.labelled
-    if res.conflicts:
-        nums = [int(r) for r, _ in res.conflicts]
-        pos = np.searchsorted(rows, nums).tolist()
-        out.write(frame, pos, nums, [f"conflict: {why}" for _, why in res.conflicts])
-        summary.conflicts += len(res.conflicts)
+    return _Prepared(frame, rows, good, reasons)

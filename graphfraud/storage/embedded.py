@@ -97,6 +97,22 @@ def _dump(d: Any) -> str | None:
     return json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) if d else None
 
 
+class _LockFile:
+    """A thread's descriptor of the writers' lock file, closed when the thread's connection state goes
+    (``close()``, or the thread ending: a loader's writer thread, say)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 class EmbeddedStore(RegistryMixin):
     """The SQLite-backed store. Safe to share between threads (one connection per thread).
 
@@ -164,10 +180,7 @@ class EmbeddedStore(RegistryMixin):
         if con is not None:
             con.close()
             self._local.con = None
-        fd = getattr(self._local, "lockfd", None)
-        if fd is not None:
-            os.close(fd)
-            self._local.lockfd = None
+        self._local.lockfd = None  # closes this thread's lock file (see _LockFile)
 
     def _begin(self, con: sqlite3.Connection) -> int:
         """Start a write transaction; return the current end of the sequence."""
@@ -210,14 +223,14 @@ class EmbeddedStore(RegistryMixin):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _lockfile(self) -> int | None:
-        fd = getattr(self._local, "lockfd", None)
-        if fd is None:
+        held = getattr(self._local, "lockfd", None)
+        if held is None:
             try:
-                fd = os.open(self.location + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                held = _LockFile(os.open(self.location + ".lock", os.O_RDWR | os.O_CREAT, 0o600))
             except OSError:  # a read-only folder: rely on SQLite's own locking
                 return None
-            self._local.lockfd = fd
-        return int(fd)
+            self._local.lockfd = held
+        return held.fd
 
     def last_seq(self) -> int:
         return int(self._con().execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
