@@ -311,6 +311,13 @@ class EmbeddedStore(RegistryMixin):
         with the same content is stored already (a retry). Raises :class:`Conflict` when the id is
         stored with other content.
         """
+        if decision is None:
+            # a retry (the caller's engine has the id): answered from a read, without the write lock, when
+            # the transaction is stored, as it then always is
+            con = self._con()
+            old = con.execute(f"{_SELECT_TX} WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
+            if old is not None:
+                return self._stored(con, old, tx)
         row = (tx.transaction_id, tx.ts, tx.user_id, tx.amount, tx.card_id, tx.device_id, tx.ip,
                tx.merchant_id, tx.currency, tx.country, tx.is_fraud, tx.labelled_at, _dump(tx.extra),
                _dump(tx.attrs))
@@ -325,15 +332,7 @@ class EmbeddedStore(RegistryMixin):
             if con.total_changes == before:
                 old = con.execute(f"{_SELECT_TX} WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
             if old is not None:
-                old_tx = row_to_transaction(old)
-                if old_tx.content() != tx.content():
-                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
-                                   "use a new transaction_id for a new transaction.",
-                                   [f"transaction_id: {tx.transaction_id!r} exists with other values"],
-                                   code="transaction_conflict")
-                d = con.execute("SELECT body FROM decision WHERE transaction_id=?",
-                                (tx.transaction_id,)).fetchone()
-                return (old[0], json.loads(d[0]) if d else {}), base
+                return self._stored(con, old, tx), base
             end = seq + 1 if decision is not None else seq
             if end - self._links_seq(con) >= LINK_FOLD_EVERY:
                 self._link_range(con, end)
@@ -344,6 +343,17 @@ class EmbeddedStore(RegistryMixin):
             return (seq, None), end
 
         return self._write(work)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _stored(con: sqlite3.Connection, old: Sequence[Any], tx: Transaction) -> tuple[int, dict[str, Any]]:
+        """``(seq, stored decision or {})`` for a transaction stored as ``old``; Conflict if it differs."""
+        if row_to_transaction(old).content() != tx.content():
+            raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
+                           "use a new transaction_id for a new transaction.",
+                           [f"transaction_id: {tx.transaction_id!r} exists with other values"],
+                           code="transaction_conflict")
+        d = con.execute("SELECT body FROM decision WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
+        return int(old[0]), (json.loads(d[0]) if d else {})
 
     # ------------------------------------------------------------ links: a view of tx, kept up to a watermark
     @staticmethod
