@@ -762,7 +762,8 @@ def sync_rings(store: Any, rings: list[Ring], *, min_jaccard: float = 0.5) -> li
     """Give detected rings their registry ids and record what changed; returns the rings, renamed.
 
     A detected cluster keeps the id of the active registry ring whose users it matches with Jaccard
-    similarity >= ``min_jaccard`` (best matches first, one cluster per ring). A cluster that holds most
+    similarity >= ``min_jaccard`` (best matches first, one cluster per ring), or else of an unmatched
+    ring at least half of whose users it holds (the ring grew). A cluster that holds most
     (at least half) of the users of several active rings is their merge: the oldest id survives and the
     others are marked ``merged`` with ``merged_into``. An old ring whose users went to several clusters
     has split: the best-matching cluster keeps the id, the others are new rings that record
@@ -823,9 +824,8 @@ def sync_rings(store: Any, rings: list[Ring], *, min_jaccard: float = 0.5) -> li
     # then one-to-one matches, best Jaccard first
     cand = sorted(((_jaccard(new_users[i], old_users[rid]), i, rid) for i, cnt in enumerate(overlaps)
                    if i not in assigned for rid in cnt), key=lambda t: (-t[0], t[1], t[2]))
-    for j, i, rid in cand:
-        if j < min_jaccard or i in assigned or rid in claimed:
-            continue
+
+    def keep_id(i: int, rid: str) -> None:
         assigned[i], claimed[rid] = rid, i
         before, after = len(old_users[rid]), len(new_users[i])
         if after != before or new_users[i] != old_users[rid]:
@@ -833,6 +833,19 @@ def sync_rings(store: Any, rings: list[Ring], *, min_jaccard: float = 0.5) -> li
             history.append({"ring_id": rid, "change": change, "detail": {
                 "size": after, "joined": sorted(new_users[i] - old_users[rid])[:50],
                 "left": sorted(old_users[rid] - new_users[i])[:50]}})
+
+    for j, i, rid in cand:
+        if j < min_jaccard or i in assigned or rid in claimed:
+            continue
+        keep_id(i, rid)
+    # then growth: a cluster still holding at least half of an unmatched ring's users is that ring grown
+    # (a ring of 3 seen again with 9 keeps its id, though their Jaccard similarity is 1/3)
+    grown = sorted(((cnt[rid] / len(old_users[rid]), i, rid) for i, cnt in enumerate(overlaps) if i not in assigned
+                    for rid in cnt if rid not in claimed and cnt[rid] * 2 >= len(old_users[rid])),
+                   key=lambda t: (-t[0], t[1], t[2]))
+    for _, i, rid in grown:
+        if i not in assigned and rid not in claimed:
+            keep_id(i, rid)
     taken = set(old_users) | set(claimed)
     try:
         taken |= {p["ring_id"] for p in store.list_rings(status=None, limit=10**9)}

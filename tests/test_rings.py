@@ -211,6 +211,25 @@ def test_merge_prefers_created_first(tmp_path):
     assert store.get_ring("R-b")["merged_into"] == "R-a"
 
 
+def test_a_ring_that_grew_keeps_its_id(tmp_path):
+    """All three first members are still there among nine: the same ring grown, although the Jaccard
+    similarity of the two user sets is only 1/3 (a ring caught early by a periodic refresh)."""
+    store = open_store(str(tmp_path / "gf.db"))
+    small = Ring("R-s", 0.5, 3, [], ["u1", "u2", "u3"], [], [], [], 0, 1, 1.0, [])
+    sync_rings(store, [small])
+    big = Ring("R-s", 0.5, 9, [], [f"u{k}" for k in range(1, 10)], [], [], [], 0, 1, 1.0, [])
+    other = Ring("R-o", 0.5, 3, [], ["v1", "v2", "v3"], [], [], [], 0, 1, 1.0, [])
+    out = sync_rings(store, [other, big])
+    assert out[1].ring_id == "R-s" and out[0].ring_id == "R-o"
+    ring = store.get_ring("R-s")
+    assert ring["status"] == "active" and ring["size"] == 9
+    assert [h["change"] for h in ring["history"]][-1] == "grew"
+    # a cluster holding fewer than half of an old ring's users is a new ring, and the old one dissolves
+    late = Ring("R-s", 0.5, 5, [], ["u1", "u2", "w1", "w2", "w3"], [], [], [], 0, 1, 1.0, [])
+    assert sync_rings(store, [late])[0].ring_id != "R-s"
+    assert store.get_ring("R-s")["status"] == "dissolved"
+
+
 def test_split_is_recorded(tmp_path):
     store = open_store(str(tmp_path / "gf.db"))
     whole = Ring("R-w", 0.5, 6, [], ["a1", "a2", "a3", "a4", "b1", "b2"], [], [], [], 0, 1, 1.0, [])
