@@ -112,8 +112,12 @@ def compile_expr(text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
     >>> compile_expr("a / b + 1", "t")({"a": 1.0, "b": 0.0})
     nan
     """
-    checked = _compile_checked(text, where)
-    src = _fast_source(ast.parse(text, mode="eval"))
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ConfigError(f"{where}: {text!r} is not a valid expression ({e.msg}).") from None
+    checked = _compile_checked(tree, text, where)
+    src = _fast_source(tree)
     if src is None:
         return checked
     try:
@@ -131,11 +135,7 @@ def compile_expr(text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
     return run
 
 
-def _compile_checked(text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as e:
-        raise ConfigError(f"{where}: {text!r} is not a valid expression ({e.msg}).") from None
+def _compile_checked(tree: ast.AST, text: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
 
     def build(node: ast.AST) -> Callable[[Mapping[str, Any]], Any]:
         if isinstance(node, ast.Expression):

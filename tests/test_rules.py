@@ -218,4 +218,4 @@ def test_fast_form_means_what_the_checked_form_means(expr: str, f: dict[str, Any
     """The compiled form of a rule expression gives the checked form's value (or its error) on any input."""
     from graphfraud.rules import _compile_checked
 
-    assert _outcome(compile_expr(expr, "t"), f) == _outcome(_compile_checked(expr, "t"), f), expr
+    assert _outcome(compile_expr(expr, "t"), f) == _outcome(_compile_checked(ast.parse(expr, mode="eval"), expr, "t"), f), expr

@@ -21,6 +21,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -240,6 +242,27 @@ def _lock_path(location: str) -> str:
                         + ".lock")
 
 
+@contextmanager
+def _detection_lock(st: Any, wait: float = 0.0) -> Iterator[bool]:
+    """Hold the store's ring-detection lock (one process detects at a time); yields ``False`` when another
+    process still held it after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.25)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ensure_rings(st: Any, wait: float = 0.0) -> bool:
     """Detect rings once when the registry is empty (one process at a time); ``True`` when it has rings.
 
@@ -249,25 +272,13 @@ def ensure_rings(st: Any, wait: float = 0.0) -> bool:
         return True
     if st.get_meta("ui_rings_detected"):
         return False
-    deadline = time.monotonic() + wait
-    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    return bool(st.list_rings(None, 1))
-                time.sleep(0.25)
-        try:
-            if st.list_rings(None, 1) or st.get_meta("ui_rings_detected"):
-                return bool(st.list_rings(None, 1))
-            if not st.info().get("transactions"):
-                return False
-            run_ring_detection(st)
+    with _detection_lock(st, wait) as held:
+        if not held or st.list_rings(None, 1) or st.get_meta("ui_rings_detected"):
             return bool(st.list_rings(None, 1))
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        if not st.info().get("transactions"):
+            return False
+        run_ring_detection(st)
+        return bool(st.list_rings(None, 1))
 
 
 def run_ring_detection(st: Any) -> int:
@@ -288,16 +299,11 @@ def refresh_rings(st: Any, min_age: float) -> bool:
     last = float(st.get_meta("ui_rings_detected") or 0) / 1000
     if time.time() - last < min_age or str(st.last_seq()) == (st.get_meta("rings_detected_seq") or ""):
         return False
-    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+    with _detection_lock(st) as held:
+        if not held:
             return False  # another process is detecting
-        try:
-            run_ring_detection(st)
-            return True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        run_ring_detection(st)
+        return True
 
 
 def _auto_rings(location: str) -> None:
