@@ -14,6 +14,7 @@ import pandas as pd
 
 from graphfraud import settings
 from graphfraud.schema import Transaction, frame_to_transactions, validate_frame
+from graphfraud.storage.base import link_totals, merge_link_totals
 
 from .mapping import Mapping, load_mapping
 from .progress import ProgressCallback, auto_progress
@@ -135,6 +136,8 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
     # thread reads and validates chunk k+1; results and rejects are still accounted in file order
     writer = ThreadPoolExecutor(1, thread_name_prefix="graphfraud-load-writer")
     pending: _Pending | None = None
+    links = _LinkFold(store)
+    totals = fold_links and links.enabled
     try:
         for chunk in reader:
             if first:
@@ -145,9 +148,9 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
             summary.rows_read += chunk.n_records
             prepared = None
             if len(chunk.frame) or first:  # an empty first chunk still has its header checked
-                prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, extra_types, max_id)
+                prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, extra_types, max_id, totals)
             if pending is not None:
-                pending.finish(out, summary)
+                pending.finish(out, summary, links)
                 pending = None
             if prepared is not None:
                 pending = prepared.submit(writer, store, out, summary)
@@ -159,7 +162,7 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
             if bar is not None:
                 bar(summary.rows_read, reader.fraction())
         if pending is not None:
-            pending.finish(out, summary)
+            pending.finish(out, summary, links)
             pending = None
     finally:
         writer.shutdown(wait=True)  # a chunk being written is committed or rolled back, never cut
@@ -167,9 +170,8 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
         close = getattr(bar, "close", None)
         if close is not None:
             close()
-    refresh = getattr(store, "refresh_links", None)
-    if refresh is not None and fold_links:  # fold the new transactions into the links once, at the end
-        refresh()
+    if fold_links:  # fold the new transactions into the links once, at the end
+        links.finish()
     if out.dropped_columns:
         summary.warnings.append("columns first seen after the first reject are not in the rejects file: "
                                 + ", ".join(sorted(out.dropped_columns)))
@@ -214,6 +216,7 @@ class _Prepared:
     rows: np.ndarray
     good: pd.DataFrame
     reasons: dict[int, list[str]]
+    totals: Any = None  # the good rows' link totals (graphfraud.storage.base.link_totals), when wanted
 
     def submit(self, writer: ThreadPoolExecutor, store: Any, out: RejectWriter, summary: LoadSummary
                ) -> _Pending | None:
@@ -225,7 +228,8 @@ class _Prepared:
             summary.rejected += len(pos)
         if not len(self.good):
             return None
-        return _Pending(writer.submit(store.write_transactions, self.good), self.frame, self.rows)
+        return _Pending(writer.submit(store.write_transactions, self.good), self.frame, self.rows, len(self.good),
+                        self.totals)
 
 
 @dataclass
@@ -235,10 +239,13 @@ class _Pending:
     future: Future[Any]
     frame: pd.DataFrame
     rows: np.ndarray
+    n: int
+    totals: Any
 
-    def finish(self, out: RejectWriter, summary: LoadSummary) -> None:
+    def finish(self, out: RejectWriter, summary: LoadSummary, links: _LinkFold) -> None:
         """Wait for the write (its error is raised here) and account for every row of it."""
         res = self.future.result()
+        links.add(self.totals, res, self.n)
         summary.inserted += res.inserted
         summary.duplicates += res.duplicates
         summary.labelled += res.labelled
@@ -250,7 +257,7 @@ class _Pending:
 
 
 def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, extra_types: tuple[str, ...],
-                   max_id: int) -> _Prepared:
+                   max_id: int, totals: bool = False) -> _Prepared:
     """Map and validate one chunk; every row ends up in ``good`` or in ``reasons``."""
     if mp is not None:
         canon, map_errors = mp.apply(frame)
@@ -265,4 +272,53 @@ def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, ex
         good = good[~np.isin(good["row"].to_numpy() - 1, list(map_errors))].reset_index(drop=True)
     if len(good):
         good["row"] = rows[good["row"].to_numpy() - 1]
-    return _Prepared(frame, rows, good, reasons)
+    return _Prepared(frame, rows, good, reasons, link_totals(good) if totals and len(good) else None)
+
+
+class _LinkFold:
+    """The link totals of a run of chunks that were stored whole, one after another, folded into the
+    store's links in one sorted upsert (``store.fold_link_totals``) instead of re-reading ``tx``.
+
+    A chunk that was not stored whole (duplicates, conflicts, labels added to stored rows) or a gap in the
+    sequence (another process wrote in between) ends the run: what was gathered is folded, and the rows the
+    totals do not cover are folded from ``tx`` by the store. Stores without ``fold_link_totals`` (Neo4j)
+    keep their own ``refresh_links``.
+    """
+
+    MAX_ROWS = 4_000_000  # gathered link rows (about 60 bytes each) before they are merged, and folded if still
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.enabled = hasattr(store, "fold_link_totals")
+        self.tables: list[Any] = []
+        self.rows = 0
+        self.first = self.last = 0
+
+    def add(self, totals: Any, res: Any, n: int) -> None:
+        whole = totals is not None and res.inserted == n and not (res.duplicates or res.labelled or res.conflicts)
+        if self.tables and (not whole or res.first_seq != self.last + 1):
+            self.fold()
+        if not whole:
+            return
+        if not self.tables:
+            self.first = res.first_seq
+        self.tables.append(totals)
+        self.last = res.last_seq
+        self.rows += len(totals)
+        if self.rows > self.MAX_ROWS:
+            self.tables = [merge_link_totals(self.tables)]
+            self.rows = len(self.tables[0])
+            if self.rows > self.MAX_ROWS // 2:  # half as many
+                self.fold()
+
+    def fold(self) -> None:
+        if self.tables:
+            self.store.fold_link_totals(merge_link_totals(self.tables), self.first, self.last)
+        self.tables, self.rows = [], 0
+
+    def finish(self) -> None:
+        """Fold everything stored (what was gathered, and anything else behind the watermark)."""
+        self.fold()
+        refresh = getattr(self.store, "refresh_links", None)
+        if refresh is not None:
+            refresh()

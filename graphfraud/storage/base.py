@@ -95,3 +95,66 @@ class GraphStore(Protocol):
     # small key/value settings kept in the store (secret keys, masking, rules text)
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+LINK_TOTAL_COLUMNS = ("type", "entity_id", "user_id", "first_seen", "last_seen", "n")
+
+
+def link_totals(frame: Any) -> Any:
+    """The user-identifier links of a validated chunk (:func:`graphfraud.schema.validate_frame`), as a
+    ``pyarrow.Table`` of :data:`LINK_TOTAL_COLUMNS`: one row per (type, identifier, user) with the first
+    and last time and the number of transactions. What the store's link table adds up for these rows.
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"ts": [5, 9, 7], "user_id": ["a", "a", "b"], "card_id": ["c", "c", None],
+    ...                   "device_id": [None] * 3, "ip": [None] * 3, "merchant_id": [None] * 3,
+    ...                   "extra": [None, {"email": "x@y.org"}, None]})
+    >>> sorted(tuple(r.values()) for r in link_totals(f).to_pylist())
+    [('card', 'c', 'a', 5, 9, 2), ('email', 'x@y.org', 'a', 9, 9, 1)]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..schema import ENTITY_COLUMNS
+
+    ts = pa.array(frame["ts"].to_numpy(), pa.int64())
+    users = pa.Array.from_pandas(frame["user_id"], type=pa.string())
+    parts = []
+    for col, typ in ENTITY_COLUMNS.items():
+        ent = pa.Array.from_pandas(frame[col], type=pa.string())  # NaN and None are absent
+        if ent.null_count == len(ent):
+            continue
+        t = pa.table({"entity_id": ent, "user_id": users, "ts": ts}).filter(pc.is_valid(ent))
+        parts.append((typ, t))
+    extra = [d if isinstance(d, dict) else None for d in frame["extra"].tolist()]
+    if any(extra):
+        rows = [(k, v, u, t) for d, u, t in zip(extra, frame["user_id"].tolist(), frame["ts"].tolist()) if d
+                for k, v in d.items()]
+        k, v, u, t = zip(*rows)
+        parts.append((None, pa.table({"type": pa.array(k, pa.string()), "entity_id": pa.array(v, pa.string()),
+                                      "user_id": pa.array(u, pa.string()), "ts": pa.array(t, pa.int64())})))
+    out = []
+    for typ, t in parts:
+        keys = ["entity_id", "user_id"] if typ is not None else ["type", "entity_id", "user_id"]
+        g = t.group_by(keys, use_threads=False).aggregate([("ts", "min"), ("ts", "max"), ("ts", "count")])
+        if typ is not None:
+            g = g.append_column("type", pa.array([typ] * len(g), pa.string()))
+        out.append(g.rename_columns({"ts_min": "first_seen", "ts_max": "last_seen", "ts_count": "n"})
+                   .select(list(LINK_TOTAL_COLUMNS)))
+    return pa.concat_tables(out) if out else merge_link_totals([])  # types apart: no link is in two parts
+
+
+def merge_link_totals(tables: Sequence[Any]) -> Any:
+    """Several :func:`link_totals` tables as one (the same link's rows added up), ordered by the link
+    table's key."""
+    import pyarrow as pa
+
+    if not tables:
+        return pa.table({c: pa.array([], pa.int64() if c in ("first_seen", "last_seen", "n") else pa.string())
+                         for c in LINK_TOTAL_COLUMNS})
+    t = pa.concat_tables(tables)
+    g = t.group_by(["type", "entity_id", "user_id"], use_threads=False).aggregate(
+        [("first_seen", "min"), ("last_seen", "max"), ("n", "sum")])
+    g = g.rename_columns({"first_seen_min": "first_seen", "last_seen_max": "last_seen", "n_sum": "n"})
+    return g.select(list(LINK_TOTAL_COLUMNS)).sort_by([("type", "ascending"), ("entity_id", "ascending"),
+                                                        ("user_id", "ascending")])

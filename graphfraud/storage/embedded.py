@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
-from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
+from .base import LINK_TOTAL_COLUMNS, TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .registry import RegistryMixin
 
 SCHEMA = """
@@ -61,6 +61,9 @@ _LINK_STATEMENTS = [_LINK_SQL.format(typ=t, col=c) for c, t in ENTITY_COLUMNS.it
 _LINK_EXTRA = """INSERT INTO link(type, entity_id, user_id, first_seen, last_seen, n)
 SELECT j.key, j.value, tx.user_id, MIN(tx.ts), MAX(tx.ts), COUNT(*) FROM tx, json_each(tx.extra) AS j
 WHERE tx.seq BETWEEN ? AND ? AND tx.extra IS NOT NULL GROUP BY j.key, j.value, tx.user_id
+ON CONFLICT(type, entity_id, user_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
+  last_seen = MAX(last_seen, excluded.last_seen), n = n + excluded.n"""
+_UPSERT_LINK = """INSERT INTO link(type, entity_id, user_id, first_seen, last_seen, n) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT(type, entity_id, user_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
   last_seen = MAX(last_seen, excluded.last_seen), n = n + excluded.n"""
 #: Scored transactions are folded into ``link`` in ranges of this many events (or by the next reader,
@@ -404,6 +407,32 @@ class EmbeddedStore(RegistryMixin):
 
         self._write(work)
         return True
+
+    def fold_link_totals(self, totals: Any, first_seq: int, last_seq: int) -> bool:
+        """Bring ``link`` up to date, adding ``totals`` (:func:`graphfraud.storage.base.link_totals` of
+        exactly the transactions stored as ``first_seq..last_seq``) instead of re-reading those rows.
+
+        A bulk load computes its chunks' totals while it reads them, so folding a million rows is one sorted
+        upsert instead of four grouped scans of ``tx``. The totals are used only when the watermark has not
+        entered their range (nobody folded any of those rows yet); rows stored before the range, or the
+        whole range when the totals cannot be used, are folded from ``tx`` as :meth:`refresh_links` does.
+        Rows after ``last_seq`` are left for the next fold. Returns whether the totals were used.
+        """
+        def rows() -> Iterator[tuple[Any, ...]]:  # Python values a slice at a time: memory stays flat
+            for batch in totals.select(list(LINK_TOTAL_COLUMNS)).to_batches(max_chunksize=65_536):
+                yield from zip(*(col.to_pylist() for col in batch.columns))
+
+        def work(con: sqlite3.Connection, base: int) -> tuple[bool, int]:
+            used = self._links_seq(con) < first_seq and last_seq <= base
+            if used:
+                self._link_range(con, first_seq - 1)  # whatever was stored before the range
+                con.executemany(_UPSERT_LINK, rows())
+                con.execute("UPDATE meta SET value=? WHERE key='links_seq'", (str(last_seq),))
+            else:
+                self._link_range(con, last_seq)
+            return used, base
+
+        return bool(self._write(work))
 
     def add_labels(self, labels: Sequence[Label]) -> int:
         """Store label events atomically; returns how many were stored."""

@@ -245,3 +245,75 @@ def test_memory_does_not_grow_with_the_file(tmp_path):
     # 5x the rows; chunked streaming keeps the peak at about one chunk's worth
     print(f"peak traced memory: {small:,} bytes for 60k rows, {big:,} for 300k")
     assert big < 1.5 * small, (small, big)
+
+
+def _links(store):
+    return {(r.type, r.entity_id, r.user_id): (r.first_seen, r.last_seen, r.n) for r in store.links_frame().itertuples()}
+
+
+def _links_from_transactions(store):
+    """The link table as the stored transactions define it, counted here one by one."""
+    want: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+    for tx, _ in store.iter_transactions():
+        for typ, name in tx.entities():
+            first, last, n = want.get((typ, name, tx.user_id), (tx.ts, tx.ts, 0))
+            want[(typ, name, tx.user_id)] = (min(first, tx.ts), max(last, tx.ts), n + 1)
+    return want
+
+
+def test_links_folded_from_the_loaders_totals_match_the_stored_transactions(tmp_path, store):
+    """A load folds links from totals gathered chunk by chunk; runs broken by duplicates, conflicts, new
+    labels and another process's writes between chunks still give exactly the links of what is stored."""
+    from graphfraud.schema import validate_record
+    from graphfraud.storage import open_store
+
+    header = [*HEADER, "email"]
+    rows = make_rows(60)
+    for i, r in enumerate(rows):
+        r["email"] = f"m{i % 7 % 3}@x.org" if i % 3 else ""  # the same user, the same email
+    folds = []
+    real_fold = store.fold_link_totals
+    store.fold_link_totals = lambda t, a, b: folds.append(real_fold(t, a, b)) or folds[-1]
+    other = open_store(store.location)  # another writer on the same file, between two chunks
+    calls = []
+
+    def write_between(done, frac):
+        calls.append(done)
+        if len(calls) == 2:
+            other.add_transaction(validate_record({"transaction_id": "other1", "timestamp": "2026-01-03",
+                                                   "user_id": "u1", "amount": 1, "card_id": "c5"}))
+
+    mapping = {"extra_entities": ["email"]}
+    s = load_file(write_csv(tmp_path / "a.csv", rows, header=header), store, mapping=mapping, chunk_size=25,
+                  progress=write_between)
+    assert s.inserted == 60 and len(calls) == 3
+    assert folds and all(folds)  # the totals were used (the gap made two runs of them)
+    assert _links(store) == _links_from_transactions(store)
+    # again, overlapping: duplicates, a newly labelled row, a conflict, new rows, in one file
+    again = make_rows(40, start=40)  # t40..t59 are stored: duplicates, but for one conflict
+    for r in again:
+        r["email"] = rows[int(r["transaction_id"][1:])]["email"] if r["transaction_id"] < "t60" else "late@x.org"
+    again[1]["amount"] = "999.25"  # t41 with another amount: a conflict
+    unlabelled = make_rows(1, start=200, is_fraud="")
+    folds.clear()
+    load_file(write_csv(tmp_path / "u.csv", unlabelled, header=header), store, mapping=mapping, progress=False)
+    again.append({**unlabelled[0], "is_fraud": "1"})  # the same row, now with a label: newly labelled
+    s = load_file(write_csv(tmp_path / "b.csv", again, header=header), store, mapping=mapping, chunk_size=6,
+                  progress=False)
+    assert (s.duplicates, s.conflicts, s.labelled) == (19, 1, 1)
+    assert _links(store) == _links_from_transactions(store)
+    assert store.get_meta("links_seq") == str(store.last_seq())
+    other.close()
+
+
+def test_link_totals_are_merged_and_folded_on_the_way_when_they_grow(tmp_path, store, monkeypatch):
+    """Memory for gathered link totals is bounded: past a limit they are merged, then folded mid-load."""
+    from loaders.bulk import _LinkFold
+
+    monkeypatch.setattr(_LinkFold, "MAX_ROWS", 40)
+    folds = []
+    real_fold = store.fold_link_totals
+    store.fold_link_totals = lambda t, a, b: folds.append((len(t), real_fold(t, a, b))) or folds[-1][1]
+    load_file(write_csv(tmp_path / "a.csv", make_rows(200)), store, chunk_size=10, progress=False)
+    assert len(folds) >= 3 and all(used for _, used in folds)
+    assert _links(store) == _links_from_transactions(store)
