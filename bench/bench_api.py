@@ -7,9 +7,9 @@ Reproduce (the store should hold >= 1,000,000 transactions for the issue's figur
     .venv/bin/python bench/bench_api.py --fake-scorer          # the web stack alone (no engine, no store write)
     .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
 
-Prints, for ``graphfraud serve --workers 2 --threads 4`` and for the echo served by gunicorn with the same
-settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk -t2 -c32
--d10s`` on unique transactions, and the open-loop latency at a steady 300 requests/s (latency counted from
+Prints, for ``graphfraud serve --workers 2 --threads 1`` (the defaults) and for the echo served by gunicorn
+with the same settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk
+-t2 -c32 -d10s`` on unique transactions, and the open-loop latency at a steady 300 requests/s (latency counted from
 each request's scheduled time, so a stall is not hidden). Floors: >= 1,000 scores/s, >= 30 % of the echo,
 p99 <= 30 ms at 300/s.
 """
@@ -159,7 +159,7 @@ def main() -> None:
     ap.add_argument("--fake-scorer", nargs="?", const="plain", choices=["plain", "write"],
                     help="Serve a trivial scorer instead of graphfraud.scoring.Scorer.")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rate", type=float, default=300.0)
     args = ap.parse_args()
@@ -194,7 +194,8 @@ def main() -> None:
     finally:
         stop(server)
     echo = {}
-    for label, extra in (("same settings (gthread)", ["-k", "gthread", "--threads", str(args.threads)]),
+    wc = "sync" if args.threads == 1 else "gthread"  # the worker class graphfraud serve picks
+    for label, extra in ((f"same settings ({wc})", ["-k", wc, "--threads", str(args.threads)]),
                          ("gunicorn defaults (as acceptance)", [])):
         eport = free_port()
         e = subprocess.Popen([py, "-m", "gunicorn", "-w", str(args.workers), *extra, "-b", f"127.0.0.1:{eport}",

@@ -310,7 +310,8 @@ def scorer_to_csv(scorer: Any, items: Any, out_path: str) -> int:
               help="Worker processes (each loads its own scoring engine).")
 @click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Request threads per worker. Scoring is CPU-bound and serialised per worker, so one "
-                   "thread is fastest (measured: 925 scores/s with 1, 615 with 4); add workers, not threads.")
+                   "thread (gunicorn's sync worker) is fastest; above 1, the threaded worker with keep-alive. "
+                   "Add workers, not threads.")
 @click.option("--rings-every", type=click.FloatRange(0), default=300.0, show_default=True,
               envvar="GRAPHFRAUD_RINGS_EVERY",
               help="Seconds between refreshes of the ring registry (/rings, the rings queue) by a low-priority "
