@@ -6,8 +6,9 @@ after its transaction). The test window is then replayed in time order: each tra
 read from the engine at its moment (labels visible only after their delay), the decision is made by
 :func:`graphfraud.scoring.decide` with the rules, and the transaction joins the graph. The model scores
 the test rows in one batch after the replay; every row still comes from the online feature function at
-its own moment. A tabular-only model (no other user's data) is trained and scored on the same split, so
-the graph's lift shows.
+its own moment. Two baselines are trained and scored on the same split, so the graph's lift shows: a
+tabular-only model on the transaction's own fields (amount, hour), and a model on the transaction and its own
+user's history (velocity, amounts, identifiers new to the user: no other user's data).
 
 The training rows are all read once the replay reaches the end of the training window, so the two models
 are fitted in forked processes (one each) while the test window replays; the models and every feature
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ValidationError
-from .graph.features import row_names, tabular_names
+from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
 from .rules import RuleSet
 from .scoring import decide, new_engine, ring_context, rule_hits
@@ -114,8 +115,8 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
         pass
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
     # the models learn from rows already read; fit them in another process while the test window replays
-    tab = tabular_names(engine.entity_types)
-    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, tab, test_idx)
+    baselines = [tabular_names(engine.entity_types), user_history_names(engine.entity_types)]
+    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, baselines, test_idx)
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
@@ -129,7 +130,7 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
                for k, i in enumerate(test_idx.tolist())]
     log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
-    (clf, p), (_, p_tab) = fits.result()
+    (clf, p), (_, p_tab), (_, p_user) = fits.result()
     del X
     model = CompiledModel.from_classifier(clf)
     t_train = time.perf_counter() - t0 - t_replay
@@ -149,9 +150,12 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     amounts = np.array([hist.transactions[i].amount for i in test_idx])
     report = evaluate(y_test, np.array([r["score"] for r in results]), results, amounts, review_t, block_t)
     report["tabular_only"] = evaluate(y_test, p_tab, None, amounts, review_t, block_t)
+    report["user_history_only"] = evaluate(y_test, p_user, None, amounts, review_t, block_t)
     report["model_only"] = evaluate(y_test, p, None, amounts, review_t, block_t)
-    ap, ap_tab = report.get("average_precision"), report["tabular_only"].get("average_precision")
-    report["graph_lift"] = round(ap / ap_tab, 3) if ap is not None and ap_tab else None
+    ap = report.get("average_precision")
+    for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
+        ap_base = report[base].get("average_precision")
+        report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
     report.update(train_rows=int(len(train_idx)), test_rows=int(len(test_idx)),
                   train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
                   test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
@@ -196,7 +200,7 @@ def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, n
 
 def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], cols: list[str]) -> np.ndarray:
     """The fitted classifier's probabilities for the rows ``test_idx`` of ``X``: the model through its
-    compiled form (as serving scores), the tabular baseline through scikit-learn."""
+    compiled form (as serving scores), the baselines through scikit-learn."""
     import pandas as pd
 
     from .classifier import CompiledModel
@@ -227,12 +231,12 @@ def _fit_child(conn: Any, ready: Any, *args: Any) -> None:
 
 
 class Fits:
-    """The backtest's two fits (the model and the tabular baseline) and their scores of the test rows,
+    """The backtest's fits (the model and its baselines) and their scores of the test rows,
     each in a forked process, or, where fork is missing (or ``X`` is not shared memory), run on demand.
 
     Forking shares the feature matrix with the children without copying it; the parent keeps replaying
     the test window meanwhile, writing its rows into ``X`` (made by :func:`shared_matrix`), then calls
-    :meth:`rows_ready`; each child, its fit done, scores those rows (the tabular one while the model is
+    :meth:`rows_ready`; each child, its fit done, scores those rows (the baselines while the model is
     still fitting). Each process fits or replays with one thread, so the two fits and the replay share the
     machine's cores without OpenMP oversubscribing them. If a child dies (say, killed for memory),
     :meth:`result` fits and scores that model in this process.
@@ -272,8 +276,8 @@ class Fits:
         if self.ready is not None:
             self.ready.set()
 
-    def result(self) -> tuple[tuple[Any, np.ndarray], tuple[Any, np.ndarray]]:
-        """``((model, its test scores), (tabular baseline, its test scores))``."""
+    def result(self) -> tuple[tuple[Any, np.ndarray], ...]:
+        """``(classifier, its test scores)`` per column set, in the order given: the model first."""
         self.rows_ready()
         if not self.jobs:
             return tuple(_fit_and_predict(*self.args, cols) for cols in self.columns)  # type: ignore[return-value]
@@ -296,10 +300,10 @@ class Fits:
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-               tab: list[str], test_idx: np.ndarray) -> Fits:
-    """Start fitting the model and the tabular baseline on ``X[idx]``, each then scoring ``X[test_idx]``
-    once :meth:`Fits.rows_ready` says those rows are written; collect with ``.result()``."""
-    return Fits((X, idx, y, times, names, test_idx), [names, tab]).start()
+               baselines: list[list[str]], test_idx: np.ndarray) -> Fits:
+    """Start fitting the model and each baseline (its columns) on ``X[idx]``, each then scoring
+    ``X[test_idx]`` once :meth:`Fits.rows_ready` says those rows are written; collect with ``.result()``."""
+    return Fits((X, idx, y, times, names, test_idx), [names, *baselines]).start()
 
 
 def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:
@@ -345,7 +349,10 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"test rows {report['test_rows']:,} ({report['n_fraud']:,} fraud), trained on {report['train_rows']:,}",
              f"average precision {report.get('average_precision')}  ROC-AUC {report.get('roc_auc')}  "
              f"(tabular only: AP {report['tabular_only'].get('average_precision')}, "
-             f"ROC-AUC {report['tabular_only'].get('roc_auc')}; graph lift x{report.get('graph_lift')})"]
+             f"ROC-AUC {report['tabular_only'].get('roc_auc')}; graph lift x{report.get('graph_lift')})",
+             f"user history only (no other user): AP {report['user_history_only'].get('average_precision')}, "
+             f"ROC-AUC {report['user_history_only'].get('roc_auc')}; lift over it "
+             f"x{report.get('lift_over_user_history')}"]
     for name in ("review", "block"):
         a = report[f"at_{name}"]
         lines.append(f"at {name} >= {a['threshold']}: flagged {a['flagged']:,}, precision {a['precision']}, "

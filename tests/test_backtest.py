@@ -30,6 +30,8 @@ def test_backtest_scores_every_test_row(store: Any, tmp_path: Any) -> None:
     assert report["test_rows"] == n - int(n * 0.6)
     assert len(out.read_text().splitlines()) == report["test_rows"] + 1
     assert report["average_precision"] is not None and report["tabular_only"]["average_precision"] is not None
+    assert report["user_history_only"]["average_precision"] is not None
+    assert report["graph_lift"] == round(report["average_precision"] / report["tabular_only"]["average_precision"], 3)
     assert report["train_rows"] > 0
 
 
@@ -44,7 +46,7 @@ def test_fits_beside_the_replay_equal_fits_in_process() -> None:
     X = shared_matrix(*data.shape)
     X[:900] = data[:900]  # the test rows are not written yet when the fits start
     names = ["a", "b", "c", "d", "e"]
-    fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, ["a", "b"], test_idx)
+    fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, [["a", "b"]], test_idx)
     assert len(fits.jobs) == 2  # one forked process per model where fork exists (Linux)
     X[900:] = data[900:]
     fits.rows_ready()
@@ -65,7 +67,7 @@ def test_fits_in_process_without_shared_rows() -> None:
     X = np.zeros((60, 2))
     X[:, 0] = np.arange(60) % 2
     y = (np.arange(60) % 2).astype(int)
-    fits = start_fits(X, np.arange(40), y[:40], np.arange(40), ["a", "b"], ["a"], np.arange(40, 60))
+    fits = start_fits(X, np.arange(40), y[:40], np.arange(40), ["a", "b"], [["a"]], np.arange(40, 60))
     assert fits.jobs == [] and fits.how == "in process"
     (_, p), (_, p_tab) = fits.result()
     assert p.shape == p_tab.shape == (20,) and np.isfinite(p).all() and np.isfinite(p_tab).all()
@@ -73,6 +75,6 @@ def test_fits_in_process_without_shared_rows() -> None:
 
 def test_a_failed_fit_in_the_child_is_raised_here() -> None:
     y = np.zeros(50, dtype=int)  # one class: the classifier refuses it
-    fits = start_fits(shared_matrix(50, 2), np.arange(50), y, np.arange(50), ["a", "b"], ["a"], np.arange(0))
+    fits = start_fits(shared_matrix(50, 2), np.arange(50), y, np.arange(50), ["a", "b"], [["a"]], np.arange(0))
     with pytest.raises(ValueError, match="2 classes"):
         fits.result()

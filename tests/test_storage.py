@@ -498,3 +498,37 @@ def test_opening_an_existing_store_does_not_need_the_write_lock(store_path: Path
             proc.stdin.write("go\n")
             proc.stdin.close()
             proc.wait(timeout=30)
+
+
+def test_background_checkpoints_copy_the_log_while_writers_leave_it(store_path: Path) -> None:
+    """With checkpoints in the background (as the server's workers run), commits no longer copy the
+    write-ahead log into the database file; the checkpoint thread does, and stops when the store closes."""
+    import time
+
+    db = str(store_path)
+
+    def score_some(s: Any, prefix: str) -> None:
+        for i in range(150):  # about 1,500 log pages: past SQLite's own 1,000-page checkpoint mark
+            s.add_transaction(tx(f"{prefix}{i}", user_id=f"u{i}", device_id=f"d{i}", card_id=f"c{i}"),
+                              {"score": 0.1, "decision": "allow", "reasons": [], "pad": "x" * 3000})
+
+    quiet = open_store(db)
+    quiet.checkpoint_in_background(every=3600)  # the thread never gets to run: only the limit moves
+    size = os.path.getsize(db)
+    score_some(quiet, "q")
+    assert quiet._con().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+    assert os.path.getsize(db) == size  # no commit copied the log into the file
+    quiet.close()
+
+    s = open_store(db)
+    s.checkpoint_in_background(every=0.05)
+    size = os.path.getsize(db)
+    score_some(s, "b")
+    deadline = time.monotonic() + 20
+    while os.path.getsize(db) == size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.getsize(db) > size  # the thread copied the log
+    thread = s._checkpointer[0]
+    s.close()
+    assert not thread.is_alive()
+    assert open_store(db).info()["transactions"] == 300

@@ -156,6 +156,9 @@ class AppState:
 
         cfg = app.config
         self.store = open_store(cfg["STORE"])
+        checkpoint = getattr(self.store, "checkpoint_in_background", None)
+        if checkpoint is not None:  # the embedded store: log copies off the scoring requests
+            checkpoint()
         self.keys = KeyCache(self.store, float(cfg["API_KEY_CACHE_SECONDS"]))
         self.limiter = RateLimiter(float(cfg["RATE_LIMIT"]) / cfg["WORKERS"])
         self.metrics = Metrics(cfg.get("METRICS_DIR"), float(cfg["METRICS_FLUSH_SECONDS"]))

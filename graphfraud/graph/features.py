@@ -7,8 +7,10 @@ through the engine and reads each transaction's row; a backtest keeps replaying;
 only once known).
 
 Feature names are stable; ``NaN`` means "not known" (an absent identifier, a user with no history, a node
-born after the last snapshot). :data:`TABULAR` names the features that use only the transaction and its
-own user's history (no other user): the baseline model of a backtest uses those alone.
+born after the last snapshot). The backtest's two baselines read fewer of them: :func:`tabular_names`, the
+transaction's own fields (the issue's "tabular-only": no feature of the graph, whose list includes user
+velocity, account age and identifiers new to the user), and :func:`user_history_names`, the transaction and
+its own user's history (no other user).
 """
 from __future__ import annotations
 
@@ -52,7 +54,15 @@ def feature_names(entity_types: tuple[str, ...]) -> list[str]:
     return names
 
 
+TRANSACTION_FEATURES = ("amount", "log_amount", "hour_of_day")
+
+
 def tabular_names(entity_types: tuple[str, ...]) -> list[str]:
+    """Features of the transaction's own fields, with no history of anyone (the tabular-only baseline)."""
+    return list(TRANSACTION_FEATURES)
+
+
+def user_history_names(entity_types: tuple[str, ...]) -> list[str]:
     """Features that use no other user: the transaction and its own user's history only."""
     names = list(USER_FEATURES)
     for t in entity_types:
