@@ -130,7 +130,13 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
     hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
                for k, i in enumerate(test_idx.tolist())]
     log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
-    (clf, p), (_, p_tab), (_, p_user) = fits.result()
+    engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
+    y_test = hist.label[test_idx].astype(int)
+    amounts = np.array([hist.transactions[i].amount for i in test_idx])
+    # the baselines are done first (fewer columns): their reports are made while the model still fits
+    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1], None, amounts, review_t, block_t)
+                        for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
+    clf, p = fits.result_of(0)
     del X
     model = CompiledModel.from_classifier(clf)
     t_train = time.perf_counter() - t0 - t_replay
@@ -146,11 +152,8 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
         results.append(d)
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
-    y_test = hist.label[test_idx].astype(int)
-    amounts = np.array([hist.transactions[i].amount for i in test_idx])
     report = evaluate(y_test, np.array([r["score"] for r in results]), results, amounts, review_t, block_t)
-    report["tabular_only"] = evaluate(y_test, p_tab, None, amounts, review_t, block_t)
-    report["user_history_only"] = evaluate(y_test, p_user, None, amounts, review_t, block_t)
+    report.update(baseline_reports)
     report["model_only"] = evaluate(y_test, p, None, amounts, review_t, block_t)
     ap = report.get("average_precision")
     for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
@@ -248,6 +251,7 @@ class Fits:
         self.how = "in process"
         self.jobs: list[tuple[Any, Any]] = []
         self.ready: Any = None
+        self.done: dict[int, tuple[Any, np.ndarray]] = {}
 
     def start(self) -> "Fits":
         import gc
@@ -278,11 +282,18 @@ class Fits:
 
     def result(self) -> tuple[tuple[Any, np.ndarray], ...]:
         """``(classifier, its test scores)`` per column set, in the order given: the model first."""
+        return tuple(self.result_of(k) for k in range(len(self.columns)))
+
+    def result_of(self, k: int) -> tuple[Any, np.ndarray]:
+        """``(classifier, its test scores)`` of the ``k``-th column set, waiting for that fit only."""
         self.rows_ready()
+        if k in self.done:
+            return self.done[k]
+        cols = self.columns[k]
         if not self.jobs:
-            return tuple(_fit_and_predict(*self.args, cols) for cols in self.columns)  # type: ignore[return-value]
-        out = []
-        for (proc, conn), cols in zip(self.jobs, self.columns):
+            value = _fit_and_predict(*self.args, cols)
+        else:
+            proc, conn = self.jobs[k]
             try:
                 status, value = conn.recv()
             except (EOFError, OSError):
@@ -295,8 +306,8 @@ class Fits:
             if status != "ok":
                 self.how = "in process (a fitting process died)"
                 value = _fit_and_predict(*self.args, cols)
-            out.append(value)
-        return tuple(out)  # type: ignore[return-value]
+        self.done[k] = value
+        return value  # type: ignore[no-any-return]
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],

@@ -248,7 +248,8 @@ def test_memory_does_not_grow_with_the_file(tmp_path):
 
 
 def _links(store):
-    return {(r.type, r.entity_id, r.user_id): (r.first_seen, r.last_seen, r.n) for r in store.links_frame().itertuples()}
+    return {(r.type, r.entity_id, r.user_id): (r.first_seen, r.last_seen, r.n)
+            for r in store.links_frame().itertuples()}
 
 
 def _links_from_transactions(store):
