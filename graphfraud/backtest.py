@@ -10,9 +10,9 @@ its own moment. Two baselines are trained and scored on the same split, so the g
 tabular-only model on the transaction's own fields (amount, hour), and a model on the transaction and its own
 user's history (velocity, amounts, identifiers new to the user: no other user's data).
 
-The training rows are all read once the replay reaches the end of the training window, so the two models
-are fitted in forked processes (one each) while the test window replays; the models and every feature
-row are exactly what a sequential run gives.
+The training rows are all read once the replay reaches the end of the training window, so the model and
+the baselines are fitted in forked processes (one each) while the test window replays; the models and
+every feature row are exactly what a sequential run gives.
 """
 from __future__ import annotations
 

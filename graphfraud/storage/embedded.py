@@ -470,7 +470,7 @@ class EmbeddedStore(RegistryMixin):
                 yield from zip(*(col.to_pylist() for col in batch.columns))
 
         def work(con: sqlite3.Connection, base: int) -> tuple[bool, int]:
-            used = self._links_seq(con) < first_seq and last_seq <= base
+            used = self._links_seq(con) < first_seq
             if used:
                 self._link_range(con, first_seq - 1)  # whatever was stored before the range
                 con.executemany(_UPSERT_LINK, rows())
