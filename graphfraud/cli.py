@@ -15,6 +15,8 @@ import click
 
 from .errors import GraphFraudError
 
+#: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
+PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset"}
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
 
 
@@ -147,18 +149,25 @@ def info(as_json: bool, store_path: str | None) -> None:
 @click.option("--users", type=click.IntRange(50, 10_000_000), default=10_000, show_default=True,
               help="Number of users to simulate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same files).")
-@click.option("--days", type=click.IntRange(7, 3650), default=90, show_default=True, help="Length of the period.")
+@click.option("--days", type=click.IntRange(7, 3650), default=None,
+              help="Length of the period (default: the profile's, 90 days for rings).")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="rings", show_default=True,
+              help="Which world: rings (fraud rings and takeovers among look-alikes), card (card fraud whose "
+                   "labels mark victims).")
 @handle_errors
-def generate(out: str, users: int, seed: int, days: int) -> None:
-    """Write synthetic transactions with planted fraud rings, and truth.json beside them.
+def generate(out: str, users: int, seed: int, days: int | None, profile: str) -> None:
+    """Write a synthetic world's transactions, and truth.json beside them.
 
     \b
     Example:
       graphfraud generate data/transactions.csv --users 10000 --seed 11
+      graphfraud generate data/card.csv --profile card --users 5000 --seed 11
     """
-    from .synth import write_dataset
+    import importlib
 
-    summary = write_dataset(out, users, seed=seed, days=days)
+    module, func = PROFILES[profile].split(":")
+    write = getattr(importlib.import_module(module, __package__), func)
+    summary = write(out, users, seed=seed, **({"days": days} if days is not None else {}))
     click.echo(json.dumps(summary, sort_keys=True, default=str))
 
 
