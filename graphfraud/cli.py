@@ -154,8 +154,15 @@ def info(as_json: bool, store_path: str | None) -> None:
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="rings", show_default=True,
               help="Which world: rings (fraud rings and takeovers among look-alikes), card (card fraud whose "
                    "labels mark victims).")
+@click.option("--fraud-rate", type=click.FloatRange(0.0005, 0.2), default=None,
+              help="Share of transactions that are fraud (default: the profile's).")
+@click.option("--label-delay-days", type=click.FloatRange(0, 365), default=None,
+              help="Mean days from a fraud to its label; labelled_at is written when given (default: the profile's).")
+@click.option("--labelled-share", type=click.FloatRange(0, 1), default=None,
+              help="Share of fraud that ever gets a fraud label (default: the profile's, all of it).")
 @handle_errors
-def generate(out: str, users: int, seed: int, days: int | None, profile: str) -> None:
+def generate(out: str, users: int, seed: int, days: int | None, profile: str, fraud_rate: float | None,
+             label_delay_days: float | None, labelled_share: float | None) -> None:
     """Write a synthetic world's transactions, and truth.json beside them.
 
     \b
@@ -167,7 +174,9 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str) ->
 
     module, func = PROFILES[profile].split(":")
     write = getattr(importlib.import_module(module, __package__), func)
-    summary = write(out, users, seed=seed, **({"days": days} if days is not None else {}))
+    knobs = {"days": days, "fraud_rate": fraud_rate, "label_delay_days": label_delay_days,
+             "labelled_share": labelled_share}
+    summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
     click.echo(json.dumps(summary, sort_keys=True, default=str))
 
 
