@@ -132,10 +132,12 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                for k, i in enumerate(test_idx.tolist())]
     log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
     engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
-    y_test = hist.label[test_idx].astype(int)
-    amounts = np.array([hist.transactions[i].amount for i in test_idx])
+    # every test row is scored; the metrics read the rows whose label is known in the end
+    judged = hist.label[test_idx] >= 0
+    y_test = hist.label[test_idx][judged].astype(int)
+    amounts = np.array([hist.transactions[i].amount for i in test_idx])[judged]
     # the baselines are done first (fewer columns): their reports are made while the model still fits
-    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1], None, amounts, review_t, block_t)
+    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
                         for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
     clf, p = fits.result_of(0)
     del X
@@ -154,15 +156,17 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
         results.append(d)
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
-    report = evaluate(y_test, np.array([r["score"] for r in results]), results, amounts, review_t, block_t,
+    report = evaluate(y_test, np.array([r["score"] for r in results])[judged],
+                      [r for r, j in zip(results, judged.tolist()) if j], amounts, review_t, block_t,
                       float(settings.get("weak_rule_multiple", overrides)))
     report.update(baseline_reports)
-    report["model_only"] = evaluate(y_test, p, None, amounts, review_t, block_t)
+    report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
     ap = report.get("average_precision")
     for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
         ap_base = report[base].get("average_precision")
         report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
     report.update(train_rows=int(len(train_idx)), test_rows=int(len(test_idx)),
+                  test_rows_unlabelled=int((~judged).sum()),
                   train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
                   test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
                   label_delay_ms=label_delay_ms, rules_version=rules.version,
@@ -384,7 +388,10 @@ def evaluate(y: np.ndarray, score: np.ndarray, results: list[dict[str, Any]] | N
 
 def format_report(report: dict[str, Any]) -> str:
     """A short human summary of a backtest report."""
-    lines = [f"test rows {report['test_rows']:,} ({report['n_fraud']:,} fraud), trained on {report['train_rows']:,}",
+    unlabelled = report.get("test_rows_unlabelled", 0)
+    lines = [f"test rows {report['test_rows']:,} ({report['n_fraud']:,} fraud"
+             + (f"; {unlabelled:,} without a label, scored but not judged" if unlabelled else "")
+             + f"), trained on {report['train_rows']:,}",
              f"average precision {report.get('average_precision')}  ROC-AUC {report.get('roc_auc')}  "
              f"(tabular only: AP {report['tabular_only'].get('average_precision')}, "
              f"ROC-AUC {report['tabular_only'].get('roc_auc')}; graph lift x{report.get('graph_lift')})",

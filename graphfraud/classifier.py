@@ -775,9 +775,12 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         sub = rows[kept[rows]]
         if len(np.unique(y01[sub])) < 2:  # too few rows drawn to hold both classes: use them all
             sub = rows
-        if len(sub) == len(y01):
-            return self._booster().fit(X, y01)
-        return self._booster().fit(X[sub], y01[sub])
+        Xs = X if len(sub) == len(y01) else X[sub]
+        empty = np.isnan(Xs).all(axis=0)
+        if empty.any():  # a column with values only outside these rows: constant here, so it cannot split
+            Xs = Xs.copy()
+            Xs[:, empty] = 0.0
+        return self._booster().fit(Xs, y01[sub] if len(sub) != len(y01) else y01)
 
     # ------------------------------------------------------------------ scikit-learn API
     def _raw(self, X: Any) -> np.ndarray:
