@@ -36,19 +36,66 @@ def push_time(times: list[int], ts: int, now: int, keep: int = KEEP_MS) -> None:
         del times[:bisect_left(times, now - keep)]
 
 
-def drop_time(times: list[int] | None, ts: int) -> None:
-    """Remove one occurrence of ``ts`` (a retracted event) from the sorted list, if it is there."""
-    if times:
-        i = bisect_left(times, ts)
-        if i < len(times) and times[i] == ts:
-            del times[i]
-
-
 def count_in(times: list[int] | None, lo: int, hi: int) -> int:
     """Events in ``[lo, hi)``."""
     if not times:
         return 0
     return bisect_left(times, hi) - bisect_left(times, lo)
+
+
+class Reveals:
+    """When labels of an identifier's transactions became known, and how many of them were fraud.
+
+    ``times`` is sorted; ``labels[i]`` and ``frauds[i]`` count the labels and frauds known *before* event
+    ``i`` (``n_labels`` and ``n_frauds`` after the last one), so a window's counts cost one bisection
+    (:meth:`since`). A transaction's first label adds a label (and a fraud when it says fraud); a later
+    change of its verdict adds or takes away only the fraud; a fraud taken back is taken out of every window
+    from the moment it had been counted, as if it had never been known.
+
+    >>> r = Reveals()
+    >>> r.add(10, 1, 0); r.add(20, 1, 1); r.add(30, 1, 1)
+    >>> r.since(15), r.since(0)
+    ((2, 2), (3, 2))
+    >>> r.retract_fraud(20); r.since(15)
+    (2, 1)
+    """
+
+    __slots__ = ("times", "labels", "frauds", "n_labels", "n_frauds")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.labels: list[int] = []
+        self.frauds: list[int] = []
+        self.n_labels = 0
+        self.n_frauds = 0
+
+    def add(self, when: int, d_label: int, d_fraud: int) -> None:
+        """An event at ``when`` (not before the last one, as reveals come in time order)."""
+        times = self.times
+        if times and when < times[-1]:  # not expected (reveals follow the clock); keep the lists sorted
+            when = times[-1]
+        times.append(when)
+        self.labels.append(self.n_labels)
+        self.frauds.append(self.n_frauds)
+        self.n_labels += d_label
+        self.n_frauds += d_fraud
+        if len(times) > _TRIM_AT and times[0] < when - KEEP_MS:
+            cut = bisect_left(times, when - KEEP_MS)
+            del times[:cut], self.labels[:cut], self.frauds[:cut]
+
+    def retract_fraud(self, when: int) -> None:
+        """A fraud counted at ``when`` was taken back: remove it from every count since then."""
+        frauds = self.frauds
+        for k in range(bisect_left(self.times, when) + 1, len(frauds)):
+            frauds[k] -= 1
+        self.n_frauds -= 1
+
+    def since(self, lo: int) -> tuple[int, int]:
+        """(labels, frauds) known at or after ``lo``."""
+        i = bisect_left(self.times, lo)
+        if i == len(self.times):
+            return 0, 0
+        return self.n_labels - self.labels[i], self.n_frauds - self.frauds[i]
 
 
 class CardTrack:

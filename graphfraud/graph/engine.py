@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
-from .activity import CardTrack, drop_time, push_time
+from .activity import CardTrack, Reveals, push_time
 from .policy import LinkPolicy
 
 DAY_MS = 86_400_000
@@ -146,8 +146,7 @@ class GraphEngine:
         self.e_hub: list[bool] = []
         self.e_country: list[dict[str, int] | None] = []
         self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
-        self.e_lab: list[list[int] | None] = []  # when labels of its transactions became known
-        self.e_frd: list[list[int] | None] = []  # when confirmed fraud blamed on it became known
+        self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
         self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
         self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
         self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
@@ -279,8 +278,7 @@ class GraphEngine:
         self.e_fraud.append(None)
         self.e_hub.append(False)
         self.e_country.append({} if typ == "card" else None)
-        self.e_lab.append(None)
-        self.e_frd.append(None)
+        self.e_rev.append(None)
         self.e_decl.append(None)
         if typ == "card":
             track = self.cards[e] = CardTrack()
@@ -517,18 +515,14 @@ class GraphEngine:
                 self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
                 return
             u, ts, touched = tu
-            if old is None:  # the transaction's first label: one more label known at its identifiers
-                for e in touched:
-                    lab = self.e_lab[e]
-                    if lab is None:
-                        self.e_lab[e] = [when]
-                    else:
-                        push_time(lab, when, when)
-            elif old[1] == "1":
-                self._blame(u, ts, touched, old[3], old[4], -1)
+            if old is not None and old[1] == "1":
+                self._blame(u, ts, touched, old[3], old[4], -1, False)
             self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
             if is_fraud:
-                self._blame(u, ts, touched, fraud_type, when, +1)
+                self._blame(u, ts, touched, fraud_type, when, +1, old is None)
+            elif old is None:  # the transaction's first label: one more label known at its identifiers
+                for e in touched:
+                    self._reveals(e).add(when, 1, 0)
             self._update_user(u)
         else:
             u2 = self.user_ix.get(sid)
@@ -541,11 +535,18 @@ class GraphEngine:
             self.u_fraudster[u2] = value in semantics.FRAUD_USER_LABELS
             self._update_user(u2)
 
+    def _reveals(self, e: int) -> Reveals:
+        rv = self.e_rev[e]
+        if rv is None:
+            rv = self.e_rev[e] = Reveals()
+        return rv
+
     def _blame(self, u: int, ts: int, touched: tuple[int, ...], fraud_type: str | None, when: int,
-               sign: int) -> None:
+               sign: int, first_label: bool) -> None:
         """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user, at the
-        identifiers its type blames, at the user's component, and for a compromised card, at the merchants
-        it paid at before (common point of purchase)."""
+        identifiers its type blames (``first_label``: the transaction's first label, known at all of them),
+        at the user's component, and for a compromised card, at the merchants it paid at before (common
+        point of purchase)."""
         self.u_fraud_tx[u] += sign
         if fraud_type in semantics.USER_AT_FAULT:
             self.u_fp_tx[u] += sign
@@ -556,16 +557,15 @@ class GraphEngine:
         c.fraud_tx += sign
         e_type = self.e_type
         for e in touched:
-            if not semantics.blames(fraud_type, e_type[e]):
+            blamed = semantics.blames(fraud_type, e_type[e])
+            if sign < 0:
+                if blamed:
+                    self._reveals(e).retract_fraud(when)
                 continue
-            if sign > 0:
-                fr = self.e_frd[e]
-                if fr is None:
-                    self.e_frd[e] = [when]
-                else:
-                    push_time(fr, when, when)
-            else:
-                drop_time(self.e_frd[e], when)
+            if first_label or blamed:
+                self._reveals(e).add(when, 1 if first_label else 0, 1 if blamed else 0)
+            if not blamed:
+                continue
             if sign > 0 and e_type[e] == "card" and semantics.compromises_card(fraud_type) and \
                     e not in self.compromised:
                 self.compromised[e] = ts

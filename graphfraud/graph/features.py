@@ -156,7 +156,6 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     if lay is None or lay.policy is not engine.policy or lay.types is not engine.entity_types:
         lay = _layout(engine)
     ts = tx.ts
-    hi = ts + 1
     lo1h, lo1d, lo7, lo30 = ts - _W1H, ts - _W1D, ts - _W7, ts - _W30
     u = engine.user_ix.get(tx.user_id)
     cur = tx.currency
@@ -179,7 +178,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     ents = engine.u_ents[u] if u is not None else None
     ent_ix, e_users, e_fraud, e_first, e_node, e_hub = (engine.ent_ix, engine.e_users, engine.e_fraud,
                                                          engine.e_first, engine.e_node, engine.e_hub)
-    e_times, e_lab, e_frd, e_decl = engine.e_times, engine.e_lab, engine.e_frd, engine.e_decl
+    e_times, e_rev, e_decl = engine.e_times, engine.e_rev, engine.e_decl
     find = engine.find
     slot, limit = lay.slot, lay.limit
     for typ, name in tx.entities():
@@ -209,37 +208,46 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             lim = limit.get(typ)
             hub = n_users + 1 > (lim if lim is not None else engine.policy.hub_limit(typ))
         if o is not None:
+            # every event the engine holds happened (or became known) by now: the windows' upper end is the
+            # end of each list
             times = e_times[e]
-            t_hi = bisect_left(times, hi)
-            i7 = bisect_left(times, lo7, 0, t_hi)
-            tx1d = t_hi - bisect_left(times, lo1d, i7, t_hi)
-            lab = e_lab[e]
-            if lab:
-                l_hi = bisect_left(lab, hi)
-                l30 = bisect_left(lab, lo30, 0, l_hi)
-                l7 = bisect_left(lab, lo7, l30, l_hi)
-                l1 = bisect_left(lab, lo1d, l7, l_hi)
-                frd = e_frd[e]
-                if frd:
-                    f_hi = bisect_left(frd, hi)
-                    f30 = bisect_left(frd, lo30, 0, f_hi)
-                    f7 = bisect_left(frd, lo7, f30, f_hi)
-                    f1 = bisect_left(frd, lo1d, f7, f_hi)
-                    fn30, fn7, fn1 = f_hi - f30, f_hi - f7, f_hi - f1
+            t_hi = len(times)
+            i7 = bisect_left(times, lo7)
+            tx1d = t_hi - bisect_left(times, lo1d, i7)
+            rv = e_rev[e]
+            if rv is not None:
+                rt = rv.times
+                r_n = len(rt)
+                r30 = bisect_left(rt, lo30)
+                r7 = bisect_left(rt, lo7, r30)
+                r1 = bisect_left(rt, lo1d, r7)
+                nl, nf, labels, frauds = rv.n_labels, rv.n_frauds, rv.labels, rv.frauds
+                if r30 < r_n:
+                    n30, fn30 = nl - labels[r30], nf - frauds[r30]
+                    s30 = fn30 / n30 if n30 else NAN
                 else:
-                    fn30 = fn7 = fn1 = 0
-                n30, n7, n1 = l_hi - l30, l_hi - l7, l_hi - l1
-                s30 = fn30 / n30 if n30 else NAN
-                s7 = fn7 / n7 if n7 else NAN
-                s1 = fn1 / n1 if n1 else NAN
+                    n30 = fn30 = 0
+                    s30 = NAN
+                if r7 < r_n:
+                    n7, fn7 = nl - labels[r7], nf - frauds[r7]
+                    s7 = fn7 / n7 if n7 else NAN
+                else:
+                    fn7 = 0
+                    s7 = NAN
+                if r1 < r_n:
+                    n1, fn1 = nl - labels[r1], nf - frauds[r1]
+                    s1 = fn1 / n1 if n1 else NAN
+                else:
+                    fn1 = 0
+                    s1 = NAN
             else:
                 fn30 = fn7 = fn1 = 0
                 s30 = s7 = s1 = NAN
             dec = e_decl[e]
             if dec:
-                d_hi = bisect_left(dec, hi)
-                d1 = bisect_left(dec, lo1d, 0, d_hi)
-                dn1d, dn1h = d_hi - d1, d_hi - bisect_left(dec, lo1h, d1, d_hi)
+                d_hi = len(dec)
+                d1 = bisect_left(dec, lo1d)
+                dn1d, dn1h = d_hi - d1, d_hi - bisect_left(dec, lo1h, d1)
             else:
                 dn1d = dn1h = 0
             row[o:o + _PER_TYPE] = (n_users - 1 if mine else n_users,
@@ -271,15 +279,15 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     if merchant_e is not None and m_cpp:
         marks = m_cpp.get(merchant_e)
         if marks:
-            cpp_here = float(bisect_left(marks, hi) - bisect_left(marks, lo30))
+            cpp_here = float(len(marks) - bisect_left(marks, lo30))
     if card_e is not None:
         track = engine.cards[card_e]
         times = track.times
-        c_hi = bisect_left(times, hi)
-        c30 = bisect_left(times, lo30, 0, c_hi)
-        c7 = bisect_left(times, lo7, c30, c_hi)
-        c1d = bisect_left(times, lo1d, c7, c_hi)
-        c1h = bisect_left(times, lo1h, c1d, c_hi)
+        c_hi = len(times)
+        c30 = bisect_left(times, lo30)
+        c7 = bisect_left(times, lo7, c30)
+        c1d = bisect_left(times, lo1d, c7)
+        c1h = bisect_left(times, lo1h, c1d)
         cum, amounts = track.cum, track.amounts
         top = cum[c_hi - 1] if c_hi else 0.0
         s30 = top - (cum[c30 - 1] if c30 else 0.0)
@@ -288,12 +296,11 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         n30, n7, n1 = c_hi - c30, c_hi - c7, c_hi - c1d
         exposure = 0.0
         if m_cpp and n30:
-            for m in set(track.merchants[c30:c_hi]):
-                marks = m_cpp.get(m)
-                if marks:
-                    k = bisect_left(marks, hi) - bisect_left(marks, lo30)
-                    if k > exposure:
-                        exposure = float(k)
+            for m in m_cpp.keys() & set(track.merchants[c30:c_hi]):
+                marks = m_cpp[m]
+                k = len(marks) - bisect_left(marks, lo30)
+                if k > exposure:
+                    exposure = float(k)
         if track.n:
             mean = track.total / track.n
             var = max(track.total_sq / track.n - mean * mean, 0.0)
@@ -368,9 +375,9 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             vs_usual = a1d / (st[1] / account_age) if st is not None and account_age >= 1.0 and st[1] > 0 else NAN
         dec = engine.u_decl[u]
         if dec:
-            d_hi = bisect_left(dec, hi)
-            d1 = bisect_left(dec, lo1d, 0, d_hi)
-            ud1d, ud1h = float(d_hi - d1), float(d_hi - bisect_left(dec, lo1h, d1, d_hi))
+            d_hi = len(dec)
+            d1 = bisect_left(dec, lo1d)
+            ud1d, ud1h = float(d_hi - d1), float(d_hi - bisect_left(dec, lo1h, d1))
         else:
             ud1d = ud1h = 0.0
         if st is not None and st[0] > 0:

@@ -47,6 +47,19 @@ def test_mapping_applies_renames_constants_labels_and_time_zone(tmp_path, store)
     assert t0["attributes"] == {"raw_label": "Fraud"}  # unmapped columns are not kept unless listed
 
 
+def test_label_values_and_a_default_name_the_fraud_type(tmp_path, store):
+    rows = [{"id": f"e{i}", "when": "01/01/2026 10:00", "who": "A", "price": "1", "label": lab}
+            for i, lab in enumerate(["stolen", "abuse", "Fraud", "legit"])]
+    mapping = {**MAPPING, "extra_entities": [], "attributes": [],
+               "columns": {k: v for k, v in MAPPING["columns"].items() if k not in ("email", "phone")},
+               "labels": {"column": "label", "fraud_type": "third_party", "fraud": 1, "legit": 0,
+                          "stolen": "third_party", "abuse": "friendly"}}
+    path = write_csv(tmp_path / "src.csv", rows, header=list(rows[0]))
+    assert load_file(path, store, mapping=mapping, progress=False).inserted == 4
+    got = [(t.is_fraud, t.fraud_type) for t, _ in store.iter_transactions()]
+    assert got == [(1, "third_party"), (1, "friendly"), (1, "third_party"), (0, None)]
+
+
 def test_timestamp_not_matching_the_format_is_rejected_with_the_format(tmp_path, store):
     rows = _src_rows(4)
     rows[2]["when"] = "2026-01-03T10:00:00"
@@ -119,13 +132,15 @@ def test_mapping_by_path_and_missing_mapped_required_column(tmp_path, store):
     ({"labels": {"fraud": 1}}, "labels.column"),
     ({"labels": {"column": "l", "fraud": 2}}, "labels.fraud"),
     ({"labels": {"column": "l"}}, "labels"),
+    ({"labels": {"column": "l", "fraud": "stolen"}}, "labels.fraud"),
+    ({"labels": {"column": "l", "fraud_type": "bad", "fraud": 1}}, "labels.fraud_type"),
     ({"extra_entities": ["Email!"]}, "extra_entities"),
     ({"extra_entities": ["card_id"]}, "extra_entities"),
     ({"timezone": "Mars/Olympus"}, "timezone"),
     ({"timestamp_format": "YYYY-MM-DD"}, "timestamp_format"),
     ({"attributes": [1]}, "attributes"),
 ], ids=["unknown-key", "unknown-field", "bad-constant", "two-sources", "empty-hash", "labels-no-column",
-        "label-not-0-1", "labels-empty", "bad-extra-name", "extra-builtin", "bad-timezone", "format-no-percent",
+        "label-not-0-1", "labels-empty", "label-unknown-type", "labels-bad-default-type", "bad-extra-name", "extra-builtin", "bad-timezone", "format-no-percent",
         "bad-attributes"])
 def test_invalid_mappings_name_the_key(data, key):
     with pytest.raises(ConfigError) as e:
