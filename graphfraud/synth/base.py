@@ -6,6 +6,8 @@ order and says nothing about who holds it.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -207,3 +209,12 @@ def frame(cols: dict[str, np.ndarray], ids: dict[str, np.ndarray], t0: pd.Timest
         data["labelled_at"] = labelled_at
         names.append("labelled_at")
     return pd.DataFrame(data, columns=names)
+
+
+def save(path: Path, df: pd.DataFrame, truth: dict[str, Any]) -> None:
+    """Write ``df`` as CSV at ``path`` (folders created) and ``truth`` as ``truth.json`` beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+    with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(truth, fh, indent=1)
+        fh.write("\n")

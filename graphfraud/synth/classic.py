@@ -27,7 +27,6 @@ Shapes
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .base import (COUNTRY, DAY, DEFAULT_DEVICE_IDS, ELEC, GIFT, HOME_P, HOUR, ONLINE, SHAPES, TZ, Plan, amounts,
-                   assemble, cashout, check_args, diurnal, frame, iso, pick, zipf)
+                   assemble, cashout, check_args, diurnal, frame, iso, pick, save, zipf)
+from .labels import apply_labels, check_knobs, truth_labels
 
 
 def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
@@ -378,7 +378,10 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
     seed : int, default 0
         Random seed; the same seed writes byte-identical files.
     **kw
-        ``start`` and ``days``, passed to :func:`generate`.
+        ``start`` and ``days``, passed to :func:`generate`; the label knobs ``label_delay_days`` (writes
+        ``labelled_at``) and ``labelled_share`` (blanks the other labels), applied to the same world (see
+        :func:`graphfraud.synth.labels.apply_labels`), which also add ``profile``, ``knobs`` and
+        ``fraud_transactions`` to truth.json. This world has its own fraud rate: ``fraud_rate`` is refused.
 
     Returns
     -------
@@ -394,11 +397,32 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
     (True, True)
     """
     path = Path(out_csv)
-    df, truth = generate(n_users, seed=seed, **kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
-    with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(truth, fh, indent=1)
-        fh.write("\n")
+    world = {key: kw.pop(key) for key in ("start", "days") if key in kw}
+    knobs = check_knobs("rings", kw, ("label_delay_days", "labelled_share"))
+    df, truth = generate(n_users, seed=seed, **world)
+    n_fraud = int(df["is_fraud"].sum())
+    if knobs:
+        df, truth = _relabel(df, truth, seed, knobs)
+    save(path, df, truth)
     return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_rings": len(truth["rings"]),
-            "n_fraud": int(df["is_fraud"].sum()), "path": str(path)}
+            "n_fraud": n_fraud, "path": str(path)}
+
+
+def _relabel(df: pd.DataFrame, truth: dict[str, Any], seed: int,
+             knobs: dict[str, float]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The same world with blank or late labels (its ``is_fraud`` column is the truth)."""
+    t0 = pd.Timestamp(truth["params"]["start"])
+    t = (pd.to_datetime(df["timestamp"], utc=True) - t0).dt.total_seconds().to_numpy()
+    case_of = {u: i for i, ring in enumerate(truth["rings"].values()) for u in ring["users"]}
+    case_of.update({u: len(truth["rings"]) + j for j, u in enumerate(truth["takeover_users"])})
+    case = df["user_id"].map(case_of).fillna(-1).to_numpy(dtype=np.int64)
+    fraud = df["is_fraud"].to_numpy(dtype=np.int64)
+    delay, share = knobs.get("label_delay_days"), knobs.get("labelled_share", 1.0)
+    is_fraud, labelled_at = apply_labels(seed, fraud, t, case, t0, delay, share)
+    df = df.assign(is_fraud=is_fraud)
+    if labelled_at is not None:
+        df["labelled_at"] = labelled_at
+    truth.update(truth_labels(df["transaction_id"], fraud, "rings",
+                              {"fraud_rate": None, "label_delay_days": delay, "labelled_share": share},
+                              partial_or_late=True))
+    return df, truth
