@@ -5,12 +5,15 @@ cards, 1-3 devices, a home IP and one or two carrier NAT IPs. Then, among the pe
 the look-alikes:
 
 - households of 2-6 sharing the home IP, often a device (the family tablet), sometimes a card (a parent's
-  card used by the others), some opening their accounts together and shopping at the same places;
+  card used by the others, now and then a grandparent's card used in a second household too), some opening
+  their accounts together and shopping at the same places;
 - offices of dozens on one IP; campuses of hundreds on one IP, half of them opening accounts within a few
   days of the start of term, eating and shopping at the same campus merchants;
-- carrier NAT IPs shared by thousands; public wifi; VPN users on datacenter IPs also used by fraud;
+- carrier NAT IPs shared by thousands; public wifi; cafe and hotel wifi shared by dozens; VPN users on
+  datacenter IPs also used by fraud;
 - default device ids (``00000000``, ``unknown-device``) and missing ones (in-store purchases, web-only users);
-- library and internet-cafe machines, travellers, phone changes, big spenders;
+- library and internet-cafe machines, travellers, phone changes (some to a second-hand phone, whose
+  device id another customer used before), big spenders;
 - flash sales: hundreds of unrelated people buying at one merchant within hours.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import (CATS, COUNTRY, DAY, HOME_P, HOUR, TZ, Plan, amounts, cashout, diurnal, zipf)
+from .base import CATS, COUNTRY, DAY, DEFAULT_DEVICE_IDS, HOME_P, HOUR, TZ, Plan, amounts, cashout, diurnal, zipf
 
 _RESTAURANT, _RETAIL_CAT, _ENTERTAIN = CATS.index("restaurant"), CATS.index("retail"), CATS.index("entertainment")
 
@@ -59,6 +62,8 @@ class People:
         self.office = np.full(n, -1, dtype=np.int64)  # office or campus IP
         self.office_p = np.zeros(n)
         self.wifi = plan.ips.new(max(3, n // 1000))
+        self.venues = plan.ips.new(max(3, n // 150))  # cafes and hotels: dozens of regulars each
+        self.venue = np.where(rng.random(n) < 0.35, rng.choice(self.venues, size=n), -1)
         self.datacenter = plan.ips.new(max(10, n // 300))
         self.vpn = np.full(n, -1, dtype=np.int64)
         self.kiosk = np.full(n, -1, dtype=np.int64)
@@ -107,12 +112,20 @@ def plant_decoys(plan: Plan, people: People, others: np.ndarray) -> dict[str, An
         households.append({"users": members, "device": p.dev[head, 0] if shared_dev else -1,
                            "card": p.card[head, 0] if family_card else -1, "ip": p.home_ip[head],
                            "joined_together": bool(together)})
+    for h in households:  # a grandparent's card, used in two households
+        if rng.random() < 0.1 and len(households) > 1:
+            other = households[int(rng.integers(0, len(households)))]
+            if other is not h:
+                user = int(rng.choice(other["users"]))
+                p.card[user, 1] = p.card[h["users"][0], 0]
+                p.card2_p[user] = rng.uniform(0.1, 0.4)
+                h.setdefault("card_shared_with", []).append(user)
     # --- offices (dozens on one IP) and campuses (hundreds, many joining at the start of term) -------
     offices = []
     pool = rng.permutation(others)  # household members go to work too
     n_office_users = int(0.22 * len(pool))
     used = 0
-    while used < n_office_users:
+    while n_office_users - used >= 12:
         k = int(min(rng.integers(12, 81), n_office_users - used))
         members = pool[used:used + k]
         used += k
@@ -151,6 +164,16 @@ def plant_decoys(plan: Plan, people: People, others: np.ndarray) -> dict[str, An
     phone = eligible & ~fam_dev & ~web_only & (rng.random(n) < 0.1)
     p.switch_t[phone] = p.join[phone] + rng.random(int(phone.sum())) * (p.end[phone] - p.join[phone])
     p.new_dev[phone] = plan.devices.new(int(phone.sum()))
+    second_hand = []
+    sellers = np.flatnonzero(phone & (p.dev[:, 0] >= len(DEFAULT_DEVICE_IDS)))
+    sellers = sellers[np.argsort(p.switch_t[sellers], kind="stable")]
+    for buyer in np.flatnonzero(phone & (rng.random(n) < 0.2)):  # a phone someone here sold or handed down
+        before = sellers[:np.searchsorted(p.switch_t[sellers], p.switch_t[buyer])]
+        before = before[before != buyer]
+        if len(before):
+            seller = int(rng.choice(before))
+            p.new_dev[buyer] = p.dev[seller, 0]
+            second_hand.append((seller, int(buyer), int(p.dev[seller, 0])))
     # --- IPs and travel ---------------------------------------------------------------------------
     vpn = eligible & (rng.random(n) < 0.03)
     p.vpn[vpn] = rng.choice(p.datacenter, size=int(vpn.sum()))
@@ -162,7 +185,7 @@ def plant_decoys(plan: Plan, people: People, others: np.ndarray) -> dict[str, An
     p.trip_ip[trav] = plan.ips.new(k)
     return {"households": households, "offices": offices, "campuses": campuses, "kiosk_devices": kiosk_ids,
             "web_only_users": np.flatnonzero(web_only), "default_device_users": np.flatnonzero(default),
-            "travellers": np.flatnonzero(trav)}
+            "travellers": np.flatnonzero(trav), "second_hand_devices": second_hand}
 
 
 def add_ordinary(plan: Plan, people: People) -> np.ndarray:
@@ -196,6 +219,7 @@ def add_ordinary(plan: Plan, people: People) -> np.ndarray:
     ip = np.where((r >= .55 - off) & (r < .55) & (p.office[u] >= 0), p.office[u], ip)
     ip = np.where((r >= .55) & (r < .9) & (mob >= 0), mob, ip)
     ip = np.where((r >= .9) & (r < .93) & (p.vpn[u] >= 0), p.vpn[u], ip)
+    ip = np.where((r >= .93) & (r < .97) & (p.venue[u] >= 0), p.venue[u], ip)
     ip = np.where(r >= .975, rng.choice(p.wifi, size=k), ip)
     trip = (t >= p.trip[u, 0]) & (t < p.trip[u, 1])
     country = np.where(trip, p.trip[u, 2], p.home[u]).astype(np.int64)

@@ -173,15 +173,18 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
     t_s = rng.uniform(0.05, 0.8) * horizon
     ms = [_Member() for _ in range(m)]
     p_link = rng.uniform(0.3, 0.7)
+    victims: list[int] = []
     for x in ms:
         x.devices = [_new_id(plan, "device")]
         x.cards = [_new_id(plan, "card") for _ in range(1 + int(rng.random() < 0.4))]
+        if rng.random() < 0.15 and len(bystanders):  # the number of a real customer's card
+            victims.append(int(rng.choice(bystanders)))
+            x.cards[0] = int(p.card[victims[-1], 0])
     if shape == "star":
         kind = str(rng.choice(_KINDS, p=[.3, .45, .25]))
         if kind == "card" and rng.random() < 0.3 and len(bystanders):
-            victim = int(rng.choice(bystanders))
-            hub = int(p.card[victim, 0])
-            info["card_victims"] = [victim]
+            victims.append(int(rng.choice(bystanders)))
+            hub = int(p.card[victims[-1], 0])
         elif kind == "ip" and rng.random() < 0.3:
             hub = int(rng.choice(p.datacenter))
         else:
@@ -204,9 +207,9 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
         pool = plan.cards.new(max(3, int(round(m * rng.uniform(0.6, 1.5)))))
         stolen = (rng.random(len(pool)) < 0.25) & (len(bystanders) > 0)
         if stolen.any():
-            victims = rng.choice(bystanders, size=int(stolen.sum()), replace=False)
-            pool[stolen] = p.card[victims, 0]
-            info["card_victims"] = victims.tolist()
+            taken = rng.choice(bystanders, size=int(stolen.sum()), replace=False)
+            pool[stolen] = p.card[taken, 0]
+            victims += taken.tolist()
         for c in pool:
             for i in rng.choice(m, size=min(m, int(rng.integers(2, 5))), replace=False):
                 ms[i].links["card"].append(int(c))
@@ -216,6 +219,7 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
                 if c not in x.links["card"]:
                     x.links["card"].append(c)
             x.cards = []
+        victims = [v for v in victims if int(p.card[v, 0]) in pool]
         for i in range(0, m - 1, 2):
             if rng.random() < 0.25:  # two accounts run from one laptop
                 ms[i + 1].devices = ms[i].devices
@@ -235,15 +239,18 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
         b = a + rng.uniform(14, 35, m) * DAY
     a = np.minimum(a, horizon - 6 * HOUR)
     b = np.clip(b, a + HOUR, horizon)
-    _accounts(plan, p, users, ms, ips, a, new)
+    if victims:
+        info["card_victims"] = sorted(set(victims))
+    _accounts(plan, p, users, ms, ips, a, new, bystanders, info)
     _emit(plan, p, users, ms, counts, ips, a, b, p_link, style, case, info)
     info["t"] = float(a.min())
     return info
 
 
 def _accounts(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], ips: _Ips, a: np.ndarray,
-              new: bool) -> None:
-    """New accounts open shortly before their first fraud; aged ones stop living their own life then."""
+              new: bool, bystanders: np.ndarray, info: dict[str, Any]) -> None:
+    """New accounts open shortly before their first fraud; aged ones stop living their own life then
+    (some of them lived with family: their home IP and often a device are shared with 1-2 customers)."""
     rng, m = plan.rng, len(users)
     if new:
         p.established[users] = False
@@ -258,6 +265,15 @@ def _accounts(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], ips: 
             p.home_ip[u] = ips.home(i)
     else:
         p.join[users] = np.minimum(p.join[users], np.maximum(0.0, a - rng.uniform(14, 40, m) * DAY))
+        family: list[int] = []
+        for u in users[rng.random(m) < 0.3]:
+            kin = rng.choice(bystanders, size=int(rng.integers(1, 3)), replace=False)
+            p.home_ip[kin] = p.home_ip[u]
+            if rng.random() < 0.5:
+                p.dev[kin[0], 0] = p.dev[u, 0]
+            family += kin.tolist()
+        if family:
+            info["family"] = family
     p.end[users] = a
 
 
@@ -278,6 +294,7 @@ def _emit(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], counts: n
     spoof = rng.uniform(0.3, 0.7) if rng.random() < 0.15 else 0.0  # sends a default device id
     p_blank = rng.uniform(0.01, 0.12)  # some send no device fingerprint at all
     timed = rng.random() < 0.5
+    venue = int(rng.choice(p.venues)) if rng.random() < 0.3 else -1  # a cafe the ring works from
     rows: list[dict[str, np.ndarray]] = []
     for i, (u, x) in enumerate(zip(users, ms)):
         n_links = sum(len(v) for v in x.links.values())
@@ -291,6 +308,8 @@ def _emit(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], counts: n
         d = np.where(~d_link & (rng.random(k) < spoof), rng.choice(2, size=k, p=[.65, .35]), d)
         d = np.where(~d_link & (rng.random(k) < p_blank), -1, d)
         ip, ip_link = _choose(rng, ips.draw(i, k), x.links["ip"], p_link)
+        if venue >= 0:
+            ip = np.where(~ip_link & (rng.random(k) < 0.08), venue, ip)
         ip = np.where(~ip_link & (rng.random(k) < 0.02), -1, ip)
         if style == "spread":
             hv = rng.random(k) < 0.15

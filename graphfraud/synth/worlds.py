@@ -126,8 +126,10 @@ def _ring_truth(info: dict[str, Any], ids: dict[str, np.ndarray], t0: pd.Timesta
                         for lk in info["links"]]
     if "card_pool" in info:
         out["card_pool"] = ids["card"][np.asarray(info["card_pool"], dtype=np.int64)].tolist()
-    if "card_victims" in info:
+    if "card_victims" in info:  # customers whose real card the ring used (not members)
         out["card_victims"] = sorted(user[np.asarray(info["card_victims"], dtype=np.int64)].tolist())
+    if "family" in info:  # customers living with an aged member (not members)
+        out["family"] = sorted(set(user[np.asarray(info["family"], dtype=np.int64)].tolist()))
     if "burst_start" in info:
         out["burst_start"] = iso(t0, info["burst_start"])
         out["joined_together"] = info["joined_together"]
@@ -148,7 +150,8 @@ def _decoy_truth(decoys: dict[str, Any], bursts: dict[str, Any], people: People,
         "households": [{"users": users(h["users"]), "ip": ip[h["ip"]],
                         "device": dev[h["device"]] if h["device"] >= 0 else None,
                         "card": card[h["card"]] if h["card"] >= 0 else None,
-                        "joined_together": h["joined_together"]} for h in decoys["households"]],
+                        "joined_together": h["joined_together"],
+                        "card_shared_with": users(h.get("card_shared_with", []))} for h in decoys["households"]],
         "offices": [{"ip": ip[o["ip"]], "n_users": int(len(o["users"]))} for o in decoys["offices"]],
         "campuses": [{"ip": ip[c["ip"]], "n_users": int(len(c["users"])), "term_start": iso(t0, c["term_start"])}
                      for c in decoys["campuses"]],
@@ -160,6 +163,9 @@ def _decoy_truth(decoys: dict[str, Any], bursts: dict[str, Any], people: People,
         "web_only_users": users(decoys["web_only_users"]),
         "kiosk_devices": dev[decoys["kiosk_devices"]].tolist(),
         "travellers": users(decoys["travellers"]),
+        "venue_wifi_ips": ip[people.venues].tolist(),
+        "second_hand_devices": [{"device": dev[d], "users": [user[a], user[b]]}
+                                for a, b, d in decoys["second_hand_devices"]],
         "big_spenders": users(bursts["big_spenders"]),
         "flash_sales": [{"merchant": ids["merchant"][s["merchant"]], "start": iso(t0, s["start"]),
                          "users": users(s["users"])} for s in bursts["flash_sales"]],
