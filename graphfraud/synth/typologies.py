@@ -36,7 +36,7 @@ from .population import People
 
 TYPOLOGY_SHAPES = ("star", "chain", "bipartite", "sleeper", "many_merchants")
 #: Mean fraud transactions per member, used to turn a fraud budget into rings.
-MEAN_FRAUD = {"star": 7.0, "chain": 8.0, "bipartite": 9.0, "sleeper": 5.0, "many_merchants": 12.0}
+MEAN_FRAUD = {"star": 7.0, "chain": 8.0, "bipartite": 9.0, "sleeper": 5.0, "many_merchants": 9.0}
 MEAN_TAKEOVER = 6.5
 _KINDS = ("card", "device", "ip")
 
@@ -50,7 +50,7 @@ def ring_size(rng: np.random.Generator) -> int:
 
 def fraud_counts(rng: np.random.Generator, shape: str, m: int) -> np.ndarray:
     """Fraud transactions per member for a ring of ``m``."""
-    base = {"star": 2, "chain": 2, "bipartite": 3, "sleeper": 2, "many_merchants": 4}[shape]
+    base = {"star": 2, "chain": 2, "bipartite": 3, "sleeper": 2, "many_merchants": 3}[shape]
     return base + rng.poisson(MEAN_FRAUD[shape] - base, m)
 
 
