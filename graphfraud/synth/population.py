@@ -13,7 +13,7 @@ the look-alikes:
   datacenter IPs also used by fraud;
 - default device ids (``00000000``, ``unknown-device``) and missing ones (in-store purchases, web-only users);
 - library and internet-cafe machines, travellers, phone changes (some to a second-hand phone, whose
-  device id another customer used before), big spenders;
+  device id another customer used before), replaced cards, big spenders;
 - flash sales: hundreds of unrelated people buying at one merchant within hours.
 """
 from __future__ import annotations
@@ -72,6 +72,8 @@ class People:
         self.count = np.full(n, -1, dtype=np.int64)  # a fixed number of ordinary purchases, or -1 (drawn)
         self.switch_t = np.full(n, np.inf)  # when the main device is replaced by new_dev
         self.new_dev = np.full(n, -1, dtype=np.int64)
+        self.renew_t = np.full(n, np.inf)  # when the main card is replaced by new_card
+        self.new_card = np.full(n, -1, dtype=np.int64)
         self.trip = np.full((n, 3), np.inf)  # start, end, country of a trip abroad
         self.trip_ip = np.full(n, -1, dtype=np.int64)
         self.in_ring = np.zeros(n, dtype=bool)
@@ -174,6 +176,9 @@ def plant_decoys(plan: Plan, people: People, others: np.ndarray) -> dict[str, An
             seller = int(rng.choice(before))
             p.new_dev[buyer] = p.dev[seller, 0]
             second_hand.append((seller, int(buyer), int(p.dev[seller, 0])))
+    renew = eligible & (rng.random(n) < 0.12)  # a card reissued, replaced after a loss, or a new bank
+    p.renew_t[renew] = p.join[renew] + rng.random(int(renew.sum())) * (p.end[renew] - p.join[renew])
+    p.new_card[renew] = plan.cards.new(int(renew.sum()))
     # --- IPs and travel ---------------------------------------------------------------------------
     vpn = eligible & (rng.random(n) < 0.03)
     p.vpn[vpn] = rng.choice(p.datacenter, size=int(vpn.sum()))
@@ -204,6 +209,7 @@ def add_ordinary(plan: Plan, people: People) -> np.ndarray:
     amount = amounts(rng, plan.mcat[merch])
     slot = ((rng.random(k) < p.card2_p[u]) & (p.card[u, 1] >= 0)).astype(np.int64)
     c = p.card[u, slot]
+    c = np.where((slot == 0) & (t >= p.renew_t[u]), p.new_card[u], c)
     n_dev = np.maximum((p.dev >= 0).sum(axis=1), 1)
     dslot = np.minimum((rng.random(k) ** 1.8 * n_dev[u]).astype(np.int64), n_dev[u] - 1)
     d = p.dev[u, dslot]

@@ -9,12 +9,14 @@ Shapes
     Members in a line; each consecutive pair shares one identifier, and the type changes from one pair to
     the next (card, then device, then IP, ...). Members are recruited one after the other.
 ``bipartite``
-    Many users x many cards: each user uses 2-5 cards of a pool, each card is used by 2-4 users; a quarter
-    of the pool are real customers' cards; each card's first use is a small card test.
+    Many users x many cards: throwaway accounts, each used for a few purchases within a day, on 2-3 cards
+    of a pool; each card is used by 2-3 accounts; a quarter of the pool are real customers' cards; each
+    card's first use is a small card test.
 ``sleeper``
     Accounts opened 3-8 weeks before the attack live ordinary lives (their own card, device, home and
-    carrier IPs, everyday merchants), then burst together within hours at a few big-ticket merchants, often
-    from a shared device or IP; some were opened from one device; a few share nothing but the timing.
+    carrier IPs, everyday merchants), then bust out together within hours at a few merchants, mostly on
+    their own card, device and IPs; some were opened from one device, some burst from a shared device or
+    IP; a few share nothing but the timing and the merchants.
 ``many_merchants``
     Members linked in a loose tree (devices, cards, IPs), spending a little at many ordinary merchants over
     weeks: no shared merchants, no burst.
@@ -36,7 +38,7 @@ from .population import People
 
 TYPOLOGY_SHAPES = ("star", "chain", "bipartite", "sleeper", "many_merchants")
 #: Mean fraud transactions per member, used to turn a fraud budget into rings.
-MEAN_FRAUD = {"star": 7.0, "chain": 8.0, "bipartite": 9.0, "sleeper": 5.0, "many_merchants": 9.0}
+MEAN_FRAUD = {"star": 7.0, "chain": 8.0, "bipartite": 4.0, "sleeper": 5.0, "many_merchants": 9.0}
 MEAN_TAKEOVER = 6.5
 _KINDS = ("card", "device", "ip")
 
@@ -50,24 +52,26 @@ def ring_size(rng: np.random.Generator) -> int:
 
 def fraud_counts(rng: np.random.Generator, shape: str, m: int) -> np.ndarray:
     """Fraud transactions per member for a ring of ``m``."""
-    base = {"star": 2, "chain": 2, "bipartite": 3, "sleeper": 2, "many_merchants": 3}[shape]
+    base = {"star": 2, "chain": 2, "bipartite": 2, "sleeper": 2, "many_merchants": 3}[shape]
     return base + rng.poisson(MEAN_FRAUD[shape] - base, m)
 
 
-def plan_rings(rng: np.random.Generator, shapes: tuple[str, ...], n: int,
-               budget: float) -> list[tuple[str, np.ndarray]]:
+def plan_rings(rng: np.random.Generator, shapes: tuple[str, ...], n: int, budget: float,
+               loss: float = 0.0) -> list[tuple[str, np.ndarray]]:
     """Rings (shape, fraud transactions per member) until ``budget`` fraud transactions are planned.
 
-    Every shape of ``shapes`` appears at least once; when the budget is tight the sizes shrink (to 3) so
-    low fraud rates stay low; ring members stay under 15 % of the users unless a shape is still missing.
+    ``loss`` is what each member takes off the budget (a ring account no longer makes its ordinary
+    purchases, so the same rate needs less fraud). Every shape of ``shapes`` appears at least once; when
+    the budget is tight the sizes shrink (to 3) so low fraud rates stay low; ring members stay under 15 %
+    of the users unless a shape is still missing.
     """
     required = [str(s) for s in rng.permutation(list(shapes))]
     out: list[tuple[str, np.ndarray]] = []
     used, n_members = 0.0, 0
-    while required or (used < budget and n_members < 0.15 * n):
+    while required or (used < budget - loss * n_members and n_members < 0.15 * n):
         shape = required.pop() if required else str(rng.choice(list(shapes)))
-        reserve = sum(3 * MEAN_FRAUD[s] for s in required)
-        room = (budget - used - reserve) / MEAN_FRAUD[shape]
+        reserve = sum(3 * (MEAN_FRAUD[s] + loss) for s in required)
+        room = (budget - loss * n_members - used - reserve) / (MEAN_FRAUD[shape] + loss)
         size = int(max(3, min(ring_size(rng), room, 0.15 * n - n_members)))
         counts = fraud_counts(rng, shape, size)
         out.append((shape, counts))
@@ -159,13 +163,14 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
     country = int(rng.choice(len(COUNTRY), p=HOME_P))
     p.home[users] = country
     p.tz[users] = TZ[country] - (int(rng.integers(0, 4)) if country == 0 else 0)
+    if shape == "sleeper":  # they go online from where they always do
+        return _sleeper(plan, p, users, counts, case, {"shape": shape, "users": users, "ip_mode": "usual",
+                                                       "cards": []})
     modes = ("carrier", "residential_proxy", "own") if shape == "chain" else _Ips.MODES
     weights = np.array([.3, .25, .25, .2][:len(modes)] if shape != "chain" else [.4, .3, .3])
     mode = str(rng.choice(modes, p=weights / weights.sum()))
     ips = _Ips(plan, p, mode, m)
     info: dict[str, Any] = {"shape": shape, "users": users, "ip_mode": mode, "cards": [], "devices": [], "ips": []}
-    if shape == "sleeper":
-        return _sleeper(plan, p, users, counts, case, ips, info)
     style = "spread" if shape == "many_merchants" else "cashout" if rng.random() < 0.7 else "ordinary"
     info["style"] = style
     new = rng.random() < (0.8 if shape == "many_merchants" else 0.7)
@@ -204,14 +209,14 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
         a = t_s + (np.arange(m) * gap + rng.random(m)) * DAY
         b = a + rng.uniform(2, 12, m) * DAY
     elif shape == "bipartite":
-        pool = plan.cards.new(max(3, int(round(m * rng.uniform(0.6, 1.5)))))
+        pool = plan.cards.new(max(3, int(round(m * rng.uniform(0.5, 1.0)))))
         stolen = (rng.random(len(pool)) < 0.25) & (len(bystanders) > 0)
         if stolen.any():
             taken = rng.choice(bystanders, size=int(stolen.sum()), replace=False)
             pool[stolen] = p.card[taken, 0]
             victims += taken.tolist()
         for c in pool:
-            for i in rng.choice(m, size=min(m, int(rng.integers(2, 5))), replace=False):
+            for i in rng.choice(m, size=min(m, int(rng.integers(2, 4))), replace=False):
                 ms[i].links["card"].append(int(c))
         for x in ms:
             while len(x.links["card"]) < 2:
@@ -225,8 +230,8 @@ def plant_ring(plan: Plan, people: People, shape: str, users: np.ndarray, counts
                 ms[i + 1].devices = ms[i].devices
         p_link = 1.0
         info["card_pool"] = pool.tolist()
-        a = t_s + rng.random(m) * rng.uniform(0, 7) * DAY
-        b = a + rng.uniform(2, 14, m) * DAY
+        a = t_s + rng.random(m) * rng.uniform(2, 14) * DAY  # throwaway accounts, one after another,
+        b = a + rng.uniform(1, 24, m) * HOUR  # each used for a few purchases within a day
     else:  # many_merchants
         for i in range(1, m):
             kind = str(rng.choice(_KINDS, p=[.25, .5, .25]))
@@ -298,7 +303,7 @@ def _emit(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], counts: n
     rows: list[dict[str, np.ndarray]] = []
     for i, (u, x) in enumerate(zip(users, ms)):
         n_links = sum(len(v) for v in x.links.values())
-        k = int(max(counts[i], n_links + 1, 2))
+        k = int(max(counts[i], n_links, 2))
         t = np.sort(a[i] + rng.random(k) * (b[i] - a[i]))
         if timed or style == "spread":
             t = np.sort(diurnal(rng, t, np.full(k, p.tz[u]), np.full(k, a[i]), np.full(k, b[i])))
@@ -335,7 +340,7 @@ def _emit(plan: Plan, p: People, users: np.ndarray, ms: list[_Member], counts: n
              cols["merch"], 1, case=case)
 
 
-def _sleeper(plan: Plan, p: People, users: np.ndarray, counts: np.ndarray, case: int, ips: _Ips,
+def _sleeper(plan: Plan, p: People, users: np.ndarray, counts: np.ndarray, case: int,
              info: dict[str, Any]) -> dict[str, Any]:
     """Weeks of ordinary life (through the population's generator), then one burst together."""
     rng, horizon, m = plan.rng, plan.horizon, len(users)
@@ -352,11 +357,11 @@ def _sleeper(plan: Plan, p: People, users: np.ndarray, counts: np.ndarray, case:
     p.join[users], p.end[users] = join, t_b
     p.rate[users] = np.maximum(p.rate[users], rng.uniform(0.15, 0.35, m))
     p.count[users] = np.maximum(3, rng.poisson(p.rate[users] * (t_b - join) / DAY))  # after the first one
-    info.update({"accounts": "sleeper", "style": "cashout", "burst_start": t_b, "joined_together": bool(together)})
-    origin = _new_id(plan, "device") if rng.random() < 0.5 else -1
-    shared_dev = _new_id(plan, "device") if rng.random() < 0.5 else -1
+    info.update({"accounts": "sleeper", "burst_start": t_b, "joined_together": bool(together)})
+    origin = _new_id(plan, "device") if rng.random() < 0.6 else -1
+    shared_dev = _new_id(plan, "device") if rng.random() < 0.3 else -1
     shared_ip = -1
-    if rng.random() < 0.6 or (origin < 0 and shared_dev < 0 and rng.random() < 0.9):
+    if rng.random() < 0.4 or (origin < 0 and shared_dev < 0 and rng.random() < 0.9):
         shared_ip = _new_id(plan, "ip") if rng.random() < 0.6 else int(rng.choice(p.datacenter))
     if origin >= 0:  # every account was opened from one device: its first purchase shows it
         info["registration_device"] = origin
@@ -365,29 +370,33 @@ def _sleeper(plan: Plan, p: People, users: np.ndarray, counts: np.ndarray, case:
         d0 = origin if origin >= 0 else p.dev[u, 0]
         plan.add(np.array([join[i] + rng.uniform(60, 3600)]), u, amounts(rng, plan.mcat[m_[i:i + 1]]),
                  p.home[u], p.card[u, :1], np.array([d0]), p.home_ip[u:u + 1], m_[i:i + 1], 0, case=case)
+    # The bust-out: mostly on the account's own card, device and usual IPs, so each account alone looks
+    # like a customer on a spending day; the ring shows in the timing, the merchants and what is shared.
     width = rng.uniform(2, 48) * HOUR
     a = t_b + rng.random(m) * width * 0.5
     b = a + rng.uniform(0.2, 0.5, m) * width
-    hv = np.flatnonzero(np.isin(plan.mcat, (ELEC, GIFT, ONLINE)))
-    targets = rng.choice(hv, size=min(len(hv), int(rng.integers(1, 5))), replace=False,
-                         p=plan.pop[hv] / plan.pop[hv].sum())
+    style = "cashout" if rng.random() < 0.6 else "ordinary"
+    targets, _ = _targets(plan, style)
+    boost = rng.uniform(0.3, 1.0)
+    info["style"] = style
     for i, u in enumerate(users):
         k = int(counts[i])
         t = np.sort(a[i] + rng.random(k) * (b[i] - a[i]))
-        own = [int(p.card[u, 0])] if rng.random() < 0.4 else []
-        stolen = [_new_id(plan, "card") for _ in range(1 + int(rng.random() < 0.3))]
-        c = rng.choice(own + stolen, size=k)
+        own = [int(p.card[u, 0])] if rng.random() < 0.7 else []
+        added = [_new_id(plan, "card")] if not own or rng.random() < 0.2 else []
+        c = rng.choice(own + added, size=k)
         d = np.full(k, p.dev[u, 0])
         if shared_dev >= 0:
             d = np.where(rng.random(k) < 0.7, shared_dev, d)
             d[0] = shared_dev
-        ip = ips.draw(i, k)
+        usual = p.mobile[u, 0] if p.mobile[u, 0] >= 0 else p.home_ip[u]
+        ip = np.where(rng.random(k) < 0.6, p.home_ip[u], usual)
         if shared_ip >= 0:
-            ip = np.where(rng.random(k) < 0.8, shared_ip, ip)
+            ip = np.where(rng.random(k) < 0.7, shared_ip, ip)
             ip[-1] = shared_ip
-        merch, amount = cashout(plan, k, targets, 1.0)
+        merch, amount = cashout(plan, k, targets, boost)
         plan.add(t, u, amount, p.home[u], c, d, ip, merch, 1, case=case)
-        info["cards"] += own + stolen
+        info["cards"] += own + added
     info["devices"] = [x for x in (origin, shared_dev) if x >= 0]
     info["ips"] = [shared_ip] if shared_ip >= 0 else []
     info["t"] = float(a.min())

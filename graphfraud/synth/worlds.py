@@ -79,9 +79,10 @@ def generate_world(profile: str, n_users: int, seed: int = 0, start: str = "2026
 
     # The fraud budget, from the ordinary purchases the population is expected to make.
     expected = float(np.sum(people.rate * (people.end - people.join) / DAY))
-    budget = rate / (1.0 - rate) * expected
+    odds = rate / (1.0 - rate)
     to_share = rng.uniform(0.1, 0.2)
-    planned = plan_rings(rng, PROFILE_SHAPES[profile], n, budget * (1 - to_share))
+    planned = plan_rings(rng, PROFILE_SHAPES[profile], n, odds * expected * (1 - to_share),
+                         loss=odds * (1 - to_share) * expected / n)
     sizes = np.array([len(c) for _, c in planned])
     order = rng.permutation(n)
     members = np.split(order[:sizes.sum()], np.cumsum(sizes)[:-1])
@@ -93,7 +94,13 @@ def generate_world(profile: str, n_users: int, seed: int = 0, start: str = "2026
     bursts = add_bursts(plan, people, others)
     eligible = others[people.established[others] & (n_ordinary[others] >= 4)]
     eligible = np.setdiff1d(eligible, bursts["big_spenders"])
-    victims = plant_takeovers(plan, people, eligible, budget * to_share, case0=len(infos))
+    # Takeovers make up the rest of the fraud, so the rate comes out close to the one asked for.
+    n_fraud = sum(int(ch["fraud"].sum()) for ch in plan.chunks)
+    n_rows = sum(len(ch["t"]) for ch in plan.chunks)
+    wanted = (rate * n_rows - n_fraud) / (1.0 - rate)
+    planned_to = odds * expected * to_share
+    victims = plant_takeovers(plan, people, eligible, float(np.clip(wanted, 0.5 * planned_to, 1.5 * planned_to)),
+                              case0=len(infos))
 
     cols, ids = assemble(plan, n)
     fraud = cols["fraud"].astype(np.int64)
