@@ -39,6 +39,7 @@ class People:
         self.join = np.where(self.established, 0.0, rng.random(n) * horizon * 0.95)
         self.end = np.full(n, horizon)
         self.rate = np.minimum(rng.lognormal(np.log(0.125), 1.0, n), 6.0)  # per day, heavy-tailed
+        self.session_p = rng.uniform(0.1, 0.5, n)  # share of purchases made in a session with another
         self.card = np.full((n, 2), -1, dtype=np.int64)
         self.card[:, 0] = plan.cards.new(n)
         two = rng.random(n) < 0.3
@@ -202,6 +203,13 @@ def add_ordinary(plan: Plan, people: People) -> np.ndarray:
     u = np.repeat(np.arange(n), counts)
     k = len(u)
     t = diurnal(rng, p.join[u] + rng.random(k) * (p.end[u] - p.join[u]), p.tz[u], p.join[u], p.end[u])
+    # Purchases come in sessions (an afternoon at the mall, a night of online shopping): some follow
+    # another of the same user's by minutes to hours, so bursts of purchases are ordinary too.
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    parent = first + (rng.random(k) * counts[u]).astype(np.int64)
+    follow = (rng.random(k) < p.session_p[u]) & (parent != np.arange(k))
+    later = t[parent] + rng.exponential(HOUR, k) + 120.0
+    t = np.where(follow & (later < p.end[u]), later, t)
     r = rng.random(k)
     gm = p.group_merch[u, rng.integers(0, 2, k)]
     merch = np.where(r < 0.42, p.fav[u, rng.integers(0, 3, k)], rng.choice(n_m, size=k, p=plan.pop))

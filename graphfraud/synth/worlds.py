@@ -71,7 +71,8 @@ def generate_world(profile: str, n_users: int, seed: int = 0, start: str = "2026
                               f"{', '.join(PROFILE_SHAPES)}.", [f"profile: unknown {profile!r}"])
     t0 = check_args(n_users, days, start)
     k = check_knobs(profile, knobs, tuple(KNOB_RANGES))
-    rate, delay, share = k.get("fraud_rate", DEFAULT_FRAUD_RATE), k.get("label_delay_days"), k.get("labelled_share", 1.0)
+    rate, delay = k.get("fraud_rate", DEFAULT_FRAUD_RATE), k.get("label_delay_days")
+    share = k.get("labelled_share", 1.0)
     n, horizon = int(n_users), float(days) * DAY
     rng = np.random.default_rng(seed)
     plan = Plan(rng, n, horizon)
