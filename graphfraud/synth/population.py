@@ -1,8 +1,8 @@
 """The legitimate population of the typology worlds, with the sharing that looks like a ring.
 
-People first: home country and time zone, accounts opened through the period, heavy-tailed activity, 1-2
-cards, 1-3 devices, a home IP and one or two carrier NAT IPs. Then, among the people outside the rings,
-the look-alikes:
+People first: home country and time zone, accounts opened through the period, heavy-tailed activity in
+sessions, 1-2 cards, 1-3 devices, a home IP and one or two carrier NAT IPs. Then, among the people outside
+the rings, the look-alikes:
 
 - households of 2-6 sharing the home IP, often a device (the family tablet), sometimes a card (a parent's
   card used by the others, now and then a grandparent's card used in a second household too), some opening
