@@ -16,7 +16,9 @@ import click
 from .errors import GraphFraudError
 
 #: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
-PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset"}
+PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset",
+            "stars": ".synth:write_stars", "chains": ".synth:write_chains", "bipartite": ".synth:write_bipartite",
+            "sleepers": ".synth:write_sleepers", "merchants": ".synth:write_merchants", "mixed": ".synth:write_mixed"}
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
 
 
@@ -153,7 +155,8 @@ def info(as_json: bool, store_path: str | None) -> None:
               help="Length of the period (default: the profile's, 90 days for rings).")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="rings", show_default=True,
               help="Which world: rings (fraud rings and takeovers among look-alikes), card (card fraud whose "
-                   "labels mark victims).")
+                   "labels mark victims); ring typologies among the same look-alikes: stars, chains, bipartite, "
+                   "sleepers, merchants, mixed (all shapes). See docs/synth.md.")
 @click.option("--fraud-rate", type=click.FloatRange(0.0005, 0.2), default=None,
               help="Share of transactions that are fraud (default: the profile's).")
 @click.option("--label-delay-days", type=click.FloatRange(0, 365), default=None,
@@ -169,6 +172,7 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
     Example:
       graphfraud generate data/transactions.csv --users 10000 --seed 11
       graphfraud generate data/card.csv --profile card --users 5000 --seed 11
+      graphfraud generate data/mixed.csv --profile mixed --fraud-rate 0.005 --labelled-share 0.7
     """
     import importlib
 
