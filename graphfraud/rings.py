@@ -48,16 +48,21 @@ from .schema import LABEL_SOURCES, parse_ts
 
 __all__ = ["Ring", "detect_rings", "find_clusters", "sync_rings", "ring_id_for", "format_rings", "ClusterStats", "score_cluster"]
 
-MAX_COMPONENT_USERS = 20  # components with more users are split into communities
+MAX_COMPONENT_USERS = 60  # components with more users are split into communities (rings reach 30 and drag in
+# a few of the people whose cards they stole)
 BURST_WINDOW_DAYS = 3.0
 LOUVAIN_RESOLUTION = 1.0  # only loosely connected components are split, so the standard modularity
-COACTIVITY_BUCKET_MS = 86_400_000  # same hub, same merchant, same day
+COACTIVITY_BUCKET_MS = 3_600_000  # same address or hub, same merchant, same hour
 MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hub are linked
-MIN_LINK_SHARE = 0.2  # a single use links a user only when it is at least this share of their activity
+MIN_LINK_SHARE = 0.1  # a single use links a user only when it is at least this share of their activity
 ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
 MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
 BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
+FEW_IP_USERS = 6  # an address used by at most this many users at overlapping times is a home or a flat
+IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
+ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
+COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
 DAY_MS = 86_400_000
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 _PERSONAL = ("card", "email", "phone", "bank_account", "account")
@@ -156,17 +161,29 @@ def find_clusters(links: pd.DataFrame, policy: LinkPolicy | None = None, *, min_
     return [sorted(users[c].tolist()) for c in ents if len(c) >= min_size]
 
 
-def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | None = None) -> pd.DataFrame:
+def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | None = None,
+                   first_tx: pd.Series | None = None) -> pd.DataFrame:
     """Links of linking types with ``n_users`` per identifier and two flags per user-identifier pair.
 
-    ``strong``: the link is not incidental (two or more uses, or at least ``MIN_LINK_SHARE`` of the user's
-    activity). ``links``: the identifier may join its users. Cards, devices, emails and phones join their
-    users up to the type's hub limit. A network address is weak evidence (NAT, proxies, cafes, offices
-    and VPN exits are shared by strangers), so an IP joins its users only when they *adopted it
-    together* (three or more users whose first use falls within ``ARRIVAL_WINDOW_DAYS``); synchronised
-    use of any IP is found separately by :func:`_coactivity_edges`. An identifier above its hub limit
-    (up to ``BURST_HUB_FACTOR`` times it) still joins its users when they adopted it together: a device
-    farm's 30 new accounts, not a default device id used by strangers all year.
+    ``strong``: the link is not incidental: two or more uses, at least ``MIN_LINK_SHARE`` of the user's
+    activity, the account's very first transaction (accounts *opened* from one device), or a payment
+    credential or contact detail (a card, email, phone, bank account: one use of someone else's card is
+    how a stolen card is tested). ``links``: the identifier may join its users.
+
+    * Cards, devices, emails and phones join their users up to the type's hub limit.
+    * A network address is weak evidence (NAT, proxies, cafes, offices and VPN exits are shared by
+      strangers). It joins its users when it is a home's (at most ``FEW_IP_USERS`` users, all using it
+      within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not) or when
+      they arrived on it together (below).
+    * **Arriving together.** On any identifier (an address, or a device or card above its hub limit, up to
+      ``BURST_HUB_FACTOR`` times it), users whose *first* use falls in a window of ``ARRIVAL_WINDOW_DAYS``
+      with far more arrivals than the identifier's own rate explains (Poisson upper tail below
+      ``ARRIVAL_P / n_users``, three or more users) are joined with each other, not with the rest of its
+      users: a device farm's 30 new accounts, or a ring's members starting on a proxy that VPN customers
+      use all year; never a default device id that strangers adopt every day. Arrivals in the first
+      window of the data are left out (those users were already there).
+
+    Synchronised use of a busy address or hub is found separately by :func:`_coactivity_edges`.
     """
     lk = links[links["type"].map(policy.links).astype(bool)] if len(links) else links
     lk = lk.reset_index(drop=True)
@@ -179,38 +196,96 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
     lim_t = np.array([policy.hub_limit(t) for t in tnames], dtype=np.int64)
     limits = lim_t[tcode] if len(tcode) else np.zeros(0, np.int64)
     n_of_edge = n_users[ent]
-    first = (pd.to_numeric(lk["first_seen"], errors="coerce").to_numpy(dtype=float) if "first_seen" in lk.columns
-             else np.full(len(lk), np.nan))
-    f_min = np.full(n_ent, np.inf)
-    f_max = np.full(n_ent, -np.inf)
-    known = ~np.isnan(first)
-    np.minimum.at(f_min, ent[known], first[known])
-    np.maximum.at(f_max, ent[known], first[known])
-    # first uses in the first days of the data say nothing about adoption: those users were already there
-    start = np.nanmin(first) if len(first) and (~np.isnan(first)).any() else -np.inf
-    with np.errstate(invalid="ignore"):
-        together = (((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)
-                    & (f_min >= start + ARRIVAL_WINDOW_DAYS * DAY_MS))[ent] if n_ent else np.zeros(0, bool)
+    first = _num(lk, "first_seen")
+    last = _num(lk, "last_seen")
     is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
-    keep = (n_of_edge <= limits) | (together & (n_of_edge <= BURST_HUB_FACTOR * limits))
-    joins = np.where(is_ip, together & (n_of_edge >= 3), True)
-    out = lk.assign(ent=ent, n_users=n_of_edge, links=joins, coactivity=False)
+    # a few users on one address at the same time: a home, a flat (an address that changed hands, as
+    # dynamic residential IPs do, is used at different times and joins nobody)
+    f_max = np.full(n_ent, -np.inf)
+    l_min = np.full(n_ent, np.inf)
+    known, k_last = ~np.isnan(first), ~np.isnan(last)
+    np.maximum.at(f_max, ent[known], first[known])
+    np.minimum.at(l_min, ent[k_last], last[k_last])
+    with np.errstate(invalid="ignore"):
+        overlap = ((f_max - l_min) <= IP_OVERLAP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    home = is_ip & overlap & (n_of_edge <= FEW_IP_USERS)
+    direct = np.where(is_ip, home, n_of_edge <= limits)
+    group = _arrival_groups(ent, first, last, n_of_edge)
+    arrived = (group >= 0) & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
+    keep = (n_of_edge <= limits) | arrived
+    # users who arrived together are joined by their own (identifier, arrival) node
+    code = np.where(arrived, n_ent + group, ent)
+    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, coactivity=False)
     if "n" in links.columns and len(links):
         if totals is None:
             # a user's activity: the most transactions seen under any one type (every tx has a user, most
             # have a card or a merchant)
             per_type = links.groupby(["user_id", "type"], sort=False)["n"].sum()
             totals = per_type.groupby(level=0).max()
-        total = totals
         n_tx = out["n"].to_numpy(dtype=float)
-        # users with a single-use link are the only ones whose total matters; others may be missing
-        share = n_tx / out["user_id"].map(total).to_numpy(dtype=float)
+        # users with a single-use link are the only ones whose totals matter; others may be missing
+        share = n_tx / out["user_id"].map(totals).to_numpy(dtype=float)
+        opened = np.zeros(len(out), dtype=bool)
+        if first_tx is not None and len(first_tx):
+            with np.errstate(invalid="ignore"):
+                opened = first == out["user_id"].map(first_tx).to_numpy(dtype=float)
+        personal = out["type"].isin(_PERSONAL).to_numpy()
         # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
         # laptop once) does not make a link; it still counts in the cluster's description
-        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE))
+        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived)
     else:
         out = out.assign(strong=True)
     return out[keep].reset_index(drop=True)
+
+
+def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _arrival_groups(ent: np.ndarray, first: np.ndarray, last: np.ndarray, n_users: np.ndarray) -> np.ndarray:
+    """Per edge, the id of the burst of arrivals it belongs to on its identifier, or -1.
+
+    A window ``[f, f + ARRIVAL_WINDOW_DAYS)`` opened by one user's first use holds ``c`` first uses; the
+    identifier's other users would put ``(n - 1) * window / span`` there by chance (``span``: the data's
+    length). The window is a burst when ``c >= 3`` and ``P(Poisson >= c - 1)`` is below ``ARRIVAL_P / n``
+    (one test per user of the identifier). Overlapping burst windows of one identifier are one group.
+    Vectorised: one sort, one ``searchsorted``.
+    """
+    from scipy.stats import poisson
+
+    out = np.full(len(ent), -1, dtype=np.int64)
+    ok = ~np.isnan(first) & (n_users >= 3)
+    if not ok.any():
+        return out
+    start = np.nanmin(first)
+    end = max(float(np.nanmax(last)) if (~np.isnan(last)).any() else float(np.nanmax(first)), float(np.nanmax(first)))
+    win = ARRIVAL_WINDOW_DAYS * DAY_MS
+    span = max(end - start, win)
+    idx = np.flatnonzero(ok)
+    e, f = ent[idx], first[idx]
+    order = np.lexsort((f, e))
+    idx, e, f = idx[order], e[order], f[order]
+    # a composite key keeps each identifier's first uses apart from the next identifier's
+    key = e.astype(float) * (4 * span + 4 * win) + (f - start)
+    count = np.searchsorted(key, key + win, side="left") - np.arange(len(key))
+    lam = (n_users[idx] - 1) * win / span
+    p = poisson.sf(count - 2, lam)  # P(X >= count - 1): the others in the window, beyond the one opening it
+    burst = (count >= 3) & (p < ARRIVAL_P / n_users[idx]) & (f >= start + win)
+    if not burst.any():
+        return out
+    # cover each burst window's edges; runs of covered edges (within one identifier) are groups
+    cover = np.zeros(len(key) + 1, dtype=np.int64)
+    b = np.flatnonzero(burst)
+    np.add.at(cover, b, 1)
+    np.add.at(cover, b + count[b], -1)
+    covered = np.cumsum(cover[:-1]) > 0
+    # (bursts of one identifier with no other arrival between them are one group)
+    new_run = covered & ~np.r_[False, covered[:-1] & (e[1:] == e[:-1])]
+    gid = np.cumsum(new_run) - 1
+    out[idx[covered]] = gid[covered]
+    return out
 
 
 def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
@@ -251,21 +326,39 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     if not len(ia):
         return empty
     a_, b_ = np.minimum(u[ia], u[ib]), np.maximum(u[ia], u[ib])
-    pair = pd.DataFrame({"a": a_, "b": b_, "h": hg[ia]})
-    # meetings of one pair add up across addresses; the link is named after the identifier where they
-    # met most
+    # a meeting's time is its first transaction (whether a store reports it per user or per meeting)
+    m_ts = pd.Series(meet["first_ts"].to_numpy(np.int64)).groupby(gcode).transform("min").to_numpy()
+    t_ = m_ts[order][ia].astype(float)
+    # meetings of one pair add up across addresses (a ring rotates over a few proxies), but only those in
+    # one burst window count, and they must be most of the pair's meetings: colleagues who lunch at the
+    # same place through the office address all year meet by habit; a ring meets when it strikes
+    pk, _ = pd.factorize(pd.MultiIndex.from_arrays([a_, b_]))
+    # one occasion (merchant, time bucket) met through two identifiers (an address and a default device
+    # id) is one meeting
+    mb = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
+    first_of = ~pd.DataFrame({"p": pk, "m": mb[order][ia]}).duplicated().to_numpy()
+    o = np.lexsort((t_, pk))
+    o = o[first_of[o]]
+    pk_s, t_s = pk[o], t_[o]
+    span = float(t_s.max() - t_s.min()) + 1.0
+    win = COACTIVITY_WINDOW_DAYS * DAY_MS
+    key = pk_s * (span + 2 * win) + (t_s - t_s.min())
+    in_win = np.searchsorted(key, key + win, side="left") - np.arange(len(key))
+    best = np.zeros(int(pk.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, pk_s, in_win)
+    total = np.bincount(pk[first_of], minlength=len(best))
+    ok = (best >= MIN_COACTIVITY) & (2 * best >= total)
+    pair = pd.DataFrame({"a": a_, "b": b_, "h": hg[ia]})[ok[pk]]
+    # the link is named after the identifier where they met most
     per = pair.groupby(["a", "b", "h"], sort=False).size().rename("k").reset_index()
-    tot = per.groupby(["a", "b"], sort=False)["k"].transform("sum").to_numpy()
-    per = per[tot >= MIN_COACTIVITY].sort_values(["a", "b", "k", "h"], ascending=[True, True, False, True])
+    per = per.sort_values(["a", "b", "k", "h"], ascending=[True, True, False, True])
     cnt = per.drop_duplicates(["a", "b"])
     if not len(cnt):
         return empty
     h, a, b = cnt["h"].to_numpy(), cnt["a"].to_numpy(), cnt["b"].to_numpy()
     code = np.arange(first_code, first_code + len(cnt))
     hh, uu = np.concatenate([h, h]), np.concatenate([a, b])
-    # each user's synchronised use of that identifier: first, last, number of meetings; a meeting's time is
-    # its first transaction (whether a store reports it per user or per meeting)
-    m_ts = pd.Series(meet["first_ts"].to_numpy(np.int64)).groupby(gcode).transform("min").to_numpy()
+    # each user's synchronised use of that identifier: first, last, number of meetings
     fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": m_ts}).groupby(["h", "u"])["ts"].agg(["min", "max", "size"])
     f = fu.reindex(pd.MultiIndex.from_arrays([hh, uu]))
     types = hub_keys.get_level_values(0).to_numpy()[hh]
@@ -273,7 +366,7 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
                          "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
                          "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
-                         "strong": True, "links": True, "coactivity": True})
+                         "strong": True, "links": True, "arrived": False, "coactivity": True})
 
 
 def _linking(edges: pd.DataFrame) -> pd.DataFrame:
@@ -395,12 +488,15 @@ class _Source:
         k = lk.groupby(["type", "entity_id"], sort=False)["user_id"].transform("size").to_numpy()
         return lk.assign(n_users=k)[(k >= min_users) & (k <= max_users)].reset_index(drop=True)
 
-    def user_tx_counts(self, users: Sequence[str]) -> pd.Series:
+    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
+        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
         if self.narrow:
             f = self.store.user_activity_frame(list(users))
-            return pd.Series(f["n_tx"].to_numpy(), index=f["user_id"].to_numpy())
+            return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
+                                index=f["user_id"].to_numpy())
         tx = self._all_tx()
-        return tx.loc[tx["user_id"].isin(list(users)), "user_id"].value_counts()
+        t = tx[tx["user_id"].isin(list(users))]
+        return t.groupby("user_id").agg(n_tx=("ts", "size"), first_ts=("ts", "min"))
 
     def n_users(self, typ: str, entity_ids: Sequence[str]) -> np.ndarray:
         if self.narrow and hasattr(self.store, "count_links"):
@@ -579,8 +675,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
     links = src.shared_links(types, 2, max_users).sort_values(["type", "entity_id", "user_id"], kind="stable")
     links = links.reset_index(drop=True)
     once = links.loc[pd.to_numeric(links["n"]).to_numpy() < 2, "user_id"].unique()
-    totals = src.user_tx_counts(once.tolist()) if len(once) else pd.Series(dtype=float)
-    edges = _linking_edges(links, policy, totals)
+    act = src.user_activity(once.tolist()) if len(once) else pd.DataFrame({"n_tx": [], "first_ts": []})
+    edges = _linking_edges(links, policy, act["n_tx"], pd.to_numeric(act["first_ts"]))
     parts = []
     for col, typ in _COLUMN_TYPE.items():
         if not policy.links(typ):
