@@ -61,6 +61,7 @@ BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this 
 BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
 FEW_IP_USERS = 6  # an address used by at most this many users at overlapping times is a home or a flat
 IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
+HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
 DAY_MS = 86_400_000
@@ -210,6 +211,9 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
         overlap = ((f_max - l_min) <= IP_OVERLAP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
     home = is_ip & overlap & (n_of_edge <= FEW_IP_USERS)
     direct = np.where(is_ip, home, n_of_edge <= limits)
+    # the holder of a card or device that others only began to use weeks later (a stolen card, a
+    # second-hand phone, a parent's card) is evidence about those others, not one of them
+    direct &= ~(_holders(ent, first) & (lk["type"].to_numpy() == "card"))
     group = _arrival_groups(ent, first, last, n_of_edge)
     arrived = (group >= 0) & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
     keep = (n_of_edge <= limits) | arrived
@@ -242,6 +246,22 @@ def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _holders(ent: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per edge: whether its user is the identifier's holder, the one who used it ``HOLDER_LEAD_DAYS`` or
+    more before any other user did."""
+    out = np.zeros(len(ent), dtype=bool)
+    ok = np.flatnonzero(~np.isnan(first))
+    if not len(ok):
+        return out
+    o = ok[np.lexsort((first[ok], ent[ok]))]
+    e, f = ent[o], first[o]
+    head = np.r_[True, e[1:] != e[:-1]]
+    nxt_same = np.r_[e[1:] == e[:-1], False]
+    gap = np.r_[f[1:] - f[:-1], 0.0]
+    out[o[head & nxt_same & (gap >= HOLDER_LEAD_DAYS * DAY_MS)]] = True
+    return out
 
 
 def _arrival_groups(ent: np.ndarray, first: np.ndarray, last: np.ndarray, n_users: np.ndarray) -> np.ndarray:
@@ -744,9 +764,12 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp, n_victim=vt)
                 for u, n, nf, fp, vt in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"])]
     pu["age"] = (pu["last"] - pu["first"]) / DAY_MS
+    # days from each member's last transaction to the end of what the store holds: throwaway accounts go
+    # quiet once used; customers keep buying
+    pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
-                             age=("age", "median"), kf=("kf", "sum"), start_off=("start_off", "median"))
+                             age=("age", "median"), idle=("idle", "median"), ntx=("n", "median"), kf=("kf", "sum"), start_off=("start_off", "median"))
     # ---- per cluster transactions
     ctx = ctx.sort_values(["c", "ts"], kind="stable").reset_index(drop=True)
     cl = ctx["c"].to_numpy()
@@ -763,6 +786,17 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     mc = mc[mc["m"] != ""].sort_values(["c", "k"], ascending=[True, False], kind="stable")
     top3 = mc.groupby("c").head(3).groupby("c").agg(k=("k", "sum"), share=("share", "sum"))
     top1 = mc.groupby("c").head(1).set_index("c")
+    # buying at the same merchant on the same day as another member: shopping together, or striking together
+    day = ctx["ts"].to_numpy(np.int64) // DAY_MS
+    sync_g = pd.DataFrame({"c": ctx["c"].to_numpy(), "m": ctx["m"].to_numpy(), "d": day, "u": user_arr})
+    sync_g = sync_g[sync_g["m"] != ""]
+    nu_md = sync_g.groupby(["c", "m", "d"])["u"].transform("nunique").to_numpy()
+    together = sync_g[nu_md >= 2]
+    tog_tx = together.groupby("c").size()
+    tog_users = together.groupby("c")["u"].nunique()
+    tog_m = together.groupby(["c", "m"])["u"].nunique().rename("k").reset_index()
+    tog_m = tog_m.sort_values(["c", "k", "m"], ascending=[True, False, True], kind="stable").drop_duplicates("c")
+    tog_m = tog_m.set_index("c")
     # ---- identifiers per cluster (hubs already out)
     e_cl = edges["user_id"].map(cluster_of_user).to_numpy(dtype=float)
     ce = edges[~np.isnan(e_cl)].assign(c=e_cl[~np.isnan(e_cl)].astype(np.int64))
@@ -793,7 +827,10 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     tc_n, tc_amt, tc_lr, tc_nf = col(tc, "n"), col(tc, "amt", 0.0), col(tc, "lr", 0.0), col(tc, "nf")
     pc_first, pc_last, pc_fmax = col(pc, "first"), col(pc, "last"), col(pc, "fmax")
     pc_age, pc_kf, pc_off = col(pc, "age", 365.0), col(pc, "kf"), col(pc, "start_off", 0.0)
+    pc_idle, pc_ntx = col(pc, "idle", 0.0), col(pc, "ntx", 0.0)
     t3_k, t3_share = col(top3, "k", np.nan), col(top3, "share", 0.0)
+    tog_tx_l, tog_u_l = col(tog_tx), col(tog_users)
+    tog_m_id, tog_m_k = col(tog_m, "m", ""), col(tog_m, "k", 0)
     t1_nu, t1_m = col(top1, "nu", 0), col(top1, "m", "")
     n_id_l, n_cards_l, arr_l = col(n_ident), col(n_cards), col(arrival, None, 365.0)
     sh_sorted = shared.reset_index(drop=True)
@@ -835,6 +872,9 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             identifier_arrival_span_days=float(arr_l[c]),
             mean_amount_ratio=float(np.exp(tc_lr[c])),
             merchant_concentration=float(t3_k[c] / n_tx - t3_share[c]) if has_t3 else 0.0,
+            median_idle_days=float(pc_idle[c]), median_user_tx=float(pc_ntx[c]),
+            together_tx_share=float(tog_tx_l[c]) / max(1, n_tx), together_user_share=float(tog_u_l[c]) / n,
+            together_merchant_id=str(tog_m_id[c]), together_merchant_users=int(tog_m_k[c]),
             top_merchant_users=int(t1_nu[c]) if has_t3 else 0,
             censored_start=bool(pc_off[c] < 2.0),
             top_identifier_type=sh_type[sa] if has_top else "",
