@@ -411,8 +411,12 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     groups = np.split(order, cuts)
     out: list[np.ndarray] = []
     # a component held together by one identifier (a device farm, a card pool) is one ring however big:
-    # only loosely connected large components, where no identifier reaches half the users, are split
-    ent_users = np.bincount(ecode, minlength=n_e)
+    # only loosely connected large components, where no card or device reaches half the users, are split
+    # (an address, or two crews arriving on one proxy the same week, does not hold a component together)
+    weak = edges["type"].to_numpy() == "ip"
+    if "coactivity" in edges.columns:
+        weak = weak | edges["coactivity"].to_numpy(dtype=bool)
+    ent_users = np.bincount(ecode[~weak], minlength=n_e)
     top_share = np.zeros(n_u + n_e)
     np.maximum.at(top_share, lab[n_u:], ent_users.astype(float))
     comp_size = np.bincount(ulab, minlength=len(top_share))
@@ -421,9 +425,6 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     out.extend(grp for grp, lo in zip(groups, loose) if len(grp) >= 2 and not (len(grp) > max_component and lo))
     if big:
         # network addresses are shared by strangers (NAT, proxies, cafes) more than cards or devices are
-        weak = edges["type"].to_numpy() == "ip"
-        if "coactivity" in edges.columns:
-            weak = weak | edges["coactivity"].to_numpy(dtype=bool)
         etype_w = np.where(weak, 0.5, 1.0)
         out.extend(_split_communities(big, ucode, ecode, etype_w, n_u, seed))
     return np.asarray(uniq_users, dtype=object), out
