@@ -397,15 +397,30 @@ def _linking(edges: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2)."""
+    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2).
+
+    Components of the user-identifier graph, in two steps. *Solid* links (cards, devices, homes' addresses,
+    accounts opened on one device, arrival bursts on a card or device) make components. *Thin* links
+    (arriving together on a busy address, meeting through a shared address or hub) then join them, smaller
+    first, but never two that stand as rings on their own (three users or more): they attach stragglers to
+    a ring, or make a new one, and two crews that started on one proxy the same week stay two rings.
+    """
     ucode, uniq_users = pd.factorize(edges["user_id"])
     ecode, _ = pd.factorize(edges["ent"])
     n_u, n_e = len(uniq_users), int(ecode.max()) + 1 if len(ecode) else 0
     if n_u == 0:
         return np.asarray(uniq_users, dtype=object), []
-    g = sparse.coo_matrix((np.ones(len(ucode), np.int8), (ucode, n_u + ecode)), shape=(n_u + n_e, n_u + n_e))
-    _, lab = connected_components(g, directed=False)
-    ulab = lab[:n_u]
+    weak = edges["type"].to_numpy() == "ip"
+    co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(len(edges), bool)
+    weak |= co
+    arrived = (edges["arrived"].fillna(False).to_numpy(dtype=bool) if "arrived" in edges.columns
+               else np.zeros(len(edges), bool))
+    thin = weak & (arrived | co)
+    solid = ~thin
+    g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
+                           shape=(n_u + n_e, n_u + n_e))
+    _, lab0 = connected_components(g0, directed=False)
+    ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin])
     order = np.argsort(ulab, kind="stable")
     cuts = np.flatnonzero(np.diff(ulab[order])) + 1
     groups = np.split(order, cuts)
@@ -413,21 +428,89 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     # a component held together by one identifier (a device farm, a card pool) is one ring however big:
     # only loosely connected large components, where no card or device reaches half the users, are split
     # (an address, or two crews arriving on one proxy the same week, does not hold a component together)
-    weak = edges["type"].to_numpy() == "ip"
-    if "coactivity" in edges.columns:
-        weak = weak | edges["coactivity"].to_numpy(dtype=bool)
-    ent_users = np.bincount(ecode[~weak], minlength=n_e)
-    top_share = np.zeros(n_u + n_e)
-    np.maximum.at(top_share, lab[n_u:], ent_users.astype(float))
-    comp_size = np.bincount(ulab, minlength=len(top_share))
-    loose = top_share[ulab[[grp[0] for grp in groups]]] < 0.5 * comp_size[ulab[[grp[0] for grp in groups]]]
-    big = [grp for grp, lo in zip(groups, loose) if len(grp) > max_component and lo]
-    out.extend(grp for grp, lo in zip(groups, loose) if len(grp) >= 2 and not (len(grp) > max_component and lo))
-    if big:
-        # network addresses are shared by strangers (NAT, proxies, cafes) more than cards or devices are
-        etype_w = np.where(weak, 0.5, 1.0)
-        out.extend(_split_communities(big, ucode, ecode, etype_w, n_u, seed))
+    strong_e = ~weak
+    per = pd.DataFrame({"g": ulab[ucode[strong_e]], "e": ecode[strong_e]}).groupby(["g", "e"]).size()
+    top = per.groupby(level=0).max() if len(per) else pd.Series(dtype=float)
+    g_id = np.array([ulab[grp[0]] for grp in groups])
+    top_n = top.reindex(g_id).fillna(0).to_numpy()
+    sizes = np.array([len(grp) for grp in groups])
+    loose = top_n < 0.5 * sizes
+    split = (sizes > max_component) & loose
+    out.extend(grp for grp, sp in zip(groups, split) if len(grp) >= 2 and not sp)
+    if split.any():
+        # edges inside each group only (a thin link refused between two rings stays out)
+        inside = ulab[ucode] == _entity_group(ulab, ucode, ecode, n_e)[ecode]
+        inside |= solid
+        etype_w = np.where(weak, 0.5, 1.0)  # addresses are shared by strangers more than cards or devices
+        big = [grp for grp, sp in zip(groups, split) if sp]
+        out.extend(_split_communities(big, ucode[inside], ecode[inside], etype_w[inside], n_u, seed))
     return np.asarray(uniq_users, dtype=object), out
+
+
+def _entity_group(ulab: np.ndarray, ucode: np.ndarray, ecode: np.ndarray, n_e: int) -> np.ndarray:
+    """Per identifier: the group most of its users ended in (ties: the lowest group id)."""
+    d = pd.DataFrame({"e": ecode, "g": ulab[ucode]}).value_counts().reset_index(name="k")
+    d = d.sort_values(["e", "k", "g"], ascending=[True, False, True]).drop_duplicates("e")
+    out = np.full(n_e, -1, dtype=np.int64)
+    out[d["e"].to_numpy()] = d["g"].to_numpy()
+    return out
+
+
+def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Group labels per user after joining solid components ``lab`` through thin links ``(u, e)``.
+
+    Identifiers with fewer users first (the most specific evidence). On one identifier, the groups that hold
+    a solid component of three users or more ("rings") are never joined to each other; the users it links
+    who belong to no such group ("stragglers") join the ring with most users on it, unless they are three or more and at least as many
+    as that ring has there: then they are a group of their own (a second crew on the same proxy).
+    A union-find over the components the thin links touch (a few thousand at most).
+    """
+    if not len(u):
+        return lab
+    size = np.bincount(lab)
+    parent = np.arange(len(size))
+    anchored = size >= 3  # holds a solid component of three users or more
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> int:
+        a, b = find(a), find(b)
+        if a == b:
+            return a
+        if (size[b], -b) > (size[a], -a):
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        anchored[a] |= anchored[b]
+        return a
+
+    d = pd.DataFrame({"e": e, "c": lab[u]}).value_counts(sort=False).rename("k").reset_index()
+    d["n"] = d.groupby("e")["k"].transform("sum")
+    d = d.sort_values(["n", "e", "c"], kind="stable")
+    ents, comps, ks = d["e"].to_numpy(), d["c"].to_numpy(), d["k"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1], True])
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        on: dict[int, int] = {}
+        for c, k in zip(comps[a:b].tolist(), ks[a:b].tolist()):
+            r = find(c)
+            on[r] = on.get(r, 0) + k
+        rings = sorted((r for r in on if anchored[r]), key=lambda r: (-on[r], r))
+        loose = sorted(r for r in on if not anchored[r])
+        n_loose = sum(on[r] for r in loose)
+        if not loose:
+            continue
+        if rings and not (n_loose >= 3 and n_loose >= on[rings[0]]):
+            target = rings[0]
+        else:
+            target = loose[0]
+        for r in loose:
+            target = union(target, r)
+    roots = np.array([find(x) for x in range(len(parent))])
+    return roots[lab]
 
 
 def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,
@@ -449,7 +532,7 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
     k = e.groupby("e")["u"].transform("size").to_numpy()
     e["w"] = e["w"].to_numpy() / np.maximum(1, k - 1)
     pairs = e.merge(e[["u", "e"]], on="e", suffixes=("", "2"))
-    pairs = pairs[pairs["u"] < pairs["u2"]]
+    pairs = pairs[(pairs["u"] < pairs["u2"]) & (comp[pairs["u"].to_numpy()] == comp[pairs["u2"].to_numpy()])]
     pw = pairs.groupby(["u", "u2"], sort=True)["w"].sum().reset_index()
     pw["c"] = comp[pw["u"].to_numpy()]
     out: list[np.ndarray] = []
