@@ -213,7 +213,7 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
     direct = np.where(is_ip, home, n_of_edge <= limits)
     # the holder of a card or device that others only began to use weeks later (a stolen card, a
     # second-hand phone, a parent's card) is evidence about those others, not one of them
-    direct &= ~(_holders(ent, first) & (lk["type"].to_numpy() == "card"))
+    direct &= ~(_holders(ent, first, last) & (lk["type"].to_numpy() == "card"))
     group = _arrival_groups(ent, first, last, n_of_edge)
     arrived = (group >= 0) & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
     keep = (n_of_edge <= limits) | arrived
@@ -248,19 +248,23 @@ def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
 
 
-def _holders(ent: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Per edge: whether its user is the identifier's holder, the one who used it ``HOLDER_LEAD_DAYS`` or
-    more before any other user did."""
+def _holders(ent: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per edge: whether its user is the identifier's holder: the one who used it ``HOLDER_LEAD_DAYS`` or
+    more before any other user did, and still uses it after they started (a victim's own card; not a
+    member of a ring who passed a card on)."""
     out = np.zeros(len(ent), dtype=bool)
     ok = np.flatnonzero(~np.isnan(first))
     if not len(ok):
         return out
     o = ok[np.lexsort((first[ok], ent[ok]))]
-    e, f = ent[o], first[o]
+    e, f, l_ = ent[o], first[o], last[o]
     head = np.r_[True, e[1:] != e[:-1]]
     nxt_same = np.r_[e[1:] == e[:-1], False]
-    gap = np.r_[f[1:] - f[:-1], 0.0]
-    out[o[head & nxt_same & (gap >= HOLDER_LEAD_DAYS * DAY_MS)]] = True
+    nxt_first = np.r_[f[1:], np.inf]
+    gap = nxt_first - f
+    with np.errstate(invalid="ignore"):
+        holder = head & nxt_same & (gap >= HOLDER_LEAD_DAYS * DAY_MS) & (l_ >= nxt_first)
+    out[o[holder]] = True
     return out
 
 
