@@ -61,6 +61,8 @@ BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this 
 BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
 FEW_IP_USERS = 6  # an address used by at most this many users at overlapping times is a home or a flat
 IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
+LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
+LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -236,7 +238,10 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
         personal = out["type"].isin(_PERSONAL).to_numpy()
         # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
         # laptop once) does not make a link; it still counts in the cluster's description
-        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived)
+        # an identifier only two accounts ever used is no public terminal: one use of it says they know
+        # each other (or are one person)
+        pair = out["n_users"].to_numpy() == 2
+        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived | pair)
     else:
         out = out.assign(strong=True)
     return out[keep].reset_index(drop=True)
@@ -758,16 +763,68 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     as_ms = _as_ms(as_of)
     src = _Source(store)
     edges = _detection_edges(src, policy)
-    uids, groups = _cluster_codes(_linking(edges), max_component, seed)
+    linking = _linking(edges)
+    uids, groups = _cluster_codes(linking, max_component, seed)
     groups = [g for g in groups if len(g) >= min_size]
     if not groups:
         return []
     users = uids[np.concatenate(groups)].tolist()
     tx = src.transactions_of_users(users, _TX_COLUMNS)
     tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
+    groups = [g for g in _split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
+    if not groups:
+        return []
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
     fraud_tx, fraud_type, user_labels = _known_fraud(tx, store.labels(), as_ms, delay_ms)
     return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels)
+
+
+def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
+                     tx: pd.DataFrame) -> list[np.ndarray]:
+    """Clusters without the links of long-standing customers to short-lived accounts.
+
+    A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the other users of
+    a card, device or address they share in the cluster (the other one when two share it, else their
+    median) is more likely those accounts' victim (a stolen card, a compromised device) or a bystander (a
+    cafe's regular arriving the same week) than their accomplice, and that link would drag the customer's
+    family into the ring. Such links are dropped and the cluster split into what stays connected.
+    Lifetimes are each user's first to last transaction in the store.
+    """
+    if not len(linking) or not len(tx):
+        return groups
+    ts = tx["ts"].to_numpy(np.int64)
+    span = pd.Series(ts).groupby(tx["user_id"].to_numpy()).agg(["min", "max"])
+    life_of = (span["max"] - span["min"]) / DAY_MS
+    gid = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=uids[np.concatenate(groups)])
+    g_of = linking["user_id"].map(gid).to_numpy(dtype=float)
+    inside = ~np.isnan(g_of)
+    e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
+                      "e": linking["ent"].to_numpy()[inside]}).drop_duplicates()
+    e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
+    key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
+    grp = e["life"].groupby(key)
+    k = grp.transform("size").to_numpy()
+    life = e["life"].to_numpy()
+    ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
+    odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
+    hit = np.unique(e["g"].to_numpy()[odd])
+    if not len(hit):
+        return groups
+    out = [g for i, g in enumerate(groups) if i not in set(hit.tolist())]
+    keep = ~odd & np.isin(e["g"].to_numpy(), hit)
+    # what stays connected inside each affected cluster
+    uc, ukeys = pd.factorize(e["u"].to_numpy()[keep])
+    kc = key[keep]
+    kc2 = pd.factorize(kc)[0]
+    n_u, n_k = len(ukeys), int(kc2.max()) + 1 if len(kc2) else 0
+    g = sparse.coo_matrix((np.ones(len(uc), np.int8), (uc, n_u + kc2)), shape=(n_u + n_k, n_u + n_k))
+    _, lab = connected_components(g, directed=False)
+    pos = pd.Series(np.arange(len(uids)), index=uids)
+    lab_u = lab[:n_u]
+    for c in np.unique(lab_u):
+        members = ukeys[lab_u == c]
+        out.append(np.sort(pos.reindex(members).to_numpy(dtype=np.int64)))
+    return out
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
@@ -851,7 +908,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                                  nf=("fraud", "sum"), nfp=("fp", "sum"), nvt=("vt", "sum"))
     pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp, n_victim=vt)
                 for u, n, nf, fp, vt in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"])]
-    pu["age"] = (pu["last"] - pu["first"]) / DAY_MS
+    # an account seen once has no age to tell (a customer who bought once is not a new account)
+    pu["age"] = ((pu["last"] - pu["first"]) / DAY_MS).where(pu["n"] >= 2)
     # days from each member's last transaction to the end of what the store holds: throwaway accounts go
     # quiet once used; customers keep buying
     pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
