@@ -65,6 +65,7 @@ LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
+BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
 DAY_MS = 86_400_000
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
@@ -212,7 +213,16 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
     with np.errstate(invalid="ignore"):
         overlap = ((f_max - l_min) <= IP_OVERLAP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
     home = is_ip & overlap & (n_of_edge <= FEW_IP_USERS)
-    direct = np.where(is_ip, home, n_of_edge <= limits)
+    # an address a group used for a few weeks and nobody before or after: a crew's proxy exit, not an
+    # office or a cafe (those serve their regulars all year)
+    f_min = np.full(n_ent, np.inf)
+    l_max = np.full(n_ent, -np.inf)
+    np.minimum.at(f_min, ent[known], first[known])
+    np.maximum.at(l_max, ent[k_last], last[k_last])
+    with np.errstate(invalid="ignore"):
+        brief = ((l_max - f_min) <= BRIEF_IP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    brief &= is_ip & (n_of_edge >= 3) & (n_of_edge <= limits) & ~home
+    direct = np.where(is_ip, home | brief, n_of_edge <= limits)
     # the holder of a card or device that others only began to use weeks later (a stolen card, a
     # second-hand phone, a parent's card) is evidence about those others, not one of them
     direct &= ~(_holders(ent, first, last) & (lk["type"].to_numpy() == "card"))
@@ -221,7 +231,9 @@ def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | 
     keep = (n_of_edge <= limits) | arrived
     # users who arrived together are joined by their own (identifier, arrival) node
     code = np.where(arrived, n_ent + group, ent)
-    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, coactivity=False)
+    # thin evidence: addresses that strangers could share by chance (see _cluster_codes)
+    thin = is_ip & (brief | arrived)
+    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, thin=thin, coactivity=False)
     if "n" in links.columns and len(links):
         if totals is None:
             # a user's activity: the most transactions seen under any one type (every tx has a user, most
@@ -395,7 +407,8 @@ def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
                          "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
                          "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
-                         "strong": True, "links": True, "arrived": False, "coactivity": True})
+                         "strong": True, "links": True, "arrived": False, "thin": True,
+                         "coactivity": True})
 
 
 def _linking(edges: pd.DataFrame) -> pd.DataFrame:
@@ -422,9 +435,8 @@ def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[
     weak = edges["type"].to_numpy() == "ip"
     co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(len(edges), bool)
     weak |= co
-    arrived = (edges["arrived"].fillna(False).to_numpy(dtype=bool) if "arrived" in edges.columns
-               else np.zeros(len(edges), bool))
-    thin = weak & (arrived | co)
+    thin = (edges["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in edges.columns
+            else np.zeros(len(edges), bool)) | co
     solid = ~thin
     g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
                            shape=(n_u + n_e, n_u + n_e))
