@@ -84,8 +84,8 @@ def _days(d: float) -> str:
 
 #: The largest weight of each term of the evidence (see :func:`score_cluster`).
 WEIGHTS: dict[str, float] = {
-    "fraud_users": 3.0,  # two or more users confirmed fraud ...
-    "fraud_share": 1.5,  # ... plus this much as their share reaches half the cluster
+    "fraud_users": 4.5,  # two or more users confirmed fraud ...
+    "fraud_share": 2.0,  # ... plus this much as their share reaches half the cluster
     "fraud_user": 1.5,  # one user confirmed fraud (a takeover in a family is one)
     "fraud_tx": 0.8,  # confirmed fraud transactions, of users who are not fraudsters themselves
     "new_accounts": 2.5,  # median account age (first to last transaction) well under a month
