@@ -187,8 +187,11 @@ def backtest_figures(d: Path, work: Path) -> dict[str, Any]:
     if np.isnan(rep_ap):
         rep_ap = get("model", "average_precision")
     hist = get("user_history_only", "average_precision")
+    lift = get("lift_over_user_history")
+    if np.isnan(lift) and hist == hist and hist > 0:
+        lift = rep_ap / hist
     return {"ap": ap, "rep_ap": rep_ap, "hist_ap": hist, "tab_ap": get("tabular_only", "average_precision"),
-            "lift": rep_ap / hist if hist and hist == hist and hist > 0 else float("nan"), "bt_s": secs}
+            "lift": lift, "bt_s": secs}
 
 
 def _fmt(x: Any, pct: bool = False) -> str:
@@ -217,15 +220,17 @@ def main(argv: list[str] | None = None) -> None:
     cache = Path(args.cache)
 
     from graphfraud import rings as R
+    from graphfraud import ringscore as RS
     from graphfraud import settings
 
     print("reproduce: python bench/generalise.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {len(worlds)} worlds of {users:,} users, "
           f"seeds {seeds}; settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
-          f"link types {settings.get('link_types')}, hub limits {settings.get('hub_limits')}, "
-          f"MAX_COMPONENT_USERS {R.MAX_COMPONENT_USERS}, ARRIVAL_WINDOW_DAYS {R.ARRIVAL_WINDOW_DAYS}, "
-          f"MIN_COACTIVITY {R.MIN_COACTIVITY}; backtest --train-frac 0.6 --label-delay 1d"
-          + ("" if backtest else " (not run)"))
+          f"link types {settings.get('link_types')}, hub limits {settings.get('hub_limits')}, rings.py: "
+          + ", ".join(f"{k} {getattr(R, k)}" for k in sorted(dir(R)) if k.isupper() and k[0] != "_"
+                      and isinstance(getattr(R, k), (int, float)))
+          + f"; ring score midpoint {RS.EVIDENCE_MIDPOINT}, weights {RS.WEIGHTS}"
+          + "; backtest --train-frac 0.6 --label-delay 1d" + ("" if backtest else " (not run)"))
     head = f"{'world':<22} {'R':>3} {'recall':>6} {'prec':>5} {'decoys':>6} {'rings s':>7}"
     if backtest:
         head += f" {'AP':>6} {'AP(rep)':>7} {'hist AP':>7} {'lift':>5} {'tab AP':>6} {'bt s':>5}"
@@ -250,13 +255,14 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     for name, fn in (("mean", np.nanmean), ("min", np.nanmin)):
+        dec = [r["decoys"] for r in results]
         line = (f"{name:<22} {'':>3} {_fmt(float(fn([r['recall'] for r in results])), True):>6} "
                 f"{_fmt(float(fn([r['precision'] for r in results])), True):>5} "
-                f"{_fmt(float(fn([r['decoys'] for r in results])) if name == 'mean' else int(np.max([r['decoys'] for r in results]))):>6} {'':>7}")
+                f"{(f'{np.mean(dec):.1f}' if name == 'mean' else f'max {max(dec)}'):>6} {'':>7}")
         if backtest:
             line += "".join(f" {_fmt(float(fn([r[k] for r in results]))):>{wd}}" for k, wd in
                             (("ap", 6), ("rep_ap", 7), ("hist_ap", 7), ("lift", 5), ("tab_ap", 6)))
-        print(line + ("  (decoys: max)" if name == "min" else ""))
+        print(line)
     floor = [w.name for w, r in zip(worlds, results) if r["recall"] < 0.9 or r["precision"] < 0.7]
     print(f"worlds under the ring floors (90 % / 70 %): {', '.join(floor) if floor else 'none'}")
 
