@@ -1,11 +1,15 @@
 """Fraud rings: clusters of users linked through shared identifiers, ranked, and kept in a registry.
 
 Detection builds the bipartite graph of users and the linking identifiers they used (cards, devices,
-IPs, emails, ... as :class:`~graphfraud.graph.policy.LinkPolicy` says; hubs such as carrier NAT IPs or
-default device ids are left out, so they cannot glue unrelated people together), takes its connected
-components, and splits components too large to be one ring into denser communities (Louvain, fixed
-seed). Each cluster is described by the plain numbers of :class:`~graphfraud.ringscore.ClusterStats`
-and scored by :func:`~graphfraud.ringscore.score_cluster`, the same function the live engine calls.
+IPs, emails, ... as :class:`~graphfraud.graph.policy.LinkPolicy` says). Hubs (carrier NAT, default device
+ids) link nobody; a network address links only a home's few users, a crew's short-lived proxy, or users
+who arrived on it in a burst; accounts meeting through a busy address at the same merchant within the
+hour, twice in a few days, are linked too. *Solid* links (cards, devices, homes) make components; *thin*
+ones (busy addresses, meetings) attach stragglers to them but never merge two rings. A customer's link to
+a short-lived account through a card or device only the two share (a stolen card) is dropped, and
+components too large to be one ring are split into communities (Louvain, fixed seed). Each cluster is
+described by the plain numbers of :class:`~graphfraud.ringscore.ClusterStats` and scored by
+:func:`~graphfraud.ringscore.score_cluster`, the same function the live engine calls. See docs/rings.md.
 
 :func:`sync_rings` then matches the clusters to the rings already in the store so that a ring keeps its
 ``ring_id`` while its membership mostly stays, records merges (the older id survives) and splits.

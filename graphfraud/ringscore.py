@@ -4,13 +4,14 @@
 (:func:`graphfraud.rings.detect_rings`) and the live engine (which keeps the same numbers up to date as
 transactions arrive) score a cluster the same way.
 
-Why these signals: size alone says little (families, flatmates and offices share devices, cards and
-IPs). What separates organised fraud is that its accounts are *new* and *arrive together*, their activity
-is *compressed in time* and *synchronised* across accounts, they *share more identifiers than people do*
-(several cards per account, one card or device across many accounts), they spend *more than usual at the
-same merchants* and *concentrate on a few merchants*, and, once labels arrive, *several* of them are
-confirmed fraud. Each signal adds bounded evidence, so no single one (a lone takeover victim in a family,
-a big spender, a new household) decides.
+Why these signals: size alone says little, and neither does sharing (families, flatmates and offices
+share devices, cards and addresses, and shop at the same places). What separates organised fraud is that,
+once labels arrive, *several* of its accounts are confirmed fraud; that its accounts are *new*, *arrive
+together* and *go quiet* once used; that they *act together* (buying at the same merchant on the same day,
+one synchronised burst); that they spend *more than usual at the same merchants*; and that they use *more
+cards per account* and share one device or card among *more accounts than a family has*. Each signal adds
+bounded evidence, so no single one (a lone takeover victim in a family, a big spender, a new household)
+decides.
 
 Examples
 --------
