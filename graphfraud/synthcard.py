@@ -107,7 +107,7 @@ class _World:
     def __init__(self, rng: np.random.Generator, n: int, days: int, t0: pd.Timestamp) -> None:
         self.rng, self.n, self.days, self.horizon = rng, n, days, days * DAY
         dates = pd.DatetimeIndex(t0 + pd.to_timedelta(np.arange(days), unit="D"))
-        self.dom, self.dow = np.asarray(dates.day), np.asarray(dates.dayofweek)
+        self.dom, self.dow = np.asarray(dates.day), np.asarray(dates.day_of_week)
         n_towns = max(6, n // 250)
         self.town_xy = rng.uniform(4, 96, (n_towns, 2))
         self.town_p = _zipf(n_towns, 0.9, rng)
@@ -426,8 +426,8 @@ def _compromised_terminals(w: _World, rows: dict[str, np.ndarray], budget: float
         if total >= budget and out:
             break
         m = int(rng.choice(terms))
-        s = max(0.0, rng.uniform(-5, w.days - 1) * DAY)
-        e = min(w.horizon, s + rng.uniform(7, 42) * DAY)
+        s = float(int(max(0.0, rng.uniform(-5, w.days - 1) * DAY)))  # whole seconds, as in the file
+        e = float(int(min(w.horizon, s + rng.uniform(7, 42) * DAY)))
         idx = _window(order, skey, m, s, e)
         if m in taken or not len(idx):
             continue
@@ -464,8 +464,8 @@ def _common_points(w: _World, rows: dict[str, np.ndarray], budget: float, events
         shop = rng.random() < .7
         p = p_t if shop else p_o
         m = int(rng.choice(w.n_m, p=p / p.sum()))
-        s = max(0.0, rng.uniform(-10, w.days - 4)) * DAY
-        e = min(w.horizon, s + rng.uniform(2, 14) * DAY)
+        s = float(int(max(0.0, rng.uniform(-10, w.days - 4)) * DAY))
+        e = float(int(min(w.horizon, s + rng.uniform(2, 14) * DAY)))
         idx = _window(order, skey, m, s, e)
         idx = idx[(rows["decl"][idx] == _OK) & (rows["scen"][idx] == 0)]
         if not len(idx) or m in taken:
@@ -612,7 +612,7 @@ def _card_testing(w: _World, budget: float, events: list, out: list) -> list[dic
         ob = np.repeat(cv, nb)
         tb = t[last][ob] + (5 * MINUTE + rng.exponential(5, len(ob)) * HOUR)
         ob, tb = ob[tb < w.horizon], tb[tb < w.horizon]
-        mb = w.web_shop(len(ob), _CASH_ONLINE, 2.0)
+        mb = w.web_shop(len(ob), np.setdiff1d(_CASH_ONLINE, _TESTING), 2.0)
         db, ib = _fraud_identity(w, len(ob), devs, ips)
         chunks.append(_rows(w, tb, u[ob], slot[ob], mb, np.clip(rng.lognormal(np.log(380), .7, len(ob)), 60, 5000),
                             tref=tc[ob], dev=db, ip=ib, decl=np.where(rng.random(len(ob)) < .15, _SUSPECT, _OK),
