@@ -135,6 +135,7 @@ class _World:
         self.online = np.arange(n_t, n_t + n_o)
         self.abroad = np.arange(n_t + n_o, self.n_m)
         self.abroad_by_c = {c: self.abroad[c_f == c] for c in _ABROAD}
+        self.lure = np.where(rng.random(n_o) < .15, 5.0, 1.0)  # web shops with weak checks
         self.trees: dict[str, tuple[cKDTree, np.ndarray, np.ndarray]] = {}
         for name, cats in (("all", phys), ("big", _BIG_PHYS), ("transport", _cat("transport"))):
             idx = np.flatnonzero(np.isin(cat_t, cats))
@@ -213,11 +214,13 @@ class _World:
         m = self.snap(tree, self.town_xy[town] + rng.normal(0, 3, (k, 2)))
         return np.where(rng.random(k) < 0.2, rng.choice(self.abroad, k), m)
 
-    def web_shop(self, k: int, cats: np.ndarray | None = None, big_bias: float = 1.0) -> np.ndarray:
-        w = self.pop[self.online].copy()
+    def web_shop(self, k: int, cats: np.ndarray | None = None, fraud: bool = False) -> np.ndarray:
+        """Web shops by popularity; fraudsters favour goods that resell and shops with weak checks."""
+        w = self.pop[self.online]
+        if fraud:
+            w = w ** .4 * self.lure * np.where(np.isin(self.mcat[self.online], _CASH_ONLINE), 2.0, 1.0)
         if cats is not None:
             w = w * np.isin(self.mcat[self.online], cats)
-        w = w * np.where(np.isin(self.mcat[self.online], _CASH_ONLINE), big_bias, 1.0)
         return self.rng.choice(self.online, k, p=w / w.sum())
 
     def new_devices(self, k: int) -> np.ndarray:
@@ -490,10 +493,10 @@ def _common_points(w: _World, rows: dict[str, np.ndarray], budget: float, events
         if not len(own):
             continue
         k = len(own)
-        gang = np.concatenate([w.web_shop(int(rng.integers(3, 9)), _CASH_ONLINE, 2.0),
+        gang = np.concatenate([w.web_shop(int(rng.integers(3, 9)), _CASH_ONLINE, True),
                                w.far_terminal(int(rng.integers(1, 4)), "big") if shop else []]).astype(np.int64)
         fresh = np.where(rng.random(k) < (.3 if shop else 0), w.far_terminal(k, "big"),
-                         w.web_shop(k, _CASH_ONLINE, 2.0))
+                         w.web_shop(k, _CASH_ONLINE, True))
         merch = np.where(rng.random(k) < .65, rng.choice(gang, k), fresh)
         merch = np.where(merch == m, fresh, merch)
         merch = np.where(merch == m, w.online[0] if w.online[0] != m else w.online[1], merch)
@@ -516,17 +519,17 @@ def _stolen_details(w: _World, budget: float, events: list) -> list[dict[str, np
     rng = w.rng
     chunks, total = [], 0
     while total < budget or not chunks:
-        u, slot, tc = w.victims(max(1, int((budget - total) / 8) + 1))
+        u, slot, tc = w.victims(max(1, int((budget - total) / 10) + 1))
         v = len(u)
         found = tc + (1 + rng.exponential(9, v)) * DAY
         stop = np.minimum(np.minimum(tc + rng.uniform(7, 21, v) * DAY, found), w.horizon)
         slow = rng.random(v) < .25  # low and slow: single payments a little above the holder's
         n_sess = 1 + rng.poisson(np.where(slow, .6, .3) * (stop - tc) / DAY)
-        own, t = _sessions(w, tc, stop, n_sess, np.where(slow, 0, rng.uniform(.8, 3, v)), _TZ[w.home[u]])
+        own, t = _sessions(w, tc, stop, n_sess, np.where(slow, 0, rng.uniform(1.5, 4, v)), _TZ[w.home[u]])
         k = len(t)
         r = rng.random(k)
         near = w.snap("all", w.xy[u[own]] + rng.normal(0, 1, (k, 2)) * w.radius[u[own], None])
-        web = np.where(rng.random(k) < .7, w.web_shop(k, _CASH_ONLINE, 2.0), w.web_shop(k))
+        web = np.where(rng.random(k) < .7, w.web_shop(k, _CASH_ONLINE, True), w.web_shop(k, None, True))
         shop = np.where(rng.random(k) < .5, w.far_terminal(k, "big"), w.far_terminal(k))
         merch = np.where(r < .6, web, np.where(r < .75, near, shop))
         # goods that resell, several times what the holder usually pays (low and slow: a little more)
@@ -560,7 +563,7 @@ def _high_amounts(w: _World, budget: float, events: list) -> list[dict[str, np.n
                         w.far_terminal(k, "big"))
         web = rng.random(k) < .6
         merch = np.where(web, w.web_shop(k, _cat("electronics_online", "travel_booking", "gift_cards",
-                                                  "marketplace")), shop)
+                                                  "marketplace"), True), shop)
         base = np.clip(rng.lognormal(np.log(1500), .5, k), 400, 9000)
         dev, ip = _fraud_identity(w, k, w.new_devices(max(1, v // 5)), rng.choice(w.datacenter, 6))
         decl = np.where(rng.random(k) < .15, _SUSPECT, _OK)
@@ -584,7 +587,7 @@ def _card_testing(w: _World, budget: float, events: list, out: list) -> list[dic
         v = len(u)
         if not v:
             continue
-        shops = w.web_shop(int(rng.integers(1, 4)), _TESTING)
+        shops = w.web_shop(int(rng.integers(1, 4)), _TESTING, True)
         n_test = np.minimum(1 + rng.geometric(.3, v), 15)
         own = np.repeat(np.arange(v), n_test)
         gaps = rng.exponential(70, len(own)) + 2
@@ -612,7 +615,7 @@ def _card_testing(w: _World, budget: float, events: list, out: list) -> list[dic
         ob = np.repeat(cv, nb)
         tb = t[last][ob] + (5 * MINUTE + rng.exponential(5, len(ob)) * HOUR)
         ob, tb = ob[tb < w.horizon], tb[tb < w.horizon]
-        mb = w.web_shop(len(ob), np.setdiff1d(_CASH_ONLINE, _TESTING), 2.0)
+        mb = w.web_shop(len(ob), np.setdiff1d(_CASH_ONLINE, _TESTING), True)
         db, ib = _fraud_identity(w, len(ob), devs, ips)
         chunks.append(_rows(w, tb, u[ob], slot[ob], mb, np.clip(rng.lognormal(np.log(380), .7, len(ob)), 60, 5000),
                             tref=tc[ob], dev=db, ip=ib, decl=np.where(rng.random(len(ob)) < .15, _SUSPECT, _OK),
@@ -684,7 +687,7 @@ def _check(n_users: int, days: int, fraud_rate: float, label_delay_days: float |
     return t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
 
 
-def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: float = 0.0075,
+def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: float = 0.0085,
                   label_delay_days: float | None = None, labelled_share: float = 1.0, start: str = "2026-01-05",
                   card_numbers: str = "ids") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generate card payments with victims' fraud of five kinds among legitimate look-alikes.
@@ -697,7 +700,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         Seed of the one ``np.random.default_rng``; the same seed gives the same data.
     days : int, default 120
         Length of the period (at least 14).
-    fraud_rate : float, default 0.0075
+    fraud_rate : float, default 0.0085
         Target share of fraudulent transactions (the realised share is within about 15 % of it).
     label_delay_days : float, optional
         When given, a ``labelled_at`` column: each victim's fraud is reported together, on average this many
@@ -747,8 +750,9 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     legit = _legit(w)
     budget = float(fraud_rate) / (1 - float(fraud_rate)) * len(legit["t"]) * _SHARE
     events: list[tuple[np.ndarray, np.ndarray]] = []
-    again = np.flatnonzero(rng.random(2 * n) < np.where(w.second.repeat(2) | (np.arange(2 * n) % 2 == 0), .03, 0))
-    events.append((again, (w.join[again // 2] + rng.random(len(again)) * (w.end - w.join)[again // 2]) * DAY))
+    held = np.column_stack([np.ones(n, dtype=bool), w.second]).ravel()  # card slots 2u and 2u + 1
+    lost = np.flatnonzero(held & (rng.random(2 * n) < .03))  # expired, lost or stolen: a new card
+    events.append((lost, (w.join[lost // 2] + rng.random(len(lost)) * (w.end - w.join)[lost // 2]) * DAY))
     terminals: list[tuple[int, float, float]] = []
     _compromised_terminals(w, legit, budget[0], events, terminals)
     points: list[Any] = []
@@ -775,8 +779,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     cols = {k_: v[perm] for k_, v in cols.items()}
     card = card[perm]
     user_ids = _digit_ids(rng, "U", n, 8)
-    card_ids = (_pans(rng, w.issuer[cards >> 8]) if card_numbers == "pan"
-                else _digit_ids(rng, "C", len(cards), 12))
+    card_ids = _digit_ids(rng, "C", len(cards), 12)
     merch_ids = _digit_ids(rng, "M", w.n_m, 7)
     dev_ids = np.append(_digit_ids(rng, "D", w.n_devices, 10), "")
     ip_ids = np.append(_ip_ids(rng, w.n_ips), "")
@@ -795,7 +798,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         "transaction_id": tx_ids,
         "timestamp": _iso(epoch, cols["t"]),
         "user_id": user_ids[cols["u"]],
-        "card_id": card_ids[card],
+        "card_id": "",
         "merchant_id": merch_ids[m],
         "amount": amount,
         "currency": _CURRENCY[w.mcountry[m]].astype(object),
@@ -814,6 +817,9 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         report = first + rng.exponential(float(label_delay_days), n_ep) * DAY
         at = _iso(epoch, np.maximum(cols["t"], report[ep]))
         df["labelled_at"] = np.where(fraud & labelled, at, "").astype(object)
+    if card_numbers == "pan":  # drawn last, so the rest of the world is the same either way
+        card_ids = _pans(rng, w.issuer[cards >> 8])
+    df["card_id"] = card_ids[card]
 
     tid = df["transaction_id"].to_numpy()
     name = np.array(("",) + SCENARIOS, dtype=object)
