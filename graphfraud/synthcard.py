@@ -687,7 +687,7 @@ def _check(n_users: int, days: int, fraud_rate: float, label_delay_days: float |
     return t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
 
 
-def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: float = 0.0085,
+def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: float = 0.01,
                   label_delay_days: float | None = None, labelled_share: float = 1.0, start: str = "2026-01-05",
                   card_numbers: str = "ids") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generate card payments with victims' fraud of five kinds among legitimate look-alikes.
@@ -700,7 +700,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         Seed of the one ``np.random.default_rng``; the same seed gives the same data.
     days : int, default 120
         Length of the period (at least 14).
-    fraud_rate : float, default 0.0085
+    fraud_rate : float, default 0.01
         Target share of fraudulent transactions (the realised share is within about 15 % of it).
     label_delay_days : float, optional
         When given, a ``labelled_at`` column: each victim's fraud is reported together, on average this many

@@ -93,8 +93,8 @@ def test_device_and_ip_only_for_web_payments(world):
     assert 0.1 < (df["device_id"] != "").mean() < 0.5
 
 
-@pytest.mark.parametrize(("rate", "lo", "hi"), [(0.0085, 0.006, 0.012), (0.02, 0.014, 0.028)],
-                         ids=["default", "two_percent"])
+@pytest.mark.parametrize(("rate", "lo", "hi"), [(0.01, 0.007, 0.014), (0.004, 0.0025, 0.006)],
+                         ids=["default", "low"])
 def test_fraud_rate_follows_the_knob(rate, lo, hi):
     df, _ = generate_card(500, seed=3, days=45, fraud_rate=rate)
     assert lo < df["is_fraud"].mean() < hi
@@ -155,8 +155,9 @@ def test_card_testing_is_small_payments_and_declines_before_a_large_one(world):
     assert (tests["amount"] < 10).all() and len(large)
     assert (tests["auth_result"] == "declined").mean() > 0.2
     assert (large["amount"] >= 50).all()
-    last_test = large.join(tests.groupby("card_id")["ts"].max().rename("last"), on="card_id")["last"]
-    assert (large["ts"] > last_test).all()  # every large one follows its card's tests
+    pairs = large.reset_index().merge(tests[["card_id", "ts"]], on="card_id", suffixes=("", "_test"))
+    before = pairs[(pairs["ts_test"] < pairs["ts"]) & (pairs["ts_test"] > pairs["ts"] - pd.Timedelta(days=3))]
+    assert set(before["index"]) == set(large.index)  # every large one follows tests of its card
     assert set(ct["device_id"]) != {""} and (ct["device_id"] != "").all()  # web payments
 
 
