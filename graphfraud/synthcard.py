@@ -159,9 +159,8 @@ class _World:
                              * np.repeat(self.radius, 6)[:, None]).reshape(n, 6)
         self.fav_cum = rng.dirichlet(np.full(6, 0.6), n).cumsum(1)
         self.p_fav = rng.beta(5, 4, n)
-        po = pop[self.online] / pop[self.online].sum()
-        self.ofav = rng.choice(self.online, (n, 4), p=po)
-        self.po = po
+        self.po = pop[self.online] / pop[self.online].sum()
+        self.ofav = rng.choice(self.online, (n, 4), p=self.po)
         self.second = rng.random(n) < 0.22
         self.p_second = np.where(self.second, rng.uniform(.1, .5, n), 0.0)
         self.issuer = rng.choice(12, 2 * n, p=_zipf(12, 1.1, rng))  # per card slot (2 per user)
@@ -672,25 +671,20 @@ def _iso(t0: int, t: np.ndarray) -> np.ndarray:
 
 def _check(n_users: int, days: int, fraud_rate: float, label_delay_days: float | None, labelled_share: float,
            start: str, card_numbers: str) -> pd.Timestamp:
-    problems = []
-    if int(n_users) < 50:
-        problems.append(f"n_users must be at least 50, not {n_users}")
-    if int(days) < 14:
-        problems.append(f"days must be at least 14, not {days}")
-    if not 0 < float(fraud_rate) <= 0.2:
-        problems.append(f"fraud_rate must be above 0 and at most 0.2, not {fraud_rate}")
-    if label_delay_days is not None and not 0 <= float(label_delay_days) <= 365:
-        problems.append(f"label_delay_days must be between 0 and 365, not {label_delay_days}")
-    if not 0 <= float(labelled_share) <= 1:
-        problems.append(f"labelled_share must be between 0 and 1, not {labelled_share}")
-    if card_numbers not in ("ids", "pan"):
-        problems.append(f"card_numbers must be 'ids' or 'pan', not {card_numbers!r}")
+    delay = 0.0 if label_delay_days is None else float(label_delay_days)
+    problems = [text for ok, text in (
+        (int(n_users) >= 50, f"n_users must be at least 50, not {n_users}"),
+        (int(days) >= 14, f"days must be at least 14, not {days}"),
+        (0 < float(fraud_rate) <= 0.2, f"fraud_rate must be above 0 and at most 0.2, not {fraud_rate}"),
+        (0 <= delay <= 365, f"label_delay_days must be between 0 and 365, not {label_delay_days}"),
+        (0 <= float(labelled_share) <= 1, f"labelled_share must be between 0 and 1, not {labelled_share}"),
+        (card_numbers in ("ids", "pan"), f"card_numbers must be 'ids' or 'pan', not {card_numbers!r}")) if not ok]
     try:
         t0 = pd.Timestamp(start)
     except ValueError:
         problems.append(f"start {start!r} is not a date (YYYY-MM-DD)")
     if problems:
-        raise ValidationError(f"Cannot generate the card world: {problems[0]}.", problems)
+        raise ValidationError(f"Cannot generate the card world: {problems[0]}; change that knob.", problems)
     return t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
 
 
