@@ -18,6 +18,8 @@ from .errors import GraphFraudError
 #: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
 PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset"}
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
+RAW_HELP = ("Write ids and text exactly as stored, for programs that join on them; by default a cell that a "
+            "spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading '.")
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,7 +178,10 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
     write = getattr(importlib.import_module(module, __package__), func)
     knobs = {"days": days, "fraud_rate": fraud_rate, "label_delay_days": label_delay_days,
              "labelled_share": labelled_share}
-    summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
+    from .output import private_umask
+
+    with private_umask():  # the profile writers are plain pandas and json writes
+        summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
     click.echo(json.dumps(summary, sort_keys=True, default=str))
 
 
@@ -225,6 +230,7 @@ def _ms(text: str | None) -> int | None:
 @click.option("--test-end", help="End of the test window.")
 @click.option("--label-delay", default="1d", show_default=True, help="When labels without a time become known.")
 @click.option("--scores-out", type=click.Path(dir_okay=False), help="CSV: transaction_id,score,decision,reasons.")
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the full report (JSON).")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML).")
 @click.option("--store", "store_path", default=None,
@@ -232,7 +238,7 @@ def _ms(text: str | None) -> int | None:
 @handle_errors
 def backtest(file: str, mapping: str | None, train_frac: float | None, train_start: str | None,
              train_end: str | None, test_start: str | None, test_end: str | None, label_delay: str,
-             scores_out: str | None, report_path: str | None, rules_path: str | None,
+             scores_out: str | None, raw: bool, report_path: str | None, rules_path: str | None,
              store_path: str | None) -> None:
     """Train on a past window and replay a later one through the online scoring path.
 
@@ -262,13 +268,15 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
                               test_start=_ms(test_start), test_end=_ms(test_end),
                               label_delay_ms=int(parse_duration(label_delay) * 1000),
                               rules=RuleSet.from_file(rules_path) if rules_path else None,
-                              scores_out=scores_out, log=lambda m: click.echo(m, err=True))
+                              scores_out=scores_out, raw=raw, log=lambda m: click.echo(m, err=True))
     finally:
         store.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     if report_path:
-        with open(report_path, "w", encoding="utf-8") as fh:
+        from .output import open_private
+
+        with open_private(report_path, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2, sort_keys=True)
     click.echo(format_report(report))
 
@@ -277,9 +285,10 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Scores CSV to write.")
 @click.option("--mapping", help="Mapping file or shipped mapping name for FILE.")
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @store_option
 @handle_errors
-def score(file: str, out_path: str, mapping: str | None, store_path: str | None) -> None:
+def score(file: str, out_path: str, mapping: str | None, raw: bool, store_path: str | None) -> None:
     """Score new transactions through the online path; they join the graph as they are scored.
 
     \b
@@ -293,18 +302,20 @@ def score(file: str, out_path: str, mapping: str | None, store_path: str | None)
     store = open_store(store_path)
     try:
         scorer = Scorer(store)
-        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path)
+        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path, raw=raw)
     finally:
         store.close()
     click.echo(f"scored {n:,} transactions into {out_path}")
 
 
-def scorer_to_csv(scorer: Any, items: Any, out_path: str) -> int:
-    import csv
+def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> int:
+    """Score ``items`` (transactions, or ``(row, reason[, id])`` rejects) into a CSV written by
+    :func:`graphfraud.output.csv_writer` (owner-only; formulas neutralised unless ``raw``)."""
+    from .output import csv_writer, open_private
 
     n = 0
-    with open(out_path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+    with open_private(out_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv_writer(fh, raw=raw)
         w.writerow(["transaction_id", "score", "decision", "reasons", "ring_id", "error"])
         for item in items:
             if isinstance(item, tuple):  # (row, reason) for a rejected row
@@ -411,9 +422,10 @@ def apikey_revoke(name: str, store_path: str | None) -> None:
 @click.option("--min-size", type=click.IntRange(2, None), default=None, help="Fewest users in a ring "
               "(default: $GRAPHFRAUD_RING_MIN_SIZE or 3).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--raw", is_flag=True, help="With --format csv: " + RAW_HELP)
 @store_option
 @handle_errors
-def rings(top: int, min_size: int | None, fmt: str, store_path: str | None) -> None:
+def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str | None) -> None:
     """Find fraud rings, update the ring registry, and print the best first.
 
     \b
@@ -428,7 +440,7 @@ def rings(top: int, min_size: int | None, fmt: str, store_path: str | None) -> N
         found = sync_rings(store, detect_rings(store, min_size=min_size))
     finally:
         store.close()
-    click.echo(format_rings(found[:top], fmt), nl=False)
+    click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)
 
 
 @main.group()

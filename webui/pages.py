@@ -33,6 +33,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from graphfraud.errors import GraphFraudError, NotFound
+from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
 from . import uiauth
@@ -247,7 +248,7 @@ def _detection_lock(st: Any, wait: float = 0.0) -> Iterator[bool]:
     """Hold the store's ring-detection lock (one process detects at a time); yields ``False`` when another
     process still held it after ``wait`` seconds."""
     deadline = time.monotonic() + wait
-    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
+    with open_private(_lock_path(str(getattr(st, "location", ""))), "a") as fh:
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
