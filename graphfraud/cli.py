@@ -560,13 +560,66 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
 @store_option
 @handle_errors
 def user_list(store_path: str | None) -> None:
-    """List accounts and their roles."""
+    """List accounts, their roles, and whether they are disabled."""
     store = open_store(store_path)
     try:
         for r in store.list_app_users():
-            click.echo(f"{r['name']:<24} {r['role']}")
+            click.echo(f"{r['name']:<24} {r['role']}{'  (disabled)' if r.get('disabled') else ''}")
     finally:
         store.close()
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@store_option
+@handle_errors
+def user_passwd(name: str, password_stdin: bool, store_path: str | None) -> None:
+    """Set a new password for NAME; every session of NAME ends at once, on every server.
+
+    \b
+    Example:
+      echo 'a-new-long-secret' | graphfraud user passwd alice --password-stdin
+    """
+    from .accounts import hash_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("New password", hide_input=True, confirmation_prompt=True))
+    hashed = hash_password(password)
+    store = open_store(store_path)
+    try:
+        n = store.update_app_user(name, password_hash=hashed)
+    finally:
+        store.close()
+    click.echo(f"Changed the password of {name!r}; {n} session(s) ended.")
+
+
+@user.command("disable")
+@click.argument("name")
+@store_option
+@handle_errors
+def user_disable(name: str, store_path: str | None) -> None:
+    """Disable NAME: it can no longer sign in, and every session of NAME ends at once, on every server."""
+    store = open_store(store_path)
+    try:
+        n = store.update_app_user(name, disabled=True)
+    finally:
+        store.close()
+    click.echo(f"Disabled {name!r}; {n} session(s) ended.")
+
+
+@user.command("enable")
+@click.argument("name")
+@store_option
+@handle_errors
+def user_enable(name: str, store_path: str | None) -> None:
+    """Let a disabled account NAME sign in again (with its old password)."""
+    store = open_store(store_path)
+    try:
+        store.update_app_user(name, disabled=False)
+    finally:
+        store.close()
+    click.echo(f"Enabled {name!r}.")
 
 
 @main.command()

@@ -50,8 +50,8 @@ CASE_KINDS = ("ring", "user", "transaction", "entity")
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
 UI_DEFAULTS = {
     "UI_HUB_LIMIT": 50,  # an identifier with more users than this is folded into one hub node
-    "UI_SESSION_HOURS": 12,
-    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per address or account per 5 minutes
+    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per account and address in UI_LOGIN_WINDOW (see uiauth)
+    "UI_LOGIN_WINDOW": 300,  # seconds
     "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
     "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
 }
@@ -67,7 +67,7 @@ def _setup(state: Any) -> None:
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.permanent_session_lifetime = float(app.config["UI_SESSION_HOURS"]) * 3600
+    app.permanent_session_lifetime = float(app.config["SESSION_MAX_AGE"])  # the stored session decides
     app.extensions["graphfraud_html_errors"] = render_error
     app.jinja_env.globals.update(csrf_token=uiauth.csrf_token, current_user=current_user, fmt_ts=fmt_ts,
                                  CASE_STATUSES=CASE_STATUSES, entity_url=entity_url)
@@ -327,18 +327,17 @@ def login() -> Any:
     if request.method == "POST":
         name = (request.form.get("username") or "").strip()[:128]
         password = request.form.get("password") or ""
-        lim = uiauth.limiter()
-        keys = ("ip:" + (request.remote_addr or "?"), "user:" + name.lower())
-        if lim.blocked(*keys):
+        address = request.remote_addr or "?"
+        if uiauth.login_blocked(name, address):
             error, status = "Too many failed attempts; wait a few minutes and try again.", 429
         else:
             user = uiauth.authenticate(name, password[:1024])
             if user is None:
-                lim.fail(*keys)
+                uiauth.login_failed(name, address)
                 store().audit(name or "?", "login.fail", None, {"address": request.remote_addr})
                 error, status = "Wrong user name or password.", 401
             else:
-                lim.reset(keys[1])
+                uiauth.login_succeeded(name, address)
                 uiauth.sign_in(user)
                 store().audit(user["name"], "login", None, {"address": request.remote_addr})
                 return redirect(_safe_next(request.args.get("next")))
