@@ -1,5 +1,5 @@
-"""Sign-in for the investigator pages: accounts, server-side sessions, roles, CSRF tokens, sign-in
-throttling and masking.
+"""Sign-in for the investigator pages: accounts, server-side sessions, roles, CSRF tokens and sign-in
+throttling.
 
 * Accounts are made by ``graphfraud user create`` and hashed with scrypt (:mod:`graphfraud.accounts`).
 * Sessions live in the store. Signing in makes a random 256-bit session id; the store keeps its SHA-256
@@ -20,25 +20,24 @@ throttling and masking.
   signed in from during the past 30 days. Guessing from elsewhere never locks the real user out of the
   address they use.
 * Roles: ``analyst`` investigates; ``admin`` also changes settings (identifier masking) and re-runs ring
-  detection. Analysts see identifiers of the masked types masked when masking is on.
+  detection. Analysts see identifiers of the masked types masked when masking is on (:mod:`webui.masking`).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from markupsafe import Markup
 
 from graphfraud.accounts import verify_password
 
-#: identifier types masked for analysts when masking is on
-MASKED_TYPES = frozenset(("card", "email", "phone"))
-MASK_META_KEY = "mask_identifiers"
 _DUMMY_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32  # same work when the account is unknown
 #: a session's latest request is written to the store at most this often (idle timeouts are this coarse)
 TOUCH_SECONDS = 60
@@ -150,12 +149,13 @@ def admin_required(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # ---------------------------------------------------------------- CSRF
-def csrf_token() -> str:
-    """The session's CSRF token (created for anonymous sessions too, so the sign-in form has one)."""
+def csrf_token() -> Markup:
+    """The session's CSRF token (created for anonymous sessions too, so the sign-in form has one); URL-safe
+    characters only, so templates print it as it is."""
     tok = session.get("csrf")
-    if not tok:
+    if not isinstance(tok, str) or not re.fullmatch(r"[A-Za-z0-9_-]{20,100}", tok):
         tok = session["csrf"] = secrets.token_urlsafe(32)
-    return str(tok)
+    return Markup(tok)
 
 
 def check_csrf() -> None:
@@ -207,37 +207,3 @@ def login_succeeded(name: str, address: str) -> None:
     st, now = store(), _now_ms()
     st.clear_throttle([k["pair"], k["known"]])
     st.add_throttle([k["known"]], now, forget_before=int(now - KNOWN_ADDRESS_SECONDS * 1000))
-
-
-# ---------------------------------------------------------------- masking
-def masking_on() -> bool:
-    v = store().get_meta(MASK_META_KEY)
-    if v is None:
-        return bool(current_app.config.get("MASK_IDENTIFIERS"))
-    return v == "1"
-
-
-def masks_for_user() -> bool:
-    """Whether identifiers are masked for the current request's user."""
-    if "ui_mask" not in g:
-        user = current_user()
-        g.ui_mask = bool(user and user["role"] != "admin" and masking_on())
-    return bool(g.ui_mask)
-
-
-def mask_token(node_type: str, node_id: str) -> str:
-    """A stable opaque stand-in for a masked identifier (keyed hash; not reversible)."""
-    key = str(current_app.secret_key or "").encode()
-    return "~" + hmac.new(key, f"{node_type}\x00{node_id}".encode("utf-8", "surrogatepass"),
-                          hashlib.sha256).hexdigest()[:24]
-
-
-def mask_text(node_type: str, value: Any) -> Any:
-    """What an analyst sees of a masked identifier: its type and at most its last 2-4 characters."""
-    if value is None or value == "":
-        return value
-    s = str(value)
-    if node_type == "email" and "@" in s:
-        return "•••@" + s.rsplit("@", 1)[1][-12:]
-    tail = s[-4:] if len(s) >= 10 else s[-2:] if len(s) >= 6 else ""
-    return "••••" + tail
