@@ -57,6 +57,9 @@ UI_DEFAULTS = {
     "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
 }
 DAY_MS = 86_400_000
+#: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
+#: never a number the store cannot take (SQLite raises OverflowError past it)
+MAX_ROW_ID = 2**63 - 1
 
 
 # ---------------------------------------------------------------- set-up
@@ -568,7 +571,7 @@ def case_create() -> Any:
     return redirect(url_for("pages.case", case_id=cid))
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get(f"/cases/<int(max={MAX_ROW_ID}):case_id>")
 @login_required
 def case(case_id: int) -> Any:
     st = store()
@@ -580,7 +583,7 @@ def case(case_id: int) -> Any:
                            users=[app_user["name"] for app_user in st.list_app_users()])
 
 
-@bp.post("/cases/<int:case_id>")
+@bp.post(f"/cases/<int(max={MAX_ROW_ID}):case_id>")
 @login_required
 def case_update(case_id: int) -> Any:
     st = store()
