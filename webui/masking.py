@@ -37,7 +37,7 @@ from flask import current_app, g, has_request_context
 from markupsafe import Markup
 
 from graphfraud.keys import derive
-from graphfraud.schema import ENTITY_COLUMNS, card_number
+from graphfraud.schema import ENTITY_COLUMNS, protect_card_numbers
 
 MASK_META_KEY = "mask_identifiers"
 # Unicode format characters (category Cf): bidi embeddings, overrides and isolates, zero-width characters,
@@ -51,7 +51,6 @@ _FORMAT_CHARS = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u
 _TOKEN = re.compile(r"[^\s,;()\[\]{}\"'<>|/?&=]+")
 _TYPED = re.compile(r"([a-z][a-z0-9_]{0,31}):(.+)", re.S)
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-_CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,18}(?![ -]?[0-9])(?![A-Za-z])")
 #: JSON fields that carry addresses and keys the pages' scripts send back: masked, never rewritten for display
 NAV_FIELDS = frozenset(("id", "key", "url", "via", "focus", "from", "to", "ring_id", "transaction_id", "user_id"))
 
@@ -150,7 +149,7 @@ class Masker:
             named = next((t for t in self._personal_names if t in str(name).lower()), None)
             if named:
                 self.note(named, v)
-            elif "card" in self.types and (card_number(v) or _CARD_IN_TEXT.search(v)):
+            elif "card" in self.types and protect_card_numbers(v, None) != v:  # holds a card number
                 self.note("card", v)
             elif "email" in self.types and _EMAIL.search(v):
                 self.note("email", v)
