@@ -32,7 +32,7 @@ from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, red
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from graphfraud.errors import GraphFraudError, NotFound
+from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
@@ -567,7 +567,7 @@ def case_create() -> Any:
         raise NotFound("There is no transaction with that id.", code="transaction_not_found")
     title = (request.form.get("title") or f"{kind} {ref}").strip()[:200]
     user = current_user()["name"]  # type: ignore[index]
-    cid = st.create_case(kind, ref, title, user, assignee=(request.form.get("assignee") or "").strip()[:128] or None)
+    cid = st.create_case(kind, ref, title, user, assignee=_assignee(request.form.get("assignee")) or None)
     return redirect(url_for("pages.case", case_id=cid))
 
 
@@ -591,12 +591,12 @@ def case_update(case_id: int) -> Any:
     status = request.form.get("status") or None
     if status is not None and status not in CASE_STATUSES:
         abort(400)
-    assignee = request.form.get("assignee")
+    assignee = _assignee(request.form.get("assignee"))
     note = (request.form.get("note") or "").strip()[:5000] or None
     actor = current_user()["name"]  # type: ignore[index]
     st.update_case(case_id, actor, status=status if status != c["status"] else None,
-                   assignee=assignee.strip()[:128] if assignee is not None and assignee.strip() != (c["assignee"] or "")
-                   else None, note=note)
+                   assignee=assignee if assignee is not None and assignee != (c["assignee"] or "") else None,
+                   note=note)
     if status in ("confirmed", "dismissed") and status != c["status"]:
         n_users, n_tx = label_case(st, c, status == "confirmed")
         st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if status == "confirmed" else "legitimate",
@@ -604,6 +604,17 @@ def case_update(case_id: int) -> Any:
         flash(f"Labelled {n_users} users and {n_tx} transactions as "
               f"{'fraud' if status == 'confirmed' else 'legitimate'}.")
     return redirect(url_for("pages.case", case_id=case_id))
+
+
+def _assignee(value: str | None) -> str | None:
+    """A case's assignee from a form: an investigator account, ``""`` for nobody, ``None`` when not sent."""
+    if value is None:
+        return None
+    name = value.strip()
+    if name and uiauth.store().get_app_user(name) is None:
+        raise ValidationError("The assignee must be an investigator account; choose one from the list.",
+                              ["assignee: not an account"], code="invalid_assignee")
+    return name
 
 
 def _case_users(c: dict[str, Any]) -> list[str]:
