@@ -265,3 +265,24 @@ def test_a_spread_out_attack_spares_the_addresses_the_user_signs_in_from(apps):
         assert sign_in(a.test_client(), ANALYST, "wrong", address=f"192.0.2.{i}").status_code == 401
     assert sign_in(a.test_client(), ANALYST, PASSWORD, address="198.51.100.20").status_code == 302
     assert sign_in(a.test_client(), ANALYST, PASSWORD, address="198.51.100.99").status_code == 429  # a new one waits
+
+
+@pytest.mark.neo4j
+def test_sessions_and_throttling_on_neo4j(neo4j_url, tmp_path, monkeypatch):
+    """The same revocation and shared throttling with the store on a real Neo4j server."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    st = open_store(neo4j_url)
+    st.create_app_user(ADMIN, "admin", hash_password(PASSWORD))
+    a, b = make_app(neo4j_url), make_app(neo4j_url)
+    browser = a.test_client()
+    assert sign_in(browser).status_code == 302
+    kept = cookie_of(browser)
+    assert signed_in(with_cookie(b, kept))
+    browser.post("/logout", data={"csrf_token": csrf_of(browser.get("/").text)})
+    assert not signed_in(with_cookie(b, kept))
+    for i in range(5):
+        assert sign_in((a, b)[i % 2].test_client(), ADMIN, "wrong", address="203.0.113.9").status_code == 401
+    assert sign_in(b.test_client(), ADMIN, PASSWORD, address="203.0.113.9").status_code == 429
+    assert sign_in(a.test_client(), ADMIN, PASSWORD, address="198.51.100.1").status_code == 302
+    assert st.get_meta("secret_key") is None
