@@ -89,6 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
             "and the component rebuild; part of the point-in-time definition.", parse_duration),
     Setting("review_threshold", 0.5, "Scores at or above this are sent to review.", float),
     Setting("block_threshold", 0.85, "Scores at or above this are blocked.", float),
+    Setting("weak_rule_multiple", 2.0, "A backtest flags a rule as weak when its precision on the test window "
+            "is below this multiple of the test window's fraud rate.", float),
     Setting("max_body_bytes", 1_048_576, "Largest request body the API accepts, in bytes.", int),
     Setting("max_batch_size", 1000, "Most transactions in one POST /score/batch.", int),
     Setting("max_neighbourhood", 500, "Most nodes returned for one neighbourhood or ring view.", int),

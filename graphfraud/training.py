@@ -8,7 +8,8 @@ backtests both use it, and the API calls the same feature function live, so rows
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -127,6 +128,20 @@ def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> A
     return GraphFraudClassifier(**params).fit(X, y, sample_time=times)
 
 
+#: A field counts as one a model learnt from when at least this share of its training rows carry it.
+FIELD_SHARE = 0.01
+
+
+def fields_learnt(transactions: Sequence[Transaction]) -> list[str]:
+    """The input fields (:meth:`~graphfraud.schema.Transaction.present_fields`) that at least
+    :data:`FIELD_SHARE` of these training transactions carry, in order of first appearance."""
+    counts: Counter[str] = Counter()
+    for tx in transactions:
+        counts.update(tx.present_fields())
+    floor = FIELD_SHARE * max(len(transactions), 1)
+    return [f for f, c in counts.items() if c >= floor]
+
+
 @long_lived()
 def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
                 holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
@@ -178,7 +193,9 @@ def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promo
         metrics.update(holdout_average_precision=round(float(average_precision_score(y[cut:], p)), 4),
                        holdout_roc_auc=round(float(roc_auc_score(y[cut:], p)), 4), holdout_rows=int(len(y) - cut))
     clf = fit_classifier(X, y, times)
-    meta = {"features": names, "training_window": [int(times.min()), int(times.max())], "metrics": metrics,
+    meta = {"features": clf.used_features_, "absent_features": clf.dropped_features_,
+            "fields": fields_learnt([hist.transactions[i] for i in ia]),
+            "training_window": [int(times.min()), int(times.max())], "metrics": metrics,
             "label_delay_ms": engine.label_delay_ms}
     version = save_model(store, clf, meta)
     if promote:

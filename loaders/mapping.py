@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from graphfraud.errors import ConfigError, ValidationError
-from graphfraud.schema import BUILTIN_TYPES, CANONICAL, REQUIRED, check_name
+from graphfraud.schema import BIN_TYPE, BUILTIN_TYPES, CANONICAL, FRAUD_TYPES, REQUIRED, check_name
 
 _TOP_KEYS = ("name", "description", "columns", "labels", "extra_entities", "timestamp_format", "timezone",
              "attributes")
@@ -67,6 +67,7 @@ class Mapping:
     extra_entities: tuple[str, ...] = ()
     label_column: str | None = None
     label_values: dict[str, str] = field(default_factory=dict)
+    label_types: dict[str, str] = field(default_factory=dict)  # label value -> fraud type (fraud values only)
     timestamp_format: str | None = None
     timezone: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # attribute name -> source column
@@ -118,7 +119,7 @@ class Mapping:
         errors: dict[int, list[str]] = {}
         for target, src in self.columns.items():
             out[target] = self._source(df, src, n)
-        for c in CANONICAL:  # canonical columns the mapping does not mention pass through under their name
+        for c in (*CANONICAL, BIN_TYPE):  # canonical columns the mapping does not mention pass through
             if c not in out and c in df.columns:
                 out[c] = df[c]
         for t in self.extra_entities:
@@ -128,6 +129,8 @@ class Mapping:
             if self.label_column in df.columns:
                 key = df[self.label_column].str.strip().str.casefold()
                 out["is_fraud"] = key.map(self.label_values)
+                if self.label_types:
+                    out["fraud_type"] = key.map(self.label_types)
             else:
                 out["is_fraud"] = _empty(n)
         for a, c in self.attributes.items():
@@ -318,23 +321,33 @@ def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
         raise bad("columns", "must be a table of canonical_field = \"source column\"")
     for target, spec in table.items():
         key = f"columns.{target}"
-        if target not in CANONICAL and target not in extra:
+        if target not in CANONICAL and target not in extra and target != BIN_TYPE:
             raise bad(key, "is neither a canonical field nor listed in extra_entities")
         columns[target] = _source_of(spec, key, bad)
     labels = data.get("labels")
-    label_column, label_values = None, {}
+    label_column, label_values, label_types = None, {}, {}
     if labels is not None:
         if not isinstance(labels, dict):
             raise bad("labels", "must be a table with column = \"...\" and value = 0 or 1 pairs")
         label_column = labels.get("column")
         if not isinstance(label_column, str) or not label_column:
             raise bad("labels.column", "must name the source column holding the labels")
+        default_type = labels.get("fraud_type")
+        if default_type is not None and default_type not in FRAUD_TYPES:
+            raise bad("labels.fraud_type", f"must be one of {', '.join(FRAUD_TYPES)}")
         for v, flag in labels.items():
-            if v == "column":
+            if v in ("column", "fraud_type"):
+                continue
+            if isinstance(flag, str) and flag in FRAUD_TYPES:  # fraud of that type
+                label_values[v.strip().casefold()] = "1"
+                label_types[v.strip().casefold()] = flag
                 continue
             if isinstance(flag, bool) or flag not in (0, 1):
-                raise bad(f"labels.{v}", "must be 1 (fraud) or 0 (not fraud)")
+                raise bad(f"labels.{v}", f"must be 1 (fraud), 0 (not fraud) or a fraud type "
+                                         f"({', '.join(FRAUD_TYPES)})")
             label_values[v.strip().casefold()] = str(int(flag))
+            if flag == 1 and default_type is not None:
+                label_types[v.strip().casefold()] = default_type
         if not label_values:
             raise bad("labels", "maps no values; add lines such as fraud = 1 and legit = 0")
         if "is_fraud" in columns:
@@ -366,7 +379,7 @@ def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
         if k in data and not isinstance(data[k], str):
             raise bad(k, "must be text")
     return Mapping(columns=columns, extra_entities=tuple(extra), label_column=label_column,
-                   label_values=label_values, timestamp_format=fmt, timezone=tz, attributes=attributes,
+                   label_values=label_values, label_types=label_types, timestamp_format=fmt, timezone=tz, attributes=attributes,
                    name=str(data.get("name", name)))
 
 

@@ -1,10 +1,8 @@
 """The store contract: one suite every backend must pass, plus the embedded backend's crash and WAL tests.
 
-``store`` is parametrised over backends. Only ``embedded`` exists today. To run the suite against Neo4j,
-add ``pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j")`` to ``BACKENDS`` and provide a
-``neo4j_url`` fixture (in ``tests/conftest.py``) that yields a bolt URL to an empty database; the
-``store`` fixture then opens it with ``open_store(url)``. Tests that need a file path (kill -9, two
-processes) use ``store_path`` and are embedded only.
+``store`` is parametrised over both backends: the embedded file and a real Neo4j server (``neo4j_url`` in
+``tests/conftest.py`` yields a bolt URL to an empty database). Tests that need a file path (kill -9, two
+processes, schema upgrades) use ``store_path`` and are embedded only.
 """
 from __future__ import annotations
 
@@ -130,6 +128,52 @@ def test_transactions_read_back_as_written_with_absent_identifiers(store: Any) -
             want.transaction_id, want.ts, want.user_id, want.amount, want.currency, want.country, want.is_fraud)
     engine = build_engine(store)
     assert set(engine.ent_ix) == {e for r in rows for e in validate_record(r).entities()}
+
+
+def test_new_fields_and_typed_labels_read_back_from_every_path(store: Any) -> None:
+    """fraud_type, auth_result, decline_reason and counterparty_id: bulk, one by one, events, history and
+    labels all give back what was written; a retry with another auth result is a conflict."""
+    store.write_transactions(chunk([row(0, is_fraud="1", fraud_type="third_party", auth_result="declined",
+                                        decline_reason="cvv", counterparty_id="u9")]))
+    tx = validate_record(row(1, is_fraud="1", fraud_type="scam", counterparty_id="u7", auth_result="approved"))
+    store.add_transaction(tx, {"score": 0.1, "decision": "allow"})
+    store.add_labels([Label("transaction", "t0", "1", None, "chargeback", "first_party")])
+    back = {t.transaction_id: t for t, _ in store.iter_transactions()}
+    assert (back["t0"].fraud_type, back["t0"].auth_result, back["t0"].decline_reason, back["t0"].counterparty_id) \
+        == ("third_party", "declined", "cvv", "u9")
+    assert (back["t1"].fraud_type, back["t1"].counterparty_id, back["t1"].auth_result) == ("scam", "u7", "approved")
+    events = [e for e in store.events_since(0)]
+    assert [e.transaction.fraud_type for e in events if e.kind == "transaction"] == ["third_party", "scam"]
+    assert [e.label.fraud_type for e in events if e.kind == "label"] == ["first_party"]
+    assert [lb.fraud_type for _, lb in store.labels()] == ["first_party"]
+    assert store.get_transaction("t0")["counterparty_id"] == "u9"
+    with pytest.raises(Conflict):
+        store.add_transaction(validate_record(row(1, is_fraud="1", fraud_type="scam", counterparty_id="u7",
+                                                  auth_result="declined")))
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A store made before the optional fields existed gains their columns when opened, keeping its rows."""
+    path = tmp_path / "old.db"
+    s = open_store(str(path))
+    s.write_transactions(chunk([row(0), row(1, is_fraud="1")]))
+    s.close()
+    con = sqlite3.connect(path)
+    for table, cols in (("tx", ("counterparty_id", "fraud_type", "auth_result", "decline_reason")),
+                        ("label", ("fraud_type",))):
+        for c in cols:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {c}")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    s = open_store(str(path))
+    try:
+        assert s.get_meta("schema_version") == "2"
+        s.write_transactions(chunk([row(2, auth_result="declined")]))
+        back = [t for t, _ in s.iter_transactions()]
+        assert [t.transaction_id for t in back] == ["t0", "t1", "t2"] and back[2].auth_result == "declined"
+    finally:
+        s.close()
 
 
 def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from graphfraud.schema import FRAUD_TYPES, MAX_REASON_LENGTH
+
 ERROR_STATUSES = {
     400: "The input is not acceptable; `errors` names each field.",
     401: "The API key is missing or wrong.",
@@ -64,6 +66,13 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "country": {"type": ["string", "null"], "pattern": "^ *([A-Za-z]{2})? *$"},
                 "is_fraud": {"enum": [0, 1, True, False, None]},
                 "labelled_at": {"type": ["string", "null"]},
+                "fraud_type": {"enum": [*FRAUD_TYPES, "", None], "description": "With is_fraud 1: who the fraud "
+                               "was done by and to (see docs/features.md, label semantics)."},
+                "counterparty_id": {**opt_ident, "description": "The user or account receiving a transfer."},
+                "auth_result": {"type": ["string", "null"], "description": "approved or declined (any case)."},
+                "decline_reason": {"type": ["string", "null"], "maxLength": MAX_REASON_LENGTH},
+                "card_bin": {"type": ["string", "null"], "pattern": "^ *([0-9]{4,11})? *$",
+                             "description": "The card's BIN; taken from card_id when that is a full card number."},
                 **{t: opt_ident for t in cfg["EXTRA_TYPES"]},
             },
             "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
@@ -85,6 +94,8 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "snapshot": {}, "replay": {"type": "boolean", "description": "True when this is a retry "
                                                                               "answered from the stored decision."},
                 "mode": {"enum": ["model+rules", "rules_only"]}, "catching_up": {"type": "boolean"},
+                "missing_fields": {"type": "array", "items": {"type": "string"},
+                                   "description": "Fields the model learnt from that this transaction lacks."},
             },
         },
         "BatchRequest": {

@@ -8,12 +8,16 @@ so there is one implementation of every feature.
 State, all keyed by small integers:
 
 * users: first seen, identifiers used (with first-use time), recent transactions (for velocity), running
-  amount statistics per currency group, usual country;
-* identifiers (card, device, ip, merchant, extra types): distinct users, first seen, known-fraud users;
+  amount statistics per currency group, usual country, declines;
+* identifiers (card, device, ip, merchant, card BIN, extra types): distinct users, first seen, known-fraud
+  users, and recent activity (:mod:`graphfraud.graph.activity`): transaction times, declines, and the
+  times labels and confirmed fraud of their transactions became known; cards also keep their spending
+  and the merchants they paid at, merchants the compromised cards that paid there before their fraud
+  (common point of purchase);
 * a union-find over users and *linking* identifiers; an identifier shared by more users than its type's
   hub limit stops linking (it is a hub); component totals are kept at the roots and merged on union;
 * known fraud as it becomes known: a label is revealed at its ``known_at`` time (replays) or at once
-  (live feedback);
+  (live feedback); who a label blames follows :mod:`graphfraud.labels`;
 * a snapshot (PageRank, fraud proximity, and a component rebuild that drops unions made through
   identifiers that later became hubs) recomputed whenever event time crosses a multiple of
   ``snapshot_interval``: the schedule is part of the point-in-time definition, identical everywhere.
@@ -27,11 +31,15 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from .. import labels as semantics
+from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from .activity import CardTrack, drop_time, push_time
 from .policy import LinkPolicy
 
 DAY_MS = 86_400_000
 WINDOW_MS = 30 * DAY_MS
+#: Merchants a card paid at in this long before its first confirmed fraud are possible points of compromise.
+CPP_LOOKBACK_MS = 30 * DAY_MS
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 
 
@@ -102,8 +110,8 @@ class GraphEngine:
         self.label_delay_ms = int(label_delay_ms)
         self.rates = {k.upper(): float(v) for k, v in (rates or {}).items()}
         self.base_currency = base_currency.upper()
-        self.extra_types = tuple(extra_types)
-        self.entity_types = tuple(ENTITY_COLUMNS.values()) + self.extra_types
+        self.extra_types = tuple(t for t in extra_types if t != BIN_TYPE)
+        self.entity_types = tuple(ENTITY_COLUMNS.values()) + (BIN_TYPE,) + self.extra_types
         # users
         self.user_ix: dict[str, int] = {}
         self.u_name: list[str] = []
@@ -114,7 +122,8 @@ class GraphEngine:
         self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
         self.u_times: list[list[int]] = []  # transaction times, sorted (the last 30 days at least)
-        self.u_gtimes: list[dict[str, tuple[list[int], list[float]]]] = []  # group -> (times, cumulative amount)
+        # group -> (times, cumulative amount, amounts), the last 30 days at least
+        self.u_gtimes: list[dict[str, tuple[list[int], list[float], list[float]]]] = []
         self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
         self.u_country: list[dict[str, int]] = []
         self.u_ntx: list[int] = []
@@ -122,7 +131,10 @@ class GraphEngine:
         self.u_fraud: list[bool] = []  # known fraud now
         self.u_victim: list[bool] = []
         self.u_fraudster: list[bool] = []
-        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now
+        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now (any type)
+        self.u_fp_tx: list[int] = []  # of those, typed first_party or friendly (the user's own fraud)
+        self.u_vt_tx: list[int] = []  # of those, typed third_party or scam (done to the user)
+        self.u_decl: list[list[int] | None] = []  # times of the user's declined attempts
         # identifiers
         self.ent_ix: dict[tuple[str, str], int] = {}
         self.e_type: list[str] = []
@@ -133,6 +145,13 @@ class GraphEngine:
         self.e_node: list[int] = []  # union-find node, -1 for context types
         self.e_hub: list[bool] = []
         self.e_country: list[dict[str, int] | None] = []
+        self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
+        self.e_lab: list[list[int] | None] = []  # when labels of its transactions became known
+        self.e_frd: list[list[int] | None] = []  # when confirmed fraud blamed on it became known
+        self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
+        self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
+        self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
+        self.m_cpp: dict[int, list[int]] = {}  # merchant -> when compromised cards that paid there became known
         # union-find over nodes (users and linking identifiers)
         self.parent: list[int] = []
         self.comp: list[Comp | None] = []
@@ -144,10 +163,13 @@ class GraphEngine:
         # identifier nodes that became hubs since the last rebuild (None: unknown, rebuild everything)
         self.new_hubs: list[int] | None = []
         # labels
-        self.pending: list[tuple[int, int, str, str, str, str]] = []  # heap of (known_at, seq, kind, id, value, src)
+        # heap of (known_at, seq, kind, id, value, source, fraud_type)
+        self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
         self._pseq = 0
-        self.tx_user: dict[str, tuple[int, int]] = {}  # transaction id -> (user index, ts) for labels
-        self.tx_label: dict[str, tuple[int, str, int]] = {}  # tx id -> (source rank, value, order)
+        # transaction id -> (user index, ts, identifier indices) for labels
+        self.tx_user: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        # tx id -> (source rank, value, order, fraud type, when its fraud became known or -1)
+        self.tx_label: dict[str, tuple[int, str, int, str | None, int]] = {}
         self.user_label: dict[int, tuple[int, str, int]] = {}
         self._order = 0
         # time and snapshots
@@ -231,6 +253,9 @@ class GraphEngine:
         self.u_victim.append(False)
         self.u_fraudster.append(False)
         self.u_fraud_tx.append(0)
+        self.u_fp_tx.append(0)
+        self.u_vt_tx.append(0)
+        self.u_decl.append(None)
         node = self._new_node(u)
         self.u_node.append(node)
         c = self.comp[node]
@@ -254,6 +279,14 @@ class GraphEngine:
         self.e_fraud.append(None)
         self.e_hub.append(False)
         self.e_country.append({} if typ == "card" else None)
+        self.e_lab.append(None)
+        self.e_frd.append(None)
+        self.e_decl.append(None)
+        if typ == "card":
+            track = self.cards[e] = CardTrack()
+            self.e_times.append(track.times)  # one list: the card's spending keeps its transaction times
+        else:
+            self.e_times.append([])
         if self.policy.links(typ):
             node = self._new_node(-1)
             c = self.comp[node]
@@ -281,8 +314,8 @@ class GraphEngine:
         """Move event time to ``now``: reveal labels known by then, take due snapshots."""
         pending = self.pending
         while pending and pending[0][0] <= now:
-            _, _, kind, sid, value, src = heapq.heappop(pending)
-            self._reveal(kind, sid, value, src)
+            known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
+            self._reveal(kind, sid, value, src, ftype, known)
         if snapshots and now >= self.next_snapshot:
             if self.next_snapshot != -math.inf or self.n_tx:
                 self.take_snapshot(now)
@@ -302,14 +335,30 @@ class GraphEngine:
         """Add a transaction to the graph (after its features were read)."""
         ts = tx.ts
         self.advance(ts, snapshots)
+        now = int(self.clock)
         u = self._user(tx.user_id, ts)
         if ts > self.u_last[u]:
             self.u_last[u] = ts
         unode = self.u_node[u]
         ents = self.u_ents[u]
         policy = self.policy
+        grp = self.group_of(tx.currency)
+        amt = self.base_amount(tx.amount, tx.currency)
+        declined = tx.auth_result == "declined"
+        touched = []
+        card_e = -1
+        merchant_e = -1
         for typ, name in tx.entities():
             e = self._entity(typ, name, ts)
+            touched.append(e)
+            if typ == "card":
+                card_e = e
+            else:
+                push_time(self.e_times[e], ts, now)
+                if typ == "merchant":
+                    merchant_e = e
+            if declined:
+                self._decline(self.e_decl, e, ts, now)
             if e not in ents:
                 ents[e] = ts
                 nt = self.u_ntype[u]
@@ -340,9 +389,11 @@ class GraphEngine:
                 cc = self.e_country[e]
                 assert cc is not None
                 cc[tx.country] = cc.get(tx.country, 0) + 1
+        if card_e >= 0:
+            self.cards[card_e].add(ts, amt, merchant_e, now)
+        if declined:
+            self._decline(self.u_decl, u, ts, now)
         # velocity and amount statistics
-        grp = self.group_of(tx.currency)
-        amt = self.base_amount(tx.amount, tx.currency)
         self._record_time(u, ts, amt, grp)
         st = self.u_amt[u].get(grp)
         if st is None:
@@ -358,6 +409,8 @@ class GraphEngine:
             uc[tx.country] = uc.get(tx.country, 0) + 1
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
+        if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
+            self._update_user(u)
         root = self.find(unode)
         c = self.comp[root]
         assert c is not None
@@ -365,21 +418,29 @@ class GraphEngine:
         c.amount += amt
         if ts > c.last:
             c.last = ts
-        self.tx_user[tx.transaction_id] = (u, ts)
+        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched))
         self.n_tx += 1
         if seq is not None and seq > self.seq:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
             if known <= self.clock:
-                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file")
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
             else:
                 self._pseq += 1
                 heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
-                                              str(tx.is_fraud), "file"))
+                                              str(tx.is_fraud), "file", tx.fraud_type))
+
+    @staticmethod
+    def _decline(table: list[list[int] | None], i: int, ts: int, now: int) -> None:
+        times = table[i]
+        if times is None:
+            table[i] = [ts]
+        else:
+            push_time(times, ts, now)
 
     def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
-        """Keep the user's transaction times sorted, with cumulative amounts per currency group."""
+        """Keep the user's transaction times sorted, with cumulative amounts and amounts per currency group."""
         times = self.u_times[u]
         if not times or ts >= times[-1]:
             times.append(ts)
@@ -389,22 +450,23 @@ class GraphEngine:
             del times[:bisect_left(times, ts - WINDOW_MS)]
         g = self.u_gtimes[u].get(grp)
         if g is None:
-            self.u_gtimes[u][grp] = ([ts], [amt])
+            self.u_gtimes[u][grp] = ([ts], [amt], [amt])
             return
-        gt, gc = g
+        gt, gc, ga = g
         if ts >= gt[-1]:
             gt.append(ts)
             gc.append(gc[-1] + amt)
+            ga.append(amt)
         else:  # out of order (live traffic): insert and shift the sums after it
             i = bisect_left(gt, ts)
             gt.insert(i, ts)
             gc.insert(i, (gc[i - 1] if i else 0.0) + amt)
+            ga.insert(i, amt)
             for k in range(i + 1, len(gc)):
                 gc[k] += amt
         if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
             cut = bisect_left(gt, ts - WINDOW_MS)
-            del gt[:cut]
-            del gc[:cut]
+            del gt[:cut], gc[:cut], ga[:cut]
 
     # ------------------------------------------------------------------ labels
     def queue_label(self, label: Label, default_known_at: int | None = None) -> None:
@@ -414,25 +476,33 @@ class GraphEngine:
             tu = self.tx_user.get(label.subject_id)
             known = (tu[1] + self.label_delay_ms) if tu else self.clock
         if known is None or known <= self.clock:
-            self._reveal(label.subject, label.subject_id, label.value, label.source)
+            self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
+                         self._now() if known is None else int(known))
             return
         self._pseq += 1
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
-                                      label.source))
+                                      label.source, label.fraud_type))
+
+    def _now(self) -> int:
+        return int(self.clock) if self.clock != -math.inf else 0
 
     def apply_label_now(self, label: Label) -> None:
         """Live feedback: the label is known from this moment."""
-        self._reveal(label.subject, label.subject_id, label.value, label.source)
+        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now())
 
     def reveal_all(self) -> None:
-        """Make every pending label known (a serving process rebuilt from history knows them all)."""
+        """Make every pending label known (a serving process rebuilt from history knows them all); each is
+        dated by its own ``known_at`` when that has passed, else now."""
+        now = self._now()
         while self.pending:
-            _, _, kind, sid, value, src = heapq.heappop(self.pending)
-            self._reveal(kind, sid, value, src)
+            known, _, kind, sid, value, src, ftype = heapq.heappop(self.pending)
+            self._reveal(kind, sid, value, src, ftype, min(int(known), now))
 
-    def _reveal(self, kind: str, sid: str, value: str, source: str) -> None:
+    def _reveal(self, kind: str, sid: str, value: str, source: str, fraud_type: str | None = None,
+                when: int | None = None) -> None:
         rank = _SOURCE_RANK.get(source, 0)
         self._order += 1
+        when = self._now() if when is None else when
         if kind == "transaction":
             tu = self.tx_user.get(sid)
             if tu is None:
@@ -440,32 +510,79 @@ class GraphEngine:
             old = self.tx_label.get(sid)
             if old is not None and (old[0], old[2]) > (rank, self._order):
                 return
-            self.tx_label[sid] = (rank, value, self._order)
-            was = old is not None and old[1] == "1"
-            now = value == "1"
-            if was == now:
+            is_fraud = value == "1"
+            if not is_fraud:
+                fraud_type = None
+            if old is not None and old[1] == value and old[3] == fraud_type:
+                self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
                 return
-            u = tu[0]
-            self.u_fraud_tx[u] += 1 if now else -1
-            c = self.comp[self.find(self.u_node[u])]
-            assert c is not None
-            c.fraud_tx += 1 if now else -1
+            u, ts, touched = tu
+            if old is None:  # the transaction's first label: one more label known at its identifiers
+                for e in touched:
+                    lab = self.e_lab[e]
+                    if lab is None:
+                        self.e_lab[e] = [when]
+                    else:
+                        push_time(lab, when, when)
+            elif old[1] == "1":
+                self._blame(u, ts, touched, old[3], old[4], -1)
+            self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
+            if is_fraud:
+                self._blame(u, ts, touched, fraud_type, when, +1)
             self._update_user(u)
         else:
             u2 = self.user_ix.get(sid)
             if u2 is None:
-                u2 = self._user(sid, int(self.clock) if self.clock != -math.inf else 0)
-            old = self.user_label.get(u2)
-            if old is not None and (old[0], old[2]) > (rank, self._order):
+                u2 = self._user(sid, self._now())
+            old_u = self.user_label.get(u2)
+            if old_u is not None and (old_u[0], old_u[2]) > (rank, self._order):
                 return
             self.user_label[u2] = (rank, value, self._order)
-            self.u_fraudster[u2] = value == "fraudster"
-            self.u_victim[u2] = value == "victim"
+            self.u_fraudster[u2] = value in semantics.FRAUD_USER_LABELS
             self._update_user(u2)
 
+    def _blame(self, u: int, ts: int, touched: tuple[int, ...], fraud_type: str | None, when: int,
+               sign: int) -> None:
+        """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user, at the
+        identifiers its type blames, at the user's component, and for a compromised card, at the merchants
+        it paid at before (common point of purchase)."""
+        self.u_fraud_tx[u] += sign
+        if fraud_type in semantics.USER_AT_FAULT:
+            self.u_fp_tx[u] += sign
+        elif fraud_type in semantics.USER_IS_VICTIM:
+            self.u_vt_tx[u] += sign
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        c.fraud_tx += sign
+        e_type = self.e_type
+        for e in touched:
+            if not semantics.blames(fraud_type, e_type[e]):
+                continue
+            if sign > 0:
+                fr = self.e_frd[e]
+                if fr is None:
+                    self.e_frd[e] = [when]
+                else:
+                    push_time(fr, when, when)
+            else:
+                drop_time(self.e_frd[e], when)
+            if sign > 0 and e_type[e] == "card" and semantics.compromises_card(fraud_type) and \
+                    e not in self.compromised:
+                self.compromised[e] = ts
+                for m in self.cards[e].merchants_between(ts - CPP_LOOKBACK_MS, ts):
+                    marks = self.m_cpp.get(m)
+                    if marks is None:
+                        self.m_cpp[m] = [when]
+                    else:
+                        push_time(marks, when, when)
+
     def _update_user(self, u: int) -> None:
-        """Known fraud: a fraudster, or a user with confirmed fraud transactions who is not a victim."""
-        now = self.u_fraudster[u] or (self.u_fraud_tx[u] > 0 and not self.u_victim[u])
+        """Known fraud and victim status by :func:`graphfraud.labels.known_fraud_user`."""
+        lab = self.user_label.get(u)
+        value = lab[1] if lab is not None else None
+        now = semantics.known_fraud_user(value, n_tx=self.u_ntx[u], n_fraud=self.u_fraud_tx[u],
+                                         n_first_party=self.u_fp_tx[u], n_victim=self.u_vt_tx[u])
+        self.u_victim[u] = semantics.victim_user(value, known_fraud=now, n_fraud=self.u_fraud_tx[u])
         if now == self.u_fraud[u]:
             return
         self.u_fraud[u] = now

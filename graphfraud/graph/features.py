@@ -27,34 +27,57 @@ NAN = math.nan
 DAY = 86_400_000.0
 HOUR = 3_600_000
 WINDOWS = (("1h", HOUR), ("1d", 24 * HOUR), ("7d", 7 * 24 * HOUR), ("30d", 30 * 24 * HOUR))
-ENTITY_FEATURES = ("users", "fraud_users", "age_days", "new_for_user", "hub")
+#: Per identifier type ``t``, as ``t_<name>``: users sharing it, known-fraud users on it, its age, new for this
+#: user, hub; its transactions in the last day and week; confirmed fraud blamed on it that became known in
+#: the last 1/7/30 days, and that fraud's share of the labels that became known in the same windows (NaN
+#: with none: "as known at scoring time", so a label delay shifts these windows back as it does for an
+#: issuer); declined attempts with it in the last hour and day.
+ENTITY_FEATURES = ("users", "fraud_users", "age_days", "new_for_user", "hub", "tx_1d", "tx_7d",
+                   "fraud_1d", "fraud_7d", "fraud_30d", "fraud_share_1d", "fraud_share_7d", "fraud_share_30d",
+                   "declines_1h", "declines_1d")
 USER_FEATURES = (
     "amount", "log_amount", "amount_ratio_user_mean", "amount_z_user", "amount_ratio_user_max",
     "account_age_days", "is_new_user", "user_n_tx", "secs_since_last_tx",
     *(f"tx_{w}" for w, _ in WINDOWS), *(f"amount_{w}" for w, _ in WINDOWS),
+    "amount_mean_1d", "amount_mean_7d", "amount_mean_30d", "amount_max_1d", "amount_max_30d",
+    "spend_1d_vs_usual", "user_declines_1h", "user_declines_1d",
     "user_n_card", "user_n_device", "user_n_ip", "user_n_merchant", "n_new_identifiers",
-    "country_differs_user", "country_differs_card", "hour_of_day",
+    "country_differs_user", "country_differs_card", "hour_of_day", "day_of_week",
 )
 GRAPH_FEATURES = (
     "user_known_fraud", "user_victim", "comp_users", "comp_identifiers", "comp_fraud_users", "comp_fraud_tx",
     "comp_tx", "comp_age_days", "comp_first_span_days", "fraud_users_2hop", "n_hub_identifiers",
     "pagerank", "fraud_proximity", "fraud_proximity_max_identifier",
 )
+#: The card's own spending (whoever used it) against its long-run baseline, and common points of purchase:
+#: ``merchant_cpp_30d`` counts cards confirmed compromised in the last 30 days that paid at this merchant in
+#: the 30 days before their fraud; ``card_cpp_exposure`` is the most such cards at a merchant this card
+#: paid at in the last 30 days.
+CARD_FEATURES = (
+    "card_tx_1h", "card_tx_30d", "card_amount_1d", "card_amount_7d", "card_amount_30d", "card_mean_1d",
+    "card_mean_7d", "card_mean_30d", "card_max_1d", "card_max_30d", "amount_ratio_card_mean",
+    "amount_ratio_card_max", "amount_z_card", "card_cpp_exposure", "merchant_cpp_30d",
+)
 # the windows, longest first: each bisect starts where the longer window's ended
 _W30, _W7, _W1D, _W1H = (span for _, span in reversed(WINDOWS))
-_HEAD = len(USER_FEATURES) + len(GRAPH_FEATURES)
-_UNSEEN = (0.0, 0.0, 0.0, 1.0, 0.0)  # an identifier the graph has never seen: no users, new, not a hub
+_N_USER, _N_GRAPH = len(USER_FEATURES), len(GRAPH_FEATURES)
+_CARD = _N_USER + _N_GRAPH
+_HEAD = _CARD + len(CARD_FEATURES)
+_PER_TYPE = len(ENTITY_FEATURES)
+# an identifier the graph has never seen: no users, new, not a hub, no activity, no labels known
+_UNSEEN = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, 0.0, 0.0)
+_NO_CARD = (0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0.0)  # an unseen card (CPP apart)
 
 
 def feature_names(entity_types: tuple[str, ...]) -> list[str]:
     """All feature names, in the order models see them."""
-    names = list(USER_FEATURES) + list(GRAPH_FEATURES)
+    names = list(USER_FEATURES) + list(GRAPH_FEATURES) + list(CARD_FEATURES)
     for t in entity_types:
         names += [f"{t}_{f}" for f in ENTITY_FEATURES]
     return names
 
 
-TRANSACTION_FEATURES = ("amount", "log_amount", "hour_of_day")
+TRANSACTION_FEATURES = ("amount", "log_amount", "hour_of_day", "day_of_week")
 
 
 def tabular_names(entity_types: tuple[str, ...]) -> list[str]:
@@ -79,7 +102,7 @@ class _Layout:
         self.policy = engine.policy
         self.types = engine.entity_types
         self.names = feature_names(self.types)
-        self.slot = {t: _HEAD + 5 * k for k, t in enumerate(self.types)}
+        self.slot = {t: _HEAD + _PER_TYPE * k for k, t in enumerate(self.types)}
         self.limit = {t: self.policy.hub_limit(t) for t in self.types}
         self.template = [NAN] * len(self.names)
 
@@ -123,15 +146,18 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     The caller must have called ``engine.advance(tx.ts)`` (labels and snapshots due by then);
     :meth:`graphfraud.scoring.Scorer.score` and the replay loop do. Entity types the engine was not
     configured with have no features of their own (they still count as identifiers of the transaction).
+    Windows count what happened up to and including this transaction's millisecond (events applied before
+    it), and labels known by then.
 
-    Complexity: O(identifiers of the transaction + the user's transactions in the last 30 days +
-    known-fraud users on the user's identifiers). About 15 µs of CPython per transaction: one list is
-    filled, no per-feature dictionary stores.
+    Complexity: O(identifiers of the transaction x log of their recent activity + the user's and the card's
+    transactions in the last 30 days + known-fraud users on the user's identifiers).
     """
     lay: _Layout | None = engine.__dict__.get("_feature_layout")
     if lay is None or lay.policy is not engine.policy or lay.types is not engine.entity_types:
         lay = _layout(engine)
     ts = tx.ts
+    hi = ts + 1
+    lo1h, lo1d, lo7, lo30 = ts - _W1H, ts - _W1D, ts - _W7, ts - _W30
     u = engine.user_ix.get(tx.user_id)
     cur = tx.currency
     if cur is None or cur == engine.base_currency:
@@ -149,10 +175,11 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     near: set[int] | None = None  # known-fraud users on the linking identifiers around this transaction
     n_new = n_hub = 0
     prox_max = -math.inf
-    card_e = None
+    card_e = merchant_e = None
     ents = engine.u_ents[u] if u is not None else None
     ent_ix, e_users, e_fraud, e_first, e_node, e_hub = (engine.ent_ix, engine.e_users, engine.e_fraud,
                                                          engine.e_first, engine.e_node, engine.e_hub)
+    e_times, e_lab, e_frd, e_decl = engine.e_times, engine.e_lab, engine.e_frd, engine.e_decl
     find = engine.find
     slot, limit = lay.slot, lay.limit
     for typ, name in tx.entities():
@@ -160,11 +187,13 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         e = ent_ix.get((typ, name))
         if e is None:
             if o is not None:
-                row[o:o + 5] = _UNSEEN
+                row[o:o + _PER_TYPE] = _UNSEEN
             n_new += 1
             continue
         if typ == "card":
             card_e = e
+        elif typ == "merchant":
+            merchant_e = e
         users = e_users[e]
         n_users = len(users)
         mine = ents is not None and e in ents
@@ -180,11 +209,43 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             lim = limit.get(typ)
             hub = n_users + 1 > (lim if lim is not None else engine.policy.hub_limit(typ))
         if o is not None:
-            row[o:o + 5] = (n_users - 1 if mine else n_users,
-                            (len(fr) - (1 if u is not None and u in fr else 0)) if fr else 0,
-                            (ts - e_first[e]) / DAY,
-                            0.0 if mine else 1.0,
-                            1.0 if hub else 0.0)
+            times = e_times[e]
+            t_hi = bisect_left(times, hi)
+            i7 = bisect_left(times, lo7, 0, t_hi)
+            tx1d = t_hi - bisect_left(times, lo1d, i7, t_hi)
+            lab = e_lab[e]
+            if lab:
+                l_hi = bisect_left(lab, hi)
+                l30 = bisect_left(lab, lo30, 0, l_hi)
+                l7 = bisect_left(lab, lo7, l30, l_hi)
+                l1 = bisect_left(lab, lo1d, l7, l_hi)
+                frd = e_frd[e]
+                if frd:
+                    f_hi = bisect_left(frd, hi)
+                    f30 = bisect_left(frd, lo30, 0, f_hi)
+                    f7 = bisect_left(frd, lo7, f30, f_hi)
+                    f1 = bisect_left(frd, lo1d, f7, f_hi)
+                    fn30, fn7, fn1 = f_hi - f30, f_hi - f7, f_hi - f1
+                else:
+                    fn30 = fn7 = fn1 = 0
+                n30, n7, n1 = l_hi - l30, l_hi - l7, l_hi - l1
+                s30 = fn30 / n30 if n30 else NAN
+                s7 = fn7 / n7 if n7 else NAN
+                s1 = fn1 / n1 if n1 else NAN
+            else:
+                fn30 = fn7 = fn1 = 0
+                s30 = s7 = s1 = NAN
+            dec = e_decl[e]
+            if dec:
+                d_hi = bisect_left(dec, hi)
+                d1 = bisect_left(dec, lo1d, 0, d_hi)
+                dn1d, dn1h = d_hi - d1, d_hi - bisect_left(dec, lo1h, d1, d_hi)
+            else:
+                dn1d = dn1h = 0
+            row[o:o + _PER_TYPE] = (n_users - 1 if mine else n_users,
+                                    (len(fr) - (1 if u is not None and u in fr else 0)) if fr else 0,
+                                    (ts - e_first[e]) / DAY, 0.0 if mine else 1.0, 1.0 if hub else 0.0,
+                                    tx1d, t_hi - i7, fn1, fn7, fn30, s1, s7, s30, dn1h, dn1d)
         if not mine:
             n_new += 1
         if node < 0:
@@ -204,6 +265,52 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
                 prox_max = p
     if prox_max == -math.inf:
         prox_max = NAN
+    # ---- the card's spending and common points of purchase
+    m_cpp = engine.m_cpp
+    cpp_here = 0.0
+    if merchant_e is not None and m_cpp:
+        marks = m_cpp.get(merchant_e)
+        if marks:
+            cpp_here = float(bisect_left(marks, hi) - bisect_left(marks, lo30))
+    if card_e is not None:
+        track = engine.cards[card_e]
+        times = track.times
+        c_hi = bisect_left(times, hi)
+        c30 = bisect_left(times, lo30, 0, c_hi)
+        c7 = bisect_left(times, lo7, c30, c_hi)
+        c1d = bisect_left(times, lo1d, c7, c_hi)
+        c1h = bisect_left(times, lo1h, c1d, c_hi)
+        cum, amounts = track.cum, track.amounts
+        top = cum[c_hi - 1] if c_hi else 0.0
+        s30 = top - (cum[c30 - 1] if c30 else 0.0)
+        s7 = top - (cum[c7 - 1] if c7 else 0.0)
+        s1 = top - (cum[c1d - 1] if c1d else 0.0)
+        n30, n7, n1 = c_hi - c30, c_hi - c7, c_hi - c1d
+        exposure = 0.0
+        if m_cpp and n30:
+            for m in set(track.merchants[c30:c_hi]):
+                marks = m_cpp.get(m)
+                if marks:
+                    k = bisect_left(marks, hi) - bisect_left(marks, lo30)
+                    if k > exposure:
+                        exposure = float(k)
+        if track.n:
+            mean = track.total / track.n
+            var = max(track.total_sq / track.n - mean * mean, 0.0)
+            c_ratio = amt / mean if mean > 0 else NAN
+            c_z = (amt - mean) / math.sqrt(var) if var > 1e-9 else NAN
+            c_rmax = amt / track.largest if track.largest > 0 else NAN
+        else:
+            c_ratio = c_z = c_rmax = NAN
+        row[_CARD:_HEAD] = (
+            float(c_hi - c1h), float(n30), s1, s7, s30, s1 / n1 if n1 else NAN, s7 / n7 if n7 else NAN,
+            s30 / n30 if n30 else NAN, max(amounts[c1d:c_hi]) if n1 else NAN, max(amounts[c30:c_hi]) if n30 else NAN,
+            c_ratio, c_rmax, c_z, exposure, cpp_here)
+    elif tx.card_id is not None:
+        row[_CARD:_HEAD - 1] = _NO_CARD
+        row[_HEAD - 1] = cpp_here
+    else:
+        row[_HEAD - 1] = cpp_here
     # card country
     country = tx.country
     differs_card = NAN
@@ -218,6 +325,8 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         user_n_tx = 0.0
         secs = ratio_mean = z = ratio_max = differs_user = pr = px = NAN
         t1h = t1d = t7d = t30d = a1h = a1d = a7d = a30d = 0.0
+        m1d = m7d = m30d = x1d = x30d = vs_usual = NAN
+        ud1h = ud1d = 0.0
         n_card = n_device = n_ip = n_merchant = 0.0
         known_fraud = victim = 0.0
     else:
@@ -228,27 +337,42 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         # windows end at this transaction's time: live traffic may carry earlier times than stored ones
         n_t = bisect_right(times, ts)
         secs = (ts - times[n_t - 1]) / 1000.0 if n_t else NAN
-        i30 = bisect_left(times, ts - _W30, 0, n_t)
-        i7 = bisect_left(times, ts - _W7, i30, n_t)
-        i1d = bisect_left(times, ts - _W1D, i7, n_t)
-        i1h = bisect_left(times, ts - _W1H, i1d, n_t)
+        i30 = bisect_left(times, lo30, 0, n_t)
+        i7 = bisect_left(times, lo7, i30, n_t)
+        i1d = bisect_left(times, lo1d, i7, n_t)
+        i1h = bisect_left(times, lo1h, i1d, n_t)
         t30d, t7d, t1d, t1h = float(n_t - i30), float(n_t - i7), float(n_t - i1d), float(n_t - i1h)
         gt = engine.u_gtimes[u].get(grp)
+        st = engine.u_amt[u].get(grp)
         if gt is None:
             a1h = a1d = a7d = a30d = 0.0
+            m1d = m7d = m30d = x1d = x30d = vs_usual = NAN
         else:
-            gtimes, gcum = gt
+            gtimes, gcum, gamt = gt
             g_hi = bisect_right(gtimes, ts)
             g_top = gcum[g_hi - 1] if g_hi else 0.0
-            j30 = bisect_left(gtimes, ts - _W30, 0, g_hi)
-            j7 = bisect_left(gtimes, ts - _W7, j30, g_hi)
-            j1d = bisect_left(gtimes, ts - _W1D, j7, g_hi)
-            j1h = bisect_left(gtimes, ts - _W1H, j1d, g_hi)
+            j30 = bisect_left(gtimes, lo30, 0, g_hi)
+            j7 = bisect_left(gtimes, lo7, j30, g_hi)
+            j1d = bisect_left(gtimes, lo1d, j7, g_hi)
+            j1h = bisect_left(gtimes, lo1h, j1d, g_hi)
             a30d = g_top - (gcum[j30 - 1] if j30 else 0.0)
             a7d = g_top - (gcum[j7 - 1] if j7 else 0.0)
             a1d = g_top - (gcum[j1d - 1] if j1d else 0.0)
             a1h = g_top - (gcum[j1h - 1] if j1h else 0.0)
-        st = engine.u_amt[u].get(grp)
+            g30, g7, g1 = g_hi - j30, g_hi - j7, g_hi - j1d
+            m30d = a30d / g30 if g30 else NAN
+            m7d = a7d / g7 if g7 else NAN
+            m1d = a1d / g1 if g1 else NAN
+            x1d = max(gamt[j1d:g_hi]) if g1 else NAN
+            x30d = max(gamt[j30:g_hi]) if g30 else NAN
+            vs_usual = a1d / (st[1] / account_age) if st is not None and account_age >= 1.0 and st[1] > 0 else NAN
+        dec = engine.u_decl[u]
+        if dec:
+            d_hi = bisect_left(dec, hi)
+            d1 = bisect_left(dec, lo1d, 0, d_hi)
+            ud1d, ud1h = float(d_hi - d1), float(d_hi - bisect_left(dec, lo1h, d1, d_hi))
+        else:
+            ud1d = ud1h = 0.0
         if st is not None and st[0] > 0:
             mean = st[1] / st[0]
             var = max(st[2] / st[0] - mean * mean, 0.0)
@@ -315,10 +439,11 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         if u is not None:
             near.discard(u)
         n_near = float(len(near))
-    row[:_HEAD] = (
+    row[:_CARD] = (
         amt, math.log1p(amt), ratio_mean, z, ratio_max, account_age, is_new, user_n_tx, secs,
-        t1h, t1d, t7d, t30d, a1h, a1d, a7d, a30d, n_card, n_device, n_ip, n_merchant, float(n_new),
-        differs_user, differs_card, (ts // HOUR) % 24,
+        t1h, t1d, t7d, t30d, a1h, a1d, a7d, a30d, m1d, m7d, m30d, x1d, x30d, vs_usual, ud1h, ud1d,
+        n_card, n_device, n_ip, n_merchant, float(n_new),
+        differs_user, differs_card, (ts // HOUR) % 24, (ts // _W1D + 3) % 7,
         known_fraud, victim, float(cu), float(ci), float(cfu), float(cft), float(ctx), comp_age, comp_span,
         n_near, float(n_hub), pr, px, prox_max,
     )

@@ -51,7 +51,8 @@ def _key(store: Any) -> bytes:
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the engine's code: a pickle of other code may lack attributes this code needs."""
-    from . import engine, policy, snapshot
+    from .. import labels
+    from . import activity, engine, policy, snapshot
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -60,7 +61,7 @@ def code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
         release = "source"
     h = hashlib.sha256(release.encode())
-    for mod in (engine, policy, snapshot):
+    for mod in (engine, policy, snapshot, activity, labels):
         try:
             h.update(inspect.getsource(mod).encode())
         except (OSError, TypeError):  # installed without sources: the release number stands for the code
