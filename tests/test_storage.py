@@ -343,12 +343,86 @@ def test_revoking_a_missing_key_raises_not_found(store: Any, name: str) -> None:
 
 def test_app_users(store: Any) -> None:
     store.create_app_user("ann", "investigator", "hash-1")
-    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1"}
+    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1",
+                                         "disabled": False}
     assert store.get_app_user("bob") is None
     with pytest.raises(Conflict) as info:
         store.create_app_user("ann", "admin", "hash-2")
     assert info.value.code == "user_exists"
-    assert store.list_app_users() == [{"name": "ann", "role": "investigator"}]
+    assert store.list_app_users() == [{"name": "ann", "role": "investigator", "disabled": False}]
+
+
+def test_sessions_live_in_the_store_and_end_there(store: Any) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_session("s1", "ann", 1000)
+    store.create_session("s2", "ann", 2000)
+    store.create_session("s3", "bob", 3000)
+    assert store.get_session("s1") == {"user": "ann", "created_at": 1000, "last_seen": 1000}
+    store.touch_session("s1", 1500)
+    assert store.get_session("s1")["last_seen"] == 1500
+    store.delete_session("s1")
+    assert store.get_session("s1") is None
+    assert store.delete_sessions("bob") == 1 and store.get_session("s3") is None
+    store.create_session("s4", "ann", 9000)
+    assert store.prune_sessions(created_before=2500, seen_before=0) == 1  # s2 started too long ago
+    assert store.get_session("s2") is None and store.get_session("s4") is not None
+    assert store.prune_sessions(created_before=0, seen_before=9500) == 1  # s4 idle too long
+    assert store.get_session("s4") is None
+
+
+@pytest.mark.parametrize("change", ["password", "disable"], ids=["password-change", "disable"])
+def test_changing_an_account_ends_its_sessions(store: Any, change: str) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_app_user("bob", "analyst", "hash-b")
+    for sid, user in (("a1", "ann"), ("a2", "ann"), ("b1", "bob")):
+        store.create_session(sid, user, 1000)
+    kw = {"password_hash": "hash-2"} if change == "password" else {"disabled": True}
+    assert store.update_app_user("ann", **kw) == 2
+    assert store.get_session("a1") is None and store.get_session("a2") is None
+    assert store.get_session("b1") is not None  # other accounts keep theirs
+    ann = store.get_app_user("ann")
+    assert ann["disabled"] is (change == "disable")
+    assert ann["password_hash"].lstrip("!") == ("hash-2" if change == "password" else "hash-1")
+    assert store.update_app_user("ann", disabled=False) == 0
+    assert store.get_app_user("ann")["disabled"] is False
+    with pytest.raises(NotFound):
+        store.update_app_user("nobody", disabled=True)
+
+
+def test_throttle_events_are_counted_per_key_and_forgotten(store: Any) -> None:
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 1000, forget_before=0)
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 2000, forget_before=0)
+    store.add_throttle(["addr:5.6.7.8"], 3000, forget_before=0)
+    keys = ["pair:ann|1.2.3.4", "addr:1.2.3.4", "addr:5.6.7.8", "acct:nobody"]
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 2, "addr:1.2.3.4": 2, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+    assert store.count_throttle(keys, since=1500)["pair:ann|1.2.3.4"] == 1
+    store.clear_throttle(["pair:ann|1.2.3.4"])
+    assert store.count_throttle(keys, since=0)["pair:ann|1.2.3.4"] == 0
+    store.add_throttle(["addr:9"], 5000, forget_before=2500)  # drops everything before 2500
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 0, "addr:1.2.3.4": 0, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+
+
+def test_a_store_from_before_sessions_gets_their_tables_on_first_write(store_path: Path) -> None:
+    con = sqlite3.connect(store_path)
+    con.executescript("DROP TABLE ui_session; DROP TABLE throttle;")
+    con.close()
+    store = open_store(str(store_path))
+    assert store.get_session("s1") is None and store.count_throttle(["k"], 0) == {"k": 0}
+    store.create_session("s1", "ann", 1)
+    store.add_throttle(["k"], 5, forget_before=0)
+    assert store.get_session("s1")["user"] == "ann" and store.count_throttle(["k"], 0) == {"k": 1}
+    store.close()
+
+
+def test_meta_settings_can_be_deleted(store: Any) -> None:
+    store.set_meta("secret_key", "legacy-secret")
+    store.delete_meta("secret_key")
+    assert store.get_meta("secret_key") is None
+    store.delete_meta("never-set")  # nothing to delete is fine
+    with pytest.raises(ValueError):
+        store.delete_meta("seq")
 
 
 def test_cases_and_their_audit_rows(store: Any) -> None:

@@ -214,7 +214,7 @@ def document(app: Flask) -> dict[str, Any]:
             _json(_ref("LabelResult"), "How many labels were stored."), body_errs,
             body={"oneOf": [_ref("Label"), {"type": "array", "items": _ref("Label")}]}, op_id="add_labels")},
         "/api/v1/transactions/{transaction_id}": {"get": op(
-            "A stored transaction with its decision record", "score",
+            "A stored transaction with its decision record (a score-scope key: only those it scored)", "score",
             _json(_ref("TransactionRecord"), "The transaction and its decision."), read_errs,
             params=[path_param("transaction_id", "The transaction id.")], op_id="get_transaction")},
         "/api/v1/rings": {"get": op(
@@ -237,8 +237,9 @@ def document(app: Flask) -> dict[str, Any]:
                     int_param("limit", 1, cap, min(100, cap), "Most nodes returned.")],
             op_id="get_entity")},
         "/healthz": {"get": op("The process is up", None, _json(_ref("Health"), "Up."), (500,), op_id="healthz")},
-        "/readyz": {"get": op("The scoring engine is loaded and caught up", None, _json(_ref("Ready"), "Ready."),
-                              (500, 503), op_id="readyz")},
+        "/readyz": {"get": op("The scoring engine is loaded and caught up; counts and versions only with an "
+                              "admin key", None, _json(_ref("Ready"), "Ready."), (401, 403, 429, 500, 503),
+                              op_id="readyz")},
         "/metrics": {"get": op("Prometheus metrics (text exposition format 0.0.4)", None,
                                {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                (500,), op_id="metrics")},

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
+from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
 from .base import LINK_TOTAL_COLUMNS, TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .registry import RegistryMixin
@@ -132,7 +133,8 @@ class EmbeddedStore(RegistryMixin):
     Parameters
     ----------
     path : str
-        The store file; created with its folder's permissions when missing.
+        The store file; created owner-only (``0600``) when missing, and SQLite gives its ``-wal`` and
+        ``-shm`` files the same mode. An existing store open to other users is tightened to ``0600``.
     durable : bool, optional
         ``True`` syncs every commit to disk (``synchronous=FULL``): an acknowledged write survives power
         loss. ``False`` (``synchronous=NORMAL``) commits to the write-ahead log without a sync: a commit
@@ -155,6 +157,7 @@ class EmbeddedStore(RegistryMixin):
         if folder and not os.path.isdir(folder):
             raise StorageError(f"The folder {folder} for the store does not exist; create it or choose "
                                "another --store path.", code="store_unavailable")
+        self._make_private()
         try:
             con = self._con()
             if not self._initialised(con):  # a new file: create it (an existing one opens read-only)
@@ -170,6 +173,17 @@ class EmbeddedStore(RegistryMixin):
         except sqlite3.DatabaseError as e:
             raise StorageError(f"The store {self.location} cannot be opened: {e}. Is it a graphfraud store?",
                                code="store_unavailable") from None
+
+    def _make_private(self) -> None:
+        """Create the store file owner-only before SQLite does (SQLite would use the umask), or tighten an
+        existing one and its log files (stores made by earlier versions were ``0644``)."""
+        try:
+            if create_private(self.location):
+                return
+        except OSError:  # a read-only folder: SQLite says what is wrong when it opens the file
+            return
+        for suffix in ("", "-wal", "-shm"):
+            tighten(self.location + suffix)
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         """Bring a store made by an earlier version up to :data:`SCHEMA_VERSION` (in one write transaction)."""
@@ -744,6 +758,22 @@ class EmbeddedStore(RegistryMixin):
             return None, base
 
         self._write(work)
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting; its old value is overwritten in the file (``secure_delete``), not just unlinked."""
+        if key in ("seq", "links_seq", "schema_version"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+        con = self._con()
+        con.execute("PRAGMA secure_delete=ON")
+        try:
+            def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
+                c.execute("DELETE FROM meta WHERE key=?", (key,))
+                return None, base
+
+            self._write(work)
+            con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            con.execute("PRAGMA secure_delete=OFF")
 
     # ------------------------------------------------------------ ring detection reads (read only what's needed)
     def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None) -> Any:

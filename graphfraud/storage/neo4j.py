@@ -768,3 +768,14 @@ class Neo4jStore(Neo4jRegistryMixin):
             return None, base
 
         self._write(work, "save a setting")
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting (the server's store files keep the old value until they are compacted)."""
+        if key == "seq" or key.startswith("id:"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            tx.run(query("delete_meta"), key=key).consume()
+            return None, base
+
+        self._write(work, "remove a setting")
