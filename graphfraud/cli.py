@@ -195,7 +195,8 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
 @store_option
 @handle_errors
 def train(label_delay: str | None, promote: bool, store_path: str | None) -> None:
-    """Train a new model version on the store's labelled history (point-in-time features).
+    """Train new model versions on the store's history: the transaction model from labelled transactions
+    (point-in-time features), the account model (what `suspects` ranks with) from accounts known as fraud.
 
     \b
     Example:
@@ -209,8 +210,14 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
                           log=lambda m: click.echo(m, err=True))
     finally:
         store.close()
-    click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
-               f"{json.dumps(out['metrics'], sort_keys=True)}")
+    if out["version"] is not None:
+        click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
+                   f"{json.dumps(out['metrics'], sort_keys=True)}")
+    else:
+        click.echo(out["skipped"])
+    acc = out.get("accounts")
+    if acc is not None:
+        click.echo(f"account model {acc['version']} (in use by suspects): {json.dumps(acc['metrics'], sort_keys=True)}")
 
 
 def _ms(text: str | None) -> int | None:
@@ -445,6 +452,35 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
     finally:
         store.close()
     click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)
+
+
+@main.command()
+@click.option("--top", type=click.IntRange(0, None), default=50, show_default=True,
+              help="How many accounts to print, best first (0: every account).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--raw", is_flag=True, help="CSV: write ids exactly as stored (no spreadsheet-formula escaping).")
+@store_option
+@handle_errors
+def suspects(top: int, fmt: str, raw: bool, store_path: str | None) -> None:
+    """Rank accounts by risk as of the latest data (mules, laundering and fraud accounts).
+
+    Each row has user_id, score, reasons and ring_id; accounts already known as fraud are scored by a model
+    that did not learn from their labels. Train the account model first (`graphfraud train`).
+
+    \b
+    Example:
+      graphfraud suspects --top 20
+      graphfraud suspects --top 0 --format csv > suspects.csv
+    """
+    from .scoring import load_or_build_engine
+    from .suspects import format_suspects, rank_suspects
+
+    store = open_store(store_path)
+    try:
+        ranked = rank_suspects(store, load_or_build_engine(store), top=top)
+    finally:
+        store.close()
+    click.echo(format_suspects(ranked, fmt, raw=raw), nl=False)
 
 
 @main.group()

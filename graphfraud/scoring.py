@@ -271,13 +271,16 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 
 @long_lived()
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
-    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
+    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot).
+
+    Every label is revealed at the end, in the order they became known (their ``known_at``, or the label
+    delay after their transaction), so windows of "fraud known lately" count them as a replay would."""
     engine = new_engine(overrides)
     seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
     for tx, seq in store.iter_transactions():
-        engine.apply(tx, seq, snapshots=False)
+        engine.apply(tx, seq, snapshots=False, reveal=False)
     for seq, label in store.labels():
-        engine.apply_label_now(label)
+        engine.defer_label(label)
         engine.seq = max(engine.seq, seq)
     if reveal:
         engine.reveal_all()

@@ -54,7 +54,16 @@ ACCOUNT_FEATURES = (
     "fraud_in_amount", "fraud_senders", "hop2_in_amount", "fraud_out_amount", "fraud_recipients",
     "fraud_partner_share", "flow_proximity", "flow_pagerank",
     "n_transactions", "n_identifiers", "comp_users", "comp_other_fraud",
+    # from the whole transfer graph: the median amounts, money that comes back (directed cycles through the
+    # account of 2, 3 and 4 transfers), and the transfers with known fraud on either side
+    "median_out", "median_in", "small_out", "small_in", "cycles_2", "cycles_3", "cycles_4",
+    "min_from_fraud", "min_to_fraud", "small_from_fraud", "small_to_fraud", "fraud_within_2_hops",
 )
+#: A transfer is "small" below this quantile of every transfer's amount in the data (the issue's observation:
+#: laundering moves money in amounts far from the ordinary ones; structuring and testing use small ones).
+SMALL_QUANTILE = 0.1
+_STRUCTURE = ACCOUNT_FEATURES.index("median_out")
+_EDGES = ACCOUNT_FEATURES.index("min_from_fraud")
 _WORDS = {
     "fraud_in_amount": "received {v} from {fraud_senders} accounts known as fraud",
     "fraud_senders": "received money from {v} accounts known as fraud",
@@ -95,13 +104,15 @@ def known_fraud_accounts(engine: GraphEngine) -> np.ndarray:
     return np.flatnonzero(np.fromiter(engine.u_fraud, dtype=bool, count=len(engine.u_fraud)))
 
 
-def account_features(engine: GraphEngine, users: Sequence[int], hidden: Collection[int] = ()) -> np.ndarray:
+def account_features(engine: GraphEngine, users: Sequence[int], hidden: Collection[int] = (),
+                     structure: np.ndarray | None = None) -> np.ndarray:
     """:data:`ACCOUNT_FEATURES` of ``users`` (user indices) as of the engine's latest event, as if the
     accounts in ``hidden`` were not known as fraud (their labels hidden for out-of-fold training).
 
     The exposure figures come from the engine's own incremental bookkeeping (:class:`FlowGraph`): hidden
     accounts are taken out of the known-fraud set and put back afterwards, through the same method live
-    labels go through.
+    labels go through. ``structure`` (:func:`transfer_structure`, which needs no label) may be given when it
+    was computed already.
     """
     flows = engine.flows
     hidden = [h for h in hidden if engine.u_fraud[h]]
@@ -124,14 +135,83 @@ def account_features(engine: GraphEngine, users: Sequence[int], hidden: Collecti
             other_fraud = (c.fraud_users if c is not None else 0) - hidden_roots.get(root, 0) - int(fraud[u])
             tail = (float(engine.u_ntx[u]), float(len(engine.u_ents[u])), float(comp_users), float(other_fraud))
             if acc is None:
-                out[row, -4:] = tail
+                out[row, _STRUCTURE - 4:_STRUCTURE] = tail
                 continue
-            out[row] = (*_money(acc, now, fraud), float(pr[u]) if pr is not None else np.nan, *tail)
+            out[row, :_STRUCTURE] = (*_money(acc, now, fraud), float(pr[u]) if pr is not None else np.nan, *tail)
             out[row, ACCOUNT_FEATURES.index("flow_proximity")] = float(prox[u]) if prox is not None else np.nan
     finally:
         if flows is not None:
             for h in hidden:
                 flows.set_fraud(h, True)
+    if flows is not None and len(flows.src):
+        idx = np.asarray(users, dtype=np.int64)
+        if structure is None:
+            structure = transfer_structure(engine)
+        out[:, _STRUCTURE:_EDGES] = structure[idx]
+        out[:, _EDGES:] = _fraud_edges(engine, fraud)[idx]
+    return out
+
+
+def transfer_structure(engine: GraphEngine) -> np.ndarray:
+    """Per user index, the label-free columns read from the whole transfer graph: median amount sent and
+    received, how many transfers sent and received were small (:data:`SMALL_QUANTILE`), and directed cycles
+    through the account of 2, 3 and 4 transfers (distinct partner paths, from powers of the
+    account-to-account adjacency matrix)."""
+    import pandas as pd
+    from scipy import sparse
+
+    flows = engine.flows
+    assert flows is not None
+    n = len(engine.u_name)
+    src = np.frombuffer(flows.src, dtype=np.int32).astype(np.int64)
+    dst = np.frombuffer(flows.dst, dtype=np.int32).astype(np.int64)
+    amt = np.frombuffer(flows.amount, dtype=np.float64)
+    out = np.full((n, _EDGES - _STRUCTURE), np.nan)
+    out[:, 0] = pd.Series(amt).groupby(src).median().reindex(range(n)).to_numpy()
+    out[:, 1] = pd.Series(amt).groupby(dst).median().reindex(range(n)).to_numpy()
+    small = (amt <= np.quantile(amt, SMALL_QUANTILE)).astype(float)
+    out[:, 2] = np.bincount(src, weights=small, minlength=n)
+    out[:, 3] = np.bincount(dst, weights=small, minlength=n)
+    a = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    a.data[:] = 1.0  # one edge per ordered pair of accounts
+    a.setdiag(0)
+    a.eliminate_zeros()
+    at = a.T.tocsr()
+    a2 = a @ a
+    out[:, 4] = np.asarray(a.multiply(at).sum(axis=1)).ravel()
+    out[:, 5] = np.asarray(a2.multiply(at).sum(axis=1)).ravel()
+    out[:, 6] = np.asarray(a2.multiply(a2.T).sum(axis=1)).ravel()
+    return out
+
+
+def _fraud_edges(engine: GraphEngine, fraud: np.ndarray) -> np.ndarray:
+    """Per user index, given which accounts count as known fraud: the smallest amount received from one and
+    sent to one (NaN when none), how many small transfers (:data:`SMALL_QUANTILE`) came from one and went to
+    one, and how many known fraud accounts are within two transfers either way."""
+    from scipy import sparse
+
+    flows = engine.flows
+    assert flows is not None
+    n = len(engine.u_name)
+    src = np.frombuffer(flows.src, dtype=np.int32).astype(np.int64)
+    dst = np.frombuffer(flows.dst, dtype=np.int32).astype(np.int64)
+    amt = np.frombuffer(flows.amount, dtype=np.float64)
+    out = np.full((n, len(ACCOUNT_FEATURES) - _EDGES), np.nan)
+    small = amt <= np.quantile(amt, SMALL_QUANTILE)
+    for col, (side, other) in enumerate(((dst, src), (src, dst))):
+        sel = fraud[other]
+        low = np.full(n, np.inf)
+        np.minimum.at(low, side[sel], amt[sel])
+        out[:, col] = np.where(np.isfinite(low), low, np.nan)
+        out[:, 2 + col] = np.bincount(side[sel & small], minlength=n)
+    both = np.concatenate([src, dst]), np.concatenate([dst, src])
+    b = sparse.csr_matrix((np.ones(len(both[0])), both), shape=(n, n))
+    b.data[:] = 1.0
+    reach = b + b @ b
+    reach.setdiag(0)
+    reach.eliminate_zeros()
+    reach.data[:] = 1.0
+    out[:, 4] = reach @ fraud.astype(float)
     return out
 
 
@@ -173,8 +253,8 @@ def _flow_ranks(engine: GraphEngine, fraud: np.ndarray) -> tuple[Any, Any]:
 def _classifier(random_state: int = 0) -> Any:
     from .classifier import GraphFraudClassifier
 
-    return GraphFraudClassifier(max_iter=200, learning_rate=0.05, min_samples_leaf=20, l2_regularization=1.0,
-                                random_state=random_state, n_threads=1)
+    return GraphFraudClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+                                l2_regularization=1.0, random_state=random_state, n_threads=1)
 
 
 def fit_accounts(engine: GraphEngine, *, folds: int = FOLDS, seed: int = 0,
@@ -192,9 +272,11 @@ def fit_accounts(engine: GraphEngine, *, folds: int = FOLDS, seed: int = 0,
     y[positives] = 1
     fold = np.random.default_rng(seed).integers(0, folds, size=len(users))
     X = np.empty((len(users), len(ACCOUNT_FEATURES)))
+    structure = transfer_structure(engine) if engine.flows is not None and len(engine.flows.src) else None
     for k in range(folds):
         rows = np.flatnonzero(fold == k)
-        X[rows] = account_features(engine, rows.tolist(), hidden=positives[fold[positives] == k].tolist())
+        X[rows] = account_features(engine, rows.tolist(), hidden=positives[fold[positives] == k].tolist(),
+                                   structure=structure)
     log(f"account features for {len(users):,} accounts ({len(positives):,} known fraud) in "
         f"{time.perf_counter() - t0:.1f} s")
     oof = np.zeros(len(users))
@@ -314,3 +396,31 @@ def _num(v: float) -> str:
 
 def _pct(v: float) -> str:
     return "unknown" if isinstance(v, float) and math.isnan(v) else f"{v:.0%}"
+
+
+def format_suspects(ranked: Sequence[Suspect], fmt: str = "table", raw: bool = False) -> str:
+    """Ranked accounts as ``json`` (a list), ``csv`` (``user_id,score,reasons,ring_id,known_fraud``, through
+    :func:`graphfraud.output.csv_writer`) or a ``table`` for people.
+
+    >>> print(format_suspects([Suspect("u1", 0.93, ["received 40 from 2 accounts known as fraud"])], "csv"), end="")
+    user_id,score,reasons,ring_id,known_fraud
+    u1,0.930000,received 40 from 2 accounts known as fraud,,0
+    """
+    import io
+    import json
+
+    from .output import csv_writer
+
+    if fmt == "json":
+        return json.dumps([s.to_dict() for s in ranked]) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv_writer(buf, raw=raw, lineterminator="\n")
+        w.writerow(["user_id", "score", "reasons", "ring_id", "known_fraud"])
+        for s in ranked:
+            w.writerow([s.user_id, f"{s.score:.6f}", " | ".join(s.reasons), s.ring_id or "", int(s.known)])
+        return buf.getvalue()
+    lines = [f"{'user_id':<24} {'score':>6}  reasons"]
+    for s in ranked:
+        lines.append(f"{s.user_id[:24]:<24} {s.score:6.3f}  {'(known) ' if s.known else ''}{'; '.join(s.reasons)}")
+    return "\n".join(lines) + "\n"

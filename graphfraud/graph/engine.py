@@ -322,10 +322,11 @@ class GraphEngine:
         return amount * r if r is not None else amount
 
     # ------------------------------------------------------------------ time
-    def advance(self, now: int, snapshots: bool = True) -> None:
-        """Move event time to ``now``: reveal labels known by then, take due snapshots."""
+    def advance(self, now: int, snapshots: bool = True, reveal: bool = True) -> None:
+        """Move event time to ``now``: reveal labels known by then (unless ``reveal`` is false: a rebuild
+        reveals them all at the end, in the order they became known), take due snapshots."""
         pending = self.pending
-        while pending and pending[0][0] <= now:
+        while reveal and pending and pending[0][0] <= now:
             known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
             self._reveal(kind, sid, value, src, ftype, known)
         if snapshots and now >= self.next_snapshot:
@@ -343,10 +344,10 @@ class GraphEngine:
         self.snapshot_version += 1
 
     # ------------------------------------------------------------------ transactions
-    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True) -> None:
-        """Add a transaction to the graph (after its features were read)."""
+    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True, reveal: bool = True) -> None:
+        """Add a transaction to the graph (after its features were read); ``reveal`` as in :meth:`advance`."""
         ts = tx.ts
-        self.advance(ts, snapshots)
+        self.advance(ts, snapshots, reveal)
         now = int(self.clock)
         u = self._user(tx.user_id, ts)
         if ts > self.u_last[u]:
@@ -443,7 +444,7 @@ class GraphEngine:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
-            if known <= self.clock:
+            if reveal and known <= self.clock:
                 self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
             else:
                 self._pseq += 1
@@ -501,6 +502,16 @@ class GraphEngine:
         self._pseq += 1
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
                                       label.source, label.fraud_type))
+
+    def defer_label(self, label: Label) -> None:
+        """Queue ``label`` for :meth:`reveal_all`, at its ``known_at`` or the label delay after its transaction."""
+        known = label.known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = (tu[1] + self.label_delay_ms) if tu else None
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known if known is not None else self._now()), self._pseq, label.subject,
+                                      label.subject_id, label.value, label.source, label.fraud_type))
 
     def _now(self) -> int:
         return int(self.clock) if self.clock != -math.inf else 0

@@ -128,6 +128,7 @@ class FlowGraph:
         self.src = array("i")
         self.dst = array("i")
         self.amount = array("d")
+        self.ts = array("q")
 
     def account(self, u: int) -> Account:
         a = self.accounts.get(u)
@@ -146,6 +147,7 @@ class FlowGraph:
         self.src.append(u)
         self.dst.append(v)
         self.amount.append(amount)
+        self.ts.append(ts)
         if u in self.fraud:
             self._fraud_in(v, amount, 1 if new_sender else 0)
         if pay.exposed():
