@@ -163,6 +163,9 @@ class _Group:
         t, a = _merge(t, a, merge if merge is not None else (DAY if rng.random() < 0.4 else 0.0))
         k = len(t)
         t_out = t + np.maximum(120.0, logn(rng, delay_h * HOUR, 0.9, k))
+        if self.mode == "own":  # a recruited customer passes it on when awake; a controller at any hour
+            awake = w.daytime(t_out, np.full(k, src))
+            t_out = np.where(awake > t + 120.0, awake, t_out)
         amt = a * (1 - self.commission[int(src)]) * rng.uniform(0.98, 1.0, k)
         if rng.random() < 0.4:
             amt = np.floor(amt / 10) * 10
