@@ -97,8 +97,8 @@ class Mapping:
         missing: list[str] = []
         warnings: list[str] = []
         for target, src in self.columns.items():
-            need = [src.column] if src.kind in ("column", "step") else list(src.columns) if src.kind in ("hash", "join") \
-                else []
+            need = ([src.column] if src.kind in ("column", "step") else
+                    list(src.columns) if src.kind in ("hash", "join") else [])
             absent = [c for c in need if c is not None and c not in have]
             if not absent:
                 continue
