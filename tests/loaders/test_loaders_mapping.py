@@ -336,6 +336,7 @@ def test_a_missing_step_column_stops_the_load(tmp_path, store):
 AMLSIM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amlsim"
 
 
+@pytest.mark.slow  # loads about 120,000 rows per sample
 @pytest.mark.parametrize("sample", ["20K_cycle200", "20K_fanin200"])
 def test_amlsim_mapping_loads_the_samples_whole(store, sample):
     path = AMLSIM / sample / "transactions.csv"
