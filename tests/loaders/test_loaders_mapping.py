@@ -333,6 +333,20 @@ def test_a_missing_step_column_stops_the_load(tmp_path, store):
         load_file(path, store, mapping=STEPS, progress=False)
 
 
+def test_amlsim_mapping_on_a_small_file(tmp_path, store):
+    rows = [{"sourceNodeId": s, "targetNodeId": d, "value": v, "time": t} for s, d, v, t in
+            [("280", "15349", "147.8", "1"), ("280", "15349", "147.8", "1"), ("9988", "9988", "340.27", "1"),
+             ("7", "0", "12", "2")]]
+    path = write_csv(tmp_path / "transactions.csv", rows, header=("sourceNodeId", "targetNodeId", "value", "time"))
+    s = load_file(path, store, mapping="amlsim", progress=False)
+    assert (s.inserted, s.rejected, s.warnings) == (4, 0, [])
+    got = _stored(store)
+    assert [(t.user_id, t.counterparty_id, t.amount) for t in got.values()] == [
+        ("280", "15349", 147.8), ("280", "15349", 147.8), ("9988", "9988", 340.27), ("7", "0", 12.0)]
+    assert store.get_transaction("T3")["timestamp"] == "2020-01-02T00:00:00.002Z"  # step 1, third row
+    assert got["T4"].ts == 1577836800000 + 2 * 86_400_000 + 3  # step 2, row 4
+
+
 AMLSIM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amlsim"
 
 
