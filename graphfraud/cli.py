@@ -18,7 +18,8 @@ from .errors import GraphFraudError
 #: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
 PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset",
             "stars": ".synth:write_stars", "chains": ".synth:write_chains", "bipartite": ".synth:write_bipartite",
-            "sleepers": ".synth:write_sleepers", "merchants": ".synth:write_merchants", "mixed": ".synth:write_mixed"}
+            "sleepers": ".synth:write_sleepers", "merchants": ".synth:write_merchants", "mixed": ".synth:write_mixed",
+            "mules": ".synth:write_mules"}
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
 RAW_HELP = ("Write ids and text exactly as stored, for programs that join on them; by default a cell that a "
             "spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading '.")
@@ -158,7 +159,8 @@ def info(as_json: bool, store_path: str | None) -> None:
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="rings", show_default=True,
               help="Which world: rings (fraud rings and takeovers among look-alikes), card (card fraud whose "
                    "labels mark victims); ring typologies among the same look-alikes: stars, chains, bipartite, "
-                   "sleepers, merchants, mixed (all shapes). See docs/synth.md.")
+                   "sleepers, merchants, mixed (all shapes); mules (money mules among ordinary transfers, with "
+                   "labels.csv of the known mules). See docs/synth.md.")
 @click.option("--fraud-rate", type=click.FloatRange(0.0005, 0.2), default=None,
               help="Share of transactions that are fraud (default: the profile's).")
 @click.option("--label-delay-days", type=click.FloatRange(0, 365), default=None,
@@ -175,6 +177,7 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
       graphfraud generate data/transactions.csv --users 10000 --seed 11
       graphfraud generate data/card.csv --profile card --users 5000 --seed 11
       graphfraud generate data/mixed.csv --profile mixed --fraud-rate 0.005 --labelled-share 0.7
+      graphfraud generate data/mules/transactions.csv --profile mules --users 10000 --seed 11
     """
     import importlib
 
