@@ -6,7 +6,8 @@
 // every key in every row on the wire and in the server's parameter decoding.
 // Parameters: $cards, $devices, $ips, $merchants (lists of distinct identifiers) and $users, a list of
 //   [user_id, transactions, links] where transactions = [[transaction_id, seq, ts, amount, card_id,
-//   device_id, ip, merchant_id, currency, country, is_fraud, labelled_at, extra, attrs], ...] (a null value
+//   device_id, ip, merchant_id, currency, country, is_fraud, labelled_at, extra, attrs, counterparty_id,
+//   fraud_type, auth_result, decline_reason], ...] (a null value
 //   is simply not set) and links = [[kind, position, first_seen, last_seen, n], ...], kind 0-3 naming the
 //   list ($cards, $devices, $ips, $merchants) and position the identifier's place in it.
 // Returns: nothing.
@@ -42,7 +43,8 @@ CALL (u, g) {
   UNWIND g[1] AS t
   CREATE (u)-[:MADE]->(:Transaction {transaction_id: t[0], seq: t[1], ts: t[2], user_id: g[0], amount: t[3],
           card_id: t[4], device_id: t[5], ip: t[6], merchant_id: t[7], currency: t[8], country: t[9],
-          is_fraud: t[10], labelled_at: t[11], extra: t[12], attrs: t[13]})
+          is_fraud: t[10], labelled_at: t[11], extra: t[12], attrs: t[13], counterparty_id: t[14],
+          fraud_type: t[15], auth_result: t[16], decline_reason: t[17]})
 }
 CALL (u, g, nodes) {
   UNWIND g[2] AS l

@@ -16,7 +16,6 @@ every feature row are exactly what a sequential run gives.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -29,6 +28,7 @@ import numpy as np
 from .errors import ValidationError
 from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
+from .output import csv_writer, open_private
 from .rules import RuleSet
 from .scoring import decide, new_engine, ring_context, rule_hits
 from .training import fit_classifier, load_history, queue_store_labels, replay
@@ -71,8 +71,11 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                  train_end: int | None = None, test_start: int | None = None, test_end: int | None = None,
                  label_delay_ms: int = 86_400_000, rules: RuleSet | None = None,
                  overrides: Mapping[str, Any] | None = None, scores_out: str | None = None,
-                 log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Run a backtest over the store's transactions; returns the report (see module doc)."""
+                 raw: bool = False, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Run a backtest over the store's transactions; returns the report (see module doc).
+
+    ``scores_out`` is written by :func:`graphfraud.output.csv_writer` (formulas neutralised unless ``raw``).
+    """
     from . import settings
     from .classifier import CompiledModel
 
@@ -132,19 +135,22 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                for k, i in enumerate(test_idx.tolist())]
     log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
     engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
-    y_test = hist.label[test_idx].astype(int)
-    amounts = np.array([hist.transactions[i].amount for i in test_idx])
+    # every test row is scored; the metrics read the rows whose label is known in the end
+    judged = hist.label[test_idx] >= 0
+    y_test = hist.label[test_idx][judged].astype(int)
+    amounts = np.array([hist.transactions[i].amount for i in test_idx])[judged]
     # the baselines are done first (fewer columns): their reports are made while the model still fits
-    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1], None, amounts, review_t, block_t)
+    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
                         for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
     clf, p = fits.result_of(0)
     del X
     model = CompiledModel.from_classifier(clf)
+    Xm = Xt[:, [names.index(f) for f in model.features]]  # the columns the model learnt from
     t_train = time.perf_counter() - t0 - t_replay
     log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
     results = []
     for k, i in enumerate(test_idx.tolist()):
-        contrib = model.explain_one(Xt[k], top=3) if p[k] >= review_t else ()
+        contrib = model.explain_one(Xm[k], top=3) if p[k] >= review_t else ()
         # with the rule hits given, decide reads features only to word the model's reasons
         feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
         d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,
@@ -153,21 +159,24 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
         results.append(d)
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
-    report = evaluate(y_test, np.array([r["score"] for r in results]), results, amounts, review_t, block_t)
+    report = evaluate(y_test, np.array([r["score"] for r in results])[judged],
+                      [r for r, j in zip(results, judged.tolist()) if j], amounts, review_t, block_t,
+                      float(settings.get("weak_rule_multiple", overrides)))
     report.update(baseline_reports)
-    report["model_only"] = evaluate(y_test, p, None, amounts, review_t, block_t)
+    report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
     ap = report.get("average_precision")
     for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
         ap_base = report[base].get("average_precision")
         report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
     report.update(train_rows=int(len(train_idx)), test_rows=int(len(test_idx)),
+                  test_rows_unlabelled=int((~judged).sum()),
                   train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
                   test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
                   label_delay_ms=label_delay_ms, rules_version=rules.version,
                   seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
                            "total": round(time.perf_counter() - t0, 2)})
     if scores_out:
-        write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results)
+        write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results, raw=raw)
     return report
 
 
@@ -210,7 +219,8 @@ def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], co
     from .classifier import CompiledModel
 
     if cols == names:
-        return CompiledModel.from_classifier(clf).predict_many(X[test_idx])
+        model = CompiledModel.from_classifier(clf)
+        return model.predict_many(X[np.ix_(test_idx, [names.index(f) for f in model.features])])
     sub = X[np.ix_(test_idx, [names.index(c) for c in cols])]
     return clf.predict_proba(pd.DataFrame(sub, columns=cols))[:, 1]
 
@@ -236,7 +246,12 @@ def _fit_child(conn: Any, ready: Any, nice: int, *args: Any) -> None:
         except OSError:  # pragma: no cover - not allowed here: run at the parent's priority
             pass
     try:
-        out: Any = ("ok", _fit_and_predict(*args, ready=ready))
+        from threadpoolctl import threadpool_limits
+
+        # one OpenMP thread for the fit and the predictions: a forked child must not use the thread pool of
+        # a parent that had started one (libgomp's pool does not survive fork; its threads would wait forever)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            out: Any = ("ok", _fit_and_predict(*args, ready=ready))
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
@@ -331,9 +346,9 @@ def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray,
     return Fits((X, idx, y, times, names, test_idx), [names, *baselines]).start()
 
 
-def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        wr = csv.writer(fh)
+def write_scores(path: str, ids: list[str], results: list[dict[str, Any]], raw: bool = False) -> None:
+    with open_private(path, "w", newline="", encoding="utf-8") as fh:
+        wr = csv_writer(fh, raw=raw)
         wr.writerow(["transaction_id", "score", "decision", "reasons", "ring_id"])
         for tid, r in zip(ids, results):
             wr.writerow([tid, f"{r['score']:.6f}", r["decision"], " | ".join(x["message"] for x in r["reasons"]),
@@ -341,8 +356,10 @@ def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> No
 
 
 def evaluate(y: np.ndarray, score: np.ndarray, results: list[dict[str, Any]] | None, amounts: np.ndarray,
-             review_t: float, block_t: float) -> dict[str, Any]:
-    """Ranking and threshold metrics of one set of scores."""
+             review_t: float, block_t: float, weak_multiple: float = 2.0) -> dict[str, Any]:
+    """Ranking and threshold metrics of one set of scores; with ``results``, each rule's hits and precision,
+    ``weak`` when that precision is below ``weak_multiple`` times the fraud rate (the rule flags little
+    better than chance)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     out: dict[str, Any] = {"n": int(len(y)), "n_fraud": int(y.sum())}
@@ -364,14 +381,20 @@ def evaluate(y: np.ndarray, score: np.ndarray, results: list[dict[str, Any]] | N
         for r, yy in zip(results, y):
             for code in r["rule_hits"]:
                 hits.setdefault(code, []).append(int(yy))
-        out["rules"] = {c: {"hits": len(v), "precision": round(sum(v) / len(v), 4)} for c, v in sorted(hits.items())}
+        base = float(y.mean()) if len(y) else 0.0
+        out["rules"] = {c: {"hits": len(v), "precision": round(sum(v) / len(v), 4),
+                            "weak": sum(v) / len(v) < weak_multiple * base} for c, v in sorted(hits.items())}
+        out["weak_rule_multiple"] = weak_multiple
         out["decisions"] = {d: int(sum(r["decision"] == d for r in results)) for d in ("allow", "review", "block")}
     return out
 
 
 def format_report(report: dict[str, Any]) -> str:
     """A short human summary of a backtest report."""
-    lines = [f"test rows {report['test_rows']:,} ({report['n_fraud']:,} fraud), trained on {report['train_rows']:,}",
+    unlabelled = report.get("test_rows_unlabelled", 0)
+    lines = [f"test rows {report['test_rows']:,} ({report['n_fraud']:,} fraud"
+             + (f"; {unlabelled:,} without a label, scored but not judged" if unlabelled else "")
+             + f"), trained on {report['train_rows']:,}",
              f"average precision {report.get('average_precision')}  ROC-AUC {report.get('roc_auc')}  "
              f"(tabular only: AP {report['tabular_only'].get('average_precision')}, "
              f"ROC-AUC {report['tabular_only'].get('roc_auc')}; graph lift x{report.get('graph_lift')})",
@@ -383,7 +406,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"at {name} >= {a['threshold']}: flagged {a['flagged']:,}, precision {a['precision']}, "
                      f"recall {a['recall']}, fraud amount caught {a['fraud_amount_caught']:,}")
     lines.append(f"precision@k {json.dumps(report['precision_at_k'])}; money at stake {report['money_at_stake']:,}")
+    base = report["n_fraud"] / report["n"] if report.get("n") else 0.0
     for code, r in report.get("rules", {}).items():
-        lines.append(f"rule {code}: {r['hits']:,} hits, precision {r['precision']}")
+        weak = (f"  WEAK: below {report.get('weak_rule_multiple')}x the fraud rate {base:.4f}"
+                if r.get("weak") else "")
+        lines.append(f"rule {code}: {r['hits']:,} hits, precision {r['precision']}{weak}")
     lines.append(f"time: {report['seconds']}")
     return "\n".join(lines)

@@ -146,7 +146,7 @@ class CompiledModel:
     def from_classifier(cls, clf: GraphFraudClassifier) -> CompiledModel:
         """Compile a fitted :class:`GraphFraudClassifier`."""
         check_is_fitted(clf)
-        return cls(features=clf.feature_names_, **_compile_booster(clf.booster_),
+        return cls(features=clf.used_features_, **_compile_booster(clf.booster_),
                    calibration=clf.calibrator_, classes=clf.classes_.tolist())
 
     def _check(self) -> None:
@@ -544,6 +544,28 @@ def _time_point(v: Any) -> Any:
     return _plain(v)
 
 
+def _usable_columns(X: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, dict[str, str]]:
+    """The columns a booster can split on, and why each other one is left out.
+
+    A column with no value in any row (``"empty"``: the data lacks that field) or with one value in every
+    row (``"constant"``) cannot split; scikit-learn's binning even fails on an empty one. If no column can
+    split, every non-empty one is kept (the booster then learns the base rate).
+    """
+    missing = np.isnan(X)
+    n_missing = missing.sum(axis=0)
+    empty = n_missing == X.shape[0]
+    lo = np.where(missing, np.inf, X).min(axis=0, initial=np.inf)
+    hi = np.where(missing, -np.inf, X).max(axis=0, initial=-np.inf)
+    constant = ~empty & (n_missing == 0) & (lo == hi)
+    keep = ~empty & ~constant
+    if not keep.any():
+        keep = ~empty
+    if not keep.any():
+        raise ValueError("Every feature is empty (NaN in every training row); there is nothing to learn from.")
+    dropped = {names[k]: ("empty" if empty[k] else "constant") for k in np.flatnonzero(~keep)}
+    return np.flatnonzero(keep), dropped
+
+
 # --------------------------------------------------------------------------- the estimator
 class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
     """Gradient-boosted trees for rare fraud, with probabilities calibrated on the latest training slice.
@@ -583,6 +605,9 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` is a DataFrame with string column names
     feature_names_ : list of str, the names used in explanations (``x0``, ``x1``... without a DataFrame)
+    used_features_ : list of str, the features the boosters learnt from, in order: every column but those
+        with no value in any training row (empty) or one value in every row (constant), which cannot split
+    dropped_features_ : dict, each left-out feature's name and why (``"empty"`` or ``"constant"``)
     booster_ : HistGradientBoostingClassifier
     calibrator_ : dict, the calibrator's numbers: ``{'method': 'sigmoid', 'a', 'b'}``,
         ``{'method': 'isotonic', 'x', 'y'}``, or ``{'method': 'none'}`` when calibration was off or
@@ -689,6 +714,9 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         self.feature_names_ = [str(c) for c in names] if names is not None else [f"x{i}" for i in
                                                                                    range(X.shape[1])]
+        self.used_columns_, self.dropped_features_ = _usable_columns(X, self.feature_names_)
+        self.used_features_ = [self.feature_names_[k] for k in self.used_columns_]
+        X = X[:, self.used_columns_] if len(self.used_columns_) < X.shape[1] else X
 
         n_cal = int(round(float(self.calibration_fraction) * n)) if self.calibration is not None else 0
         fit_idx, cal_idx = order[:n - n_cal], order[n - n_cal:]
@@ -747,14 +775,19 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         sub = rows[kept[rows]]
         if len(np.unique(y01[sub])) < 2:  # too few rows drawn to hold both classes: use them all
             sub = rows
-        if len(sub) == len(y01):
-            return self._booster().fit(X, y01)
-        return self._booster().fit(X[sub], y01[sub])
+        Xs = X if len(sub) == len(y01) else X[sub]
+        empty = np.isnan(Xs).all(axis=0)
+        if empty.any():  # a column with values only outside these rows: constant here, so it cannot split
+            Xs = Xs.copy()
+            Xs[:, empty] = 0.0
+        return self._booster().fit(Xs, y01[sub] if len(sub) != len(y01) else y01)
 
     # ------------------------------------------------------------------ scikit-learn API
     def _raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        if len(self.used_columns_) < X.shape[1]:
+            X = X[:, self.used_columns_]
         return self.booster_.decision_function(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:

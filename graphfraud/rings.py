@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from . import labels as semantics
 from . import settings
 from .graph.policy import LinkPolicy
 from .ringscore import ClusterStats, score_cluster
@@ -453,7 +454,7 @@ _COLUMN_TYPE = {"ip": "ip", "device_id": "device", "card_id": "card"}
 
 def _read_transactions(store: Any) -> pd.DataFrame:
     cols = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-            "currency", "is_fraud", "labelled_at"]
+            "currency", "is_fraud", "labelled_at", "fraud_type"]
     frames = [f[cols] for f in store.iter_transaction_frames()]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -461,8 +462,9 @@ def _read_transactions(store: Any) -> pd.DataFrame:
 
 
 def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int | None,
-                 delay_ms: int) -> tuple[np.ndarray, set[str], set[str]]:
-    """(known-fraud flag per transaction, fraudster users, victim users) from labels known at ``as_of``.
+                 delay_ms: int) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """(known-fraud flag per transaction, its fraud type, each labelled user's winning user label) from
+    labels known at ``as_of``.
 
     Precedence: investigator > chargeback > file, then the later label. A label without its own time
     becomes known ``label_delay`` after its transaction.
@@ -473,6 +475,8 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
     known_at = np.where(np.isnan(lab_at), ts + delay_ms, lab_at)
     visible = ~np.isnan(raw) if as_of is None else (~np.isnan(raw)) & (known_at <= as_of)
     value = np.where(visible, raw, np.nan)
+    ftype = (tx["fraud_type"] if "fraud_type" in tx.columns else pd.Series([None] * len(tx))).to_numpy(
+        dtype=object).copy()
     rank = np.where(visible, 0, -1).astype(np.int64)
     seqs = tx["seq"].to_numpy(dtype=np.int64)
     tx_events = [(s, lb) for s, lb in labels if lb.subject == "transaction"]
@@ -487,6 +491,7 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
             r = _SOURCE_RANK.get(lb.source, 0)
             if (r, s) > (rank[i], seqs[i] if rank[i] == 0 else -1):
                 rank[i], value[i] = r, float(lb.value == "1")
+                ftype[i] = lb.fraud_type
                 seqs[i] = s
     user_label: dict[str, tuple[int, int, str]] = {}
     for s, lb in labels:
@@ -495,9 +500,8 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
         key = (_SOURCE_RANK.get(lb.source, 0), s)
         if lb.subject_id not in user_label or key > user_label[lb.subject_id][:2]:
             user_label[lb.subject_id] = (key[0], key[1], lb.value)
-    fraudsters = {u for u, v in user_label.items() if v[2] == "fraudster"}
-    victims = {u for u, v in user_label.items() if v[2] in ("victim", "legitimate")}
-    return value == 1, fraudsters, victims
+    fraud = value == 1
+    return fraud, np.where(fraud, ftype, None), {u: v[2] for u, v in user_label.items()}
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -529,8 +533,8 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     Notes
     -----
     Linear in links and transactions apart from the community split of large components. Known fraud
-    follows the label rules: a user labelled fraudster, or one with a confirmed fraud transaction who is
-    not labelled victim (or legitimate).
+    follows the label semantics of :func:`graphfraud.labels.known_fraud_user` (a user labelled fraudster or
+    mule, one with first-party fraud, or one whose transactions are mostly confirmed fraud).
 
     Examples
     --------
@@ -558,12 +562,12 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     tx = src.transactions_of_users(users, _TX_COLUMNS)
     tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
-    fraud_tx, fraudsters, victims = _known_fraud(tx, store.labels(), as_ms, delay_ms)
-    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraudsters, victims)
+    fraud_tx, fraud_type, user_labels = _known_fraud(tx, store.labels(), as_ms, delay_ms)
+    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels)
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
-               "labelled_at"]
+               "labelled_at", "fraud_type"]
 
 
 def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
@@ -606,7 +610,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
 
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
-              base: pd.DataFrame, fraud_tx: np.ndarray, fraudsters: set[str], victims: set[str]) -> list[Ring]:
+              base: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
+              user_labels: dict[str, str]) -> list[Ring]:
     n_c = len(groups)
     cluster_of_user = pd.Series(np.repeat(np.arange(n_c), [len(g) for g in groups]),
                                 index=uids[np.concatenate(groups)])
@@ -632,13 +637,16 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     ctx = pd.DataFrame({"c": t_cl[sel].astype(np.int64), "ts": tx["ts"].to_numpy(np.int64)[sel],
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
+                        "fp": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_AT_FAULT),
+                        "vt": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_IS_VICTIM),
                         "tid": tx["transaction_id"].to_numpy()[sel]})
     data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
     data_start = min(data_start, int(tx["ts"].min()))  # a sampled baseline may miss the very first rows
     # ---- per user
-    pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"),
-                                 nf=("fraud", "sum"))
-    pu["kf"] = [(u in fraudsters) or (nf > 0 and u not in victims) for u, nf in zip(pu.index, pu["nf"])]
+    pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"), n=("ts", "size"),
+                                 nf=("fraud", "sum"), nfp=("fp", "sum"), nvt=("vt", "sum"))
+    pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp, n_victim=vt)
+                for u, n, nf, fp, vt in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"])]
     pu["age"] = (pu["last"] - pu["first"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
@@ -889,24 +897,27 @@ def _old_body(prev: list[dict[str, Any]], rid: str) -> dict[str, Any]:
     raise KeyError(rid)
 
 
-def format_rings(rings: Sequence[Ring], fmt: str = "table") -> str:
+def format_rings(rings: Sequence[Ring], fmt: str = "table", raw: bool = False) -> str:
     """Rings as ``json`` (a list of ring dicts), ``csv`` (one line per ring) or a ``table`` for people.
+
+    ``csv`` goes through :func:`graphfraud.output.csv_writer`: cells that a spreadsheet would run as a
+    formula are neutralised unless ``raw``.
 
     >>> r = Ring("R-1", 0.9, 3, [{"type": "user", "id": "a"}], ["a", "b", "c"], [], [], [], 0, 1, 10.0, ["x"])
     >>> format_rings([r], "csv").splitlines()[1]
     'R-1,0.900000,3,0,0,a b c,,1970-01-01T00:00:00Z,1970-01-01T00:00:00.001Z,10.00,x'
     """
-    import csv
     import io
     import json
 
+    from .output import csv_writer
     from .schema import format_ts
 
     if fmt == "json":
         return json.dumps([r.to_dict() for r in rings], default=str) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv_writer(buf, raw=raw, lineterminator="\n")
         w.writerow(["ring_id", "score", "size", "known_fraud_users", "known_fraud_transactions", "users",
                     "shared_identifiers", "first_activity", "last_activity", "total_amount", "reasons"])
         for r in rings:

@@ -8,7 +8,11 @@ Canonical fields
 ----------------
 required: ``transaction_id``, ``timestamp``, ``user_id``, ``amount``;
 optional: ``card_id``, ``device_id``, ``ip``, ``merchant_id``, ``currency``, ``country``, ``is_fraud``,
-``labelled_at``; declared extra entity types (``email``, ``phone``, ...); anything else is an attribute.
+``labelled_at``, ``fraud_type`` (who the fraud was done by and to: :data:`FRAUD_TYPES`), ``counterparty_id``
+(the user or account receiving a transfer), ``auth_result`` (``approved`` or ``declined``) and
+``decline_reason``; ``card_bin`` (the issuer's first digits of the card number: taken from a full card number
+in ``card_id`` before it is hashed, or given as a column) and declared extra entity types (``email``,
+``phone``, ...) are identifiers kept in ``extra``; anything else is an attribute.
 
 Identifiers are strings compared exactly (``007`` is not ``7``); empty means absent; surrounding
 whitespace is dropped; control characters and ids longer than ``max_id_length`` are refused. Emails are
@@ -39,10 +43,25 @@ from .errors import ValidationError
 
 REQUIRED = ("transaction_id", "timestamp", "user_id", "amount")
 ENTITY_COLUMNS = {"card_id": "card", "device_id": "device", "ip": "ip", "merchant_id": "merchant"}
-OPTIONAL = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at")
+#: Optional fields that are neither identifiers nor labels' times, each a column of its own in the stores.
+MORE_FIELDS = ("counterparty_id", "fraud_type", "auth_result", "decline_reason")
+OPTIONAL = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at",
+            *MORE_FIELDS)
+_FIELDS_READ = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "counterparty_id", "auth_result")
+#: An identifier type every record may carry in ``extra`` without declaring it: a context type (it never links).
+BIN_TYPE = "card_bin"
 CANONICAL = REQUIRED + OPTIONAL
-BUILTIN_TYPES = ("user", "card", "device", "ip", "merchant")
-USER_LABELS = ("fraudster", "victim", "legitimate")
+BUILTIN_TYPES = ("user", "card", "device", "ip", "merchant", BIN_TYPE)
+#: ``mule``: an account that receives stolen money and passes it on; with ``fraudster``, "known fraud".
+USER_LABELS = ("fraudster", "mule", "victim", "legitimate")
+#: Who a fraud label's fraud was done by and to. ``third_party``: stolen card details or a taken-over account
+#: (the user and card are victims); ``first_party``: the user is the fraudster (rings, synthetic identities);
+#: ``friendly``: a chargeback the cardholder should not have filed (the user, not the card, is at fault);
+#: ``scam``: the user was tricked into paying (a victim; the fraud belongs to the receiver). No type: fraud
+#: happened at these identifiers, and the user is a fraudster only by the rule in docs/features.md.
+FRAUD_TYPES = ("third_party", "first_party", "friendly", "scam")
+AUTH_RESULTS = ("approved", "declined")
+MAX_REASON_LENGTH = 64
 LABEL_SOURCES = ("file", "chargeback", "investigator")  # later in the tuple wins a disagreement
 
 MIN_TS = 631152000000  # 1990-01-01
@@ -81,6 +100,10 @@ class Transaction:
     labelled_at: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
     attrs: dict[str, str] = field(default_factory=dict)
+    counterparty_id: str | None = None
+    fraud_type: str | None = None
+    auth_result: str | None = None
+    decline_reason: str | None = None
 
     def entities(self) -> list[tuple[str, str]]:
         """``(type, id)`` for every identifier the transaction carries, the user excluded."""
@@ -101,11 +124,25 @@ class Transaction:
         """What makes two submissions of one id the same transaction (labels aside)."""
         return (self.ts, self.user_id, round(self.amount, 6), self.card_id, self.device_id, self.ip,
                 self.merchant_id, self.currency, self.country, tuple(sorted(self.extra.items())),
-                tuple(sorted(self.attrs.items())))
+                tuple(sorted(self.attrs.items())), self.counterparty_id, self.auth_result, self.decline_reason)
+
+    def present_fields(self) -> list[str]:
+        """The optional input fields this transaction carries (identifiers, extra types, other fields), the
+        ones a model's features can read; labels aside. What a model records it learnt from, and what a score
+        reports missing.
+
+        >>> validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 1,
+        ...                  "ip": "1.2.3.4", "country": "fr"}).present_fields()
+        ['ip', 'country']
+        """
+        out = [c for c in _FIELDS_READ if getattr(self, c) is not None]
+        if self.extra:
+            out.extend(self.extra)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("transaction_id", "user_id", "amount", "card_id", "device_id",
-                                           "ip", "merchant_id", "currency", "country", "is_fraud")}
+                                           "ip", "merchant_id", "currency", "country", "is_fraud", *MORE_FIELDS)}
         d["timestamp"] = format_ts(self.ts)
         d["labelled_at"] = format_ts(self.labelled_at) if self.labelled_at is not None else None
         d.update(self.extra)
@@ -241,6 +278,49 @@ def check_country(value: Any) -> str | None:
     return s
 
 
+def check_choice(value: Any, fieldname: str, choices: Sequence[str]) -> str | None:
+    """One of ``choices`` (case and surrounding space ignored), ``None`` when blank, else ``ValueError``.
+
+    >>> check_choice(" Declined ", "auth_result", AUTH_RESULTS), check_choice("", "auth_result", AUTH_RESULTS)
+    ('declined', None)
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{fieldname} must be one of {', '.join(choices)}, not {type(value).__name__}")
+    s = value.strip().lower()
+    if not s:
+        return None
+    if s not in choices:
+        raise ValueError(f"{fieldname} {_show(value)} is not one of {', '.join(choices)}")
+    return s
+
+
+_BIN = re.compile(r"^[0-9]{4,11}$")
+
+
+def check_bin(value: Any) -> str | None:
+    """A card BIN: 4 to 11 digits (the issuer's first digits of a card number), ``None`` when blank."""
+    s = clean_id(value, BIN_TYPE, 11 + 8)
+    if s is None:
+        return None
+    if not _BIN.match(s):
+        raise ValueError(f"{BIN_TYPE} {_show(s)} is not 4 to 11 digits")
+    return s
+
+
+def card_bin_of(card: str | None) -> str | None:
+    """The BIN (first 6 digits) of a full card number, before it is hashed; ``None`` for other card ids.
+
+    >>> card_bin_of("4111 1111 1111 1111"), card_bin_of("C12")
+    ('411111', None)
+    """
+    if card is None:
+        return None
+    digits = card_number(card)
+    return digits[:6] if digits is not None else None
+
+
 def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
@@ -313,6 +393,54 @@ def protect_identifier(kind: str, value: str, key: str | None) -> str:
     if key and kind in PII_TYPES:
         return keyed_hash(value, key)
     return value
+
+
+# a run of 13-19 digits (single spaces or dashes between) standing alone: not glued to letters or to more
+# digits (a hash's hex digits, a prefixed id); the same boundaries as :func:`card_number` on a whole value
+_CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,18}(?![ -]?[0-9])(?![A-Za-z])")
+
+
+def protect_card_numbers(text: str, key: str | None) -> str:
+    """``text`` with every card number in it (:func:`card_number`: 13-19 digits, spaces and dashes allowed,
+    passing the Luhn check) replaced by its keyed hash, exactly as a ``card_id`` is protected, so an attribute
+    holding the card of the transaction links by the same value. Attributes go through it at ingest; key
+    fields (``transaction_id``, ``user_id``) do not (about one random 16-digit number in ten passes Luhn).
+
+    >>> protect_card_numbers("4111 1111 1111 1111", None) == protect_identifier("card", "4111111111111111", None)
+    True
+    >>> protect_card_numbers("paid with 5500-0055-5555-5559 at 10:00", "k").startswith("paid with h:")
+    True
+    >>> protect_card_numbers("order 1234567890123456", "k")  # fails the Luhn check: not a card number
+    'order 1234567890123456'
+    >>> h = protect_card_numbers("4111111111111111", "k"); protect_card_numbers(h, "k") == h  # idempotent
+    True
+    """
+    if len(text) < 13 or not _CARD_IN_TEXT.search(text):
+        return text
+
+    def hide(m: re.Match[str]) -> str:
+        digits = card_number(m.group(0))
+        return keyed_hash(digits, key or FALLBACK_PII_KEY) if digits is not None else m.group(0)
+
+    return _CARD_IN_TEXT.sub(hide, text)
+
+
+def _protect_card_column(a: Any, key: str) -> Any:
+    """:func:`protect_card_numbers` over an Arrow text column, once per distinct value holding digits enough."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, r"[0-9][0-9 -]{11,}[0-9]"), False))
+    changed = {}
+    for u in pc.unique(cand).to_pylist():
+        if u is not None:
+            v = protect_card_numbers(u, key)
+            if v != u:
+                changed[u] = v
+    if not changed:
+        return a
+    pos = pc.index_in(a, value_set=pa.array(list(changed), a.type))
+    return pc.coalesce(pc.take(pa.array(list(changed.values()), a.type), pos), a)
 
 
 def stored_identifier(kind: str, value: str, key: str | None) -> str:
@@ -401,8 +529,12 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
     if not _blank(data.get("amount")):
         out["amount"] = run("amount", parse_amount, data.get("amount"))
     key = _pii_key(pii_key)
+    card_bin = None
     for col, typ in ENTITY_COLUMNS.items():
-        out[col] = _protect(typ, run(col, clean_id, data.get(col), col, max_id_length, _kind(typ)), key)
+        cleaned = run(col, clean_id, data.get(col), col, max_id_length, _kind(typ))
+        if col == "card_id":
+            card_bin = card_bin_of(cleaned)
+        out[col] = _protect(typ, cleaned, key)
     out["currency"] = run("currency", check_currency, data.get("currency"))
     out["country"] = run("country", check_country, data.get("country"))
     out["is_fraud"] = run("is_fraud", parse_flag, data.get("is_fraud"))
@@ -411,14 +543,26 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
     out["labelled_at"] = None if blank else run("labelled_at", parse_ts, la, "labelled_at")
     if out["labelled_at"] is not None and out.get("ts") is not None and out["labelled_at"] < out["ts"]:
         errors.append("labelled_at is before the transaction's timestamp")
+    out["counterparty_id"] = run("counterparty_id", clean_id, data.get("counterparty_id"), "counterparty_id",
+                                 max_id_length)
+    out["fraud_type"] = run("fraud_type", check_choice, data.get("fraud_type"), "fraud_type", FRAUD_TYPES)
+    if out["fraud_type"] is not None and out["is_fraud"] != 1:
+        errors.append("fraud_type is given but is_fraud is not 1")
+    out["auth_result"] = run("auth_result", check_choice, data.get("auth_result"), "auth_result", AUTH_RESULTS)
+    out["decline_reason"] = run("decline_reason", clean_id, data.get("decline_reason"), "decline_reason",
+                                MAX_REASON_LENGTH)
     extra: dict[str, str] = {}
     for t in extra_types:
         v = _protect(t, run(t, clean_id, data.get(t), t, max_id_length, _kind(t)), key)
         if v is not None:
             extra[t] = v
+    if BIN_TYPE not in extra_types:
+        given = run(BIN_TYPE, check_bin, data.get(BIN_TYPE))
+        if given is not None or card_bin is not None:
+            extra[BIN_TYPE] = given if given is not None else card_bin  # type: ignore[assignment]
     attrs: dict[str, str] = {}
     if keep_attributes:
-        known = set(CANONICAL) | set(extra_types)
+        known = set(CANONICAL) | set(extra_types) | {BIN_TYPE}
         for k, v in data.items():
             if k in known or v is None or v == "":
                 continue
@@ -440,7 +584,7 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
             if len(sv) > 4 * max_id_length:
                 errors.append(f"attribute {k} is {len(sv)} characters long; the limit is {4 * max_id_length}")
                 continue
-            attrs[k] = sv
+            attrs[k] = protect_card_numbers(sv, key)
     if errors:
         # one message naming every field; duplicates (a required field also failing a rule) once
         seen = list(dict.fromkeys(errors))
@@ -593,8 +737,30 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
         flag(num_shape & np.isfinite(numv) & (numv > MAX_AMOUNT), lambda i: f"amount {numv[i]:g} is above "
              f"{MAX_AMOUNT:g}")
     cols["amount"] = np.where(num_shape & np.isfinite(numv), numv, 0.0)
+    bins = _bin_column(col("card_id"))  # before the card number is hashed
     for c, typ in ENTITY_COLUMNS.items():
         cols[c] = ids(c, _kind(typ), typ)
+    if BIN_TYPE in names and BIN_TYPE not in extra_types:
+        given = col(BIN_TYPE)
+        flag(pc.fill_null(pc.invert(pc.match_substring_regex(given, _BIN.pattern)), False),
+             lambda i: f"{BIN_TYPE} {_show(given[i].as_py())} is not 4 to 11 digits")
+        bins = pc.coalesce(given, bins)
+    cols["counterparty_id"] = ids("counterparty_id")
+
+    def choice(name: str, choices: Sequence[str]) -> Any:
+        raw = col(name)
+        low = pc.utf8_lower(raw)
+        inside = pc.is_in(low, value_set=pa.array(list(choices))).to_numpy(zero_copy_only=False)
+        flag(present(raw) & ~inside, lambda i: f"{name} {_show(str(raw[i].as_py()))} is not one of {', '.join(choices)}")
+        return low
+
+    cols["fraud_type"] = choice("fraud_type", FRAUD_TYPES)
+    cols["auth_result"] = choice("auth_result", AUTH_RESULTS)
+    reason = col("decline_reason")
+    flag(pc.fill_null(pc.match_substring_regex(reason, _CONTROL_RE2), False), "decline_reason contains control characters")
+    flag(pc.fill_null(pc.greater(pc.utf8_length(reason), MAX_REASON_LENGTH), False),
+         lambda i: f"decline_reason is {len(reason[i].as_py())} characters long; the limit is {MAX_REASON_LENGTH}")
+    cols["decline_reason"] = reason
     cur0 = col("currency")
     flag(pc.fill_null(pc.invert(pc.match_substring_regex(cur0, r"^[A-Za-z]{3}$")), False),
          lambda i: f"currency {_show(cur0[i].as_py())} is not an ISO 4217 code")
@@ -626,12 +792,15 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
         fl[zero] = 0
     la, la_p = times("labelled_at")
     flag(la_p & ts_p & (la < ts), "labelled_at is before the transaction's timestamp")
-    if extra_types:
-        ex = {t: ids(t, _kind(t), t).to_pylist() for t in extra_types}
-        extra = [({t: ex[t][i] for t in extra_types if ex[t][i] is not None} or None) for i in range(n)]
+    flag(present(cols["fraud_type"]) & (fl != 1), "fraud_type is given but is_fraud is not 1")
+    ex = {t: ids(t, _kind(t), t).to_pylist() for t in extra_types}
+    if BIN_TYPE not in extra_types and bins.null_count < n:
+        ex[BIN_TYPE] = bins.to_pylist()
+    if ex:
+        extra = [({t: v[i] for t, v in ex.items() if v[i] is not None} or None) for i in range(n)]
     else:
         extra = [None] * n
-    known = set(CANONICAL) | set(extra_types)
+    known = set(CANONICAL) | set(extra_types) | {BIN_TYPE}
     other = [c for c in names if c not in known]
     if other:
         for c in other:
@@ -643,7 +812,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
             flag(pc.fill_null(pc.greater(pc.utf8_length(av), 4 * max_id_length), False),
                  lambda i, av=av, c=c: f"attribute {c} is {len(av[i].as_py())} characters long; the limit is "
                  f"{4 * max_id_length}")
-        ov = {c: col(c).to_pylist() for c in other}
+        ov = {c: _protect_card_column(col(c), key).to_pylist() for c in other}
         attrs = [({c: ov[c][i] for c in other if ov[c][i] is not None} or None) for i in range(n)]
     else:
         attrs = [None] * n
@@ -656,6 +825,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
         "is_fraud": pd.array(np.where(fl >= 0, fl, 0)[keep], dtype="Int8"),
         "labelled_at": pd.array(la[keep], dtype="Int64"),
         "extra": [e for e, k in zip(extra, keep) if k], "attrs": [e for e, k in zip(attrs, keep) if k],
+        **{c: _obj(cols[c], keep) for c in MORE_FIELDS},
         "row": rows[keep]})
     out.loc[fl[keep] < 0, "is_fraud"] = pd.NA
     out.loc[~la_p[keep], "labelled_at"] = pd.NA
@@ -687,6 +857,19 @@ def _protect_column(a: Any, kind: str, key: str) -> Any:
     return pc.coalesce(pc.take(pa.array(list(changed.values()), a.type), pos), a)
 
 
+def _bin_column(cards: Any) -> Any:
+    """The BIN of each full card number in an Arrow text column of card ids (null for other ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cand = pc.filter(cards, pc.fill_null(pc.match_substring_regex(cards, _PAN_CHARS.pattern), False))
+    found = {u: b for u in pc.unique(cand).to_pylist() if u is not None and (b := card_bin_of(u)) is not None}
+    if not found:
+        return pa.nulls(len(cards), pa.string())
+    pos = pc.index_in(cards, value_set=pa.array(list(found), pa.string()))
+    return pc.take(pa.array(list(found.values()), pa.string()), pos)
+
+
 def _obj(a: Any, keep: Any) -> Any:
     """An Arrow text column, filtered, as a numpy object array with ``None`` for missing values."""
     import numpy as np
@@ -704,22 +887,25 @@ def frame_to_transactions(good: Any) -> list[Transaction]:
                                        "merchant_id", "currency", "country")]
     flags = good["is_fraud"].to_numpy(dtype=object, na_value=None).tolist()
     labelled = good["labelled_at"].to_numpy(dtype=object, na_value=None).tolist()
+    more = [good[c].tolist() if c in good.columns else [None] * len(good) for c in MORE_FIELDS]
     out = []
     for i, (tid, ts, uid, amt, card, dev, ip, mer, cur, cty) in enumerate(zip(*cols)):
         out.append(Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
                                None if flags[i] is None else int(flags[i]),
                                None if labelled[i] is None else int(labelled[i]),
-                               dict(good["extra"].iat[i] or {}), dict(good["attrs"].iat[i] or {})))
+                               dict(good["extra"].iat[i] or {}), dict(good["attrs"].iat[i] or {}),
+                               *(m[i] for m in more)))
     return out
 
 
 # ---------------------------------------------------------------- labels
 @dataclass(slots=True)
 class Label:
-    """A label event: a transaction is fraud (1) or not (0), or a user is a fraudster, victim or legitimate.
+    """A label event: a transaction is fraud (1) or not (0), or a user is a fraudster, mule, victim or legitimate.
 
     ``known_at`` is when the label became known (epoch ms); ``None`` means "the transaction's time plus
-    the label delay", resolved by whoever reads it.
+    the label delay", resolved by whoever reads it. ``fraud_type`` (one of :data:`FRAUD_TYPES`, only with a
+    fraud label) says who the fraud was done by and to.
     """
 
     subject: str  # "transaction" or "user"
@@ -727,6 +913,7 @@ class Label:
     value: str  # "1"/"0" for transactions; a USER_LABELS word for users
     known_at: int | None
     source: str = "file"
+    fraud_type: str | None = None
 
 
 def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_length: int = 256) -> Label:
@@ -743,7 +930,7 @@ def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_leng
         except ValueError as e:
             errors.append(str(e))
     has_tx, has_user = data.get("transaction_id") not in (None, ""), data.get("user_id") not in (None, "")
-    subject = value = sid = None
+    subject = value = sid = fraud_type = None
     if has_tx == has_user:
         errors.append("give either transaction_id with is_fraud, or user_id with user_label")
     elif has_tx:
@@ -754,6 +941,12 @@ def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_leng
             if f is None:
                 errors.append("is_fraud is required with transaction_id")
             value = str(f)
+        except ValueError as e:
+            errors.append(str(e))
+        try:
+            fraud_type = check_choice(data.get("fraud_type"), "fraud_type", FRAUD_TYPES)
+            if fraud_type is not None and value != "1":
+                errors.append("fraud_type is given but is_fraud is not 1")
         except ValueError as e:
             errors.append(str(e))
     else:
@@ -771,4 +964,4 @@ def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_leng
         seen = list(dict.fromkeys(errors))
         raise ValidationError("The label is not valid: " + "; ".join(seen) + ".", seen, code="invalid_label")
     assert subject is not None and sid is not None and value is not None
-    return Label(subject, sid, value, known_at, source)
+    return Label(subject, sid, value, known_at, source, fraud_type)

@@ -37,7 +37,19 @@ _FEATURE_WORDS = {
     "age_days": "{typ} {ident} was first seen {v} days ago",
     "new_for_user": "{typ} {ident} is new for this user",
     "hub": "{typ} {ident} is shared by very many users (a hub)",
+    "tx_1d": "{typ} {ident} was used {v} times in the last day",
+    "tx_7d": "{typ} {ident} was used {v} times in the last 7 days",
+    "fraud_1d": "{v} confirmed frauds at {typ} {ident} became known in the last day",
+    "fraud_7d": "{v} confirmed frauds at {typ} {ident} became known in the last 7 days",
+    "fraud_30d": "{v} confirmed frauds at {typ} {ident} became known in the last 30 days",
+    "fraud_share_1d": "{pct} of the labels at {typ} {ident} known in the last day were fraud",
+    "fraud_share_7d": "{pct} of the labels at {typ} {ident} known in the last 7 days were fraud",
+    "fraud_share_30d": "{pct} of the labels at {typ} {ident} known in the last 30 days were fraud",
+    "declines_1h": "{v} declined attempts with {typ} {ident} in the last hour",
+    "declines_1d": "{v} declined attempts with {typ} {ident} in the last day",
 }
+# longest first, so that fraud_share_7d is not read as ..._7d of a type named "card_fraud_share"
+_KINDS = sorted(_FEATURE_WORDS, key=len, reverse=True)
 _WORDS = {
     "amount": "amount {v}", "log_amount": "amount {amount}",
     "amount_ratio_user_mean": "amount is {v} times the user's average",
@@ -53,8 +65,34 @@ _WORDS = {
     "user_n_ip": "user has used {v} IP addresses", "user_n_merchant": "user has bought from {v} merchants",
     "n_new_identifiers": "{v} identifiers new for this user", "n_hub_identifiers": "{v} hub identifiers",
     "country_differs_user": "country differs from the user's usual", "country_differs_card": "country differs from the card's usual",
-    "hour_of_day": "hour of day {v} (UTC)", "user_known_fraud": "user is a confirmed fraudster",
-    "user_victim": "user is a known victim of account takeover",
+    "hour_of_day": "hour of day {v} (UTC)", "day_of_week": "day of week {v} (0 is Monday)",
+    "user_known_fraud": "user is a confirmed fraudster",
+    "user_victim": "user is a known victim of fraud (stolen card details or account takeover)",
+    "amount_mean_1d": "the user's average payment in the last day is {v}",
+    "amount_mean_7d": "the user's average payment in the last 7 days is {v}",
+    "amount_mean_30d": "the user's average payment in the last 30 days is {v}",
+    "amount_max_1d": "the user's largest payment in the last day is {v}",
+    "amount_max_30d": "the user's largest payment in the last 30 days is {v}",
+    "spend_1d_vs_usual": "the user spent {v} times their usual daily amount in the last day",
+    "user_declines_1h": "{v} declined attempts by the user in the last hour",
+    "user_declines_1d": "{v} declined attempts by the user in the last day",
+    "card_tx_1h": "card {card} was used {v} times in the last hour",
+    "card_tx_30d": "card {card} was used {v} times in the last 30 days",
+    "card_amount_1d": "{v} spent with card {card} in the last day",
+    "card_amount_7d": "{v} spent with card {card} in the last 7 days",
+    "card_amount_30d": "{v} spent with card {card} in the last 30 days",
+    "card_mean_1d": "card {card}'s average payment in the last day is {v}",
+    "card_mean_7d": "card {card}'s average payment in the last 7 days is {v}",
+    "card_mean_30d": "card {card}'s average payment in the last 30 days is {v}",
+    "card_max_1d": "card {card}'s largest payment in the last day is {v}",
+    "card_max_30d": "card {card}'s largest payment in the last 30 days is {v}",
+    "amount_ratio_card_mean": "amount is {v} times card {card}'s average",
+    "amount_ratio_card_max": "amount is {v} times card {card}'s largest so far",
+    "amount_z_card": "amount is {v} standard deviations from card {card}'s usual",
+    "card_cpp_exposure": "card {card} paid in the last 30 days at a merchant where {v} cards later confirmed "
+                         "compromised had paid (a common point of purchase)",
+    "merchant_cpp_30d": "{v} cards confirmed compromised in the last 30 days had paid at merchant {merchant} "
+                        "before their fraud (a common point of purchase)",
     "comp_users": "the user's cluster has {v} users", "comp_identifiers": "the user's cluster has {v} identifiers",
     "comp_fraud_users": "the user's cluster holds {v} confirmed fraud users",
     "comp_fraud_tx": "the user's cluster holds {v} confirmed fraud transactions",
@@ -73,13 +111,27 @@ def _num(v: float) -> str:
 
 
 def explain_feature(name: str, value: float, tx: Transaction) -> str:
-    """A feature's value in plain words, naming the identifier it is about."""
-    typ, _, kind = name.partition("_")
-    if kind in _FEATURE_WORDS and typ not in ("user", "comp", "amount", "account", "fraud", "country", "tx", "n"):
-        ident = dict(tx.entities()).get(typ, "?")
-        return _FEATURE_WORDS[kind].format(typ=typ, ident=ident, v=_num(value), v1=_num(value + 1))
+    """A feature's value in plain words, naming the identifier it is about.
+
+    >>> from graphfraud.schema import validate_record
+    >>> tx = validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 5,
+    ...                       "merchant_id": "M7"})
+    >>> explain_feature("merchant_fraud_share_7d", 0.25, tx)
+    '25% of the labels at merchant M7 known in the last 7 days were fraud'
+    """
+    if name not in _WORDS:
+        for kind in _KINDS:
+            if name.endswith("_" + kind):
+                typ = name[:-len(kind) - 1]
+                ident = dict(tx.entities()).get(typ, "?")
+                return _FEATURE_WORDS[kind].format(typ=typ.replace("_", " "), ident=ident, v=_num(value),
+                                                   v1=_num(value + 1), pct=_pct(value))
     tpl = _WORDS.get(name, name.replace("_", " ") + " {v}")
-    return tpl.format(v=_num(value), amount=_num(tx.amount))
+    return tpl.format(v=_num(value), amount=_num(tx.amount), card=tx.card_id or "?", merchant=tx.merchant_id or "?")
+
+
+def _pct(v: float) -> str:
+    return "unknown" if isinstance(v, float) and math.isnan(v) else f"{v:.0%}"
 
 
 def rule_hits(features: Mapping[str, float], tx: Transaction, rules: RuleSet) -> list[Hit]:
@@ -219,13 +271,16 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 
 @long_lived()
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
-    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
+    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot).
+
+    Every label is revealed at the end, in the order they became known (their ``known_at``, or the label
+    delay after their transaction), so windows of "fraud known lately" count them as a replay would."""
     engine = new_engine(overrides)
     seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
     for tx, seq in store.iter_transactions():
-        engine.apply(tx, seq, snapshots=False)
+        engine.apply(tx, seq, snapshots=False, reveal=False)
     for seq, label in store.labels():
-        engine.apply_label_now(label)
+        engine.defer_label(label)
         engine.seq = max(engine.seq, seq)
     if reveal:
         engine.reveal_all()
@@ -385,6 +440,12 @@ class Scorer:
                 contributions = [(self.model.features[k], float(contrib[k])) for k in top if contrib[k] > 0]
         out = decide(feats, tx, p, self.rules, contributions=contributions,
                      review_threshold=self.review_threshold, block_threshold=self.block_threshold)
+        learnt = self.model.meta.get("fields") if self.model is not None else None
+        if learnt:
+            have = set(tx.present_fields())
+            out["missing_fields"] = [f for f in learnt if f not in have]
+        else:
+            out["missing_fields"] = []
         ring = ring_context(engine, tx, None, self.ring_min_size)
         if ring is not None:  # the registry's id wins over the derived one
             rid = self._ring_registry(tx.user_id).get(tx.user_id)
@@ -395,12 +456,13 @@ class Scorer:
                    rules_version=self.rules.version, snapshot=engine.snapshot_version, features=feats)
         return out
 
-    def score(self, tx: Transaction) -> dict[str, Any]:
+    def score(self, tx: Transaction, scored_by: str | None = None) -> dict[str, Any]:
         """Score one transaction, store it with its decision, and add it to the graph.
 
         Returns the response body (without ``ok``). A retry of a stored transaction (same id, same
         content) returns the stored decision with ``replay: true`` and changes nothing; the same id with
-        other content raises :class:`~graphfraud.errors.Conflict`.
+        other content raises :class:`~graphfraud.errors.Conflict`. ``scored_by`` (who asked: the API
+        records its key) is kept in the stored decision record, not in the response.
         """
         with self.lock:
             lag = self.catch_up(force=False)
@@ -408,6 +470,8 @@ class Scorer:
                 return self._replay(tx)
             out = self.evaluate(tx)
         record = dict(out)
+        if scored_by is not None:
+            record["scored_by"] = scored_by
         record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                               for k, v in out["features"].items()}
         # the write runs outside the engine lock, so another request thread can be evaluated meanwhile;
@@ -423,9 +487,9 @@ class Scorer:
                 self.catch_up()
         return self._response(record, replay=False, catching_up=lag > 1000)
 
-    def score_many(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+    def score_many(self, txs: Sequence[Transaction], scored_by: str | None = None) -> list[dict[str, Any]]:
         """Score in order: later transactions see the earlier ones."""
-        return [self.score(tx) for tx in txs]
+        return [self.score(tx, scored_by) for tx in txs]
 
     def _replay(self, tx: Transaction) -> dict[str, Any]:
         seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content
@@ -445,7 +509,7 @@ class Scorer:
     @staticmethod
     def _response(record: Mapping[str, Any], *, replay: bool, catching_up: bool = False) -> dict[str, Any]:
         keys = ("transaction_id", "score", "decision", "reasons", "ring", "model_version", "rules_version",
-                "snapshot", "mode")
+                "snapshot", "mode", "missing_fields")
         out = {k: record.get(k) for k in keys}
         out["replay"] = replay
         out["catching_up"] = catching_up

@@ -35,7 +35,6 @@ Identifiers are drawn after the plan, so they carry no order or information; one
 from __future__ import annotations
 
 import inspect
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .errors import ValidationError
-from .synth import _DIURNAL, _digit_ids, _ip_ids, _zipf
+from .synth.base import DIURNAL, digit_ids, ip_ids, save, zipf
 
 COLUMNS = ("transaction_id", "timestamp", "user_id", "card_id", "merchant_id", "amount", "currency", "country",
            "device_id", "ip", "auth_result", "decline_reason", "is_fraud", "fraud_type")
@@ -113,7 +112,7 @@ class _World:
         self.dom, self.dow = np.asarray(dates.day), np.asarray(dates.day_of_week)
         n_towns = max(6, n // 250)
         self.town_xy = rng.uniform(4, 96, (n_towns, 2))
-        self.town_p = _zipf(n_towns, 0.9, rng)
+        self.town_p = zipf(n_towns, 0.9, rng)
         self.town_sd = rng.uniform(1.5, 5.0, n_towns)
         # merchants: home-country terminals on the map, web shops, shops abroad (travel)
         n_t, n_o, n_f = 3 * n // 2, max(40, n // 25), max(40, n // 15)
@@ -133,7 +132,7 @@ class _World:
         self.med = _CMED[self.mcat] * rng.lognormal(0, .35, self.n_m)
         self.sig = np.minimum(_CSIG[self.mcat] * rng.lognormal(0, .2, self.n_m), 1.1)  # some sell anything
         pop = rng.lognormal(0, .9, self.n_m)
-        pop[n_t:n_t + n_o] = _zipf(n_o, 1.0, rng) * n_o
+        pop[n_t:n_t + n_o] = zipf(n_o, 1.0, rng) * n_o
         self.pop = pop
         self.online = np.arange(n_t, n_t + n_o)
         self.abroad = np.arange(n_t + n_o, self.n_m)
@@ -163,7 +162,7 @@ class _World:
         self.ofav = rng.choice(self.online, (n, 4), p=self.po)
         self.second = rng.random(n) < 0.22
         self.p_second = np.where(self.second, rng.uniform(.1, .5, n), 0.0)
-        self.issuer = rng.choice(12, 2 * n, p=_zipf(12, 1.1, rng))  # per card slot (2 per user)
+        self.issuer = rng.choice(12, 2 * n, p=zipf(12, 1.1, rng))  # per card slot (2 per user)
         self.n_dev = rng.choice([1, 2, 3], n, p=[.5, .35, .15])
         self.n_devices = 0
         self.dev = np.where(np.arange(3) < self.n_dev[:, None], self.new_devices(3 * n).reshape(n, 3), -1)
@@ -172,7 +171,7 @@ class _World:
         self.n_ips = 0
         self.home_ip = self.new_ips(n)
         self.carrier = self.new_ips(max(3, n // 400))
-        self.mobile = rng.choice(self.carrier, n, p=_zipf(len(self.carrier), .6, rng))
+        self.mobile = rng.choice(self.carrier, n, p=zipf(len(self.carrier), .6, rng))
         self.wifi = self.new_ips(max(3, n // 800))
         self.datacenter = self.new_ips(max(10, n // 200))
         self.vpn = np.where(rng.random(n) < 0.03, rng.choice(self.datacenter, n), -1)
@@ -240,7 +239,7 @@ class _World:
     def local_times(self, day: np.ndarray, tz: np.ndarray, shift: np.ndarray | float = 0.0) -> np.ndarray:
         """Times on the given days at a local hour drawn from the daily rhythm, in seconds from the start."""
         rng = self.rng
-        hour = (rng.choice(24, len(day), p=_DIURNAL) + rng.random(len(day)) + shift) % 24
+        hour = (rng.choice(24, len(day), p=DIURNAL) + rng.random(len(day)) + shift) % 24
         t = (day * 24 + hour - tz) * HOUR
         t = np.where(t < 0, t + DAY, np.where(t >= self.horizon, t - DAY, t))  # the first and last nights
         return np.clip(t, 0, self.horizon - 1)
@@ -780,12 +779,12 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     perm = perm[np.argsort(np.floor(cols["t"][perm]), kind="stable")]
     cols = {k_: v[perm] for k_, v in cols.items()}
     card = card[perm]
-    user_ids = _digit_ids(rng, "U", n, 8)
-    card_ids = _digit_ids(rng, "C", len(cards), 12)
-    merch_ids = _digit_ids(rng, "M", w.n_m, 7)
-    dev_ids = np.append(_digit_ids(rng, "D", w.n_devices, 10), "")
-    ip_ids = np.append(_ip_ids(rng, w.n_ips), "")
-    tx_ids = _digit_ids(rng, "T", len(card), 12)
+    user_ids = digit_ids(rng, "U", n, 8)
+    card_ids = digit_ids(rng, "C", len(cards), 12)
+    merch_ids = digit_ids(rng, "M", w.n_m, 7)
+    dev_ids = np.append(digit_ids(rng, "D", w.n_devices, 10), "")
+    ip_addrs = np.append(ip_ids(rng, w.n_ips), "")
+    tx_ids = digit_ids(rng, "T", len(card), 12)
     m, scen = cols["merch"], cols["scen"]
     local = cols["base"] * _FX[w.mcountry[m]]
     gift = (w.mcat[m] == _GIFT) & (scen != 5)
@@ -806,7 +805,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         "currency": _CURRENCY[w.mcountry[m]].astype(object),
         "country": _COUNTRY[w.mcountry[m]].astype(object),
         "device_id": dev_ids[cols["dev"]],
-        "ip": ip_ids[cols["ip"]],
+        "ip": ip_addrs[cols["ip"]],
         "auth_result": np.where(cols["decl"] > 0, "declined", "approved").astype(object),
         "decline_reason": _DECLINE[cols["decl"]],
         "is_fraud": (fraud.astype(np.int64) if labelled.all()
@@ -892,11 +891,7 @@ def write_card_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int 
                               [f"{k}: not a knob of the card profile" for k in unknown])
     path = Path(out_csv)
     df, truth = generate_card(n_users, seed=seed, **knobs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
-    with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(truth, fh, indent=1)
-        fh.write("\n")
+    save(path, df, truth)
     n_fraud = len(truth["fraud_transactions"])
     return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_fraud": n_fraud,
             "n_labelled_fraud": int((df["is_fraud"] == 1).sum()), "fraud_rate": round(n_fraud / len(df), 5),

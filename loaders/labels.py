@@ -15,7 +15,7 @@ from .readers import ChunkReader
 from .rejects import RejectWriter
 from .bulk import default_rejects_path
 
-_LABEL_COLUMNS = ("transaction_id", "is_fraud", "user_id", "user_label", "labelled_at")
+_LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "user_id", "user_label", "labelled_at")
 
 
 @dataclass
@@ -37,9 +37,10 @@ def load_labels(path: str | os.PathLike[str], store: Any, *, source: str = "char
                 rejects_path: str | os.PathLike[str] | None = None, chunk_size: int | None = None) -> LabelSummary:
     """Load a label file into ``store``: one atomic ``store.add_labels`` per chunk.
 
-    The file (CSV, gzip CSV, Parquet or JSON lines) has ``transaction_id,is_fraud[,labelled_at]`` for
-    transaction labels or ``user_id,user_label[,labelled_at]`` for user labels (``user_label`` is
-    ``fraudster``, ``victim`` or ``legitimate``); a file may mix both kinds, one per row. Rows that
+    The file (CSV, gzip CSV, Parquet or JSON lines) has ``transaction_id,is_fraud[,fraud_type][,labelled_at]``
+    for transaction labels (``fraud_type``: ``third_party``, ``first_party``, ``friendly`` or ``scam``, with a
+    fraud label) or ``user_id,user_label[,labelled_at]`` for user labels (``user_label`` is ``fraudster``,
+    ``mule``, ``victim`` or ``legitimate``); a file may mix both kinds, one per row. Rows that
     break a rule go to the rejects file (``row,reason`` and the original fields; rows are 1-based data
     rows, the header is not a row).
 

@@ -24,10 +24,13 @@ from graphfraud.schema import REQUIRED, Label, validate_frame, validate_label, v
 
 EXTRA = ("email",)
 COLUMNS = ("transaction_id", "timestamp", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-           "currency", "country", "is_fraud", "labelled_at", "email", "note")
+           "currency", "country", "is_fraud", "labelled_at", "email", "note", "fraud_type", "auth_result",
+           "decline_reason", "counterparty_id", "card_bin")
 COMPARED = ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency",
-            "country", "is_fraud", "labelled_at", "extra", "attrs")
-TEXT_FIELDS = ("transaction_id", "user_id", "card_id", "device_id", "ip", "merchant_id", "currency", "country")
+            "country", "is_fraud", "labelled_at", "extra", "attrs", "fraud_type", "auth_result", "decline_reason",
+            "counterparty_id")
+TEXT_FIELDS = ("transaction_id", "user_id", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
+               "fraud_type", "auth_result", "decline_reason", "counterparty_id")
 T0 = 1767348000000  # 2026-01-02T10:00:00Z
 
 
@@ -179,7 +182,8 @@ FIELDS: dict[str, tuple[Any, Any]] = {
     "timestamp": (valid_times, wild_times),
     "user_id": (valid_ids, wild_ids),
     "amount": (valid_amounts, wild_amounts),
-    "card_id": (st.one_of(st.just(""), valid_ids), wild_ids),
+    "card_id": (st.one_of(st.just(""), valid_ids, st.sampled_from(["4111 1111 1111 1111", "5500005555555559"])),
+                wild_ids),
     "device_id": (st.one_of(st.just(""), valid_ids), wild_ids),
     "ip": (valid_ips, wild_ips),
     "merchant_id": (st.one_of(st.just(""), valid_ids), wild_ids),
@@ -192,6 +196,13 @@ FIELDS: dict[str, tuple[Any, Any]] = {
     "labelled_at": (st.just(""), st.one_of(st.sampled_from(["", " "]), valid_times, wild_times)),
     "email": (valid_emails, wild_emails),
     "note": (st.sampled_from(["", "x", "z" * 1000, "\u00e9t\u00e9"]), st.sampled_from([" ", " x ", "y" * 1100])),
+    # fraud_type only with is_fraud 1: a drawn type beside a 0 or blank label is one of the refusals tested
+    "fraud_type": (st.just(""), st.sampled_from(["third_party", " First_Party ", "scam", "friendly", "stolen", "x"])),
+    "auth_result": (st.sampled_from(["", "approved", "DECLINED", " declined "]),
+                    st.sampled_from(["ok", "approve", "1", "decline d"])),
+    "decline_reason": (st.sampled_from(["", "insufficient_funds", "cvv"]), st.sampled_from(["r" * 65, "a\x01"])),
+    "counterparty_id": (st.one_of(st.just(""), valid_ids), wild_ids),
+    "card_bin": (st.sampled_from(["", "411111", " 5500 "]), st.sampled_from(["41a", "123", "x" * 12])),
 }
 
 
@@ -415,3 +426,35 @@ def test_validate_label_refuses(data: dict[str, str], source: str, needle: str) 
         validate_label(data, source=source)
     assert info.value.code == "invalid_label"
     assert needle in str(info.value)
+
+
+# ---------------------------------------------------------------- fields added for card fraud and transfers
+def test_fraud_type_goes_with_a_fraud_label(canon: Callable[..., Any]) -> None:
+    got = canon(make_row(is_fraud="1", fraud_type=" Third_Party "))
+    assert got is not None and got["fraud_type"] == "third_party"
+    assert canon(make_row(is_fraud="0", fraud_type="scam")) is None
+    assert canon(make_row(fraud_type="first_party")) is None
+    assert canon(make_row(is_fraud="1", fraud_type="stolen")) is None
+
+
+def test_auth_result_and_counterparty(canon: Callable[..., Any]) -> None:
+    got = canon(make_row(auth_result="DECLINED", decline_reason="insufficient_funds", counterparty_id=" u9 "))
+    assert (got["auth_result"], got["decline_reason"], got["counterparty_id"]) == ("declined", "insufficient_funds",
+                                                                                  "u9")
+    assert canon(make_row(auth_result="maybe")) is None
+
+
+def test_a_card_number_gives_its_bin_and_a_given_bin_wins(canon: Callable[..., Any]) -> None:
+    got = canon(make_row(card_id="4111 1111 1111 1111"))
+    assert got["card_id"].startswith("h:") and got["extra"] == {"card_bin": "411111"}
+    assert canon(make_row(card_id="4111 1111 1111 1111", card_bin="4111"))["extra"] == {"card_bin": "4111"}
+    assert canon(make_row(card_id="C123"))["extra"] == {}
+    assert canon(make_row(card_bin="12x")) is None
+
+
+def test_label_file_rows_carry_a_fraud_type() -> None:
+    lb = validate_label({"transaction_id": "t1", "is_fraud": "1", "fraud_type": "scam"}, source="chargeback")
+    assert lb == Label("transaction", "t1", "1", None, "chargeback", "scam")
+    with pytest.raises(ValidationError, match="fraud_type is given but is_fraud is not 1"):
+        validate_label({"transaction_id": "t1", "is_fraud": "0", "fraud_type": "scam"})
+    assert validate_label({"user_id": "u", "user_label": "Mule"}).value == "mule"

@@ -1,10 +1,8 @@
 """The store contract: one suite every backend must pass, plus the embedded backend's crash and WAL tests.
 
-``store`` is parametrised over backends. Only ``embedded`` exists today. To run the suite against Neo4j,
-add ``pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j")`` to ``BACKENDS`` and provide a
-``neo4j_url`` fixture (in ``tests/conftest.py``) that yields a bolt URL to an empty database; the
-``store`` fixture then opens it with ``open_store(url)``. Tests that need a file path (kill -9, two
-processes) use ``store_path`` and are embedded only.
+``store`` is parametrised over both backends: the embedded file and a real Neo4j server (``neo4j_url`` in
+``tests/conftest.py`` yields a bolt URL to an empty database). Tests that need a file path (kill -9, two
+processes, schema upgrades) use ``store_path`` and are embedded only.
 """
 from __future__ import annotations
 
@@ -130,6 +128,52 @@ def test_transactions_read_back_as_written_with_absent_identifiers(store: Any) -
             want.transaction_id, want.ts, want.user_id, want.amount, want.currency, want.country, want.is_fraud)
     engine = build_engine(store)
     assert set(engine.ent_ix) == {e for r in rows for e in validate_record(r).entities()}
+
+
+def test_new_fields_and_typed_labels_read_back_from_every_path(store: Any) -> None:
+    """fraud_type, auth_result, decline_reason and counterparty_id: bulk, one by one, events, history and
+    labels all give back what was written; a retry with another auth result is a conflict."""
+    store.write_transactions(chunk([row(0, is_fraud="1", fraud_type="third_party", auth_result="declined",
+                                        decline_reason="cvv", counterparty_id="u9")]))
+    tx = validate_record(row(1, is_fraud="1", fraud_type="scam", counterparty_id="u7", auth_result="approved"))
+    store.add_transaction(tx, {"score": 0.1, "decision": "allow"})
+    store.add_labels([Label("transaction", "t0", "1", None, "chargeback", "first_party")])
+    back = {t.transaction_id: t for t, _ in store.iter_transactions()}
+    assert (back["t0"].fraud_type, back["t0"].auth_result, back["t0"].decline_reason, back["t0"].counterparty_id) \
+        == ("third_party", "declined", "cvv", "u9")
+    assert (back["t1"].fraud_type, back["t1"].counterparty_id, back["t1"].auth_result) == ("scam", "u7", "approved")
+    events = [e for e in store.events_since(0)]
+    assert [e.transaction.fraud_type for e in events if e.kind == "transaction"] == ["third_party", "scam"]
+    assert [e.label.fraud_type for e in events if e.kind == "label"] == ["first_party"]
+    assert [lb.fraud_type for _, lb in store.labels()] == ["first_party"]
+    assert store.get_transaction("t0")["counterparty_id"] == "u9"
+    with pytest.raises(Conflict):
+        store.add_transaction(validate_record(row(1, is_fraud="1", fraud_type="scam", counterparty_id="u7",
+                                                  auth_result="declined")))
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A store made before the optional fields existed gains their columns when opened, keeping its rows."""
+    path = tmp_path / "old.db"
+    s = open_store(str(path))
+    s.write_transactions(chunk([row(0), row(1, is_fraud="1")]))
+    s.close()
+    con = sqlite3.connect(path)
+    for table, cols in (("tx", ("counterparty_id", "fraud_type", "auth_result", "decline_reason")),
+                        ("label", ("fraud_type",))):
+        for c in cols:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {c}")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    s = open_store(str(path))
+    try:
+        assert s.get_meta("schema_version") == "2"
+        s.write_transactions(chunk([row(2, auth_result="declined")]))
+        back = [t for t, _ in s.iter_transactions()]
+        assert [t.transaction_id for t in back] == ["t0", "t1", "t2"] and back[2].auth_result == "declined"
+    finally:
+        s.close()
 
 
 def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:
@@ -299,12 +343,86 @@ def test_revoking_a_missing_key_raises_not_found(store: Any, name: str) -> None:
 
 def test_app_users(store: Any) -> None:
     store.create_app_user("ann", "investigator", "hash-1")
-    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1"}
+    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1",
+                                         "disabled": False}
     assert store.get_app_user("bob") is None
     with pytest.raises(Conflict) as info:
         store.create_app_user("ann", "admin", "hash-2")
     assert info.value.code == "user_exists"
-    assert store.list_app_users() == [{"name": "ann", "role": "investigator"}]
+    assert store.list_app_users() == [{"name": "ann", "role": "investigator", "disabled": False}]
+
+
+def test_sessions_live_in_the_store_and_end_there(store: Any) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_session("s1", "ann", 1000)
+    store.create_session("s2", "ann", 2000)
+    store.create_session("s3", "bob", 3000)
+    assert store.get_session("s1") == {"user": "ann", "created_at": 1000, "last_seen": 1000}
+    store.touch_session("s1", 1500)
+    assert store.get_session("s1")["last_seen"] == 1500
+    store.delete_session("s1")
+    assert store.get_session("s1") is None
+    assert store.delete_sessions("bob") == 1 and store.get_session("s3") is None
+    store.create_session("s4", "ann", 9000)
+    assert store.prune_sessions(created_before=2500, seen_before=0) == 1  # s2 started too long ago
+    assert store.get_session("s2") is None and store.get_session("s4") is not None
+    assert store.prune_sessions(created_before=0, seen_before=9500) == 1  # s4 idle too long
+    assert store.get_session("s4") is None
+
+
+@pytest.mark.parametrize("change", ["password", "disable"], ids=["password-change", "disable"])
+def test_changing_an_account_ends_its_sessions(store: Any, change: str) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_app_user("bob", "analyst", "hash-b")
+    for sid, user in (("a1", "ann"), ("a2", "ann"), ("b1", "bob")):
+        store.create_session(sid, user, 1000)
+    kw = {"password_hash": "hash-2"} if change == "password" else {"disabled": True}
+    assert store.update_app_user("ann", **kw) == 2
+    assert store.get_session("a1") is None and store.get_session("a2") is None
+    assert store.get_session("b1") is not None  # other accounts keep theirs
+    ann = store.get_app_user("ann")
+    assert ann["disabled"] is (change == "disable")
+    assert ann["password_hash"].lstrip("!") == ("hash-2" if change == "password" else "hash-1")
+    assert store.update_app_user("ann", disabled=False) == 0
+    assert store.get_app_user("ann")["disabled"] is False
+    with pytest.raises(NotFound):
+        store.update_app_user("nobody", disabled=True)
+
+
+def test_throttle_events_are_counted_per_key_and_forgotten(store: Any) -> None:
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 1000, forget_before=0)
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 2000, forget_before=0)
+    store.add_throttle(["addr:5.6.7.8"], 3000, forget_before=0)
+    keys = ["pair:ann|1.2.3.4", "addr:1.2.3.4", "addr:5.6.7.8", "acct:nobody"]
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 2, "addr:1.2.3.4": 2, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+    assert store.count_throttle(keys, since=1500)["pair:ann|1.2.3.4"] == 1
+    store.clear_throttle(["pair:ann|1.2.3.4"])
+    assert store.count_throttle(keys, since=0)["pair:ann|1.2.3.4"] == 0
+    store.add_throttle(["addr:9"], 5000, forget_before=2500)  # drops everything before 2500
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 0, "addr:1.2.3.4": 0, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+
+
+def test_a_store_from_before_sessions_gets_their_tables_on_first_write(store_path: Path) -> None:
+    con = sqlite3.connect(store_path)
+    con.executescript("DROP TABLE ui_session; DROP TABLE throttle;")
+    con.close()
+    store = open_store(str(store_path))
+    assert store.get_session("s1") is None and store.count_throttle(["k"], 0) == {"k": 0}
+    store.create_session("s1", "ann", 1)
+    store.add_throttle(["k"], 5, forget_before=0)
+    assert store.get_session("s1")["user"] == "ann" and store.count_throttle(["k"], 0) == {"k": 1}
+    store.close()
+
+
+def test_meta_settings_can_be_deleted(store: Any) -> None:
+    store.set_meta("secret_key", "legacy-secret")
+    store.delete_meta("secret_key")
+    assert store.get_meta("secret_key") is None
+    store.delete_meta("never-set")  # nothing to delete is fine
+    with pytest.raises(ValueError):
+        store.delete_meta("seq")
 
 
 def test_cases_and_their_audit_rows(store: Any) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from graphfraud.schema import FRAUD_TYPES, MAX_REASON_LENGTH
+
 ERROR_STATUSES = {
     400: "The input is not acceptable; `errors` names each field.",
     401: "The API key is missing or wrong.",
@@ -64,6 +66,13 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "country": {"type": ["string", "null"], "pattern": "^ *([A-Za-z]{2})? *$"},
                 "is_fraud": {"enum": [0, 1, True, False, None]},
                 "labelled_at": {"type": ["string", "null"]},
+                "fraud_type": {"enum": [*FRAUD_TYPES, "", None], "description": "With is_fraud 1: who the fraud "
+                               "was done by and to (see docs/features.md, label semantics)."},
+                "counterparty_id": {**opt_ident, "description": "The user or account receiving a transfer."},
+                "auth_result": {"type": ["string", "null"], "description": "approved or declined (any case)."},
+                "decline_reason": {"type": ["string", "null"], "maxLength": MAX_REASON_LENGTH},
+                "card_bin": {"type": ["string", "null"], "pattern": "^ *([0-9]{4,11})? *$",
+                             "description": "The card's BIN; taken from card_id when that is a full card number."},
                 **{t: opt_ident for t in cfg["EXTRA_TYPES"]},
             },
             "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
@@ -85,6 +94,8 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "snapshot": {}, "replay": {"type": "boolean", "description": "True when this is a retry "
                                                                               "answered from the stored decision."},
                 "mode": {"enum": ["model+rules", "rules_only"]}, "catching_up": {"type": "boolean"},
+                "missing_fields": {"type": "array", "items": {"type": "string"},
+                                   "description": "Fields the model learnt from that this transaction lacks."},
             },
         },
         "BatchRequest": {
@@ -203,7 +214,7 @@ def document(app: Flask) -> dict[str, Any]:
             _json(_ref("LabelResult"), "How many labels were stored."), body_errs,
             body={"oneOf": [_ref("Label"), {"type": "array", "items": _ref("Label")}]}, op_id="add_labels")},
         "/api/v1/transactions/{transaction_id}": {"get": op(
-            "A stored transaction with its decision record", "score",
+            "A stored transaction with its decision record (a score-scope key: only those it scored)", "score",
             _json(_ref("TransactionRecord"), "The transaction and its decision."), read_errs,
             params=[path_param("transaction_id", "The transaction id.")], op_id="get_transaction")},
         "/api/v1/rings": {"get": op(
@@ -226,8 +237,9 @@ def document(app: Flask) -> dict[str, Any]:
                     int_param("limit", 1, cap, min(100, cap), "Most nodes returned.")],
             op_id="get_entity")},
         "/healthz": {"get": op("The process is up", None, _json(_ref("Health"), "Up."), (500,), op_id="healthz")},
-        "/readyz": {"get": op("The scoring engine is loaded and caught up", None, _json(_ref("Ready"), "Ready."),
-                              (500, 503), op_id="readyz")},
+        "/readyz": {"get": op("The scoring engine is loaded and caught up; counts and versions only with an "
+                              "admin key", None, _json(_ref("Ready"), "Ready."), (401, 403, 429, 500, 503),
+                              op_id="readyz")},
         "/metrics": {"get": op("Prometheus metrics (text exposition format 0.0.4)", None,
                                {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                (500,), op_id="metrics")},

@@ -8,12 +8,16 @@ so there is one implementation of every feature.
 State, all keyed by small integers:
 
 * users: first seen, identifiers used (with first-use time), recent transactions (for velocity), running
-  amount statistics per currency group, usual country;
-* identifiers (card, device, ip, merchant, extra types): distinct users, first seen, known-fraud users;
+  amount statistics per currency group, usual country, declines;
+* identifiers (card, device, ip, merchant, card BIN, extra types): distinct users, first seen, known-fraud
+  users, and recent activity (:mod:`graphfraud.graph.activity`): transaction times, declines, and the
+  times labels and confirmed fraud of their transactions became known; cards also keep their spending
+  and the merchants they paid at, merchants the compromised cards that paid there before their fraud
+  (common point of purchase);
 * a union-find over users and *linking* identifiers; an identifier shared by more users than its type's
   hub limit stops linking (it is a hub); component totals are kept at the roots and merged on union;
 * known fraud as it becomes known: a label is revealed at its ``known_at`` time (replays) or at once
-  (live feedback);
+  (live feedback); who a label blames follows :mod:`graphfraud.labels`;
 * a snapshot (PageRank, fraud proximity, and a component rebuild that drops unions made through
   identifiers that later became hubs) recomputed whenever event time crosses a multiple of
   ``snapshot_interval``: the schedule is part of the point-in-time definition, identical everywhere.
@@ -27,12 +31,24 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from .. import labels as semantics
+from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from .activity import CardTrack, Reveals, push_time
+from .flows import FlowGraph
 from .policy import LinkPolicy
 
 DAY_MS = 86_400_000
 WINDOW_MS = 30 * DAY_MS
+#: Merchants a card paid at in this long before its first confirmed fraud are possible points of compromise.
+CPP_LOOKBACK_MS = 30 * DAY_MS
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
+
+
+def _count(counts: dict[str, int], top: str | None, key: str) -> str:
+    """Count one more ``key``; return the most frequent key (the one that got there first on a tie)."""
+    n = counts.get(key, 0) + 1
+    counts[key] = n
+    return key if top is None or (key != top and n > counts[top]) else top
 
 
 class Comp:
@@ -102,8 +118,8 @@ class GraphEngine:
         self.label_delay_ms = int(label_delay_ms)
         self.rates = {k.upper(): float(v) for k, v in (rates or {}).items()}
         self.base_currency = base_currency.upper()
-        self.extra_types = tuple(extra_types)
-        self.entity_types = tuple(ENTITY_COLUMNS.values()) + self.extra_types
+        self.extra_types = tuple(t for t in extra_types if t != BIN_TYPE)
+        self.entity_types = tuple(ENTITY_COLUMNS.values()) + (BIN_TYPE,) + self.extra_types
         # users
         self.user_ix: dict[str, int] = {}
         self.u_name: list[str] = []
@@ -114,15 +130,21 @@ class GraphEngine:
         self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
         self.u_times: list[list[int]] = []  # transaction times, sorted (the last 30 days at least)
-        self.u_gtimes: list[dict[str, tuple[list[int], list[float]]]] = []  # group -> (times, cumulative amount)
+        # group -> (times, cumulative amount, amounts), the last 30 days at least
+        self.u_gtimes: list[dict[str, tuple[list[int], list[float], list[float]]]] = []
         self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
         self.u_country: list[dict[str, int]] = []
+        self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
         self.u_ntx: list[int] = []
         self.u_amount: list[float] = []
         self.u_fraud: list[bool] = []  # known fraud now
         self.u_victim: list[bool] = []
         self.u_fraudster: list[bool] = []
-        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now
+        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now (any type)
+        self.u_fp_tx: list[int] = []  # of those, typed first_party or friendly (the user's own fraud)
+        self.u_vt_tx: list[int] = []  # of those, typed third_party or scam (done to the user)
+        self.u_rx_fraud: list[int] = []  # fraudulent transfers received (labels.receiver_at_fault)
+        self.u_decl: list[list[int] | None] = []  # times of the user's declined attempts
         # identifiers
         self.ent_ix: dict[tuple[str, str], int] = {}
         self.e_type: list[str] = []
@@ -133,6 +155,14 @@ class GraphEngine:
         self.e_node: list[int] = []  # union-find node, -1 for context types
         self.e_hub: list[bool] = []
         self.e_country: list[dict[str, int] | None] = []
+        self.card_home: dict[int, str] = {}  # a card's usual country, as u_home
+        self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
+        self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
+        self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
+        self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
+        self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
+        self.m_cpp: dict[int, list[int]] = {}  # merchant -> when compromised cards that paid there became known
+        self.flows: FlowGraph | None = None  # transfers between users, once there is one (graph.flows)
         # union-find over nodes (users and linking identifiers)
         self.parent: list[int] = []
         self.comp: list[Comp | None] = []
@@ -144,10 +174,13 @@ class GraphEngine:
         # identifier nodes that became hubs since the last rebuild (None: unknown, rebuild everything)
         self.new_hubs: list[int] | None = []
         # labels
-        self.pending: list[tuple[int, int, str, str, str, str]] = []  # heap of (known_at, seq, kind, id, value, src)
+        # heap of (known_at, seq, kind, id, value, source, fraud_type)
+        self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
         self._pseq = 0
-        self.tx_user: dict[str, tuple[int, int]] = {}  # transaction id -> (user index, ts) for labels
-        self.tx_label: dict[str, tuple[int, str, int]] = {}  # tx id -> (source rank, value, order)
+        # transaction id -> (user index, ts, identifier indices, counterparty user index or -1) for labels
+        self.tx_user: dict[str, tuple[int, int, tuple[int, ...], int]] = {}
+        # tx id -> (source rank, value, order, fraud type, when its fraud became known or -1)
+        self.tx_label: dict[str, tuple[int, str, int, str | None, int]] = {}
         self.user_label: dict[int, tuple[int, str, int]] = {}
         self._order = 0
         # time and snapshots
@@ -225,12 +258,17 @@ class GraphEngine:
         self.u_gtimes.append({})
         self.u_amt.append({})
         self.u_country.append({})
+        self.u_home.append(None)
         self.u_ntx.append(0)
         self.u_amount.append(0.0)
         self.u_fraud.append(False)
         self.u_victim.append(False)
         self.u_fraudster.append(False)
         self.u_fraud_tx.append(0)
+        self.u_fp_tx.append(0)
+        self.u_vt_tx.append(0)
+        self.u_rx_fraud.append(0)
+        self.u_decl.append(None)
         node = self._new_node(u)
         self.u_node.append(node)
         c = self.comp[node]
@@ -254,6 +292,13 @@ class GraphEngine:
         self.e_fraud.append(None)
         self.e_hub.append(False)
         self.e_country.append({} if typ == "card" else None)
+        self.e_rev.append(None)
+        self.e_decl.append(None)
+        if typ == "card":
+            track = self.cards[e] = CardTrack()
+            self.e_times.append(track.times)  # one list: the card's spending keeps its transaction times
+        else:
+            self.e_times.append([])
         if self.policy.links(typ):
             node = self._new_node(-1)
             c = self.comp[node]
@@ -277,12 +322,13 @@ class GraphEngine:
         return amount * r if r is not None else amount
 
     # ------------------------------------------------------------------ time
-    def advance(self, now: int, snapshots: bool = True) -> None:
-        """Move event time to ``now``: reveal labels known by then, take due snapshots."""
+    def advance(self, now: int, snapshots: bool = True, reveal: bool = True) -> None:
+        """Move event time to ``now``: reveal labels known by then (unless ``reveal`` is false: a rebuild
+        reveals them all at the end, in the order they became known), take due snapshots."""
         pending = self.pending
-        while pending and pending[0][0] <= now:
-            _, _, kind, sid, value, src = heapq.heappop(pending)
-            self._reveal(kind, sid, value, src)
+        while reveal and pending and pending[0][0] <= now:
+            known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
+            self._reveal(kind, sid, value, src, ftype, known)
         if snapshots and now >= self.next_snapshot:
             if self.next_snapshot != -math.inf or self.n_tx:
                 self.take_snapshot(now)
@@ -298,18 +344,34 @@ class GraphEngine:
         self.snapshot_version += 1
 
     # ------------------------------------------------------------------ transactions
-    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True) -> None:
-        """Add a transaction to the graph (after its features were read)."""
+    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True, reveal: bool = True) -> None:
+        """Add a transaction to the graph (after its features were read); ``reveal`` as in :meth:`advance`."""
         ts = tx.ts
-        self.advance(ts, snapshots)
+        self.advance(ts, snapshots, reveal)
+        now = int(self.clock)
         u = self._user(tx.user_id, ts)
         if ts > self.u_last[u]:
             self.u_last[u] = ts
         unode = self.u_node[u]
         ents = self.u_ents[u]
         policy = self.policy
+        grp = self.group_of(tx.currency)
+        amt = self.base_amount(tx.amount, tx.currency)
+        declined = tx.auth_result == "declined"
+        touched = []
+        card_e = -1
+        merchant_e = -1
         for typ, name in tx.entities():
             e = self._entity(typ, name, ts)
+            touched.append(e)
+            if typ == "card":
+                card_e = e
+            else:
+                push_time(self.e_times[e], ts, now)
+                if typ == "merchant":
+                    merchant_e = e
+            if declined:
+                self._decline(self.e_decl, e, ts, now)
             if e not in ents:
                 ents[e] = ts
                 nt = self.u_ntype[u]
@@ -339,10 +401,20 @@ class GraphEngine:
             if typ == "card" and tx.country is not None:
                 cc = self.e_country[e]
                 assert cc is not None
-                cc[tx.country] = cc.get(tx.country, 0) + 1
+                top = _count(cc, self.card_home.get(e), tx.country)
+                self.card_home[e] = top
+        if card_e >= 0:
+            self.cards[card_e].add(ts, amt, merchant_e, now)
+        v = -1
+        if tx.counterparty_id is not None:
+            v = self._user(tx.counterparty_id, ts)
+            if self.flows is None:
+                self.flows = FlowGraph()
+                self.flows.fraud.update(i for i, f in enumerate(self.u_fraud) if f)
+            self.flows.transfer(u, v, amt, ts, now)
+        if declined:
+            self._decline(self.u_decl, u, ts, now)
         # velocity and amount statistics
-        grp = self.group_of(tx.currency)
-        amt = self.base_amount(tx.amount, tx.currency)
         self._record_time(u, ts, amt, grp)
         st = self.u_amt[u].get(grp)
         if st is None:
@@ -354,10 +426,11 @@ class GraphEngine:
             if amt > st[3]:
                 st[3] = amt
         if tx.country is not None:
-            uc = self.u_country[u]
-            uc[tx.country] = uc.get(tx.country, 0) + 1
+            self.u_home[u] = _count(self.u_country[u], self.u_home[u], tx.country)
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
+        if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
+            self._update_user(u)
         root = self.find(unode)
         c = self.comp[root]
         assert c is not None
@@ -365,21 +438,29 @@ class GraphEngine:
         c.amount += amt
         if ts > c.last:
             c.last = ts
-        self.tx_user[tx.transaction_id] = (u, ts)
+        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched), v)
         self.n_tx += 1
         if seq is not None and seq > self.seq:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
-            if known <= self.clock:
-                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file")
+            if reveal and known <= self.clock:
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
             else:
                 self._pseq += 1
                 heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
-                                              str(tx.is_fraud), "file"))
+                                              str(tx.is_fraud), "file", tx.fraud_type))
+
+    @staticmethod
+    def _decline(table: list[list[int] | None], i: int, ts: int, now: int) -> None:
+        times = table[i]
+        if times is None:
+            table[i] = [ts]
+        else:
+            push_time(times, ts, now)
 
     def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
-        """Keep the user's transaction times sorted, with cumulative amounts per currency group."""
+        """Keep the user's transaction times sorted, with cumulative amounts and amounts per currency group."""
         times = self.u_times[u]
         if not times or ts >= times[-1]:
             times.append(ts)
@@ -389,22 +470,23 @@ class GraphEngine:
             del times[:bisect_left(times, ts - WINDOW_MS)]
         g = self.u_gtimes[u].get(grp)
         if g is None:
-            self.u_gtimes[u][grp] = ([ts], [amt])
+            self.u_gtimes[u][grp] = ([ts], [amt], [amt])
             return
-        gt, gc = g
+        gt, gc, ga = g
         if ts >= gt[-1]:
             gt.append(ts)
             gc.append(gc[-1] + amt)
+            ga.append(amt)
         else:  # out of order (live traffic): insert and shift the sums after it
             i = bisect_left(gt, ts)
             gt.insert(i, ts)
             gc.insert(i, (gc[i - 1] if i else 0.0) + amt)
+            ga.insert(i, amt)
             for k in range(i + 1, len(gc)):
                 gc[k] += amt
         if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
             cut = bisect_left(gt, ts - WINDOW_MS)
-            del gt[:cut]
-            del gc[:cut]
+            del gt[:cut], gc[:cut], ga[:cut]
 
     # ------------------------------------------------------------------ labels
     def queue_label(self, label: Label, default_known_at: int | None = None) -> None:
@@ -414,25 +496,43 @@ class GraphEngine:
             tu = self.tx_user.get(label.subject_id)
             known = (tu[1] + self.label_delay_ms) if tu else self.clock
         if known is None or known <= self.clock:
-            self._reveal(label.subject, label.subject_id, label.value, label.source)
+            self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
+                         self._now() if known is None else int(known))
             return
         self._pseq += 1
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
-                                      label.source))
+                                      label.source, label.fraud_type))
+
+    def defer_label(self, label: Label) -> None:
+        """Queue ``label`` for :meth:`reveal_all`, at its ``known_at`` or the label delay after its transaction."""
+        known = label.known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = (tu[1] + self.label_delay_ms) if tu else None
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known if known is not None else self._now()), self._pseq, label.subject,
+                                      label.subject_id, label.value, label.source, label.fraud_type))
+
+    def _now(self) -> int:
+        return int(self.clock) if self.clock != -math.inf else 0
 
     def apply_label_now(self, label: Label) -> None:
         """Live feedback: the label is known from this moment."""
-        self._reveal(label.subject, label.subject_id, label.value, label.source)
+        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now())
 
     def reveal_all(self) -> None:
-        """Make every pending label known (a serving process rebuilt from history knows them all)."""
+        """Make every pending label known (a serving process rebuilt from history knows them all); each is
+        dated by its own ``known_at`` when that has passed, else now."""
+        now = self._now()
         while self.pending:
-            _, _, kind, sid, value, src = heapq.heappop(self.pending)
-            self._reveal(kind, sid, value, src)
+            known, _, kind, sid, value, src, ftype = heapq.heappop(self.pending)
+            self._reveal(kind, sid, value, src, ftype, min(int(known), now))
 
-    def _reveal(self, kind: str, sid: str, value: str, source: str) -> None:
+    def _reveal(self, kind: str, sid: str, value: str, source: str, fraud_type: str | None = None,
+                when: int | None = None) -> None:
         rank = _SOURCE_RANK.get(source, 0)
         self._order += 1
+        when = self._now() if when is None else when
         if kind == "transaction":
             tu = self.tx_user.get(sid)
             if tu is None:
@@ -440,35 +540,90 @@ class GraphEngine:
             old = self.tx_label.get(sid)
             if old is not None and (old[0], old[2]) > (rank, self._order):
                 return
-            self.tx_label[sid] = (rank, value, self._order)
-            was = old is not None and old[1] == "1"
-            now = value == "1"
-            if was == now:
+            is_fraud = value == "1"
+            if not is_fraud:
+                fraud_type = None
+            if old is not None and old[1] == value and old[3] == fraud_type:
+                self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
                 return
-            u = tu[0]
-            self.u_fraud_tx[u] += 1 if now else -1
-            c = self.comp[self.find(self.u_node[u])]
-            assert c is not None
-            c.fraud_tx += 1 if now else -1
+            u, ts, touched, v = tu
+            if old is not None and old[1] == "1":
+                self._blame(u, ts, touched, v, old[3], old[4], -1, False)
+            self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
+            if is_fraud:
+                self._blame(u, ts, touched, v, fraud_type, when, +1, old is None)
+            elif old is None:  # the transaction's first label: one more label known at its identifiers
+                for e in touched:
+                    self._reveals(e).add(when, 1, 0)
             self._update_user(u)
         else:
             u2 = self.user_ix.get(sid)
             if u2 is None:
-                u2 = self._user(sid, int(self.clock) if self.clock != -math.inf else 0)
-            old = self.user_label.get(u2)
-            if old is not None and (old[0], old[2]) > (rank, self._order):
+                u2 = self._user(sid, self._now())
+            old_u = self.user_label.get(u2)
+            if old_u is not None and (old_u[0], old_u[2]) > (rank, self._order):
                 return
             self.user_label[u2] = (rank, value, self._order)
-            self.u_fraudster[u2] = value == "fraudster"
-            self.u_victim[u2] = value == "victim"
+            self.u_fraudster[u2] = value in semantics.FRAUD_USER_LABELS
             self._update_user(u2)
 
+    def _reveals(self, e: int) -> Reveals:
+        rv = self.e_rev[e]
+        if rv is None:
+            rv = self.e_rev[e] = Reveals()
+        return rv
+
+    def _blame(self, u: int, ts: int, touched: tuple[int, ...], v: int, fraud_type: str | None, when: int,
+               sign: int, first_label: bool) -> None:
+        """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user (or, for a
+        transfer to ``v`` >= 0, at its receiver), at the identifiers its type blames (``first_label``: the
+        transaction's first label, known at all of them), at the user's component, and for a compromised
+        card, at the merchants it paid at before (common point of purchase)."""
+        self.u_fraud_tx[u] += sign
+        if fraud_type in semantics.USER_AT_FAULT:
+            self.u_fp_tx[u] += sign
+        elif fraud_type in semantics.USER_IS_VICTIM or v >= 0:  # a fraudulent transfer's payer is its victim
+            self.u_vt_tx[u] += sign
+        if v >= 0 and semantics.receiver_at_fault(fraud_type):
+            self.u_rx_fraud[v] += sign
+            self._update_user(v)
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        c.fraud_tx += sign
+        e_type = self.e_type
+        for e in touched:
+            blamed = semantics.blames(fraud_type, e_type[e])
+            if sign < 0:
+                if blamed:
+                    self._reveals(e).retract_fraud(when)
+                continue
+            if first_label or blamed:
+                self._reveals(e).add(when, 1 if first_label else 0, 1 if blamed else 0)
+            if not blamed:
+                continue
+            if sign > 0 and e_type[e] == "card" and semantics.compromises_card(fraud_type) and \
+                    e not in self.compromised:
+                self.compromised[e] = ts
+                for m in self.cards[e].merchants_between(ts - CPP_LOOKBACK_MS, ts):
+                    marks = self.m_cpp.get(m)
+                    if marks is None:
+                        self.m_cpp[m] = [when]
+                    else:
+                        push_time(marks, when, when)
+
     def _update_user(self, u: int) -> None:
-        """Known fraud: a fraudster, or a user with confirmed fraud transactions who is not a victim."""
-        now = self.u_fraudster[u] or (self.u_fraud_tx[u] > 0 and not self.u_victim[u])
+        """Known fraud and victim status by :func:`graphfraud.labels.known_fraud_user`."""
+        lab = self.user_label.get(u)
+        value = lab[1] if lab is not None else None
+        now = semantics.known_fraud_user(value, n_tx=self.u_ntx[u], n_fraud=self.u_fraud_tx[u],
+                                         n_first_party=self.u_fp_tx[u], n_victim=self.u_vt_tx[u],
+                                         n_received=self.u_rx_fraud[u])
+        self.u_victim[u] = semantics.victim_user(value, known_fraud=now, n_fraud=self.u_fraud_tx[u])
         if now == self.u_fraud[u]:
             return
         self.u_fraud[u] = now
+        if self.flows is not None:
+            self.flows.set_fraud(u, now)
         c = self.comp[self.find(self.u_node[u])]
         assert c is not None
         c.fraud_users += 1 if now else -1

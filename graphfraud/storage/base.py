@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..schema import Label, Transaction
+from ..schema import MORE_FIELDS, Label, Transaction
 
 
 @dataclass
@@ -47,18 +47,25 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+#: A stored transaction's columns, in the order stores read them (free attributes last, so a read can leave
+#: them out); ``MORE_FIELDS`` are the optional fields added by schema version 2.
 TX_COLUMNS = ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-              "currency", "country", "is_fraud", "labelled_at", "extra", "attrs")
+              "currency", "country", "is_fraud", "labelled_at", "extra", *MORE_FIELDS, "attrs")
+
+
+def _text(v: Any) -> Any:
+    return None if v is None or v != v else v  # NaN (a frame's missing value) is absent
 
 
 def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Transaction, int]]:
     """Stored transaction rows (``TX_COLUMNS`` order) as ``(transaction, seq)``, without their free attributes
     (which no feature reads): how every store's :meth:`GraphStore.iter_transactions` builds them."""
     loads = json.loads
-    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, *_ in rows:
+    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, cp, ft, ar, dr, *_ in rows:
         yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
                           None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
-                          loads(ex) if isinstance(ex, str) and ex else (ex or {}), {}), int(seq)
+                          loads(ex) if isinstance(ex, str) and ex else (ex or {}), {},
+                          _text(cp), _text(ft), _text(ar), _text(dr)), int(seq)
 
 
 class GraphStore(Protocol):
@@ -92,9 +99,10 @@ class GraphStore(Protocol):
     def list_models(self) -> list[dict[str, Any]]: ...
     def load_model(self, version: str) -> tuple[dict[str, Any], bytes]: ...
 
-    # small key/value settings kept in the store (secret keys, masking, rules text)
+    # small key/value settings kept in the store (masking, ring bookkeeping; never secrets: graphfraud.keys)
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def delete_meta(self, key: str) -> None: ...
 
 
 LINK_TOTAL_COLUMNS = ("type", "entity_id", "user_id", "first_seen", "last_seen", "n")

@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
-from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from ..output import create_private, tighten
+from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
 from .base import LINK_TOTAL_COLUMNS, TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .registry import RegistryMixin
 
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tx(
   seq INTEGER PRIMARY KEY, transaction_id TEXT NOT NULL, ts INTEGER NOT NULL, user_id TEXT NOT NULL,
   amount REAL NOT NULL, card_id TEXT, device_id TEXT, ip TEXT, merchant_id TEXT, currency TEXT,
-  country TEXT, is_fraud INTEGER, labelled_at INTEGER, extra TEXT, attrs TEXT);
+  country TEXT, is_fraud INTEGER, labelled_at INTEGER, extra TEXT, attrs TEXT, counterparty_id TEXT,
+  fraud_type TEXT, auth_result TEXT, decline_reason TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS tx_id ON tx(transaction_id);
 CREATE INDEX IF NOT EXISTS tx_user ON tx(user_id);
 CREATE TABLE IF NOT EXISTS link(
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS link(
   n INTEGER NOT NULL, PRIMARY KEY(type, entity_id, user_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS label(
   seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, subject_id TEXT NOT NULL, value TEXT NOT NULL,
-  known_at INTEGER, source TEXT NOT NULL, created_at INTEGER NOT NULL);
+  known_at INTEGER, source TEXT NOT NULL, created_at INTEGER NOT NULL, fraud_type TEXT);
 CREATE INDEX IF NOT EXISTS label_subject ON label(subject, subject_id);
 CREATE TABLE IF NOT EXISTS decision(
   seq INTEGER PRIMARY KEY, transaction_id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, score REAL,
@@ -53,6 +55,11 @@ CREATE TABLE IF NOT EXISTS model(
   sha256 TEXT NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS event(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL);
 """
+SCHEMA_VERSION = "2"
+#: Version 1 stores gain these columns when first opened for writing (``ALTER TABLE ... ADD COLUMN``).
+_MIGRATE_2 = [f"ALTER TABLE tx ADD COLUMN {c} TEXT" for c in MORE_FIELDS] + [
+    "ALTER TABLE label ADD COLUMN fraud_type TEXT"]
+_LABEL_COLUMNS = "seq, subject, subject_id, value, known_at, source, created_at, fraud_type"
 
 _LINK_SQL = """INSERT INTO link(type, entity_id, user_id, first_seen, last_seen, n)
 SELECT '{typ}', {col}, user_id, MIN(ts), MAX(ts), COUNT(*) FROM tx
@@ -76,14 +83,14 @@ LINK_FOLD_EVERY = 256
 _INSERT_TX = f"INSERT OR IGNORE INTO tx({', '.join(TX_COLUMNS)}) VALUES ({', '.join('?' * len(TX_COLUMNS))})"
 _SELECT_TX = f"SELECT {', '.join(TX_COLUMNS)} FROM tx"
 _SELECT_TX_NO_ATTRS = f"SELECT {', '.join(TX_COLUMNS[:-1])} FROM tx"
-_PAD = ", NULL" * (len(TX_COLUMNS) - 6)  # label and event rows padded to the width of a tx row
+_PAD = ", NULL" * (len(TX_COLUMNS) - 7)  # label and event rows padded to the width of a tx row
 # one compound SELECT ordered by seq: SQLite merges the three index-ordered scans and stops at the limit
 _EVENTS_SINCE = (f"SELECT 'transaction', {', '.join(TX_COLUMNS)} FROM tx WHERE seq > ? "
-                 f"UNION ALL SELECT 'label', seq, subject, subject_id, value, known_at, source{_PAD} FROM label "
-                 f"WHERE seq > ? UNION ALL SELECT kind, seq, data{_PAD}{', NULL' * 4} FROM event WHERE seq > ? "
+                 f"UNION ALL SELECT 'label', seq, subject, subject_id, value, known_at, source, fraud_type{_PAD} "
+                 f"FROM label WHERE seq > ? UNION ALL SELECT kind, seq, data{_PAD}{', NULL' * 5} FROM event WHERE seq > ? "
                  "ORDER BY 2 LIMIT ?")
 _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
-             "extra", "attrs")
+             "extra", "attrs", "counterparty_id", "auth_result", "decline_reason")
 SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 
 
@@ -96,7 +103,8 @@ def row_to_transaction(r: Sequence[Any]) -> Transaction:
     return Transaction(transaction_id=r[1], ts=r[2], user_id=r[3], amount=r[4], card_id=r[5], device_id=r[6],
                        ip=r[7], merchant_id=r[8], currency=r[9], country=r[10], is_fraud=r[11],
                        labelled_at=r[12], extra=json.loads(r[13]) if r[13] else {},
-                       attrs=json.loads(r[14]) if r[14] else {})
+                       attrs=json.loads(r[18]) if r[18] else {}, counterparty_id=r[14], fraud_type=r[15],
+                       auth_result=r[16], decline_reason=r[17])
 
 
 def _dump(d: Any) -> str | None:
@@ -125,7 +133,8 @@ class EmbeddedStore(RegistryMixin):
     Parameters
     ----------
     path : str
-        The store file; created with its folder's permissions when missing.
+        The store file; created owner-only (``0600``) when missing, and SQLite gives its ``-wal`` and
+        ``-shm`` files the same mode. An existing store open to other users is tightened to ``0600``.
     durable : bool, optional
         ``True`` syncs every commit to disk (``synchronous=FULL``): an acknowledged write survives power
         loss. ``False`` (``synchronous=NORMAL``) commits to the write-ahead log without a sync: a commit
@@ -148,6 +157,7 @@ class EmbeddedStore(RegistryMixin):
         if folder and not os.path.isdir(folder):
             raise StorageError(f"The folder {folder} for the store does not exist; create it or choose "
                                "another --store path.", code="store_unavailable")
+        self._make_private()
         try:
             con = self._con()
             if not self._initialised(con):  # a new file: create it (an existing one opens read-only)
@@ -157,9 +167,42 @@ class EmbeddedStore(RegistryMixin):
                     con.execute("INSERT OR IGNORE INTO meta VALUES ('links_seq', '0')")
                 self._init_registry(con)
                 with con:
-                    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')")
+                    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            else:
+                self._migrate(con)
         except sqlite3.DatabaseError as e:
             raise StorageError(f"The store {self.location} cannot be opened: {e}. Is it a graphfraud store?",
+                               code="store_unavailable") from None
+
+    def _make_private(self) -> None:
+        """Create the store file owner-only before SQLite does (SQLite would use the umask), or tighten an
+        existing one and its log files (stores made by earlier versions were ``0644``)."""
+        try:
+            if create_private(self.location):
+                return
+        except OSError:  # a read-only folder: SQLite says what is wrong when it opens the file
+            return
+        for suffix in ("", "-wal", "-shm"):
+            tighten(self.location + suffix)
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        """Bring a store made by an earlier version up to :data:`SCHEMA_VERSION` (in one write transaction)."""
+        version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+
+        def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
+            if c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1":
+                for stmt in _MIGRATE_2:
+                    c.execute(stmt)
+                c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (SCHEMA_VERSION,))
+            return None, base
+
+        try:
+            self._write(work)
+        except StorageError as e:
+            raise StorageError(f"The store {self.location} was made by an earlier graphfraud (schema version "
+                               f"{version}) and could not be upgraded: {e} Open it once with write access.",
                                code="store_unavailable") from None
 
     @staticmethod
@@ -297,11 +340,12 @@ class EmbeddedStore(RegistryMixin):
         lab = _ints(frame["labelled_at"])
         extra = [_dump(d) for d in frame["extra"].tolist()]
         attrs = [_dump(d) for d in frame["attrs"].tolist()]
+        more = [frame[c].tolist() if c in frame.columns else [None] * n for c in MORE_FIELDS]
         rows_no = frame["row"].tolist() if "row" in frame.columns else list(range(1, n + 1))
 
         def work(con: sqlite3.Connection, base: int) -> tuple[WriteResult, int]:
             seqs = range(base + 1, base + n + 1)
-            data = zip(seqs, *cols, fraud, lab, extra, attrs)
+            data = zip(seqs, *cols, fraud, lab, extra, *more, attrs)
             before = con.total_changes
             con.executemany(_INSERT_TX, data)
             inserted = con.total_changes - before
@@ -311,14 +355,15 @@ class EmbeddedStore(RegistryMixin):
                 kept = {r[0] for r in con.execute("SELECT seq FROM tx WHERE seq BETWEEN ? AND ?",
                                                   (base + 1, base + n))}
                 ignored = [i for i in range(n) if base + 1 + i not in kept]
-                next_seq = self._reconcile(con, ignored, cols, fraud, lab, extra, attrs, rows_no, res, next_seq)
+                next_seq = self._reconcile(con, ignored, cols, fraud, lab, extra, attrs, more, rows_no, res,
+                                           next_seq)
             return res, next_seq
 
         return self._write(work)
 
     def _reconcile(self, con: sqlite3.Connection, ignored: list[int], cols: list[list[Any]], fraud: list[Any],
-                   lab: list[Any], extra: list[Any], attrs: list[Any], rows_no: list[int], res: WriteResult,
-                   seq: int) -> int:
+                   lab: list[Any], extra: list[Any], attrs: list[Any], more: list[list[Any]], rows_no: list[int],
+                   res: WriteResult, seq: int) -> int:
         """Rows whose id was already stored: same content is a duplicate (a new label is added), other
         content is a conflict."""
         ids = list({cols[0][i] for i in ignored})
@@ -335,7 +380,8 @@ class EmbeddedStore(RegistryMixin):
             old = stored[tid]
             new = {"ts": cols[1][i], "user_id": cols[2][i], "amount": cols[3][i], "card_id": cols[4][i],
                    "device_id": cols[5][i], "ip": cols[6][i], "merchant_id": cols[7][i], "currency": cols[8][i],
-                   "country": cols[9][i], "extra": extra[i], "attrs": attrs[i]}
+                   "country": cols[9][i], "extra": extra[i], "attrs": attrs[i],
+                   **{c: m[i] for c, m in zip(MORE_FIELDS, more)}}
             old_d = dict(zip(TX_COLUMNS, old))
             diff = [k for k in _COMPARED if not same_value(old_d[k], new[k])]
             if diff:
@@ -344,8 +390,8 @@ class EmbeddedStore(RegistryMixin):
                 continue
             if fraud[i] is not None and old_d["is_fraud"] is None and (tid, str(fraud[i])) not in file_labels:
                 seq += 1
-                con.execute("INSERT INTO label VALUES (?,?,?,?,?,?,?)",
-                            (seq, "transaction", tid, str(fraud[i]), lab[i], "file", now_ms()))
+                con.execute(f"INSERT INTO label({_LABEL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                            (seq, "transaction", tid, str(fraud[i]), lab[i], "file", now_ms(), new["fraud_type"]))
                 file_labels.add((tid, str(fraud[i])))
                 res.labelled += 1
             else:
@@ -370,7 +416,7 @@ class EmbeddedStore(RegistryMixin):
                 return self._stored(con, old, tx)
         row = (tx.transaction_id, tx.ts, tx.user_id, tx.amount, tx.card_id, tx.device_id, tx.ip,
                tx.merchant_id, tx.currency, tx.country, tx.is_fraud, tx.labelled_at, _dump(tx.extra),
-               _dump(tx.attrs))
+               tx.counterparty_id, tx.fraud_type, tx.auth_result, tx.decline_reason, _dump(tx.attrs))
         # encoded before taking the write lock: other writers wait only for the statements
         body = json.dumps(decision, separators=(",", ":")) if decision is not None else None
 
@@ -488,9 +534,9 @@ class EmbeddedStore(RegistryMixin):
 
         def work(con: sqlite3.Connection, base: int) -> tuple[int, int]:
             t = now_ms()
-            con.executemany("INSERT INTO label VALUES (?,?,?,?,?,?,?)",
-                            [(base + i + 1, lb.subject, lb.subject_id, lb.value, lb.known_at, lb.source, t)
-                             for i, lb in enumerate(labels)])
+            con.executemany(f"INSERT INTO label({_LABEL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                            [(base + i + 1, lb.subject, lb.subject_id, lb.value, lb.known_at, lb.source, t,
+                              lb.fraud_type) for i, lb in enumerate(labels)])
             return len(labels), base + len(labels)
 
         return self._write(work)  # type: ignore[no-any-return]
@@ -509,9 +555,9 @@ class EmbeddedStore(RegistryMixin):
             return None
         d = row_to_transaction(r).as_dict()
         d["seq"] = r[0]
-        d["labels"] = [{"value": v, "known_at": k, "source": s} for v, k, s in self._con().execute(
-            "SELECT value, known_at, source FROM label WHERE subject='transaction' AND subject_id=? ORDER BY seq",
-            (transaction_id,))]
+        d["labels"] = [{"value": v, "known_at": k, "source": s, "fraud_type": f} for v, k, s, f in self._con().execute(
+            "SELECT value, known_at, source, fraud_type FROM label WHERE subject='transaction' AND subject_id=? "
+            "ORDER BY seq", (transaction_id,))]
         return d
 
     def transactions_of(self, column: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -583,9 +629,9 @@ class EmbeddedStore(RegistryMixin):
                                                           (after_seq,)))
 
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
-        return [(r[0], Label(r[1], r[2], r[3], r[4], r[5])) for r in self._con().execute(
-            "SELECT seq, subject, subject_id, value, known_at, source FROM label WHERE seq > ? ORDER BY seq",
-            (after_seq,))]
+        return [(r[0], Label(r[1], r[2], r[3], r[4], r[5], r[6])) for r in self._con().execute(
+            "SELECT seq, subject, subject_id, value, known_at, source, fraud_type FROM label WHERE seq > ? "
+            "ORDER BY seq", (after_seq,))]
 
     def events_since(self, seq: int, limit: int = 10_000) -> list[Event]:
         """Everything stored after ``seq``, in sequence order (at most ``limit`` events).
@@ -599,7 +645,7 @@ class EmbeddedStore(RegistryMixin):
             if kind == "transaction":
                 out.append(Event(r[1], kind, transaction=row_to_transaction(r[1:])))
             elif kind == "label":
-                out.append(Event(r[1], kind, label=Label(r[2], r[3], r[4], r[5], r[6])))
+                out.append(Event(r[1], kind, label=Label(r[2], r[3], r[4], r[5], r[6], r[7])))
             else:
                 out.append(Event(r[1], kind, data=json.loads(r[2])))
         return out
@@ -712,6 +758,22 @@ class EmbeddedStore(RegistryMixin):
             return None, base
 
         self._write(work)
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting; its old value is overwritten in the file (``secure_delete``), not just unlinked."""
+        if key in ("seq", "links_seq", "schema_version"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+        con = self._con()
+        con.execute("PRAGMA secure_delete=ON")
+        try:
+            def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
+                c.execute("DELETE FROM meta WHERE key=?", (key,))
+                return None, base
+
+            self._write(work)
+            con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            con.execute("PRAGMA secure_delete=OFF")
 
     # ------------------------------------------------------------ ring detection reads (read only what's needed)
     def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None) -> Any:

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
-from ..schema import ENTITY_COLUMNS, Label, Transaction
+from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction
 from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .neo4j_registry import Neo4jRegistryMixin
 
@@ -43,10 +43,10 @@ SOURCE_RANK = {"file": 0, "chargeback": 1, "investigator": 2}
 # merge_user_activity's positional lists: a transaction is [transaction_id, seq, ts, *_TX_PROPS]; a link's kind
 # is its type's place in _LINK_TYPES (the query's $cards, $devices, $ips, $merchants)
 _TX_PROPS = ("amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country", "is_fraud",
-             "labelled_at", "extra", "attrs")
+             "labelled_at", "extra", "attrs", *MORE_FIELDS)
 _LINK_TYPES = ("card_id", "device_id", "ip", "merchant_id")
 _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
-             "extra", "attrs")
+             "extra", "attrs", "counterparty_id", "auth_result", "decline_reason")
 # erase_list_texts properties that are plain text (the others are JSON)
 _PLAIN_TEXT = ("ref", "title", "target")
 _LINK_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n"]
@@ -120,7 +120,12 @@ def _to_transaction(p: dict[str, Any]) -> Transaction:
                        merchant_id=p.get("merchant_id"), currency=p.get("currency"), country=p.get("country"),
                        is_fraud=p.get("is_fraud"), labelled_at=p.get("labelled_at"),
                        extra=json.loads(p["extra"]) if p.get("extra") else {},
-                       attrs=json.loads(p["attrs"]) if p.get("attrs") else {})
+                       attrs=json.loads(p["attrs"]) if p.get("attrs") else {},
+                       **{k: p.get(k) for k in MORE_FIELDS})
+
+
+def _label(r: Any) -> Label:
+    return Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"], r.get("fraud_type"))
 
 
 def _split_url(url: str) -> tuple[str, str | None, str | None, str | None]:
@@ -312,6 +317,8 @@ class Neo4jStore(Neo4jRegistryMixin):
                                for v in frame["labelled_at"].tolist()]
         cols["extra"] = [_dump(d) if isinstance(d, dict) else None for d in frame["extra"].tolist()]
         cols["attrs"] = [_dump(d) if isinstance(d, dict) else None for d in frame["attrs"].tolist()]
+        for c in MORE_FIELDS:
+            cols[c] = [_clean(v) for v in frame[c].tolist()] if c in frame.columns else [None] * n
         extras = [d if isinstance(d, dict) else {} for d in frame["extra"].tolist()]
         rows_no = frame["row"].tolist() if "row" in frame.columns else list(range(1, n + 1))
         tids = cols["transaction_id"]
@@ -433,7 +440,8 @@ class Neo4jStore(Neo4jRegistryMixin):
             if fraud is not None and old.get("is_fraud") is None and (tid, str(fraud)) not in file_labels:
                 seq += 1
                 labels.append({"seq": seq, "subject": "transaction", "subject_id": tid, "value": str(fraud),
-                               "known_at": cols["labelled_at"][i], "source": "file", "created_at": now})
+                               "known_at": cols["labelled_at"][i], "source": "file", "created_at": now,
+                               "fraud_type": cols["fraud_type"][i]})
                 file_labels.add((tid, str(fraud)))
                 res.labelled += 1
             else:
@@ -449,7 +457,8 @@ class Neo4jStore(Neo4jRegistryMixin):
         props = {"transaction_id": tx_.transaction_id, "ts": tx_.ts, "user_id": tx_.user_id, "amount": tx_.amount,
                  "card_id": tx_.card_id, "device_id": tx_.device_id, "ip": tx_.ip, "merchant_id": tx_.merchant_id,
                  "currency": tx_.currency, "country": tx_.country, "is_fraud": tx_.is_fraud,
-                 "labelled_at": tx_.labelled_at, "extra": _dump(tx_.extra), "attrs": _dump(tx_.attrs)}
+                 "labelled_at": tx_.labelled_at, "extra": _dump(tx_.extra), "attrs": _dump(tx_.attrs),
+                 **{k: getattr(tx_, k) for k in MORE_FIELDS}}
 
         def work(tx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
             old = tx.run(query("get_transaction"), transaction_id=tx_.transaction_id).single()
@@ -481,7 +490,8 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(tx: Any, base: int) -> tuple[int, int]:
             t = _now()
             rows = [{"seq": base + i + 1, "subject": lb.subject, "subject_id": lb.subject_id, "value": lb.value,
-                     "known_at": lb.known_at, "source": lb.source, "created_at": t} for i, lb in enumerate(labels)]
+                     "known_at": lb.known_at, "source": lb.source, "created_at": t, "fraud_type": lb.fraud_type}
+                    for i, lb in enumerate(labels)]
             for part in _chunks(rows):
                 tx.run(query("create_labels"), rows=list(part)).consume()
             return len(labels), base + len(labels)
@@ -576,8 +586,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         return transactions_from_rows(self._stream("stream_transactions", after_seq=int(after_seq), limit=2**62))
 
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
-        return [(r["seq"], Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"]))
-                for r in self._read("list_labels", after_seq=int(after_seq), limit=2**62)]
+        return [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(after_seq), limit=2**62)]
 
     def events_since(self, seq: int, limit: int = 10_000) -> list[Event]:
         """Everything stored after ``seq``, in sequence order (at most ``limit`` events).
@@ -592,8 +601,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         for r in self._stream("stream_transactions", after_seq=int(seq), limit=int(limit)):
             p = dict(zip(TX_COLUMNS, r))
             out.append(Event(p["seq"], "transaction", transaction=_to_transaction(p)))
-        for s, lb in [(r["seq"], Label(r["subject"], r["subject_id"], r["value"], r["known_at"], r["source"]))
-                      for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
+        for s, lb in [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
             out.append(Event(s, "label", label=lb))
         for r in self._read("list_events", after_seq=int(seq), limit=int(limit)):
             out.append(Event(r["seq"], r["kind"], data=json.loads(r["data"])))
@@ -760,3 +768,14 @@ class Neo4jStore(Neo4jRegistryMixin):
             return None, base
 
         self._write(work, "save a setting")
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting (the server's store files keep the old value until they are compacted)."""
+        if key == "seq" or key.startswith("id:"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            tx.run(query("delete_meta"), key=key).consume()
+            return None, base
+
+        self._write(work, "remove a setting")

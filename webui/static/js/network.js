@@ -236,8 +236,9 @@
   function blobUrl(text, type) { return URL.createObjectURL(new Blob([text], { type: type })); }
   function csvCell(v) {
     var s = v === undefined || v === null ? "" : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) { s = "'" + s; }  // no formulas when opened in a spreadsheet
-    return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    // no formulas when opened in a spreadsheet (OWASP; the rule of graphfraud/output.py: numbers stay)
+    if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s)) { s = "'" + s; }
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   function exportData() {
     return {

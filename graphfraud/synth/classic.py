@@ -1,4 +1,6 @@
-"""Synthetic card transactions with planted fraud rings, account takeovers and legitimate look-alikes.
+"""The ``rings`` world (the default profile): planted fraud rings, account takeovers and look-alikes.
+
+Its output is fixed for a seed (other checks are calibrated on it): change it only on purpose.
 
 The generator builds a legitimate population first (users joining through the period, heavy-tailed
 activity, 1-2 cards, 1-3 devices, home/mobile/office IPs, a home country, diurnal timing, power-law
@@ -25,7 +27,6 @@ Shapes
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,126 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError
-
-COLUMNS = ("transaction_id", "timestamp", "user_id", "amount", "currency", "card_id", "device_id", "ip",
-           "merchant_id", "country", "is_fraud")
-SHAPES = ("device_farm", "chain", "card_pool", "sleeper")
-DEFAULT_DEVICE_IDS = ("00000000", "unknown-device")
-DAY, HOUR = 86400.0, 3600.0
-
-# Home countries (with their share of users), then travel-only destinations (share 0).
-_COUNTRY = np.array(["US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "CA", "MX", "JP", "BR", "TH", "AE"])
-_CURRENCY = np.array(["USD", "GBP", "EUR", "EUR", "EUR", "EUR", "EUR", "EUR", "CAD", "MXN", "JPY", "BRL",
-                      "THB", "AED"])
-_HOME_P = np.array([.795, .06, .03, .03, .015, .015, .01, .005, .03, .01, 0, 0, 0, 0])
-_TZ = np.array([-5, 0, 1, 1, 1, 1, 1, 0, -5, -6, 9, -3, 7, 4])
-# Local-hour shape of consumer spending: quiet at night, peaks at lunch and early evening.
-_DIURNAL = np.array([.15, .08, .05, .04, .04, .08, .2, .45, .7, .85, .95, 1.05, 1.2, 1.15, 1.0, .95, 1.0, 1.1,
-                     1.25, 1.3, 1.2, .95, .6, .3])
-_DIURNAL = _DIURNAL / _DIURNAL.sum()
-# Merchant categories: share of merchants, log-normal median amount and sigma.
-_CATS = ("grocery", "restaurant", "fuel", "retail", "online", "electronics", "gift_cards", "travel",
-         "entertainment", "utilities")
-_CAT_P = np.array([.2, .22, .06, .18, .12, .05, .03, .04, .07, .03])
-_CAT_MU = np.log([45, 28, 40, 60, 50, 150, 50, 300, 30, 90])
-_CAT_SIG = np.array([.6, .6, .4, .9, 1.0, 1.0, .7, .9, .7, .5])
-_ELEC, _GIFT, _ONLINE, _RETAIL, _TRAVEL = 5, 6, 4, 3, 7
-
-
-class _Pool:
-    """Integer handles for one kind of identifier; the id strings are drawn once the plan is complete."""
-
-    def __init__(self, n_reserved: int = 0) -> None:
-        self.n = n_reserved
-
-    def new(self, k: int = 1) -> np.ndarray:
-        out = np.arange(self.n, self.n + k, dtype=np.int64)
-        self.n += k
-        return out
-
-
-def _zipf(n: int, a: float, rng: np.random.Generator) -> np.ndarray:
-    """Power-law weights over ``n`` items in random order (so popularity is not tied to the handle)."""
-    w = 1.0 / np.arange(1, n + 1) ** a
-    return rng.permutation(w / w.sum())
-
-
-def _digit_ids(rng: np.random.Generator, prefix: str, n: int, digits: int) -> np.ndarray:
-    lo = 10 ** (digits - 1)
-    nums = rng.choice(9 * lo, size=n, replace=False) + lo
-    return np.array([prefix + s for s in nums.astype(str)], dtype=object)
-
-
-def _ip_ids(rng: np.random.Generator, n: int) -> np.ndarray:
-    # Public-looking unicast addresses: first octet 11-223 without 127, last octet 1-254.
-    x = rng.choice(212 * 65536 * 254, size=n, replace=False)
-    d, rest = 1 + x % 254, x // 254
-    a = 11 + (rest >> 16)
-    a = a + (a >= 127)
-    parts = [pd.Series(p).astype(str) for p in (a, (rest >> 8) & 255, rest & 255, d)]
-    return (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).to_numpy(dtype=object)
-
-
-def _amounts(rng: np.random.Generator, cats: np.ndarray, boost: float = 0.0,
-             p_large: float = 0.006) -> np.ndarray:
-    """Log-normal amounts per category; a few large purchases; gift cards in round denominations."""
-    a = rng.lognormal(_CAT_MU[cats] + boost, _CAT_SIG[cats])
-    large = rng.random(len(cats)) < p_large
-    a[large] *= rng.lognormal(1.6, 0.5, int(large.sum()))
-    gift = cats == _GIFT
-    a[gift] = np.maximum(25.0, np.round(a[gift] / 25.0) * 25.0)
-    over = a > 20000.0  # redraw the extreme tail rather than pile it up on a cap
-    a[over] = rng.uniform(5000.0, 20000.0, int(over.sum()))
-    return np.round(np.maximum(a, 0.5), 2)
-
-
-def _diurnal(rng: np.random.Generator, t: np.ndarray, tz: np.ndarray, lo: np.ndarray,
-             hi: np.ndarray) -> np.ndarray:
-    """Move each time to a local hour drawn from the diurnal curve on the same local day, within [lo, hi)."""
-    off = tz * HOUR
-    day = np.floor((t + off) / DAY)
-    hour = rng.choice(24, size=len(t), p=_DIURNAL)
-    out = day * DAY + hour * HOUR + rng.random(len(t)) * HOUR - off
-    ok = (out >= lo) & (out < hi)
-    return np.where(ok, out, t)
-
-
-def _pick(rng: np.random.Generator, options: np.ndarray, k: int) -> np.ndarray:
-    """``k`` draws from ``options`` where every option is used at least once (when ``k`` allows)."""
-    head = rng.permutation(options)[:k]
-    return np.concatenate([head, rng.choice(options, size=max(0, k - len(head)))])
-
-
-class _Plan:
-    """The mutable per-user tables and the transaction chunks collected while planting populations."""
-
-    def __init__(self, rng: np.random.Generator, n: int, horizon: float) -> None:
-        self.rng, self.n, self.horizon = rng, n, horizon
-        self.cards, self.devices, self.ips = _Pool(), _Pool(len(DEFAULT_DEVICE_IDS)), _Pool()
-        self.chunks: list[dict[str, np.ndarray]] = []
-        n_m = max(60, n // 25)
-        self.mcat = rng.choice(len(_CATS), size=n_m, p=_CAT_P)
-        self.mcat[:3], self.mcat[3:5] = _ELEC, _GIFT  # small worlds still need somewhere to cash out
-        self.pop = _zipf(n_m, 1.05, rng)  # merchant popularity
-        self.big_ticket = np.flatnonzero(np.isin(self.mcat, (_ELEC, _GIFT, _ONLINE, _RETAIL, _TRAVEL)))
-        self.big_ticket_p = self.pop[self.big_ticket] / self.pop[self.big_ticket].sum()
-
-    def add(self, t: np.ndarray, u: np.ndarray, amount: np.ndarray, country: np.ndarray, card: np.ndarray,
-            dev: np.ndarray, ip: np.ndarray, merch: np.ndarray, fraud: np.ndarray | int) -> None:
-        k = len(t)
-        self.chunks.append({"t": np.clip(t, 0, self.horizon - 1), "u": np.broadcast_to(u, k),
-                            "amount": amount, "country": np.broadcast_to(country, k),
-                            "card": card, "dev": dev, "ip": ip, "merch": merch,
-                            "fraud": np.broadcast_to(np.asarray(fraud, dtype=np.int8), k)})
-
-
-def _cashout(plan: _Plan, k: int, targets: np.ndarray, boost: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merchants and amounts for fraud or big-ticket spending: mostly ``targets``, some elsewhere."""
-    rng = plan.rng
-    other = rng.choice(plan.big_ticket, size=k, p=plan.big_ticket_p)
-    m = np.where(rng.random(k) < 0.75, rng.choice(targets, size=k), other)
-    return m, _amounts(rng, plan.mcat[m], boost=boost, p_large=0.02)
+from .base import (COUNTRY, DAY, DEFAULT_DEVICE_IDS, ELEC, GIFT, HOME_P, HOUR, ONLINE, SHAPES, TZ, Plan, amounts,
+                   assemble, cashout, check_args, diurnal, frame, iso, pick, save, zipf)
+from .labels import apply_labels, check_knobs, truth_labels
 
 
 def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
@@ -195,27 +79,16 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     >>> bool(df["timestamp"].is_monotonic_increasing)
     True
     """
-    if int(n_users) < 50:
-        raise ValidationError(f"n_users must be at least 50, not {n_users}; ask for more users.",
-                              ["n_users: at least 50"])
-    if int(days) < 7:
-        raise ValidationError(f"days must be at least 7, not {days}; ask for a longer period.",
-                              ["days: at least 7"])
-    try:
-        t0 = pd.Timestamp(start)
-    except ValueError as exc:
-        raise ValidationError(f"start {start!r} is not a date; give it as YYYY-MM-DD.",
-                              ["start: not a date"]) from exc
-    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+    t0 = check_args(n_users, days, start)
     n, horizon = int(n_users), float(days) * DAY
     rng = np.random.default_rng(seed)
-    plan = _Plan(rng, n, horizon)
+    plan = Plan(rng, n, horizon)
     mcat, pop = plan.mcat, plan.pop
     n_m = len(mcat)
 
     # --- legitimate population -------------------------------------------------------------------
-    home = rng.choice(len(_COUNTRY), size=n, p=_HOME_P)
-    tz = _TZ[home] - np.where(home == 0, rng.integers(0, 4, n), 0)  # US spans four time zones
+    home = rng.choice(len(COUNTRY), size=n, p=HOME_P)
+    tz = TZ[home] - np.where(home == 0, rng.integers(0, 4, n), 0)  # US spans four time zones
     established = rng.random(n) < 0.5
     join = np.where(established, 0.0, rng.random(n) * horizon * 0.95)
     end = np.full(n, horizon)
@@ -232,10 +105,10 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     home_ip = plan.ips.new(n)
     n_car = max(3, n // 400)
     carrier = plan.ips.new(n_car)
-    mobile = np.where(rng.random(n) < 0.8, rng.choice(carrier, size=n, p=_zipf(n_car, 0.6, rng)), -1)
+    mobile = np.where(rng.random(n) < 0.8, rng.choice(carrier, size=n, p=zipf(n_car, 0.6, rng)), -1)
     n_off = max(2, n // 300)
     office_ips = plan.ips.new(n_off)
-    office = np.where(rng.random(n) < 0.3, rng.choice(office_ips, size=n, p=_zipf(n_off, 1.0, rng)), -1)
+    office = np.where(rng.random(n) < 0.3, rng.choice(office_ips, size=n, p=zipf(n_off, 1.0, rng)), -1)
     wifi = plan.ips.new(max(3, n // 1000))
     datacenter = plan.ips.new(max(10, n // 300))
     fav = rng.choice(n_m, size=(n, 3), p=pop)
@@ -258,7 +131,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     for r, (shape_i, members) in enumerate(zip(shapes, ring_members)):
         info = _plant_ring(plan, SHAPES[shape_i], members, home, tz, join, end, rate, card, dev,
                            home_ip, mobile, office, carrier, datacenter, warmup)
-        info["start"] = _iso(t0, info.pop("t"))
+        info["start"] = iso(t0, info.pop("t"))
         truth_rings[f"ring-{r + 1:04d}"] = info
     n_dev = (dev >= 0).sum(axis=1)
 
@@ -297,7 +170,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     traveller = (rng.random(n) < 0.05) & ~in_ring
     trip_s = np.where(traveller, rng.random(n) * max(horizon - 10 * DAY, DAY), np.inf)
     trip_e = trip_s + rng.uniform(3, 12, n) * DAY
-    trip_c = (home + rng.integers(1, len(_COUNTRY), n)) % len(_COUNTRY)
+    trip_c = (home + rng.integers(1, len(COUNTRY), n)) % len(COUNTRY)
     trip_ip = np.full(n, -1)
     trip_ip[traveller] = plan.ips.new(int(traveller.sum()))
 
@@ -308,9 +181,9 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     # --- legitimate transactions, vectorised ------------------------------------------------------
     u = np.repeat(np.arange(n), counts)
     k = len(u)
-    t = _diurnal(rng, join[u] + rng.random(k) * (end[u] - join[u]), tz[u], join[u], end[u])
+    t = diurnal(rng, join[u] + rng.random(k) * (end[u] - join[u]), tz[u], join[u], end[u])
     merch = np.where(rng.random(k) < 0.45, fav[u, rng.integers(0, 3, k)], rng.choice(n_m, size=k, p=pop))
-    amount = _amounts(rng, mcat[merch])
+    amount = amounts(rng, mcat[merch])
     slot = ((rng.random(k) < 0.35) & (card[u, 1] >= 0)).astype(np.int64)
     c = card[u, slot]
     dslot = np.minimum((rng.random(k) ** 1.8 * n_dev[u]).astype(np.int64), n_dev[u] - 1)
@@ -337,7 +210,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     for b in big:
         kb = int(rng.integers(1, 5))
         tb = join[b] + rng.random() * max(0.0, end[b] - join[b] - HOUR * 8)
-        m, a = _cashout(plan, kb, rng.choice(plan.big_ticket, size=2, p=plan.big_ticket_p), boost=1.2)
+        m, a = cashout(plan, kb, rng.choice(plan.big_ticket, size=2, p=plan.big_ticket_p), boost=1.2)
         plan.add(tb + np.sort(rng.random(kb)) * 8 * HOUR, b, a, home[b], np.full(kb, card[b, 0]),
                  np.full(kb, dev[b, 0]), np.full(kb, home_ip[b]), m, 0)
 
@@ -345,7 +218,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     eligible = others[established[others] & (counts[others] >= 4)]
     eligible = np.setdiff1d(eligible, big)
     victims = rng.choice(eligible, size=min(len(eligible), max(1, int(round(0.003 * n)))), replace=False)
-    hv = np.flatnonzero(np.isin(mcat, (_ELEC, _GIFT)))
+    hv = np.flatnonzero(np.isin(mcat, (ELEC, GIFT)))
     for v in victims:
         kv = 2 + int(rng.poisson(4))
         ta = rng.uniform(0.3, 0.95) * horizon
@@ -353,38 +226,16 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
         kind = rng.random()
         vip = (rng.choice(datacenter) if kind < 0.45 else rng.choice(carrier) if kind < 0.75
                else plan.ips.new(1)[0])
-        vc = home[v] if rng.random() < 0.7 else rng.choice(np.flatnonzero(_COUNTRY != _COUNTRY[home[v]]))
+        vc = home[v] if rng.random() < 0.7 else rng.choice(np.flatnonzero(COUNTRY != COUNTRY[home[v]]))
         targets = rng.choice(hv, size=min(3, len(hv)), replace=False, p=pop[hv] / pop[hv].sum())
-        m, a = _cashout(plan, kv, targets, boost=0.9)
+        m, a = cashout(plan, kv, targets, boost=0.9)
         cv = card[v, ((rng.random(kv) < 0.4) & (card[v, 1] >= 0)).astype(np.int64)]
         plan.add(tt, v, a, vc, cv, np.full(kv, plan.devices.new(1)[0]), np.full(kv, vip), m, 1)
 
     # --- ids, ordering, frame ---------------------------------------------------------------------
-    cols = {key: np.concatenate([np.asarray(ch[key]) for ch in plan.chunks]) for key in plan.chunks[0]}
-    perm = rng.permutation(len(cols["t"]))  # so ties in time do not reveal which population wrote a row
-    perm = perm[np.argsort(np.floor(cols["t"][perm]), kind="stable")]
-    cols = {key: val[perm] for key, val in cols.items()}
-    user_ids = _digit_ids(rng, "U", n, 8)
-    card_ids = np.append(_digit_ids(rng, "C", plan.cards.n, 12), "")
-    dev_ids = np.append(np.concatenate([np.array(DEFAULT_DEVICE_IDS, dtype=object),
-                                        _digit_ids(rng, "D", plan.devices.n - 2, 10)]), "")
-    ip_ids = np.append(_ip_ids(rng, plan.ips.n), "")
-    merch_ids = _digit_ids(rng, "M", n_m, 7)
-    secs = t0.value // 10**9 + np.floor(cols["t"]).astype(np.int64)
-    stamps = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC")
-    df = pd.DataFrame({
-        "transaction_id": [f"T{i:09d}" for i in range(1, len(secs) + 1)],
-        "timestamp": stamps.astype(object),
-        "user_id": user_ids[cols["u"]],
-        "amount": cols["amount"].astype(float),
-        "currency": _CURRENCY[cols["country"]].astype(object),
-        "card_id": card_ids[cols["card"]],  # handle -1 picks the trailing "" (absent)
-        "device_id": dev_ids[cols["dev"]],
-        "ip": ip_ids[cols["ip"]],
-        "merchant_id": merch_ids[cols["merch"]],
-        "country": _COUNTRY[cols["country"]].astype(object),
-        "is_fraud": cols["fraud"].astype(np.int64),
-    }, columns=list(COLUMNS))
+    cols, ids = assemble(plan, n)
+    user_ids, card_ids, dev_ids, ip_ids = ids["user"], ids["card"], ids["device"], ids["ip"]
+    df = frame(cols, ids, t0)
 
     for info in truth_rings.values():
         info["users"] = sorted(user_ids[info["users"]].tolist())
@@ -413,27 +264,23 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     return df, truth
 
 
-def _iso(t0: pd.Timestamp, t: float) -> str:
-    return (t0 + pd.Timedelta(seconds=int(t))).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _plant_ring(plan: _Plan, shape: str, members: np.ndarray, home: np.ndarray, tz: np.ndarray,
+def _plant_ring(plan: Plan, shape: str, members: np.ndarray, home: np.ndarray, tz: np.ndarray,
                 join: np.ndarray, end: np.ndarray, rate: np.ndarray, card: np.ndarray, dev: np.ndarray,
                 home_ip: np.ndarray, mobile: np.ndarray, office: np.ndarray, carrier: np.ndarray,
                 datacenter: np.ndarray, warmup: np.ndarray) -> dict[str, Any]:
     """Set up one ring's accounts in the user tables and add its fraudulent transactions to ``plan``."""
     rng, horizon, m = plan.rng, plan.horizon, len(members)
     mcat, pop = plan.mcat, plan.pop
-    country = rng.choice(len(_COUNTRY), p=_HOME_P)
+    country = rng.choice(len(COUNTRY), p=HOME_P)
     home[members] = country
-    tz[members] = _TZ[country] - (rng.integers(0, 4) if country == 0 else 0)
+    tz[members] = TZ[country] - (rng.integers(0, 4) if country == 0 else 0)
     mode = rng.choice(["carrier", "proxy", "residential"], p=[.4, .4, .2])
     if shape == "chain":
         mode = rng.choice(["carrier", "residential"], p=[.5, .5])
     pool_ip = (rng.choice(carrier, size=int(rng.integers(1, 4)), replace=False) if mode != "proxy"
                else rng.choice(datacenter, size=int(rng.integers(1, 5)), replace=False))
     own_ip = plan.ips.new(m)
-    hv = np.flatnonzero(np.isin(mcat, (_ELEC, _GIFT, _ONLINE)))
+    hv = np.flatnonzero(np.isin(mcat, (ELEC, GIFT, ONLINE)))
     targets = rng.choice(hv, size=min(len(hv), int(rng.integers(2, 6))), replace=False,
                          p=pop[hv] / pop[hv].sum())
     own_card, own_dev = plan.cards.new(m), plan.devices.new(m)
@@ -499,9 +346,9 @@ def _plant_ring(plan: _Plan, shape: str, members: np.ndarray, home: np.ndarray, 
         k = max(3 + int(rng.poisson(10 if shape != "sleeper" else 7)), len(cards_of[i]), len(devs_of[i]))
         t = np.sort(a[i] + rng.random(k) * (b[i] - a[i]))
         if shape != "sleeper" and rng.random() < 0.5:
-            t = _diurnal(rng, t, np.full(k, tz[u_]), np.full(k, a[i]), np.full(k, b[i]))
-        c = _pick(rng, cards_of[i], k)
-        d = _pick(rng, devs_of[i], k)
+            t = diurnal(rng, t, np.full(k, tz[u_]), np.full(k, a[i]), np.full(k, b[i]))
+        c = pick(rng, cards_of[i], k)
+        d = pick(rng, devs_of[i], k)
         if len(shared_dev):
             d = np.where(rng.random(k) < 0.6, shared_dev[0], d)
         ip = rng.choice(pool_ip, size=k)
@@ -511,7 +358,7 @@ def _plant_ring(plan: _Plan, shape: str, members: np.ndarray, home: np.ndarray, 
         blank[:len(devs_of[i])] = False  # every planted device link stays visible
         d = np.where(blank, -1, d)
         ip = np.where(rng.random(k) < 0.02, -1, ip)
-        merch, amount = _cashout(plan, k, targets, boost=0.9)
+        merch, amount = cashout(plan, k, targets, boost=0.9)
         fraud = (rng.random(k) < 0.92).astype(np.int8)
         plan.add(t, u_, amount, country, c, d, ip, merch, fraud)
     return {"shape": shape, "users": members, "ip_mode": str(mode), "t": float(a.min()),
@@ -531,7 +378,10 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
     seed : int, default 0
         Random seed; the same seed writes byte-identical files.
     **kw
-        ``start`` and ``days``, passed to :func:`generate`.
+        ``start`` and ``days``, passed to :func:`generate`; the label knobs ``label_delay_days`` (writes
+        ``labelled_at``) and ``labelled_share`` (blanks the other labels), applied to the same world (see
+        :func:`graphfraud.synth.labels.apply_labels`), which also add ``profile``, ``knobs`` and
+        ``fraud_transactions`` to truth.json. This world has its own fraud rate: ``fraud_rate`` is refused.
 
     Returns
     -------
@@ -547,11 +397,32 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
     (True, True)
     """
     path = Path(out_csv)
-    df, truth = generate(n_users, seed=seed, **kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
-    with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(truth, fh, indent=1)
-        fh.write("\n")
+    world = {key: kw.pop(key) for key in ("start", "days") if key in kw}
+    knobs = check_knobs("rings", kw, ("label_delay_days", "labelled_share"))
+    df, truth = generate(n_users, seed=seed, **world)
+    n_fraud = int(df["is_fraud"].sum())
+    if knobs:
+        df, truth = _relabel(df, truth, seed, knobs)
+    save(path, df, truth)
     return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_rings": len(truth["rings"]),
-            "n_fraud": int(df["is_fraud"].sum()), "path": str(path)}
+            "n_fraud": n_fraud, "path": str(path)}
+
+
+def _relabel(df: pd.DataFrame, truth: dict[str, Any], seed: int,
+             knobs: dict[str, float]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The same world with blank or late labels (its ``is_fraud`` column is the truth)."""
+    t0 = pd.Timestamp(truth["params"]["start"])
+    t = (pd.to_datetime(df["timestamp"], utc=True) - t0).dt.total_seconds().to_numpy()
+    case_of = {u: i for i, ring in enumerate(truth["rings"].values()) for u in ring["users"]}
+    case_of.update({u: len(truth["rings"]) + j for j, u in enumerate(truth["takeover_users"])})
+    case = df["user_id"].map(case_of).fillna(-1).to_numpy(dtype=np.int64)
+    fraud = df["is_fraud"].to_numpy(dtype=np.int64)
+    delay, share = knobs.get("label_delay_days"), knobs.get("labelled_share", 1.0)
+    is_fraud, labelled_at = apply_labels(seed, fraud, t, case, t0, delay, share)
+    df = df.assign(is_fraud=is_fraud)
+    if labelled_at is not None:
+        df["labelled_at"] = labelled_at
+    truth.update(truth_labels(df["transaction_id"], fraud, "rings",
+                              {"fraud_rate": None, "label_delay_days": delay, "labelled_share": share},
+                              partial_or_late=True))
+    return df, truth

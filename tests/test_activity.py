@@ -1,0 +1,190 @@
+"""Identifier risk windows, card spending, common points of purchase and declines, as of each transaction's
+time: the engine's incremental answers against a brute-force count over the raw events."""
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphfraud.graph.engine import CPP_LOOKBACK_MS, GraphEngine
+from graphfraud.graph.features import compute_features
+from graphfraud.schema import Label, validate_frame, validate_record
+from graphfraud.storage import open_store
+from graphfraud.testing import make_transactions
+from graphfraud.training import load_history, queue_store_labels, replay
+
+DAY = 86_400_000
+HOUR = 3_600_000
+DELAY = DAY
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, list[dict[str, float]]]:
+    """A generated world with declines added, replayed through the engine; the raw rows in replay order."""
+    df, _ = make_transactions(n_users=300, seed=4, days=40)
+    rng = np.random.default_rng(4)
+    df["auth_result"] = np.where(rng.random(len(df)) < 0.08, "declined", "approved")
+    good, rejects = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None}))
+    assert not rejects
+    store = open_store(str(tmp_path_factory.mktemp("activity") / "gf.db"))
+    store.write_transactions(good)
+    from graphfraud.scoring import new_engine
+
+    engine = new_engine(label_delay_ms=DELAY)
+    hist = load_history(store, DELAY)
+    queue_store_labels(store, engine, hist)
+    rows: list[dict[str, float]] = []
+    for _ in replay(store, hist, engine, on_row=lambda i, tx, f: rows.append(f)):
+        pass
+    raw = pd.DataFrame([{"ts": t.ts, "card": t.card_id, "merchant": t.merchant_id, "device": t.device_id,
+                         "amount": t.amount, "fraud": t.is_fraud, "declined": t.auth_result == "declined"}
+                        for t in hist.transactions])
+    store.close()
+    return raw, rows
+
+
+def _sample(n: int, k: int = 400) -> list[int]:
+    return sorted(np.random.default_rng(1).choice(n, size=min(k, n), replace=False).tolist())
+
+
+def test_fraud_and_label_windows_count_what_was_known(replayed: Any) -> None:
+    raw, rows = replayed
+    known = raw["ts"] + DELAY  # no labelled_at in the file: known one label delay after the transaction
+    checked = 0
+    for i in _sample(len(raw)):
+        t, m = int(raw.at[i, "ts"]), raw.at[i, "merchant"]
+        if m is None:
+            continue
+        before = raw.index < i
+        at = before & (raw["merchant"] == m)
+        for w, span in (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY)):
+            in_w = at & (known >= t - span) & (known <= t) & raw["fraud"].notna()
+            n_fraud = int((in_w & (raw["fraud"] == 1)).sum())
+            assert rows[i][f"merchant_fraud_{w}"] == n_fraud, (i, w)
+            share = rows[i][f"merchant_fraud_share_{w}"]
+            if in_w.sum():
+                assert share == pytest.approx(n_fraud / int(in_w.sum()))
+            else:
+                assert np.isnan(share)
+        assert rows[i]["merchant_tx_1d"] == int((at & (raw["ts"] >= t - DAY)).sum())
+        checked += 1
+    assert checked > 300
+
+
+def test_card_spending_and_declines_match_the_raw_events(replayed: Any) -> None:
+    raw, rows = replayed
+    for i in _sample(len(raw)):
+        t, c = int(raw.at[i, "ts"]), raw.at[i, "card"]
+        if c is None:
+            continue
+        prev = raw[(raw.index < i) & (raw["card"] == c)]
+        w30 = prev[prev["ts"] >= t - 30 * DAY]
+        w1 = prev[prev["ts"] >= t - DAY]
+        f = rows[i]
+        assert f["card_tx_30d"] == len(w30) and f["card_tx_1h"] == int((prev["ts"] >= t - HOUR).sum())
+        assert f["card_amount_30d"] == pytest.approx(w30["amount"].sum())
+        if len(w1):
+            assert f["card_max_1d"] == pytest.approx(w1["amount"].max())
+            assert f["card_mean_1d"] == pytest.approx(w1["amount"].mean())
+        if len(prev):
+            assert f["amount_ratio_card_mean"] == pytest.approx(raw.at[i, "amount"] / prev["amount"].mean())
+        assert f["card_declines_1d"] == int((w1["declined"]).sum())
+
+
+def test_common_points_of_purchase(replayed: Any) -> None:
+    """A merchant's count of cards confirmed compromised (known in the last 30 days) that paid there in the
+    30 days before their first fraud."""
+    raw, rows = replayed
+    fraud = raw[raw["fraud"] == 1]
+    first = fraud.groupby("card")["ts"].min()
+    marks: dict[str, list[int]] = {}
+    for card, f_ts in first.items():
+        visits = raw[(raw["card"] == card) & (raw["ts"] >= f_ts - CPP_LOOKBACK_MS) & (raw["ts"] < f_ts)]
+        for m in set(visits["merchant"].dropna()):
+            marks.setdefault(m, []).append(int(f_ts) + DELAY)
+    for v in marks.values():
+        v.sort()
+    assert marks, "the world has compromised cards that paid somewhere before their fraud"
+    hits = 0
+    for i in _sample(len(raw), 800):
+        t, m = int(raw.at[i, "ts"]), raw.at[i, "merchant"]
+        v = marks.get(m, [])
+        expected = bisect_left(v, t + 1) - bisect_left(v, t - 30 * DAY)
+        assert rows[i]["merchant_cpp_30d"] == expected, i
+        hits += expected > 0
+    assert hits > 0
+
+
+def _tx(i: int, user: str, day: float, card: str, merchant: str = "M1", **kw: Any) -> Any:
+    from graphfraud.schema import format_ts
+
+    ts = format_ts(int(pd.Timestamp("2026-01-01", tz="UTC").timestamp() * 1000 + round(day * DAY)))
+    return validate_record({"transaction_id": f"t{i}", "timestamp": ts, "user_id": user,
+                            "amount": kw.pop("amount", 20.0), "card_id": card, "merchant_id": merchant, **kw})
+
+
+def test_a_victims_fraud_blames_the_card_not_the_user() -> None:
+    """Untyped fraud on a cardholder with a history: the card and merchant carry the fraud, the user is a
+    victim, not a fraudster; a new account whose payments are all fraud is a fraudster; a typed label decides."""
+    e = GraphEngine(label_delay_ms=DAY)
+    for i in range(20):
+        e.apply(_tx(i, "holder", i, "C1"))
+    e.apply(_tx(20, "holder", 20.5, "C1", "M9", is_fraud=1))
+    for i in range(3):
+        e.apply(_tx(30 + i, "newbie", 20.5 + i / 10, "C7", "M9", is_fraud=1))
+    e.advance(int(pd.Timestamp("2026-01-23", tz="UTC").timestamp() * 1000))
+    h, n = e.user_ix["holder"], e.user_ix["newbie"]
+    assert not e.u_fraud[h] and e.u_victim[h]
+    assert e.u_fraud[n] and not e.u_victim[n]
+    f = compute_features(e, _tx(40, "holder", 22.5, "C1", "M9"))
+    assert f["card_fraud_7d"] == 1 and f["merchant_fraud_7d"] == 4 and f["user_known_fraud"] == 0
+    assert f["user_victim"] == 1
+    # typed: third-party fraud never makes the user a fraudster; first-party always does
+    e.apply_label_now(Label("transaction", "t30", "1", None, "investigator", "third_party"))
+    e.apply_label_now(Label("transaction", "t31", "1", None, "investigator", "third_party"))
+    e.apply_label_now(Label("transaction", "t32", "1", None, "investigator", "third_party"))
+    assert not e.u_fraud[n] and e.u_victim[n]
+    e.apply_label_now(Label("transaction", "t5", "1", None, "investigator", "first_party"))
+    assert e.u_fraud[h]
+    e.apply_label_now(Label("user", "holder", "legitimate", None, "investigator"))
+    assert not e.u_fraud[h] and not e.u_victim[h]
+    e.apply_label_now(Label("user", "newbie", "mule", None, "investigator"))
+    assert e.u_fraud[n]
+
+
+def test_friendly_and_scam_fraud_blame_no_card() -> None:
+    e = GraphEngine(label_delay_ms=DAY)
+    e.apply(_tx(1, "a", 1, "C1", "M1", is_fraud=1, fraud_type="friendly"))
+    e.apply(_tx(2, "b", 1, "C2", "M2", is_fraud=1, fraud_type="scam"))
+    later = _tx(3, "c", 3, "C1", "M2")
+    e.advance(later.ts)
+    f = compute_features(e, later)
+    assert f["card_fraud_7d"] == 0 and f["merchant_fraud_7d"] == 1
+    assert e.u_fraud[e.user_ix["a"]] and not e.u_fraud[e.user_ix["b"]] and e.u_victim[e.user_ix["b"]]
+
+
+def test_a_reversed_label_is_retracted_from_the_windows() -> None:
+    e = GraphEngine(label_delay_ms=DAY)
+    e.apply(_tx(1, "a", 1, "C1", "M1", is_fraud=1))
+    probe = _tx(2, "b", 3, "C9", "M1")
+    e.advance(probe.ts)
+    assert compute_features(e, probe)["merchant_fraud_7d"] == 1
+    e.apply_label_now(Label("transaction", "t1", "0", None, "investigator"))
+    f = compute_features(e, probe)
+    assert f["merchant_fraud_7d"] == 0 and f["merchant_fraud_share_7d"] == 0
+
+
+def test_a_full_card_number_gives_its_bin_before_it_is_hashed() -> None:
+    tx = validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 5,
+                          "card_id": "4111 1111 1111 1111"})
+    assert tx.card_id.startswith("h:") and tx.extra == {"card_bin": "411111"}
+    e = GraphEngine()
+    e.apply(tx)
+    later = validate_record({"transaction_id": "t2", "timestamp": "2026-01-02", "user_id": "v", "amount": 5,
+                             "card_id": "4111 1111 1111 1129"})
+    e.advance(later.ts)
+    f = compute_features(e, later)
+    assert f["card_bin_users"] == 1 and f["card_bin_tx_1d"] == 1 and f["card_new_for_user"] == 1
