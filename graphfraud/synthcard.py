@@ -703,12 +703,13 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     fraud_rate : float, default 0.01
         Target share of fraudulent transactions (the realised share is within about 15 % of it).
     label_delay_days : float, optional
-        When given, a ``labelled_at`` column: each victim's fraud is reported together, on average this many
-        days (exponentially distributed) after its first fraudulent payment; payments after the report are
-        labelled as they happen. Blank for legitimate and unlabelled rows.
+        When given, a ``labelled_at`` column on every labelled row: each victim's fraud is reported together,
+        on average this many days (exponentially distributed) after its first fraudulent payment (payments
+        after the report are labelled as they happen); a legitimate row's label is known as long after it.
     labelled_share : float, default 1.0
-        Share of victims whose fraud ever gets a label; the others' fraud rows have ``is_fraud`` (and
-        ``fraud_type``, ``labelled_at``) blank. ``truth.json`` lists every fraud transaction either way.
+        Share of labels written: whole victims' fraud and single legitimate rows go unlabelled at this rate,
+        with ``is_fraud`` (and ``fraud_type``, ``labelled_at``) blank, so a blank does not mark fraud.
+        ``truth.json`` lists every fraud transaction either way.
     start : str, default "2026-01-05"
         First day of the period (UTC).
     card_numbers : {"ids", "pan"}, default "ids"
@@ -792,8 +793,9 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     fraud = scen > 0
     _, ep = np.unique(np.where(fraud, cols["ep"], -1), return_inverse=True)  # 0 is legitimate
     n_ep = int(ep.max()) + 1
-    labelled = ~fraud
-    labelled |= (rng.random(n_ep) < labelled_share)[ep] if labelled_share < 1 else fraud
+    labelled = np.ones(len(fraud), dtype=bool)
+    if labelled_share < 1:  # a victim's report goes missing as a whole, other rows one by one, at one rate
+        labelled = np.where(fraud, (rng.random(n_ep) < labelled_share)[ep], rng.random(len(fraud)) < labelled_share)
     epoch = int(t0.value // 10**9)
     df = pd.DataFrame({
         "transaction_id": tx_ids,
@@ -816,8 +818,9 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
         first = np.full(n_ep, np.inf)
         np.minimum.at(first, ep, cols["t"])
         report = first + rng.exponential(float(label_delay_days), n_ep) * DAY
-        at = _iso(epoch, np.maximum(cols["t"], report[ep]))
-        df["labelled_at"] = np.where(fraud & labelled, at, "").astype(object)
+        known_good = cols["t"] + rng.exponential(float(label_delay_days), len(fraud)) * DAY
+        at = _iso(epoch, np.where(fraud, np.maximum(cols["t"], report[ep]), known_good))
+        df["labelled_at"] = np.where(labelled, at, "").astype(object)
     if card_numbers == "pan":  # drawn last, so the rest of the world is the same either way
         card_ids = _pans(rng, w.issuer[cards >> 8])
     df["card_id"] = card_ids[card]

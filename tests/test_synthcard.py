@@ -206,22 +206,28 @@ def test_label_delay_adds_labelled_at_and_changes_nothing_else():
     base, _ = generate_card(300, seed=2, days=30)
     df, _ = generate_card(300, seed=2, days=30, label_delay_days=7)
     assert df.drop(columns="labelled_at").equals(base)
+    assert (df["labelled_at"] != "").all()  # every row is labelled, so labelled_at does not mark fraud
+    delay = (pd.to_datetime(df["labelled_at"]) - pd.to_datetime(df["timestamp"])) / pd.Timedelta(days=1)
+    assert (delay >= 0).all()
     fraud = df["is_fraud"] == 1
-    assert (df.loc[~fraud, "labelled_at"] == "").all() and (df.loc[fraud, "labelled_at"] != "").all()
-    delay = (pd.to_datetime(df.loc[fraud, "labelled_at"]) - pd.to_datetime(df.loc[fraud, "timestamp"])).dt.days
-    assert (delay >= 0).all() and 2 < delay.mean() < 10
+    assert 2 < delay[fraud].mean() < 10 and 5 < delay[~fraud].mean() < 9
+    # a victim's fraud is reported at once: later payments of an episode wait less
+    first = df[fraud].groupby("card_id")["timestamp"].transform("min") == df.loc[fraud, "timestamp"]
+    assert delay[fraud][first].mean() > delay[fraud][~first].mean()
 
 
-def test_labelled_share_blanks_some_fraud_but_truth_keeps_all(tmp_path):
-    write_card_dataset(tmp_path / "tx.csv", 300, seed=2, days=30, labelled_share=0.5)
+def test_labelled_share_blanks_labels_of_fraud_and_legitimate_rows_alike(tmp_path):
+    write_card_dataset(tmp_path / "tx.csv", 300, seed=2, days=30, labelled_share=0.5, label_delay_days=3)
     df = _read(tmp_path / "tx.csv")
     truth = json.loads((tmp_path / "truth.json").read_text())
     fraud = df["transaction_id"].isin(truth["fraud_transactions"])
     blank = df["is_fraud"] == ""
-    assert blank.any() and (df.loc[blank, "fraud_type"] == "").all()
-    assert not (blank & ~fraud).any()
-    assert 0.2 < (df.loc[fraud, "is_fraud"] == "1").mean() < 0.8
-    assert (df.loc[~fraud, "is_fraud"] == "0").all()
+    assert (blank == (df["labelled_at"] == "")).all()
+    assert (df.loc[blank, "fraud_type"] == "").all() and (df.loc[fraud & ~blank, "fraud_type"] == "third_party").all()
+    assert 0.2 < blank[fraud].mean() < 0.8 and 0.45 < blank[~fraud].mean() < 0.55
+    assert (df.loc[~fraud & ~blank, "is_fraud"] == "0").all() and (df.loc[fraud & ~blank, "is_fraud"] == "1").all()
+    # a victim's fraud is labelled or not as a whole
+    assert (df[fraud].groupby("card_id")["is_fraud"].nunique() == 1).mean() > 0.9
 
 
 @pytest.mark.parametrize("knobs", [{"colour": "red"}, {"days": 30, "n_rings": 3}], ids=["unknown", "ring_knob"])
