@@ -89,6 +89,7 @@ class GraphStore(Protocol):
     def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]: ...
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]: ...
     def links_frame(self) -> Any: ...
+    def transfer_totals(self) -> Any: ...
     def neighbours(self, node_type: str, node_id: str, limit: int) -> list[dict[str, Any]]: ...
 
     # decisions and models
@@ -106,6 +107,8 @@ class GraphStore(Protocol):
 
 
 LINK_TOTAL_COLUMNS = ("type", "entity_id", "user_id", "first_seen", "last_seen", "n")
+#: The columns of :meth:`transfer_totals`: one row per (payer, receiver) pair of transfers.
+TRANSFER_TOTAL_COLUMNS = ("src", "dst", "n", "amount", "first_ts", "last_ts")
 
 
 def link_totals(frame: Any) -> Any:
