@@ -17,6 +17,7 @@ CREATE CONSTRAINT gf_api_key_hash IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.key_has
 CREATE CONSTRAINT gf_case_id IF NOT EXISTS FOR (n:Case) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT gf_session_id IF NOT EXISTS FOR (n:Session) REQUIRE n.sid_hash IS UNIQUE;
 CREATE INDEX gf_transaction_seq IF NOT EXISTS FOR (n:Transaction) ON (n.seq);
+CREATE INDEX gf_transaction_counterparty IF NOT EXISTS FOR (n:Transaction) ON (n.counterparty_id);
 CREATE INDEX gf_label_seq IF NOT EXISTS FOR (n:Label) ON (n.seq);
 CREATE INDEX gf_label_subject IF NOT EXISTS FOR (n:Label) ON (n.subject, n.subject_id);
 CREATE INDEX gf_event_seq IF NOT EXISTS FOR (n:Event) ON (n.seq);
