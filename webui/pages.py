@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
+from jinja2 import Undefined
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -123,7 +124,7 @@ def store() -> Any:
 
 # ---------------------------------------------------------------- small helpers
 def fmt_ts(ms: Any) -> str:
-    if ms is None or ms == "":
+    if ms is None or ms == "" or isinstance(ms, Undefined):  # a field an older record lacks
         return ""
     try:
         return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
