@@ -33,7 +33,7 @@ from jinja2 import Undefined
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.errors import GraphFraudError, ModelNotReady, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
@@ -496,9 +496,10 @@ def suspects() -> Any:
         ranking, refreshing = risk.cache_of(current_app).get(current_app.extensions["graphfraud"].get_scorer(),
                                                              uiauth.store(), int(cfg["UI_SUSPECTS_LIMIT"]),
                                                              float(cfg["UI_SUSPECTS_REFRESH"]))
-    except risk.NoAccountModel as e:
-        return render_template("suspects.html", error=e.message, rows=[], page=1, pages=1, n=0, known=known,
-                               ranking=None, refreshing=False, args=request.args)
+    except ModelNotReady as e:  # no account model (how to make one), or the engine is not loaded yet
+        return render_template("suspects.html", error=e.message, error_role="no-model" if isinstance(
+            e, risk.NoAccountModel) else "no-engine", rows=[], page=1, pages=1, n=0, known=known, ranking=None,
+            refreshing=False, args=request.args)
     present = _present_users([row["user_id"] for row in ranking.rows])
     rows = [dict(row, rank=i + 1) for i, row in enumerate(ranking.rows) if row["user_id"] in present]
     if known != "all":
@@ -894,7 +895,7 @@ class GraphBuilder:
             lab = user_label(u)
             if lab:
                 self.nodes[nid]["user_label"] = lab
-            if lab == "fraudster" or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
+            if lab in ("fraudster", "mule") or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
                 self.nodes[nid]["fraud"] = True
 
     def result(self, **extra: Any) -> dict[str, Any]:
