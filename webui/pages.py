@@ -33,11 +33,11 @@ from jinja2 import Undefined
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from graphfraud.errors import GraphFraudError, ModelNotReady, NotFound, ValidationError
+from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
-from . import masking, risk, uiauth
+from . import masking, uiauth
 from .risk import RISK_DEFAULTS
 from .uiauth import admin_required, current_user, login_required
 
@@ -470,85 +470,9 @@ def ring(ring_id: str) -> Any:
     labels = {u: user_label(u) for u in r.get("users", [])}
     shared = [{**s, "shown": show_id(str(s.get("type")), str(s.get("id")))} for s in r.get("shared_identifiers", [])
               if isinstance(s, dict)]
-    limit = int(current_app.config["UI_FLOW_LIMIT"])
-    transfers = st.transfers_among(r.get("users", []), limit + 1)
-    flow = {"transfers": transfers[:limit], "truncated": len(transfers) > limit, "limit": limit,
-            "pairs": flow_pairs(transfers[:limit]), "total": sum(float(t.get("amount") or 0) for t in transfers[:limit]),
-            "currencies": sorted({t["currency"] for t in transfers[:limit] if t.get("currency")})}
-    return render_template("ring.html", ring=r, cases=cases, labels=labels, shared=shared, flow=flow,
+    return render_template("ring.html", ring=r, cases=cases, labels=labels, shared=shared,
+                           flow=money.ring_flow(st, r.get("users", [])),
                            graph_src=url_for("pages.graph_ring", ring_id=r["ring_id"]))
-
-
-# ---------------------------------------------------------------- suspects
-@bp.get("/suspects")
-@login_required
-def suspects() -> Any:
-    """The suspects queue: accounts ranked by the account model (``graphfraud suspects``), a page at a time."""
-    cfg = current_app.config
-    per_page = int(cfg["UI_SUSPECTS_PAGE"])
-    known = request.args.get("known", "all")
-    if known not in ("all", "new", "known"):
-        known = "all"
-    min_score = request.args.get("min_score", type=float)
-    if min_score is not None and not 0.0 <= min_score <= 1.0:  # NaN and infinities too
-        min_score = None
-    try:
-        ranking, refreshing = risk.cache_of(current_app).get(current_app.extensions["graphfraud"].get_scorer(),
-                                                             uiauth.store(), int(cfg["UI_SUSPECTS_LIMIT"]),
-                                                             float(cfg["UI_SUSPECTS_REFRESH"]))
-    except ModelNotReady as e:  # no account model (how to make one), or the engine is not loaded yet
-        return render_template("suspects.html", error=e.message, error_role="no-model" if isinstance(
-            e, risk.NoAccountModel) else "no-engine", rows=[], page=1, pages=1, n=0, known=known, ranking=None,
-            refreshing=False, args=request.args)
-    present = _present_users([row["user_id"] for row in ranking.rows])
-    rows = [dict(row, rank=i + 1) for i, row in enumerate(ranking.rows) if row["user_id"] in present]
-    if known != "all":
-        rows = [row for row in rows if row["known_fraud"] == (known == "known")]
-    if min_score is not None:
-        rows = [row for row in rows if row["score"] >= min_score]
-    pages = max(1, -(-len(rows) // per_page))
-    page = _int_arg("page", 1, 1, pages)
-    shown = rows[(page - 1) * per_page:page * per_page]
-    labels = {row["user_id"]: user_label(row["user_id"]) for row in shown}
-    return render_template("suspects.html", error=None, rows=shown, page=page, pages=pages, n=len(rows),
-                           known=known, ranking=ranking, refreshing=refreshing, labels=labels, args=request.args,
-                           computed=fmt_ts(int(ranking.computed_at * 1000)))
-
-
-def _present_users(user_ids: list[str]) -> set[str]:
-    """The accounts of a ranking the worker's engine still holds (an erased user leaves the queue at once)."""
-    sc = current_app.extensions["graphfraud"].scorer
-    if sc is None:
-        return set(user_ids)
-    index = sc.engine.user_ix
-    return {u for u in user_ids if u in index}
-
-
-def _engine_money(user_id: str) -> dict[str, Any] | None:
-    """An account's money summary from the worker's engine (exposure to known fraud included), or ``None``
-    when the engine is loading or busy (a ranking holds it)."""
-    sc = current_app.extensions["graphfraud"].scorer
-    if sc is None or not sc.lock.acquire(timeout=1.0):
-        return None
-    try:
-        sc.catch_up(force=False)
-        if user_id not in sc.engine.user_ix:
-            return None
-        return risk.money_summary(sc.engine, user_id)
-    finally:
-        sc.lock.release()
-
-
-def _partners(user_id: str, limit: int = 1000) -> dict[str, Any]:
-    """A user's transfer partners from the store, most recent first (both ways, one row per direction)."""
-    rows = store().transfers_of(user_id, limit + 1)
-    out = []
-    for r in rows[:limit]:
-        sent = r["payer"] == user_id
-        out.append({"partner": r["payee"] if sent else r["payer"], "direction": "sent" if sent else "received",
-                    "n": r["n"], "amount": round(float(r["amount"] or 0), 2), "first_seen": r["first_seen"],
-                    "last_seen": r["last_seen"]})
-    return {"rows": out, "truncated": len(rows) > limit}
 
 
 # ---------------------------------------------------------------- entities, transactions, search
@@ -560,30 +484,16 @@ def entity(node_type: str, node_id: str) -> Any:
     st = store()
     n_links = st.count_links(node_type, real)
     txs = _transactions_of(node_type, real, 50)
-    partners = _partners(real) if node_type == "user" else {"rows": [], "truncated": False}
+    partners = money.partners(real) if node_type == "user" else {"rows": [], "truncated": False}
     if not n_links and not txs and not partners["rows"]:
         raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
     ring_id = st.ring_of_users([real]).get(real) if node_type == "user" else None
     cases = [c for c in st.list_cases(limit=5000) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
     params: dict[str, Any] = {"via": request.args["via"]} if request.args.get("via") else {}
     params["hops"] = 2 if node_type == "user" else 1
-    money = suspect = ranking = None
-    if node_type == "user":
-        money = _engine_money(real)
-        ranking = risk.cache_of(current_app).ranking
-        if ranking is None and current_app.extensions["graphfraud"].scorer is not None:
-            try:  # rank in the background, so the next view (and the queue) has it
-                if risk.account_model_version(uiauth.store()) is not None:
-                    risk.cache_of(current_app).refresh_in_background(
-                        current_app.extensions["graphfraud"].scorer, uiauth.store(),
-                        int(current_app.config["UI_SUSPECTS_LIMIT"]))
-            except GraphFraudError:
-                pass
-        if ranking is not None and real in ranking.positions:
-            suspect = dict(ranking.rows[ranking.positions[real] - 1], rank=ranking.positions[real])
+    account = money.account(real) if node_type == "user" else {"money": None, "suspect": None, "ranking": None}
     return render_template("entity.html", node_type=node_type, shown=show_id(node_type, real), n_links=n_links,
-                           txs=txs, ring_id=ring_id, cases=cases, partners=partners, money=money, suspect=suspect,
-                           ranking=ranking,
+                           txs=txs, ring_id=ring_id, cases=cases, partners=partners, **account,
                            label=user_label(real) if node_type == "user" else None, tx_fraud=tx_fraud,
                            case_ref="" if masking.masker().masks(node_type) else f"{node_type}:{real}",
                            graph_src=url_for("pages.graph_entity", node_type=node_type, node_id=node_key(node_type, real),
@@ -926,28 +836,12 @@ def graph_ring(ring_id: str) -> Response:
     limit = int(current_app.config["UI_FLOW_LIMIT"])
     transfers = gb.st.transfers_among(r.get("users", []), limit + 1)
     in_window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
-    for f in flow_pairs(in_window):
+    for f in money.flow_pairs(in_window):
         a, b = f"user:{node_key('user', f['payer'])}", f"user:{node_key('user', f['payee'])}"
         if a in gb.nodes and b in gb.nodes:
             gb.add_transfer(a, b, f)
     return _json(gb.result(ring_id=r["ring_id"], transfers_truncated=len(transfers) > limit))
 
-
-def flow_pairs(transfers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Single transfers summed per payer and payee (``n``, ``amount``, ``first_seen``, ``last_seen``), the
-    largest amounts first."""
-    pairs: dict[tuple[str, str], dict[str, Any]] = {}
-    for t in transfers:
-        k = (t["payer"], t["payee"])
-        p = pairs.get(k)
-        if p is None:
-            p = pairs[k] = {"payer": k[0], "payee": k[1], "n": 0, "amount": 0.0, "first_seen": t["ts"],
-                            "last_seen": t["ts"]}
-        p["n"] += 1
-        p["amount"] += float(t.get("amount") or 0.0)
-        p["first_seen"] = min(p["first_seen"], t["ts"])
-        p["last_seen"] = max(p["last_seen"], t["ts"])
-    return sorted(pairs.values(), key=lambda p: (-p["amount"], p["payer"], p["payee"]))
 
 
 @bp.get("/ui/graph/entity/<node_type>/<path:node_id>")
@@ -992,7 +886,7 @@ def node_detail(node_type: str, node_id: str) -> Response:
         out["ring_id"] = st.ring_of_users([real]).get(real)
         out["label"] = user_label(real)
         out["n_identifiers"] = len(st.neighbours("user", real, 10_000))
-        flows = _partners(real)["rows"]
+        flows = money.partners(real)["rows"]
         if flows:
             for side in ("sent", "received"):
                 mine = [f for f in flows if f["direction"] == side]
@@ -1006,3 +900,7 @@ def node_detail(node_type: str, node_id: str) -> Response:
                             "is_fraud": tx_fraud(t),
                             "url": url_for("pages.transaction", transaction_id=t["transaction_id"])} for t in txs]
     return _json(out)
+
+
+# the money pages (suspects queue, an account's money, a ring's money flow) join this blueprint
+from . import money  # noqa: E402
