@@ -284,3 +284,34 @@ def test_an_analyst_sees_no_masked_identifier_on_the_money_pages(world):
         assert world["ring_users"][0] in ring_page  # payers and payees are users: readable
     finally:
         app.extensions["graphfraud"].store.close()
+
+
+def test_money_pages_have_nothing_a_strict_csp_would_block(world, admin):
+    from test_pages import Tags
+
+    payer = world["ring_transfers"][0][1]
+    for url in ["/suspects", "/suspects?page=2", f"/rings/{RING}", f"/entities/user/{quote(payer)}"]:
+        r = admin.get(url)
+        tags = Tags()
+        tags.feed(r.text)
+        assert r.status_code == 200 and tags.seen > 20 and tags.bad == [], (url, tags.bad)
+        assert "unsafe-inline" not in r.headers["Content-Security-Policy"]
+
+
+def test_hostile_account_ids_in_transfers_stay_text(world, tmp_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    path = copy_store(world["path"], str(tmp_path / "hostile.db"))
+    app = make_app({"path": path})
+    try:
+        payer = world["ring_transfers"][0][1]
+        _score_one(app, user_id=payer, counterparty_id=hostile, amount=77.0)
+        c = sign_in(app)
+        for url in [f"/entities/user/{quote(payer)}", f"/entities/user/{quote(hostile, safe='')}",
+                    f"/search?q={quote(hostile, safe='')}"]:
+            r = c.get(url, follow_redirects=True)
+            assert r.status_code == 200 and hostile not in r.text and "&lt;img src=x" in r.text, url
+        g = c.get(f"/ui/graph/entity/user/{quote(payer)}?hops=1").get_json()
+        edge = next(e for e in g["edges"] if e.get("kind") == "transfer" and e["to"] == f"user:{hostile}")
+        assert edge["amount"] == 77.0  # the id travels as JSON data; the script puts it in the DOM as text
+    finally:
+        app.extensions["graphfraud"].store.close()
