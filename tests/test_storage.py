@@ -153,6 +153,23 @@ def test_new_fields_and_typed_labels_read_back_from_every_path(store: Any) -> No
                                                   auth_result="declined")))
 
 
+def test_transfers_are_money_between_users_in_both_stores(store: Any) -> None:
+    """A transaction with a counterparty is a transfer: both stores total them per (payer, receiver) pair
+    (Neo4j through (:User)-[:TRANSFERRED]->(:User) relationships), and erasing a user renames them as a
+    counterparty too."""
+    rows = [row(0, counterparty_id="u9", amount="10"), row(1, counterparty_id="u9", amount="5"),
+            row(2, counterparty_id="u0", amount="7"), row(3)]
+    store.write_transactions(chunk(rows))
+    got = store.transfer_totals().sort_values(["src", "dst"]).reset_index(drop=True)
+    want = sorted({(validate_record(r).user_id, r["counterparty_id"]) for r in rows if r.get("counterparty_id")})
+    assert list(zip(got["src"], got["dst"])) == want
+    by_pair = {(s_, d): (n, a) for s_, d, n, a in zip(got["src"], got["dst"], got["n"], got["amount"])}
+    assert by_pair[("u0", "u9")] == (1, 10.0) and by_pair[("u1", "u9")] == (1, 5.0)
+    out = store.erase_user("u9", "test")
+    assert "u9" not in set(store.transfer_totals()["dst"]) and out["pseudonym"] in set(store.transfer_totals()["dst"])
+    assert all(t.counterparty_id != "u9" for t, _ in store.iter_transactions())
+
+
 def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     """A store made before the optional fields existed gains their columns when opened, keeping its rows."""
     path = tmp_path / "old.db"

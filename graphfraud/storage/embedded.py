@@ -26,8 +26,8 @@ from typing import Any
 from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
-from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TX_COLUMNS, Event, WriteResult,
-                   same_value, transactions_from_rows)
+from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
+                   Event, WriteResult, same_value, transactions_from_rows)
 from .registry import RegistryMixin
 
 log = logging.getLogger(__name__)
@@ -869,6 +869,16 @@ class EmbeddedStore(RegistryMixin):
         q = f"SELECT {', '.join(columns)} FROM tx WHERE user_id IN (SELECT value FROM json_each(?))"
         rows = self._con().execute(q, (json.dumps(list(user_ids)),)).fetchall()
         return pd.DataFrame.from_records(rows, columns=list(columns))
+
+    def transfer_totals(self) -> Any:
+        """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
+        ``src, dst, n, amount, first_ts, last_ts``."""
+        import pandas as pd
+
+        rows = self._con().execute(
+            "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
+            "WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
+        return pd.DataFrame.from_records(rows, columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
         """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass).

@@ -701,7 +701,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(tx: Any, base: int) -> tuple[dict[str, Any], int]:
             found = tx.run(query("erase_find_user"), user_id=user_id).single()
             tx_ids, n_lab, rings = list(found["transaction_ids"]), int(found["n_labels"]), list(found["ring_ids"])
-            salt, pseudo, mapping = begin_erasure(user_id, bool(tx_ids or n_lab or rings))
+            salt, pseudo, mapping = begin_erasure(user_id, bool(tx_ids or n_lab or rings or found["n_received"]))
             renamed: dict[tuple[str, str], str] = {}
             for r in sorted(tx.run(query("erase_list_identifiers"), user_id=user_id).data(),
                             key=lambda r: (r["type"], r["entity_id"])):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound
 from ..schema import ENTITY_COLUMNS
-from .base import TX_COLUMNS
+from .base import TRANSFER_TOTAL_COLUMNS, TX_COLUMNS
 
 
 _DISABLED = "!"  # a disabled account's password hash starts with it (as in /etc/shadow)
@@ -315,6 +315,13 @@ class Neo4jRegistryMixin:
         rows = list(self._stream("list_users_transactions", user_ids=list(dict.fromkeys(user_ids))))
         frame = pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
         return frame[list(columns)].reset_index(drop=True)
+
+    def transfer_totals(self) -> Any:
+        """Money between users per (payer, receiver) pair (see the embedded store), from TRANSFERRED."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(list(self._stream("stream_transfer_totals")),
+                                         columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
         """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass);
