@@ -16,7 +16,7 @@ from graphfraud.accounts import hash_password
 from graphfraud.suspects import rank_suspects
 from webui import create_app, risk
 
-from conftest import copy_store
+from muleworld import copy_store
 
 ADMIN, ANALYST, PASSWORD = "ada", "ann", "correct-horse-9"
 RING = "R-money-1"
