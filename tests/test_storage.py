@@ -25,6 +25,7 @@ import pytest
 from graphfraud.errors import Conflict, NotFound
 from graphfraud.schema import Label, validate_frame, validate_record
 from graphfraud.storage import open_store
+from graphfraud.storage.embedded import SCHEMA_VERSION
 
 BACKENDS = [pytest.param("embedded", id="embedded")]
 BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # neo4j_url: tests/conftest.py
@@ -176,6 +177,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     s.write_transactions(chunk([row(0), row(1, is_fraud="1")]))
     s.close()
     con = sqlite3.connect(path)
+    con.execute("DROP INDEX tx_counterparty")  # version 1 had neither the column nor its index
     for table, cols in (("tx", ("counterparty_id", "fraud_type", "auth_result", "decline_reason")),
                         ("label", ("fraud_type",))):
         for c in cols:
@@ -185,12 +187,34 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     con.close()
     s = open_store(str(path))
     try:
-        assert s.get_meta("schema_version") == "2"
+        assert s.get_meta("schema_version") == SCHEMA_VERSION
         s.write_transactions(chunk([row(2, auth_result="declined")]))
         back = [t for t, _ in s.iter_transactions()]
         assert [t.transaction_id for t in back] == ["t0", "t1", "t2"] and back[2].auth_result == "declined"
     finally:
         s.close()
+
+
+def test_a_version_2_store_gains_the_index_of_transfers_received(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    s = open_store(str(path))
+    s.write_transactions(chunk([row(0, counterparty_id="u2")]))
+    s.close()
+    con = sqlite3.connect(path)
+    con.execute("DROP INDEX tx_counterparty")
+    con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    s = open_store(str(path))
+    try:
+        assert s.get_meta("schema_version") == SCHEMA_VERSION
+        assert [r["payer"] for r in s.transfers_of("u2", 10)] == ["u0"]
+    finally:
+        s.close()
+    con = sqlite3.connect(path)
+    plan = " ".join(str(r) for r in con.execute("EXPLAIN QUERY PLAN SELECT user_id FROM tx WHERE counterparty_id='u2'"))
+    con.close()
+    assert "tx_counterparty" in plan
 
 
 def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:
@@ -303,6 +327,45 @@ def test_links_of_scored_transactions_are_complete_for_every_reader(store: Any) 
     frame = store.links_frame()
     assert int(frame.loc[frame["type"] == "device", "n"].sum()) == 300
     assert store.info()["links"] == len(frame)
+
+
+# ---------------------------------------------------------------- transfers (the network views' money edges)
+def _transfer_world(store: Any) -> None:
+    """u1 pays u2 twice and u3 once, u2 pays u1 and u3, u3 pays itself; a bulk load and a score alike."""
+    store.write_transactions(chunk([
+        row(1, user_id="u1", counterparty_id="u2", amount="10", timestamp="2026-01-02T10:01:00"),
+        row(2, user_id="u1", counterparty_id="u2", amount="15.5", timestamp="2026-01-02T10:05:00"),
+        row(3, user_id="u1", counterparty_id="u3", amount="7", timestamp="2026-01-02T10:03:00"),
+        row(4, user_id="u2", counterparty_id="u1", amount="4", timestamp="2026-01-02T10:04:00"),
+        row(5, user_id="u3", counterparty_id="u3", amount="1", timestamp="2026-01-02T10:06:00"),
+        row(6, user_id="u1", timestamp="2026-01-02T10:07:00"),  # a payment, not a transfer
+    ]))
+    store.add_transaction(tx("s7", user_id="u2", counterparty_id="u3", amount=3, timestamp="2026-01-02T10:08:00"),
+                          {"score": 0.1, "decision": "allow", "reasons": []})
+
+
+def test_transfers_of_a_user_both_ways_one_row_per_direction_and_partner(store: Any) -> None:
+    _transfer_world(store)
+    got = {(r["payer"], r["payee"]): r for r in store.transfers_of("u1", 100)}
+    assert set(got) == {("u1", "u2"), ("u1", "u3"), ("u2", "u1")}
+    assert (got["u1", "u2"]["n"], got["u1", "u2"]["amount"]) == (2, pytest.approx(25.5))
+    assert got["u1", "u2"]["first_seen"] == T0 + 60_000 and got["u1", "u2"]["last_seen"] == T0 + 5 * 60_000
+    assert (got["u2", "u1"]["n"], got["u2", "u1"]["amount"]) == (1, pytest.approx(4.0))
+    # most recent first, and the limit counts rows
+    assert [(r["payer"], r["payee"]) for r in store.transfers_of("u1", 2)] == [("u1", "u2"), ("u2", "u1")]
+    u3 = {(r["payer"], r["payee"]): r["n"] for r in store.transfers_of("u3", 100)}
+    assert u3 == {("u3", "u3"): 1, ("u1", "u3"): 1, ("u2", "u3"): 1}  # a self-transfer counts once
+    assert store.transfers_of("nobody", 10) == []
+
+
+def test_transfers_among_users_are_the_single_transfers_between_them(store: Any) -> None:
+    _transfer_world(store)
+    got = store.transfers_among(["u1", "u2"], 100)
+    assert [(r["transaction_id"], r["payer"], r["payee"]) for r in got] == [
+        ("t1", "u1", "u2"), ("t4", "u2", "u1"), ("t2", "u1", "u2")]
+    assert got[0]["amount"] == pytest.approx(10.0) and got[0]["ts"] == T0 + 60_000 and got[0]["currency"] == "USD"
+    assert [r["transaction_id"] for r in store.transfers_among(["u1", "u2", "u3"], 3)] == ["t1", "t3", "t4"]
+    assert store.transfers_among(["u1"], 10) == [] and store.transfers_among([], 10) == []
 
 
 # ---------------------------------------------------------------- label precedence

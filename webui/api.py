@@ -329,6 +329,17 @@ def ring(ring_id: str) -> Response:
     return reply({"ok": True, "ring": state().store.get_ring(id_param(ring_id, "ring_id"))})
 
 
+@bp.get("/users/<path:user_id>")
+@requires("admin")
+def user(user_id: str) -> Response:
+    """One account's risk (as ``graphfraud suspects`` ranks it) and its money summary."""
+    from .risk import user_risk
+
+    uid = id_param(user_id, "user_id")
+    sc = scorer()
+    return reply({"ok": True, **user_risk(sc, state().store, uid)})
+
+
 @bp.get("/entities/<node_type>/<path:node_id>")
 @requires("admin")
 def entity(node_type: str, node_id: str) -> Response:
@@ -346,10 +357,11 @@ def entity(node_type: str, node_id: str) -> Response:
 
 
 def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
-    """Nodes and user-entity edges within ``hops`` of a node, at most ``limit`` nodes (breadth first)."""
+    """Nodes and edges within ``hops`` of a node, at most ``limit`` nodes (breadth first): user-identifier
+    links (``kind`` link) and, between users, transfers (``kind`` transfer, directed from payer to payee)."""
     start = f"{node_type}:{node_id}"
     nodes: dict[str, dict[str, Any]] = {start: {"id": start, "type": node_type, "key": node_id, "hop": 0}}
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    edges: dict[tuple[str, ...], dict[str, Any]] = {}
     frontier = [(node_type, node_id)]
     truncated = False
     for hop in range(1, hops + 1):
@@ -370,8 +382,24 @@ def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: in
                         continue
                     nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
                     nxt.append((other_type, other))
-                edges.setdefault((u, e), {"source": u, "target": e, "n": r.get("n"),
+                edges.setdefault((u, e), {"source": u, "target": e, "kind": "link", "n": r.get("n"),
                                           "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
+            if t != "user":
+                continue
+            # money between users: one directed edge per payer and payee (source pays target)
+            for r in store.transfers_of(k, max(limit - len(nodes), 0) + 1):
+                other = r["payee"] if r["payer"] == k else r["payer"]
+                oid = f"user:{other}"
+                if oid not in nodes:
+                    if len(nodes) >= limit:
+                        truncated = True
+                        continue
+                    nodes[oid] = {"id": oid, "type": "user", "key": other, "hop": hop}
+                    nxt.append(("user", other))
+                src, dst = f"user:{r['payer']}", f"user:{r['payee']}"
+                edges.setdefault(("transfer", src, dst), {
+                    "source": src, "target": dst, "kind": "transfer", "n": r.get("n"), "amount": r.get("amount"),
+                    "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
         frontier = nxt
     if len(nodes) == 1:
         if node_type != "user" or not store.transactions_of("user_id", node_id, 1):

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
+from jinja2 import Undefined
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -36,8 +37,8 @@ from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
-from . import uiauth
-from . import masking
+from . import masking, uiauth
+from .risk import RISK_DEFAULTS
 from .uiauth import admin_required, current_user, login_required
 
 log = logging.getLogger("graphfraud.webui")
@@ -55,6 +56,9 @@ UI_DEFAULTS = {
     "UI_LOGIN_WINDOW": 300,  # seconds
     "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
     "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
+    "UI_FLOW_LIMIT": 500,  # most transfers among a ring's members read for its money flow (page and network)
+    "UI_SUSPECTS_PAGE": 50,  # accounts per page of the suspects queue
+    **RISK_DEFAULTS,  # the suspects queue's length and refresh (webui/risk.py)
 }
 DAY_MS = 86_400_000
 #: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
@@ -120,7 +124,7 @@ def store() -> Any:
 
 # ---------------------------------------------------------------- small helpers
 def fmt_ts(ms: Any) -> str:
-    if ms is None or ms == "":
+    if ms is None or ms == "" or isinstance(ms, Undefined):  # a field an older record lacks
         return ""
     try:
         return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -467,6 +471,7 @@ def ring(ring_id: str) -> Any:
     shared = [{**s, "shown": show_id(str(s.get("type")), str(s.get("id")))} for s in r.get("shared_identifiers", [])
               if isinstance(s, dict)]
     return render_template("ring.html", ring=r, cases=cases, labels=labels, shared=shared,
+                           flow=money.ring_flow(st, r.get("users", [])),
                            graph_src=url_for("pages.graph_ring", ring_id=r["ring_id"]))
 
 
@@ -479,14 +484,16 @@ def entity(node_type: str, node_id: str) -> Any:
     st = store()
     n_links = st.count_links(node_type, real)
     txs = _transactions_of(node_type, real, 50)
-    if not n_links and not txs:
+    partners = money.partners(real) if node_type == "user" else {"rows": [], "truncated": False}
+    if not n_links and not txs and not partners["rows"]:
         raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
     ring_id = st.ring_of_users([real]).get(real) if node_type == "user" else None
     cases = [c for c in st.list_cases(limit=5000) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
     params: dict[str, Any] = {"via": request.args["via"]} if request.args.get("via") else {}
     params["hops"] = 2 if node_type == "user" else 1
+    account = money.account(real) if node_type == "user" else {"money": None, "suspect": None, "ranking": None}
     return render_template("entity.html", node_type=node_type, shown=show_id(node_type, real), n_links=n_links,
-                           txs=txs, ring_id=ring_id, cases=cases,
+                           txs=txs, ring_id=ring_id, cases=cases, partners=partners, **account,
                            label=user_label(real) if node_type == "user" else None, tx_fraud=tx_fraud,
                            case_ref="" if masking.masker().masks(node_type) else f"{node_type}:{real}",
                            graph_src=url_for("pages.graph_entity", node_type=node_type, node_id=node_key(node_type, real),
@@ -528,7 +535,7 @@ def search() -> Any:
         st = store()
         if st.get_transaction(q) is not None:
             results.append({"kind": "transaction", "url": url_for("pages.transaction", transaction_id=q)})
-        if st.transactions_of("user_id", q, 1):
+        if st.transactions_of("user_id", q, 1) or st.transfers_of(q, 1):  # or an account that only received
             results.append({"kind": "user", "url": entity_url("user", q)})
         try:
             st.get_ring(q)
@@ -711,8 +718,47 @@ class GraphBuilder:
             self.edges[eid] = {"id": eid, "from": a, "to": b, "n": link.get("n"), "first_seen": link.get("first_seen"),
                                "last_seen": link.get("last_seen")}
 
+    def add_transfer(self, payer: str, payee: str, flow: dict[str, Any]) -> None:
+        """A directed money edge from the payer's node to the payee's: transfers, their total, first and last."""
+        eid = f"{payer}>{payee}"
+        if eid not in self.edges:
+            self.edges[eid] = {"id": eid, "from": payer, "to": payee, "kind": "transfer", "n": flow.get("n"),
+                               "amount": round(float(flow.get("amount") or 0.0), 2),
+                               "first_seen": flow.get("first_seen"), "last_seen": flow.get("last_seen")}
+
+    def expand_transfers(self, ident: str, src: str, limit: int) -> list[tuple[str, str]]:
+        """Add a user's transfer partners (directed edges; partners beyond ``hub_limit`` folded into one
+        node that opens the user's page); return the new neighbours."""
+        rows = [r for r in self.st.transfers_of(ident, limit + 1) if self.in_window(r)]
+        partners: list[str] = []
+        for r in rows:
+            other = r["payee"] if r["payer"] == ident else r["payer"]
+            if other not in partners:
+                partners.append(other)
+        shown = set(partners[:self.hub_limit])
+        out = []
+        for r in rows:
+            other = r["payee"] if r["payer"] == ident else r["payer"]
+            if other not in shown:
+                continue
+            nid = src if other == ident else self.add_node("user", other)
+            if nid is None:
+                continue
+            self.add_transfer(src if r["payer"] == ident else nid, nid if r["payer"] == ident else src, r)
+            if other != ident:
+                out.append(("user", other))
+        more = len(partners) - len(shown)
+        if more > 0:
+            agg = f"more:transfers:{src}"
+            label = f"+{more}{'+' if len(rows) > limit else ''} more partners"
+            self.nodes[agg] = {"id": agg, "type": "more", "key": ident, "of_type": "user", "label": label,
+                               "n_users": more, "aggregate": True, "url": entity_url("user", ident) + "#money"}
+            self.edges[f"{agg}|{src}"] = {"id": f"{agg}|{src}", "from": agg, "to": src, "n": None}
+        return out
+
     def expand(self, typ: str, ident: str, limit: int) -> list[tuple[str, str]]:
-        """Add the links of one node (folding a hub's users beyond ``hub_limit``); return new neighbours."""
+        """Add the links of one node (folding a hub's users beyond ``hub_limit``) and, for a user, its
+        transfers; return new neighbours."""
         src = self.add_node(typ, ident)
         if src is None:
             return []
@@ -724,7 +770,7 @@ class GraphBuilder:
                 if nid is not None:
                     self.add_edge(src, nid, r)
                     out.append((r["type"], r["entity_id"]))
-            return out
+            return out + self.expand_transfers(ident, src, limit)
         total = self.n_users(typ, ident)
         room = min(limit, self.hub_limit)
         rows = [r for r in self.st.neighbours(typ, ident, room) if self.in_window(r)]
@@ -759,7 +805,7 @@ class GraphBuilder:
             lab = user_label(u)
             if lab:
                 self.nodes[nid]["user_label"] = lab
-            if lab == "fraudster" or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
+            if lab in ("fraudster", "mule") or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
                 self.nodes[nid]["fraud"] = True
 
     def result(self, **extra: Any) -> dict[str, Any]:
@@ -787,7 +833,15 @@ def graph_ring(ring_id: str) -> Response:
                 nid = gb.add_node(link["type"], link["entity_id"], via=u)
                 if nid is not None:
                     gb.add_edge(src, nid, link)
-    return _json(gb.result(ring_id=r["ring_id"]))
+    limit = int(current_app.config["UI_FLOW_LIMIT"])
+    transfers = gb.st.transfers_among(r.get("users", []), limit + 1)
+    in_window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
+    for f in money.flow_pairs(in_window):
+        a, b = f"user:{node_key('user', f['payer'])}", f"user:{node_key('user', f['payee'])}"
+        if a in gb.nodes and b in gb.nodes:
+            gb.add_transfer(a, b, f)
+    return _json(gb.result(ring_id=r["ring_id"], transfers_truncated=len(transfers) > limit))
+
 
 
 @bp.get("/ui/graph/entity/<node_type>/<path:node_id>")
@@ -832,6 +886,12 @@ def node_detail(node_type: str, node_id: str) -> Response:
         out["ring_id"] = st.ring_of_users([real]).get(real)
         out["label"] = user_label(real)
         out["n_identifiers"] = len(st.neighbours("user", real, 10_000))
+        flows = money.partners(real)["rows"]
+        if flows:
+            for side in ("sent", "received"):
+                mine = [f for f in flows if f["direction"] == side]
+                out[side] = {"n": sum(f["n"] for f in mine), "amount": round(sum(f["amount"] for f in mine), 2),
+                             "partners": len(mine)}
     else:
         out["n_users"] = st.count_links(node_type, real)
     out["transactions"] = [{"transaction_id": t["transaction_id"], "timestamp": t.get("timestamp"),
@@ -840,3 +900,7 @@ def node_detail(node_type: str, node_id: str) -> Response:
                             "is_fraud": tx_fraud(t),
                             "url": url_for("pages.transaction", transaction_id=t["transaction_id"])} for t in txs]
     return _json(out)
+
+
+# the money pages (suspects queue, an account's money, a ring's money flow) join this blueprint
+from . import money  # noqa: E402

@@ -26,8 +26,8 @@ from typing import Any
 from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
-from .base import (LINK_TOTAL_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS, Event, WriteResult, same_value,
-                   transactions_from_rows)
+from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
+                   Event, WriteResult, same_value, transactions_from_rows)
 from .registry import RegistryMixin
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS tx(
   fraud_type TEXT, auth_result TEXT, decline_reason TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS tx_id ON tx(transaction_id);
 CREATE INDEX IF NOT EXISTS tx_user ON tx(user_id);
+CREATE INDEX IF NOT EXISTS tx_counterparty ON tx(counterparty_id) WHERE counterparty_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS link(
   type TEXT NOT NULL, entity_id TEXT NOT NULL, user_id TEXT NOT NULL, first_seen INTEGER, last_seen INTEGER,
   n INTEGER NOT NULL, PRIMARY KEY(type, entity_id, user_id)) WITHOUT ROWID;
@@ -56,10 +57,12 @@ CREATE TABLE IF NOT EXISTS model(
   sha256 TEXT NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS event(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL);
 """
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 #: Version 1 stores gain these columns when first opened for writing (``ALTER TABLE ... ADD COLUMN``).
 _MIGRATE_2 = [f"ALTER TABLE tx ADD COLUMN {c} TEXT" for c in MORE_FIELDS] + [
     "ALTER TABLE label ADD COLUMN fraud_type TEXT"]
+#: Version 2 stores gain the index that finds the transfers a user received (only rows with a counterparty).
+_MIGRATE_3 = ["CREATE INDEX IF NOT EXISTS tx_counterparty ON tx(counterparty_id) WHERE counterparty_id IS NOT NULL"]
 _LABEL_COLUMNS = "seq, subject, subject_id, value, known_at, source, created_at, fraud_type"
 
 _LINK_SQL = """INSERT INTO link(type, entity_id, user_id, first_seen, last_seen, n)
@@ -193,8 +196,9 @@ class EmbeddedStore(RegistryMixin):
             return
 
         def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
-            if c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1":
-                for stmt in _MIGRATE_2:
+            current = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+            if current in ("1", "2"):
+                for stmt in (_MIGRATE_2 if current == "1" else []) + _MIGRATE_3:
                     c.execute(stmt)
                 c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (SCHEMA_VERSION,))
             return None, base
@@ -675,6 +679,27 @@ class EmbeddedStore(RegistryMixin):
             q = f"SELECT {cols} FROM link WHERE type=? AND entity_id=? ORDER BY last_seen DESC LIMIT ?"
             rows = self._con().execute(q, (node_type, node_id, limit)).fetchall()
         return [dict(zip(("type", "entity_id", "user_id", "first_seen", "last_seen", "n"), r)) for r in rows]
+
+    def transfers_of(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Money between one user and others (transactions with a ``counterparty_id``), both ways: one row per
+        payer and payee with ``n``, total ``amount``, ``first_seen`` and ``last_seen``; most recent first, at
+        most ``limit`` rows."""
+        q = ("SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx WHERE user_id=:u "
+             "AND counterparty_id IS NOT NULL GROUP BY counterparty_id UNION ALL "
+             "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
+             "WHERE counterparty_id=:u AND user_id<>:u GROUP BY user_id ORDER BY 6 DESC, 1, 2 LIMIT :lim")
+        rows = self._con().execute(q, {"u": user_id, "lim": int(limit)}).fetchall()
+        return [dict(zip(TRANSFER_COLUMNS, r)) for r in rows]
+
+    def transfers_among(self, user_ids: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Transfers whose payer and payee are both among ``user_ids``, oldest first, at most ``limit``: each
+        with ``transaction_id``, ``payer``, ``payee``, ``amount``, ``currency`` and ``ts``."""
+        ids = json.dumps(sorted(set(user_ids)))
+        q = ("SELECT transaction_id, user_id, counterparty_id, amount, currency, ts FROM tx "
+             "WHERE user_id IN (SELECT value FROM json_each(:ids)) AND counterparty_id IN "
+             "(SELECT value FROM json_each(:ids)) ORDER BY ts, transaction_id LIMIT :lim")
+        rows = self._con().execute(q, {"ids": ids, "lim": int(limit)}).fetchall()
+        return [dict(zip(TRANSFER_ROW_COLUMNS, r)) for r in rows]
 
     def count_links(self, node_type: str, node_id: str) -> int:
         if node_type == "user":

@@ -619,6 +619,15 @@ class Neo4jStore(Neo4jRegistryMixin):
             return self._read("list_user_links", user_id=node_id, limit=int(limit))
         return self._read("list_entity_links", type=node_type, entity_id=node_id, limit=int(limit))
 
+    def transfers_of(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Money between one user and others, both ways: one row per payer and payee (``TRANSFER_COLUMNS``),
+        most recent first, at most ``limit`` rows."""
+        return self._read("list_user_transfers", user_id=user_id, limit=int(limit))
+
+    def transfers_among(self, user_ids: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Transfers whose payer and payee are both among ``user_ids``, oldest first (``TRANSFER_ROW_COLUMNS``)."""
+        return self._read("list_transfers_among", user_ids=sorted(set(user_ids)), limit=int(limit))
+
     def count_links(self, node_type: str, node_id: str) -> int:
         if node_type == "user":
             return len(self.neighbours("user", node_id, 1_000_000))

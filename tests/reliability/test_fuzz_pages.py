@@ -33,7 +33,8 @@ HOSTILE = ["99999999999999999999999", "9223372036854775808", "-1", "0", "1e999",
            "a/b/c", "%", "%zz", "?", "#", "\\"]
 QUERY = {"since": ["9999-99-99", "0000-01-01", "x"], "until": ["99999-01-01"], "hops": ["99999999999999999999"],
          "limit": ["-99999999999999999999"], "min_score": ["1e999", "nan"], "min_size": ["99999999999999999999999"],
-         "status": ["<x>"], "sort": ["\u202e"], "q": ["x" * 5000, "\x00"], "via": ["~AAAA"], "next": ["//evil"]}
+         "status": ["<x>"], "sort": ["\u202e"], "q": ["x" * 5000, "\x00"], "via": ["~AAAA"], "next": ["//evil"],
+         "page": ["99999999999999999999", "-1", "x"], "known": ["<x>"]}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,10 @@ def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzzpages")
     path = str(folder / "p.db")
     csv = folder / "seed.csv"
-    csv.write_text("transaction_id,timestamp,user_id,amount,card_id,device_id,ip\n" + "".join(
-        f"S{i},2026-01-0{1 + i % 9}T10:00:00Z,U{i % 6},{5 + i},C{i % 3},D{i % 4},10.0.0.{i % 5}\n" for i in range(30)))
+    # every third row a transfer to another user (or to an account that never pays), so money edges are fuzzed
+    csv.write_text("transaction_id,timestamp,user_id,amount,card_id,device_id,ip,counterparty_id\n" + "".join(
+        f"S{i},2026-01-0{1 + i % 9}T10:00:00Z,U{i % 6},{5 + i},C{i % 3},D{i % 4},10.0.0.{i % 5},"
+        f"{('U' + str((i + 1) % 6)) if i % 3 == 0 else ('X9' if i % 3 == 1 else '')}\n" for i in range(30)))
     st = open_store(path)
     load_file(str(csv), st, progress=False, rejects_path=str(folder / "r.csv"))
     st.create_app_user("ada", "admin", hash_password(PASSWORD))
@@ -142,7 +145,7 @@ def test_generated_path_values(app, clients, route, value):
 
 
 @pytest.mark.parametrize("path", ["/", "/rings", "/search", "/cases", "/login", "/ui/graph/entity/user/U1",
-                                  "/ui/graph/ring/R-x", "/entities/user/U1"])
+                                  "/ui/graph/ring/R-x", "/entities/user/U1", "/suspects", "/entities/user/X9"])
 def test_hostile_query_strings(clients, path):
     for name, values in QUERY.items():
         for v in values:
