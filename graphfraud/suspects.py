@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -122,8 +123,9 @@ def account_features(engine: GraphEngine, users: Sequence[int], hidden: Collecti
     if flows is not None:
         for h in hidden:
             flows.set_fraud(h, False)
+    whole = None if hidden else _whole_graph(engine, fraud)
     try:
-        pr, prox = _flow_ranks(engine, fraud)
+        pr, prox = whole[0] if whole is not None else _flow_ranks(engine, fraud)
         hidden_roots = Counter(engine.find(engine.u_node[h]) for h in hidden)
         out = np.full((len(users), len(ACCOUNT_FEATURES)), np.nan)
         accounts = flows.accounts if flows is not None else {}
@@ -145,12 +147,33 @@ def account_features(engine: GraphEngine, users: Sequence[int], hidden: Collecti
                 flows.set_fraud(h, True)
     if flows is not None and len(flows.src):
         idx = np.asarray(users, dtype=np.int64)
-        if structure is None:
-            structure = transfer_structure(engine)
+        if whole is not None:
+            structure, edges = whole[1], whole[2]
+        else:
+            structure = structure if structure is not None else transfer_structure(engine)
+            edges = _fraud_edges(engine, fraud)
         out[:, _STRUCTURE:_EDGES] = structure[idx]
-        out[:, _EDGES:] = _fraud_edges(engine, fraud)[idx]
+        out[:, _EDGES:] = edges[idx]
     return out
 
+
+# The whole-graph parts of the features (PageRank, the transfer structure, two-hop reach of known fraud) as
+# of one state of an engine: one account's risk (the API, the account page) then costs a few lookups.
+_WHOLE: "weakref.WeakKeyDictionary[GraphEngine, tuple[Any, ...]]" = weakref.WeakKeyDictionary()
+
+
+def _whole_graph(engine: GraphEngine, fraud: np.ndarray) -> tuple[Any, Any, Any] | None:
+    flows = engine.flows
+    if flows is None or not len(flows.src):
+        return None
+    # transactions applied, labels revealed and transfers: the state every whole-graph part depends on
+    state = (engine.n_tx, engine._order, len(flows.src), len(engine.u_name))
+    hit = _WHOLE.get(engine)
+    if hit is not None and hit[0] == state:
+        return hit[1]  # type: ignore[no-any-return]
+    value = (_flow_ranks(engine, fraud), transfer_structure(engine), _fraud_edges(engine, fraud))
+    _WHOLE[engine] = (state, value)
+    return value
 
 def transfer_structure(engine: GraphEngine) -> np.ndarray:
     """Per user index, the label-free columns read from the whole transfer graph: median amount sent and
@@ -324,13 +347,22 @@ def train_accounts(store: Any, engine: GraphEngine, *, log: Callable[[str], None
     return {"version": version, **meta}
 
 
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
 def account_model(store: Any) -> Any:
-    """The account model in use (a :class:`~graphfraud.classifier.CompiledModel`), or ``None``."""
+    """The account model in use (a :class:`~graphfraud.classifier.CompiledModel`), or ``None``; a version
+    already loaded from this store is not loaded again."""
     from .models import load_model
 
     for m in reversed(store.list_models()):
         if m["status"] == ACCOUNTS_STATUS:
-            return load_model(store, m["version"])
+            key = (str(store.location), str(m["version"]))
+            if key not in _MODELS:
+                if len(_MODELS) > 8:
+                    _MODELS.clear()
+                _MODELS[key] = load_model(store, m["version"])
+            return _MODELS[key]
     return None
 
 
