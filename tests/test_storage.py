@@ -730,3 +730,29 @@ def test_background_checkpoints_copy_the_log_while_writers_leave_it(store_path: 
     s.close()
     assert not thread.is_alive()
     assert open_store(db).info()["transactions"] == 300
+
+
+def test_threads_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """The web app's ring thread and its request state open a new store together; neither may fail
+    with "database is locked" (each of 60 rounds starts 4 openers on a fresh file)."""
+    errors: list[BaseException] = []
+
+    def opener(path: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            open_store(path).close()
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    for i in range(60):
+        path = str(tmp_path / f"n{i}.db")
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=opener, args=(path, start)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        st = open_store(path)
+        assert st.info()["transactions"] == 0
+        st.close()
+    assert errors == []

@@ -162,7 +162,12 @@ class EmbeddedStore(RegistryMixin):
             raise StorageError(f"The folder {folder} for the store does not exist; create it or choose "
                                "another --store path.", code="store_unavailable")
         self._make_private()
+        lock = self._lockfile()
         try:
+            # opening queues on the writers' lock: two threads or workers opening one new store would
+            # otherwise race to switch it to WAL and create the schema ("database is locked")
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
             con = self._con()
             if not self._initialised(con):  # a new file: create it (an existing one opens read-only)
                 with con:
@@ -177,6 +182,9 @@ class EmbeddedStore(RegistryMixin):
         except sqlite3.DatabaseError as e:
             raise StorageError(f"The store {self.location} cannot be opened: {e}. Is it a graphfraud store?",
                                code="store_unavailable") from None
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _make_private(self) -> None:
         """Create the store file owner-only before SQLite does (SQLite would use the umask), or tighten an
