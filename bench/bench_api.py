@@ -62,7 +62,7 @@ class TrivialScorer:
         self.lock = threading.Lock()
         self.write = os.environ.get("BENCH_FAKE_WRITE") == "1"
 
-    def score(self, tx: Any) -> dict[str, Any]:
+    def score(self, tx: Any, scored_by: str | None = None) -> dict[str, Any]:
         out = {"transaction_id": tx.transaction_id, "score": 0.01, "decision": "allow", "reasons": [],
                "ring": None, "model_version": None, "rules_version": "bench", "snapshot": 0, "replay": False,
                "mode": "rules_only", "catching_up": False}

@@ -15,7 +15,9 @@ CREATE CONSTRAINT gf_ring_id IF NOT EXISTS FOR (n:Ring) REQUIRE n.ring_id IS UNI
 CREATE CONSTRAINT gf_app_user_name IF NOT EXISTS FOR (n:AppUser) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT gf_api_key_hash IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.key_hash IS UNIQUE;
 CREATE CONSTRAINT gf_case_id IF NOT EXISTS FOR (n:Case) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT gf_session_id IF NOT EXISTS FOR (n:Session) REQUIRE n.sid_hash IS UNIQUE;
 CREATE INDEX gf_transaction_seq IF NOT EXISTS FOR (n:Transaction) ON (n.seq);
+CREATE INDEX gf_transaction_counterparty IF NOT EXISTS FOR (n:Transaction) ON (n.counterparty_id);
 CREATE INDEX gf_label_seq IF NOT EXISTS FOR (n:Label) ON (n.seq);
 CREATE INDEX gf_label_subject IF NOT EXISTS FOR (n:Label) ON (n.subject, n.subject_id);
 CREATE INDEX gf_event_seq IF NOT EXISTS FOR (n:Event) ON (n.seq);
@@ -24,4 +26,7 @@ CREATE INDEX gf_ring_member_ring IF NOT EXISTS FOR (n:RingMember) ON (n.ring_id)
 CREATE INDEX gf_ring_history_ring IF NOT EXISTS FOR (n:RingHistory) ON (n.ring_id);
 CREATE INDEX gf_api_key_name IF NOT EXISTS FOR (n:ApiKey) ON (n.name);
 CREATE INDEX gf_audit_target IF NOT EXISTS FOR (n:Audit) ON (n.target);
-CREATE INDEX gf_note_case IF NOT EXISTS FOR (n:Note) ON (n.case_id)
+CREATE INDEX gf_note_case IF NOT EXISTS FOR (n:Note) ON (n.case_id);
+CREATE INDEX gf_session_user IF NOT EXISTS FOR (n:Session) ON (n.user);
+CREATE INDEX gf_throttle_key IF NOT EXISTS FOR (n:Throttle) ON (n.key);
+CREATE INDEX gf_throttle_at IF NOT EXISTS FOR (n:Throttle) ON (n.at)

@@ -1,4 +1,4 @@
-// Investigator accounts by name. Parameters: none. Returns: name, role.
+// Investigator accounts by name. Parameters: none. Returns: name, role, disabled (a locked hash starts with !).
 MATCH (a:AppUser)
-RETURN a.name AS name, a.role AS role
+RETURN a.name AS name, a.role AS role, a.password_hash STARTS WITH '!' AS disabled
 ORDER BY a.name

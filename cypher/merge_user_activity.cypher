@@ -1,7 +1,8 @@
 // One batch of new transactions in one statement. Each identifier is merged once (by a uniqueness-constraint
 // seek) and kept in a list; each user is merged once, its transactions are created with their MADE links,
 // and its USED links (folded per batch in Python: first and last seen, count) are merged against the
-// identifier nodes already in hand, by position, so that no identifier is looked up twice.
+// identifier nodes already in hand, by position, so that no identifier is looked up twice. A transfer (a
+// transaction with a counterparty) is also a (:User)-[:TRANSFERRED {transaction_id, ts, amount}]->(:User).
 // Positional lists, not maps: a batch is ~10,000 transactions and ~25,000 links, and maps would repeat
 // every key in every row on the wire and in the server's parameter decoding.
 // Parameters: $cards, $devices, $ips, $merchants (lists of distinct identifiers) and $users, a list of
@@ -45,6 +46,11 @@ CALL (u, g) {
           card_id: t[4], device_id: t[5], ip: t[6], merchant_id: t[7], currency: t[8], country: t[9],
           is_fraud: t[10], labelled_at: t[11], extra: t[12], attrs: t[13], counterparty_id: t[14],
           fraud_type: t[15], auth_result: t[16], decline_reason: t[17]})
+}
+CALL (u, g) {
+  UNWIND [t IN g[1] WHERE t[14] IS NOT NULL] AS t
+  MERGE (cp:User {id: t[14]})
+  CREATE (u)-[:TRANSFERRED {transaction_id: t[0], ts: t[2], amount: t[3]}]->(cp)
 }
 CALL (u, g, nodes) {
   UNWIND g[2] AS l

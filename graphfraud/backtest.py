@@ -16,7 +16,6 @@ every feature row are exactly what a sequential run gives.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -29,6 +28,7 @@ import numpy as np
 from .errors import ValidationError
 from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
+from .output import csv_writer, open_private
 from .rules import RuleSet
 from .scoring import decide, new_engine, ring_context, rule_hits
 from .training import fit_classifier, load_history, queue_store_labels, replay
@@ -71,8 +71,11 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                  train_end: int | None = None, test_start: int | None = None, test_end: int | None = None,
                  label_delay_ms: int = 86_400_000, rules: RuleSet | None = None,
                  overrides: Mapping[str, Any] | None = None, scores_out: str | None = None,
-                 log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Run a backtest over the store's transactions; returns the report (see module doc)."""
+                 raw: bool = False, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Run a backtest over the store's transactions; returns the report (see module doc).
+
+    ``scores_out`` is written by :func:`graphfraud.output.csv_writer` (formulas neutralised unless ``raw``).
+    """
     from . import settings
     from .classifier import CompiledModel
 
@@ -173,7 +176,7 @@ def run_backtest(store: Any, *, train_frac: float | None = None, train_start: in
                   seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
                            "total": round(time.perf_counter() - t0, 2)})
     if scores_out:
-        write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results)
+        write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results, raw=raw)
     return report
 
 
@@ -343,9 +346,9 @@ def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray,
     return Fits((X, idx, y, times, names, test_idx), [names, *baselines]).start()
 
 
-def write_scores(path: str, ids: list[str], results: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        wr = csv.writer(fh)
+def write_scores(path: str, ids: list[str], results: list[dict[str, Any]], raw: bool = False) -> None:
+    with open_private(path, "w", newline="", encoding="utf-8") as fh:
+        wr = csv_writer(fh, raw=raw)
         wr.writerow(["transaction_id", "score", "decision", "reasons", "ring_id"])
         for tid, r in zip(ids, results):
             wr.writerow([tid, f"{r['score']:.6f}", r["decision"], " | ".join(x["message"] for x in r["reasons"]),

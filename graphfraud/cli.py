@@ -18,8 +18,11 @@ from .errors import GraphFraudError
 #: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
 PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset",
             "stars": ".synth:write_stars", "chains": ".synth:write_chains", "bipartite": ".synth:write_bipartite",
-            "sleepers": ".synth:write_sleepers", "merchants": ".synth:write_merchants", "mixed": ".synth:write_mixed"}
+            "sleepers": ".synth:write_sleepers", "merchants": ".synth:write_merchants", "mixed": ".synth:write_mixed",
+            "mules": ".synth:write_mules"}
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
+RAW_HELP = ("Write ids and text exactly as stored, for programs that join on them; by default a cell that a "
+            "spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading '.")
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -156,7 +159,8 @@ def info(as_json: bool, store_path: str | None) -> None:
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="rings", show_default=True,
               help="Which world: rings (fraud rings and takeovers among look-alikes), card (card fraud whose "
                    "labels mark victims); ring typologies among the same look-alikes: stars, chains, bipartite, "
-                   "sleepers, merchants, mixed (all shapes). See docs/synth.md.")
+                   "sleepers, merchants, mixed (all shapes); mules (money mules among ordinary transfers, with "
+                   "labels.csv of the known mules). See docs/synth.md.")
 @click.option("--fraud-rate", type=click.FloatRange(0.0005, 0.2), default=None,
               help="Share of transactions that are fraud (default: the profile's).")
 @click.option("--label-delay-days", type=click.FloatRange(0, 365), default=None,
@@ -173,6 +177,7 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
       graphfraud generate data/transactions.csv --users 10000 --seed 11
       graphfraud generate data/card.csv --profile card --users 5000 --seed 11
       graphfraud generate data/mixed.csv --profile mixed --fraud-rate 0.005 --labelled-share 0.7
+      graphfraud generate data/mules/transactions.csv --profile mules --users 10000 --seed 11
     """
     import importlib
 
@@ -180,7 +185,10 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
     write = getattr(importlib.import_module(module, __package__), func)
     knobs = {"days": days, "fraud_rate": fraud_rate, "label_delay_days": label_delay_days,
              "labelled_share": labelled_share}
-    summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
+    from .output import private_umask
+
+    with private_umask():  # the profile writers are plain pandas and json writes
+        summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
     click.echo(json.dumps(summary, sort_keys=True, default=str))
 
 
@@ -190,7 +198,8 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
 @store_option
 @handle_errors
 def train(label_delay: str | None, promote: bool, store_path: str | None) -> None:
-    """Train a new model version on the store's labelled history (point-in-time features).
+    """Train new model versions on the store's history: the transaction model from labelled transactions
+    (point-in-time features), the account model (what `suspects` ranks with) from accounts known as fraud.
 
     \b
     Example:
@@ -204,8 +213,14 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
                           log=lambda m: click.echo(m, err=True))
     finally:
         store.close()
-    click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
-               f"{json.dumps(out['metrics'], sort_keys=True)}")
+    if out["version"] is not None:
+        click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
+                   f"{json.dumps(out['metrics'], sort_keys=True)}")
+    else:
+        click.echo(out["skipped"])
+    acc = out.get("accounts")
+    if acc is not None:
+        click.echo(f"account model {acc['version']} (in use by suspects): {json.dumps(acc['metrics'], sort_keys=True)}")
 
 
 def _ms(text: str | None) -> int | None:
@@ -229,6 +244,7 @@ def _ms(text: str | None) -> int | None:
 @click.option("--test-end", help="End of the test window.")
 @click.option("--label-delay", default="1d", show_default=True, help="When labels without a time become known.")
 @click.option("--scores-out", type=click.Path(dir_okay=False), help="CSV: transaction_id,score,decision,reasons.")
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the full report (JSON).")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML).")
 @click.option("--store", "store_path", default=None,
@@ -236,7 +252,7 @@ def _ms(text: str | None) -> int | None:
 @handle_errors
 def backtest(file: str, mapping: str | None, train_frac: float | None, train_start: str | None,
              train_end: str | None, test_start: str | None, test_end: str | None, label_delay: str,
-             scores_out: str | None, report_path: str | None, rules_path: str | None,
+             scores_out: str | None, raw: bool, report_path: str | None, rules_path: str | None,
              store_path: str | None) -> None:
     """Train on a past window and replay a later one through the online scoring path.
 
@@ -266,13 +282,15 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
                               test_start=_ms(test_start), test_end=_ms(test_end),
                               label_delay_ms=int(parse_duration(label_delay) * 1000),
                               rules=RuleSet.from_file(rules_path) if rules_path else None,
-                              scores_out=scores_out, log=lambda m: click.echo(m, err=True))
+                              scores_out=scores_out, raw=raw, log=lambda m: click.echo(m, err=True))
     finally:
         store.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     if report_path:
-        with open(report_path, "w", encoding="utf-8") as fh:
+        from .output import open_private
+
+        with open_private(report_path, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2, sort_keys=True)
     click.echo(format_report(report))
 
@@ -281,9 +299,10 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Scores CSV to write.")
 @click.option("--mapping", help="Mapping file or shipped mapping name for FILE.")
+@click.option("--raw", is_flag=True, help=RAW_HELP)
 @store_option
 @handle_errors
-def score(file: str, out_path: str, mapping: str | None, store_path: str | None) -> None:
+def score(file: str, out_path: str, mapping: str | None, raw: bool, store_path: str | None) -> None:
     """Score new transactions through the online path; they join the graph as they are scored.
 
     \b
@@ -297,18 +316,20 @@ def score(file: str, out_path: str, mapping: str | None, store_path: str | None)
     store = open_store(store_path)
     try:
         scorer = Scorer(store)
-        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path)
+        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path, raw=raw)
     finally:
         store.close()
     click.echo(f"scored {n:,} transactions into {out_path}")
 
 
-def scorer_to_csv(scorer: Any, items: Any, out_path: str) -> int:
-    import csv
+def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> int:
+    """Score ``items`` (transactions, or ``(row, reason[, id])`` rejects) into a CSV written by
+    :func:`graphfraud.output.csv_writer` (owner-only; formulas neutralised unless ``raw``)."""
+    from .output import csv_writer, open_private
 
     n = 0
-    with open(out_path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+    with open_private(out_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv_writer(fh, raw=raw)
         w.writerow(["transaction_id", "score", "decision", "reasons", "ring_id", "error"])
         for item in items:
             if isinstance(item, tuple):  # (row, reason) for a rejected row
@@ -415,9 +436,10 @@ def apikey_revoke(name: str, store_path: str | None) -> None:
 @click.option("--min-size", type=click.IntRange(2, None), default=None, help="Fewest users in a ring "
               "(default: $GRAPHFRAUD_RING_MIN_SIZE or 3).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--raw", is_flag=True, help="With --format csv: " + RAW_HELP)
 @store_option
 @handle_errors
-def rings(top: int, min_size: int | None, fmt: str, store_path: str | None) -> None:
+def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str | None) -> None:
     """Find fraud rings, update the ring registry, and print the best first.
 
     \b
@@ -432,7 +454,36 @@ def rings(top: int, min_size: int | None, fmt: str, store_path: str | None) -> N
         found = sync_rings(store, detect_rings(store, min_size=min_size))
     finally:
         store.close()
-    click.echo(format_rings(found[:top], fmt), nl=False)
+    click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)
+
+
+@main.command()
+@click.option("--top", type=click.IntRange(0, None), default=50, show_default=True,
+              help="How many accounts to print, best first (0: every account).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--raw", is_flag=True, help="CSV: write ids exactly as stored (no spreadsheet-formula escaping).")
+@store_option
+@handle_errors
+def suspects(top: int, fmt: str, raw: bool, store_path: str | None) -> None:
+    """Rank accounts by risk as of the latest data (mules, laundering and fraud accounts).
+
+    Each row has user_id, score, reasons and ring_id; accounts already known as fraud are scored by a model
+    that did not learn from their labels. Train the account model first (`graphfraud train`).
+
+    \b
+    Example:
+      graphfraud suspects --top 20
+      graphfraud suspects --top 0 --format csv > suspects.csv
+    """
+    from .scoring import load_or_build_engine
+    from .suspects import format_suspects, rank_suspects
+
+    store = open_store(store_path)
+    try:
+        ranked = rank_suspects(store, load_or_build_engine(store), top=top)
+    finally:
+        store.close()
+    click.echo(format_suspects(ranked, fmt, raw=raw), nl=False)
 
 
 @main.group()
@@ -552,13 +603,66 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
 @store_option
 @handle_errors
 def user_list(store_path: str | None) -> None:
-    """List accounts and their roles."""
+    """List accounts, their roles, and whether they are disabled."""
     store = open_store(store_path)
     try:
         for r in store.list_app_users():
-            click.echo(f"{r['name']:<24} {r['role']}")
+            click.echo(f"{r['name']:<24} {r['role']}{'  (disabled)' if r.get('disabled') else ''}")
     finally:
         store.close()
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@store_option
+@handle_errors
+def user_passwd(name: str, password_stdin: bool, store_path: str | None) -> None:
+    """Set a new password for NAME; every session of NAME ends at once, on every server.
+
+    \b
+    Example:
+      echo 'a-new-long-secret' | graphfraud user passwd alice --password-stdin
+    """
+    from .accounts import hash_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("New password", hide_input=True, confirmation_prompt=True))
+    hashed = hash_password(password)
+    store = open_store(store_path)
+    try:
+        n = store.update_app_user(name, password_hash=hashed)
+    finally:
+        store.close()
+    click.echo(f"Changed the password of {name!r}; {n} session(s) ended.")
+
+
+@user.command("disable")
+@click.argument("name")
+@store_option
+@handle_errors
+def user_disable(name: str, store_path: str | None) -> None:
+    """Disable NAME: it can no longer sign in, and every session of NAME ends at once, on every server."""
+    store = open_store(store_path)
+    try:
+        n = store.update_app_user(name, disabled=True)
+    finally:
+        store.close()
+    click.echo(f"Disabled {name!r}; {n} session(s) ended.")
+
+
+@user.command("enable")
+@click.argument("name")
+@store_option
+@handle_errors
+def user_enable(name: str, store_path: str | None) -> None:
+    """Let a disabled account NAME sign in again (with its old password)."""
+    store = open_store(store_path)
+    try:
+        store.update_app_user(name, disabled=False)
+    finally:
+        store.close()
+    click.echo(f"Enabled {name!r}.")
 
 
 @main.command()

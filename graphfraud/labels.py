@@ -17,6 +17,8 @@ False
 False
 >>> identifier_types_blamed("scam"), identifier_types_blamed("friendly")
 (frozenset({'merchant'}), frozenset())
+>>> receiver_at_fault(None), receiver_at_fault("first_party")     # a fraudulent transfer: the receiver did it
+(True, False)
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ UNTYPED_FRAUD_SHARE = 0.5
 
 
 def known_fraud_user(user_label: str | None, *, n_tx: int, n_fraud: int, n_first_party: int,
-                     n_victim: int = 0) -> bool:
+                     n_victim: int = 0, n_received: int = 0) -> bool:
     """Whether a user counts as known fraud (a fraudster or a mule), from what is known now.
 
     Parameters
@@ -54,6 +56,9 @@ def known_fraud_user(user_label: str | None, *, n_tx: int, n_fraud: int, n_first
     n_victim : int
         Of those, the ones typed ``third_party`` or ``scam`` (done to the user): they never count against
         the user.
+    n_received : int
+        Fraudulent transfers the user received (:func:`receiver_at_fault`): any one makes the user known
+        fraud (a mule or the fraudster cashing out).
 
     Returns
     -------
@@ -61,7 +66,7 @@ def known_fraud_user(user_label: str | None, *, n_tx: int, n_fraud: int, n_first
     """
     if user_label is not None:
         return user_label in FRAUD_USER_LABELS
-    if n_first_party > 0:
+    if n_first_party > 0 or n_received > 0:
         return True
     untyped = n_fraud - n_first_party - n_victim
     return untyped > 0 and untyped >= UNTYPED_FRAUD_SHARE * max(n_tx, 1)
@@ -98,6 +103,12 @@ def compromises_card(fraud_type: str | None) -> bool:
     """Whether a confirmed fraud of this type means the card's details were compromised (common point of
     purchase analysis follows such cards back to where they were used before)."""
     return fraud_type in (None, "third_party")
+
+
+def receiver_at_fault(fraud_type: str | None) -> bool:
+    """Whether a fraudulent *transfer*'s fraud belongs to its receiver (the counterparty): yes unless its
+    label says the payer did it (``first_party``, ``friendly``). The payer of such a transfer is a victim."""
+    return fraud_type not in USER_AT_FAULT
 
 
 def winning(labels: Sequence[tuple[int, int, str]]) -> str | None:

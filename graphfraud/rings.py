@@ -1195,24 +1195,27 @@ def _old_body(prev: list[dict[str, Any]], rid: str) -> dict[str, Any]:
     raise KeyError(rid)
 
 
-def format_rings(rings: Sequence[Ring], fmt: str = "table") -> str:
+def format_rings(rings: Sequence[Ring], fmt: str = "table", raw: bool = False) -> str:
     """Rings as ``json`` (a list of ring dicts), ``csv`` (one line per ring) or a ``table`` for people.
+
+    ``csv`` goes through :func:`graphfraud.output.csv_writer`: cells that a spreadsheet would run as a
+    formula are neutralised unless ``raw``.
 
     >>> r = Ring("R-1", 0.9, 3, [{"type": "user", "id": "a"}], ["a", "b", "c"], [], [], [], 0, 1, 10.0, ["x"])
     >>> format_rings([r], "csv").splitlines()[1]
     'R-1,0.900000,3,0,0,a b c,,1970-01-01T00:00:00Z,1970-01-01T00:00:00.001Z,10.00,x'
     """
-    import csv
     import io
     import json
 
+    from .output import csv_writer
     from .schema import format_ts
 
     if fmt == "json":
         return json.dumps([r.to_dict() for r in rings], default=str) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv_writer(buf, raw=raw, lineterminator="\n")
         w.writerow(["ring_id", "score", "size", "known_fraud_users", "known_fraud_transactions", "users",
                     "shared_identifiers", "first_activity", "last_activity", "total_amount", "reasons"])
         for r in rings:

@@ -280,13 +280,16 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 
 @long_lived()
 def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
-    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot)."""
+    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot).
+
+    Every label is revealed at the end, in the order they became known (their ``known_at``, or the label
+    delay after their transaction), so windows of "fraud known lately" count them as a replay would."""
     engine = new_engine(overrides)
     seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
     for tx, seq in store.iter_transactions():
-        engine.apply(tx, seq, snapshots=False)
+        engine.apply(tx, seq, snapshots=False, reveal=False)
     for seq, label in store.labels():
-        engine.apply_label_now(label)
+        engine.defer_label(label)
         engine.seq = max(engine.seq, seq)
     if reveal:
         engine.reveal_all()
@@ -462,12 +465,13 @@ class Scorer:
                    rules_version=self.rules.version, snapshot=engine.snapshot_version, features=feats)
         return out
 
-    def score(self, tx: Transaction) -> dict[str, Any]:
+    def score(self, tx: Transaction, scored_by: str | None = None) -> dict[str, Any]:
         """Score one transaction, store it with its decision, and add it to the graph.
 
         Returns the response body (without ``ok``). A retry of a stored transaction (same id, same
         content) returns the stored decision with ``replay: true`` and changes nothing; the same id with
-        other content raises :class:`~graphfraud.errors.Conflict`.
+        other content raises :class:`~graphfraud.errors.Conflict`. ``scored_by`` (who asked: the API
+        records its key) is kept in the stored decision record, not in the response.
         """
         with self.lock:
             lag = self.catch_up(force=False)
@@ -475,6 +479,8 @@ class Scorer:
                 return self._replay(tx)
             out = self.evaluate(tx)
         record = dict(out)
+        if scored_by is not None:
+            record["scored_by"] = scored_by
         record["features"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                               for k, v in out["features"].items()}
         # the write runs outside the engine lock, so another request thread can be evaluated meanwhile;
@@ -490,9 +496,9 @@ class Scorer:
                 self.catch_up()
         return self._response(record, replay=False, catching_up=lag > 1000)
 
-    def score_many(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+    def score_many(self, txs: Sequence[Transaction], scored_by: str | None = None) -> list[dict[str, Any]]:
         """Score in order: later transactions see the earlier ones."""
-        return [self.score(tx) for tx in txs]
+        return [self.score(tx, scored_by) for tx in txs]
 
     def _replay(self, tx: Transaction) -> dict[str, Any]:
         seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content

@@ -100,15 +100,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_currency", "USD", "Currency that amounts are converted to when a rates table is given."),
     Setting("pii_key", "", "Key for the keyed hash (HMAC-SHA256) that replaces personal identifiers at "
             "ingest; empty keeps identifiers in clear, except full card numbers, which are always hashed."),
-    Setting("secret_key", "", "Secret for signing investigator sessions; generated and kept in the store "
-            "when empty."),
+    Setting("secret_key", "", "The secret that signs investigator sessions and engine snapshots (at least 32 "
+            "characters; the same on every host sharing a store). Empty: kept in the key file, never in the store."),
+    Setting("key_file", "", "Owner-only file holding the secret when secret_key is empty, created on first "
+            "use; empty: the store file's name + .key beside an embedded store, a file under "
+            "$XDG_CONFIG_HOME/graphfraud for Neo4j."),
     Setting("ring_min_size", 3, "Fewest users for a cluster to count as a ring.", int),
     Setting("catch_up_interval", 0.0, "Seconds a serving process may go without reading other "
             "processes' writes (0: before every score).", float),
     Setting("durability", "process", "When a write is acknowledged: 'process' (committed to the store file's "
             "log: survives kill -9 of any process; a power loss may lose the last moments) or 'full' (synced "
             "to disk before every answer: survives power loss, costs an fsync per write)."),
-    Setting("mask_identifiers", False, "Mask card, email and phone identifiers for analysts.", _bool),
+    Setting("mask_identifiers", False, "Mask identifiers of the mask_types for analysts (an admin can change "
+            "it on the dashboard).", _bool),
+    Setting("mask_types", "card,email,phone,address,bank_account", "Identifier types masked for analysts when "
+            "masking is on, wherever they appear: pages, reasons, case titles, audit, exports, JSON (user ids, "
+            "counterparties included, are never masked)."),
+    Setting("session_max_age", "12h", "An investigator session ends this long after sign-in, however active.",
+            parse_duration),
+    Setting("session_idle", "1h", "An investigator session ends after this long without a request.",
+            parse_duration),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

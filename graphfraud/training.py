@@ -145,24 +145,24 @@ def fields_learnt(transactions: Sequence[Transaction]) -> list[str]:
 @long_lived()
 def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
                 holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Train a new model version on every labelled transaction in the store, as of each one's time.
+    """Train new model versions from the store's history, as of each transaction's time.
 
-    Rows are labelled with the label that wins in the end (all of history is past). Metrics come from a
-    time split: fitted on the earlier ``1 - holdout_fraction`` of labelled rows, measured on the rest;
-    then the model is refitted on all of them. Returns the saved model's summary.
+    The transaction model learns from every labelled transaction, each with the label that wins in the end
+    (all of history is past); metrics come from a time split (fitted on the earlier ``1 - holdout_fraction``
+    of labelled rows, measured on the rest), then it is refitted on all of them. The account model
+    (:mod:`graphfraud.suspects`) learns from the accounts known as fraud once all history is replayed; it
+    needs no transaction label. Either may be missing for lack of labels, not both.
+
+    Returns the transaction model's summary (``version`` None when there was none to train) with the
+    account model's under ``accounts``.
     """
-    import pandas as pd
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from .models import promote as promote_version
-    from .models import save_model
+    from .errors import ModelNotReady
+    from .suspects import train_accounts
 
     t0 = time.perf_counter()
     engine = new_engine(overrides)
     hist = load_history(store, engine.label_delay_ms)
     if not len(hist.transactions):
-        from .errors import ModelNotReady
-
         raise ModelNotReady("The store holds no transactions; load some before training.")
     queue_store_labels(store, engine, hist)
     names = row_names(engine)
@@ -177,14 +177,37 @@ def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promo
     for _ in replay(store, hist, engine, want=labelled.tolist().__getitem__, on_values=keep):
         pass
     log(f"features for {len(ia):,} labelled transactions in {time.perf_counter() - t0:.1f} s")
-    X = pd.DataFrame(rows, columns=names, copy=False)
     y = hist.label[ia].astype(int)
-    times = hist.ts[ia]
-    if y.sum() == 0 or y.sum() == len(y):
-        from .errors import ModelNotReady
+    out: dict[str, Any] = {"version": None, "promoted": False}
+    if 0 < y.sum() < len(y):
+        out = _train_transactions(store, rows, names, y, hist, ia, engine.label_delay_ms, promote,
+                                  holdout_fraction, log)
+    else:
+        out["skipped"] = (f"no transaction model: training it needs both fraud and legitimate labels; the store "
+                          f"has {int(y.sum())} fraud of {len(y)} labelled transactions")
+        log(out["skipped"])
+    engine.reveal_all()  # the account model ranks accounts as of now, every label known
+    engine.take_snapshot(int(engine.clock))
+    out["accounts"] = train_accounts(store, engine, log=log)
+    if out["version"] is None and out["accounts"] is None:
+        raise ModelNotReady("Nothing to train: the store has neither fraud and legitimate transaction labels "
+                            "nor accounts known as fraud. Load labelled transactions or label accounts with "
+                            "`graphfraud label` (user_id,user_label).")
+    return out
 
-        raise ModelNotReady("Training needs both fraud and legitimate labels; the store has "
-                            f"{int(y.sum())} fraud of {len(y)} labelled transactions.")
+
+def _train_transactions(store: Any, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,
+                        ia: np.ndarray, label_delay_ms: int, promote: bool, holdout_fraction: float,
+                        log: Callable[[str], None]) -> dict[str, Any]:
+    import pandas as pd
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from .models import promote as promote_version
+    from .models import save_model
+
+    t0 = time.perf_counter()
+    X = pd.DataFrame(rows, columns=names, copy=False)
+    times = hist.ts[ia]
     cut = int(len(y) * (1 - holdout_fraction))
     metrics: dict[str, Any] = {"n_rows": int(len(y)), "n_fraud": int(y.sum())}
     if 0 < y[cut:].sum() < len(y) - cut and y[:cut].sum() > 0:
@@ -196,7 +219,7 @@ def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promo
     meta = {"features": clf.used_features_, "absent_features": clf.dropped_features_,
             "fields": fields_learnt([hist.transactions[i] for i in ia]),
             "training_window": [int(times.min()), int(times.max())], "metrics": metrics,
-            "label_delay_ms": engine.label_delay_ms}
+            "label_delay_ms": label_delay_ms}
     version = save_model(store, clf, meta)
     if promote:
         promote_version(store, version)

@@ -194,7 +194,7 @@ def read_transactions(path: str | os.PathLike[str], *, mapping: Any = None, chun
             yield (int(row) if row is not None else 0, reason, "")
         if not len(chunk.frame):
             continue
-        canon, map_errors = mp.apply(chunk.frame) if mp is not None else (chunk.frame, {})
+        canon, map_errors = mp.apply(chunk.frame, chunk.rows) if mp is not None else (chunk.frame, {})
         good, rejects = validate_frame(canon, extra_types=extra_types, max_id_length=max_id, first_row=1)
         bad = {r - 1: why for r, why in rejects}
         for pos, why in map_errors.items():
@@ -260,7 +260,7 @@ def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, ex
                    max_id: int, totals: bool = False) -> _Prepared:
     """Map and validate one chunk; every row ends up in ``good`` or in ``reasons``."""
     if mp is not None:
-        canon, map_errors = mp.apply(frame)
+        canon, map_errors = mp.apply(frame, rows)
     else:
         canon, map_errors = frame, {}
     # validate by position (1..n) and renumber afterwards: the chunk's rows need not be contiguous

@@ -14,6 +14,9 @@ A mapping is a small TOML file (format and examples in ``docs/mappings.md``)::
     amount = {constant = 0}
     email = "email_address"
     address = {join = ["street", "zip"], sep = ", "}
+    # for simulators: ids from the row number, times as steps from an origin
+    # transaction_id = {row_number = true, prefix = "T"}
+    # timestamp = {step = "time", origin = "2020-01-01T00:00:00Z", unit = "1d"}
 
     [labels]
     column = "EVENT_LABEL"
@@ -21,7 +24,9 @@ A mapping is a small TOML file (format and examples in ``docs/mappings.md``)::
     legit = 0
 
 :meth:`Mapping.apply` turns one chunk of text columns into canonical text columns, column by column
-(no Python work per row), for :func:`graphfraud.schema.validate_frame` to judge.
+(no Python work per row), for :func:`graphfraud.schema.validate_frame` to judge. It is given the chunk's
+1-based data row numbers in the file, so the sources that read them (``row_number``, ``step``) give the
+same values whatever the chunking.
 """
 from __future__ import annotations
 
@@ -39,17 +44,23 @@ import pandas as pd
 
 from graphfraud.errors import ConfigError, ValidationError
 from graphfraud.schema import BIN_TYPE, BUILTIN_TYPES, CANONICAL, FRAUD_TYPES, REQUIRED, check_name
+from graphfraud.settings import parse_duration
 
 _TOP_KEYS = ("name", "description", "columns", "labels", "extra_entities", "timestamp_format", "timezone",
              "attributes")
 _TIME_FIELDS = ("timestamp", "labelled_at")
 # two independent 64-bit keyed hashes make one 128-bit id (pandas' siphash; keys are exactly 16 bytes)
 _HASH_KEYS = ("graphfraud-id-k1", "graphfraud-id-k2")
+_KINDS = ("constant", "hash", "join", "column", "row_number", "step")
+_OPTIONS = {"join": {"sep"}, "row_number": {"prefix"}, "step": {"origin", "unit"}}
+# step times: inside numpy's datetime64[ms] range with four-digit years; the schema judges the real range
+_STEP_LIMIT_MS = 2.5e14
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where one canonical field comes from: a ``column``, a ``constant``, a ``hash`` or a ``join``."""
+    """Where one canonical field comes from: a ``column``, a ``constant``, a ``hash``, a ``join``, the
+    ``row_number`` (text ``prefix`` + number) or a ``step`` column (``origin_ms`` + step x ``unit_ms``)."""
 
     kind: str
     column: str | None = None
@@ -57,6 +68,9 @@ class Source:
     value: str | None = None
     sep: str = " "
     whole_row: bool = False
+    prefix: str = ""
+    origin_ms: int = 0
+    unit_ms: int = 0
 
 
 @dataclass
@@ -83,11 +97,12 @@ class Mapping:
         missing: list[str] = []
         warnings: list[str] = []
         for target, src in self.columns.items():
-            need = [src.column] if src.kind == "column" else list(src.columns) if src.kind in ("hash", "join") else []
+            need = ([src.column] if src.kind in ("column", "step") else
+                    list(src.columns) if src.kind in ("hash", "join") else [])
             absent = [c for c in need if c is not None and c not in have]
             if not absent:
                 continue
-            if target in REQUIRED or src.kind == "hash":
+            if target in REQUIRED or src.kind in ("hash", "step"):
                 missing.append(f"{target} (from {', '.join(map(repr, absent))})")
             else:
                 warnings.append(f"the file has no column {', '.join(map(repr, absent))} for {target}; "
@@ -108,17 +123,33 @@ class Mapping:
         return warnings
 
     # ------------------------------------------------------------ one chunk
-    def apply(self, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    def apply(self, df: pd.DataFrame, rows: Sequence[int] | np.ndarray | None = None
+              ) -> tuple[pd.DataFrame, dict[int, str]]:
         """Map one chunk of source text columns to canonical text columns.
 
+        ``rows`` are the chunk's 1-based data row numbers in the file (the readers' ``Chunk.rows``); without
+        them the chunk is taken to be the whole file (rows 1..n). ``row_number`` and ``step`` sources read
+        them, so their values do not depend on the chunking.
+
         Returns ``(frame, errors)``: ``errors`` maps a 0-based position in the chunk to a reason, for
-        values the mapping itself could not read (a timestamp not matching ``timestamp_format``).
+        values the mapping itself could not read (a timestamp not matching ``timestamp_format``, a step
+        that is not a number).
         """
         n = len(df)
+        row_no = np.arange(1, n + 1, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        if len(row_no) != n:
+            raise ValueError(f"apply got {len(row_no)} row numbers for a chunk of {n} rows")
         out: dict[str, Any] = {}
         errors: dict[int, list[str]] = {}
         for target, src in self.columns.items():
-            out[target] = self._source(df, src, n)
+            if src.kind == "step":
+                out[target], bad = self._steps(df, src, row_no, target)
+                for i, reason in bad:
+                    errors.setdefault(i, []).append(reason)
+            elif src.kind == "row_number":
+                out[target] = pd.Series(np.char.add(src.prefix, row_no.astype(str)).astype(object), dtype="str")
+            else:
+                out[target] = self._source(df, src, n)
         for c in (*CANONICAL, BIN_TYPE):  # canonical columns the mapping does not mention pass through
             if c not in out and c in df.columns:
                 out[c] = df[c]
@@ -137,8 +168,8 @@ class Mapping:
             if c in df.columns:
                 out[a] = df[c]
         if self.timestamp_format or self.timezone:
-            for f in _TIME_FIELDS:
-                if f in out:
+            for f in _TIME_FIELDS:  # step times are UTC already
+                if f in out and not (f in self.columns and self.columns[f].kind == "step"):
                     out[f], bad = self._times(pd.Series(out[f], dtype="str").reset_index(drop=True), f)
                     for i, reason in bad:
                         errors.setdefault(i, []).append(reason)
@@ -165,6 +196,31 @@ class Mapping:
             joined = joined.str.replace(f"^(?:{_re(src.sep)})+|(?:{_re(src.sep)})+$", "", regex=True)
             joined = joined.str.replace(f"(?:{_re(src.sep)}){{2,}}", src.sep, regex=True)
         return joined.where(joined.fillna("") != "", None)
+
+    @staticmethod
+    def _steps(df: pd.DataFrame, src: Source, rows: np.ndarray, fieldname: str
+               ) -> tuple[pd.Series, list[tuple[int, str]]]:
+        """Times ``origin + step x unit``, plus one millisecond per file row before this one (at most the
+        step's last millisecond), so the rows of one step keep their file order; ISO text and per-row errors."""
+        n = len(df)
+        result = pd.Series(np.full(n, None, dtype=object), dtype="str")
+        if src.column not in df.columns or not n:
+            return result, []
+        text = df[src.column].astype(object).where(df[src.column].notna(), "").astype(str).str.strip()
+        present = (text != "").to_numpy()
+        steps = pd.to_numeric(text.where(present, None), errors="coerce").to_numpy(dtype=float)
+        offset = np.minimum(rows - 1, src.unit_ms - 1).astype(float)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ms = src.origin_ms + np.round(steps * src.unit_ms) + offset
+        ok = present & np.isfinite(ms) & (np.abs(ms) < _STEP_LIMIT_MS)
+        if ok.any():
+            stamps = np.datetime_as_string(ms[ok].astype(np.int64).astype("datetime64[ms]"), unit="ms")
+            result.iloc[np.flatnonzero(ok)] = np.char.add(stamps.astype(str), "Z").astype(object)
+        bad_pos = np.flatnonzero(present & ~ok)
+        vals = text.to_numpy()[bad_pos]
+        bad = [(int(i), f"{fieldname} {_show(str(v))} is not a number of steps in range (column {src.column!r})")
+               for i, v in zip(bad_pos, vals)]
+        return result, bad
 
     def _times(self, s: pd.Series, fieldname: str) -> tuple[pd.Series, list[tuple[int, str]]]:
         """Read timestamps with ``timestamp_format``/``timezone``; return ISO text and per-row errors."""
@@ -324,6 +380,8 @@ def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
         if target not in CANONICAL and target not in extra and target != BIN_TYPE:
             raise bad(key, "is neither a canonical field nor listed in extra_entities")
         columns[target] = _source_of(spec, key, bad)
+        if columns[target].kind == "step" and target not in _TIME_FIELDS:
+            raise bad(key, f"is not a time; a step source gives {' or '.join(_TIME_FIELDS)} only")
     labels = data.get("labels")
     label_column, label_values, label_types = None, {}, {}
     if labels is not None:
@@ -388,18 +446,27 @@ def _source_of(spec: Any, key: str, bad: Any) -> Source:
         if not spec:
             raise bad(key, "names an empty source column")
         return Source("column", column=spec)
-    if not isinstance(spec, dict) or len(spec) not in (1, 2) or not (set(spec) & {"constant", "hash", "join",
-                                                                                    "column"}):
-        raise bad(key, "must be a source column name, {constant = ...}, {hash = [...]}, {join = [...]} "
-                       "or {column = \"...\"}")
-    allowed = {"join": {"join", "sep"}}.get(next(iter(set(spec) & {"constant", "hash", "join", "column"})))
-    kinds = set(spec) & {"constant", "hash", "join", "column"}
-    kind = kinds.pop()
-    if kinds or set(spec) - (allowed or {kind}):
-        raise bad(key, f"mixes {', '.join(sorted(spec))}; give one of constant, hash, join or column")
+    if not isinstance(spec, dict) or not (set(spec) & set(_KINDS)):
+        raise bad(key, "must be a source column name, {constant = ...}, {hash = [...]}, {join = [...]}, "
+                       "{column = \"...\"}, {row_number = true, prefix = \"...\"} or "
+                       "{step = \"...\", origin = \"...\", unit = \"1d\"}")
+    kinds = set(spec) & set(_KINDS)
+    kind = sorted(kinds)[0]
+    if len(kinds) > 1 or set(spec) - {kind} - _OPTIONS.get(kind, set()):
+        raise bad(key, f"mixes {', '.join(sorted(spec))}; give one of {', '.join(_KINDS)}"
+                       + (f" (with {', '.join(sorted(_OPTIONS[kind]))})" if kind in _OPTIONS else ""))
     v = spec[kind]
     if kind == "column":
         return _source_of(v, key, bad)
+    if kind == "row_number":
+        if v is not True:
+            raise bad(key, "row_number must be true (ids from the 1-based row number in the file)")
+        prefix = spec.get("prefix", "")
+        if not isinstance(prefix, str):
+            raise bad(key, "prefix must be text")
+        return Source("row_number", prefix=prefix)
+    if kind == "step":
+        return _step_source(spec, key, bad)
     if kind == "constant":
         if isinstance(v, bool):
             return Source("constant", value="1" if v else "0")
@@ -415,3 +482,30 @@ def _source_of(spec: Any, key: str, bad: Any) -> Source:
     if not isinstance(sep, str):
         raise bad(key, "sep must be text")
     return Source(kind, columns=tuple(v), sep=sep)
+
+
+def _step_source(spec: dict[str, Any], key: str, bad: Any) -> Source:
+    """``{step = "COLUMN", origin = "ISO time", unit = "1d"}``: checked, origin and unit in milliseconds."""
+    column, origin, unit = spec["step"], spec.get("origin"), spec.get("unit")
+    if not isinstance(column, str) or not column:
+        raise bad(key, "step must name the source column holding the step number")
+    if origin is None or unit is None:
+        raise bad(key, "step needs origin (the time of step 0, such as \"2020-01-01T00:00:00Z\") and unit "
+                       "(the length of one step, such as \"1d\")")
+    try:
+        if not isinstance(origin, str):
+            raise ValueError
+        t0 = pd.Timestamp(origin)
+    except ValueError:
+        raise bad(key, f"origin {str(origin)[:40]!r} is not an ISO 8601 time such as \"2020-01-01T00:00:00Z\""
+                  ) from None
+    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+    try:
+        if isinstance(unit, bool) or not isinstance(unit, (str, int, float)):
+            raise ConfigError("not a duration")
+        unit_ms = parse_duration(unit) * 1000.0
+    except ConfigError:
+        raise bad(key, f"unit {unit!r} is not a duration such as \"1d\", \"1h\" or \"15m\"") from None
+    if unit_ms < 1 or unit_ms != int(unit_ms):
+        raise bad(key, f"unit {unit!r} must be a whole number of milliseconds, at least 1ms")
+    return Source("step", column=column, origin_ms=int(t0.value // 10**6), unit_ms=int(unit_ms))

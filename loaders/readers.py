@@ -9,9 +9,15 @@ Formats are chosen by the file name: ``.csv``; ``.csv.gz`` or ``.gz`` (gzip CSV)
 
 Row numbers are 1-based data rows: the CSV header is not a row, and a record whose quoted field spans
 several lines is one row. JSONL rows are line numbers (blank lines are skipped but keep their number).
+
+Files are judged before their rows: a CSV or JSON lines file must be UTF-8 text (:class:`TextCheck` reads
+it as it streams, so a binary file is refused at its first bad byte with one line, ``x.csv is not a text
+CSV (byte N)``, and no byte of it is echoed); a header naming a column twice is refused, naming the
+column; a JSON line naming a key twice is rejected like any other bad line.
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import itertools
@@ -126,9 +132,11 @@ class ChunkReader:
 
     # ------------------------------------------------------------ CSV
     def _open_bytes(self) -> Any:
-        """An Arrow input stream over the (decompressed) bytes; ``self._raw`` tracks the position on disk."""
+        """The (decompressed) bytes, checked to be text as they are read; ``self._raw`` tracks the position on
+        disk."""
         self._raw = pa.OSFile(str(self.path), "rb")
-        return pa.CompressedInputStream(self._raw, "gzip") if self.gzipped else self._raw
+        inner = pa.CompressedInputStream(self._raw, "gzip") if self.gzipped else self._raw
+        return TextCheck(inner, self.path.name, "CSV")
 
     def _csv_header(self) -> list[str]:
         import pyarrow.csv as pacsv
@@ -143,14 +151,14 @@ class ChunkReader:
             if "Empty CSV file" in str(e):
                 raise ValidationError(f"The file {self.path.name} is empty: it has no header row, so there is "
                                       "nothing to load.", code="empty_file") from None
-            raise ValidationError(f"The header of {self.path.name} cannot be read: {e}.",
+            raise ValidationError(f"The header of {self.path.name} cannot be read: {_plain(e)}.",
                                   code="unreadable_file") from None
         except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise ValidationError(f"The file {self.path.name} cannot be read: {e}.", code="unreadable_file") \
-                from None
+            raise ValidationError(f"The file {self.path.name} cannot be read: {_plain(e)}.",
+                                  code="unreadable_file") from None
         finally:
             stream.close()
-        return _dedupe([n.strip() for n in names])
+        return _dedupe([n.strip() for n in names], self.path.name)
 
     def _csv(self) -> Iterator[Chunk]:
         import pyarrow.csv as pacsv
@@ -177,7 +185,7 @@ class ChunkReader:
             batches = _batches(reader)
             yield from self._regroup(batches, names, ragged)
         except pa.ArrowInvalid as e:
-            raise ValidationError(f"The file {self.path.name} cannot be parsed as CSV: {e}.",
+            raise ValidationError(f"The file {self.path.name} cannot be parsed as CSV: {_plain(e)}.",
                                   code="unreadable_file") from None
         finally:
             stream.close()
@@ -222,7 +230,7 @@ class ChunkReader:
         except (pa.ArrowInvalid, OSError) as e:
             raise ValidationError(f"The file {self.path.name} cannot be read as Parquet: {e}.",
                                   code="unreadable_file") from None
-        self.columns = _dedupe(list(pf.schema_arrow.names))
+        self.columns = _dedupe(list(pf.schema_arrow.names), self.path.name)
         self._total_rows = pf.metadata.num_rows
         next_row = 1
         emitted = False
@@ -243,14 +251,15 @@ class ChunkReader:
         self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in finally
         try:
             binary: BinaryIO = gzip.GzipFile(fileobj=self._raw) if self.gzipped else self._raw
-            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline=None)
+            checked = io.BufferedReader(TextCheck(binary, self.path.name, "JSON lines file"), 1 << 20)
+            text = io.TextIOWrapper(checked, encoding="utf-8-sig", newline=None)
             line_no = 0
             emitted = False
             while True:
                 try:
                     lines = list(itertools.islice(text, self.chunk_size))
                 except (OSError, EOFError, UnicodeDecodeError) as e:
-                    raise ValidationError(f"The file {self.path.name} cannot be read: {e}.",
+                    raise ValidationError(f"The file {self.path.name} cannot be read: {_plain(e)}.",
                                           code="unreadable_file") from None
                 if not lines:
                     break
@@ -284,19 +293,81 @@ def _batches(reader: Any) -> Iterator[pa.RecordBatch]:
             return
 
 
-def _dedupe(names: list[str]) -> list[str]:
-    """Empty header cells become ``column_<i>``; a repeated name gets ``.1``, ``.2``... (as pandas does)."""
-    seen: dict[str, int] = {}
-    out = []
+def _dedupe(names: list[str], file_name: str) -> list[str]:
+    """Empty header cells become ``column_<i>``; a name given twice refuses the file, naming the column
+    (which of two values would be the row's is a guess the loader does not make)."""
+    out: list[str] = []
+    first: dict[str, int] = {}
+    twice: list[str] = []
     for i, n in enumerate(names, 1):
         n = n or f"column_{i}"
-        base = n
-        while n in seen:
-            seen[base] += 1
-            n = f"{base}.{seen[base]}"
-        seen.setdefault(n, 0)
+        if n in first:
+            twice.append(f"{n!r} (columns {first[n]} and {i})")
+        first.setdefault(n, i)
         out.append(n)
+    if twice:
+        raise ValidationError(f"The header of {file_name} names {', '.join(twice)} more than once; rename or "
+                              "remove the repeated column so each field has one source.",
+                              [f"{t.split(' (')[0]}: column named more than once" for t in twice],
+                              code="duplicate_column")
     return out
+
+
+class TextCheck(io.RawIOBase):
+    """A byte stream that refuses to deliver anything but UTF-8 text: the first invalid byte (or a NUL in
+    the first line, where a text file has its header) raises :class:`ValidationError` saying where, in one
+    line, without the bytes. (A NUL further on is a bad value of one row, rejected as such.)
+
+    Validation is incremental (a character split between two reads is fine) and runs at C speed.
+    """
+
+    def __init__(self, inner: Any, name: str, kind: str):
+        self.inner = inner
+        self.name = name
+        self.kind = kind
+        self.offset = 0
+        self._header_done = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def readable(self) -> bool:
+        return True
+
+    def _refuse(self, at: int) -> ValidationError:
+        return ValidationError(f"{self.name} is not a text {self.kind} (byte {at}); save it as UTF-8 text.",
+                               [f"file: not UTF-8 text at byte {at}"], code="not_text")
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size) if size is not None and size >= 0 else self.inner.read()
+        data = bytes(data)
+        pending = len(self._decoder.getstate()[0])
+        try:
+            self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as e:
+            raise self._refuse(self.offset - pending + e.start) from None
+        if not self._header_done:  # a NUL in the header line: no text file starts so (in rows it is a bad value)
+            end = data.find(b"\n")
+            nul = data.find(b"\x00", 0, end if end >= 0 else len(data))
+            if nul >= 0:
+                raise self._refuse(self.offset + nul)
+            self._header_done = end >= 0
+        self.offset += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            super().close()
+
+
+def _plain(e: BaseException) -> str:
+    """An error's text without raw bytes of the file: non-printable characters become ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in str(e))[:300]
 
 
 def _to_text_frame(table: pa.Table) -> pd.DataFrame:
@@ -380,25 +451,35 @@ def _text_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pa.table({c: pa.array(v, type=pa.string(), from_pandas=True) for c, v in out.items()}).to_pandas()
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names each key once (``json.loads`` would keep the last value silently)."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(dup)
+    return d
+
+
 def _parse_json_lines(lines: list[str], numbers: np.ndarray
                       ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int | None, str, str]]]:
-    """Parse JSON lines in one go; when that fails, line by line so one bad line costs only itself."""
+    """Parse JSON lines one by one, so one bad line costs only itself (a line naming a key twice is bad)."""
     if not lines:
         return pd.DataFrame(), numbers, []
-    if all(s.lstrip().startswith("{") for s in lines):  # else pandas may pad lists into rows
-        try:
-            frame = pd.read_json(io.StringIO("".join(s if s.endswith("\n") else s + "\n" for s in lines)),
-                                 lines=True, dtype=False)
-            if len(frame) == len(lines):
-                return frame.reset_index(drop=True), numbers, []
-        except ValueError:
-            pass
     records, rows, bad = [], [], []
     for s, n in zip(lines, numbers.tolist()):
         try:
-            obj = json.loads(s)
+            obj = json.loads(s, object_pairs_hook=_object)
+        except _DuplicateKey as e:
+            bad.append((n, f"the line names the key {str(e)[:60]!r} more than once", s.rstrip("\r\n")))
+            continue
         except ValueError as e:
-            bad.append((n, f"the line is not valid JSON ({e.msg} at column {e.colno})", s.rstrip("\r\n")))
+            msg = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)[:80]
+            bad.append((n, f"the line is not valid JSON ({msg})", s.rstrip("\r\n")))
             continue
         if not isinstance(obj, dict):
             bad.append((n, f"the line is a JSON {type(obj).__name__}, not an object", s.rstrip("\r\n")))

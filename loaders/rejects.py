@@ -1,7 +1,6 @@
 """The rejects file: every row a load did not store, with its reason and its original fields."""
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,10 +9,14 @@ from typing import Any, TextIO
 import pandas as pd
 
 from graphfraud.errors import ValidationError
+from graphfraud.output import csv_writer, open_private
 
 
 class RejectWriter:
     """Write ``row,reason,<original columns...>`` lines to ``path``, creating the file at the first reject.
+
+    The file is created owner-only (it holds the input's rows) and written by
+    :func:`graphfraud.output.csv_writer`, so a cell that a spreadsheet would run as a formula is neutralised.
 
     Rows from later chunks with columns the header lacks (possible in JSON lines) keep the header's
     columns only; ``dropped_columns`` tells which were left out.
@@ -57,8 +60,8 @@ class RejectWriter:
     def _open(self, columns: list[str]) -> None:
         if self._file is None:
             self._columns = columns
-            self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            self._writer = csv.writer(self._file)
+            self._file = open_private(self.path, "w", newline="", encoding="utf-8")  # closed in close()
+            self._writer = csv_writer(self._file)
             self._writer.writerow(["row", "reason", *columns])
 
     def close(self) -> None:

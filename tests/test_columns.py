@@ -74,7 +74,7 @@ def test_a_card_only_file_trains_and_records_what_it_lacked(world: Path, tmp_pat
     out = whole_path(world, ("device_id", "ip", "currency", "country"), tmp_path / "card-only")
     store = tmp_path / "card-only" / "gf.db"
     models = json.loads(run(["model", "list", "--json"], store).output)
-    meta = models[-1]
+    meta = next(m for m in models if m["status"] == "promoted")  # the transaction model (beside the account one)
     assert "device_users" not in meta["features"] and meta["absent_features"]["device_users"] == "empty"
     assert meta["absent_features"]["country_differs_user"] == "empty"
     assert set(meta["fields"]) == {"card_id", "merchant_id"}

@@ -25,6 +25,7 @@ import pytest
 from graphfraud.errors import Conflict, NotFound
 from graphfraud.schema import Label, validate_frame, validate_record
 from graphfraud.storage import open_store
+from graphfraud.storage.embedded import SCHEMA_VERSION
 
 BACKENDS = [pytest.param("embedded", id="embedded")]
 BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # neo4j_url: tests/conftest.py
@@ -152,6 +153,23 @@ def test_new_fields_and_typed_labels_read_back_from_every_path(store: Any) -> No
                                                   auth_result="declined")))
 
 
+def test_transfers_are_money_between_users_in_both_stores(store: Any) -> None:
+    """A transaction with a counterparty is a transfer: both stores total them per (payer, receiver) pair
+    (Neo4j through (:User)-[:TRANSFERRED]->(:User) relationships), and erasing a user renames them as a
+    counterparty too."""
+    rows = [row(0, counterparty_id="u9", amount="10"), row(1, counterparty_id="u9", amount="5"),
+            row(2, counterparty_id="u0", amount="7"), row(3)]
+    store.write_transactions(chunk(rows))
+    got = store.transfer_totals().sort_values(["src", "dst"]).reset_index(drop=True)
+    want = sorted({(validate_record(r).user_id, r["counterparty_id"]) for r in rows if r.get("counterparty_id")})
+    assert list(zip(got["src"], got["dst"])) == want
+    by_pair = {(s_, d): (n, a) for s_, d, n, a in zip(got["src"], got["dst"], got["n"], got["amount"])}
+    assert by_pair[("u0", "u9")] == (1, 10.0) and by_pair[("u1", "u9")] == (1, 5.0)
+    out = store.erase_user("u9", "test")
+    assert "u9" not in set(store.transfer_totals()["dst"]) and out["pseudonym"] in set(store.transfer_totals()["dst"])
+    assert all(t.counterparty_id != "u9" for t, _ in store.iter_transactions())
+
+
 def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     """A store made before the optional fields existed gains their columns when opened, keeping its rows."""
     path = tmp_path / "old.db"
@@ -159,6 +177,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     s.write_transactions(chunk([row(0), row(1, is_fraud="1")]))
     s.close()
     con = sqlite3.connect(path)
+    con.execute("DROP INDEX tx_counterparty")  # version 1 had neither the column nor its index
     for table, cols in (("tx", ("counterparty_id", "fraud_type", "auth_result", "decline_reason")),
                         ("label", ("fraud_type",))):
         for c in cols:
@@ -168,12 +187,34 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     con.close()
     s = open_store(str(path))
     try:
-        assert s.get_meta("schema_version") == "2"
+        assert s.get_meta("schema_version") == SCHEMA_VERSION
         s.write_transactions(chunk([row(2, auth_result="declined")]))
         back = [t for t, _ in s.iter_transactions()]
         assert [t.transaction_id for t in back] == ["t0", "t1", "t2"] and back[2].auth_result == "declined"
     finally:
         s.close()
+
+
+def test_a_version_2_store_gains_the_index_of_transfers_received(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    s = open_store(str(path))
+    s.write_transactions(chunk([row(0, counterparty_id="u2")]))
+    s.close()
+    con = sqlite3.connect(path)
+    con.execute("DROP INDEX tx_counterparty")
+    con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    s = open_store(str(path))
+    try:
+        assert s.get_meta("schema_version") == SCHEMA_VERSION
+        assert [r["payer"] for r in s.transfers_of("u2", 10)] == ["u0"]
+    finally:
+        s.close()
+    con = sqlite3.connect(path)
+    plan = " ".join(str(r) for r in con.execute("EXPLAIN QUERY PLAN SELECT user_id FROM tx WHERE counterparty_id='u2'"))
+    con.close()
+    assert "tx_counterparty" in plan
 
 
 def test_duplicates_within_one_chunk_are_counted(store: Any) -> None:
@@ -288,6 +329,45 @@ def test_links_of_scored_transactions_are_complete_for_every_reader(store: Any) 
     assert store.info()["links"] == len(frame)
 
 
+# ---------------------------------------------------------------- transfers (the network views' money edges)
+def _transfer_world(store: Any) -> None:
+    """u1 pays u2 twice and u3 once, u2 pays u1 and u3, u3 pays itself; a bulk load and a score alike."""
+    store.write_transactions(chunk([
+        row(1, user_id="u1", counterparty_id="u2", amount="10", timestamp="2026-01-02T10:01:00"),
+        row(2, user_id="u1", counterparty_id="u2", amount="15.5", timestamp="2026-01-02T10:05:00"),
+        row(3, user_id="u1", counterparty_id="u3", amount="7", timestamp="2026-01-02T10:03:00"),
+        row(4, user_id="u2", counterparty_id="u1", amount="4", timestamp="2026-01-02T10:04:00"),
+        row(5, user_id="u3", counterparty_id="u3", amount="1", timestamp="2026-01-02T10:06:00"),
+        row(6, user_id="u1", timestamp="2026-01-02T10:07:00"),  # a payment, not a transfer
+    ]))
+    store.add_transaction(tx("s7", user_id="u2", counterparty_id="u3", amount=3, timestamp="2026-01-02T10:08:00"),
+                          {"score": 0.1, "decision": "allow", "reasons": []})
+
+
+def test_transfers_of_a_user_both_ways_one_row_per_direction_and_partner(store: Any) -> None:
+    _transfer_world(store)
+    got = {(r["payer"], r["payee"]): r for r in store.transfers_of("u1", 100)}
+    assert set(got) == {("u1", "u2"), ("u1", "u3"), ("u2", "u1")}
+    assert (got["u1", "u2"]["n"], got["u1", "u2"]["amount"]) == (2, pytest.approx(25.5))
+    assert got["u1", "u2"]["first_seen"] == T0 + 60_000 and got["u1", "u2"]["last_seen"] == T0 + 5 * 60_000
+    assert (got["u2", "u1"]["n"], got["u2", "u1"]["amount"]) == (1, pytest.approx(4.0))
+    # most recent first, and the limit counts rows
+    assert [(r["payer"], r["payee"]) for r in store.transfers_of("u1", 2)] == [("u1", "u2"), ("u2", "u1")]
+    u3 = {(r["payer"], r["payee"]): r["n"] for r in store.transfers_of("u3", 100)}
+    assert u3 == {("u3", "u3"): 1, ("u1", "u3"): 1, ("u2", "u3"): 1}  # a self-transfer counts once
+    assert store.transfers_of("nobody", 10) == []
+
+
+def test_transfers_among_users_are_the_single_transfers_between_them(store: Any) -> None:
+    _transfer_world(store)
+    got = store.transfers_among(["u1", "u2"], 100)
+    assert [(r["transaction_id"], r["payer"], r["payee"]) for r in got] == [
+        ("t1", "u1", "u2"), ("t4", "u2", "u1"), ("t2", "u1", "u2")]
+    assert got[0]["amount"] == pytest.approx(10.0) and got[0]["ts"] == T0 + 60_000 and got[0]["currency"] == "USD"
+    assert [r["transaction_id"] for r in store.transfers_among(["u1", "u2", "u3"], 3)] == ["t1", "t3", "t4"]
+    assert store.transfers_among(["u1"], 10) == [] and store.transfers_among([], 10) == []
+
+
 # ---------------------------------------------------------------- label precedence
 @pytest.mark.parametrize(("labels", "fraud"), [
     ([("chargeback", "1")], 1),
@@ -343,12 +423,86 @@ def test_revoking_a_missing_key_raises_not_found(store: Any, name: str) -> None:
 
 def test_app_users(store: Any) -> None:
     store.create_app_user("ann", "investigator", "hash-1")
-    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1"}
+    assert store.get_app_user("ann") == {"name": "ann", "role": "investigator", "password_hash": "hash-1",
+                                         "disabled": False}
     assert store.get_app_user("bob") is None
     with pytest.raises(Conflict) as info:
         store.create_app_user("ann", "admin", "hash-2")
     assert info.value.code == "user_exists"
-    assert store.list_app_users() == [{"name": "ann", "role": "investigator"}]
+    assert store.list_app_users() == [{"name": "ann", "role": "investigator", "disabled": False}]
+
+
+def test_sessions_live_in_the_store_and_end_there(store: Any) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_session("s1", "ann", 1000)
+    store.create_session("s2", "ann", 2000)
+    store.create_session("s3", "bob", 3000)
+    assert store.get_session("s1") == {"user": "ann", "created_at": 1000, "last_seen": 1000}
+    store.touch_session("s1", 1500)
+    assert store.get_session("s1")["last_seen"] == 1500
+    store.delete_session("s1")
+    assert store.get_session("s1") is None
+    assert store.delete_sessions("bob") == 1 and store.get_session("s3") is None
+    store.create_session("s4", "ann", 9000)
+    assert store.prune_sessions(created_before=2500, seen_before=0) == 1  # s2 started too long ago
+    assert store.get_session("s2") is None and store.get_session("s4") is not None
+    assert store.prune_sessions(created_before=0, seen_before=9500) == 1  # s4 idle too long
+    assert store.get_session("s4") is None
+
+
+@pytest.mark.parametrize("change", ["password", "disable"], ids=["password-change", "disable"])
+def test_changing_an_account_ends_its_sessions(store: Any, change: str) -> None:
+    store.create_app_user("ann", "analyst", "hash-1")
+    store.create_app_user("bob", "analyst", "hash-b")
+    for sid, user in (("a1", "ann"), ("a2", "ann"), ("b1", "bob")):
+        store.create_session(sid, user, 1000)
+    kw = {"password_hash": "hash-2"} if change == "password" else {"disabled": True}
+    assert store.update_app_user("ann", **kw) == 2
+    assert store.get_session("a1") is None and store.get_session("a2") is None
+    assert store.get_session("b1") is not None  # other accounts keep theirs
+    ann = store.get_app_user("ann")
+    assert ann["disabled"] is (change == "disable")
+    assert ann["password_hash"].lstrip("!") == ("hash-2" if change == "password" else "hash-1")
+    assert store.update_app_user("ann", disabled=False) == 0
+    assert store.get_app_user("ann")["disabled"] is False
+    with pytest.raises(NotFound):
+        store.update_app_user("nobody", disabled=True)
+
+
+def test_throttle_events_are_counted_per_key_and_forgotten(store: Any) -> None:
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 1000, forget_before=0)
+    store.add_throttle(["pair:ann|1.2.3.4", "addr:1.2.3.4"], 2000, forget_before=0)
+    store.add_throttle(["addr:5.6.7.8"], 3000, forget_before=0)
+    keys = ["pair:ann|1.2.3.4", "addr:1.2.3.4", "addr:5.6.7.8", "acct:nobody"]
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 2, "addr:1.2.3.4": 2, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+    assert store.count_throttle(keys, since=1500)["pair:ann|1.2.3.4"] == 1
+    store.clear_throttle(["pair:ann|1.2.3.4"])
+    assert store.count_throttle(keys, since=0)["pair:ann|1.2.3.4"] == 0
+    store.add_throttle(["addr:9"], 5000, forget_before=2500)  # drops everything before 2500
+    assert store.count_throttle(keys, since=0) == {"pair:ann|1.2.3.4": 0, "addr:1.2.3.4": 0, "addr:5.6.7.8": 1,
+                                                   "acct:nobody": 0}
+
+
+def test_a_store_from_before_sessions_gets_their_tables_on_first_write(store_path: Path) -> None:
+    con = sqlite3.connect(store_path)
+    con.executescript("DROP TABLE ui_session; DROP TABLE throttle;")
+    con.close()
+    store = open_store(str(store_path))
+    assert store.get_session("s1") is None and store.count_throttle(["k"], 0) == {"k": 0}
+    store.create_session("s1", "ann", 1)
+    store.add_throttle(["k"], 5, forget_before=0)
+    assert store.get_session("s1")["user"] == "ann" and store.count_throttle(["k"], 0) == {"k": 1}
+    store.close()
+
+
+def test_meta_settings_can_be_deleted(store: Any) -> None:
+    store.set_meta("secret_key", "legacy-secret")
+    store.delete_meta("secret_key")
+    assert store.get_meta("secret_key") is None
+    store.delete_meta("never-set")  # nothing to delete is fine
+    with pytest.raises(ValueError):
+        store.delete_meta("seq")
 
 
 def test_cases_and_their_audit_rows(store: Any) -> None:
@@ -576,3 +730,29 @@ def test_background_checkpoints_copy_the_log_while_writers_leave_it(store_path: 
     s.close()
     assert not thread.is_alive()
     assert open_store(db).info()["transactions"] == 300
+
+
+def test_threads_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """The web app's ring thread and its request state open a new store together; neither may fail
+    with "database is locked" (each of 60 rounds starts 4 openers on a fresh file)."""
+    errors: list[BaseException] = []
+
+    def opener(path: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            open_store(path).close()
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    for i in range(60):
+        path = str(tmp_path / f"n{i}.db")
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=opener, args=(path, start)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        st = open_store(path)
+        assert st.info()["transactions"] == 0
+        st.close()
+    assert errors == []

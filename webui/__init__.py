@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -85,8 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     st = AppState(app)
     app.extensions["graphfraud"] = st
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = ensure_secret_key(st.store)
+    app.config["SECRET_KEY"] = ensure_secret(st.store, app.config)
     app.before_request(_start_timer)
     app.after_request(_finish)
     return app
@@ -126,13 +124,17 @@ def _normalise(cfg: Any) -> None:
     cfg["WORKERS"] = max(1, int(cfg["WORKERS"]))
 
 
-def ensure_secret_key(store: Any) -> str:
-    """The session-signing secret kept in the store, created on first use."""
-    key = store.get_meta("secret_key")
-    if not key:
-        store.set_meta("secret_key", secrets.token_urlsafe(32))
-        key = store.get_meta("secret_key")
-    return str(key)
+def ensure_secret(store: Any, config: Mapping[str, Any] | None = None) -> str:
+    """The secret that signs sessions: ``SECRET_KEY`` (``GRAPHFRAUD_SECRET_KEY``) when configured, else the
+    owner-only key file (:mod:`graphfraud.keys`), created on first use. Secrets that earlier versions kept
+    in the store's meta table are deleted from it."""
+    from graphfraud.keys import master_secret, purge_legacy_secrets
+
+    cfg = config or {}
+    secret = master_secret(str(store.location), {"secret_key": cfg.get("SECRET_KEY") or "",
+                                                 "key_file": cfg.get("KEY_FILE") or None})
+    purge_legacy_secrets(store)
+    return secret
 
 
 def _default_factory(overrides: dict[str, Any]) -> Callable[[Any], Any]:

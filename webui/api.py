@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.schema import PII_TYPES, check_name, redact, stored_identifier, validate_label, validate_record
 
-from .auth import authenticate
+from .auth import authenticate, key_from_headers
 from .errors import ApiError, error_body, status_for
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -71,6 +71,25 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; send finite numbers only")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object naming each key once: with a key twice, which value counts would be the parser's guess
+    (the last one, silently), and two components may guess differently."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return d
+
+
+def scored_by() -> str:
+    """How a decision records the API key that asked for it (a score-scope key reads back only those)."""
+    return f"key:{g.api_key.id}"
+
+
 def json_body() -> Any:
     """The request body parsed strictly as JSON (415, 413 and 400 errors otherwise)."""
     mt = request.mimetype
@@ -100,13 +119,17 @@ def json_body() -> Any:
         raise ApiError(400, "invalid_json", "The request body is not UTF-8 text.",
                        [f"body: invalid UTF-8 at byte {e.start}"]) from None
     try:
-        obj = json.loads(text, parse_constant=_no_constant)
+        obj = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_object)
         # raw control characters are already refused by the parser; escaped ones and raw C1 characters
         # are looked for (walking the object) only when the text could hold them
         g.gf_check_strings = "\\u" in text or _RAW_C1.search(text) is not None
     except json.JSONDecodeError as e:
         raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {e.msg} at line {e.lineno} "
                        f"column {e.colno}.", [f"body: {e.msg} at position {e.pos}"]) from None
+    except _DuplicateKey as e:
+        key = str(e)[:60]
+        raise ApiError(400, "duplicate_key", f"The request body names the key {key!r} more than once in one object; "
+                       "send each field once.", [f"{key}: given more than once"]) from None
     except ValueError as e:  # NaN/Infinity, integers with thousands of digits
         raise ApiError(400, "invalid_json", f"The request body is not acceptable JSON: {e}.",
                        [f"body: {e}"]) from None
@@ -183,7 +206,7 @@ def scorer() -> Any:
 @requires("score")
 def score() -> Response:
     tx = to_transaction(json_body())
-    result = scorer().score(tx)
+    result = scorer().score(tx, scored_by())
     state().metrics.observe_decision(result)
     return reply({"ok": True, **result})
 
@@ -213,7 +236,7 @@ def score_batch() -> Response:
     done = False
     if valid:
         try:
-            out = sc.score_many([tx for _, tx in valid])
+            out = sc.score_many([tx for _, tx in valid], scored_by())
             for (i, _), r in zip(valid, out):
                 results[i] = {"ok": True, "index": i, **r}
             done = True
@@ -222,7 +245,7 @@ def score_batch() -> Response:
         if not done:
             for i, tx in valid:
                 try:
-                    results[i] = {"ok": True, "index": i, **sc.score(tx)}
+                    results[i] = {"ok": True, "index": i, **sc.score(tx, scored_by())}
                 except GraphFraudError as e:
                     if status_for(e) >= 500:
                         raise
@@ -259,6 +282,13 @@ def labels() -> Response:
         except GraphFraudError as e:
             prefix = f"[{i}] " if isinstance(body, list) else ""
             errs.extend(prefix + m for m in (e.errors or [e.message]))
+    store = state().store
+    for i, lb in enumerate(out):
+        # a label for a transaction the store does not hold could apply to nothing (a typo, the wrong
+        # system); user labels may come first (a fraudster known before their first transaction)
+        if lb.subject == "transaction" and store.get_transaction(lb.subject_id) is None:
+            prefix = f"[{i}] " if isinstance(body, list) else ""
+            errs.append(f"{prefix}transaction_id {lb.subject_id[:80]!r} is not in the store; score or load it first")
     if errs:  # all or nothing: a half-applied list of labels is hard to retry
         raise ValidationError("No labels were stored: " + "; ".join(errs[:5]) + ".", errs, code="invalid_label")
     n = scorer().add_labels(out)
@@ -272,10 +302,13 @@ def transaction(transaction_id: str) -> Response:
     tid = id_param(transaction_id, "transaction_id")
     store = state().store
     tx = store.get_transaction(tid)
-    if tx is None:
+    decision = store.get_decision(tid) if tx is not None else None
+    # a score-scope key reads back what it scored, no more: the same answer as a missing transaction, so
+    # it learns nothing of the others
+    if tx is None or (g.api_key.scope != "admin" and (decision or {}).get("scored_by") != scored_by()):
         raise NotFound(f"There is no transaction {tid[:80]!r}.", [f"transaction_id: {tid[:80]!r} not found"],
                        code="transaction_not_found")
-    return reply({"ok": True, "transaction": tx, "decision": store.get_decision(tid)})
+    return reply({"ok": True, "transaction": tx, "decision": decision})
 
 
 @bp.get("/rings")
@@ -296,6 +329,17 @@ def ring(ring_id: str) -> Response:
     return reply({"ok": True, "ring": state().store.get_ring(id_param(ring_id, "ring_id"))})
 
 
+@bp.get("/users/<path:user_id>")
+@requires("admin")
+def user(user_id: str) -> Response:
+    """One account's risk (as ``graphfraud suspects`` ranks it) and its money summary."""
+    from .risk import user_risk
+
+    uid = id_param(user_id, "user_id")
+    sc = scorer()
+    return reply({"ok": True, **user_risk(sc, state().store, uid)})
+
+
 @bp.get("/entities/<node_type>/<path:node_id>")
 @requires("admin")
 def entity(node_type: str, node_id: str) -> Response:
@@ -313,10 +357,11 @@ def entity(node_type: str, node_id: str) -> Response:
 
 
 def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
-    """Nodes and user-entity edges within ``hops`` of a node, at most ``limit`` nodes (breadth first)."""
+    """Nodes and edges within ``hops`` of a node, at most ``limit`` nodes (breadth first): user-identifier
+    links (``kind`` link) and, between users, transfers (``kind`` transfer, directed from payer to payee)."""
     start = f"{node_type}:{node_id}"
     nodes: dict[str, dict[str, Any]] = {start: {"id": start, "type": node_type, "key": node_id, "hop": 0}}
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    edges: dict[tuple[str, ...], dict[str, Any]] = {}
     frontier = [(node_type, node_id)]
     truncated = False
     for hop in range(1, hops + 1):
@@ -337,8 +382,24 @@ def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: in
                         continue
                     nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
                     nxt.append((other_type, other))
-                edges.setdefault((u, e), {"source": u, "target": e, "n": r.get("n"),
+                edges.setdefault((u, e), {"source": u, "target": e, "kind": "link", "n": r.get("n"),
                                           "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
+            if t != "user":
+                continue
+            # money between users: one directed edge per payer and payee (source pays target)
+            for r in store.transfers_of(k, max(limit - len(nodes), 0) + 1):
+                other = r["payee"] if r["payer"] == k else r["payer"]
+                oid = f"user:{other}"
+                if oid not in nodes:
+                    if len(nodes) >= limit:
+                        truncated = True
+                        continue
+                    nodes[oid] = {"id": oid, "type": "user", "key": other, "hop": hop}
+                    nxt.append(("user", other))
+                src, dst = f"user:{r['payer']}", f"user:{r['payee']}"
+                edges.setdefault(("transfer", src, dst), {
+                    "source": src, "target": dst, "kind": "transfer", "n": r.get("n"), "amount": r.get("amount"),
+                    "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
         frontier = nxt
     if len(nodes) == 1:
         if node_type != "user" or not store.transactions_of("user_id", node_id, 1):
@@ -363,6 +424,7 @@ def healthz() -> Response:
 
 @ops.get("/readyz")
 def readyz() -> Response:
+    """Ready or not, for load balancers (no key); the details (counts, versions) only with an admin key."""
     st = state()
     sc = st.scorer
     if sc is None:
@@ -372,6 +434,9 @@ def readyz() -> Response:
     if not status.get("ready", False):
         raise ApiError(503, "not_ready", "The scoring engine is catching up with the store; try again shortly.",
                        ["scorer: catching up"], headers={"Retry-After": "1"})
+    if key_from_headers(request.headers) is None:
+        return reply({"ok": True, "ready": True})
+    authenticate(request.headers, st.keys, st.limiter, "admin")
     return reply({"ok": True, **status})
 
 

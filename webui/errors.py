@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from graphfraud import errors as gf
 
+from .risk import NoAccountModel
+
 log = logging.getLogger("graphfraud.webui")
 
 #: Library error class -> HTTP status. Resolved along the exception's MRO, so a subclass added to the
@@ -32,6 +34,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     gf.NotFound: 404,
     gf.Conflict: 409,
     gf.RateLimited: 429,
+    NoAccountModel: 409,  # nothing to wait for: an admin must train one (the message says how)
     gf.ModelNotReady: 503,
     gf.StorageError: 503,
     gf.GraphFraudError: 500,

@@ -18,6 +18,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
+from graphfraud.output import open_private, private_dir
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -41,7 +43,7 @@ class Metrics:
         self.replays = 0
         self._flushed = 0.0
         if directory:
-            os.makedirs(directory, exist_ok=True)
+            private_dir(directory)
             atexit.register(self.flush)
 
     # ------------------------------------------------------------ recording (hot path: a few dict ops)
@@ -82,7 +84,7 @@ class Metrics:
         path = os.path.join(self.directory, f"{self.pid}.json")
         tmp = f"{path}.{threading.get_ident()}.tmp"
         try:
-            with open(tmp, "w") as f:
+            with open_private(tmp, "w") as f:
                 json.dump(self.snapshot(), f)
             os.replace(tmp, path)
         except OSError:

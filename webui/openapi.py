@@ -155,9 +155,59 @@ def schemas(cfg: Any) -> dict[str, Any]:
                 "edges": {"type": "array", "items": {
                     "type": "object", "required": ["source", "target"],
                     "properties": {"source": {"type": "string"}, "target": {"type": "string"},
+                                   "kind": {"enum": ["link", "transfer"],
+                                            "description": "link: a user used an identifier (source user, "
+                                                           "target identifier); transfer: money from the "
+                                                           "source user to the target user."},
+                                   "amount": {"type": ["number", "null"],
+                                              "description": "Transfers: their total, as stored."},
                                    "n": {"type": ["integer", "null"]},
                                    "first_seen": {"type": ["integer", "null"]},
                                    "last_seen": {"type": ["integer", "null"]}}}},
+            },
+        },
+        "MoneySide": {
+            "type": "object", "required": ["n", "amount", "partners", "first_seen", "last_seen"],
+            "properties": {"n": {"type": "integer", "minimum": 0, "description": "Transfers."},
+                           "amount": {"type": "number", "description": "Their total (in the base currency)."},
+                           "partners": {"type": "integer", "minimum": 0},
+                           "first_seen": {"type": ["integer", "null"], "description": "Epoch milliseconds."},
+                           "last_seen": {"type": ["integer", "null"]}},
+        },
+        "UserRisk": {
+            "type": "object",
+            "required": ["ok", "user_id", "score", "reasons", "ring_id", "known_fraud", "model_version", "as_of",
+                         "money"],
+            "properties": {
+                "ok": {"const": True}, "user_id": {"type": "string"},
+                "score": {"type": "number", "minimum": 0, "maximum": 1,
+                          "description": "The account model's risk, as `graphfraud suspects` gives it (out of "
+                                         "fold for accounts already known as fraud)."},
+                "reasons": {"type": "array", "items": {"type": "string"}},
+                "ring_id": {"type": ["string", "null"], "description": "The account's ring in the registry."},
+                "known_fraud": {"type": "boolean", "description": "Already known as fraud (labels)."},
+                "model_version": {"type": ["string", "null"], "description": "The account model's version."},
+                "as_of": {"type": "object", "required": ["seq", "time"],
+                          "properties": {"seq": {"type": "integer"}, "time": {"type": ["integer", "null"]}},
+                          "description": "The store sequence number and data time (epoch ms) it is as of."},
+                "money": {
+                    "type": "object", "required": ["transfers_out", "transfers_in", "partners", "exposure"],
+                    "properties": {
+                        "transfers_out": _ref("MoneySide"), "transfers_in": _ref("MoneySide"),
+                        "partners": {"type": "integer", "minimum": 0,
+                                     "description": "Accounts it paid or was paid by."},
+                        "exposure": {
+                            "type": "object", "description": "Money with accounts known as fraud, as known now.",
+                            "required": ["received_from_known_fraud", "known_fraud_senders",
+                                         "received_from_paid_by_known_fraud", "sent_to_known_fraud",
+                                         "known_fraud_recipients"],
+                            "properties": {"received_from_known_fraud": {"type": "number"},
+                                           "known_fraud_senders": {"type": "integer"},
+                                           "received_from_paid_by_known_fraud": {"type": "number"},
+                                           "sent_to_known_fraud": {"type": "number"},
+                                           "known_fraud_recipients": {"type": "integer"}}},
+                    },
+                },
             },
         },
         "Health": {"type": "object", "required": ["ok", "status"],
@@ -214,7 +264,7 @@ def document(app: Flask) -> dict[str, Any]:
             _json(_ref("LabelResult"), "How many labels were stored."), body_errs,
             body={"oneOf": [_ref("Label"), {"type": "array", "items": _ref("Label")}]}, op_id="add_labels")},
         "/api/v1/transactions/{transaction_id}": {"get": op(
-            "A stored transaction with its decision record", "score",
+            "A stored transaction with its decision record (a score-scope key: only those it scored)", "score",
             _json(_ref("TransactionRecord"), "The transaction and its decision."), read_errs,
             params=[path_param("transaction_id", "The transaction id.")], op_id="get_transaction")},
         "/api/v1/rings": {"get": op(
@@ -236,15 +286,26 @@ def document(app: Flask) -> dict[str, Any]:
                     int_param("hops", 1, 2, 1, "How far to follow links."),
                     int_param("limit", 1, cap, min(100, cap), "Most nodes returned.")],
             op_id="get_entity")},
+        "/api/v1/users/{user_id}": {"get": op(
+            "One account's risk (score, reasons, ring, known fraud: what `graphfraud suspects` ranks by) and its "
+            "money: transfers in and out, partners, exposure to accounts known as fraud", "admin",
+            _json(_ref("UserRisk"), "The account's risk and money summary."), read_errs,
+            params=[path_param("user_id", "The user id (or the id of an account that only received transfers).")],
+            op_id="get_user")},
         "/healthz": {"get": op("The process is up", None, _json(_ref("Health"), "Up."), (500,), op_id="healthz")},
-        "/readyz": {"get": op("The scoring engine is loaded and caught up", None, _json(_ref("Ready"), "Ready."),
-                              (500, 503), op_id="readyz")},
+        "/readyz": {"get": op("The scoring engine is loaded and caught up; counts and versions only with an "
+                              "admin key", None, _json(_ref("Ready"), "Ready."), (401, 403, 429, 500, 503),
+                              op_id="readyz")},
         "/metrics": {"get": op("Prometheus metrics (text exposition format 0.0.4)", None,
                                {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                (500,), op_id="metrics")},
         "/openapi.json": {"get": op("This document", None, _json({"type": "object"}, "OpenAPI 3.1."), (500,),
                                     op_id="openapi")},
     }
+    # the account risk's own 409: no account model yet (the shared E409 describes transaction conflicts)
+    paths["/api/v1/users/{user_id}"]["get"]["responses"]["409"] = _json(
+        _ref("Error"), "No account model has been trained yet (code no_account_model): label accounts and run "
+        "`graphfraud train`.")
     sch = schemas(cfg)
     return {
         "openapi": "3.1.0",

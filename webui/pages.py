@@ -29,14 +29,17 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
+from jinja2 import Undefined
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from graphfraud.errors import GraphFraudError, NotFound
+from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
-from . import uiauth
-from .uiauth import admin_required, current_user, login_required, mask_text, mask_token, masks_for_user
+from . import masking, uiauth
+from .risk import RISK_DEFAULTS
+from .uiauth import admin_required, current_user, login_required
 
 log = logging.getLogger("graphfraud.webui")
 
@@ -49,12 +52,18 @@ CASE_KINDS = ("ring", "user", "transaction", "entity")
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
 UI_DEFAULTS = {
     "UI_HUB_LIMIT": 50,  # an identifier with more users than this is folded into one hub node
-    "UI_SESSION_HOURS": 12,
-    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per address or account per 5 minutes
+    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per account and address in UI_LOGIN_WINDOW (see uiauth)
+    "UI_LOGIN_WINDOW": 300,  # seconds
     "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
     "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
+    "UI_FLOW_LIMIT": 500,  # most transfers among a ring's members read for its money flow (page and network)
+    "UI_SUSPECTS_PAGE": 50,  # accounts per page of the suspects queue
+    **RISK_DEFAULTS,  # the suspects queue's length and refresh (webui/risk.py)
 }
 DAY_MS = 86_400_000
+#: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
+#: never a number the store cannot take (SQLite raises OverflowError past it)
+MAX_ROW_ID = 2**63 - 1
 
 
 # ---------------------------------------------------------------- set-up
@@ -66,8 +75,9 @@ def _setup(state: Any) -> None:
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.permanent_session_lifetime = float(app.config["UI_SESSION_HOURS"]) * 3600
+    app.permanent_session_lifetime = float(app.config["SESSION_MAX_AGE"])  # the stored session decides
     app.extensions["graphfraud_html_errors"] = render_error
+    masking.install(app)  # every value a template prints leaves through the masker
     app.jinja_env.globals.update(csrf_token=uiauth.csrf_token, current_user=current_user, fmt_ts=fmt_ts,
                                  CASE_STATUSES=CASE_STATUSES, entity_url=entity_url)
     auto = app.config["UI_AUTO_RINGS"]
@@ -108,12 +118,13 @@ def render_error(status: int, exc: BaseException) -> Response:
 
 
 def store() -> Any:
-    return uiauth.store()
+    """The store as pages read it: through the masker's recording view while masking applies (masking.py)."""
+    return masking.view(uiauth.store())
 
 
 # ---------------------------------------------------------------- small helpers
 def fmt_ts(ms: Any) -> str:
-    if ms is None or ms == "":
+    if ms is None or ms == "" or isinstance(ms, Undefined):  # a field an older record lacks
         return ""
     try:
         return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -122,7 +133,8 @@ def fmt_ts(ms: Any) -> str:
 
 
 def entity_url(node_type: str, node_id: str, **kw: Any) -> str:
-    return url_for("pages.entity", node_type=node_type, node_id=node_id, **kw)
+    """The page of an identifier, given its real id (a masked one is addressed by its token)."""
+    return url_for("pages.entity", node_type=node_type, node_id=node_key(node_type, node_id), **kw)
 
 
 def _date_ms(name: str, end: bool = False) -> int | None:
@@ -172,8 +184,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _json(obj: Any, status: int = 200) -> Response:
-    return Response(json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":")), status=status,
-                    mimetype="application/json")
+    """Every ``/ui/`` JSON body leaves through the masker (masking.Masker.out)."""
+    return Response(json.dumps(masking.masker().out(obj), ensure_ascii=False, default=str, separators=(",", ":")),
+                    status=status, mimetype="application/json")
 
 
 # ---------------------------------------------------------------- labels (effective, per request)
@@ -183,7 +196,7 @@ def _label_state() -> tuple[dict[str, str], dict[str, str]]:
         rank = {"file": 0, "chargeback": 1, "investigator": 2}
         users: dict[str, tuple[int, int, str]] = {}
         txs: dict[str, tuple[int, int, str]] = {}
-        for seq, lb in store().labels(0):
+        for seq, lb in uiauth.store().labels(0):  # labels name transactions and users only
             key = (rank.get(lb.source, 0), seq)
             d = users if lb.subject == "user" else txs
             if lb.subject_id not in d or key > d[lb.subject_id][:2]:
@@ -200,40 +213,31 @@ def tx_fraud(tx: dict[str, Any]) -> Any:
     return _label_state()[1].get(tx["transaction_id"], tx.get("is_fraud"))
 
 
-# ---------------------------------------------------------------- masking
+# ---------------------------------------------------------------- masking (masking.py masks on the way out)
 def show_id(node_type: str, node_id: str) -> str:
-    return str(mask_text(node_type, node_id)) if masks_for_user() and node_type in uiauth.MASKED_TYPES else node_id
+    return masking.masker().shown(node_type, node_id)
 
 
 def node_key(node_type: str, node_id: str) -> str:
-    """The id the browser uses for a node: the real id, or a keyed token for masked identifiers."""
-    if masks_for_user() and node_type in uiauth.MASKED_TYPES:
-        return mask_token(node_type, node_id)
-    return node_id
+    """The id the browser uses for a node: the real id, or its token when the type is masked."""
+    return masking.masker().key(node_type, node_id)
 
 
 def resolve(node_type: str, node_id: str) -> str:
-    """The real id behind a node id from the browser (a masked token is found through ``via``, a user)."""
-    if node_type in uiauth.MASKED_TYPES and node_id.startswith("~") and len(node_id) == 25:
-        via = request.args.get("via") or ""
-        if via:
-            for r in store().neighbours("user", via, 100_000):
-                if r["type"] == node_type and mask_token(node_type, r["entity_id"]) == node_id:
-                    return str(r["entity_id"])
-        raise NotFound("That masked identifier cannot be found from here; open it from a neighbouring user.",
-                       code="entity_not_found")
-    # as people write it (an upper-case email, a card number): the stored, possibly hashed, form
-    return stored_identifier(node_type, node_id, current_app.config["PII_KEY"])
-
-
-def mask_tx(tx: dict[str, Any]) -> dict[str, Any]:
-    if not masks_for_user():
-        return tx
-    out = dict(tx)
-    for col, typ in (("card_id", "card"), ("email", "email"), ("phone", "phone")):
-        if out.get(col):
-            out[col] = mask_text(typ, out[col])
-    return out
+    """The real id behind a node id from the browser: a token (``~...``) of this type is read back; other
+    ids are taken as people write them (an upper-case email, a card number) and turned into their stored,
+    possibly hashed, form."""
+    m = masking.masker()
+    if node_id.startswith("~"):
+        real = m.untoken(node_type, node_id)
+        if real is not None:
+            m.note(node_type, real)
+            return real
+        if m.masks(node_type):
+            raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
+    real = stored_identifier(node_type, node_id, current_app.config["PII_KEY"])
+    m.note(node_type, real)
+    return real
 
 
 # ---------------------------------------------------------------- rings registry filled once
@@ -247,7 +251,7 @@ def _detection_lock(st: Any, wait: float = 0.0) -> Iterator[bool]:
     """Hold the store's ring-detection lock (one process detects at a time); yields ``False`` when another
     process still held it after ``wait`` seconds."""
     deadline = time.monotonic() + wait
-    with open(_lock_path(str(getattr(st, "location", ""))), "a+") as fh:
+    with open_private(_lock_path(str(getattr(st, "location", ""))), "a") as fh:
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -326,18 +330,17 @@ def login() -> Any:
     if request.method == "POST":
         name = (request.form.get("username") or "").strip()[:128]
         password = request.form.get("password") or ""
-        lim = uiauth.limiter()
-        keys = ("ip:" + (request.remote_addr or "?"), "user:" + name.lower())
-        if lim.blocked(*keys):
+        address = request.remote_addr or "?"
+        if uiauth.login_blocked(name, address):
             error, status = "Too many failed attempts; wait a few minutes and try again.", 429
         else:
             user = uiauth.authenticate(name, password[:1024])
             if user is None:
-                lim.fail(*keys)
+                uiauth.login_failed(name, address)
                 store().audit(name or "?", "login.fail", None, {"address": request.remote_addr})
                 error, status = "Wrong user name or password.", 401
             else:
-                lim.reset(keys[1])
+                uiauth.login_succeeded(name, address)
                 uiauth.sign_in(user)
                 store().audit(user["name"], "login", None, {"address": request.remote_addr})
                 return redirect(_safe_next(request.args.get("next")))
@@ -394,14 +397,16 @@ def dashboard() -> Any:
                      "values": list(info.get("entities", {}).values())},
     }
     return render_template("dashboard.html", info=info, charts=charts, top_rings=top_rings,
-                           n_decisions=len(frame), masking=uiauth.masking_on())
+                           n_decisions=len(frame), masking=masking.masking_on(uiauth.store()),
+                           mask_types=", ".join(t.strip() for t in str(current_app.config["MASK_TYPES"]).split(",")
+                                                if t.strip()))
 
 
 @bp.post("/settings/masking")
 @admin_required
 def set_masking() -> Any:
     on = request.form.get("mask_identifiers") == "1"
-    store().set_meta(uiauth.MASK_META_KEY, "1" if on else "0")
+    store().set_meta(masking.MASK_META_KEY, "1" if on else "0")
     store().audit(current_user()["name"], "settings.masking", None, {"mask_identifiers": on})  # type: ignore[index]
     flash(f"Identifier masking for analysts is {'on' if on else 'off'}.")
     return redirect(url_for("pages.dashboard"))
@@ -466,6 +471,7 @@ def ring(ring_id: str) -> Any:
     shared = [{**s, "shown": show_id(str(s.get("type")), str(s.get("id")))} for s in r.get("shared_identifiers", [])
               if isinstance(s, dict)]
     return render_template("ring.html", ring=r, cases=cases, labels=labels, shared=shared,
+                           flow=money.ring_flow(st, r.get("users", [])),
                            graph_src=url_for("pages.graph_ring", ring_id=r["ring_id"]))
 
 
@@ -478,16 +484,18 @@ def entity(node_type: str, node_id: str) -> Any:
     st = store()
     n_links = st.count_links(node_type, real)
     txs = _transactions_of(node_type, real, 50)
-    if not n_links and not txs:
+    partners = money.partners(real) if node_type == "user" else {"rows": [], "truncated": False}
+    if not n_links and not txs and not partners["rows"]:
         raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
     ring_id = st.ring_of_users([real]).get(real) if node_type == "user" else None
     cases = [c for c in st.list_cases(limit=5000) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
     params: dict[str, Any] = {"via": request.args["via"]} if request.args.get("via") else {}
     params["hops"] = 2 if node_type == "user" else 1
+    account = money.account(real) if node_type == "user" else {"money": None, "suspect": None, "ranking": None}
     return render_template("entity.html", node_type=node_type, shown=show_id(node_type, real), n_links=n_links,
-                           txs=[mask_tx(t) for t in txs], ring_id=ring_id, cases=cases,
+                           txs=txs, ring_id=ring_id, cases=cases, partners=partners, **account,
                            label=user_label(real) if node_type == "user" else None, tx_fraud=tx_fraud,
-                           case_ref=f"{node_type}:{real}" if not masks_for_user() or node_type not in uiauth.MASKED_TYPES else "",
+                           case_ref="" if masking.masker().masks(node_type) else f"{node_type}:{real}",
                            graph_src=url_for("pages.graph_entity", node_type=node_type, node_id=node_key(node_type, real),
                                              **params))
 
@@ -510,11 +518,11 @@ def transaction(transaction_id: str) -> Any:
     decision = st.get_decision(tx["transaction_id"]) or {}
     ring_id = st.ring_of_users([tx["user_id"]]).get(tx["user_id"])
     hidden = {"transaction_id", "labels", "seq", "attributes"}
-    fields = [(k, v) for k, v in mask_tx(tx).items() if k not in hidden and not isinstance(v, (dict, list))]
+    fields = [(k, v) for k, v in tx.items() if k not in hidden and not isinstance(v, (dict, list))]
     entities = [(typ, tx.get(col)) for col, typ in ENTITY_COLUMNS.items() if tx.get(col)]
     return render_template("transaction.html", tx=tx, fields=fields, decision=decision, ring_id=ring_id,
                            fraud=tx_fraud(tx), labels=tx.get("labels", []),
-                           entities=[(t, node_key(t, v), show_id(t, v)) for t, v in entities],
+                           entities=[(t, v, show_id(t, v)) for t, v in entities],
                            attributes=tx.get("attributes") or {})
 
 
@@ -527,7 +535,7 @@ def search() -> Any:
         st = store()
         if st.get_transaction(q) is not None:
             results.append({"kind": "transaction", "url": url_for("pages.transaction", transaction_id=q)})
-        if st.transactions_of("user_id", q, 1):
+        if st.transactions_of("user_id", q, 1) or st.transfers_of(q, 1):  # or an account that only received
             results.append({"kind": "user", "url": entity_url("user", q)})
         try:
             st.get_ring(q)
@@ -566,11 +574,11 @@ def case_create() -> Any:
         raise NotFound("There is no transaction with that id.", code="transaction_not_found")
     title = (request.form.get("title") or f"{kind} {ref}").strip()[:200]
     user = current_user()["name"]  # type: ignore[index]
-    cid = st.create_case(kind, ref, title, user, assignee=(request.form.get("assignee") or "").strip()[:128] or None)
+    cid = st.create_case(kind, ref, title, user, assignee=_assignee(request.form.get("assignee")) or None)
     return redirect(url_for("pages.case", case_id=cid))
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get(f"/cases/<int(max={MAX_ROW_ID}):case_id>")
 @login_required
 def case(case_id: int) -> Any:
     st = store()
@@ -582,7 +590,7 @@ def case(case_id: int) -> Any:
                            users=[app_user["name"] for app_user in st.list_app_users()])
 
 
-@bp.post("/cases/<int:case_id>")
+@bp.post(f"/cases/<int(max={MAX_ROW_ID}):case_id>")
 @login_required
 def case_update(case_id: int) -> Any:
     st = store()
@@ -590,12 +598,12 @@ def case_update(case_id: int) -> Any:
     status = request.form.get("status") or None
     if status is not None and status not in CASE_STATUSES:
         abort(400)
-    assignee = request.form.get("assignee")
+    assignee = _assignee(request.form.get("assignee"))
     note = (request.form.get("note") or "").strip()[:5000] or None
     actor = current_user()["name"]  # type: ignore[index]
     st.update_case(case_id, actor, status=status if status != c["status"] else None,
-                   assignee=assignee.strip()[:128] if assignee is not None and assignee.strip() != (c["assignee"] or "")
-                   else None, note=note)
+                   assignee=assignee if assignee is not None and assignee != (c["assignee"] or "") else None,
+                   note=note)
     if status in ("confirmed", "dismissed") and status != c["status"]:
         n_users, n_tx = label_case(st, c, status == "confirmed")
         st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if status == "confirmed" else "legitimate",
@@ -603,6 +611,17 @@ def case_update(case_id: int) -> Any:
         flash(f"Labelled {n_users} users and {n_tx} transactions as "
               f"{'fraud' if status == 'confirmed' else 'legitimate'}.")
     return redirect(url_for("pages.case", case_id=case_id))
+
+
+def _assignee(value: str | None) -> str | None:
+    """A case's assignee from a form: an investigator account, ``""`` for nobody, ``None`` when not sent."""
+    if value is None:
+        return None
+    name = value.strip()
+    if name and uiauth.store().get_app_user(name) is None:
+        raise ValidationError("The assignee must be an investigator account; choose one from the list.",
+                              ["assignee: not an account"], code="invalid_assignee")
+    return name
 
 
 def _case_users(c: dict[str, Any]) -> list[str]:
@@ -657,6 +676,7 @@ class GraphBuilder:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, dict[str, Any]] = {}
         self.truncated = False
+        self.real: dict[str, str] = {}  # node id -> the identifier it stands for
         self._counts: dict[tuple[str, str], int] = {}
 
     def in_window(self, link: dict[str, Any]) -> bool:
@@ -680,6 +700,7 @@ class GraphBuilder:
             self.truncated = True
             return None
         node = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
+        self.real[nid] = ident
         if nid != f"{typ}:{ident}" and via:
             node["via"] = via
         if typ != "user":
@@ -697,8 +718,47 @@ class GraphBuilder:
             self.edges[eid] = {"id": eid, "from": a, "to": b, "n": link.get("n"), "first_seen": link.get("first_seen"),
                                "last_seen": link.get("last_seen")}
 
+    def add_transfer(self, payer: str, payee: str, flow: dict[str, Any]) -> None:
+        """A directed money edge from the payer's node to the payee's: transfers, their total, first and last."""
+        eid = f"{payer}>{payee}"
+        if eid not in self.edges:
+            self.edges[eid] = {"id": eid, "from": payer, "to": payee, "kind": "transfer", "n": flow.get("n"),
+                               "amount": round(float(flow.get("amount") or 0.0), 2),
+                               "first_seen": flow.get("first_seen"), "last_seen": flow.get("last_seen")}
+
+    def expand_transfers(self, ident: str, src: str, limit: int) -> list[tuple[str, str]]:
+        """Add a user's transfer partners (directed edges; partners beyond ``hub_limit`` folded into one
+        node that opens the user's page); return the new neighbours."""
+        rows = [r for r in self.st.transfers_of(ident, limit + 1) if self.in_window(r)]
+        partners: list[str] = []
+        for r in rows:
+            other = r["payee"] if r["payer"] == ident else r["payer"]
+            if other not in partners:
+                partners.append(other)
+        shown = set(partners[:self.hub_limit])
+        out = []
+        for r in rows:
+            other = r["payee"] if r["payer"] == ident else r["payer"]
+            if other not in shown:
+                continue
+            nid = src if other == ident else self.add_node("user", other)
+            if nid is None:
+                continue
+            self.add_transfer(src if r["payer"] == ident else nid, nid if r["payer"] == ident else src, r)
+            if other != ident:
+                out.append(("user", other))
+        more = len(partners) - len(shown)
+        if more > 0:
+            agg = f"more:transfers:{src}"
+            label = f"+{more}{'+' if len(rows) > limit else ''} more partners"
+            self.nodes[agg] = {"id": agg, "type": "more", "key": ident, "of_type": "user", "label": label,
+                               "n_users": more, "aggregate": True, "url": entity_url("user", ident) + "#money"}
+            self.edges[f"{agg}|{src}"] = {"id": f"{agg}|{src}", "from": agg, "to": src, "n": None}
+        return out
+
     def expand(self, typ: str, ident: str, limit: int) -> list[tuple[str, str]]:
-        """Add the links of one node (folding a hub's users beyond ``hub_limit``); return new neighbours."""
+        """Add the links of one node (folding a hub's users beyond ``hub_limit``) and, for a user, its
+        transfers; return new neighbours."""
         src = self.add_node(typ, ident)
         if src is None:
             return []
@@ -710,7 +770,7 @@ class GraphBuilder:
                 if nid is not None:
                     self.add_edge(src, nid, r)
                     out.append((r["type"], r["entity_id"]))
-            return out
+            return out + self.expand_transfers(ident, src, limit)
         total = self.n_users(typ, ident)
         room = min(limit, self.hub_limit)
         rows = [r for r in self.st.neighbours(typ, ident, room) if self.in_window(r)]
@@ -723,17 +783,16 @@ class GraphBuilder:
             agg = f"more:{src}"
             self.nodes[agg] = {"id": agg, "type": "more", "key": ident, "of_type": typ, "label": f"+{total - len(rows)} more users",
                                "n_users": total - len(rows), "aggregate": True,
-                               "url": entity_url(typ, node_key(typ, ident), **({"via": self.nodes[src].get("via")}
+                               "url": entity_url(typ, ident, **({"via": self.nodes[src].get("via")}
                                                                                if self.nodes[src].get("via") else {}))}
             self.edges[f"{agg}|{src}"] = {"id": f"{agg}|{src}", "from": agg, "to": src, "n": None}
         return out
 
     def mark(self) -> None:
-        users = [n["id"].split(":", 1)[1] for n in self.nodes.values() if n["type"] == "user"]
-        ring_of = self.st.ring_of_users(users) if users else {}
+        users = {self.real[n["id"]]: n["id"] for n in self.nodes.values() if n["type"] == "user"}
+        ring_of = self.st.ring_of_users(list(users)) if users else {}
         known: dict[str, set[str]] = {}
-        for u in users:
-            nid = f"user:{u}"
+        for u, nid in users.items():
             rid = ring_of.get(u)
             if rid:
                 self.nodes[nid]["ring_id"] = rid
@@ -746,7 +805,7 @@ class GraphBuilder:
             lab = user_label(u)
             if lab:
                 self.nodes[nid]["user_label"] = lab
-            if lab == "fraudster" or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
+            if lab in ("fraudster", "mule") or (rid and u in known[rid] and lab not in ("legitimate", "victim")):
                 self.nodes[nid]["fraud"] = True
 
     def result(self, **extra: Any) -> dict[str, Any]:
@@ -766,7 +825,7 @@ def graph_ring(ring_id: str) -> Response:
     for u in r.get("users", []):
         gb.add_node("user", u)
     for u in r.get("users", []):
-        src = f"user:{u}"
+        src = f"user:{node_key('user', u)}"
         if src not in gb.nodes:
             continue
         for link in gb.st.neighbours("user", u, 1000):
@@ -774,7 +833,15 @@ def graph_ring(ring_id: str) -> Response:
                 nid = gb.add_node(link["type"], link["entity_id"], via=u)
                 if nid is not None:
                     gb.add_edge(src, nid, link)
-    return _json(gb.result(ring_id=r["ring_id"]))
+    limit = int(current_app.config["UI_FLOW_LIMIT"])
+    transfers = gb.st.transfers_among(r.get("users", []), limit + 1)
+    in_window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
+    for f in money.flow_pairs(in_window):
+        a, b = f"user:{node_key('user', f['payer'])}", f"user:{node_key('user', f['payee'])}"
+        if a in gb.nodes and b in gb.nodes:
+            gb.add_transfer(a, b, f)
+    return _json(gb.result(ring_id=r["ring_id"], transfers_truncated=len(transfers) > limit))
+
 
 
 @bp.get("/ui/graph/entity/<node_type>/<path:node_id>")
@@ -813,12 +880,18 @@ def node_detail(node_type: str, node_id: str) -> Response:
     txs = _transactions_of(node_type, real, 20)
     out: dict[str, Any] = {"ok": True, "type": node_type, "id": show_id(node_type, real),
                            "masked": show_id(node_type, real) != real,
-                           "url": entity_url(node_type, node_key(node_type, real),
+                           "url": entity_url(node_type, real,
                                              **({"via": request.args["via"]} if request.args.get("via") else {}))}
     if node_type == "user":
         out["ring_id"] = st.ring_of_users([real]).get(real)
         out["label"] = user_label(real)
         out["n_identifiers"] = len(st.neighbours("user", real, 10_000))
+        flows = money.partners(real)["rows"]
+        if flows:
+            for side in ("sent", "received"):
+                mine = [f for f in flows if f["direction"] == side]
+                out[side] = {"n": sum(f["n"] for f in mine), "amount": round(sum(f["amount"] for f in mine), 2),
+                             "partners": len(mine)}
     else:
         out["n_users"] = st.count_links(node_type, real)
     out["transactions"] = [{"transaction_id": t["transaction_id"], "timestamp": t.get("timestamp"),
@@ -827,3 +900,7 @@ def node_detail(node_type: str, node_id: str) -> Response:
                             "is_fraud": tx_fraud(t),
                             "url": url_for("pages.transaction", transaction_id=t["transaction_id"])} for t in txs]
     return _json(out)
+
+
+# the money pages (suspects queue, an account's money, a ring's money flow) join this blueprint
+from . import money  # noqa: E402

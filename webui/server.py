@@ -10,8 +10,8 @@
   a buffering proxy (nginx) in front when clients are slow or far away, as gunicorn advises.
 * SIGTERM (or SIGINT) stops gracefully: workers stop accepting, requests in flight finish (up to
   ``graceful_timeout``), and since a score is stored before it is answered, nothing acknowledged is lost.
-* Before forking, the arbiter opens the store once (creating its tables and the session secret) so
-  workers never race to initialise it, and makes a folder where workers share metrics snapshots.
+* Before forking, the arbiter opens the store once (creating its tables, and the key file when no
+  ``GRAPHFRAUD_SECRET_KEY`` is set) so workers never race to initialise them, and makes a folder where workers share metrics snapshots.
 * A separate, lower-priority process refreshes the ring registry every ``rings_every`` seconds when the
   store changed (rings that formed from scores reach ``/rings`` and the queue without a manual
   ``graphfraud rings``); it runs outside the workers, so detection never holds a worker's interpreter.
@@ -87,13 +87,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     never). ``extra`` are further gunicorn settings (tests, tuning)."""
     from graphfraud.storage import open_store
 
-    from . import ensure_secret_key
+    from . import ensure_secret
 
     if store is not None:
         os.environ["GRAPHFRAUD_STORE"] = store  # the scorer and workers read the same store
     st = open_store(store)
     try:
-        ensure_secret_key(st)
+        ensure_secret(st)  # creates the key file once, before workers race for it
         # one engine snapshot, brought up to date here, so every worker starts from it in seconds
         from graphfraud.scoring import prepare_engine
 

@@ -34,6 +34,7 @@ from typing import Any
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
 from .activity import CardTrack, Reveals, push_time
+from .flows import FlowGraph
 from .policy import LinkPolicy
 
 DAY_MS = 86_400_000
@@ -41,6 +42,13 @@ WINDOW_MS = 30 * DAY_MS
 #: Merchants a card paid at in this long before its first confirmed fraud are possible points of compromise.
 CPP_LOOKBACK_MS = 30 * DAY_MS
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
+
+
+def _count(counts: dict[str, int], top: str | None, key: str) -> str:
+    """Count one more ``key``; return the most frequent key (the one that got there first on a tie)."""
+    n = counts.get(key, 0) + 1
+    counts[key] = n
+    return key if top is None or (key != top and n > counts[top]) else top
 
 
 class Comp:
@@ -126,6 +134,7 @@ class GraphEngine:
         self.u_gtimes: list[dict[str, tuple[list[int], list[float], list[float]]]] = []
         self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
         self.u_country: list[dict[str, int]] = []
+        self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
         self.u_ntx: list[int] = []
         self.u_amount: list[float] = []
         self.u_fraud: list[bool] = []  # known fraud now
@@ -134,6 +143,7 @@ class GraphEngine:
         self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now (any type)
         self.u_fp_tx: list[int] = []  # of those, typed first_party or friendly (the user's own fraud)
         self.u_vt_tx: list[int] = []  # of those, typed third_party or scam (done to the user)
+        self.u_rx_fraud: list[int] = []  # fraudulent transfers received (labels.receiver_at_fault)
         self.u_decl: list[list[int] | None] = []  # times of the user's declined attempts
         # identifiers
         self.ent_ix: dict[tuple[str, str], int] = {}
@@ -145,12 +155,14 @@ class GraphEngine:
         self.e_node: list[int] = []  # union-find node, -1 for context types
         self.e_hub: list[bool] = []
         self.e_country: list[dict[str, int] | None] = []
+        self.card_home: dict[int, str] = {}  # a card's usual country, as u_home
         self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
         self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
         self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
         self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
         self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
         self.m_cpp: dict[int, list[int]] = {}  # merchant -> when compromised cards that paid there became known
+        self.flows: FlowGraph | None = None  # transfers between users, once there is one (graph.flows)
         # union-find over nodes (users and linking identifiers)
         self.parent: list[int] = []
         self.comp: list[Comp | None] = []
@@ -165,8 +177,8 @@ class GraphEngine:
         # heap of (known_at, seq, kind, id, value, source, fraud_type)
         self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
         self._pseq = 0
-        # transaction id -> (user index, ts, identifier indices) for labels
-        self.tx_user: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        # transaction id -> (user index, ts, identifier indices, counterparty user index or -1) for labels
+        self.tx_user: dict[str, tuple[int, int, tuple[int, ...], int]] = {}
         # tx id -> (source rank, value, order, fraud type, when its fraud became known or -1)
         self.tx_label: dict[str, tuple[int, str, int, str | None, int]] = {}
         self.user_label: dict[int, tuple[int, str, int]] = {}
@@ -246,6 +258,7 @@ class GraphEngine:
         self.u_gtimes.append({})
         self.u_amt.append({})
         self.u_country.append({})
+        self.u_home.append(None)
         self.u_ntx.append(0)
         self.u_amount.append(0.0)
         self.u_fraud.append(False)
@@ -254,6 +267,7 @@ class GraphEngine:
         self.u_fraud_tx.append(0)
         self.u_fp_tx.append(0)
         self.u_vt_tx.append(0)
+        self.u_rx_fraud.append(0)
         self.u_decl.append(None)
         node = self._new_node(u)
         self.u_node.append(node)
@@ -308,10 +322,11 @@ class GraphEngine:
         return amount * r if r is not None else amount
 
     # ------------------------------------------------------------------ time
-    def advance(self, now: int, snapshots: bool = True) -> None:
-        """Move event time to ``now``: reveal labels known by then, take due snapshots."""
+    def advance(self, now: int, snapshots: bool = True, reveal: bool = True) -> None:
+        """Move event time to ``now``: reveal labels known by then (unless ``reveal`` is false: a rebuild
+        reveals them all at the end, in the order they became known), take due snapshots."""
         pending = self.pending
-        while pending and pending[0][0] <= now:
+        while reveal and pending and pending[0][0] <= now:
             known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
             self._reveal(kind, sid, value, src, ftype, known)
         if snapshots and now >= self.next_snapshot:
@@ -329,10 +344,10 @@ class GraphEngine:
         self.snapshot_version += 1
 
     # ------------------------------------------------------------------ transactions
-    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True) -> None:
-        """Add a transaction to the graph (after its features were read)."""
+    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True, reveal: bool = True) -> None:
+        """Add a transaction to the graph (after its features were read); ``reveal`` as in :meth:`advance`."""
         ts = tx.ts
-        self.advance(ts, snapshots)
+        self.advance(ts, snapshots, reveal)
         now = int(self.clock)
         u = self._user(tx.user_id, ts)
         if ts > self.u_last[u]:
@@ -386,9 +401,17 @@ class GraphEngine:
             if typ == "card" and tx.country is not None:
                 cc = self.e_country[e]
                 assert cc is not None
-                cc[tx.country] = cc.get(tx.country, 0) + 1
+                top = _count(cc, self.card_home.get(e), tx.country)
+                self.card_home[e] = top
         if card_e >= 0:
             self.cards[card_e].add(ts, amt, merchant_e, now)
+        v = -1
+        if tx.counterparty_id is not None:
+            v = self._user(tx.counterparty_id, ts)
+            if self.flows is None:
+                self.flows = FlowGraph()
+                self.flows.fraud.update(i for i, f in enumerate(self.u_fraud) if f)
+            self.flows.transfer(u, v, amt, ts, now)
         if declined:
             self._decline(self.u_decl, u, ts, now)
         # velocity and amount statistics
@@ -403,8 +426,7 @@ class GraphEngine:
             if amt > st[3]:
                 st[3] = amt
         if tx.country is not None:
-            uc = self.u_country[u]
-            uc[tx.country] = uc.get(tx.country, 0) + 1
+            self.u_home[u] = _count(self.u_country[u], self.u_home[u], tx.country)
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
         if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
@@ -416,13 +438,13 @@ class GraphEngine:
         c.amount += amt
         if ts > c.last:
             c.last = ts
-        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched))
+        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched), v)
         self.n_tx += 1
         if seq is not None and seq > self.seq:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
-            if known <= self.clock:
+            if reveal and known <= self.clock:
                 self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
             else:
                 self._pseq += 1
@@ -481,6 +503,16 @@ class GraphEngine:
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
                                       label.source, label.fraud_type))
 
+    def defer_label(self, label: Label) -> None:
+        """Queue ``label`` for :meth:`reveal_all`, at its ``known_at`` or the label delay after its transaction."""
+        known = label.known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = (tu[1] + self.label_delay_ms) if tu else None
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known if known is not None else self._now()), self._pseq, label.subject,
+                                      label.subject_id, label.value, label.source, label.fraud_type))
+
     def _now(self) -> int:
         return int(self.clock) if self.clock != -math.inf else 0
 
@@ -514,12 +546,12 @@ class GraphEngine:
             if old is not None and old[1] == value and old[3] == fraud_type:
                 self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
                 return
-            u, ts, touched = tu
+            u, ts, touched, v = tu
             if old is not None and old[1] == "1":
-                self._blame(u, ts, touched, old[3], old[4], -1, False)
+                self._blame(u, ts, touched, v, old[3], old[4], -1, False)
             self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
             if is_fraud:
-                self._blame(u, ts, touched, fraud_type, when, +1, old is None)
+                self._blame(u, ts, touched, v, fraud_type, when, +1, old is None)
             elif old is None:  # the transaction's first label: one more label known at its identifiers
                 for e in touched:
                     self._reveals(e).add(when, 1, 0)
@@ -541,17 +573,20 @@ class GraphEngine:
             rv = self.e_rev[e] = Reveals()
         return rv
 
-    def _blame(self, u: int, ts: int, touched: tuple[int, ...], fraud_type: str | None, when: int,
+    def _blame(self, u: int, ts: int, touched: tuple[int, ...], v: int, fraud_type: str | None, when: int,
                sign: int, first_label: bool) -> None:
-        """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user, at the
-        identifiers its type blames (``first_label``: the transaction's first label, known at all of them),
-        at the user's component, and for a compromised card, at the merchants it paid at before (common
-        point of purchase)."""
+        """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user (or, for a
+        transfer to ``v`` >= 0, at its receiver), at the identifiers its type blames (``first_label``: the
+        transaction's first label, known at all of them), at the user's component, and for a compromised
+        card, at the merchants it paid at before (common point of purchase)."""
         self.u_fraud_tx[u] += sign
         if fraud_type in semantics.USER_AT_FAULT:
             self.u_fp_tx[u] += sign
-        elif fraud_type in semantics.USER_IS_VICTIM:
+        elif fraud_type in semantics.USER_IS_VICTIM or v >= 0:  # a fraudulent transfer's payer is its victim
             self.u_vt_tx[u] += sign
+        if v >= 0 and semantics.receiver_at_fault(fraud_type):
+            self.u_rx_fraud[v] += sign
+            self._update_user(v)
         c = self.comp[self.find(self.u_node[u])]
         assert c is not None
         c.fraud_tx += sign
@@ -581,11 +616,14 @@ class GraphEngine:
         lab = self.user_label.get(u)
         value = lab[1] if lab is not None else None
         now = semantics.known_fraud_user(value, n_tx=self.u_ntx[u], n_fraud=self.u_fraud_tx[u],
-                                         n_first_party=self.u_fp_tx[u], n_victim=self.u_vt_tx[u])
+                                         n_first_party=self.u_fp_tx[u], n_victim=self.u_vt_tx[u],
+                                         n_received=self.u_rx_fraud[u])
         self.u_victim[u] = semantics.victim_user(value, known_fraud=now, n_fraud=self.u_fraud_tx[u])
         if now == self.u_fraud[u]:
             return
         self.u_fraud[u] = now
+        if self.flows is not None:
+            self.flows.set_fraud(u, now)
         c = self.comp[self.find(self.u_node[u])]
         assert c is not None
         c.fraud_users += 1 if now else -1

@@ -58,11 +58,29 @@ CARD_FEATURES = (
     "card_mean_7d", "card_mean_30d", "card_max_1d", "card_max_30d", "amount_ratio_card_mean",
     "amount_ratio_card_max", "amount_z_card", "card_cpp_exposure", "merchant_cpp_30d",
 )
+#: Money between users (:mod:`graphfraud.graph.flows`), NaN for data without transfers. The user's transfers
+#: out and in, partners on each side, how much of what they received in the week left again, time since they
+#: last received, money from accounts known as fraud (directly, and through one account), money sent to known
+#: fraud, PageRank over the transfer graph (weighted by amount) and the same restarted at known fraud.
+#: ``cp_*``: the same about the transfer's receiver (the counterparty), so a payment to a mule can be stopped;
+#: ``cycle_2`` / ``cycle_3``: the receiver paid the user (or paid someone who paid the user) in 30 days.
+FLOW_FEATURES = (
+    "out_tx_1d", "out_tx_7d", "out_amount_7d", "out_amount_30d", "in_tx_7d", "in_amount_7d", "in_amount_30d",
+    "fan_in", "fan_out", "flow_through_7d", "secs_since_received", "in_from_fraud_amount",
+    "in_from_fraud_accounts", "in_2hop_fraud_amount", "out_to_fraud_amount", "transfer_pagerank",
+    "transfer_fraud_proximity",
+    "is_transfer", "self_transfer", "cp_known_fraud", "cp_account_age_days", "cp_new_for_payer", "cp_in_tx_1d",
+    "cp_in_tx_7d", "cp_in_amount_7d", "cp_out_amount_7d", "cp_fan_in", "cp_fan_out", "cp_flow_through_7d",
+    "cp_secs_since_received", "cp_in_from_fraud_amount", "cp_in_2hop_fraud_amount", "cp_transfer_pagerank",
+    "cp_transfer_fraud_proximity", "cycle_2", "cycle_3",
+)
 # the windows, longest first: each bisect starts where the longer window's ended
 _W30, _W7, _W1D, _W1H = (span for _, span in reversed(WINDOWS))
 _N_USER, _N_GRAPH = len(USER_FEATURES), len(GRAPH_FEATURES)
 _CARD = _N_USER + _N_GRAPH
-_HEAD = _CARD + len(CARD_FEATURES)
+_FLOW = _CARD + len(CARD_FEATURES)
+_PAYER = _FLOW + FLOW_FEATURES.index("is_transfer")
+_HEAD = _FLOW + len(FLOW_FEATURES)
 _PER_TYPE = len(ENTITY_FEATURES)
 # an identifier the graph has never seen: no users, new, not a hub, no activity, no labels known
 _UNSEEN = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, 0.0, 0.0)
@@ -71,7 +89,7 @@ _NO_CARD = (0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0.0
 
 def feature_names(entity_types: tuple[str, ...]) -> list[str]:
     """All feature names, in the order models see them."""
-    names = list(USER_FEATURES) + list(GRAPH_FEATURES) + list(CARD_FEATURES)
+    names = list(USER_FEATURES) + list(GRAPH_FEATURES) + list(CARD_FEATURES) + list(FLOW_FEATURES)
     for t in entity_types:
         names += [f"{t}_{f}" for f in ENTITY_FEATURES]
     return names
@@ -309,22 +327,24 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             c_rmax = amt / track.largest if track.largest > 0 else NAN
         else:
             c_ratio = c_z = c_rmax = NAN
-        row[_CARD:_HEAD] = (
+        row[_CARD:_FLOW] = (
             float(c_hi - c1h), float(n30), s1, s7, s30, s1 / n1 if n1 else NAN, s7 / n7 if n7 else NAN,
             s30 / n30 if n30 else NAN, max(amounts[c1d:c_hi]) if n1 else NAN, max(amounts[c30:c_hi]) if n30 else NAN,
             c_ratio, c_rmax, c_z, exposure, cpp_here)
     elif tx.card_id is not None:
-        row[_CARD:_HEAD - 1] = _NO_CARD
-        row[_HEAD - 1] = cpp_here
+        row[_CARD:_FLOW - 1] = _NO_CARD
+        row[_FLOW - 1] = cpp_here
     else:
-        row[_HEAD - 1] = cpp_here
+        row[_FLOW - 1] = cpp_here
+    if engine.flows is not None:
+        _flow_features(engine, tx, u, row)
     # card country
     country = tx.country
     differs_card = NAN
     if card_e is not None and country is not None:
-        cc = engine.e_country[card_e]
-        if cc:
-            differs_card = 0.0 if max(cc, key=cc.__getitem__) == country else 1.0
+        home = engine.card_home.get(card_e)
+        if home is not None:
+            differs_card = 0.0 if home == country else 1.0
     # ---- the user's own history
     if u is None:
         account_age = 0.0
@@ -400,11 +420,8 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
                     near = set(fr)
                 else:
                     near |= fr
-        uc = engine.u_country[u]
-        if country is not None and uc:
-            differs_user = 0.0 if max(uc, key=uc.__getitem__) == country else 1.0
-        else:
-            differs_user = NAN
+        home = engine.u_home[u]
+        differs_user = (0.0 if home == country else 1.0) if country is not None and home is not None else NAN
         known_fraud = 1.0 if engine.u_fraud[u] else 0.0
         victim = 1.0 if engine.u_victim[u] else 0.0
         unode = engine.u_node[u]
@@ -455,3 +472,63 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         n_near, float(n_hub), pr, px, prox_max,
     )
     return row
+
+
+def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: list[Any]) -> None:
+    """Fill the :data:`FLOW_FEATURES` of ``row`` (the engine has seen transfers)."""
+    flows = engine.flows
+    assert flows is not None
+    ts = tx.ts
+    lo1d, lo7, lo30 = ts - _W1D, ts - _W7, ts - _W30
+    snap = engine.snapshot
+    fpr = snap.flow_pagerank if snap is not None else None
+    fprox = snap.flow_proximity if snap is not None else None
+    acc = flows.accounts.get(u) if u is not None else None
+    if acc is None:
+        row[_FLOW:_PAYER] = _NO_FLOWS
+    else:
+        o1, _ = acc.out.window(lo1d)
+        o7, oa7 = acc.out.window(lo7)
+        _, oa30 = acc.out.window(lo30)
+        i7, ia7 = acc.inn.window(lo7)
+        _, ia30 = acc.inn.window(lo30)
+        last_in = acc.inn.times[-1] if acc.inn.times else None
+        row[_FLOW:_PAYER] = (
+            float(o1), float(o7), oa7, oa30, float(i7), ia7, ia30, float(acc.fan_in()), float(acc.fan_out()),
+            oa7 / ia7 if ia7 > 0 else NAN, (ts - last_in) / 1000.0 if last_in is not None else NAN,
+            acc.fraud_in, float(acc.fraud_senders), acc.hop2_in, acc.fraud_out,
+            _at(fpr, u), _at(fprox, u))
+    cp = tx.counterparty_id
+    if cp is None:
+        row[_PAYER] = 0.0
+        return
+    v = engine.user_ix.get(cp)
+    rec = flows.accounts.get(v) if v is not None else None
+    two, three = flows.cycle(u, v, lo30) if u is not None and v is not None else (0.0, 0.0)
+    new_for_payer = 0.0 if acc is not None and v is not None and v in acc.out.total else 1.0
+    if rec is None:
+        age = (ts - engine.u_first[v]) / DAY if v is not None else 0.0
+        row[_PAYER:_HEAD] = (1.0, 1.0 if cp == tx.user_id else 0.0,
+                             1.0 if v is not None and engine.u_fraud[v] else 0.0, age, new_for_payer,
+                             0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, 0.0, 0.0, _at(fpr, v), _at(fprox, v), two, three)
+        return
+    i1, _ = rec.inn.window(lo1d)
+    i7, ia7 = rec.inn.window(lo7)
+    _, oa7 = rec.out.window(lo7)
+    last_in = rec.inn.times[-1] if rec.inn.times else None
+    row[_PAYER:_HEAD] = (
+        1.0, 1.0 if cp == tx.user_id else 0.0, 1.0 if engine.u_fraud[v] else 0.0,  # type: ignore[index]
+        (ts - engine.u_first[v]) / DAY, new_for_payer, float(i1), float(i7), ia7, oa7,  # type: ignore[index]
+        float(rec.fan_in()), float(rec.fan_out()), oa7 / ia7 if ia7 > 0 else NAN,
+        (ts - last_in) / 1000.0 if last_in is not None else NAN, rec.fraud_in, rec.hop2_in,
+        _at(fpr, v), _at(fprox, v), two, three)
+
+
+_NO_FLOWS = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, 0.0, 0.0, 0.0, 0.0, NAN, NAN)
+
+
+def _at(values: Any, i: int | None) -> float:
+    """A snapshot value for user index ``i`` (NaN for none, or for a user born after the snapshot)."""
+    if values is None or i is None or i >= len(values):
+        return NAN
+    return float(values[i])

@@ -6,9 +6,11 @@ then applies what the store holds after N (:meth:`graphfraud.scoring.Scorer.catc
 snapshot is still correct, only slower to catch up.
 
 The file is Python's pickle format, which can run code when loaded; so it is only ever read after its
-HMAC-SHA256, keyed with a random secret kept inside the store, has been checked in constant time. A file
-that was not written by a process with access to the store, or was changed since, is ignored (and the
-engine is rebuilt from the store). A snapshot written with other engine settings (link policy, snapshot
+HMAC-SHA256 has been checked in constant time. The key is derived from the product's secret
+(:mod:`graphfraud.keys`: ``GRAPHFRAUD_SECRET_KEY`` or the owner-only key file), never kept in the store, so
+reading the store is not enough to forge a snapshot. A file that was not written by a process holding the
+secret, or was changed since, is ignored (and the engine is rebuilt from the store). The file is written
+owner-only. A snapshot written with other engine settings (link policy, snapshot
 interval, label delay, currency rates) is ignored too, and so is one written by other engine code (an
 upgrade): its fingerprint carries a hash of the modules whose classes the pickle holds.
 """
@@ -21,14 +23,13 @@ import inspect
 import json
 import os
 import pickle
-import secrets
 import tempfile
 from typing import Any
 
+from ..output import private_dir
 from .engine import GraphEngine
 
 MAGIC = b"GFENGINE1\n"
-KEY_META = "engine_snapshot_key"
 
 
 def snapshot_path(store: Any) -> str:
@@ -37,24 +38,21 @@ def snapshot_path(store: Any) -> str:
     if os.path.isabs(loc) and "://" not in loc:
         return loc + ".engine"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "graphfraud")
-    os.makedirs(folder, exist_ok=True)
+    folder = private_dir(os.path.join(base, "graphfraud"))
     return os.path.join(folder, hashlib.sha256(loc.encode()).hexdigest()[:24] + ".engine")
 
 
 def _key(store: Any) -> bytes:
-    k = store.get_meta(KEY_META)
-    if not k:
-        store.set_meta(KEY_META, secrets.token_hex(32))
-        k = store.get_meta(KEY_META)
-    return bytes.fromhex(str(k))
+    from ..keys import key_for
+
+    return key_for(store, "engine-snapshot")
 
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the engine's code: a pickle of other code may lack attributes this code needs."""
     from .. import labels
-    from . import activity, engine, policy, snapshot
+    from . import activity, engine, flows, policy, snapshot
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -63,7 +61,7 @@ def code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
         release = "source"
     h = hashlib.sha256(release.encode())
-    for mod in (engine, policy, snapshot, activity, labels):
+    for mod in (engine, policy, snapshot, activity, flows, labels):
         try:
             h.update(inspect.getsource(mod).encode())
         except (OSError, TypeError):  # installed without sources: the release number stands for the code
@@ -81,7 +79,13 @@ def fingerprint(engine: GraphEngine) -> str:
 
 
 def save_engine(store: Any, engine: GraphEngine) -> str:
-    """Write the engine's snapshot atomically; returns its path."""
+    """Write the engine's snapshot atomically (owner-only); returns its path.
+
+    Raises :class:`OSError` (a :class:`~graphfraud.errors.StorageError` when the key file cannot be made)
+    when it cannot be written."""
+    from ..keys import purge_legacy_secrets
+
+    purge_legacy_secrets(store)  # a store from an earlier version held the key in clear
     path = snapshot_path(store)
     body = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
     head = json.dumps({"seq": engine.seq, "fingerprint": fingerprint(engine)}).encode() + b"\n"
@@ -110,10 +114,14 @@ def load_engine(store: Any, expected: GraphEngine) -> GraphEngine | None:
         return None
     if not data.startswith(MAGIC):
         return None
+    try:
+        key = _key(store)
+    except OSError:  # no secret to check it with (an unwritable folder): rebuild instead
+        return None
     rest = data[len(MAGIC):]
     mac, _, rest = rest.partition(b"\n")
     head, _, body = rest.partition(b"\n")
-    want = hmac.new(_key(store), head + b"\n" + body, hashlib.sha256).hexdigest().encode()
+    want = hmac.new(key, head + b"\n" + body, hashlib.sha256).hexdigest().encode()
     if not hmac.compare_digest(mac, want):
         return None
     meta = json.loads(head)

@@ -36,6 +36,8 @@ class Snapshot:
     proximity: Any  # personalised PageRank from known fraud, scaled the same way
     n_seeds: int
     version: int = 0
+    flow_pagerank: Any = None  # amount-weighted PageRank over transfers, per user index (graph.flows)
+    flow_proximity: Any = None  # the same restarted at known-fraud users
 
 
 def edges(engine: "GraphEngine") -> tuple[Any, Any]:
@@ -120,7 +122,11 @@ def build_snapshot(engine: "GraphEngine") -> Snapshot:
         prox = pagerank(n, a, b, personalization=seeds, start=start, tol=SNAPSHOT_TOL) * n
     else:
         prox = np.zeros(n)
-    return Snapshot(n, pr, prox, len(fraud_nodes), engine.snapshot_version + 1)
+    from .flows import flow_snapshot
+
+    fpr, fprox = flow_snapshot(engine.flows, len(engine.u_name),
+                               engine.flows.fraud if engine.flows is not None else ())
+    return Snapshot(n, pr, prox, len(fraud_nodes), engine.snapshot_version + 1, fpr, fprox)
 
 
 def rebuild_components(engine: "GraphEngine") -> None:

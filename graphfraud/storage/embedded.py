@@ -24,8 +24,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
+from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
-from .base import LINK_TOTAL_COLUMNS, TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
+from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
+                   Event, WriteResult, same_value, transactions_from_rows)
 from .registry import RegistryMixin
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS tx(
   fraud_type TEXT, auth_result TEXT, decline_reason TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS tx_id ON tx(transaction_id);
 CREATE INDEX IF NOT EXISTS tx_user ON tx(user_id);
+CREATE INDEX IF NOT EXISTS tx_counterparty ON tx(counterparty_id) WHERE counterparty_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS link(
   type TEXT NOT NULL, entity_id TEXT NOT NULL, user_id TEXT NOT NULL, first_seen INTEGER, last_seen INTEGER,
   n INTEGER NOT NULL, PRIMARY KEY(type, entity_id, user_id)) WITHOUT ROWID;
@@ -54,10 +57,12 @@ CREATE TABLE IF NOT EXISTS model(
   sha256 TEXT NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS event(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL);
 """
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 #: Version 1 stores gain these columns when first opened for writing (``ALTER TABLE ... ADD COLUMN``).
 _MIGRATE_2 = [f"ALTER TABLE tx ADD COLUMN {c} TEXT" for c in MORE_FIELDS] + [
     "ALTER TABLE label ADD COLUMN fraud_type TEXT"]
+#: Version 2 stores gain the index that finds the transfers a user received (only rows with a counterparty).
+_MIGRATE_3 = ["CREATE INDEX IF NOT EXISTS tx_counterparty ON tx(counterparty_id) WHERE counterparty_id IS NOT NULL"]
 _LABEL_COLUMNS = "seq, subject, subject_id, value, known_at, source, created_at, fraud_type"
 
 _LINK_SQL = """INSERT INTO link(type, entity_id, user_id, first_seen, last_seen, n)
@@ -132,7 +137,8 @@ class EmbeddedStore(RegistryMixin):
     Parameters
     ----------
     path : str
-        The store file; created with its folder's permissions when missing.
+        The store file; created owner-only (``0600``) when missing, and SQLite gives its ``-wal`` and
+        ``-shm`` files the same mode. An existing store open to other users is tightened to ``0600``.
     durable : bool, optional
         ``True`` syncs every commit to disk (``synchronous=FULL``): an acknowledged write survives power
         loss. ``False`` (``synchronous=NORMAL``) commits to the write-ahead log without a sync: a commit
@@ -155,7 +161,13 @@ class EmbeddedStore(RegistryMixin):
         if folder and not os.path.isdir(folder):
             raise StorageError(f"The folder {folder} for the store does not exist; create it or choose "
                                "another --store path.", code="store_unavailable")
+        self._make_private()
+        lock = self._lockfile()
         try:
+            # opening queues on the writers' lock: two threads or workers opening one new store would
+            # otherwise race to switch it to WAL and create the schema ("database is locked")
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
             con = self._con()
             if not self._initialised(con):  # a new file: create it (an existing one opens read-only)
                 with con:
@@ -170,6 +182,20 @@ class EmbeddedStore(RegistryMixin):
         except sqlite3.DatabaseError as e:
             raise StorageError(f"The store {self.location} cannot be opened: {e}. Is it a graphfraud store?",
                                code="store_unavailable") from None
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _make_private(self) -> None:
+        """Create the store file owner-only before SQLite does (SQLite would use the umask), or tighten an
+        existing one and its log files (stores made by earlier versions were ``0644``)."""
+        try:
+            if create_private(self.location):
+                return
+        except OSError:  # a read-only folder: SQLite says what is wrong when it opens the file
+            return
+        for suffix in ("", "-wal", "-shm"):
+            tighten(self.location + suffix)
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         """Bring a store made by an earlier version up to :data:`SCHEMA_VERSION` (in one write transaction)."""
@@ -178,8 +204,9 @@ class EmbeddedStore(RegistryMixin):
             return
 
         def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
-            if c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1":
-                for stmt in _MIGRATE_2:
+            current = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+            if current in ("1", "2"):
+                for stmt in (_MIGRATE_2 if current == "1" else []) + _MIGRATE_3:
                     c.execute(stmt)
                 c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (SCHEMA_VERSION,))
             return None, base
@@ -661,6 +688,27 @@ class EmbeddedStore(RegistryMixin):
             rows = self._con().execute(q, (node_type, node_id, limit)).fetchall()
         return [dict(zip(("type", "entity_id", "user_id", "first_seen", "last_seen", "n"), r)) for r in rows]
 
+    def transfers_of(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Money between one user and others (transactions with a ``counterparty_id``), both ways: one row per
+        payer and payee with ``n``, total ``amount``, ``first_seen`` and ``last_seen``; most recent first, at
+        most ``limit`` rows."""
+        q = ("SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx WHERE user_id=:u "
+             "AND counterparty_id IS NOT NULL GROUP BY counterparty_id UNION ALL "
+             "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
+             "WHERE counterparty_id=:u AND user_id<>:u GROUP BY user_id ORDER BY 6 DESC, 1, 2 LIMIT :lim")
+        rows = self._con().execute(q, {"u": user_id, "lim": int(limit)}).fetchall()
+        return [dict(zip(TRANSFER_COLUMNS, r)) for r in rows]
+
+    def transfers_among(self, user_ids: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Transfers whose payer and payee are both among ``user_ids``, oldest first, at most ``limit``: each
+        with ``transaction_id``, ``payer``, ``payee``, ``amount``, ``currency`` and ``ts``."""
+        ids = json.dumps(sorted(set(user_ids)))
+        q = ("SELECT transaction_id, user_id, counterparty_id, amount, currency, ts FROM tx "
+             "WHERE user_id IN (SELECT value FROM json_each(:ids)) AND counterparty_id IN "
+             "(SELECT value FROM json_each(:ids)) ORDER BY ts, transaction_id LIMIT :lim")
+        rows = self._con().execute(q, {"ids": ids, "lim": int(limit)}).fetchall()
+        return [dict(zip(TRANSFER_ROW_COLUMNS, r)) for r in rows]
+
     def count_links(self, node_type: str, node_id: str) -> int:
         if node_type == "user":
             return len(self.neighbours("user", node_id, 1_000_000))
@@ -745,6 +793,22 @@ class EmbeddedStore(RegistryMixin):
 
         self._write(work)
 
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting; its old value is overwritten in the file (``secure_delete``), not just unlinked."""
+        if key in ("seq", "links_seq", "schema_version"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+        con = self._con()
+        con.execute("PRAGMA secure_delete=ON")
+        try:
+            def work(c: sqlite3.Connection, base: int) -> tuple[None, int]:
+                c.execute("DELETE FROM meta WHERE key=?", (key,))
+                return None, base
+
+            self._write(work)
+            con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            con.execute("PRAGMA secure_delete=OFF")
+
     # ------------------------------------------------------------ ring detection reads (read only what's needed)
     def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None) -> Any:
         """Links of identifiers of ``types`` used by ``min_users`` to ``max_users`` users, with ``n_users``.
@@ -813,6 +877,16 @@ class EmbeddedStore(RegistryMixin):
         q = f"SELECT {', '.join(columns)} FROM tx WHERE user_id IN (SELECT value FROM json_each(?))"
         rows = self._con().execute(q, (json.dumps(list(user_ids)),)).fetchall()
         return pd.DataFrame.from_records(rows, columns=list(columns))
+
+    def transfer_totals(self) -> Any:
+        """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
+        ``src, dst, n, amount, first_ts, last_ts``."""
+        import pandas as pd
+
+        rows = self._con().execute(
+            "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
+            "WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
+        return pd.DataFrame.from_records(rows, columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
         """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass).

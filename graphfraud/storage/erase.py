@@ -71,7 +71,8 @@ def erase_user(con: sqlite3.Connection, base: int, user_id: str, actor: str, now
     n_tx = con.execute("SELECT COUNT(*) FROM tx WHERE user_id=?", (user_id,)).fetchone()[0]
     n_lab = con.execute("SELECT COUNT(*) FROM label WHERE subject='user' AND subject_id=?", (user_id,)).fetchone()[0]
     rings = [r[0] for r in con.execute("SELECT ring_id FROM ring_user WHERE user_id=?", (user_id,))]
-    salt, pseudo, mapping = begin_erasure(user_id, bool(n_tx or n_lab or rings))
+    n_received = con.execute("SELECT COUNT(*) FROM tx WHERE counterparty_id=?", (user_id,)).fetchone()[0]
+    salt, pseudo, mapping = begin_erasure(user_id, bool(n_tx or n_lab or rings or n_received))
     # every identifier of the user's transactions, with how many users share it
     idents: set[tuple[str, str]] = set()
     for col, typ in ENTITY_COLUMNS.items():
@@ -108,6 +109,8 @@ def erase_user(con: sqlite3.Connection, base: int, user_id: str, actor: str, now
     # the user's own rows
     tx_ids = [t for (t,) in con.execute("SELECT transaction_id FROM tx WHERE user_id=?", (user_id,))]
     con.execute("UPDATE tx SET user_id=?, attrs=NULL WHERE user_id=?", (pseudo, user_id))
+    # transfers the user received name them as the counterparty: the same pseudonym there
+    con.execute("UPDATE tx SET counterparty_id=? WHERE counterparty_id=?", (pseudo, user_id))
     con.execute("UPDATE link SET user_id=? WHERE user_id=?", (pseudo, user_id))
     con.execute("UPDATE label SET subject_id=? WHERE subject='user' AND subject_id=?", (pseudo, user_id))
     walk = _replacer(mapping)

@@ -619,6 +619,15 @@ class Neo4jStore(Neo4jRegistryMixin):
             return self._read("list_user_links", user_id=node_id, limit=int(limit))
         return self._read("list_entity_links", type=node_type, entity_id=node_id, limit=int(limit))
 
+    def transfers_of(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Money between one user and others, both ways: one row per payer and payee (``TRANSFER_COLUMNS``),
+        most recent first, at most ``limit`` rows."""
+        return self._read("list_user_transfers", user_id=user_id, limit=int(limit))
+
+    def transfers_among(self, user_ids: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Transfers whose payer and payee are both among ``user_ids``, oldest first (``TRANSFER_ROW_COLUMNS``)."""
+        return self._read("list_transfers_among", user_ids=sorted(set(user_ids)), limit=int(limit))
+
     def count_links(self, node_type: str, node_id: str) -> int:
         if node_type == "user":
             return len(self.neighbours("user", node_id, 1_000_000))
@@ -692,7 +701,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(tx: Any, base: int) -> tuple[dict[str, Any], int]:
             found = tx.run(query("erase_find_user"), user_id=user_id).single()
             tx_ids, n_lab, rings = list(found["transaction_ids"]), int(found["n_labels"]), list(found["ring_ids"])
-            salt, pseudo, mapping = begin_erasure(user_id, bool(tx_ids or n_lab or rings))
+            salt, pseudo, mapping = begin_erasure(user_id, bool(tx_ids or n_lab or rings or found["n_received"]))
             renamed: dict[tuple[str, str], str] = {}
             for r in sorted(tx.run(query("erase_list_identifiers"), user_id=user_id).data(),
                             key=lambda r: (r["type"], r["entity_id"])):
@@ -768,3 +777,14 @@ class Neo4jStore(Neo4jRegistryMixin):
             return None, base
 
         self._write(work, "save a setting")
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a setting (the server's store files keep the old value until they are compacted)."""
+        if key == "seq" or key.startswith("id:"):
+            raise ValueError(f"{key} is part of the store's bookkeeping, not a setting.")
+
+        def work(tx: Any, base: int) -> tuple[None, int]:
+            tx.run(query("delete_meta"), key=key).consume()
+            return None, base
+
+        self._write(work, "remove a setting")

@@ -14,7 +14,10 @@ from typing import Any
 
 from ..errors import Conflict, NotFound
 from ..schema import ENTITY_COLUMNS
-from .base import TX_COLUMNS
+from .base import TRANSFER_TOTAL_COLUMNS, TX_COLUMNS
+
+
+_DISABLED = "!"  # a disabled account's password hash starts with it (as in /etc/shadow)
 
 
 def _now() -> int:
@@ -79,10 +82,76 @@ class Neo4jRegistryMixin:
 
     def get_app_user(self, name: str) -> dict[str, Any] | None:
         rows = self._read("get_app_user", name=name)
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        return {**rows[0], "disabled": str(rows[0]["password_hash"]).startswith(_DISABLED)}
 
     def list_app_users(self) -> list[dict[str, Any]]:
         return self._read("list_app_users")
+
+    def update_app_user(self, name: str, *, password_hash: str | None = None, disabled: bool | None = None) -> int:
+        """Change an account's password hash and/or disable (or enable) it; either change ends every session
+        of the account in the same transaction. Returns how many ended."""
+        def work(tx: Any, base: int) -> tuple[int, int]:
+            row = tx.run(_q("get_app_user"), name=name).single()
+            if row is None:
+                raise NotFound(f"There is no account named {name!r}; `graphfraud user list` shows them.",
+                               code="user_not_found")
+            old = str(row["password_hash"])
+            off = old.startswith(_DISABLED) if disabled is None else disabled
+            new = (_DISABLED if off else "") + (password_hash or old).lstrip(_DISABLED)
+            tx.run(_q("set_app_user_password"), name=name, password_hash=new).consume()
+            if password_hash is None and not disabled:
+                return 0, base
+            return int(tx.run(_q("delete_user_sessions"), user=name).single()["n"]), base
+
+        return int(self._write(work, "change the account"))
+
+    # ------------------------------------------------------------ investigator sessions (server side)
+    def _run(self, query_name: str, what: str, **params: Any) -> Any:
+        """Run one write query; its ``n`` when the query returns a count (``RETURN ... AS n``)."""
+        def work(tx: Any, base: int) -> tuple[Any, int]:
+            result = tx.run(_q(query_name), **params)
+            if " AS n" not in _q(query_name):
+                result.consume()
+                return None, base
+            return result.single()["n"], base
+
+        return self._write(work, what)
+
+    def create_session(self, sid_hash: str, user: str, at: int) -> None:
+        self._run("create_session", "start the session", sid_hash=sid_hash, user=user, at=int(at))
+
+    def get_session(self, sid_hash: str) -> dict[str, Any] | None:
+        rows = self._read("get_session", sid_hash=sid_hash)
+        return rows[0] if rows else None
+
+    def touch_session(self, sid_hash: str, at: int) -> None:
+        self._run("touch_session", "record the session's activity", sid_hash=sid_hash, at=int(at))
+
+    def delete_session(self, sid_hash: str) -> None:
+        self._run("delete_session", "end the session", sid_hash=sid_hash)
+
+    def delete_sessions(self, user: str) -> int:
+        return int(self._run("delete_user_sessions", "end the sessions", user=user) or 0)
+
+    def prune_sessions(self, created_before: int, seen_before: int) -> int:
+        return int(self._run("prune_sessions", "delete expired sessions", created_before=int(created_before),
+                             seen_before=int(seen_before)) or 0)
+
+    # ------------------------------------------------------------ sign-in throttling (shared by every process)
+    def add_throttle(self, keys: list[str], at: int, forget_before: int) -> None:
+        self._run("create_throttle", "record the failed sign-in", keys=list(keys), at=int(at),
+                  forget_before=int(forget_before))
+
+    def count_throttle(self, keys: list[str], since: int) -> dict[str, int]:
+        out = dict.fromkeys(keys, 0)
+        for r in self._read("count_throttle", keys=list(keys), since=int(since)):
+            out[r["key"]] = int(r["n"])
+        return out
+
+    def clear_throttle(self, keys: list[str]) -> None:
+        self._run("delete_throttle", "forget failed sign-ins", keys=list(keys))
 
     # ------------------------------------------------------------ API keys (hashes only)
     def create_api_key(self, name: str, scope: str, key_hash: str) -> int:
@@ -246,6 +315,13 @@ class Neo4jRegistryMixin:
         rows = list(self._stream("list_users_transactions", user_ids=list(dict.fromkeys(user_ids))))
         frame = pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
         return frame[list(columns)].reset_index(drop=True)
+
+    def transfer_totals(self) -> Any:
+        """Money between users per (payer, receiver) pair (see the embedded store), from TRANSFERRED."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(list(self._stream("stream_transfer_totals")),
+                                         columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
         """Per (merchant, currency): ``merchant_id, currency, n, sum_log_amount, first_ts`` (one pass);

@@ -1,5 +1,11 @@
-"""The embedded store's registry tables: rings and their history, cases, investigator accounts, API keys
-and the audit trail. Mixed into :class:`~graphfraud.storage.embedded.EmbeddedStore`.
+"""The embedded store's registry tables: rings and their history, cases, investigator accounts, their
+sessions and sign-in throttling, API keys and the audit trail. Mixed into
+:class:`~graphfraud.storage.embedded.EmbeddedStore`.
+
+A disabled account keeps its password hash behind a ``!`` (as ``/etc/shadow`` locks accounts), so no
+password matches it and no column had to be added. Sessions and throttling rows live in tables that
+stores made by earlier versions lack: they are created by the first write that needs them, and reads
+before that find nothing.
 """
 from __future__ import annotations
 
@@ -31,6 +37,17 @@ CREATE TABLE IF NOT EXISTS gcase(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ref
 CREATE TABLE IF NOT EXISTS case_note(id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES gcase(id),
   at INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL);
 """
+#: Investigator sessions (by the SHA-256 of their random id) and sign-in throttling events; one statement
+#: each, so they can run inside a write transaction (``executescript`` would commit it).
+SECURITY_TABLES = (
+    "CREATE TABLE IF NOT EXISTS ui_session(sid_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at INTEGER "
+    "NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS ui_session_user ON ui_session(user)",
+    "CREATE TABLE IF NOT EXISTS throttle(id INTEGER PRIMARY KEY, key TEXT NOT NULL, at INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS throttle_key ON throttle(key, at)",
+    "CREATE INDEX IF NOT EXISTS throttle_at ON throttle(at)",
+)
+DISABLED = "!"
 
 
 def _now() -> int:
@@ -49,6 +66,24 @@ class RegistryMixin:
     def _init_registry(self, con: sqlite3.Connection) -> None:
         with con:
             con.executescript(REGISTRY_SCHEMA)
+        with con:
+            _security_tables(con)
+
+    def _read_security(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Rows of a sessions/throttle query; none when the store predates those tables."""
+        try:
+            return self._con().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []
+            raise
+
+    def _write_security(self, fn: Any) -> Any:
+        def work(con: sqlite3.Connection, base: int) -> tuple[Any, int]:
+            _security_tables(con)
+            return fn(con), base
+
+        return self._write(work)
 
     def _simple(self, sql: str, params: tuple[Any, ...]) -> int:
         def work(con: sqlite3.Connection, base: int) -> tuple[int, int]:
@@ -84,10 +119,76 @@ class RegistryMixin:
 
     def get_app_user(self, name: str) -> dict[str, Any] | None:
         r = self._con().execute("SELECT name, role, password_hash FROM app_user WHERE name=?", (name,)).fetchone()
-        return {"name": r[0], "role": r[1], "password_hash": r[2]} if r else None
+        return {"name": r[0], "role": r[1], "password_hash": r[2], "disabled": r[2].startswith(DISABLED)} if r else None
 
     def list_app_users(self) -> list[dict[str, Any]]:
-        return [{"name": a, "role": b} for a, b in self._con().execute("SELECT name, role FROM app_user ORDER BY name")]
+        return [{"name": a, "role": b, "disabled": h.startswith(DISABLED)} for a, b, h in self._con().execute(
+            "SELECT name, role, password_hash FROM app_user ORDER BY name")]
+
+    def update_app_user(self, name: str, *, password_hash: str | None = None, disabled: bool | None = None) -> int:
+        """Change an account's password hash and/or disable (or enable) it. Either change ends every session
+        of the account in the same transaction; returns how many. Raises :class:`NotFound` for no account."""
+
+        def work(con: sqlite3.Connection) -> int:
+            r = con.execute("SELECT password_hash FROM app_user WHERE name=?", (name,)).fetchone()
+            if r is None:
+                raise NotFound(f"There is no account named {name!r}; `graphfraud user list` shows them.",
+                               code="user_not_found")
+            off = r[0].startswith(DISABLED) if disabled is None else disabled
+            new = (DISABLED if off else "") + (password_hash or r[0]).lstrip(DISABLED)
+            con.execute("UPDATE app_user SET password_hash=? WHERE name=?", (new, name))
+            if password_hash is None and not disabled:
+                return 0  # enabling an account leaves its (no) sessions alone
+            return int(con.execute("DELETE FROM ui_session WHERE user=?", (name,)).rowcount)
+
+        return int(self._write_security(work))
+
+    # ------------------------------------------------------------ investigator sessions (server side)
+    def create_session(self, sid_hash: str, user: str, at: int) -> None:
+        self._write_security(lambda con: con.execute("INSERT INTO ui_session VALUES (?,?,?,?)",
+                                                     (sid_hash, user, at, at)))
+
+    def get_session(self, sid_hash: str) -> dict[str, Any] | None:
+        rows = self._read_security("SELECT user, created_at, last_seen FROM ui_session WHERE sid_hash=?", (sid_hash,))
+        return dict(zip(("user", "created_at", "last_seen"), rows[0])) if rows else None
+
+    def touch_session(self, sid_hash: str, at: int) -> None:
+        self._write_security(lambda con: con.execute("UPDATE ui_session SET last_seen=? WHERE sid_hash=?",
+                                                     (at, sid_hash)))
+
+    def delete_session(self, sid_hash: str) -> None:
+        self._write_security(lambda con: con.execute("DELETE FROM ui_session WHERE sid_hash=?", (sid_hash,)))
+
+    def delete_sessions(self, user: str) -> int:
+        """End every session of ``user``; returns how many there were."""
+        return int(self._write_security(lambda con: con.execute("DELETE FROM ui_session WHERE user=?",
+                                                                (user,)).rowcount))
+
+    def prune_sessions(self, created_before: int, seen_before: int) -> int:
+        """Delete sessions started before ``created_before`` or idle since before ``seen_before``."""
+        return int(self._write_security(lambda con: con.execute(
+            "DELETE FROM ui_session WHERE created_at < ? OR last_seen < ?", (created_before, seen_before)).rowcount))
+
+    # ------------------------------------------------------------ sign-in throttling (shared by every process)
+    def add_throttle(self, keys: list[str], at: int, forget_before: int) -> None:
+        """Record one event for each key at ``at``; events before ``forget_before`` are dropped."""
+        def work(con: sqlite3.Connection) -> None:
+            con.executemany("INSERT INTO throttle(key, at) VALUES (?,?)", [(k, at) for k in keys])
+            con.execute("DELETE FROM throttle WHERE at < ?", (forget_before,))
+
+        self._write_security(work)
+
+    def count_throttle(self, keys: list[str], since: int) -> dict[str, int]:
+        """Events per key at or after ``since`` (keys without events count 0)."""
+        out = dict.fromkeys(keys, 0)
+        for k, n in self._read_security("SELECT key, COUNT(*) FROM throttle WHERE key IN (SELECT value FROM "
+                                        "json_each(?)) AND at >= ? GROUP BY key", (json.dumps(list(keys)), since)):
+            out[k] = int(n)
+        return out
+
+    def clear_throttle(self, keys: list[str]) -> None:
+        self._write_security(lambda con: con.execute("DELETE FROM throttle WHERE key IN (SELECT value FROM "
+                                                     "json_each(?))", (json.dumps(list(keys)),)))
 
     # ------------------------------------------------------------ API keys (hashes only)
     def create_api_key(self, name: str, scope: str, key_hash: str) -> int:
@@ -229,3 +330,8 @@ class RegistryMixin:
             return None, base
 
         self._write(work)
+
+
+def _security_tables(con: sqlite3.Connection) -> None:
+    for stmt in SECURITY_TABLES:
+        con.execute(stmt)

@@ -91,6 +91,11 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server(world):
+    yield from _serve(world)
+
+
+def _serve(world):
+    """``graphfraud serve`` over the world's store until the session ends; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "GRAPHFRAUD_STORE": world["path"]}
     log = open(world["folder"] / "serve.log", "wb")
@@ -133,6 +138,10 @@ def browser():
 @pytest.fixture
 def page(browser, server, world):
     """A signed-in page that records requests leaving the machine and script dialogs."""
+    yield from _signed_in(browser, server, world)
+
+
+def _signed_in(browser, server, world):
     ARTIFACTS.mkdir(exist_ok=True)
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     pg = ctx.new_page()
@@ -147,3 +156,61 @@ def page(browser, server, world):
     pg.wait_for_url(server + "/")
     yield pg
     ctx.close()
+
+
+# ---------------------------------------------------------------- a world with money between users
+MULE_RING = "R-money-1"
+
+
+@pytest.fixture(scope="session")
+def mule_world(tmp_path_factory):
+    """``--profile mules`` (300 users, 30 days) loaded with its known mules and an account model trained (what
+    ``graphfraud train`` does for ``suspects``), one admin account, and one ring: the mule group that moved the
+    most money among its own members."""
+    import json
+    import sqlite3
+
+    from graphfraud.scoring import build_engine
+    from graphfraud.storage import open_store
+    from graphfraud.suspects import train_accounts
+    from graphfraud.synth import write_mules
+    from loaders import load_file, load_labels
+
+    folder = tmp_path_factory.mktemp("browser-mules")
+    csv, path = folder / "tx.csv", str(folder / "mules.db")
+    write_mules(csv, 300, seed=7, days=30)
+    truth = json.loads((folder / "truth.json").read_text())
+    st = open_store(path)
+    load_file(str(csv), st, progress=False, rejects_path=str(folder / "rejects.csv"))
+    load_labels(str(folder / "labels.csv"), st, rejects_path=str(folder / "label-rejects.csv"))
+    assert train_accounts(st, build_engine(st)) is not None
+    con = sqlite3.connect(path)
+    best, flows = [], []
+    for group in truth["rings"].values():
+        users = group["users"] + group.get("sinks", [])
+        marks = ",".join("?" * len(users))
+        rows = con.execute(f"SELECT user_id, counterparty_id, amount, ts FROM tx WHERE user_id IN ({marks}) AND "
+                           f"counterparty_id IN ({marks}) ORDER BY ts", users + users).fetchall()
+        if len(rows) > len(flows):
+            best, flows = users, rows
+    con.close()
+    st.save_rings([{"ring_id": MULE_RING, "status": "active", "score": 0.9, "size": len(best), "users": best,
+                    "members": [{"type": "user", "id": u} for u in best], "first_activity": flows[0][3],
+                    "last_activity": flows[-1][3]}], [{"ring_id": MULE_RING, "change": "created"}])
+    st.close()
+    env = {**os.environ, "GRAPHFRAUD_STORE": path}
+    subprocess.run([*_gf(), "user", "create", "mona", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n",
+                   text=True, env=env, check=True, capture_output=True, cwd=folder)
+    return {"path": path, "folder": folder, "user": "mona", "password": PASSWORD, "ring_id": MULE_RING,
+            "ring_users": best, "ring_flows": flows}
+
+
+@pytest.fixture(scope="session")
+def mule_server(mule_world):
+    yield from _serve(mule_world)
+
+
+@pytest.fixture
+def mule_page(browser, mule_server, mule_world):
+    """A signed-in page on the mule world's server (requests leaving the machine and dialogs recorded)."""
+    yield from _signed_in(browser, mule_server, mule_world)

@@ -5,6 +5,7 @@ import csv
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -158,7 +159,7 @@ def test_unknown_mapping_name_lists_shipped_ones(tmp_path, store):
 
 
 def test_shipped_mappings_are_package_data():
-    assert {"aws_transactions", "aws_registrations"} <= set(shipped_mappings())
+    assert {"aws_transactions", "aws_registrations", "amlsim"} <= set(shipped_mappings())
 
 
 # ---------------------------------------------------------------- real sample files
@@ -232,3 +233,146 @@ def test_any_row_loads_or_is_rejected_with_a_reason(rows, chunk, use_format):
             assert all(r["reason"] and 1 <= int(r["row"]) <= len(rows) for r in rej)
         else:
             assert s.rejects_path is None
+
+
+# ---------------------------------------------------------------- row numbers and steps (simulator files)
+STEPS = {"columns": {"transaction_id": {"row_number": True, "prefix": "T"},
+                     "timestamp": {"step": "time", "origin": "2020-01-01T00:00:00Z", "unit": "1d"},
+                     "user_id": "src", "counterparty_id": "dst", "amount": "value"}}
+
+
+def _transfers(rows):
+    return [{"src": s, "dst": d, "value": v, "time": t} for s, d, v, t in rows]
+
+
+def _stored(store):
+    return {t.transaction_id: t for t, _ in store.iter_transactions()}
+
+
+def test_row_number_ids_keep_identical_rows_and_a_reload_adds_nothing(tmp_path, store):
+    rows = _transfers([("1", "2", "10.5", "0"), ("1", "2", "10.5", "0"), ("2", "3", "7", "1"),
+                       ("3", "1", "6", "1"), ("1", "2", "10.5", "0")])
+    path = write_csv(tmp_path / "t.csv", rows, header=("src", "dst", "value", "time"))
+    first = load_file(path, store, mapping=STEPS, chunk_size=2, progress=False)
+    assert (first.inserted, first.duplicates, first.rejected) == (5, 0, 0)  # three identical rows, three transfers
+    again = load_file(path, store, mapping=STEPS, chunk_size=100, progress=False)  # other chunks, same ids
+    assert (again.inserted, again.duplicates, again.conflicts) == (0, 5, 0)
+    got = _stored(store)
+    assert sorted(got) == ["T1", "T2", "T3", "T4", "T5"]
+    assert (got["T3"].user_id, got["T3"].counterparty_id, got["T3"].amount) == ("2", "3", 7.0)
+
+
+def test_steps_become_days_from_the_origin_in_file_order(tmp_path, store):
+    rows = _transfers([("a", "b", "1", "0"), ("b", "c", "1", "0"), ("c", "a", "1", "2"), ("a", "c", "1", "1.5"),
+                       ("a", "b", "1", "")])
+    path = write_csv(tmp_path / "t.csv", rows, header=("src", "dst", "value", "time"))
+    s = load_file(path, store, mapping=STEPS, chunk_size=2, progress=False)
+    assert (s.inserted, s.rejected) == (4, 1)  # no step: no time
+    ts = {k: t.ts for k, t in _stored(store).items()}
+    day = 86_400_000
+    origin = 1577836800000  # 2020-01-01T00:00:00Z
+    # row r is r - 1 milliseconds into its step: a step's rows keep their file order within the day
+    assert ts == {"T1": origin, "T2": origin + 1, "T3": origin + 2 * day + 2, "T4": origin + day + day // 2 + 3}
+    assert "timestamp" in read_rejects(s.rejects_path)[0]["reason"]
+
+
+def test_step_offsets_never_leave_the_step(tmp_path, store):
+    m = {"columns": {**STEPS["columns"], "timestamp": {"step": "time", "origin": "2020-01-01", "unit": "2ms"}}}
+    rows = _transfers([("a", "b", "1", "5")] * 4)
+    load_file(write_csv(tmp_path / "t.csv", rows, header=("src", "dst", "value", "time")), store, mapping=m,
+              progress=False)
+    assert sorted(t.ts - 1577836800000 for t in _stored(store).values()) == [10, 11, 11, 11]
+
+
+def test_a_step_that_is_not_a_number_is_rejected_with_the_column(tmp_path, store):
+    rows = _transfers([("a", "b", "1", "3"), ("a", "b", "1", "three"), ("a", "b", "1", "1e30")])
+    s = load_file(write_csv(tmp_path / "t.csv", rows, header=("src", "dst", "value", "time")), store,
+                  mapping={**STEPS, "timezone": "Europe/Paris"}, progress=False)  # the zone leaves steps alone
+    assert (s.inserted, s.rejected) == (1, 2)
+    rej = read_rejects(s.rejects_path)
+    assert [r["row"] for r in rej] == ["2", "3"] and all("'time'" in r["reason"] for r in rej)
+    assert _stored(store)["T1"].ts == 1577836800000 + 3 * 86_400_000
+
+
+def test_apply_without_row_numbers_counts_the_chunk_from_one():
+    m = parse_mapping(STEPS)
+    frame, errors = m.apply(pd.DataFrame({"src": ["a", "b"], "dst": ["b", "a"], "value": ["1", "2"],
+                                          "time": ["0", "0"]}))
+    assert frame["transaction_id"].tolist() == ["T1", "T2"] and not errors
+    assert frame["timestamp"].tolist() == ["2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00.001Z"]
+    frame, _ = m.apply(pd.DataFrame({"src": ["a"], "dst": ["b"], "value": ["1"], "time": ["0"]}), rows=[41])
+    assert frame["transaction_id"].tolist() == ["T41"]
+
+
+@pytest.mark.parametrize(("spec", "why"), [
+    ({"row_number": False}, "must be true"),
+    ({"row_number": True, "prefix": 3}, "prefix"),
+    ({"row_number": True, "sep": "-"}, "mixes"),
+    ({"step": "time", "unit": "1d"}, "origin"),
+    ({"step": "time", "origin": "yesterday", "unit": "1d"}, "origin"),
+    ({"step": "time", "origin": "2020-01-01", "unit": "a day"}, "unit"),
+    ({"step": "time", "origin": "2020-01-01", "unit": "0s"}, "at least 1ms"),
+    ({"step": "", "origin": "2020-01-01", "unit": "1d"}, "step"),
+    ({"step": "time", "origin": "2020-01-01", "unit": "1d", "prefix": "x"}, "mixes"),
+], ids=["row-number-false", "prefix-not-text", "row-number-sep", "step-no-origin", "step-bad-origin",
+        "step-bad-unit", "step-zero-unit", "step-no-column", "step-prefix"])
+def test_invalid_row_number_and_step_sources_name_the_key(spec, why):
+    with pytest.raises(ConfigError) as e:
+        parse_mapping({"columns": {"timestamp": spec}}, name="m")
+    assert "columns.timestamp" in str(e.value) and why in str(e.value)
+
+
+def test_a_step_gives_times_only():
+    with pytest.raises(ConfigError, match="columns.amount is not a time"):
+        parse_mapping({"columns": {"amount": {"step": "t", "origin": "2020-01-01", "unit": "1d"}}})
+
+
+def test_a_missing_step_column_stops_the_load(tmp_path, store):
+    path = write_csv(tmp_path / "t.csv", _transfers([("a", "b", "1", "0")]), header=("src", "dst", "value"))
+    with pytest.raises(ValidationError, match="'time'"):
+        load_file(path, store, mapping=STEPS, progress=False)
+
+
+def test_amlsim_mapping_on_a_small_file(tmp_path, store):
+    rows = [{"sourceNodeId": s, "targetNodeId": d, "value": v, "time": t} for s, d, v, t in
+            [("280", "15349", "147.8", "1"), ("280", "15349", "147.8", "1"), ("9988", "9988", "340.27", "1"),
+             ("7", "0", "12", "2")]]
+    path = write_csv(tmp_path / "transactions.csv", rows, header=("sourceNodeId", "targetNodeId", "value", "time"))
+    s = load_file(path, store, mapping="amlsim", progress=False)
+    assert (s.inserted, s.rejected, s.warnings) == (4, 0, [])
+    got = _stored(store)
+    assert [(t.user_id, t.counterparty_id, t.amount) for t in got.values()] == [
+        ("280", "15349", 147.8), ("280", "15349", 147.8), ("9988", "9988", 340.27), ("7", "0", 12.0)]
+    assert store.get_transaction("T3")["timestamp"] == "2020-01-02T00:00:00.002Z"  # step 1, third row
+    assert got["T4"].ts == 1577836800000 + 2 * 86_400_000 + 3  # step 2, row 4
+
+
+AMLSIM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amlsim"
+
+
+@pytest.mark.slow  # loads about 120,000 rows per sample
+@pytest.mark.parametrize("sample", ["20K_cycle200", "20K_fanin200"])
+def test_amlsim_mapping_loads_the_samples_whole(store, sample):
+    path = AMLSIM / sample / "transactions.csv"
+    if not path.is_file():
+        pytest.skip(f"AMLSim sample {path} is absent (it lives in shared/ beside the repository)")
+    src = pd.read_csv(path, dtype=str, keep_default_na=False)
+    s = load_file(path, store, mapping="amlsim", progress=False)
+    assert (s.rows_read, s.inserted, s.rejected, s.conflicts, s.duplicates) == (len(src), len(src), 0, 0, 0)
+    got = [t for t, _ in store.iter_transactions()]
+    by_row = pd.DataFrame({"row": [int(t.transaction_id[1:]) for t in got], "user_id": [t.user_id for t in got],
+                           "counterparty_id": [t.counterparty_id for t in got], "amount": [t.amount for t in got],
+                           "ts": [t.ts for t in got]}).sort_values("row", ignore_index=True)
+    assert by_row["row"].tolist() == list(range(1, len(src) + 1))
+    assert by_row["user_id"].tolist() == src["sourceNodeId"].tolist()  # node ids, as text
+    assert by_row["counterparty_id"].tolist() == src["targetNodeId"].tolist()
+    assert np.allclose(by_row["amount"], src["value"].astype(float))
+    day = (by_row["ts"] - 1577836800000) // 86_400_000
+    assert day.tolist() == src["time"].astype(int).tolist()  # one step a day from 2020-01-01 UTC
+    assert by_row["ts"].is_monotonic_increasing  # file order within a day (the samples are sorted by step)
+    self_transfers = by_row["user_id"] == by_row["counterparty_id"]
+    assert int(self_transfers.sum()) == int((src["sourceNodeId"] == src["targetNodeId"]).sum()) == 14  # kept
+    assert src.duplicated().any()  # identical rows, each one transfer
+    if sample == "20K_cycle200":  # a reload (in other chunks) adds nothing; once is enough, it takes seconds
+        again = load_file(path, store, mapping="amlsim", chunk_size=10_000, progress=False)
+        assert (again.inserted, again.duplicates, again.conflicts) == (0, len(src), 0)

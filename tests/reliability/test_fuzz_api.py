@@ -43,9 +43,10 @@ def _seeded_store() -> str:
     path = os.path.join(_DIR, "fuzz.db")
     csv = os.path.join(_DIR, "seed.csv")
     with open(csv, "w") as f:
-        f.write("transaction_id,timestamp,user_id,amount,card_id,device_id,ip\n")
-        for i in range(60):
-            f.write(f"S{i},2026-01-0{1 + i % 9}T10:00:00Z,U{i % 12},{5 + i},C{i % 7},D{i % 9},10.0.0.{i % 20}\n")
+        f.write("transaction_id,timestamp,user_id,amount,card_id,device_id,ip,counterparty_id\n")
+        for i in range(60):  # every fourth a transfer to the next user
+            f.write(f"S{i},2026-01-0{1 + i % 9}T10:00:00Z,U{i % 12},{5 + i},C{i % 7},D{i % 9},10.0.0.{i % 20},"
+                    f"{'U' + str((i + 1) % 12) if i % 4 == 0 else ''}\n")
     st = open_store(path)
     load_file(csv, st, progress=False, rejects_path=os.path.join(_DIR, "r.csv"))
     st.close()

@@ -71,7 +71,7 @@ def test_record_and_frame_protect_identically(rows: list[tuple[str, str, str, st
         # a number passing the Luhn check never comes out in clear, with or without a key
         assert tx.card_id is None or card_number(tx.card_id) is None
         if key:
-            assert all(v.startswith("h:") for v in tx.extra.values())
+            assert all(v.startswith("h:") for t, v in tx.extra.items() if t in EXTRA)  # card_bin: a context type
 
 
 def test_protection_rules() -> None:
@@ -170,3 +170,64 @@ def test_errors_and_logs_do_not_echo_personal_values(tmp_path, caplog) -> None:
                          ids=["visa", "spaced", "amex", "bad-check", "12-digits", "20-digits", "prefixed"])
 def test_card_number_detection(value: str, ok: bool) -> None:
     assert (card_number(value) is not None) is ok
+
+
+# ---------------------------------------------------------------- card numbers in free fields (attributes)
+LUHN_RUN = __import__("re").compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
+
+
+def clear_card_numbers(text: str) -> list[str]:
+    """Luhn-valid 13-19 digit runs standing alone in ``text`` (digits inside a word, such as a hash, are not
+    a card number as written)."""
+    return [m.group(0) for m in LUHN_RUN.finditer(text) if card_number(m.group(0))]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(pans(), ident_text, st.from_regex(r"[0-9]{13,19}", fullmatch=True)),
+                      min_size=1, max_size=4), key=st.sampled_from(["", "k"]))
+def test_card_numbers_in_attributes_are_protected_alike_by_both_paths(parts: list[str], key: str) -> None:
+    note = " / ".join(parts)
+    rec = {"transaction_id": "t1", "timestamp": "2026-01-02T10:00:00Z", "user_id": "u", "amount": "1",
+           "note": note, "pan": parts[0]}
+    try:
+        tx = validate_record(rec, pii_key=key)
+    except ValidationError:
+        return
+    good, rejects = validate_frame(pd.DataFrame([rec], dtype=object), pii_key=key)
+    assert not rejects and (good["attrs"].iat[0] or {}) == tx.attrs
+    for v in tx.attrs.values():
+        assert clear_card_numbers(v) == [], v
+
+
+def test_a_card_number_in_any_attribute_is_stored_as_card_id_is(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("GRAPHFRAUD_PII_KEY", raising=False)
+    db = str(tmp_path / "a.db")
+    app = create_app({"STORE": db, "SCORER_EAGER": True, "TESTING": True, "RATE_LIMIT": 0})
+    st_ = app.extensions["graphfraud"].store
+    h = {"Authorization": f"Bearer {create_api_key(st_, 't', 'admin')}"}
+    c = app.test_client()
+    # the issue's reproduction; key fields keep Luhn-valid numbers (ids are not card numbers)
+    r = c.post("/api/v1/score", json={"transaction_id": "4111111111111111", "timestamp": "2026-01-10T10:00:00Z",
+                                      "user_id": "5500005555555559", "amount": 5, "card_id": "4111 1111 1111 1111",
+                                      "pan": "5500005555555559", "note": "called: card 4111-1111-1111-1111 lost",
+                                      "pan_number": 378282246310005},
+               headers=h)
+    assert r.status_code == 200, r.json
+    got = c.get("/api/v1/transactions/4111111111111111", headers=h).json["transaction"]
+    assert got["transaction_id"] == "4111111111111111" and got["user_id"] == "5500005555555559"
+    attrs = got["attributes"]
+    assert attrs["pan"] == keyed_hash("5500005555555559", "graphfraud-builtin-card-key-set-pii_key-for-real-protection")
+    assert attrs["note"] == f"called: card {got['card_id']} lost"  # the same hash as the card: it still links
+    assert attrs["pan_number"].startswith("h:")
+    # and by the loader
+    csv = tmp_path / "a.csv"
+    csv.write_text("transaction_id,timestamp,user_id,amount,pan,memo\n"
+                   "L1,2026-01-02T10:00:00Z,u1,3,5500 0055 5555 5559,ok\n"
+                   "L2,2026-01-02T11:00:00Z,u2,3,none,ref 378282246310005 twice 378282246310005\n")
+    assert load_file(csv, st_, progress=False, rejects_path=tmp_path / "r.csv").inserted == 2
+    assert st_.get_transaction("L1")["attributes"]["pan"] == attrs["pan"]
+    assert clear_card_numbers(st_.get_transaction("L2")["attributes"]["memo"]) == []
+    st_.close()
+    data = store_bytes(db)
+    for pan in (b"5500 0055 5555 5559", b"378282246310005", b"4111-1111-1111-1111", b"4111 1111 1111 1111"):
+        assert pan not in data

@@ -13,6 +13,8 @@ from webui import create_app
 from webui.auth import create_api_key
 from webui.openapi import document
 
+from muleworld import build_mule_store, copy_store
+
 GOOD = {"transaction_id": "T1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "U1", "amount": 10.0,
         "card_id": "C1", "device_id": "D1", "ip": "10.0.0.1"}
 
@@ -99,3 +101,19 @@ def score_key(store):
 @pytest.fixture
 def auth(admin_key):
     return {"Authorization": f"Bearer {admin_key}"}
+
+
+# ---------------------------------------------------------------- a world with money between users
+@pytest.fixture(scope="session")
+def mule_world(tmp_path_factory):
+    return build_mule_store(tmp_path_factory.mktemp("mules"))
+
+
+@pytest.fixture
+def mule_app(mule_world, tmp_path):
+    """An app with the real scorer over a fresh copy of the mule world (each test may write to it)."""
+    path = copy_store(mule_world["path"], str(tmp_path / "mules.db"))
+    app = create_app({"STORE": path, "SCORER_EAGER": True, "TESTING": True, "RATE_LIMIT": 0})
+    app.test_client_class = CheckedClient
+    yield app
+    app.extensions["graphfraud"].store.close()

@@ -174,3 +174,99 @@ def test_html_responses_get_security_headers(app):
     assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"]
+
+
+# ---------------------------------------------------------------- accounts: risk and money
+def _admin(app):
+    from webui.auth import create_api_key
+
+    return {"Authorization": f"Bearer {create_api_key(app.extensions['graphfraud'].store, 'acct', 'admin')}"}
+
+
+def _sql(app, query, *args):
+    import sqlite3
+
+    con = sqlite3.connect(app.extensions["graphfraud"].store.location)
+    try:
+        return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_user_risk_is_what_suspects_ranks_with_and_its_money(mule_app):
+    from graphfraud.suspects import rank_suspects
+
+    st, sc = mule_app.extensions["graphfraud"].store, mule_app.extensions["graphfraud"].scorer
+    top = rank_suspects(st, sc.engine, top=5)
+    client, auth = mule_app.test_client(), _admin(mule_app)
+    for s in top:
+        body = client.get(f"/api/v1/users/{s.user_id}", headers=auth).get_json()
+        assert body["ok"] and body["user_id"] == s.user_id
+        assert body["score"] == pytest.approx(s.score, abs=1e-6) and body["reasons"] == s.reasons
+        assert body["known_fraud"] == s.known and body["ring_id"] == s.ring_id
+    assert any(s.known for s in top)  # known accounts are scored (out of fold) like the others
+    # money from the engine agrees with the store's transactions
+    u = top[0].user_id
+    body = client.get(f"/api/v1/users/{u}", headers=auth).get_json()
+    (n_out, amt_out, p_out), = _sql(mule_app, "SELECT COUNT(*), COALESCE(SUM(amount), 0), COUNT(DISTINCT counterparty_id) "
+                                   "FROM tx WHERE user_id=? AND counterparty_id IS NOT NULL", u)
+    (n_in, amt_in, p_in), = _sql(mule_app, "SELECT COUNT(*), COALESCE(SUM(amount), 0), COUNT(DISTINCT user_id) FROM tx "
+                                 "WHERE counterparty_id=?", u)
+    money = body["money"]
+    assert (money["transfers_out"]["n"], money["transfers_out"]["partners"]) == (n_out, p_out)
+    assert (money["transfers_in"]["n"], money["transfers_in"]["partners"]) == (n_in, p_in)
+    assert money["transfers_out"]["amount"] == pytest.approx(amt_out, abs=0.01)
+    assert money["transfers_in"]["amount"] == pytest.approx(amt_in, abs=0.01)
+    assert set(money["exposure"]) >= {"received_from_known_fraud", "sent_to_known_fraud"}
+    assert body["model_version"] and body["as_of"]["seq"] == st.last_seq()
+
+
+def test_user_risk_of_an_account_that_only_received_money(mule_app):
+    (sink,), = _sql(mule_app, "SELECT counterparty_id FROM tx WHERE counterparty_id NOT IN (SELECT user_id FROM tx) "
+                    "LIMIT 1")
+    body = mule_app.test_client().get(f"/api/v1/users/{sink}", headers=_admin(mule_app)).get_json()
+    assert body["ok"] and body["money"]["transfers_out"]["n"] == 0 and body["money"]["transfers_in"]["n"] >= 1
+
+
+def test_user_risk_sees_a_transfer_scored_a_moment_ago(mule_app):
+    client, auth = mule_app.test_client(), _admin(mule_app)
+    (u,), = _sql(mule_app, "SELECT user_id FROM tx WHERE counterparty_id IS NOT NULL LIMIT 1")
+    before = client.get(f"/api/v1/users/{u}", headers=auth).get_json()["money"]["transfers_out"]
+    r = client.post("/api/v1/score", headers=auth, json={
+        "transaction_id": "LIVE-T1", "timestamp": "2026-01-30T12:00:00Z", "user_id": u, "amount": 123.45,
+        "counterparty_id": "NEW-PAYEE-1"})
+    assert r.status_code == 200
+    after = client.get(f"/api/v1/users/{u}", headers=auth).get_json()["money"]["transfers_out"]
+    assert after["n"] == before["n"] + 1 and after["amount"] == pytest.approx(before["amount"] + 123.45, abs=0.01)
+    payee = client.get("/api/v1/users/NEW-PAYEE-1", headers=auth).get_json()
+    assert payee["money"]["transfers_in"]["n"] == 1
+
+
+def test_user_risk_errors(client, auth, score_key, mule_app):
+    score(client, auth)  # U1 exists, but no account model was trained in this store
+    r = client.get("/api/v1/users/U1", headers=auth)
+    body = r.get_json()
+    assert r.status_code == 409 and body["code"] == "no_account_model" and "graphfraud train" in body["error"]
+    r = client.get("/api/v1/users/nobody", headers=auth)
+    assert r.status_code == 404 and r.get_json()["code"] == "user_not_found"
+    # like the other reads of other people's data (rings, neighbourhoods): admin keys only
+    r = client.get("/api/v1/users/U1", headers={"Authorization": f"Bearer {score_key}"})
+    assert r.status_code == 403
+    assert client.get("/api/v1/users/U1").status_code == 401
+    r = client.get("/api/v1/users/" + "x" * 5000, headers=auth)
+    assert r.status_code == 400 and r.get_json()["code"] == "invalid_parameter"
+    r = mule_app.test_client().get("/api/v1/users/nobody", headers=_admin(mule_app))
+    assert r.status_code == 404 and r.get_json()["code"] == "user_not_found"
+
+
+def test_neighbourhood_has_directed_transfer_edges(mule_app):
+    (payer, payee, n, total), = _sql(mule_app, "SELECT user_id, counterparty_id, COUNT(*), SUM(amount) FROM tx WHERE "
+                                     "counterparty_id IS NOT NULL AND user_id <> counterparty_id GROUP BY 1, 2 "
+                                     "ORDER BY 3 DESC, 1, 2 LIMIT 1")
+    body = mule_app.test_client().get(f"/api/v1/entities/user/{payer}?hops=1&limit=500",
+                                      headers=_admin(mule_app)).get_json()
+    edge = next(e for e in body["edges"] if e["kind"] == "transfer" and e["target"] == f"user:{payee}")
+    assert edge["source"] == f"user:{payer}" and edge["n"] == n and edge["amount"] == pytest.approx(total)
+    assert {"id": f"user:{payee}", "type": "user", "key": payee, "hop": 1}.items() <= next(
+        x for x in body["nodes"] if x["id"] == f"user:{payee}").items()
+    assert all(e["kind"] in ("link", "transfer") for e in body["edges"])

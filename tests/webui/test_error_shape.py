@@ -150,7 +150,7 @@ def test_rate_limit_is_429(app, client, auth):
 
 
 def test_crash_is_500_without_traceback(app, client, auth):
-    def boom(tx):
+    def boom(tx, scored_by=None):
         raise RuntimeError("secret driver detail /var/lib/x")
 
     app.extensions["graphfraud"].scorer.score = boom
@@ -162,7 +162,7 @@ def test_crash_is_500_without_traceback(app, client, auth):
 def test_storage_error_is_503_without_driver_message(app, client, auth):
     from graphfraud.errors import StorageError
 
-    def down(tx):
+    def down(tx, scored_by=None):
         raise StorageError("database disk image is malformed at /srv/secret.db")
 
     app.extensions["graphfraud"].scorer.score = down

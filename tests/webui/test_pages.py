@@ -56,6 +56,17 @@ def store(app):
     return app.extensions["graphfraud"].store
 
 
+@pytest.fixture(autouse=True)
+def no_failed_sign_ins(world):
+    """Failed sign-ins are kept in the store (shared by every worker): each test starts without any."""
+    import sqlite3
+
+    con = sqlite3.connect(world["path"])
+    con.execute("DELETE FROM throttle")
+    con.commit()
+    con.close()
+
+
 def plain_user(ring) -> str:
     return next(u for u in ring.users if u != HOSTILE)
 

@@ -4,6 +4,7 @@
  * the DOM through textContent (tooltips are DOM elements, never HTML strings), and vis draws labels on
  * the canvas as text. Layout: a bounded number of stabilisation iterations, then physics off, so a
  * cluster of 500 nodes is usable within a few seconds. The Network is kept at window.gfNetwork.
+ * Edges of kind "transfer" are money between users: arrows from payer to payee, labelled count x total.
  */
 (function () {
   "use strict";
@@ -21,7 +22,7 @@
     more: { shape: "box", color: "#dddddd", size: 12 }
   };
   var OTHER = { shape: "triangleDown", color: "#a0835c", size: 11 };
-  var FRAUD = "#d62728", SUSPICIOUS = "#ff8c1a", HUB = "#222222";
+  var FRAUD = "#d62728", SUSPICIOUS = "#ff8c1a", HUB = "#222222", TRANSFER = "#1f8a4c";
 
   var nodes = new vis.DataSet(), edges = new vis.DataSet();
   var panel = document.querySelector("[data-role=panel]");
@@ -87,7 +88,25 @@
     v.title = lines(tip);
     return v;
   }
+  function money(v) {
+    var x = Number(v) || 0;
+    return x.toLocaleString("en-US", { minimumFractionDigits: x % 1 ? 2 : 0, maximumFractionDigits: 2 });
+  }
+  function visTransfer(e) {  // money from e.from (payer) to e.to (payee): an arrow labelled count x total
+    var tip = ["transfer " + String(e.from).replace(/^user:/, "") + " \u2192 " + String(e.to).replace(/^user:/, ""),
+      e.n + (e.n === 1 ? " transfer, " : " transfers, ") + money(e.amount) + " in all"];
+    if (e.first_seen) { tip.push("first " + fmt(e.first_seen)); }
+    if (e.last_seen && e.last_seen !== e.first_seen) { tip.push("last " + fmt(e.last_seen)); }
+    return {
+      id: e.id, from: e.from, to: e.to, gf: e, arrows: { to: { enabled: true, scaleFactor: 0.7 } },
+      width: Math.min(6, 1 + Math.log(1 + (Number(e.amount) || 0)) / 3), dashes: false,
+      label: (e.n > 1 ? e.n + "\u00d7 " : "") + money(e.amount), font: { size: 9, align: "top", color: TRANSFER },
+      color: { color: TRANSFER, highlight: "#0b3d20" }, smooth: { enabled: true, type: "curvedCW", roundness: 0.15 },
+      title: lines(tip)
+    };
+  }
   function visEdge(e) {
+    if (e.kind === "transfer") { return visTransfer(e); }
     var tip = [];
     if (e.n !== null && e.n !== undefined) { tip.push(e.n + " transactions"); }
     if (e.first_seen) { tip.push("first " + fmt(e.first_seen)); }
@@ -174,6 +193,10 @@
         row("type", d.type); row("id", d.id);
         row("ring", d.ring_id); row("label", d.label);
         row("identifiers", d.n_identifiers); row("users", d.n_users);
+        ["sent", "received"].forEach(function (k) {
+          var m = d[k];
+          if (m) { row(k, m.n + " transfers, " + money(m.amount) + (k === "sent" ? " to " : " from ") + m.partners + " accounts"); }
+        });
         if (n.suspicious) { row("mark", n.fraud ? "confirmed fraud" : "suspicious"); } else if (n.fraud) { row("mark", "confirmed fraud"); }
         panel.appendChild(dl);
         var open = mk("a", "Open " + d.type + " page"); open.href = d.url; open.className = "open";
@@ -236,8 +259,9 @@
   function blobUrl(text, type) { return URL.createObjectURL(new Blob([text], { type: type })); }
   function csvCell(v) {
     var s = v === undefined || v === null ? "" : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) { s = "'" + s; }  // no formulas when opened in a spreadsheet
-    return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    // no formulas when opened in a spreadsheet (OWASP; the rule of graphfraud/output.py: numbers stay)
+    if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s)) { s = "'" + s; }
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   function exportData() {
     return {
@@ -255,9 +279,9 @@
       } else if (kind === "json") {
         download(base + ".json", blobUrl(JSON.stringify(d, null, 2), "application/json"));
       } else {
-        var rows = [["kind", "id", "type", "label", "from", "to", "n", "first_seen", "last_seen", "ring_id", "fraud", "suspicious"]];
-        d.nodes.forEach(function (n) { rows.push(["node", n.id, n.type, n.label, "", "", n.n_users, "", "", n.ring_id, n.fraud ? 1 : 0, n.suspicious ? 1 : 0]); });
-        d.edges.forEach(function (e) { rows.push(["edge", e.id, "", "", e.from, e.to, e.n, fmt(e.first_seen), fmt(e.last_seen), "", "", ""]); });
+        var rows = [["kind", "id", "type", "label", "from", "to", "n", "amount", "first_seen", "last_seen", "ring_id", "fraud", "suspicious"]];
+        d.nodes.forEach(function (n) { rows.push(["node", n.id, n.type, n.label, "", "", n.n_users, "", "", "", n.ring_id, n.fraud ? 1 : 0, n.suspicious ? 1 : 0]); });
+        d.edges.forEach(function (e) { rows.push([e.kind === "transfer" ? "transfer" : "edge", e.id, "", "", e.from, e.to, e.n, e.amount, fmt(e.first_seen), fmt(e.last_seen), "", "", ""]); });
         download(base + ".csv", blobUrl(rows.map(function (r) { return r.map(csvCell).join(","); }).join("\n") + "\n", "text/csv"));
       }
     });

@@ -1,0 +1,3 @@
+// End one session (sign-out). Parameters: $sid_hash. Returns: nothing.
+MATCH (s:Session {sid_hash: $sid_hash})
+DELETE s

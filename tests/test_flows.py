@@ -1,0 +1,148 @@
+"""Money between users: the engine's transfer bookkeeping against brute force, transfer features and label
+semantics, and suspect accounts through the CLI on a generated mules world."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphfraud.cli import main
+from graphfraud.graph.engine import GraphEngine
+from graphfraud.graph.features import compute_features
+from graphfraud.graph.flows import FlowGraph
+from graphfraud.schema import Label, format_ts, validate_record
+
+DAY = 86_400_000
+T0 = 1767225600000  # 2026-01-01
+
+
+def _expected(transfers: list[tuple[int, int, float]], fraud: set[int], u: int) -> tuple[float, int, float, float]:
+    """(received from fraud, fraud senders, received from accounts that received from fraud, sent to fraud)."""
+    exposed = {v for s, v, _ in transfers if s in fraud}
+    return (sum(a for s, v, a in transfers if v == u and s in fraud),
+            len({s for s, v, _ in transfers if v == u and s in fraud}),
+            sum(a for s, v, a in transfers if v == u and s in exposed),
+            sum(a for s, v, a in transfers if s == u and v in fraud))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), st.integers(1, 50)),
+                          st.tuples(st.just("f"), st.integers(0, 6), st.booleans(), st.just(0))), max_size=40))
+def test_exposure_to_known_fraud_is_kept_exact_as_transfers_and_labels_arrive(events: list[tuple[Any, ...]]) -> None:
+    g = FlowGraph()
+    transfers: list[tuple[int, int, float]] = []
+    fraud: set[int] = set()
+    for i, (kind, a, b, amount) in enumerate(events):
+        if kind == "t":
+            g.transfer(a, b, float(amount), i)
+            transfers.append((a, b, float(amount)))
+        else:
+            g.set_fraud(a, b)
+            (fraud.add if b else fraud.discard)(a)
+    for u, acc in g.accounts.items():
+        fi, fs, h2, fo = _expected(transfers, fraud, u)
+        assert acc.fraud_in == pytest.approx(fi) and acc.fraud_senders == fs
+        assert acc.hop2_in == pytest.approx(h2) and acc.fraud_out == pytest.approx(fo)
+
+
+def _tx(i: int, user: str, day: float, to: str | None = None, **kw: Any) -> Any:
+    return validate_record({"transaction_id": f"t{i}", "timestamp": format_ts(T0 + round(day * DAY)), "user_id": user,
+                            "amount": kw.pop("amount", 100.0), "counterparty_id": to, **kw})
+
+
+def test_a_transfer_reads_its_receivers_money_and_cycles() -> None:
+    e = GraphEngine(label_delay_ms=DAY)
+    e.apply(_tx(1, "a", 1, "m"))
+    e.apply(_tx(2, "b", 1.1, "m"))
+    e.apply(_tx(3, "m", 1.2, "x", amount=180.0))  # m forwards what it received within hours
+    e.apply(_tx(4, "x", 1.3, "c"))
+    probe = _tx(5, "c", 1.4, "m")  # c -> m closes m -> x -> c -> m
+    e.advance(probe.ts)
+    f = compute_features(e, probe)
+    assert (f["is_transfer"], f["cp_fan_in"], f["cp_fan_out"], f["cp_in_amount_7d"]) == (1, 2, 1, 200)
+    assert f["cp_flow_through_7d"] == pytest.approx(0.9) and f["cycle_3"] == 1 and f["cycle_2"] == 0
+    assert f["cp_new_for_payer"] == 1 and f["in_amount_7d"] == 100 and f["fan_in"] == 1
+    plain = _tx(6, "a", 1.5)
+    assert compute_features(e, plain)["is_transfer"] == 0
+
+
+def test_a_fraudulent_transfer_belongs_to_its_receiver() -> None:
+    """Untyped fraud on a transfer makes the receiver known fraud (a mule) and the payer a victim; what the
+    mule sends on then counts as money from known fraud at its recipients."""
+    e = GraphEngine(label_delay_ms=DAY)
+    for i in range(5):
+        e.apply(_tx(i, f"victim{i}", 1 + i / 10, "mule", is_fraud=1))
+    e.apply(_tx(10, "mule", 1.6, "boss", amount=450.0))
+    e.advance(T0 + 3 * DAY)
+    m, b = e.user_ix["mule"], e.user_ix["boss"]
+    assert e.u_fraud[m] and e.u_victim[e.user_ix["victim0"]] and not e.u_fraud[e.user_ix["victim0"]]
+    assert e.flows is not None and e.flows.accounts[b].fraud_in == 450.0
+    probe = _tx(11, "someone", 3.1, "mule")
+    assert compute_features(e, probe)["cp_known_fraud"] == 1
+    e.apply_label_now(Label("user", "mule", "legitimate", None, "investigator"))
+    assert not e.u_fraud[m] and e.flows.accounts[b].fraud_in == 0.0
+
+
+@pytest.fixture(scope="module")
+def mules_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("mules")
+    res = CliRunner().invoke(main, ["generate", str(d / "tx.csv"), "--profile", "mules", "--users", "800", "--seed", "5",
+                                    "--days", "45"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return d
+
+
+def _run(args: list[str], store: Path) -> Any:
+    res = CliRunner().invoke(main, args, env={"GRAPHFRAUD_STORE": str(store)}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_suspects_rank_hidden_mules_from_account_labels_alone(mules_world: Path, tmp_path: Path) -> None:
+    """Half the known mules are labelled; transactions carry no label; `train` fits the account model and
+    `suspects` ranks every account, the hidden mules well above their share."""
+    from sklearn.metrics import average_precision_score
+
+    truth = json.loads((mules_world / "truth.json").read_text())
+    mules = sorted(truth["mules"])
+    rng = np.random.default_rng(0)
+    known = set(rng.choice(mules, len(mules) // 2, replace=False).tolist())
+    src = pd.read_csv(mules_world / "tx.csv", dtype=str)
+    src.drop(columns=["is_fraud"]).to_csv(tmp_path / "tx.csv", index=False)
+    pd.DataFrame({"user_id": sorted(known), "user_label": "mule"}).to_csv(tmp_path / "known.csv", index=False)
+    store = tmp_path / "gf.db"
+    _run(["load", str(tmp_path / "tx.csv")], store)
+    _run(["label", str(tmp_path / "known.csv"), "--source", "investigator"], store)
+    out = _run(["train"], store).output
+    assert "no transaction model" in out and "account model" in out
+    rows = list(csv.DictReader(_run(["suspects", "--top", "0", "--format", "csv"], store).output.splitlines()))
+    users = set(src["user_id"]) | set(src["counterparty_id"].dropna())
+    assert {r["user_id"] for r in rows} == users and list(rows[0]) == ["user_id", "score", "reasons", "ring_id",
+                                                                         "known_fraud"]
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert {r["user_id"] for r in rows if r["known_fraud"] == "1"} == known
+    rest = [r for r in rows if r["user_id"] not in known]
+    y = [r["user_id"] in set(mules) for r in rest]
+    ap = average_precision_score(y, [float(r["score"]) for r in rest])
+    base = sum(y) / len(y)
+    assert ap >= 5 * base, (ap, base)
+    assert any(r["reasons"] for r in rows[:10])
+    top = json.loads(_run(["suspects", "--top", "3", "--format", "json"], store).output)
+    assert len(top) == 3 and set(top[0]) == {"user_id", "score", "reasons", "ring_id", "known_fraud"}
+
+
+def test_suspects_without_an_account_model_says_what_to_do(tmp_path: Path) -> None:
+    store = tmp_path / "gf.db"
+    (tmp_path / "t.csv").write_text("transaction_id,timestamp,user_id,amount,counterparty_id\nt1,2026-01-01,a,5,b\n")
+    _run(["load", str(tmp_path / "t.csv")], store)
+    res = CliRunner().invoke(main, ["suspects"], env={"GRAPHFRAUD_STORE": str(store)})
+    assert res.exit_code == 1 and "graphfraud train" in res.output and "Traceback" not in res.output
