@@ -22,6 +22,7 @@ import time
 import networkx as nx
 import numpy as np
 
+from graphfraud import ringlinks as RL
 from graphfraud import rings as R
 from graphfraud import settings
 from graphfraud.graph.policy import LinkPolicy
@@ -41,8 +42,8 @@ def bench_detection(store, policy: LinkPolicy) -> None:
     # the stages, timed separately on a second pass (the page cache is warm for both)
     src = R._Source(store)
     edges, t_edges, _ = _timed(R._detection_edges, src, policy)
-    linking = R._linking(edges)
-    (uids, groups), t_comp, _ = _timed(R._cluster_codes, linking, R.MAX_COMPONENT_USERS, 0)
+    linking = RL.joining(edges)
+    (uids, groups), t_comp, _ = _timed(RL.cluster_codes, linking, RL.MAX_COMPONENT_USERS, 0)
     groups = [g for g in groups if len(g) >= int(settings.get("ring_min_size"))]
     users = uids[np.concatenate(groups)].tolist() if groups else []
     tx, t_tx, _ = _timed(src.transactions_of_users, users, R._TX_COLUMNS)
