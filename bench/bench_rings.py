@@ -22,6 +22,7 @@ import time
 import networkx as nx
 import numpy as np
 
+from graphfraud import ringlinks as RL
 from graphfraud import rings as R
 from graphfraud import settings
 from graphfraud.graph.policy import LinkPolicy
@@ -41,13 +42,15 @@ def bench_detection(store, policy: LinkPolicy) -> None:
     # the stages, timed separately on a second pass (the page cache is warm for both)
     src = R._Source(store)
     edges, t_edges, _ = _timed(R._detection_edges, src, policy)
-    linking = R._linking(edges)
-    (uids, groups), t_comp, _ = _timed(R._cluster_codes, linking, R.MAX_COMPONENT_USERS, 0)
+    linking = RL.joining(edges)
+    (uids, groups), t_comp, _ = _timed(RL.cluster_codes, linking, RL.MAX_COMPONENT_USERS, 0)
     groups = [g for g in groups if len(g) >= int(settings.get("ring_min_size"))]
     users = uids[np.concatenate(groups)].tolist() if groups else []
     tx, t_tx, _ = _timed(src.transactions_of_users, users, R._TX_COLUMNS)
+    tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
     base, t_base, _ = _timed(src.amount_baseline)
     t = time.perf_counter()
+    groups = [g for g in R._split_lifetimes(groups, uids, linking, tx) if len(g) >= int(settings.get("ring_min_size"))]
     delay_ms = int(float(settings.get("label_delay")) * 1000)
     fraud_tx, fraudsters, victims = R._known_fraud(tx, store.labels(), None, delay_ms)
     R._describe(groups, uids, edges, tx, base, fraud_tx, fraudsters, victims)
@@ -66,7 +69,7 @@ def bench_detection(store, policy: LinkPolicy) -> None:
           f"({sum(r.score >= 0.5 for r in found):,} scoring >= 0.5)")
     print(f"  stages (second pass, wall): shared links + meetings + co-activity {t_edges:.2f} s, components + "
           f"split {t_comp:.2f} s ({len(groups):,} clusters), transactions of clustered users {t_tx:.2f} s, "
-          f"amount baseline {t_base:.2f} s, labels + description + scoring {t_desc:.2f} s")
+          f"amount baseline {t_base:.2f} s, lifetimes + labels + description + scoring {t_desc:.2f} s")
     print(f"networkx baseline, connected components only (graph build included): {t_nx:.2f} s "
           f"({n_nx:,} components)")
 

@@ -1,11 +1,15 @@
 """Fraud rings: clusters of users linked through shared identifiers, ranked, and kept in a registry.
 
 Detection builds the bipartite graph of users and the linking identifiers they used (cards, devices,
-IPs, emails, ... as :class:`~graphfraud.graph.policy.LinkPolicy` says; hubs such as carrier NAT IPs or
-default device ids are left out, so they cannot glue unrelated people together), takes its connected
-components, and splits components too large to be one ring into denser communities (Louvain, fixed
-seed). Each cluster is described by the plain numbers of :class:`~graphfraud.ringscore.ClusterStats`
-and scored by :func:`~graphfraud.ringscore.score_cluster`, the same function the live engine calls.
+IPs, emails, ... as :class:`~graphfraud.graph.policy.LinkPolicy` says). Hubs (carrier NAT, default device
+ids) link nobody; a network address links only a home's few users, a crew's short-lived proxy, or users
+who arrived on it in a burst; accounts meeting through a busy address at the same merchant within the
+hour, twice in a few days, are linked too. *Solid* links (cards, devices, homes) make components; *thin*
+ones (busy addresses, meetings) attach stragglers to them but never merge two rings. A customer's link to
+a short-lived account through a card or device only the two share (a stolen card) is dropped, and
+components too large to be one ring are split into communities (Louvain, fixed seed). Each cluster is
+described by the plain numbers of :class:`~graphfraud.ringscore.ClusterStats` and scored by
+:func:`~graphfraud.ringscore.score_cluster`, the same function the live engine calls. See docs/rings.md.
 
 :func:`sync_rings` then matches the clusters to the rings already in the store so that a ring keeps its
 ``ring_id`` while its membership mostly stays, records merges (the older id survives) and splits.
@@ -43,26 +47,18 @@ from scipy.sparse.csgraph import connected_components
 from . import labels as semantics
 from . import settings
 from .graph.policy import LinkPolicy
+from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
+                        MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
+                        linking_edges)
 from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, parse_ts
 
 __all__ = ["Ring", "detect_rings", "find_clusters", "sync_rings", "ring_id_for", "format_rings", "ClusterStats", "score_cluster"]
 
-MAX_COMPONENT_USERS = 20  # components with more users are split into communities
-BURST_WINDOW_DAYS = 3.0
-LOUVAIN_RESOLUTION = 1.0  # only loosely connected components are split, so the standard modularity
-COACTIVITY_BUCKET_MS = 86_400_000  # same hub, same merchant, same day
-MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hub are linked
-MIN_LINK_SHARE = 0.2  # a single use links a user only when it is at least this share of their activity
-ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
-MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
-BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
-DAY_MS = 86_400_000
+LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
+LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
-_PERSONAL = ("card", "email", "phone", "bank_account", "account")
-
-
 @dataclass
 class Ring:
     """One cluster of linked users, scored. ``members`` lists users and the identifiers that link them."""
@@ -151,201 +147,9 @@ def find_clusters(links: pd.DataFrame, policy: LinkPolicy | None = None, *, min_
     [['a', 'b', 'c']]
     """
     policy = policy or LinkPolicy.from_settings()
-    edges = _linking_edges(links, policy)
-    users, ents = _cluster_codes(_linking(edges), max_component, seed)
+    edges = linking_edges(links, policy)
+    users, ents = cluster_codes(joining(edges), max_component, seed)
     return [sorted(users[c].tolist()) for c in ents if len(c) >= min_size]
-
-
-def _linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | None = None) -> pd.DataFrame:
-    """Links of linking types with ``n_users`` per identifier and two flags per user-identifier pair.
-
-    ``strong``: the link is not incidental (two or more uses, or at least ``MIN_LINK_SHARE`` of the user's
-    activity). ``links``: the identifier may join its users. Cards, devices, emails and phones join their
-    users up to the type's hub limit. A network address is weak evidence (NAT, proxies, cafes, offices
-    and VPN exits are shared by strangers), so an IP joins its users only when they *adopted it
-    together* (three or more users whose first use falls within ``ARRIVAL_WINDOW_DAYS``); synchronised
-    use of any IP is found separately by :func:`_coactivity_edges`. An identifier above its hub limit
-    (up to ``BURST_HUB_FACTOR`` times it) still joins its users when they adopted it together: a device
-    farm's 30 new accounts, not a default device id used by strangers all year.
-    """
-    lk = links[links["type"].map(policy.links).astype(bool)] if len(links) else links
-    lk = lk.reset_index(drop=True)
-    tcode, tnames = pd.factorize(lk["type"])
-    ecode, _ = pd.factorize(pd.MultiIndex.from_arrays([tcode, lk["entity_id"].to_numpy()])) if len(lk) else (
-        np.zeros(0, np.int64), None)
-    ent = np.asarray(ecode, dtype=np.int64)
-    n_ent = int(ent.max()) + 1 if len(ent) else 0
-    n_users = np.bincount(ent, minlength=n_ent)
-    lim_t = np.array([policy.hub_limit(t) for t in tnames], dtype=np.int64)
-    limits = lim_t[tcode] if len(tcode) else np.zeros(0, np.int64)
-    n_of_edge = n_users[ent]
-    first = (pd.to_numeric(lk["first_seen"], errors="coerce").to_numpy(dtype=float) if "first_seen" in lk.columns
-             else np.full(len(lk), np.nan))
-    f_min = np.full(n_ent, np.inf)
-    f_max = np.full(n_ent, -np.inf)
-    known = ~np.isnan(first)
-    np.minimum.at(f_min, ent[known], first[known])
-    np.maximum.at(f_max, ent[known], first[known])
-    # first uses in the first days of the data say nothing about adoption: those users were already there
-    start = np.nanmin(first) if len(first) and (~np.isnan(first)).any() else -np.inf
-    with np.errstate(invalid="ignore"):
-        together = (((f_max - f_min) <= ARRIVAL_WINDOW_DAYS * DAY_MS)
-                    & (f_min >= start + ARRIVAL_WINDOW_DAYS * DAY_MS))[ent] if n_ent else np.zeros(0, bool)
-    is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
-    keep = (n_of_edge <= limits) | (together & (n_of_edge <= BURST_HUB_FACTOR * limits))
-    joins = np.where(is_ip, together & (n_of_edge >= 3), True)
-    out = lk.assign(ent=ent, n_users=n_of_edge, links=joins, coactivity=False)
-    if "n" in links.columns and len(links):
-        if totals is None:
-            # a user's activity: the most transactions seen under any one type (every tx has a user, most
-            # have a card or a merchant)
-            per_type = links.groupby(["user_id", "type"], sort=False)["n"].sum()
-            totals = per_type.groupby(level=0).max()
-        total = totals
-        n_tx = out["n"].to_numpy(dtype=float)
-        # users with a single-use link are the only ones whose total matters; others may be missing
-        share = n_tx / out["user_id"].map(total).to_numpy(dtype=float)
-        # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
-        # laptop once) does not make a link; it still counts in the cluster's description
-        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE))
-    else:
-        out = out.assign(strong=True)
-    return out[keep].reset_index(drop=True)
-
-
-def _coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
-    """Links that only synchronised use reveals: through any shared network address, and through hubs.
-
-    Sharing an address says little (NAT, proxies, offices), and a hub (a carrier NAT, a default device
-    id) links nobody by itself. But two accounts that pass through the same address or hub *at the same
-    merchant on the same day*, on ``MIN_COACTIVITY`` or more different occasions (counted over all the
-    addresses they share: a ring rotates over a few proxies), act together; strangers almost never do.
-    Crowds of more than ``MAX_MEETING_USERS`` at one merchant-day are left out by the reader. Each such
-    pair becomes a two-user link named after the identifier where they met most.
-
-    ``meet`` has one row per (identifier, merchant, day, user): columns ``type, entity_id, merchant_id,
-    bucket, user_id, first_ts``. Vectorised: integer codes, one sort, pairs generated per group size.
-    """
-    empty = pd.DataFrame(columns=["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent",
-                                  "n_users", "strong", "links", "coactivity"])
-    if not len(meet):
-        return empty
-    hcode, hub_keys = pd.factorize(pd.MultiIndex.from_arrays([meet["type"].to_numpy(),
-                                                              meet["entity_id"].to_numpy()]))
-    ucode, user_keys = pd.factorize(meet["user_id"])
-    gcode, _ = pd.factorize(pd.MultiIndex.from_arrays([hcode, meet["merchant_id"].to_numpy(),
-                                                       meet["bucket"].to_numpy()]))
-    order = np.lexsort((ucode, gcode))
-    g, u, hg = gcode[order], ucode[order], hcode[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    size = np.diff(np.r_[starts, len(g)])
-    # pairs within each meeting (groups are small: at most MAX_MEETING_USERS users)
-    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for sz in np.unique(size[size >= 2]):
-        st = starts[size == sz]
-        for i in range(sz):
-            for j in range(i + 1, sz):
-                pa.append(st + i)
-                pb.append(st + j)
-    ia, ib = np.concatenate(pa), np.concatenate(pb)
-    if not len(ia):
-        return empty
-    a_, b_ = np.minimum(u[ia], u[ib]), np.maximum(u[ia], u[ib])
-    pair = pd.DataFrame({"a": a_, "b": b_, "h": hg[ia]})
-    # meetings of one pair add up across addresses; the link is named after the identifier where they
-    # met most
-    per = pair.groupby(["a", "b", "h"], sort=False).size().rename("k").reset_index()
-    tot = per.groupby(["a", "b"], sort=False)["k"].transform("sum").to_numpy()
-    per = per[tot >= MIN_COACTIVITY].sort_values(["a", "b", "k", "h"], ascending=[True, True, False, True])
-    cnt = per.drop_duplicates(["a", "b"])
-    if not len(cnt):
-        return empty
-    h, a, b = cnt["h"].to_numpy(), cnt["a"].to_numpy(), cnt["b"].to_numpy()
-    code = np.arange(first_code, first_code + len(cnt))
-    hh, uu = np.concatenate([h, h]), np.concatenate([a, b])
-    # each user's synchronised use of that identifier: first, last, number of meetings; a meeting's time is
-    # its first transaction (whether a store reports it per user or per meeting)
-    m_ts = pd.Series(meet["first_ts"].to_numpy(np.int64)).groupby(gcode).transform("min").to_numpy()
-    fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": m_ts}).groupby(["h", "u"])["ts"].agg(["min", "max", "size"])
-    f = fu.reindex(pd.MultiIndex.from_arrays([hh, uu]))
-    types = hub_keys.get_level_values(0).to_numpy()[hh]
-    eids = hub_keys.get_level_values(1).to_numpy()[hh]
-    return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
-                         "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
-                         "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
-                         "strong": True, "links": True, "coactivity": True})
-
-
-def _linking(edges: pd.DataFrame) -> pd.DataFrame:
-    """The edges that join users: strong links to joining identifiers that two or more users linked to strongly."""
-    e = edges[edges["strong"].to_numpy(dtype=bool) & edges["links"].to_numpy(dtype=bool)]
-    k = e.groupby("ent")["user_id"].transform("size")
-    return e[k.to_numpy() >= 2]
-
-
-def _cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2)."""
-    ucode, uniq_users = pd.factorize(edges["user_id"])
-    ecode, _ = pd.factorize(edges["ent"])
-    n_u, n_e = len(uniq_users), int(ecode.max()) + 1 if len(ecode) else 0
-    if n_u == 0:
-        return np.asarray(uniq_users, dtype=object), []
-    g = sparse.coo_matrix((np.ones(len(ucode), np.int8), (ucode, n_u + ecode)), shape=(n_u + n_e, n_u + n_e))
-    _, lab = connected_components(g, directed=False)
-    ulab = lab[:n_u]
-    order = np.argsort(ulab, kind="stable")
-    cuts = np.flatnonzero(np.diff(ulab[order])) + 1
-    groups = np.split(order, cuts)
-    out: list[np.ndarray] = []
-    # a component held together by one identifier (a device farm, a card pool) is one ring however big:
-    # only loosely connected large components, where no identifier reaches half the users, are split
-    ent_users = np.bincount(ecode, minlength=n_e)
-    top_share = np.zeros(n_u + n_e)
-    np.maximum.at(top_share, lab[n_u:], ent_users.astype(float))
-    comp_size = np.bincount(ulab, minlength=len(top_share))
-    loose = top_share[ulab[[grp[0] for grp in groups]]] < 0.5 * comp_size[ulab[[grp[0] for grp in groups]]]
-    big = [grp for grp, lo in zip(groups, loose) if len(grp) > max_component and lo]
-    out.extend(grp for grp, lo in zip(groups, loose) if len(grp) >= 2 and not (len(grp) > max_component and lo))
-    if big:
-        # network addresses are shared by strangers (NAT, proxies, cafes) more than cards or devices are
-        weak = edges["type"].to_numpy() == "ip"
-        if "coactivity" in edges.columns:
-            weak = weak | edges["coactivity"].to_numpy(dtype=bool)
-        etype_w = np.where(weak, 0.5, 1.0)
-        out.extend(_split_communities(big, ucode, ecode, etype_w, n_u, seed))
-    return np.asarray(uniq_users, dtype=object), out
-
-
-def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,
-                       n_u: int, seed: int) -> list[np.ndarray]:
-    """Louvain communities of each large component, on the user graph projected from the identifiers.
-
-    Two users sharing an identifier used by k users get ``w / (k - 1)`` (``w`` by type: 0.5 for addresses
-    and co-activity, 1 otherwise), summed over the identifiers they share: a device two people share binds
-    them far more than an address twelve people passed through. Projecting (rather than running on the
-    bipartite graph) keeps a busy identifier from pulling all its users into its own community.
-    """
-    import networkx as nx
-
-    comp = np.full(n_u, -1, dtype=np.int64)
-    for i, grp in enumerate(big):
-        comp[grp] = i
-    sel = comp[ucode] >= 0
-    e = pd.DataFrame({"u": ucode[sel], "e": ecode[sel], "w": etype_w[sel]})
-    k = e.groupby("e")["u"].transform("size").to_numpy()
-    e["w"] = e["w"].to_numpy() / np.maximum(1, k - 1)
-    pairs = e.merge(e[["u", "e"]], on="e", suffixes=("", "2"))
-    pairs = pairs[pairs["u"] < pairs["u2"]]
-    pw = pairs.groupby(["u", "u2"], sort=True)["w"].sum().reset_index()
-    pw["c"] = comp[pw["u"].to_numpy()]
-    out: list[np.ndarray] = []
-    for _, part in pw.groupby("c", sort=True):
-        g = nx.Graph()
-        g.add_weighted_edges_from(zip(part["u"].tolist(), part["u2"].tolist(), part["w"].tolist()))
-        for community in nx.community.louvain_communities(g, weight="weight", resolution=LOUVAIN_RESOLUTION, seed=seed):
-            if len(community) >= 2:
-                out.append(np.sort(np.fromiter(community, dtype=np.int64)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -395,12 +199,15 @@ class _Source:
         k = lk.groupby(["type", "entity_id"], sort=False)["user_id"].transform("size").to_numpy()
         return lk.assign(n_users=k)[(k >= min_users) & (k <= max_users)].reset_index(drop=True)
 
-    def user_tx_counts(self, users: Sequence[str]) -> pd.Series:
+    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
+        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
         if self.narrow:
             f = self.store.user_activity_frame(list(users))
-            return pd.Series(f["n_tx"].to_numpy(), index=f["user_id"].to_numpy())
+            return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
+                                index=f["user_id"].to_numpy())
         tx = self._all_tx()
-        return tx.loc[tx["user_id"].isin(list(users)), "user_id"].value_counts()
+        t = tx[tx["user_id"].isin(list(users))]
+        return t.groupby("user_id").agg(n_tx=("ts", "size"), first_ts=("ts", "min"))
 
     def n_users(self, typ: str, entity_ids: Sequence[str]) -> np.ndarray:
         if self.narrow and hasattr(self.store, "count_links"):
@@ -554,16 +361,68 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     as_ms = _as_ms(as_of)
     src = _Source(store)
     edges = _detection_edges(src, policy)
-    uids, groups = _cluster_codes(_linking(edges), max_component, seed)
+    linking = joining(edges)
+    uids, groups = cluster_codes(linking, max_component, seed)
     groups = [g for g in groups if len(g) >= min_size]
     if not groups:
         return []
     users = uids[np.concatenate(groups)].tolist()
     tx = src.transactions_of_users(users, _TX_COLUMNS)
     tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
+    groups = [g for g in _split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
+    if not groups:
+        return []
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
     fraud_tx, fraud_type, user_labels = _known_fraud(tx, store.labels(), as_ms, delay_ms)
     return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels)
+
+
+def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
+                     tx: pd.DataFrame) -> list[np.ndarray]:
+    """Clusters without the links of long-standing customers to short-lived accounts.
+
+    A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the other users of
+    a card, device or address they share in the cluster (the other one when two share it, else their
+    median) is more likely those accounts' victim (a stolen card, a compromised device) or a bystander (a
+    cafe's regular arriving the same week) than their accomplice, and that link would drag the customer's
+    family into the ring. Such links are dropped and the cluster split into what stays connected.
+    Lifetimes are each user's first to last transaction in the store.
+    """
+    if not len(linking) or not len(tx):
+        return groups
+    ts = tx["ts"].to_numpy(np.int64)
+    span = pd.Series(ts).groupby(tx["user_id"].to_numpy()).agg(["min", "max"])
+    life_of = (span["max"] - span["min"]) / DAY_MS
+    gid = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=uids[np.concatenate(groups)])
+    g_of = linking["user_id"].map(gid).to_numpy(dtype=float)
+    inside = ~np.isnan(g_of)
+    e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
+                      "e": linking["ent"].to_numpy()[inside]}).drop_duplicates()
+    e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
+    key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
+    grp = e["life"].groupby(key)
+    k = grp.transform("size").to_numpy()
+    life = e["life"].to_numpy()
+    ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
+    odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
+    hit = np.unique(e["g"].to_numpy()[odd])
+    if not len(hit):
+        return groups
+    out = [g for i, g in enumerate(groups) if i not in set(hit.tolist())]
+    keep = ~odd & np.isin(e["g"].to_numpy(), hit)
+    # what stays connected inside each affected cluster
+    uc, ukeys = pd.factorize(e["u"].to_numpy()[keep])
+    kc = key[keep]
+    kc2 = pd.factorize(kc)[0]
+    n_u, n_k = len(ukeys), int(kc2.max()) + 1 if len(kc2) else 0
+    g = sparse.coo_matrix((np.ones(len(uc), np.int8), (uc, n_u + kc2)), shape=(n_u + n_k, n_u + n_k))
+    _, lab = connected_components(g, directed=False)
+    pos = pd.Series(np.arange(len(uids)), index=uids)
+    lab_u = lab[:n_u]
+    for c in np.unique(lab_u):
+        members = ukeys[lab_u == c]
+        out.append(np.sort(pos.reindex(members).to_numpy(dtype=np.int64)))
+    return out
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
@@ -579,8 +438,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
     links = src.shared_links(types, 2, max_users).sort_values(["type", "entity_id", "user_id"], kind="stable")
     links = links.reset_index(drop=True)
     once = links.loc[pd.to_numeric(links["n"]).to_numpy() < 2, "user_id"].unique()
-    totals = src.user_tx_counts(once.tolist()) if len(once) else pd.Series(dtype=float)
-    edges = _linking_edges(links, policy, totals)
+    act = src.user_activity(once.tolist()) if len(once) else pd.DataFrame({"n_tx": [], "first_ts": []})
+    edges = linking_edges(links, policy, act["n_tx"], pd.to_numeric(act["first_ts"]))
     parts = []
     for col, typ in _COLUMN_TYPE.items():
         if not policy.links(typ):
@@ -595,7 +454,7 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
         if len(m):
             parts.append(m.assign(type=typ).sort_values(["entity_id", "merchant_id", "bucket", "user_id"],
                                                         kind="stable"))
-    co = _coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(),
+    co = coactivity_edges(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(),
                            int(edges["ent"].max()) + 1 if len(edges) else 0)
     if len(co):
         known = dict(zip(zip(links["type"], links["entity_id"]), links["n_users"]))
@@ -647,10 +506,14 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                                  nf=("fraud", "sum"), nfp=("fp", "sum"), nvt=("vt", "sum"))
     pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp, n_victim=vt)
                 for u, n, nf, fp, vt in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"])]
-    pu["age"] = (pu["last"] - pu["first"]) / DAY_MS
+    # an account seen once has no age to tell (a customer who bought once is not a new account)
+    pu["age"] = ((pu["last"] - pu["first"]) / DAY_MS).where(pu["n"] >= 2)
+    # days from each member's last transaction to the end of what the store holds: throwaway accounts go
+    # quiet once used; customers keep buying
+    pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
-                             age=("age", "median"), kf=("kf", "sum"), start_off=("start_off", "median"))
+                             age=("age", "median"), idle=("idle", "median"), ntx=("n", "median"), kf=("kf", "sum"), start_off=("start_off", "median"))
     # ---- per cluster transactions
     ctx = ctx.sort_values(["c", "ts"], kind="stable").reset_index(drop=True)
     cl = ctx["c"].to_numpy()
@@ -667,6 +530,17 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     mc = mc[mc["m"] != ""].sort_values(["c", "k"], ascending=[True, False], kind="stable")
     top3 = mc.groupby("c").head(3).groupby("c").agg(k=("k", "sum"), share=("share", "sum"))
     top1 = mc.groupby("c").head(1).set_index("c")
+    # buying at the same merchant on the same day as another member: shopping together, or striking together
+    day = ctx["ts"].to_numpy(np.int64) // DAY_MS
+    sync_g = pd.DataFrame({"c": ctx["c"].to_numpy(), "m": ctx["m"].to_numpy(), "d": day, "u": user_arr})
+    sync_g = sync_g[sync_g["m"] != ""]
+    nu_md = sync_g.groupby(["c", "m", "d"])["u"].transform("nunique").to_numpy()
+    together = sync_g[nu_md >= 2]
+    tog_tx = together.groupby("c").size()
+    tog_users = together.groupby("c")["u"].nunique()
+    tog_m = together.groupby(["c", "m"])["u"].nunique().rename("k").reset_index()
+    tog_m = tog_m.sort_values(["c", "k", "m"], ascending=[True, False, True], kind="stable").drop_duplicates("c")
+    tog_m = tog_m.set_index("c")
     # ---- identifiers per cluster (hubs already out)
     e_cl = edges["user_id"].map(cluster_of_user).to_numpy(dtype=float)
     ce = edges[~np.isnan(e_cl)].assign(c=e_cl[~np.isnan(e_cl)].astype(np.int64))
@@ -677,7 +551,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                                                      kf=("kf", "sum"), f0=("first_seen", "min"),
                                                      f1=("first_seen", "max")).reset_index()
     ent = ent.rename(columns={"entity_id": "eid"})
-    ent["personal"] = ent["type"].isin(_PERSONAL)
+    ent["personal"] = ent["type"].isin(PERSONAL_TYPES)
     # every card in the cluster's own transactions (shared or not), plus its other shared identifiers
     own = pd.DataFrame({"c": t_cl[sel].astype(np.int64), "id": tx["card_id"].to_numpy()[sel]}).dropna()
     n_cards = own.drop_duplicates().groupby("c").size()
@@ -697,7 +571,10 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     tc_n, tc_amt, tc_lr, tc_nf = col(tc, "n"), col(tc, "amt", 0.0), col(tc, "lr", 0.0), col(tc, "nf")
     pc_first, pc_last, pc_fmax = col(pc, "first"), col(pc, "last"), col(pc, "fmax")
     pc_age, pc_kf, pc_off = col(pc, "age", 365.0), col(pc, "kf"), col(pc, "start_off", 0.0)
+    pc_idle, pc_ntx = col(pc, "idle", 0.0), col(pc, "ntx", 0.0)
     t3_k, t3_share = col(top3, "k", np.nan), col(top3, "share", 0.0)
+    tog_tx_l, tog_u_l = col(tog_tx), col(tog_users)
+    tog_m_id, tog_m_k = col(tog_m, "m", ""), col(tog_m, "k", 0)
     t1_nu, t1_m = col(top1, "nu", 0), col(top1, "m", "")
     n_id_l, n_cards_l, arr_l = col(n_ident), col(n_cards), col(arrival, None, 365.0)
     sh_sorted = shared.reset_index(drop=True)
@@ -739,6 +616,9 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             identifier_arrival_span_days=float(arr_l[c]),
             mean_amount_ratio=float(np.exp(tc_lr[c])),
             merchant_concentration=float(t3_k[c] / n_tx - t3_share[c]) if has_t3 else 0.0,
+            median_idle_days=float(pc_idle[c]), median_user_tx=float(pc_ntx[c]),
+            together_tx_share=float(tog_tx_l[c]) / max(1, n_tx), together_user_share=float(tog_u_l[c]) / n,
+            together_merchant_id=str(tog_m_id[c]), together_merchant_users=int(tog_m_k[c]),
             top_merchant_users=int(t1_nu[c]) if has_t3 else 0,
             censored_start=bool(pc_off[c] < 2.0),
             top_identifier_type=sh_type[sa] if has_top else "",

@@ -4,13 +4,14 @@
 (:func:`graphfraud.rings.detect_rings`) and the live engine (which keeps the same numbers up to date as
 transactions arrive) score a cluster the same way.
 
-Why these signals: size alone says little (families, flatmates and offices share devices, cards and
-IPs). What separates organised fraud is that its accounts are *new* and *arrive together*, their activity
-is *compressed in time* and *synchronised* across accounts, they *share more identifiers than people do*
-(several cards per account, one card or device across many accounts), they spend *more than usual at the
-same merchants* and *concentrate on a few merchants*, and, once labels arrive, *several* of them are
-confirmed fraud. Each signal adds bounded evidence, so no single one (a lone takeover victim in a family,
-a big spender, a new household) decides.
+Why these signals: size alone says little, and neither does sharing (families, flatmates and offices
+share devices, cards and addresses, and shop at the same places). What separates organised fraud is that,
+once labels arrive, *several* of its accounts are confirmed fraud; that its accounts are *new*, *arrive
+together* and *go quiet* once used; that they *act together* (buying at the same merchant on the same day,
+one synchronised burst); that they spend *more than usual at the same merchants*; and that they use *more
+cards per account* and share one device or card among *more accounts than a family has*. Each signal adds
+bounded evidence, so no single one (a lone takeover victim in a family, a big spender, a new household)
+decides.
 
 Examples
 --------
@@ -58,6 +59,12 @@ class ClusterStats:
     mean_amount_ratio: float = 1.0  # geometric mean of amount / typical amount at the same merchant
     merchant_concentration: float = 0.0  # share of transactions at the top 3 merchants, less their usual share
     top_merchant_users: int = 0  # users who bought at the cluster's top merchant
+    median_idle_days: float = 0.0  # per user: days from their last transaction to the end of the data; median
+    median_user_tx: float = 0.0  # transactions per user, median
+    together_tx_share: float = 0.0  # share of transactions at a merchant where another member bought that day
+    together_user_share: float = 0.0  # share of users with such a transaction
+    together_merchant_id: str = ""  # the merchant where most members bought on the same day as another
+    together_merchant_users: int = 0
     censored_start: bool = False  # most users were already active when the data begins (ages unknown)
     top_identifier_type: str = ""
     top_identifier_id: str = ""
@@ -76,6 +83,30 @@ def _days(d: float) -> str:
     return f"{d * 24:.0f} hours" if d < 2 else f"{d:.0f} days"
 
 
+#: The largest weight of each term of the evidence (see :func:`score_cluster`).
+WEIGHTS: dict[str, float] = {
+    "fraud_users": 4.5,  # two or more users confirmed fraud ...
+    "fraud_share": 2.0,  # ... plus this much as their share reaches half the cluster
+    "fraud_user": 1.5,  # one user confirmed fraud (a takeover in a family is one)
+    "fraud_tx": 0.8,  # confirmed fraud transactions, of users who are not fraudsters themselves
+    "new_accounts": 2.5,  # median account age (first to last transaction) well under a month
+    "first_seen_together": 1.5,  # the accounts' first transactions within days of each other
+    "arrived_together": 2.0,  # shared identifiers reached all their users within days
+    "bought_together": 3.5,  # members buying at the same merchant on the same day
+    "burst": 1.5,  # most transactions, from most users, within one 3-day window
+    "amounts": 2.5,  # amounts against the usual at the same merchants (down to -half of it when lower)
+    "gone_quiet": 2.0,  # members silent for weeks since their last transaction
+    "cards_per_user": 2.0,  # several cards per account
+    "shared_identifier": 1.0,  # one card or device shared by more accounts than a family has
+    "merchant_concentration": 0.3,  # spending concentrated on 3 merchants (families do that too)
+    "size": 1.5,  # log of the number of users, up to 16
+}
+#: Evidence (sum of the terms below) at which a cluster scores 0.5.
+EVIDENCE_MIDPOINT = 6.0
+#: A device or card shared by more accounts than a large family has is not a family's.
+FAMILY_SIZE = 6
+
+
 def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     """Score one cluster in [0, 1] (higher: more like a fraud ring), with reasons in plain words.
 
@@ -87,9 +118,23 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     Returns
     -------
     score : float
-        ``1 / (1 + exp(-(evidence - 3)))`` where evidence is a sum of bounded terms, one per signal.
+        ``1 / (1 + exp(-(evidence - EVIDENCE_MIDPOINT)))`` where evidence is a sum of bounded terms, one
+        per signal.
     reasons : list of str
-        The signals that contributed, strongest first, naming identifiers where there are any.
+        What links the cluster (its most shared identifier, by id) first, then the signals that
+        contributed, strongest first.
+
+    Notes
+    -----
+    The terms and their largest weights: confirmed fraud (several users 4.5, one 1.5, fraud transactions
+    of victims only 0.8); new accounts 2.5; accounts first seen together 1.5; shared identifiers reached
+    all their users together 2; members buying at the same merchant on the same day 3.5; one synchronised
+    burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against, -1.25);
+    members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
+    has 1; size 1.5. Households, offices and campuses share devices, cards, addresses and merchants too, so
+    sharing and merchant concentration alone weigh little; what they lack is confirmed fraud, new
+    throwaway accounts, coordination in time and money. The weights were chosen on the matrix of
+    ``bench/generalise.py`` (every typology, several seeds), never on one world.
 
     Examples
     --------
@@ -99,64 +144,79 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     >>> score_cluster(family)[0] < 0.2
     True
     """
-    s = stats
+    s, W = stats, WEIGHTS
     n = max(1, s.n_users)
     terms: list[tuple[float, str]] = []
     top = f"{s.top_identifier_type} {s.top_identifier_id}".strip()
 
-    # the shared identifier itself: wording first, weight by how many people share what
+    # the shared identifier itself: it says what links the cluster (reasons put it first); it weighs only
+    # when more accounts share it than a family has
     if s.top_identifier_id and s.max_users_per_identifier >= 2:
         txt = f"{top} is shared by {s.max_users_per_identifier} users"
         if s.top_identifier_fraud_users:
             txt += f", {s.top_identifier_fraud_users} of them confirmed fraud"
-        personal = s.top_identifier_type in ("card", "email", "phone", "bank_account", "account")
-        w = 0.25 * _clip((s.max_users_per_identifier - 2) / 4) + (0.25 if personal and s.max_users_per_identifier >= 3
-                                                                   else 0.0)
-        terms.append((w + 1e-3, txt))  # always first among equals: it says what links the cluster
+        terms.append((W["shared_identifier"] * _clip((s.max_users_per_identifier - FAMILY_SIZE) / FAMILY_SIZE) + 1e-3,
+                      txt))
     if s.cards_per_user >= 1.5:
-        terms.append((0.6 * _clip((s.cards_per_user - 1.3) / 1.2), f"{s.cards_per_user:.1f} cards per user"))
+        terms.append((W["cards_per_user"] * _clip((s.cards_per_user - 1.3) / 1.2), f"{s.cards_per_user:.1f} cards per user"))
 
     # known fraud: one confirmed account (a takeover in a family) is weak, several are strong
     if s.n_known_fraud_users >= 2:
         share = s.n_known_fraud_users / n
-        terms.append((1.5 + 1.5 * _clip(share / 0.5), f"{s.n_known_fraud_users} of {n} users confirmed fraud"))
+        terms.append((W["fraud_users"] + W["fraud_share"] * _clip(share / 0.5),
+                      f"{s.n_known_fraud_users} of {n} users confirmed fraud"))
     elif s.n_known_fraud_users == 1:
-        terms.append((0.5, f"1 of {n} users confirmed fraud"))
+        terms.append((W["fraud_user"], f"1 of {n} users confirmed fraud"))
     elif s.n_fraud_tx:
-        terms.append((0.3, f"{s.n_fraud_tx} transactions confirmed fraud"))
+        terms.append((W["fraud_tx"], f"{s.n_fraud_tx} transactions confirmed fraud"))
 
     # newness: ages are only meaningful when the data saw the accounts start
     age_w = 0.4 if s.censored_start else 1.0
     if s.median_account_age_days < 30:
-        terms.append((age_w * 1.2 * math.exp(-s.median_account_age_days / 15),
+        terms.append((age_w * W["new_accounts"] * math.exp(-s.median_account_age_days / 15),
                       f"accounts are new: median {_days(s.median_account_age_days)} of activity"))
     if s.first_activity_span_days < 10 and n >= 2:
-        terms.append((age_w * 1.0 * math.exp(-s.first_activity_span_days / 4),
+        terms.append((age_w * W["first_seen_together"] * math.exp(-s.first_activity_span_days / 4),
                       f"{n} accounts first seen within {_days(s.first_activity_span_days)}"))
     if s.identifier_arrival_span_days < 7:
-        terms.append((age_w * 0.6 * math.exp(-s.identifier_arrival_span_days / 2),
+        terms.append((age_w * W["arrived_together"] * math.exp(-s.identifier_arrival_span_days / 2),
                       f"shared identifiers reached all their users within {_days(s.identifier_arrival_span_days)}"))
 
-    # synchronised burst: most of the activity, from most accounts, inside one short window
+    # coordination: members at the same merchant on the same day, and one synchronised burst
+    together = _clip(s.together_tx_share / 0.3) * _clip(s.together_user_share)
+    if together > 0:
+        txt = (f"{s.together_user_share:.0%} of users bought at the same merchant on the same day as another "
+               f"member ({s.together_tx_share:.0%} of transactions)")
+        if s.together_merchant_id and s.together_merchant_users >= 2:
+            txt = f"{s.together_merchant_users} of {n} users bought at merchant {s.together_merchant_id} on the same day; " + txt
+        terms.append((W["bought_together"] * together, txt))
     burst = _clip((s.burst_tx_share - 0.25) / 0.5) * _clip((s.burst_user_share - 0.3) / 0.5)
     if burst > 0:
-        terms.append((1.5 * burst, f"{s.burst_tx_share:.0%} of transactions from {s.burst_user_share:.0%} of "
+        terms.append((W["burst"] * burst, f"{s.burst_tx_share:.0%} of transactions from {s.burst_user_share:.0%} of "
                                    f"users fall within 3 days"))
 
-    # money: amounts above what the same merchants usually see, concentrated on a few merchants
-    if s.mean_amount_ratio > 1.2:
-        terms.append((1.0 * _clip(math.log(s.mean_amount_ratio) / math.log(2.5)),
-                      f"amounts are {s.mean_amount_ratio:.1f}x the usual at the same merchants"))
+    # money: amounts against what the same merchants usually see
+    if s.mean_amount_ratio > 0:
+        amt = max(-0.5, min(1.0, math.log(s.mean_amount_ratio) / math.log(2.5)))
+        if amt > 0.1:
+            terms.append((W["amounts"] * amt, f"amounts are {s.mean_amount_ratio:.1f}x the usual at the same merchants"))
+        elif amt < 0:
+            terms.append((W["amounts"] * amt, ""))
     if s.merchant_concentration > 0.15:
         txt = f"{s.merchant_concentration:.0%} more of the spending than usual goes to 3 merchants"
         if s.top_merchant_id and s.top_merchant_users >= 2:
             txt = f"{s.top_merchant_users} of {n} users bought at merchant {s.top_merchant_id}; " + txt
-        terms.append((0.8 * _clip((s.merchant_concentration - 0.15) / 0.45), txt))
+        terms.append((W["merchant_concentration"] * _clip((s.merchant_concentration - 0.15) / 0.45), txt))
+
+    # throwaway accounts go quiet once used; customers keep buying
+    if s.median_idle_days > 7:
+        terms.append((W["gone_quiet"] * _clip((s.median_idle_days - 7) / 30),
+                      f"accounts went quiet: median {s.median_idle_days:.0f} days since their last transaction"))
 
     # a little for size, never deciding
-    terms.append((0.15 * _clip(math.log2(n / 2) / 3), ""))
+    terms.append((W["size"] * _clip(math.log2(n / 2) / 3), ""))
     evidence = sum(w for w, _ in terms)
-    score = 1.0 / (1.0 + math.exp(-(evidence - 3.0)))
+    score = 1.0 / (1.0 + math.exp(-(evidence - EVIDENCE_MIDPOINT)))
     ordered = sorted((t for t in terms if t[1] and t[0] > 0.05), key=lambda t: -t[0])
     reasons = [txt for _, txt in ordered]
     link = [txt for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []

@@ -239,12 +239,21 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
     """The ring score of the cluster a transaction joins, from the engine's component totals.
 
     Builds the same :class:`~graphfraud.ringscore.ClusterStats` the batch detector builds and scores it
-    with :func:`~graphfraud.ringscore.score_cluster` (one implementation for batch and live). Totals give
-    counts, amounts, known fraud and the span of first and last activity exactly; per-user and
-    per-identifier detail is not kept live, so: the median account age is bounded by the cluster's active
-    span (every account is at most that old), the burst is the whole activity when it all fits in one
-    burst window and unknown (neutral) otherwise, and identifier sharing, cards per user, amount ratio and
-    merchant concentration stay neutral.
+    with :func:`~graphfraud.ringscore.score_cluster` (one implementation for batch and live). The totals
+    give users, identifiers, known-fraud users and transactions, transactions, amount and the spans of
+    first and last activity exactly. Per-user, per-identifier and per-merchant detail is not kept live,
+    so:
+
+    * the median account age is bounded by the cluster's active span (no account in it is older);
+    * the burst is the whole activity when it all fits in one burst window, and neutral otherwise;
+    * left neutral (their defaults, which add no evidence): users per shared identifier and cards per
+      user, how fast shared identifiers reached their users, amounts against the merchants' usual,
+      merchant concentration, members buying at the same merchant on the same day, members gone quiet
+      (live, "now" is the last activity), and the start-of-data censoring flag.
+
+    A live score is therefore lower than the batch score of the same cluster when its evidence is in
+    sharing, amounts, merchants or timing between members; ``graphfraud rings`` remains the ranking
+    investigators work from.
     """
     day = 86_400_000.0
     fraud = sum(c.fraud_users for c in comps)

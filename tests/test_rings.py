@@ -1,6 +1,8 @@
 """Ring detection, ranking and the ring registry."""
 from __future__ import annotations
 
+import csv
+import importlib
 import json
 
 import networkx as nx
@@ -9,13 +11,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from graphfraud.cli import main
+from graphfraud.cli import PROFILES, main
 from graphfraud.graph.policy import LinkPolicy
 from graphfraud.rings import Ring, detect_rings, find_clusters, ring_id_for, sync_rings
 from graphfraud.ringscore import ClusterStats, score_cluster
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
+from loaders import load_file
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01
@@ -322,3 +325,138 @@ def test_live_ring_score_is_the_batch_score_of_the_component_totals():
     # the same people, active for three months: no burst, no newness, a lower score
     comp.first_min = now - 90 * DAY
     assert live_ring_score([comp], now, 5)[0] < score
+
+
+# ------------------------------------------------------------------------------------- typology worlds
+#: (profile, seed) of small generated worlds whose every planted ring ranks above every household: the
+#: seeds are fixed so the expected answer can be stated; each world takes about a second
+TYPOLOGY_WORLDS = [("stars", 3), ("chains", 2), ("sleepers", 3), ("bipartite", 2)]
+
+
+def _world(tmp_path, profile, seed, users=2000):
+    """A generated world loaded with labels for the first half of its rows only, as ``checks.sh rings``
+    does; returns the store, truth.json and the users seen on each office or campus address."""
+    module, func = PROFILES[profile].split(":")
+    write = getattr(importlib.import_module(module, "graphfraud"), func)
+    write(str(tmp_path / "tx.csv"), users, seed=seed)
+    with open(tmp_path / "tx.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    head = rows[0]
+    cut = 1 + (len(rows) - 1) // 2
+    for r in rows[cut:]:
+        r[head.index("is_fraud")] = ""
+    with open(tmp_path / "half.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    office_ips = {g["ip"] for k in ("offices", "campuses") for g in truth["decoys"].get(k, [])}
+    offices: dict[str, set[str]] = {}
+    for r in rows[1:]:
+        if r[head.index("ip")] in office_ips:
+            offices.setdefault(r[head.index("ip")], set()).add(r[head.index("user_id")])
+    store = open_store(str(tmp_path / "gf.db"))
+    load_file(str(tmp_path / "half.csv"), store, progress=None, rejects_path=str(tmp_path / "rejects.csv"))
+    return store, truth, offices
+
+
+@pytest.fixture(scope="module", params=TYPOLOGY_WORLDS, ids=[f"{p}-seed{s}" for p, s in TYPOLOGY_WORLDS])
+def typology(request, tmp_path_factory):
+    profile, seed = request.param
+    store, truth, offices = _world(tmp_path_factory.mktemp(profile), profile, seed)
+    yield profile, detect_rings(store), truth, offices
+    store.close()
+
+
+def test_every_planted_ring_ranks_above_households_and_offices(typology):
+    _, rings, truth, offices = typology
+    planted = [set(r["users"]) for r in truth["rings"].values() if len(r["users"]) >= 3]
+    n_r = len(planted)
+    ranks = [min((i for i, r in enumerate(rings) if _jaccard(p, r.users) >= 0.5), default=None) for p in planted]
+    assert None not in ranks, "every planted ring is found"
+    assert max(ranks) < 2 * n_r, "every planted ring is among the top 2R clusters"
+    homes = [set(h["users"]) for h in truth["decoys"]["households"]]
+    home_ranks = [i for i, r in enumerate(rings) if any(_jaccard(h, r.users) >= 0.5 for h in homes)]
+    assert home_ranks, "households sharing devices and addresses form clusters too"
+    assert min(home_ranks) > max(ranks), "every household ranks below every planted ring"
+    # clusters of colleagues (most users on one office or campus address) rank below the rings too
+    office_ranks = [i for i, r in enumerate(rings)
+                    if any(len(set(r.users) & staff) * 2 >= len(r.users) for staff in offices.values())]
+    assert min(office_ranks, default=len(rings)) > max(ranks)
+
+
+def test_reasons_name_the_linking_identifier_and_the_evidence(typology):
+    profile, rings, truth, _ = typology
+    evidence = ("confirmed fraud", "accounts are new", "first seen within", "reached all their users",
+                "on the same day", "fall within 3 days", "the usual at the same merchants", "went quiet",
+                "cards per user")
+    for ring in truth["rings"].values():
+        best = max(rings, key=lambda r: _jaccard(ring["users"], r.users))
+        ids = [f"{x['type']} {x['id']}" for x in best.shared_identifiers]
+        assert best.reasons[0].split(" is shared by ")[0] in ids  # what links them, by id
+        assert any(e in txt for txt in best.reasons[1:] for e in evidence)
+        if profile == "stars":  # the hub every member used is named first
+            assert best.reasons[0].startswith(f"{ring['hub']['type']} {ring['hub']['id']} is shared by")
+
+
+def test_the_holder_of_a_stolen_card_is_not_a_ring_member(tmp_path):
+    # a customer and her partner (one laptop, one home address) since the data began; she keeps using
+    # her card throughout
+    rows = [("v", day, 40.0, "cv", "dv", "1.2.3.4", f"g{day % 5}") for day in range(0, 90, 3)]
+    rows += [("w", day + 1, 30.0, "cw", "dv", "1.2.3.4", f"g{day % 5}") for day in range(0, 90, 6)]
+    # four new accounts on one device; one of them uses her card number twice
+    rows += [(f"r{i}", 41 + i * 0.1 + k * 0.5, 450.0, "cv" if i == 0 and k < 2 else f"rc{i}", "dR",
+              f"9.9.{i}.{k}", "big") for i in range(4) for k in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    assert [r.users for r in rings] == [["r0", "r1", "r2", "r3"]]
+
+
+def test_two_crews_arriving_on_one_proxy_stay_two_rings(tmp_path):
+    # a proxy address VPN customers use all year (more users than an address's hub limit)
+    rows = [(f"p{i}", (i * 3.1 + k * 30) % 90, 15.0, f"pc{i}", f"pd{i}", "5.5.5.5", f"pm{i}")
+            for i in range(28) for k in range(3)]
+    # two crews, each on its own device, both start on the proxy the same day
+    for crew in ("a", "b"):
+        rows += [(f"{crew}{i}", 50 + i * 0.05 + k * 0.3, 300.0, f"{crew}c{i}", f"{crew}-dev", "5.5.5.5",
+                  f"{crew}-shop") for i in range(4) for k in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    found = sorted(r.users for r in detect_rings(store))
+    assert found == [["a0", "a1", "a2", "a3"], ["b0", "b1", "b2", "b3"]]
+
+
+def test_meetings_link_a_crew_that_strikes_together_not_colleagues_who_lunch_together(tmp_path):
+    # carrier NAT: hundreds of strangers, each at their own shops
+    rows = [(f"n{i}", (i * 0.29) % 90, 20.0, f"nc{i}", f"nd{i}", "100.64.0.1", f"nm{i}") for i in range(300)]
+    # three accounts sharing nothing but the NAT buy at the same shops within the same hour, twice in two
+    # days
+    for day, hour, shop in ((60, 10, "mx"), (61, 14, "my")):
+        rows += [(f"s{i}", day + (hour * 60 + 5 + 5 * i) / 1440, 380.0, f"sc{i}", f"sd{i}", "100.64.0.1", shop)
+                 for i in range(3)]
+    rows += [(f"s{i}", 20 + i, 25.0, f"sc{i}", f"sd{i}", f"7.7.7.{i}", "corner") for i in range(3)]
+    # an office of 30 on one address; three colleagues lunch at one place every week, all year
+    rows += [(f"o{i}", (i * 2.9) % 90, 12.0, f"oc{i}", f"od{i}", "8.8.8.8", f"om{i}") for i in range(30)]
+    rows += [(f"c{i}", week * 7 + (12 * 60 + 5 + 5 * i) / 1440, 11.0, f"cc{i}", f"cd{i}", "8.8.8.8", "canteen")
+             for i in range(3) for week in range(13)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    assert [r.users for r in rings] == [["s0", "s1", "s2"]]
+    assert any("on the same day" in txt for txt in rings[0].reasons)
+
+
+def test_json_shape_is_kept(tmp_path):
+    store, _ = _small_store(tmp_path)
+    store.close()
+    res = CliRunner().invoke(main, ["rings", "--format", "json", "--store", str(tmp_path / "gf.db")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert isinstance(out, list) and [r["score"] for r in out] == sorted((r["score"] for r in out), reverse=True)
+    keys = {"ring_id", "score", "size", "members", "users", "known_fraud_users", "known_fraud_transactions",
+            "shared_identifiers", "first_activity", "last_activity", "total_amount", "reasons", "status",
+            "merged_into", "stats"}
+    for r in out:
+        assert set(r) == keys
+        assert all(set(m) == {"type", "id"} for m in r["members"])
+        assert [m["id"] for m in r["members"] if m["type"] == "user"] == r["users"]
+        assert set(ClusterStats.__dataclass_fields__) == set(r["stats"])

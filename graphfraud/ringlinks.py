@@ -1,0 +1,440 @@
+"""How ring detection links users: which shared identifiers join them, and how linked users form clusters.
+
+:func:`linking_edges` decides, per user-identifier pair, whether the identifier may join its users (hub
+limits, homes' and crews' addresses, arrivals together, a card's holder) and whether the user's link to it is
+more than incidental; :func:`coactivity_edges` adds the links only synchronised use reveals (meeting through
+a shared address or hub at one merchant within the hour); :func:`cluster_codes` turns the joining edges into
+clusters (solid components, thin links that attach stragglers, large loose components split into Louvain
+communities). :mod:`graphfraud.rings` reads the store, calls these and describes the clusters. Every
+constant below is a product default, the same for every world (docs/rings.md explains each).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from .graph.policy import LinkPolicy
+
+MAX_COMPONENT_USERS = 60  # components with more users are split into communities (rings reach 30 and drag in
+# a few of the people whose cards they stole)
+BURST_WINDOW_DAYS = 3.0
+LOUVAIN_RESOLUTION = 1.0  # only loosely connected components are split, so the standard modularity
+COACTIVITY_BUCKET_MS = 3_600_000  # same address or hub, same merchant, same hour
+MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hub are linked
+MIN_LINK_SHARE = 0.1  # a single use links a user only when it is at least this share of their activity
+ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
+MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
+BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
+FEW_IP_USERS = 6  # an address used by at most this many users at overlapping times is a home or a flat
+IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
+HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
+ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
+BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
+COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
+DAY_MS = 86_400_000
+PERSONAL_TYPES = ("card", "email", "phone", "bank_account", "account")
+
+
+
+
+def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | None = None,
+                   first_tx: pd.Series | None = None) -> pd.DataFrame:
+    """Links of linking types with ``n_users`` per identifier and two flags per user-identifier pair.
+
+    ``strong``: the link is not incidental: two or more uses, at least ``MIN_LINK_SHARE`` of the user's
+    activity, the account's very first transaction (accounts *opened* from one device), or a payment
+    credential or contact detail (a card, email, phone, bank account: one use of someone else's card is
+    how a stolen card is tested). ``links``: the identifier may join its users.
+
+    * Cards, devices, emails and phones join their users up to the type's hub limit.
+    * A network address is weak evidence (NAT, proxies, cafes, offices and VPN exits are shared by
+      strangers). It joins its users when it is a home's (at most ``FEW_IP_USERS`` users, all using it
+      within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not) or when
+      they arrived on it together (below).
+    * **Arriving together.** On any identifier (an address, or a device or card above its hub limit, up to
+      ``BURST_HUB_FACTOR`` times it), users whose *first* use falls in a window of ``ARRIVAL_WINDOW_DAYS``
+      with far more arrivals than the identifier's own rate explains (Poisson upper tail below
+      ``ARRIVAL_P / n_users``, three or more users) are joined with each other, not with the rest of its
+      users: a device farm's 30 new accounts, or a ring's members starting on a proxy that VPN customers
+      use all year; never a default device id that strangers adopt every day. Arrivals in the first
+      window of the data are left out (those users were already there).
+
+    Synchronised use of a busy address or hub is found separately by :func:`coactivity_edges`.
+    """
+    lk = links[links["type"].map(policy.links).astype(bool)] if len(links) else links
+    lk = lk.reset_index(drop=True)
+    tcode, tnames = pd.factorize(lk["type"])
+    ecode, _ = pd.factorize(pd.MultiIndex.from_arrays([tcode, lk["entity_id"].to_numpy()])) if len(lk) else (
+        np.zeros(0, np.int64), None)
+    ent = np.asarray(ecode, dtype=np.int64)
+    n_ent = int(ent.max()) + 1 if len(ent) else 0
+    n_users = np.bincount(ent, minlength=n_ent)
+    lim_t = np.array([policy.hub_limit(t) for t in tnames], dtype=np.int64)
+    limits = lim_t[tcode] if len(tcode) else np.zeros(0, np.int64)
+    n_of_edge = n_users[ent]
+    first = _num(lk, "first_seen")
+    last = _num(lk, "last_seen")
+    is_ip = np.asarray(lk["type"].to_numpy() == "ip", dtype=bool)
+    # a few users on one address at the same time: a home, a flat (an address that changed hands, as
+    # dynamic residential IPs do, is used at different times and joins nobody)
+    f_max = np.full(n_ent, -np.inf)
+    l_min = np.full(n_ent, np.inf)
+    known, k_last = ~np.isnan(first), ~np.isnan(last)
+    np.maximum.at(f_max, ent[known], first[known])
+    np.minimum.at(l_min, ent[k_last], last[k_last])
+    with np.errstate(invalid="ignore"):
+        overlap = ((f_max - l_min) <= IP_OVERLAP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    home = is_ip & overlap & (n_of_edge <= FEW_IP_USERS)
+    # an address a group used for a few weeks and nobody before or after: a crew's proxy exit, not an
+    # office or a cafe (those serve their regulars all year)
+    f_min = np.full(n_ent, np.inf)
+    l_max = np.full(n_ent, -np.inf)
+    np.minimum.at(f_min, ent[known], first[known])
+    np.maximum.at(l_max, ent[k_last], last[k_last])
+    with np.errstate(invalid="ignore"):
+        brief = ((l_max - f_min) <= BRIEF_IP_DAYS * DAY_MS)[ent] if n_ent else np.zeros(0, bool)
+    brief &= is_ip & (n_of_edge >= 3) & (n_of_edge <= limits) & ~home
+    direct = np.where(is_ip, home | brief, n_of_edge <= limits)
+    # the holder of a card or device that others only began to use weeks later (a stolen card, a
+    # second-hand phone, a parent's card) is evidence about those others, not one of them
+    direct &= ~(_holders(ent, first, last) & (lk["type"].to_numpy() == "card"))
+    group = _arrival_groups(ent, first, last, n_of_edge)
+    arrived = (group >= 0) & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
+    keep = (n_of_edge <= limits) | arrived
+    # users who arrived together are joined by their own (identifier, arrival) node
+    code = np.where(arrived, n_ent + group, ent)
+    # thin evidence: addresses that strangers could share by chance (see cluster_codes)
+    thin = is_ip & (brief | arrived)
+    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, thin=thin, coactivity=False)
+    if "n" in links.columns and len(links):
+        if totals is None:
+            # a user's activity: the most transactions seen under any one type (every tx has a user, most
+            # have a card or a merchant)
+            per_type = links.groupby(["user_id", "type"], sort=False)["n"].sum()
+            totals = per_type.groupby(level=0).max()
+        n_tx = out["n"].to_numpy(dtype=float)
+        # users with a single-use link are the only ones whose totals matter; others may be missing
+        share = n_tx / out["user_id"].map(totals).to_numpy(dtype=float)
+        opened = np.zeros(len(out), dtype=bool)
+        if first_tx is not None and len(first_tx):
+            with np.errstate(invalid="ignore"):
+                opened = first == out["user_id"].map(first_tx).to_numpy(dtype=float)
+        personal = out["type"].isin(PERSONAL_TYPES).to_numpy()
+        # incidental contact (one use, a small part of the user's activity: a VPN exit once, a friend's
+        # laptop once) does not make a link; it still counts in the cluster's description
+        # an identifier only two accounts ever used is no public terminal: one use of it says they know
+        # each other (or are one person)
+        pair = out["n_users"].to_numpy() == 2
+        out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived | pair)
+    else:
+        out = out.assign(strong=True)
+    return out[keep].reset_index(drop=True)
+
+
+def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _holders(ent: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per edge: whether its user is the identifier's holder: the one who used it ``HOLDER_LEAD_DAYS`` or
+    more before any other user did, and still uses it after they started (a victim's own card; not a
+    member of a ring who passed a card on)."""
+    out = np.zeros(len(ent), dtype=bool)
+    ok = np.flatnonzero(~np.isnan(first))
+    if not len(ok):
+        return out
+    o = ok[np.lexsort((first[ok], ent[ok]))]
+    e, f, l_ = ent[o], first[o], last[o]
+    head = np.r_[True, e[1:] != e[:-1]]
+    nxt_same = np.r_[e[1:] == e[:-1], False]
+    nxt_first = np.r_[f[1:], np.inf]
+    gap = nxt_first - f
+    with np.errstate(invalid="ignore"):
+        holder = head & nxt_same & (gap >= HOLDER_LEAD_DAYS * DAY_MS) & (l_ >= nxt_first)
+    out[o[holder]] = True
+    return out
+
+
+def _arrival_groups(ent: np.ndarray, first: np.ndarray, last: np.ndarray, n_users: np.ndarray) -> np.ndarray:
+    """Per edge, the id of the burst of arrivals it belongs to on its identifier, or -1.
+
+    A window ``[f, f + ARRIVAL_WINDOW_DAYS)`` opened by one user's first use holds ``c`` first uses; the
+    identifier's other users would put ``(n - 1) * window / span`` there by chance (``span``: the data's
+    length). The window is a burst when ``c >= 3`` and ``P(Poisson >= c - 1)`` is below ``ARRIVAL_P / n``
+    (one test per user of the identifier). Overlapping burst windows of one identifier are one group.
+    Vectorised: one sort, one ``searchsorted``.
+    """
+    from scipy.stats import poisson
+
+    out = np.full(len(ent), -1, dtype=np.int64)
+    ok = ~np.isnan(first) & (n_users >= 3)
+    if not ok.any():
+        return out
+    start = np.nanmin(first)
+    end = max(float(np.nanmax(last)) if (~np.isnan(last)).any() else float(np.nanmax(first)), float(np.nanmax(first)))
+    win = ARRIVAL_WINDOW_DAYS * DAY_MS
+    span = max(end - start, win)
+    idx = np.flatnonzero(ok)
+    e, f = ent[idx], first[idx]
+    order = np.lexsort((f, e))
+    idx, e, f = idx[order], e[order], f[order]
+    # a composite key keeps each identifier's first uses apart from the next identifier's
+    key = e.astype(float) * (4 * span + 4 * win) + (f - start)
+    count = np.searchsorted(key, key + win, side="left") - np.arange(len(key))
+    lam = (n_users[idx] - 1) * win / span
+    p = poisson.sf(count - 2, lam)  # P(X >= count - 1): the others in the window, beyond the one opening it
+    burst = (count >= 3) & (p < ARRIVAL_P / n_users[idx]) & (f >= start + win)
+    if not burst.any():
+        return out
+    # cover each burst window's edges; runs of covered edges (within one identifier) are groups
+    cover = np.zeros(len(key) + 1, dtype=np.int64)
+    b = np.flatnonzero(burst)
+    np.add.at(cover, b, 1)
+    np.add.at(cover, b + count[b], -1)
+    covered = np.cumsum(cover[:-1]) > 0
+    # (bursts of one identifier with no other arrival between them are one group)
+    new_run = covered & ~np.r_[False, covered[:-1] & (e[1:] == e[:-1])]
+    gid = np.cumsum(new_run) - 1
+    out[idx[covered]] = gid[covered]
+    return out
+
+
+def coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
+    """Links that only synchronised use reveals: through any shared network address, and through hubs.
+
+    Sharing an address says little (NAT, proxies, offices), and a hub (a carrier NAT, a default device
+    id) links nobody by itself. But two accounts that pass through the same address or hub *at the same
+    merchant on the same day*, on ``MIN_COACTIVITY`` or more different occasions (counted over all the
+    addresses they share: a ring rotates over a few proxies), act together; strangers almost never do.
+    Crowds of more than ``MAX_MEETING_USERS`` at one merchant-day are left out by the reader. Each such
+    pair becomes a two-user link named after the identifier where they met most.
+
+    ``meet`` has one row per (identifier, merchant, day, user): columns ``type, entity_id, merchant_id,
+    bucket, user_id, first_ts``. Vectorised: integer codes, one sort, pairs generated per group size.
+    """
+    empty = pd.DataFrame(columns=["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent",
+                                  "n_users", "strong", "links", "coactivity"])
+    if not len(meet):
+        return empty
+    hcode, hub_keys = pd.factorize(pd.MultiIndex.from_arrays([meet["type"].to_numpy(),
+                                                              meet["entity_id"].to_numpy()]))
+    ucode, user_keys = pd.factorize(meet["user_id"])
+    gcode, _ = pd.factorize(pd.MultiIndex.from_arrays([hcode, meet["merchant_id"].to_numpy(),
+                                                       meet["bucket"].to_numpy()]))
+    order = np.lexsort((ucode, gcode))
+    g, u, hg = gcode[order], ucode[order], hcode[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    size = np.diff(np.r_[starts, len(g)])
+    # pairs within each meeting (groups are small: at most MAX_MEETING_USERS users)
+    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for sz in np.unique(size[size >= 2]):
+        st = starts[size == sz]
+        for i in range(sz):
+            for j in range(i + 1, sz):
+                pa.append(st + i)
+                pb.append(st + j)
+    ia, ib = np.concatenate(pa), np.concatenate(pb)
+    if not len(ia):
+        return empty
+    a_, b_ = np.minimum(u[ia], u[ib]), np.maximum(u[ia], u[ib])
+    # a meeting's time is its first transaction (whether a store reports it per user or per meeting)
+    m_ts = pd.Series(meet["first_ts"].to_numpy(np.int64)).groupby(gcode).transform("min").to_numpy()
+    t_ = m_ts[order][ia].astype(float)
+    # meetings of one pair add up across addresses (a ring rotates over a few proxies), but only those in
+    # one burst window count, and they must be most of the pair's meetings: colleagues who lunch at the
+    # same place through the office address all year meet by habit; a ring meets when it strikes
+    pk, _ = pd.factorize(pd.MultiIndex.from_arrays([a_, b_]))
+    # one occasion (merchant, time bucket) met through two identifiers (an address and a default device
+    # id) is one meeting
+    mb = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
+    first_of = ~pd.DataFrame({"p": pk, "m": mb[order][ia]}).duplicated().to_numpy()
+    o = np.lexsort((t_, pk))
+    o = o[first_of[o]]
+    pk_s, t_s = pk[o], t_[o]
+    span = float(t_s.max() - t_s.min()) + 1.0
+    win = COACTIVITY_WINDOW_DAYS * DAY_MS
+    key = pk_s * (span + 2 * win) + (t_s - t_s.min())
+    in_win = np.searchsorted(key, key + win, side="left") - np.arange(len(key))
+    best = np.zeros(int(pk.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, pk_s, in_win)
+    total = np.bincount(pk[first_of], minlength=len(best))
+    ok = (best >= MIN_COACTIVITY) & (2 * best >= total)
+    pair = pd.DataFrame({"a": a_, "b": b_, "h": hg[ia]})[ok[pk]]
+    # the link is named after the identifier where they met most
+    per = pair.groupby(["a", "b", "h"], sort=False).size().rename("k").reset_index()
+    per = per.sort_values(["a", "b", "k", "h"], ascending=[True, True, False, True])
+    cnt = per.drop_duplicates(["a", "b"])
+    if not len(cnt):
+        return empty
+    h, a, b = cnt["h"].to_numpy(), cnt["a"].to_numpy(), cnt["b"].to_numpy()
+    code = np.arange(first_code, first_code + len(cnt))
+    hh, uu = np.concatenate([h, h]), np.concatenate([a, b])
+    # each user's synchronised use of that identifier: first, last, number of meetings
+    fu = pd.DataFrame({"h": hcode, "u": ucode, "ts": m_ts}).groupby(["h", "u"])["ts"].agg(["min", "max", "size"])
+    f = fu.reindex(pd.MultiIndex.from_arrays([hh, uu]))
+    types = hub_keys.get_level_values(0).to_numpy()[hh]
+    eids = hub_keys.get_level_values(1).to_numpy()[hh]
+    return pd.DataFrame({"type": types, "entity_id": eids, "user_id": user_keys.to_numpy()[uu],
+                         "first_seen": f["min"].to_numpy(), "last_seen": f["max"].to_numpy(),
+                         "n": f["size"].to_numpy(), "ent": np.concatenate([code, code]), "n_users": 0,
+                         "strong": True, "links": True, "arrived": False, "thin": True,
+                         "coactivity": True})
+
+
+def joining(edges: pd.DataFrame) -> pd.DataFrame:
+    """The edges that join users: strong links to joining identifiers that two or more users linked to strongly."""
+    e = edges[edges["strong"].to_numpy(dtype=bool) & edges["links"].to_numpy(dtype=bool)]
+    k = e.groupby("ent")["user_id"].transform("size")
+    return e[k.to_numpy() >= 2]
+
+
+def cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2).
+
+    Components of the user-identifier graph, in two steps. *Solid* links (cards, devices, homes' addresses,
+    accounts opened on one device, arrival bursts on a card or device) make components. *Thin* links
+    (arriving together on a busy address, meeting through a shared address or hub) then join them, smaller
+    first, but never two that stand as rings on their own (three users or more): they attach stragglers to
+    a ring, or make a new one, and two crews that started on one proxy the same week stay two rings.
+    """
+    ucode, uniq_users = pd.factorize(edges["user_id"])
+    ecode, _ = pd.factorize(edges["ent"])
+    n_u, n_e = len(uniq_users), int(ecode.max()) + 1 if len(ecode) else 0
+    if n_u == 0:
+        return np.asarray(uniq_users, dtype=object), []
+    weak = edges["type"].to_numpy() == "ip"
+    co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(len(edges), bool)
+    weak |= co
+    thin = (edges["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in edges.columns
+            else np.zeros(len(edges), bool)) | co
+    solid = ~thin
+    g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
+                           shape=(n_u + n_e, n_u + n_e))
+    _, lab0 = connected_components(g0, directed=False)
+    ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin])
+    order = np.argsort(ulab, kind="stable")
+    cuts = np.flatnonzero(np.diff(ulab[order])) + 1
+    groups = np.split(order, cuts)
+    out: list[np.ndarray] = []
+    # a component held together by one identifier (a device farm, a card pool) is one ring however big:
+    # only loosely connected large components, where no card or device reaches half the users, are split
+    # (an address, or two crews arriving on one proxy the same week, does not hold a component together)
+    strong_e = ~weak
+    per = pd.DataFrame({"g": ulab[ucode[strong_e]], "e": ecode[strong_e]}).groupby(["g", "e"]).size()
+    top = per.groupby(level=0).max() if len(per) else pd.Series(dtype=float)
+    g_id = np.array([ulab[grp[0]] for grp in groups])
+    top_n = top.reindex(g_id).fillna(0).to_numpy()
+    sizes = np.array([len(grp) for grp in groups])
+    loose = top_n < 0.5 * sizes
+    split = (sizes > max_component) & loose
+    out.extend(grp for grp, sp in zip(groups, split) if len(grp) >= 2 and not sp)
+    if split.any():
+        # edges inside each group only (a thin link refused between two rings stays out)
+        inside = ulab[ucode] == _entity_group(ulab, ucode, ecode, n_e)[ecode]
+        inside |= solid
+        etype_w = np.where(weak, 0.5, 1.0)  # addresses are shared by strangers more than cards or devices
+        big = [grp for grp, sp in zip(groups, split) if sp]
+        out.extend(_split_communities(big, ucode[inside], ecode[inside], etype_w[inside], n_u, seed))
+    return np.asarray(uniq_users, dtype=object), out
+
+
+def _entity_group(ulab: np.ndarray, ucode: np.ndarray, ecode: np.ndarray, n_e: int) -> np.ndarray:
+    """Per identifier: the group most of its users ended in (ties: the lowest group id)."""
+    d = pd.DataFrame({"e": ecode, "g": ulab[ucode]}).value_counts().reset_index(name="k")
+    d = d.sort_values(["e", "k", "g"], ascending=[True, False, True]).drop_duplicates("e")
+    out = np.full(n_e, -1, dtype=np.int64)
+    out[d["e"].to_numpy()] = d["g"].to_numpy()
+    return out
+
+
+def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Group labels per user after joining solid components ``lab`` through thin links ``(u, e)``.
+
+    Identifiers with fewer users first (the most specific evidence). On one identifier, the groups that hold
+    a solid component of three users or more ("rings") are never joined to each other; the users it links
+    who belong to no such group ("stragglers") join the ring with most users on it, unless they are three or more and at least as many
+    as that ring has there: then they are a group of their own (a second crew on the same proxy).
+    A union-find over the components the thin links touch (a few thousand at most).
+    """
+    if not len(u):
+        return lab
+    size = np.bincount(lab)
+    parent = np.arange(len(size))
+    anchored = size >= 3  # holds a solid component of three users or more
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> int:
+        a, b = find(a), find(b)
+        if a == b:
+            return a
+        if (size[b], -b) > (size[a], -a):
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        anchored[a] |= anchored[b]
+        return a
+
+    d = pd.DataFrame({"e": e, "c": lab[u]}).value_counts(sort=False).rename("k").reset_index()
+    d["n"] = d.groupby("e")["k"].transform("sum")
+    d = d.sort_values(["n", "e", "c"], kind="stable")
+    ents, comps, ks = d["e"].to_numpy(), d["c"].to_numpy(), d["k"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1], True])
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        on: dict[int, int] = {}
+        for c, k in zip(comps[a:b].tolist(), ks[a:b].tolist()):
+            r = find(c)
+            on[r] = on.get(r, 0) + k
+        rings = sorted((r for r in on if anchored[r]), key=lambda r: (-on[r], r))
+        loose = sorted(r for r in on if not anchored[r])
+        n_loose = sum(on[r] for r in loose)
+        if not loose:
+            continue
+        if rings and not (n_loose >= 3 and n_loose >= on[rings[0]]):
+            target = rings[0]
+        else:
+            target = loose[0]
+        for r in loose:
+            target = union(target, r)
+    roots = np.array([find(x) for x in range(len(parent))])
+    return roots[lab]
+
+
+def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,
+                       n_u: int, seed: int) -> list[np.ndarray]:
+    """Louvain communities of each large component, on the user graph projected from the identifiers.
+
+    Two users sharing an identifier used by k users get ``w / (k - 1)`` (``w`` by type: 0.5 for addresses
+    and co-activity, 1 otherwise), summed over the identifiers they share: a device two people share binds
+    them far more than an address twelve people passed through. Projecting (rather than running on the
+    bipartite graph) keeps a busy identifier from pulling all its users into its own community.
+    """
+    import networkx as nx
+
+    comp = np.full(n_u, -1, dtype=np.int64)
+    for i, grp in enumerate(big):
+        comp[grp] = i
+    sel = comp[ucode] >= 0
+    e = pd.DataFrame({"u": ucode[sel], "e": ecode[sel], "w": etype_w[sel]})
+    k = e.groupby("e")["u"].transform("size").to_numpy()
+    e["w"] = e["w"].to_numpy() / np.maximum(1, k - 1)
+    pairs = e.merge(e[["u", "e"]], on="e", suffixes=("", "2"))
+    pairs = pairs[(pairs["u"] < pairs["u2"]) & (comp[pairs["u"].to_numpy()] == comp[pairs["u2"].to_numpy()])]
+    pw = pairs.groupby(["u", "u2"], sort=True)["w"].sum().reset_index()
+    pw["c"] = comp[pw["u"].to_numpy()]
+    out: list[np.ndarray] = []
+    for _, part in pw.groupby("c", sort=True):
+        g = nx.Graph()
+        g.add_weighted_edges_from(zip(part["u"].tolist(), part["u2"].tolist(), part["w"].tolist()))
+        for community in nx.community.louvain_communities(g, weight="weight", resolution=LOUVAIN_RESOLUTION, seed=seed):
+            if len(community) >= 2:
+                out.append(np.sort(np.fromiter(community, dtype=np.int64)))
+    return out
