@@ -47,6 +47,7 @@ from scipy.sparse.csgraph import connected_components
 from . import labels as semantics
 from . import settings
 from .graph.policy import LinkPolicy
+from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
                         MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
                         linking_edges)
@@ -261,7 +262,7 @@ _COLUMN_TYPE = {"ip": "ip", "device_id": "device", "card_id": "card"}
 
 def _read_transactions(store: Any) -> pd.DataFrame:
     cols = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-            "currency", "is_fraud", "labelled_at", "fraud_type"]
+            "currency", "is_fraud", "labelled_at", "fraud_type", "counterparty_id"]
     frames = [f[cols] for f in store.iter_transaction_frames()]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -361,6 +362,15 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     as_ms = _as_ms(as_of)
     src = _Source(store)
     edges = _detection_edges(src, policy)
+    delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
+    labels = store.labels()
+    facts = _flow_facts(store, src, labels, as_ms, delay_ms)
+    if facts is not None:  # money between suspects, and users who paid each other and share a card
+        cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
+        sus = flows.suspects(facts.pairs, facts.known, facts.forwarding["forwarded"])
+        fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
+        if len(fl):
+            edges = pd.concat([edges, fl], ignore_index=True)
     linking = joining(edges)
     uids, groups = cluster_codes(linking, max_component, seed)
     groups = [g for g in groups if len(g) >= min_size]
@@ -372,9 +382,36 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     groups = [g for g in _split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
     if not groups:
         return []
-    delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
-    fraud_tx, fraud_type, user_labels = _known_fraud(tx, store.labels(), as_ms, delay_ms)
-    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels)
+    fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
+    edges = edges[edges["type"].to_numpy() != "transfer"]  # money is described by its own numbers
+    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
+
+
+def _flow_facts(store: Any, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
+                delay_ms: int) -> flows.FlowFacts | None:
+    """The store's transfers (those made by ``as_ms``) and who among their users is known fraud then;
+    ``None`` when the store holds no transfers."""
+    pairs = store.transfer_totals()
+    if not len(pairs):
+        return None
+    tusers = pd.unique(pd.concat([pairs["src"], pairs["dst"]], ignore_index=True)).tolist()
+    ttx = src.transactions_of_users(tusers, _TX_COLUMNS)
+    if as_ms is not None:
+        ttx = ttx[ttx["ts"].to_numpy(np.int64) <= as_ms].reset_index(drop=True)
+    fraud_tx, fraud_type, user_labels = _known_fraud(ttx, labels, as_ms, delay_ms)
+    received = flows.fraud_received(ttx, fraud_tx, fraud_type)
+    ku = flows.known_users(ttx, fraud_tx, fraud_type, user_labels, received)
+    known = set(ku.index[ku["kf"].to_numpy(dtype=bool)].tolist())
+    # accounts that only receive: known by their user label, or by a fraudulent transfer they received
+    known |= {u for u, v in user_labels.items() if v in semantics.FRAUD_USER_LABELS and u not in ku.index}
+    known |= {u for u in received.index if u not in ku.index and user_labels.get(u) is None}
+    t = ttx[ttx["counterparty_id"].notna().to_numpy()]
+    t = t.assign(ts=t["ts"].to_numpy(np.int64), amount=pd.to_numeric(t["amount"]).to_numpy(dtype=float))
+    if as_ms is not None:
+        pairs = t.groupby(["user_id", "counterparty_id"], sort=False).agg(
+            n=("ts", "size"), amount=("amount", "sum"), first_ts=("ts", "min"), last_ts=("ts", "max")).reset_index()
+        pairs = pairs.rename(columns={"user_id": "src", "counterparty_id": "dst"})
+    return flows.flow_facts(pairs, t, known)
 
 
 def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
@@ -397,14 +434,17 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     g_of = linking["user_id"].map(gid).to_numpy(dtype=float)
     inside = ~np.isnan(g_of)
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
-                      "e": linking["ent"].to_numpy()[inside]}).drop_duplicates()
+                      "e": linking["ent"].to_numpy()[inside],
+                      "money": linking["type"].to_numpy()[inside] == "transfer"}).drop_duplicates()
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
     grp = e["life"].groupby(key)
     k = grp.transform("size").to_numpy()
     life = e["life"].to_numpy()
     ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
+    # (money between suspects is no shared card: the rule is for identifiers)
     odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
+    odd &= ~e["money"].to_numpy(dtype=bool)
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups
@@ -426,7 +466,7 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
-               "labelled_at", "fraud_type"]
+               "labelled_at", "fraud_type", "counterparty_id"]
 
 
 def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
@@ -470,7 +510,7 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
               base: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
-              user_labels: dict[str, str]) -> list[Ring]:
+              user_labels: dict[str, str], facts: flows.FlowFacts | None = None) -> list[Ring]:
     n_c = len(groups)
     cluster_of_user = pd.Series(np.repeat(np.arange(n_c), [len(g) for g in groups]),
                                 index=uids[np.concatenate(groups)])
@@ -497,15 +537,16 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
                         "fp": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_AT_FAULT),
-                        "vt": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_IS_VICTIM),
                         "tid": tx["transaction_id"].to_numpy()[sel]})
     data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
     data_start = min(data_start, int(tx["ts"].min()))  # a sampled baseline may miss the very first rows
     # ---- per user
     pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"), n=("ts", "size"),
-                                 nf=("fraud", "sum"), nfp=("fp", "sum"), nvt=("vt", "sum"))
-    pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp, n_victim=vt)
-                for u, n, nf, fp, vt in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"])]
+                                 nf=("fraud", "sum"), nfp=("fp", "sum"))
+    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels)["kf"].reindex(pu.index).fillna(False)
+    if facts is not None:  # known over all their transfers, received ones included
+        kf |= pu.index.isin(list(facts.known))
+    pu["kf"] = kf.astype(bool)
     # an account seen once has no age to tell (a customer who bought once is not a new account)
     pu["age"] = ((pu["last"] - pu["first"]) / DAY_MS).where(pu["n"] >= 2)
     # days from each member's last transaction to the end of what the store holds: throwaway accounts go
@@ -590,6 +631,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     pu_kf = pu_s["kf"].to_numpy(dtype=bool).tolist()
     in_win_l = in_win
 
+    money = flows.cluster_flows(cluster_of_user, n_c, facts)
+
     rings: list[Ring] = []
     for c in range(n_c):
         ua, ub = int(pu_a[c]), int(pu_b[c])
@@ -624,7 +667,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             top_identifier_type=sh_type[sa] if has_top else "",
             top_identifier_id=sh_eid[sa] if has_top else "",
             top_identifier_fraud_users=sh_kf[sa] if has_top else 0,
-            top_merchant_id=str(t1_m[c]) if has_t3 else "")
+            top_merchant_id=str(t1_m[c]) if has_t3 else "",
+            **money[c])  # type: ignore[arg-type]
         score, reasons = score_cluster(stats)
         us = pu_users[ua:ub]
         users = sorted(us)

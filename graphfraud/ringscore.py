@@ -70,6 +70,16 @@ class ClusterStats:
     top_identifier_id: str = ""
     top_identifier_fraud_users: int = 0
     top_merchant_id: str = ""
+    # money between members (graphfraud.ringflows.cluster_flow)
+    flow_users: int = 0  # members in a transfer with another member
+    flow_transfers: int = 0
+    flow_amount: float = 0.0
+    flow_cycle: bool = False  # money returns to where it started, through members
+    mule_id: str = ""  # the member who received most transfers from known fraud accounts
+    mule_fraud_transfers: int = 0
+    mule_fraud_senders: int = 0
+    mule_forwarded: float = 0.0  # share of what they received that they sent on within a day
+    mule_lag_hours: float = float("nan")  # median time from a receipt to their next send
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +110,9 @@ WEIGHTS: dict[str, float] = {
     "shared_identifier": 1.0,  # one card or device shared by more accounts than a family has
     "merchant_concentration": 0.3,  # spending concentrated on 3 merchants (families do that too)
     "size": 1.5,  # log of the number of users, up to 16
+    "money_flow": 1.5,  # most members pass money to one another (families do too, a little)
+    "cycle": 1.0,  # money returns to where it started
+    "pass_through": 2.5,  # a member receives from known fraud and sends most of it on within a day
 }
 #: Evidence (sum of the terms below) at which a cluster scores 0.5.
 EVIDENCE_MIDPOINT = 6.0
@@ -131,7 +144,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     all their users together 2; members buying at the same merchant on the same day 3.5; one synchronised
     burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against, -1.25);
     members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
-    has 1; size 1.5. Households, offices and campuses share devices, cards, addresses and merchants too, so
+    has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1,
+    a member passing on within a day what known fraud accounts sent 2.5. Households, offices and campuses share devices, cards, addresses and merchants too, so
     sharing and merchant concentration alone weigh little; what they lack is confirmed fraud, new
     throwaway accounts, coordination in time and money. The weights were chosen on the matrix of
     ``bench/generalise.py`` (every typology, several seeds), never on one world.
@@ -212,6 +226,18 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     if s.median_idle_days > 7:
         terms.append((W["gone_quiet"] * _clip((s.median_idle_days - 7) / 30),
                       f"accounts went quiet: median {s.median_idle_days:.0f} days since their last transaction"))
+
+    # money: members paying one another, in a cycle, and a member passing on what known fraud sent
+    if s.flow_users >= 2:
+        txt = f"{min(s.flow_users, n)} of {n} users moved {s.flow_amount:,.0f} between them in {s.flow_transfers} transfers"
+        terms.append((W["money_flow"] * _clip(s.flow_users / n), txt))
+    if s.flow_cycle:
+        terms.append((W["cycle"], "money returned to where it started through members"))
+    if s.mule_id and s.mule_fraud_transfers:
+        lag = "" if math.isnan(s.mule_lag_hours) else f" (median {_days(s.mule_lag_hours / 24)} after a receipt)"
+        txt = (f"{s.mule_id} received {s.mule_fraud_transfers} transfers from {s.mule_fraud_senders} known fraud "
+               f"accounts and forwarded {s.mule_forwarded:.0%} within a day{lag}")
+        terms.append((W["pass_through"] * _clip((s.mule_forwarded - 0.2) / 0.6) + 1e-3, txt))
 
     # a little for size, never deciding
     terms.append((W["size"] * _clip(math.log2(n / 2) / 3), ""))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graphfraud.cli import main
@@ -34,6 +34,7 @@ def _expected(transfers: list[tuple[int, int, float]], fraud: set[int], u: int) 
 
 
 @settings(max_examples=60, deadline=None)
+@example(events=[("f", 2, True, 0), ("t", 2, 2, 1)])  # a known fraud account paying itself
 @given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), st.integers(1, 50)),
                           st.tuples(st.just("f"), st.integers(0, 6), st.booleans(), st.just(0))), max_size=40))
 def test_exposure_to_known_fraud_is_kept_exact_as_transfers_and_labels_arrive(events: list[tuple[Any, ...]]) -> None:

@@ -304,6 +304,9 @@ def test_a_store_without_narrow_reads_gives_the_same_rings(world):
         def last_seq(self):
             return store.last_seq()
 
+        def transfer_totals(self):
+            return store.transfer_totals()
+
     narrow, plain = detect_rings(store), detect_rings(Plain())
     assert [(r.users, round(r.score, 9)) for r in narrow] == [(r.users, round(r.score, 9)) for r in plain]
 
@@ -460,3 +463,51 @@ def test_json_shape_is_kept(tmp_path):
         assert all(set(m) == {"type", "id"} for m in r["members"])
         assert [m["id"] for m in r["members"] if m["type"] == "user"] == r["users"]
         assert set(ClusterStats.__dataclass_fields__) == set(r["stats"])
+
+
+def _transfers(rows, start=0):
+    """Rows of (payer, day, amount, receiver, card, is_fraud) -> a frame of transfers."""
+    out = []
+    for i, (u, day, amount, to, card, fraud) in enumerate(rows, start):
+        ts = pd.Timestamp(T0 + int(day * DAY), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append({"transaction_id": f"X{i:06d}", "timestamp": ts, "user_id": u, "amount": f"{amount:.2f}",
+                    "counterparty_id": to, "card_id": card or "", "is_fraud": fraud})
+    return pd.DataFrame(out)
+
+
+def test_a_mule_chain_is_one_ring_and_its_reasons_name_the_flow(tmp_path):
+    """Known fraud accounts pay two mules that pass the money on within hours; victims who paid a known
+    fraud account and a shop the mules pay join nobody."""
+    rows = []
+    for k in range(6):  # two fraudsters (each confirmed by a fraudulent transfer it received) pay m1
+        d = 10 + k
+        rows += [(f"victim{k}", d, 900.0, "f1" if k % 2 else "f2", f"vc{k}", "1"),
+                 ("f1" if k % 2 else "f2", d + 0.05, 800.0, "m1", None, ""),
+                 ("m1", d + 0.15, 760.0, "m2", None, ""), ("m2", d + 0.3, 720.0, "shop", None, "")]
+    rows += [(f"cust{k}", 5 + k * 3, 40.0, "shop", f"cc{k}", "") for k in range(25)]  # the shop's customers
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _transfers(rows))
+    rings = detect_rings(store)
+    assert [r.users for r in rings] == [["f1", "f2", "m1", "m2"]]
+    ring = rings[0]
+    assert ring.stats.flow_users == 4 and ring.stats.mule_id == "m1"
+    assert ring.stats.mule_fraud_senders == 2 and ring.stats.mule_forwarded == pytest.approx(0.95)
+    assert any(r.startswith("m1 received 6 transfers from 2 known fraud accounts and forwarded 95% within a day")
+               for r in ring.reasons), ring.reasons
+    assert not ring.shared_identifiers  # money is described by its own numbers, not as identifiers
+
+
+def test_users_who_paid_each_other_and_share_a_card_are_linked():
+    """The peer-to-peer rule: a payment (either way) between users who share a card links them; a payment
+    between strangers does not, nor does a payment between two accounts that are no suspects."""
+    from graphfraud.ringflows import transfer_edges
+
+    pairs = pd.DataFrame({"src": ["a", "c", "x"], "dst": ["b", "a", "y"], "n": [1, 2, 1],
+                          "amount": [50.0, 70.0, 5.0], "first_ts": [1, 2, 3], "last_ts": [1, 4, 3]})
+    cards = pd.DataFrame({"user_id": ["a", "b", "q"], "entity_id": ["c1", "c1", "c1"]})
+    e = transfer_edges(pairs, set(), cards, 100)
+    assert sorted(e["user_id"]) == ["a", "b"] and set(e["entity_id"]) == {"a>b"}
+    assert not e["thin"].any() and set(e["ent"]) == {100}
+    e = transfer_edges(pairs, {"c", "a"}, cards, 100)  # two suspects: a thin link
+    assert sorted(e["entity_id"].unique()) == ["a>b", "c>a"]
+    assert e.loc[e["entity_id"] == "c>a", "thin"].all()

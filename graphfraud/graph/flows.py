@@ -148,10 +148,12 @@ class FlowGraph:
         self.dst.append(v)
         self.amount.append(amount)
         self.ts.append(ts)
-        if u in self.fraud:
-            self._fraud_in(v, amount, 1 if new_sender else 0)
+        # before the receiver's exposure moves: a self-transfer of a known fraud account exposes its own
+        # sender, and _fraud_in then counts this transfer among its recipients' (it is in out.total)
         if pay.exposed():
             rec.hop2_in += amount
+        if u in self.fraud:
+            self._fraud_in(v, amount, 1 if new_sender else 0)
         if v in self.fraud:
             pay.fraud_out += amount
             pay.fraud_recipients += 1 if new_recipient else 0
