@@ -63,6 +63,87 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
     return out
 
 
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING" or
+                                         getattr(test, "attr", None) == "TYPE_CHECKING")
+
+
+def module_graph() -> dict[str, dict[str, int]]:
+    """``{module: {module it imports: line}}`` over the project's own modules, at import time.
+
+    What counts is what runs when the module is imported: top-level imports, and those in class bodies
+    or ``if``/``try`` blocks at top level. ``from package import name`` names the submodule when ``name``
+    is one, else the package. Not counted: imports inside functions (lazy: they run when the function
+    is called, after every module has loaded; allowed, though moving code to the right module is
+    better) and imports under ``if TYPE_CHECKING:`` (annotations only; they never run).
+    """
+    modules = {module_name(p): p for p in sources()}
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, dict[str, int]] = {}
+    for mod, path in modules.items():
+        here = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        out: dict[str, int] = {}
+
+        def visit(node: ast.AST) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    continue
+                if _type_checking_only(child):
+                    for stmt in child.orelse:
+                        visit(ast.Module(body=[stmt], type_ignores=[]))
+                    continue
+                targets: list[str | None] = []
+                if isinstance(child, ast.Import):
+                    targets = [known(a.name) for a in child.names]
+                elif isinstance(child, ast.ImportFrom):
+                    base = here[:len(here) - (child.level - 1)] if child.level > 1 else here
+                    parent = ".".join((base if child.level else []) + (child.module.split(".") if child.module
+                                                                        else []))
+                    targets = [f"{parent}.{a.name}" if f"{parent}.{a.name}" in modules else known(parent)
+                               for a in child.names]
+                for t in targets:
+                    if t is not None and t != mod:
+                        out.setdefault(t, child.lineno)
+                visit(child)
+
+        visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        graph[mod] = out
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str]:
+    """One import cycle as ``[a, b, ..., a]``, or ``[]`` when the graph has none (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, {})):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = walk(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state:
+            found = walk(start)
+            if found:
+                return found
+    return []
+
+
 def violations(path: Path) -> list[str]:
     name = rel(path)
     pkg = name.split("/")[0]
@@ -86,6 +167,14 @@ def violations(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", sources(), ids=rel)
 def test_imports_flow_one_way(path: Path) -> None:
     assert violations(path) == []
+
+
+def test_no_import_cycles() -> None:
+    graph = module_graph()
+    assert len(graph) > 10 and sum(map(len, graph.values())) > 10  # the walk sees the imports
+    cycle = find_cycle(graph)
+    assert cycle == [], "import cycle: " + " -> ".join(
+        f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:])) + f" -> {cycle[-1]}"
 
 
 @pytest.mark.parametrize("path", sources(), ids=rel)
@@ -116,3 +205,30 @@ def test_the_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.Monk
     path.write_text(code, encoding="utf-8")
     monkeypatch.setitem(globals(), "ROOT", fake_root)
     assert len(violations(path)) == expected
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"graphfraud/a.py": "from . import b\n", "graphfraud/b.py": "from .a import x\n"},
+     ["graphfraud.a", "graphfraud.b", "graphfraud.a"]),
+    ({"graphfraud/a.py": "import graphfraud.b\n", "graphfraud/b.py": "from graphfraud.c import y\n",
+      "graphfraud/c.py": "class K:\n    from graphfraud import a\n"},
+     ["graphfraud.a", "graphfraud.b", "graphfraud.c", "graphfraud.a"]),
+    ({"graphfraud/a.py": "from . import b\n", "graphfraud/b.py": "def f():\n    from .a import x\n"}, []),
+    ({"graphfraud/a.py": "from .b import y\n",
+      "graphfraud/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import x\n"}, []),
+    ({"graphfraud/a.py": "from .b import y\n",
+      "graphfraud/b.py": "import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n    from .a import x\n"},
+     ["graphfraud.a", "graphfraud.b", "graphfraud.a"]),
+    ({"graphfraud/__init__.py": "from .a import x\n", "graphfraud/a.py": "from . import b\n",
+      "graphfraud/b.py": "x = 1\n"}, []),
+], ids=["mutual", "three-through-class-body", "lazy-ok", "type-checking-ok", "type-checking-else", "no-cycle"])
+def test_the_cycle_finder_catches_cycles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str],
+                                         expected: list[str]) -> None:
+    """Planted cycles are found (through ``from . import module`` and class bodies); lazy and type-only are not."""
+    for name, code in {**{f"{p}/__init__.py": "" for p in PACKAGES}, **{f"{p}/m{i}.py": "" for p in PACKAGES
+                                                                     for i in range(4)}, **files}.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code, encoding="utf-8")
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert find_cycle(module_graph()) == expected

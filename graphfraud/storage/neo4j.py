@@ -27,13 +27,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction
 from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
+from .cypher import query
 from .neo4j_registry import Neo4jRegistryMixin
 
 __all__ = ["Neo4jStore", "query"]
@@ -51,18 +51,8 @@ _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_
 _PLAIN_TEXT = ("ref", "title", "target")
 _LINK_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n"]
 
-_QUERIES: dict[str, str] = {}
 _DRIVERS: dict[tuple[Any, ...], Any] = {}
 _DRIVERS_LOCK = threading.Lock()
-
-
-def query(name: str) -> str:
-    """The text of ``cypher/<name>.cypher`` (read once, with :mod:`importlib.resources`)."""
-    q = _QUERIES.get(name)
-    if q is None:
-        q = resources.files("cypher").joinpath(f"{name}.cypher").read_text(encoding="utf-8")
-        _QUERIES[name] = q
-    return q
 
 
 def _statements(name: str) -> list[str]:
