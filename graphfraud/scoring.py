@@ -415,10 +415,10 @@ class Scorer:
         return n
 
     def _forget_snapshot(self) -> None:
-        from .graph.persist import snapshot_path
+        from .graph.persist import forget_engine
 
         try:
-            os.unlink(snapshot_path(self.store))
+            forget_engine(self.store)
         except OSError:
             pass
 

@@ -2,7 +2,9 @@
 
 Rules (CONVENTIONS.md, "Imports flow one way"): ``graphfraud`` never imports flask, ``webui`` or ``loaders``
 (``graphfraud/cli.py``, the entry point, may import them inside its commands); ``webui`` and ``loaders``
-don't import each other; only ``graphfraud/storage/neo4j.py`` imports ``neo4j``; no module is over 1,000 lines.
+don't import each other; only ``graphfraud/storage/neo4j.py`` imports ``neo4j``; no module is over 1,000 lines;
+the modules of ``graphfraud``, ``webui`` and ``loaders`` import each other without a cycle (see
+:func:`module_graph` for what counts as an import); storage never touches the graph layer or its files.
 """
 from __future__ import annotations
 
@@ -162,6 +164,59 @@ def violations(path: Path) -> list[str]:
         if pkg == "loaders" and target == "webui":
             bad.append(where + " (webui and loaders don't import each other)")
     return bad
+
+
+#: What only the graph layer knows about its files on disk (graphfraud/graph/persist.py): their names and helpers.
+SNAPSHOT_FILE_WORDS = (".engine", "snapshot_path", "forget_engine", "save_engine", "load_engine", "persist")
+
+
+def storage_violations(path: Path) -> list[str]:
+    """A storage module importing the graph layer (lazily too) or naming the engine snapshot's file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    bad = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        words: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+            parent = ".".join((base if node.level else []) + (node.module.split(".") if node.module else []))
+            names = [parent] + [f"{parent}.{a.name}" for a in node.names]
+            words = [a.name for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words = [node.value]
+        elif isinstance(node, (ast.Name, ast.Attribute)):
+            words = [node.id if isinstance(node, ast.Name) else node.attr]
+        if any(n == "graphfraud.graph" or n.startswith("graphfraud.graph.") for n in names):
+            bad.append(f"{rel(path)}:{node.lineno} imports the graph layer (storage never does)")
+        bad.extend(f"{rel(path)}:{getattr(node, 'lineno', '?')} names {w!r} (the engine snapshot's file is the "
+                   f"graph layer's)" for w in words if any(k in w for k in SNAPSHOT_FILE_WORDS))
+    return bad
+
+
+@pytest.mark.parametrize("path", [p for p in sources() if rel(p).startswith("graphfraud/storage/")], ids=rel)
+def test_storage_never_touches_the_graph_layer_or_its_files(path: Path) -> None:
+    assert storage_violations(path) == []
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("from ..graph.persist import snapshot_path\n", 2),  # the import, and the helper's name
+    ("def f():\n    from ..graph import snapshot\n", 1),
+    ("def f():\n    from .. import graph\n", 1),
+    ("import graphfraud.graph.engine\n", 1),
+    ("import os\nos.unlink(location + '.engine')\n", 1),
+    ("from .. import settings\nfrom ..schema import Transaction\nfrom ..pagerank import pagerank\n", 0),
+], ids=["persist", "lazy-snapshot", "lazy-package", "absolute", "file-name", "allowed"])
+def test_the_storage_checker_catches_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str,
+                                                expected: int) -> None:
+    path = tmp_path / "graphfraud" / "storage" / "embedded.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(code, encoding="utf-8")
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert len(storage_violations(path)) == expected
 
 
 @pytest.mark.parametrize("path", sources(), ids=rel)

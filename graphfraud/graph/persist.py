@@ -42,6 +42,16 @@ def snapshot_path(store: Any) -> str:
     return os.path.join(folder, hashlib.sha256(loc.encode()).hexdigest()[:24] + ".engine")
 
 
+def forget_engine(store: Any) -> None:
+    """Remove the engine snapshot of ``store``, if there is one (after an erasure it holds old identifiers).
+
+    Raises :class:`OSError` when the file exists but cannot be removed."""
+    try:
+        os.unlink(snapshot_path(store))
+    except FileNotFoundError:
+        pass
+
+
 def _key(store: Any) -> bytes:
     from ..keys import key_for
 

@@ -679,11 +679,11 @@ class Neo4jStore(Neo4jRegistryMixin):
         ring memberships, and in decision records, rings, ring history, cases and earlier audit rows;
         identifiers only this user used, and personal (extra) identifier types wherever they appear, are
         renamed in place (nodes and links stay); the user's transaction attributes are dropped. Records an
-        audit row (naming the pseudonym only) and an ``erase`` event (serving processes rebuild their engine)
-        and removes the engine snapshot. Returns a summary with the ``pseudonym``; raises
-        :class:`NotFound` when the store has no such user.
+        audit row (naming the pseudonym only) and an ``erase`` event (serving processes rebuild their engine).
+        Returns a summary with the ``pseudonym``; raises :class:`NotFound` when the store has no such user.
+        The engine snapshot is the graph layer's: erase through :func:`graphfraud.erasure.erase_user`, which
+        removes it too.
         """
-        from ..graph.persist import snapshot_path
         from .erase import _CONTEXT, _SHARED_KEPT, _replacer, begin_erasure, pseudonym
 
         columns = {t: c for c, t in ENTITY_COLUMNS.items() if t not in _CONTEXT}  # card -> card_id, ...
@@ -747,10 +747,6 @@ class Neo4jStore(Neo4jRegistryMixin):
             return summary, base + 1
 
         summary: dict[str, Any] = self._write(work, "erase the user")
-        try:
-            os.unlink(snapshot_path(self))
-        except FileNotFoundError:
-            pass
         return summary
 
     # ------------------------------------------------------------ meta
