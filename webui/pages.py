@@ -31,13 +31,13 @@ from flask import Flask, Response, abort, current_app, flash, redirect, render_t
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
 from . import masking, money, uiauth
 from .pagekit import _int_arg, bp, fmt_ts, store, tx_fraud, user_label
-from .risk import RISK_DEFAULTS
 from .uiauth import admin_required, current_user, login_required
 
 log = logging.getLogger("graphfraud.webui")
@@ -46,16 +46,6 @@ CASE_STATUSES = {"open": "Open", "in_review": "In review", "confirmed": "Confirm
                  "dismissed": "Dismissed"}
 CASE_KINDS = ("ring", "user", "transaction", "entity")
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
-UI_DEFAULTS = {
-    "UI_HUB_LIMIT": 50,  # an identifier with more users than this is folded into one hub node
-    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per account and address in UI_LOGIN_WINDOW (see uiauth)
-    "UI_LOGIN_WINDOW": 300,  # seconds
-    "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
-    "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
-    "UI_FLOW_LIMIT": 500,  # most transfers among a ring's members read for its money flow (page and network)
-    "UI_SUSPECTS_PAGE": 50,  # accounts per page of the suspects queue
-    **RISK_DEFAULTS,  # the suspects queue's length and refresh (webui/risk.py)
-}
 DAY_MS = 86_400_000
 #: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
 #: never a number the store cannot take (SQLite raises OverflowError past it)
@@ -66,8 +56,8 @@ MAX_ROW_ID = 2**63 - 1
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
-    for k, v in UI_DEFAULTS.items():
-        app.config.setdefault(k, v)
+    for s in settings.SETTINGS:  # create_app has them all; an app built otherwise gets the defaults
+        app.config.setdefault(s.name.upper(), s.default)
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
