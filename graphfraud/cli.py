@@ -688,12 +688,11 @@ def erase(user_id: str, actor: str | None, store_path: str | None) -> None:
             actor = "cli:" + getpass.getuser()
         except (KeyError, OSError):
             actor = "cli"
+    from .erasure import erase_user
+
     store = open_store(store_path)
     try:
-        if not hasattr(store, "erase_user"):
-            raise GraphFraudError("This store backend cannot erase users yet; use the embedded store.",
-                                  code="not_supported")
-        out = store.erase_user(user_id, actor)
+        out = erase_user(store, user_id, actor)  # either backend; the engine snapshot goes too
     finally:
         store.close()
     # the user id is not echoed: terminals and CI logs keep what they print

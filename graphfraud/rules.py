@@ -9,7 +9,7 @@ A rules file (TOML) has a ``version`` and ``[[rule]]`` tables::
     description = "Device shared by many users"
     when = "device_users >= 5"
     effect = "add"              # add | review | block | allow
-    weight = 0.25               # for "add": pushes the score up (noisy-or with the model)
+    weight = 0.25               # for "add": the score without a model (noisy-or of the weights that fire)
     message = "device {device_id} is shared by {device_users+1} users, {device_fraud_users} of them confirmed fraud"
 
 ``when`` is an expression over feature names with numbers, comparisons, ``and``/``or``/``not``,
@@ -19,7 +19,9 @@ features and the transaction's identifiers (``card_id``, ``device_id``, ``ip``, 
 ``user_id``, extra types) in braces, with the same arithmetic.
 
 Effects combine as: a ``block`` rule blocks; else an ``allow`` rule (allow-list) allows; else a
-``review`` rule sends to review at least; ``add`` weights raise the score.
+``review`` rule sends to review at least. ``add`` weights make the score only while there is no model (a
+noisy-or of the weights of the rules that fire); with a model, its calibrated probability is the score and
+``add`` rules give reasons only (:func:`graphfraud.scoring.decide`).
 
 Examples
 --------

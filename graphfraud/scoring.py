@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -330,8 +329,7 @@ def prepare_engine(store: Any, overrides: Mapping[str, Any] | None = None) -> in
 def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int | None = None) -> GraphEngine:
     rates = {k: float(v) for k, v in settings.parse_pairs(settings.get("rates", overrides)).items()}
     delay = label_delay_ms if label_delay_ms is not None else int(settings.get("label_delay", overrides) * 1000)
-    extra = [t for t in str((overrides or {}).get("extra_types") or os.environ.get("GRAPHFRAUD_EXTRA_TYPES", "")
-                            ).split(",") if t.strip()]
+    extra = [t for t in str(settings.get("extra_types", overrides) or "").split(",") if t.strip()]
     return GraphEngine(LinkPolicy.from_settings(overrides),
                        snapshot_interval_ms=int(settings.get("snapshot_interval", overrides) * 1000),
                        label_delay_ms=delay, rates=rates, base_currency=settings.get("base_currency", overrides),
@@ -346,7 +344,7 @@ class Scorer:
     store : GraphStore
         The store; every scored transaction and decision is written there before an answer.
     rules : RuleSet, optional
-        Default: ``GRAPHFRAUD_RULES`` (a path) or the shipped default rules.
+        Default: the file the ``rules`` setting names (``GRAPHFRAUD_RULES``), or the shipped default rules.
     overrides : mapping, optional
         Setting overrides (thresholds, link policy, ...).
     """
@@ -355,7 +353,7 @@ class Scorer:
                  engine: GraphEngine | None = None):
         self.store = store
         self.overrides = dict(overrides or {})
-        path = os.environ.get("GRAPHFRAUD_RULES")
+        path = settings.get("rules", self.overrides)
         self.rules = rules or (RuleSet.from_file(path) if path else RuleSet.default())
         self.review_threshold = float(settings.get("review_threshold", self.overrides))
         self.block_threshold = float(settings.get("block_threshold", self.overrides))
@@ -415,10 +413,10 @@ class Scorer:
         return n
 
     def _forget_snapshot(self) -> None:
-        from .graph.persist import snapshot_path
+        from .graph.persist import forget_engine
 
         try:
-            os.unlink(snapshot_path(self.store))
+            forget_engine(self.store)
         except OSError:
             pass
 

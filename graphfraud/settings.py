@@ -1,8 +1,10 @@
-"""One table of settings: name, default, type and help.
+"""One table of settings: name, default, type, help and scope. Every setting of graphfraud is here.
 
-The table feeds the defaults of the library, the CLI's help and ``docs/settings.md`` (a test keeps the
-docs in step). A setting named ``label_delay`` is read from ``GRAPHFRAUD_LABEL_DELAY`` in the environment
-when the caller gives no explicit value.
+The table feeds the defaults of the library, of the web app (:func:`webui.create_app` takes every setting
+as an upper-cased config key: ``max_body_bytes`` is ``MAX_BODY_BYTES``), the CLI's help and
+``docs/settings.md``, which :func:`render_docs` writes (``python -m graphfraud.settings > docs/settings.md``;
+a test fails when the two differ). A setting named ``label_delay`` is read from ``GRAPHFRAUD_LABEL_DELAY``
+in the environment when the caller gives no explicit value.
 
 Examples
 --------
@@ -60,12 +62,31 @@ def _bool(v: Any) -> bool:
     raise ConfigError(f"{v!r} is not a yes/no value; use true or false.")
 
 
+def _optional_bool(v: Any) -> bool | None:
+    return None if v is None else _bool(v)
+
+
+def _as_given(v: Any) -> Any:
+    """Kept as given: a value that is not text, e.g. a callable from the app's config."""
+    return v
+
+
+#: How each kind of value reads in the docs.
+KIND_NAMES: dict[Callable[[Any], Any], str] = {str: "text", int: "integer", float: "number",
+                                               parse_duration: "duration", _bool: "yes/no",
+                                               _optional_bool: "yes/no or unset", _as_given: "as given"}
+#: Where a setting acts: the library and CLI, the web app (API, workers), or the investigator pages.
+SCOPES = {"core": "Library, CLI and scoring", "web": "Web app: API and workers",
+          "ui": "Investigator pages"}
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
     default: Any
     help: str
     kind: Callable[[Any], Any] = str
+    scope: str = "core"
 
     @property
     def env(self) -> str:
@@ -120,6 +141,45 @@ SETTINGS: tuple[Setting, ...] = (
             parse_duration),
     Setting("session_idle", "1h", "An investigator session ends after this long without a request.",
             parse_duration),
+    Setting("rules", "", "Path of the rules file (TOML) the scorer uses; empty: the rules shipped with "
+            "graphfraud."),
+    Setting("train_threads", 1, "OpenMP threads per classifier fit; one by default, as spinning threads slow "
+            "fits badly on a machine shared with serving workers and loaders.", int),
+    Setting("extra_types", None, "Extra entity columns (comma-separated) that the engine gives features of "
+            "their own and the API accepts; unset: the engine has none and the API accepts the link_types "
+            "beyond the built-in ones.", _as_given),
+    # the web app (webui.create_app)
+    Setting("api_key_cache_seconds", 5.0, "API keys are looked up again after this many seconds: a revoked "
+            "key stops working within it.", float, "web"),
+    Setting("scorer_startup_wait", 60.0, "Seconds a request waits for the scoring engine of a starting "
+            "worker before answering that it is not ready.", float, "web"),
+    Setting("scorer_factory", None, "What builds each worker's scorer: a callable(store) or "
+            "'package.module:attr'; unset: graphfraud.scoring.Scorer.", _as_given, "web"),
+    Setting("scorer_eager", False, "Build the scorer inside create_app instead of in a background thread "
+            "(tests).", _bool, "web"),
+    Setting("workers", 1, "Worker processes sharing the per-key rate limit (set by `graphfraud serve`).",
+            int, "web"),
+    Setting("metrics_dir", None, "Folder where workers share their metrics snapshots (set by `graphfraud "
+            "serve`); unset: each worker reports its own.", _as_given, "web"),
+    Setting("metrics_flush_seconds", 5.0, "How often a worker shares its metrics snapshot: how stale "
+            "another worker's scrape can be, in seconds.", float, "web"),
+    # the investigator pages (webui.pages, webui.money, webui.uiauth)
+    Setting("ui_hub_limit", 50, "In the network views, an identifier with more users than this is folded "
+            "into one hub node.", int, "ui"),
+    Setting("ui_login_attempts", 5, "Failed sign-ins allowed per account and address in ui_login_window "
+            "before sign-in is refused for a while.", int, "ui"),
+    Setting("ui_login_window", 300.0, "The window, in seconds, over which failed sign-ins are counted.",
+            float, "ui"),
+    Setting("ui_auto_rings", None, "Detect rings once when the ring registry is empty; unset: on, unless "
+            "the app is testing.", _optional_bool, "ui"),
+    Setting("ui_label_tx_limit", 5000, "Most transactions per user labelled by one case decision.", int, "ui"),
+    Setting("ui_flow_limit", 500, "Most transfers among a ring's members read for its money flow (page and "
+            "network).", int, "ui"),
+    Setting("ui_suspects_page", 50, "Accounts per page of the suspects queue.", int, "ui"),
+    Setting("ui_suspects_limit", 1000, "Accounts kept (with reasons) in a worker's ranking: the suspects "
+            "queue's length.", int, "ui"),
+    Setting("ui_suspects_refresh", 60.0, "Seconds a ranking is shown before a changed store makes it "
+            "recompute.", float, "ui"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -143,6 +203,28 @@ def get(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
                           f"{getattr(s.kind, '__name__', 'value')}.") from None
 
 
+def render_docs() -> str:
+    """The text of ``docs/settings.md``: every setting of the table, by scope, with its default and type."""
+
+    def cell(v: Any) -> str:
+        return "(unset)" if v is None else "(empty)" if v == "" else f"`{v}`"
+
+    out = ["# Settings", "",
+           "Every setting has a default and can be set in the environment as `GRAPHFRAUD_<NAME>`; the web app "
+           "also reads it from its instance config as `<NAME>` (upper case). Core functions take explicit "
+           "arguments; these are the defaults they fall back to. This page is generated from the table in "
+           "`graphfraud/settings.py` (`python -m graphfraud.settings > docs/settings.md`); `tests/test_docs.py` "
+           "fails when the two differ.", ""]
+    for scope, title in SCOPES.items():
+        out += [f"## {title}", "", "| setting | environment | default | type | meaning |", "|---|---|---|---|---|"]
+        out += [f"| `{s.name}` | `{s.env}` | {cell(s.default)} | {KIND_NAMES[s.kind]} | {s.help} |"
+                for s in SETTINGS if s.scope == scope]
+        out.append("")
+    out.append("Durations read like `7d`, `12h`, `30m`, `1d12h` or a number of seconds; yes/no values like "
+               "`true`/`false`, `yes`/`no`, `1`/`0`.")
+    return "\n".join(out) + "\n"
+
+
 def parse_pairs(text: str) -> dict[str, str]:
     """Read ``a=1,b=2`` into a dict of strings."""
     out: dict[str, str] = {}
@@ -155,3 +237,7 @@ def parse_pairs(text: str) -> dict[str, str]:
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m graphfraud.settings > docs/settings.md
+    print(render_docs(), end="")

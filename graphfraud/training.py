@@ -114,11 +114,10 @@ def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> A
     calibrator still sees every row of its slice): on the 1M-transaction backtest fits took 0.57 of the
     time for an average precision of 0.878 instead of 0.882.
     """
-    import os
-
+    from . import settings
     from .classifier import GraphFraudClassifier
 
-    params.setdefault("n_threads", int(os.environ.get("GRAPHFRAUD_TRAIN_THREADS", "1")))
+    params.setdefault("n_threads", settings.get("train_threads"))
     params.setdefault("max_iter", 150)
     params.setdefault("l2_regularization", 1.0)
     params.setdefault("min_samples_leaf", 50)

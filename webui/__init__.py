@@ -1,7 +1,8 @@
 """The web application: the JSON scoring API and, when present, the investigator pages.
 
 :func:`create_app` builds it. Configuration, each later source winning: the defaults of the settings table
-(:mod:`graphfraud.settings`, keys upper-cased: ``STORE``, ``MAX_BODY_BYTES``, ``RATE_LIMIT``, ...), then
+(:mod:`graphfraud.settings`, the web app's and the pages' included, keys upper-cased: ``STORE``,
+``MAX_BODY_BYTES``, ``SCORER_STARTUP_WAIT``, ``UI_HUB_LIMIT``, ...), then
 ``instance/config.py``, then ``GRAPHFRAUD_*`` environment variables, then ``test_config``.
 
 Each process (each gunicorn worker) opens the store once and builds one
@@ -28,18 +29,6 @@ from graphfraud.schema import BUILTIN_TYPES
 
 log = logging.getLogger("graphfraud.webui")
 
-#: Settings of the web layer that are not in the core's table.
-WEB_DEFAULTS: dict[str, Any] = {
-    "API_KEY_CACHE_SECONDS": 5.0,  # a revoked key stops working within this many seconds
-    "SCORER_STARTUP_WAIT": 60.0,  # how long a request waits for the engine of a starting worker
-    "SCORER_FACTORY": None,  # callable(store) -> scorer, or "module:attr"; default graphfraud.scoring.Scorer
-    "SCORER_EAGER": False,  # build the scorer inside create_app (tests) instead of in a thread
-    "WORKERS": 1,  # worker processes sharing the per-key rate limit (set by `graphfraud serve`)
-    "METRICS_DIR": None,  # where workers share metrics snapshots (set by `graphfraud serve`)
-    "METRICS_FLUSH_SECONDS": 5.0,  # how often a worker shares its snapshot: how stale another's scrape can be
-    "EXTRA_TYPES": None,  # extra entity columns accepted by the API; default: link_types beyond the built-ins
-}
-
 #: Security headers for every HTML response; the CSP allows no inline script or style.
 HTML_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -62,7 +51,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping({s.name.upper(): s.default for s in settings.SETTINGS})
-    app.config.from_mapping(WEB_DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("GRAPHFRAUD")
     if test_config:
@@ -168,8 +156,11 @@ class AppState:
         self.scorer: Any = None
         self.scorer_error: str | None = None
         self._ready = threading.Event()
+        # the core's settings reach the scorer; extra_types stays out: the engine's default (none) is not
+        # the API's (the link types beyond the built-ins), so only GRAPHFRAUD_EXTRA_TYPES sets the engine's
         factory: Any = cfg.get("SCORER_FACTORY") or _default_factory(
-            {s.name: cfg[s.name.upper()] for s in settings.SETTINGS if s.name not in ("store", "secret_key")})
+            {s.name: cfg[s.name.upper()] for s in settings.SETTINGS
+             if s.scope == "core" and s.name not in ("store", "secret_key", "extra_types")})
         if isinstance(factory, str):  # "package.module:attr", e.g. from GRAPHFRAUD_SCORER_FACTORY
             mod, _, attr = factory.partition(":")
             factory = getattr(importlib.import_module(mod), attr)

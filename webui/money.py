@@ -1,6 +1,6 @@
 """Money in the investigator pages: the suspects queue, an account's risk and money, a ring's money flow.
 
-The routes join the pages' blueprint (``pages.bp``; :mod:`webui.pages` imports this module last), so they
+The routes join the pages' blueprint (``pagekit.bp``, imported by :mod:`webui.pages`), so they
 share its sign-in, CSRF, masking (every value a template prints leaves through :mod:`webui.masking`) and
 error pages. Ranking accounts is :mod:`webui.risk`'s: one ranking per worker, kept per account model version
 and store sequence.
@@ -14,7 +14,7 @@ from flask import current_app, render_template, request
 from graphfraud.errors import GraphFraudError, ModelNotReady
 
 from . import risk, uiauth
-from .pages import _int_arg, bp, fmt_ts, store, user_label
+from .pagekit import _int_arg, bp, fmt_ts, store, user_label
 from .uiauth import login_required
 
 

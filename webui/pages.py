@@ -27,39 +27,25 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
-from jinja2 import Undefined
+from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
-from . import masking, uiauth
-from .risk import RISK_DEFAULTS
+from . import masking, money, uiauth
+from .pagekit import _int_arg, bp, fmt_ts, store, tx_fraud, user_label
 from .uiauth import admin_required, current_user, login_required
 
 log = logging.getLogger("graphfraud.webui")
-
-# templates and static files are the app's own folders (webui/templates, webui/static at /static)
-bp = Blueprint("pages", __name__)
 
 CASE_STATUSES = {"open": "Open", "in_review": "In review", "confirmed": "Confirmed fraud",
                  "dismissed": "Dismissed"}
 CASE_KINDS = ("ring", "user", "transaction", "entity")
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
-UI_DEFAULTS = {
-    "UI_HUB_LIMIT": 50,  # an identifier with more users than this is folded into one hub node
-    "UI_LOGIN_ATTEMPTS": 5,  # failed sign-ins per account and address in UI_LOGIN_WINDOW (see uiauth)
-    "UI_LOGIN_WINDOW": 300,  # seconds
-    "UI_AUTO_RINGS": None,  # detect rings once when the registry is empty (default: on unless TESTING)
-    "UI_LABEL_TX_LIMIT": 5000,  # most transactions per user labelled by one case decision
-    "UI_FLOW_LIMIT": 500,  # most transfers among a ring's members read for its money flow (page and network)
-    "UI_SUSPECTS_PAGE": 50,  # accounts per page of the suspects queue
-    **RISK_DEFAULTS,  # the suspects queue's length and refresh (webui/risk.py)
-}
 DAY_MS = 86_400_000
 #: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
 #: never a number the store cannot take (SQLite raises OverflowError past it)
@@ -70,8 +56,8 @@ MAX_ROW_ID = 2**63 - 1
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
-    for k, v in UI_DEFAULTS.items():
-        app.config.setdefault(k, v)
+    for s in settings.SETTINGS:  # create_app has them all; an app built otherwise gets the defaults
+        app.config.setdefault(s.name.upper(), s.default)
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
@@ -117,21 +103,7 @@ def render_error(status: int, exc: BaseException) -> Response:
                     mimetype="text/html")
 
 
-def store() -> Any:
-    """The store as pages read it: through the masker's recording view while masking applies (masking.py)."""
-    return masking.view(uiauth.store())
-
-
 # ---------------------------------------------------------------- small helpers
-def fmt_ts(ms: Any) -> str:
-    if ms is None or ms == "" or isinstance(ms, Undefined):  # a field an older record lacks
-        return ""
-    try:
-        return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-    except (TypeError, ValueError, OverflowError, OSError):
-        return str(ms)
-
-
 def entity_url(node_type: str, node_id: str, **kw: Any) -> str:
     """The page of an identifier, given its real id (a masked one is addressed by its token)."""
     return url_for("pages.entity", node_type=node_type, node_id=node_key(node_type, node_id), **kw)
@@ -146,17 +118,6 @@ def _date_ms(name: str, end: bool = False) -> int | None:
     except ValueError:
         abort(400)
     return int(d.timestamp() * 1000) + (DAY_MS - 1 if end else 0)
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        v = int(raw)  # type: ignore[arg-type]
-    except ValueError:
-        abort(400)
-    return max(lo, min(hi, v))
 
 
 def _check_id(value: str) -> str:
@@ -189,31 +150,6 @@ def _json(obj: Any, status: int = 200) -> Response:
                     status=status, mimetype="application/json")
 
 
-# ---------------------------------------------------------------- labels (effective, per request)
-def _label_state() -> tuple[dict[str, str], dict[str, str]]:
-    """Effective investigator-era labels: (user -> label word, transaction -> "1"/"0"), later sources win."""
-    if "ui_labels" not in g:
-        rank = {"file": 0, "chargeback": 1, "investigator": 2}
-        users: dict[str, tuple[int, int, str]] = {}
-        txs: dict[str, tuple[int, int, str]] = {}
-        for seq, lb in uiauth.store().labels(0):  # labels name transactions and users only
-            key = (rank.get(lb.source, 0), seq)
-            d = users if lb.subject == "user" else txs
-            if lb.subject_id not in d or key > d[lb.subject_id][:2]:
-                d[lb.subject_id] = (key[0], key[1], lb.value)
-        g.ui_labels = ({k: v[2] for k, v in users.items()}, {k: v[2] for k, v in txs.items()})
-    return g.ui_labels  # type: ignore[no-any-return]
-
-
-def user_label(user_id: str) -> str | None:
-    return _label_state()[0].get(user_id)
-
-
-def tx_fraud(tx: dict[str, Any]) -> Any:
-    return _label_state()[1].get(tx["transaction_id"], tx.get("is_fraud"))
-
-
-# ---------------------------------------------------------------- masking (masking.py masks on the way out)
 def show_id(node_type: str, node_id: str) -> str:
     return masking.masker().shown(node_type, node_id)
 
@@ -901,6 +837,3 @@ def node_detail(node_type: str, node_id: str) -> Response:
                             "url": url_for("pages.transaction", transaction_id=t["transaction_id"])} for t in txs]
     return _json(out)
 
-
-# the money pages (suspects queue, an account's money, a ring's money flow) join this blueprint
-from . import money  # noqa: E402

@@ -25,12 +25,6 @@ from graphfraud.errors import ModelNotReady, NotFound
 
 log = logging.getLogger("graphfraud.webui")
 
-#: Settings of the suspects queue (app config keys).
-RISK_DEFAULTS = {
-    "UI_SUSPECTS_LIMIT": 1000,  # accounts kept (with reasons) in a worker's ranking: the queue's length
-    "UI_SUSPECTS_REFRESH": 60.0,  # seconds a ranking is shown before a changed store makes it recompute
-}
-
 
 class NoAccountModel(ModelNotReady):
     """No account model has been trained: ``graphfraud train`` (with accounts labelled) makes one."""

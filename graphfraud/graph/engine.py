@@ -34,14 +34,17 @@ from typing import Any
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
 from .activity import CardTrack, Reveals, push_time
+from .components import Comp
 from .flows import FlowGraph
 from .policy import LinkPolicy
+from .snapshot import build_snapshot
 
 DAY_MS = 86_400_000
 WINDOW_MS = 30 * DAY_MS
 #: Merchants a card paid at in this long before its first confirmed fraud are possible points of compromise.
 CPP_LOOKBACK_MS = 30 * DAY_MS
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
+__all__ = ["Comp", "GraphEngine"]  # Comp lives in graph.components; old imports of it keep working
 
 
 def _count(counts: dict[str, int], top: str | None, key: str) -> str:
@@ -49,37 +52,6 @@ def _count(counts: dict[str, int], top: str | None, key: str) -> str:
     n = counts.get(key, 0) + 1
     counts[key] = n
     return key if top is None or (key != top and n > counts[top]) else top
-
-
-class Comp:
-    """Totals of one connected component, kept at its union-find root."""
-
-    __slots__ = ("users", "idents", "fraud_users", "fraud_tx", "tx", "amount", "first_min", "first_max",
-                 "last", "oldest")
-
-    def __init__(self) -> None:
-        self.users = 0
-        self.idents = 0
-        self.fraud_users = 0
-        self.fraud_tx = 0
-        self.tx = 0
-        self.amount = 0.0
-        self.first_min = math.inf
-        self.first_max = -math.inf
-        self.last = -math.inf
-        self.oldest: tuple[float, str] = (math.inf, "")
-
-    def absorb(self, o: "Comp") -> None:
-        self.users += o.users
-        self.idents += o.idents
-        self.fraud_users += o.fraud_users
-        self.fraud_tx += o.fraud_tx
-        self.tx += o.tx
-        self.amount += o.amount
-        self.first_min = min(self.first_min, o.first_min)
-        self.first_max = max(self.first_max, o.first_max)
-        self.last = max(self.last, o.last)
-        self.oldest = min(self.oldest, o.oldest)
 
 
 class GraphEngine:
@@ -338,8 +310,6 @@ class GraphEngine:
             self.clock = now
 
     def take_snapshot(self, now: int) -> None:
-        from .snapshot import build_snapshot
-
         self.snapshot = build_snapshot(self)
         self.snapshot_version += 1
 

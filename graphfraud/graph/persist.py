@@ -42,6 +42,16 @@ def snapshot_path(store: Any) -> str:
     return os.path.join(folder, hashlib.sha256(loc.encode()).hexdigest()[:24] + ".engine")
 
 
+def forget_engine(store: Any) -> None:
+    """Remove the engine snapshot of ``store``, if there is one (after an erasure it holds old identifiers).
+
+    Raises :class:`OSError` when the file exists but cannot be removed."""
+    try:
+        os.unlink(snapshot_path(store))
+    except FileNotFoundError:
+        pass
+
+
 def _key(store: Any) -> bytes:
     from ..keys import key_for
 
@@ -52,7 +62,8 @@ def _key(store: Any) -> bytes:
 def code_version() -> str:
     """A hash of the engine's code: a pickle of other code may lack attributes this code needs."""
     from .. import labels
-    from . import activity, engine, flows, policy, snapshot
+    from .. import pagerank as ranking
+    from . import activity, components, engine, flows, policy, snapshot
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -61,7 +72,7 @@ def code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
         release = "source"
     h = hashlib.sha256(release.encode())
-    for mod in (engine, policy, snapshot, activity, flows, labels):
+    for mod in (engine, components, policy, snapshot, activity, flows, labels, ranking):
         try:
             h.update(inspect.getsource(mod).encode())
         except (OSError, TypeError):  # installed without sources: the release number stands for the code

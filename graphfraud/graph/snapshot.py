@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..pagerank import pagerank
+from .components import Comp
+from .flows import flow_snapshot
+
 if TYPE_CHECKING:
     from .engine import GraphEngine
 
@@ -51,55 +55,6 @@ def edges(engine: "GraphEngine") -> tuple[Any, Any]:
     return a, b
 
 
-def pagerank(n: int, src: Any, dst: Any, personalization: Any = None, alpha: float = 0.85,
-             tol: float = 1e-8, max_iter: int = 100, start: Any = None) -> Any:
-    """PageRank of an undirected graph given as edge arrays, as networkx defines it (dangling nodes
-    spread their rank like the personalisation vector). Returns probabilities summing to 1.
-
-    ``start`` warm-starts the power iteration (the previous snapshot's vector, padded for new nodes):
-    the graph changes little between snapshots, so few iterations are needed. Convergence is the same
-    L1 criterion as networkx (``n * tol``).
-
-    >>> import numpy as np
-    >>> r = pagerank(3, np.array([0, 1]), np.array([1, 2]))
-    >>> round(float(r.sum()), 6)
-    1.0
-    """
-    from scipy import sparse
-
-    if n == 0:
-        return np.zeros(0)
-    deg = np.bincount(src, minlength=n) + np.bincount(dst, minlength=n)
-    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1), 0.0)
-    # column-stochastic transition: x_new[j] = sum over neighbours i of x[i] / deg[i]
-    rows = np.concatenate([dst, src])
-    cols = np.concatenate([src, dst])
-    mt = sparse.csr_matrix((inv[cols], (rows, cols)), shape=(n, n))
-    if personalization is None:
-        p = np.full(n, 1.0 / n)
-    else:
-        p = np.asarray(personalization, dtype=float)
-        s = p.sum()
-        if s <= 0:
-            return np.zeros(n)
-        p = p / s
-    dangling = deg == 0
-    if start is not None and len(start) and float(np.sum(start)) > 0:
-        x = np.zeros(n)
-        m = min(n, len(start))
-        x[:m] = start[:m]
-        x[m:] = p[m:] if m < n else 0.0
-        x /= x.sum()
-    else:
-        x = p.copy()
-    for _ in range(max_iter):
-        prev = x
-        x = alpha * (mt @ prev + prev[dangling].sum() * p) + (1 - alpha) * p
-        if np.abs(x - prev).sum() < n * tol:
-            break
-    return x
-
-
 def build_snapshot(engine: "GraphEngine") -> Snapshot:
     """Re-split components glued by new hubs, then compute PageRank and fraud proximity."""
     if engine.hubs_since_rebuild:
@@ -122,8 +77,6 @@ def build_snapshot(engine: "GraphEngine") -> Snapshot:
         prox = pagerank(n, a, b, personalization=seeds, start=start, tol=SNAPSHOT_TOL) * n
     else:
         prox = np.zeros(n)
-    from .flows import flow_snapshot
-
     fpr, fprox = flow_snapshot(engine.flows, len(engine.u_name),
                                engine.flows.fraud if engine.flows is not None else ())
     return Snapshot(n, pr, prox, len(fraud_nodes), engine.snapshot_version + 1, fpr, fprox)
@@ -193,8 +146,6 @@ def _gather(values: list[Any], idx: Any) -> Any:
 
 def _set_components(engine: "GraphEngine", nodes: Any, labels: Any, k: int) -> None:
     """Make ``nodes`` (sorted) into ``k`` components by ``labels``: parents, and totals at the roots."""
-    from .engine import Comp
-
     m = len(nodes)
     # the representative of each component: its lowest node
     rep_local = np.full(k, m, dtype=np.int64)

@@ -907,11 +907,11 @@ class EmbeddedStore(RegistryMixin):
         """Replace a user's personal data by pseudonyms, keeping every count of :meth:`info`.
 
         See :mod:`graphfraud.storage.erase`. Records an audit row (naming the pseudonym only) and an
-        ``erase`` event (serving processes rebuild their engine), removes the engine snapshot, and
-        checkpoints the write-ahead log so the old values leave the files. Returns a summary with the
-        ``pseudonym``; raises :class:`NotFound` when the store has no such user.
+        ``erase`` event (serving processes rebuild their engine), and checkpoints the write-ahead log so the
+        old values leave the files. Returns a summary with the ``pseudonym``; raises :class:`NotFound` when
+        the store has no such user. The engine snapshot is the graph layer's: erase through
+        :func:`graphfraud.erasure.erase_user`, which removes it too.
         """
-        from ..graph.persist import snapshot_path
         from .erase import erase_user
 
         con = self._con()
@@ -925,10 +925,6 @@ class EmbeddedStore(RegistryMixin):
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             con.execute("PRAGMA secure_delete=OFF")
-        try:
-            os.unlink(snapshot_path(self))
-        except FileNotFoundError:
-            pass
         return summary
 
 def _ints(series: Any) -> list[int | None]:

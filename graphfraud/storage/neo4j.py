@@ -27,13 +27,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction
 from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
+from .cypher import query
 from .neo4j_registry import Neo4jRegistryMixin
 
 __all__ = ["Neo4jStore", "query"]
@@ -51,18 +51,8 @@ _COMPARED = ("ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_
 _PLAIN_TEXT = ("ref", "title", "target")
 _LINK_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n"]
 
-_QUERIES: dict[str, str] = {}
 _DRIVERS: dict[tuple[Any, ...], Any] = {}
 _DRIVERS_LOCK = threading.Lock()
-
-
-def query(name: str) -> str:
-    """The text of ``cypher/<name>.cypher`` (read once, with :mod:`importlib.resources`)."""
-    q = _QUERIES.get(name)
-    if q is None:
-        q = resources.files("cypher").joinpath(f"{name}.cypher").read_text(encoding="utf-8")
-        _QUERIES[name] = q
-    return q
 
 
 def _statements(name: str) -> list[str]:
@@ -689,11 +679,11 @@ class Neo4jStore(Neo4jRegistryMixin):
         ring memberships, and in decision records, rings, ring history, cases and earlier audit rows;
         identifiers only this user used, and personal (extra) identifier types wherever they appear, are
         renamed in place (nodes and links stay); the user's transaction attributes are dropped. Records an
-        audit row (naming the pseudonym only) and an ``erase`` event (serving processes rebuild their engine)
-        and removes the engine snapshot. Returns a summary with the ``pseudonym``; raises
-        :class:`NotFound` when the store has no such user.
+        audit row (naming the pseudonym only) and an ``erase`` event (serving processes rebuild their engine).
+        Returns a summary with the ``pseudonym``; raises :class:`NotFound` when the store has no such user.
+        The engine snapshot is the graph layer's: erase through :func:`graphfraud.erasure.erase_user`, which
+        removes it too.
         """
-        from ..graph.persist import snapshot_path
         from .erase import _CONTEXT, _SHARED_KEPT, _replacer, begin_erasure, pseudonym
 
         columns = {t: c for c, t in ENTITY_COLUMNS.items() if t not in _CONTEXT}  # card -> card_id, ...
@@ -757,10 +747,6 @@ class Neo4jStore(Neo4jRegistryMixin):
             return summary, base + 1
 
         summary: dict[str, Any] = self._write(work, "erase the user")
-        try:
-            os.unlink(snapshot_path(self))
-        except FileNotFoundError:
-            pass
         return summary
 
     # ------------------------------------------------------------ meta

@@ -9,7 +9,7 @@ of that graph:
 - :func:`components`: connected components (``gds.wcc`` or :func:`scipy.sparse.csgraph.connected_components`),
   as a component number; compare partitions, not numbers.
 - :func:`pagerank`: PageRank, damping 0.85, normalised to sum to 1 (``gds.pageRank`` scores are not; the
-  Python side is :func:`graphfraud.graph.snapshot.pagerank`). The two agree within 1e-4 relative on
+  Python side is :func:`graphfraud.pagerank.pagerank`, the engine's own). The two agree within 1e-4 relative on
   graphs with no isolated nodes (none here: every node has a link).
 - :func:`communities`: Louvain communities (``gds.louvain`` or :func:`networkx.community.louvain_communities`);
   Louvain is randomised, so compare with the adjusted Rand index rather than exactly.
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import settings
+from ..pagerank import pagerank as _pagerank
 
 Node = tuple[str, str]
 
@@ -95,8 +96,6 @@ def pagerank(store: Any, *, use_gds: bool | None = None, types: list[str] | None
                    types, limits)
         total = sum(raw.values()) or 1.0
         return {k: float(v) / total for k, v in raw.items()}
-    from ..graph.snapshot import pagerank as _pagerank
-
     nodes, src, dst = link_graph(store, types, limits)
     scores = _pagerank(len(nodes), src, dst, tol=1e-12, max_iter=200)
     return {node: float(s) for node, s in zip(nodes, scores)}

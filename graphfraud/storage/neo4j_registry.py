@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import Conflict, NotFound
 from ..schema import ENTITY_COLUMNS
 from .base import TRANSFER_TOTAL_COLUMNS, TX_COLUMNS
+from .cypher import query
 
 
 _DISABLED = "!"  # a disabled account's password hash starts with it (as in /etc/shadow)
@@ -22,12 +23,6 @@ _DISABLED = "!"  # a disabled account's password hash starts with it (as in /etc
 
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _q(name: str) -> str:
-    from .neo4j import query
-
-    return query(name)
 
 
 class Neo4jRegistryMixin:
@@ -54,7 +49,7 @@ class Neo4jRegistryMixin:
     def _audit_in(cls, tx: Any, at: int, actor: str, action: str, target: str | None,
                   detail: dict[str, Any] | None) -> None:
         aid = cls._next_ids(tx, "audit")
-        tx.run(_q("create_audit"), id=aid, at=at, actor=actor, action=action, target=target,
+        tx.run(query("create_audit"), id=aid, at=at, actor=actor, action=action, target=target,
                detail=json.dumps(detail or {}, sort_keys=True)).consume()
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
@@ -72,9 +67,9 @@ class Neo4jRegistryMixin:
     # ------------------------------------------------------------ investigator accounts
     def create_app_user(self, name: str, role: str, password_hash: str) -> None:
         def work(tx: Any, base: int) -> tuple[None, int]:
-            if tx.run(_q("get_app_user"), name=name).single() is not None:
+            if tx.run(query("get_app_user"), name=name).single() is not None:
                 raise Conflict(f"A user named {name!r} exists already.", code="user_exists")
-            tx.run(_q("create_app_user"), name=name, role=role, password_hash=password_hash,
+            tx.run(query("create_app_user"), name=name, role=role, password_hash=password_hash,
                    created_at=_now()).consume()
             return None, base
 
@@ -93,17 +88,17 @@ class Neo4jRegistryMixin:
         """Change an account's password hash and/or disable (or enable) it; either change ends every session
         of the account in the same transaction. Returns how many ended."""
         def work(tx: Any, base: int) -> tuple[int, int]:
-            row = tx.run(_q("get_app_user"), name=name).single()
+            row = tx.run(query("get_app_user"), name=name).single()
             if row is None:
                 raise NotFound(f"There is no account named {name!r}; `graphfraud user list` shows them.",
                                code="user_not_found")
             old = str(row["password_hash"])
             off = old.startswith(_DISABLED) if disabled is None else disabled
             new = (_DISABLED if off else "") + (password_hash or old).lstrip(_DISABLED)
-            tx.run(_q("set_app_user_password"), name=name, password_hash=new).consume()
+            tx.run(query("set_app_user_password"), name=name, password_hash=new).consume()
             if password_hash is None and not disabled:
                 return 0, base
-            return int(tx.run(_q("delete_user_sessions"), user=name).single()["n"]), base
+            return int(tx.run(query("delete_user_sessions"), user=name).single()["n"]), base
 
         return int(self._write(work, "change the account"))
 
@@ -111,8 +106,8 @@ class Neo4jRegistryMixin:
     def _run(self, query_name: str, what: str, **params: Any) -> Any:
         """Run one write query; its ``n`` when the query returns a count (``RETURN ... AS n``)."""
         def work(tx: Any, base: int) -> tuple[Any, int]:
-            result = tx.run(_q(query_name), **params)
-            if " AS n" not in _q(query_name):
+            result = tx.run(query(query_name), **params)
+            if " AS n" not in query(query_name):
                 result.consume()
                 return None, base
             return result.single()["n"], base
@@ -157,7 +152,7 @@ class Neo4jRegistryMixin:
     def create_api_key(self, name: str, scope: str, key_hash: str) -> int:
         def work(tx: Any, base: int) -> tuple[int, int]:
             kid = self._next_ids(tx, "apikey")
-            tx.run(_q("create_api_key"), id=kid, name=name, scope=scope, key_hash=key_hash,
+            tx.run(query("create_api_key"), id=kid, name=name, scope=scope, key_hash=key_hash,
                    created_at=_now()).consume()
             return kid, base
 
@@ -172,7 +167,7 @@ class Neo4jRegistryMixin:
 
     def revoke_api_key(self, name: str) -> int:
         def work(tx: Any, base: int) -> tuple[int, int]:
-            return int(tx.run(_q("revoke_api_key"), name=name, at=_now()).single()["n"]), base
+            return int(tx.run(query("revoke_api_key"), name=name, at=_now()).single()["n"]), base
 
         n = int(self._write(work, "revoke the API key"))
         if not n:
@@ -188,7 +183,7 @@ class Neo4jRegistryMixin:
         def work(tx: Any, base: int) -> tuple[None, int]:
             for r in rings:
                 status = r.get("status", "active")
-                tx.run(_q("merge_ring"), ring_id=r["ring_id"], created_at=r.get("created_at", now), updated_at=now,
+                tx.run(query("merge_ring"), ring_id=r["ring_id"], created_at=r.get("created_at", now), updated_at=now,
                        status=status, merged_into=r.get("merged_into"), score=r.get("score"), size=r.get("size"),
                        users=json.dumps(r.get("users", [])), body=json.dumps(r, sort_keys=True, default=str),
                        members=list(dict.fromkeys(r.get("users", []))) if status == "active" else []).consume()
@@ -197,7 +192,7 @@ class Neo4jRegistryMixin:
                 first = last - len(history) + 1
                 rows = [{"id": first + k, "ring_id": h["ring_id"], "at": now, "change": h["change"],
                          "detail": json.dumps(h.get("detail", {}), sort_keys=True)} for k, h in enumerate(history)]
-                tx.run(_q("create_ring_history"), rows=rows).consume()
+                tx.run(query("create_ring_history"), rows=rows).consume()
             return None, base
 
         self._write(work, "save rings")
@@ -236,7 +231,7 @@ class Neo4jRegistryMixin:
 
         def work(tx: Any, base: int) -> tuple[int, int]:
             cid = self._next_ids(tx, "case")
-            tx.run(_q("create_case"), id=cid, kind=kind, ref=ref, title=title, assignee=assignee, at=now,
+            tx.run(query("create_case"), id=cid, kind=kind, ref=ref, title=title, assignee=assignee, at=now,
                    created_by=actor).consume()
             self._audit_in(tx, now, actor, "case.create", f"case:{cid}", {"kind": kind, "ref": ref})
             return cid, base
@@ -257,12 +252,12 @@ class Neo4jRegistryMixin:
         now = _now()
 
         def work(tx: Any, base: int) -> tuple[None, int]:
-            found = tx.run(_q("update_case"), id=int(case_id), status=status, assignee=assignee, at=now).single()
+            found = tx.run(query("update_case"), id=int(case_id), status=status, assignee=assignee, at=now).single()
             if not found["found"]:
                 raise NotFound(f"There is no case {case_id}.", code="case_not_found")
             if note:
                 nid = self._next_ids(tx, "note")
-                tx.run(_q("create_note"), id=nid, case_id=int(case_id), at=now, author=actor, text=note).consume()
+                tx.run(query("create_note"), id=nid, case_id=int(case_id), at=now, author=actor, text=note).consume()
             self._audit_in(tx, now, actor, "case.update", f"case:{case_id}",
                            {"status": status, "assignee": assignee, "note": bool(note)})
             return None, base

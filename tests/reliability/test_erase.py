@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from graphfraud.cli import main
+from graphfraud.erasure import erase_user
 from graphfraud.errors import NotFound
 from graphfraud.graph.persist import save_engine, snapshot_path
 from graphfraud.schema import Label, validate_record
@@ -94,7 +95,7 @@ def test_erase_keeps_counts_and_leaves_no_trace(world) -> None:
     store, scorer, neighbour = world
     before = _counts(store)
     assert os.path.exists(snapshot_path(store))
-    summary = store.erase_user(VICTIM, "dpo@example.org")
+    summary = erase_user(store, VICTIM, "dpo@example.org")
     pseudo = summary["pseudonym"]
     assert pseudo.startswith("erased:") and summary["transactions"] > 0
     assert _counts(store) == before
@@ -173,7 +174,7 @@ def test_neo4j_erase_keeps_counts_and_leaves_no_trace(neo4j_world) -> None:
     assert any(t["attributes"] for t in store.transactions_of("user_id", VICTIM, 1000))
     assert os.path.exists(snapshot_path(store))
 
-    summary = store.erase_user(VICTIM, "dpo@example.org")
+    summary = erase_user(store, VICTIM, "dpo@example.org")
     pseudo = summary["pseudonym"]
     assert pseudo.startswith("erased:") and summary["transactions"] > 0
     assert summary["rings"] == 1 and summary["user_labels"] == 1
