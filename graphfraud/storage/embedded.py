@@ -124,9 +124,9 @@ class _LockFile:
     def __init__(self, fd: int):
         self.fd = fd
 
-    def __del__(self) -> None:
+    def __del__(self, _close: Any = os.close) -> None:  # (bound now: at interpreter exit ``os`` may be gone)
         try:
-            os.close(self.fd)
+            _close(self.fd)
         except OSError:
             pass
 
