@@ -146,6 +146,8 @@ class EmbeddedStore(RegistryMixin):
         corrupt the file. Default: the ``durability`` setting (``process`` = ``False``).
     """
 
+    folds_link_totals = True  # links are a view of tx, brought up to date after writes (see LinkStore)
+
     def __init__(self, path: str, durable: bool | None = None, timeout: float = 60.0):
         from .. import settings
 
