@@ -690,9 +690,6 @@ def erase(user_id: str, actor: str | None, store_path: str | None) -> None:
             actor = "cli"
     store = open_store(store_path)
     try:
-        if not hasattr(store, "erase_user"):
-            raise GraphFraudError("This store backend cannot erase users yet; use the embedded store.",
-                                  code="not_supported")
         out = store.erase_user(user_id, actor)
     finally:
         store.close()

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from graphfraud.cli import PROFILES, main
 from graphfraud.graph.policy import LinkPolicy
-from graphfraud.rings import Ring, detect_rings, find_clusters, ring_id_for, sync_rings
+from graphfraud.rings import Ring, WholeReads, detect_rings, find_clusters, ring_id_for, sync_rings
 from graphfraud.ringscore import ClusterStats, score_cluster
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
@@ -288,10 +288,10 @@ def test_a_farm_above_the_hub_limit_adopted_together_stays_one_ring(tmp_path):
     assert [r.size for r in rings] == [30]  # the household has two users: below the ring minimum
 
 
-def test_a_store_without_narrow_reads_gives_the_same_rings(world):
+def test_whole_reads_give_the_same_rings_as_the_narrow_queries(world):
     store, _ = world
 
-    class Plain:  # only the GraphStore protocol methods detection falls back to
+    class Plain:  # only the whole reads (WholeSource)
         def links_frame(self):
             return store.links_frame()
 
@@ -304,7 +304,7 @@ def test_a_store_without_narrow_reads_gives_the_same_rings(world):
         def last_seq(self):
             return store.last_seq()
 
-    narrow, plain = detect_rings(store), detect_rings(Plain())
+    narrow, plain = detect_rings(store), detect_rings(WholeReads(Plain()))
     assert [(r.users, round(r.score, 9)) for r in narrow] == [(r.users, round(r.score, 9)) for r in plain]
 
 
