@@ -153,7 +153,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if raw in (None, ""):
         return default
     try:
-        v = int(raw)  # type: ignore[arg-type]
+        v = int(raw)
     except ValueError:
         abort(400)
     return max(lo, min(hi, v))
@@ -699,7 +699,7 @@ class GraphBuilder:
         if len(self.nodes) >= self.cap:
             self.truncated = True
             return None
-        node = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
+        node: dict[str, Any] = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
         self.real[nid] = ident
         if nid != f"{typ}:{ident}" and via:
             node["via"] = via

@@ -101,7 +101,7 @@ def link_totals(frame: Any) -> Any:
 
     ts = pa.array(frame["ts"].to_numpy(), pa.int64())
     users = pa.Array.from_pandas(frame["user_id"], type=pa.string())
-    parts = []
+    parts: list[tuple[str | None, Any]] = []
     for col, typ in ENTITY_COLUMNS.items():
         ent = pa.Array.from_pandas(frame[col], type=pa.string())  # NaN and None are absent
         if ent.null_count == len(ent):
@@ -116,11 +116,11 @@ def link_totals(frame: Any) -> Any:
         parts.append((None, pa.table({"type": pa.array(k, pa.string()), "entity_id": pa.array(v, pa.string()),
                                       "user_id": pa.array(u, pa.string()), "ts": pa.array(t, pa.int64())})))
     out = []
-    for typ, t in parts:
-        keys = ["entity_id", "user_id"] if typ is not None else ["type", "entity_id", "user_id"]
+    for part_type, t in parts:
+        keys = ["entity_id", "user_id"] if part_type is not None else ["type", "entity_id", "user_id"]
         g = t.group_by(keys, use_threads=False).aggregate([("ts", "min"), ("ts", "max"), ("ts", "count")])
-        if typ is not None:
-            g = g.append_column("type", pa.array([typ] * len(g), pa.string()))
+        if part_type is not None:
+            g = g.append_column("type", pa.array([part_type] * len(g), pa.string()))
         out.append(g.rename_columns({"ts_min": "first_seen", "ts_max": "last_seen", "ts_count": "n"})
                    .select(list(LINK_TOTAL_COLUMNS)))
     return pa.concat_tables(out) if out else merge_link_totals([])  # types apart: no link is in two parts

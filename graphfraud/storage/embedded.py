@@ -374,7 +374,7 @@ class EmbeddedStore(RegistryMixin):
                                            next_seq)
             return res, next_seq
 
-        return self._write(work)
+        return self._write(work)  # type: ignore[no-any-return]
 
     def _reconcile(self, con: sqlite3.Connection, ignored: list[int], cols: list[list[Any]], fraud: list[Any],
                    lab: list[Any], extra: list[Any], attrs: list[Any], more: list[list[Any]], rows_no: list[int],

@@ -236,7 +236,8 @@ class Neo4jStore(Neo4jRegistryMixin):
         """Run one read query from ``cypher/``; rows as dicts."""
         def fn() -> list[dict[str, Any]]:
             with self._session() as s:
-                return s.execute_read(lambda tx: [r.data() for r in tx.run(query(query_name), params)])
+                return s.execute_read(  # type: ignore[no-any-return]
+                    lambda tx: [r.data() for r in tx.run(query(query_name), params)])
 
         return self._guard("read", fn)  # type: ignore[no-any-return]
 
@@ -350,7 +351,7 @@ class Neo4jStore(Neo4jRegistryMixin):
                 next_seq = self._reconcile(tx, ignored, first, stored, cols, rows_no, res, next_seq)
             return res, next_seq
 
-        return self._write(work, "write transactions")
+        return self._write(work, "write transactions")  # type: ignore[no-any-return]
 
     def _insert(self, tx: Any, new: list[int], base: int, cols: dict[str, list[Any]],
                 extras: list[dict[str, str]]) -> None:
@@ -612,8 +613,8 @@ class Neo4jStore(Neo4jRegistryMixin):
             out.append(Event(p["seq"], "transaction", transaction=_to_transaction(p)))
         for s, lb in [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
             out.append(Event(s, "label", label=lb))
-        for r in self._read("list_events", after_seq=int(seq), limit=int(limit)):
-            out.append(Event(r["seq"], r["kind"], data=json.loads(r["data"])))
+        for e in self._read("list_events", after_seq=int(seq), limit=int(limit)):
+            out.append(Event(e["seq"], e["kind"], data=json.loads(e["data"])))
         out = sorted((e for e in out if e.seq <= hi), key=lambda e: e.seq)
         return out[:limit]
 
@@ -742,9 +743,9 @@ class Neo4jStore(Neo4jRegistryMixin):
                 for r in tx.run(query("erase_list_identifier_transactions"), rows=rows).data():
                     props: dict[str, Any] = {}
                     for typ, col in columns.items():
-                        p = renamed.get((typ, r[col])) if r[col] is not None else None
-                        if p is not None:
-                            props[col] = p
+                        to = renamed.get((typ, r[col])) if r[col] is not None else None
+                        if to is not None:
+                            props[col] = to
                     extra = json.loads(r["extra"]) if r["extra"] else {}
                     new = {k: renamed.get((k, v), v) if isinstance(v, str) else v for k, v in extra.items()}
                     if new != extra:
