@@ -31,6 +31,7 @@ from .memory import long_lived
 from .output import csv_writer, open_private
 from .rules import RuleSet
 from .scoring import decide, new_engine, ring_context, rule_hits
+from .storage.roles import GraphStore
 from .training import fit_classifier, load_history, queue_store_labels, replay
 
 
@@ -67,7 +68,7 @@ def windows(ts: np.ndarray, *, train_frac: float | None = None, train_start: int
 
 
 @long_lived()
-def run_backtest(store: Any, *, train_frac: float | None = None, train_start: int | None = None,
+def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_start: int | None = None,
                  train_end: int | None = None, test_start: int | None = None, test_end: int | None = None,
                  label_delay_ms: int = 86_400_000, rules: RuleSet | None = None,
                  overrides: Mapping[str, Any] | None = None, scores_out: str | None = None,
@@ -220,9 +221,9 @@ def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], co
 
     if cols == names:
         model = CompiledModel.from_classifier(clf)
-        return model.predict_many(X[np.ix_(test_idx, [names.index(f) for f in model.features])])
-    sub = X[np.ix_(test_idx, [names.index(c) for c in cols])]
-    return clf.predict_proba(pd.DataFrame(sub, columns=cols))[:, 1]
+        return model.predict_many(X[np.ix_(test_idx, np.array([names.index(f) for f in model.features]))])
+    sub = X[np.ix_(test_idx, np.array([names.index(c) for c in cols]))]
+    return clf.predict_proba(pd.DataFrame(sub, columns=cols))[:, 1]  # type: ignore[no-any-return]
 
 
 def _fit_and_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
@@ -251,7 +252,7 @@ def _fit_child(conn: Any, ready: Any, nice: int, *args: Any) -> None:
         # one OpenMP thread for the fit and the predictions: a forked child must not use the thread pool of
         # a parent that had started one (libgomp's pool does not survive fork; its threads would wait forever)
         with threadpool_limits(limits=1, user_api="openmp"):
-            out: Any = ("ok", _fit_and_predict(*args, ready=ready))
+            out: Any = ("ok", _fit_and_predict(*args, ready=ready))  # type: ignore[misc]
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
@@ -319,8 +320,9 @@ class Fits:
         if k in self.done:
             return self.done[k]
         cols = self.columns[k]
+        value: Any
         if not self.jobs:
-            value = _fit_and_predict(*self.args, cols)
+            value = _fit_and_predict(*self.args, cols)  # type: ignore[call-arg]
         else:
             proc, conn = self.jobs[k]
             try:
@@ -334,7 +336,7 @@ class Fits:
                 raise value
             if status != "ok":
                 self.how = "in process (a fitting process died)"
-                value = _fit_and_predict(*self.args, cols)
+                value = _fit_and_predict(*self.args, cols)  # type: ignore[call-arg]
         self.done[k] = value
         return value  # type: ignore[no-any-return]
 

@@ -337,7 +337,7 @@ class CompiledModel:
     def _sklearn_predictors(self) -> list[Any] | None:
         cached = getattr(self, "_sk_cache", False)
         if cached is not False:
-            return cached  # type: ignore[no-any-return]
+            return cached  # type: ignore[return-value]
         try:  # private scikit-learn API: fall back to numpy if it moves
             from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
             from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -371,7 +371,7 @@ class CompiledModel:
         if self._method == "sigmoid":
             z = self._a * raw + self._b
         elif self._method == "isotonic":
-            return np.interp(raw, self._iso_x, self._iso_y)
+            return np.asarray(np.interp(raw, self._iso_x, self._iso_y))
         else:
             z = raw
         return 0.5 * (1.0 + np.tanh(0.5 * z))
@@ -391,7 +391,7 @@ class CompiledModel:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValidationError(f"The model takes rows of {self.n_features} features; got shape {X.shape}.",
                                   code="invalid_features")
-        return X
+        return np.asarray(X)
 
     # ------------------------------------------------------------------ documents
     def to_dict(self) -> dict[str, Any]:
@@ -562,12 +562,12 @@ def _usable_columns(X: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, di
         keep = ~empty
     if not keep.any():
         raise ValueError("Every feature is empty (NaN in every training row); there is nothing to learn from.")
-    dropped = {names[k]: ("empty" if empty[k] else "constant") for k in np.flatnonzero(~keep)}
+    dropped = {names[int(k)]: ("empty" if empty[k] else "constant") for k in np.flatnonzero(~keep)}
     return np.flatnonzero(keep), dropped
 
 
 # --------------------------------------------------------------------------- the estimator
-class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
+class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn has no stubs
     """Gradient-boosted trees for rare fraud, with probabilities calibrated on the latest training slice.
 
     Training rows are put in time order (``sample_time`` when given, else row order). The booster is first
@@ -760,7 +760,8 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         self.n_calibration_ = n_cal
         self.n_train_ = n
         if sample_time is not None:
-            self.training_window_ = (_time_point(sample_time[order[0]]), _time_point(sample_time[order[-1]]))
+            self.training_window_: tuple[Any, Any] | None = (_time_point(sample_time[order[0]]),
+                                                            _time_point(sample_time[order[-1]]))
             self.calibration_window_ = ((_time_point(sample_time[cal_idx[0]]),
                                          _time_point(sample_time[cal_idx[-1]])) if n_cal else None)
         else:
@@ -788,7 +789,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         if len(self.used_columns_) < X.shape[1]:
             X = X[:, self.used_columns_]
-        return self.booster_.decision_function(X)
+        return np.asarray(self.booster_.decision_function(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities, columns in :attr:`classes_` order."""
@@ -799,7 +800,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """The more probable class per row (the second class when its probability exceeds 0.5)."""
         check_is_fitted(self)
-        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)])
 
     # ------------------------------------------------------------------ fast path
     def predict_one(self, x: Any) -> float:

@@ -7,22 +7,15 @@ removed here, not by the store. Callers erase through :func:`erase_user`.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from .graph.persist import forget_engine
+from .storage.roles import GraphStore
 
 __all__ = ["erase_user"]
 
 
-class ErasingStore(Protocol):
-    """A store that can erase a user (both backends can)."""
-
-    location: Any
-
-    def erase_user(self, user_id: str, actor: str) -> dict[str, Any]: ...
-
-
-def erase_user(store: ErasingStore, user_id: str, actor: str) -> dict[str, Any]:
+def erase_user(store: GraphStore, user_id: str, actor: str) -> dict[str, Any]:
     """Erase ``user_id``'s personal data from ``store`` and remove the engine snapshot that holds it.
 
     Returns the store's summary (``pseudonym``, ``transactions``, ``user_labels``, ``rings``,

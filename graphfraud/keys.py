@@ -41,6 +41,7 @@ from typing import Any
 
 from .errors import ConfigError, StorageError
 from .output import FILE_MODE, private_dir, tighten
+from .storage.roles import GraphStore, MetaStore
 
 #: Meta keys where earlier versions kept secrets in the store; :func:`purge_legacy_secrets` removes them.
 LEGACY_META_KEYS = ("secret_key", "engine_snapshot_key")
@@ -125,12 +126,12 @@ def derive(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode("utf-8"), b"graphfraud/" + purpose.encode("ascii"), hashlib.sha256).digest()
 
 
-def key_for(store: Any, purpose: str, overrides: Mapping[str, Any] | None = None) -> bytes:
+def key_for(store: GraphStore, purpose: str, overrides: Mapping[str, Any] | None = None) -> bytes:
     """:func:`derive` of the secret of ``store`` (its ``location`` names the default key file)."""
     return derive(master_secret(str(store.location), overrides), purpose)
 
 
-def purge_legacy_secrets(store: Any) -> list[str]:
+def purge_legacy_secrets(store: MetaStore) -> list[str]:
     """Delete secrets that earlier versions kept in the store's meta table; returns the keys deleted."""
     gone = [k for k in LEGACY_META_KEYS if store.get_meta(k) is not None]
     for k in gone:

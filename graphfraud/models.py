@@ -22,6 +22,7 @@ from typing import Any
 
 from .classifier import FORMAT, FORMAT_VERSION, CompiledModel, GraphFraudClassifier
 from .errors import ModelIntegrityError, ModelNotReady, NotFound, ValidationError
+from .storage.roles import ModelStore
 
 __all__ = ["save_model", "load_model", "load_promoted", "promoted_version", "promote", "rollback",
            "list_models", "new_version", "HISTORY_KEY"]
@@ -50,7 +51,7 @@ def _compiled(clf: GraphFraudClassifier | CompiledModel) -> CompiledModel:
     return clf.compiled_
 
 
-def save_model(store: Any, clf: GraphFraudClassifier | CompiledModel, meta: dict[str, Any] | None = None,
+def save_model(store: ModelStore, clf: GraphFraudClassifier | CompiledModel, meta: dict[str, Any] | None = None,
                version: str | None = None) -> str:
     """Store a fitted classifier as a new ``candidate`` version and return the version name.
 
@@ -111,7 +112,7 @@ def save_model(store: Any, clf: GraphFraudClassifier | CompiledModel, meta: dict
     return version
 
 
-def load_model(store: Any, version: str) -> CompiledModel:
+def load_model(store: ModelStore, version: str) -> CompiledModel:
     """Load a stored version as a :class:`CompiledModel`, after checking its recorded SHA-256.
 
     Raises
@@ -137,12 +138,12 @@ def load_model(store: Any, version: str) -> CompiledModel:
     return CompiledModel.from_dict(doc, version=version, meta=meta)
 
 
-def list_models(store: Any) -> list[dict[str, Any]]:
+def list_models(store: ModelStore) -> list[dict[str, Any]]:
     """Every stored version, oldest first: ``version``, ``created_at`` (ms), ``status``, ``sha256`` and its meta."""
     return list(store.list_models())
 
 
-def promoted_version(store: Any) -> str | None:
+def promoted_version(store: ModelStore) -> str | None:
     """The version serving uses now, or ``None`` when none is promoted."""
     for m in store.list_models():
         if m["status"] == "promoted":
@@ -150,13 +151,13 @@ def promoted_version(store: Any) -> str | None:
     return None
 
 
-def load_promoted(store: Any) -> CompiledModel | None:
+def load_promoted(store: ModelStore) -> CompiledModel | None:
     """The promoted model, loaded, or ``None`` (then the rules alone decide)."""
     v = promoted_version(store)
     return load_model(store, v) if v is not None else None
 
 
-def _history(store: Any, current: str | None) -> list[str]:
+def _history(store: ModelStore, current: str | None) -> list[str]:
     raw = store.get_meta(HISTORY_KEY)
     try:
         hist = [str(v) for v in json.loads(raw)] if raw else []
@@ -168,11 +169,11 @@ def _history(store: Any, current: str | None) -> list[str]:
     return hist
 
 
-def _save_history(store: Any, hist: list[str]) -> None:
+def _save_history(store: ModelStore, hist: list[str]) -> None:
     store.set_meta(HISTORY_KEY, json.dumps(hist[-HISTORY_LIMIT:]))
 
 
-def promote(store: Any, version: str) -> str:
+def promote(store: ModelStore, version: str) -> str:
     """Make ``version`` the one serving uses (the previous one is retired); return it.
 
     The model is loaded first, so a tampered or unreadable version is never promoted. Promoting the
@@ -189,7 +190,7 @@ def promote(store: Any, version: str) -> str:
     return version
 
 
-def rollback(store: Any) -> str:
+def rollback(store: ModelStore) -> str:
     """Re-promote the version promoted before the current one; return it.
 
     Repeated rollbacks walk further back through past promotions. Versions that no longer load

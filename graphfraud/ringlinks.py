@@ -136,7 +136,7 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
 def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float))
 
 
 def _holders(ent: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -405,7 +405,7 @@ def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
         for r in loose:
             target = union(target, r)
     roots = np.array([find(x) for x in range(len(parent))])
-    return roots[lab]
+    return np.asarray(roots[lab])
 
 
 def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -52,9 +52,11 @@ from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_M
                         MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
                         linking_edges)
 from .ringscore import ClusterStats, score_cluster
-from .schema import LABEL_SOURCES, parse_ts
+from .schema import LABEL_SOURCES, Label, parse_ts
+from .storage.roles import GraphStore, LinkReads
 
-__all__ = ["Ring", "detect_rings", "find_clusters", "sync_rings", "ring_id_for", "format_rings", "ClusterStats", "score_cluster"]
+__all__ = ["Ring", "RingSource", "WholeReads", "detect_rings", "find_clusters", "sync_rings", "ring_id_for",
+           "format_rings", "ClusterStats", "score_cluster"]
 
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
 LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
@@ -164,23 +166,78 @@ def _as_ms(as_of: Any) -> int | None:
     return parse_ts(str(as_of), "as_of")
 
 
-class _Source:
-    """What detection reads from a store, asking for no more than it needs.
+class RingSource(LinkReads, Protocol):
+    """What ring detection reads: a store's narrow reads (:class:`~graphfraud.storage.roles.LinkReads`),
+    its labels and its sequence. Every store is one; :class:`WholeReads` makes one of any store's whole
+    links and transactions."""
 
-    A store with the narrow read methods (``shared_links_frame``, ``user_activity_frame``,
-    ``meetings_frame``, ``transactions_of_users``, ``amount_baseline_frame``: the embedded store has
-    them) answers each with one SQL query; any other :class:`~graphfraud.storage.base.GraphStore` is read
-    whole once (``links_frame``, ``iter_transaction_frames``) and the same answers are computed here.
+    def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]: ...
+    def last_seq(self) -> int: ...
+
+
+class WholeSource(Protocol):
+    """The whole reads :class:`WholeReads` computes the narrow ones from."""
+
+    def links_frame(self) -> Any: ...
+    def iter_transaction_frames(self, chunk_size: int = 200_000, after_seq: int = 0) -> Iterator[Any]: ...
+    def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]: ...
+    def last_seq(self) -> int: ...
+
+
+class _Source:
+    """What detection reads from a store, shaped for it, asking for no more than it needs (each read is
+    one query of the store)."""
+
+    def __init__(self, store: RingSource) -> None:
+        self.store = store
+
+    def shared_links(self, types: Sequence[str], min_users: int, max_users: int) -> pd.DataFrame:
+        return self.store.shared_links_frame(list(types), min_users, max_users)
+
+    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
+        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
+        f = self.store.user_activity_frame(list(users))
+        return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
+                            index=f["user_id"].to_numpy())
+
+    def n_users(self, typ: str, entity_ids: Sequence[str]) -> np.ndarray:
+        return np.array([self.store.count_links(typ, e) for e in entity_ids], dtype=np.int64)
+
+    def meetings(self, column: str, bucket_ms: int, max_users: int,
+                 entities: Sequence[str] | None = None) -> pd.DataFrame:
+        return self.store.meetings_frame(column, bucket_ms, max_users, entities)
+
+    def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+        return self.store.transactions_of_users(list(users), list(columns))
+
+    def amount_baseline(self) -> pd.DataFrame:
+        """Typical amounts per (merchant, currency), from a 1-in-k systematic sample of large stores."""
+        step = max(1, int(self.store.last_seq()) // BASELINE_SAMPLE_ROWS)
+        return self.store.amount_baseline_frame(step)
+
+
+class WholeReads:
+    """The narrow reads of :class:`RingSource` computed from a source's whole links and transactions
+    (read once each): the reference the stores' queries are tested against.
+
+    >>> import os, tempfile
+    >>> from graphfraud.storage import open_store
+    >>> store = open_store(os.path.join(tempfile.mkdtemp(), "gf.db"))
+    >>> detect_rings(WholeReads(store))
+    []
+    >>> store.close()
     """
 
-    _METHODS = ("shared_links_frame", "user_activity_frame", "meetings_frame", "transactions_of_users",
-                "amount_baseline_frame")
-
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: WholeSource) -> None:
         self.store = store
-        self.narrow = all(callable(getattr(store, m, None)) for m in self._METHODS)
         self._links: pd.DataFrame | None = None
         self._tx: pd.DataFrame | None = None
+
+    def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
+        return self.store.labels(after_seq)
+
+    def last_seq(self) -> int:
+        return self.store.last_seq()
 
     def _all_links(self) -> pd.DataFrame:
         if self._links is None:
@@ -192,35 +249,25 @@ class _Source:
             self._tx = _read_transactions(self.store)
         return self._tx
 
-    def shared_links(self, types: Sequence[str], min_users: int, max_users: int) -> pd.DataFrame:
-        if self.narrow:
-            return self.store.shared_links_frame(list(types), min_users, max_users)
+    def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None
+                           ) -> pd.DataFrame:
         lk = self._all_links()
         lk = lk[lk["type"].isin(list(types))]
         k = lk.groupby(["type", "entity_id"], sort=False)["user_id"].transform("size").to_numpy()
-        return lk.assign(n_users=k)[(k >= min_users) & (k <= max_users)].reset_index(drop=True)
+        keep = (k >= min_users) & (k <= (2**62 if max_users is None else max_users))
+        return lk.assign(n_users=k)[keep].reset_index(drop=True)
 
-    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
-        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
-        if self.narrow:
-            f = self.store.user_activity_frame(list(users))
-            return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
-                                index=f["user_id"].to_numpy())
+    def user_activity_frame(self, user_ids: Sequence[str] | None = None) -> pd.DataFrame:
         tx = self._all_tx()
-        t = tx[tx["user_id"].isin(list(users))]
-        return t.groupby("user_id").agg(n_tx=("ts", "size"), first_ts=("ts", "min"))
+        t = tx if user_ids is None else tx[tx["user_id"].isin(list(user_ids))]
+        return t.groupby("user_id").agg(n_tx=("ts", "size"), first_ts=("ts", "min")).reset_index()
 
-    def n_users(self, typ: str, entity_ids: Sequence[str]) -> np.ndarray:
-        if self.narrow and hasattr(self.store, "count_links"):
-            return np.array([self.store.count_links(typ, e) for e in entity_ids], dtype=np.int64)
+    def count_links(self, node_type: str, node_id: str) -> int:
         lk = self._all_links()
-        k = lk[lk["type"] == typ].groupby("entity_id").size()
-        return k.reindex(list(entity_ids)).fillna(0).to_numpy(dtype=np.int64)
+        return int(((lk["type"] == node_type) & (lk["entity_id"] == node_id)).sum())
 
-    def meetings(self, column: str, bucket_ms: int, max_users: int,
-                 entities: Sequence[str] | None = None) -> pd.DataFrame:
-        if self.narrow:
-            return self.store.meetings_frame(column, bucket_ms, max_users, entities)
+    def meetings_frame(self, column: str, bucket_ms: int, max_users: int,
+                       entities: Sequence[str] | None = None) -> pd.DataFrame:
         tx = self._all_tx()
         if entities is None:
             lk = self._all_links()
@@ -236,31 +283,40 @@ class _Source:
         k = d.groupby(key, sort=False)["user_id"].transform("size").to_numpy()
         return d[(k >= 2) & (k <= max_users)].reset_index(drop=True)
 
-    def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-        if self.narrow:
-            return self.store.transactions_of_users(list(users), list(columns))
+    def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
         tx = self._all_tx()
-        return tx.loc[tx["user_id"].isin(list(users)), list(columns)].reset_index(drop=True)
+        return tx.loc[tx["user_id"].isin(list(user_ids)), list(columns)].reset_index(drop=True)
 
-    def amount_baseline(self) -> pd.DataFrame:
-        """Typical amounts per (merchant, currency), from a 1-in-k systematic sample of large stores."""
-        step = max(1, int(self.store.last_seq()) // BASELINE_SAMPLE_ROWS)
-        if self.narrow:
-            return self.store.amount_baseline_frame(step)
+    def amount_baseline_frame(self, sample_every: int = 1) -> pd.DataFrame:
         tx = self._all_tx()
-        tx = tx[tx["seq"].to_numpy(dtype=np.int64) % step == 0]
+        tx = tx[tx["seq"].to_numpy(dtype=np.int64) % sample_every == 0]
         la = np.log(np.maximum(tx["amount"].to_numpy(dtype=float), 0.01))
         g = pd.DataFrame({"merchant_id": tx["merchant_id"].to_numpy(), "currency": tx["currency"].to_numpy(),
                           "la": la, "ts": tx["ts"].to_numpy(np.int64)})
-        out = g.groupby(["merchant_id", "currency"], dropna=False, sort=False).agg(
+        return g.groupby(["merchant_id", "currency"], dropna=False, sort=False).agg(
             n=("la", "size"), sum_log_amount=("la", "sum"), first_ts=("ts", "min")).reset_index()
-        return out
+
+    def transfer_totals(self) -> pd.DataFrame:
+        return _transfer_totals(_transfers(self._all_tx()))
+
+
+def _transfers(tx: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``tx`` that are transfers (a ``counterparty_id``), ``ts`` and ``amount`` as numbers."""
+    t = tx[tx["counterparty_id"].notna().to_numpy()]
+    return t.assign(ts=t["ts"].to_numpy(np.int64), amount=pd.to_numeric(t["amount"]).to_numpy(dtype=float))
+
+
+def _transfer_totals(t: pd.DataFrame) -> pd.DataFrame:
+    """Per (payer, receiver): the columns of a store's ``transfer_totals``."""
+    out = t.groupby(["user_id", "counterparty_id"], sort=False).agg(
+        n=("ts", "size"), amount=("amount", "sum"), first_ts=("ts", "min"), last_ts=("ts", "max")).reset_index()
+    return out.rename(columns={"user_id": "src", "counterparty_id": "dst"})
 
 
 _COLUMN_TYPE = {"ip": "ip", "device_id": "device", "card_id": "card"}
 
 
-def _read_transactions(store: Any) -> pd.DataFrame:
+def _read_transactions(store: WholeSource) -> pd.DataFrame:
     cols = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
             "currency", "is_fraud", "labelled_at", "fraud_type", "counterparty_id"]
     frames = [f[cols] for f in store.iter_transaction_frames()]
@@ -309,18 +365,18 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
         if lb.subject_id not in user_label or key > user_label[lb.subject_id][:2]:
             user_label[lb.subject_id] = (key[0], key[1], lb.value)
     fraud = value == 1
-    return fraud, np.where(fraud, ftype, None), {u: v[2] for u, v in user_label.items()}
+    return fraud, np.asarray(np.where(fraud, ftype, None)), {u: v[2] for u, v in user_label.items()}
 
 
 # ---------------------------------------------------------------------------------------------- detection
-def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int | None = None,
+def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_size: int | None = None,
                  as_of: Any = None, max_component: int = MAX_COMPONENT_USERS, seed: int = 0) -> list[Ring]:
     """Find clusters of users linked through shared identifiers and rank them, best first.
 
     Parameters
     ----------
-    store : GraphStore
-        Where the transactions, links and labels are read from.
+    store : RingSource
+        Where the transactions, links and labels are read from: a store, or :class:`WholeReads` of one.
     policy : LinkPolicy, optional
         Which identifier types link users and their hub limits (default: from the settings).
     min_size : int, optional
@@ -387,7 +443,7 @@ def detect_rings(store: Any, *, policy: LinkPolicy | None = None, min_size: int 
     return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
 
 
-def _flow_facts(store: Any, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
+def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
                 delay_ms: int) -> flows.FlowFacts | None:
     """The store's transfers (those made by ``as_ms``) and who among their users is known fraud then;
     ``None`` when the store holds no transfers."""
@@ -405,12 +461,9 @@ def _flow_facts(store: Any, src: _Source, labels: Sequence[tuple[int, Any]], as_
     # accounts that only receive: known by their user label, or by a fraudulent transfer they received
     known |= {u for u, v in user_labels.items() if v in semantics.FRAUD_USER_LABELS and u not in ku.index}
     known |= {u for u in received.index if u not in ku.index and user_labels.get(u) is None}
-    t = ttx[ttx["counterparty_id"].notna().to_numpy()]
-    t = t.assign(ts=t["ts"].to_numpy(np.int64), amount=pd.to_numeric(t["amount"]).to_numpy(dtype=float))
-    if as_ms is not None:
-        pairs = t.groupby(["user_id", "counterparty_id"], sort=False).agg(
-            n=("ts", "size"), amount=("amount", "sum"), first_ts=("ts", "min"), last_ts=("ts", "max")).reset_index()
-        pairs = pairs.rename(columns={"user_id": "src", "counterparty_id": "dst"})
+    t = _transfers(ttx)
+    if as_ms is not None:  # the totals of the transfers made by then
+        pairs = _transfer_totals(t)
     return flows.flow_facts(pairs, t, known)
 
 
@@ -690,7 +743,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def sync_rings(store: Any, rings: list[Ring], *, min_jaccard: float = 0.5) -> list[Ring]:
+def sync_rings(store: GraphStore, rings: list[Ring], *, min_jaccard: float = 0.5) -> list[Ring]:
     """Give detected rings their registry ids and record what changed; returns the rings, renamed.
 
     A detected cluster keeps the id of the active registry ring whose users it matches with Jaccard

@@ -82,7 +82,8 @@ class ClusterStats:
     mule_lag_hours: float = float("nan")  # median time from a receipt to their next send
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as JSON can carry them: a number that is not known (NaN) is ``None``."""
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(self).items()}
 
 
 def _clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:

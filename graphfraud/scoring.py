@@ -25,6 +25,7 @@ from .memory import long_lived
 from .ringscore import ClusterStats, score_cluster
 from .rules import Hit, RuleSet
 from .schema import Label, Transaction
+from .storage.roles import GraphStore
 
 DECISIONS = ("allow", "review", "block")
 _CATCH_UP_BATCH = 5000  # events read at a time while catching up
@@ -278,7 +279,7 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 
 
 @long_lived()
-def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
+def build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
     """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot).
 
     Every label is revealed at the end, in the order they became known (their ``known_at``, or the label
@@ -300,7 +301,7 @@ def build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, reve
     return engine
 
 
-def load_or_build_engine(store: Any, overrides: Mapping[str, Any] | None = None, *, save: bool = True
+def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, save: bool = True
                          ) -> GraphEngine:
     """The engine from its on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
     from .graph.persist import load_engine, save_engine
@@ -316,7 +317,7 @@ def load_or_build_engine(store: Any, overrides: Mapping[str, Any] | None = None,
     return engine
 
 
-def prepare_engine(store: Any, overrides: Mapping[str, Any] | None = None) -> int:
+def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None) -> int:
     """Bring the on-disk engine snapshot up to date with the store (``graphfraud serve`` does this once
     before starting its workers, so each worker starts from it). Returns the sequence number covered."""
     from .graph.persist import save_engine
@@ -349,7 +350,9 @@ class Scorer:
         Setting overrides (thresholds, link policy, ...).
     """
 
-    def __init__(self, store: Any, rules: RuleSet | None = None, overrides: Mapping[str, Any] | None = None,
+    _last_catch_up: float  # monotonic time of the last catch-up (set by the first one, in __init__)
+
+    def __init__(self, store: GraphStore, rules: RuleSet | None = None, overrides: Mapping[str, Any] | None = None,
                  engine: GraphEngine | None = None):
         self.store = store
         self.overrides = dict(overrides or {})

@@ -42,6 +42,7 @@ import numpy as np
 from .errors import ModelNotReady
 from .graph.engine import GraphEngine
 from .graph.flows import Account, directed_pagerank
+from .storage.roles import GraphStore
 
 DAY = 86_400_000
 FOLDS = 5
@@ -326,7 +327,7 @@ def _frame(X: np.ndarray) -> Any:
     return pd.DataFrame(X, columns=list(ACCOUNT_FEATURES))
 
 
-def train_accounts(store: Any, engine: GraphEngine, *, log: Callable[[str], None] = lambda s: None
+def train_accounts(store: GraphStore, engine: GraphEngine, *, log: Callable[[str], None] = lambda s: None
                    ) -> dict[str, Any] | None:
     """Fit and keep the account model (a model version of kind ``accounts``, put in use at once), with the
     out-of-fold scores of the known accounts; ``None`` when the store has too few known fraud accounts."""
@@ -350,7 +351,7 @@ def train_accounts(store: Any, engine: GraphEngine, *, log: Callable[[str], None
 _MODELS: dict[tuple[str, str], Any] = {}
 
 
-def account_model(store: Any) -> Any:
+def account_model(store: GraphStore) -> Any:
     """The account model in use (a :class:`~graphfraud.classifier.CompiledModel`), or ``None``; a version
     already loaded from this store is not loaded again."""
     from .models import load_model
@@ -366,7 +367,7 @@ def account_model(store: Any) -> Any:
     return None
 
 
-def rank_suspects(store: Any, engine: GraphEngine, *, top: int = 50, users: Sequence[str] | None = None,
+def rank_suspects(store: GraphStore, engine: GraphEngine, *, top: int = 50, users: Sequence[str] | None = None,
                   reasons: int = 3) -> list[Suspect]:
     """Accounts ranked by risk, best first (``top`` 0: all; ``users``: only these user ids).
 
@@ -396,16 +397,16 @@ def rank_suspects(store: Any, engine: GraphEngine, *, top: int = 50, users: Sequ
     if top:
         out = out[:top]
     rows = {engine.u_name[u]: k for k, u in enumerate(idx)}
-    for s in out[:max(top, 0) or len(out)]:
+    for sus in out[:max(top, 0) or len(out)]:
         if reasons:
-            x = X[rows[s.user_id]]
-            s.reasons = explain_account(model, x[cols], dict(zip(ACCOUNT_FEATURES, x.tolist())), reasons)
+            x = X[rows[sus.user_id]]
+            sus.reasons = explain_account(model, x[cols], dict(zip(ACCOUNT_FEATURES, x.tolist())), reasons)
     try:
-        rings = store.ring_of_users([s.user_id for s in out])
+        rings = store.ring_of_users([sus.user_id for sus in out])
     except Exception:  # noqa: BLE001 - a store without a ring registry yet: no ring ids
         rings = {}
-    for s in out:
-        s.ring_id = rings.get(s.user_id)
+    for sus in out:
+        sus.ring_id = rings.get(sus.user_id)
     return out
 
 

@@ -206,7 +206,7 @@ class _World:
         near = near.reshape(len(pts), k)
         cum = weight[near].cumsum(1)
         j = (cum < self.rng.random(len(pts))[:, None] * cum[:, -1:]).sum(1)
-        return idx[near[np.arange(len(pts)), j]]
+        return np.asarray(idx[near[np.arange(len(pts)), j]])
 
     def far_terminal(self, k: int, tree: str = "all") -> np.ndarray:
         """Terminals around random towns (a cloned card used far from home), 20 % of them abroad."""
@@ -242,7 +242,7 @@ class _World:
         hour = (rng.choice(24, len(day), p=DIURNAL) + rng.random(len(day)) + shift) % 24
         t = (day * 24 + hour - tz) * HOUR
         t = np.where(t < 0, t + DAY, np.where(t >= self.horizon, t - DAY, t))  # the first and last nights
-        return np.clip(t, 0, self.horizon - 1)
+        return np.asarray(np.clip(t, 0, self.horizon - 1))
 
     def fraud_times(self, lo: np.ndarray, hi: np.ndarray, tz: np.ndarray) -> np.ndarray:
         """Uniform in [lo, hi); most moved to a daytime hour of the same day, the rest left round the clock."""
@@ -295,7 +295,7 @@ def _amount(w: _World, merch: np.ndarray, u: np.ndarray, mult: np.ndarray | floa
     a = w.med[merch] * w.scale[u] ** 0.6 * mult * w.rng.lognormal(0, w.sig[merch])
     over = a > 12000.0
     a[over] = w.rng.uniform(3000, 12000, int(over.sum()))
-    return a
+    return np.asarray(a)
 
 
 def _online_identity(w: _World, u: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -419,8 +419,8 @@ def _window(order: np.ndarray, skey: np.ndarray, m: int, s: float, e: float) -> 
     return order[lo:hi]
 
 
-def _compromised_terminals(w: _World, rows: _Rows, budget: float, events: list,
-                           out: list) -> None:
+def _compromised_terminals(w: _World, rows: _Rows, budget: float, events: list[Any],
+                           out: list[Any]) -> None:
     """Terminals compromised for one to six weeks: every card payment there in the window becomes fraud."""
     rng = w.rng
     order, skey = _by_merchant(rows)
@@ -450,8 +450,8 @@ def _compromised_terminals(w: _World, rows: _Rows, budget: float, events: list,
         total += len(idx)
 
 
-def _common_points(w: _World, rows: _Rows, budget: float, events: list, taken: set,
-                   out: list) -> list[_Rows]:
+def _common_points(w: _World, rows: _Rows, budget: float, events: list[Any], taken: set[Any],
+                   out: list[Any]) -> list[_Rows]:
     """Card details skimmed at one merchant during a window, spent at other merchants days later."""
     rng = w.rng
     order, skey = _by_merchant(rows)
@@ -516,7 +516,7 @@ def _common_points(w: _World, rows: _Rows, budget: float, events: list, taken: s
     return chunks
 
 
-def _stolen_details(w: _World, budget: float, events: list) -> list[_Rows]:
+def _stolen_details(w: _World, budget: float, events: list[Any]) -> list[_Rows]:
     """Extra payments, larger than the holder's, for one to three weeks until the holder notices."""
     rng = w.rng
     chunks: list[_Rows] = []
@@ -550,7 +550,7 @@ def _stolen_details(w: _World, budget: float, events: list) -> list[_Rows]:
     return chunks
 
 
-def _high_amounts(w: _World, budget: float, events: list) -> list[_Rows]:
+def _high_amounts(w: _World, budget: float, events: list[Any]) -> list[_Rows]:
     """One to three large payments at big-ticket merchants within hours."""
     rng = w.rng
     chunks: list[_Rows] = []
@@ -578,7 +578,7 @@ def _high_amounts(w: _World, budget: float, events: list) -> list[_Rows]:
     return chunks
 
 
-def _card_testing(w: _World, budget: float, events: list, out: list) -> list[_Rows]:
+def _card_testing(w: _World, budget: float, events: list[Any], out: list[Any]) -> list[_Rows]:
     """Campaigns: small test payments at a few web shops (many declined), then a large one on cards that pass."""
     rng = w.rng
     chunks: list[_Rows] = []
@@ -650,7 +650,7 @@ def _group_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Cumulative sums restarting at each group of consecutive ``sizes``."""
     c = np.cumsum(x)
     starts = np.cumsum(sizes) - sizes
-    return c - np.repeat(c[starts] - x[starts], sizes)
+    return np.asarray(c - np.repeat(c[starts] - x[starts], sizes))
 
 
 def _pans(rng: np.random.Generator, issuer: np.ndarray) -> np.ndarray:
@@ -660,12 +660,12 @@ def _pans(rng: np.random.Generator, issuer: np.ndarray) -> np.ndarray:
     digits = (body[:, None] // 10 ** np.arange(15)) % 10  # right to left
     doubled = np.where(np.arange(15) % 2 == 0, digits * 2 - 9 * (digits >= 5), digits)
     check = (10 - doubled.sum(1) % 10) % 10
-    return (pd.Series(body).astype(str) + pd.Series(check).astype(str)).to_numpy(dtype=object)
+    return np.asarray((pd.Series(body).astype(str) + pd.Series(check).astype(str)).to_numpy(dtype=object))
 
 
 def _iso(t0: int, t: np.ndarray) -> np.ndarray:
     secs = t0 + np.floor(t).astype(np.int64)
-    return np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC").astype(object)
+    return np.asarray(np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC").astype(object))
 
 
 def _check(n_users: int, days: int, fraud_rate: float, label_delay_days: float | None, labelled_share: float,
@@ -827,8 +827,11 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
 
     tid = df["transaction_id"].to_numpy()
     name = np.array(("",) + SCENARIOS, dtype=object)
-    iso1 = lambda x: str(_iso(epoch, np.array([x]))[0])  # noqa: E731
-    cards_of = lambda eps: sorted(set(card_ids[card[np.isin(cols["ep"], eps) & fraud]].tolist()))  # noqa: E731
+    def iso1(x: Any) -> str:
+        return str(_iso(epoch, np.array([x]))[0])
+
+    def cards_of(eps: Any) -> list[Any]:
+        return sorted(set(card_ids[card[np.isin(cols["ep"], eps) & fraud]].tolist()))
     truth: dict[str, Any] = {
         "profile": "card",
         "scenarios": {s: int((scen == i + 1).sum()) for i, s in enumerate(SCENARIOS)},

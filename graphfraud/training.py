@@ -21,6 +21,7 @@ from .graph.features import feature_row, row_names
 from .memory import long_lived
 from .schema import LABEL_SOURCES, Transaction
 from .scoring import new_engine
+from .storage.roles import GraphStore
 
 
 @dataclass
@@ -33,7 +34,7 @@ class History:
     ts: np.ndarray  # int64 ms
 
 
-def load_history(store: Any, label_delay_ms: int) -> History:
+def load_history(store: GraphStore, label_delay_ms: int) -> History:
     """Read every transaction and label; resolve each transaction's final label and when it was known."""
     txs: list[tuple[int, int, Transaction]] = []
     for tx, seq in store.iter_transactions():
@@ -54,18 +55,18 @@ def load_history(store: Any, label_delay_ms: int) -> History:
     for _, lb in store.labels():
         if lb.subject != "transaction":
             continue
-        i = index.get(lb.subject_id)
-        if i is None:
+        j = index.get(lb.subject_id)
+        if j is None:
             continue
         r = LABEL_SOURCES.index(lb.source) if lb.source in LABEL_SOURCES else 0
-        if r >= rank[i]:
-            rank[i] = r
-            label[i] = int(lb.value)
-            known[i] = lb.known_at if lb.known_at is not None else ordered[i].ts + label_delay_ms
+        if r >= rank[j]:
+            rank[j] = r
+            label[j] = int(lb.value)
+            known[j] = lb.known_at if lb.known_at is not None else ordered[j].ts + label_delay_ms
     return History(ordered, known, label, ts)
 
 
-def queue_store_labels(store: Any, engine: GraphEngine, history: History) -> None:
+def queue_store_labels(store: GraphStore, engine: GraphEngine, history: History) -> None:
     """Put the store's label events on the engine's clock (each revealed at its own time)."""
     ts_of = {t.transaction_id: t.ts for t in history.transactions}
     for _, lb in store.labels():
@@ -76,7 +77,7 @@ def queue_store_labels(store: Any, engine: GraphEngine, history: History) -> Non
                            (lb.known_at if lb.known_at is not None else int(history.ts[-1]) if len(history.ts) else 0))
 
 
-def replay(store: Any, history: History, engine: GraphEngine, *, start: int = 0, stop: int | None = None,
+def replay(store: GraphStore, history: History, engine: GraphEngine, *, start: int = 0, stop: int | None = None,
            want: Callable[[int], bool] = lambda i: True,
            on_row: Callable[[int, Transaction, dict[str, float]], None] | None = None,
            on_values: Callable[[int, Transaction, list[float]], None] | None = None) -> Iterator[int]:
@@ -142,7 +143,7 @@ def fields_learnt(transactions: Sequence[Transaction]) -> list[str]:
 
 
 @long_lived()
-def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
+def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
                 holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Train new model versions from the store's history, as of each transaction's time.
 
@@ -195,7 +196,7 @@ def train_model(store: Any, *, overrides: Mapping[str, Any] | None = None, promo
     return out
 
 
-def _train_transactions(store: Any, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,
+def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,
                         ia: np.ndarray, label_delay_ms: int, promote: bool, holdout_fraction: float,
                         log: Callable[[str], None]) -> dict[str, Any]:
     import pandas as pd

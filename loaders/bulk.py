@@ -15,6 +15,7 @@ import pandas as pd
 from graphfraud import settings
 from graphfraud.schema import Transaction, frame_to_transactions, validate_frame
 from graphfraud.storage.base import link_totals, merge_link_totals
+from graphfraud.storage.roles import GraphStore
 
 from .mapping import Mapping, load_mapping
 from .progress import ProgressCallback, auto_progress
@@ -57,7 +58,7 @@ def default_rejects_path(path: str | os.PathLike[str]) -> Path:
     return Path.cwd() / f"{base_name(path)}.rejects.csv"
 
 
-def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.PathLike[str] | Mapping | dict[str, Any]
+def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str | os.PathLike[str] | Mapping | dict[str, Any]
               | None = None, rejects_path: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
               progress: ProgressCallback | bool | None = None, fold_links: bool = True) -> LoadSummary:
     """Load a CSV, gzip CSV, Parquet or JSON-lines file of transactions into ``store``, chunk by chunk.
@@ -128,7 +129,8 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
     max_id = int(settings.get("max_id_length"))
     reader = ChunkReader(path, size)
     out = RejectWriter(rejects_path if rejects_path is not None else default_rejects_path(path))
-    bar = auto_progress() if progress is None else (progress or None)
+    # progress=True is the same as leaving it out; False is none
+    bar: ProgressCallback | None = auto_progress() if progress is None or progress is True else (progress or None)
     summary = LoadSummary()
     extra_types = mp.extra_types if mp is not None else ()
     first = True
@@ -218,7 +220,7 @@ class _Prepared:
     reasons: dict[int, list[str]]
     totals: Any = None  # the good rows' link totals (graphfraud.storage.base.link_totals), when wanted
 
-    def submit(self, writer: ThreadPoolExecutor, store: Any, out: RejectWriter, summary: LoadSummary
+    def submit(self, writer: ThreadPoolExecutor, store: GraphStore, out: RejectWriter, summary: LoadSummary
                ) -> _Pending | None:
         """Report the rejects, then start writing the good rows (``None`` when there are none)."""
         if self.reasons:
@@ -281,15 +283,15 @@ class _LinkFold:
 
     A chunk that was not stored whole (duplicates, conflicts, labels added to stored rows) or a gap in the
     sequence (another process wrote in between) ends the run: what was gathered is folded, and the rows the
-    totals do not cover are folded from ``tx`` by the store. Stores without ``fold_link_totals`` (Neo4j)
-    keep their own ``refresh_links``.
+    totals do not cover are folded from ``tx`` by the store. Stores whose writes keep their links
+    (``folds_link_totals`` false: Neo4j) are handed nothing.
     """
 
     MAX_ROWS = 4_000_000  # gathered link rows (about 60 bytes each) before they are merged, and folded if still
 
-    def __init__(self, store: Any):
+    def __init__(self, store: GraphStore):
         self.store = store
-        self.enabled = hasattr(store, "fold_link_totals")
+        self.enabled = store.folds_link_totals
         self.tables: list[Any] = []
         self.rows = 0
         self.first = self.last = 0
@@ -319,6 +321,4 @@ class _LinkFold:
     def finish(self) -> None:
         """Fold everything stored (what was gathered, and anything else behind the watermark)."""
         self.fold()
-        refresh = getattr(self.store, "refresh_links", None)
-        if refresh is not None:
-            refresh()
+        self.store.refresh_links()

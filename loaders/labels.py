@@ -10,6 +10,7 @@ from typing import Any
 from graphfraud import settings
 from graphfraud.errors import ValidationError
 from graphfraud.schema import LABEL_SOURCES, validate_label
+from graphfraud.storage.roles import EventStore
 
 from .readers import ChunkReader
 from .rejects import RejectWriter
@@ -33,7 +34,7 @@ class LabelSummary:
         return s + (f"; rejects in {self.rejects_path}." if self.rejects_path is not None else ".")
 
 
-def load_labels(path: str | os.PathLike[str], store: Any, *, source: str = "chargeback",
+def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str = "chargeback",
                 rejects_path: str | os.PathLike[str] | None = None, chunk_size: int | None = None) -> LabelSummary:
     """Load a label file into ``store``: one atomic ``store.add_labels`` per chunk.
 

@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pandas as pd
@@ -250,7 +250,7 @@ class ChunkReader:
     def _jsonl(self) -> Iterator[Chunk]:
         self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in finally
         try:
-            binary: BinaryIO = gzip.GzipFile(fileobj=self._raw) if self.gzipped else self._raw
+            binary = cast(BinaryIO, gzip.GzipFile(fileobj=self._raw)) if self.gzipped else self._raw
             checked = io.BufferedReader(TextCheck(binary, self.path.name, "JSON lines file"), 1 << 20)
             text = io.TextIOWrapper(checked, encoding="utf-8-sig", newline=None)
             line_no = 0
@@ -442,7 +442,7 @@ def _text_frame(df: pd.DataFrame) -> pd.DataFrame:
             vals = s.to_numpy(dtype=object)
             kind = pd.api.types.infer_dtype(vals, skipna=True)
             if kind in ("string", "empty"):
-                out[c] = np.where(pd.isna(vals), None, vals).astype(object) if kind == "string" \
+                out[c] = np.asarray(np.where(pd.isna(vals), None, vals)).astype(object) if kind == "string" \
                     else np.full(len(vals), None, dtype=object)
             else:
                 out[c] = np.array([_value_text(v) for v in vals], dtype=object)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import pandas as pd
 
@@ -29,7 +29,7 @@ class RejectWriter:
                                   "or give another rejects path.", code="invalid_input")
         self.n_written = 0
         self.dropped_columns: set[str] = set()
-        self._file: TextIO | None = None
+        self._file: IO[Any] | None = None
         self._writer: Any = None
         self._columns: list[str] = []
 

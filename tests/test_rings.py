@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from graphfraud.cli import PROFILES, main
 from graphfraud.graph.policy import LinkPolicy
-from graphfraud.rings import Ring, detect_rings, find_clusters, ring_id_for, sync_rings
+from graphfraud.rings import Ring, WholeReads, detect_rings, find_clusters, ring_id_for, sync_rings
 from graphfraud.ringscore import ClusterStats, score_cluster
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
@@ -288,10 +288,10 @@ def test_a_farm_above_the_hub_limit_adopted_together_stays_one_ring(tmp_path):
     assert [r.size for r in rings] == [30]  # the household has two users: below the ring minimum
 
 
-def test_a_store_without_narrow_reads_gives_the_same_rings(world):
+def test_whole_reads_give_the_same_rings_as_the_narrow_queries(world):
     store, _ = world
 
-    class Plain:  # only the GraphStore protocol methods detection falls back to
+    class Plain:  # only the whole reads (WholeSource)
         def links_frame(self):
             return store.links_frame()
 
@@ -304,10 +304,7 @@ def test_a_store_without_narrow_reads_gives_the_same_rings(world):
         def last_seq(self):
             return store.last_seq()
 
-        def transfer_totals(self):
-            return store.transfer_totals()
-
-    narrow, plain = detect_rings(store), detect_rings(Plain())
+    narrow, plain = detect_rings(store), detect_rings(WholeReads(Plain()))
     assert [(r.users, round(r.score, 9)) for r in narrow] == [(r.users, round(r.score, 9)) for r in plain]
 
 
@@ -495,6 +492,7 @@ def test_a_mule_chain_is_one_ring_and_its_reasons_name_the_flow(tmp_path):
     assert any(r.startswith("m1 received 6 transfers from 2 known fraud accounts and forwarded 95% within a day")
                for r in ring.reasons), ring.reasons
     assert not ring.shared_identifiers  # money is described by its own numbers, not as identifiers
+    json.dumps([r.to_dict() for r in rings], allow_nan=False)  # strict JSON (the API's): no NaN anywhere
 
 
 def test_users_who_paid_each_other_and_share_a_card_are_linked():

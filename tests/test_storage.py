@@ -1,4 +1,5 @@
-"""The store contract: one suite every backend must pass, plus the embedded backend's crash and WAL tests.
+"""The store contract: each backend class against each role's protocol, one suite every backend must pass,
+plus the embedded backend's crash and WAL tests.
 
 ``store`` is parametrised over both backends: the embedded file and a real Neo4j server (``neo4j_url`` in
 ``tests/conftest.py`` yields a bolt URL to an empty database). Tests that need a file path (kill -9, two
@@ -7,6 +8,7 @@ processes, schema upgrades) use ``store_path`` and are embedded only.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import signal
 import sqlite3
@@ -24,8 +26,9 @@ import pytest
 
 from graphfraud.errors import Conflict, NotFound
 from graphfraud.schema import Label, validate_frame, validate_record
-from graphfraud.storage import open_store
-from graphfraud.storage.embedded import SCHEMA_VERSION
+from graphfraud.storage import open_store, roles
+from graphfraud.storage.embedded import SCHEMA_VERSION, EmbeddedStore
+from graphfraud.storage.neo4j import Neo4jStore
 
 BACKENDS = [pytest.param("embedded", id="embedded")]
 BACKENDS.append(pytest.param("neo4j", marks=pytest.mark.neo4j, id="neo4j"))  # neo4j_url: tests/conftest.py
@@ -50,6 +53,51 @@ def store_path(tmp_path: Path) -> Path:
     path = tmp_path / "s.db"
     open_store(str(path)).close()
     return path
+
+
+# ---------------------------------------------------------------- the roles
+ROLES = [getattr(roles, name) for name in roles.__all__]
+BACKEND_CLASSES = [EmbeddedStore, Neo4jStore]
+
+
+def protocol_members(proto: type) -> tuple[dict[str, inspect.Signature], set[str]]:
+    """A protocol's methods (name -> signature) and attributes, its bases' included."""
+    methods: dict[str, inspect.Signature] = {}
+    attributes: set[str] = set()
+    for klass in reversed(proto.__mro__):
+        if klass.__module__ != roles.__name__:
+            continue
+        attributes.update(vars(klass).get("__annotations__", {}))
+        methods.update({n: inspect.signature(f) for n, f in vars(klass).items()
+                        if inspect.isfunction(f) and not n.startswith("_")})
+    return methods, attributes
+
+
+def shape(sig: inspect.Signature) -> list[tuple[str, Any, Any, Any]]:
+    return [(p.name, p.kind, p.default, p.annotation) for p in sig.parameters.values()] + [sig.return_annotation]
+
+
+@pytest.mark.parametrize("backend", BACKEND_CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.__name__)
+def test_every_backend_implements_every_role(role: type, backend: type) -> None:
+    methods, attributes = protocol_members(role)
+    assert methods, role  # a role with nothing in it would make this test pass by default
+    for name, sig in methods.items():
+        impl = getattr(backend, name, None)
+        assert callable(impl), f"{backend.__name__} has no {name}"
+        assert shape(inspect.signature(impl)) == shape(sig), f"{backend.__name__}.{name}"
+    for name in attributes - {"location"}:  # location is set per instance
+        assert name in vars(backend), f"{backend.__name__} has no {name}"
+
+
+def test_the_role_check_sees_a_missing_or_different_method() -> None:
+    class Partial(EmbeddedStore):
+        def erase_user(self, user: str, actor: str) -> dict[str, Any]:  # another parameter name
+            return {}
+
+    methods, _ = protocol_members(roles.ErasureStore)
+    assert shape(inspect.signature(Partial.erase_user)) != shape(methods["erase_user"])
+    assert "save_rings" in protocol_members(roles.GraphStore)[0]
 
 
 # ---------------------------------------------------------------- factories
@@ -277,6 +325,24 @@ def test_add_transaction_new_replay_conflict(store: Any) -> None:
     assert info.value.code == "transaction_conflict"
     assert store.info()["transactions"] == 1
     assert store.get_decision("a1")["score"] == 0.1
+
+
+def test_add_decision_to_a_stored_transaction_keeps_the_first(store: Any) -> None:
+    store.add_transaction(tx())  # stored without a decision, as a bulk load stores it
+    assert store.get_decision("a1") is None
+    first = {"transaction_id": "a1", "score": 0.2, "decision": "allow"}
+    assert store.add_decision("a1", first) == first
+    assert store.add_decision("a1", {"transaction_id": "a1", "score": 0.9, "decision": "block"}) == first
+    assert store.get_decision("a1") == first
+
+
+def test_link_housekeeping_has_one_meaning(store: Any) -> None:
+    store.write_transactions(chunk([row(1), row(2)]))
+    store.checkpoint_in_background()
+    assert store.refresh_links() is True
+    assert store.count_links("card", "c1") == 1
+    if not store.folds_link_totals:  # the write kept its links; totals are not used
+        assert store.fold_link_totals(None, 1, 2) is False
 
 
 # ---------------------------------------------------------------- events

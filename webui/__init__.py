@@ -26,6 +26,7 @@ from flask.sessions import SecureCookieSessionInterface
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, ModelNotReady
 from graphfraud.schema import BUILTIN_TYPES
+from graphfraud.storage.roles import GraphStore
 
 log = logging.getLogger("graphfraud.webui")
 
@@ -66,7 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(ops)
     if importlib.util.find_spec(f"{__name__}.pages") is not None:  # the investigator pages, once written
-        from . import pages  # type: ignore[attr-defined]
+        from . import pages
 
         app.register_blueprint(pages.bp)
 
@@ -112,7 +113,7 @@ def _normalise(cfg: Any) -> None:
     cfg["WORKERS"] = max(1, int(cfg["WORKERS"]))
 
 
-def ensure_secret(store: Any, config: Mapping[str, Any] | None = None) -> str:
+def ensure_secret(store: GraphStore, config: Mapping[str, Any] | None = None) -> str:
     """The secret that signs sessions: ``SECRET_KEY`` (``GRAPHFRAUD_SECRET_KEY``) when configured, else the
     owner-only key file (:mod:`graphfraud.keys`), created on first use. Secrets that earlier versions kept
     in the store's meta table are deleted from it."""
@@ -126,7 +127,7 @@ def ensure_secret(store: Any, config: Mapping[str, Any] | None = None) -> str:
 
 
 def _default_factory(overrides: dict[str, Any]) -> Callable[[Any], Any]:
-    def build(store: Any) -> Any:
+    def build(store: GraphStore) -> Any:
         from graphfraud.scoring import Scorer
 
         # the app's settings (defaults < instance config < environment < test config) reach the core
@@ -146,9 +147,7 @@ class AppState:
 
         cfg = app.config
         self.store = open_store(cfg["STORE"])
-        checkpoint = getattr(self.store, "checkpoint_in_background", None)
-        if checkpoint is not None:  # the embedded store: log copies off the scoring requests
-            checkpoint()
+        self.store.checkpoint_in_background()  # the embedded store: log copies off the scoring requests
         self.keys = KeyCache(self.store, float(cfg["API_KEY_CACHE_SECONDS"]))
         self.limiter = RateLimiter(float(cfg["RATE_LIMIT"]) / cfg["WORKERS"])
         self.metrics = Metrics(cfg.get("METRICS_DIR"), float(cfg["METRICS_FLUSH_SECONDS"]))

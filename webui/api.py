@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.schema import PII_TYPES, check_name, redact, stored_identifier, validate_label, validate_record
+from graphfraud.storage.roles import GraphStore
 
 from .auth import authenticate, key_from_headers
 from .errors import ApiError, error_body, status_for
@@ -273,7 +274,8 @@ def labels() -> Response:
     if not items:
         raise ApiError(400, "invalid_label", "No labels were sent.", ["labels: empty"])
     max_len = current_app.config["MAX_ID_LENGTH"]
-    out, errs = [], []
+    out: list[Any] = []
+    errs: list[Any] = []
     for i, item in enumerate(items):
         try:
             if isinstance(item, dict) and g.get("gf_check_strings", True):
@@ -356,7 +358,7 @@ def entity(node_type: str, node_id: str) -> Response:
     return reply({"ok": True, **neighbourhood(state().store, node_type, node_id, hops, limit)})
 
 
-def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
+def neighbourhood(store: GraphStore, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
     """Nodes and edges within ``hops`` of a node, at most ``limit`` nodes (breadth first): user-identifier
     links (``kind`` link) and, between users, transfers (``kind`` transfer, directed from payer to payee)."""
     start = f"{node_type}:{node_id}"
@@ -407,11 +409,9 @@ def neighbourhood(store: Any, node_type: str, node_id: str, hops: int, limit: in
             shown = redact(node_id) if node_type in PII_TYPES or node_type == "card" else repr(node_id[:80])
             raise NotFound(f"There is no {node_type} {shown} in the graph.",
                            [f"{node_type}: {shown} not found"], code="entity_not_found")
-    ring_of = getattr(store, "ring_of_users", None)
-    if ring_of is not None:
-        users = [n["key"] for n in nodes.values() if n["type"] == "user"]
-        for u, rid in ring_of(users).items():
-            nodes[f"user:{u}"]["ring_id"] = rid
+    users = [n["key"] for n in nodes.values() if n["type"] == "user"]
+    for u, rid in store.ring_of_users(users).items():
+        nodes[f"user:{u}"]["ring_id"] = rid
     return {"entity": {"type": node_type, "id": node_id}, "hops": hops, "truncated": truncated,
             "nodes": list(nodes.values()), "edges": list(edges.values())}
 

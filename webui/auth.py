@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphfraud.errors import AuthError, Forbidden, RateLimited, ValidationError
+from graphfraud.storage.roles import AccountStore
 
 SCOPES = ("score", "admin")
 KEY_PREFIX = "gf_"
@@ -36,7 +37,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_api_key(store: Any, name: str, scope: str = "score") -> str:
+def create_api_key(store: AccountStore, name: str, scope: str = "score") -> str:
     """Create a key, store its hash and return the key itself (the only time it exists in clear).
 
     >>> import os, tempfile
@@ -74,7 +75,7 @@ def key_from_headers(headers: Any) -> str | None:
     if auth:
         kind, _, value = auth.strip().partition(" ")
         if kind.lower() == "bearer" and value.strip():
-            return value.strip()
+            return str(value).strip()
         raise AuthError("The Authorization header must be 'Bearer <API key>'.",
                         ["Authorization: expected 'Bearer <API key>'"], code="unauthorized")
     key = headers.get("X-API-Key")
@@ -84,7 +85,7 @@ def key_from_headers(headers: Any) -> str | None:
 class KeyCache:
     """Hash -> key record (or ``None`` for unknown/revoked), each kept for ``ttl`` seconds."""
 
-    def __init__(self, store: Any, ttl: float = 5.0):
+    def __init__(self, store: AccountStore, ttl: float = 5.0):
         self.store = store
         self.ttl = ttl
         self._entries: dict[str, tuple[float, KeyRecord | None]] = {}

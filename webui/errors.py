@@ -150,7 +150,7 @@ def register(app: Flask) -> None:
         html = _html_error_renderer(app)
         if html is not None and request.blueprint == "pages":
             status = exc.code if isinstance(exc, HTTPException) else status_for(exc)
-            if status < 500 or isinstance(exc, HTTPException):
+            if (status or 500) < 500 or isinstance(exc, HTTPException):
                 return html(status or 500, exc)
         return response_for(exc)
 

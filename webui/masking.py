@@ -38,6 +38,7 @@ from markupsafe import Markup
 
 from graphfraud.keys import derive
 from graphfraud.schema import ENTITY_COLUMNS, protect_card_numbers
+from graphfraud.storage.roles import GraphStore, MetaStore
 
 MASK_META_KEY = "mask_identifiers"
 # Unicode format characters (category Cf): bidi embeddings, overrides and isolates, zero-width characters,
@@ -88,7 +89,7 @@ def mask_types() -> frozenset[str]:
                      if t.strip() and t.strip() != "user")
 
 
-def masking_on(store: Any) -> bool:
+def masking_on(store: GraphStore) -> bool:
     """Whether masking for analysts is on: the admin's choice in the store, else the ``mask_identifiers`` setting."""
     v = store.get_meta(MASK_META_KEY)
     if v is None:
@@ -259,7 +260,7 @@ def _xor(a: bytes, b: bytes) -> bytes:
 class RecordingStore:
     """The store as the pages see it during a masking request: every result is shown to the masker."""
 
-    def __init__(self, store: Any, masker: Masker):
+    def __init__(self, store: GraphStore, masker: Masker):
         self._store = store
         self._masker = masker
 
@@ -289,7 +290,7 @@ def masker() -> Masker:
     return m  # type: ignore[no-any-return]
 
 
-def view(store: Any) -> Any:
+def view(store: GraphStore) -> Any:
     """``store`` as a masking request must read it (recording), or as it is."""
     m = masker()
     return RecordingStore(store, m) if m.active else store

@@ -222,7 +222,7 @@ def schemas(cfg: Any) -> dict[str, Any]:
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``app`` (limits and extra entity types come from its config)."""
     cfg = app.config
-    keyed = [{"bearer": []}, {"apiKey": []}]
+    keyed: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
     def op(summary: str, scope: str | None, ok: dict[str, Any], errs: tuple[int, ...], *, body: Any = None,
            params: list[dict[str, Any]] | None = None, op_id: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if raw in (None, ""):
         return default
     try:
-        v = int(raw)  # type: ignore[arg-type]
+        v = int(raw)
     except ValueError:
         abort(400)
     return max(lo, min(hi, v))

@@ -37,7 +37,8 @@ from graphfraud.output import open_private
 from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
 
 from . import masking, money, uiauth
-from .pagekit import _int_arg, bp, fmt_ts, store, tx_fraud, user_label
+from .pagekit import _int_arg, fmt_ts, store, tx_fraud, user_label
+from .pagekit import bp as bp  # the blueprint create_app registers (the routes below are on it)
 from .uiauth import admin_required, current_user, login_required
 
 log = logging.getLogger("graphfraud.webui")
@@ -635,7 +636,7 @@ class GraphBuilder:
         if len(self.nodes) >= self.cap:
             self.truncated = True
             return None
-        node = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
+        node: dict[str, Any] = {"id": nid, "type": typ, "key": node_key(typ, ident), "label": show_id(typ, ident)}
         self.real[nid] = ident
         if nid != f"{typ}:{ident}" and via:
             node["via"] = via

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphfraud.errors import ModelNotReady, NotFound
+from graphfraud.storage.roles import GraphStore
 
 log = logging.getLogger("graphfraud.webui")
 
@@ -32,7 +33,7 @@ class NoAccountModel(ModelNotReady):
     code = "no_account_model"
 
 
-def account_model_version(store: Any) -> str | None:
+def account_model_version(store: GraphStore) -> str | None:
     """The version of the account model in use (what ``graphfraud suspects`` ranks with), or ``None``."""
     from graphfraud.suspects import ACCOUNTS_STATUS
 
@@ -40,7 +41,7 @@ def account_model_version(store: Any) -> str | None:
     return found[-1] if found else None
 
 
-def _rank(store: Any, engine: Any, **kw: Any) -> list[Any]:
+def _rank(store: GraphStore, engine: Any, **kw: Any) -> list[Any]:
     from graphfraud.suspects import rank_suspects
 
     try:
@@ -80,7 +81,7 @@ def money_summary(engine: Any, user_id: str) -> dict[str, Any]:
     return {"transfers_out": out, "transfers_in": inn, "partners": partners, "exposure": exposure}
 
 
-def user_risk(scorer: Any, store: Any, user_id: str) -> dict[str, Any]:
+def user_risk(scorer: Any, store: GraphStore, user_id: str) -> dict[str, Any]:
     """One account's risk (score, reasons, ring, known fraud: as ``graphfraud suspects`` gives them) and its
     money summary, as of the worker's engine after catching up with the store.
 
@@ -132,7 +133,7 @@ class SuspectsCache:
         self._lock = threading.Lock()  # one computation at a time
         self._thread: threading.Thread | None = None
 
-    def get(self, scorer: Any, store: Any, limit: int, min_age: float) -> tuple[Ranking, bool]:
+    def get(self, scorer: Any, store: GraphStore, limit: int, min_age: float) -> tuple[Ranking, bool]:
         """The ranking to show and whether a newer one is being computed (the store changed since).
 
         Raises :class:`NoAccountModel` when there is no account model.
@@ -157,7 +158,7 @@ class SuspectsCache:
         t = self._thread
         return t is not None and t.is_alive()
 
-    def refresh_in_background(self, scorer: Any, store: Any, limit: int) -> None:
+    def refresh_in_background(self, scorer: Any, store: GraphStore, limit: int) -> None:
         if self.refreshing():
             return
 
@@ -175,7 +176,7 @@ class SuspectsCache:
         if t is not None:
             t.join(timeout)
 
-    def compute(self, scorer: Any, store: Any, limit: int) -> Ranking:
+    def compute(self, scorer: Any, store: GraphStore, limit: int) -> Ranking:
         with self._lock:
             t0 = time.perf_counter()
             seq = int(store.last_seq())  # what the ranking covers at least

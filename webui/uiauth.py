@@ -191,7 +191,7 @@ def login_blocked(name: str, address: str) -> bool:
         return True
     if n[k["acct"]] >= per_account:  # a spread-out attack on the account: only known addresses get through
         known = store().count_throttle([k["known"]], since=int(now - KNOWN_ADDRESS_SECONDS * 1000))
-        return known[k["known"]] == 0
+        return bool(known[k["known"]] == 0)
     return False
 
 

@@ -464,7 +464,7 @@ class GraphEngine:
         known = label.known_at if label.known_at is not None else default_known_at
         if known is None and label.subject == "transaction":
             tu = self.tx_user.get(label.subject_id)
-            known = (tu[1] + self.label_delay_ms) if tu else self.clock
+            known = int(tu[1] + self.label_delay_ms) if tu else int(self.clock)
         if known is None or known <= self.clock:
             self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
                          self._now() if known is None else int(known))

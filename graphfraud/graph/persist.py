@@ -27,12 +27,13 @@ import tempfile
 from typing import Any
 
 from ..output import private_dir
+from ..storage.roles import GraphStore
 from .engine import GraphEngine
 
 MAGIC = b"GFENGINE1\n"
 
 
-def snapshot_path(store: Any) -> str:
+def snapshot_path(store: GraphStore) -> str:
     """Where the engine snapshot of ``store`` lives."""
     loc = str(store.location)
     if os.path.isabs(loc) and "://" not in loc:
@@ -42,7 +43,7 @@ def snapshot_path(store: Any) -> str:
     return os.path.join(folder, hashlib.sha256(loc.encode()).hexdigest()[:24] + ".engine")
 
 
-def forget_engine(store: Any) -> None:
+def forget_engine(store: GraphStore) -> None:
     """Remove the engine snapshot of ``store``, if there is one (after an erasure it holds old identifiers).
 
     Raises :class:`OSError` when the file exists but cannot be removed."""
@@ -52,7 +53,7 @@ def forget_engine(store: Any) -> None:
         pass
 
 
-def _key(store: Any) -> bytes:
+def _key(store: GraphStore) -> bytes:
     from ..keys import key_for
 
     return key_for(store, "engine-snapshot")
@@ -89,7 +90,7 @@ def fingerprint(engine: GraphEngine) -> str:
                        "extra": list(engine.extra_types)}, sort_keys=True)
 
 
-def save_engine(store: Any, engine: GraphEngine) -> str:
+def save_engine(store: GraphStore, engine: GraphEngine) -> str:
     """Write the engine's snapshot atomically (owner-only); returns its path.
 
     Raises :class:`OSError` (a :class:`~graphfraud.errors.StorageError` when the key file cannot be made)
@@ -114,7 +115,7 @@ def save_engine(store: Any, engine: GraphEngine) -> str:
     return path
 
 
-def load_engine(store: Any, expected: GraphEngine) -> GraphEngine | None:
+def load_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
     """The snapshot's engine when its signature and settings check out and it is not ahead of the store;
     ``None`` otherwise (the caller rebuilds). ``expected`` is a fresh engine with the current settings."""
     path = snapshot_path(store)

@@ -2,13 +2,15 @@
 
 :func:`open_store` picks the backend from the location: a ``neo4j://`` or ``bolt://`` URL selects Neo4j,
 anything else is the path of an embedded store file (SQLite in WAL mode; see ``docs/storage.md`` for why).
-Both backends implement :class:`~graphfraud.storage.base.GraphStore`.
+Both backends implement :class:`~graphfraud.storage.roles.GraphStore`: every role
+(:mod:`graphfraud.storage.roles`) at once.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .base import Event, GraphStore, WriteResult
+from .base import Event, WriteResult
+from .roles import GraphStore
 
 __all__ = ["open_store", "GraphStore", "WriteResult", "Event", "is_neo4j_url"]
 

@@ -1,15 +1,17 @@
-"""The store contract shared by the embedded and the Neo4j backends.
+"""What the stores share: the records a write returns and reads give, and helpers both backends use
+(the contract itself, one protocol per role, is :mod:`graphfraud.storage.roles`).
 
 A store is the durable truth; the in-memory graph engine is a cache of it. Every stored event
 (transaction, label, decision, model change, erasure) gets a number from one monotonic sequence, so a
-process can ask for everything after the last number it saw (:meth:`GraphStore.events_since`).
+process can ask for everything after the last number it saw
+(:meth:`~graphfraud.storage.roles.EventStore.events_since`).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..schema import MORE_FIELDS, Label, Transaction
 
@@ -59,7 +61,7 @@ def _text(v: Any) -> Any:
 
 def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Transaction, int]]:
     """Stored transaction rows (``TX_COLUMNS`` order) as ``(transaction, seq)``, without their free attributes
-    (which no feature reads): how every store's :meth:`GraphStore.iter_transactions` builds them."""
+    (which no feature reads): how every store's :meth:`EventStore.iter_transactions` builds them."""
     loads = json.loads
     for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, cp, ft, ar, dr, *_ in rows:
         yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
@@ -68,51 +70,11 @@ def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Tran
                           _text(cp), _text(ft), _text(ar), _text(dr)), int(seq)
 
 
-class GraphStore(Protocol):
-    """What every backend provides. Methods raise :class:`~graphfraud.errors.StorageError` on I/O trouble."""
-
-    location: str
-
-    def close(self) -> None: ...
-
-    # transactions and labels
-    def write_transactions(self, frame: Any) -> WriteResult: ...
-    def add_transaction(self, tx: Transaction, decision: dict[str, Any] | None = None
-                        ) -> tuple[int, dict[str, Any] | None]: ...
-    def add_labels(self, labels: Sequence[Label]) -> int: ...
-    def get_transaction(self, transaction_id: str) -> dict[str, Any] | None: ...
-    def transactions_of(self, column: str, value: str, limit: int = 100) -> list[dict[str, Any]]: ...
-    def info(self) -> dict[str, Any]: ...
-    def last_seq(self) -> int: ...
-    def events_since(self, seq: int, limit: int = 10_000) -> list[Event]: ...
-    def iter_transaction_frames(self, chunk_size: int = 200_000, after_seq: int = 0) -> Iterator[Any]: ...
-    def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]: ...
-    def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]: ...
-    def links_frame(self) -> Any: ...
-    def transfer_totals(self) -> Any: ...
-    def neighbours(self, node_type: str, node_id: str, limit: int) -> list[dict[str, Any]]: ...
-    def transfers_of(self, user_id: str, limit: int) -> list[dict[str, Any]]: ...
-    def transfers_among(self, user_ids: Sequence[str], limit: int) -> list[dict[str, Any]]: ...
-
-    # decisions and models
-    def get_decision(self, transaction_id: str) -> dict[str, Any] | None: ...
-    def decisions_frame(self, limit: int | None = None) -> Any: ...
-    def save_model(self, version: str, meta: dict[str, Any], blob: bytes) -> None: ...
-    def set_model_status(self, version: str, status: str) -> None: ...
-    def list_models(self) -> list[dict[str, Any]]: ...
-    def load_model(self, version: str) -> tuple[dict[str, Any], bytes]: ...
-
-    # small key/value settings kept in the store (masking, ring bookkeeping; never secrets: graphfraud.keys)
-    def get_meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
-    def delete_meta(self, key: str) -> None: ...
-
-
-#: A user's transfers, one row per payer and payee (:meth:`GraphStore.transfers_of`): money from ``payer`` to
+#: A user's transfers, one row per payer and payee (:meth:`LinkStore.transfers_of`): money from ``payer`` to
 #: ``payee`` in ``n`` transactions carrying a ``counterparty_id``, ``amount`` their total (as stored, whatever the
 #: currency), between ``first_seen`` and ``last_seen``.
 TRANSFER_COLUMNS = ("payer", "payee", "n", "amount", "first_seen", "last_seen")
-#: One transfer (:meth:`GraphStore.transfers_among`).
+#: One transfer (:meth:`LinkStore.transfers_among`).
 TRANSFER_ROW_COLUMNS = ("transaction_id", "payer", "payee", "amount", "currency", "ts")
 
 LINK_TOTAL_COLUMNS = ("type", "entity_id", "user_id", "first_seen", "last_seen", "n")
@@ -139,7 +101,7 @@ def link_totals(frame: Any) -> Any:
 
     ts = pa.array(frame["ts"].to_numpy(), pa.int64())
     users = pa.Array.from_pandas(frame["user_id"], type=pa.string())
-    parts = []
+    parts: list[tuple[str | None, Any]] = []
     for col, typ in ENTITY_COLUMNS.items():
         ent = pa.Array.from_pandas(frame[col], type=pa.string())  # NaN and None are absent
         if ent.null_count == len(ent):
@@ -154,11 +116,11 @@ def link_totals(frame: Any) -> Any:
         parts.append((None, pa.table({"type": pa.array(k, pa.string()), "entity_id": pa.array(v, pa.string()),
                                       "user_id": pa.array(u, pa.string()), "ts": pa.array(t, pa.int64())})))
     out = []
-    for typ, t in parts:
-        keys = ["entity_id", "user_id"] if typ is not None else ["type", "entity_id", "user_id"]
+    for part_type, t in parts:
+        keys = ["entity_id", "user_id"] if part_type is not None else ["type", "entity_id", "user_id"]
         g = t.group_by(keys, use_threads=False).aggregate([("ts", "min"), ("ts", "max"), ("ts", "count")])
-        if typ is not None:
-            g = g.append_column("type", pa.array([typ] * len(g), pa.string()))
+        if part_type is not None:
+            g = g.append_column("type", pa.array([part_type] * len(g), pa.string()))
         out.append(g.rename_columns({"ts_min": "first_seen", "ts_max": "last_seen", "ts_count": "n"})
                    .select(list(LINK_TOTAL_COLUMNS)))
     return pa.concat_tables(out) if out else merge_link_totals([])  # types apart: no link is in two parts

@@ -146,6 +146,8 @@ class EmbeddedStore(RegistryMixin):
         corrupt the file. Default: the ``durability`` setting (``process`` = ``False``).
     """
 
+    folds_link_totals = True  # links are a view of tx, brought up to date after writes (see LinkStore)
+
     def __init__(self, path: str, durable: bool | None = None, timeout: float = 60.0):
         from .. import settings
 
@@ -372,7 +374,7 @@ class EmbeddedStore(RegistryMixin):
                                            next_seq)
             return res, next_seq
 
-        return self._write(work)
+        return self._write(work)  # type: ignore[no-any-return]
 
     def _reconcile(self, con: sqlite3.Connection, ignored: list[int], cols: list[list[Any]], fraud: list[Any],
                    lab: list[Any], extra: list[Any], attrs: list[Any], more: list[list[Any]], rows_no: list[int],

@@ -174,6 +174,7 @@ class Neo4jStore(Neo4jRegistryMixin):
     """
 
     backend = "neo4j"
+    folds_link_totals = False  # each write folds its own links (see LinkStore)
 
     def __init__(self, url: str, user: str | None = None, password: str | None = None,
                  database: str | None = None, **_: Any) -> None:
@@ -225,7 +226,8 @@ class Neo4jStore(Neo4jRegistryMixin):
         """Run one read query from ``cypher/``; rows as dicts."""
         def fn() -> list[dict[str, Any]]:
             with self._session() as s:
-                return s.execute_read(lambda tx: [r.data() for r in tx.run(query(query_name), params)])
+                return s.execute_read(  # type: ignore[no-any-return]
+                    lambda tx: [r.data() for r in tx.run(query(query_name), params)])
 
         return self._guard("read", fn)  # type: ignore[no-any-return]
 
@@ -265,8 +267,16 @@ class Neo4jStore(Neo4jRegistryMixin):
         rows = self._read("get_meta", key="seq")
         return int(rows[0]["value"]) if rows and rows[0]["value"] is not None else 0
 
-    def refresh_links(self) -> None:
+    def refresh_links(self, wait: bool = True) -> bool:
         """Links are folded in the same transaction as the transactions: nothing to catch up."""
+        return True
+
+    def fold_link_totals(self, totals: Any, first_seq: int, last_seq: int) -> bool:
+        """Uses nothing (``folds_link_totals`` is false: each write keeps its links); returns ``False``."""
+        return False
+
+    def checkpoint_in_background(self, every: float = 1.0) -> None:
+        """Nothing to move off the requests: the server does its own housekeeping."""
 
     # ------------------------------------------------------------ bulk transactions
     def write_transactions(self, frame: Any) -> WriteResult:
@@ -331,7 +341,7 @@ class Neo4jStore(Neo4jRegistryMixin):
                 next_seq = self._reconcile(tx, ignored, first, stored, cols, rows_no, res, next_seq)
             return res, next_seq
 
-        return self._write(work, "write transactions")
+        return self._write(work, "write transactions")  # type: ignore[no-any-return]
 
     def _insert(self, tx: Any, new: list[int], base: int, cols: dict[str, list[Any]],
                 extras: list[dict[str, str]]) -> None:
@@ -441,33 +451,33 @@ class Neo4jStore(Neo4jRegistryMixin):
         return seq
 
     # ------------------------------------------------------------ one transaction (the API)
-    def add_transaction(self, tx_: Transaction, decision: dict[str, Any] | None = None
+    def add_transaction(self, tx: Transaction, decision: dict[str, Any] | None = None
                         ) -> tuple[int, dict[str, Any] | None]:
         """Store one transaction and its decision record atomically (see the embedded store)."""
-        props = {"transaction_id": tx_.transaction_id, "ts": tx_.ts, "user_id": tx_.user_id, "amount": tx_.amount,
-                 "card_id": tx_.card_id, "device_id": tx_.device_id, "ip": tx_.ip, "merchant_id": tx_.merchant_id,
-                 "currency": tx_.currency, "country": tx_.country, "is_fraud": tx_.is_fraud,
-                 "labelled_at": tx_.labelled_at, "extra": _dump(tx_.extra), "attrs": _dump(tx_.attrs),
-                 **{k: getattr(tx_, k) for k in MORE_FIELDS}}
+        props = {"transaction_id": tx.transaction_id, "ts": tx.ts, "user_id": tx.user_id, "amount": tx.amount,
+                 "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip, "merchant_id": tx.merchant_id,
+                 "currency": tx.currency, "country": tx.country, "is_fraud": tx.is_fraud,
+                 "labelled_at": tx.labelled_at, "extra": _dump(tx.extra), "attrs": _dump(tx.attrs),
+                 **{k: getattr(tx, k) for k in MORE_FIELDS}}
 
-        def work(tx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
-            old = tx.run(query("get_transaction"), transaction_id=tx_.transaction_id).single()
+        def work(dtx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
+            old = dtx.run(query("get_transaction"), transaction_id=tx.transaction_id).single()
             if old is not None:
-                if _to_transaction(old["t"]).content() != tx_.content():
-                    raise Conflict(f"Transaction {tx_.transaction_id!r} is already stored with different content; "
+                if _to_transaction(old["t"]).content() != tx.content():
+                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
                                    "use a new transaction_id for a new transaction.",
-                                   [f"transaction_id: {tx_.transaction_id!r} exists with other values"],
+                                   [f"transaction_id: {tx.transaction_id!r} exists with other values"],
                                    code="transaction_conflict")
-                d = tx.run(query("get_decision"), transaction_id=tx_.transaction_id).single()
+                d = dtx.run(query("get_decision"), transaction_id=tx.transaction_id).single()
                 return (int(old["t"]["seq"]), json.loads(d["body"]) if d else {}), base
             cols = {k: [v] for k, v in props.items()}
-            self._insert(tx, [0], base, cols, [dict(tx_.extra)])
+            self._insert(dtx, [0], base, cols, [dict(tx.extra)])
             seq = base + 1
             if decision is not None:
                 seq += 1
-                tx.run(query("create_decision"), seq=seq, transaction_id=tx_.transaction_id, created_at=_now(),
-                       score=decision.get("score"), decision=decision.get("decision"),
-                       body=json.dumps(decision, sort_keys=True)).consume()
+                dtx.run(query("create_decision"), seq=seq, transaction_id=tx.transaction_id, created_at=_now(),
+                        score=decision.get("score"), decision=decision.get("decision"),
+                        body=json.dumps(decision, sort_keys=True)).consume()
             return (base + 1, None), seq
 
         return self._write(work, "store the transaction")  # type: ignore[no-any-return]
@@ -593,8 +603,8 @@ class Neo4jStore(Neo4jRegistryMixin):
             out.append(Event(p["seq"], "transaction", transaction=_to_transaction(p)))
         for s, lb in [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
             out.append(Event(s, "label", label=lb))
-        for r in self._read("list_events", after_seq=int(seq), limit=int(limit)):
-            out.append(Event(r["seq"], r["kind"], data=json.loads(r["data"])))
+        for e in self._read("list_events", after_seq=int(seq), limit=int(limit)):
+            out.append(Event(e["seq"], e["kind"], data=json.loads(e["data"])))
         out = sorted((e for e in out if e.seq <= hi), key=lambda e: e.seq)
         return out[:limit]
 
@@ -625,6 +635,21 @@ class Neo4jStore(Neo4jRegistryMixin):
         return int(rows[0]["n"] or 0) if rows else 0
 
     # ------------------------------------------------------------ decisions
+    def add_decision(self, transaction_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Store the decision of a stored transaction that has none yet; returns the decision that is
+        stored (an earlier one wins: a decision is never overwritten)."""
+
+        def work(tx: Any, base: int) -> tuple[dict[str, Any], int]:
+            old = tx.run(query("get_decision"), transaction_id=transaction_id).single()
+            if old is not None:
+                return json.loads(old["body"]), base
+            tx.run(query("create_decision"), seq=base + 1, transaction_id=transaction_id, created_at=_now(),
+                   score=record.get("score"), decision=record.get("decision"),
+                   body=json.dumps(record, sort_keys=True)).consume()
+            return record, base + 1
+
+        return self._write(work, "store the decision")  # type: ignore[no-any-return]
+
     def get_decision(self, transaction_id: str) -> dict[str, Any] | None:
         rows = self._read("get_decision", transaction_id=transaction_id)
         return json.loads(rows[0]["body"]) if rows else None
@@ -708,9 +733,9 @@ class Neo4jStore(Neo4jRegistryMixin):
                 for r in tx.run(query("erase_list_identifier_transactions"), rows=rows).data():
                     props: dict[str, Any] = {}
                     for typ, col in columns.items():
-                        p = renamed.get((typ, r[col])) if r[col] is not None else None
-                        if p is not None:
-                            props[col] = p
+                        to = renamed.get((typ, r[col])) if r[col] is not None else None
+                        if to is not None:
+                            props[col] = to
                     extra = json.loads(r["extra"]) if r["extra"] else {}
                     new = {k: renamed.get((k, v), v) if isinstance(v, str) else v for k, v in extra.items()}
                     if new != extra:

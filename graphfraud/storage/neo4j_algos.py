@@ -19,12 +19,15 @@ This module does not import :mod:`neo4j`; it runs its queries through the store.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import settings
 from ..pagerank import pagerank as _pagerank
+
+if TYPE_CHECKING:
+    from .neo4j import Neo4jStore
 
 Node = tuple[str, str]
 
@@ -39,7 +42,7 @@ def _selection(types: list[str] | None, limits: dict[str, int] | None) -> dict[s
             "default_limit": default}
 
 
-def gds_available(store: Any) -> bool:
+def gds_available(store: Neo4jStore) -> bool:
     """Whether the store's server answers ``gds.version()``."""
     try:
         store._read("get_gds_version")
@@ -48,7 +51,7 @@ def gds_available(store: Any) -> bool:
     return True
 
 
-def link_graph(store: Any, types: list[str] | None = None, limits: dict[str, int] | None = None
+def link_graph(store: Neo4jStore, types: list[str] | None = None, limits: dict[str, int] | None = None
                ) -> tuple[list[Node], np.ndarray, np.ndarray]:
     """The algorithms' graph streamed out: nodes ``(type, id)`` and edge arrays (user index, identifier index)."""
     index: dict[Node, int] = {}
@@ -62,7 +65,7 @@ def link_graph(store: Any, types: list[str] | None = None, limits: dict[str, int
     return list(index), np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
 
 
-def _gds(store: Any, algo: str, config: dict[str, Any], types: list[str] | None,
+def _gds(store: Neo4jStore, algo: str, config: dict[str, Any], types: list[str] | None,
          limits: dict[str, int] | None) -> dict[Node, Any]:
     name = f"graphfraud-{uuid.uuid4().hex}"
     sel = _selection(types, limits)
@@ -73,7 +76,7 @@ def _gds(store: Any, algo: str, config: dict[str, Any], types: list[str] | None,
         store._read("drop_graph", graph_name=name)
 
 
-def components(store: Any, *, use_gds: bool | None = None, types: list[str] | None = None,
+def components(store: Neo4jStore, *, use_gds: bool | None = None, types: list[str] | None = None,
                limits: dict[str, int] | None = None) -> dict[Node, int]:
     """Connected components: ``{(type, id): component number}``."""
     if use_gds if use_gds is not None else gds_available(store):
@@ -88,7 +91,7 @@ def components(store: Any, *, use_gds: bool | None = None, types: list[str] | No
     return {node: int(c) for node, c in zip(nodes, labels)}
 
 
-def pagerank(store: Any, *, use_gds: bool | None = None, types: list[str] | None = None,
+def pagerank(store: Neo4jStore, *, use_gds: bool | None = None, types: list[str] | None = None,
              limits: dict[str, int] | None = None) -> dict[Node, float]:
     """PageRank (damping 0.85), normalised to sum to 1: ``{(type, id): score}``."""
     if use_gds if use_gds is not None else gds_available(store):
@@ -101,7 +104,7 @@ def pagerank(store: Any, *, use_gds: bool | None = None, types: list[str] | None
     return {node: float(s) for node, s in zip(nodes, scores)}
 
 
-def communities(store: Any, *, use_gds: bool | None = None, types: list[str] | None = None,
+def communities(store: Neo4jStore, *, use_gds: bool | None = None, types: list[str] | None = None,
                 limits: dict[str, int] | None = None, seed: int = 0) -> dict[Node, int]:
     """Louvain communities: ``{(type, id): community number}``."""
     if use_gds if use_gds is not None else gds_available(store):

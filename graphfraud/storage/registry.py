@@ -89,7 +89,8 @@ class RegistryMixin:
         def work(con: sqlite3.Connection, base: int) -> tuple[int, int]:
             cur = con.execute(sql, params)
             # an INSERT answers with its new row id, an UPDATE or DELETE with how many rows it changed
-            return int(cur.lastrowid if sql.lstrip().upper().startswith("INSERT") else cur.rowcount), base
+            n = cur.lastrowid if sql.lstrip().upper().startswith("INSERT") else cur.rowcount
+            return int(n or 0), base
 
         return int(self._write(work))
 
@@ -263,7 +264,7 @@ class RegistryMixin:
         d.update(status=r[1], merged_into=r[2], created_at=r[3], updated_at=r[4])
         d["history"] = [{"at": a, "change": c, "detail": json.loads(x)} for a, c, x in self._con().execute(
             "SELECT at, change, detail FROM ring_history WHERE ring_id=? ORDER BY id", (ring_id,))]
-        return d
+        return d  # type: ignore[no-any-return]
 
     def ring_of_users(self, users: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}

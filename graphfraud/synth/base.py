@@ -71,7 +71,7 @@ def ip_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     a = 11 + (rest >> 16)
     a = a + (a >= 127)
     parts = [pd.Series(p).astype(str) for p in (a, (rest >> 8) & 255, rest & 255, d)]
-    return (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).to_numpy(dtype=object)
+    return np.asarray((parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).to_numpy(dtype=object))
 
 
 def amounts(rng: np.random.Generator, cats: np.ndarray, boost: float = 0.0,
@@ -84,7 +84,7 @@ def amounts(rng: np.random.Generator, cats: np.ndarray, boost: float = 0.0,
     a[gift] = np.maximum(25.0, np.round(a[gift] / 25.0) * 25.0)
     over = a > 20000.0  # redraw the extreme tail rather than pile it up on a cap
     a[over] = rng.uniform(5000.0, 20000.0, int(over.sum()))
-    return np.round(np.maximum(a, 0.5), 2)
+    return np.asarray(np.round(np.maximum(a, 0.5), 2))
 
 
 def diurnal(rng: np.random.Generator, t: np.ndarray, tz: np.ndarray, lo: np.ndarray,
@@ -118,7 +118,7 @@ class Plan:
         self.big_ticket = np.flatnonzero(np.isin(self.mcat, (ELEC, GIFT, ONLINE, RETAIL, TRAVEL)))
         self.big_ticket_p = self.pop[self.big_ticket] / self.pop[self.big_ticket].sum()
 
-    def add(self, t: np.ndarray, u: np.ndarray, amount: np.ndarray, country: np.ndarray, card: np.ndarray,
+    def add(self, t: np.ndarray, u: np.ndarray, amount: np.ndarray, country: np.ndarray | int, card: np.ndarray,
             dev: np.ndarray, ip: np.ndarray, merch: np.ndarray, fraud: np.ndarray | int,
             **extra: np.ndarray | int) -> None:
         """Add ``len(t)`` transactions; scalars broadcast, ``extra`` adds columns every chunk must carry."""
@@ -157,13 +157,13 @@ def check_args(n_users: int, days: int, start: str) -> pd.Timestamp:
 
 
 def iso(t0: pd.Timestamp, t: float) -> str:
-    return (t0 + pd.Timedelta(seconds=int(t))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str((t0 + pd.Timedelta(seconds=int(t))).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def stamps(t0: pd.Timestamp, t: np.ndarray) -> np.ndarray:
     """Offsets in seconds from ``t0`` as ISO-8601 UTC strings, to the second."""
     secs = t0.value // 10**9 + np.floor(t).astype(np.int64)
-    return np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC").astype(object)
+    return np.asarray(np.datetime_as_string(secs.astype("datetime64[s]"), unit="s", timezone="UTC").astype(object))
 
 
 def assemble(plan: Plan, n_users: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -128,6 +128,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     in_ring[order[:sizes.sum()]] = True
     warmup = np.full(n, -1)  # ring accounts other than sleepers: a few quiet purchases before cash-out
     truth_rings: dict[str, dict[str, Any]] = {}
+    r: Any
     for r, (shape_i, members) in enumerate(zip(shapes, ring_members)):
         info = _plant_ring(plan, SHAPES[shape_i], members, home, tz, join, end, rate, card, dev,
                            home_ip, mobile, office, carrier, datacenter, warmup)
@@ -240,8 +241,8 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     for info in truth_rings.values():
         info["users"] = sorted(user_ids[info["users"]].tolist())
         for key in ("devices", "cards"):
-            ids = dev_ids if key == "devices" else card_ids
-            info[key] = sorted(ids[info[key]].tolist())
+            handles = dev_ids if key == "devices" else card_ids
+            info[key] = sorted(handles[info[key]].tolist())
     truth = {
         "rings": truth_rings,
         "takeover_users": sorted(user_ids[victims].tolist()),

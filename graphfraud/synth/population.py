@@ -129,7 +129,7 @@ def plant_decoys(plan: Plan, people: People, others: np.ndarray) -> dict[str, An
     n_office_users = int(0.22 * len(pool))
     used = 0
     while n_office_users - used >= 12:
-        k = int(min(rng.integers(12, 81), n_office_users - used))
+        k = min(int(rng.integers(12, 81)), n_office_users - used)
         members = pool[used:used + k]
         used += k
         ip = plan.ips.new(1)[0]

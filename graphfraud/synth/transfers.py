@@ -64,7 +64,7 @@ class MoneyWorld:
         p = self.p
         hh = np.clip(h, 0, self.n - 1)
         inside = (h >= 0) & (h < self.n)
-        return ~inside | ((p.join[hh] <= t) & (t < p.end[hh]) & ~self.no_legit[hh])
+        return np.asarray(~inside | ((p.join[hh] <= t) & (t < p.end[hh]) & ~self.no_legit[hh]))
 
     def emit(self, t: Any, u: Any, cp: Any, amount: Any, *, dev: Any = -1, ip: Any = -1, card: Any = -1,
              merch: Any = -1, role: int = LEGIT, case: Any = -1, force: bool = False) -> np.ndarray:
@@ -90,7 +90,7 @@ class MoneyWorld:
             country = np.where(sender_inside, home[np.clip(u[s], 0, self.n - 1)], home[np.clip(cp[s], 0, self.n - 1)])
             self.plan.add(t[s], u[s], amount[s], country, card[s], dev[s], ip[s], merch[s],
                           int(role in (VICTIM, PROCEEDS, LAYER)), cp=cp[s], role=role, case=case[s])
-        return keep
+        return np.asarray(keep)
 
     def channel(self, u: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Device and IP of an app or web payment by customers ``u`` at times ``t``."""
@@ -339,7 +339,7 @@ def _family(w: MoneyWorld, r: Roles, households: list[dict[str, Any]]) -> dict[s
     if pairs:
         pair = np.concatenate(pairs)
         pair = pair[(pair[:, 0] != pair[:, 1]) & (rng.random(len(pair)) < 0.35)]
-        k = rng.poisson(logn(rng, 1.0, 0.7, len(pair)) * months)
+        k: Any = rng.poisson(logn(rng, 1.0, 0.7, len(pair)) * months)
         u, to = np.repeat(pair[:, 0], k), np.repeat(pair[:, 1], k)
         t = w.daytime(rng.random(len(u)) * w.horizon, u)
         dev, ip = w.channel(u, t)
@@ -413,7 +413,9 @@ def _friends(w: MoneyWorld, r: Roles) -> dict[str, Any]:
     groups = np.split(pool[:sizes.sum()], np.cumsum(sizes)[:-1]) if len(sizes) else []
     venues = np.flatnonzero(np.isin(plan.mcat, (_RESTAURANT, _ENTERTAIN)))
     vp = plan.pop[venues] / plan.pop[venues].sum()
-    payers, sharers, event_of = [], [], []
+    payers: list[Any] = []
+    sharers: list[Any] = []
+    event_of: list[Any] = []
     for g in groups:
         outside = w.external(int(rng.integers(0, 3)))  # friends who bank elsewhere
         for _ in range(int(rng.poisson(1.5 * w.horizon / (30 * DAY)))):
@@ -450,7 +452,9 @@ def _marketplace(w: MoneyWorld, r: Roles) -> dict[str, Any]:
     weights = w.p.rate[r.indiv] / w.p.rate[r.indiv].sum()
     sellers = r.indiv[rng.random(len(r.indiv)) < 0.06]
     power = r.indiv[rng.random(len(r.indiv)) < 0.004]
-    ts, us, tos = [], [], []
+    ts: list[Any] = []
+    us: list[Any] = []
+    tos: list[Any] = []
     for s in sellers:
         start = rng.random() * w.horizon
         k = int(rng.integers(2, 16))
@@ -477,8 +481,8 @@ def _marketplace(w: MoneyWorld, r: Roles) -> dict[str, Any]:
         w.emit(t[disputed], u[disputed], to[disputed], amt[disputed], dev=dev[disputed], ip=ip[disputed],
                card=card[disputed], role=DISPUTED)
     # buying from sellers who bank elsewhere: one-off payments to accounts outside
-    k = rng.poisson(0.4 * w.horizon / (30 * DAY), len(r.indiv))
-    u = np.repeat(r.indiv, k)
+    n_outside = rng.poisson(0.4 * w.horizon / (30 * DAY), len(r.indiv))
+    u = np.repeat(r.indiv, n_outside)
     t = w.daytime(rng.random(len(u)) * w.horizon, u)
     dev, ip = w.channel(u, t)
     w.emit(t, u, w.external(len(u)), np.round(logn(rng, 40, 0.9, len(u)), 0), dev=dev, ip=ip)
