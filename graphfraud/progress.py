@@ -142,7 +142,7 @@ class Reporter:
         elif now - p.last >= self.interval:
             p.last = now
             eta = p.eta()
-            share = f"{p.fraction:.0%} of the input, " if p.total is None and p.fraction is not None else ""
+            share = f"{p.fraction:.0%}, " if p.total is None and p.fraction is not None else ""
             self._line(f"{p.description} {p.count_text()} ({share}{p.rate_text()}"
                        f"{'' if eta is None else ', ETA ' + _duration(eta)})")
 
