@@ -169,7 +169,7 @@ def load_file(path: str | os.PathLike[str], store: Any, *, mapping: str | os.Pat
             first = False
             if progress is None:
                 bar.update(summary.rows_read, fraction=reader.fraction())
-            elif progress:
+            elif callable(progress):
                 progress(summary.rows_read, reader.fraction())
         if pending is not None:
             pending.finish(out, summary, links)
