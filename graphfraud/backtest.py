@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .errors import ValidationError
 from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
@@ -116,7 +117,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
         rings[i] = ring_context(engine, tx, None, ring_min)
 
     for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=in_train.tolist().__getitem__,
-                    on_values=keep):
+                    on_values=keep, describe="replaying the training window"):
         pass
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
     # the models learn from rows already read; fit them in another process while the test window replays
@@ -125,15 +126,16 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
-                    on_values=keep_test):
+                    on_values=keep_test, describe="replaying the test window"):
         pass
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
     fits.rows_ready()
     # the rules need no model: evaluate them while the fits finish
     Xt = X[test_idx]
-    hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
-               for k, i in enumerate(test_idx.tolist())]
+    with progress.phase(f"evaluating the rules on {len(test_idx):,} transactions"):
+        hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
+                   for k, i in enumerate(test_idx.tolist())]
     log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
     engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
     # every test row is scored; the metrics read the rows whose label is known in the end
@@ -141,23 +143,28 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     y_test = hist.label[test_idx][judged].astype(int)
     amounts = np.array([hist.transactions[i].amount for i in test_idx])[judged]
     # the baselines are done first (fewer columns): their reports are made while the model still fits
-    baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
-                        for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
-    clf, p = fits.result_of(0)
+    with progress.phase(f"fitting the model and two baselines on {len(train_idx):,} rows"):
+        baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
+                            for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
+        clf, p = fits.result_of(0)
     del X
     model = CompiledModel.from_classifier(clf)
     Xm = Xt[:, [names.index(f) for f in model.features]]  # the columns the model learnt from
     t_train = time.perf_counter() - t0 - t_replay
     log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
     results = []
-    for k, i in enumerate(test_idx.tolist()):
-        contrib = model.explain_one(Xm[k], top=3) if p[k] >= review_t else ()
-        # with the rule hits given, decide reads features only to word the model's reasons
-        feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
-        d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,
-                   review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
-        d["ring"] = rings.get(i)
-        results.append(d)
+    with progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
+        for k, i in enumerate(test_idx.tolist()):
+            contrib = model.explain_one(Xm[k], top=3) if p[k] >= review_t else ()
+            # with the rule hits given, decide reads features only to word the model's reasons
+            feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
+            d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,
+                       review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
+            d["ring"] = rings.get(i)
+            results.append(d)
+            if not k % progress.EVERY:
+                shown.update(k)
+        shown.update(len(test_idx))
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
     report = evaluate(y_test, np.array([r["score"] for r in results])[judged],

@@ -42,6 +42,20 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def reports_progress(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show the command's phases on stderr (:mod:`graphfraud.progress`) unless ``graphfraud --quiet``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .progress import reporting
+
+        ctx = click.get_current_context()
+        with reporting(ctx.info_name or "graphfraud", enabled=not ctx.find_root().params.get("quiet")):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--store", "store_path", envvar="GRAPHFRAUD_STORE", default=None, help=STORE_HELP)(fn)
 
@@ -54,7 +68,9 @@ def open_store(store_path: str | None) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="graphfraud")
-def main() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress on standard error (long commands show their "
+              "phases, rows, rate and ETA there: a bar on a terminal, a line every 10 s otherwise).")
+def main(quiet: bool) -> None:
     """graphfraud: find fraud rings by following the links between transactions.
 
     \b
@@ -73,6 +89,7 @@ def main() -> None:
 @click.option("--chunk-size", type=click.IntRange(1000, 5_000_000), default=None, help="Rows per atomic chunk.")
 @store_option
 @handle_errors
+@reports_progress
 def load(file: str, mapping: str | None, rejects_path: str | None, chunk_size: int | None,
          store_path: str | None) -> None:
     """Bulk-load transactions from CSV (also .gz), Parquet or JSON Lines.
@@ -168,6 +185,7 @@ def info(as_json: bool, store_path: str | None) -> None:
 @click.option("--labelled-share", type=click.FloatRange(0, 1), default=None,
               help="Share of fraud that ever gets a fraud label (default: the profile's, all of it).")
 @handle_errors
+@reports_progress
 def generate(out: str, users: int, seed: int, days: int | None, profile: str, fraud_rate: float | None,
              label_delay_days: float | None, labelled_share: float | None) -> None:
     """Write a synthetic world's transactions, and truth.json beside them.
@@ -186,8 +204,9 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
     knobs = {"days": days, "fraud_rate": fraud_rate, "label_delay_days": label_delay_days,
              "labelled_share": labelled_share}
     from .output import private_umask
+    from .progress import phase
 
-    with private_umask():  # the profile writers are plain pandas and json writes
+    with private_umask(), phase(f"generating a {profile} world of {users:,} users"):  # plain pandas and json writes
         summary = write(out, users, seed=seed, **{k: v for k, v in knobs.items() if v is not None})
     click.echo(json.dumps(summary, sort_keys=True, default=str))
 
@@ -197,6 +216,7 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
 @click.option("--promote/--no-promote", default=True, show_default=True, help="Serve the new model at once.")
 @store_option
 @handle_errors
+@reports_progress
 def train(label_delay: str | None, promote: bool, store_path: str | None) -> None:
     """Train new model versions on the store's history: the transaction model from labelled transactions
     (point-in-time features), the account model (what `suspects` ranks with) from accounts known as fraud.
@@ -250,6 +270,7 @@ def _ms(text: str | None) -> int | None:
 @click.option("--store", "store_path", default=None,
               help="Store to load into (default: a fresh temporary store, removed afterwards).")
 @handle_errors
+@reports_progress
 def backtest(file: str, mapping: str | None, train_frac: float | None, train_start: str | None,
              train_end: str | None, test_start: str | None, test_end: str | None, label_delay: str,
              scores_out: str | None, raw: bool, report_path: str | None, rules_path: str | None,
@@ -302,6 +323,7 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
 @click.option("--raw", is_flag=True, help=RAW_HELP)
 @store_option
 @handle_errors
+@reports_progress
 def score(file: str, out_path: str, mapping: str | None, raw: bool, store_path: str | None) -> None:
     """Score new transactions through the online path; they join the graph as they are scored.
 
@@ -439,6 +461,7 @@ def apikey_revoke(name: str, store_path: str | None) -> None:
 @click.option("--raw", is_flag=True, help="With --format csv: " + RAW_HELP)
 @store_option
 @handle_errors
+@reports_progress
 def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str | None) -> None:
     """Find fraud rings, update the ring registry, and print the best first.
 
@@ -447,11 +470,14 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
       graphfraud rings --top 20
       graphfraud rings --top 500 --format json > rings.json
     """
+    from .progress import phase
     from .rings import detect_rings, format_rings, sync_rings
 
     store = open_store(store_path)
     try:
-        found = sync_rings(store, detect_rings(store, min_size=min_size))
+        detected = detect_rings(store, min_size=min_size)
+        with phase("updating the ring registry"):
+            found = sync_rings(store, detected)
     finally:
         store.close()
     click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)
@@ -464,6 +490,7 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
 @click.option("--raw", is_flag=True, help="CSV: write ids exactly as stored (no spreadsheet-formula escaping).")
 @store_option
 @handle_errors
+@reports_progress
 def suspects(top: int, fmt: str, raw: bool, store_path: str | None) -> None:
     """Rank accounts by risk as of the latest data (mules, laundering and fraud accounts).
 

@@ -45,7 +45,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from . import labels as semantics
-from . import settings
+from . import progress, settings
 from .graph.policy import LinkPolicy
 from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
@@ -417,30 +417,35 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
     min_size = int(settings.get("ring_min_size") if min_size is None else min_size)
     as_ms = _as_ms(as_of)
     src = _Source(store)
-    edges = _detection_edges(src, policy)
+    with progress.phase("reading links"):
+        edges = _detection_edges(src, policy)
     delay_ms = int(float(settings.get("label_delay")) * 1000)  # the setting is in seconds
     labels = store.labels()
-    facts = _flow_facts(store, src, labels, as_ms, delay_ms)
-    if facts is not None:  # money between suspects, and users who paid each other and share a card
-        cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
-        sus = flows.suspects(facts.pairs, facts.known, facts.forwarding["forwarded"])
-        fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
-        if len(fl):
-            edges = pd.concat([edges, fl], ignore_index=True)
-    linking = joining(edges)
-    uids, groups = cluster_codes(linking, max_component, seed)
-    groups = [g for g in groups if len(g) >= min_size]
+    with progress.phase("following money flows"):
+        facts = _flow_facts(store, src, labels, as_ms, delay_ms)
+        if facts is not None:  # money between suspects, and users who paid each other and share a card
+            cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
+            sus = flows.suspects(facts.pairs, facts.known, facts.forwarding["forwarded"])
+            fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
+            if len(fl):
+                edges = pd.concat([edges, fl], ignore_index=True)
+    with progress.phase(f"clustering {len(edges):,} links"):
+        linking = joining(edges)
+        uids, groups = cluster_codes(linking, max_component, seed)
+        groups = [g for g in groups if len(g) >= min_size]
     if not groups:
         return []
-    users = uids[np.concatenate(groups)].tolist()
-    tx = src.transactions_of_users(users, _TX_COLUMNS)
-    tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
-    groups = [g for g in _split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
+    with progress.phase(f"reading the transactions of {len(groups):,} clusters"):
+        users = uids[np.concatenate(groups)].tolist()
+        tx = src.transactions_of_users(users, _TX_COLUMNS)
+        tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
+        groups = [g for g in _split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
     if not groups:
         return []
-    fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
-    edges = edges[edges["type"].to_numpy() != "transfer"]  # money is described by its own numbers
-    return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
+    with progress.phase(f"describing {len(groups):,} rings"):
+        fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
+        edges = edges[edges["type"].to_numpy() != "transfer"]  # money is described by its own numbers
+        return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
 
 
 def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import settings
+from . import progress, settings
 from .errors import Conflict, GraphFraudError
 from .graph.engine import GraphEngine
 from .graph.features import compute_features
@@ -286,18 +286,25 @@ def build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, 
     delay after their transaction), so windows of "fraud known lately" count them as a replay would."""
     engine = new_engine(overrides)
     seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
-    for tx, seq in store.iter_transactions():
-        engine.apply(tx, seq, snapshots=False, reveal=False)
+    n = 0
+    with progress.phase("building the graph", unit="transactions") as shown:
+        for tx, seq in store.iter_transactions():
+            engine.apply(tx, seq, snapshots=False, reveal=False)
+            n += 1
+            if not n % progress.EVERY:
+                shown.update(n, fraction=seq / max(seq0, 1))
+        shown.update(n, fraction=1.0)
     for seq, label in store.labels():
         engine.defer_label(label)
         engine.seq = max(engine.seq, seq)
-    if reveal:
-        engine.reveal_all()
-    engine.seq = seq0
-    if engine.n_tx:
-        engine.take_snapshot(int(engine.clock))
-        iv = engine.snapshot_interval_ms
-        engine.next_snapshot = (int(engine.clock) // iv + 1) * iv
+    with progress.phase("revealing labels and taking a snapshot"):
+        if reveal:
+            engine.reveal_all()
+        engine.seq = seq0
+        if engine.n_tx:
+            engine.take_snapshot(int(engine.clock))
+            iv = engine.snapshot_interval_ms
+            engine.next_snapshot = (int(engine.clock) // iv + 1) * iv
     return engine
 
 
@@ -306,12 +313,14 @@ def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None 
     """The engine from its on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
     from .graph.persist import load_engine, save_engine
 
-    engine = load_engine(store, new_engine(overrides))
+    with progress.phase("reading the engine snapshot"):
+        engine = load_engine(store, new_engine(overrides))
     if engine is None:
         engine = build_engine(store, overrides)
         if save:
             try:
-                save_engine(store, engine)
+                with progress.phase("saving the engine snapshot"):
+                    save_engine(store, engine)
             except OSError:  # a read-only folder: serve without a snapshot
                 pass
     return engine

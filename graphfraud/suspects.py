@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .errors import ModelNotReady
 from .graph.engine import GraphEngine
 from .graph.flows import Account, directed_pagerank
@@ -297,21 +298,24 @@ def fit_accounts(engine: GraphEngine, *, folds: int = FOLDS, seed: int = 0,
     y[positives] = 1
     fold = np.random.default_rng(seed).integers(0, folds, size=len(users))
     X = np.empty((len(users), len(ACCOUNT_FEATURES)))
-    structure = transfer_structure(engine) if engine.flows is not None and len(engine.flows.src) else None
-    for k in range(folds):
-        rows = np.flatnonzero(fold == k)
-        X[rows] = account_features(engine, rows.tolist(), hidden=positives[fold[positives] == k].tolist(),
-                                   structure=structure)
+    with progress.phase("account features", total=len(users), unit="accounts") as shown:
+        structure = transfer_structure(engine) if engine.flows is not None and len(engine.flows.src) else None
+        for k in range(folds):
+            rows = np.flatnonzero(fold == k)
+            X[rows] = account_features(engine, rows.tolist(), hidden=positives[fold[positives] == k].tolist(),
+                                       structure=structure)
+            shown.update(int((fold <= k).sum()))
     log(f"account features for {len(users):,} accounts ({len(positives):,} known fraud) in "
         f"{time.perf_counter() - t0:.1f} s")
     oof = np.zeros(len(users))
-    for k in range(folds):
-        test = fold == k
-        if y[~test].sum() == 0 or y[~test].sum() == (~test).sum():
-            continue
-        clf = _classifier(k).fit(_frame(X[~test]), y[~test])
-        oof[test] = clf.predict_proba(_frame(X[test]))[:, 1]
-    clf = _classifier().fit(_frame(X), y)
+    with progress.phase(f"fitting the account model ({folds} folds and a final fit)"):
+        for k in range(folds):
+            test = fold == k
+            if y[~test].sum() == 0 or y[~test].sum() == (~test).sum():
+                continue
+            clf = _classifier(k).fit(_frame(X[~test]), y[~test])
+            oof[test] = clf.predict_proba(_frame(X[test]))[:, 1]
+        clf = _classifier().fit(_frame(X), y)
     from sklearn.metrics import average_precision_score
 
     meta = {"kind": "accounts", "n_accounts": int(len(users)), "n_known_fraud": int(len(positives)),
@@ -381,7 +385,8 @@ def rank_suspects(store: GraphStore, engine: GraphEngine, *, top: int = 50, user
         idx = list(range(len(engine.u_name)))
     else:
         idx = [engine.user_ix[u] for u in users if u in engine.user_ix]
-    X = account_features(engine, idx)
+    with progress.phase(f"account features of {len(idx):,} accounts"):
+        X = account_features(engine, idx)
     cols = [ACCOUNT_FEATURES.index(f) for f in model.features]
     scores = model.predict_many(X[:, cols])
     oof = model.meta.get("oof_scores") or {}

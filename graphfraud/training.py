@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
 from .memory import long_lived
@@ -37,8 +38,13 @@ class History:
 def load_history(store: GraphStore, label_delay_ms: int) -> History:
     """Read every transaction and label; resolve each transaction's final label and when it was known."""
     txs: list[tuple[int, int, Transaction]] = []
-    for tx, seq in store.iter_transactions():
-        txs.append((tx.ts, seq, tx))
+    last = max(store.last_seq(), 1)
+    with progress.phase("reading history", unit="transactions") as shown:
+        for tx, seq in store.iter_transactions():
+            txs.append((tx.ts, seq, tx))
+            if not len(txs) % progress.EVERY:
+                shown.update(len(txs), fraction=seq / last)
+        shown.update(len(txs), fraction=1.0)
     txs.sort(key=itemgetter(0, 1))
     ordered = [t for _, _, t in txs]
     index = {t.transaction_id: i for i, t in enumerate(ordered)}
@@ -80,29 +86,34 @@ def queue_store_labels(store: GraphStore, engine: GraphEngine, history: History)
 def replay(store: GraphStore, history: History, engine: GraphEngine, *, start: int = 0, stop: int | None = None,
            want: Callable[[int], bool] = lambda i: True,
            on_row: Callable[[int, Transaction, dict[str, float]], None] | None = None,
-           on_values: Callable[[int, Transaction, list[float]], None] | None = None) -> Iterator[int]:
+           on_values: Callable[[int, Transaction, list[float]], None] | None = None,
+           describe: str = "replaying history") -> Iterator[int]:
     """Replay ``history.transactions[start:stop]`` through ``engine`` in time order.
 
     For each row ``i`` with ``want(i)``, the features are computed before the transaction is applied and
     handed to ``on_values`` as a list in :func:`~graphfraud.graph.features.row_names` order (the cheap
     form, for filling a matrix) and to ``on_row`` keyed by name. Yields each index after it was applied
-    (so a caller can pause, e.g. to train).
+    (so a caller can pause, e.g. to train). ``describe`` names the phase in the command's progress.
     """
     txs = history.transactions
     stop = len(txs) if stop is None else stop
     names = row_names(engine)
     advance, apply = engine.advance, engine.apply
-    for i in range(start, stop):
-        tx = txs[i]
-        advance(tx.ts)
-        if want(i) and (on_values is not None or on_row is not None):
-            row = feature_row(engine, tx)
-            if on_values is not None:
-                on_values(i, tx, row)
-            if on_row is not None:
-                on_row(i, tx, dict(zip(names, row)))
-        apply(tx)
-        yield i
+    with progress.phase(describe, total=stop - start, unit="transactions") as shown:
+        for i in range(start, stop):
+            tx = txs[i]
+            advance(tx.ts)
+            if want(i) and (on_values is not None or on_row is not None):
+                row = feature_row(engine, tx)
+                if on_values is not None:
+                    on_values(i, tx, row)
+                if on_row is not None:
+                    on_row(i, tx, dict(zip(names, row)))
+            apply(tx)
+            yield i
+            if not (i - start) % progress.EVERY:
+                shown.update(i - start)
+        shown.update(stop - start)
 
 
 def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> Any:
@@ -174,7 +185,8 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     def keep(i: int, tx: Transaction, row: list[float]) -> None:
         rows[slot[i]] = row
 
-    for _ in replay(store, hist, engine, want=labelled.tolist().__getitem__, on_values=keep):
+    for _ in replay(store, hist, engine, want=labelled.tolist().__getitem__, on_values=keep,
+                    describe=f"replaying history ({len(ia):,} labelled)"):
         pass
     log(f"features for {len(ia):,} labelled transactions in {time.perf_counter() - t0:.1f} s")
     y = hist.label[ia].astype(int)
@@ -186,8 +198,9 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
         out["skipped"] = (f"no transaction model: training it needs both fraud and legitimate labels; the store "
                           f"has {int(y.sum())} fraud of {len(y)} labelled transactions")
         log(out["skipped"])
-    engine.reveal_all()  # the account model ranks accounts as of now, every label known
-    engine.take_snapshot(int(engine.clock))
+    with progress.phase("revealing every label"):
+        engine.reveal_all()  # the account model ranks accounts as of now, every label known
+        engine.take_snapshot(int(engine.clock))
     out["accounts"] = train_accounts(store, engine, log=log)
     if out["version"] is None and out["accounts"] is None:
         raise ModelNotReady("Nothing to train: the store has neither fraud and legitimate transaction labels "
@@ -211,11 +224,13 @@ def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y
     cut = int(len(y) * (1 - holdout_fraction))
     metrics: dict[str, Any] = {"n_rows": int(len(y)), "n_fraud": int(y.sum())}
     if 0 < y[cut:].sum() < len(y) - cut and y[:cut].sum() > 0:
-        m = fit_classifier(X.iloc[:cut], y[:cut], times[:cut])
-        p = m.predict_proba(X.iloc[cut:])[:, 1]
+        with progress.phase(f"fitting the holdout model on {cut:,} rows"):
+            m = fit_classifier(X.iloc[:cut], y[:cut], times[:cut])
+            p = m.predict_proba(X.iloc[cut:])[:, 1]
         metrics.update(holdout_average_precision=round(float(average_precision_score(y[cut:], p)), 4),
                        holdout_roc_auc=round(float(roc_auc_score(y[cut:], p)), 4), holdout_rows=int(len(y) - cut))
-    clf = fit_classifier(X, y, times)
+    with progress.phase(f"fitting the model on {len(y):,} rows"):
+        clf = fit_classifier(X, y, times)
     meta = {"features": clf.used_features_, "absent_features": clf.dropped_features_,
             "fields": fields_learnt([hist.transactions[i] for i in ia]),
             "training_window": [int(times.min()), int(times.max())], "metrics": metrics,

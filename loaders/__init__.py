@@ -13,7 +13,6 @@ from __future__ import annotations
 from .bulk import LoadSummary, default_rejects_path, load_file, read_transactions
 from .labels import LabelSummary, load_labels
 from .mapping import Mapping, load_mapping, parse_mapping, shipped_mappings
-from .progress import TerminalProgress
 
 __all__ = ["load_file", "read_transactions", "load_labels", "LoadSummary", "LabelSummary", "Mapping", "load_mapping", "parse_mapping",
-           "shipped_mappings", "TerminalProgress", "default_rejects_path"]
+           "shipped_mappings", "default_rejects_path"]

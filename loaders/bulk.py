@@ -1,24 +1,26 @@
 """Bulk loading of transactions: file -> chunks -> mapping -> validation -> store, one atomic write per chunk."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from graphfraud import progress as gf_progress
 from graphfraud import settings
 from graphfraud.schema import Transaction, frame_to_transactions, validate_frame
 from graphfraud.storage.base import link_totals, merge_link_totals
 from graphfraud.storage.roles import GraphStore
 
 from .mapping import Mapping, load_mapping
-from .progress import ProgressCallback, auto_progress
 from .readers import ChunkReader, base_name
 from .rejects import RejectWriter
 
@@ -60,7 +62,7 @@ def default_rejects_path(path: str | os.PathLike[str]) -> Path:
 
 def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str | os.PathLike[str] | Mapping | dict[str, Any]
               | None = None, rejects_path: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
-              progress: ProgressCallback | bool | None = None, fold_links: bool = True) -> LoadSummary:
+              progress: Callable[[int, float | None], None] | bool | None = None, fold_links: bool = True) -> LoadSummary:
     """Load a CSV, gzip CSV, Parquet or JSON-lines file of transactions into ``store``, chunk by chunk.
 
     Each chunk is read as text, mapped (when a mapping is given), validated by
@@ -85,8 +87,10 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
     chunk_size : int, optional
         Rows per chunk (one atomic write); default the ``chunk_size`` setting (100,000).
     progress : callable, bool or None
-        ``progress(rows_read, fraction)`` after each chunk; ``None`` draws a bar when standard error is a
-        terminal and stays silent otherwise; ``False`` is always silent.
+        ``progress(rows_read, fraction)`` after each chunk, ``fraction`` being the share of the file read (0
+        to 1, or ``None`` when it cannot be told); ``None`` reports through the command's
+        :func:`graphfraud.progress.reporting` when one is on, else draws a bar when standard error is a
+        terminal; ``False`` is always silent.
     fold_links : bool, default True
         Fold the new transactions into the link table at the end. ``False`` leaves it to the first reader of
         links (every reader folds what is behind first): a backtest's temporary store never reads them.
@@ -129,8 +133,13 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
     max_id = int(settings.get("max_id_length"))
     reader = ChunkReader(path, size)
     out = RejectWriter(rejects_path if rejects_path is not None else default_rejects_path(path))
-    # progress=True is the same as leaving it out; False is none
-    bar: ProgressCallback | None = auto_progress() if progress is None or progress is True else (progress or None)
+    if progress is True:  # the same as leaving it out; False is none
+        progress = None
+    shown = contextlib.ExitStack()
+    if progress is None:
+        if not gf_progress.is_reporting():  # a library caller on a terminal still sees the bar
+            shown.enter_context(gf_progress.reporting("load", plain=False))
+        bar = shown.enter_context(gf_progress.phase(f"loading {Path(path).name}", unit="rows"))
     summary = LoadSummary()
     extra_types = mp.extra_types if mp is not None else ()
     first = True
@@ -161,19 +170,20 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
                 out.write_raw(rows, reasons, texts, reader.columns)
                 summary.rejected += len(chunk.rejects)
             first = False
-            if bar is not None:
-                bar(summary.rows_read, reader.fraction())
+            if progress is None:
+                bar.update(summary.rows_read, fraction=reader.fraction())
+            elif callable(progress):
+                progress(summary.rows_read, reader.fraction())
         if pending is not None:
             pending.finish(out, summary, links)
             pending = None
     finally:
         writer.shutdown(wait=True)  # a chunk being written is committed or rolled back, never cut
         out.close()
-        close = getattr(bar, "close", None)
-        if close is not None:
-            close()
+        shown.__exit__(*sys.exc_info())  # the phase ends as done, or stopped by the error in flight
     if fold_links:  # fold the new transactions into the links once, at the end
-        links.finish()
+        with gf_progress.phase("folding links") if progress is None else gf_progress.SILENT:
+            links.finish()
     if out.dropped_columns:
         summary.warnings.append("columns first seen after the first reject are not in the rejects file: "
                                 + ", ".join(sorted(out.dropped_columns)))

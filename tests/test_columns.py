@@ -56,7 +56,7 @@ def whole_path(src: Path, drop: tuple[str, ...], work: Path) -> dict[str, Any]:
     with open(work / "scores.csv", newline="") as fh:
         scored = list(csv.DictReader(fh))
     return {"trained": trained.output, "report": json.loads((work / "report.json").read_text()),
-            "scores": scored, "rings": json.loads(rings.output)}
+            "scores": scored, "rings": json.loads(rings.stdout)}
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

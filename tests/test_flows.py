@@ -124,7 +124,7 @@ def test_suspects_rank_hidden_mules_from_account_labels_alone(mules_world: Path,
     _run(["label", str(tmp_path / "known.csv"), "--source", "investigator"], store)
     out = _run(["train"], store).output
     assert "no transaction model" in out and "account model" in out
-    rows = list(csv.DictReader(_run(["suspects", "--top", "0", "--format", "csv"], store).output.splitlines()))
+    rows = list(csv.DictReader(_run(["suspects", "--top", "0", "--format", "csv"], store).stdout.splitlines()))
     users = set(src["user_id"]) | set(src["counterparty_id"].dropna())
     assert {r["user_id"] for r in rows} == users and list(rows[0]) == ["user_id", "score", "reasons", "ring_id",
                                                                          "known_fraud"]
@@ -137,7 +137,7 @@ def test_suspects_rank_hidden_mules_from_account_labels_alone(mules_world: Path,
     base = sum(y) / len(y)
     assert ap >= 5 * base, (ap, base)
     assert any(r["reasons"] for r in rows[:10])
-    top = json.loads(_run(["suspects", "--top", "3", "--format", "json"], store).output)
+    top = json.loads(_run(["suspects", "--top", "3", "--format", "json"], store).stdout)
     assert len(top) == 3 and set(top[0]) == {"user_id", "score", "reasons", "ring_id", "known_fraud"}
 
 

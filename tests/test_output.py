@@ -78,10 +78,10 @@ def test_rings_csv_neutralises_user_ids(tmp_path, hostile_file, monkeypatch):
     assert runner.invoke(main, ["load", str(hostile_file), "--rejects", str(tmp_path / "rj.csv")]).exit_code == 0
     r = runner.invoke(main, ["rings", "--format", "csv", "--min-size", "2"])
     assert r.exit_code == 0, r.output
-    cells = _cells(r.output)
+    cells = _cells(r.stdout)
     assert any(c.startswith("'=u") for c in cells), r.output
     assert _formula_cells(cells) == []
-    raw = runner.invoke(main, ["rings", "--format", "csv", "--min-size", "2", "--raw"]).output
+    raw = runner.invoke(main, ["rings", "--format", "csv", "--min-size", "2", "--raw"]).stdout
     assert any(c.startswith("=u") for c in _cells(raw))
 
 

@@ -252,13 +252,13 @@ def test_cli_rings_json_and_csv(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["rings", "--format", "json", "--store", str(tmp_path / "gf.db")])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert len(out) == 2 and out[0]["score"] >= out[1]["score"]
     assert {"type": "user", "id": "r0"} in out[0]["members"] + out[1]["members"]
     res = runner.invoke(main, ["rings", "--format", "csv", "--top", "1", "--store", str(tmp_path / "gf.db")])
-    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2
+    assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 2
     res = runner.invoke(main, ["rings", "--min-size", "4", "--store", str(tmp_path / "gf.db")])
-    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2  # header + the 4-user ring
+    assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 2  # header + the 4-user ring
 
 
 def test_an_ip_links_only_users_who_adopted_it_together_or_use_it_together(tmp_path):
@@ -450,7 +450,7 @@ def test_json_shape_is_kept(tmp_path):
     store.close()
     res = CliRunner().invoke(main, ["rings", "--format", "json", "--store", str(tmp_path / "gf.db")])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert isinstance(out, list) and [r["score"] for r in out] == sorted((r["score"] for r in out), reverse=True)
     keys = {"ring_id", "score", "size", "members", "users", "known_fraud_users", "known_fraud_transactions",
             "shared_identifiers", "first_activity", "last_activity", "total_amount", "reasons", "status",

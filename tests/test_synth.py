@@ -497,7 +497,7 @@ def test_every_profile_loads_without_rejects(tmp_path, profile):
     made = runner.invoke(main, ["generate", str(out), "--profile", profile, "--users", "400", "--seed", "1",
                                 "--days", "45", "--label-delay-days", "5", "--labelled-share", "0.8"])
     assert made.exit_code == 0, made.output
-    n = json.loads(made.output)["n_transactions"]
+    n = json.loads(made.stdout)["n_transactions"]
     store, rejects = tmp_path / "s.db", tmp_path / "rejects.csv"
     loaded = runner.invoke(main, ["load", str(out), "--store", str(store), "--rejects", str(rejects)])
     assert loaded.exit_code == 0, loaded.output

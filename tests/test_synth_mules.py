@@ -278,7 +278,7 @@ def test_the_world_loads_and_its_labels_are_accepted(tmp_path):
     made = runner.invoke(main, ["generate", str(out), "--profile", "mules", "--users", "400", "--seed", "1",
                                 "--days", "45", "--label-delay-days", "5", "--labelled-share", "0.8"])
     assert made.exit_code == 0, made.output
-    summary = json.loads(made.output)
+    summary = json.loads(made.stdout)
     n = summary["n_transactions"]
     store, rejects = tmp_path / "s.db", tmp_path / "rejects.csv"
     loaded = runner.invoke(main, ["load", str(out), "--store", str(store), "--rejects", str(rejects)])

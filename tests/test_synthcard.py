@@ -269,7 +269,7 @@ def test_generate_and_load_through_the_cli_keep_every_row(tmp_path, monkeypatch)
                                "--days", "20", "--fraud-rate", "0.01", "--label-delay-days", "5",
                                "--labelled-share", "0.8"])
     assert out.exit_code == 0, out.output
-    summary = json.loads(out.output)
+    summary = json.loads(out.stdout)
     store = str(tmp_path / "gf.db")
     loaded = runner.invoke(main, ["load", "card/tx.csv", "--store", store])
     assert loaded.exit_code == 0, loaded.output

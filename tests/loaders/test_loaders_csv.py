@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from graphfraud.errors import ValidationError
-from loaders import TerminalProgress, load_file
-from loaders.progress import auto_progress
+from graphfraud.progress import reporting
+from loaders import load_file
 
 from loader_factories import HEADER, accounted, make_rows, read_rejects, write_csv
 
@@ -206,16 +206,16 @@ def test_progress_callback_sees_every_chunk(tmp_path, store):
     assert calls[-1][1] == pytest.approx(1.0)
 
 
-def test_terminal_progress_draws_and_is_silent_off_a_terminal(monkeypatch):
-    out = io.StringIO()
-    bar = TerminalProgress(stream=out, min_interval=0)
-    bar(500, 0.5)
-    bar(1000, 1.0)
-    bar.close()
-    text = out.getvalue()
-    assert "\r" in text and "50%" in text and "ETA" in text and "1,000 rows" in text
-    monkeypatch.setattr("sys.stderr", io.StringIO())  # not a terminal
-    assert auto_progress() is None
+def test_progress_goes_to_the_command_reporter_and_is_silent_off_a_terminal(tmp_path, store, monkeypatch):
+    path = write_csv(tmp_path / "p.csv", make_rows(25))
+    err = io.StringIO()
+    with reporting("load", stream=err):
+        load_file(path, store, chunk_size=10)
+    assert "load: loading p.csv done: 25 rows in " in err.getvalue()
+    quiet = io.StringIO()
+    monkeypatch.setattr("sys.stderr", quiet)  # no reporter and not a terminal: nothing drawn
+    load_file(write_csv(tmp_path / "q.csv", make_rows(5)), store)
+    assert quiet.getvalue() == ""
 
 
 def _peak_load(tmp_path: Path, n: int) -> int:
