@@ -7,7 +7,8 @@ that scripts read.
 
 On a terminal, phases are drawn by `rich <https://rich.readthedocs.io>`_ (name, bar, rows done/total,
 rate, ETA). Elsewhere (pipes, CI, log files), a phase prints a plain line every ``interval`` seconds and
-one when it ends::
+one when it ends (a phase without counts says it is running once it has run ``interval`` seconds; one that
+fails before printing anything stays silent, so an error is the only line)::
 
     train: replaying history 1,200,000/9,900,000 transactions (31,000 transactions/s, ETA 4m40s)
     train: replaying history done: 9,900,000 transactions in 5m19s (31,000 transactions/s)
@@ -27,6 +28,7 @@ True
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +68,8 @@ class _Reported(Phase):
         self.done = 0
         self.fraction: float | None = None
         self.start = self.last = time.monotonic()
-        self.closed = self.failed = False
+        self.closed = self.failed = self.printed = False
+        self.timer: threading.Timer | None = None
         self.task = reporter._open(self)
 
     def update(self, done: int, *, fraction: float | None = None) -> None:
@@ -110,8 +113,13 @@ class Reporter:
 
     def _open(self, p: _Reported) -> Any:
         if not self.live:
-            if p.total is None:  # no counts to come: say what is running
-                self._line(f"{p.description} ...")
+            if p.total is None:  # no counts may come: say what is running once it has run a while
+                if self.interval <= 0:
+                    self._started(p)
+                else:
+                    p.timer = threading.Timer(self.interval, self._started, (p,))
+                    p.timer.daemon = True
+                    p.timer.start()
             return None
         if self._rich is None:
             self._rich = _rich_progress(self.stream)
@@ -134,19 +142,30 @@ class Reporter:
                               eta="" if final or eta is None else f"ETA {_duration(eta)}")
             return
         now = time.monotonic()
+        if final and p.timer is not None:
+            p.timer.cancel()
+        if final and p.failed and not p.printed:
+            return  # a phase stopped before it said anything: the error says what happened, alone
         if final:
             count = f"{p.done:,} {p.unit}" if p.done and p.done == p.total else p.count_text()
             counted = f": {count}" if count else ""
             rate = f" ({p.rate_text()})" if p.done else ""
-            self._line(f"{p.description} {'stopped' if p.failed else 'done'}{counted} in {_duration(p.elapsed())}{rate}")
+            self._line(f"{p.description} {'stopped' if p.failed else 'done'}{counted} in {_duration(p.elapsed())}{rate}",
+                       p)
         elif now - p.last >= self.interval:
             p.last = now
             eta = p.eta()
             share = f"{p.fraction:.0%}, " if p.total is None and p.fraction is not None else ""
             self._line(f"{p.description} {p.count_text()} ({share}{p.rate_text()}"
-                       f"{'' if eta is None else ', ETA ' + _duration(eta)})")
+                       f"{'' if eta is None else ', ETA ' + _duration(eta)})", p)
 
-    def _line(self, text: str) -> None:
+    def _started(self, p: _Reported) -> None:
+        if not p.closed and not p.printed:
+            self._line(f"{p.description} ...", p)
+
+    def _line(self, text: str, p: _Reported | None = None) -> None:
+        if p is not None:
+            p.printed = True
         try:
             self.stream.write(f"{self.name}: {text}\n")
             self.stream.flush()
