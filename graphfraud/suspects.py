@@ -42,7 +42,7 @@ import numpy as np
 from . import progress
 from .errors import ModelNotReady
 from .graph.engine import GraphEngine
-from .graph.flows import Account, directed_pagerank
+from .graph.flows import Account
 from .storage.roles import GraphStore
 
 DAY = 86_400_000

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..pagerank import directed_pagerank
 from .activity import KEEP_MS
 
 _TRIM_AT = 64
@@ -228,36 +229,3 @@ def flow_snapshot(flows: FlowGraph | None, n_users: int, fraud_users: Any) -> tu
     else:
         prox = np.zeros(n)
     return pr, prox
-
-
-def directed_pagerank(n: int, src: Any, dst: Any, weight: Any, personalization: Any = None, alpha: float = 0.85,
-                      tol: float = 1e-6, max_iter: int = 100) -> Any:
-    """PageRank of a directed graph with edge weights (parallel edges add up), as networkx defines it:
-    rank flows along money, in proportion to the amounts; accounts that send nothing spread theirs like the
-    personalisation vector. Returns probabilities summing to 1.
-
-    >>> import numpy as np
-    >>> r = directed_pagerank(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]))
-    >>> bool(r[2] > r[1] > r[0])
-    True
-    """
-    from scipy import sparse
-
-    if n == 0:
-        return np.zeros(0)
-    out_w = np.bincount(src, weights=weight, minlength=n)
-    inv = np.where(out_w > 0, 1.0 / np.maximum(out_w, 1e-300), 0.0)
-    mt = sparse.csr_matrix((weight * inv[src], (dst, src)), shape=(n, n))
-    if personalization is None:
-        p = np.full(n, 1.0 / n)
-    else:
-        p = np.asarray(personalization, dtype=float)
-        p = p / p.sum()
-    dangling = out_w == 0
-    x = p.copy()
-    for _ in range(max_iter):
-        prev = x
-        x = alpha * (mt @ prev + prev[dangling].sum() * p) + (1 - alpha) * p
-        if np.abs(x - prev).sum() < n * tol:
-            break
-    return x
