@@ -45,6 +45,8 @@ REQUIRED = ("transaction_id", "timestamp", "user_id", "amount")
 ENTITY_COLUMNS = {"card_id": "card", "device_id": "device", "ip": "ip", "merchant_id": "merchant"}
 #: Optional fields that are neither identifiers nor labels' times, each a column of its own in the stores.
 MORE_FIELDS = ("counterparty_id", "fraud_type", "auth_result", "decline_reason")
+#: Free-text fields: card numbers in them are hashed at ingest, as in attributes (:func:`protect_card_numbers`).
+FREE_TEXT_FIELDS = ("decline_reason",)
 OPTIONAL = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "is_fraud", "labelled_at",
             *MORE_FIELDS)
 _FIELDS_READ = ("card_id", "device_id", "ip", "merchant_id", "currency", "country", "counterparty_id", "auth_result")
@@ -337,6 +339,12 @@ PII_TYPES = ("email", "phone", "address")
 FALLBACK_PII_KEY = "graphfraud-builtin-card-key-set-pii_key-for-real-protection"
 _PROTECTED = re.compile(r"^h:[0-9a-f]{32}$")
 _PAN_CHARS = re.compile(r"^[0-9][0-9 -]{11,}[0-9]$")
+# a card number written in the usual groups with another separator (one kind per number; NBSP, narrow NBSP,
+# dot, slash): 4-4-4-4 (plus 1-3 digits), 4-6-5, 4-6-4; not any run, so dates and versions stay
+_PAN_GROUPED = ("[0-9]{4}(?P<s>[./\u00a0\u202f])(?:[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{1,3})?"
+                "|[0-9]{6}(?P=s)[0-9]{4,5})")
+_PAN_GROUPED_WHOLE = re.compile(_PAN_GROUPED + "$")
+_PAN_CANDIDATE = "[0-9][0-9 ./\u00a0\u202f-]{11,}[0-9]"  # a superset of both shapes, for column filters
 
 
 def luhn_ok(digits: str) -> bool:
@@ -352,14 +360,18 @@ def luhn_ok(digits: str) -> bool:
 
 def card_number(value: str) -> str | None:
     """The digits of ``value`` when it looks like a full card number (13 to 19 digits once spaces and dashes
-    are removed, passing the Luhn check), else ``None``.
+    are removed, or in the usual groups separated by dots, slashes or no-break spaces, passing the Luhn
+    check), else ``None``.
 
-    >>> card_number("4111 1111-1111 1111"), card_number("C824333357352")
-    ('4111111111111111', None)
+    >>> card_number("4111 1111-1111 1111"), card_number("4111.1111.1111.1111"), card_number("C824333357352")
+    ('4111111111111111', '4111111111111111', None)
     """
-    if not _PAN_CHARS.match(value):
+    if _PAN_CHARS.match(value):
+        digits = value.replace(" ", "").replace("-", "")
+    elif _PAN_GROUPED_WHOLE.match(value):
+        digits = re.sub(r"[^0-9]", "", value)
+    else:
         return None
-    digits = value.replace(" ", "").replace("-", "")
     if not (13 <= len(digits) <= 19 and digits.isascii() and digits.isdigit()):
         return None
     return digits if luhn_ok(digits) else None
@@ -398,13 +410,16 @@ def protect_identifier(kind: str, value: str, key: str | None) -> str:
 # a run of 13-19 digits (single spaces or dashes between) standing alone: not glued to letters or to more
 # digits (a hash's hex digits, a prefixed id); the same boundaries as :func:`card_number` on a whole value
 _CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,18}(?![ -]?[0-9])(?![A-Za-z])")
+_CARD_GROUPED_IN_TEXT = re.compile("(?<![0-9A-Za-z])(?<![0-9][./\u00a0\u202f])" + _PAN_GROUPED
+                                   + "(?![./\u00a0\u202f]?[0-9])(?![A-Za-z])")
 
 
 def protect_card_numbers(text: str, key: str | None) -> str:
-    """``text`` with every card number in it (:func:`card_number`: 13-19 digits, spaces and dashes allowed,
-    passing the Luhn check) replaced by its keyed hash, exactly as a ``card_id`` is protected, so an attribute
+    """``text`` with every card number in it (:func:`card_number`: 13-19 digits, spaces and dashes allowed, or
+    the usual groups separated by dots, slashes or no-break spaces, passing the Luhn check) replaced by its keyed hash, exactly as a ``card_id`` is protected, so an attribute
     holding the card of the transaction links by the same value. Attributes go through it at ingest; key
-    fields (``transaction_id``, ``user_id``) do not (about one random 16-digit number in ten passes Luhn).
+    fields (``transaction_id``, ``user_id``) do not (about one random 16-digit number in ten passes Luhn);
+    free-text fields (:data:`FREE_TEXT_FIELDS`) do.
 
     >>> protect_card_numbers("4111 1111 1111 1111", None) == protect_identifier("card", "4111111111111111", None)
     True
@@ -415,14 +430,14 @@ def protect_card_numbers(text: str, key: str | None) -> str:
     >>> h = protect_card_numbers("4111111111111111", "k"); protect_card_numbers(h, "k") == h  # idempotent
     True
     """
-    if len(text) < 13 or not _CARD_IN_TEXT.search(text):
+    if len(text) < 13:
         return text
 
     def hide(m: re.Match[str]) -> str:
         digits = card_number(m.group(0))
         return keyed_hash(digits, key or FALLBACK_PII_KEY) if digits is not None else m.group(0)
 
-    return _CARD_IN_TEXT.sub(hide, text)
+    return _CARD_GROUPED_IN_TEXT.sub(hide, _CARD_IN_TEXT.sub(hide, text))
 
 
 def _protect_card_column(a: Any, key: str) -> Any:
@@ -430,7 +445,7 @@ def _protect_card_column(a: Any, key: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, r"[0-9][0-9 -]{11,}[0-9]"), False))
+    cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, _PAN_CANDIDATE), False))
     changed = {}
     for u in pc.unique(cand).to_pylist():
         if u is not None:
@@ -549,8 +564,9 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
     if out["fraud_type"] is not None and out["is_fraud"] != 1:
         errors.append("fraud_type is given but is_fraud is not 1")
     out["auth_result"] = run("auth_result", check_choice, data.get("auth_result"), "auth_result", AUTH_RESULTS)
-    out["decline_reason"] = run("decline_reason", clean_id, data.get("decline_reason"), "decline_reason",
-                                MAX_REASON_LENGTH)
+    for name in FREE_TEXT_FIELDS:
+        text = run(name, clean_id, data.get(name), name, MAX_REASON_LENGTH)
+        out[name] = None if text is None else protect_card_numbers(text, key)
     extra: dict[str, str] = {}
     for t in extra_types:
         v = _protect(t, run(t, clean_id, data.get(t), t, max_id_length, _kind(t)), key)
@@ -756,11 +772,12 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
 
     cols["fraud_type"] = choice("fraud_type", FRAUD_TYPES)
     cols["auth_result"] = choice("auth_result", AUTH_RESULTS)
-    reason = col("decline_reason")
-    flag(pc.fill_null(pc.match_substring_regex(reason, _CONTROL_RE2), False), "decline_reason contains control characters")
-    flag(pc.fill_null(pc.greater(pc.utf8_length(reason), MAX_REASON_LENGTH), False),
-         lambda i: f"decline_reason is {len(reason[i].as_py())} characters long; the limit is {MAX_REASON_LENGTH}")
-    cols["decline_reason"] = reason
+    for name in FREE_TEXT_FIELDS:
+        text = col(name)
+        flag(pc.fill_null(pc.match_substring_regex(text, _CONTROL_RE2), False), f"{name} contains control characters")
+        flag(pc.fill_null(pc.greater(pc.utf8_length(text), MAX_REASON_LENGTH), False), lambda i, t=text, c=name:
+             f"{c} is {len(t[i].as_py())} characters long; the limit is {MAX_REASON_LENGTH}")
+        cols[name] = _protect_card_column(text, key)
     cur0 = col("currency")
     flag(pc.fill_null(pc.invert(pc.match_substring_regex(cur0, r"^[A-Za-z]{3}$")), False),
          lambda i: f"currency {_show(cur0[i].as_py())} is not an ISO 4217 code")
@@ -840,7 +857,7 @@ def _protect_column(a: Any, kind: str, key: str) -> Any:
 
     if kind == "card":
         # only values shaped like a card number can change: found column-wise, checked one by one
-        cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, _PAN_CHARS.pattern), False))
+        cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, f"^{_PAN_CANDIDATE}$"), False))
     elif key and kind in PII_TYPES:
         cand = a
     else:
@@ -862,7 +879,7 @@ def _bin_column(cards: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cand = pc.filter(cards, pc.fill_null(pc.match_substring_regex(cards, _PAN_CHARS.pattern), False))
+    cand = pc.filter(cards, pc.fill_null(pc.match_substring_regex(cards, f"^{_PAN_CANDIDATE}$"), False))
     found = {u: b for u in pc.unique(cand).to_pylist() if u is not None and (b := card_bin_of(u)) is not None}
     if not found:
         return pa.nulls(len(cards), pa.string())

@@ -161,6 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
             int, "web"),
     Setting("metrics_dir", None, "Folder where workers share their metrics snapshots (set by `graphfraud "
             "serve`); unset: each worker reports its own.", _as_given, "web"),
+    Setting("proxy_hops", 0, "Reverse proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto "
+            "are trusted (1 behind one nginx); 0: forwarding headers are ignored and the connecting address is "
+            "the client's (sign-in throttling and audit use it). Never more than the proxies really there: a "
+            "client could name any address.", int, "web"),
     Setting("metrics_flush_seconds", 5.0, "How often a worker shares its metrics snapshot: how stale "
             "another worker's scrape can be, in seconds.", float, "web"),
     # the investigator pages (webui.pages, webui.money, webui.uiauth)

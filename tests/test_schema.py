@@ -458,3 +458,22 @@ def test_label_file_rows_carry_a_fraud_type() -> None:
     with pytest.raises(ValidationError, match="fraud_type is given but is_fraud is not 1"):
         validate_label({"transaction_id": "t1", "is_fraud": "0", "fraud_type": "scam"})
     assert validate_label({"user_id": "u", "user_label": "Mule"}).value == "mule"
+
+
+# ---------------------------------------------------------------- card numbers in free text
+@pytest.mark.parametrize("text", [
+    "card 5500005555555559 declined", "card 5500 0055 5555 5559 declined", "4111.1111.1111.1111",
+    "card 4111/1111/1111/1111.", "4111\u00a01111\u00a01111\u00a01111 stolen", "amex 3782.822463.10005",
+], ids=["plain", "spaced", "dots", "slashes", "nbsp", "amex-dots"])
+def test_a_card_number_in_free_text_fields_is_hashed(canon: Callable[..., Any], text: str) -> None:
+    got = canon(make_row(decline_reason=text, note=text))
+    for value in (got["decline_reason"], got["attrs"]["note"]):
+        assert "h:" in value and len(re.sub(r"\D", "", re.sub(r"h:[0-9a-f]{32}", "", value))) < 13, value
+
+
+@pytest.mark.parametrize("text", ["ref 2024.01.15/12.34", "4111.1111.1111.1112", "v4111.1111.1111.1111",
+                                  "1.4111.1111.1111.1111", "4111.1111/1111.1111", "code 12/34/5678"],
+                         ids=["dates", "bad-luhn", "glued", "more-groups", "mixed-separators", "short"])
+def test_ordinary_numbers_in_free_text_stay(canon: Callable[..., Any], text: str) -> None:
+    got = canon(make_row(decline_reason=text, note=text))
+    assert (got["decline_reason"], got["attrs"]["note"]) == (text, text)

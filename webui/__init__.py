@@ -57,6 +57,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     _normalise(app.config)
+    hops = int(app.config["PROXY_HOPS"])
+    if hops > 0:  # behind that many proxies: remote_addr and the scheme are the client's, as the proxies saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.json.compact = True  # type: ignore[attr-defined]
     app.session_interface = ApiSessionInterface()
 

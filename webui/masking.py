@@ -10,7 +10,9 @@ so in the exports built from it. How it holds:
    :class:`RecordingStore`, which notes every identifier in what the store returns, by its type: a
    transaction's identifier columns (any column of ``ENTITY_COLUMNS``, present or future) and extra
    types, links and members (``type`` + ``id``), case references (``type:id``), and attribute values that
-   look personal (a card number, an email address, or an attribute named after a masked type).
+   look personal (a card number, an email address, or an attribute named after a masked type). Keyed
+   hashes (``h:`` + 32 hex digits, a protected card number or personal identifier) are masked wherever they
+   appear; case titles, typed by people, are read for the identifiers they name (:meth:`Masker.note_named`).
 2. **Mask on the way out.** Every value a template prints passes through :func:`finalize` (the Jinja
    environment's ``finalize``), every ``tojson`` and every ``/ui/`` JSON body through :meth:`Masker.out`.
    A noted identifier, on its own or inside text, comes out masked; ``type:id`` text of a masked type does
@@ -37,7 +39,7 @@ from flask import current_app, g, has_request_context
 from markupsafe import Markup
 
 from graphfraud.keys import derive
-from graphfraud.schema import ENTITY_COLUMNS, protect_card_numbers
+from graphfraud.schema import ENTITY_COLUMNS, PII_TYPES, protect_card_numbers
 from graphfraud.storage.roles import GraphStore, MetaStore
 
 MASK_META_KEY = "mask_identifiers"
@@ -52,6 +54,9 @@ _FORMAT_CHARS = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u
 _TOKEN = re.compile(r"[^\s,;()\[\]{}\"'<>|/?&=]+")
 _TYPED = re.compile(r"([a-z][a-z0-9_]{0,31}):(.+)", re.S)
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+# a keyed hash of an identifier (graphfraud.schema.keyed_hash): a card number, or an email, phone or address
+_HASHED = re.compile(r"(?<![0-9A-Za-z])h:[0-9a-f]{32}(?![0-9A-Za-z])")
+_HASHED_TYPES = frozenset(("card", *PII_TYPES))
 #: JSON fields that carry addresses and keys the pages' scripts send back: masked, never rewritten for display
 NAV_FIELDS = frozenset(("id", "key", "url", "via", "focus", "from", "to", "ring_id", "transaction_id", "user_id"))
 
@@ -108,6 +113,7 @@ class Masker:
         self.seen: dict[str, str] = {}  # identifier -> its type
         self._whole: dict[str, str] = {}  # identifiers that free text cannot cut out as one token
         self._personal_names = tuple(self.types)
+        self._hashes = active and bool(self.types & _HASHED_TYPES)  # hashed values are masked like card ids
 
     # ------------------------------------------------------------ learning what to mask
     def note(self, node_type: str, value: Any) -> None:
@@ -117,6 +123,25 @@ class Masker:
             self.seen[value] = node_type
             if _TOKEN.fullmatch(value) is None:
                 self._whole[value] = node_type
+
+    def note_named(self, store: GraphStore, texts: Iterable[Any]) -> None:
+        """Note the identifiers of masked types that free text typed by people names (case titles): words
+        shaped like an email or a card number, and words holding a digit that the store knows as an
+        identifier of a masked type, so the text is masked on every page that shows it."""
+        if not self.active:
+            return
+        words = {w.rstrip(".:!?") for t in texts if isinstance(t, str) for w in _TOKEN.findall(t)}
+        for w in sorted(words)[:2000]:
+            if len(w) < 3 or w in self.seen or _TYPED.fullmatch(w) or _HASHED.fullmatch(w):
+                continue
+            if "email" in self.types and _EMAIL.fullmatch(w):
+                self.note("email", w)
+            elif "card" in self.types and protect_card_numbers(w, None) != w:
+                self.note("card", w)
+            elif any(c.isdigit() for c in w):  # identifiers worth masking hold digits; spare the store the rest
+                found = next((t for t in sorted(self.types) if store.count_links(t, w)), None)
+                if found is not None:
+                    self.note(found, w)
 
     def collect(self, obj: Any) -> None:
         """Note every identifier of a masked type in something the store returned."""
@@ -180,6 +205,8 @@ class Masker:
         m = _TYPED.fullmatch(s)
         if m and m.group(1) in self.types:
             return f"{m.group(1)}:{mask_text(m.group(1), m.group(2))}"
+        if self._hashes and "h:" in s:
+            s = _HASHED.sub(lambda h: str(mask_text("card", h.group(0))), s)
         if not self.seen:
             return s
         for v, typ in self._whole.items():

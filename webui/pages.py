@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.output import open_private
-from graphfraud.schema import ENTITY_COLUMNS, Label, check_name, stored_identifier
+from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 
 from . import masking, money, uiauth
 from .pagekit import _int_arg, fmt_ts, store, tx_fraud, user_label
@@ -495,7 +495,9 @@ def cases() -> Any:
     status = request.args.get("status") or None
     if status not in CASE_STATUSES:
         status = None
-    return render_template("cases.html", cases=store().list_cases(status=status), status=status)
+    listed = store().list_cases(status=status)
+    masking.masker().note_named(uiauth.store(), (c["title"] for c in listed))  # titles are typed by people
+    return render_template("cases.html", cases=listed, status=status)
 
 
 @bp.post("/cases")
@@ -509,6 +511,8 @@ def case_create() -> Any:
         st.get_ring(ref)
     elif kind == "transaction" and st.get_transaction(ref) is None:
         raise NotFound("There is no transaction with that id.", code="transaction_not_found")
+    elif kind in ("user", "entity"):
+        _check_case_ref(st, kind, ref)
     title = (request.form.get("title") or f"{kind} {ref}").strip()[:200]
     user = current_user()["name"]  # type: ignore[index]
     cid = st.create_case(kind, ref, title, user, assignee=_assignee(request.form.get("assignee")) or None)
@@ -520,6 +524,7 @@ def case_create() -> Any:
 def case(case_id: int) -> Any:
     st = store()
     c = st.get_case(case_id)
+    masking.masker().note_named(uiauth.store(), [c["title"]])  # as the list does
     users = _case_users(c)
     labels = {u: user_label(u) for u in users[:200]}
     trail = st.audit_log(200, target=f"case:{case_id}")
@@ -548,6 +553,22 @@ def case_update(case_id: int) -> Any:
         flash(f"Labelled {n_users} users and {n_tx} transactions as "
               f"{'fraud' if status == 'confirmed' else 'legitimate'}.")
     return redirect(url_for("pages.case", case_id=case_id))
+
+
+def _check_case_ref(st: Any, kind: str, ref: str) -> None:
+    """A user or entity case names ``type:id`` of something the store holds (a 400 or 404 otherwise)."""
+    typ, _, ident = ref.partition(":")
+    known = {*BUILTIN_TYPES, *current_app.config["EXTRA_TYPES"],
+             *(t.strip() for t in str(current_app.config["LINK_TYPES"]).split(","))}
+    if not ident or typ not in known or (typ == "user") != (kind == "user"):
+        want = "user:<user id>" if kind == "user" else "<type>:<id> with an identifier type (card, device, ...)"
+        raise ValidationError(f"A {kind} case names {want}; {redact(ref)} is not one.", ["ref: not a reference"],
+                              code="invalid_case_ref")
+    exists = (st.transactions_of("user_id", ident, 1) or st.transfers_of(ident, 1)) if typ == "user" \
+        else st.count_links(typ, ident)
+    if not exists:
+        raise NotFound(f"There is no {typ} with that id in the graph; open the case from its page.",
+                       code="entity_not_found")
 
 
 def _assignee(value: str | None) -> str | None:

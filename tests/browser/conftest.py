@@ -76,7 +76,9 @@ def world(tmp_path_factory):
     df, truth = make_transactions(n_users=150, seed=4)
     last = df.iloc[-1]
     df = pd.concat([df, pd.DataFrame([dict(last, transaction_id="XSS1", user_id="<img src=x onerror=alert(1)>",
-                                           is_fraud=1)])], ignore_index=True)
+                                           is_fraud=1),
+                                      dict(last, transaction_id="TX\u202egpj.exe", user_id="U\u202egpj.exe",
+                                           is_fraud=0)])], ignore_index=True)
     good, rejects = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None, "<NA>": None}))
     assert not rejects
     st = open_store(path)

@@ -113,6 +113,20 @@ def test_hostile_ids_stay_text(page, server):
     assert page.dialogs == [] and page.external == [] and page.errors == []
 
 
+def test_bidi_controls_in_the_side_panel_are_shown_not_obeyed(page, server):
+    spoof = "U\u202egpj.exe"
+    page.goto(f"{server}/entities/user/{quote(spoof, safe='')}")
+    wait_ready(page)
+    x, y = node_point(page, f"user:{spoof}")
+    page.mouse.click(x, y)
+    panel = page.locator("[data-role=panel]")
+    panel.locator("ul.txs li").first.wait_for(timeout=5000)
+    text = panel.inner_text()
+    assert "\u202e" not in text
+    assert "U\u27e8U+202E\u27e9gpj.exe" in text and "TX\u27e8U+202E\u27e9gpj.exe" in text  # the id, a transaction
+    assert panel.locator("ul.txs a").first.get_attribute("href").endswith(quote("TX\u202egpj.exe", safe=""))
+
+
 def test_dashboard_charts_and_time_filter(page, server, world):
     page.goto(server + "/")
     assert page.locator("canvas[data-chart]").count() >= 5

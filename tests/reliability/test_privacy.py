@@ -231,3 +231,26 @@ def test_a_card_number_in_any_attribute_is_stored_as_card_id_is(tmp_path, monkey
     data = store_bytes(db)
     for pan in (b"5500 0055 5555 5559", b"378282246310005", b"4111-1111-1111-1111", b"4111 1111 1111 1111"):
         assert pan not in data
+
+
+def test_a_card_number_in_decline_reason_is_hashed_by_api_and_loader(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("GRAPHFRAUD_PII_KEY", raising=False)
+    db = str(tmp_path / "d.db")
+    app = create_app({"STORE": db, "SCORER_EAGER": True, "TESTING": True, "RATE_LIMIT": 0})
+    st_ = app.extensions["graphfraud"].store
+    h = {"Authorization": f"Bearer {create_api_key(st_, 't', 'admin')}"}
+    c = app.test_client()
+    r = c.post("/api/v1/score", json={"transaction_id": "D1", "timestamp": "2026-01-10T10:00:00Z", "user_id": "u",
+                                      "amount": 5, "decline_reason": "card 5500005555555559 declined"}, headers=h)
+    assert r.status_code == 200, r.json
+    got = c.get("/api/v1/transactions/D1", headers=h).json["transaction"]["decline_reason"]
+    assert got == f"card {keyed_hash('5500005555555559', 'graphfraud-builtin-card-key-set-pii_key-for-real-protection')}" \
+        " declined"
+    csv = tmp_path / "d.csv"
+    csv.write_text("transaction_id,timestamp,user_id,amount,decline_reason\n"
+                   "L1,2026-01-02T10:00:00Z,u1,3,card 4111.1111.1111.1111 declined\n", encoding="utf-8")
+    assert load_file(csv, st_, progress=False, rejects_path=tmp_path / "r.csv").inserted == 1
+    assert st_.get_transaction("L1")["decline_reason"].startswith("card h:")
+    st_.close()
+    data = store_bytes(db)
+    assert b"5500005555555559" not in data and b"4111.1111.1111.1111" not in data

@@ -28,6 +28,7 @@ EXTRA = ("email", "iban")  # iban: a type the code has never heard of, masked by
 MASK_TYPES = "card,email,phone,address,bank_account,iban"
 PAN_TEXT = "called about 4111 1111 1111 1111 twice"
 SPOOF = "U\u202egpj.exe"
+CARD_ELSEWHERE, EMAIL_ELSEWHERE = "CFAR239750826741", "victim.person@example.org"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,9 @@ def world(tmp_path_factory):
     form = [dict(last, transaction_id=f"F{i}", user_id=f"UFORM{i}", card_id="CFORM1", device_id=f"DFORM{i}",
                  ip=f"192.0.2.{70 + i}",
                  email=f"ring{i}@example.org", iban="DE89370400440532013000", billing_email="pay@example.org",
-                 note=PAN_TEXT, is_fraud="1") for i in range(3)]
+                 note=PAN_TEXT, pan="5500005555555559", is_fraud="1") for i in range(3)]
+    form.append(dict(last, transaction_id="F-FAR", user_id="UFAR", card_id=CARD_ELSEWHERE, device_id="DFAR",
+                     ip="192.0.2.90", email=EMAIL_ELSEWHERE, is_fraud="0"))
     form.append(dict(last, transaction_id="F-SPOOF", user_id=SPOOF, card_id="CFORM1", device_id="DSPOOF",
                      ip="192.0.2.80", is_fraud="0"))
     df = pd.concat([df, pd.DataFrame(form)], ignore_index=True).fillna("")
@@ -59,6 +62,9 @@ def world(tmp_path_factory):
     secrets = {r[0] for r in sqlite3.connect(path).execute(
         f"SELECT DISTINCT entity_id FROM link WHERE type IN ({','.join('?' * 6)})", MASK_TYPES.split(","))}
     secrets |= {"pay@example.org", PAN_TEXT, "4111 1111 1111 1111", "4111111111111111"}
+    hashed_pan = st.get_transaction("F0")["attributes"]["pan"]  # a keyed hash, not the transaction's card
+    assert hashed_pan.startswith("h:")
+    secrets.add(hashed_pan)
     st.close()
     assert {"CFORM1", "ring0@example.org", "DE89370400440532013000"} <= secrets
     return {"path": path, "secrets": secrets}
@@ -75,6 +81,10 @@ def app(world):
     r = admin.post("/cases", data={"kind": "entity", "ref": "card:CFORM1", "csrf_token": tok})
     assert r.status_code == 302
     admin.post(r.headers["Location"], data={"note": "looked at card CFORM1", "assignee": ANALYST, "csrf_token": tok})
+    # a case whose title names a card and an email that nothing else on its page shows
+    r = admin.post("/cases", data={"kind": "transaction", "ref": "F-SPOOF", "csrf_token": tok,
+                                   "title": f"Ring; also see card {CARD_ELSEWHERE} and {EMAIL_ELSEWHERE}"})
+    assert r.status_code == 302
     yield app
     app.extensions["graphfraud"].store.close()
 
@@ -137,8 +147,9 @@ def test_an_analyst_sees_no_masked_identifier_anywhere(app, world):
     assert "card ••••M1" in bodies[ring]  # the ring's reason and its shared identifiers, masked alike
     tx = bodies["/transactions/F0"]
     assert "card ••••M1 is used by 3 users" in tx and "email •••@example.org was seen" in tx
-    case = next(u for u in bodies if re.fullmatch(r"/cases/\d+", u))
-    assert "card:••••M1" in bodies[case] and "/entities/card/~" in bodies[case]  # title and link, masked
+    cases = [u for u in bodies if re.fullmatch(r"/cases/\d+", u)]
+    assert len(cases) == 2
+    assert any("card:••••M1" in bodies[u] and "/entities/card/~" in bodies[u] for u in cases)  # title, link masked
 
 
 def test_an_admin_sees_them(app, world):
@@ -182,3 +193,21 @@ def test_format_characters_are_shown_not_obeyed(app):
     j = admin.get(f"/ui/graph/entity/user/{quote(SPOOF, safe='')}").get_data(as_text=True)
     assert "U⟨U+202E⟩gpj.exe" in j
     assert visible("a\u200bb\u2066c") == "a⟨U+200B⟩b⟨U+2066⟩c"
+
+
+def test_a_case_title_is_masked_on_the_case_page_as_in_the_list(app):
+    analyst = app.test_client()
+    sign_in(analyst, ANALYST)
+    listed = analyst.get("/cases").text
+    url = re.search(r'href="(/cases/\d+)">\d+</a></td><td>Ring; also see', listed).group(1)
+    h1 = re.search(r"<h1>(.*?)</h1>", analyst.get(url).text).group(1)
+    for page in (listed, h1):
+        assert CARD_ELSEWHERE not in page and EMAIL_ELSEWHERE not in page
+    assert "card ••••6741 and •••@example.org" in h1
+
+
+def test_a_hashed_value_in_an_attribute_is_masked_like_a_card_id(app):
+    analyst = app.test_client()
+    sign_in(analyst, ANALYST)
+    page = analyst.get("/transactions/F0").text
+    assert re.search(r"h:[0-9a-f]{32}", page) is None and "••••" in page

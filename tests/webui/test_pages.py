@@ -363,6 +363,27 @@ def test_case_needs_csrf(admin, world):
     assert "expired" in r.text
 
 
+@pytest.mark.parametrize(("kind", "ref", "status"), [
+    ("entity", "card:", 400), ("entity", "~junk", 400), ("entity", "nope:x", 400), ("entity", "card:nope", 404),
+    ("entity", "user:nobody", 400), ("user", "nobody", 400), ("user", "user:nobody", 404), ("user", "card:x", 400),
+], ids=["empty-id", "no-type", "unknown-type", "unknown-card", "user-as-entity", "bare-user", "unknown-user",
+        "card-as-user"])
+def test_cases_on_things_that_do_not_exist_are_refused(admin, store, kind, ref, status):
+    tok = page_token(admin)
+    n = len(store.list_cases(limit=5000))
+    r = admin.post("/cases", data={"kind": kind, "ref": ref, "csrf_token": tok})
+    assert r.status_code == status and len(store.list_cases(limit=5000)) == n
+    assert "case" in r.text.lower() or "no " in r.text.lower()
+
+
+def test_cases_on_existing_users_and_entities_open(admin, world, store):
+    user = plain_user(world["rings"][0])
+    card = store.transactions_of("user_id", user, 1)[0]["card_id"]
+    tok = page_token(admin)
+    for kind, ref in (("user", f"user:{user}"), ("entity", f"card:{card}")):
+        assert admin.post("/cases", data={"kind": kind, "ref": ref, "csrf_token": tok}).status_code == 302
+
+
 def test_confirming_a_case_labels_users_and_transactions(analyst, store, world):
     ring = world["rings"][1]
     tok = page_token(analyst, f"/rings/{ring.ring_id}")

@@ -286,3 +286,22 @@ def test_sessions_and_throttling_on_neo4j(neo4j_url, tmp_path, monkeypatch):
     assert sign_in(b.test_client(), ADMIN, PASSWORD, address="203.0.113.9").status_code == 429
     assert sign_in(a.test_client(), ADMIN, PASSWORD, address="198.51.100.1").status_code == 302
     assert st.get_meta("secret_key") is None
+
+
+@pytest.mark.parametrize(("hops", "shared"), [(0, True), (1, False)], ids=["headers-ignored", "one-proxy"])
+def test_behind_a_proxy_the_forwarded_address_is_throttled(store_path, hops, shared):
+    """Every request comes from the proxy's address; with proxy_hops=1, X-Forwarded-For names the client."""
+    app = make_app(store_path, PROXY_HOPS=hops)
+    try:
+        for i in range(20):  # one client guessing made-up names
+            c = app.test_client()
+            c.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.66"
+            assert sign_in(c, f"nobody{i}", "wrong", address="127.0.0.1").status_code == 401
+        other = app.test_client()
+        other.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.3"
+        assert sign_in(other, ANALYST, PASSWORD, address="127.0.0.1").status_code == (429 if shared else 302)
+        rows = app.extensions["graphfraud"].store.audit_log(50)
+        assert {r["detail"]["address"] for r in rows if r["action"] == "login.fail"} == \
+            {"127.0.0.1" if shared else "203.0.113.66"}
+    finally:
+        app.extensions["graphfraud"].store.close()

@@ -34,9 +34,17 @@
 
   function say(text) { if (status) { status.textContent = text; } }
   function fmt(ms) { return ms ? new Date(ms).toISOString().slice(0, 16).replace("T", " ") : ""; }
+  // bidi controls shown as visible markers (as the pages' visible filter does), so a reversed id cannot pose
+  // as another; ids in the JSON stay raw because they are addresses
+  var BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function visible(text) {
+    return String(text).replace(BIDI, function (c) {
+      return "\u27e8U+" + c.charCodeAt(0).toString(16).toUpperCase() + "\u27e9";
+    });
+  }
   function mk(tag, text, cls) {
     var e = document.createElement(tag);
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (text !== undefined && text !== null) { e.textContent = visible(text); }
     if (cls) { e.className = cls; }
     return e;
   }
