@@ -377,13 +377,14 @@ def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> 
               help="Request threads per worker. Scoring is CPU-bound and serialised per worker, so one "
                    "thread (gunicorn's sync worker) is fastest; above 1, the threaded worker with keep-alive. "
                    "Add workers, not threads.")
-@click.option("--rings-every", type=click.FloatRange(0), default=300.0, show_default=True,
-              envvar="GRAPHFRAUD_RINGS_EVERY",
+@click.option("--rings-every", type=click.FloatRange(0), default=None,
               help="Seconds between refreshes of the ring registry (/rings, the rings queue) by a low-priority "
-                   "process, when the store changed; 0: only `graphfraud rings` refreshes it.")
+                   "process, when the store changed; 0: only `graphfraud rings` refreshes it. Default: the "
+                   "rings_every setting (GRAPHFRAUD_RINGS_EVERY, 300).")
 @store_option
 @handle_errors
-def serve(host: str, port: int, workers: int, threads: int, rings_every: float, store_path: str | None) -> None:
+def serve(host: str, port: int, workers: int, threads: int, rings_every: float | None,
+          store_path: str | None) -> None:
     """Run the scoring API (and investigator pages) on gunicorn; SIGTERM stops it gracefully.
 
     \b
@@ -392,7 +393,10 @@ def serve(host: str, port: int, workers: int, threads: int, rings_every: float, 
     """
     from webui.server import serve as run_server
 
-    run_server(host, port, workers, threads, store=store_path, rings_every=rings_every)
+    from . import settings
+
+    every = float(settings.get("rings_every")) if rings_every is None else rings_every
+    run_server(host, port, workers, threads, store=store_path, rings_every=every)
 
 
 @main.group()

@@ -165,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
             "are trusted (1 behind one nginx); 0: forwarding headers are ignored and the connecting address is "
             "the client's (sign-in throttling and audit use it). Never more than the proxies really there: a "
             "client could name any address.", int, "web"),
+    Setting("rings_every", 300.0, "Seconds between refreshes of the ring registry (/rings, the rings queue) by "
+            "a low-priority process of `graphfraud serve`, when the store changed; 0: only `graphfraud rings` "
+            "refreshes it.", float, "web"),
     Setting("metrics_flush_seconds", 5.0, "How often a worker shares its metrics snapshot: how stale "
             "another worker's scrape can be, in seconds.", float, "web"),
     # the investigator pages (webui.pages, webui.money, webui.uiauth)
