@@ -34,7 +34,7 @@ import hmac
 import ipaddress
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -442,14 +442,22 @@ def protect_card_numbers(text: str, key: str | None) -> str:
 
 def _protect_card_column(a: Any, key: str) -> Any:
     """:func:`protect_card_numbers` over an Arrow text column, once per distinct value holding digits enough."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, _PAN_CANDIDATE), False))
+    return _replace_distinct(a, cand, lambda u: protect_card_numbers(u, key))
+
+
+def _replace_distinct(a: Any, cand: Any, fn: Callable[[str], str]) -> Any:
+    """Column ``a`` with each distinct value of ``cand`` (a subset of it) replaced by ``fn(value)``: ``fn``
+    runs once per distinct candidate, the replacement is one Arrow ``index_in`` + ``take``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     changed = {}
     for u in pc.unique(cand).to_pylist():
         if u is not None:
-            v = protect_card_numbers(u, key)
+            v = fn(u)
             if v != u:
                 changed[u] = v
     if not changed:
@@ -852,7 +860,6 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
 
 def _protect_column(a: Any, kind: str, key: str) -> Any:
     """:func:`protect_identifier` over an Arrow text column, once per distinct value that may change."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if kind == "card":
@@ -862,16 +869,7 @@ def _protect_column(a: Any, kind: str, key: str) -> Any:
         cand = a
     else:
         return a
-    changed = {}
-    for u in pc.unique(cand).to_pylist():
-        if u is not None:
-            v = protect_identifier(kind, u, key)
-            if v != u:
-                changed[u] = v
-    if not changed:
-        return a
-    pos = pc.index_in(a, value_set=pa.array(list(changed), a.type))
-    return pc.coalesce(pc.take(pa.array(list(changed.values()), a.type), pos), a)
+    return _replace_distinct(a, cand, lambda u: protect_identifier(kind, u, key))
 
 
 def _bin_column(cards: Any) -> Any:

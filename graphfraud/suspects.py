@@ -177,6 +177,15 @@ def _whole_graph(engine: GraphEngine, fraud: np.ndarray) -> tuple[Any, Any, Any]
     _WHOLE[engine] = (state, value)
     return value
 
+def _transfer_arrays(engine: GraphEngine) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(users, payer indices, receiver indices, amounts) of every transfer the engine holds."""
+    flows = engine.flows
+    assert flows is not None
+    src = np.frombuffer(flows.src, dtype=np.int32).astype(np.int64)
+    dst = np.frombuffer(flows.dst, dtype=np.int32).astype(np.int64)
+    return len(engine.u_name), src, dst, np.frombuffer(flows.amount, dtype=np.float64)
+
+
 def transfer_structure(engine: GraphEngine) -> np.ndarray:
     """Per user index, the label-free columns read from the whole transfer graph: median amount sent and
     received, how many transfers sent and received were small (:data:`SMALL_QUANTILE`), and directed cycles
@@ -185,12 +194,7 @@ def transfer_structure(engine: GraphEngine) -> np.ndarray:
     import pandas as pd
     from scipy import sparse
 
-    flows = engine.flows
-    assert flows is not None
-    n = len(engine.u_name)
-    src = np.frombuffer(flows.src, dtype=np.int32).astype(np.int64)
-    dst = np.frombuffer(flows.dst, dtype=np.int32).astype(np.int64)
-    amt = np.frombuffer(flows.amount, dtype=np.float64)
+    n, src, dst, amt = _transfer_arrays(engine)
     out = np.full((n, _EDGES - _STRUCTURE), np.nan)
     out[:, 0] = pd.Series(amt).groupby(src).median().reindex(range(n)).to_numpy()
     out[:, 1] = pd.Series(amt).groupby(dst).median().reindex(range(n)).to_numpy()
@@ -215,12 +219,7 @@ def _fraud_edges(engine: GraphEngine, fraud: np.ndarray) -> np.ndarray:
     one, and how many known fraud accounts are within two transfers either way."""
     from scipy import sparse
 
-    flows = engine.flows
-    assert flows is not None
-    n = len(engine.u_name)
-    src = np.frombuffer(flows.src, dtype=np.int32).astype(np.int64)
-    dst = np.frombuffer(flows.dst, dtype=np.int32).astype(np.int64)
-    amt = np.frombuffer(flows.amount, dtype=np.float64)
+    n, src, dst, amt = _transfer_arrays(engine)
     out = np.full((n, len(ACCOUNT_FEATURES) - _EDGES), np.nan)
     small = amt <= np.quantile(amt, SMALL_QUANTILE)
     for col, (side, other) in enumerate(((dst, src), (src, dst))):
