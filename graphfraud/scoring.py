@@ -211,17 +211,17 @@ def ring_context(engine: GraphEngine, tx: Transaction, registry: Mapping[str, st
         roots.add(engine.find(engine.u_node[u]))
     ents = engine.u_ents[u] if u is not None else {}
     for typ, name in tx.entities():
-        e = engine.ent_ix.get((typ, name))
+        e = engine.entity(typ, name)
         if e is None or engine.e_node[e] < 0:
             continue
-        users = engine.e_users[e]
+        n_users = engine.e_nusers[e]
         mine = e in ents
-        if engine.e_hub[e] or (not mine and engine.policy.is_hub(typ, len(users) + 1)):
+        if engine.e_hub[e] or (not mine and engine.policy.is_hub(typ, n_users + 1)):
             continue
         roots.add(engine.find(engine.e_node[e]))
-        others = len(users) - (1 if mine else 0)
+        others = n_users - (1 if mine else 0)
         if others > 0:
-            links.append({"type": typ, "id": name, "n_users": len(users) + (0 if mine else 1)})
+            links.append({"type": typ, "id": name, "n_users": n_users + (0 if mine else 1)})
     comps = [engine.comp[r] for r in roots]
     n_users = sum(c.users for c in comps if c) + (1 if u is None else 0)
     if n_users < min_size:
@@ -411,7 +411,7 @@ class Scorer:
                     n += 1
                     break
                 if ev.kind == "transaction" and ev.transaction is not None:
-                    if ev.transaction.transaction_id not in self.engine.tx_user:
+                    if not self.engine.knows_transaction(ev.transaction.transaction_id):
                         self.engine.apply(ev.transaction, ev.seq)
                 elif ev.kind == "label" and ev.label is not None:
                     self.engine.apply_label_now(ev.label)
@@ -485,7 +485,7 @@ class Scorer:
         """
         with self.lock:
             lag = self.catch_up(force=False)
-            if tx.transaction_id in self.engine.tx_user:
+            if self.engine.knows_transaction(tx.transaction_id):
                 return self._replay(tx)
             out = self.evaluate(tx)
         record = dict(out)

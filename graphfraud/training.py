@@ -8,11 +8,12 @@ backtests both use it, and the API calls the same feature function live, so rows
 from __future__ import annotations
 
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,29 +28,72 @@ from .storage.roles import GraphStore
 
 @dataclass
 class History:
-    """All stored transactions in time order, with the time each one's label became known."""
+    """All stored transactions in time order, with the time each one's label became known.
+
+    The transactions are read-only: they share their repeated texts and their empty field maps."""
 
     transactions: list[Transaction]
     known_at: np.ndarray  # int64 ms, -1 when never labelled
     label: np.ndarray  # int8: 1 fraud, 0 legitimate, -1 unlabelled (the label that wins in the end)
     ts: np.ndarray  # int64 ms
+    _index: dict[str, int] | None = field(default=None, repr=False)
+
+    def position(self, transaction_id: str) -> int | None:
+        """Where a transaction is in :attr:`transactions` (the id index is built on first use: only
+        label events kept apart from their transactions need it)."""
+        if self._index is None:
+            self._index = {t.transaction_id: i for i, t in enumerate(self.transactions)}
+        return self._index.get(transaction_id)
+
+
+#: The empty attribute and extra-identifier map every history transaction without them shares (read-only).
+_NO_FIELDS = cast(dict[str, str], MappingProxyType({}))
+
+
+def _share_texts(tx: Transaction, same: Callable[[Any, Any], Any]) -> None:
+    """Make ``tx`` point at one copy of each repeated text (users, identifiers, currencies, countries...)
+    and at the shared empty maps: history's transactions then cost about half the memory."""
+    tx.user_id = same(tx.user_id, tx.user_id)
+    tx.card_id = same(tx.card_id, tx.card_id)
+    tx.device_id = same(tx.device_id, tx.device_id)
+    tx.ip = same(tx.ip, tx.ip)
+    tx.merchant_id = same(tx.merchant_id, tx.merchant_id)
+    tx.currency = same(tx.currency, tx.currency)
+    tx.country = same(tx.country, tx.country)
+    if tx.counterparty_id is not None:
+        tx.counterparty_id = same(tx.counterparty_id, tx.counterparty_id)
+    if tx.fraud_type is not None:
+        tx.fraud_type = same(tx.fraud_type, tx.fraud_type)
+    if tx.auth_result is not None:
+        tx.auth_result = same(tx.auth_result, tx.auth_result)
+    if not tx.extra:
+        tx.extra = _NO_FIELDS
+    if not tx.attrs:
+        tx.attrs = _NO_FIELDS
 
 
 def load_history(store: GraphStore, label_delay_ms: int) -> History:
     """Read every transaction and label; resolve each transaction's final label and when it was known."""
-    txs: list[tuple[int, int, Transaction]] = []
+    read: list[Transaction] = []
+    times, seqs = array("q"), array("q")
+    texts: dict[Any, Any] = {}
+    same = texts.setdefault
     last = max(store.last_seq(), 1)
     with progress.phase("reading history", unit="transactions") as shown:
         for tx, seq in store.iter_transactions():
-            txs.append((tx.ts, seq, tx))
-            if not len(txs) % progress.EVERY:
-                shown.update(len(txs), fraction=seq / last)
-        shown.update(len(txs), fraction=1.0)
-    txs.sort(key=itemgetter(0, 1))
-    ordered = [t for _, _, t in txs]
-    index = {t.transaction_id: i for i, t in enumerate(ordered)}
+            _share_texts(tx, same)
+            read.append(tx)
+            times.append(tx.ts)
+            seqs.append(seq)
+            if not len(read) % progress.EVERY:
+                shown.update(len(read), fraction=seq / last)
+        shown.update(len(read), fraction=1.0)
+    order = np.lexsort((np.frombuffer(seqs, np.int64), np.frombuffer(times, np.int64))) if read else \
+        np.zeros(0, np.int64)
+    ordered = [read[i] for i in order.tolist()]
+    del read, seqs
     n = len(ordered)
-    ts = np.fromiter((t.ts for t in ordered), dtype=np.int64, count=n)
+    ts = np.frombuffer(times, np.int64)[order] if n else np.zeros(0, np.int64)
     label = np.full(n, -1, dtype=np.int8)
     known = np.full(n, -1, dtype=np.int64)
     rank = np.full(n, -1, dtype=np.int8)
@@ -58,10 +102,11 @@ def load_history(store: GraphStore, label_delay_ms: int) -> History:
             label[i] = t.is_fraud
             known[i] = t.labelled_at if t.labelled_at is not None else t.ts + label_delay_ms
             rank[i] = 0
+    hist = History(ordered, known, label, ts)
     for _, lb in store.labels():
         if lb.subject != "transaction":
             continue
-        j = index.get(lb.subject_id)
+        j = hist.position(lb.subject_id)
         if j is None:
             continue
         r = LABEL_SOURCES.index(lb.source) if lb.source in LABEL_SOURCES else 0
@@ -69,16 +114,16 @@ def load_history(store: GraphStore, label_delay_ms: int) -> History:
             rank[j] = r
             label[j] = int(lb.value)
             known[j] = lb.known_at if lb.known_at is not None else ordered[j].ts + label_delay_ms
-    return History(ordered, known, label, ts)
+    return hist
 
 
 def queue_store_labels(store: GraphStore, engine: GraphEngine, history: History) -> None:
     """Put the store's label events on the engine's clock (each revealed at its own time)."""
-    ts_of = {t.transaction_id: t.ts for t in history.transactions}
     for _, lb in store.labels():
         default = None
-        if lb.known_at is None and lb.subject == "transaction" and lb.subject_id in ts_of:
-            default = ts_of[lb.subject_id] + engine.label_delay_ms
+        j = history.position(lb.subject_id) if lb.known_at is None and lb.subject == "transaction" else None
+        if j is not None:
+            default = int(history.ts[j]) + engine.label_delay_ms
         engine.queue_label(lb, default_known_at=default if default is not None else
                            (lb.known_at if lb.known_at is not None else int(history.ts[-1]) if len(history.ts) else 0))
 

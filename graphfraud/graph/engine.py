@@ -33,11 +33,12 @@ from typing import Any
 
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
-from .activity import CardTrack, Reveals, push_time
+from .activity import CardTrack, Reveals, new_times, push_time
 from .components import Comp
 from .flows import FlowGraph
 from .policy import LinkPolicy
 from .snapshot import build_snapshot
+from .txlog import TxLog
 
 DAY_MS = 86_400_000
 WINDOW_MS = 30 * DAY_MS
@@ -101,9 +102,9 @@ class GraphEngine:
         self.u_ents: list[dict[int, int]] = []  # entity index -> first use by this user
         self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
-        self.u_times: list[list[int]] = []  # transaction times, sorted (the last 30 days at least)
+        self.u_times: list[array[int]] = []  # transaction times, sorted (the last 30 days at least)
         # group -> (times, cumulative amount, amounts), the last 30 days at least
-        self.u_gtimes: list[dict[str, tuple[list[int], list[float], list[float]]]] = []
+        self.u_gtimes: list[dict[str, tuple[array[int], array[float], array[float]]]] = []
         self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
         self.u_country: list[dict[str, int]] = []
         self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
@@ -116,24 +117,24 @@ class GraphEngine:
         self.u_fp_tx: list[int] = []  # of those, typed first_party or friendly (the user's own fraud)
         self.u_vt_tx: list[int] = []  # of those, typed third_party or scam (done to the user)
         self.u_rx_fraud: list[int] = []  # fraudulent transfers received (labels.receiver_at_fault)
-        self.u_decl: list[list[int] | None] = []  # times of the user's declined attempts
-        # identifiers
-        self.ent_ix: dict[tuple[str, str], int] = {}
+        self.u_decl: list[array[int] | None] = []  # times of the user's declined attempts
+        # identifiers: per type, name -> index; then columns by index
+        self.ent_ix: dict[str, dict[str, int]] = {}
         self.e_type: list[str] = []
         self.e_name: list[str] = []
-        self.e_first: list[int] = []
-        self.e_users: list[set[int]] = []
+        self.e_first = array("q")
+        self.e_nusers = array("i")  # distinct users
         self.e_fraud: list[set[int] | None] = []
-        self.e_node: list[int] = []  # union-find node, -1 for context types
-        self.e_hub: list[bool] = []
+        self.e_node = array("i")  # union-find node, -1 for context types
+        self.e_hub = bytearray()  # 1 once a hub
         self.e_country: list[dict[str, int] | None] = []
         self.card_home: dict[int, str] = {}  # a card's usual country, as u_home
-        self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
+        self.e_times: list[array[int]] = []  # transaction times at the identifier (the last 30 days at least)
         self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
-        self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
+        self.e_decl: list[array[int] | None] = []  # times of declined attempts with it
         self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
         self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
-        self.m_cpp: dict[int, list[int]] = {}  # merchant -> when compromised cards that paid there became known
+        self.m_cpp: dict[int, array[int]] = {}  # merchant -> when compromised cards that paid there became known
         self.flows: FlowGraph | None = None  # transfers between users, once there is one (graph.flows)
         # union-find over nodes (users and linking identifiers)
         self.parent: list[int] = []
@@ -149,10 +150,8 @@ class GraphEngine:
         # heap of (known_at, seq, kind, id, value, source, fraud_type)
         self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
         self._pseq = 0
-        # transaction id -> (user index, ts, identifier indices, counterparty user index or -1) for labels
-        self.tx_user: dict[str, tuple[int, int, tuple[int, ...], int]] = {}
-        # tx id -> (source rank, value, order, fraud type, when its fraud became known or -1)
-        self.tx_label: dict[str, tuple[int, str, int, str | None, int]] = {}
+        # every applied transaction's user, time, identifiers, counterparty and label (graph.txlog)
+        self.txs = TxLog()
         self.user_label: dict[int, tuple[int, str, int]] = {}
         self._order = 0
         # time and snapshots
@@ -226,7 +225,7 @@ class GraphEngine:
         self.u_ents.append({})
         self.u_links.append([])
         self.u_ntype.append({})
-        self.u_times.append([])
+        self.u_times.append(new_times())
         self.u_gtimes.append({})
         self.u_amt.append({})
         self.u_country.append({})
@@ -250,19 +249,26 @@ class GraphEngine:
         c.oldest = (ts, name)
         return u
 
+    def entity(self, typ: str, name: str) -> int | None:
+        """The index of identifier ``name`` of type ``typ``, or None when the engine has not seen it."""
+        names = self.ent_ix.get(typ)
+        return names.get(name) if names is not None else None
+
     def _entity(self, typ: str, name: str, ts: int) -> int:
-        key = (typ, name)
-        e = self.ent_ix.get(key)
+        names = self.ent_ix.get(typ)
+        if names is None:
+            names = self.ent_ix[typ] = {}
+        e = names.get(name)
         if e is not None:
             return e
         e = len(self.e_name)
-        self.ent_ix[key] = e
+        names[name] = e
         self.e_type.append(typ)
         self.e_name.append(name)
         self.e_first.append(ts)
-        self.e_users.append(set())
+        self.e_nusers.append(0)
         self.e_fraud.append(None)
-        self.e_hub.append(False)
+        self.e_hub.append(0)
         self.e_country.append({} if typ == "card" else None)
         self.e_rev.append(None)
         self.e_decl.append(None)
@@ -270,7 +276,7 @@ class GraphEngine:
             track = self.cards[e] = CardTrack()
             self.e_times.append(track.times)  # one list: the card's spending keeps its transaction times
         else:
-            self.e_times.append([])
+            self.e_times.append(new_times())
         if self.policy.links(typ):
             node = self._new_node(-1)
             c = self.comp[node]
@@ -346,8 +352,8 @@ class GraphEngine:
                 ents[e] = ts
                 nt = self.u_ntype[u]
                 nt[typ] = nt.get(typ, 0) + 1
-                users = self.e_users[e]
-                users.add(u)
+                n_users = self.e_nusers[e] + 1
+                self.e_nusers[e] = n_users
                 if self.u_fraud[u]:
                     fr = self.e_fraud[e]
                     if fr is None:
@@ -360,8 +366,8 @@ class GraphEngine:
                     self.edge_u.append(unode)
                     self.edge_e.append(node)
                     if not self.e_hub[e]:
-                        if policy.is_hub(typ, len(users)):
-                            self.e_hub[e] = True
+                        if policy.is_hub(typ, n_users):
+                            self.e_hub[e] = 1
                             self.node_hub[node] = 1
                             self.hubs_since_rebuild = True
                             if self.new_hubs is not None:
@@ -408,7 +414,7 @@ class GraphEngine:
         c.amount += amt
         if ts > c.last:
             c.last = ts
-        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched), v)
+        self.txs.add(tx.transaction_id, u, ts, touched, v)
         self.n_tx += 1
         if seq is not None and seq > self.seq:
             self.seq = seq
@@ -422,10 +428,10 @@ class GraphEngine:
                                               str(tx.is_fraud), "file", tx.fraud_type))
 
     @staticmethod
-    def _decline(table: list[list[int] | None], i: int, ts: int, now: int) -> None:
+    def _decline(table: list[array[int] | None], i: int, ts: int, now: int) -> None:
         times = table[i]
         if times is None:
-            table[i] = [ts]
+            table[i] = new_times(ts)
         else:
             push_time(times, ts, now)
 
@@ -440,7 +446,7 @@ class GraphEngine:
             del times[:bisect_left(times, ts - WINDOW_MS)]
         g = self.u_gtimes[u].get(grp)
         if g is None:
-            self.u_gtimes[u][grp] = ([ts], [amt], [amt])
+            self.u_gtimes[u][grp] = (new_times(ts), array("d", (amt,)), array("d", (amt,)))
             return
         gt, gc, ga = g
         if ts >= gt[-1]:
@@ -463,8 +469,8 @@ class GraphEngine:
         """Reveal ``label`` once event time reaches its ``known_at`` (or ``default_known_at``)."""
         known = label.known_at if label.known_at is not None else default_known_at
         if known is None and label.subject == "transaction":
-            tu = self.tx_user.get(label.subject_id)
-            known = int(tu[1] + self.label_delay_ms) if tu else int(self.clock)
+            i = self.txs.find(label.subject_id)
+            known = int(self.txs.ts[i] + self.label_delay_ms) if i is not None else int(self.clock)
         if known is None or known <= self.clock:
             self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
                          self._now() if known is None else int(known))
@@ -477,8 +483,8 @@ class GraphEngine:
         """Queue ``label`` for :meth:`reveal_all`, at its ``known_at`` or the label delay after its transaction."""
         known = label.known_at
         if known is None and label.subject == "transaction":
-            tu = self.tx_user.get(label.subject_id)
-            known = (tu[1] + self.label_delay_ms) if tu else None
+            i = self.txs.find(label.subject_id)
+            known = (self.txs.ts[i] + self.label_delay_ms) if i is not None else None
         self._pseq += 1
         heapq.heappush(self.pending, (int(known if known is not None else self._now()), self._pseq, label.subject,
                                       label.subject_id, label.value, label.source, label.fraud_type))
@@ -504,22 +510,23 @@ class GraphEngine:
         self._order += 1
         when = self._now() if when is None else when
         if kind == "transaction":
-            tu = self.tx_user.get(sid)
-            if tu is None:
+            txs = self.txs
+            i = txs.find(sid)
+            if i is None:
                 return
-            old = self.tx_label.get(sid)
+            old = txs.label(i)
             if old is not None and (old[0], old[2]) > (rank, self._order):
                 return
             is_fraud = value == "1"
             if not is_fraud:
                 fraud_type = None
             if old is not None and old[1] == value and old[3] == fraud_type:
-                self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
+                txs.set_label(i, rank, value, self._order, fraud_type, old[4])
                 return
-            u, ts, touched, v = tu
+            u, ts, touched, v = txs.record(i)
             if old is not None and old[1] == "1":
                 self._blame(u, ts, touched, v, old[3], old[4], -1, False)
-            self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
+            txs.set_label(i, rank, value, self._order, fraud_type, when if is_fraud else -1)
             if is_fraud:
                 self._blame(u, ts, touched, v, fraud_type, when, +1, old is None)
             elif old is None:  # the transaction's first label: one more label known at its identifiers
@@ -577,7 +584,7 @@ class GraphEngine:
                 for m in self.cards[e].merchants_between(ts - CPP_LOOKBACK_MS, ts):
                     marks = self.m_cpp.get(m)
                     if marks is None:
-                        self.m_cpp[m] = [when]
+                        self.m_cpp[m] = new_times(when)
                     else:
                         push_time(marks, when, when)
 
@@ -608,5 +615,8 @@ class GraphEngine:
                 fr.discard(u)
 
     def is_known_fraud_tx(self, transaction_id: str) -> bool:
-        lab = self.tx_label.get(transaction_id)
-        return lab is not None and lab[1] == "1"
+        return self.txs.is_fraud(transaction_id)
+
+    def knows_transaction(self, transaction_id: str) -> bool:
+        """True once a transaction with this id was applied."""
+        return transaction_id in self.txs

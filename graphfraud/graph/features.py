@@ -194,14 +194,15 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     prox_max = -math.inf
     card_e = merchant_e = None
     ents = engine.u_ents[u] if u is not None else None
-    ent_ix, e_users, e_fraud, e_first, e_node, e_hub = (engine.ent_ix, engine.e_users, engine.e_fraud,
-                                                         engine.e_first, engine.e_node, engine.e_hub)
+    ent_ix, e_nusers, e_fraud, e_first, e_node, e_hub = (engine.ent_ix, engine.e_nusers, engine.e_fraud,
+                                                          engine.e_first, engine.e_node, engine.e_hub)
     e_times, e_rev, e_decl = engine.e_times, engine.e_rev, engine.e_decl
     find = engine.find
     slot, limit = lay.slot, lay.limit
     for typ, name in tx.entities():
         o = slot.get(typ)
-        e = ent_ix.get((typ, name))
+        names = ent_ix.get(typ)
+        e = names.get(name) if names is not None else None
         if e is None:
             if o is not None:
                 row[o:o + _PER_TYPE] = _UNSEEN
@@ -211,8 +212,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             card_e = e
         elif typ == "merchant":
             merchant_e = e
-        users = e_users[e]
-        n_users = len(users)
+        n_users = e_nusers[e]
         mine = ents is not None and e in ents
         fr = e_fraud[e]
         node = e_node[e]

@@ -1,0 +1,3 @@
+"""A frozen copy of the engine as it was before the compact layout (commit 0827319), the reference the
+compact engine's features are checked against (``tests/test_compact_engine.py``). Not product code: never
+import it from ``graphfraud``; never change it to follow the product (the product must follow it)."""

@@ -1,0 +1,145 @@
+"""Recent activity kept per user, identifier and card: sorted time lists and what windows read from them.
+
+Every window feature counts events in ``[t - span, t)`` with two bisections of a sorted list of times.
+Lists are kept sorted as events arrive (appended in the usual case; inserted when live traffic comes out
+of order) and trimmed of what no window can reach any more (:data:`KEEP_MS`), once they are long enough
+for trimming to pay.
+
+Examples
+--------
+>>> times = []
+>>> for t in (5, 9, 7):
+...     push_time(times, t, now=9)
+>>> times, count_in(times, 6, 10)
+([5, 7, 9], 2)
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+
+DAY_MS = 86_400_000
+#: Windows reach back 30 days; what is older is dropped from the lists (once they are long).
+KEEP_MS = 31 * DAY_MS
+#: A card's payments are kept longer: a common point of purchase is looked for in the 30 days before a
+#: card's first fraud, and that fraud's label may arrive up to two months after it.
+CARD_KEEP_MS = 100 * DAY_MS
+_TRIM_AT = 64
+
+
+def push_time(times: list[int], ts: int, now: int, keep: int = KEEP_MS) -> None:
+    """Add ``ts`` to the sorted list ``times``; drop times older than ``now - keep`` when the list is long."""
+    if not times or ts >= times[-1]:
+        times.append(ts)
+    else:
+        insort(times, ts)
+    if len(times) > _TRIM_AT and times[0] < now - keep:
+        del times[:bisect_left(times, now - keep)]
+
+
+def count_in(times: list[int] | None, lo: int, hi: int) -> int:
+    """Events in ``[lo, hi)``."""
+    if not times:
+        return 0
+    return bisect_left(times, hi) - bisect_left(times, lo)
+
+
+class Reveals:
+    """When labels of an identifier's transactions became known, and how many of them were fraud.
+
+    ``times`` is sorted; ``labels[i]`` and ``frauds[i]`` count the labels and frauds known *before* event
+    ``i`` (``n_labels`` and ``n_frauds`` after the last one), so a window's counts cost one bisection
+    (:meth:`since`). A transaction's first label adds a label (and a fraud when it says fraud); a later
+    change of its verdict adds or takes away only the fraud; a fraud taken back is taken out of every window
+    from the moment it had been counted, as if it had never been known.
+
+    >>> r = Reveals()
+    >>> r.add(10, 1, 0); r.add(20, 1, 1); r.add(30, 1, 1)
+    >>> r.since(15), r.since(0)
+    ((2, 2), (3, 2))
+    >>> r.retract_fraud(20); r.since(15)
+    (2, 1)
+    """
+
+    __slots__ = ("times", "labels", "frauds", "n_labels", "n_frauds")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.labels: list[int] = []
+        self.frauds: list[int] = []
+        self.n_labels = 0
+        self.n_frauds = 0
+
+    def add(self, when: int, d_label: int, d_fraud: int) -> None:
+        """An event at ``when`` (not before the last one, as reveals come in time order)."""
+        times = self.times
+        if times and when < times[-1]:  # not expected (reveals follow the clock); keep the lists sorted
+            when = times[-1]
+        times.append(when)
+        self.labels.append(self.n_labels)
+        self.frauds.append(self.n_frauds)
+        self.n_labels += d_label
+        self.n_frauds += d_fraud
+        if len(times) > _TRIM_AT and times[0] < when - KEEP_MS:
+            cut = bisect_left(times, when - KEEP_MS)
+            del times[:cut], self.labels[:cut], self.frauds[:cut]
+
+    def retract_fraud(self, when: int) -> None:
+        """A fraud counted at ``when`` was taken back: remove it from every count since then."""
+        frauds = self.frauds
+        for k in range(bisect_left(self.times, when) + 1, len(frauds)):
+            frauds[k] -= 1
+        self.n_frauds -= 1
+
+    def since(self, lo: int) -> tuple[int, int]:
+        """(labels, frauds) known at or after ``lo``."""
+        i = bisect_left(self.times, lo)
+        if i == len(self.times):
+            return 0, 0
+        return self.n_labels - self.labels[i], self.n_frauds - self.frauds[i]
+
+
+class CardTrack:
+    """A card's payments: times (sorted), cumulative amounts, amounts and merchants, plus its long-run
+    amount statistics (count, sum, sum of squares, maximum) over all its history."""
+
+    __slots__ = ("times", "cum", "amounts", "merchants", "n", "total", "total_sq", "largest")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.cum: list[float] = []
+        self.amounts: list[float] = []
+        self.merchants: list[int] = []
+        self.n = 0
+        self.total = 0.0
+        self.total_sq = 0.0
+        self.largest = 0.0
+
+    def add(self, ts: int, amount: float, merchant: int, now: int) -> None:
+        """Record one payment (``merchant`` is the merchant's identifier index, -1 when unknown)."""
+        self.n += 1
+        self.total += amount
+        self.total_sq += amount * amount
+        if amount > self.largest:
+            self.largest = amount
+        times = self.times
+        if not times or ts >= times[-1]:
+            times.append(ts)
+            self.cum.append((self.cum[-1] if self.cum else 0.0) + amount)
+            self.amounts.append(amount)
+            self.merchants.append(merchant)
+        else:  # out of order (live traffic): insert and shift the sums after it
+            i = bisect_left(times, ts)
+            times.insert(i, ts)
+            self.cum.insert(i, (self.cum[i - 1] if i else 0.0) + amount)
+            for k in range(i + 1, len(self.cum)):
+                self.cum[k] += amount
+            self.amounts.insert(i, amount)
+            self.merchants.insert(i, merchant)
+        if len(times) > _TRIM_AT and times[0] < now - CARD_KEEP_MS:
+            cut = bisect_left(times, now - CARD_KEEP_MS)
+            del times[:cut], self.cum[:cut], self.amounts[:cut], self.merchants[:cut]
+
+    def merchants_between(self, lo: int, hi: int) -> set[int]:
+        """Merchants the card paid at in ``[lo, hi)``."""
+        times = self.times
+        return set(self.merchants[bisect_left(times, lo):bisect_left(times, hi)]) - {-1}

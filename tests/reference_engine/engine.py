@@ -1,0 +1,612 @@
+"""The graph engine: what scoring needs, in memory, updated per event in near-constant time.
+
+The engine is a cache of the store. It is fed events in order (transactions, labels) and answers
+point-in-time questions about the graph *before* the next transaction is applied. Training, backtests
+and the live API all drive the same engine through :func:`graphfraud.graph.features.feature_row`,
+so there is one implementation of every feature.
+
+State, all keyed by small integers:
+
+* users: first seen, identifiers used (with first-use time), recent transactions (for velocity), running
+  amount statistics per currency group, usual country, declines;
+* identifiers (card, device, ip, merchant, card BIN, extra types): distinct users, first seen, known-fraud
+  users, and recent activity (:mod:`graphfraud.graph.activity`): transaction times, declines, and the
+  times labels and confirmed fraud of their transactions became known; cards also keep their spending
+  and the merchants they paid at, merchants the compromised cards that paid there before their fraud
+  (common point of purchase);
+* a union-find over users and *linking* identifiers; an identifier shared by more users than its type's
+  hub limit stops linking (it is a hub); component totals are kept at the roots and merged on union;
+* known fraud as it becomes known: a label is revealed at its ``known_at`` time (replays) or at once
+  (live feedback); who a label blames follows :mod:`graphfraud.labels`;
+* a snapshot (PageRank, fraud proximity, and a component rebuild that drops unions made through
+  identifiers that later became hubs) recomputed whenever event time crosses a multiple of
+  ``snapshot_interval``: the schedule is part of the point-in-time definition, identical everywhere.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from graphfraud import labels as semantics
+from graphfraud.schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
+from .activity import CardTrack, Reveals, push_time
+from .components import Comp
+from .flows import FlowGraph
+from graphfraud.graph.policy import LinkPolicy
+from .snapshot import build_snapshot
+
+DAY_MS = 86_400_000
+WINDOW_MS = 30 * DAY_MS
+#: Merchants a card paid at in this long before its first confirmed fraud are possible points of compromise.
+CPP_LOOKBACK_MS = 30 * DAY_MS
+_SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
+__all__ = ["Comp", "GraphEngine"]  # Comp lives in graph.components; old imports of it keep working
+
+
+def _count(counts: dict[str, int], top: str | None, key: str) -> str:
+    """Count one more ``key``; return the most frequent key (the one that got there first on a tie)."""
+    n = counts.get(key, 0) + 1
+    counts[key] = n
+    return key if top is None or (key != top and n > counts[top]) else top
+
+
+class GraphEngine:
+    """The in-memory identifier graph.
+
+    Parameters
+    ----------
+    policy : LinkPolicy
+        Which types link users, and hub limits.
+    snapshot_interval_ms : int
+        Event time between snapshots (PageRank, fraud proximity, component rebuild).
+    label_delay_ms : int
+        When a label carries no time of its own, it becomes known this long after its transaction.
+    rates : mapping of str to float, optional
+        Conversion rates to the base currency; amounts in other currencies are compared only with
+        amounts in the same currency.
+    extra_types : iterable of str
+        Declared extra entity types (email, phone, ...), which get their own features.
+
+    Examples
+    --------
+    >>> from graphfraud.schema import validate_record
+    >>> e = GraphEngine()
+    >>> for i, u in enumerate(["a", "b", "c"]):
+    ...     e.apply(validate_record({"transaction_id": f"t{i}", "timestamp": "2026-01-01", "user_id": u,
+    ...                              "amount": 5, "device_id": "D1"}))
+    >>> e.component_of("a").users
+    3
+    """
+
+    def __init__(self, policy: LinkPolicy | None = None, *, snapshot_interval_ms: int = DAY_MS,
+                 label_delay_ms: int = DAY_MS, rates: Mapping[str, float] | None = None,
+                 base_currency: str = "USD", extra_types: Iterable[str] = ()):
+        self.policy = policy or LinkPolicy.from_settings()
+        self.snapshot_interval_ms = int(snapshot_interval_ms)
+        self.label_delay_ms = int(label_delay_ms)
+        self.rates = {k.upper(): float(v) for k, v in (rates or {}).items()}
+        self.base_currency = base_currency.upper()
+        self.extra_types = tuple(t for t in extra_types if t != BIN_TYPE)
+        self.entity_types = tuple(ENTITY_COLUMNS.values()) + (BIN_TYPE,) + self.extra_types
+        # users
+        self.user_ix: dict[str, int] = {}
+        self.u_name: list[str] = []
+        self.u_first: list[int] = []
+        self.u_last: list[int] = []
+        self.u_node: list[int] = []
+        self.u_ents: list[dict[int, int]] = []  # entity index -> first use by this user
+        self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
+        self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
+        self.u_times: list[list[int]] = []  # transaction times, sorted (the last 30 days at least)
+        # group -> (times, cumulative amount, amounts), the last 30 days at least
+        self.u_gtimes: list[dict[str, tuple[list[int], list[float], list[float]]]] = []
+        self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
+        self.u_country: list[dict[str, int]] = []
+        self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
+        self.u_ntx: list[int] = []
+        self.u_amount: list[float] = []
+        self.u_fraud: list[bool] = []  # known fraud now
+        self.u_victim: list[bool] = []
+        self.u_fraudster: list[bool] = []
+        self.u_fraud_tx: list[int] = []  # confirmed fraud transactions known now (any type)
+        self.u_fp_tx: list[int] = []  # of those, typed first_party or friendly (the user's own fraud)
+        self.u_vt_tx: list[int] = []  # of those, typed third_party or scam (done to the user)
+        self.u_rx_fraud: list[int] = []  # fraudulent transfers received (labels.receiver_at_fault)
+        self.u_decl: list[list[int] | None] = []  # times of the user's declined attempts
+        # identifiers
+        self.ent_ix: dict[tuple[str, str], int] = {}
+        self.e_type: list[str] = []
+        self.e_name: list[str] = []
+        self.e_first: list[int] = []
+        self.e_users: list[set[int]] = []
+        self.e_fraud: list[set[int] | None] = []
+        self.e_node: list[int] = []  # union-find node, -1 for context types
+        self.e_hub: list[bool] = []
+        self.e_country: list[dict[str, int] | None] = []
+        self.card_home: dict[int, str] = {}  # a card's usual country, as u_home
+        self.e_times: list[list[int]] = []  # transaction times at the identifier (the last 30 days at least)
+        self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
+        self.e_decl: list[list[int] | None] = []  # times of declined attempts with it
+        self.cards: dict[int, CardTrack] = {}  # card identifier -> spending and merchants paid at
+        self.compromised: dict[int, int] = {}  # card identifier -> time of its first confirmed fraud
+        self.m_cpp: dict[int, list[int]] = {}  # merchant -> when compromised cards that paid there became known
+        self.flows: FlowGraph | None = None  # transfers between users, once there is one (graph.flows)
+        # union-find over nodes (users and linking identifiers)
+        self.parent: list[int] = []
+        self.comp: list[Comp | None] = []
+        self.node_user: list[int] = []  # user index or -1
+        self.node_hub = bytearray()  # 1 for identifier nodes that became hubs
+        self.edge_u = array("i")  # user node of each first-time link to a linking identifier
+        self.edge_e = array("i")  # identifier node of that link
+        self.hubs_since_rebuild = False
+        # identifier nodes that became hubs since the last rebuild (None: unknown, rebuild everything)
+        self.new_hubs: list[int] | None = []
+        # labels
+        # heap of (known_at, seq, kind, id, value, source, fraud_type)
+        self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
+        self._pseq = 0
+        # transaction id -> (user index, ts, identifier indices, counterparty user index or -1) for labels
+        self.tx_user: dict[str, tuple[int, int, tuple[int, ...], int]] = {}
+        # tx id -> (source rank, value, order, fraud type, when its fraud became known or -1)
+        self.tx_label: dict[str, tuple[int, str, int, str | None, int]] = {}
+        self.user_label: dict[int, tuple[int, str, int]] = {}
+        self._order = 0
+        # time and snapshots
+        self.clock = -math.inf  # latest event time applied
+        self.next_snapshot: float = -math.inf
+        self.snapshot: Any = None  # graph.snapshot.Snapshot
+        self.snapshot_version = 0
+        self.n_tx = 0
+        self.seq = 0  # last store sequence number applied
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_feature_layout", None)  # a cache of graph.features, rebuilt on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "new_hubs" not in state:  # saved before new hubs were tracked: None asks for a full rebuild
+            state["new_hubs"] = None if state.get("hubs_since_rebuild") else []
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------ union-find
+    def _new_node(self, user: int) -> int:
+        n = len(self.parent)
+        self.parent.append(n)
+        self.comp.append(Comp())
+        self.node_user.append(user)
+        self.node_hub.append(0)
+        return n
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def _union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        ca, cb = self.comp[ra], self.comp[rb]
+        assert ca is not None and cb is not None
+        if (ca.users + ca.idents) < (cb.users + cb.idents):
+            ra, rb, ca, cb = rb, ra, cb, ca
+        self.parent[rb] = ra
+        ca.absorb(cb)
+        self.comp[rb] = None
+        return ra
+
+    def component_of(self, user_id: str) -> Comp:
+        """The totals of a user's component (an empty one for an unknown user)."""
+        u = self.user_ix.get(user_id)
+        if u is None:
+            return Comp()
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        return c
+
+    # ------------------------------------------------------------------ interning
+    def _user(self, name: str, ts: int) -> int:
+        u = self.user_ix.get(name)
+        if u is not None:
+            return u
+        u = len(self.u_name)
+        self.user_ix[name] = u
+        self.u_name.append(name)
+        self.u_first.append(ts)
+        self.u_last.append(ts)
+        self.u_ents.append({})
+        self.u_links.append([])
+        self.u_ntype.append({})
+        self.u_times.append([])
+        self.u_gtimes.append({})
+        self.u_amt.append({})
+        self.u_country.append({})
+        self.u_home.append(None)
+        self.u_ntx.append(0)
+        self.u_amount.append(0.0)
+        self.u_fraud.append(False)
+        self.u_victim.append(False)
+        self.u_fraudster.append(False)
+        self.u_fraud_tx.append(0)
+        self.u_fp_tx.append(0)
+        self.u_vt_tx.append(0)
+        self.u_rx_fraud.append(0)
+        self.u_decl.append(None)
+        node = self._new_node(u)
+        self.u_node.append(node)
+        c = self.comp[node]
+        assert c is not None
+        c.users = 1
+        c.first_min = c.first_max = c.last = ts
+        c.oldest = (ts, name)
+        return u
+
+    def _entity(self, typ: str, name: str, ts: int) -> int:
+        key = (typ, name)
+        e = self.ent_ix.get(key)
+        if e is not None:
+            return e
+        e = len(self.e_name)
+        self.ent_ix[key] = e
+        self.e_type.append(typ)
+        self.e_name.append(name)
+        self.e_first.append(ts)
+        self.e_users.append(set())
+        self.e_fraud.append(None)
+        self.e_hub.append(False)
+        self.e_country.append({} if typ == "card" else None)
+        self.e_rev.append(None)
+        self.e_decl.append(None)
+        if typ == "card":
+            track = self.cards[e] = CardTrack()
+            self.e_times.append(track.times)  # one list: the card's spending keeps its transaction times
+        else:
+            self.e_times.append([])
+        if self.policy.links(typ):
+            node = self._new_node(-1)
+            c = self.comp[node]
+            assert c is not None
+            c.idents = 1
+            self.e_node.append(node)
+        else:
+            self.e_node.append(-1)
+        return e
+
+    def group_of(self, currency: str | None) -> str:
+        """The currency group amounts are compared in: the base currency when convertible."""
+        if currency is None or currency == self.base_currency or currency in self.rates:
+            return self.base_currency
+        return currency
+
+    def base_amount(self, amount: float, currency: str | None) -> float:
+        if currency is None or currency == self.base_currency:
+            return amount
+        r = self.rates.get(currency)
+        return amount * r if r is not None else amount
+
+    # ------------------------------------------------------------------ time
+    def advance(self, now: int, snapshots: bool = True, reveal: bool = True) -> None:
+        """Move event time to ``now``: reveal labels known by then (unless ``reveal`` is false: a rebuild
+        reveals them all at the end, in the order they became known), take due snapshots."""
+        pending = self.pending
+        while reveal and pending and pending[0][0] <= now:
+            known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
+            self._reveal(kind, sid, value, src, ftype, known)
+        if snapshots and now >= self.next_snapshot:
+            if self.next_snapshot != -math.inf or self.n_tx:
+                self.take_snapshot(now)
+            iv = self.snapshot_interval_ms
+            self.next_snapshot = (now // iv + 1) * iv
+        if now > self.clock:
+            self.clock = now
+
+    def take_snapshot(self, now: int) -> None:
+        self.snapshot = build_snapshot(self)
+        self.snapshot_version += 1
+
+    # ------------------------------------------------------------------ transactions
+    def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True, reveal: bool = True) -> None:
+        """Add a transaction to the graph (after its features were read); ``reveal`` as in :meth:`advance`."""
+        ts = tx.ts
+        self.advance(ts, snapshots, reveal)
+        now = int(self.clock)
+        u = self._user(tx.user_id, ts)
+        if ts > self.u_last[u]:
+            self.u_last[u] = ts
+        unode = self.u_node[u]
+        ents = self.u_ents[u]
+        policy = self.policy
+        grp = self.group_of(tx.currency)
+        amt = self.base_amount(tx.amount, tx.currency)
+        declined = tx.auth_result == "declined"
+        touched = []
+        card_e = -1
+        merchant_e = -1
+        for typ, name in tx.entities():
+            e = self._entity(typ, name, ts)
+            touched.append(e)
+            if typ == "card":
+                card_e = e
+            else:
+                push_time(self.e_times[e], ts, now)
+                if typ == "merchant":
+                    merchant_e = e
+            if declined:
+                self._decline(self.e_decl, e, ts, now)
+            if e not in ents:
+                ents[e] = ts
+                nt = self.u_ntype[u]
+                nt[typ] = nt.get(typ, 0) + 1
+                users = self.e_users[e]
+                users.add(u)
+                if self.u_fraud[u]:
+                    fr = self.e_fraud[e]
+                    if fr is None:
+                        self.e_fraud[e] = {u}
+                    else:
+                        fr.add(u)
+                node = self.e_node[e]
+                if node >= 0:
+                    self.u_links[u].append(e)
+                    self.edge_u.append(unode)
+                    self.edge_e.append(node)
+                    if not self.e_hub[e]:
+                        if policy.is_hub(typ, len(users)):
+                            self.e_hub[e] = True
+                            self.node_hub[node] = 1
+                            self.hubs_since_rebuild = True
+                            if self.new_hubs is not None:
+                                self.new_hubs.append(node)
+                        else:
+                            self._union(unode, node)
+            if typ == "card" and tx.country is not None:
+                cc = self.e_country[e]
+                assert cc is not None
+                top = _count(cc, self.card_home.get(e), tx.country)
+                self.card_home[e] = top
+        if card_e >= 0:
+            self.cards[card_e].add(ts, amt, merchant_e, now)
+        v = -1
+        if tx.counterparty_id is not None:
+            v = self._user(tx.counterparty_id, ts)
+            if self.flows is None:
+                self.flows = FlowGraph()
+                self.flows.fraud.update(i for i, f in enumerate(self.u_fraud) if f)
+            self.flows.transfer(u, v, amt, ts, now)
+        if declined:
+            self._decline(self.u_decl, u, ts, now)
+        # velocity and amount statistics
+        self._record_time(u, ts, amt, grp)
+        st = self.u_amt[u].get(grp)
+        if st is None:
+            self.u_amt[u][grp] = [1.0, amt, amt * amt, amt]
+        else:
+            st[0] += 1
+            st[1] += amt
+            st[2] += amt * amt
+            if amt > st[3]:
+                st[3] = amt
+        if tx.country is not None:
+            self.u_home[u] = _count(self.u_country[u], self.u_home[u], tx.country)
+        self.u_ntx[u] += 1
+        self.u_amount[u] += amt
+        if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
+            self._update_user(u)
+        root = self.find(unode)
+        c = self.comp[root]
+        assert c is not None
+        c.tx += 1
+        c.amount += amt
+        if ts > c.last:
+            c.last = ts
+        self.tx_user[tx.transaction_id] = (u, ts, tuple(touched), v)
+        self.n_tx += 1
+        if seq is not None and seq > self.seq:
+            self.seq = seq
+        if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
+            known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
+            if reveal and known <= self.clock:
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
+            else:
+                self._pseq += 1
+                heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
+                                              str(tx.is_fraud), "file", tx.fraud_type))
+
+    @staticmethod
+    def _decline(table: list[list[int] | None], i: int, ts: int, now: int) -> None:
+        times = table[i]
+        if times is None:
+            table[i] = [ts]
+        else:
+            push_time(times, ts, now)
+
+    def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
+        """Keep the user's transaction times sorted, with cumulative amounts and amounts per currency group."""
+        times = self.u_times[u]
+        if not times or ts >= times[-1]:
+            times.append(ts)
+        else:
+            insort(times, ts)
+        if len(times) > 512 and times[0] < ts - WINDOW_MS:
+            del times[:bisect_left(times, ts - WINDOW_MS)]
+        g = self.u_gtimes[u].get(grp)
+        if g is None:
+            self.u_gtimes[u][grp] = ([ts], [amt], [amt])
+            return
+        gt, gc, ga = g
+        if ts >= gt[-1]:
+            gt.append(ts)
+            gc.append(gc[-1] + amt)
+            ga.append(amt)
+        else:  # out of order (live traffic): insert and shift the sums after it
+            i = bisect_left(gt, ts)
+            gt.insert(i, ts)
+            gc.insert(i, (gc[i - 1] if i else 0.0) + amt)
+            ga.insert(i, amt)
+            for k in range(i + 1, len(gc)):
+                gc[k] += amt
+        if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
+            cut = bisect_left(gt, ts - WINDOW_MS)
+            del gt[:cut], gc[:cut], ga[:cut]
+
+    # ------------------------------------------------------------------ labels
+    def queue_label(self, label: Label, default_known_at: int | None = None) -> None:
+        """Reveal ``label`` once event time reaches its ``known_at`` (or ``default_known_at``)."""
+        known = label.known_at if label.known_at is not None else default_known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = int(tu[1] + self.label_delay_ms) if tu else int(self.clock)
+        if known is None or known <= self.clock:
+            self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
+                         self._now() if known is None else int(known))
+            return
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
+                                      label.source, label.fraud_type))
+
+    def defer_label(self, label: Label) -> None:
+        """Queue ``label`` for :meth:`reveal_all`, at its ``known_at`` or the label delay after its transaction."""
+        known = label.known_at
+        if known is None and label.subject == "transaction":
+            tu = self.tx_user.get(label.subject_id)
+            known = (tu[1] + self.label_delay_ms) if tu else None
+        self._pseq += 1
+        heapq.heappush(self.pending, (int(known if known is not None else self._now()), self._pseq, label.subject,
+                                      label.subject_id, label.value, label.source, label.fraud_type))
+
+    def _now(self) -> int:
+        return int(self.clock) if self.clock != -math.inf else 0
+
+    def apply_label_now(self, label: Label) -> None:
+        """Live feedback: the label is known from this moment."""
+        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now())
+
+    def reveal_all(self) -> None:
+        """Make every pending label known (a serving process rebuilt from history knows them all); each is
+        dated by its own ``known_at`` when that has passed, else now."""
+        now = self._now()
+        while self.pending:
+            known, _, kind, sid, value, src, ftype = heapq.heappop(self.pending)
+            self._reveal(kind, sid, value, src, ftype, min(int(known), now))
+
+    def _reveal(self, kind: str, sid: str, value: str, source: str, fraud_type: str | None = None,
+                when: int | None = None) -> None:
+        rank = _SOURCE_RANK.get(source, 0)
+        self._order += 1
+        when = self._now() if when is None else when
+        if kind == "transaction":
+            tu = self.tx_user.get(sid)
+            if tu is None:
+                return
+            old = self.tx_label.get(sid)
+            if old is not None and (old[0], old[2]) > (rank, self._order):
+                return
+            is_fraud = value == "1"
+            if not is_fraud:
+                fraud_type = None
+            if old is not None and old[1] == value and old[3] == fraud_type:
+                self.tx_label[sid] = (rank, value, self._order, fraud_type, old[4])
+                return
+            u, ts, touched, v = tu
+            if old is not None and old[1] == "1":
+                self._blame(u, ts, touched, v, old[3], old[4], -1, False)
+            self.tx_label[sid] = (rank, value, self._order, fraud_type, when if is_fraud else -1)
+            if is_fraud:
+                self._blame(u, ts, touched, v, fraud_type, when, +1, old is None)
+            elif old is None:  # the transaction's first label: one more label known at its identifiers
+                for e in touched:
+                    self._reveals(e).add(when, 1, 0)
+            self._update_user(u)
+        else:
+            u2 = self.user_ix.get(sid)
+            if u2 is None:
+                u2 = self._user(sid, self._now())
+            old_u = self.user_label.get(u2)
+            if old_u is not None and (old_u[0], old_u[2]) > (rank, self._order):
+                return
+            self.user_label[u2] = (rank, value, self._order)
+            self.u_fraudster[u2] = value in semantics.FRAUD_USER_LABELS
+            self._update_user(u2)
+
+    def _reveals(self, e: int) -> Reveals:
+        rv = self.e_rev[e]
+        if rv is None:
+            rv = self.e_rev[e] = Reveals()
+        return rv
+
+    def _blame(self, u: int, ts: int, touched: tuple[int, ...], v: int, fraud_type: str | None, when: int,
+               sign: int, first_label: bool) -> None:
+        """Count (``sign`` +1) or retract (-1) one confirmed fraud known at ``when``: at the user (or, for a
+        transfer to ``v`` >= 0, at its receiver), at the identifiers its type blames (``first_label``: the
+        transaction's first label, known at all of them), at the user's component, and for a compromised
+        card, at the merchants it paid at before (common point of purchase)."""
+        self.u_fraud_tx[u] += sign
+        if fraud_type in semantics.USER_AT_FAULT:
+            self.u_fp_tx[u] += sign
+        elif fraud_type in semantics.USER_IS_VICTIM or v >= 0:  # a fraudulent transfer's payer is its victim
+            self.u_vt_tx[u] += sign
+        if v >= 0 and semantics.receiver_at_fault(fraud_type):
+            self.u_rx_fraud[v] += sign
+            self._update_user(v)
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        c.fraud_tx += sign
+        e_type = self.e_type
+        for e in touched:
+            blamed = semantics.blames(fraud_type, e_type[e])
+            if sign < 0:
+                if blamed:
+                    self._reveals(e).retract_fraud(when)
+                continue
+            if first_label or blamed:
+                self._reveals(e).add(when, 1 if first_label else 0, 1 if blamed else 0)
+            if not blamed:
+                continue
+            if sign > 0 and e_type[e] == "card" and semantics.compromises_card(fraud_type) and \
+                    e not in self.compromised:
+                self.compromised[e] = ts
+                for m in self.cards[e].merchants_between(ts - CPP_LOOKBACK_MS, ts):
+                    marks = self.m_cpp.get(m)
+                    if marks is None:
+                        self.m_cpp[m] = [when]
+                    else:
+                        push_time(marks, when, when)
+
+    def _update_user(self, u: int) -> None:
+        """Known fraud and victim status by :func:`graphfraud.labels.known_fraud_user`."""
+        lab = self.user_label.get(u)
+        value = lab[1] if lab is not None else None
+        now = semantics.known_fraud_user(value, n_tx=self.u_ntx[u], n_fraud=self.u_fraud_tx[u],
+                                         n_first_party=self.u_fp_tx[u], n_victim=self.u_vt_tx[u],
+                                         n_received=self.u_rx_fraud[u])
+        self.u_victim[u] = semantics.victim_user(value, known_fraud=now, n_fraud=self.u_fraud_tx[u])
+        if now == self.u_fraud[u]:
+            return
+        self.u_fraud[u] = now
+        if self.flows is not None:
+            self.flows.set_fraud(u, now)
+        c = self.comp[self.find(self.u_node[u])]
+        assert c is not None
+        c.fraud_users += 1 if now else -1
+        for e in self.u_ents[u]:
+            fr = self.e_fraud[e]
+            if now:
+                if fr is None:
+                    self.e_fraud[e] = {u}
+                else:
+                    fr.add(u)
+            elif fr is not None:
+                fr.discard(u)
+
+    def is_known_fraud_tx(self, transaction_id: str) -> bool:
+        lab = self.tx_label.get(transaction_id)
+        return lab is not None and lab[1] == "1"

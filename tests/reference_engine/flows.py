@@ -1,0 +1,231 @@
+"""Money between users: transfers as directed, timed, amount-weighted edges, and what they say about accounts.
+
+A transaction with a ``counterparty_id`` is a transfer from its user to that counterparty (another user or
+account). The engine keeps a :class:`FlowGraph` once it has seen one (data without transfers pays nothing):
+per account, the times and cumulative amounts of money in and out, the partners on each side with their
+totals and last transfer, and how much reached it from accounts known as fraud (directly, and through one
+account in between). Known fraud follows :mod:`graphfraud.labels`; when an account becomes (or stops being)
+known fraud, the amounts it sent and received are moved in its partners' totals at once, so every figure
+is as known at that moment, in replays and live alike.
+
+The snapshot (:func:`flow_snapshot`) adds amount-weighted PageRank over the transfer graph, and the same
+restarted at the accounts known as fraud ("fraud proximity over money").
+
+Examples
+--------
+>>> g = FlowGraph()
+>>> g.transfer(0, 1, 100.0, 10)
+>>> g.transfer(1, 2, 90.0, 20)
+>>> g.accounts[1].fan_in(), g.accounts[1].fan_out()
+(1, 1)
+>>> g.set_fraud(0, True)
+>>> g.accounts[1].fraud_in, g.accounts[2].hop2_in
+(100.0, 90.0)
+"""
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from typing import Any
+
+import numpy as np
+
+from graphfraud.pagerank import directed_pagerank
+from .activity import KEEP_MS
+
+_TRIM_AT = 64
+
+
+class Side:
+    """One direction of an account's money: times (sorted) and cumulative amounts of the last 30 days at
+    least, per partner the total amount and the last time, and over all time the count, sum, sum of squares,
+    smallest and largest amount and the first and last time."""
+
+    __slots__ = ("times", "cum", "total", "last", "n", "amount", "amount_sq", "smallest", "largest", "first_ts",
+                 "last_ts")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.cum: list[float] = []
+        self.total: dict[int, float] = {}
+        self.last: dict[int, int] = {}
+        self.n = 0
+        self.amount = 0.0
+        self.amount_sq = 0.0
+        self.smallest = float("inf")
+        self.largest = 0.0
+        self.first_ts = -1
+        self.last_ts = -1
+
+    def add(self, partner: int, amount: float, ts: int, now: int) -> None:
+        self.n += 1
+        self.amount += amount
+        self.amount_sq += amount * amount
+        if amount < self.smallest:
+            self.smallest = amount
+        if amount > self.largest:
+            self.largest = amount
+        if self.first_ts < 0 or ts < self.first_ts:
+            self.first_ts = ts
+        if ts > self.last_ts:
+            self.last_ts = ts
+        times, cum = self.times, self.cum
+        if not times or ts >= times[-1]:
+            times.append(ts)
+            cum.append((cum[-1] if cum else 0.0) + amount)
+        else:  # out of order (live traffic)
+            i = bisect_left(times, ts)
+            times.insert(i, ts)
+            cum.insert(i, (cum[i - 1] if i else 0.0) + amount)
+            for k in range(i + 1, len(cum)):
+                cum[k] += amount
+        if len(times) > _TRIM_AT and times[0] < now - KEEP_MS:
+            cut = bisect_left(times, now - KEEP_MS)
+            del times[:cut], cum[:cut]
+        self.total[partner] = self.total.get(partner, 0.0) + amount
+        if ts > self.last.get(partner, -1):
+            self.last[partner] = ts
+
+    def window(self, lo: int) -> tuple[int, float]:
+        """(transfers, amount) at or after ``lo``."""
+        times = self.times
+        n = len(times)
+        i = bisect_left(times, lo)
+        if i == n:
+            return 0, 0.0
+        return n - i, self.cum[-1] - (self.cum[i - 1] if i else 0.0)
+
+
+class Account:
+    """An account's transfers in and out, and its exposure to known fraud (amounts as known now)."""
+
+    __slots__ = ("out", "inn", "fraud_in", "fraud_senders", "hop2_in", "fraud_out", "fraud_recipients")
+
+    def __init__(self) -> None:
+        self.out = Side()
+        self.inn = Side()
+        self.fraud_in = 0.0  # received from accounts known as fraud
+        self.fraud_senders = 0  # how many of its senders are known fraud
+        self.hop2_in = 0.0  # received from accounts that received from known fraud
+        self.fraud_out = 0.0  # sent to accounts known as fraud
+        self.fraud_recipients = 0  # how many of its recipients are known fraud
+
+    def fan_in(self) -> int:
+        return len(self.inn.total)
+
+    def fan_out(self) -> int:
+        return len(self.out.total)
+
+    def exposed(self) -> bool:
+        return self.fraud_in > 0.0
+
+
+class FlowGraph:
+    """Every transfer between accounts (user indices of the engine), with per-account state."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[int, Account] = {}
+        self.fraud: set[int] = set()  # accounts known as fraud (kept in step by the engine)
+        self.src = array("i")
+        self.dst = array("i")
+        self.amount = array("d")
+        self.ts = array("q")
+
+    def account(self, u: int) -> Account:
+        a = self.accounts.get(u)
+        if a is None:
+            a = self.accounts[u] = Account()
+        return a
+
+    def transfer(self, u: int, v: int, amount: float, ts: int, now: int | None = None) -> None:
+        """Money from account ``u`` to account ``v``."""
+        now = ts if now is None else now
+        pay, rec = self.account(u), self.account(v)
+        new_sender = u not in rec.inn.total
+        new_recipient = v not in pay.out.total
+        pay.out.add(v, amount, ts, now)
+        rec.inn.add(u, amount, ts, now)
+        self.src.append(u)
+        self.dst.append(v)
+        self.amount.append(amount)
+        self.ts.append(ts)
+        # before the receiver's exposure moves: a self-transfer of a known fraud account exposes its own
+        # sender, and _fraud_in then counts this transfer among its recipients' (it is in out.total)
+        if pay.exposed():
+            rec.hop2_in += amount
+        if u in self.fraud:
+            self._fraud_in(v, amount, 1 if new_sender else 0)
+        if v in self.fraud:
+            pay.fraud_out += amount
+            pay.fraud_recipients += 1 if new_recipient else 0
+
+    def _fraud_in(self, v: int, amount: float, senders: int) -> None:
+        rec = self.accounts[v]
+        was = rec.exposed()
+        rec.fraud_in = max(rec.fraud_in + amount, 0.0)
+        rec.fraud_senders += senders
+        now = rec.exposed()
+        if was != now:  # v's own recipients received from an exposed account, or no longer
+            sign = 1.0 if now else -1.0
+            for w, amt in rec.out.total.items():
+                acc = self.accounts[w]
+                acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0)
+
+    def set_fraud(self, u: int, is_fraud: bool) -> None:
+        """Account ``u`` became known fraud (or stopped being): move its amounts in its partners' totals."""
+        if is_fraud == (u in self.fraud):
+            return
+        if is_fraud:
+            self.fraud.add(u)
+        else:
+            self.fraud.discard(u)
+        acc = self.accounts.get(u)
+        if acc is None:
+            return
+        sign = 1.0 if is_fraud else -1.0
+        for v, amt in acc.out.total.items():
+            self._fraud_in(v, sign * amt, 1 if is_fraud else -1)
+        for s, amt in acc.inn.total.items():
+            sender = self.accounts[s]
+            sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0)
+            sender.fraud_recipients += 1 if is_fraud else -1
+
+    def cycle(self, u: int, v: int, lo: int) -> tuple[float, float]:
+        """Whether money from ``u`` to ``v`` would close a cycle within the window since ``lo``: ``v`` paid
+        ``u`` (two hops), or ``v`` paid someone who paid ``u`` (three hops). (1.0/0.0 each.)"""
+        rec = self.accounts.get(v)
+        pay = self.accounts.get(u)
+        if rec is None or pay is None:
+            return 0.0, 0.0
+        two = 1.0 if rec.out.last.get(u, -1) >= lo else 0.0
+        three = 0.0
+        out_last, in_last = rec.out.last, pay.inn.last
+        for w in out_last.keys() & in_last.keys():
+            if w != u and out_last[w] >= lo and in_last[w] >= lo:
+                three = 1.0
+                break
+        return two, three
+
+
+def flow_snapshot(flows: FlowGraph | None, n_users: int, fraud_users: Any) -> tuple[Any, Any]:
+    """Amount-weighted PageRank over the transfer graph per user index (scaled so 1.0 is average over the
+    accounts that transfer), and the same restarted at the known-fraud users (zeros without any)."""
+    if flows is None or not len(flows.src):
+        return None, None
+    src = np.frombuffer(flows.src, dtype=np.int32)
+    dst = np.frombuffer(flows.dst, dtype=np.int32)
+    w = np.frombuffer(flows.amount, dtype=np.float64)
+    n = n_users
+    active = np.zeros(n, dtype=bool)
+    active[src] = True
+    active[dst] = True
+    scale = max(int(active.sum()), 1)
+    pr = directed_pagerank(n, src, dst, w) * scale
+    seeds = np.zeros(n)
+    fraud = np.asarray(list(fraud_users), dtype=np.int64)
+    if len(fraud):
+        seeds[fraud] = 1.0
+        prox = directed_pagerank(n, src, dst, w, personalization=seeds) * scale
+    else:
+        prox = np.zeros(n)
+    return pr, prox
