@@ -113,6 +113,40 @@ def load(file: str, mapping: str | None, rejects_path: str | None, chunk_size: i
     click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
 
 
+@main.command("neo4j-import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--home", required=True, type=click.Path(file_okay=False),
+              help="Neo4j home to create the database in (NEO4J_HOME: the folder of scripts/neo4j-server --data). "
+                   "Stop the server first; the database must not exist.")
+@click.option("--mapping", help="Mapping file (TOML) or the name of a shipped mapping, as for load.")
+@click.option("--database", default="neo4j", show_default=True, help="The database to create.")
+@click.option("--neo4j-admin", "admin", default="neo4j-admin", show_default=True,
+              help="The neo4j-admin command; scripts/neo4j-admin runs it from the Maven jars.")
+@click.option("--files", "files_dir", type=click.Path(file_okay=False),
+              help="Write the importer's CSV files here and keep them (default: a temporary folder).")
+@handle_errors
+@reports_progress
+def neo4j_import(file: str, home: str, mapping: str | None, database: str, admin: str, files_dir: str | None) -> None:
+    """First load of history into a new Neo4j database, with Neo4j's offline importer.
+
+    Rows are validated as load validates them, but any bad row stops the import before Neo4j is touched.
+    Then start the server on HOME: the first command over Bolt creates the constraints and indexes, and
+    `graphfraud load` adds later files over Bolt.
+
+    \b
+    Example:
+      graphfraud neo4j-import history.csv.gz --home /srv/neo4j --neo4j-admin scripts/neo4j-admin
+      scripts/neo4j-server --port 7687 --data /srv/neo4j &
+      graphfraud load today.csv --store bolt://127.0.0.1:7687
+    """
+    import shlex
+
+    from loaders.offline import import_offline
+
+    click.echo(str(import_offline(file, home, mapping=mapping, database=database, admin=shlex.split(admin),
+                                  files_dir=files_dir)))
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--source", type=click.Choice(["file", "chargeback", "investigator"]), default="chargeback",
