@@ -567,6 +567,13 @@ def _usable_columns(X: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, di
 
 
 # --------------------------------------------------------------------------- the estimator
+def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np.ndarray:
+    """``X[rows][:, cols]`` in one copy (``None``: all of them; all of both: ``X`` itself, no copy)."""
+    if rows is None:
+        return X if cols is None else X[:, cols]
+    return X[rows] if cols is None else X[np.ix_(rows, cols)]
+
+
 class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn has no stubs
     """Gradient-boosted trees for rare fraud, with probabilities calibrated on the latest training slice.
 
@@ -716,7 +723,8 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
                                                                                    range(X.shape[1])]
         self.used_columns_, self.dropped_features_ = _usable_columns(X, self.feature_names_)
         self.used_features_ = [self.feature_names_[k] for k in self.used_columns_]
-        X = X[:, self.used_columns_] if len(self.used_columns_) < X.shape[1] else X
+        # the boosters read the usable columns of their rows: taken in one copy per fit, never the whole X again
+        cols = np.asarray(self.used_columns_) if len(self.used_columns_) < X.shape[1] else None
 
         n_cal = int(round(float(self.calibration_fraction) * n)) if self.calibration is not None else 0
         fit_idx, cal_idx = order[:n - n_cal], order[n - n_cal:]
@@ -737,10 +745,10 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         if self.calibration_note_:
             n_cal = 0
             self.calibrator_: dict[str, Any] = {"method": "none"}
-            self.booster_ = self._fit_booster(X, y01, kept)
+            self.booster_ = self._fit_booster(X, y01, kept, cols)
         else:
-            first = self._fit_booster(X, y01, kept, fit_idx)
-            raw = first.decision_function(X[cal_idx])
+            first = self._fit_booster(X, y01, kept, cols, fit_idx)
+            raw = first.decision_function(_take(X, cal_idx, cols))
             if self.calibration == "sigmoid":
                 a, b = fit_platt(raw, y01[cal_idx])
                 self.calibrator_ = {"method": "sigmoid", "a": a, "b": b}
@@ -755,7 +763,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
                 iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, t)
                 self.calibrator_ = {"method": "isotonic", "x": iso.X_thresholds_.tolist(),
                                     "y": iso.y_thresholds_.tolist()}
-            self.booster_ = self._fit_booster(X, y01, kept) if self.refit else first
+            self.booster_ = self._fit_booster(X, y01, kept, cols) if self.refit else first
         self.n_iter_ = int(self.booster_.n_iter_)
         self.n_calibration_ = n_cal
         self.n_train_ = n
@@ -770,16 +778,20 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         self.compiled_ = CompiledModel.from_classifier(self)
         return self
 
-    def _fit_booster(self, X: np.ndarray, y01: np.ndarray, kept: np.ndarray, rows: Any = None) -> Any:
-        """A booster fitted on those of ``rows`` (all rows when None, in their order) that are ``kept``."""
+    def _fit_booster(self, X: np.ndarray, y01: np.ndarray, kept: np.ndarray, cols: np.ndarray | None,
+                     rows: Any = None) -> Any:
+        """A booster fitted on the columns ``cols`` (all when None) of those of ``rows`` (all rows when None,
+        in their order) that are ``kept``."""
         rows = np.arange(len(y01)) if rows is None else rows
         sub = rows[kept[rows]]
         if len(np.unique(y01[sub])) < 2:  # too few rows drawn to hold both classes: use them all
             sub = rows
-        Xs = X if len(sub) == len(y01) else X[sub]
+        whole = len(sub) == len(y01)
+        Xs = _take(X, None if whole else sub, cols)
         empty = np.isnan(Xs).all(axis=0)
         if empty.any():  # a column with values only outside these rows: constant here, so it cannot split
-            Xs = Xs.copy()
+            if Xs is X:
+                Xs = Xs.copy()
             Xs[:, empty] = 0.0
         return self._booster().fit(Xs, y01[sub] if len(sub) != len(y01) else y01)
 

@@ -1,0 +1,116 @@
+"""Issue 16 benchmark: every long command at scale, with its wall time and its own peak memory.
+
+Generates a world (streamed to disk), then runs ``load``, ``rings``, ``train`` and ``backtest`` as separate
+processes on it and prints, per command, the seconds, the rate and the peak resident memory of that
+process alone (``wait4``), with bytes per transaction. Baselines measured in the same run: the plain
+``pandas.read_csv`` + ``sqlite3.executemany`` script for loading (bench_load's yardstick), and, with
+``--baseline-tree``, the same commands run from another checkout of graphfraud (e.g. the commit before a
+change), on the same files, one after the other.
+
+Reproduce::
+
+    .venv/bin/python bench/bench_scale.py --users 70000                 # about 1,000,000 transactions
+    .venv/bin/python bench/bench_scale.py --users 700000 --steps generate,load,rings   # about 10 million
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/bench_scale.py --users 20000 --baseline-tree /tmp/before --steps generate,load,train
+
+Targets (10 million): ``train`` and ``backtest`` at 8 GB peak or less (800 bytes a transaction), the backtest
+in 20 minutes or less; loading at 1.0x the plain script or better.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_load import YARDSTICK, run  # noqa: E402  (the same yardstick and child timing as bench_load)
+
+STEPS = ("generate", "load", "rings", "train", "backtest")
+
+
+def command(step: str, gf: list[str], csv: str, store: str, work: str) -> list[str]:
+    """The command line of one step (``gf``: how to run graphfraud)."""
+    if step == "generate":
+        raise ValueError("generate runs once, before the trees")
+    if step == "load":
+        return gf + ["load", csv, "--store", store]
+    if step == "rings":
+        return gf + ["rings", "--store", store, "--format", "json"]
+    if step == "train":
+        return gf + ["train", "--store", store]
+    return gf + ["backtest", csv, "--train-frac", "0.6", "--label-delay", "1d", "--store",
+                 os.path.join(work, "backtest.db"), "--report", os.path.join(work, "report.json")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=70000, help="users to generate (70,000: about 1M transactions)")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--profile", default="rings")
+    ap.add_argument("--csv", help="use this transactions file instead of generating one")
+    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--baseline-tree", help="another checkout of graphfraud to run the same steps with")
+    ap.add_argument("--work", help="folder for the files (default: a new temporary folder)")
+    args = ap.parse_args()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    work = args.work or tempfile.mkdtemp(prefix="gf-bench-scale-")
+    os.makedirs(work, exist_ok=True)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = [("this tree", here)] + ([("baseline", os.path.abspath(args.baseline_tree))] if args.baseline_tree else [])
+    csv = args.csv or os.path.join(work, "transactions.csv")
+    print(f"work folder {work}; machine load average {os.getloadavg()[0]:.1f}", flush=True)
+    if "generate" in steps and not args.csv:
+        wall, peak = run([sys.executable, "-m", "graphfraud.cli", "-q", "generate", csv, "--users", str(args.users),
+                          "--seed", str(args.seed), "--profile", args.profile], env=_env(here))
+        print(f"generate: {wall:.1f} s, peak RSS {peak:,.0f} MB", flush=True)
+    with open(csv, "rb") as fh:
+        n = sum(1 for _ in fh) - 1
+    print(f"{n:,} transactions in {csv}", flush=True)
+    if "load" in steps:
+        wall, peak = run([sys.executable, "-c", YARDSTICK, csv, os.path.join(work, "plain.db")])
+        print(f"baseline: plain pandas read_csv + sqlite3 executemany {wall:.1f} s = {n / wall:,.0f} rows/s, "
+              f"peak RSS {peak:,.0f} MB", flush=True)
+        plain = wall
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name, tree in trees:
+        sub = os.path.join(work, name.replace(" ", "-"))
+        os.makedirs(sub, exist_ok=True)
+        store = os.path.join(sub, "store.db")
+        gf = [sys.executable, "-m", "graphfraud.cli", "-q"]
+        for step in steps:
+            if step == "generate":
+                continue
+            try:
+                wall, peak = run(command(step, gf, csv, store, sub), env=_env(tree))
+            except subprocess.CalledProcessError as e:
+                print(f"[{name}] {step}: failed (exit {e.returncode})", flush=True)
+                continue
+            results.setdefault(name, {})[step] = {"seconds": wall, "peak_mb": peak}
+            extra = f", {plain / wall:.2f}x the plain script" if step == "load" else ""
+            if step == "backtest":
+                with open(os.path.join(sub, "report.json"), encoding="utf-8") as fh:
+                    extra = f", AP {json.load(fh).get('average_precision')}"
+            print(f"[{name}] {step}: {wall:.1f} s = {n / wall:,.0f} tx/s, peak RSS {peak:,.0f} MB = "
+                  f"{peak * 1048576 / n:,.0f} bytes a transaction{extra}; load average {os.getloadavg()[0]:.1f}",
+                  flush=True)
+    if len(results) == 2:
+        a, b = results["this tree"], results["baseline"]
+        for step in a.keys() & b.keys():
+            print(f"{step}: this tree / baseline: time {a[step]['seconds'] / b[step]['seconds']:.2f}x, "
+                  f"peak memory {a[step]['peak_mb'] / b[step]['peak_mb']:.2f}x")
+
+
+def _env(tree: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=tree, GRAPHFRAUD_SECRET_KEY=os.environ.get("GRAPHFRAUD_SECRET_KEY", "bench"))
+    return env
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"total {time.perf_counter() - start:.0f} s")
