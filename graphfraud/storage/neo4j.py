@@ -755,7 +755,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             summary = {"pseudonym": pseudo, "transactions": len(tx_ids), "user_labels": n_lab, "rings": len(rings),
                        "identifiers_pseudonymised": len(renamed)}
             # the audit row names the pseudonym only; the event tells serving processes to rebuild their engine
-            self._audit_in(tx, _now(), actor, "user.erase", f"user:{pseudo}", summary)
+            self._q_add_audit(tx, _now(), actor, "user.erase", f"user:{pseudo}", json.dumps(summary, sort_keys=True))
             tx.run(query("create_event"), seq=base + 1, kind="erase",
                    data=json.dumps({"pseudonym": pseudo})).consume()
             return summary, base + 1
