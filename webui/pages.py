@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.neighbourhood import in_window, other_party
 from graphfraud.ringrefresh import ensure_rings, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 
@@ -563,11 +564,7 @@ class GraphBuilder:
         self._counts: dict[tuple[str, str], int] = {}
 
     def in_window(self, link: dict[str, Any]) -> bool:
-        if self.since is not None and (link.get("last_seen") or 0) < self.since:
-            return False
-        if self.until is not None and (link.get("first_seen") or 0) > self.until:
-            return False
-        return True
+        return in_window(link, self.since, self.until)
 
     def n_users(self, typ: str, ident: str) -> int:
         k = (typ, ident)
@@ -615,13 +612,13 @@ class GraphBuilder:
         rows = [r for r in self.st.transfers_of(ident, limit + 1) if self.in_window(r)]
         partners: list[str] = []
         for r in rows:
-            other = r["payee"] if r["payer"] == ident else r["payer"]
+            other = other_party(r, ident)
             if other not in partners:
                 partners.append(other)
         shown = set(partners[:self.hub_limit])
         out = []
         for r in rows:
-            other = r["payee"] if r["payer"] == ident else r["payer"]
+            other = other_party(r, ident)
             if other not in shown:
                 continue
             nid = src if other == ident else self.add_node("user", other)
@@ -718,8 +715,8 @@ def graph_ring(ring_id: str) -> Response:
                     gb.add_edge(src, nid, link)
     limit = int(current_app.config["UI_FLOW_LIMIT"])
     transfers = gb.st.transfers_among(r.get("users", []), limit + 1)
-    in_window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
-    for f in money.flow_pairs(in_window):
+    window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
+    for f in money.flow_pairs(window):
         a, b = f"user:{node_key('user', f['payer'])}", f"user:{node_key('user', f['payee'])}"
         if a in gb.nodes and b in gb.nodes:
             gb.add_transfer(a, b, f)
