@@ -31,7 +31,7 @@ from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
 from .output import csv_writer, open_private
 from .rules import RuleSet
-from .scoring import decide, new_engine, ring_context, rule_hits
+from .scoring import decide, model_reasons, new_engine, ring_context, rule_hits
 from .storage.roles import GraphStore
 from .training import fit_classifier, load_history, queue_store_labels, replay
 
@@ -155,7 +155,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     results = []
     with progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
         for k, i in enumerate(test_idx.tolist()):
-            contrib = model.explain_one(Xm[k], top=3) if p[k] >= review_t else ()
+            contrib = model_reasons(model, Xm[k], float(p[k]), review_t)
             # with the rule hits given, decide reads features only to word the model's reasons
             feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
             d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,

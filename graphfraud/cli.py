@@ -508,14 +508,12 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
       graphfraud rings --top 20
       graphfraud rings --top 500 --format json > rings.json
     """
-    from .progress import phase
-    from .rings import detect_rings, format_rings, sync_rings
+    from .ringrefresh import run_ring_detection
+    from .rings import format_rings
 
     store = open_store(store_path)
     try:
-        detected = detect_rings(store, min_size=min_size)
-        with phase("updating the ring registry"):
-            found = sync_rings(store, detected)
+        found = run_ring_detection(store, min_size=min_size)
     finally:
         store.close()
     click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)

@@ -134,6 +134,25 @@ def _pct(v: float) -> str:
     return "unknown" if isinstance(v, float) and math.isnan(v) else f"{v:.0%}"
 
 
+#: How many of the model's contributions a decision words as reasons.
+N_MODEL_REASONS = 3
+
+
+def model_reasons(model: Any, x: Any, probability: float, review_threshold: float) -> list[tuple[str, float]]:
+    """The features that pushed one row's score up most, as ``(feature, contribution)``: the reasons
+    :func:`decide` words for the model, chosen one way wherever transactions are decided (the API, batch
+    scoring, backtests).
+
+    The :data:`N_MODEL_REASONS` largest positive Saabas contributions, largest first; none below half the
+    review threshold, where a score needs no explaining and most transactions are (a second, costlier walk
+    of the trees they skip). ``model`` is a :class:`~graphfraud.classifier.CompiledModel` or a fitted
+    classifier; ``x`` a row in its feature order.
+    """
+    if probability < review_threshold / 2:
+        return []
+    return list(model.explain_one(x, top=N_MODEL_REASONS, positive_only=True))
+
+
 def rule_hits(features: Mapping[str, float], tx: Transaction, rules: RuleSet) -> list[Hit]:
     """The rules that fire for ``tx`` with these features (what :func:`decide` combines)."""
     context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
@@ -451,12 +470,7 @@ class Scorer:
 
             x = np.array([feats.get(n, math.nan) for n in self.model.features], dtype=float)
             p = float(self.model.predict_one(x))
-            if p >= self.review_threshold / 2:
-                # the model's reasons for a suspicious score: Saabas contributions (a second, costlier walk
-                # that most transactions, scored well below review, do not need)
-                _, contrib = self.model.contributions_one(x)
-                top = np.argsort(-contrib, kind="stable")[:3]
-                contributions = [(self.model.features[k], float(contrib[k])) for k in top if contrib[k] > 0]
+            contributions = model_reasons(self.model, x, p, self.review_threshold)
         out = decide(feats, tx, p, self.rules, contributions=contributions,
                      review_threshold=self.review_threshold, block_threshold=self.block_threshold)
         learnt = self.model.meta.get("fields") if self.model is not None else None

@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
-from graphfraud.schema import PII_TYPES, check_name, redact, stored_identifier, validate_label, validate_record
-from graphfraud.storage.roles import GraphStore
+from graphfraud.neighbourhood import neighbourhood
+from graphfraud.schema import check_name, stored_identifier, validate_label, validate_record
 
 from .auth import authenticate, key_from_headers
 from .errors import ApiError, error_body, status_for
@@ -356,64 +356,6 @@ def entity(node_type: str, node_id: str) -> Response:
     hops = int_arg("hops", 1, 1, 2)
     limit = int_arg("limit", min(100, cap), 1, cap)
     return reply({"ok": True, **neighbourhood(state().store, node_type, node_id, hops, limit)})
-
-
-def neighbourhood(store: GraphStore, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
-    """Nodes and edges within ``hops`` of a node, at most ``limit`` nodes (breadth first): user-identifier
-    links (``kind`` link) and, between users, transfers (``kind`` transfer, directed from payer to payee)."""
-    start = f"{node_type}:{node_id}"
-    nodes: dict[str, dict[str, Any]] = {start: {"id": start, "type": node_type, "key": node_id, "hop": 0}}
-    edges: dict[tuple[str, ...], dict[str, Any]] = {}
-    frontier = [(node_type, node_id)]
-    truncated = False
-    for hop in range(1, hops + 1):
-        nxt = []
-        for t, k in frontier:
-            room = limit - len(nodes)
-            if room <= 0:
-                truncated = True
-                break
-            rows = store.neighbours(t, k, room + 1)
-            for r in rows:
-                u, e = f"user:{r['user_id']}", f"{r['type']}:{r['entity_id']}"
-                other_type, other = ("user", r["user_id"]) if t != "user" else (r["type"], r["entity_id"])
-                oid = f"{other_type}:{other}"
-                if oid not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
-                    nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
-                    nxt.append((other_type, other))
-                edges.setdefault((u, e), {"source": u, "target": e, "kind": "link", "n": r.get("n"),
-                                          "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
-            if t != "user":
-                continue
-            # money between users: one directed edge per payer and payee (source pays target)
-            for r in store.transfers_of(k, max(limit - len(nodes), 0) + 1):
-                other = r["payee"] if r["payer"] == k else r["payer"]
-                oid = f"user:{other}"
-                if oid not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
-                    nodes[oid] = {"id": oid, "type": "user", "key": other, "hop": hop}
-                    nxt.append(("user", other))
-                src, dst = f"user:{r['payer']}", f"user:{r['payee']}"
-                edges.setdefault(("transfer", src, dst), {
-                    "source": src, "target": dst, "kind": "transfer", "n": r.get("n"), "amount": r.get("amount"),
-                    "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
-        frontier = nxt
-    if len(nodes) == 1:
-        if node_type != "user" or not store.transactions_of("user_id", node_id, 1):
-            # personal identifiers are never echoed whole (messages end up in logs and tickets)
-            shown = redact(node_id) if node_type in PII_TYPES or node_type == "card" else repr(node_id[:80])
-            raise NotFound(f"There is no {node_type} {shown} in the graph.",
-                           [f"{node_type}: {shown} not found"], code="entity_not_found")
-    users = [n["key"] for n in nodes.values() if n["type"] == "user"]
-    for u, rid in store.ring_of_users(users).items():
-        nodes[f"user:{u}"]["ring_id"] = rid
-    return {"entity": {"type": node_type, "id": node_id}, "hops": hops, "truncated": truncated,
-            "nodes": list(nodes.values()), "edges": list(edges.values())}
 
 
 # ---------------------------------------------------------------- operations (no key)

@@ -12,17 +12,11 @@ and first/last seen, identifiers with more users than ``UI_HUB_LIMIT`` folded in
 """
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +27,8 @@ from werkzeug.exceptions import HTTPException
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
-from graphfraud.output import open_private
+from graphfraud.neighbourhood import in_window, other_party
+from graphfraud.ringrefresh import ensure_rings, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 
 from . import masking, money, uiauth
@@ -178,75 +173,6 @@ def resolve(node_type: str, node_id: str) -> str:
 
 
 # ---------------------------------------------------------------- rings registry filled once
-def _lock_path(location: str) -> str:
-    return os.path.join(tempfile.gettempdir(), "graphfraud-rings-" + hashlib.sha256(location.encode()).hexdigest()[:16]
-                        + ".lock")
-
-
-@contextmanager
-def _detection_lock(st: Any, wait: float = 0.0) -> Iterator[bool]:
-    """Hold the store's ring-detection lock (one process detects at a time); yields ``False`` when another
-    process still held it after ``wait`` seconds."""
-    deadline = time.monotonic() + wait
-    with open_private(_lock_path(str(getattr(st, "location", ""))), "a") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.25)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def ensure_rings(st: Any, wait: float = 0.0) -> bool:
-    """Detect rings once when the registry is empty (one process at a time); ``True`` when it has rings.
-
-    ``wait`` is how long to wait for a detection another process is running.
-    """
-    if st.list_rings(None, 1):
-        return True
-    if st.get_meta("ui_rings_detected"):
-        return False
-    with _detection_lock(st, wait) as held:
-        if not held or st.list_rings(None, 1) or st.get_meta("ui_rings_detected"):
-            return bool(st.list_rings(None, 1))
-        if not st.info().get("transactions"):
-            return False
-        run_ring_detection(st)
-        return bool(st.list_rings(None, 1))
-
-
-def run_ring_detection(st: Any) -> int:
-    from graphfraud.rings import detect_rings, sync_rings
-
-    t = time.perf_counter()
-    seq = st.last_seq()  # what the detection covers at least
-    found = sync_rings(st, detect_rings(st))
-    st.set_meta("ui_rings_detected", str(int(time.time() * 1000)))
-    st.set_meta("rings_detected_seq", str(seq))
-    log.info("ring detection: %d rings in %.1f s", len(found), time.perf_counter() - t)
-    return len(found)
-
-
-def refresh_rings(st: Any, min_age: float) -> bool:
-    """Detect rings again when the store changed since the last detection and that one is at least
-    ``min_age`` seconds old; one process at a time (others skip). ``True`` when it ran."""
-    last = float(st.get_meta("ui_rings_detected") or 0) / 1000
-    if time.time() - last < min_age or str(st.last_seq()) == (st.get_meta("rings_detected_seq") or ""):
-        return False
-    with _detection_lock(st) as held:
-        if not held:
-            return False  # another process is detecting
-        run_ring_detection(st)
-        return True
-
-
 def _auto_rings(location: str) -> None:
     from graphfraud.storage import open_store
 
@@ -392,7 +318,7 @@ def rings() -> Any:
 @bp.post("/rings/detect")
 @admin_required
 def rings_detect() -> Any:
-    n = run_ring_detection(store())
+    n = len(run_ring_detection(store()))
     store().audit(current_user()["name"], "rings.detect", None, {"rings": n})  # type: ignore[index]
     flash(f"Ring detection found {n} rings.")
     return redirect(url_for("pages.rings"))
@@ -638,11 +564,7 @@ class GraphBuilder:
         self._counts: dict[tuple[str, str], int] = {}
 
     def in_window(self, link: dict[str, Any]) -> bool:
-        if self.since is not None and (link.get("last_seen") or 0) < self.since:
-            return False
-        if self.until is not None and (link.get("first_seen") or 0) > self.until:
-            return False
-        return True
+        return in_window(link, self.since, self.until)
 
     def n_users(self, typ: str, ident: str) -> int:
         k = (typ, ident)
@@ -690,13 +612,13 @@ class GraphBuilder:
         rows = [r for r in self.st.transfers_of(ident, limit + 1) if self.in_window(r)]
         partners: list[str] = []
         for r in rows:
-            other = r["payee"] if r["payer"] == ident else r["payer"]
+            other = other_party(r, ident)
             if other not in partners:
                 partners.append(other)
         shown = set(partners[:self.hub_limit])
         out = []
         for r in rows:
-            other = r["payee"] if r["payer"] == ident else r["payer"]
+            other = other_party(r, ident)
             if other not in shown:
                 continue
             nid = src if other == ident else self.add_node("user", other)
@@ -793,8 +715,8 @@ def graph_ring(ring_id: str) -> Response:
                     gb.add_edge(src, nid, link)
     limit = int(current_app.config["UI_FLOW_LIMIT"])
     transfers = gb.st.transfers_among(r.get("users", []), limit + 1)
-    in_window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
-    for f in money.flow_pairs(in_window):
+    window = [t for t in transfers[:limit] if gb.in_window({"first_seen": t["ts"], "last_seen": t["ts"]})]
+    for f in money.flow_pairs(window):
         a, b = f"user:{node_key('user', f['payer'])}", f"user:{node_key('user', f['payee'])}"
         if a in gb.nodes and b in gb.nodes:
             gb.add_transfer(a, b, f)

@@ -52,9 +52,8 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
 def refresh_rings_forever(store: str | None, every: float, parent: int) -> None:
     """The ring refresher's loop (its own process): detect rings again every ``every`` seconds when the
     store changed; stops when the server that started it is gone."""
+    from graphfraud.ringrefresh import refresh_rings
     from graphfraud.storage import open_store
-
-    from .pages import refresh_rings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
     log = logging.getLogger("graphfraud.webui.rings")

@@ -8,12 +8,11 @@ process can ask for everything after the last number it saw
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema import MORE_FIELDS, Label, Transaction
+from ..schema import STORED_FIELDS, Label, Transaction, transaction_from_row
 
 
 @dataclass
@@ -49,25 +48,16 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-#: A stored transaction's columns, in the order stores read them (free attributes last, so a read can leave
-#: them out); ``MORE_FIELDS`` are the optional fields added by schema version 2.
-TX_COLUMNS = ("seq", "transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-              "currency", "country", "is_fraud", "labelled_at", "extra", *MORE_FIELDS, "attrs")
-
-
-def _text(v: Any) -> Any:
-    return None if v is None or v != v else v  # NaN (a frame's missing value) is absent
+#: A stored transaction's columns, in the order stores read them: its sequence number, then
+#: :data:`~graphfraud.schema.STORED_FIELDS` (free attributes last, so a read can leave them out).
+TX_COLUMNS = ("seq", *STORED_FIELDS)
 
 
 def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Transaction, int]]:
     """Stored transaction rows (``TX_COLUMNS`` order) as ``(transaction, seq)``, without their free attributes
     (which no feature reads): how every store's :meth:`EventStore.iter_transactions` builds them."""
-    loads = json.loads
-    for seq, tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, cp, ft, ar, dr, *_ in rows:
-        yield Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
-                          None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
-                          loads(ex) if isinstance(ex, str) and ex else (ex or {}), {},
-                          _text(cp), _text(ft), _text(ar), _text(dr)), int(seq)
+    for r in rows:
+        yield transaction_from_row(r[1:18]), int(r[0])
 
 
 #: A user's transfers, one row per payer and payee (:meth:`LinkStore.transfers_of`): money from ``payer`` to

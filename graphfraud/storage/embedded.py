@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
-from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
+from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction, transaction_from_row
 from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
                    Event, WriteResult, same_value, transactions_from_rows)
 from .registry import RegistryMixin
@@ -100,15 +100,6 @@ SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def row_to_transaction(r: Sequence[Any]) -> Transaction:
-    """A ``tx`` row (in ``TX_COLUMNS`` order) to a :class:`Transaction`."""
-    return Transaction(transaction_id=r[1], ts=r[2], user_id=r[3], amount=r[4], card_id=r[5], device_id=r[6],
-                       ip=r[7], merchant_id=r[8], currency=r[9], country=r[10], is_fraud=r[11],
-                       labelled_at=r[12], extra=json.loads(r[13]) if r[13] else {},
-                       attrs=json.loads(r[18]) if r[18] else {}, counterparty_id=r[14], fraud_type=r[15],
-                       auth_result=r[16], decline_reason=r[17])
 
 
 def _dump(d: Any) -> str | None:
@@ -458,7 +449,7 @@ class EmbeddedStore(RegistryMixin):
     @staticmethod
     def _stored(con: sqlite3.Connection, old: Sequence[Any], tx: Transaction) -> tuple[int, dict[str, Any]]:
         """``(seq, stored decision or {})`` for a transaction stored as ``old``; Conflict if it differs."""
-        if row_to_transaction(old).content() != tx.content():
+        if transaction_from_row(old[1:]).content() != tx.content():
             raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
                            "use a new transaction_id for a new transaction.",
                            [f"transaction_id: {tx.transaction_id!r} exists with other values"],
@@ -568,7 +559,7 @@ class EmbeddedStore(RegistryMixin):
         r = self._con().execute(f"{_SELECT_TX} WHERE transaction_id=?", (transaction_id,)).fetchone()
         if r is None:
             return None
-        d = row_to_transaction(r).as_dict()
+        d = transaction_from_row(r[1:]).as_dict()
         d["seq"] = r[0]
         d["labels"] = [{"value": v, "known_at": k, "source": s, "fraud_type": f} for v, k, s, f in self._con().execute(
             "SELECT value, known_at, source, fraud_type FROM label WHERE subject='transaction' AND subject_id=? "
@@ -591,7 +582,7 @@ class EmbeddedStore(RegistryMixin):
             q = (f"{_SELECT_TX} WHERE user_id IN (SELECT user_id FROM link WHERE type=? AND entity_id=?) "
                  "AND json_extract(extra, '$.' || ?) = ? ORDER BY ts DESC LIMIT ?")
             rows = self._con().execute(q, (column, value, column, value, limit)).fetchall()
-        return [row_to_transaction(r).as_dict() for r in rows]
+        return [transaction_from_row(r[1:]).as_dict() for r in rows]
 
     def info(self) -> dict[str, Any]:
         links_current = self.refresh_links(wait=False)
@@ -658,7 +649,7 @@ class EmbeddedStore(RegistryMixin):
         for r in self._con().execute(_EVENTS_SINCE, (seq, seq, seq, limit)):
             kind = r[0]
             if kind == "transaction":
-                out.append(Event(r[1], kind, transaction=row_to_transaction(r[1:])))
+                out.append(Event(r[1], kind, transaction=transaction_from_row(r[2:])))
             elif kind == "label":
                 out.append(Event(r[1], kind, label=Label(r[2], r[3], r[4], r[5], r[6], r[7])))
             else:

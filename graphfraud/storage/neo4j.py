@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
-from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction
+from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction, transaction_from_row
 from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
 from .cypher import query
 from .neo4j_registry import Neo4jRegistryMixin
@@ -102,16 +102,6 @@ class _Rows(list[Any]):
 def _chunks(seq: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     for k in range(0, len(seq), size):
         yield seq[k:k + size]
-
-
-def _to_transaction(p: dict[str, Any]) -> Transaction:
-    return Transaction(transaction_id=p["transaction_id"], ts=p["ts"], user_id=p["user_id"], amount=p["amount"],
-                       card_id=p.get("card_id"), device_id=p.get("device_id"), ip=p.get("ip"),
-                       merchant_id=p.get("merchant_id"), currency=p.get("currency"), country=p.get("country"),
-                       is_fraud=p.get("is_fraud"), labelled_at=p.get("labelled_at"),
-                       extra=json.loads(p["extra"]) if p.get("extra") else {},
-                       attrs=json.loads(p["attrs"]) if p.get("attrs") else {},
-                       **{k: p.get(k) for k in MORE_FIELDS})
 
 
 def _label(r: Any) -> Label:
@@ -463,7 +453,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(dtx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
             old = dtx.run(query("get_transaction"), transaction_id=tx.transaction_id).single()
             if old is not None:
-                if _to_transaction(old["t"]).content() != tx.content():
+                if transaction_from_row(old["t"]).content() != tx.content():
                     raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
                                    "use a new transaction_id for a new transaction.",
                                    [f"transaction_id: {tx.transaction_id!r} exists with other values"],
@@ -511,7 +501,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         if not rows:
             return None
         p = rows[0]["t"]
-        d = _to_transaction(p).as_dict()
+        d = transaction_from_row(p).as_dict()
         d["seq"] = p["seq"]
         d["labels"] = self._read("list_subject_labels", subject="transaction", subject_id=transaction_id)
         return d
@@ -527,7 +517,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             rows = self._read("list_entity_transactions", type=column, entity_id=value, column=None,
                               limit=1_000_000)
             rows = [r for r in rows if json.loads(r["t"].get("extra") or "{}").get(column) == value][:limit]
-        return [_to_transaction(r["t"]).as_dict() for r in rows]
+        return [transaction_from_row(r["t"]).as_dict() for r in rows]
 
     def info(self) -> dict[str, Any]:
         c = self._read("count_store")[0]
@@ -599,8 +589,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         hi = self.last_seq()
         out: list[Event] = []
         for r in self._stream("stream_transactions", after_seq=int(seq), limit=int(limit)):
-            p = dict(zip(TX_COLUMNS, r))
-            out.append(Event(p["seq"], "transaction", transaction=_to_transaction(p)))
+            out.append(Event(r[0], "transaction", transaction=transaction_from_row(r[1:])))
         for s, lb in [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(seq), limit=int(limit))]:
             out.append(Event(s, "label", label=lb))
         for e in self._read("list_events", after_seq=int(seq), limit=int(limit)):
@@ -766,7 +755,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             summary = {"pseudonym": pseudo, "transactions": len(tx_ids), "user_labels": n_lab, "rings": len(rings),
                        "identifiers_pseudonymised": len(renamed)}
             # the audit row names the pseudonym only; the event tells serving processes to rebuild their engine
-            self._audit_in(tx, _now(), actor, "user.erase", f"user:{pseudo}", summary)
+            self._q_add_audit(tx, _now(), actor, "user.erase", f"user:{pseudo}", json.dumps(summary, sort_keys=True))
             tx.run(query("create_event"), seq=base + 1, kind="erase",
                    data=json.dumps({"pseudonym": pseudo})).consume()
             return summary, base + 1

@@ -1,33 +1,28 @@
-"""The Neo4j store's registry (rings, cases, investigator accounts, API keys, audit) and the narrow reads
-ring detection asks for. Mixed into :class:`~graphfraud.storage.neo4j.Neo4jStore`; the same methods and
-semantics as :class:`~graphfraud.storage.registry.RegistryMixin` and the embedded store's reads.
+"""The Neo4j store's registry queries (rings, cases, investigator accounts, API keys, audit) and the narrow
+reads ring detection asks for. Mixed into :class:`~graphfraud.storage.neo4j.Neo4jStore`; what the registry
+means is :class:`~graphfraud.storage.registry_service.RegistryService`, shared with the embedded store.
 
 This module does not import :mod:`neo4j`: it runs the store's queries through ``_read``, ``_write`` and
 ``_stream``, which own the driver and its errors.
 """
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
-from ..errors import Conflict, NotFound
 from ..schema import ENTITY_COLUMNS
 from .base import TRANSFER_TOTAL_COLUMNS, TX_COLUMNS
 from .cypher import query
+from .registry_service import RING_COLUMNS, RegistryService, _now
+
+T = TypeVar("T")
 
 
-_DISABLED = "!"  # a disabled account's password hash starts with it (as in /etc/shadow)
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-class Neo4jRegistryMixin:
-    """Registry methods and ring-detection reads; expects ``_read``, ``_write``, ``_stream`` and
+class Neo4jRegistryMixin(RegistryService):
+    """The registry's Cypher and ring-detection reads; expects ``_read``, ``_write``, ``_stream`` and
     ``_next_ids`` from the store class."""
+
+    _ring_lookup_chunk = 10_000
 
     location: str
 
@@ -44,63 +39,38 @@ class Neo4jRegistryMixin:
     def _next_ids(tx: Any, counter: str, n: int = 1) -> int:  # pragma: no cover
         raise NotImplementedError
 
+    def _registry_write(self, fn: Callable[[Any], T], what: str) -> T:
+        return self._write(lambda tx, base: (fn(tx), base), what)  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------ audit
-    @classmethod
-    def _audit_in(cls, tx: Any, at: int, actor: str, action: str, target: str | None,
-                  detail: dict[str, Any] | None) -> None:
-        aid = cls._next_ids(tx, "audit")
-        tx.run(query("create_audit"), id=aid, at=at, actor=actor, action=action, target=target,
-               detail=json.dumps(detail or {}, sort_keys=True)).consume()
+    def _q_add_audit(self, h: Any, at: int, actor: str, action: str, target: str | None, detail: str) -> None:
+        h.run(query("create_audit"), id=self._next_ids(h, "audit"), at=at, actor=actor, action=action,
+              target=target, detail=detail).consume()
 
-    def audit(self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
-        def work(tx: Any, base: int) -> tuple[None, int]:
-            self._audit_in(tx, _now(), actor, action, target, detail)
-            return None, base
-
-        self._write(work, "write the audit trail")
-
-    def audit_log(self, limit: int = 200, target: str | None = None) -> list[dict[str, Any]]:
-        return [{"at": r["at"], "actor": r["actor"], "action": r["action"], "target": r["target"],
-                 "detail": json.loads(r["detail"] or "{}")}
-                for r in self._read("list_audit", target=target, limit=int(limit))]
+    def _q_audit(self, limit: int, target: str | None) -> Iterable[Sequence[Any]]:
+        return [(r["at"], r["actor"], r["action"], r["target"], r["detail"])
+                for r in self._read("list_audit", target=target, limit=limit)]
 
     # ------------------------------------------------------------ investigator accounts
-    def create_app_user(self, name: str, role: str, password_hash: str) -> None:
-        def work(tx: Any, base: int) -> tuple[None, int]:
-            if tx.run(query("get_app_user"), name=name).single() is not None:
-                raise Conflict(f"A user named {name!r} exists already.", code="user_exists")
-            tx.run(query("create_app_user"), name=name, role=role, password_hash=password_hash,
-                   created_at=_now()).consume()
-            return None, base
-
-        self._write(work, "create the user")
-
-    def get_app_user(self, name: str) -> dict[str, Any] | None:
+    def _q_app_user(self, name: str) -> Sequence[Any] | None:
         rows = self._read("get_app_user", name=name)
-        if not rows:
-            return None
-        return {**rows[0], "disabled": str(rows[0]["password_hash"]).startswith(_DISABLED)}
+        return (rows[0]["name"], rows[0]["role"], rows[0]["password_hash"]) if rows else None
+
+    def _q_app_user_hash(self, h: Any, name: str) -> str | None:
+        row = h.run(query("get_app_user"), name=name).single()
+        return None if row is None else str(row["password_hash"])
+
+    def _q_insert_app_user(self, h: Any, name: str, role: str, password_hash: str, at: int) -> None:
+        h.run(query("create_app_user"), name=name, role=role, password_hash=password_hash, created_at=at).consume()
+
+    def _q_set_app_user_hash(self, h: Any, name: str, password_hash: str) -> None:
+        h.run(query("set_app_user_password"), name=name, password_hash=password_hash).consume()
+
+    def _q_delete_user_sessions(self, h: Any, user: str) -> int:
+        return int(h.run(query("delete_user_sessions"), user=user).single()["n"])
 
     def list_app_users(self) -> list[dict[str, Any]]:
         return self._read("list_app_users")
-
-    def update_app_user(self, name: str, *, password_hash: str | None = None, disabled: bool | None = None) -> int:
-        """Change an account's password hash and/or disable (or enable) it; either change ends every session
-        of the account in the same transaction. Returns how many ended."""
-        def work(tx: Any, base: int) -> tuple[int, int]:
-            row = tx.run(query("get_app_user"), name=name).single()
-            if row is None:
-                raise NotFound(f"There is no account named {name!r}; `graphfraud user list` shows them.",
-                               code="user_not_found")
-            old = str(row["password_hash"])
-            off = old.startswith(_DISABLED) if disabled is None else disabled
-            new = (_DISABLED if off else "") + (password_hash or old).lstrip(_DISABLED)
-            tx.run(query("set_app_user_password"), name=name, password_hash=new).consume()
-            if password_hash is None and not disabled:
-                return 0, base
-            return int(tx.run(query("delete_user_sessions"), user=name).single()["n"]), base
-
-        return int(self._write(work, "change the account"))
 
     # ------------------------------------------------------------ investigator sessions (server side)
     def _run(self, query_name: str, what: str, **params: Any) -> Any:
@@ -139,11 +109,8 @@ class Neo4jRegistryMixin:
         self._run("create_throttle", "record the failed sign-in", keys=list(keys), at=int(at),
                   forget_before=int(forget_before))
 
-    def count_throttle(self, keys: list[str], since: int) -> dict[str, int]:
-        out = dict.fromkeys(keys, 0)
-        for r in self._read("count_throttle", keys=list(keys), since=int(since)):
-            out[r["key"]] = int(r["n"])
-        return out
+    def _q_throttle_counts(self, keys: list[str], since: int) -> Iterable[Sequence[Any]]:
+        return [(r["key"], r["n"]) for r in self._read("count_throttle", keys=keys, since=since)]
 
     def clear_throttle(self, keys: list[str]) -> None:
         self._run("delete_throttle", "forget failed sign-ins", keys=list(keys))
@@ -165,104 +132,52 @@ class Neo4jRegistryMixin:
     def list_api_keys(self) -> list[dict[str, Any]]:
         return self._read("list_api_keys")
 
-    def revoke_api_key(self, name: str) -> int:
-        def work(tx: Any, base: int) -> tuple[int, int]:
-            return int(tx.run(query("revoke_api_key"), name=name, at=_now()).single()["n"]), base
-
-        n = int(self._write(work, "revoke the API key"))
-        if not n:
-            raise NotFound(f"There is no active API key named {name!r}.")
-        return n
+    def _q_revoke_api_key(self, h: Any, name: str, at: int) -> int:
+        return int(h.run(query("revoke_api_key"), name=name, at=at).single()["n"])
 
     # ------------------------------------------------------------ rings
-    def save_rings(self, rings: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
-        """Replace the current ring set in one transaction; ``history`` rows are appended (see the
-        embedded store)."""
-        now = _now()
+    def _q_save_ring(self, h: Any, row: dict[str, Any], members: list[str]) -> None:
+        h.run(query("merge_ring"), **row, members=members).consume()
 
-        def work(tx: Any, base: int) -> tuple[None, int]:
-            for r in rings:
-                status = r.get("status", "active")
-                tx.run(query("merge_ring"), ring_id=r["ring_id"], created_at=r.get("created_at", now), updated_at=now,
-                       status=status, merged_into=r.get("merged_into"), score=r.get("score"), size=r.get("size"),
-                       users=json.dumps(r.get("users", [])), body=json.dumps(r, sort_keys=True, default=str),
-                       members=list(dict.fromkeys(r.get("users", []))) if status == "active" else []).consume()
-            if history:
-                last = self._next_ids(tx, "ring_history", len(history))
-                first = last - len(history) + 1
-                rows = [{"id": first + k, "ring_id": h["ring_id"], "at": now, "change": h["change"],
-                         "detail": json.dumps(h.get("detail", {}), sort_keys=True)} for k, h in enumerate(history)]
-                tx.run(query("create_ring_history"), rows=rows).consume()
-            return None, base
+    def _q_add_ring_history(self, h: Any, rows: list[dict[str, Any]]) -> None:
+        last = self._next_ids(h, "ring_history", len(rows))
+        h.run(query("create_ring_history"), rows=[{"id": last - len(rows) + 1 + k, **r}
+                                                  for k, r in enumerate(rows)]).consume()
 
-        self._write(work, "save rings")
+    def _q_rings(self, status: str | None, limit: int) -> Iterable[Sequence[Any]]:
+        return [[r[c] for c in RING_COLUMNS] for r in self._read("list_rings", status=status, limit=limit)]
 
-    @staticmethod
-    def _ring(r: dict[str, Any]) -> dict[str, Any]:
-        d: dict[str, Any] = json.loads(r["body"])
-        d.update(status=r["status"], merged_into=r["merged_into"], created_at=r["created_at"],
-                 updated_at=r["updated_at"])
-        return d
-
-    def list_rings(self, status: str | None = "active", limit: int = 1000) -> list[dict[str, Any]]:
-        return [self._ring(r) for r in self._read("list_rings", status=status, limit=int(limit))]
-
-    def get_ring(self, ring_id: str) -> dict[str, Any]:
+    def _q_ring(self, ring_id: str) -> tuple[Sequence[Any], Iterable[Sequence[Any]]] | None:
         rows = self._read("get_ring", ring_id=ring_id)
         if not rows:
-            raise NotFound(f"There is no ring {ring_id!r}; `graphfraud rings` lists the current ones.",
-                           code="ring_not_found")
-        d = self._ring(rows[0])
-        d["history"] = [{"at": h["at"], "change": h["change"], "detail": json.loads(h["detail"])}
-                        for h in rows[0]["history"]]
-        return d
+            return None
+        return ([rows[0][c] for c in RING_COLUMNS],
+                [(x["at"], x["change"], x["detail"]) for x in rows[0]["history"]])
 
-    def ring_of_users(self, users: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        ids = list(dict.fromkeys(users))
-        for k in range(0, len(ids), 10_000):
-            for r in self._read("list_ring_members", user_ids=ids[k:k + 10_000]):
-                out[r["user_id"]] = r["ring_id"]
-        return out
+    def _q_ring_members(self, users: list[str]) -> Iterable[Sequence[Any]]:
+        return [(r["user_id"], r["ring_id"]) for r in self._read("list_ring_members", user_ids=users)]
 
     # ------------------------------------------------------------ cases
-    def create_case(self, kind: str, ref: str, title: str, actor: str, assignee: str | None = None) -> int:
-        now = _now()
+    def _q_insert_case(self, h: Any, kind: str, ref: str, title: str, assignee: str | None, at: int,
+                       actor: str) -> int:
+        cid = self._next_ids(h, "case")
+        h.run(query("create_case"), id=cid, kind=kind, ref=ref, title=title, assignee=assignee, at=at,
+              created_by=actor).consume()
+        return cid
 
-        def work(tx: Any, base: int) -> tuple[int, int]:
-            cid = self._next_ids(tx, "case")
-            tx.run(query("create_case"), id=cid, kind=kind, ref=ref, title=title, assignee=assignee, at=now,
-                   created_by=actor).consume()
-            self._audit_in(tx, now, actor, "case.create", f"case:{cid}", {"kind": kind, "ref": ref})
-            return cid, base
-
-        return int(self._write(work, "create the case"))
-
-    def get_case(self, case_id: int) -> dict[str, Any]:
-        rows = self._read("get_case", id=int(case_id))
-        if not rows:
-            raise NotFound(f"There is no case {case_id}.", code="case_not_found")
-        return rows[0]
+    def _q_case(self, case_id: int) -> dict[str, Any] | None:
+        rows = self._read("get_case", id=case_id)
+        return rows[0] if rows else None
 
     def list_cases(self, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         return self._read("list_cases", status=status or None, limit=int(limit))
 
-    def update_case(self, case_id: int, actor: str, status: str | None = None, assignee: str | None = None,
-                    note: str | None = None) -> None:
-        now = _now()
+    def _q_update_case(self, h: Any, case_id: int, status: str | None, assignee: str | None, at: int) -> bool:
+        return bool(h.run(query("update_case"), id=case_id, status=status, assignee=assignee, at=at).single()["found"])
 
-        def work(tx: Any, base: int) -> tuple[None, int]:
-            found = tx.run(query("update_case"), id=int(case_id), status=status, assignee=assignee, at=now).single()
-            if not found["found"]:
-                raise NotFound(f"There is no case {case_id}.", code="case_not_found")
-            if note:
-                nid = self._next_ids(tx, "note")
-                tx.run(query("create_note"), id=nid, case_id=int(case_id), at=now, author=actor, text=note).consume()
-            self._audit_in(tx, now, actor, "case.update", f"case:{case_id}",
-                           {"status": status, "assignee": assignee, "note": bool(note)})
-            return None, base
-
-        self._write(work, "update the case")
+    def _q_add_note(self, h: Any, case_id: int, at: int, author: str, text: str) -> None:
+        h.run(query("create_note"), id=self._next_ids(h, "note"), case_id=case_id, at=at, author=author,
+              text=text).consume()
 
     # ------------------------------------------------------------ ring detection reads (read only what's needed)
     def shared_links_frame(self, types: Sequence[str], min_users: int = 2, max_users: int | None = None) -> Any:

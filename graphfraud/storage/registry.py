@@ -1,20 +1,19 @@
-"""The embedded store's registry tables: rings and their history, cases, investigator accounts, their
-sessions and sign-in throttling, API keys and the audit trail. Mixed into
-:class:`~graphfraud.storage.embedded.EmbeddedStore`.
+"""The embedded store's registry tables (rings and their history, cases, investigator accounts, their
+sessions and sign-in throttling, API keys and the audit trail) and the SQL the registry runs on them. Mixed
+into :class:`~graphfraud.storage.embedded.EmbeddedStore`; what the registry means is
+:class:`~graphfraud.storage.registry_service.RegistryService`, shared with the Neo4j store.
 
-A disabled account keeps its password hash behind a ``!`` (as ``/etc/shadow`` locks accounts), so no
-password matches it and no column had to be added. Sessions and throttling rows live in tables that
-stores made by earlier versions lack: they are created by the first write that needs them, and reads
-before that find nothing.
+Sessions and throttling rows live in tables that stores made by earlier versions lack: they are created by
+the first write that needs them, and reads before that find nothing.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from ..errors import Conflict, NotFound
+from .registry_service import DISABLED, RegistryService, _now
 
 REGISTRY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ring(
@@ -47,15 +46,11 @@ SECURITY_TABLES = (
     "CREATE INDEX IF NOT EXISTS throttle_key ON throttle(key, at)",
     "CREATE INDEX IF NOT EXISTS throttle_at ON throttle(at)",
 )
-DISABLED = "!"
+T = TypeVar("T")
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-class RegistryMixin:
-    """Registry methods; expects ``_con()`` and ``_write()`` from the store class."""
+class RegistryMixin(RegistryService):
+    """The registry's SQL; expects ``_con()`` and ``_write()`` from the store class."""
 
     def _con(self) -> sqlite3.Connection:  # pragma: no cover - provided by the store
         raise NotImplementedError
@@ -94,55 +89,45 @@ class RegistryMixin:
 
         return int(self._write(work))
 
-    # ------------------------------------------------------------ audit
-    def audit(self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
-        self._simple("INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
-                     (_now(), actor, action, target, json.dumps(detail or {}, sort_keys=True)))
+    def _registry_write(self, fn: Callable[[Any], T], what: str) -> T:
+        return self._write(lambda con, base: (fn(con), base))  # type: ignore[no-any-return]
 
-    def audit_log(self, limit: int = 200, target: str | None = None) -> list[dict[str, Any]]:
+    # ------------------------------------------------------------ audit
+    def _q_add_audit(self, h: Any, at: int, actor: str, action: str, target: str | None, detail: str) -> None:
+        h.execute("INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
+                  (at, actor, action, target, detail))
+
+    def _q_audit(self, limit: int, target: str | None) -> Iterable[Sequence[Any]]:
         q = "SELECT at, actor, action, target, detail FROM audit"
         args: tuple[Any, ...] = ()
         if target is not None:
             q += " WHERE target=?"
             args = (target,)
         q += " ORDER BY id DESC LIMIT ?"
-        return [{"at": a, "actor": b, "action": c, "target": d, "detail": json.loads(e or "{}")}
-                for a, b, c, d, e in self._con().execute(q, (*args, limit))]
+        return self._con().execute(q, (*args, limit)).fetchall()
 
     # ------------------------------------------------------------ investigator accounts
-    def create_app_user(self, name: str, role: str, password_hash: str) -> None:
-        try:
-            self._simple("INSERT INTO app_user VALUES (?,?,?,?)", (name, role, password_hash, _now()))
-        except Exception as e:
-            if "UNIQUE" in str(e) or "constraint" in str(e).lower():
-                raise Conflict(f"A user named {name!r} exists already.", code="user_exists") from None
-            raise
+    def _q_app_user(self, name: str) -> Sequence[Any] | None:
+        return self._con().execute(  # type: ignore[no-any-return]
+            "SELECT name, role, password_hash FROM app_user WHERE name=?", (name,)).fetchone()
 
-    def get_app_user(self, name: str) -> dict[str, Any] | None:
-        r = self._con().execute("SELECT name, role, password_hash FROM app_user WHERE name=?", (name,)).fetchone()
-        return {"name": r[0], "role": r[1], "password_hash": r[2], "disabled": r[2].startswith(DISABLED)} if r else None
+    def _q_app_user_hash(self, h: Any, name: str) -> str | None:
+        r = h.execute("SELECT password_hash FROM app_user WHERE name=?", (name,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def _q_insert_app_user(self, h: Any, name: str, role: str, password_hash: str, at: int) -> None:
+        h.execute("INSERT INTO app_user VALUES (?,?,?,?)", (name, role, password_hash, at))
+
+    def _q_set_app_user_hash(self, h: Any, name: str, password_hash: str) -> None:
+        h.execute("UPDATE app_user SET password_hash=? WHERE name=?", (password_hash, name))
+
+    def _q_delete_user_sessions(self, h: Any, user: str) -> int:
+        _security_tables(h)
+        return int(h.execute("DELETE FROM ui_session WHERE user=?", (user,)).rowcount)
 
     def list_app_users(self) -> list[dict[str, Any]]:
         return [{"name": a, "role": b, "disabled": h.startswith(DISABLED)} for a, b, h in self._con().execute(
             "SELECT name, role, password_hash FROM app_user ORDER BY name")]
-
-    def update_app_user(self, name: str, *, password_hash: str | None = None, disabled: bool | None = None) -> int:
-        """Change an account's password hash and/or disable (or enable) it. Either change ends every session
-        of the account in the same transaction; returns how many. Raises :class:`NotFound` for no account."""
-
-        def work(con: sqlite3.Connection) -> int:
-            r = con.execute("SELECT password_hash FROM app_user WHERE name=?", (name,)).fetchone()
-            if r is None:
-                raise NotFound(f"There is no account named {name!r}; `graphfraud user list` shows them.",
-                               code="user_not_found")
-            off = r[0].startswith(DISABLED) if disabled is None else disabled
-            new = (DISABLED if off else "") + (password_hash or r[0]).lstrip(DISABLED)
-            con.execute("UPDATE app_user SET password_hash=? WHERE name=?", (new, name))
-            if password_hash is None and not disabled:
-                return 0  # enabling an account leaves its (no) sessions alone
-            return int(con.execute("DELETE FROM ui_session WHERE user=?", (name,)).rowcount)
-
-        return int(self._write_security(work))
 
     # ------------------------------------------------------------ investigator sessions (server side)
     def create_session(self, sid_hash: str, user: str, at: int) -> None:
@@ -179,13 +164,9 @@ class RegistryMixin:
 
         self._write_security(work)
 
-    def count_throttle(self, keys: list[str], since: int) -> dict[str, int]:
-        """Events per key at or after ``since`` (keys without events count 0)."""
-        out = dict.fromkeys(keys, 0)
-        for k, n in self._read_security("SELECT key, COUNT(*) FROM throttle WHERE key IN (SELECT value FROM "
-                                        "json_each(?)) AND at >= ? GROUP BY key", (json.dumps(list(keys)), since)):
-            out[k] = int(n)
-        return out
+    def _q_throttle_counts(self, keys: list[str], since: int) -> Iterable[Sequence[Any]]:
+        return self._read_security("SELECT key, COUNT(*) FROM throttle WHERE key IN (SELECT value FROM "
+                                   "json_each(?)) AND at >= ? GROUP BY key", (json.dumps(keys), since))
 
     def clear_throttle(self, keys: list[str]) -> None:
         self._write_security(lambda con: con.execute("DELETE FROM throttle WHERE key IN (SELECT value FROM "
@@ -205,96 +186,56 @@ class RegistryMixin:
         return [dict(zip(("id", "name", "scope", "created_at", "revoked_at"), r)) for r in self._con().execute(
             "SELECT id, name, scope, created_at, revoked_at FROM apikey ORDER BY id")]
 
-    def revoke_api_key(self, name: str) -> int:
-        n = self._simple("UPDATE apikey SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (_now(), name))
-        if not n:
-            raise NotFound(f"There is no active API key named {name!r}.")
-        return n
+    def _q_revoke_api_key(self, h: Any, name: str, at: int) -> int:
+        return int(h.execute("UPDATE apikey SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
+                             (at, name)).rowcount)
 
     # ------------------------------------------------------------ rings
-    def save_rings(self, rings: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
-        """Replace the current ring set in one transaction; ``history`` rows are appended.
+    def _q_save_ring(self, h: Any, row: dict[str, Any], members: list[str]) -> None:
+        h.execute("INSERT INTO ring VALUES (:ring_id, :created_at, :updated_at, :status, :merged_into, :score, :size, "
+                  ":users, :body) ON CONFLICT(ring_id) DO UPDATE SET updated_at=excluded.updated_at, "
+                  "status=excluded.status, merged_into=excluded.merged_into, score=excluded.score, "
+                  "size=excluded.size, users=excluded.users, body=excluded.body", row)
+        h.execute("DELETE FROM ring_user WHERE ring_id=?", (row["ring_id"],))
+        h.executemany("INSERT OR IGNORE INTO ring_user VALUES (?,?)", [(u, row["ring_id"]) for u in members])
 
-        Each ring dict has ``ring_id``, ``status``, ``merged_into``, ``score``, ``size``, ``users`` (list)
-        and the rest of its body; rings not in ``rings`` keep their rows (merged or dissolved ones).
-        """
-        now = _now()
+    def _q_add_ring_history(self, h: Any, rows: list[dict[str, Any]]) -> None:
+        h.executemany("INSERT INTO ring_history(ring_id, at, change, detail) VALUES (:ring_id, :at, :change, :detail)",
+                      rows)
 
-        def work(con: sqlite3.Connection, base: int) -> tuple[None, int]:
-            for r in rings:
-                body = json.dumps(r, sort_keys=True, default=str)
-                con.execute("INSERT INTO ring VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(ring_id) DO UPDATE SET "
-                            "updated_at=excluded.updated_at, status=excluded.status, merged_into=excluded.merged_into,"
-                            " score=excluded.score, size=excluded.size, users=excluded.users, body=excluded.body",
-                            (r["ring_id"], r.get("created_at", now), now, r.get("status", "active"),
-                             r.get("merged_into"), r.get("score"), r.get("size"), json.dumps(r.get("users", [])),
-                             body))
-                con.execute("DELETE FROM ring_user WHERE ring_id=?", (r["ring_id"],))
-                if r.get("status", "active") == "active":
-                    con.executemany("INSERT OR IGNORE INTO ring_user VALUES (?,?)",
-                                    [(u, r["ring_id"]) for u in r.get("users", [])])
-            con.executemany("INSERT INTO ring_history(ring_id, at, change, detail) VALUES (?,?,?,?)",
-                            [(h["ring_id"], now, h["change"], json.dumps(h.get("detail", {}), sort_keys=True))
-                             for h in history])
-            return None, base
-
-        self._write(work)
-
-    def list_rings(self, status: str | None = "active", limit: int = 1000) -> list[dict[str, Any]]:
+    def _q_rings(self, status: str | None, limit: int) -> Iterable[Sequence[Any]]:
         q = "SELECT body, status, merged_into, created_at, updated_at FROM ring"
         args: tuple[Any, ...] = ()
         if status is not None:
             q += " WHERE status=?"
             args = (status,)
         q += " ORDER BY score DESC LIMIT ?"
-        out = []
-        for body, st, merged, created, updated in self._con().execute(q, (*args, limit)):
-            d = json.loads(body)
-            d.update(status=st, merged_into=merged, created_at=created, updated_at=updated)
-            out.append(d)
-        return out
+        return self._con().execute(q, (*args, limit)).fetchall()
 
-    def get_ring(self, ring_id: str) -> dict[str, Any]:
+    def _q_ring(self, ring_id: str) -> tuple[Sequence[Any], Iterable[Sequence[Any]]] | None:
         r = self._con().execute("SELECT body, status, merged_into, created_at, updated_at FROM ring WHERE ring_id=?",
                                 (ring_id,)).fetchone()
         if r is None:
-            raise NotFound(f"There is no ring {ring_id!r}; `graphfraud rings` lists the current ones.",
-                           code="ring_not_found")
-        d = json.loads(r[0])
-        d.update(status=r[1], merged_into=r[2], created_at=r[3], updated_at=r[4])
-        d["history"] = [{"at": a, "change": c, "detail": json.loads(x)} for a, c, x in self._con().execute(
-            "SELECT at, change, detail FROM ring_history WHERE ring_id=? ORDER BY id", (ring_id,))]
-        return d  # type: ignore[no-any-return]
+            return None
+        return r, self._con().execute("SELECT at, change, detail FROM ring_history WHERE ring_id=? ORDER BY id",
+                                      (ring_id,)).fetchall()
 
-    def ring_of_users(self, users: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for k in range(0, len(users), 500):
-            part = users[k:k + 500]
-            for u, r in self._con().execute(f"SELECT user_id, ring_id FROM ring_user WHERE user_id IN "
-                                            f"({','.join('?' * len(part))})", part):
-                out[u] = r
-        return out
+    def _q_ring_members(self, users: list[str]) -> Iterable[Sequence[Any]]:
+        return self._con().execute(f"SELECT user_id, ring_id FROM ring_user WHERE user_id IN "
+                                   f"({','.join('?' * len(users))})", users).fetchall()
 
     # ------------------------------------------------------------ cases
-    def create_case(self, kind: str, ref: str, title: str, actor: str, assignee: str | None = None) -> int:
-        now = _now()
+    def _q_insert_case(self, h: Any, kind: str, ref: str, title: str, assignee: str | None, at: int,
+                       actor: str) -> int:
+        return int(h.execute("INSERT INTO gcase(kind, ref, title, status, assignee, created_at, updated_at, "
+                             "created_by) VALUES (?,?,?,?,?,?,?,?)",
+                             (kind, ref, title, "open", assignee, at, at, actor)).lastrowid or 0)
 
-        def work(con: sqlite3.Connection, base: int) -> tuple[int, int]:
-            cur = con.execute("INSERT INTO gcase(kind, ref, title, status, assignee, created_at, updated_at, "
-                              "created_by) VALUES (?,?,?,?,?,?,?,?)", (kind, ref, title, "open", assignee, now, now,
-                                                                       actor))
-            cid = int(cur.lastrowid or 0)
-            con.execute("INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
-                        (now, actor, "case.create", f"case:{cid}", json.dumps({"kind": kind, "ref": ref})))
-            return cid, base
-
-        return int(self._write(work))
-
-    def get_case(self, case_id: int) -> dict[str, Any]:
+    def _q_case(self, case_id: int) -> dict[str, Any] | None:
         r = self._con().execute("SELECT id, kind, ref, title, status, assignee, created_at, updated_at, created_by "
                                 "FROM gcase WHERE id=?", (case_id,)).fetchone()
         if r is None:
-            raise NotFound(f"There is no case {case_id}.", code="case_not_found")
+            return None
         d = dict(zip(("id", "kind", "ref", "title", "status", "assignee", "created_at", "updated_at",
                       "created_by"), r))
         d["notes"] = [{"at": a, "author": b, "text": c} for a, b, c in self._con().execute(
@@ -311,26 +252,17 @@ class RegistryMixin:
         return [dict(zip(("id", "kind", "ref", "title", "status", "assignee", "created_at", "updated_at"), r))
                 for r in self._con().execute(q, (*args, limit))]
 
-    def update_case(self, case_id: int, actor: str, status: str | None = None, assignee: str | None = None,
-                    note: str | None = None) -> None:
-        now = _now()
+    def _q_update_case(self, h: Any, case_id: int, status: str | None, assignee: str | None, at: int) -> bool:
+        if h.execute("SELECT 1 FROM gcase WHERE id=?", (case_id,)).fetchone() is None:
+            return False
+        if status is not None:
+            h.execute("UPDATE gcase SET status=?, updated_at=? WHERE id=?", (status, at, case_id))
+        if assignee is not None:
+            h.execute("UPDATE gcase SET assignee=?, updated_at=? WHERE id=?", (assignee or None, at, case_id))
+        return True
 
-        def work(con: sqlite3.Connection, base: int) -> tuple[None, int]:
-            if con.execute("SELECT 1 FROM gcase WHERE id=?", (case_id,)).fetchone() is None:
-                raise NotFound(f"There is no case {case_id}.", code="case_not_found")
-            if status is not None:
-                con.execute("UPDATE gcase SET status=?, updated_at=? WHERE id=?", (status, now, case_id))
-            if assignee is not None:
-                con.execute("UPDATE gcase SET assignee=?, updated_at=? WHERE id=?", (assignee or None, now, case_id))
-            if note:
-                con.execute("INSERT INTO case_note(case_id, at, author, text) VALUES (?,?,?,?)",
-                            (case_id, now, actor, note))
-            con.execute("INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)",
-                        (now, actor, "case.update", f"case:{case_id}",
-                         json.dumps({"status": status, "assignee": assignee, "note": bool(note)})))
-            return None, base
-
-        self._write(work)
+    def _q_add_note(self, h: Any, case_id: int, at: int, author: str, text: str) -> None:
+        h.execute("INSERT INTO case_note(case_id, at, author, text) VALUES (?,?,?,?)", (case_id, at, author, text))
 
 
 def _security_tables(con: sqlite3.Connection) -> None:

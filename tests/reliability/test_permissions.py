@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from graphfraud.cli import main
 from graphfraud.graph.persist import save_engine, snapshot_path
 from graphfraud.keys import key_file_path, master_secret
+from graphfraud.ringrefresh import detection_lock, lock_path
 from graphfraud.scoring import build_engine
 from graphfraud.storage import open_store
 from webui import create_app
 from webui.metrics import Metrics
-from webui.pages import _detection_lock, _lock_path
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_every_file_the_product_writes_is_owner_only(tmp_path, umask_022, monkey
     save_engine(st, build_engine(st))
     m = Metrics(str(work / "metrics"))
     m.flush()
-    with _detection_lock(st):
+    with detection_lock(st):
         pass
     st.close()
     # a Neo4j store's snapshot and key file live in the cache and config folders
@@ -81,7 +81,7 @@ def test_every_file_the_product_writes_is_owner_only(tmp_path, umask_022, monkey
     assert loose == {}
     made_dirs = {"cache/graphfraud", "config/graphfraud", "metrics"}
     assert {d: oct(modes[d]) for d in made_dirs if modes[d] != 0o700} == {}
-    lock = Path(_lock_path(store))
+    lock = Path(lock_path(store))
     assert stat.S_IMODE(lock.stat().st_mode) == 0o600
     lock.unlink()
 
