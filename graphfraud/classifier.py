@@ -571,7 +571,8 @@ def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np
     """``X[rows][:, cols]`` in one copy (``None``: all of them; all of both: ``X`` itself, no copy)."""
     if rows is None:
         return X if cols is None else X[:, cols]
-    return X[rows] if cols is None else X[np.ix_(rows, cols)]
+    taken: np.ndarray = X[rows] if cols is None else X[np.ix_(rows, cols)]
+    return taken
 
 
 class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn has no stubs
