@@ -554,8 +554,9 @@ def _usable_columns(X: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, di
     missing = np.isnan(X)
     n_missing = missing.sum(axis=0)
     empty = n_missing == X.shape[0]
-    lo = np.where(missing, np.inf, X).min(axis=0, initial=np.inf)
-    hi = np.where(missing, -np.inf, X).max(axis=0, initial=-np.inf)
+    # fmin/fmax skip NaN: no float copy of X (which np.where(missing, inf, X) made, twice)
+    lo = np.fmin.reduce(X, axis=0, initial=np.inf)
+    hi = np.fmax.reduce(X, axis=0, initial=-np.inf)
     constant = ~empty & (n_missing == 0) & (lo == hi)
     keep = ~empty & ~constant
     if not keep.any():
