@@ -149,6 +149,7 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
     pending: _Pending | None = None
     links = _LinkFold(store)
     totals = fold_links and links.enabled
+    deferred = False  # the store's secondary indexes are built at the end (a first load)
     try:
         for chunk in reader:
             if first:
@@ -164,6 +165,8 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
                 pending.finish(out, summary, links)
                 pending = None
             if prepared is not None:
+                if not deferred and len(prepared.good):  # a chunk passed validation: rows will be written
+                    deferred = store.begin_bulk_load()
                 pending = prepared.submit(writer, store, out, summary)
             if chunk.rejects:
                 rows, reasons, texts = zip(*chunk.rejects)
@@ -177,9 +180,18 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
         if pending is not None:
             pending.finish(out, summary, links)
             pending = None
+        if deferred:  # the writer builds the indexes while this thread adds up the links
+            built = writer.submit(store.end_bulk_load)
+            deferred = False
+            if fold_links:
+                links.merge()
+            built.result()
     finally:
         writer.shutdown(wait=True)  # a chunk being written is committed or rolled back, never cut
         out.close()
+        if deferred:  # stopped by an error: the indexes still get built, unless the user interrupted
+            with contextlib.suppress(Exception):  # the error in flight is the one to report
+                store.end_bulk_load(build=isinstance(sys.exc_info()[1], Exception))
         shown.__exit__(*sys.exc_info())  # the phase ends as done, or stopped by the error in flight
     if fold_links:  # fold the new transactions into the links once, at the end
         with gf_progress.phase("folding links") if progress is None else gf_progress.SILENT:
@@ -305,6 +317,7 @@ class _LinkFold:
         self.tables: list[Any] = []
         self.rows = 0
         self.first = self.last = 0
+        self.merged = False  # tables is one merged table
 
     def add(self, totals: Any, res: Any, n: int) -> None:
         whole = totals is not None and res.inserted == n and not (res.duplicates or res.labelled or res.conflicts)
@@ -315,18 +328,27 @@ class _LinkFold:
         if not self.tables:
             self.first = res.first_seq
         self.tables.append(totals)
+        self.merged = False
         self.last = res.last_seq
         self.rows += len(totals)
         if self.rows > self.MAX_ROWS:
-            self.tables = [merge_link_totals(self.tables)]
-            self.rows = len(self.tables[0])
+            self.merge()
             if self.rows > self.MAX_ROWS // 2:  # half as many
                 self.fold()
 
+    def merge(self) -> None:
+        """Add up what was gathered into one sorted table (Arrow works without the GIL: a load does this
+        while its writer thread builds the store's indexes)."""
+        if self.tables and not self.merged:
+            self.tables = [merge_link_totals(self.tables)]
+            self.rows = len(self.tables[0])
+            self.merged = True
+
     def fold(self) -> None:
         if self.tables:
-            self.store.fold_link_totals(merge_link_totals(self.tables), self.first, self.last)
-        self.tables, self.rows = [], 0
+            self.merge()
+            self.store.fold_link_totals(self.tables[0], self.first, self.last)
+        self.tables, self.rows, self.merged = [], 0, False
 
     def finish(self) -> None:
         """Fold everything stored (what was gathered, and anything else behind the watermark)."""

@@ -823,3 +823,82 @@ def test_threads_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> No
         assert st.info()["transactions"] == 0
         st.close()
     assert errors == []
+
+
+# ---------------------------------------------------------------- embedded only: indexes deferred by a first load
+def _tx_indexes(path: Path) -> set[str]:
+    con = sqlite3.connect(str(path))
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='tx'")}
+    finally:
+        con.close()
+
+
+ALL_TX_INDEXES = {"tx_id", "tx_user", "tx_counterparty"}
+
+
+def test_a_first_bulk_load_builds_the_secondary_indexes_at_its_end(store_path: Path) -> None:
+    s = open_store(str(store_path))
+    try:
+        assert s.begin_bulk_load() is True
+        assert _tx_indexes(store_path) == {"tx_id"}  # the unique index stays: it finds duplicates
+        s.write_transactions(chunk([row(i) for i in range(6)]))
+        res = s.write_transactions(chunk([row(2), row(3, amount="99"), row(7)], first_row=7))
+        assert (res.inserted, res.duplicates, len(res.conflicts)) == (1, 1, 1)  # found exactly as before
+        s.end_bulk_load()
+        assert _tx_indexes(store_path) == ALL_TX_INDEXES
+        assert not os.path.exists(f"{store_path}.load")
+        assert s.begin_bulk_load() is False  # tx is not empty: a later load keeps every index
+        assert _tx_indexes(store_path) == ALL_TX_INDEXES
+        assert [t["transaction_id"] for t in s.transactions_of("user_id", "u1")] == ["t7", "t4", "t1"]
+    finally:
+        s.close()
+
+
+def test_end_without_building_leaves_the_indexes_to_the_next_open(store_path: Path) -> None:
+    s = open_store(str(store_path))
+    assert s.begin_bulk_load() is True
+    s.write_transactions(chunk([row(i) for i in range(3)]))
+    s.end_bulk_load(build=False)
+    s.close()
+    assert _tx_indexes(store_path) == {"tx_id"}
+    open_store(str(store_path)).close()
+    assert _tx_indexes(store_path) == ALL_TX_INDEXES
+
+
+FIRST_LOADER = textwrap.dedent("""
+    import sys, time
+    from graphfraud.schema import validate_frame
+    import pyarrow as pa
+    from graphfraud.storage import open_store
+    n = 1000
+    good, _ = validate_frame(pa.table({"transaction_id": [f"x{i}" for i in range(n)],
+                                       "timestamp": ["2026-01-02T10:00:00"] * n,
+                                       "user_id": [f"u{i % 97}" for i in range(n)], "amount": ["5"] * n}))
+    store = open_store(sys.argv[1])
+    assert store.begin_bulk_load()
+    store.write_transactions(good)
+    print("wrote", flush=True)
+    time.sleep(60)  # killed here, between chunks, its indexes not built
+""")
+
+
+def test_kill_9_during_a_first_load_the_next_open_builds_the_indexes(store_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", FIRST_LOADER, str(store_path)], stdout=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "wrote"
+            open_store(str(store_path)).close()  # the load is alive: its indexes are left for it to build
+            assert _tx_indexes(store_path) == {"tx_id"}
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+    s = open_store(str(store_path))
+    try:
+        assert _tx_indexes(store_path) == ALL_TX_INDEXES
+        assert s.info()["transactions"] == 1000
+        con = sqlite3.connect(str(store_path))
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()
+    finally:
+        s.close()

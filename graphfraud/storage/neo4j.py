@@ -261,6 +261,13 @@ class Neo4jStore(Neo4jRegistryMixin):
         """Links are folded in the same transaction as the transactions: nothing to catch up."""
         return True
 
+    def begin_bulk_load(self) -> bool:
+        """Nothing to defer: the server keeps its own indexes (the loader writes in batches); ``False``."""
+        return False
+
+    def end_bulk_load(self, build: bool = True) -> None:
+        """Nothing deferred (see :meth:`begin_bulk_load`)."""
+
     def fold_link_totals(self, totals: Any, first_seq: int, last_seq: int) -> bool:
         """Uses nothing (``folds_link_totals`` is false: each write keeps its links); returns ``False``."""
         return False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import tracemalloc
 from pathlib import Path
 
@@ -139,6 +140,29 @@ def test_duplicates_within_a_file_and_across_loads(tmp_path, store):
     second = load_file(path, store, chunk_size=4, progress=False)
     assert (second.inserted, second.duplicates, second.conflicts) == (0, 13, 0)
     assert store.info()["transactions"] == 10
+
+
+def _tx_indexes(store):
+    con = sqlite3.connect(store.location)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='tx'")}
+    finally:
+        con.close()
+
+
+def test_a_first_load_ends_with_every_index_of_the_store(tmp_path, store, monkeypatch):
+    seen = []  # the indexes while the first load writes: the user index is built once at the end
+    write = type(store).write_transactions
+    monkeypatch.setattr(type(store), "write_transactions", lambda st, frame: (seen.append(_tx_indexes(st)),
+                                                                             write(st, frame))[1])
+    rows = make_rows(10) + make_rows(3)
+    first = load_file(write_csv(tmp_path / "d.csv", rows), store, chunk_size=4, progress=False)
+    assert (first.inserted, first.duplicates) == (10, 3)
+    assert seen and all(s == {"tx_id"} for s in seen)
+    assert _tx_indexes(store) == {"tx_id", "tx_user", "tx_counterparty"}
+    seen.clear()
+    load_file(write_csv(tmp_path / "e.csv", make_rows(12)), store, chunk_size=4, progress=False)
+    assert seen and all(s == {"tx_id", "tx_user", "tx_counterparty"} for s in seen)  # not a first load
 
 
 def test_same_id_other_content_is_a_conflict_in_the_rejects(tmp_path, store):
