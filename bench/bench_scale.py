@@ -2,7 +2,10 @@
 
 Generates a world (streamed to disk), then runs ``load``, ``rings``, ``train`` and ``backtest`` as separate
 processes on it and prints, per command, the seconds, the rate and the peak resident memory of that
-process alone (``wait4``), with bytes per transaction. Baselines measured in the same run: the plain
+process alone (``wait4``), with bytes per transaction. ``serve`` starts ``graphfraud serve --workers 2`` on
+the trained store and prints the time until the workers answer ``/readyz`` and the memory of the arbiter
+and each worker: resident (RSS) and proportional (PSS: a page shared by k processes counts 1/k in each), so
+the PSS total is what the server costs the machine. Baselines measured in the same run: the plain
 ``pandas.read_csv`` + ``sqlite3.executemany`` script for loading (bench_load's yardstick), and, with
 ``--baseline-tree``, the same commands run from another checkout of graphfraud (e.g. the commit before a
 change), on the same files, one after the other.
@@ -30,7 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_load import YARDSTICK, run  # noqa: E402  (the same yardstick and child timing as bench_load)
 
-STEPS = ("generate", "load", "rings", "train", "backtest")
+STEPS = ("generate", "load", "rings", "train", "backtest", "serve")
 
 
 def command(step: str, gf: list[str], csv: str, store: str, work: str) -> list[str]:
@@ -85,6 +88,9 @@ def main() -> None:
         for step in steps:
             if step == "generate":
                 continue
+            if step == "serve":
+                results.setdefault(name, {})[step] = serve(gf, store, _env(tree), name)
+                continue
             try:
                 wall, peak = run(command(step, gf, csv, store, sub), env=_env(tree))
             except subprocess.CalledProcessError as e:
@@ -103,6 +109,60 @@ def main() -> None:
         for step in a.keys() & b.keys():
             print(f"{step}: this tree / baseline: time {a[step]['seconds'] / b[step]['seconds']:.2f}x, "
                   f"peak memory {a[step]['peak_mb'] / b[step]['peak_mb']:.2f}x")
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process in MB, from ``/proc/PID/smaps_rollup``."""
+    got = {}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            k, _, v = line.partition(":")
+            if k in ("Rss", "Pss"):
+                got[k] = int(v.split()[0]) / 1024
+    return got["Rss"], got["Pss"]
+
+
+def serve(gf: list[str], store: str, env: dict[str, str], name: str) -> dict[str, float]:
+    """Start ``serve --workers 2``; time to ready; memory of the arbiter and its workers."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    t = time.perf_counter()
+    proc = subprocess.Popen(gf + ["serve", "--store", store, "--workers", "2", "--port", str(port), "--rings-every",
+                                  "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok = 0
+    try:
+        while ok < 20 and time.perf_counter() - t < 900:  # 20 answers in a row: both workers are ready
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                    ok = ok + 1 if r.status == 200 else 0
+            except OSError:
+                ok = 0
+                time.sleep(0.2)
+        ready = time.perf_counter() - t
+        time.sleep(2)
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid]
+        arbiter = _memory(proc.pid)
+        workers = [_memory(k) for k in kids]
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    total_pss = arbiter[1] + sum(w[1] for w in workers)
+    print(f"[{name}] serve --workers 2: ready in {ready:.1f} s; arbiter RSS {arbiter[0]:,.0f} MB (PSS "
+          f"{arbiter[1]:,.0f}); workers RSS {', '.join(f'{w[0]:,.0f}' for w in workers)} MB (PSS "
+          f"{', '.join(f'{w[1]:,.0f}' for w in workers)}); total PSS {total_pss:,.0f} MB", flush=True)
+    return {"seconds": ready, "peak_mb": total_pss}
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return int(fh.read().rpartition(")")[2].split()[1])
+    except OSError:
+        return -1
 
 
 def _env(tree: str) -> dict[str, str]:

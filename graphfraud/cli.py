@@ -406,7 +406,8 @@ def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Worker processes (each loads its own scoring engine).")
+              help="Worker processes (each starts from the engine this process prepared, sharing its memory "
+                   "pages until it changes them).")
 @click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Request threads per worker. Scoring is CPU-bound and serialised per worker, so one "
                    "thread (gunicorn's sync worker) is fastest; above 1, the threaded worker with keep-alive. "

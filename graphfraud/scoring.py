@@ -329,11 +329,16 @@ def build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, 
 
 def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, save: bool = True
                          ) -> GraphEngine:
-    """The engine from its on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
-    from .graph.persist import load_engine, save_engine
+    """The engine a serving process inherited from its parent (:func:`prepare_engine`), else the one in the
+    on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
+    from .graph.persist import inherited_engine, load_engine, save_engine
 
+    expected = new_engine(overrides)
+    engine = inherited_engine(store, expected)
+    if engine is not None:
+        return engine
     with progress.phase("reading the engine snapshot"):
-        engine = load_engine(store, new_engine(overrides))
+        engine = load_engine(store, expected)
     if engine is None:
         engine = build_engine(store, overrides)
         if save:
@@ -345,13 +350,17 @@ def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None 
     return engine
 
 
-def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None) -> int:
+def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, keep: bool = False) -> int:
     """Bring the on-disk engine snapshot up to date with the store (``graphfraud serve`` does this once
-    before starting its workers, so each worker starts from it). Returns the sequence number covered."""
-    from .graph.persist import save_engine
+    before starting its workers, so each worker starts from it). With ``keep``, the engine also stays in
+    this process for the workers it forks next (:func:`graphfraud.graph.persist.keep_for_workers`): they
+    start without reading the file and share its pages. Returns the sequence number covered."""
+    from .graph.persist import keep_for_workers, save_engine
 
     scorer = Scorer(store, overrides=overrides)
     save_engine(store, scorer.engine)
+    if keep:
+        keep_for_workers(store, scorer.engine)
     return scorer.engine.seq
 
 

@@ -81,3 +81,42 @@ def test_engine_snapshot_is_used_only_when_signed_by_the_store_and_written_by_th
     Path(path).write_bytes(bytes(data))
     assert persist.load_engine(store, fresh) is None
     store.close()
+
+
+def test_serving_workers_inherit_the_prepared_engine_once_each(tmp_path: Path, monkeypatch) -> None:
+    """``serve`` prepares the engine before forking: a worker's scorer takes that very engine (no snapshot
+    file read), once per process; another scorer in the same process, or other settings, do not share it."""
+    import os
+
+    from graphfraud.graph import persist
+    from graphfraud.scoring import prepare_engine
+
+    store = open_store(str(tmp_path / "w.db"))
+    for i in range(30):
+        store.add_transaction(_tx(i))
+    prepare_engine(store, keep=True)
+    kept = persist._FOR_WORKERS[str(store.location)][1]
+    read: list[str] = []
+    real_load = persist.load_engine
+    monkeypatch.setattr(persist, "load_engine", lambda st, exp: read.append("file") or real_load(st, exp))
+    pid = os.fork()
+    if pid == 0:  # a worker: starts from the inherited engine, applies what came after it
+        ok = False
+        try:
+            mine = open_store(str(tmp_path / "w.db"))  # SQLite handles never cross a fork
+            mine.add_transaction(_tx(30))
+            s = Scorer(mine)
+            ok = s.engine is kept and not read and s.engine.n_tx == 31
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    first = Scorer(store)  # this process's first scorer takes it; the parent's copy never saw the child's write
+    assert first.engine is kept and not read
+    second = Scorer(store)
+    assert second.engine is not kept and read == ["file"]
+    prepare_engine(store, keep=True)
+    kept = persist._FOR_WORKERS[str(store.location)][1]
+    other = Scorer(store, overrides={"hub_limits": "default=3"})  # other settings: its own engine
+    assert other.engine is not kept and other.engine.policy.hub_limit("device") == 3
+    store.close()

@@ -10,6 +10,9 @@
   a buffering proxy (nginx) in front when clients are slow or far away, as gunicorn advises.
 * SIGTERM (or SIGINT) stops gracefully: workers stop accepting, requests in flight finish (up to
   ``graceful_timeout``), and since a score is stored before it is answered, nothing acknowledged is lost.
+* Before forking, the arbiter builds or loads the scoring engine once and keeps it: the workers inherit it
+  (no snapshot to read, ready at once) and share its pages copy-on-write, so N workers cost about one
+  engine plus what each has changed since. The arbiter never touches it after the fork.
 * Before forking, the arbiter opens the store once (creating its tables, and the key file when no
   ``GRAPHFRAUD_SECRET_KEY`` is set) so workers never race to initialise them, and makes a folder where workers share metrics snapshots.
 * A separate, lower-priority process refreshes the ring registry every ``rings_every`` seconds when the
@@ -93,10 +96,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     st = open_store(store)
     try:
         ensure_secret(st)  # creates the key file once, before workers race for it
-        # one engine snapshot, brought up to date here, so every worker starts from it in seconds
+        # one engine, brought up to date here (and saved): every worker forked from this process starts from
+        # it at once, sharing its memory pages until it changes them (copy-on-write)
         from graphfraud.scoring import prepare_engine
 
-        prepare_engine(st)
+        prepare_engine(st, keep=True)
     finally:
         st.close()
     metrics_dir = tempfile.mkdtemp(prefix="graphfraud-metrics-")

@@ -31,6 +31,9 @@ from ..storage.roles import GraphStore
 from .engine import GraphEngine
 
 MAGIC = b"GFENGINE1\n"
+#: An engine this process built before forking its serving workers, per store: each worker takes it once
+#: (:func:`inherited_engine`) and shares its memory pages with the others until it writes to them.
+_FOR_WORKERS: dict[str, tuple[str, GraphEngine]] = {}
 
 
 def snapshot_path(store: GraphStore) -> str:
@@ -64,7 +67,7 @@ def code_version() -> str:
     """A hash of the engine's code: a pickle of other code may lack attributes this code needs."""
     from .. import labels
     from .. import pagerank as ranking
-    from . import activity, components, engine, flows, policy, snapshot
+    from . import activity, components, engine, flows, policy, snapshot, txlog
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -73,7 +76,7 @@ def code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
         release = "source"
     h = hashlib.sha256(release.encode())
-    for mod in (engine, components, policy, snapshot, activity, flows, labels, ranking):
+    for mod in (engine, components, policy, snapshot, activity, flows, txlog, labels, ranking):
         try:
             h.update(inspect.getsource(mod).encode())
         except (OSError, TypeError):  # installed without sources: the release number stands for the code
@@ -113,6 +116,22 @@ def save_engine(store: GraphStore, engine: GraphEngine) -> str:
             os.unlink(tmp)
         raise
     return path
+
+
+def keep_for_workers(store: GraphStore, engine: GraphEngine) -> None:
+    """Hand ``engine`` to the processes this one forks next (``graphfraud serve`` calls it before starting
+    its workers): they start from it without reading the snapshot file, and its pages stay shared between
+    them (copy-on-write) except those a worker changes. This process must not change it afterwards."""
+    _FOR_WORKERS[str(store.location)] = (fingerprint(engine), engine)
+
+
+def inherited_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
+    """The engine kept by :func:`keep_for_workers` for this store, once per process (a second scorer in the
+    same process must not share it), if its settings match ``expected`` and it is not ahead of the store."""
+    got = _FOR_WORKERS.pop(str(store.location), None)
+    if got is None or got[0] != fingerprint(expected) or got[1].seq > store.last_seq():
+        return None
+    return got[1]
 
 
 def load_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
