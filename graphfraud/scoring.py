@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import progress, settings
-from .errors import Conflict, GraphFraudError
+from .errors import Conflict, GraphFraudError, ValidationError
 from .graph.engine import GraphEngine
 from .graph.features import compute_features
 from .graph.policy import LinkPolicy
@@ -103,6 +103,9 @@ _WORDS = {
     "fraud_proximity_max_identifier": "an identifier is close in the graph to confirmed fraud ({v})",
 }
 
+
+#: What refuses one transaction of a batch without failing the others: the client's content.
+ITEM_ERRORS = (Conflict, ValidationError)
 
 def _num(v: float) -> str:
     if isinstance(v, float) and math.isnan(v):
@@ -532,6 +535,19 @@ class Scorer:
     def score_many(self, txs: Sequence[Transaction], scored_by: str | None = None) -> list[dict[str, Any]]:
         """Score in order: later transactions see the earlier ones."""
         return [self.score(tx, scored_by) for tx in txs]
+
+    def score_batch(self, txs: Sequence[Transaction], scored_by: str | None = None
+                    ) -> list[dict[str, Any] | GraphFraudError]:
+        """Score a client's batch in order, each transaction once: one the store refuses (a conflict with a
+        stored one, :data:`ITEM_ERRORS`) is returned as its error in its place and the others are scored
+        as if it had not been sent. Any other error (the store failing) is raised."""
+        out: list[dict[str, Any] | GraphFraudError] = []
+        for tx in txs:
+            try:
+                out.append(self.score(tx, scored_by))
+            except ITEM_ERRORS as e:
+                out.append(e)
+        return out
 
     def _replay(self, tx: Transaction) -> dict[str, Any]:
         seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content

@@ -233,24 +233,9 @@ def score_batch() -> Response:
             valid.append((i, to_transaction(item)))
         except GraphFraudError as e:
             results[i] = _item_error(i, e)
-    sc = scorer()
-    done = False
     if valid:
-        try:
-            out = sc.score_many([tx for _, tx in valid], scored_by())
-            for (i, _), r in zip(valid, out):
-                results[i] = {"ok": True, "index": i, **r}
-            done = True
-        except GraphFraudError:
-            done = False  # one item was refused (a conflict): score them one by one, each its own answer
-        if not done:
-            for i, tx in valid:
-                try:
-                    results[i] = {"ok": True, "index": i, **sc.score(tx, scored_by())}
-                except GraphFraudError as e:
-                    if status_for(e) >= 500:
-                        raise
-                    results[i] = _item_error(i, e)
+        for (i, _), r in zip(valid, scorer().score_batch([tx for _, tx in valid], scored_by())):
+            results[i] = _item_error(i, r) if isinstance(r, GraphFraudError) else {"ok": True, "index": i, **r}
     for r in results:
         if r is not None and r.get("ok"):
             state().metrics.observe_decision(r)

@@ -64,6 +64,8 @@ def test_batch_with_a_conflicting_item_still_stores_the_others(client, auth, sto
     assert [x["ok"] for x in body["results"]] == [True, False, True]
     assert body["results"][1]["status"] == 409
     assert store.get_transaction("C1") and store.get_transaction("C3")
+    # each item scored once: the ones before the refused item are new scores, not replays of a second pass
+    assert [body["results"][k]["replay"] for k in (0, 2)] == [False, False]
 
 
 def test_batch_over_the_limit_is_413_and_stores_nothing(app, client, auth, store):
