@@ -1,9 +1,11 @@
 """A node's neighbourhood in the stored graph: who and what is linked to a user or an identifier, and the
 money between users, walked breadth first with a node budget. What the API's entity view returns; the
-investigator pages draw theirs with the same helpers (:func:`in_window`, :func:`other_party`).
+investigator pages draw theirs through the same traversal (:func:`walk`) and helpers (:func:`in_window`,
+:func:`other_party`), folding hubs and masking on top.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import NotFound
@@ -35,6 +37,35 @@ def other_party(transfer: dict[str, Any], user_id: str) -> str:
     return str(transfer["payee"] if transfer["payer"] == user_id else transfer["payer"])
 
 
+Node = tuple[str, str]  # (type, id): "user" or an identifier type
+
+
+def walk(start: Node, hops: int, expand: Callable[[str, str, int], Iterable[Node]],
+         opens: Callable[[str, str, int], bool] = lambda t, k, hop: True) -> None:
+    """The one breadth-first traversal of the stored graph, ``hops`` deep from ``start``.
+
+    ``expand(type, id, hop)`` adds what the caller draws of one node's links and transfers (the API: plain
+    nodes and edges; the investigator pages: hubs folded, a time window, masked labels) and returns the
+    neighbours it added; ``opens(type, id, hop)`` may keep a node reached on the way closed (a hub). The
+    caller keeps its own node budget.
+
+    >>> seen = []
+    >>> graph = {("user", "a"): [("card", "c")], ("card", "c"): [("user", "b")], ("user", "b"): []}
+    >>> walk(("user", "a"), 2, lambda t, k, hop: seen.append((hop, k)) or graph[(t, k)])
+    >>> seen
+    [(1, 'a'), (2, 'c')]
+    """
+    frontier = [start]
+    for hop in range(1, hops + 1):
+        nxt: list[Node] = []
+        for t, k in frontier:
+            if opens(t, k, hop):
+                nxt.extend(expand(t, k, hop))
+        if not nxt:
+            return
+        frontier = nxt
+
+
 def neighbourhood(store: GraphStore, node_type: str, node_id: str, hops: int, limit: int) -> dict[str, Any]:
     """Nodes and edges within ``hops`` of a node, at most ``limit`` nodes (breadth first): user-identifier
     links (``kind`` link) and, between users, transfers (``kind`` transfer, directed from payer to payee);
@@ -43,45 +74,47 @@ def neighbourhood(store: GraphStore, node_type: str, node_id: str, hops: int, li
     start = f"{node_type}:{node_id}"
     nodes: dict[str, dict[str, Any]] = {start: {"id": start, "type": node_type, "key": node_id, "hop": 0}}
     edges: dict[tuple[str, ...], dict[str, Any]] = {}
-    frontier = [(node_type, node_id)]
     truncated = False
-    for hop in range(1, hops + 1):
-        nxt = []
-        for t, k in frontier:
-            room = limit - len(nodes)
-            if room <= 0:
-                truncated = True
-                break
-            rows = store.neighbours(t, k, room + 1)
-            for r in rows:
-                u, e = f"user:{r['user_id']}", f"{r['type']}:{r['entity_id']}"
-                other_type, other = ("user", r["user_id"]) if t != "user" else (r["type"], r["entity_id"])
-                oid = f"{other_type}:{other}"
-                if oid not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
-                    nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
-                    nxt.append((other_type, other))
-                edges.setdefault((u, e), {"source": u, "target": e, "kind": "link", "n": r.get("n"),
-                                          "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
-            if t != "user":
-                continue
-            # money between users: one directed edge per payer and payee (source pays target)
-            for r in store.transfers_of(k, max(limit - len(nodes), 0) + 1):
-                other = other_party(r, k)
-                oid = f"user:{other}"
-                if oid not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
-                    nodes[oid] = {"id": oid, "type": "user", "key": other, "hop": hop}
-                    nxt.append(("user", other))
-                src, dst = f"user:{r['payer']}", f"user:{r['payee']}"
-                edges.setdefault(("transfer", src, dst), {
-                    "source": src, "target": dst, "kind": "transfer", "n": r.get("n"), "amount": r.get("amount"),
-                    "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
-        frontier = nxt
+
+    def expand(t: str, k: str, hop: int) -> list[Node]:
+        nonlocal truncated
+        nxt: list[Node] = []
+        room = limit - len(nodes)
+        if room <= 0:
+            truncated = True
+            return nxt
+        rows = store.neighbours(t, k, room + 1)
+        for r in rows:
+            u, e = f"user:{r['user_id']}", f"{r['type']}:{r['entity_id']}"
+            other_type, other = ("user", r["user_id"]) if t != "user" else (r["type"], r["entity_id"])
+            oid = f"{other_type}:{other}"
+            if oid not in nodes:
+                if len(nodes) >= limit:
+                    truncated = True
+                    continue
+                nodes[oid] = {"id": oid, "type": other_type, "key": other, "hop": hop}
+                nxt.append((other_type, other))
+            edges.setdefault((u, e), {"source": u, "target": e, "kind": "link", "n": r.get("n"),
+                                      "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
+        if t != "user":
+            return nxt
+        # money between users: one directed edge per payer and payee (source pays target)
+        for r in store.transfers_of(k, max(limit - len(nodes), 0) + 1):
+            other = other_party(r, k)
+            oid = f"user:{other}"
+            if oid not in nodes:
+                if len(nodes) >= limit:
+                    truncated = True
+                    continue
+                nodes[oid] = {"id": oid, "type": "user", "key": other, "hop": hop}
+                nxt.append(("user", other))
+            src, dst = f"user:{r['payer']}", f"user:{r['payee']}"
+            edges.setdefault(("transfer", src, dst), {
+                "source": src, "target": dst, "kind": "transfer", "n": r.get("n"), "amount": r.get("amount"),
+                "first_seen": r.get("first_seen"), "last_seen": r.get("last_seen")})
+        return nxt
+
+    walk((node_type, node_id), hops, expand)
     if len(nodes) == 1:
         if node_type != "user" or not store.transactions_of("user_id", node_id, 1):
             # personal identifiers are never echoed whole (messages end up in logs and tickets)
@@ -95,4 +128,4 @@ def neighbourhood(store: GraphStore, node_type: str, node_id: str, hops: int, li
             "nodes": list(nodes.values()), "edges": list(edges.values())}
 
 
-__all__ = ["neighbourhood", "in_window", "other_party"]
+__all__ = ["neighbourhood", "walk", "in_window", "other_party"]

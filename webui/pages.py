@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
-from graphfraud.neighbourhood import in_window, other_party
+from graphfraud.neighbourhood import in_window, other_party, walk
 from graphfraud.ringrefresh import ensure_rings, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 
@@ -736,16 +736,9 @@ def graph_entity(node_type: str, node_id: str) -> Response:
     start = gb.add_node(node_type, real, via=request.args.get("via"))
     if start is None:
         abort(404)
-    frontier = [(node_type, real)]
-    for hop in range(hops):
-        nxt: list[tuple[str, str]] = []
-        for typ, ident in frontier:
-            nid = f"{typ}:{node_key(typ, ident)}"
-            # hubs reached on the way stay folded; only the node asked for opens its users
-            if hop > 0 and gb.nodes.get(nid, {}).get("hub"):
-                continue
-            nxt += gb.expand(typ, ident, limit)
-        frontier = nxt
+    # the core's one traversal; hubs reached on the way stay folded (only the node asked for opens its users)
+    walk((node_type, real), hops, lambda typ, ident, hop: gb.expand(typ, ident, limit),
+         opens=lambda typ, ident, hop: hop == 1 or not gb.nodes.get(f"{typ}:{node_key(typ, ident)}", {}).get("hub"))
     if len(gb.nodes) == 1 and not _transactions_of(node_type, real, 1):
         raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
     return _json(gb.result(focus=start))
