@@ -31,7 +31,8 @@ from .graph.features import row_names, tabular_names, user_history_names
 from .memory import long_lived
 from .output import csv_writer, open_private
 from .rules import RuleSet
-from .scoring import decide, model_reasons, new_engine, ring_context, rule_hits
+from .graph.build import new_engine
+from .scoring import decide, model_reasons, ring_context, rule_hits
 from .storage.roles import GraphStore
 from .training import fit_classifier, load_history, queue_store_labels, replay
 

@@ -539,7 +539,7 @@ def suspects(top: int, fmt: str, raw: bool, store_path: str | None) -> None:
       graphfraud suspects --top 20
       graphfraud suspects --top 0 --format csv > suspects.csv
     """
-    from .scoring import load_or_build_engine
+    from .graph.build import load_or_build_engine
     from .suspects import format_suspects, rank_suspects
 
     store = open_store(store_path)

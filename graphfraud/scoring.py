@@ -16,12 +16,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import progress, settings
+from . import settings
 from .errors import Conflict, GraphFraudError, ValidationError
+# engine construction lives in graph.build; these names stay importable from here
+from .graph.build import build_engine as build_engine
+from .graph.build import load_or_build_engine as load_or_build_engine
+from .graph.build import new_engine as new_engine
 from .graph.engine import GraphEngine
 from .graph.features import compute_features
-from .graph.policy import LinkPolicy
-from .memory import long_lived
 from .ringscore import ClusterStats, score_cluster
 from .rules import Hit, RuleSet
 from .schema import Label, Transaction
@@ -238,7 +240,7 @@ def ring_context(engine: GraphEngine, tx: Transaction, registry: Mapping[str, st
             continue
         n_users = engine.e_nusers[e]
         mine = e in ents
-        if engine.e_hub[e] or (not mine and engine.policy.is_hub(typ, n_users + 1)):
+        if engine.is_hub_for(e, mine):
             continue
         roots.add(engine.find(engine.e_node[e]))
         others = n_users - (1 if mine else 0)
@@ -300,59 +302,6 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
     return score, fraud
 
 
-@long_lived()
-def build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, reveal: bool = True) -> GraphEngine:
-    """A serving engine rebuilt from everything in the store (labels all known, one fresh snapshot).
-
-    Every label is revealed at the end, in the order they became known (their ``known_at``, or the label
-    delay after their transaction), so windows of "fraud known lately" count them as a replay would."""
-    engine = new_engine(overrides)
-    seq0 = store.last_seq()  # anything stored while we read is applied again by catch-up (idempotent)
-    n = 0
-    with progress.phase("building the graph", unit="transactions") as shown:
-        for tx, seq in store.iter_transactions():
-            engine.apply(tx, seq, snapshots=False, reveal=False)
-            n += 1
-            if not n % progress.EVERY:
-                shown.update(n, fraction=seq / max(seq0, 1))
-        shown.update(n, fraction=1.0)
-    for seq, label in store.labels():
-        engine.defer_label(label)
-        engine.seq = max(engine.seq, seq)
-    with progress.phase("revealing labels and taking a snapshot"):
-        if reveal:
-            engine.reveal_all()
-        engine.seq = seq0
-        if engine.n_tx:
-            engine.take_snapshot(int(engine.clock))
-            iv = engine.snapshot_interval_ms
-            engine.next_snapshot = (int(engine.clock) // iv + 1) * iv
-    return engine
-
-
-def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, save: bool = True
-                         ) -> GraphEngine:
-    """The engine a serving process inherited from its parent (:func:`prepare_engine`), else the one in the
-    on-disk snapshot when valid (fast), else rebuilt from the store (and saved)."""
-    from .graph.persist import inherited_engine, load_engine, save_engine
-
-    expected = new_engine(overrides)
-    engine = inherited_engine(store, expected)
-    if engine is not None:
-        return engine
-    with progress.phase("reading the engine snapshot"):
-        engine = load_engine(store, expected)
-    if engine is None:
-        engine = build_engine(store, overrides)
-        if save:
-            try:
-                with progress.phase("saving the engine snapshot"):
-                    save_engine(store, engine)
-            except OSError:  # a read-only folder: serve without a snapshot
-                pass
-    return engine
-
-
 def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, keep: bool = False) -> int:
     """Bring the on-disk engine snapshot up to date with the store (``graphfraud serve`` does this once
     before starting its workers, so each worker starts from it). With ``keep``, the engine also stays in
@@ -365,16 +314,6 @@ def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None
     if keep:
         keep_for_workers(store, scorer.engine)
     return scorer.engine.seq
-
-
-def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int | None = None) -> GraphEngine:
-    rates = {k: float(v) for k, v in settings.parse_pairs(settings.get("rates", overrides)).items()}
-    delay = label_delay_ms if label_delay_ms is not None else int(settings.get("label_delay", overrides) * 1000)
-    extra = [t for t in str(settings.get("extra_types", overrides) or "").split(",") if t.strip()]
-    return GraphEngine(LinkPolicy.from_settings(overrides),
-                       snapshot_interval_ms=int(settings.get("snapshot_interval", overrides) * 1000),
-                       label_delay_ms=delay, rates=rates, base_currency=settings.get("base_currency", overrides),
-                       extra_types=extra)
 
 
 class Scorer:

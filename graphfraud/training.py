@@ -22,7 +22,7 @@ from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
 from .memory import long_lived
 from .schema import LABEL_SOURCES, Transaction
-from .scoring import new_engine
+from .graph.build import new_engine
 from .storage.roles import GraphStore
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
 from .activity import CardTrack, Reveals, new_times, push_time
+from . import components
 from .components import Comp
 from .flows import FlowGraph
 from .policy import LinkPolicy
@@ -162,11 +163,6 @@ class GraphEngine:
         self.n_tx = 0
         self.seq = 0  # last store sequence number applied
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_feature_layout", None)  # a cache of graph.features, rebuilt on first use
-        return state
-
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "new_hubs" not in state:  # saved before new hubs were tracked: None asks for a full rebuild
             state["new_hubs"] = None if state.get("hubs_since_rebuild") else []
@@ -249,6 +245,16 @@ class GraphEngine:
         c.oldest = (ts, name)
         return u
 
+    def is_hub_for(self, e: int, mine: bool) -> bool:
+        """Whether identifier ``e`` is a hub for a transaction about to use it: one already, or (``mine``
+        false: its user has not used it yet) one more user would make it one. Context types never are. The
+        one hub test of features and ring context: a hub does not link the transaction to a cluster."""
+        if self.e_node[e] < 0:
+            return False
+        if self.e_hub[e]:
+            return True
+        return not mine and self.policy.is_hub(self.e_type[e], self.e_nusers[e] + 1)
+
     def entity(self, typ: str, name: str) -> int | None:
         """The index of identifier ``name`` of type ``typ``, or None when the engine has not seen it."""
         names = self.ent_ix.get(typ)
@@ -316,8 +322,19 @@ class GraphEngine:
             self.clock = now
 
     def take_snapshot(self, now: int) -> None:
+        """Re-split components glued by new hubs, then PageRank and fraud proximity (graph.snapshot)."""
+        if self.hubs_since_rebuild:
+            if self.new_hubs:
+                components.split(self, self.new_hubs)
+            else:  # an engine saved before new hubs were tracked
+                components.rebuild(self)
         self.snapshot = build_snapshot(self)
         self.snapshot_version += 1
+
+    def rebuild_components(self) -> None:
+        """Recompute every component from the links that still link (the reference for the incremental
+        re-split :meth:`take_snapshot` does)."""
+        components.rebuild(self)
 
     # ------------------------------------------------------------------ transactions
     def apply(self, tx: Transaction, seq: int | None = None, snapshots: bool = True, reveal: bool = True) -> None:

@@ -112,23 +112,30 @@ def user_history_names(entity_types: tuple[str, ...]) -> list[str]:
 
 
 class _Layout:
-    """Where each entity type's features sit in a row, and its hub limit (per engine, built once)."""
+    """Where each entity type's features sit in a row (per link policy and entity types, built once)."""
 
-    __slots__ = ("policy", "types", "names", "slot", "limit", "template")
+    __slots__ = ("policy", "types", "names", "slot", "template")
 
     def __init__(self, engine: "GraphEngine"):
         self.policy = engine.policy
         self.types = engine.entity_types
         self.names = feature_names(self.types)
         self.slot = {t: _HEAD + _PER_TYPE * k for k, t in enumerate(self.types)}
-        self.limit = {t: self.policy.hub_limit(t) for t in self.types}
         self.template = [NAN] * len(self.names)
 
 
+#: The layouts of the engines' settings seen in this process (a link policy and entity types each; a
+#: handful at most), here rather than on the engine: the engine holds graph state only.
+_LAYOUTS: dict[tuple[int, tuple[str, ...]], _Layout] = {}
+
+
 def _layout(engine: "GraphEngine") -> _Layout:
-    lay: _Layout | None = engine.__dict__.get("_feature_layout")
-    if lay is None or lay.policy is not engine.policy or lay.types is not engine.entity_types:
-        lay = engine.__dict__["_feature_layout"] = _Layout(engine)
+    key = (id(engine.policy), engine.entity_types)
+    lay = _LAYOUTS.get(key)
+    if lay is None or lay.policy is not engine.policy:  # an id reused by a new policy object
+        if len(_LAYOUTS) > 64:
+            _LAYOUTS.clear()
+        lay = _LAYOUTS[key] = _Layout(engine)
     return lay
 
 
@@ -170,9 +177,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     Complexity: O(identifiers of the transaction x log of their recent activity + the user's and the card's
     transactions in the last 30 days + known-fraud users on the user's identifiers).
     """
-    lay: _Layout | None = engine.__dict__.get("_feature_layout")
-    if lay is None or lay.policy is not engine.policy or lay.types is not engine.entity_types:
-        lay = _layout(engine)
+    lay = _layout(engine)
     ts = tx.ts
     lo1h, lo1d, lo7, lo30 = ts - _W1H, ts - _W1D, ts - _W7, ts - _W30
     u = engine.user_ix.get(tx.user_id)
@@ -198,7 +203,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
                                                           engine.e_first, engine.e_node, engine.e_hub)
     e_times, e_rev, e_decl = engine.e_times, engine.e_rev, engine.e_decl
     find = engine.find
-    slot, limit = lay.slot, lay.limit
+    slot, is_hub_for = lay.slot, engine.is_hub_for
     for typ, name in tx.entities():
         o = slot.get(typ)
         names = ent_ix.get(typ)
@@ -216,15 +221,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         mine = ents is not None and e in ents
         fr = e_fraud[e]
         node = e_node[e]
-        if node < 0:
-            hub = False
-        elif e_hub[e]:
-            hub = True
-        elif mine:
-            hub = False
-        else:
-            lim = limit.get(typ)
-            hub = n_users + 1 > (lim if lim is not None else engine.policy.hub_limit(typ))
+        hub = is_hub_for(e, mine)
         if o is not None:
             # every event the engine holds happened (or became known) by now: the windows' upper end is the
             # end of each list
