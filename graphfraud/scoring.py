@@ -387,7 +387,7 @@ class Scorer:
                     self.engine.apply_label_now(ev.label)
                 elif ev.kind == "model":
                     self._load_model()
-                self.engine.seq = max(self.engine.seq, ev.seq)
+                self.engine.saw(ev.seq)
                 n += 1
             if len(events) < _CATCH_UP_BATCH:
                 break
@@ -466,7 +466,7 @@ class Scorer:
         with self.lock:
             if seq == self.engine.seq + 1:  # nobody wrote in between: apply it here, skip the read-back
                 self.engine.apply(tx, seq)
-                self.engine.seq = seq + 1  # the decision took the next number
+                self.engine.saw(seq + 1)  # the decision took the next number
             else:
                 self.catch_up()
         return self._response(record, replay=False, catching_up=lag > 1000)

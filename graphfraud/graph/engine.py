@@ -631,6 +631,11 @@ class GraphEngine:
             elif fr is not None:
                 fr.discard(u)
 
+    def saw(self, seq: int) -> None:
+        """The store's events up to sequence number ``seq`` are in this engine (catch-up resumes after it)."""
+        if seq > self.seq:
+            self.seq = seq
+
     def is_known_fraud_tx(self, transaction_id: str) -> bool:
         return self.txs.is_fraud(transaction_id)
 
