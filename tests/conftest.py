@@ -3,23 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.neo4j_process import Neo4jProcess, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 NEO4J_START_TIMEOUT = 240.0  # seconds; start-up is CPU-bound and the cores are often shared
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _neo4j_unavailable(reason: str) -> None:
@@ -44,46 +36,18 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not script.exists() or shutil.which("java") is None:
         _neo4j_unavailable("scripts/neo4j-server or java is missing")
     data = tmp_path_factory.mktemp("neo4j")
-    port = _free_port()
     log = open(data / "server.err", "w")
-    proc = subprocess.Popen([str(script), "--port", str(port), "--data", str(data / "db")], stdout=subprocess.PIPE,
-                            stderr=log, text=True)
-    ready = threading.Event()
-
-    def watch() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if f"bolt://127.0.0.1:{port}" in line:
-                ready.set()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-
-    def stop(kill: bool) -> None:
-        if not kill:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                kill = True
-        if kill:
-            proc.kill()
-            proc.wait()
-        watcher.join(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    server = Neo4jProcess(data / "db", free_port(), stderr=log)
+    if not server.wait_ready(NEO4J_START_TIMEOUT):
+        server.stop(kill=True)
         log.close()
-
-    deadline = time.monotonic() + NEO4J_START_TIMEOUT
-    while not ready.wait(1.0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(kill=True)
-            tail = (data / "server.err").read_text(errors="replace").strip().splitlines()[-1:]
-            _neo4j_unavailable(f"no ready line from scripts/neo4j-server ({' '.join(tail) or 'no output'})")
+        tail = (data / "server.err").read_text(errors="replace").strip().splitlines()[-1:]
+        _neo4j_unavailable(f"no ready line from scripts/neo4j-server ({' '.join(tail) or 'no output'})")
     try:
-        yield f"bolt://127.0.0.1:{port}"
+        yield server.url
     finally:
-        stop(kill=False)
+        server.stop()
+        log.close()
 
 
 def clear_neo4j(url: str) -> None:

@@ -4,11 +4,7 @@ same file, which later Bolt loads add to."""
 from __future__ import annotations
 
 import shutil
-import socket
 import stat
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +18,7 @@ from graphfraud.errors import StorageError, ValidationError
 from graphfraud.storage.neo4j_import import ImportWriter
 from loaders import load_file
 from loaders.offline import import_offline
+from tests.neo4j_process import Neo4jProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = ROOT / "scripts" / "neo4j-admin"
@@ -131,33 +128,13 @@ def test_cli_reports_a_bad_file_in_one_line(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------ on real servers
-def _start(data: Path) -> tuple[subprocess.Popen[str], str, threading.Thread]:
-    """A second server (``scripts/neo4j-server``) on an imported home; as tests/conftest.py starts the first."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen([str(ROOT / "scripts" / "neo4j-server"), "--port", str(port), "--data", str(data),
-                             "--no-gds"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    ready = threading.Event()
-
-    def watch() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if f"bolt://127.0.0.1:{port}" in line:
-                ready.set()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    deadline = time.monotonic() + 240
-    while not ready.wait(1.0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            watcher.join(timeout=10)
-            if proc.stdout is not None:
-                proc.stdout.close()
-            pytest.fail("scripts/neo4j-server did not start on the imported database")
-    return proc, f"bolt://127.0.0.1:{port}", watcher
+def _start(data: Path) -> Neo4jProcess:
+    """A second server on an imported home, started as tests/conftest.py starts the first."""
+    server = Neo4jProcess(data, free_port(), "--no-gds")
+    if not server.wait_ready(240):
+        server.stop(kill=True)
+        pytest.fail("scripts/neo4j-server did not start on the imported database")
+    return server
 
 
 def _graph(store: Any) -> dict[str, Any]:
@@ -193,7 +170,8 @@ def imported(neo4j_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     src = _csv(tmp / "history.csv", _rows(2_000) + [_rows(1, 7)[0]])  # t7 twice: a duplicate
     more = _csv(tmp / "more.csv", _rows(300, 1_990))  # 10 repeats of history, 290 new
     summary = import_offline(src, tmp / "home", mapping=MAPPING, admin=str(ADMIN))
-    proc, url, watcher = _start(tmp / "home")
+    server = _start(tmp / "home")
+    url = server.url
     try:
         Neo4jStore(neo4j_server).clear()
         bolt = open_store(neo4j_server)
@@ -201,11 +179,7 @@ def imported(neo4j_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         offline = open_store(url)  # creates the constraints and indexes
         yield {"summary": summary, "loaded": loaded, "offline": offline, "bolt": bolt, "more": more, "tmp": tmp}
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        watcher.join(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        server.stop()
 
 
 @pytest.mark.neo4j
