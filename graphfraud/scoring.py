@@ -471,10 +471,6 @@ class Scorer:
                 self.catch_up()
         return self._response(record, replay=False, catching_up=lag > 1000)
 
-    def score_many(self, txs: Sequence[Transaction], scored_by: str | None = None) -> list[dict[str, Any]]:
-        """Score in order: later transactions see the earlier ones."""
-        return [self.score(tx, scored_by) for tx in txs]
-
     def score_batch(self, txs: Sequence[Transaction], scored_by: str | None = None
                     ) -> list[dict[str, Any] | GraphFraudError]:
         """Score a client's batch in order, each transaction once: one the store refuses (a conflict with a

@@ -636,9 +636,6 @@ class GraphEngine:
         if seq > self.seq:
             self.seq = seq
 
-    def is_known_fraud_tx(self, transaction_id: str) -> bool:
-        return self.txs.is_fraud(transaction_id)
-
     def knows_transaction(self, transaction_id: str) -> bool:
         """True once a transaction with this id was applied."""
         return transaction_id in self.txs

@@ -93,11 +93,6 @@ class TxLog:
         self.ftype[i] = self._word(fraud_type)
         self.known[i] = known
 
-    def is_fraud(self, tx_id: str) -> bool:
-        """True when the transaction's current label says fraud."""
-        i = self.index.get(tx_id)
-        return i is not None and self.rank[i] >= 0 and self.words[self.value[i]] == "1"
-
     def _word(self, word: str | None) -> int:
         k = self.word_ix.get(word)
         if k is None:
