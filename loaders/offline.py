@@ -16,6 +16,7 @@ from typing import Any
 from graphfraud import progress as gf_progress
 from graphfraud import settings
 from graphfraud.errors import ValidationError
+from graphfraud.output import private_umask
 from graphfraud.storage.neo4j_import import ImportFiles, ImportRun, ImportWriter, run_import
 
 from .bulk import _prepare_chunk
@@ -98,44 +99,47 @@ def import_offline(path: str | os.PathLike[str], home: str | os.PathLike[str], *
     mp = load_mapping(mapping) if mapping is not None else None
     size = int(chunk_size if chunk_size is not None else settings.get("chunk_size"))
     max_id = int(settings.get("max_id_length"))
-    home = Path(home)
-    if files_dir is None:
-        home.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".graphfraud-import-", dir=home))
-    else:
-        work = Path(files_dir)
-    try:
-        reader = ChunkReader(path, size)
-        writer = ImportWriter(work, source=Path(path).name)
-        rows_read, errors = 0, []
-        with gf_progress.phase(f"writing import files from {Path(path).name}", unit="rows") as bar:
-            for k, chunk in enumerate(reader):
-                if k == 0 and mp is not None:
-                    mp.check_columns(reader.columns)
-                rows_read += chunk.n_records
-                errors += [f"row {r if r is not None else '?'}: {why}" for r, why, _ in chunk.rejects]
-                if len(chunk.frame) or k == 0:
-                    prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, mp.extra_types if mp else (), max_id)
-                    errors += [f"row {int(chunk.rows[p])}: {'; '.join(dict.fromkeys(prepared.reasons[p]))}"
-                               for p in sorted(prepared.reasons)]
-                    if not errors:
-                        writer.add(prepared.good)
-                if len(errors) >= MAX_ERRORS:
-                    break
-                bar.update(rows_read, fraction=reader.fraction())
-            if errors:
-                raise ValidationError(
-                    f"{Path(path).name} has bad rows ({errors[0]}{'; and more' if len(errors) > 1 else ''}); the "
-                    "offline import takes only a clean file and wrote nothing. Fix them, or load the file over "
-                    "Bolt (graphfraud load), which sets bad rows aside in a rejects file.",
-                    errors[:MAX_ERRORS], code="invalid_transaction")
-            files: ImportFiles = writer.finish()
-        seconds_files = time.perf_counter() - started
-        with gf_progress.phase(f"running the Neo4j importer into {home}"):
-            run: ImportRun = run_import(files, home, database=database, admin=admin)
-    finally:
+    # the import files and the database hold transaction data: owner-only, as every file the product writes
+    # (the umask reaches the importer, a child process)
+    with private_umask():
+        home = Path(home)
         if files_dir is None:
-            shutil.rmtree(work, ignore_errors=True)
+            home.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=".graphfraud-import-", dir=home))
+        else:
+            work = Path(files_dir)
+        try:
+            reader = ChunkReader(path, size)
+            writer = ImportWriter(work, source=Path(path).name)
+            rows_read, errors = 0, []
+            with gf_progress.phase(f"writing import files from {Path(path).name}", unit="rows") as bar:
+                for k, chunk in enumerate(reader):
+                    if k == 0 and mp is not None:
+                        mp.check_columns(reader.columns)
+                    rows_read += chunk.n_records
+                    errors += [f"row {r if r is not None else '?'}: {why}" for r, why, _ in chunk.rejects]
+                    if len(chunk.frame) or k == 0:
+                        prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, mp.extra_types if mp else (), max_id)
+                        errors += [f"row {int(chunk.rows[p])}: {'; '.join(dict.fromkeys(prepared.reasons[p]))}"
+                                   for p in sorted(prepared.reasons)]
+                        if not errors:
+                            writer.add(prepared.good)
+                    if len(errors) >= MAX_ERRORS:
+                        break
+                    bar.update(rows_read, fraction=reader.fraction())
+                if errors:
+                    raise ValidationError(
+                        f"{Path(path).name} has bad rows ({errors[0]}{'; and more' if len(errors) > 1 else ''}); the "
+                        "offline import takes only a clean file and wrote nothing. Fix them, or load the file over "
+                        "Bolt (graphfraud load), which sets bad rows aside in a rejects file.",
+                        errors[:MAX_ERRORS], code="invalid_transaction")
+                files: ImportFiles = writer.finish()
+            seconds_files = time.perf_counter() - started
+            with gf_progress.phase(f"running the Neo4j importer into {home}"):
+                run: ImportRun = run_import(files, home, database=database, admin=admin)
+        finally:
+            if files_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
     return ImportSummary(rows_read=rows_read, transactions=files.transactions, duplicates=files.duplicates,
                          nodes=run.nodes, relationships=run.relationships, database_dir=run.database_dir,
                          files_dir=None if files_dir is None else work, seconds_files=seconds_files,

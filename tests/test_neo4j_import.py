@@ -213,3 +213,16 @@ def test_bolt_loads_add_to_the_imported_database(imported: dict[str, Any]) -> No
     assert offline.last_seq() == bolt.last_seq() == 2_301
     assert _graph(offline) == _graph(bolt)
     pd.testing.assert_frame_equal(_transactions(offline), _transactions(bolt))
+
+
+def test_import_files_and_what_the_importer_writes_are_owner_only(tmp_path: Path) -> None:
+    """Transaction data on disk is owner-only, as every file the product writes (the umask reaches the
+    importer, a child process); here the importer fails, so the kept import files can be looked at."""
+    src = _csv(tmp_path / "tx.csv", _rows(20))
+    home, files = tmp_path / "home", tmp_path / "files"
+    with pytest.raises(StorageError):
+        import_offline(src, home, mapping=MAPPING, admin=str(_fake_admin(tmp_path, 1)), files_dir=files)
+    written = [p for p in files.rglob("*") if p.is_file()]
+    assert written and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in written)
+    assert stat.S_IMODE(files.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "called").stat().st_mode) == 0o600  # written by the importer process
