@@ -34,7 +34,7 @@ from .rules import RuleSet
 from .graph.build import new_engine
 from .scoring import decide, model_reasons, ring_context, rule_hits
 from .storage.roles import GraphStore
-from .training import fit_classifier, load_history, queue_store_labels, replay
+from .training import draw_rows, feature_matrix, fit_classifier, load_history, queue_store_labels, replay
 
 
 @dataclass
@@ -97,47 +97,54 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     queue_store_labels(store, engine, hist)
     names = row_names(engine)
     n = len(hist.transactions)
-    # training rows: in the training window, with a label known by the start of the test window
-    in_train = np.zeros(n, dtype=bool)
-    span = slice(w.train_start, w.train_end)
-    in_train[span] = (hist.label[span] >= 0) & (hist.known_at[span] <= test_time)
-    train_idx = np.flatnonzero(in_train)
+    # training rows: in the training window, with a label known by the start of the test window (past
+    # train_max_rows, legitimate ones drawn: training.draw_rows)
+    span = np.arange(w.train_start, w.train_end)
+    candidates = span[(hist.label[span] >= 0) & (hist.known_at[span] <= test_time)]
+    draw = draw_rows(candidates, hist.label[candidates], int(settings.get("train_max_rows", overrides)))
+    train_idx = draw.index
     test_idx = np.arange(w.test_start, w.test_end)
     y_train = hist.label[train_idx].astype(int)
     if y_train.sum() == 0 or y_train.sum() == len(y_train):
         raise ValidationError("The training window needs both fraud and legitimate labels known before the test "
                               f"window; it has {int(y_train.sum())} fraud of {len(y_train)}.")
-    X = shared_matrix(n, len(names))
+    # one matrix row per training row drawn, then one per test row: nothing for the rest of history
+    n_train = len(train_idx)
+    X = feature_matrix(n_train + len(test_idx), len(names), shared=True)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[train_idx] = np.arange(n_train)
+    slot[test_idx] = n_train + np.arange(len(test_idx))
     rings: dict[int, Any] = {}
+    hits_of: list[Any] = []
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
-        X[i] = row
+        X[slot[i]] = row
 
     def keep_test(i: int, tx: Any, row: list[float]) -> None:
-        X[i] = row
+        X[slot[i]] = row
         rings[i] = ring_context(engine, tx, None, ring_min)
+        # the rules read the row as served (float64), before it is stored in float32
+        hits_of.append(rule_hits(dict(zip(names, row)), tx, rules))
 
-    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=in_train.tolist().__getitem__,
+    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=(slot >= 0).tolist().__getitem__,
                     on_values=keep, describe="replaying the training window"):
         pass
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
     # the models learn from rows already read; fit them in another process while the test window replays
     baselines = [tabular_names(engine.entity_types), user_history_names(engine.entity_types)]
-    fits = start_fits(X, train_idx, y_train, hist.ts[train_idx], names, baselines, test_idx)
+    test_rows = n_train + np.arange(len(test_idx))
+    fits = start_fits(X, np.arange(n_train), y_train, hist.ts[train_idx], names, baselines, test_rows,
+                      weight=draw.weight)
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
-                    on_values=keep_test, describe="replaying the test window"):
+                    on_values=keep_test, describe="replaying the test window (features, rings, rules)"):
         pass
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
     fits.rows_ready()
-    # the rules need no model: evaluate them while the fits finish
-    Xt = X[test_idx]
-    with progress.phase(f"evaluating the rules on {len(test_idx):,} transactions"):
-        hits_of = [rule_hits(dict(zip(names, Xt[k].tolist())), hist.transactions[i], rules)
-                   for k, i in enumerate(test_idx.tolist())]
-    log(f"evaluated the rules on the test window in {time.perf_counter() - t0 - t_replay:.1f} s")
+    Xt = X[n_train:]
+    del slot
     engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
     # every test row is scored; the metrics read the rows whose label is known in the end
     judged = hist.label[test_idx] >= 0
@@ -177,7 +184,9 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
         ap_base = report[base].get("average_precision")
         report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
-    report.update(train_rows=int(len(train_idx)), test_rows=int(len(test_idx)),
+    if draw.weight is not None:
+        report.update(train_rows_drawn=int(n_train), train_legitimate_rate=round(draw.rate, 6))
+    report.update(train_rows=int(len(candidates)), test_rows=int(len(test_idx)),
                   test_rows_unlabelled=int((~judged).sum()),
                   train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
                   test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
@@ -187,17 +196,6 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     if scores_out:
         write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results, raw=raw)
     return report
-
-
-def shared_matrix(n_rows: int, n_cols: int) -> np.ndarray:
-    """A float matrix of NaN in anonymous shared memory: processes forked from this one see what the parent
-    writes into it later (the test rows the fitting processes score once the replay has filled them)."""
-    import mmap
-
-    buf = mmap.mmap(-1, max(1, n_rows * n_cols * 8))
-    X = np.frombuffer(buf, dtype=np.float64, count=n_rows * n_cols).reshape(n_rows, n_cols)
-    X.fill(np.nan)
-    return X
 
 
 def _is_shared(X: np.ndarray) -> bool:
@@ -212,12 +210,13 @@ def _is_shared(X: np.ndarray) -> bool:
 
 
 def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-             cols: list[str]) -> Any:
-    """One classifier on the columns ``cols`` of ``X[idx]`` (every feature, or the tabular ones)."""
+             cols: list[str], weight: np.ndarray | None = None) -> Any:
+    """One classifier on the columns ``cols`` of ``X[idx]`` (every feature, or the tabular ones); ``weight``:
+    the rows' draw weights (:func:`graphfraud.training.draw_rows`)."""
     import pandas as pd
 
-    frame = pd.DataFrame(X[idx], columns=names)
-    return fit_classifier(frame if cols == names else frame[cols], y, times)
+    frame = pd.DataFrame(X[idx], columns=names, copy=False)
+    return fit_classifier(frame if cols == names else frame[cols], y, times, weight)
 
 
 def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], cols: list[str]) -> np.ndarray:
@@ -235,8 +234,9 @@ def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], co
 
 
 def _fit_and_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-                     test_idx: np.ndarray, cols: list[str], ready: Any = None) -> tuple[Any, np.ndarray]:
-    clf = _fit_one(X, idx, y, times, names, cols)
+                     test_idx: np.ndarray, weight: np.ndarray | None, cols: list[str],
+                     ready: Any = None) -> tuple[Any, np.ndarray]:
+    clf = _fit_one(X, idx, y, times, names, cols, weight)
     if ready is not None:
         ready.wait()  # the parent has written the test rows
     return clf, _predict(clf, X, test_idx, names, cols)
@@ -274,7 +274,8 @@ class Fits:
     each in a forked process, or, where fork is missing (or ``X`` is not shared memory), run on demand.
 
     Forking shares the feature matrix with the children without copying it; the parent keeps replaying
-    the test window meanwhile, writing its rows into ``X`` (made by :func:`shared_matrix`), then calls
+    the test window meanwhile, writing its rows into ``X`` (made by
+    :func:`~graphfraud.training.feature_matrix` with ``shared=True``), then calls
     :meth:`rows_ready`; each child, its fit done, scores those rows (the baselines while the model is
     still fitting). Each process fits or replays with one thread, so the fits and the replay share the
     machine's cores without OpenMP oversubscribing them; the baselines run at a lower priority
@@ -350,10 +351,11 @@ class Fits:
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-               baselines: list[list[str]], test_idx: np.ndarray) -> Fits:
-    """Start fitting the model and each baseline (its columns) on ``X[idx]``, each then scoring
-    ``X[test_idx]`` once :meth:`Fits.rows_ready` says those rows are written; collect with ``.result()``."""
-    return Fits((X, idx, y, times, names, test_idx), [names, *baselines]).start()
+               baselines: list[list[str]], test_idx: np.ndarray, weight: np.ndarray | None = None) -> Fits:
+    """Start fitting the model and each baseline (its columns) on ``X[idx]`` (rows drawn with ``weight``),
+    each then scoring ``X[test_idx]`` once :meth:`Fits.rows_ready` says those rows are written; collect with
+    ``.result()``."""
+    return Fits((X, idx, y, times, names, test_idx, weight), [names, *baselines]).start()
 
 
 def write_scores(path: str, ids: list[str], results: list[dict[str, Any]], raw: bool = False) -> None:

@@ -35,7 +35,8 @@ CALIBRATION_METHODS = ("sigmoid", "isotonic", None)
 
 
 # --------------------------------------------------------------------------- calibration helpers
-def fit_platt(scores: np.ndarray, y: np.ndarray, max_iter: int = 100) -> tuple[float, float]:
+def fit_platt(scores: np.ndarray, y: np.ndarray, max_iter: int = 100,
+              weight: np.ndarray | None = None) -> tuple[float, float]:
     """Fit ``p = 1 / (1 + exp(-(a * score + b)))`` by Newton's method with Platt's smoothed targets.
 
     Parameters
@@ -44,6 +45,8 @@ def fit_platt(scores: np.ndarray, y: np.ndarray, max_iter: int = 100) -> tuple[f
         Raw scores (log-odds of the booster).
     y : ndarray of shape (n,)
         0/1 labels; both classes must be present.
+    weight : ndarray of shape (n,), optional
+        How many rows each one stands for (rows drawn from more); every row counts once when None.
 
     Returns
     -------
@@ -58,23 +61,24 @@ def fit_platt(scores: np.ndarray, y: np.ndarray, max_iter: int = 100) -> tuple[f
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(y)
-    n_pos = float((y == 1).sum())
-    n_neg = float(len(y) - n_pos)
+    wt = np.ones(len(s)) if weight is None else np.asarray(weight, dtype=np.float64)
+    n_pos = float(wt[y == 1].sum())
+    n_neg = float(wt.sum() - n_pos)
     # Platt's targets keep the fit finite when the classes separate perfectly
     t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
 
     def loss(a: float, b: float) -> float:
         z = a * s + b
-        return float(np.sum(np.logaddexp(0.0, z) - t * z))
+        return float(np.sum(wt * (np.logaddexp(0.0, z) - t * z)))
 
     a, b = 1.0, 0.0  # the raw score is already a log-odds: start from the identity
     current = loss(a, b)
     for _ in range(max_iter):
         z = a * s + b
         p = 0.5 * (1.0 + np.tanh(0.5 * z))
-        d = p - t
+        d = wt * (p - t)
         g = np.array([np.dot(d, s), d.sum()])
-        w = p * (1.0 - p)
+        w = wt * p * (1.0 - p)
         h = np.array([[np.dot(w, s * s), np.dot(w, s)], [np.dot(w, s), w.sum()]]) + 1e-12 * np.eye(2)
         try:
             step = np.linalg.solve(h, g)
@@ -146,7 +150,8 @@ class CompiledModel:
     def from_classifier(cls, clf: GraphFraudClassifier) -> CompiledModel:
         """Compile a fitted :class:`GraphFraudClassifier`."""
         check_is_fitted(clf)
-        return cls(features=clf.used_features_, **_compile_booster(clf.booster_),
+        return cls(features=clf.used_features_,
+                   **_compile_booster(clf.booster_, getattr(clf, "input_dtype_", None) == np.float32),
                    calibration=clf.calibrator_, classes=clf.classes_.tolist())
 
     def _check(self) -> None:
@@ -441,8 +446,25 @@ class CompiledModel:
                 f"n_trees={len(self.roots)}, calibration={self._method!r})")
 
 
-def _compile_booster(est: Any) -> dict[str, Any]:
-    """Flatten a fitted binary ``HistGradientBoostingClassifier``'s trees (sklearn's ``_predictors``)."""
+def float32_cuts(t: np.ndarray) -> np.ndarray:
+    """For each threshold ``t``, the float64 ``c`` with ``x <= c`` exactly when ``float32(x) <= t``.
+
+    A booster fitted on float32 rows splits between float32 values; a row scored live is float64. Comparing
+    it with ``c`` instead of ``t`` sends it down the branches its float32 copy takes (ties to even included),
+    so a model scores a row the same whichever of the two it is given."""
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = t.astype(np.float32)
+        a = np.where(a.astype(np.float64) > t, np.nextafter(a, np.float32(-np.inf)), a)  # largest float32 <= t
+        mid = (a.astype(np.float64) + np.nextafter(a, np.float32(np.inf)).astype(np.float64)) / 2
+        even = (a.view(np.uint32) & 1) == 0  # a tie at mid rounds to the even neighbour
+        cut = np.where(even, mid, np.nextafter(mid, -np.inf))
+    return np.where(np.isfinite(cut) & np.isfinite(t), cut, t)
+
+
+def _compile_booster(est: Any, float32_rows: bool = False) -> dict[str, Any]:
+    """Flatten a fitted binary ``HistGradientBoostingClassifier``'s trees (sklearn's ``_predictors``);
+    ``float32_rows``: it was fitted on float32 rows (its thresholds become :func:`float32_cuts`)."""
     feats, thrs, lefts, rights, mls, vals, exps, roots = [], [], [], [], [], [], [], []
     offset = 0
     for (pred,) in est._predictors:  # binary: one tree per iteration
@@ -454,7 +476,8 @@ def _compile_booster(est: Any) -> dict[str, Any]:
         n = len(nodes)
         roots.append(offset)
         feats.append(np.where(leaf, -1, nodes["feature_idx"]).astype(np.int64))
-        thrs.append(np.where(leaf, 0.0, nodes["num_threshold"]).astype(np.float64))
+        thr = nodes["num_threshold"].astype(np.float64)
+        thrs.append(np.where(leaf, 0.0, float32_cuts(thr) if float32_rows else thr))
         lefts.append(np.where(leaf, 0, nodes["left"].astype(np.int64) + offset))
         rights.append(np.where(leaf, 0, nodes["right"].astype(np.int64) + offset))
         mls.append(np.where(leaf, 0, nodes["missing_go_to_left"]).astype(np.int64))
@@ -674,7 +697,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             class_weight=self.class_weight, categorical_features=None, early_stopping=False,
             random_state=self.random_state)
 
-    def fit(self, X: Any, y: Any, sample_time: Any = None) -> GraphFraudClassifier:
+    def fit(self, X: Any, y: Any, sample_time: Any = None, draw_weight: Any = None) -> GraphFraudClassifier:
         """Fit the booster and the calibrator.
 
         Parameters
@@ -683,6 +706,12 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         y : array-like of shape (n_samples,), two classes (the second in sorted order is "fraud")
         sample_time : array-like of shape (n_samples,), optional
             Event time of each row (numbers or datetimes); defines "later" for the calibration slice.
+        draw_weight : array-like of shape (n_samples,), optional
+            When the rows are a sample of more (legitimate rows drawn at some rate, to bound memory), one over
+            the probability each row was drawn: the calibration slice is the latest ``calibration_fraction``
+            of the weight, the calibrator counts each row that many times, and the boosters' share of
+            legitimate rows is ``negative_fraction`` of the whole, not of the sample. Unlike scikit-learn's
+            ``sample_weight`` it does not weigh the boosters' loss (the classes are balanced either way).
 
         Returns
         -------
@@ -695,14 +724,16 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         if not 0.0 < float(self.negative_fraction) <= 1.0:
             raise ValueError(f"negative_fraction must be in (0, 1], got {self.negative_fraction!r}.")
         if self.n_threads is None:
-            return self._fit(X, y, sample_time)
+            return self._fit(X, y, sample_time, draw_weight)
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=int(self.n_threads), user_api="openmp"):
-            return self._fit(X, y, sample_time)
+            return self._fit(X, y, sample_time, draw_weight)
 
-    def _fit(self, X: Any, y: Any, sample_time: Any) -> GraphFraudClassifier:
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+    def _fit(self, X: Any, y: Any, sample_time: Any, draw_weight: Any) -> GraphFraudClassifier:
+        # float32 rows (training matrices kept small) are read as they are: no float64 copy of the whole
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32])
+        self.input_dtype_ = X.dtype
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
         if y_type != "binary":
@@ -720,6 +751,11 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             order = np.argsort(sample_time, kind="stable")
         else:
             order = np.arange(n)
+        if draw_weight is not None:
+            draw_weight = np.asarray(draw_weight, dtype=np.float64)
+            if draw_weight.shape != (n,) or not (draw_weight >= 1.0).all():
+                raise ValueError(f"draw_weight must have one entry >= 1 per row ({n}), got shape "
+                                 f"{draw_weight.shape}.")
         names = getattr(self, "feature_names_in_", None)
         self.feature_names_ = [str(c) for c in names] if names is not None else [f"x{i}" for i in
                                                                                    range(X.shape[1])]
@@ -729,11 +765,17 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         cols = np.asarray(self.used_columns_) if len(self.used_columns_) < X.shape[1] else None
 
         n_cal = int(round(float(self.calibration_fraction) * n)) if self.calibration is not None else 0
+        if draw_weight is not None and n_cal:  # the latest calibration_fraction of the rows drawn from
+            from_end = np.cumsum(draw_weight[order[::-1]])
+            n_cal = min(n, int(np.searchsorted(from_end, float(self.calibration_fraction) * from_end[-1])) + 1)
         fit_idx, cal_idx = order[:n - n_cal], order[n - n_cal:]
-        # the rows the boosters learn from: every fraud row, a random share of the legitimate ones
+        cal_weight = None if draw_weight is None else draw_weight[cal_idx]
+        # the rows the boosters learn from: every fraud row, a random share of the legitimate ones (a row drawn
+        # at rate r already stands for 1/r rows: it is kept with probability fraction/r)
         frac = float(self.negative_fraction)
         if frac < 1.0:
-            kept = (y01 == 1) | (np.random.RandomState(self.random_state).random_sample(n) < frac)
+            keep_p = frac if draw_weight is None else frac * draw_weight
+            kept = (y01 == 1) | (np.random.RandomState(self.random_state).random_sample(n) < keep_p)
         else:
             kept = np.ones(n, dtype=bool)
         self.n_booster_rows_ = int(kept.sum())
@@ -752,17 +794,18 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
             first = self._fit_booster(X, y01, kept, cols, fit_idx)
             raw = first.decision_function(_take(X, cal_idx, cols))
             if self.calibration == "sigmoid":
-                a, b = fit_platt(raw, y01[cal_idx])
+                a, b = fit_platt(raw, y01[cal_idx], weight=cal_weight)
                 self.calibrator_ = {"method": "sigmoid", "a": a, "b": b}
             else:
                 from sklearn.isotonic import IsotonicRegression
 
                 yc = y01[cal_idx]
-                n_pos = float(yc.sum())
+                n_pos = float(yc.sum()) if cal_weight is None else float(cal_weight[yc == 1].sum())
+                n_all = float(len(yc)) if cal_weight is None else float(cal_weight.sum())
                 # Platt's smoothed targets: an empty-of-fraud block of scores gets a small rate, not 0,
                 # so one fraud landing there later is not infinitely surprising
-                t = np.where(yc == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (len(yc) - n_pos + 2.0))
-                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, t)
+                t = np.where(yc == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_all - n_pos + 2.0))
+                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, t, sample_weight=cal_weight)
                 self.calibrator_ = {"method": "isotonic", "x": iso.X_thresholds_.tolist(),
                                     "y": iso.y_thresholds_.tolist()}
             self.booster_ = self._fit_booster(X, y01, kept, cols) if self.refit else first
@@ -800,7 +843,9 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
     # ------------------------------------------------------------------ scikit-learn API
     def _raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32])
+        if getattr(self, "input_dtype_", None) == np.float32:  # as it was fitted: rows rounded to float32
+            X = X.astype(np.float32, copy=False)
         if len(self.used_columns_) < X.shape[1]:
             X = X[:, self.used_columns_]
         return np.asarray(self.booster_.decision_function(X))

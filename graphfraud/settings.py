@@ -145,6 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
             "graphfraud."),
     Setting("train_threads", 1, "OpenMP threads per classifier fit; one by default, as spinning threads slow "
             "fits badly on a machine shared with serving workers and loaders.", int),
+    Setting("train_max_rows", 2_000_000, "Most labelled rows a training or backtest fit reads: past it, "
+            "legitimate rows are drawn at the rate that fits (every fraud row is kept) and weighed back up for "
+            "calibration and metrics, so a fit's memory stops growing with history.", int),
     Setting("extra_types", None, "Extra entity columns (comma-separated) that the engine gives features of "
             "their own and the API accepts; unset: the engine has none and the API accepts the link_types "
             "beyond the built-in ones.", _as_given),

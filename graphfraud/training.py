@@ -161,8 +161,55 @@ def replay(store: GraphStore, history: History, engine: GraphEngine, *, start: i
         shown.update(stop - start)
 
 
-def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> Any:
-    """Fit the classifier on point-in-time rows ordered by ``times``.
+def feature_matrix(n_rows: int, n_cols: int, shared: bool = False) -> np.ndarray:
+    """A float32 matrix of NaN for feature rows; ``shared``: in anonymous shared memory, so processes forked
+    from this one see what the parent writes into it later.
+
+    float32 halves a matrix that grows with history, and changes no decision: the boosters' bin edges are
+    midpoints between the (float32) values they were fitted on, so a float64 row scored live falls on the same
+    side of every split as its float32 copy (exact ties aside)."""
+    if not shared:
+        return np.full((n_rows, n_cols), np.nan, dtype=np.float32)
+    import mmap
+
+    buf = mmap.mmap(-1, max(1, n_rows * n_cols * 4))
+    X = np.frombuffer(buf, dtype=np.float32, count=n_rows * n_cols).reshape(n_rows, n_cols)
+    X.fill(np.nan)
+    return X
+
+
+@dataclass
+class RowDraw:
+    """The labelled rows a fit reads: positions in history's time order, and how many rows each stands for."""
+
+    index: np.ndarray  # int64 history positions, ascending
+    weight: np.ndarray | None  # one over the rate each row was drawn at; None: every candidate row was kept
+
+    @property
+    def rate(self) -> float:
+        """The share of legitimate rows kept (1.0 when all were)."""
+        return 1.0 if self.weight is None else float(1.0 / self.weight.max())
+
+
+def draw_rows(candidates: np.ndarray, label: np.ndarray, max_rows: int, seed: int = 0) -> RowDraw:
+    """Every candidate row when there are at most ``max_rows``; else every fraud row and the legitimate ones
+    drawn at one rate, uniformly over time, so that about ``max_rows`` remain (never fewer than the fraud
+    rows and one legitimate row in a thousand).
+
+    ``candidates`` are history positions (ascending) and ``label`` their labels (1 fraud, 0 legitimate)."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if len(candidates) <= max_rows:
+        return RowDraw(candidates, None)
+    fraud = label == 1
+    n_fraud, n_legit = int(fraud.sum()), int((~fraud).sum())
+    rate = min(1.0, max(1e-3, (max_rows - n_fraud) / max(n_legit, 1)))
+    drawn = fraud | (np.random.RandomState(seed).random_sample(len(candidates)) < rate)
+    return RowDraw(candidates[drawn], np.where(fraud[drawn], 1.0, 1.0 / rate))
+
+
+def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, draw_weight: np.ndarray | None = None,
+                   **params: Any) -> Any:
+    """Fit the classifier on point-in-time rows ordered by ``times`` (``draw_weight``: see :func:`draw_rows`).
 
     One OpenMP thread by default (``GRAPHFRAUD_TRAIN_THREADS``): on a machine shared with serving workers
     and loaders, OpenMP's spinning threads made fits over ten times slower (see bench/README.md).
@@ -181,7 +228,7 @@ def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, **params: Any) -> A
     params.setdefault("random_state", 0)
     params.setdefault("negative_fraction", 0.5)
     params.setdefault("refit", True)  # the latest rows hold the newest ring patterns: AP 0.80 without, 0.86 with
-    return GraphFraudClassifier(**params).fit(X, y, sample_time=times)
+    return GraphFraudClassifier(**params).fit(X, y, sample_time=times, draw_weight=draw_weight)
 
 
 #: A field counts as one a model learnt from when at least this share of its training rows carry it.
@@ -215,6 +262,8 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     from .errors import ModelNotReady
     from .suspects import train_accounts
 
+    from . import settings
+
     t0 = time.perf_counter()
     engine = new_engine(overrides)
     hist = load_history(store, engine.label_delay_ms)
@@ -222,22 +271,26 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
         raise ModelNotReady("The store holds no transactions; load some before training.")
     queue_store_labels(store, engine, hist)
     names = row_names(engine)
-    labelled = hist.label >= 0
-    ia = np.flatnonzero(labelled)
-    rows = np.full((len(ia), len(names)), np.nan)
-    slot = np.cumsum(labelled) - 1  # row of each labelled transaction
+    labelled = np.flatnonzero(hist.label >= 0)
+    draw = draw_rows(labelled, hist.label[labelled], int(settings.get("train_max_rows", overrides)))
+    ia = draw.index
+    wanted = np.zeros(len(hist.transactions), dtype=bool)
+    wanted[ia] = True
+    rows = feature_matrix(len(ia), len(names))
+    slot = np.cumsum(wanted) - 1  # row of each wanted transaction
 
     def keep(i: int, tx: Transaction, row: list[float]) -> None:
         rows[slot[i]] = row
 
-    for _ in replay(store, hist, engine, want=labelled.tolist().__getitem__, on_values=keep,
-                    describe=f"replaying history ({len(ia):,} labelled)"):
+    drawn = "" if draw.weight is None else f", {len(ia):,} of them drawn"
+    for _ in replay(store, hist, engine, want=wanted.tolist().__getitem__, on_values=keep,
+                    describe=f"replaying history ({len(labelled):,} labelled{drawn})"):
         pass
     log(f"features for {len(ia):,} labelled transactions in {time.perf_counter() - t0:.1f} s")
     y = hist.label[ia].astype(int)
     out: dict[str, Any] = {"version": None, "promoted": False}
     if 0 < y.sum() < len(y):
-        out = _train_transactions(store, rows, names, y, hist, ia, engine.label_delay_ms, promote,
+        out = _train_transactions(store, rows, names, y, hist, draw, engine.label_delay_ms, promote,
                                   holdout_fraction, log)
     else:
         out["skipped"] = (f"no transaction model: training it needs both fraud and legitimate labels; the store "
@@ -255,7 +308,7 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
 
 
 def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,
-                        ia: np.ndarray, label_delay_ms: int, promote: bool, holdout_fraction: float,
+                        draw: RowDraw, label_delay_ms: int, promote: bool, holdout_fraction: float,
                         log: Callable[[str], None]) -> dict[str, Any]:
     import pandas as pd
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -264,18 +317,25 @@ def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y
     from .models import save_model
 
     t0 = time.perf_counter()
+    ia, w = draw.index, draw.weight
     X = pd.DataFrame(rows, columns=names, copy=False)
     times = hist.ts[ia]
-    cut = int(len(y) * (1 - holdout_fraction))
-    metrics: dict[str, Any] = {"n_rows": int(len(y)), "n_fraud": int(y.sum())}
+    # the holdout is the latest holdout_fraction of the labelled rows (of their weight, when drawn)
+    cut = int(len(y) * (1 - holdout_fraction)) if w is None else \
+        int(np.searchsorted(np.cumsum(w), (1 - holdout_fraction) * w.sum()))
+    metrics: dict[str, Any] = {"n_rows": int(len(y)) if w is None else int(round(w.sum())), "n_fraud": int(y.sum())}
+    if w is not None:
+        metrics.update(rows_drawn=int(len(y)), legitimate_rate=round(draw.rate, 6))
     if 0 < y[cut:].sum() < len(y) - cut and y[:cut].sum() > 0:
         with progress.phase(f"fitting the holdout model on {cut:,} rows"):
-            m = fit_classifier(X.iloc[:cut], y[:cut], times[:cut])
+            m = fit_classifier(X.iloc[:cut], y[:cut], times[:cut], None if w is None else w[:cut])
             p = m.predict_proba(X.iloc[cut:])[:, 1]
-        metrics.update(holdout_average_precision=round(float(average_precision_score(y[cut:], p)), 4),
-                       holdout_roc_auc=round(float(roc_auc_score(y[cut:], p)), 4), holdout_rows=int(len(y) - cut))
+        wh = None if w is None else w[cut:]
+        metrics.update(holdout_average_precision=round(float(average_precision_score(y[cut:], p, sample_weight=wh)), 4),
+                       holdout_roc_auc=round(float(roc_auc_score(y[cut:], p, sample_weight=wh)), 4),
+                       holdout_rows=int(len(y) - cut))
     with progress.phase(f"fitting the model on {len(y):,} rows"):
-        clf = fit_classifier(X, y, times)
+        clf = fit_classifier(X, y, times, w)
     meta = {"features": clf.used_features_, "absent_features": clf.dropped_features_,
             "fields": fields_learnt([hist.transactions[i] for i in ia]),
             "training_window": [int(times.min()), int(times.max())], "metrics": metrics,

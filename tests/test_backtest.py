@@ -6,10 +6,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from graphfraud.backtest import _fit_one, run_backtest, shared_matrix, start_fits
+from graphfraud.backtest import _fit_one, run_backtest, start_fits
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
+from graphfraud.training import feature_matrix
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,11 @@ def test_fits_beside_the_replay_equal_fits_in_process() -> None:
     """The forked fits learn from the rows written before the fork and score the test rows written after
     it (shared memory), exactly as fitting and scoring in this process does."""
     rng = np.random.default_rng(0)
-    data = rng.normal(size=(1200, 5))
+    data = rng.normal(size=(1200, 5)).astype(np.float32)  # the backtest's matrices are float32
     data[rng.random(data.shape) < 0.1] = np.nan
     y = (np.nan_to_num(data[:, 0]) + rng.normal(scale=0.5, size=1200) > 1.6).astype(int)
     idx, test_idx = np.arange(100, 900), np.arange(900, 1200)
-    X = shared_matrix(*data.shape)
+    X = feature_matrix(*data.shape, shared=True)
     X[:900] = data[:900]  # the test rows are not written yet when the fits start
     names = ["a", "b", "c", "d", "e"]
     fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, [["a", "b"]], test_idx)
@@ -75,6 +76,44 @@ def test_fits_in_process_without_shared_rows() -> None:
 
 def test_a_failed_fit_in_the_child_is_raised_here() -> None:
     y = np.zeros(50, dtype=int)  # one class: the classifier refuses it
-    fits = start_fits(shared_matrix(50, 2), np.arange(50), y, np.arange(50), ["a", "b"], [["a"]], np.arange(0))
+    fits = start_fits(feature_matrix(50, 2, shared=True), np.arange(50), y, np.arange(50), ["a", "b"], [["a"]], np.arange(0))
     with pytest.raises(ValueError, match="2 classes"):
         fits.result()
+
+
+# ---------------------------------------------------------------- past train_max_rows: legitimate rows drawn
+def test_draw_rows_keeps_every_row_up_to_the_cap_then_every_fraud_row_and_a_share_of_the_rest() -> None:
+    from graphfraud.training import draw_rows
+
+    label = (np.arange(10_000) % 50 == 0).astype(np.int8)  # 200 fraud rows
+    positions = np.arange(10_000) * 3
+    whole = draw_rows(positions, label, 10_000)
+    assert whole.weight is None and whole.rate == 1.0 and np.array_equal(whole.index, positions)
+    drawn = draw_rows(positions, label, 2_000)
+    kept_label = label[drawn.index // 3]
+    assert kept_label.sum() == 200  # every fraud row
+    assert abs(len(drawn.index) - 2_000) < 150 and np.all(np.diff(drawn.index) > 0)  # in time order
+    assert drawn.rate == pytest.approx(1_800 / 9_800)
+    assert np.all(drawn.weight[kept_label == 1] == 1.0) and np.allclose(drawn.weight[kept_label == 0], 9_800 / 1_800)
+    assert drawn.weight.sum() == pytest.approx(10_000, rel=0.05)  # the weights stand for every candidate row
+
+
+def test_backtest_past_train_max_rows_draws_legitimate_rows_and_scores_every_test_row(store: Any) -> None:
+    full = run_backtest(store, train_frac=0.6)
+    drawn = run_backtest(store, train_frac=0.6, overrides={"train_max_rows": 600})
+    assert "train_rows_drawn" not in full
+    assert drawn["train_rows"] == full["train_rows"] > drawn["train_rows_drawn"]
+    assert abs(drawn["train_rows_drawn"] - 600) < 80 and 0 < drawn["train_legitimate_rate"] < 1
+    assert drawn["test_rows"] == full["test_rows"]
+    assert drawn["average_precision"] is not None and drawn["user_history_only"]["average_precision"] is not None
+
+
+def test_training_past_train_max_rows_reports_the_draw_and_weighs_the_holdout(store: Any) -> None:
+    from graphfraud.training import train_model
+
+    out = train_model(store, promote=False, overrides={"train_max_rows": 600})
+    m = out["metrics"]
+    n_labelled = int(sum(1 for tx, _ in store.iter_transactions() if tx.is_fraud is not None))
+    assert abs(m["rows_drawn"] - 600) < 80 and 0 < m["legitimate_rate"] < 1
+    assert m["n_rows"] == pytest.approx(n_labelled, rel=0.1)  # the drawn rows' weights stand for all of them
+    assert m["holdout_average_precision"] is not None and out["version"] is not None

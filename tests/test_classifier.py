@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
@@ -221,3 +223,65 @@ def test_negative_fraction_out_of_range_is_refused(fraction: float) -> None:
     X, y = make_classification(n_samples=200, random_state=0)
     with pytest.raises(ValueError, match="negative_fraction"):
         GraphFraudClassifier(max_iter=5, negative_fraction=fraction).fit(X, y)
+
+
+# ---------------------------------------------------------------- fitting on rows drawn from more (draw_weight)
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"], ids=["platt", "isotonic"])
+def test_rows_drawn_at_a_rate_are_weighed_back_to_observed_rates(method: str) -> None:
+    """Legitimate rows drawn at 1 in 8 and weighed back: probabilities still track the full data's fraud
+    rate; the same sample without its weights overstates it about eightfold."""
+    X, y = make_classification(n_samples=40_000, n_features=8, n_informative=5, weights=[0.97], flip_y=0.005,
+                               class_sep=0.8, random_state=4)
+    rate = 0.125
+    rng = np.random.RandomState(1)
+    drawn = (y == 1) | (rng.random_sample(len(y)) < rate)
+    w = np.where(y[drawn] == 1, 1.0, 1 / rate)
+    t = np.arange(len(y))[drawn]
+    params = dict(max_iter=40, random_state=0, calibration=method, negative_fraction=0.5)
+    weighed = GraphFraudClassifier(**params).fit(X[drawn], y[drawn], sample_time=t, draw_weight=w)
+    unweighed = GraphFraudClassifier(**params).fit(X[drawn], y[drawn], sample_time=t)
+    full = GraphFraudClassifier(**params).fit(X, y, sample_time=np.arange(len(y)))
+    observed = y.mean()
+    assert abs(weighed.predict_proba(X)[:, 1].mean() - observed) < 0.25 * observed
+    assert unweighed.predict_proba(X)[:, 1].mean() > 3 * observed
+    assert abs(weighed.predict_proba(X)[:, 1].mean() - full.predict_proba(X)[:, 1].mean()) < 0.25 * observed
+    # the calibration slice is the latest fifth of the weight, not of the rows drawn
+    assert weighed.calibration_window_[0] == pytest.approx(0.8 * len(y), abs=0.02 * len(y))
+    # the boosters see half of all legitimate rows' worth: every drawn one here (rate 1/8 < 1/2)
+    assert weighed.n_booster_rows_ == int(drawn.sum())
+
+
+def test_float32_rows_are_fitted_without_a_float64_copy_and_score_as_float64() -> None:
+    X, y = imbalanced(2)
+    X32 = X.astype(np.float32)
+    clf = GraphFraudClassifier(max_iter=20, random_state=0).fit(X32, y)
+    ref = GraphFraudClassifier(max_iter=20, random_state=0).fit(X32.astype(np.float64), y)
+    np.testing.assert_array_equal(clf.predict_proba(X32), ref.predict_proba(X32))
+    # bin edges are midpoints of float32 values: the unrounded float64 rows (as served live) fall on the same
+    # sides of every split as their float32 copies
+    assert not np.array_equal(X, X32)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X32))
+    np.testing.assert_array_equal(clf.compiled_.predict_many(X), clf.predict_proba(X32)[:, 1])
+
+
+def test_draw_weight_is_checked() -> None:
+    X, y = imbalanced(0)
+    with pytest.raises(ValueError, match="draw_weight"):
+        GraphFraudClassifier(max_iter=2).fit(X[:300], y[:300], draw_weight=np.full(300, 0.5))
+    with pytest.raises(ValueError, match="draw_weight"):
+        GraphFraudClassifier(max_iter=2).fit(X[:300], y[:300], draw_weight=np.ones(5))
+
+
+@settings(max_examples=400, deadline=None)
+@given(x=st.floats(allow_nan=False, allow_infinity=False, width=64, min_value=-1e30, max_value=1e30),
+       t=st.floats(allow_nan=False, allow_infinity=False, width=64, min_value=-1e30, max_value=1e30),
+       near=st.sampled_from([None, -1, 0, 1]))
+def test_float32_cuts_send_a_float64_value_where_its_float32_copy_goes(x: float, t: float, near: int | None) -> None:
+    if near is not None:  # the hard cases: x on a midpoint between float32 values next to t (a tie), or beside it
+        a = np.float32(t)
+        mid = (float(a) + float(np.nextafter(a, np.float32(np.inf)))) / 2
+        x = mid if near == 0 else float(np.nextafter(mid, near * np.inf))
+    from graphfraud.classifier import float32_cuts
+
+    cut = float(float32_cuts(np.array([t]))[0])
+    assert (x <= cut) == (float(np.float32(x)) <= t)
