@@ -47,10 +47,10 @@ def main() -> None:
         engine = new_engine()
         hist = load_history(store, engine.label_delay_ms)
         queue_store_labels(store, engine, hist)
-        n = len(hist.transactions)
+        n = len(hist)
         t_adv = t_feat = t_apply = t_dict = 0.0
         pc = time.perf_counter
-        for k, tx in enumerate(hist.transactions):
+        for k, tx in hist.walk():
             a = pc()
             engine.advance(tx.ts)
             b = pc()

@@ -89,14 +89,14 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     ring_min = int(settings.get("ring_min_size", overrides))
     engine = new_engine(overrides, label_delay_ms=label_delay_ms)
     hist = load_history(store, label_delay_ms)
-    if len(hist.transactions) < 10:
+    if len(hist) < 10:
         raise ValidationError("A backtest needs at least 10 transactions in the store.")
     w = windows(hist.ts, train_frac=train_frac, train_start=train_start, train_end=train_end,
                 test_start=test_start, test_end=test_end)
     test_time = int(hist.ts[w.test_start])
     queue_store_labels(store, engine, hist)
     names = row_names(engine)
-    n = len(hist.transactions)
+    n = len(hist)
     # training rows: in the training window, with a label known by the start of the test window (past
     # train_max_rows, legitimate ones drawn: training.draw_rows)
     span = np.arange(w.train_start, w.train_end)
@@ -116,12 +116,14 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     slot[test_idx] = n_train + np.arange(len(test_idx))
     rings: dict[int, Any] = {}
     hits_of: list[Any] = []
+    test_txs: list[Any] = []  # the test window's transactions, for the decisions (history is not held)
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
 
     def keep_test(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
+        test_txs.append(tx)
         rings[i] = ring_context(engine, tx, None, ring_min)
         # the rules read the row as served (float64), before it is stored in float32
         hits_of.append(rule_hits(dict(zip(names, row)), tx, rules))
@@ -144,12 +146,11 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
     fits.rows_ready()
     Xt = X[n_train:]
-    del slot
     engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
     # every test row is scored; the metrics read the rows whose label is known in the end
     judged = hist.label[test_idx] >= 0
     y_test = hist.label[test_idx][judged].astype(int)
-    amounts = np.array([hist.transactions[i].amount for i in test_idx])[judged]
+    amounts = np.array([tx.amount for tx in test_txs])[judged]
     # the baselines are done first (fewer columns): their reports are made while the model still fits
     with progress.phase(f"fitting the model and two baselines on {len(train_idx):,} rows"):
         baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
@@ -166,7 +167,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
             contrib = model_reasons(model, Xm[k], float(p[k]), review_t)
             # with the rule hits given, decide reads features only to word the model's reasons
             feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
-            d = decide(feats, hist.transactions[i], float(p[k]), rules, contributions=contrib,
+            d = decide(feats, test_txs[k], float(p[k]), rules, contributions=contrib,
                        review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
             d["ring"] = rings.get(i)
             results.append(d)
@@ -194,7 +195,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                   seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
                            "total": round(time.perf_counter() - t0, 2)})
     if scores_out:
-        write_scores(scores_out, [hist.transactions[i].transaction_id for i in test_idx], results, raw=raw)
+        write_scores(scores_out, [tx.transaction_id for tx in test_txs], results, raw=raw)
     return report
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -26,26 +26,82 @@ from .graph.build import new_engine
 from .storage.roles import GraphStore
 
 
-@dataclass
 class History:
-    """All stored transactions in time order, with the time each one's label became known.
+    """Every stored transaction's time, final label and when that label became known, in time order (ties in
+    arrival order). The transactions themselves are not held: :meth:`walk` reads them back from the store as
+    a replay needs them.
 
-    The transactions are read-only: they share their repeated texts and their empty field maps."""
+    The store hands transactions out in sequence (arrival) order; a transaction read before its turn in time
+    order waits in a buffer until its turn. So a walk holds about as many transactions as the store is out of
+    time order: a few for history loaded from files in time order or scored live, all of them (what history
+    cost before it streamed) for a file loaded in random order."""
 
-    transactions: list[Transaction]
-    known_at: np.ndarray  # int64 ms, -1 when never labelled
-    label: np.ndarray  # int8: 1 fraud, 0 legitimate, -1 unlabelled (the label that wins in the end)
-    ts: np.ndarray  # int64 ms
-    _index: dict[str, int] | None = field(default=None, repr=False)
+    def __init__(self, store: GraphStore, seqs: np.ndarray, order: np.ndarray, ts: np.ndarray, label: np.ndarray,
+                 known_at: np.ndarray, positions: dict[str, int]):
+        self.store = store
+        self.seqs = seqs  # int64, ascending: the sequence number of each transaction read, in arrival order
+        self.order = order  # int64: for each place in time order, the transaction's place in ``seqs``
+        self.ts = ts  # int64 ms, time order
+        self.label = label  # int8: 1 fraud, 0 legitimate, -1 unlabelled (the label that wins in the end)
+        self.known_at = known_at  # int64 ms, -1 when never labelled
+        self._positions = positions  # time-order places of the transactions that label events name
+        self._walk: Iterator[tuple[int, Transaction]] | None = None
+        self._next = 0
+        self.most_waiting = 0  # the most transactions a walk held, waiting for their turn in time order
+
+    def __len__(self) -> int:
+        return len(self.ts)
 
     def position(self, transaction_id: str) -> int | None:
-        """Where a transaction is in :attr:`transactions` (the id index is built on first use: only
-        label events kept apart from their transactions need it)."""
-        if self._index is None:
-            self._index = {t.transaction_id: i for i, t in enumerate(self.transactions)}
-        return self._index.get(transaction_id)
+        """Where a transaction named by a label event is in time order (None: not in history)."""
+        return self._positions.get(transaction_id)
 
+    def walk(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, Transaction]]:
+        """``(place, transaction)`` for the places ``start`` to ``stop - 1`` in time order. A walk that starts
+        where the last one stopped continues the same read of the store (the backtest's two windows);
+        any other start begins a new read. The transactions share their repeated texts."""
+        stop = len(self) if stop is None else stop
+        if self._walk is None or self._next != start:
+            self._walk = self._read_in_time_order(start)
+        for _ in range(start, stop):
+            i, tx = next(self._walk)
+            self._next = i + 1
+            yield i, tx
 
+    def _read_in_time_order(self, start: int) -> Iterator[tuple[int, Transaction]]:
+        n = len(self)
+        by_arrival = np.empty(n, dtype=np.int64)
+        by_arrival[self.order] = np.arange(n)  # arrival index -> place in time order
+        place, seqs = array("q", by_arrival.tobytes()), array("q", self.seqs.tobytes())  # no object per row
+        texts: dict[Any, Any] = {}
+        same = texts.setdefault
+        waiting: dict[int, Transaction] = {}
+        due, k = start, 0
+        for tx, seq in self.store.iter_transactions(seqs[0] - 1 if n else 0):
+            while k < n and seqs[k] < seq:
+                k += 1  # erased since history was read: its place never comes (said at the end)
+            if k >= n or seqs[k] != seq:
+                continue  # stored after history was read
+            p = place[k]
+            k += 1
+            if p < due:
+                continue
+            _share_texts(tx, same)
+            if p != due:
+                waiting[p] = tx
+                if len(waiting) > self.most_waiting:
+                    self.most_waiting = len(waiting)
+                continue
+            yield p, tx
+            due += 1
+            while due in waiting:
+                yield due, waiting.pop(due)
+                due += 1
+        if due < n:
+            from .errors import ValidationError
+
+            raise ValidationError(f"Transaction {due:,} of history in time order was not found when reading it "
+                                  "back: the store changed (transactions erased) during this run. Run it again.")
 #: The empty attribute and extra-identifier map every history transaction without them shares (read-only).
 _NO_FIELDS = cast(dict[str, str], MappingProxyType({}))
 
@@ -73,36 +129,40 @@ def _share_texts(tx: Transaction, same: Callable[[Any, Any], Any]) -> None:
 
 
 def load_history(store: GraphStore, label_delay_ms: int) -> History:
-    """Read every transaction and label; resolve each transaction's final label and when it was known."""
-    read: list[Transaction] = []
-    times, seqs = array("q"), array("q")
-    texts: dict[Any, Any] = {}
-    same = texts.setdefault
+    """Read every transaction's time and label, and the store's label events; resolve each transaction's final
+    label and when it was known. The transactions are read again, in time order, by :meth:`History.walk`."""
+    named = {lb.subject_id for _, lb in store.labels() if lb.subject == "transaction"}
+    times, seqs, known_l = array("q"), array("q"), array("q")
+    labels = array("b")
+    found: dict[str, int] = {}
     last = max(store.last_seq(), 1)
     with progress.phase("reading history", unit="transactions") as shown:
         for tx, seq in store.iter_transactions():
-            _share_texts(tx, same)
-            read.append(tx)
+            if named and tx.transaction_id in named:
+                found[tx.transaction_id] = len(seqs)
             times.append(tx.ts)
             seqs.append(seq)
-            if not len(read) % progress.EVERY:
-                shown.update(len(read), fraction=seq / last)
-        shown.update(len(read), fraction=1.0)
-    order = np.lexsort((np.frombuffer(seqs, np.int64), np.frombuffer(times, np.int64))) if read else \
-        np.zeros(0, np.int64)
-    ordered = [read[i] for i in order.tolist()]
-    del read, seqs
-    n = len(ordered)
-    ts = np.frombuffer(times, np.int64)[order] if n else np.zeros(0, np.int64)
-    label = np.full(n, -1, dtype=np.int8)
-    known = np.full(n, -1, dtype=np.int64)
-    rank = np.full(n, -1, dtype=np.int8)
-    for i, t in enumerate(ordered):
-        if t.is_fraud is not None:
-            label[i] = t.is_fraud
-            known[i] = t.labelled_at if t.labelled_at is not None else t.ts + label_delay_ms
-            rank[i] = 0
-    hist = History(ordered, known, label, ts)
+            if tx.is_fraud is None:
+                labels.append(-1)
+                known_l.append(-1)
+            else:
+                labels.append(int(tx.is_fraud))
+                known_l.append(tx.labelled_at if tx.labelled_at is not None else tx.ts + label_delay_ms)
+            if not len(seqs) % progress.EVERY:
+                shown.update(len(seqs), fraction=seq / last)
+        shown.update(len(seqs), fraction=1.0)
+    n = len(seqs)
+    seq_a = np.frombuffer(seqs, np.int64) if n else np.zeros(0, np.int64)
+    time_a = np.frombuffer(times, np.int64) if n else np.zeros(0, np.int64)
+    order = np.lexsort((seq_a, time_a)) if n else np.zeros(0, np.int64)
+    place = np.empty(n, dtype=np.int64)
+    place[order] = np.arange(n)
+    label = (np.frombuffer(labels, np.int8) if n else np.zeros(0, np.int8))[order].copy()
+    known = (np.frombuffer(known_l, np.int64) if n else np.zeros(0, np.int64))[order].copy()
+    ts = time_a[order].copy()
+    positions = {tid: int(place[k]) for tid, k in found.items()}
+    hist = History(store, seq_a.copy(), order, ts, label, known, positions)
+    rank = np.where(label >= 0, 0, -1).astype(np.int8)
     for _, lb in store.labels():
         if lb.subject != "transaction":
             continue
@@ -113,7 +173,7 @@ def load_history(store: GraphStore, label_delay_ms: int) -> History:
         if r >= rank[j]:
             rank[j] = r
             label[j] = int(lb.value)
-            known[j] = lb.known_at if lb.known_at is not None else ordered[j].ts + label_delay_ms
+            known[j] = lb.known_at if lb.known_at is not None else int(ts[j]) + label_delay_ms
     return hist
 
 
@@ -133,20 +193,18 @@ def replay(store: GraphStore, history: History, engine: GraphEngine, *, start: i
            on_row: Callable[[int, Transaction, dict[str, float]], None] | None = None,
            on_values: Callable[[int, Transaction, list[float]], None] | None = None,
            describe: str = "replaying history") -> Iterator[int]:
-    """Replay ``history.transactions[start:stop]`` through ``engine`` in time order.
+    """Replay history's transactions ``start`` to ``stop - 1`` (:meth:`History.walk`) through ``engine``.
 
     For each row ``i`` with ``want(i)``, the features are computed before the transaction is applied and
     handed to ``on_values`` as a list in :func:`~graphfraud.graph.features.row_names` order (the cheap
     form, for filling a matrix) and to ``on_row`` keyed by name. Yields each index after it was applied
     (so a caller can pause, e.g. to train). ``describe`` names the phase in the command's progress.
     """
-    txs = history.transactions
-    stop = len(txs) if stop is None else stop
+    stop = len(history) if stop is None else stop
     names = row_names(engine)
     advance, apply = engine.advance, engine.apply
     with progress.phase(describe, total=stop - start, unit="transactions") as shown:
-        for i in range(start, stop):
-            tx = txs[i]
+        for i, tx in history.walk(start, stop):
             advance(tx.ts)
             if want(i) and (on_values is not None or on_row is not None):
                 row = feature_row(engine, tx)
@@ -235,13 +293,10 @@ def fit_classifier(X: Any, y: np.ndarray, times: np.ndarray, draw_weight: np.nda
 FIELD_SHARE = 0.01
 
 
-def fields_learnt(transactions: Sequence[Transaction]) -> list[str]:
-    """The input fields (:meth:`~graphfraud.schema.Transaction.present_fields`) that at least
-    :data:`FIELD_SHARE` of these training transactions carry, in order of first appearance."""
-    counts: Counter[str] = Counter()
-    for tx in transactions:
-        counts.update(tx.present_fields())
-    floor = FIELD_SHARE * max(len(transactions), 1)
+def fields_learnt(counts: Counter[str], n_rows: int) -> list[str]:
+    """The input fields (:meth:`~graphfraud.schema.Transaction.present_fields`, counted over the ``n_rows``
+    training transactions) that at least :data:`FIELD_SHARE` of them carry, in order of first appearance."""
+    floor = FIELD_SHARE * max(n_rows, 1)
     return [f for f, c in counts.items() if c >= floor]
 
 
@@ -267,20 +322,22 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     t0 = time.perf_counter()
     engine = new_engine(overrides)
     hist = load_history(store, engine.label_delay_ms)
-    if not len(hist.transactions):
+    if not len(hist):
         raise ModelNotReady("The store holds no transactions; load some before training.")
     queue_store_labels(store, engine, hist)
     names = row_names(engine)
     labelled = np.flatnonzero(hist.label >= 0)
     draw = draw_rows(labelled, hist.label[labelled], int(settings.get("train_max_rows", overrides)))
     ia = draw.index
-    wanted = np.zeros(len(hist.transactions), dtype=bool)
+    wanted = np.zeros(len(hist), dtype=bool)
     wanted[ia] = True
     rows = feature_matrix(len(ia), len(names))
     slot = np.cumsum(wanted) - 1  # row of each wanted transaction
+    fields: Counter[str] = Counter()
 
     def keep(i: int, tx: Transaction, row: list[float]) -> None:
         rows[slot[i]] = row
+        fields.update(tx.present_fields())
 
     drawn = "" if draw.weight is None else f", {len(ia):,} of them drawn"
     for _ in replay(store, hist, engine, want=wanted.tolist().__getitem__, on_values=keep,
@@ -290,8 +347,8 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     y = hist.label[ia].astype(int)
     out: dict[str, Any] = {"version": None, "promoted": False}
     if 0 < y.sum() < len(y):
-        out = _train_transactions(store, rows, names, y, hist, draw, engine.label_delay_ms, promote,
-                                  holdout_fraction, log)
+        out = _train_transactions(store, rows, names, y, hist, draw, fields_learnt(fields, len(ia)),
+                                  engine.label_delay_ms, promote, holdout_fraction, log)
     else:
         out["skipped"] = (f"no transaction model: training it needs both fraud and legitimate labels; the store "
                           f"has {int(y.sum())} fraud of {len(y)} labelled transactions")
@@ -308,7 +365,7 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
 
 
 def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,
-                        draw: RowDraw, label_delay_ms: int, promote: bool, holdout_fraction: float,
+                        draw: RowDraw, fields: list[str], label_delay_ms: int, promote: bool, holdout_fraction: float,
                         log: Callable[[str], None]) -> dict[str, Any]:
     import pandas as pd
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -337,7 +394,7 @@ def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y
     with progress.phase(f"fitting the model on {len(y):,} rows"):
         clf = fit_classifier(X, y, times, w)
     meta = {"features": clf.used_features_, "absent_features": clf.dropped_features_,
-            "fields": fields_learnt([hist.transactions[i] for i in ia]),
+            "fields": fields,
             "training_window": [int(times.min()), int(times.max())], "metrics": metrics,
             "label_delay_ms": label_delay_ms}
     version = save_model(store, clf, meta)

@@ -37,11 +37,17 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, li
     hist = load_history(store, DELAY)
     queue_store_labels(store, engine, hist)
     rows: list[dict[str, float]] = []
-    for _ in replay(store, hist, engine, on_row=lambda i, tx, f: rows.append(f)):
+    txs: list[Any] = []
+
+    def keep(i: int, tx: Any, f: dict[str, float]) -> None:
+        rows.append(f)
+        txs.append(tx)
+
+    for _ in replay(store, hist, engine, on_row=keep):
         pass
     raw = pd.DataFrame([{"ts": t.ts, "card": t.card_id, "merchant": t.merchant_id, "device": t.device_id,
                          "amount": t.amount, "fraud": t.is_fraud, "declined": t.auth_result == "declined"}
-                        for t in hist.transactions])
+                        for t in txs])
     store.close()
     return raw, rows
 

@@ -117,3 +117,48 @@ def test_training_past_train_max_rows_reports_the_draw_and_weighs_the_holdout(st
     assert abs(m["rows_drawn"] - 600) < 80 and 0 < m["legitimate_rate"] < 1
     assert m["n_rows"] == pytest.approx(n_labelled, rel=0.1)  # the drawn rows' weights stand for all of them
     assert m["holdout_average_precision"] is not None and out["version"] is not None
+
+
+# ---------------------------------------------------------------- history read back in time order, not held
+def _history_store(tmp_path: Any, order: str) -> Any:
+    df, _ = make_transactions(n_users=60, seed=9)
+    df = df.sort_values("timestamp") if order == "time" else df.iloc[::-1]  # reversed: newest stored first
+    good, rejects = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None}))
+    assert not rejects
+    s = open_store(str(tmp_path / f"{order}.db"))
+    s.write_transactions(good)
+    return s
+
+
+@pytest.mark.parametrize("order", ["time", "reversed"])
+def test_history_walks_the_store_in_time_order_holding_what_is_out_of_order(tmp_path: Any, order: str) -> None:
+    from graphfraud.training import load_history
+
+    store = _history_store(tmp_path, order)
+    hist = load_history(store, 86_400_000)
+    every = sorted(((tx.ts, seq, tx.transaction_id) for tx, seq in store.iter_transactions()))
+    first = list(hist.walk(0, 100))
+    rest = list(hist.walk(100))  # continues the same read
+    walked = [(tx.ts, tx.transaction_id) for _, tx in first + rest]
+    assert [i for i, _ in first + rest] == list(range(len(every)))
+    assert walked == [(t, tid) for t, _, tid in every]
+    assert hist.ts.tolist() == [t for t, _, _ in every]
+    if order == "time":
+        assert hist.most_waiting <= 1
+    else:
+        assert hist.most_waiting == len(every) - 1  # everything waits for the oldest, stored last
+    assert [tx.transaction_id for _, tx in hist.walk(5, 8)] == [tid for _, _, tid in every[5:8]]  # a new read
+    store.close()
+
+
+def test_history_refuses_a_store_changed_under_it(tmp_path: Any) -> None:
+    from graphfraud.errors import ValidationError
+    from graphfraud.training import load_history
+
+    store = _history_store(tmp_path, "time")
+    hist = load_history(store, 86_400_000)
+    last_id = max(((tx.ts, seq, tx.transaction_id) for tx, seq in store.iter_transactions()))[2]
+    store._con().execute("DELETE FROM tx WHERE transaction_id = ?", (last_id,))  # erased between the two reads
+    with pytest.raises(ValidationError, match="store changed"):
+        list(hist.walk())
+    store.close()
