@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     slot = np.full(n, -1, dtype=np.int64)
     slot[train_idx] = np.arange(n_train)
     slot[test_idx] = n_train + np.arange(len(test_idx))
-    rings: dict[int, Any] = {}
+    ring_of: dict[int, str] = {}  # test row -> the ring behind it (only rows with one)
     hits_of: list[Any] = []
     test_txs: list[Any] = []  # the test window's transactions, for the decisions (history is not held)
 
@@ -123,8 +124,10 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
 
     def keep_test(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
+        ctx = ring_context(engine, tx, None, ring_min)
+        if ctx is not None:
+            ring_of[len(test_txs)] = ctx["ring_id"]
         test_txs.append(tx)
-        rings[i] = ring_context(engine, tx, None, ring_min)
         # the rules read the row as served (float64), before it is stored in float32
         hits_of.append(rule_hits(dict(zip(names, row)), tx, rules))
 
@@ -161,23 +164,34 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     Xm = Xt[:, [names.index(f) for f in model.features]]  # the columns the model learnt from
     t_train = time.perf_counter() - t0 - t_replay
     log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
-    results = []
-    with progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
-        for k, i in enumerate(test_idx.tolist()):
+    # each decision is written out as it is made and kept only as columns: its score, its decision and the
+    # rules it hit (a decision's dictionary, reasons and all, is about a kilobyte; millions of test rows)
+    score = np.empty(len(test_idx))
+    decision = np.empty(len(test_idx), dtype=np.int8)
+    hit_rows: dict[str, list[int]] = {}
+    with scores_file(scores_out, raw) as out, \
+            progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
+        for k, tx in enumerate(test_txs):
             contrib = model_reasons(model, Xm[k], float(p[k]), review_t)
             # with the rule hits given, decide reads features only to word the model's reasons
             feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
-            d = decide(feats, test_txs[k], float(p[k]), rules, contributions=contrib,
+            d = decide(feats, tx, float(p[k]), rules, contributions=contrib,
                        review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
-            d["ring"] = rings.get(i)
-            results.append(d)
+            score[k] = d["score"]
+            decision[k] = DECISIONS.index(d["decision"])
+            for code in d["rule_hits"]:
+                hit_rows.setdefault(code, []).append(k)
+            if out is not None:
+                out.writerow([tx.transaction_id, f"{d['score']:.6f}", d["decision"],
+                              " | ".join(x["message"] for x in d["reasons"]), ring_of.get(k, "")])
             if not k % progress.EVERY:
                 shown.update(k)
         shown.update(len(test_idx))
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
-    report = evaluate(y_test, np.array([r["score"] for r in results])[judged],
-                      [r for r, j in zip(results, judged.tolist()) if j], amounts, review_t, block_t,
+    place = np.cumsum(judged) - 1  # each test row's place among the judged ones
+    judged_hits = {c: place[np.asarray(rows)[judged[rows]]] for c, rows in hit_rows.items()}
+    report = evaluate(y_test, score[judged], (decision[judged], judged_hits), amounts, review_t, block_t,
                       float(settings.get("weak_rule_multiple", overrides)))
     report.update(baseline_reports)
     report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
@@ -194,8 +208,6 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                   label_delay_ms=label_delay_ms, rules_version=rules.version,
                   seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
                            "total": round(time.perf_counter() - t0, 2)})
-    if scores_out:
-        write_scores(scores_out, [tx.transaction_id for tx in test_txs], results, raw=raw)
     return report
 
 
@@ -359,20 +371,34 @@ def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray,
     return Fits((X, idx, y, times, names, test_idx, weight), [names, *baselines]).start()
 
 
-def write_scores(path: str, ids: list[str], results: list[dict[str, Any]], raw: bool = False) -> None:
-    with open_private(path, "w", newline="", encoding="utf-8") as fh:
-        wr = csv_writer(fh, raw=raw)
-        wr.writerow(["transaction_id", "score", "decision", "reasons", "ring_id"])
-        for tid, r in zip(ids, results):
-            wr.writerow([tid, f"{r['score']:.6f}", r["decision"], " | ".join(x["message"] for x in r["reasons"]),
-                         (r.get("ring") or {}).get("ring_id", "")])
+#: Decisions in the order their codes are kept in.
+DECISIONS = ("allow", "review", "block")
 
 
-def evaluate(y: np.ndarray, score: np.ndarray, results: list[dict[str, Any]] | None, amounts: np.ndarray,
-             review_t: float, block_t: float, weak_multiple: float = 2.0) -> dict[str, Any]:
-    """Ranking and threshold metrics of one set of scores; with ``results``, each rule's hits and precision,
-    ``weak`` when that precision is below ``weak_multiple`` times the fraud rate (the rule flags little
-    better than chance)."""
+@contextmanager
+def scores_file(path: str | None, raw: bool) -> Iterator[Any]:
+    """A CSV writer for ``--scores-out`` (None without it), header written. The rows go to a file beside
+    ``path`` that replaces it only when the backtest got through every decision: no half file on failure."""
+    if not path:
+        yield None
+        return
+    part = f"{path}.part"
+    try:
+        with open_private(part, "w", newline="", encoding="utf-8") as fh:
+            wr = csv_writer(fh, raw=raw)
+            wr.writerow(["transaction_id", "score", "decision", "reasons", "ring_id"])
+            yield wr
+        os.replace(part, path)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
+
+
+def evaluate(y: np.ndarray, score: np.ndarray, decided: tuple[np.ndarray, Mapping[str, np.ndarray]] | None,
+             amounts: np.ndarray, review_t: float, block_t: float, weak_multiple: float = 2.0) -> dict[str, Any]:
+    """Ranking and threshold metrics of one set of scores; with ``decided`` (each row's decision code, in
+    :data:`DECISIONS`, and the rows each rule hit), each rule's hits and precision, ``weak`` when that
+    precision is below ``weak_multiple`` times the fraud rate (the rule flags little better than chance)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     out: dict[str, Any] = {"n": int(len(y)), "n_fraud": int(y.sum())}
@@ -389,16 +415,14 @@ def evaluate(y: np.ndarray, score: np.ndarray, results: list[dict[str, Any]] | N
     order = np.argsort(-score, kind="stable")
     out["precision_at_k"] = {str(k): round(float(y[order[:k]].mean()), 4) for k in (100, 500, 1000) if k <= len(y)}
     out["money_at_stake"] = round(float(amounts[y == 1].sum()), 2)
-    if results is not None:
-        hits: dict[str, list[int]] = {}
-        for r, yy in zip(results, y):
-            for code in r["rule_hits"]:
-                hits.setdefault(code, []).append(int(yy))
+    if decided is not None:
+        codes, hit_rows = decided
         base = float(y.mean()) if len(y) else 0.0
-        out["rules"] = {c: {"hits": len(v), "precision": round(sum(v) / len(v), 4),
-                            "weak": sum(v) / len(v) < weak_multiple * base} for c, v in sorted(hits.items())}
+        hits = {c: y[rows] for c, rows in sorted(hit_rows.items()) if len(rows)}
+        out["rules"] = {c: {"hits": int(len(v)), "precision": round(float(v.mean()), 4),
+                            "weak": bool(v.mean() < weak_multiple * base)} for c, v in hits.items()}
         out["weak_rule_multiple"] = weak_multiple
-        out["decisions"] = {d: int(sum(r["decision"] == d for r in results)) for d in ("allow", "review", "block")}
+        out["decisions"] = {d: int((codes == j).sum()) for j, d in enumerate(DECISIONS)}
     return out
 
 

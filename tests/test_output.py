@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from graphfraud.backtest import write_scores
+from graphfraud.backtest import scores_file
 from graphfraud.cli import main
 from graphfraud.output import csv_writer, safe_cell
 
@@ -87,10 +87,22 @@ def test_rings_csv_neutralises_user_ids(tmp_path, hostile_file, monkeypatch):
 
 def test_backtest_scores_neutralise_ids(tmp_path):
     path = tmp_path / "bt.csv"
-    write_scores(str(path), ["=1+1", "@x", "ok"], [{"score": 0.5, "decision": "review", "reasons": [
-        {"message": "-card =C1 shared"}]}] * 3)
+    with scores_file(str(path), raw=False) as out:
+        for tid in ["=1+1", "@x", "ok"]:
+            out.writerow([tid, "0.500000", "review", "-card =C1 shared", ""])
     cells = _cells(path.read_text(encoding="utf-8"))
     assert _formula_cells(cells) == [] and "'=1+1" in cells and "'-card =C1 shared" in cells
+
+
+def test_backtest_scores_file_is_whole_or_untouched(tmp_path):
+    path = tmp_path / "bt.csv"
+    path.write_text("the previous run's scores\n", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with scores_file(str(path), raw=False) as out:
+            out.writerow(["t1", "0.1", "allow", "", ""])
+            raise RuntimeError("the backtest failed half way")
+    assert path.read_text(encoding="utf-8") == "the previous run's scores\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bt.csv"]  # no part file left
 
 
 def test_rejects_file_neutralises_the_input_cells(tmp_path, monkeypatch):
