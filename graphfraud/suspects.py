@@ -11,7 +11,9 @@ What an account's score is made of
 :mod:`graphfraud.graph.flows` for money between users, its components for shared identifiers): money out and
 in (counts, totals, mean, spread, smallest and largest amounts), partners on each side and in both, how
 balanced in and out are, when the account was active, and its exposure to accounts known as fraud (money
-from them, from accounts they paid, to them, and amount-weighted PageRank restarted at them).
+from them, from accounts they paid, to them, amount-weighted PageRank restarted at them, and the same over
+the partner graph, one unweighted link per pair of accounts that traded). Every column is computed for all
+accounts at once, vectorised over the engine's arrays.
 
 How it learns
 -------------
