@@ -147,3 +147,69 @@ def test_suspects_without_an_account_model_says_what_to_do(tmp_path: Path) -> No
     _run(["load", str(tmp_path / "t.csv")], store)
     res = CliRunner().invoke(main, ["suspects"], env={"GRAPHFRAUD_STORE": str(store)})
     assert res.exit_code == 1 and "graphfraud train" in res.output and "Traceback" not in res.output
+
+
+def _bookkept(engine: GraphEngine) -> np.ndarray:
+    """The money columns of every account as the engine's incremental bookkeeping (:class:`Account`) holds
+    them: what the vectorised :func:`graphfraud.suspects.account_features` must reproduce."""
+    from graphfraud.suspects import ACCOUNT_FEATURES
+
+    cols = ACCOUNT_FEATURES[:ACCOUNT_FEATURES.index("flow_proximity")]
+    assert engine.flows is not None
+    now, fraud = int(engine.clock), engine.u_fraud
+    out = np.full((len(engine.u_name), len(cols)), np.nan)
+    for u, acc in engine.flows.accounts.items():
+        o, i = acc.out, acc.inn
+        v: dict[str, float] = {}
+        for side, key in ((o, "out"), (i, "in")):
+            v[f"n_{key}"], v[f"amount_{key}"] = side.n, side.amount
+            v[f"amount_{key}_7d"] = side.window(now - 7 * DAY)[1]
+            if side.n:
+                mean = side.amount / side.n
+                v[f"mean_{key}"], v[f"min_{key}"], v[f"max_{key}"] = mean, side.smallest, side.largest
+                v[f"std_{key}"] = max(side.amount_sq / side.n - mean * mean, 0.0) ** 0.5
+        partners = set(o.total) | set(i.total)
+        first = min(t for t in (o.first_ts, i.first_ts) if t >= 0)
+        last = max(o.last_ts, i.last_ts)
+        big = max(o.amount, i.amount)
+        v.update(fan_out=len(o.total), fan_in=len(i.total), reciprocal_partners=len(o.total.keys() & i.total.keys()),
+                 flow_balance=min(o.amount, i.amount) / big if big > 0 else np.nan, active_days=(last - first) / DAY,
+                 days_since_first=(now - first) / DAY, days_since_last=(now - last) / DAY,
+                 fraud_in_amount=acc.fraud_in, fraud_senders=acc.fraud_senders, hop2_in_amount=acc.hop2_in,
+                 fraud_out_amount=acc.fraud_out, fraud_recipients=acc.fraud_recipients,
+                 fraud_partner_share=sum(fraud[p] for p in partners) / len(partners))
+        out[u] = [v.get(c, np.nan) for c in cols]
+    return out
+
+
+def test_account_features_are_the_engines_bookkeeping_and_hiding_labels_is_not_knowing_them(
+        mules_world: Path, tmp_path: Path) -> None:
+    """The vectorised account features equal what the engine's incremental bookkeeping holds for every account;
+    and features with some labels hidden (out-of-fold training) equal those of a store that never had them."""
+    from graphfraud.graph.build import build_engine
+    from graphfraud.storage import open_store
+    from graphfraud.suspects import ACCOUNT_FEATURES, account_features
+
+    mules = sorted(json.loads((mules_world / "truth.json").read_text())["mules"])
+    known, hidden = mules[: len(mules) // 2], mules[: len(mules) // 6]
+    assert len(hidden) >= 3
+    src = pd.read_csv(mules_world / "tx.csv", dtype=str)
+    src.drop(columns=["is_fraud"]).to_csv(tmp_path / "tx.csv", index=False)
+    engines = []
+    for name, labelled in (("all", known), ("fewer", sorted(set(known) - set(hidden)))):
+        pd.DataFrame({"user_id": labelled, "user_label": "mule"}).to_csv(tmp_path / f"{name}.csv", index=False)
+        _run(["load", str(tmp_path / "tx.csv")], tmp_path / f"{name}.db")
+        _run(["label", str(tmp_path / f"{name}.csv"), "--source", "investigator"], tmp_path / f"{name}.db")
+        engines.append(build_engine(open_store(str(tmp_path / f"{name}.db"))))
+    full, fewer = engines
+    assert full.u_name == fewer.u_name
+    users = list(range(len(full.u_name)))
+    money = len(ACCOUNT_FEATURES[:ACCOUNT_FEATURES.index("flow_proximity")])
+    for engine in engines:
+        got = account_features(engine, users)
+        np.testing.assert_allclose(got[:, :money], _bookkept(engine), rtol=1e-9, atol=1e-9)
+        assert np.nansum(got[:, ACCOUNT_FEATURES.index("fraud_in_amount")]) > 0
+        assert np.nansum(got[:, ACCOUNT_FEATURES.index("partner_proximity")]) > 0
+    as_if = account_features(full, users, hidden=[full.user_ix[u] for u in hidden])
+    np.testing.assert_allclose(as_if, account_features(fewer, users), rtol=1e-9, atol=1e-9)
+    assert not np.allclose(as_if, account_features(full, users), equal_nan=True)
