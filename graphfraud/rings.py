@@ -47,6 +47,7 @@ from scipy.sparse.csgraph import connected_components
 from . import labels as semantics
 from . import progress, settings
 from .graph.policy import LinkPolicy
+from . import ringburst as burst
 from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
                         MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
@@ -194,9 +195,10 @@ class _Source:
     def shared_links(self, types: Sequence[str], min_users: int, max_users: int) -> pd.DataFrame:
         return self.store.shared_links_frame(list(types), min_users, max_users)
 
-    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
-        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
-        f = self.store.user_activity_frame(list(users))
+    def user_activity(self, users: Sequence[str] | None) -> pd.DataFrame:
+        """Per user (index; ``None``: every user): ``n_tx`` and ``first_ts``, the time of the account's first
+        transaction."""
+        f = self.store.user_activity_frame(None if users is None else list(users))
         return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
                             index=f["user_id"].to_numpy())
 
@@ -444,7 +446,8 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
         fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
-        edges = edges[edges["type"].to_numpy() != "transfer"]  # money is described by its own numbers
+        # money is described by its own numbers, bust-outs by the members' buying together
+        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
 
 
@@ -563,7 +566,14 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
             nu.update(dict(zip(((typ, e) for e in miss), src.n_users(typ, miss))))
         nu.update(known)
         co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
-    return pd.concat([edges, co], ignore_index=True) if len(co) else edges
+    edges = pd.concat([edges, co], ignore_index=True) if len(co) else edges
+    # accounts whose bust-outs met (sleepers that share nothing until they strike), from the transactions
+    # of every account with enough of them to burst
+    act = src.user_activity(None)
+    busy = act.index[act["n_tx"].to_numpy() >= burst.MIN_BUSTOUT_TX].tolist()
+    bo = burst.bustout_edges(src.transactions_of_users(busy, ["user_id", "ts", "merchant_id", "amount"])
+                             if busy else pd.DataFrame(), int(edges["ent"].max()) + 1 if len(edges) else 0)
+    return pd.concat([edges, bo], ignore_index=True) if len(bo) else edges
 
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
