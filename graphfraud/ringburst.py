@@ -149,7 +149,7 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
     code = np.arange(first_code, first_code + len(agg))
 
     def two(c: str) -> np.ndarray:
-        return np.r_[agg[c].to_numpy(), agg[c].to_numpy()]
+        return np.asarray(np.r_[agg[c].to_numpy(), agg[c].to_numpy()])
 
     return pd.DataFrame({"type": "bustout", "entity_id": two("m"),
                          "user_id": np.r_[agg["a"].to_numpy(), agg["b"].to_numpy()],
