@@ -60,6 +60,7 @@ __all__ = ["Ring", "RingSource", "WholeReads", "detect_rings", "find_clusters", 
            "format_rings", "ClusterStats", "score_cluster"]
 
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
+CARD_TEST_RATIO = 0.1  # a card first used for a tenth of the usual amount (or less) was being tested
 LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
@@ -605,7 +606,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
                         "fp": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_AT_FAULT),
-                        "tid": tx["transaction_id"].to_numpy()[sel]})
+                        "tid": tx["transaction_id"].to_numpy()[sel], "card": tx["card_id"].to_numpy()[sel]})
     data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
     data_start = min(data_start, int(tx["ts"].min()))  # a sampled baseline may miss the very first rows
     # ---- per user
@@ -670,6 +671,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     shared = shared.assign(arr=(shared["f1"] - shared["f0"]) / DAY_MS)
     arrival = shared.groupby("c")["arr"].median()
     fraud_tids = ctx.loc[ctx["fraud"], ["c", "tid"]].groupby("c")["tid"].apply(list).to_dict()
+    shared_cards, tested_cards = _card_tests(ctx)
     # plain per-cluster columns, so the loop below does no pandas indexing
     rng_c = np.arange(n_c)
 
@@ -736,6 +738,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             top_identifier_id=sh_eid[sa] if has_top else "",
             top_identifier_fraud_users=sh_kf[sa] if has_top else 0,
             top_merchant_id=str(t1_m[c]) if has_t3 else "",
+            shared_cards=int(shared_cards.get(c, 0)), tested_cards=int(tested_cards.get(c, 0)),
             **money[c])  # type: ignore[arg-type]
         score, reasons = score_cluster(stats)
         us = pu_users[ua:ub]
@@ -751,6 +754,20 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                           total_amount=float(tc_amt[c]), reasons=reasons, stats=stats))
     rings.sort(key=lambda r: (-r.score, -r.size, r.ring_id))
     return rings
+
+
+def _card_tests(ctx: pd.DataFrame) -> tuple[dict[int, int], dict[int, int]]:
+    """Per cluster: cards used by two or more members, and of them those *tested*: first used in the cluster
+    for at most ``CARD_TEST_RATIO`` of the usual amount at that merchant, and later for the usual or more.
+    ``ctx`` is sorted by cluster and time (columns ``c, card, user, lr``: log amount ratio)."""
+    d = ctx[ctx["card"].notna().to_numpy()]
+    g = d.groupby(["c", "card"], sort=False)
+    per = pd.DataFrame({"nu": g["user"].nunique(), "lr0": g["lr"].first(), "lr1": g["lr"].max()})
+    shared = per["nu"].to_numpy() >= 2
+    tested = shared & (per["lr0"].to_numpy() <= np.log(CARD_TEST_RATIO)) & (per["lr1"].to_numpy() >= 0.0)
+    cl = per.index.get_level_values(0).to_numpy()
+    return (pd.Series(shared.astype(int)).groupby(cl).sum().to_dict(),
+            pd.Series(tested.astype(int)).groupby(cl).sum().to_dict())
 
 
 # ---------------------------------------------------------------------------------------------- registry
