@@ -27,6 +27,7 @@ BUSTOUT_SPEND_SHARE = 0.25  # ... and that holds at least this share of all its 
 MIN_OBSERVED_DAYS = 7.0  # an account's own rate is measured over at least this many days
 BUSTOUT_BUCKET_MS = 6 * 3_600_000  # two bust-outs meet at a merchant when they buy there in the same 6 hours
 MIN_BUSTOUT_MERCHANTS = 2  # ... at this many different merchants
+MIN_BUSTOUT_JACCARD = 0.0  # ... and at least this share of the merchants of the two bust-outs together
 MAX_BUSTOUT_GROUP = 30  # more bust-outs than this at one merchant within 6 hours are a crowd (a sale)
 
 _COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
@@ -143,7 +144,12 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
                           "t": np.minimum(ts[ia], ts[ib])})
     agg = pairs.sort_values(["a", "b", "t", "m"], kind="stable").groupby(["a", "b"], sort=True).agg(
         k=("m", "nunique"), m=("m", "first"), f=("t", "min"), l_=("t", "max"), n=("t", "size")).reset_index()
-    agg = agg[agg["k"].to_numpy() >= MIN_BUSTOUT_MERCHANTS]
+    # the merchants each bust-out bought at: two strikes of one ring go to the same few merchants, two rings
+    # striking the same evening share one or two of theirs
+    n_m = b.groupby("user_id")["merchant_id"].nunique()
+    union = agg["a"].map(n_m).to_numpy() + agg["b"].map(n_m).to_numpy() - agg["k"].to_numpy()
+    agg = agg[(agg["k"].to_numpy() >= MIN_BUSTOUT_MERCHANTS)
+              & (agg["k"].to_numpy() >= MIN_BUSTOUT_JACCARD * union)]
     if not len(agg):
         return pd.DataFrame(columns=_COLUMNS)
     code = np.arange(first_code, first_code + len(agg))

@@ -94,3 +94,19 @@ def test_bust_outs_never_merge_two_rings_that_strike_the_same_evening(tmp_path):
     found = sorted(r.users for r in detect_rings(store))
     store.close()
     assert found == [["a0", "a1", "a2", "a3"], ["b0", "b1", "b2", "b3"]]
+
+
+def test_a_ring_found_through_its_proxy_is_not_absorbed_by_another_that_struck_the_same_evening(tmp_path):
+    rows = _store_rows([("a", 4, "dev-a")])
+    # seven sleepers whose only shared identifier is the proxy they strike through (more users than a home
+    # has, for a few hours: a crew's proxy, a thin link like the bust-outs that tie them to ring a as well)
+    for j in range(7):
+        u = f"x{j}"
+        rows += [(u, d + 0.5, 30.0, f"{u}-card", f"{u}-dev", f"30.0.{j}.1", "grocer") for d in range(10, 60, 6)]
+        rows += [(u, 62 + (18 + j * 0.8 + k * 0.15) / 24, 450.0, f"{u}-card", f"{u}-dev", "9.9.9.9",
+                  ("E1", "E2", "G3")[k % 3]) for k in range(5)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    found = sorted(r.users for r in detect_rings(store))
+    store.close()
+    assert found == [["a0", "a1", "a2", "a3"], [f"x{j}" for j in range(7)]]
