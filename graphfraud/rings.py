@@ -196,10 +196,9 @@ class _Source:
     def shared_links(self, types: Sequence[str], min_users: int, max_users: int) -> pd.DataFrame:
         return self.store.shared_links_frame(list(types), min_users, max_users)
 
-    def user_activity(self, users: Sequence[str] | None) -> pd.DataFrame:
-        """Per user (index; ``None``: every user): ``n_tx`` and ``first_ts``, the time of the account's first
-        transaction."""
-        f = self.store.user_activity_frame(None if users is None else list(users))
+    def user_activity(self, users: Sequence[str]) -> pd.DataFrame:
+        """Per user (index): ``n_tx`` and ``first_ts``, the time of the account's first transaction."""
+        f = self.store.user_activity_frame(list(users))
         return pd.DataFrame({"n_tx": f["n_tx"].to_numpy(), "first_ts": f["first_ts"].to_numpy()},
                             index=f["user_id"].to_numpy())
 
@@ -210,8 +209,8 @@ class _Source:
                  entities: Sequence[str] | None = None) -> pd.DataFrame:
         return self.store.meetings_frame(column, bucket_ms, max_users, entities)
 
-    def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-        return self.store.transactions_of_users(list(users), list(columns))
+    def transactions_of_users(self, users: Sequence[str] | None, columns: Sequence[str]) -> pd.DataFrame:
+        return self.store.transactions_of_users(None if users is None else list(users), list(columns))
 
     def amount_baseline(self) -> pd.DataFrame:
         """Typical amounts per (merchant, currency), from a 1-in-k systematic sample of large stores."""
@@ -286,8 +285,10 @@ class WholeReads:
         k = d.groupby(key, sort=False)["user_id"].transform("size").to_numpy()
         return d[(k >= 2) & (k <= max_users)].reset_index(drop=True)
 
-    def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    def transactions_of_users(self, user_ids: Sequence[str] | None, columns: Sequence[str]) -> pd.DataFrame:
         tx = self._all_tx()
+        if user_ids is None:
+            return tx[list(columns)].reset_index(drop=True)
         return tx.loc[tx["user_id"].isin(list(user_ids)), list(columns)].reset_index(drop=True)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> pd.DataFrame:
@@ -568,12 +569,10 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
         nu.update(known)
         co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
     edges = pd.concat([edges, co], ignore_index=True) if len(co) else edges
-    # accounts whose bust-outs met (sleepers that share nothing until they strike), from the transactions
-    # of every account with enough of them to burst
-    act = src.user_activity(None)
-    busy = act.index[act["n_tx"].to_numpy() >= burst.MIN_BUSTOUT_TX].tolist()
-    bo = burst.bustout_edges(src.transactions_of_users(busy, ["user_id", "ts", "merchant_id", "amount"])
-                             if busy else pd.DataFrame(), int(edges["ent"].max()) + 1 if len(edges) else 0)
+    # accounts whose bust-outs met (sleepers that share nothing until they strike), from every transaction
+    # (nearly every account has the few a bust-out needs, and one scan is cheaper than looking them up)
+    bo = burst.bustout_edges(src.transactions_of_users(None, ["user_id", "ts", "merchant_id", "amount"]),
+                             int(edges["ent"].max()) + 1 if len(edges) else 0)
     return pd.concat([edges, bo], ignore_index=True) if len(bo) else edges
 
 
