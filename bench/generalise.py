@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     worlds = make_worlds(profiles, seeds, users, not args.no_variants)
     cache = Path(args.cache)
 
+    from graphfraud import ringburst as RB
     from graphfraud import ringflows as RF
     from graphfraud import ringlinks as RL
     from graphfraud import rings as R
@@ -229,9 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {len(worlds)} worlds of {users:,} users, "
           f"seeds {seeds}; settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
           f"link types {settings.get('link_types')}, hub limits {settings.get('hub_limits')}, rings: "
-          + ", ".join(f"{k} {getattr(m, k)}" for m in (RL, RF, R) for k in sorted(vars(m)) if k.isupper()
+          + ", ".join(f"{k} {getattr(m, k)}" for m in (RL, RB, RF, R) for k in sorted(vars(m)) if k.isupper()
                       and k[0] != "_" and isinstance(getattr(m, k), (int, float))
-                      and (m is not R or k not in vars(RL)))
+                      and (m is not R or k not in vars(RL)) and (m is not RB or k != "DAY_MS"))
           + f"; ring score midpoint {RS.EVIDENCE_MIDPOINT}, weights {RS.WEIGHTS}"
           + "; backtest --train-frac 0.6 --label-delay 1d" + ("" if backtest else " (not run)"))
     head = f"{'world':<22} {'R':>3} {'recall':>6} {'prec':>5} {'decoys':>6} {'rings s':>7}"

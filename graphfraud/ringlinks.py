@@ -315,7 +315,9 @@ def cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[n
     g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
                            shape=(n_u + n_e, n_u + n_e))
     _, lab0 = connected_components(g0, directed=False)
-    ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin])
+    # bust-outs (graphfraud.ringburst) share no identifier at all: the weakest thin links, used last
+    last = edges["type"].to_numpy() == "bustout"
+    ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin], last[thin])
     order = np.argsort(ulab, kind="stable")
     cuts = np.flatnonzero(np.diff(ulab[order])) + 1
     groups = np.split(order, cuts)
@@ -351,7 +353,7 @@ def _entity_group(ulab: np.ndarray, ucode: np.ndarray, ecode: np.ndarray, n_e: i
     return out
 
 
-def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
+def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray, last: np.ndarray | None = None) -> np.ndarray:
     """Group labels per user after joining solid components ``lab`` through thin links ``(u, e)``.
 
     Identifiers with fewer users first (the most specific evidence). On one identifier, the groups that hold
@@ -359,6 +361,10 @@ def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
     who belong to no such group ("stragglers") join the ring with most users on it, unless they are three or more and at least as many
     as that ring has there: then they are a group of their own (a second crew on the same proxy).
     A union-find over the components the thin links touch (a few thousand at most).
+
+    Links flagged ``last`` (accounts that only struck together, sharing no identifier) come after all the
+    others, and for them every group of three users or more counts as a ring, however it was formed: a
+    ring found through a shared proxy is not absorbed by another ring that struck the same evening.
     """
     if not len(u):
         return lab
@@ -383,18 +389,20 @@ def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray) -> np.ndarray:
         anchored[a] |= anchored[b]
         return a
 
-    d = pd.DataFrame({"e": e, "c": lab[u]}).value_counts(sort=False).rename("k").reset_index()
+    flag = np.zeros(len(e), dtype=bool) if last is None else np.asarray(last, dtype=bool)
+    d = pd.DataFrame({"e": e, "c": lab[u], "last": flag}).value_counts(sort=False).rename("k").reset_index()
     d["n"] = d.groupby("e")["k"].transform("sum")
-    d = d.sort_values(["n", "e", "c"], kind="stable")
-    ents, comps, ks = d["e"].to_numpy(), d["c"].to_numpy(), d["k"].to_numpy()
+    d = d.sort_values(["last", "n", "e", "c"], kind="stable")
+    ents, comps, ks, lasts = d["e"].to_numpy(), d["c"].to_numpy(), d["k"].to_numpy(), d["last"].to_numpy()
     bounds = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1], True])
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         on: dict[int, int] = {}
         for c, k in zip(comps[a:b].tolist(), ks[a:b].tolist()):
             r = find(c)
             on[r] = on.get(r, 0) + k
-        rings = sorted((r for r in on if anchored[r]), key=lambda r: (-on[r], r))
-        loose = sorted(r for r in on if not anchored[r])
+        held = (lambda r: size[r] >= 3) if lasts[a] else (lambda r: bool(anchored[r]))
+        rings = sorted((r for r in on if held(r)), key=lambda r: (-on[r], r))
+        loose = sorted(r for r in on if not held(r))
         n_loose = sum(on[r] for r in loose)
         if not loose:
             continue

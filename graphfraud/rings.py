@@ -47,6 +47,7 @@ from scipy.sparse.csgraph import connected_components
 from . import labels as semantics
 from . import progress, settings
 from .graph.policy import LinkPolicy
+from . import ringburst as burst
 from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
                         MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
@@ -59,6 +60,7 @@ __all__ = ["Ring", "RingSource", "WholeReads", "detect_rings", "find_clusters", 
            "format_rings", "ClusterStats", "score_cluster"]
 
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
+CARD_TEST_RATIO = 0.1  # a card first used for a tenth of the usual amount (or less) was being tested
 LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
@@ -207,8 +209,8 @@ class _Source:
                  entities: Sequence[str] | None = None) -> pd.DataFrame:
         return self.store.meetings_frame(column, bucket_ms, max_users, entities)
 
-    def transactions_of_users(self, users: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-        return self.store.transactions_of_users(list(users), list(columns))
+    def transactions_of_users(self, users: Sequence[str] | None, columns: Sequence[str]) -> pd.DataFrame:
+        return self.store.transactions_of_users(None if users is None else list(users), list(columns))
 
     def amount_baseline(self) -> pd.DataFrame:
         """Typical amounts per (merchant, currency), from a 1-in-k systematic sample of large stores."""
@@ -283,8 +285,10 @@ class WholeReads:
         k = d.groupby(key, sort=False)["user_id"].transform("size").to_numpy()
         return d[(k >= 2) & (k <= max_users)].reset_index(drop=True)
 
-    def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    def transactions_of_users(self, user_ids: Sequence[str] | None, columns: Sequence[str]) -> pd.DataFrame:
         tx = self._all_tx()
+        if user_ids is None:
+            return tx[list(columns)].reset_index(drop=True)
         return tx.loc[tx["user_id"].isin(list(user_ids)), list(columns)].reset_index(drop=True)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> pd.DataFrame:
@@ -444,7 +448,8 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
         fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
-        edges = edges[edges["type"].to_numpy() != "transfer"]  # money is described by its own numbers
+        # money is described by its own numbers, bust-outs by the members' buying together
+        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
 
 
@@ -563,7 +568,12 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
             nu.update(dict(zip(((typ, e) for e in miss), src.n_users(typ, miss))))
         nu.update(known)
         co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
-    return pd.concat([edges, co], ignore_index=True) if len(co) else edges
+    edges = pd.concat([edges, co], ignore_index=True) if len(co) else edges
+    # accounts whose bust-outs met (sleepers that share nothing until they strike), from every transaction
+    # (nearly every account has the few a bust-out needs, and one scan is cheaper than looking them up)
+    bo = burst.bustout_edges(src.transactions_of_users(None, ["user_id", "ts", "merchant_id", "amount"]),
+                             int(edges["ent"].max()) + 1 if len(edges) else 0)
+    return pd.concat([edges, bo], ignore_index=True) if len(bo) else edges
 
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
@@ -595,7 +605,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
                         "fp": fraud_tx[sel] & np.isin(fraud_type[sel], semantics.USER_AT_FAULT),
-                        "tid": tx["transaction_id"].to_numpy()[sel]})
+                        "tid": tx["transaction_id"].to_numpy()[sel], "card": tx["card_id"].to_numpy()[sel]})
     data_start = int(pd.to_numeric(base["first_ts"]).min()) if len(base) else int(tx["ts"].min())
     data_start = min(data_start, int(tx["ts"].min()))  # a sampled baseline may miss the very first rows
     # ---- per user
@@ -660,6 +670,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     shared = shared.assign(arr=(shared["f1"] - shared["f0"]) / DAY_MS)
     arrival = shared.groupby("c")["arr"].median()
     fraud_tids = ctx.loc[ctx["fraud"], ["c", "tid"]].groupby("c")["tid"].apply(list).to_dict()
+    shared_cards, tested_cards = _card_tests(ctx)
     # plain per-cluster columns, so the loop below does no pandas indexing
     rng_c = np.arange(n_c)
 
@@ -726,6 +737,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             top_identifier_id=sh_eid[sa] if has_top else "",
             top_identifier_fraud_users=sh_kf[sa] if has_top else 0,
             top_merchant_id=str(t1_m[c]) if has_t3 else "",
+            shared_cards=int(shared_cards.get(c, 0)), tested_cards=int(tested_cards.get(c, 0)),
             **money[c])  # type: ignore[arg-type]
         score, reasons = score_cluster(stats)
         us = pu_users[ua:ub]
@@ -741,6 +753,20 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                           total_amount=float(tc_amt[c]), reasons=reasons, stats=stats))
     rings.sort(key=lambda r: (-r.score, -r.size, r.ring_id))
     return rings
+
+
+def _card_tests(ctx: pd.DataFrame) -> tuple[dict[int, int], dict[int, int]]:
+    """Per cluster: cards used by two or more members, and of them those *tested*: first used in the cluster
+    for at most ``CARD_TEST_RATIO`` of the usual amount at that merchant, and later for the usual or more.
+    ``ctx`` is sorted by cluster and time (columns ``c, card, user, lr``: log amount ratio)."""
+    d = ctx[ctx["card"].notna().to_numpy()]
+    g = d.groupby(["c", "card"], sort=False)
+    per = pd.DataFrame({"nu": g["user"].nunique(), "lr0": g["lr"].first(), "lr1": g["lr"].max()})
+    shared = per["nu"].to_numpy() >= 2
+    tested = shared & (per["lr0"].to_numpy() <= np.log(CARD_TEST_RATIO)) & (per["lr1"].to_numpy() >= 0.0)
+    cl = per.index.get_level_values(0).to_numpy()
+    return (pd.Series(shared.astype(int)).groupby(cl).sum().to_dict(),
+            pd.Series(tested.astype(int)).groupby(cl).sum().to_dict())
 
 
 # ---------------------------------------------------------------------------------------------- registry

@@ -80,6 +80,8 @@ class ClusterStats:
     mule_fraud_senders: int = 0
     mule_forwarded: float = 0.0  # share of what they received that they sent on within a day
     mule_lag_hours: float = float("nan")  # median time from a receipt to their next send
+    shared_cards: int = 0  # cards used by two or more members
+    tested_cards: int = 0  # of them, first used in the cluster for a tenth of the usual amount, then for more
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON can carry them: a number that is not known (NaN) is ``None``."""
@@ -114,6 +116,7 @@ WEIGHTS: dict[str, float] = {
     "money_flow": 1.5,  # most members pass money to one another (families do too, a little)
     "cycle": 1.0,  # money returns to where it started
     "pass_through": 2.5,  # a member receives from known fraud and sends most of it on within a day
+    "card_tests": 2.5,  # shared cards tested with a tiny purchase before the spending
 }
 #: Evidence (sum of the terms below) at which a cluster scores 0.5.
 EVIDENCE_MIDPOINT = 6.0
@@ -146,7 +149,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against, -1.25);
     members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
     has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1,
-    a member passing on within a day what known fraud accounts sent 2.5. Households, offices and campuses share devices, cards, addresses and merchants too, so
+    a member passing on within a day what known fraud accounts sent 2.5; shared cards tested with a tiny
+    purchase before the spending 2.5 (at half of the shared cards tested). Households, offices and campuses share devices, cards, addresses and merchants too, so
     sharing and merchant concentration alone weigh little; what they lack is confirmed fraud, new
     throwaway accounts, coordination in time and money. The weights were chosen on the matrix of
     ``bench/generalise.py`` (every typology, several seeds), never on one world.
@@ -174,6 +178,12 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
                       txt))
     if s.cards_per_user >= 1.5:
         terms.append((W["cards_per_user"] * _clip((s.cards_per_user - 1.3) / 1.2), f"{s.cards_per_user:.1f} cards per user"))
+    # card testing: a stolen card is tried with a tiny purchase before it is spent, and a ring passes its
+    # cards around; a family's shared card starts with an ordinary purchase
+    if s.tested_cards and s.shared_cards:
+        terms.append((W["card_tests"] * _clip(s.tested_cards / s.shared_cards / 0.5),
+                      f"{s.tested_cards} of {s.shared_cards} shared cards were first used for a tiny amount, "
+                      f"then for more"))
 
     # known fraud: one confirmed account (a takeover in a family) is weak, several are strong
     if s.n_known_fraud_users >= 2:

@@ -509,3 +509,25 @@ def test_users_who_paid_each_other_and_share_a_card_are_linked():
     e = transfer_edges(pairs, {"c", "a"}, cards, 100)  # two suspects: a thin link
     assert sorted(e["entity_id"].unique()) == ["a>b", "c>a"]
     assert e.loc[e["entity_id"] == "c>a", "thin"].all()
+
+
+def test_shared_cards_tested_with_a_tiny_purchase_are_evidence_a_family_card_is_not(tmp_path):
+    # a family of three sharing one card for their groceries all along
+    rows = [(f"f{i}", d + i * 0.1, 45.0, "family-card", f"fd{i}", f"3.3.3.{i}", f"grocer{d % 3}")
+            for i in range(3) for d in range(0, 80, 4)]
+    # three older accounts pass two cards around: each card's first use is a tiny test at a web shop, then
+    # ordinary purchases (no new accounts, no burst: only the tests tell)
+    for j, card in enumerate(("pool-1", "pool-2")):
+        rows += [(f"r{j}", 30 + j * 5 + 0.01, 1.0, card, f"rd{j}", f"4.4.4.{j}", "webshop")]
+        rows += [(f"r{k}", 31 + j * 5 + k * 9 + 0.5, 45.0, card, f"rd{k}", f"4.4.4.{k}", f"grocer{k}")
+                 for k in range(3)]
+    rows += [(f"r{k}", d + 0.3, 45.0, f"own{k}", f"rd{k}", f"4.4.4.{k}", f"grocer{d % 3}")
+             for k in range(3) for d in range(0, 80, 6)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = {tuple(r.users): r for r in detect_rings(store)}
+    store.close()
+    ring, family = rings[("r0", "r1", "r2")], rings[("f0", "f1", "f2")]
+    assert ring.stats.tested_cards == 2 and family.stats.tested_cards == 0
+    assert ring.score > family.score
+    assert any("first used for a tiny amount" in txt for txt in ring.reasons)

@@ -215,13 +215,18 @@ class Neo4jRegistryMixin(RegistryService):
                                  bucket_ms=int(bucket_ms), max_users=int(max_users))
         return pd.DataFrame.from_records(rows, columns=["entity_id", "merchant_id", "bucket", "user_id", "first_ts"])
 
-    def transactions_of_users(self, user_ids: Sequence[str], columns: Sequence[str]) -> Any:
-        """The given columns of every transaction of the given users, in sequence order."""
+    def transactions_of_users(self, user_ids: Sequence[str] | None, columns: Sequence[str]) -> Any:
+        """The given columns of every transaction of the given users (``None``: of every user), in sequence
+        order."""
         import pandas as pd
 
         bad = [c for c in columns if c not in TX_COLUMNS]
         if bad:
             raise ValueError(f"Unknown transaction columns {bad}; choose from {list(TX_COLUMNS)}.")
+        if user_ids is None:
+            frames = [f[list(columns)] for f in self.iter_transaction_frames()]  # type: ignore[attr-defined]
+            return (pd.concat(frames, ignore_index=True) if frames
+                    else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
         rows = list(self._stream("list_users_transactions", user_ids=list(dict.fromkeys(user_ids))))
         frame = pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
         return frame[list(columns)].reset_index(drop=True)

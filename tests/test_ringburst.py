@@ -1,0 +1,112 @@
+"""Bust-outs (graphfraud.ringburst): accounts that strike together are linked by the strike itself."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graphfraud.ringburst import MAX_BUSTOUT_GROUP, bustout_edges, bustouts
+from graphfraud.rings import detect_rings
+from graphfraud.storage import open_store
+
+from tests.test_rings import _rows, _write
+
+DAY = 86_400_000
+HOUR = 3_600_000
+
+
+def _tx(rows):
+    return pd.DataFrame(rows, columns=["user_id", "ts", "merchant_id", "amount"])
+
+
+def _life(user, days=range(0, 56, 7), shop="grocer"):
+    """A customer's ordinary life: one purchase a week."""
+    return [(user, d * DAY + 10 * HOUR, shop, 30.0) for d in days]
+
+
+def _strike(user, day, shops, start_hour=18.0, n=4, amount=400.0):
+    return [(user, int(day * DAY + (start_hour + k * 0.7) * HOUR), shops[k % len(shops)], amount) for k in range(n)]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    (_life("a") + _strike("a", 60, ["E1", "E2"]), ["a"]),
+    # a customer who shops every day does several purchases a day without bursting
+    ([("b", int(d * DAY / 3), f"s{d % 4}", 25.0) for d in range(3 * 60)], []),
+    # a busy day of small purchases is not where the account's money went
+    (_life("c", shop="car dealer") + _strike("c", 60, ["E1", "E2"], amount=5.0), []),
+    # two purchases are a busy day, not a bust-out
+    (_life("d") + _strike("d", 60, ["E1", "E2"], n=2), []),
+], ids=["dormant-account-strikes", "daily-shopper", "small-purchases", "two-purchases"])
+def test_a_bust_out_is_far_more_than_the_account_own_rate(rows, expected):
+    assert sorted(set(bustouts(_tx(rows))["user_id"])) == expected
+
+
+def test_bust_outs_that_meet_at_two_merchants_within_hours_are_linked():
+    rows = []
+    for u in ("s0", "s1", "s2"):  # a sleeper ring: same evening, same two shops
+        rows += _life(u) + _strike(u, 60, ["E1", "E2"], start_hour=18 + int(u[1]) * 0.3)
+    rows += _life("x") + _strike("x", 60, ["E1", "G7"])  # one shop in common: chance
+    rows += _life("y") + _strike("y", 40, ["E1", "E2"])  # the same shops another day: chance
+    e = bustout_edges(_tx(rows), 100)
+    pairs = sorted(tuple(sorted(g["user_id"])) for _, g in e.groupby("ent"))
+    assert pairs == [("s0", "s1"), ("s0", "s2"), ("s1", "s2")]
+    assert set(e["ent"]) == {100, 101, 102} and e["thin"].all() and (e["type"] == "bustout").all()
+
+
+def test_a_crowd_at_a_sale_is_not_a_ring():
+    rows = []
+    for i in range(MAX_BUSTOUT_GROUP + 1):
+        rows += _life(f"c{i}") + _strike(f"c{i}", 60, ["E1", "E2"], start_hour=18 + i * 0.05)
+    assert len(bustout_edges(_tx(rows), 0)) == 0
+
+
+def _store_rows(rings, customers=12):
+    """(user, day, amount, card, device, ip, merchant) rows: customers, and sleepers who share nothing but
+    the evening they strike."""
+    rows = []
+    for i in range(customers):  # customers, each with a busy day of their own now and then
+        rows += [(f"c{i}", d + 0.4, 35.0, f"cc{i}", f"cd{i}", f"10.0.0.{i}", f"shop{(i + d) % 6}")
+                 for d in range(0, 80, 5)]
+        rows += [(f"c{i}", 30 + i * 3 + k * 0.1, 120.0, f"cc{i}", f"cd{i}", f"10.0.0.{i}", "E1" if k % 2 else "E2")
+                 for k in range(3)]
+    for name, members, shared_dev in rings:
+        for j in range(members):
+            u = f"{name}{j}"
+            rows += [(u, d + 0.5, 30.0, f"{u}-card", shared_dev or f"{u}-dev", f"20.{ord(name)}.{j}.1", "grocer")
+                     for d in range(10, 60, 6)]
+            rows += [(u, 62 + (18 + j * 0.2 + k * 0.5) / 24, 450.0, f"{u}-card", shared_dev or f"{u}-dev",
+                      f"20.{ord(name)}.{j}.1", ("E1", "E2", "G3")[k % 3]) for k in range(5)]
+    return rows
+
+
+def test_a_sleeper_ring_that_shares_nothing_but_its_strike_is_found(tmp_path):
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(_store_rows([("s", 4, None)])))
+    rings = detect_rings(store)
+    store.close()
+    assert [r.users for r in rings] == [["s0", "s1", "s2", "s3"]]
+    assert any("on the same day" in txt for txt in rings[0].reasons)
+    assert all(x["type"] != "bustout" for x in rings[0].shared_identifiers)
+
+
+def test_bust_outs_never_merge_two_rings_that_strike_the_same_evening(tmp_path):
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(_store_rows([("a", 4, "dev-a"), ("b", 4, "dev-b")])))
+    found = sorted(r.users for r in detect_rings(store))
+    store.close()
+    assert found == [["a0", "a1", "a2", "a3"], ["b0", "b1", "b2", "b3"]]
+
+
+def test_a_ring_found_through_its_proxy_is_not_absorbed_by_another_that_struck_the_same_evening(tmp_path):
+    rows = _store_rows([("a", 4, "dev-a")])
+    # seven sleepers whose only shared identifier is the proxy they strike through (more users than a home
+    # has, for a few hours: a crew's proxy, a thin link like the bust-outs that tie them to ring a as well)
+    for j in range(7):
+        u = f"x{j}"
+        rows += [(u, d + 0.5, 30.0, f"{u}-card", f"{u}-dev", f"30.0.{j}.1", "grocer") for d in range(10, 60, 6)]
+        rows += [(u, 62 + (18 + j * 0.8 + k * 0.15) / 24, 450.0, f"{u}-card", f"{u}-dev", "9.9.9.9",
+                  ("E1", "E2", "G3")[k % 3]) for k in range(5)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    found = sorted(r.users for r in detect_rings(store))
+    store.close()
+    assert found == [["a0", "a1", "a2", "a3"], [f"x{j}" for j in range(7)]]
