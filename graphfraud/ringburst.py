@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .ringlinks import pairs_within_runs
+
 __all__ = ["bustout_edges", "bustouts"]
 
 DAY_MS = 86_400_000
@@ -126,16 +128,7 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
     if not len(meet):
         return pd.DataFrame(columns=_COLUMNS)
     g = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    n_in = np.diff(np.r_[starts, len(g)])
-    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for sz in np.unique(n_in):
-        st = starts[n_in == sz]
-        for i in range(sz):
-            for j in range(i + 1, sz):
-                pa.append(st + i)
-                pb.append(st + j)
-    ia, ib = np.concatenate(pa), np.concatenate(pb)
+    ia, ib = pairs_within_runs(g)
     users = meet["user_id"].to_numpy(dtype=object)
     ts = meet["ts"].to_numpy(np.int64)
     a = np.where(users[ia] < users[ib], users[ia], users[ib])

@@ -203,6 +203,25 @@ def _arrival_groups(ent: np.ndarray, first: np.ndarray, last: np.ndarray, n_user
     return out
 
 
+def pairs_within_runs(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)``, ``i < j``, of positions in the same run of equal values of ``g`` (sorted by
+    group), as two index arrays; runs are expected small (each of size k gives k(k-1)/2 pairs).
+
+    >>> [a.tolist() for a in pairs_within_runs(np.array([5, 5, 5, 7, 9, 9]))]
+    [[4, 0, 0, 1], [5, 1, 2, 2]]
+    """
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, np.int64)
+    size = np.diff(np.r_[starts, len(g)])
+    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for sz in np.unique(size[size >= 2]):
+        st = starts[size == sz]
+        for i in range(sz):
+            for j in range(i + 1, sz):
+                pa.append(st + i)
+                pb.append(st + j)
+    return np.concatenate(pa), np.concatenate(pb)
+
+
 def coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
     """Links that only synchronised use reveals: through any shared network address, and through hubs.
 
@@ -227,17 +246,8 @@ def coactivity_edges(meet: pd.DataFrame, first_code: int) -> pd.DataFrame:
                                                        meet["bucket"].to_numpy()]))
     order = np.lexsort((ucode, gcode))
     g, u, hg = gcode[order], ucode[order], hcode[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    size = np.diff(np.r_[starts, len(g)])
     # pairs within each meeting (groups are small: at most MAX_MEETING_USERS users)
-    pa, pb = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for sz in np.unique(size[size >= 2]):
-        st = starts[size == sz]
-        for i in range(sz):
-            for j in range(i + 1, sz):
-                pa.append(st + i)
-                pb.append(st + j)
-    ia, ib = np.concatenate(pa), np.concatenate(pb)
+    ia, ib = pairs_within_runs(g)
     if not len(ia):
         return empty
     a_, b_ = np.minimum(u[ia], u[ib]), np.maximum(u[ia], u[ib])
