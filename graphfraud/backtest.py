@@ -143,7 +143,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
-                    on_values=keep_test, describe="replaying the test window (features, rings, rules)"):
+                    on_values=keep_test, describe="replaying the test window"):
         pass
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
