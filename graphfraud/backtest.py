@@ -145,6 +145,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
                     on_values=keep_test, describe="replaying the test window"):
         pass
+    hist.close()  # the store is read no more: end the read (a window that stops before the end left it open)
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
     fits.rows_ready()

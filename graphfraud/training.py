@@ -62,11 +62,21 @@ class History:
         any other start begins a new read. The transactions share their repeated texts."""
         stop = len(self) if stop is None else stop
         if self._walk is None or self._next != start:
+            self.close()
             self._walk = self._read_in_time_order(start)
         for _ in range(start, stop):
             i, tx = next(self._walk)
             self._next = i + 1
             yield i, tx
+        if stop >= len(self):
+            self.close()
+
+    def close(self) -> None:
+        """End the store read a walk keeps open between windows. A read left open pins an old snapshot of
+        the store: this process could then not commit a write (a model, say) once others had written."""
+        if self._walk is not None:
+            self._walk.close()
+            self._walk = None
 
     def _read_in_time_order(self, start: int) -> Iterator[tuple[int, Transaction]]:
         n = len(self)
@@ -76,8 +86,18 @@ class History:
         texts: dict[Any, Any] = {}
         same = texts.setdefault
         waiting: dict[int, Transaction] = {}
-        due, k = start, 0
-        for tx, seq in self.store.iter_transactions(seqs[0] - 1 if n else 0):
+        rows = self.store.iter_transactions(seqs[0] - 1 if n else 0)
+        try:
+            yield from self._in_order(rows, place, seqs, start, same, waiting)
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()  # the store's cursor, and with it the read
+
+    def _in_order(self, rows: Iterator[tuple[Transaction, int]], place: array, seqs: array, due: int,
+                  same: Callable[[Any, Any], Any], waiting: dict[int, Transaction]) -> Iterator[tuple[int, Transaction]]:
+        n, k = len(self), 0
+        for tx, seq in rows:
             while k < n and seqs[k] < seq:
                 k += 1  # erased since history was read: its place never comes (said at the end)
             if k >= n or seqs[k] != seq:

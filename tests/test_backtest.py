@@ -162,3 +162,27 @@ def test_history_refuses_a_store_changed_under_it(tmp_path: Any) -> None:
     with pytest.raises(ValidationError, match="store changed"):
         list(hist.walk())
     store.close()
+
+
+@pytest.mark.parametrize("walked", ["all", "a window, then closed"])
+def test_a_walk_leaves_no_read_open_that_would_stop_this_process_writing(tmp_path: Any, walked: str) -> None:
+    """A store read left open pins an old snapshot: once another process has written, this one could not
+    commit (SQLite: database is locked). Training writes its model after walking all history."""
+    from graphfraud.training import load_history
+
+    store = _history_store(tmp_path, "time")
+    hist = load_history(store, 86_400_000)
+    df, _ = make_transactions(n_users=50, seed=99)
+    df["transaction_id"] = "new-" + df["transaction_id"].astype(str)
+    good, _ = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None}))
+    other = open_store(str(tmp_path / "time.db"))
+    other.write_transactions(good[:2])  # stored after history was read: the walk's read goes past its end
+    if walked == "all":
+        list(hist.walk())
+    else:
+        list(hist.walk(0, 50))
+        hist.close()
+    other.write_transactions(good[2:4])  # another process writes
+    other.close()
+    store.write_transactions(good[4:6])  # then this one: no stale snapshot in the way
+    store.close()
