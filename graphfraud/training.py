@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
@@ -45,7 +45,7 @@ class History:
         self.label = label  # int8: 1 fraud, 0 legitimate, -1 unlabelled (the label that wins in the end)
         self.known_at = known_at  # int64 ms, -1 when never labelled
         self._positions = positions  # time-order places of the transactions that label events name
-        self._walk: Iterator[tuple[int, Transaction]] | None = None
+        self._walk: Generator[tuple[int, Transaction], None, None] | None = None
         self._next = 0
         self.most_waiting = 0  # the most transactions a walk held, waiting for their turn in time order
 
@@ -78,7 +78,7 @@ class History:
             self._walk.close()
             self._walk = None
 
-    def _read_in_time_order(self, start: int) -> Iterator[tuple[int, Transaction]]:
+    def _read_in_time_order(self, start: int) -> Generator[tuple[int, Transaction], None, None]:
         n = len(self)
         by_arrival = np.empty(n, dtype=np.int64)
         by_arrival[self.order] = np.arange(n)  # arrival index -> place in time order
@@ -94,8 +94,9 @@ class History:
             if close is not None:
                 close()  # the store's cursor, and with it the read
 
-    def _in_order(self, rows: Iterator[tuple[Transaction, int]], place: array, seqs: array, due: int,
-                  same: Callable[[Any, Any], Any], waiting: dict[int, Transaction]) -> Iterator[tuple[int, Transaction]]:
+    def _in_order(self, rows: Iterator[tuple[Transaction, int]], place: array[int], seqs: array[int], due: int,
+                  same: Callable[[Any, Any], Any],
+                  waiting: dict[int, Transaction]) -> Iterator[tuple[int, Transaction]]:
         n, k = len(self), 0
         for tx, seq in rows:
             while k < n and seqs[k] < seq:
