@@ -433,14 +433,29 @@ def train_accounts(store: GraphStore, engine: GraphEngine, *, log: Callable[[str
                    ) -> dict[str, Any] | None:
     """Fit and keep the account model (a model version of kind ``accounts``, put in use at once), with the
     out-of-fold scores of the known accounts; ``None`` when the store has too few known fraud accounts."""
-    from .models import save_model
+    return keep_accounts(store, fit_account_model(engine, log=log))
 
+
+def fit_account_model(engine: GraphEngine, *, log: Callable[[str], None] = lambda s: None
+                      ) -> tuple[Any, dict[str, Any]] | None:
+    """The account model and its metadata (out-of-fold scores of the known accounts by user id), fitted on
+    the engine as it is; ``None`` when it has too few known fraud accounts. Nothing of the engine is kept."""
     try:
         clf, meta, oof = fit_accounts(engine, log=log)
     except ModelNotReady as e:
         log(f"no account model: {e}")
         return None
     meta["oof_scores"] = {engine.u_name[u]: round(s, 6) for u, s in oof.items()}
+    return clf, meta
+
+
+def keep_accounts(store: GraphStore, fitted: tuple[Any, dict[str, Any]] | None) -> dict[str, Any] | None:
+    """Save an account model from :func:`fit_account_model` as a new version and put it in use."""
+    from .models import save_model
+
+    if fitted is None:
+        return None
+    clf, meta = fitted
     version = save_model(store, clf, meta)
     for m in store.list_models():
         if m["status"] == ACCOUNTS_STATUS and m["version"] != version:

@@ -20,7 +20,7 @@ import numpy as np
 from . import progress
 from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
-from .memory import long_lived
+from .memory import give_back, long_lived
 from .schema import LABEL_SOURCES, Transaction
 from .graph.build import new_engine
 from .storage.roles import GraphStore
@@ -336,7 +336,7 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     account model's under ``accounts``.
     """
     from .errors import ModelNotReady
-    from .suspects import train_accounts
+    from .suspects import fit_account_model, keep_accounts
 
     from . import settings
 
@@ -365,19 +365,26 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
                     describe=f"replaying history ({len(labelled):,} labelled{drawn})"):
         pass
     log(f"features for {len(ia):,} labelled transactions in {time.perf_counter() - t0:.1f} s")
+    # the account model needs the engine, the transaction model only the matrix: fit the account model
+    # first, then let the engine go before the transaction model's fits copy their rows (at 10 million
+    # transactions the engine is most of the process)
+    with progress.phase("revealing every label"):
+        engine.reveal_all()  # the account model ranks accounts as of now, every label known
+        engine.take_snapshot(int(engine.clock))
+    accounts = fit_account_model(engine, log=log)
+    label_delay_ms = engine.label_delay_ms
+    del engine
+    give_back()
     y = hist.label[ia].astype(int)
     out: dict[str, Any] = {"version": None, "promoted": False}
     if 0 < y.sum() < len(y):
         out = _train_transactions(store, rows, names, y, hist, draw, fields_learnt(fields, len(ia)),
-                                  engine.label_delay_ms, promote, holdout_fraction, log)
+                                  label_delay_ms, promote, holdout_fraction, log)
     else:
         out["skipped"] = (f"no transaction model: training it needs both fraud and legitimate labels; the store "
                           f"has {int(y.sum())} fraud of {len(y)} labelled transactions")
         log(out["skipped"])
-    with progress.phase("revealing every label"):
-        engine.reveal_all()  # the account model ranks accounts as of now, every label known
-        engine.take_snapshot(int(engine.clock))
-    out["accounts"] = train_accounts(store, engine, log=log)
+    out["accounts"] = keep_accounts(store, accounts)
     if out["version"] is None and out["accounts"] is None:
         raise ModelNotReady("Nothing to train: the store has neither fraud and legitimate transaction labels "
                             "nor accounts known as fraud. Load labelled transactions or label accounts with "
