@@ -22,6 +22,7 @@ from .errors import Conflict, GraphFraudError, ValidationError
 from .graph.build import build_engine as build_engine
 from .graph.build import load_or_build_engine as load_or_build_engine
 from .graph.build import new_engine as new_engine
+from .graph.activity import holds
 from .graph.engine import GraphEngine
 from .graph.features import compute_features
 from .ringscore import ClusterStats, score_cluster
@@ -233,13 +234,13 @@ def ring_context(engine: GraphEngine, tx: Transaction, registry: Mapping[str, st
     u = engine.user_ix.get(tx.user_id)
     if u is not None:
         roots.add(engine.find(engine.u_node[u]))
-    ents = engine.u_ents[u] if u is not None else {}
+    ents = engine.u_ents[u] if u is not None else None
     for typ, name in tx.entities():
         e = engine.entity(typ, name)
         if e is None or engine.e_node[e] < 0:
             continue
         n_users = engine.e_nusers[e]
-        mine = e in ents
+        mine = ents is not None and holds(ents, e)
         if engine.is_hub_for(e, mine):
             continue
         roots.add(engine.find(engine.e_node[e]))

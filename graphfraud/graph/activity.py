@@ -43,6 +43,12 @@ def push_time(times: "array[int]", ts: int, now: int, keep: int = KEEP_MS) -> No
         del times[:bisect_left(times, now - keep)]
 
 
+def holds(values: "array[int]", x: int) -> bool:
+    """Whether the sorted array ``values`` holds ``x`` (a user's identifiers: ``GraphEngine.u_ents``)."""
+    k = bisect_left(values, x)
+    return k < len(values) and values[k] == x
+
+
 def count_in(times: "array[int] | None", lo: int, hi: int) -> int:
     """Events in ``[lo, hi)``."""
     if not times:

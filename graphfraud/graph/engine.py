@@ -100,7 +100,7 @@ class GraphEngine:
         self.u_first: list[int] = []
         self.u_last: list[int] = []
         self.u_node: list[int] = []
-        self.u_ents: list[dict[int, int]] = []  # entity index -> first use by this user
+        self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted: see uses()
         self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
         self.u_times: list[array[int]] = []  # transaction times, sorted (the last 30 days at least)
@@ -164,6 +164,9 @@ class GraphEngine:
         self.seq = 0  # last store sequence number applied
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        ents = state.get("u_ents")
+        if ents and isinstance(ents[0], dict):  # saved when they were dicts of first-use times nothing read
+            state["u_ents"] = [array("i", sorted(d)) for d in ents]
         if "new_hubs" not in state:  # saved before new hubs were tracked: None asks for a full rebuild
             state["new_hubs"] = None if state.get("hubs_since_rebuild") else []
         self.__dict__.update(state)
@@ -218,7 +221,7 @@ class GraphEngine:
         self.u_name.append(name)
         self.u_first.append(ts)
         self.u_last.append(ts)
-        self.u_ents.append({})
+        self.u_ents.append(array("i"))
         self.u_links.append([])
         self.u_ntype.append({})
         self.u_times.append(new_times())
@@ -365,8 +368,9 @@ class GraphEngine:
                     merchant_e = e
             if declined:
                 self._decline(self.e_decl, e, ts, now)
-            if e not in ents:
-                ents[e] = ts
+            k = bisect_left(ents, e)
+            if k == len(ents) or ents[k] != e:
+                ents.insert(k, e)
                 nt = self.u_ntype[u]
                 nt[typ] = nt.get(typ, 0) + 1
                 n_users = self.e_nusers[e] + 1

@@ -19,6 +19,7 @@ from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any
 
 from ..schema import Transaction
+from .activity import holds
 
 if TYPE_CHECKING:
     from .engine import GraphEngine
@@ -218,7 +219,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         elif typ == "merchant":
             merchant_e = e
         n_users = e_nusers[e]
-        mine = ents is not None and e in ents
+        mine = ents is not None and holds(ents, e)
         fr = e_fraud[e]
         node = e_node[e]
         hub = is_hub_for(e, mine)
