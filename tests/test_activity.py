@@ -2,13 +2,17 @@
 time: the engine's incremental answers against a brute-force count over the raw events."""
 from __future__ import annotations
 
+import bisect
 from bisect import bisect_left
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from graphfraud.graph.activity import KEEP_MS, Reveals
 from graphfraud.graph.engine import CPP_LOOKBACK_MS, GraphEngine
 from graphfraud.graph.features import compute_features
 from graphfraud.schema import Label, validate_frame, validate_record
@@ -16,7 +20,7 @@ from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
 from graphfraud.training import load_history, queue_store_labels, replay
 
-DAY = 86_400_000
+DAY = DAY_MS = 86_400_000
 HOUR = 3_600_000
 DELAY = DAY
 
@@ -194,3 +198,68 @@ def test_a_full_card_number_gives_its_bin_before_it_is_hashed() -> None:
     e.advance(later.ts)
     f = compute_features(e, later)
     assert f["card_bin_users"] == 1 and f["card_bin_tx_1d"] == 1 and f["card_new_for_user"] == 1
+
+
+class _PlainReveals:
+    """What :class:`Reveals` answers, kept the plain way: every event's time and the counts before it, both
+    count columns always (what the class did before it kept them only once they say something)."""
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.labels: list[int] = []
+        self.frauds: list[int] = []
+        self.n_labels = self.n_frauds = 0
+
+    def add(self, when: int, d_label: int, d_fraud: int) -> None:
+        when = max(when, self.times[-1]) if self.times else when
+        self.times.append(when)
+        self.labels.append(self.n_labels)
+        self.frauds.append(self.n_frauds)
+        self.n_labels += d_label
+        self.n_frauds += d_fraud
+        if len(self.times) > 64 and self.times[0] < when - KEEP_MS:
+            cut = bisect.bisect_left(self.times, when - KEEP_MS)
+            del self.times[:cut], self.labels[:cut], self.frauds[:cut]
+
+    def retract_fraud(self, when: int) -> None:
+        for k in range(bisect.bisect_left(self.times, when) + 1, len(self.frauds)):
+            self.frauds[k] -= 1
+        self.n_frauds -= 1
+
+    def since(self, lo: int) -> tuple[int, int]:
+        i = bisect.bisect_left(self.times, lo)
+        if i == len(self.times):
+            return 0, 0
+        return self.n_labels - self.labels[i], self.n_frauds - self.frauds[i]
+
+
+#: events of three kinds of identifier: only first labels (no count column is ever kept), first labels with
+#: some fraud (the fraud column only), and verdicts changed later (both columns)
+_KINDS = [[(1, 0)], [(1, 0)] * 6 + [(1, 1)], [(1, 0), (1, 1), (0, 1), (0, -1), (0, 0)]]
+_STEPS = st.sampled_from(_KINDS).flatmap(lambda kind: st.lists(
+    st.tuples(st.integers(0, 3 * DAY_MS), st.sampled_from(kind)), min_size=66, max_size=200))  # 64 before trims
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STEPS, st.lists(st.integers(0, 120 * DAY_MS), min_size=1, max_size=8))
+def test_reveals_answer_as_the_plain_columns_do(steps: list, probes: list[int]) -> None:
+    """First labels, fraud verdicts added and taken back (some through retract_fraud), time gaps long enough
+    for trimming: every window count equals the plain version's, whether or not the count columns exist."""
+    r, plain = Reveals(), _PlainReveals()
+    now = 0
+    counted: list[int] = []
+    for gap, (d_label, d_fraud) in steps:
+        now += gap
+        if d_fraud < 0:  # a fraud verdict taken back
+            if counted:
+                when = counted.pop()
+                r.retract_fraud(when)
+                plain.retract_fraud(when)
+            continue
+        r.add(now, d_label, d_fraud)
+        plain.add(now, d_label, d_fraud)
+        if d_fraud > 0:
+            counted.append(now)
+        assert list(r.times) == plain.times
+        for lo in [now - p for p in probes] + [0, now, now + 1]:
+            assert r.since(lo) == plain.since(lo), (lo, r.labels, r.frauds, r.base)

@@ -59,11 +59,15 @@ def count_in(times: "array[int] | None", lo: int, hi: int) -> int:
 class Reveals:
     """When labels of an identifier's transactions became known, and how many of them were fraud.
 
-    ``times`` is sorted; ``labels[i]`` and ``frauds[i]`` count the labels and frauds known *before* event
-    ``i`` (``n_labels`` and ``n_frauds`` after the last one), so a window's counts cost one bisection
+    ``times`` is sorted; :meth:`before` gives the labels and frauds known *before* event ``i``
+    (``n_labels`` and ``n_frauds`` after the last one), so a window's counts cost one bisection
     (:meth:`since`). A transaction's first label adds a label (and a fraud when it says fraud); a later
     change of its verdict adds or takes away only the fraud; a fraud taken back is taken out of every window
     from the moment it had been counted, as if it had never been known.
+
+    Most identifiers never see a fraud and every one of their events is a first label, so the two count
+    columns are kept only once they say something: until then the labels before event ``i`` are
+    ``base + i`` and the frauds 0 (one time array an identifier instead of three).
 
     >>> r = Reveals()
     >>> r.add(10, 1, 0); r.add(20, 1, 1); r.add(30, 1, 1)
@@ -73,42 +77,66 @@ class Reveals:
     (2, 1)
     """
 
-    __slots__ = ("times", "labels", "frauds", "n_labels", "n_frauds")
+    __slots__ = ("times", "labels", "frauds", "n_labels", "n_frauds", "base")
 
     def __init__(self) -> None:
         self.times = array("q")
-        self.labels = array("i")
-        self.frauds = array("i")
+        self.labels: array[int] | None = None  # None: labels before event i are base + i
+        self.frauds: array[int] | None = None  # None: no fraud before any event
         self.n_labels = 0
         self.n_frauds = 0
+        self.base = 0
 
     def add(self, when: int, d_label: int, d_fraud: int) -> None:
         """An event at ``when`` (not before the last one, as reveals come in time order)."""
         times = self.times
         if times and when < times[-1]:  # not expected (reveals follow the clock); keep the lists sorted
             when = times[-1]
+        n = len(times)
+        if self.labels is None:
+            if self.n_labels != self.base + n:
+                self.labels = array("i", range(self.base, self.base + n))
+        if self.labels is not None:
+            self.labels.append(self.n_labels)
+        if self.frauds is None:
+            if self.n_frauds:
+                self.frauds = array("i", bytes(4 * n))
+        if self.frauds is not None:
+            self.frauds.append(self.n_frauds)
         times.append(when)
-        self.labels.append(self.n_labels)
-        self.frauds.append(self.n_frauds)
         self.n_labels += d_label
         self.n_frauds += d_fraud
         if len(times) > _TRIM_AT and times[0] < when - KEEP_MS:
             cut = bisect_left(times, when - KEEP_MS)
-            del times[:cut], self.labels[:cut], self.frauds[:cut]
+            del times[:cut]
+            if self.labels is None:
+                self.base += cut
+            else:
+                del self.labels[:cut]
+            if self.frauds is not None:
+                del self.frauds[:cut]
 
     def retract_fraud(self, when: int) -> None:
         """A fraud counted at ``when`` was taken back: remove it from every count since then."""
+        if self.frauds is None:
+            self.frauds = array("i", bytes(4 * len(self.times)))
         frauds = self.frauds
         for k in range(bisect_left(self.times, when) + 1, len(frauds)):
             frauds[k] -= 1
         self.n_frauds -= 1
+
+    def before(self, i: int) -> tuple[int, int]:
+        """(labels, frauds) known before event ``i``."""
+        labels, frauds = self.labels, self.frauds
+        return (self.base + i if labels is None else labels[i]), (0 if frauds is None else frauds[i])
 
     def since(self, lo: int) -> tuple[int, int]:
         """(labels, frauds) known at or after ``lo``."""
         i = bisect_left(self.times, lo)
         if i == len(self.times):
             return 0, 0
-        return self.n_labels - self.labels[i], self.n_frauds - self.frauds[i]
+        nl, nf = self.before(i)
+        return self.n_labels - nl, self.n_frauds - nf
 
 
 class CardTrack:

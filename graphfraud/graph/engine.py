@@ -164,9 +164,6 @@ class GraphEngine:
         self.seq = 0  # last store sequence number applied
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        ents = state.get("u_ents")
-        if ents and isinstance(ents[0], dict):  # saved when they were dicts of first-use times nothing read
-            state["u_ents"] = [array("i", sorted(d)) for d in ents]
         if "new_hubs" not in state:  # saved before new hubs were tracked: None asks for a full rebuild
             state["new_hubs"] = None if state.get("hubs_since_rebuild") else []
         self.__dict__.update(state)

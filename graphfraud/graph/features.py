@@ -237,21 +237,24 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
                 r30 = bisect_left(rt, lo30)
                 r7 = bisect_left(rt, lo7, r30)
                 r1 = bisect_left(rt, lo1d, r7)
-                nl, nf, labels, frauds = rv.n_labels, rv.n_frauds, rv.labels, rv.frauds
+                nl, nf, before = rv.n_labels, rv.n_frauds, rv.before
                 if r30 < r_n:
-                    n30, fn30 = nl - labels[r30], nf - frauds[r30]
+                    bl, bf = before(r30)
+                    n30, fn30 = nl - bl, nf - bf
                     s30 = fn30 / n30 if n30 else NAN
                 else:
                     n30 = fn30 = 0
                     s30 = NAN
                 if r7 < r_n:
-                    n7, fn7 = nl - labels[r7], nf - frauds[r7]
+                    bl, bf = before(r7)
+                    n7, fn7 = nl - bl, nf - bf
                     s7 = fn7 / n7 if n7 else NAN
                 else:
                     fn7 = 0
                     s7 = NAN
                 if r1 < r_n:
-                    n1, fn1 = nl - labels[r1], nf - frauds[r1]
+                    bl, bf = before(r1)
+                    n1, fn1 = nl - bl, nf - bf
                     s1 = fn1 / n1 if n1 else NAN
                 else:
                     fn1 = 0
