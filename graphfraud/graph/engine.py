@@ -102,11 +102,21 @@ class GraphEngine:
         self.u_node: list[int] = []
         self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted: see uses()
         self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
-        self.u_ntype: list[dict[str, int]] = []  # distinct identifiers per type
+        self.u_ntype: dict[str, array[int]] = {}  # type -> distinct identifiers of the type, per user
         self.u_times: list[array[int]] = []  # transaction times, sorted (the last 30 days at least)
-        # group -> (times, cumulative amount, amounts), the last 30 days at least
-        self.u_gtimes: list[dict[str, tuple[array[int], array[float], array[float]]]] = []
-        self.u_amt: list[dict[str, list[float]]] = []  # group -> [n, sum, sumsq, max]
+        # per currency group (group_times): times, cumulative amounts and amounts, the last 30 days at least;
+        # the base currency's in three columns of arrays, other groups' by (user, group)
+        self.u_gt: list[array[int] | None] = []
+        self.u_gc: list[array[float] | None] = []
+        self.u_ga: list[array[float] | None] = []
+        self.u_gother: dict[tuple[int, str], tuple[array[int], array[float], array[float]]] = {}
+        # amount statistics per currency group (amount_stats): n, sum, sum of squares, maximum; the base
+        # currency's in four columns, other groups' by (user, group)
+        self.u_an = array("d")
+        self.u_asum = array("d")
+        self.u_asq = array("d")
+        self.u_amax = array("d")
+        self.u_aother: dict[tuple[int, str], list[float]] = {}
         self.u_country: list[dict[str, int]] = []
         self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
         self.u_ntx: list[int] = []
@@ -220,10 +230,14 @@ class GraphEngine:
         self.u_last.append(ts)
         self.u_ents.append(array("i"))
         self.u_links.append([])
-        self.u_ntype.append({})
+        for col in self.u_ntype.values():
+            col.append(0)
         self.u_times.append(new_times())
-        self.u_gtimes.append({})
-        self.u_amt.append({})
+        self.u_gt.append(None)
+        self.u_gc.append(None)
+        self.u_ga.append(None)
+        for stat in (self.u_an, self.u_asum, self.u_asq, self.u_amax):
+            stat.append(0.0)
         self.u_country.append({})
         self.u_home.append(None)
         self.u_ntx.append(0)
@@ -368,8 +382,10 @@ class GraphEngine:
             k = bisect_left(ents, e)
             if k == len(ents) or ents[k] != e:
                 ents.insert(k, e)
-                nt = self.u_ntype[u]
-                nt[typ] = nt.get(typ, 0) + 1
+                nt = self.u_ntype.get(typ)
+                if nt is None:
+                    nt = self.u_ntype[typ] = array("i", bytes(4 * len(self.u_name)))
+                nt[u] += 1
                 n_users = self.e_nusers[e] + 1
                 self.e_nusers[e] = n_users
                 if self.u_fraud[u]:
@@ -410,15 +426,22 @@ class GraphEngine:
             self._decline(self.u_decl, u, ts, now)
         # velocity and amount statistics
         self._record_time(u, ts, amt, grp)
-        st = self.u_amt[u].get(grp)
-        if st is None:
-            self.u_amt[u][grp] = [1.0, amt, amt * amt, amt]
+        if grp == self.base_currency:
+            self.u_an[u] += 1
+            self.u_asum[u] += amt
+            self.u_asq[u] += amt * amt
+            if amt > self.u_amax[u]:
+                self.u_amax[u] = amt
         else:
-            st[0] += 1
-            st[1] += amt
-            st[2] += amt * amt
-            if amt > st[3]:
-                st[3] = amt
+            st = self.u_aother.get((u, grp))
+            if st is None:
+                self.u_aother[u, grp] = [1.0, amt, amt * amt, amt]
+            else:
+                st[0] += 1
+                st[1] += amt
+                st[2] += amt * amt
+                if amt > st[3]:
+                    st[3] = amt
         if tx.country is not None:
             self.u_home[u] = _count(self.u_country[u], self.u_home[u], tx.country)
         self.u_ntx[u] += 1
@@ -462,9 +485,13 @@ class GraphEngine:
             insort(times, ts)
         if len(times) > 512 and times[0] < ts - WINDOW_MS:
             del times[:bisect_left(times, ts - WINDOW_MS)]
-        g = self.u_gtimes[u].get(grp)
+        g = self.group_times(u, grp)
         if g is None:
-            self.u_gtimes[u][grp] = (new_times(ts), array("d", (amt,)), array("d", (amt,)))
+            g = (new_times(ts), array("d", (amt,)), array("d", (amt,)))
+            if grp == self.base_currency:
+                self.u_gt[u], self.u_gc[u], self.u_ga[u] = g
+            else:
+                self.u_gother[u, grp] = g
             return
         gt, gc, ga = g
         if ts >= gt[-1]:
@@ -481,6 +508,23 @@ class GraphEngine:
         if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
             cut = bisect_left(gt, ts - WINDOW_MS)
             del gt[:cut], gc[:cut], ga[:cut]
+
+    def group_times(self, u: int, grp: str) -> tuple[array[int], array[float], array[float]] | None:
+        """User ``u``'s transaction times, cumulative amounts and amounts in currency group ``grp``, sorted by
+        time (the last 30 days at least); None before the user's first transaction in the group."""
+        if grp == self.base_currency:
+            gt, gc, ga = self.u_gt[u], self.u_gc[u], self.u_ga[u]
+            return None if gt is None or gc is None or ga is None else (gt, gc, ga)
+        return self.u_gother.get((u, grp))
+
+    def amount_stats(self, u: int, grp: str) -> tuple[float, float, float, float] | None:
+        """User ``u``'s amounts in currency group ``grp`` over all history: (count, sum, sum of squares,
+        maximum); None before the user's first transaction in the group."""
+        if grp == self.base_currency:
+            n = self.u_an[u]
+            return (n, self.u_asum[u], self.u_asq[u], self.u_amax[u]) if n else None
+        st = self.u_aother.get((u, grp))
+        return None if st is None else (st[0], st[1], st[2], st[3])
 
     # ------------------------------------------------------------------ labels
     def queue_label(self, label: Label, default_known_at: int | None = None) -> None:

@@ -370,8 +370,8 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         i1d = bisect_left(times, lo1d, i7, n_t)
         i1h = bisect_left(times, lo1h, i1d, n_t)
         t30d, t7d, t1d, t1h = float(n_t - i30), float(n_t - i7), float(n_t - i1d), float(n_t - i1h)
-        gt = engine.u_gtimes[u].get(grp)
-        st = engine.u_amt[u].get(grp)
+        gt = engine.group_times(u, grp)
+        st = engine.amount_stats(u, grp)
         if gt is None:
             a1h = a1d = a7d = a30d = 0.0
             m1d = m7d = m30d = x1d = x30d = vs_usual = NAN
@@ -409,11 +409,9 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             ratio_max = amt / st[3] if st[3] > 0 else NAN
         else:
             ratio_mean = z = ratio_max = NAN
-        nt = engine.u_ntype[u]
-        n_card = float(nt.get("card", 0))
-        n_device = float(nt.get("device", 0))
-        n_ip = float(nt.get("ip", 0))
-        n_merchant = float(nt.get("merchant", 0))
+        nt = engine.u_ntype
+        n_card, n_device, n_ip, n_merchant = (float(nt[t][u]) if t in nt else 0.0
+                                              for t in ("card", "device", "ip", "merchant"))
         for e in engine.u_links[u]:
             fr = e_fraud[e]
             if fr and not e_hub[e]:
