@@ -9,8 +9,12 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from graphfraud.graph.engine import GraphEngine
+from array import array
+
+from graphfraud.graph.engine import GraphEngine, _tally
 from graphfraud.graph.features import compute_features, feature_names, feature_row, row_names
 from graphfraud.graph.policy import LinkPolicy
 from graphfraud.graph.snapshot import pagerank
@@ -393,3 +397,20 @@ def test_directed_pagerank_matches_networkx_on_weighted_money(n: int, m: int, se
     ours = directed_pagerank(n, src, dst, w, personalization=pers, tol=1e-12, max_iter=10_000)
     ref = nx.pagerank(g, alpha=0.85, personalization=nx_pers, weight="weight", tol=1e-12, max_iter=10_000)
     assert np.abs(ours - np.array([ref[i] for i in range(n)])).max() < 1e-9
+
+
+@given(st.lists(st.sampled_from("ABC"), max_size=30))
+def test_usual_country_is_the_most_frequent_and_first_to_get_there(seen: list[str]) -> None:
+    """A user's or card's usual country as the engine tallies it (no table while one country is all it saw)
+    against counting every country and breaking ties by who reached the count first."""
+    tables: list[dict[str, int] | None] = [None]
+    top: str | None = None
+    n = array("i", [0])
+    for k, key in enumerate(seen):
+        top = _tally(tables, top, n, 0, key)
+        counts = {c: seen[:k + 1].count(c) for c in set(seen[:k + 1])}
+        best = max(counts.values())
+        # first to get there: the country whose best-th sighting came earliest
+        reached = {c: [j for j, x in enumerate(seen[:k + 1]) if x == c][best - 1] for c in counts if counts[c] == best}
+        assert top == min(reached, key=reached.__getitem__)
+        assert (tables[0] is None) == (len(counts) == 1)

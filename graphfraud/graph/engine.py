@@ -49,8 +49,15 @@ _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 __all__ = ["Comp", "GraphEngine"]  # Comp lives in graph.components; old imports of it keep working
 
 
-def _count(counts: dict[str, int], top: str | None, key: str) -> str:
-    """Count one more ``key``; return the most frequent key (the one that got there first on a tie)."""
+def _tally(tables: list[dict[str, int] | None], top: str | None, top_n: array[int], i: int, key: str) -> str:
+    """Count one more ``key`` in row ``i``; return the most frequent key (the one that got there first on a
+    tie). A row that has only seen one key keeps no table: it is ``top``, seen ``top_n[i]`` times."""
+    counts = tables[i]
+    if counts is None:
+        if top is None or key == top:
+            top_n[i] += 1
+            return key
+        counts = tables[i] = {top: top_n[i]}
     n = counts.get(key, 0) + 1
     counts[key] = n
     return key if top is None or (key != top and n > counts[top]) else top
@@ -117,8 +124,9 @@ class GraphEngine:
         self.u_asq = array("d")
         self.u_amax = array("d")
         self.u_aother: dict[tuple[int, str], list[float]] = {}
-        self.u_country: list[dict[str, int]] = []
         self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
+        self.u_country: list[dict[str, int] | None] = []  # country counts, once there are two (_tally)
+        self.u_home_n = array("i")  # times u_home was seen, while it is the only country
         self.u_ntx: list[int] = []
         self.u_amount: list[float] = []
         self.u_fraud: list[bool] = []  # known fraud now
@@ -138,8 +146,9 @@ class GraphEngine:
         self.e_fraud: list[set[int] | None] = []
         self.e_node = array("i")  # union-find node, -1 for context types
         self.e_hub = bytearray()  # 1 once a hub
-        self.e_country: list[dict[str, int] | None] = []
         self.card_home: dict[int, str] = {}  # a card's usual country, as u_home
+        self.e_country: list[dict[str, int] | None] = []  # a card's country counts, once there are two
+        self.e_home_n = array("i")  # times a card's usual country was seen, while it is the only one
         self.e_times: list[array[int]] = []  # transaction times at the identifier (the last 30 days at least)
         self.e_rev: list[Reveals | None] = []  # when labels of its transactions, and fraud blamed on it, became known
         self.e_decl: list[array[int] | None] = []  # times of declined attempts with it
@@ -238,8 +247,9 @@ class GraphEngine:
         self.u_ga.append(None)
         for stat in (self.u_an, self.u_asum, self.u_asq, self.u_amax):
             stat.append(0.0)
-        self.u_country.append({})
+        self.u_country.append(None)
         self.u_home.append(None)
+        self.u_home_n.append(0)
         self.u_ntx.append(0)
         self.u_amount.append(0.0)
         self.u_fraud.append(False)
@@ -289,7 +299,8 @@ class GraphEngine:
         self.e_nusers.append(0)
         self.e_fraud.append(None)
         self.e_hub.append(0)
-        self.e_country.append({} if typ == "card" else None)
+        self.e_country.append(None)
+        self.e_home_n.append(0)
         self.e_rev.append(None)
         self.e_decl.append(None)
         if typ == "card":
@@ -409,10 +420,7 @@ class GraphEngine:
                         else:
                             self._union(unode, node)
             if typ == "card" and tx.country is not None:
-                cc = self.e_country[e]
-                assert cc is not None
-                top = _count(cc, self.card_home.get(e), tx.country)
-                self.card_home[e] = top
+                self.card_home[e] = _tally(self.e_country, self.card_home.get(e), self.e_home_n, e, tx.country)
         if card_e >= 0:
             self.cards[card_e].add(ts, amt, merchant_e, now)
         v = -1
@@ -443,7 +451,7 @@ class GraphEngine:
                 if amt > st[3]:
                     st[3] = amt
         if tx.country is not None:
-            self.u_home[u] = _count(self.u_country[u], self.u_home[u], tx.country)
+            self.u_home[u] = _tally(self.u_country, self.u_home[u], self.u_home_n, u, tx.country)
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
         if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
