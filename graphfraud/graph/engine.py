@@ -108,7 +108,7 @@ class GraphEngine:
         self.u_last: list[int] = []
         self.u_node: list[int] = []
         self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted: see uses()
-        self.u_links: list[list[int]] = []  # linking identifiers of the user (entity indices)
+        self.u_links: list[array[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: dict[str, array[int]] = {}  # type -> distinct identifiers of the type, per user
         self.u_times: list[array[int]] = []  # transaction times, sorted (the last 30 days at least)
         # per currency group (group_times): times, cumulative amounts and amounts, the last 30 days at least;
@@ -238,7 +238,7 @@ class GraphEngine:
         self.u_first.append(ts)
         self.u_last.append(ts)
         self.u_ents.append(array("i"))
-        self.u_links.append([])
+        self.u_links.append(array("i"))
         for col in self.u_ntype.values():
             col.append(0)
         self.u_times.append(new_times())
@@ -485,18 +485,29 @@ class GraphEngine:
             push_time(times, ts, now)
 
     def _record_time(self, u: int, ts: int, amt: float, grp: str) -> None:
-        """Keep the user's transaction times sorted, with cumulative amounts and amounts per currency group."""
+        """Keep the user's transaction times sorted, with cumulative amounts and amounts per currency group.
+
+        While all of a user's transactions are in the base currency group, its times and the group's are the
+        same array (``u_times[u] is u_gt[u]``); a transaction in another group gives the user its own copy."""
         times = self.u_times[u]
-        if not times or ts >= times[-1]:
-            times.append(ts)
-        else:
-            insort(times, ts)
-        if len(times) > 512 and times[0] < ts - WINDOW_MS:
-            del times[:bisect_left(times, ts - WINDOW_MS)]
+        base = grp == self.base_currency
         g = self.group_times(u, grp)
+        if g is None and base and not times:  # the user's first transaction, in the base group: share times
+            times.append(ts)
+            self.u_gt[u], self.u_gc[u], self.u_ga[u] = times, array("d", (amt,)), array("d", (amt,))
+            return
+        if not base and times is self.u_gt[u]:  # a second group: the user's times part from the base group's
+            times = self.u_times[u] = array("q", times)
+        if g is None or g[0] is not times:
+            if not times or ts >= times[-1]:
+                times.append(ts)
+            else:
+                insort(times, ts)
+            if len(times) > 512 and times[0] < ts - WINDOW_MS:
+                del times[:bisect_left(times, ts - WINDOW_MS)]
         if g is None:
             g = (new_times(ts), array("d", (amt,)), array("d", (amt,)))
-            if grp == self.base_currency:
+            if base:
                 self.u_gt[u], self.u_gc[u], self.u_ga[u] = g
             else:
                 self.u_gother[u, grp] = g
