@@ -33,6 +33,10 @@ def _expected(transfers: list[tuple[int, int, float]], fraud: set[int], u: int) 
             sum(a for s, v, a in transfers if s == u and v in fraud))
 
 
+#: Amounts whose sums round differently in different orders (cents, as money is), and nothing.
+_AMOUNTS = st.one_of(st.integers(1, 50).map(float), st.integers(0, 100_000).map(lambda c: c / 100))
+
+
 @settings(max_examples=60, deadline=None)
 @example(events=[("f", 2, True, 0), ("t", 2, 2, 1)])  # a known fraud account paying itself
 @given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), st.integers(1, 50)),
@@ -213,3 +217,37 @@ def test_account_features_are_the_engines_bookkeeping_and_hiding_labels_is_not_k
     as_if = account_features(full, users, hidden=[full.user_ix[u] for u in hidden])
     np.testing.assert_allclose(as_if, account_features(fewer, users), rtol=1e-9, atol=1e-9)
     assert not np.allclose(as_if, account_features(full, users), equal_nan=True)
+
+
+#: Bursts of transfers: how many, the time between them (late ones come with a negative step: live
+#: traffic), their amount; then a pause before the next burst.
+_BURSTS = st.lists(st.tuples(st.integers(1, 40), st.integers(-DAY // 24, DAY), _AMOUNTS,
+                             st.one_of(st.integers(0, 3 * DAY), st.integers(20 * DAY, 45 * DAY))), min_size=1, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@example(bursts=[(70, DAY // 100, 1.0, 40 * DAY), (1, 0, 2.0, 0)], spans=[30 * DAY])  # a burst, then a pause
+@given(_BURSTS, st.lists(st.integers(0, 30 * DAY), min_size=1, max_size=4))
+def test_a_sides_window_is_the_brute_force_sum_after_trimming(bursts: list[tuple[int, int, float, int]],
+                                                              spans: list[int]) -> None:
+    """Transfers arrive in bursts, some late (live traffic), with pauses between; the clock is the latest time
+    seen. Every window the features read (up to 30 days back from the clock) counts and sums what brute force
+    finds, however much of the list was trimmed (a window holding every kept entry used to add the trimmed
+    amounts too)."""
+    from graphfraud.graph.flows import Side
+
+    side = Side()
+    seen: list[tuple[int, float]] = []
+    t = now = T0
+    for n, step, amount, pause in bursts:
+        for _ in range(n):
+            t = max(t + step, T0)
+            now = max(now, t)
+            side.add(0, amount, t, now)
+            seen.append((t, amount))
+            for span in spans:
+                lo = now - span
+                count, total = side.window(lo)
+                assert count == sum(1 for ts, _ in seen if ts >= lo)
+                assert total == pytest.approx(sum(a for ts, a in seen if ts >= lo), abs=1e-6)
+        t += pause

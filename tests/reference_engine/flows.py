@@ -39,14 +39,20 @@ _TRIM_AT = 64
 class Side:
     """One direction of an account's money: times (sorted) and cumulative amounts of the last 30 days at
     least, per partner the total amount and the last time, and over all time the count, sum, sum of squares,
-    smallest and largest amount and the first and last time."""
+    smallest and largest amount and the first and last time.
 
-    __slots__ = ("times", "cum", "total", "last", "n", "amount", "amount_sq", "smallest", "largest", "first_ts",
-                 "last_ts")
+    ``cum[i]`` is the running sum of every amount up to ``times[i]``, those trimmed away included; ``base``
+    is the running sum before ``times[0]`` (what was trimmed), so a window starting at or before the first
+    kept time subtracts it rather than nothing.
+    """
+
+    __slots__ = ("times", "cum", "base", "total", "last", "n", "amount", "amount_sq", "smallest", "largest",
+                 "first_ts", "last_ts")
 
     def __init__(self) -> None:
         self.times: list[int] = []
         self.cum: list[float] = []
+        self.base = 0.0
         self.total: dict[int, float] = {}
         self.last: dict[int, int] = {}
         self.n = 0
@@ -72,15 +78,16 @@ class Side:
         times, cum = self.times, self.cum
         if not times or ts >= times[-1]:
             times.append(ts)
-            cum.append((cum[-1] if cum else 0.0) + amount)
+            cum.append((cum[-1] if cum else self.base) + amount)
         else:  # out of order (live traffic)
             i = bisect_left(times, ts)
             times.insert(i, ts)
-            cum.insert(i, (cum[i - 1] if i else 0.0) + amount)
+            cum.insert(i, (cum[i - 1] if i else self.base) + amount)
             for k in range(i + 1, len(cum)):
                 cum[k] += amount
         if len(times) > _TRIM_AT and times[0] < now - KEEP_MS:
             cut = bisect_left(times, now - KEEP_MS)
+            self.base = cum[cut - 1]
             del times[:cut], cum[:cut]
         self.total[partner] = self.total.get(partner, 0.0) + amount
         if ts > self.last.get(partner, -1):
@@ -93,7 +100,7 @@ class Side:
         i = bisect_left(times, lo)
         if i == n:
             return 0, 0.0
-        return n - i, self.cum[-1] - (self.cum[i - 1] if i else 0.0)
+        return n - i, self.cum[-1] - (self.cum[i - 1] if i else self.base)
 
 
 class Account:
