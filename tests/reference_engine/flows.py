@@ -104,9 +104,15 @@ class Side:
 
 
 class Account:
-    """An account's transfers in and out, and its exposure to known fraud (amounts as known now)."""
+    """An account's transfers in and out, and its exposure to known fraud (amounts as known now).
 
-    __slots__ = ("out", "inn", "fraud_in", "fraud_senders", "hop2_in", "fraud_out", "fraud_recipients")
+    The amounts are running sums, moved as labels come and go; amounts added and taken away in different
+    orders leave a rounding residue (1e-13), so whether an account is exposed is read from the counts of
+    partners (exact integers), and an amount whose count falls to zero is set to exactly zero.
+    """
+
+    __slots__ = ("out", "inn", "fraud_in", "fraud_senders", "hop2_in", "hop2_senders", "fraud_out",
+                 "fraud_recipients")
 
     def __init__(self) -> None:
         self.out = Side()
@@ -114,6 +120,7 @@ class Account:
         self.fraud_in = 0.0  # received from accounts known as fraud
         self.fraud_senders = 0  # how many of its senders are known fraud
         self.hop2_in = 0.0  # received from accounts that received from known fraud
+        self.hop2_senders = 0  # how many of its senders received from known fraud
         self.fraud_out = 0.0  # sent to accounts known as fraud
         self.fraud_recipients = 0  # how many of its recipients are known fraud
 
@@ -124,7 +131,8 @@ class Account:
         return len(self.out.total)
 
     def exposed(self) -> bool:
-        return self.fraud_in > 0.0
+        """Whether it received money from an account known as fraud."""
+        return self.fraud_senders > 0
 
 
 class FlowGraph:
@@ -160,6 +168,7 @@ class FlowGraph:
         # sender, and _fraud_in then counts this transfer among its recipients' (it is in out.total)
         if pay.exposed():
             rec.hop2_in += amount
+            rec.hop2_senders += 1 if new_sender else 0
         if u in self.fraud:
             self._fraud_in(v, amount, 1 if new_sender else 0)
         if v in self.fraud:
@@ -169,14 +178,15 @@ class FlowGraph:
     def _fraud_in(self, v: int, amount: float, senders: int) -> None:
         rec = self.accounts[v]
         was = rec.exposed()
-        rec.fraud_in = max(rec.fraud_in + amount, 0.0)
         rec.fraud_senders += senders
+        rec.fraud_in = max(rec.fraud_in + amount, 0.0) if rec.fraud_senders else 0.0
         now = rec.exposed()
         if was != now:  # v's own recipients received from an exposed account, or no longer
-            sign = 1.0 if now else -1.0
+            sign, step = (1.0, 1) if now else (-1.0, -1)
             for w, amt in rec.out.total.items():
                 acc = self.accounts[w]
-                acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0)
+                acc.hop2_senders += step
+                acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0) if acc.hop2_senders else 0.0
 
     def set_fraud(self, u: int, is_fraud: bool) -> None:
         """Account ``u`` became known fraud (or stopped being): move its amounts in its partners' totals."""
@@ -194,8 +204,8 @@ class FlowGraph:
             self._fraud_in(v, sign * amt, 1 if is_fraud else -1)
         for s, amt in acc.inn.total.items():
             sender = self.accounts[s]
-            sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0)
             sender.fraud_recipients += 1 if is_fraud else -1
+            sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0) if sender.fraud_recipients else 0.0
 
     def cycle(self, u: int, v: int, lo: int) -> tuple[float, float]:
         """Whether money from ``u`` to ``v`` would close a cycle within the window since ``lo``: ``v`` paid
