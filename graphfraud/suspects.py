@@ -234,10 +234,10 @@ def _money_columns(engine: GraphEngine, fraud: np.ndarray) -> np.ndarray:
         out[:, col["days_since_first"]] = (now - first) / DAY
         out[:, col["days_since_last"]] = (now - last) / DAY
         from_fraud = fraud[src]
-        fraud_in = np.bincount(dst[from_fraud], weights=amt[from_fraud], minlength=n)
-        exposed = fraud_in > 0.0  # received from known fraud: what it sends on is two hops from fraud
-        out[:, col["fraud_in_amount"]] = fraud_in
-        out[:, col["fraud_senders"]] = np.bincount(pd_[fraud[ps]], minlength=n)
+        fraud_senders = np.bincount(pd_[fraud[ps]], minlength=n)
+        exposed = fraud_senders > 0  # received from known fraud: what it sends on is two hops from fraud
+        out[:, col["fraud_in_amount"]] = np.bincount(dst[from_fraud], weights=amt[from_fraud], minlength=n)
+        out[:, col["fraud_senders"]] = fraud_senders
         hop2 = exposed[src]
         out[:, col["hop2_in_amount"]] = np.bincount(dst[hop2], weights=amt[hop2], minlength=n)
         to_fraud = fraud[dst]

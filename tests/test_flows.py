@@ -33,25 +33,77 @@ def _expected(transfers: list[tuple[int, int, float]], fraud: set[int], u: int) 
             sum(a for s, v, a in transfers if s == u and v in fraud))
 
 
-@settings(max_examples=60, deadline=None)
-@example(events=[("f", 2, True, 0), ("t", 2, 2, 1)])  # a known fraud account paying itself
-@given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), st.integers(1, 50)),
-                          st.tuples(st.just("f"), st.integers(0, 6), st.booleans(), st.just(0))), max_size=40))
+#: Amounts whose sums round differently in different orders (cents, as money is), and nothing.
+_AMOUNTS = st.one_of(st.integers(1, 50).map(float), st.integers(0, 100_000).map(lambda c: c / 100))
+
+
+@settings(max_examples=150, deadline=None)
+@example(events=[("f", 2, True, 0.0), ("t", 2, 2, 1.0)])  # a known fraud account paying itself
+@example(events=[("f", 0, True, 0.0), ("f", 1, True, 0.0), ("t", 0, 5, 810.22), ("t", 1, 5, 902.17),
+                 ("t", 0, 5, 310.15), ("t", 1, 5, 729.83), ("t", 0, 5, 898.84), ("t", 1, 5, 683.98),
+                 ("t", 5, 6, 50.0), ("f", 0, False, 0.0), ("f", 1, False, 0.0)])  # a residue of 4.5e-13
+@given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), _AMOUNTS),
+                          st.tuples(st.just("f"), st.integers(0, 6), st.booleans(), st.just(0.0))), max_size=40))
 def test_exposure_to_known_fraud_is_kept_exact_as_transfers_and_labels_arrive(events: list[tuple[Any, ...]]) -> None:
+    """The running amounts equal brute force; an amount with no known fraud (any more) behind it is exactly
+    zero and the account is not exposed: labels taken back leave no rounding residue behind."""
     g = FlowGraph()
     transfers: list[tuple[int, int, float]] = []
     fraud: set[int] = set()
     for i, (kind, a, b, amount) in enumerate(events):
         if kind == "t":
-            g.transfer(a, b, float(amount), i)
-            transfers.append((a, b, float(amount)))
+            g.transfer(a, b, amount, i)
+            transfers.append((a, b, amount))
         else:
             g.set_fraud(a, b)
             (fraud.add if b else fraud.discard)(a)
+    exposed = {v for s, v, _ in transfers if s in fraud}
     for u, acc in g.accounts.items():
         fi, fs, h2, fo = _expected(transfers, fraud, u)
         assert acc.fraud_in == pytest.approx(fi) and acc.fraud_senders == fs
         assert acc.hop2_in == pytest.approx(h2) and acc.fraud_out == pytest.approx(fo)
+        assert acc.exposed() == (u in exposed)
+        if not fs:
+            assert acc.fraud_in == 0.0
+        if not any(v == u and s in exposed for s, v, _ in transfers):
+            assert acc.hop2_in == 0.0
+        if not any(s == u and v in fraud for s, v, _ in transfers):
+            assert acc.fraud_out == 0.0
+
+
+def test_a_fraud_label_taken_back_leaves_no_exposure_in_the_transfer_features() -> None:
+    """Two accounts known as fraud pay a third in amounts whose running sum rounds differently from each
+    sender's total; both labels are taken back. The money columns then read exactly zero, as in an engine
+    that never had the labels (a residue of 1e-13 kept the third account "exposed", so what it sent on still
+    counted as money two hops from fraud)."""
+    amounts = [810.22, 902.17, 310.15, 729.83, 898.84, 683.98]
+    engines = []
+    for labelled in (True, False):
+        e = GraphEngine(label_delay_ms=DAY)
+        e.apply(_tx(0, "f", 1))
+        e.apply(_tx(1, "g", 1))
+        if labelled:
+            for who in ("f", "g"):
+                e.apply_label_now(Label("user", who, "fraudster", None, "investigator"))
+        for i, amount in enumerate(amounts):
+            e.apply(_tx(10 + i, "fg"[i % 2], 1.1 + i / 100, "m", amount=amount))
+        e.apply(_tx(20, "m", 1.2, "x", amount=50.0))
+        if labelled:
+            assert e.flows is not None and e.flows.accounts[e.user_ix["x"]].hop2_in == 50.0
+            for who in ("f", "g"):
+                e.apply_label_now(Label("user", who, "legitimate", None, "investigator"))
+        engines.append(e)
+    money = ("in_from_fraud_amount", "in_from_fraud_accounts", "in_2hop_fraud_amount", "out_to_fraud_amount",
+             "cp_known_fraud", "cp_in_from_fraud_amount", "cp_in_2hop_fraud_amount")
+    for probe in (_tx(30, "m", 1.3, "x", amount=10.0), _tx(31, "x", 1.3, "y"), _tx(32, "y", 1.3, "m")):
+        rows = []
+        for e in engines:
+            e.advance(probe.ts)
+            f = compute_features(e, probe)
+            rows.append([f[c] for c in money])
+        assert rows[0] == rows[1] == [0.0] * len(money), rows
+    withdrawn, never = (e.flows.accounts[e.user_ix["m"]] for e in engines if e.flows is not None)
+    assert withdrawn.fraud_in == never.fraud_in == 0.0 and not withdrawn.exposed()
 
 
 def _tx(i: int, user: str, day: float, to: str | None = None, **kw: Any) -> Any:
@@ -213,3 +265,37 @@ def test_account_features_are_the_engines_bookkeeping_and_hiding_labels_is_not_k
     as_if = account_features(full, users, hidden=[full.user_ix[u] for u in hidden])
     np.testing.assert_allclose(as_if, account_features(fewer, users), rtol=1e-9, atol=1e-9)
     assert not np.allclose(as_if, account_features(full, users), equal_nan=True)
+
+
+#: Bursts of transfers: how many, the time between them (late ones come with a negative step: live
+#: traffic), their amount; then a pause before the next burst.
+_BURSTS = st.lists(st.tuples(st.integers(1, 40), st.integers(-DAY // 24, DAY), _AMOUNTS,
+                             st.one_of(st.integers(0, 3 * DAY), st.integers(20 * DAY, 45 * DAY))), min_size=1, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@example(bursts=[(70, DAY // 100, 1.0, 40 * DAY), (1, 0, 2.0, 0)], spans=[30 * DAY])  # a burst, then a pause
+@given(_BURSTS, st.lists(st.integers(0, 30 * DAY), min_size=1, max_size=4))
+def test_a_sides_window_is_the_brute_force_sum_after_trimming(bursts: list[tuple[int, int, float, int]],
+                                                              spans: list[int]) -> None:
+    """Transfers arrive in bursts, some late (live traffic), with pauses between; the clock is the latest time
+    seen. Every window the features read (up to 30 days back from the clock) counts and sums what brute force
+    finds, however much of the list was trimmed (a window holding every kept entry used to add the trimmed
+    amounts too)."""
+    from graphfraud.graph.flows import Side
+
+    side = Side()
+    seen: list[tuple[int, float]] = []
+    t = now = T0
+    for n, step, amount, pause in bursts:
+        for _ in range(n):
+            t = max(t + step, T0)
+            now = max(now, t)
+            side.add(0, amount, t, now)
+            seen.append((t, amount))
+            for span in spans:
+                lo = now - span
+                count, total = side.window(lo)
+                assert count == sum(1 for ts, _ in seen if ts >= lo)
+                assert total == pytest.approx(sum(a for ts, a in seen if ts >= lo), abs=1e-6)
+        t += pause

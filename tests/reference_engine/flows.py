@@ -39,14 +39,20 @@ _TRIM_AT = 64
 class Side:
     """One direction of an account's money: times (sorted) and cumulative amounts of the last 30 days at
     least, per partner the total amount and the last time, and over all time the count, sum, sum of squares,
-    smallest and largest amount and the first and last time."""
+    smallest and largest amount and the first and last time.
 
-    __slots__ = ("times", "cum", "total", "last", "n", "amount", "amount_sq", "smallest", "largest", "first_ts",
-                 "last_ts")
+    ``cum[i]`` is the running sum of every amount up to ``times[i]``, those trimmed away included; ``base``
+    is the running sum before ``times[0]`` (what was trimmed), so a window starting at or before the first
+    kept time subtracts it rather than nothing.
+    """
+
+    __slots__ = ("times", "cum", "base", "total", "last", "n", "amount", "amount_sq", "smallest", "largest",
+                 "first_ts", "last_ts")
 
     def __init__(self) -> None:
         self.times: list[int] = []
         self.cum: list[float] = []
+        self.base = 0.0
         self.total: dict[int, float] = {}
         self.last: dict[int, int] = {}
         self.n = 0
@@ -72,15 +78,16 @@ class Side:
         times, cum = self.times, self.cum
         if not times or ts >= times[-1]:
             times.append(ts)
-            cum.append((cum[-1] if cum else 0.0) + amount)
+            cum.append((cum[-1] if cum else self.base) + amount)
         else:  # out of order (live traffic)
             i = bisect_left(times, ts)
             times.insert(i, ts)
-            cum.insert(i, (cum[i - 1] if i else 0.0) + amount)
+            cum.insert(i, (cum[i - 1] if i else self.base) + amount)
             for k in range(i + 1, len(cum)):
                 cum[k] += amount
         if len(times) > _TRIM_AT and times[0] < now - KEEP_MS:
             cut = bisect_left(times, now - KEEP_MS)
+            self.base = cum[cut - 1]
             del times[:cut], cum[:cut]
         self.total[partner] = self.total.get(partner, 0.0) + amount
         if ts > self.last.get(partner, -1):
@@ -93,13 +100,19 @@ class Side:
         i = bisect_left(times, lo)
         if i == n:
             return 0, 0.0
-        return n - i, self.cum[-1] - (self.cum[i - 1] if i else 0.0)
+        return n - i, self.cum[-1] - (self.cum[i - 1] if i else self.base)
 
 
 class Account:
-    """An account's transfers in and out, and its exposure to known fraud (amounts as known now)."""
+    """An account's transfers in and out, and its exposure to known fraud (amounts as known now).
 
-    __slots__ = ("out", "inn", "fraud_in", "fraud_senders", "hop2_in", "fraud_out", "fraud_recipients")
+    The amounts are running sums, moved as labels come and go; amounts added and taken away in different
+    orders leave a rounding residue (1e-13), so whether an account is exposed is read from the counts of
+    partners (exact integers), and an amount whose count falls to zero is set to exactly zero.
+    """
+
+    __slots__ = ("out", "inn", "fraud_in", "fraud_senders", "hop2_in", "hop2_senders", "fraud_out",
+                 "fraud_recipients")
 
     def __init__(self) -> None:
         self.out = Side()
@@ -107,6 +120,7 @@ class Account:
         self.fraud_in = 0.0  # received from accounts known as fraud
         self.fraud_senders = 0  # how many of its senders are known fraud
         self.hop2_in = 0.0  # received from accounts that received from known fraud
+        self.hop2_senders = 0  # how many of its senders received from known fraud
         self.fraud_out = 0.0  # sent to accounts known as fraud
         self.fraud_recipients = 0  # how many of its recipients are known fraud
 
@@ -117,7 +131,8 @@ class Account:
         return len(self.out.total)
 
     def exposed(self) -> bool:
-        return self.fraud_in > 0.0
+        """Whether it received money from an account known as fraud."""
+        return self.fraud_senders > 0
 
 
 class FlowGraph:
@@ -153,6 +168,7 @@ class FlowGraph:
         # sender, and _fraud_in then counts this transfer among its recipients' (it is in out.total)
         if pay.exposed():
             rec.hop2_in += amount
+            rec.hop2_senders += 1 if new_sender else 0
         if u in self.fraud:
             self._fraud_in(v, amount, 1 if new_sender else 0)
         if v in self.fraud:
@@ -162,14 +178,15 @@ class FlowGraph:
     def _fraud_in(self, v: int, amount: float, senders: int) -> None:
         rec = self.accounts[v]
         was = rec.exposed()
-        rec.fraud_in = max(rec.fraud_in + amount, 0.0)
         rec.fraud_senders += senders
+        rec.fraud_in = max(rec.fraud_in + amount, 0.0) if rec.fraud_senders else 0.0
         now = rec.exposed()
         if was != now:  # v's own recipients received from an exposed account, or no longer
-            sign = 1.0 if now else -1.0
+            sign, step = (1.0, 1) if now else (-1.0, -1)
             for w, amt in rec.out.total.items():
                 acc = self.accounts[w]
-                acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0)
+                acc.hop2_senders += step
+                acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0) if acc.hop2_senders else 0.0
 
     def set_fraud(self, u: int, is_fraud: bool) -> None:
         """Account ``u`` became known fraud (or stopped being): move its amounts in its partners' totals."""
@@ -187,8 +204,8 @@ class FlowGraph:
             self._fraud_in(v, sign * amt, 1 if is_fraud else -1)
         for s, amt in acc.inn.total.items():
             sender = self.accounts[s]
-            sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0)
             sender.fraud_recipients += 1 if is_fraud else -1
+            sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0) if sender.fraud_recipients else 0.0
 
     def cycle(self, u: int, v: int, lo: int) -> tuple[float, float]:
         """Whether money from ``u`` to ``v`` would close a cycle within the window since ``lo``: ``v`` paid
