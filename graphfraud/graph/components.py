@@ -8,6 +8,7 @@ kept here to hold the engine module small. Everything else reads components thro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -113,7 +114,7 @@ def split(engine: "GraphEngine", hub_nodes: list[int]) -> None:
     engine.new_hubs = []
 
 
-def _gather(values: list[Any], idx: Any) -> Any:
+def _gather(values: "Sequence[Any]", idx: Any) -> Any:
     """``values[idx]`` as floats, converting only what is needed when ``idx`` is small."""
     if len(idx) * 4 >= len(values):
         return np.asarray(values, dtype=float)[idx]

@@ -104,9 +104,9 @@ class GraphEngine:
         # users
         self.user_ix: dict[str, int] = {}
         self.u_name: list[str] = []
-        self.u_first: list[int] = []
-        self.u_last: list[int] = []
-        self.u_node: list[int] = []
+        self.u_first = array("q")
+        self.u_last = array("q")
+        self.u_node = array("i")
         self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted: see uses()
         self.u_links: list[array[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: dict[str, array[int]] = {}  # type -> distinct identifiers of the type, per user
@@ -127,8 +127,8 @@ class GraphEngine:
         self.u_home: list[str | None] = []  # the user's usual country: the most frequent, first to get there
         self.u_country: list[dict[str, int] | None] = []  # country counts, once there are two (_tally)
         self.u_home_n = array("i")  # times u_home was seen, while it is the only country
-        self.u_ntx: list[int] = []
-        self.u_amount: list[float] = []
+        self.u_ntx = array("q")
+        self.u_amount = array("d")
         self.u_fraud: list[bool] = []  # known fraud now
         self.u_victim: list[bool] = []
         self.u_fraudster: list[bool] = []
@@ -159,7 +159,7 @@ class GraphEngine:
         # union-find over nodes (users and linking identifiers)
         self.parent: list[int] = []
         self.comp: list[Comp | None] = []
-        self.node_user: list[int] = []  # user index or -1
+        self.node_user = array("i")  # user index or -1
         self.node_hub = bytearray()  # 1 for identifier nodes that became hubs
         self.edge_u = array("i")  # user node of each first-time link to a linking identifier
         self.edge_e = array("i")  # identifier node of that link
