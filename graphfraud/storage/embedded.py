@@ -890,9 +890,11 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         ``src, dst, n, amount, first_ts, last_ts``."""
         import pandas as pd
 
+        # through the partial index of transfer rows: left to itself, SQLite walks every row in tx_user order
+        # to save the GROUP BY's sort (2.4 s CPU at 1M transactions and no transfer, against 0.1 ms)
         rows = self._con().execute(
             "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
-            "WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
+            "INDEXED BY tx_counterparty WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
         return pd.DataFrame.from_records(rows, columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
