@@ -5,6 +5,7 @@ Reproduce (about 1,000,000 transactions):
     graphfraud generate /tmp/r70/transactions.csv --users 70000 --seed 1
     GRAPHFRAUD_STORE=/tmp/r70/gf.db graphfraud load /tmp/r70/transactions.csv
     python bench/bench_rings.py /tmp/r70/gf.db            # add --live 0 to skip the live part
+    python bench/bench_rings.py /tmp/r70/gf.db --live 0 --baseline ../main --rounds 3
 
 Prints the store size; :func:`graphfraud.rings.detect_rings` end to end (wall and process CPU time: the
 SQLite work runs in this process, so CPU time is the figure least disturbed by other jobs on a shared
@@ -12,11 +13,21 @@ machine); the time of each stage on a second pass (the narrow store reads, co-ac
 community split, description and scoring); the time networkx takes for only the connected components of the
 same user-identifier graph; and the latency of :func:`graphfraud.scoring.ring_context` over the first
 ``--live`` transactions replayed through a fresh engine (read before each ``engine.apply``, as serving does).
+
+``--baseline TREE`` first compares this tree's detection with another checkout's (``main``) in the same run:
+``--rounds`` fresh processes each, alternating, so both meet the same load; each prints the CPU time (user +
+system, of the whole process, imports included, and of ``detect_rings`` alone) and wall time, and whether the
+two found identical rings (the JSON of every ring).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import networkx as nx
@@ -93,15 +104,58 @@ def bench_live(store, n: int) -> None:
           f"p99 {np.percentile(ms, 99):.3f} ms, max {ms.max():.2f} ms")
 
 
+def _child(path: str) -> None:
+    """Detect once in this fresh process; print its figures as JSON (what :func:`bench_baseline` reads)."""
+    store = open_store(path)
+    found, wall, cpu = _timed(R.detect_rings, store)
+    digest = hashlib.sha1(json.dumps([r.to_dict() for r in found], default=str).encode()).hexdigest()
+    store.close()
+    print(json.dumps({"cpu": cpu, "wall": wall, "rings": len(found), "digest": digest}))
+
+
+def bench_baseline(path: str, baseline: str, rounds: int) -> None:
+    trees = {"baseline": os.path.abspath(baseline),
+             "this tree": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
+    digests: dict[str, set[str]] = {k: set() for k in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), path, "--child"], check=True,
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree})
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            digests[name].add(got["digest"])
+            runs[name].append({"proc_cpu": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime,
+                               "proc_wall": wall, "cpu": got["cpu"], "wall": got["wall"], "rings": got["rings"]})
+    for name, tree in trees.items():
+        r = runs[name]
+        med = {k: float(np.median([x[k] for x in r])) for k in r[0]}
+        print(f"{name} ({tree}), median of {rounds}: process {med['proc_cpu']:.2f} s CPU, {med['proc_wall']:.2f} s "
+              f"wall; detect_rings {med['cpu']:.2f} s CPU, {med['wall']:.2f} s wall -> {int(med['rings']):,} rings "
+              f"(detect_rings CPU per run: {', '.join(format(x['cpu'], '.2f') for x in r)})")
+    same = len(digests["baseline"] | digests["this tree"]) == 1
+    print(f"rings identical in every run: {'yes' if same else 'NO'}")
+
+
 def main() -> None:
+    if "--child" in sys.argv:
+        _child(sys.argv[1])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("store", help="store file (already loaded)")
     ap.add_argument("--live", type=int, default=100_000, help="transactions to replay for ring_context (0: skip)")
+    ap.add_argument("--baseline", help="another checkout (e.g. ../main) to compare detection with, same run")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per tree with --baseline")
     args = ap.parse_args()
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    if args.baseline:
+        bench_baseline(args.store, args.baseline, args.rounds)
     store = open_store(args.store)
     policy = LinkPolicy.from_settings()
     store.refresh_links()
-    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     bench_detection(store, policy)
     if args.live:
         bench_live(store, args.live)

@@ -8,18 +8,20 @@ too (a holiday, a move), but two customers' busy days seldom meet at two merchan
 and a flash sale that brings dozens of customers to one merchant at once is a crowd, not a ring.
 
 :func:`bustout_edges` turns the transactions of a store's accounts into two-user links between accounts
-whose bust-outs met. The links are *thin* (:func:`graphfraud.ringlinks.cluster_codes`): they attach
-accounts to a ring and make a ring of accounts that share nothing else, but never merge two rings. Every
-constant is a product default (docs/rings.md explains each).
+whose bust-outs met (:func:`bustouts` finds them, :func:`struck_together` links them). The links are *thin*
+(:func:`graphfraud.ringlinks.cluster_codes`): they attach accounts to a ring and make a ring of accounts that
+share nothing else, but never merge two rings. Every constant is a product default (docs/rings.md explains each).
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .ringlinks import pairs_within_runs
+from .ringlinks import pairs_within_runs, poisson_sf
 
-__all__ = ["bustout_edges", "bustouts"]
+__all__ = ["bustout_edges", "bustouts", "read_bustout_edges", "struck_together"]
 
 DAY_MS = 86_400_000
 BUSTOUT_WINDOW_DAYS = 1.0  # an account's busiest day (24 hours from one of its transactions) ...
@@ -44,8 +46,10 @@ def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
     transactions, plus one, over its lifetime of at least ``MIN_OBSERVED_DAYS``) puts that many there with
     probability below ``BUSTOUT_P``, and when it holds ``BUSTOUT_SPEND_SHARE`` of its spending or more.
 
-    ``tx`` has columns ``user_id, ts`` (epoch ms), ``merchant_id`` and ``amount``; the result has the same
-    columns, the rows of the bust-outs. Vectorised: one sort, one ``searchsorted``.
+    ``tx`` has columns ``user_id, ts`` (epoch ms) and ``amount``, and any others (``merchant_id``, ``seq``);
+    the result has the same columns, the rows of the bust-outs (by account, then time). Merchants play no
+    part in finding them: a caller reading a large store can read them for the bust-outs' rows only.
+    Vectorised: one sort of integer codes, one ``searchsorted``.
 
     Examples
     --------
@@ -56,16 +60,15 @@ def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
     >>> bustouts(tx)["merchant_id"].tolist()
     ['M2', 'M2', 'M2', 'M2']
     """
-    from scipy.stats import poisson
-
-    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ("user_id", "ts", "merchant_id", "amount")})
     if not len(tx):
-        return empty
-    t = tx.assign(ts=pd.to_numeric(tx["ts"]).astype(np.int64),
-                  amount=pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).astype(float))
-    t = t.sort_values(["user_id", "ts"], kind="stable").reset_index(drop=True)
-    u = pd.factorize(t["user_id"])[0]
-    ts = t["ts"].to_numpy(np.int64)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
+    # accounts coded in sorted order and a stable sort on (account, time): the order a stable sort of the
+    # frame by user_id and ts gives, without comparing strings
+    u, _ = pd.factorize(tx["user_id"], sort=True)
+    ts_in = pd.to_numeric(tx["ts"]).to_numpy(np.int64)
+    order = np.lexsort((ts_in, u))
+    u, ts = u[order], ts_in[order]
+    amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order]
     win = int(BUSTOUT_WINDOW_DAYS * DAY_MS)
     t0 = int(ts.min())
     span = float(ts.max() - t0) + win
@@ -78,22 +81,21 @@ def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
     np.minimum.at(first, u, ts)
     np.maximum.at(last, u, ts)
     # the first window with the most transactions, per account
-    order = np.lexsort((np.arange(len(u)), -count, u))
-    best = order[np.r_[True, u[order][1:] != u[order][:-1]]]
+    best_of = np.lexsort((np.arange(len(u)), -count, u))
+    best = best_of[np.r_[True, u[best_of][1:] != u[best_of][:-1]]]
     n_b = count[best]
     life = np.maximum((last - first) / DAY_MS, MIN_OBSERVED_DAYS)
     lam = (n_tx - n_b + 1) / life * BUSTOUT_WINDOW_DAYS
-    p = poisson.sf(n_b - 1, lam)
-    amt = np.maximum(t["amount"].to_numpy(float), 0.0)
+    p = poisson_sf(n_b - 1, lam)
+    amt = np.maximum(amount, 0.0)
     csum = np.r_[0.0, np.cumsum(amt)]
     spent = csum[best + n_b] - csum[best]
     total = np.bincount(u, weights=amt, minlength=n_users)
     ok = (n_b >= MIN_BUSTOUT_TX) & (p < BUSTOUT_P) & (spent >= BUSTOUT_SPEND_SHARE * total)
-    if not ok.any():
-        return empty
     starts, sizes = best[ok], n_b[ok]
     rows = np.repeat(starts, sizes) + (np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes))
-    return t.loc[rows, ["user_id", "ts", "merchant_id", "amount"]].reset_index(drop=True)
+    out = tx.iloc[order[rows]].reset_index(drop=True)
+    return out.assign(ts=ts[rows], amount=amount[rows])
 
 
 def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
@@ -116,8 +118,13 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
     >>> sorted(set(zip(e["ent"], e["user_id"])))
     [(0, 'a'), (0, 'b'), (1, 'a'), (1, 'c'), (2, 'b'), (2, 'c')]
     """
-    b = bustouts(tx)
-    b = b[b["merchant_id"].notna().to_numpy()]
+    return struck_together(bustouts(tx), first_code)
+
+
+def struck_together(bust: pd.DataFrame, first_code: int) -> pd.DataFrame:
+    """The links of :func:`bustout_edges` from the bust-outs already found: ``bust`` holds the rows
+    :func:`bustouts` returns, with their ``merchant_id`` (``user_id, ts, merchant_id``)."""
+    b = bust[bust["merchant_id"].notna().to_numpy()]
     if not len(b):
         return pd.DataFrame(columns=_COLUMNS)
     b = b.assign(bucket=b["ts"].to_numpy(np.int64) // BUSTOUT_BUCKET_MS)
@@ -155,3 +162,20 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
                          "first_seen": two("f"), "last_seen": two("l_"), "n": two("n"), "ent": np.r_[code, code],
                          "n_users": 2, "strong": True, "links": True, "arrived": False, "thin": True,
                          "coactivity": True})
+
+
+def read_bustout_edges(transactions_of_users: Callable[[Sequence[str] | None, Sequence[str]], pd.DataFrame],
+                       first_code: int) -> pd.DataFrame:
+    """:func:`bustout_edges` over every account of a store, read through its ``transactions_of_users``.
+
+    Bust-outs are found from every transaction (nearly every account has the few a bust-out needs, and one
+    scan is cheaper than looking them up) but without merchants, which only the bust-outs' rows need: a
+    string per row is much of what a scan costs. The bust-outs' merchants are read for their accounts only.
+    """
+    every = transactions_of_users(None, ["seq", "user_id", "ts", "amount"])
+    b = bustouts(every)
+    if not len(b):
+        return pd.DataFrame(columns=_COLUMNS)
+    m = transactions_of_users(pd.unique(b["user_id"]).tolist(), ["seq", "merchant_id"])
+    at = pd.Series(m["merchant_id"].to_numpy(dtype=object), index=m["seq"].to_numpy(np.int64))
+    return struck_together(b.assign(merchant_id=at.reindex(b["seq"].to_numpy(np.int64)).to_numpy()), first_code)

@@ -569,10 +569,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
         nu.update(known)
         co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
     edges = pd.concat([edges, co], ignore_index=True) if len(co) else edges
-    # accounts whose bust-outs met (sleepers that share nothing until they strike), from every transaction
-    # (nearly every account has the few a bust-out needs, and one scan is cheaper than looking them up)
-    bo = burst.bustout_edges(src.transactions_of_users(None, ["user_id", "ts", "merchant_id", "amount"]),
-                             int(edges["ent"].max()) + 1 if len(edges) else 0)
+    # accounts whose bust-outs met (sleepers that share nothing until they strike)
+    bo = burst.read_bustout_edges(src.transactions_of_users, int(edges["ent"].max()) + 1 if len(edges) else 0)
     return pd.concat([edges, bo], ignore_index=True) if len(bo) else edges
 
 

@@ -1,10 +1,12 @@
 """Bust-outs (graphfraud.ringburst): accounts that strike together are linked by the strike itself."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from graphfraud.ringburst import MAX_BUSTOUT_GROUP, bustout_edges, bustouts
+from graphfraud.ringburst import MAX_BUSTOUT_GROUP, bustout_edges, bustouts, read_bustout_edges
+from graphfraud.ringlinks import poisson_sf
 from graphfraud.rings import detect_rings
 from graphfraud.storage import open_store
 
@@ -110,3 +112,49 @@ def test_a_ring_found_through_its_proxy_is_not_absorbed_by_another_that_struck_t
     found = sorted(r.users for r in detect_rings(store))
     store.close()
     assert found == [["a0", "a1", "a2", "a3"], [f"x{j}" for j in range(7)]]
+
+
+def test_bust_outs_do_not_depend_on_the_order_rows_come_in():
+    rows = _life("a") + _strike("a", 60, ["E1", "E2"]) + _life("b", shop="E1") + _strike("b", 30, ["E2", "E3"])
+    rows += [("b", 30 * DAY + 18 * HOUR, "E9", 400.0)]  # two purchases at the same time: ties keep their order
+    want = bustouts(_tx(rows))
+    for seed in range(3):
+        shuffled = _tx(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        got = bustouts(shuffled)
+        assert sorted(map(tuple, got.to_numpy().tolist())) == sorted(map(tuple, want.to_numpy().tolist()))
+    assert list(want["user_id"]) == sorted(want["user_id"]) and set(want["user_id"]) == {"a", "b"}
+
+
+def test_bust_outs_keep_the_other_columns_of_their_rows():
+    t = _tx(_life("a") + _strike("a", 60, ["E1", "E2"])).drop(columns="merchant_id")
+    t["seq"] = np.arange(len(t)) * 10
+    got = bustouts(t)
+    assert list(got.columns) == ["user_id", "ts", "amount", "seq"] and got["seq"].tolist() == [80, 90, 100, 110]
+
+
+def test_reading_merchants_only_for_the_bust_outs_gives_the_same_links():
+    rows = []
+    for u in ("s0", "s1", "s2"):
+        rows += _life(u) + _strike(u, 60, ["E1", "E2"], start_hour=18 + int(u[1]) * 0.3)
+    rows += _life("x") + _strike("x", 60, ["E1", "G7"]) + _life("q")
+    frame = _tx(rows).assign(seq=np.arange(1, len(rows) + 1))
+    asked = []
+
+    def transactions_of_users(users, columns):
+        asked.append((None if users is None else sorted(users), list(columns)))
+        t = frame if users is None else frame[frame["user_id"].isin(list(users))]
+        return t[list(columns)].reset_index(drop=True)
+
+    got = read_bustout_edges(transactions_of_users, 7)
+    pd.testing.assert_frame_equal(got, bustout_edges(_tx(rows), 7))
+    assert len(got) == 6
+    # every account's transactions without their merchants; merchants for the accounts that burst only
+    assert asked == [(None, ["seq", "user_id", "ts", "amount"]), (["s0", "s1", "s2", "x"], ["seq", "merchant_id"])]
+
+
+@pytest.mark.parametrize("mu", [0.0, 1e-6, 0.3, 2.5, 40.0], ids=lambda m: f"mu={m}")
+def test_poisson_tail_is_scipy_stats(mu):
+    from scipy.stats import poisson
+
+    k = np.arange(-2, 60)
+    assert np.array_equal(poisson_sf(k, np.full(len(k), mu)), poisson.sf(k, mu))

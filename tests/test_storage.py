@@ -902,3 +902,24 @@ def test_kill_9_during_a_first_load_the_next_open_builds_the_indexes(store_path:
         con.close()
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("columns", [["seq", "user_id", "ts", "amount"], ["transaction_id", "ts"], ["user_id"],
+                                     ["seq", "user_id", "merchant_id"]], ids=["bustout-scan", "ids", "one", "mixed"])
+@pytest.mark.parametrize("odd", [None, ("user_id", None), ("user_id", 5), ("ts", "not a time"), ("ts", T0 + 0.5),
+                                 ("ts", None), ("seq", 2**60 + 1), ("amount", 7), ("amount", None)],
+                         ids=["clean", "null-id", "int-id", "text-ts", "float-ts", "null-ts", "huge-seq", "int-amount",
+                              "null-amount"])
+def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[str], odd: Any) -> None:
+    """Reads of every transaction build their frame a column at a time: the same frame, types included, as
+    ``pd.DataFrame.from_records`` makes, also when a value is not of the type the schema promises."""
+    from graphfraud.storage.embedded import _tx_frame
+
+    values = {"seq": lambda i: i + 1, "user_id": lambda i: f"u{i % 97}", "ts": lambda i: T0 + i * 1000,
+              "amount": lambda i: 1.5 * (i % 13), "transaction_id": lambda i: f"t{i}",
+              "merchant_id": lambda i: None if i % 5 else f"m{i % 7}"}
+    rows = [tuple(values[c](i) for c in columns) for i in range(12_000)]
+    if odd is not None and odd[0] in columns:
+        k = columns.index(odd[0])
+        rows[6_000] = rows[6_000][:k] + (odd[1],) + rows[6_000][k + 1:]
+    pd.testing.assert_frame_equal(_tx_frame(rows, columns), pd.DataFrame.from_records(rows, columns=columns))

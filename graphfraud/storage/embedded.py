@@ -883,16 +883,18 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         else:
             q += " WHERE user_id IN (SELECT value FROM json_each(?))"
             rows = self._con().execute(q, (json.dumps(list(user_ids)),)).fetchall()
-        return pd.DataFrame.from_records(rows, columns=list(columns))
+        return _tx_frame(rows, list(columns))
 
     def transfer_totals(self) -> Any:
         """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
         ``src, dst, n, amount, first_ts, last_ts``."""
         import pandas as pd
 
+        # through the partial index of transfer rows: left to itself, SQLite walks every row in tx_user order
+        # to save the GROUP BY's sort (2.4 s CPU at 1M transactions and no transfer, against 0.1 ms)
         rows = self._con().execute(
             "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
-            "WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
+            "INDEXED BY tx_counterparty WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
         return pd.DataFrame.from_records(rows, columns=TRANSFER_TOTAL_COLUMNS)
 
     def amount_baseline_frame(self, sample_every: int = 1) -> Any:
@@ -937,3 +939,42 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
 def _ints(series: Any) -> list[int | None]:
     """A nullable integer column as Python ints and ``None``."""
     return [None if v is None else int(v) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
+
+
+#: columns of ``tx`` that are never NULL and of one type (the primary key, NOT NULL columns whose SQLite type
+#: converts what is stored, and the timestamp the schema makes an integer): read straight into arrays
+_TX_ARRAYS: dict[str, Any] = {"seq": "int64", "ts": "int64", "amount": "float64", "user_id": object,
+                              "transaction_id": object}
+
+
+def _tx_frame(rows: list[tuple[Any, ...]], columns: list[str]) -> Any:
+    """``pd.DataFrame.from_records(rows, columns=columns)`` for rows of ``tx``, the same frame; built a column
+    at a time when :data:`_TX_ARRAYS` knows every column's type. ``from_records`` infers each column's type
+    from its objects, which at a million rows costs as much as reading them (every account's ``seq,
+    user_id, ts, amount``, which bust-outs read: 0.9 s CPU against 0.3 s); with columns of other types
+    mixed in, it is the faster way. A value of another type than the schema's sends the rows to
+    ``from_records`` too."""
+    import numpy as np
+    import pandas as pd
+
+    if len(rows) < 10_000 or not all(c in _TX_ARRAYS for c in columns):
+        return pd.DataFrame.from_records(rows, columns=columns)
+    data: dict[str, Any] = {}
+    try:
+        for i, c in enumerate(columns):
+            if _TX_ARRAYS[c] is object:  # (strings become a string column, as from_records makes them)
+                data[c] = np.fromiter((r[i] for r in rows), object, len(rows))
+                continue
+            # integers through floats (exact below 2**53), so that a float, a NULL or a huge integer shows
+            values = np.fromiter((r[i] for r in rows), float, len(rows))
+            if _TX_ARRAYS[c] == "int64":
+                if not (np.isfinite(values).all() and (values == np.round(values)).all()
+                        and np.abs(values).max() < 2**53):
+                    raise ValueError(c)
+                values = values.astype(np.int64)
+            elif np.isnan(values).any():
+                raise ValueError(c)
+            data[c] = values
+    except (TypeError, ValueError):  # not the type the schema promises (a store written by other means)
+        return pd.DataFrame.from_records(rows, columns=columns)
+    return pd.DataFrame(data)
