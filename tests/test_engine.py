@@ -414,3 +414,14 @@ def test_usual_country_is_the_most_frequent_and_first_to_get_there(seen: list[st
         reached = {c: [j for j, x in enumerate(seen[:k + 1]) if x == c][best - 1] for c in counts if counts[c] == best}
         assert top == min(reached, key=reached.__getitem__)
         assert (tables[0] is None) == (len(counts) == 1)
+
+
+@pytest.mark.parametrize("text", ["EUR=nan", "EUR=inf", "EUR=0", "GBP=-2", "EUR=abc"])
+def test_a_conversion_rate_that_is_not_a_positive_number_is_refused(text: str) -> None:
+    """A NaN rate would make every amount in that currency NaN, and a user's statistics with it."""
+    from graphfraud.errors import ConfigError
+    from graphfraud.graph.build import new_engine
+
+    with pytest.raises(ConfigError, match=text.split("=")[0]):
+        new_engine({"rates": f"JPY=0.0067,{text}"})
+    assert new_engine({"rates": "JPY=0.0067"}).rates == {"JPY": 0.0067}

@@ -5,18 +5,39 @@ names for its callers.)
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from .. import progress, settings
+from ..errors import ConfigError
 from ..memory import long_lived
 from ..storage.roles import GraphStore
 from .engine import GraphEngine
 from .policy import LinkPolicy
 
 
+def parse_rates(text: str) -> dict[str, float]:
+    """The ``rates`` setting (``EUR=1.08,GBP=1.27``): each a finite positive number, or a ConfigError naming it.
+
+    >>> parse_rates("EUR=1.08")
+    {'EUR': 1.08}
+    """
+    rates = {}
+    for cur, v in settings.parse_pairs(text).items():
+        try:
+            r = float(v)
+        except ValueError:
+            r = math.nan
+        if not (math.isfinite(r) and r > 0):
+            raise ConfigError(f"rates: {cur}={v!r} is not a conversion rate; each rate must be a positive number "
+                              f"(amount in {cur} x rate = amount in the base currency).")
+        rates[cur] = r
+    return rates
+
+
 def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int | None = None) -> GraphEngine:
-    rates = {k: float(v) for k, v in settings.parse_pairs(settings.get("rates", overrides)).items()}
+    rates = parse_rates(settings.get("rates", overrides))
     delay = label_delay_ms if label_delay_ms is not None else int(settings.get("label_delay", overrides) * 1000)
     extra = [t for t in str(settings.get("extra_types", overrides) or "").split(",") if t.strip()]
     return GraphEngine(LinkPolicy.from_settings(overrides),

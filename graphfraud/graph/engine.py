@@ -107,7 +107,7 @@ class GraphEngine:
         self.u_first = array("q")
         self.u_last = array("q")
         self.u_node = array("i")
-        self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted: see uses()
+        self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted (activity.holds)
         self.u_links: list[array[int]] = []  # linking identifiers of the user (entity indices)
         self.u_ntype: dict[str, array[int]] = {}  # type -> distinct identifiers of the type, per user
         self.u_times: list[array[int]] = []  # transaction times, sorted (the last 30 days at least)
