@@ -1,8 +1,10 @@
 """Issue 16 benchmark: every long command at scale, with its wall time and its own peak memory.
 
 Generates a world (streamed to disk), then runs ``load``, ``rings``, ``train`` and ``backtest`` as separate
-processes on it and prints, per command, the seconds, the rate and the peak resident memory of that
-process alone (``wait4``), with bytes per transaction. ``serve`` starts ``graphfraud serve --workers 2`` on
+processes on it and prints, per command, the seconds, the rate, the peak resident memory of the command's
+process (``wait4``), and the peak of the proportional memory (PSS) summed over the command and every
+process it forked, sampled every second (``train`` replays history in a child, ``backtest`` fits in
+children: the sum is what the command costs the machine), with bytes per transaction. ``serve`` starts ``graphfraud serve --workers 2`` on
 the trained store and prints the time until the workers answer ``/readyz`` and the memory of the arbiter
 and each worker: resident (RSS) and proportional (PSS: a page shared by k processes counts 1/k in each), so
 the PSS total is what the server costs the machine. Baselines measured in the same run: the plain
@@ -93,7 +95,7 @@ def main() -> None:
                 results.setdefault(name, {})[step] = serve(gf, store, _env(tree), name)
                 continue
             try:
-                wall, peak = run(command(step, gf, csv, store, sub), env=_env(tree))
+                wall, own, peak = run_sampled(command(step, gf, csv, store, sub), env=_env(tree))
             except subprocess.CalledProcessError as e:
                 print(f"[{name}] {step}: failed (exit {e.returncode})", flush=True)
                 continue
@@ -102,14 +104,61 @@ def main() -> None:
             if step == "backtest":
                 with open(os.path.join(sub, "report.json"), encoding="utf-8") as fh:
                     extra = f", AP {json.load(fh).get('average_precision')}"
-            print(f"[{name}] {step}: {wall:.1f} s = {n / wall:,.0f} tx/s, peak RSS {peak:,.0f} MB = "
-                  f"{peak * 1048576 / n:,.0f} bytes a transaction{extra}; load average {os.getloadavg()[0]:.1f}",
-                  flush=True)
+            print(f"[{name}] {step}: {wall:.1f} s = {n / wall:,.0f} tx/s, peak PSS of its processes {peak:,.0f} MB "
+                  f"= {peak * 1048576 / n:,.0f} bytes a transaction (its own process's peak RSS {own:,.0f} MB)"
+                  f"{extra}; load average {os.getloadavg()[0]:.1f}", flush=True)
     if len(results) == 2:
         a, b = results["this tree"], results["baseline"]
         for step in a.keys() & b.keys():
             print(f"{step}: this tree / baseline: time {a[step]['seconds'] / b[step]['seconds']:.2f}x, "
                   f"peak memory {a[step]['peak_mb'] / b[step]['peak_mb']:.2f}x")
+
+
+def run_sampled(cmd: list[str], env: dict[str, str] | None = None, every: float = 1.0
+                ) -> tuple[float, float, float]:
+    """Wall seconds, the command's own peak RSS (``wait4``) and the peak of the PSS summed over it and its
+    descendants, sampled every ``every`` seconds (MB)."""
+    import threading
+
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            total = 0.0
+            for pid in _tree(proc.pid):
+                try:
+                    total += _memory(pid)[1]
+                except (OSError, KeyError):  # ended between the listing and the read
+                    pass
+            peak[0] = max(peak[0], total)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return wall, usage.ru_maxrss / 1024, peak[0] or usage.ru_maxrss / 1024  # a command shorter than a sample
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            children.setdefault(_parent(int(entry)), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
 
 def _memory(pid: int) -> tuple[float, float]:

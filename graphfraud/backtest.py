@@ -115,21 +115,26 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     slot = np.full(n, -1, dtype=np.int64)
     slot[train_idx] = np.arange(n_train)
     slot[test_idx] = n_train + np.arange(len(test_idx))
+    # what the decisions need of each test row beside its features, as columns: the test window's
+    # transactions are read from the store again when deciding (history is not held)
     ring_of: dict[int, str] = {}  # test row -> the ring behind it (only rows with one)
-    hits_of: list[Any] = []
-    test_txs: list[Any] = []  # the test window's transactions, for the decisions (history is not held)
+    hits_of: dict[int, Any] = {}  # test row -> the rules it hit (only rows with some)
+    test_amounts = np.empty(len(test_idx))
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
 
     def keep_test(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
+        k = i - w.test_start
         ctx = ring_context(engine, tx, None, ring_min)
         if ctx is not None:
-            ring_of[len(test_txs)] = ctx["ring_id"]
-        test_txs.append(tx)
+            ring_of[k] = ctx["ring_id"]
+        test_amounts[k] = tx.amount
         # the rules read the row as served (float64), before it is stored in float32
-        hits_of.append(rule_hits(dict(zip(names, row)), tx, rules))
+        hits = rule_hits(dict(zip(names, row)), tx, rules)
+        if hits:
+            hits_of[k] = hits
 
     for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=(slot >= 0).tolist().__getitem__,
                     on_values=keep, describe="replaying the training window"):
@@ -145,7 +150,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
                     on_values=keep_test, describe="replaying the test window"):
         pass
-    hist.close()  # the store is read no more: end the read (a window that stops before the end left it open)
+    hist.close()  # end the read until deciding (a window that stops before the end left it open)
     t_replay = time.perf_counter() - t0
     log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
     fits.rows_ready()
@@ -154,7 +159,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     # every test row is scored; the metrics read the rows whose label is known in the end
     judged = hist.label[test_idx] >= 0
     y_test = hist.label[test_idx][judged].astype(int)
-    amounts = np.array([tx.amount for tx in test_txs])[judged]
+    amounts = test_amounts[judged]
     # the baselines are done first (fewer columns): their reports are made while the model still fits
     with progress.phase(f"fitting the model and two baselines on {len(train_idx):,} rows"):
         baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
@@ -172,12 +177,13 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     hit_rows: dict[str, list[int]] = {}
     with scores_file(scores_out, raw) as out, \
             progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
-        for k, tx in enumerate(test_txs):
+        for i, tx in hist.walk(w.test_start, w.test_end):
+            k = i - w.test_start
             contrib = model_reasons(model, Xm[k], float(p[k]), review_t)
             # with the rule hits given, decide reads features only to word the model's reasons
             feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
             d = decide(feats, tx, float(p[k]), rules, contributions=contrib,
-                       review_threshold=review_t, block_threshold=block_t, hits=hits_of[k])
+                       review_threshold=review_t, block_threshold=block_t, hits=hits_of.get(k, []))
             score[k] = d["score"]
             decision[k] = DECISIONS.index(d["decision"])
             for code in d["rule_hits"]:
@@ -188,6 +194,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
             if not k % progress.EVERY:
                 shown.update(k)
         shown.update(len(test_idx))
+    hist.close()
     log(f"decided the {len(test_idx):,} test transactions "
         f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
     place = np.cumsum(judged) - 1  # each test row's place among the judged ones

@@ -26,6 +26,10 @@ class GraphFraudError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]], dict[str, object]]:
+        # pickled whole (a forked process hands its error back: memory.run_apart), code and details included
+        return type(self), (self.message, self.errors), dict(self.__dict__)
+
 
 class ValidationError(GraphFraudError, ValueError):
     """Raised when input (a transaction, a label, a mapping, a setting) breaks a rule; ``errors`` names each field."""

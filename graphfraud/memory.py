@@ -11,8 +11,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -51,6 +55,90 @@ def give_back() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
+              log: Callable[[str], None] = lambda s: None) -> T:
+    """``work(log)`` in a forked process, its result handed back by a pipe (pickled): everything the work
+    built goes back to the system when that process ends, however scattered it was (:func:`give_back` cannot
+    return memory spread over millions of small objects). Where processes cannot be forked, it runs here.
+
+    The child sees this process's memory as it was at the fork, copy-on-write; what it must hand back beside
+    its result it writes into shared memory made before (``training.feature_matrix(shared=True)``). Its
+    progress phases and the lines it gives ``log`` come back by the same pipe and show here, as this
+    process's own. It runs its OpenMP fits with one thread (a forked child must not use a thread pool its
+    parent may have started). An error in the work is raised here; a child that dies without a result
+    (killed, say, for lack of memory) raises a :class:`~graphfraud.errors.GraphFraudError` naming ``what``
+    it was doing and how it ended.
+    """
+    import multiprocessing as mp
+
+    from . import progress
+
+    if "fork" not in mp.get_all_start_methods():
+        return work(log)
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    mirror = progress.Mirror()
+    gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+    try:
+        proc = ctx.Process(target=_apart_child, args=(send, work), daemon=True, name="graphfraud-apart")
+        proc.start()
+    finally:
+        gc.unfreeze()
+    send.close()
+    status, value = "lost", cast(Any, None)
+    try:
+        while True:
+            kind, value = receive.recv()
+            if kind == "progress":
+                mirror(value)
+            elif kind == "log":
+                log(value)
+            else:
+                status = kind
+                break
+    except (EOFError, OSError):
+        pass
+    finally:
+        receive.close()
+        mirror.close()
+        proc.join(None if status != "lost" else 5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if status == "ok":
+        return cast(T, value)
+    if status == "error":
+        raise cast(BaseException, value)
+    from .errors import GraphFraudError
+
+    code = proc.exitcode
+    how = f"exit code {code}" if code is None or code >= 0 else f"killed by {signal.Signals(-code).name}"
+    hint = " (most often the system running out of memory)" if code == -signal.SIGKILL else ""
+    raise GraphFraudError(f"The process {what} ended without a result: {how}{hint}.", code="process_died")
+
+
+def _apart_child(send: Any, work: Callable[[Callable[[str], None]], Any]) -> None:
+    from . import progress
+
+    def log(text: str) -> None:
+        send.send(("log", text))
+
+    try:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="openmp"), \
+                progress.forwarding(lambda event: send.send(("progress", event))):
+            out: Any = ("ok", work(log))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        out = ("error", e)
+    try:
+        send.send(out)
+    except Exception as e:  # noqa: BLE001 - an error that cannot be pickled: its text goes instead
+        send.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+    finally:
+        send.close()
 
 
 def _malloc_trim() -> "ctypes._NamedFuncPointer | None":

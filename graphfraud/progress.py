@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
@@ -179,6 +179,69 @@ class Reporter:
 
 
 _current: ContextVar[Reporter | None] = ContextVar("graphfraud_progress", default=None)
+
+
+class _Forwarder(Reporter):
+    """The reporter of a forked process (:func:`forwarding`): its phases' events go to the parent, whose
+    :class:`Mirror` shows them; at most a few a second."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]):
+        super().__init__("", sys.stderr, live=False, interval=0.5)
+        self.send = send
+        self.opened = 0
+
+    def _open(self, p: _Reported) -> Any:
+        self.opened += 1
+        self.send(("open", self.opened, p.description, p.total, p.unit))
+        return self.opened
+
+    def _update(self, p: _Reported, final: bool) -> None:
+        now = time.monotonic()
+        if final or now - p.last >= self.interval:
+            p.last = now
+            self.send(("update", p.task, p.done, p.fraction, final, p.failed))
+
+
+@contextmanager
+def forwarding(send: Callable[[tuple[Any, ...]], None]) -> Iterator[None]:
+    """In a forked process: send the phases started inside the block to the parent (``send``, one event a
+    call), when the parent was reporting; its :class:`Mirror` shows them as its own."""
+    token = _current.set(_Forwarder(send) if _current.get() is not None else None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class Mirror:
+    """Shows, in the command's own display, the phases a forked process sends (:func:`forwarding`). Made in
+    the context that reports (it takes the current reporter); silent outside :func:`reporting`."""
+
+    def __init__(self) -> None:
+        self.reporter = _current.get()
+        self.phases: dict[int, _Reported] = {}
+
+    def __call__(self, event: tuple[Any, ...]) -> None:
+        if self.reporter is None:
+            return
+        if event[0] == "open":
+            _, key, description, total, unit = event
+            self.phases[key] = _Reported(self.reporter, description, total, unit)
+            return
+        _, key, done, fraction, final, failed = event
+        p = self.phases[key]
+        if final:
+            p.done = done
+            p.close(failed)
+            del self.phases[key]
+        else:
+            p.update(done, fraction=fraction)
+
+    def close(self) -> None:
+        """End what the process left open (it stopped)."""
+        for p in self.phases.values():
+            p.close(failed=True)
+        self.phases.clear()
 
 
 def phase(description: str, total: int | None = None, unit: str = "rows") -> Phase:

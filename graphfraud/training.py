@@ -20,7 +20,7 @@ import numpy as np
 from . import progress
 from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
-from .memory import give_back, long_lived
+from .memory import long_lived, run_apart
 from .schema import LABEL_SOURCES, Transaction
 from .graph.build import new_engine
 from .storage.roles import GraphStore
@@ -323,7 +323,8 @@ def fields_learnt(counts: Counter[str], n_rows: int) -> list[str]:
 
 @long_lived()
 def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None, promote: bool = True,
-                holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                holdout_fraction: float = 0.2, log: Callable[[str], None] = lambda s: None,
+                apart: bool = True) -> dict[str, Any]:
     """Train new model versions from the store's history, as of each transaction's time.
 
     The transaction model learns from every labelled transaction, each with the label that wins in the end
@@ -332,49 +333,40 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
     (:mod:`graphfraud.suspects`) learns from the accounts known as fraud once all history is replayed; it
     needs no transaction label. Either may be missing for lack of labels, not both.
 
+    ``apart``: replay history in a forked process (:func:`~graphfraud.memory.run_apart`), so the fits that
+    follow do not sit on top of the engine's memory; ``False`` replays here (the same rows and models).
+
     Returns the transaction model's summary (``version`` None when there was none to train) with the
     account model's under ``accounts``.
     """
     from .errors import ModelNotReady
-    from .suspects import fit_account_model, keep_accounts
+    from .suspects import keep_accounts
 
     from . import settings
 
     t0 = time.perf_counter()
-    engine = new_engine(overrides)
+    engine = new_engine(overrides)  # empty here: the replay fills it (in the process that runs the replay)
     hist = load_history(store, engine.label_delay_ms)
     if not len(hist):
         raise ModelNotReady("The store holds no transactions; load some before training.")
-    queue_store_labels(store, engine, hist)
     names = row_names(engine)
     labelled = np.flatnonzero(hist.label >= 0)
     draw = draw_rows(labelled, hist.label[labelled], int(settings.get("train_max_rows", overrides)))
     ia = draw.index
-    wanted = np.zeros(len(hist), dtype=bool)
-    wanted[ia] = True
-    rows = feature_matrix(len(ia), len(names))
-    slot = np.cumsum(wanted) - 1  # row of each wanted transaction
-    fields: Counter[str] = Counter()
+    rows = feature_matrix(len(ia), len(names), shared=apart)
 
-    def keep(i: int, tx: Transaction, row: list[float]) -> None:
-        rows[slot[i]] = row
-        fields.update(tx.present_fields())
+    def work(say: Callable[[str], None]) -> tuple[Counter[str], tuple[Any, dict[str, Any]] | None]:
+        if apart:
+            store.after_fork()
+        return _replay_for_training(store, hist, engine, draw, len(labelled), rows, say)
 
-    drawn = "" if draw.weight is None else f", {len(ia):,} of them drawn"
-    for _ in replay(store, hist, engine, want=wanted.tolist().__getitem__, on_values=keep,
-                    describe=f"replaying history ({len(labelled):,} labelled{drawn})"):
-        pass
-    log(f"features for {len(ia):,} labelled transactions in {time.perf_counter() - t0:.1f} s")
-    # the account model needs the engine, the transaction model only the matrix: fit the account model
-    # first, then let the engine go before the transaction model's fits copy their rows (at 10 million
-    # transactions the engine is most of the process)
-    with progress.phase("revealing every label"):
-        engine.reveal_all()  # the account model ranks accounts as of now, every label known
-        engine.take_snapshot(int(engine.clock))
-    accounts = fit_account_model(engine, log=log)
+    # the engine is most of the process at 10 million transactions, and the transaction model's fits need only
+    # the matrix: the replay (and the account model, which needs the engine) runs in a process of its own,
+    # whose memory all goes back to the system when it ends
+    fields, accounts = run_apart(work, "replaying history for training", log) if apart else work(log)
+    log(f"features for {len(ia):,} labelled transactions and the account model in {time.perf_counter() - t0:.1f} s")
     label_delay_ms = engine.label_delay_ms
     del engine
-    give_back()
     y = hist.label[ia].astype(int)
     out: dict[str, Any] = {"version": None, "promoted": False}
     if 0 < y.sum() < len(y):
@@ -390,6 +382,34 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
                             "nor accounts known as fraud. Load labelled transactions or label accounts with "
                             "`graphfraud label` (user_id,user_label).")
     return out
+
+
+def _replay_for_training(store: GraphStore, hist: History, engine: GraphEngine, draw: RowDraw, n_labelled: int,
+                         rows: np.ndarray, log: Callable[[str], None]
+                         ) -> tuple[Counter[str], tuple[Any, dict[str, Any]] | None]:
+    """Replay all of history through ``engine``, writing the drawn rows' features into ``rows``; then, every
+    label known, fit the account model on the engine. Returns the input fields the drawn rows carried and
+    the account model (:func:`~graphfraud.suspects.fit_account_model`)."""
+    from .suspects import fit_account_model
+
+    queue_store_labels(store, engine, hist)
+    wanted = np.zeros(len(hist), dtype=bool)
+    wanted[draw.index] = True
+    slot = np.cumsum(wanted) - 1  # row of each wanted transaction
+    fields: Counter[str] = Counter()
+
+    def keep(i: int, tx: Transaction, row: list[float]) -> None:
+        rows[slot[i]] = row
+        fields.update(tx.present_fields())
+
+    drawn = "" if draw.weight is None else f", {len(draw.index):,} of them drawn"
+    for _ in replay(store, hist, engine, want=wanted.tolist().__getitem__, on_values=keep,
+                    describe=f"replaying history ({n_labelled:,} labelled{drawn})"):
+        pass
+    with progress.phase("revealing every label"):
+        engine.reveal_all()  # the account model ranks accounts as of now, every label known
+        engine.take_snapshot(int(engine.clock))
+    return fields, fit_account_model(engine, log=log)
 
 
 def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y: np.ndarray, hist: History,

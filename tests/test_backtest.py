@@ -119,6 +119,53 @@ def test_training_past_train_max_rows_reports_the_draw_and_weighs_the_holdout(st
     assert m["holdout_average_precision"] is not None and out["version"] is not None
 
 
+def test_training_in_a_forked_process_learns_what_training_here_does(store: Any) -> None:
+    """The replay apart (the engine's memory goes back when its process ends) hands back the same rows, fields
+    and account model, and this process's store connection works after it (it saves the models)."""
+    from graphfraud.training import train_model
+
+    here = train_model(store, promote=False, apart=False, overrides={"train_max_rows": 900})
+    apart = train_model(store, promote=False, apart=True, overrides={"train_max_rows": 900})
+    assert apart["version"] != here["version"]
+    for key in ("metrics", "features", "absent_features", "fields", "training_window", "label_delay_ms"):
+        assert apart[key] == here[key], key
+    assert here["metrics"]["holdout_average_precision"] is not None
+    if here["accounts"] is not None:
+        assert {k: v for k, v in apart["accounts"].items() if k != "version"} == \
+            {k: v for k, v in here["accounts"].items() if k != "version"}
+
+
+def test_work_apart_returns_its_result_and_raises_its_errors_whole() -> None:
+    import os
+
+    from graphfraud.errors import StorageError
+    from graphfraud.memory import run_apart
+
+    parent = os.getpid()
+    said: list[str] = []
+    assert run_apart(lambda log: (log("in the child"), os.getpid() != parent)[1], "adding", said.append) is True
+    assert said == ["in the child"]
+
+    def fail(log: Any) -> None:
+        raise StorageError("no store", ["row 3"], code="store_unavailable")
+
+    with pytest.raises(StorageError) as e:
+        run_apart(fail, "failing")
+    assert (e.value.code, e.value.errors, str(e.value)) == ("store_unavailable", ["row 3"], "no store")
+
+
+def test_work_apart_that_dies_is_named_with_how_it_ended() -> None:
+    import os
+    import signal
+
+    from graphfraud.errors import GraphFraudError
+    from graphfraud.memory import run_apart
+
+    with pytest.raises(GraphFraudError, match="replaying history ended without a result: killed by SIGKILL"):
+        run_apart(lambda log: os.kill(os.getpid(), signal.SIGKILL), "replaying history")
+    assert run_apart(lambda log: 7, "after a death") == 7
+
+
 # ---------------------------------------------------------------- history read back in time order, not held
 def _history_store(tmp_path: Any, order: str) -> Any:
     df, _ = make_transactions(n_users=60, seed=9)

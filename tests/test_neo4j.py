@@ -223,3 +223,17 @@ def test_cypher_files_name_their_parameters() -> None:
         assert "Parameters" in head and "Returns" in head, path.name
         for p in set(re.findall(r"\$([a-z_]+)", body)):
             assert f"${p}" in head, (path.name, p)
+
+
+def test_training_replays_history_apart_on_neo4j_as_here(both: tuple[Any, Any]) -> None:
+    """``train`` replays history in a forked process, which reads Neo4j through a driver of its own: the same
+    models as a replay in this process on the embedded store, and this process's driver works after it."""
+    from graphfraud.training import train_model
+
+    emb, neo = both
+    here = train_model(emb, promote=False, apart=False)
+    apart = train_model(neo, promote=False, apart=True)
+    for key in ("metrics", "features", "fields", "training_window"):
+        assert apart[key] == here[key], key
+    assert (apart["accounts"] is None) == (here["accounts"] is None)
+    assert neo.info()["transactions"] == emb.info()["transactions"]

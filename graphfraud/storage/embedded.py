@@ -107,6 +107,10 @@ def _dump(d: Any) -> str | None:
     return json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) if d else None
 
 
+#: Connection state inherited across a fork (:meth:`EmbeddedStore.after_fork`), kept so it is never finalised.
+_INHERITED: list[Any] = []
+
+
 class _LockFile:
     """A thread's descriptor of the writers' lock file, closed when the thread's connection state goes
     (``close()``, or the thread ending: a loader's writer thread, say)."""
@@ -234,6 +238,14 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
             con.execute(f"PRAGMA wal_autocheckpoint={self._wal_pages}")
             self._local.con = con
         return con
+
+    def after_fork(self) -> None:
+        """In a process forked from the one that opened this store: every thread opens a new connection;
+        the parent's stay referenced and untouched (closing a copy could checkpoint or remove the write-ahead
+        log the parent is using)."""
+        _INHERITED.append(self._local)
+        self._local = threading.local()
+        self._checkpointer = None  # the parent's thread; it does not run here
 
     def close(self) -> None:
         if self._checkpointer is not None:

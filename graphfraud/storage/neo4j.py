@@ -187,6 +187,11 @@ class Neo4jStore(Neo4jRegistryMixin):
                 s.run(stmt).consume()
             s.run("MERGE (m:Meta {key: 'seq'}) ON CREATE SET m.value = 0").consume()
 
+    def after_fork(self) -> None:
+        """In a process forked from the one that opened this store: a driver of this process's own (drivers
+        are kept per process, so the parent's sockets are not touched)."""
+        self._driver = _shared_driver(self._url, self._user, self._password)
+
     def _session(self) -> Any:
         return self._driver.session(database=self._database) if self._database else self._driver.session()
 

@@ -171,4 +171,8 @@ class GraphStore(EventStore, LinkStore, RingRegistry, CaseStore, AccountStore, E
     """
 
     def checkpoint_in_background(self, every: float = 1.0) -> None: ...
+    def after_fork(self) -> None:
+        """Called in a process forked from the one that opened this store, before its first use there: take
+        connections of this process's own from now on, and leave the parent's alone (never use or close
+        them here: a connection is not shared between processes)."""
     def close(self) -> None: ...
