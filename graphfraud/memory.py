@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,7 +83,8 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
     mirror = progress.Mirror()
     gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
     try:
-        proc = ctx.Process(target=_apart_child, args=(send, work), daemon=True, name="graphfraud-apart")
+        proc = ctx.Process(target=_apart_child, args=(send, work, os.getpid()), daemon=True,
+                           name="graphfraud-apart")
         proc.start()
     finally:
         gc.unfreeze()
@@ -90,7 +92,10 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
     status, value = "lost", cast(Any, None)
     try:
         while True:
-            kind, value = receive.recv()
+            try:
+                kind, value = receive.recv()
+            except (EOFError, OSError):
+                break  # the child ended without a result
             if kind == "progress":
                 mirror(value)
             elif kind == "log":
@@ -98,15 +103,13 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
             else:
                 status = kind
                 break
-    except (EOFError, OSError):
-        pass
+    except BaseException:  # interrupted here (Ctrl-C): the child's work is of no use
+        proc.kill()
+        raise
     finally:
         receive.close()
         mirror.close()
-        proc.join(None if status != "lost" else 5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        proc.join()
     if status == "ok":
         return cast(T, value)
     if status == "error":
@@ -119,8 +122,12 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
     raise GraphFraudError(f"The process {what} ended without a result: {how}{hint}.", code="process_died")
 
 
-def _apart_child(send: Any, work: Callable[[Callable[[str], None]], Any]) -> None:
+def _apart_child(send: Any, work: Callable[[Callable[[str], None]], Any], parent: int) -> None:
     from . import progress
+
+    # Ctrl-C reaches the parent, which ends this process; so does the parent's death, however it comes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
 
     def log(text: str) -> None:
         send.send(("log", text))
@@ -134,11 +141,29 @@ def _apart_child(send: Any, work: Callable[[Callable[[str], None]], Any]) -> Non
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
-        send.send(out)
-    except Exception as e:  # noqa: BLE001 - an error that cannot be pickled: its text goes instead
-        send.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+        try:
+            send.send(out)
+        except OSError:
+            return  # the parent is gone: nothing to hand back
+        except Exception as e:  # noqa: BLE001 - a result or error that cannot be pickled: its text goes instead
+            send.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+    except OSError:
+        pass
     finally:
         send.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel end this process when its parent ends (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing),
+    so a parent killed without a chance to clean up leaves no replay running on its own."""
+    name = ctypes.util.find_library("c")
+    try:
+        if name is not None:
+            ctypes.CDLL(name, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the call
+        os._exit(1)
 
 
 def _malloc_trim() -> "ctypes._NamedFuncPointer | None":
