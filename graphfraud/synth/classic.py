@@ -195,24 +195,30 @@ def _world(n_users: int, seed: int, start: str,
     amount = amounts(rng, mcat[merch])
     slot = ((rng.random(k) < 0.35) & (card[u, 1] >= 0)).astype(np.int64)
     c = card[u, slot]
+    del slot  # here and below: each row-sized temporary goes once used (a row-sized array is 80 MB at 10 M)
     dslot = np.minimum((rng.random(k) ** 1.8 * n_dev[u]).astype(np.int64), n_dev[u] - 1)
     d = dev[u, dslot]
     d = np.where((dslot == 0) & (t >= switch_t[u]), new_dev[u], d)
+    del dslot
     at_kiosk = (kiosk[u] >= 0) & (rng.random(k) < 0.2)
     d = np.where(at_kiosk, kiosk[u], d)
     r = np.where(at_kiosk, 0.96, rng.random(k))  # kiosks sit behind public wifi
+    del at_kiosk
     ip = home_ip[u].copy()
     ip = np.where((r >= .55) & (r < .85) & (mobile[u] >= 0), mobile[u], ip)
     ip = np.where((r >= .85) & (r < .95) & (office[u] >= 0), office[u], ip)
     ip = np.where((r >= .95) & (r < .975), rng.choice(wifi, size=k), ip)
     ip = np.where((r >= .975) & (vpn[u] >= 0), vpn[u], ip)
+    del r
     trip = (t >= trip_s[u]) & (t < trip_e[u])
     country = np.where(trip, trip_c[u], home[u])
     ip = np.where(trip & (rng.random(k) < 0.7), trip_ip[u], ip)
+    del trip
     in_store = rng.random(k) < 0.03
     d = np.where(in_store | (rng.random(k) < 0.015), -1, d)
     ip = np.where(in_store | (rng.random(k) < 0.01), -1, ip)
     plan.add(t, u, amount, country, c, d, ip, merch, 0)
+    del t, u, amount, country, c, d, ip, merch, in_store  # the plan holds what it needs until assemble()
 
     # --- big spenders: a legitimate burst of big-ticket purchases on one day ----------------------
     big = rng.choice(legit, size=max(1, int(0.015 * n)), replace=False)

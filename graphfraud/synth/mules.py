@@ -588,8 +588,8 @@ def _labels(seed: int, cols: dict[str, np.ndarray], groups: list[_Group], share:
     """What gets known, from its own generator: victims report ``share`` of their payments (outside
     proceeds half as often), groups are investigated (likelier when something was reported), and an
     investigation finds most of its members and labels their dirty transfers. Disputed payments are
-    reported too, wrongly. Returns ``is_fraud``, ``labelled_at`` (seconds from the start), the known mules, when each became known,
-    and which groups were investigated."""
+    reported too, wrongly. Returns ``is_fraud``, ``labelled_at`` (seconds from the start), the known mules, when
+    each became known, and which groups were investigated."""
     rng = np.random.default_rng([int(seed), 0x1ABE1])
     role, case, t, u, cp = cols["role"], cols["case"], cols["t"], cols["u"], cols["cp"]
     k = len(t)
