@@ -1,4 +1,4 @@
-"""Shared parts of the synthetic worlds: constants, identifier pools, amounts, timing and the final frame.
+"""Shared parts of the synthetic worlds: constants, identifier pools, amounts, timing, the table and its writer.
 
 Every world is planned on integer handles (``Pool``); the id strings (users, cards, devices, IPs,
 merchants) are drawn only once the plan is complete, from one generator per kind, so an id carries no
