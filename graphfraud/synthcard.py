@@ -44,7 +44,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .errors import ValidationError
-from .synth.base import DIURNAL, digit_ids, ip_ids, save, zipf
+from .synth.base import DIURNAL, Table, digit_ids, digit_numbers, digit_strings, ip_ids, save, zipf
 
 COLUMNS = ("transaction_id", "timestamp", "user_id", "card_id", "merchant_id", "amount", "currency", "country",
            "device_id", "ip", "auth_result", "decline_reason", "is_fraud", "fraud_type")
@@ -745,6 +745,14 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     >>> int(df["is_fraud"].sum()) == len(truth["fraud_transactions"])
     True
     """
+    rows, truth = _card(n_users, seed, days, fraud_rate, label_delay_days, labelled_share, start, card_numbers)
+    return rows.frame(), truth
+
+
+def _card(n_users: int, seed: int, days: int, fraud_rate: float, label_delay_days: float | None,
+          labelled_share: float, start: str, card_numbers: str) -> tuple[Table, dict[str, Any]]:
+    """:func:`generate_card` with the transactions as a :class:`.synth.base.Table` (strings made a block of rows
+    at a time)."""
     t0 = _check(n_users, days, fraud_rate, label_delay_days, labelled_share, start, card_numbers)
     n, days = int(n_users), int(days)
     rng = np.random.default_rng(seed)
@@ -785,7 +793,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     merch_ids = digit_ids(rng, "M", w.n_m, 7)
     dev_ids = np.append(digit_ids(rng, "D", w.n_devices, 10), "")
     ip_addrs = np.append(ip_ids(rng, w.n_ips), "")
-    tx_ids = digit_ids(rng, "T", len(card), 12)
+    tx_nums = digit_numbers(rng, len(card), 12)
     m, scen = cols["merch"], cols["scen"]
     local = cols["base"] * _FX[w.mcountry[m]]
     gift = (w.mcat[m] == _GIFT) & (scen != 5)
@@ -797,35 +805,34 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     if labelled_share < 1:  # a victim's report goes missing as a whole, other rows one by one, at one rate
         labelled = np.where(fraud, (rng.random(n_ep) < labelled_share)[ep], rng.random(len(fraud)) < labelled_share)
     epoch = int(t0.value // 10**9)
-    df = pd.DataFrame({
-        "transaction_id": tx_ids,
-        "timestamp": _iso(epoch, cols["t"]),
-        "user_id": user_ids[cols["u"]],
-        "card_id": "",
-        "merchant_id": merch_ids[m],
-        "amount": amount,
-        "currency": _CURRENCY[w.mcountry[m]].astype(object),
-        "country": _COUNTRY[w.mcountry[m]].astype(object),
-        "device_id": dev_ids[cols["dev"]],
-        "ip": ip_addrs[cols["ip"]],
-        "auth_result": np.where(cols["decl"] > 0, "declined", "approved").astype(object),
-        "decline_reason": _DECLINE[cols["decl"]],
-        "is_fraud": (fraud.astype(np.int64) if labelled.all()
-                     else pd.arrays.IntegerArray(fraud.astype(np.int64), ~labelled)),
-        "fraud_type": np.where(fraud & labelled, "third_party", "").astype(object),
-    }, columns=list(COLUMNS))
+    is_fraud = (fraud.astype(np.int64) if labelled.all()
+                else pd.arrays.IntegerArray(fraud.astype(np.int64), ~labelled))
+    columns = {
+        "transaction_id": lambda r: digit_strings("T", tx_nums[r]),
+        "timestamp": lambda r: _iso(epoch, cols["t"][r]),
+        "user_id": lambda r: user_ids[cols["u"][r]],
+        "card_id": lambda r: card_ids[card[r]],  # card_ids as it ends below (PANs when asked)
+        "merchant_id": lambda r: merch_ids[m[r]],
+        "amount": lambda r: amount[r],
+        "currency": lambda r: _CURRENCY[w.mcountry[m[r]]].astype(object),
+        "country": lambda r: _COUNTRY[w.mcountry[m[r]]].astype(object),
+        "device_id": lambda r: dev_ids[cols["dev"][r]],
+        "ip": lambda r: ip_addrs[cols["ip"][r]],
+        "auth_result": lambda r: np.where(cols["decl"][r] > 0, "declined", "approved").astype(object),
+        "decline_reason": lambda r: _DECLINE[cols["decl"][r]],
+        "is_fraud": lambda r: is_fraud[r],
+        "fraud_type": lambda r: np.where(fraud[r] & labelled[r], "third_party", "").astype(object),
+    }
     if label_delay_days is not None:
         first = np.full(n_ep, np.inf)
         np.minimum.at(first, ep, cols["t"])
         report = first + rng.exponential(float(label_delay_days), n_ep) * DAY
         known_good = cols["t"] + rng.exponential(float(label_delay_days), len(fraud)) * DAY
-        at = _iso(epoch, np.where(fraud, np.maximum(cols["t"], report[ep]), known_good))
-        df["labelled_at"] = np.where(labelled, at, "").astype(object)
+        at = np.where(fraud, np.maximum(cols["t"], report[ep]), known_good)
+        columns["labelled_at"] = lambda r: np.where(labelled[r], _iso(epoch, at[r]), "").astype(object)
     if card_numbers == "pan":  # drawn last, so the rest of the world is the same either way
         card_ids = _pans(rng, w.issuer[cards >> 8])
-    df["card_id"] = card_ids[card]
 
-    tid = df["transaction_id"].to_numpy()
     name = np.array(("",) + SCENARIOS, dtype=object)
     def iso1(x: Any) -> str:
         return str(_iso(epoch, np.array([x]))[0])
@@ -835,7 +842,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
     truth: dict[str, Any] = {
         "profile": "card",
         "scenarios": {s: int((scen == i + 1).sum()) for i, s in enumerate(SCENARIOS)},
-        "fraud_transactions": dict(zip(tid[fraud].tolist(), name[scen[fraud]].tolist())),
+        "fraud_transactions": dict(zip(digit_strings("T", tx_nums[fraud]).tolist(), name[scen[fraud]].tolist())),
         "compromised_cards": sorted(set(card_ids[card[fraud]].tolist())),
         "compromised_merchants": sorted(set(merch_ids[[p[0] for p in terminals + points]].tolist())),
         "rings": {},
@@ -850,7 +857,7 @@ def generate_card(n_users: int, seed: int = 0, *, days: int = 120, fraud_rate: f
                    "fraud_rate": float(fraud_rate), "label_delay_days": label_delay_days,
                    "labelled_share": float(labelled_share), "card_numbers": card_numbers},
     }
-    return df, truth
+    return Table(len(fraud), columns), truth
 
 
 _KNOBS = tuple(p for p in inspect.signature(generate_card).parameters if p not in ("n_users", "seed"))
@@ -896,9 +903,12 @@ def write_card_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int 
         raise ValidationError(f"The card profile has no knob {unknown[0]!r}; it takes {', '.join(_KNOBS)}.",
                               [f"{k}: not a knob of the card profile" for k in unknown])
     path = Path(out_csv)
-    df, truth = generate_card(n_users, seed=seed, **knobs)
-    save(path, df, truth)
+    args = inspect.signature(generate_card).bind(n_users, seed, **knobs)
+    args.apply_defaults()
+    rows, truth = _card(**args.arguments)
+    save(path, rows, truth)
     n_fraud = len(truth["fraud_transactions"])
-    return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_fraud": n_fraud,
-            "n_labelled_fraud": int((df["is_fraud"] == 1).sum()), "fraud_rate": round(n_fraud / len(df), 5),
+    labelled = pd.Series(rows.columns["is_fraud"](slice(0, len(rows))))
+    return {"n_transactions": int(len(rows)), "n_users": int(n_users), "n_fraud": n_fraud,
+            "n_labelled_fraud": int((labelled == 1).sum()), "fraud_rate": round(n_fraud / len(rows), 5),
             "scenarios": truth["scenarios"], "path": str(path)}

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from graphfraud.cli import PROFILES, main
 from graphfraud.errors import ValidationError
-from graphfraud.synth import (COLUMNS, DEFAULT_DEVICE_IDS, PROFILE_SHAPES, SHAPES, generate, generate_world,
-                              write_dataset, write_mixed)
+from graphfraud.synth import (COLUMNS, DEFAULT_DEVICE_IDS, PROFILE_SHAPES, SHAPES, base, classic, generate,
+                              generate_mules, generate_world, write_dataset, write_mixed)
+from graphfraud.synthcard import generate_card
 from graphfraud.testing import make_transactions, ring_of_user
 
 
@@ -504,3 +505,57 @@ def test_every_profile_loads_without_rejects(tmp_path, profile):
     assert f"{n:,} inserted" in loaded.output and " 0 rejected" in loaded.output
     info = runner.invoke(main, ["info", "--json", "--store", str(store)])
     assert json.loads(info.output)["transactions"] == n
+
+
+# --- the block writer (#16): files written a block of rows at a time ------------------------------------
+
+GENERATORS = {"rings": generate, "mules": generate_mules, "card": generate_card,
+              **{p: (lambda p: lambda *a, **kw: generate_world(p, *a, **kw))(p) for p in PROFILE_SHAPES}}
+# (profile, seed, knobs) -> first 16 hex digits of the SHA-256 of tx.csv, truth.json and labels.csv (mules)
+# written by the whole-frame writer before #16 (commit 4b53efc), 400 users over 30 days.
+WRITTEN_BEFORE = [
+    ("rings", 1, {}, "4f29504260b65c81", "ad6bc4970f069ec5", None),
+    ("rings", 2, {"label_delay_days": 30.0, "labelled_share": 0.5}, "2a8baf8d82ba00a7", "5a9f3ac016284944", None),
+    ("rings", 3, {"label_delay_days": 0.0}, "6ac55268e384d6d9", "659a01970b7a1e8d", None),
+    ("mixed", 4, {"labelled_share": 0.6, "label_delay_days": 20.0}, "ea06a68cd15bea7e", "0ec3637d40094aea", None),
+    ("stars", 5, {}, "2d4a0ebf1c56e606", "bf5b27abc263c3b9", None),
+    ("sleepers", 6, {"fraud_rate": 0.01, "label_delay_days": 5.0}, "c55953e9179a8813", "05fc5bfcb42492ae", None),
+    ("mules", 7, {"label_delay_days": 10.0}, "6c7882eb7a7fb28d", "0903694ee7fb52cd", "74df45da2bcc27c5"),
+    ("mules", 8, {"labelled_share": 0.3}, "52ecded9fccb4f22", "cb976873c0e99fa0", "d5791112c48617c8"),
+    ("card", 9, {"labelled_share": 0.7, "label_delay_days": 5.0, "card_numbers": "pan"}, "e8bebad017dc504f",
+     "972a2c7ba5e9eacc", None),
+    ("card", 10, {}, "095966d5c146bf54", "96ec6a5e3840ffed", None),
+]
+WRITTEN_IDS = [f"{p}-{seed}-{'-'.join(k) or 'plain'}" for p, seed, k, *_ in WRITTEN_BEFORE]
+
+
+def _write(tmp_path, profile, seed, knobs):
+    module, func = PROFILES[profile].split(":")
+    write = getattr(importlib.import_module(module, "graphfraud"), func)
+    return write(tmp_path / "tx.csv", 400, seed=seed, days=30, **knobs)
+
+
+@pytest.mark.parametrize(("profile", "seed", "knobs", "csv", "truth", "labels"), WRITTEN_BEFORE, ids=WRITTEN_IDS)
+def test_block_writer_writes_the_generators_frame_byte_for_byte(tmp_path, monkeypatch, profile, seed, knobs, csv,
+                                                                truth, labels):
+    monkeypatch.setattr(base, "BLOCK_ROWS", 293)  # several blocks, boundaries anywhere in a day
+    summary = _write(tmp_path, profile, seed, knobs)
+    if profile == "rings" and knobs:  # the label knobs are the writer's, on generate's world
+        cols, ids, t0, want = classic._world(400, seed, "2026-01-01", 30)
+        df = base.table(cols, ids, t0, *classic._relabel(cols, ids, t0, want, seed, knobs)).frame()
+    else:
+        made = GENERATORS[profile](400, seed=seed, days=30, **knobs)
+        df, want = made[0], made[-1]
+    expected = df.to_csv(index=False, float_format="%.2f", lineterminator="\n").encode()
+    assert len(df) > 5 * 293 and summary["n_transactions"] == len(df)
+    assert (tmp_path / "tx.csv").read_bytes() == expected
+    assert (tmp_path / "truth.json").read_bytes() == (json.dumps(want, indent=1) + "\n").encode()
+
+
+@pytest.mark.parametrize(("profile", "seed", "knobs", "csv", "truth", "labels"), WRITTEN_BEFORE, ids=WRITTEN_IDS)
+def test_block_writer_keeps_the_bytes_of_the_whole_frame_writer(tmp_path, profile, seed, knobs, csv, truth, labels):
+    _write(tmp_path, profile, seed, knobs)
+    digests = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()[:16]
+               for name in ("tx.csv", "truth.json", "labels.csv") if (tmp_path / name).exists()}
+    assert digests == {"tx.csv": csv, "truth.json": truth, **({"labels.csv": labels} if labels else {})}
+

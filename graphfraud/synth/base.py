@@ -1,4 +1,4 @@
-"""Shared parts of the synthetic worlds: constants, identifier pools, amounts, timing and the final frame.
+"""Shared parts of the synthetic worlds: constants, identifier pools, amounts, timing, the table and its writer.
 
 Every world is planned on integer handles (``Pool``); the id strings (users, cards, devices, IPs,
 merchants) are drawn only once the plan is complete, from one generator per kind, so an id carries no
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -60,8 +60,17 @@ def zipf(n: int, a: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def digit_ids(rng: np.random.Generator, prefix: str, n: int, digits: int) -> np.ndarray:
+    """``n`` distinct ids: ``prefix`` and ``digits`` random digits (no leading zero)."""
+    return digit_strings(prefix, digit_numbers(rng, n, digits))
+
+
+def digit_numbers(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
+    """The numbers of :func:`digit_ids` (the same draws), to be made strings later by :func:`digit_strings`."""
     lo = 10 ** (digits - 1)
-    nums = rng.choice(9 * lo, size=n, replace=False) + lo
+    return np.asarray(rng.choice(9 * lo, size=n, replace=False) + lo)
+
+
+def digit_strings(prefix: str, nums: np.ndarray) -> np.ndarray:
     return np.array([prefix + s for s in nums.astype(str)], dtype=object)
 
 
@@ -168,17 +177,22 @@ def stamps(t0: pd.Timestamp, t: np.ndarray) -> np.ndarray:
 
 
 def assemble(plan: Plan, n_users: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Concatenate the plan's chunks in time order and draw every id string.
+    """Concatenate the plan's chunks in time order (emptying ``plan.chunks``) and draw every id string.
 
     Returns the columns (handles, sorted by time; ties in the same second in random order) and the id
     tables ``user``, ``card``, ``device``, ``ip``, ``merchant``; the card, device and IP tables end with
     ``""`` so handle ``-1`` reads as absent.
     """
     rng = plan.rng
-    cols = {key: np.concatenate([np.asarray(ch[key]) for ch in plan.chunks]) for key in plan.chunks[0]}
+    # The chunks are consumed and the columns reordered one at a time, so that at 10 million rows memory holds
+    # about one copy of the columns rather than three.
+    chunks, plan.chunks = plan.chunks, []
+    cols = {key: np.concatenate([np.asarray(ch.pop(key)) for ch in chunks]) for key in list(chunks[0])}
+    del chunks
     perm = rng.permutation(len(cols["t"]))  # so ties in time do not reveal which population wrote a row
     perm = perm[np.argsort(np.floor(cols["t"][perm]), kind="stable")]
-    cols = {key: val[perm] for key, val in cols.items()}
+    for key in cols:
+        cols[key] = cols[key][perm]
     ids = {"user": digit_ids(rng, "U", n_users, 8),
            "card": np.append(digit_ids(rng, "C", plan.cards.n, 12), ""),
            "device": np.append(np.concatenate([np.array(DEFAULT_DEVICE_IDS, dtype=object),
@@ -188,40 +202,96 @@ def assemble(plan: Plan, n_users: int) -> tuple[dict[str, np.ndarray], dict[str,
     return cols, ids
 
 
+#: Rows written per block: the strings of one block are in memory at a time, with progress between blocks.
+BLOCK_ROWS = 200_000
+Column = Callable[[slice], Any]  # the values of one column for the rows of a block
+
+
+class Table:
+    """A transactions table whose columns are made a block of rows at a time.
+
+    The plan's columns are cheap integer codes; the strings they stand for (ids, timestamps) cost far more
+    than the codes, so a world is written a block at a time (:func:`save`) and only library callers ask for
+    the whole :class:`pandas.DataFrame` (:meth:`frame`). Both come from :meth:`block`, so a file and a frame
+    hold the same values.
+    """
+
+    def __init__(self, n_rows: int, columns: dict[str, Column]) -> None:
+        self.n_rows, self.columns = int(n_rows), columns
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def block(self, rows: slice) -> pd.DataFrame:
+        """The rows ``rows`` (a slice with a start and a stop) as a DataFrame."""
+        return pd.DataFrame({name: make(rows) for name, make in self.columns.items()}, columns=list(self.columns))
+
+    def frame(self) -> pd.DataFrame:
+        """Every row (index from 0)."""
+        return self.block(slice(0, self.n_rows))
+
+
+def transaction_ids(rows: np.ndarray | slice) -> np.ndarray:
+    """The ids ``T000000001``... of rows (numbered from 0), as strings."""
+    idx = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else np.asarray(rows)
+    return np.array([f"T{i:09d}" for i in (idx + 1).tolist()], dtype=object)
+
+
+def stamps_or_blank(t0: pd.Timestamp, at: np.ndarray) -> Column:
+    """A column of :func:`stamps` of ``at``, ``""`` where ``at`` is NaN."""
+    def make(rows: slice) -> np.ndarray:
+        part = at[rows]
+        ok = ~np.isnan(part)
+        out = np.full(len(part), "", dtype=object)
+        out[ok] = stamps(t0, part[ok])
+        return out
+    return make
+
+
+def table(cols: dict[str, np.ndarray], ids: dict[str, np.ndarray], t0: pd.Timestamp,
+          is_fraud: Any = None, labelled_at: np.ndarray | None = None) -> Table:
+    """The transactions table: :data:`COLUMNS` (``is_fraud`` from ``cols["fraud"]`` unless given), then
+    ``labelled_at`` when given (seconds from ``t0``, NaN where blank)."""
+    fraud = cols["fraud"].astype(np.int64) if is_fraud is None else is_fraud
+    columns: dict[str, Column] = {
+        "transaction_id": transaction_ids,
+        "timestamp": lambda rows: stamps(t0, cols["t"][rows]),
+        "user_id": lambda rows: ids["user"][cols["u"][rows]],
+        "amount": lambda rows: cols["amount"][rows].astype(float),
+        "currency": lambda rows: CURRENCY[cols["country"][rows]].astype(object),
+        "card_id": lambda rows: ids["card"][cols["card"][rows]],  # handle -1 picks the trailing "" (absent)
+        "device_id": lambda rows: ids["device"][cols["dev"][rows]],
+        "ip": lambda rows: ids["ip"][cols["ip"][rows]],
+        "merchant_id": lambda rows: ids["merchant"][cols["merch"][rows]],
+        "country": lambda rows: COUNTRY[cols["country"][rows]].astype(object),
+        "is_fraud": lambda rows: fraud[rows],
+    }
+    if labelled_at is not None:
+        columns["labelled_at"] = stamps_or_blank(t0, labelled_at)
+    return Table(len(cols["t"]), columns)
+
+
 def frame(cols: dict[str, np.ndarray], ids: dict[str, np.ndarray], t0: pd.Timestamp,
           is_fraud: Any = None, labelled_at: np.ndarray | None = None) -> pd.DataFrame:
-    """The transactions table: :data:`COLUMNS` (``is_fraud`` from ``cols["fraud"]`` unless given), then
-    ``labelled_at`` when given."""
-    data = {
-        "transaction_id": [f"T{i:09d}" for i in range(1, len(cols["t"]) + 1)],
-        "timestamp": stamps(t0, cols["t"]),
-        "user_id": ids["user"][cols["u"]],
-        "amount": cols["amount"].astype(float),
-        "currency": CURRENCY[cols["country"]].astype(object),
-        "card_id": ids["card"][cols["card"]],  # handle -1 picks the trailing "" (absent)
-        "device_id": ids["device"][cols["dev"]],
-        "ip": ids["ip"][cols["ip"]],
-        "merchant_id": ids["merchant"][cols["merch"]],
-        "country": COUNTRY[cols["country"]].astype(object),
-        "is_fraud": cols["fraud"].astype(np.int64) if is_fraud is None else is_fraud,
-    }
-    names = list(COLUMNS)
-    if labelled_at is not None:
-        data["labelled_at"] = labelled_at
-        names.append("labelled_at")
-    return pd.DataFrame(data, columns=names)
+    """:func:`table` as one DataFrame."""
+    return table(cols, ids, t0, is_fraud, labelled_at).frame()
 
 
-def save(path: Path, df: pd.DataFrame, truth: dict[str, Any]) -> None:
-    """Write ``df`` as CSV at ``path`` (folders created) and ``truth`` as ``truth.json`` beside it."""
+def save(path: Path, rows: Table | pd.DataFrame, truth: dict[str, Any]) -> None:
+    """Write ``rows`` as CSV at ``path`` (folders created) and ``truth`` as ``truth.json`` beside it.
+
+    A :class:`Table` makes its strings one block at a time, so memory holds one block's, not every row's.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    step = 200_000  # rows per block: progress between blocks, same bytes as one to_csv
+    step = BLOCK_ROWS
+    n = len(rows)
     with open(path, "w", encoding="utf-8", newline="") as fh, \
-            progress.phase(f"writing {path.name}", total=len(df), unit="rows") as shown:
-        for start in range(0, max(len(df), 1), step):
-            df.iloc[start:start + step].to_csv(fh, header=start == 0, index=False, float_format="%.2f",
-                                               lineterminator="\n")
-            shown.update(min(start + step, len(df)))
+            progress.phase(f"writing {path.name}", total=n, unit="rows") as shown:
+        for start in range(0, max(n, 1), step):
+            part = slice(start, min(start + step, n))
+            block = rows.block(part) if isinstance(rows, Table) else rows.iloc[part]
+            block.to_csv(fh, header=start == 0, index=False, float_format="%.2f", lineterminator="\n")
+            shown.update(part.stop)
     with open(path.parent / "truth.json", "w", encoding="utf-8", newline="\n") as fh:
         json.dump(truth, fh, indent=1)
         fh.write("\n")

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .base import (COUNTRY, DAY, DEFAULT_DEVICE_IDS, ELEC, GIFT, HOME_P, HOUR, ONLINE, SHAPES, TZ, Plan, amounts,
-                   assemble, cashout, check_args, diurnal, frame, iso, pick, save, zipf)
+                   assemble, cashout, check_args, diurnal, frame, iso, pick, save, table, zipf)
 from .labels import apply_labels, check_knobs, truth_labels
 
 
@@ -79,6 +79,14 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     >>> bool(df["timestamp"].is_monotonic_increasing)
     True
     """
+    cols, ids, t0, truth = _world(n_users, seed, start, days)
+    return frame(cols, ids, t0), truth
+
+
+def _world(n_users: int, seed: int, start: str,
+           days: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.Timestamp, dict[str, Any]]:
+    """:func:`generate` before its frame: the plan's columns and id tables (see :func:`.base.assemble`), the
+    start as a timestamp, and the truth."""
     t0 = check_args(n_users, days, start)
     n, horizon = int(n_users), float(days) * DAY
     rng = np.random.default_rng(seed)
@@ -187,24 +195,30 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
     amount = amounts(rng, mcat[merch])
     slot = ((rng.random(k) < 0.35) & (card[u, 1] >= 0)).astype(np.int64)
     c = card[u, slot]
+    del slot  # here and below: each row-sized temporary goes once used (a row-sized array is 80 MB at 10 M)
     dslot = np.minimum((rng.random(k) ** 1.8 * n_dev[u]).astype(np.int64), n_dev[u] - 1)
     d = dev[u, dslot]
     d = np.where((dslot == 0) & (t >= switch_t[u]), new_dev[u], d)
+    del dslot
     at_kiosk = (kiosk[u] >= 0) & (rng.random(k) < 0.2)
     d = np.where(at_kiosk, kiosk[u], d)
     r = np.where(at_kiosk, 0.96, rng.random(k))  # kiosks sit behind public wifi
+    del at_kiosk
     ip = home_ip[u].copy()
     ip = np.where((r >= .55) & (r < .85) & (mobile[u] >= 0), mobile[u], ip)
     ip = np.where((r >= .85) & (r < .95) & (office[u] >= 0), office[u], ip)
     ip = np.where((r >= .95) & (r < .975), rng.choice(wifi, size=k), ip)
     ip = np.where((r >= .975) & (vpn[u] >= 0), vpn[u], ip)
+    del r
     trip = (t >= trip_s[u]) & (t < trip_e[u])
     country = np.where(trip, trip_c[u], home[u])
     ip = np.where(trip & (rng.random(k) < 0.7), trip_ip[u], ip)
+    del trip
     in_store = rng.random(k) < 0.03
     d = np.where(in_store | (rng.random(k) < 0.015), -1, d)
     ip = np.where(in_store | (rng.random(k) < 0.01), -1, ip)
     plan.add(t, u, amount, country, c, d, ip, merch, 0)
+    del t, u, amount, country, c, d, ip, merch, in_store  # the plan holds what it needs until assemble()
 
     # --- big spenders: a legitimate burst of big-ticket purchases on one day ----------------------
     big = rng.choice(legit, size=max(1, int(0.015 * n)), replace=False)
@@ -233,10 +247,9 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
         cv = card[v, ((rng.random(kv) < 0.4) & (card[v, 1] >= 0)).astype(np.int64)]
         plan.add(tt, v, a, vc, cv, np.full(kv, plan.devices.new(1)[0]), np.full(kv, vip), m, 1)
 
-    # --- ids, ordering, frame ---------------------------------------------------------------------
+    # --- ids and ordering ------------------------------------------------------------------------
     cols, ids = assemble(plan, n)
     user_ids, card_ids, dev_ids, ip_ids = ids["user"], ids["card"], ids["device"], ids["ip"]
-    df = frame(cols, ids, t0)
 
     for info in truth_rings.values():
         info["users"] = sorted(user_ids[info["users"]].tolist())
@@ -262,7 +275,7 @@ def generate(n_users: int, seed: int = 0, start: str = "2026-01-01",
         "params": {"n_users": n, "seed": int(seed), "start": t0.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    "days": int(days)},
     }
-    return df, truth
+    return cols, ids, t0, truth
 
 
 def _plant_ring(plan: Plan, shape: str, members: np.ndarray, home: np.ndarray, tz: np.ndarray,
@@ -367,7 +380,8 @@ def _plant_ring(plan: Plan, shape: str, members: np.ndarray, home: np.ndarray, t
             "devices": np.unique(np.concatenate(devs_of + [shared_dev]))}
 
 
-def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, **kw: Any) -> dict[str, Any]:
+def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, start: str = "2026-01-01",
+                  days: int = 90, **kw: Any) -> dict[str, Any]:
     """Generate a dataset and write it as ``out_csv`` with ``truth.json`` in the same folder.
 
     Parameters
@@ -378,11 +392,18 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
         Number of accounts, see :func:`generate`.
     seed : int, default 0
         Random seed; the same seed writes byte-identical files.
+    start, days
+        See :func:`generate`.
     **kw
-        ``start`` and ``days``, passed to :func:`generate`; the label knobs ``label_delay_days`` (writes
+        The label knobs ``label_delay_days`` (writes
         ``labelled_at``) and ``labelled_share`` (blanks the other labels), applied to the same world (see
         :func:`graphfraud.synth.labels.apply_labels`), which also add ``profile``, ``knobs`` and
         ``fraud_transactions`` to truth.json. This world has its own fraud rate: ``fraud_rate`` is refused.
+
+    Notes
+    -----
+    The same bytes as :func:`generate`'s frame written with :func:`.base.save`, but the id and time strings
+    are made one block of rows at a time, so memory holds the integer-coded world and one block's strings.
 
     Returns
     -------
@@ -398,32 +419,30 @@ def write_dataset(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, 
     (True, True)
     """
     path = Path(out_csv)
-    world = {key: kw.pop(key) for key in ("start", "days") if key in kw}
     knobs = check_knobs("rings", kw, ("label_delay_days", "labelled_share"))
-    df, truth = generate(n_users, seed=seed, **world)
-    n_fraud = int(df["is_fraud"].sum())
+    cols, ids, t0, truth = _world(n_users, seed, start, days)
+    is_fraud, labelled_at = None, None
     if knobs:
-        df, truth = _relabel(df, truth, seed, knobs)
-    save(path, df, truth)
-    return {"n_transactions": int(len(df)), "n_users": int(n_users), "n_rings": len(truth["rings"]),
-            "n_fraud": n_fraud, "path": str(path)}
+        is_fraud, labelled_at = _relabel(cols, ids, t0, truth, seed, knobs)
+    rows = table(cols, ids, t0, is_fraud=is_fraud, labelled_at=labelled_at)
+    save(path, rows, truth)
+    return {"n_transactions": int(len(rows)), "n_users": int(n_users), "n_rings": len(truth["rings"]),
+            "n_fraud": int(cols["fraud"].sum()), "path": str(path)}
 
 
-def _relabel(df: pd.DataFrame, truth: dict[str, Any], seed: int,
-             knobs: dict[str, float]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The same world with blank or late labels (its ``is_fraud`` column is the truth)."""
-    t0 = pd.Timestamp(truth["params"]["start"])
-    t = (pd.to_datetime(df["timestamp"], utc=True) - t0).dt.total_seconds().to_numpy()
+def _relabel(cols: dict[str, np.ndarray], ids: dict[str, np.ndarray], t0: pd.Timestamp, truth: dict[str, Any],
+             seed: int, knobs: dict[str, float]) -> tuple[Any, np.ndarray | None]:
+    """Blank or late labels for the same world (its ``fraud`` column is the truth): the ``is_fraud`` and
+    ``labelled_at`` of :func:`.base.table`; adds the label keys to ``truth``."""
+    # Times and labels count from the start as truth.json gives it (to the second), as a reader would.
+    shift = float(pd.Timestamp(truth["params"]["start"]).value // 10**9 - t0.value // 10**9)
+    t = np.floor(cols["t"]) - shift
     case_of = {u: i for i, ring in enumerate(truth["rings"].values()) for u in ring["users"]}
     case_of.update({u: len(truth["rings"]) + j for j, u in enumerate(truth["takeover_users"])})
-    case = df["user_id"].map(case_of).fillna(-1).to_numpy(dtype=np.int64)
-    fraud = df["is_fraud"].to_numpy(dtype=np.int64)
+    case = np.array([case_of.get(u, -1) for u in ids["user"].tolist()], dtype=np.int64)[cols["u"]]
+    fraud = cols["fraud"].astype(np.int64)
     delay, share = knobs.get("label_delay_days"), knobs.get("labelled_share", 1.0)
-    is_fraud, labelled_at = apply_labels(seed, fraud, t, case, t0, delay, share)
-    df = df.assign(is_fraud=is_fraud)
-    if labelled_at is not None:
-        df["labelled_at"] = labelled_at
-    truth.update(truth_labels(df["transaction_id"], fraud, "rings",
-                              {"fraud_rate": None, "label_delay_days": delay, "labelled_share": share},
+    is_fraud, labelled_at = apply_labels(seed, fraud, t, case, delay, share)
+    truth.update(truth_labels(fraud, "rings", {"fraud_rate": None, "label_delay_days": delay, "labelled_share": share},
                               partial_or_late=True))
-    return df, truth
+    return is_fraud, None if labelled_at is None else labelled_at + shift

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from .base import DAY, HOUR, stamps
+from .base import DAY, HOUR, transaction_ids
 
 #: The knobs ``graphfraud generate`` hands to a world's writer, with the range each typology world accepts.
 KNOB_RANGES = {"fraud_rate": (0.001, 0.05), "label_delay_days": (0.0, 60.0), "labelled_share": (0.0, 1.0)}
@@ -44,8 +44,8 @@ def check_knobs(profile: str, knobs: dict[str, Any], supported: tuple[str, ...])
     return out
 
 
-def apply_labels(seed: int, fraud: np.ndarray, t: np.ndarray, case: np.ndarray, t0: pd.Timestamp,
-                 label_delay_days: float | None, labelled_share: float) -> tuple[Any, np.ndarray | None]:
+def apply_labels(seed: int, fraud: np.ndarray, t: np.ndarray, case: np.ndarray, label_delay_days: float | None,
+                 labelled_share: float) -> tuple[Any, np.ndarray | None]:
     """The ``is_fraud`` and ``labelled_at`` columns for true fraud flags ``fraud``.
 
     Parameters
@@ -55,7 +55,7 @@ def apply_labels(seed: int, fraud: np.ndarray, t: np.ndarray, case: np.ndarray, 
     fraud : numpy.ndarray
         True fraud flag per row (0/1), rows in time order.
     t : numpy.ndarray
-        Seconds from ``t0`` per row.
+        Seconds from the start of the period per row.
     case : numpy.ndarray
         Case number per row (``-1`` for rows outside a case; a ring or a takeover otherwise).
     label_delay_days : float or None
@@ -68,7 +68,8 @@ def apply_labels(seed: int, fraud: np.ndarray, t: np.ndarray, case: np.ndarray, 
     is_fraud : numpy.ndarray or pandas.array
         ``fraud`` itself when every label is written, else a nullable integer array with blanks.
     labelled_at : numpy.ndarray or None
-        ISO-8601 strings (``""`` where the label is blank), or ``None``.
+        When each label is known, in seconds from the start (NaN where the label is blank; written as ISO-8601
+        strings by :func:`graphfraud.synth.base.stamps_or_blank`), or ``None``.
     """
     n = len(fraud)
     rng = np.random.default_rng([int(seed), _LABEL_SEED])
@@ -92,16 +93,15 @@ def apply_labels(seed: int, fraud: np.ndarray, t: np.ndarray, case: np.ndarray, 
             closed = t[rows].min() + rng.gamma(2.0, scale) * DAY
             at[rows] = np.maximum(closed, t[rows] + rng.exponential(DAY, len(rows)))
     at = np.maximum(at, t + (HOUR if scale > 0 else 0.0))
-    labelled_at = np.where(keep, stamps(t0, at), "").astype(object)
-    return is_fraud, labelled_at
+    return is_fraud, np.where(keep, at, np.nan)
 
 
-def truth_labels(transaction_ids: Any, fraud: np.ndarray, profile: str, knobs: dict[str, Any],
-                 partial_or_late: bool) -> dict[str, Any]:
+def truth_labels(fraud: np.ndarray, profile: str, knobs: dict[str, Any], partial_or_late: bool) -> dict[str, Any]:
     """The ``truth.json`` keys about labels: ``profile``, ``knobs``, ``n_fraud``, ``fraud_rate`` and, when the CSV's
-    labels are blank or late, ``fraud_transactions`` (every fraud transaction id)."""
+    labels are blank or late, ``fraud_transactions`` (every fraud transaction id; rows in order, ids from
+    :func:`graphfraud.synth.base.transaction_ids`)."""
     out: dict[str, Any] = {"profile": profile, "knobs": knobs, "n_fraud": int(np.sum(fraud)),
                            "fraud_rate": round(float(np.mean(fraud)), 6) if len(fraud) else 0.0}
     if partial_or_late:
-        out["fraud_transactions"] = np.asarray(transaction_ids, dtype=object)[fraud == 1].tolist()
+        out["fraud_transactions"] = transaction_ids(np.flatnonzero(fraud == 1)).tolist()
     return out

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from .base import COUNTRY, CURRENCY, DAY, GIFT, HOUR, assemble, check_args, digit_ids, iso, save, stamps
+from .base import (COUNTRY, CURRENCY, DAY, GIFT, HOUR, Table, assemble, check_args, digit_ids, iso, save, stamps,
+                   stamps_or_blank, transaction_ids)
 from .labels import KNOB_RANGES, check_knobs
 from .population import add_bursts, add_ordinary, plant_decoys
 from .transfers import (DISPUTED, LAYER, PROCEEDS, VICTIM, MoneyWorld, Roles, add_ordinary_money, logn)
@@ -445,6 +446,13 @@ def generate_mules(n_users: int, seed: int = 0, start: str = "2026-01-01", days:
     >>> set(labels["user_id"]) <= set(truth["mules"])
     True
     """
+    rows, labels, truth = _mules(n_users, seed, start, days, knobs)
+    return rows.frame(), labels, truth
+
+
+def _mules(n_users: int, seed: int, start: str, days: int,
+           knobs: dict[str, Any]) -> tuple[Table, pd.DataFrame, dict[str, Any]]:
+    """:func:`generate_mules` with the transactions as a :class:`.base.Table` (strings made a block at a time)."""
     t0 = check_args(n_users, days, start)
     if int(n_users) < MIN_USERS:
         raise ValidationError(f"n_users must be at least {MIN_USERS} for the mules profile, not {n_users}: every "
@@ -504,19 +512,17 @@ def generate_mules(n_users: int, seed: int = 0, start: str = "2026-01-01", days:
     account = np.concatenate([ids["user"], ext_ids, np.array([""], dtype=object)])
     merchant = np.append(ids["merchant"], "")
     fraud = cols["fraud"].astype(np.int64)
-    tx_ids = np.array([f"T{i:09d}" for i in range(1, len(fraud) + 1)], dtype=object)
-    is_fraud, labelled_at, known, known_at, investigated = _labels(seed, cols, groups, share, delay, t0)
-    data = {"transaction_id": tx_ids, "timestamp": stamps(t0, cols["t"]), "user_id": account[cols["u"]],
-            "amount": cols["amount"].astype(float), "currency": CURRENCY[cols["country"]].astype(object),
-            "card_id": ids["card"][cols["card"]], "device_id": ids["device"][cols["dev"]],
-            "ip": ids["ip"][cols["ip"]], "merchant_id": merchant[cols["merch"]],
-            "counterparty_id": account[cols["cp"]], "country": COUNTRY[cols["country"]].astype(object),
-            "is_fraud": is_fraud}
-    names = list(MULE_COLUMNS)
+    is_fraud, labelled_at, known, known_at, investigated = _labels(seed, cols, groups, share, delay)
+    columns = {"transaction_id": transaction_ids, "timestamp": lambda r: stamps(t0, cols["t"][r]),
+               "user_id": lambda r: account[cols["u"][r]], "amount": lambda r: cols["amount"][r].astype(float),
+               "currency": lambda r: CURRENCY[cols["country"][r]].astype(object),
+               "card_id": lambda r: ids["card"][cols["card"][r]], "device_id": lambda r: ids["device"][cols["dev"][r]],
+               "ip": lambda r: ids["ip"][cols["ip"][r]], "merchant_id": lambda r: merchant[cols["merch"][r]],
+               "counterparty_id": lambda r: account[cols["cp"][r]],
+               "country": lambda r: COUNTRY[cols["country"][r]].astype(object), "is_fraud": lambda r: is_fraud[r]}
     if labelled_at is not None:
-        data["labelled_at"] = labelled_at
-        names.append("labelled_at")
-    df = pd.DataFrame(data, columns=names)
+        columns["labelled_at"] = stamps_or_blank(t0, labelled_at)
+    rows = Table(len(fraud), columns)
     user = ids["user"]
     labels = pd.DataFrame({"user_id": user[known], "user_label": "mule"})
     if delay is not None:
@@ -550,7 +556,7 @@ def generate_mules(n_users: int, seed: int = 0, start: str = "2026-01-01", days:
             ring["device"] = ids["device"][g.ctrl_dev]
         rings[f"mule-{i + 1:04d}"] = ring
     typ = {account[u]: g.shape for g in groups for u in g.users}
-    false_reports = tx_ids[cols["role"] == DISPUTED].tolist()
+    false_reports = transaction_ids(np.flatnonzero(cols["role"] == DISPUTED)).tolist()
     truth: dict[str, Any] = {
         "mules": sorted(typ), "typologies": dict(sorted(typ.items())), "rings": rings,
         "known_mules": users(known),
@@ -573,17 +579,17 @@ def generate_mules(n_users: int, seed: int = 0, start: str = "2026-01-01", days:
         "params": {"n_users": n, "seed": int(seed), "start": t0.strftime("%Y-%m-%dT%H:%M:%SZ"), "days": int(days)},
         "profile": "mules", "knobs": {"fraud_rate": rate, "label_delay_days": delay, "labelled_share": share},
         "n_fraud": int(fraud.sum()), "fraud_rate": round(float(fraud.mean()), 6) if len(fraud) else 0.0,
-        "fraud_transactions": tx_ids[fraud == 1].tolist()}
-    return df, labels, truth
+        "fraud_transactions": transaction_ids(np.flatnonzero(fraud == 1)).tolist()}
+    return rows, labels, truth
 
 
-def _labels(seed: int, cols: dict[str, np.ndarray], groups: list[_Group], share: float, delay: float | None,
-            t0: pd.Timestamp) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+def _labels(seed: int, cols: dict[str, np.ndarray], groups: list[_Group], share: float,
+            delay: float | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """What gets known, from its own generator: victims report ``share`` of their payments (outside
     proceeds half as often), groups are investigated (likelier when something was reported), and an
     investigation finds most of its members and labels their dirty transfers. Disputed payments are
-    reported too, wrongly. Returns ``is_fraud``, ``labelled_at``, the known mules, when each became known,
-    and which groups were investigated."""
+    reported too, wrongly. Returns ``is_fraud``, ``labelled_at`` (seconds from the start), the known mules, when
+    each became known, and which groups were investigated."""
     rng = np.random.default_rng([int(seed), 0x1ABE1])
     role, case, t, u, cp = cols["role"], cols["case"], cols["t"], cols["u"], cols["cp"]
     k = len(t)
@@ -618,13 +624,15 @@ def _labels(seed: int, cols: dict[str, np.ndarray], groups: list[_Group], share:
     known_at = np.concatenate(known_t) if known_t else np.zeros(0)
     labelled_at = None
     if delay is not None:
-        labelled_at = stamps(t0, np.maximum(at, t + (HOUR if scale > 0 else 0.0)))
+        labelled_at = np.maximum(at, t + (HOUR if scale > 0 else 0.0))
     return is_fraud, labelled_at, known, known_at, investigated
 
 
-def write_mules(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, **kw: Any) -> dict[str, Any]:
+def write_mules(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, start: str = "2026-01-01",
+                days: int = 90, **kw: Any) -> dict[str, Any]:
     """``--profile mules``: write the transactions as ``out_csv``, and ``labels.csv`` (the known mules) and
-    ``truth.json`` beside it. See :func:`generate_mules`.
+    ``truth.json`` beside it. See :func:`generate_mules`; the id and time strings are made a block of rows at
+    a time.
 
     Returns
     -------
@@ -640,11 +648,11 @@ def write_mules(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, **
     True
     """
     path = Path(out_csv)
-    df, labels, truth = generate_mules(n_users, seed=seed, **kw)
-    save(path, df, truth)
+    rows, labels, truth = _mules(n_users, seed, start, days, kw)
+    save(path, rows, truth)
     labels_path = path.parent / "labels.csv"
     labels.to_csv(labels_path, index=False, lineterminator="\n")
-    return {"profile": "mules", "n_transactions": int(len(df)), "n_users": int(n_users),
+    return {"profile": "mules", "n_transactions": int(len(rows)), "n_users": int(n_users),
             "n_rings": len(truth["rings"]), "n_mules": len(truth["mules"]), "n_known_mules": int(len(labels)),
-            "n_fraud": truth["n_fraud"], "n_fraud_labelled": int(df["is_fraud"].sum()),
+            "n_fraud": truth["n_fraud"], "n_fraud_labelled": int(rows.columns["is_fraud"](slice(0, len(rows))).sum()),
             "fraud_rate": truth["fraud_rate"], "path": str(path), "labels": str(labels_path)}

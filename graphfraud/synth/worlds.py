@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from .base import DAY, DEFAULT_DEVICE_IDS, Plan, assemble, check_args, frame, iso, save
+from .base import DAY, DEFAULT_DEVICE_IDS, Plan, Table, assemble, check_args, iso, save, table
 from .labels import KNOB_RANGES, apply_labels, check_knobs, truth_labels
 from .population import People, add_bursts, add_ordinary, plant_decoys
 from .typologies import TYPOLOGY_SHAPES, plan_rings, plant_ring, plant_takeovers
@@ -66,6 +66,13 @@ def generate_world(profile: str, n_users: int, seed: int = 0, start: str = "2026
     >>> list(df2.columns)[-2:], bool(df2["is_fraud"].isna().any())
     (['is_fraud', 'labelled_at'], True)
     """
+    rows, truth = _world(profile, n_users, seed, start, days, knobs)
+    return rows.frame(), truth
+
+
+def _world(profile: str, n_users: int, seed: int, start: str, days: int,
+           knobs: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
+    """:func:`generate_world` with the transactions as a :class:`Table` (strings made a block at a time)."""
     if profile not in PROFILE_SHAPES:
         raise ValidationError(f"There is no typology profile {profile!r}; pick one of "
                               f"{', '.join(PROFILE_SHAPES)}.", [f"profile: unknown {profile!r}"])
@@ -105,17 +112,16 @@ def generate_world(profile: str, n_users: int, seed: int = 0, start: str = "2026
 
     cols, ids = assemble(plan, n)
     fraud = cols["fraud"].astype(np.int64)
-    is_fraud, labelled_at = apply_labels(seed, fraud, cols["t"], cols["case"], t0, delay, share)
-    df = frame(cols, ids, t0, is_fraud=is_fraud, labelled_at=labelled_at)
+    is_fraud, labelled_at = apply_labels(seed, fraud, cols["t"], cols["case"], delay, share)
+    rows = table(cols, ids, t0, is_fraud=is_fraud, labelled_at=labelled_at)
     truth = {"rings": {f"ring-{r + 1:04d}": _ring_truth(info, ids, t0) for r, info in enumerate(infos)},
              "takeover_users": sorted(ids["user"][victims].tolist()),
              "decoys": _decoy_truth(decoys, bursts, people, ids, t0, cols),
              "params": {"n_users": n, "seed": int(seed), "start": t0.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "days": int(days)}}
-    truth.update(truth_labels(df["transaction_id"], fraud, profile,
-                              {"fraud_rate": rate, "label_delay_days": delay, "labelled_share": share},
+    truth.update(truth_labels(fraud, profile, {"fraud_rate": rate, "label_delay_days": delay, "labelled_share": share},
                               partial_or_late=delay is not None or share < 1))
-    return df, truth
+    return rows, truth
 
 
 def _ring_truth(info: dict[str, Any], ids: dict[str, np.ndarray], t0: pd.Timestamp) -> dict[str, Any]:
@@ -181,15 +187,15 @@ def _decoy_truth(decoys: dict[str, Any], bursts: dict[str, Any], people: People,
 
 
 def write_world(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, profile: str = "mixed",
-                **kw: Any) -> dict[str, Any]:
+                start: str = "2026-01-01", days: int = 90, **kw: Any) -> dict[str, Any]:
     """Generate a typology world and write it as ``out_csv`` with ``truth.json`` beside it.
 
     Parameters
     ----------
     out_csv : str or os.PathLike
         Path of the CSV; missing folders are created.
-    n_users, seed, profile, **kw
-        See :func:`generate_world`.
+    n_users, seed, profile, start, days, **kw
+        See :func:`generate_world`; the id and time strings are made a block of rows at a time.
 
     Returns
     -------
@@ -205,10 +211,10 @@ def write_world(out_csv: str | os.PathLike[str], n_users: int, seed: int = 0, pr
     True
     """
     path = Path(out_csv)
-    df, truth = generate_world(profile, n_users, seed=seed, **kw)
-    save(path, df, truth)
-    labelled = pd.to_numeric(df["is_fraud"], errors="coerce").fillna(0)
-    return {"profile": profile, "n_transactions": int(len(df)), "n_users": int(n_users),
+    rows, truth = _world(profile, n_users, seed, start, days, kw)
+    save(path, rows, truth)
+    labelled = pd.Series(rows.columns["is_fraud"](slice(0, len(rows)))).fillna(0)
+    return {"profile": profile, "n_transactions": int(len(rows)), "n_users": int(n_users),
             "n_rings": len(truth["rings"]), "n_fraud": truth["n_fraud"],
             "n_fraud_labelled": int(labelled.sum()), "fraud_rate": truth["fraud_rate"], "path": str(path)}
 
