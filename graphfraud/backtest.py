@@ -35,7 +35,7 @@ from .rules import RuleSet
 from .graph.build import new_engine
 from .scoring import decide, model_reasons, ring_context, rule_hits
 from .storage.roles import GraphStore
-from .training import draw_rows, feature_matrix, fit_classifier, load_history, queue_store_labels, replay
+from .training import draw_rows, feature_matrix, fit_classifier, flags, load_history, queue_store_labels, replay
 
 
 @dataclass
@@ -136,7 +136,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
         if hits:
             hits_of[k] = hits
 
-    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=(slot >= 0).tolist().__getitem__,
+    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=flags(slot >= 0),
                     on_values=keep, describe="replaying the training window"):
         pass
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
@@ -147,7 +147,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                       weight=draw.weight)
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
-    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=is_test.tolist().__getitem__,
+    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=flags(is_test),
                     on_values=keep_test, describe="replaying the test window"):
         pass
     hist.close()  # end the read until deciding (a window that stops before the end left it open)
