@@ -32,6 +32,7 @@ IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this m
 HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
+OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
 DAY_MS = 86_400_000
 PERSONAL_TYPES = ("card", "email", "phone", "bank_account", "account")
@@ -60,6 +61,11 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
       users: a device farm's 30 new accounts, or a ring's members starting on a proxy that VPN customers
       use all year; never a default device id that strangers adopt every day. Arrivals in the first
       window of the data are left out (those users were already there).
+    * **Opened together.** On a device or card above its hub limit (up to ``BURST_HUB_FACTOR`` times it),
+      when ``OPENED_SHARE`` of its users or more (three or more) made their account's first purchase there
+      and nothing else, those accounts are joined with each other, however far apart they were opened: the
+      accounts of a sleeper ring created on one device. Customers use a default device id or a shop's
+      terminal again.
 
     Synchronised use of a busy address or hub is found separately by :func:`coactivity_edges`.
     """
@@ -127,6 +133,17 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
         # an identifier only two accounts ever used is no public terminal: one use of it says they know
         # each other (or are one person)
         pair = out["n_users"].to_numpy() == 2
+        # an account factory: a device (or card) above its hub limit on which most of its users made their
+        # account's first purchase and nothing else; those accounts were opened there, whenever that was,
+        # and are joined with each other (a default device id or a shop's terminal is used again)
+        only = opened & (n_tx == 1) & ~is_ip & (n_of_edge > limits)
+        k_only = np.bincount(ent[only], minlength=n_ent) if n_ent else np.zeros(0, np.int64)
+        factory = only & (k_only[ent] >= 3) & (k_only[ent] >= OPENED_SHARE * n_of_edge)
+        factory &= n_of_edge <= BURST_HUB_FACTOR * limits
+        if factory.any():
+            code = np.where(factory, n_ent + (int(group.max()) + 1 if len(group) else 0) + ent, code)
+            out = out.assign(ent=code, links=out["links"].to_numpy(dtype=bool) | factory)
+            keep = keep | factory
         out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived | pair)
     else:
         out = out.assign(strong=True)

@@ -531,3 +531,29 @@ def test_shared_cards_tested_with_a_tiny_purchase_are_evidence_a_family_card_is_
     assert ring.stats.tested_cards == 2 and family.stats.tested_cards == 0
     assert ring.score > family.score
     assert any("first used for a tiny amount" in txt for txt in ring.reasons)
+
+
+def _opened_rows(shared_first_only):
+    """24 accounts (above the device hub limit of 20) that each made one purchase on device ``kiosk``
+    2.5 days apart (never a burst of arrivals) and then lived on their own device, card and address;
+    ``shared_first_only=False``: they keep using ``kiosk`` now and then, as strangers do a default id."""
+    rows = []
+    for j in range(24):
+        u, start = f"a{j}", 1 + j * 2.5
+        rows.append((u, start, 40.0, f"{u}-card", "kiosk", f"30.0.{j}.1", "shop1"))
+        for d in range(1, 8):
+            dev = "kiosk" if not shared_first_only and d % 3 == 0 else f"{u}-dev"
+            rows.append((u, start + d * 4 + 0.3, 35.0, f"{u}-card", dev, f"30.0.{j}.1", f"shop{d % 5}"))
+    return rows
+
+
+@pytest.mark.parametrize(("first_only", "expected"), [
+    (True, [[f"a{j}" for j in range(24)]]),
+    (False, []),
+], ids=["accounts-opened-on-one-device", "a-default-device-id-used-again"])
+def test_accounts_opened_on_one_device_above_its_hub_limit_are_a_ring(tmp_path, first_only, expected):
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(_opened_rows(first_only)))
+    found = [sorted(r.users, key=lambda u: int(u[1:])) for r in detect_rings(store)]
+    store.close()
+    assert found == expected
