@@ -113,7 +113,8 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     code = np.where(arrived, n_ent + group, ent)
     # thin evidence: addresses that strangers could share by chance (see cluster_codes)
     thin = is_ip & (brief | arrived)
-    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, thin=thin, coactivity=False)
+    out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, thin=thin, coactivity=False,
+                    opened_here=False)
     if "n" in links.columns and len(links):
         if totals is None:
             # a user's activity: the most transactions seen under any one type (every tx has a user, most
@@ -142,7 +143,7 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
         factory &= n_of_edge <= BURST_HUB_FACTOR * limits
         if factory.any():
             code = np.where(factory, n_ent + (int(group.max()) + 1 if len(group) else 0) + ent, code)
-            out = out.assign(ent=code, links=out["links"].to_numpy(dtype=bool) | factory)
+            out = out.assign(ent=code, links=out["links"].to_numpy(dtype=bool) | factory, opened_here=factory)
             keep = keep | factory
         out = out.assign(strong=(n_tx >= 2) | (share >= MIN_LINK_SHARE) | personal | opened | arrived | pair)
     else:

@@ -654,9 +654,11 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     ce = ce.assign(kf=ce["user_id"].map(pu["kf"]).fillna(False).astype(bool))
     # by (type, id): the two-user links found through one hub (co-activity) are one identifier here
     ce = ce.drop_duplicates(["c", "type", "entity_id", "user_id"])
+    opened = ce["opened_here"].eq(True) if "opened_here" in ce.columns else False
+    ce = ce.assign(opened=opened)
     ent = ce.groupby(["c", "type", "entity_id"]).agg(k=("user_id", "size"), n_users=("n_users", "first"),
                                                      kf=("kf", "sum"), f0=("first_seen", "min"),
-                                                     f1=("first_seen", "max")).reset_index()
+                                                     f1=("first_seen", "max"), op=("opened", "sum")).reset_index()
     ent = ent.rename(columns={"entity_id": "eid"})
     ent["personal"] = ent["type"].isin(PERSONAL_TYPES)
     # every card in the cluster's own transactions (shared or not), plus its other shared identifiers
@@ -690,6 +692,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     sh_a, sh_b = np.searchsorted(sh_c, rng_c), np.searchsorted(sh_c, rng_c, side="right")
     sh_type, sh_eid = sh_sorted["type"].astype(str).tolist(), sh_sorted["eid"].astype(str).tolist()
     sh_k, sh_kf = sh_sorted["k"].astype(int).tolist(), sh_sorted["kf"].astype(int).tolist()
+    sh_op = sh_sorted["op"].astype(int).tolist()
     sh_nu = pd.to_numeric(sh_sorted["n_users"]).fillna(0).astype(int).tolist()
     pu_s = pu.sort_values(["c", "first"], kind="stable")
     pu_c = pu_s["c"].to_numpy()
@@ -734,6 +737,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             top_identifier_type=sh_type[sa] if has_top else "",
             top_identifier_id=sh_eid[sa] if has_top else "",
             top_identifier_fraud_users=sh_kf[sa] if has_top else 0,
+            top_identifier_opened=sh_op[sa] if has_top else 0,
             top_merchant_id=str(t1_m[c]) if has_t3 else "",
             shared_cards=int(shared_cards.get(c, 0)), tested_cards=int(tested_cards.get(c, 0)),
             **money[c])  # type: ignore[arg-type]

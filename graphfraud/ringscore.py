@@ -69,6 +69,7 @@ class ClusterStats:
     top_identifier_type: str = ""
     top_identifier_id: str = ""
     top_identifier_fraud_users: int = 0
+    top_identifier_opened: int = 0  # of its users, those whose account's first purchase was its one use (ringlinks)
     top_merchant_id: str = ""
     # money between members (graphfraud.ringflows.cluster_flow)
     flow_users: int = 0  # members in a transfer with another member
@@ -174,6 +175,9 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
         txt = f"{top} is shared by {s.max_users_per_identifier} users"
         if s.top_identifier_fraud_users:
             txt += f", {s.top_identifier_fraud_users} of them confirmed fraud"
+        if s.top_identifier_opened:  # accounts opened on one device: what a default id or a terminal lacks
+            txt += (f"; {s.top_identifier_opened} of them made their account's first purchase on it and never "
+                    f"used it again")
         terms.append((W["shared_identifier"] * _clip((s.max_users_per_identifier - FAMILY_SIZE) / FAMILY_SIZE) + 1e-3,
                       txt))
     if s.cards_per_user >= 1.5:

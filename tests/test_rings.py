@@ -557,3 +557,14 @@ def test_accounts_opened_on_one_device_above_its_hub_limit_are_a_ring(tmp_path, 
     found = [sorted(r.users, key=lambda u: int(u[1:])) for r in detect_rings(store)]
     store.close()
     assert found == expected
+
+
+def test_a_ring_of_accounts_opened_on_one_device_says_so(tmp_path):
+    """What separates it from a default device id: its users opened their accounts on it and left."""
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(_opened_rows(True)))
+    (ring,) = detect_rings(store)
+    store.close()
+    assert ring.stats.top_identifier_id == "kiosk" and ring.stats.top_identifier_opened == 24
+    assert ring.reasons[0] == ("device kiosk is shared by 24 users; 24 of them made their account's first purchase "
+                               "on it and never used it again")
