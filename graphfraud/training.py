@@ -420,6 +420,7 @@ def _replay_for_training(store: GraphStore, hist: History, engine: GraphEngine, 
     with progress.phase("revealing every label"):
         engine.reveal_all()  # the account model ranks accounts as of now, every label known
         engine.take_snapshot(int(engine.clock))
+    engine.forget_transactions()  # its large arrays go back before the account model's are made
     return fields, fit_account_model(engine, log=log)
 
 

@@ -585,6 +585,12 @@ class GraphEngine:
             known, _, kind, sid, value, src, ftype = heapq.heappop(self.pending)
             self._reveal(kind, sid, value, src, ftype, min(int(known), now))
 
+    def forget_transactions(self) -> None:
+        """Let the transaction log go (about 90 bytes a transaction): it serves only labels that name a
+        transaction, which this engine can then no longer take. For an engine read once more after
+        :meth:`reveal_all` and then dropped (``train``'s account model)."""
+        self.txs = TxLog()
+
     def _reveal(self, kind: str, sid: str, value: str, source: str, fraud_type: str | None = None,
                 when: int | None = None) -> None:
         rank = _SOURCE_RANK.get(source, 0)
