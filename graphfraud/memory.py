@@ -81,16 +81,15 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     mirror = progress.Mirror()
-    gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
-    try:
-        proc = ctx.Process(target=_apart_child, args=(send, work, os.getpid()), daemon=True,
-                           name="graphfraud-apart")
-        proc.start()
-    finally:
-        gc.unfreeze()
-    send.close()
+    proc = ctx.Process(target=_apart_child, args=(send, work, os.getpid()), daemon=True, name="graphfraud-apart")
     status, value = "lost", cast(Any, None)
     try:
+        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+        try:
+            proc.start()
+        finally:
+            gc.unfreeze()
+        send.close()
         while True:
             try:
                 kind, value = receive.recv()
@@ -103,13 +102,16 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
             else:
                 status = kind
                 break
-    except BaseException:  # interrupted here (Ctrl-C): the child's work is of no use
-        proc.kill()
+    except BaseException:  # interrupted here (Ctrl-C), even as it started: the child's work is of no use
+        if proc.pid is not None:
+            proc.kill()
         raise
     finally:
+        send.close()
         receive.close()
         mirror.close()
-        proc.join()
+        if proc.pid is not None:
+            proc.join()
     if status == "ok":
         return cast(T, value)
     if status == "error":

@@ -64,7 +64,14 @@ def test_the_work_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
 def test_ctrl_c_ends_the_work_and_leaves_no_traceback_of_the_child(tmp_path: Path) -> None:
     proc, child = _start(tmp_path, subprocess.PIPE)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: to every process of the group
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        state = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:24,args", "-g", str(proc.pid)],
+                               capture_output=True, text=True).stdout
+        os.killpg(proc.pid, signal.SIGKILL)  # leave nothing running (or an open pipe) for the next tests
+        proc.communicate()
+        raise AssertionError(f"Ctrl-C did not end the command in 60 s; its processes were:\n{state}") from None
     assert proc.returncode != 0
     assert _gone(child)
     assert b"graphfraud-apart" not in err  # the child printed nothing of its own
