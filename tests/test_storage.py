@@ -910,10 +910,26 @@ def test_kill_9_during_a_first_load_the_next_open_builds_the_indexes(store_path:
                                  ("ts", None), ("seq", 2**60 + 1), ("amount", 7), ("amount", None)],
                          ids=["clean", "null-id", "int-id", "text-ts", "float-ts", "null-ts", "huge-seq", "int-amount",
                               "null-amount"])
-def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[str], odd: Any) -> None:
-    """Reads of every transaction build their frame a column at a time: the same frame, types included, as
-    ``pd.DataFrame.from_records`` makes, also when a value is not of the type the schema promises."""
+def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[str], odd: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads of every transaction build their frame a chunk and a column at a time: the same frame, types
+    included, as ``pd.DataFrame.from_records`` makes of all the rows, also when a value in one chunk is not of
+    the type the schema promises."""
+    from graphfraud.storage import embedded
     from graphfraud.storage.embedded import _tx_frame
+
+    class Cursor:  # what sqlite3's cursor gives _tx_frame
+        def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+            self.rows = rows
+
+        def fetchmany(self, n: int) -> list[tuple[Any, ...]]:
+            out, self.rows = self.rows[:n], self.rows[n:]
+            return out
+
+        def fetchall(self) -> list[tuple[Any, ...]]:
+            return self.fetchmany(len(self.rows))
+
+    monkeypatch.setattr(embedded, "_TX_CHUNK", 5_000)  # three chunks; the odd row in the second
 
     values = {"seq": lambda i: i + 1, "user_id": lambda i: f"u{i % 97}", "ts": lambda i: T0 + i * 1000,
               "amount": lambda i: 1.5 * (i % 13), "transaction_id": lambda i: f"t{i}",
@@ -922,4 +938,5 @@ def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[
     if odd is not None and odd[0] in columns:
         k = columns.index(odd[0])
         rows[6_000] = rows[6_000][:k] + (odd[1],) + rows[6_000][k + 1:]
-    pd.testing.assert_frame_equal(_tx_frame(rows, columns), pd.DataFrame.from_records(rows, columns=columns))
+    got = _tx_frame(Cursor(rows), columns)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(got, pd.DataFrame.from_records(rows, columns=columns))

@@ -891,11 +891,11 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
             raise ValueError(f"Unknown transaction columns {bad}; choose from {list(TX_COLUMNS)}.")
         q = f"SELECT {', '.join(columns)} FROM tx"
         if user_ids is None:
-            rows = self._con().execute(q).fetchall()
+            cursor = self._con().execute(q)
         else:
             q += " WHERE user_id IN (SELECT value FROM json_each(?))"
-            rows = self._con().execute(q, (json.dumps(list(user_ids)),)).fetchall()
-        return _tx_frame(rows, list(columns))
+            cursor = self._con().execute(q, (json.dumps(list(user_ids)),))
+        return _tx_frame(cursor, list(columns))
 
     def transfer_totals(self) -> Any:
         """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
@@ -957,20 +957,36 @@ def _ints(series: Any) -> list[int | None]:
 #: converts what is stored, and the timestamp the schema makes an integer): read straight into arrays
 _TX_ARRAYS: dict[str, Any] = {"seq": "int64", "ts": "int64", "amount": "float64", "user_id": object,
                               "transaction_id": object}
+_TX_CHUNK = 100_000  # rows fetched at a time
 
 
-def _tx_frame(rows: list[tuple[Any, ...]], columns: list[str]) -> Any:
-    """``pd.DataFrame.from_records(rows, columns=columns)`` for rows of ``tx``, the same frame; built a column
-    at a time when :data:`_TX_ARRAYS` knows every column's type. ``from_records`` infers each column's type
-    from its objects, which at a million rows costs as much as reading them (every account's ``seq,
-    user_id, ts, amount``, which bust-outs read: 0.9 s CPU against 0.3 s); with columns of other types
-    mixed in, it is the faster way. A value of another type than the schema's sends the rows to
-    ``from_records`` too."""
+def _tx_frame(cursor: sqlite3.Cursor, columns: list[str]) -> Any:
+    """``pd.DataFrame.from_records(cursor.fetchall(), columns=columns)`` for rows of ``tx``, the same frame,
+    built a chunk and a column at a time when :data:`_TX_ARRAYS` knows every column's type: ``from_records``
+    infers types from objects (at a million rows, as costly as reading them), and a whole store's rows as
+    tuples take about 200 bytes a row (2 GB at 10 million), where a frame's columns take a few tens (pandas
+    keeps text in Arrow buffers). A chunk with a value of another type than the schema's goes through
+    ``from_records``."""
+    import pandas as pd
+
+    if not all(c in _TX_ARRAYS for c in columns):
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    parts = []
+    while True:
+        rows = cursor.fetchmany(_TX_CHUNK)
+        if not rows:
+            break
+        parts.append(_tx_arrays(rows, columns))
+    if not parts:
+        return pd.DataFrame.from_records([], columns=columns)
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _tx_arrays(rows: list[tuple[Any, ...]], columns: list[str]) -> Any:
+    """One chunk of :func:`_tx_frame`."""
     import numpy as np
     import pandas as pd
 
-    if len(rows) < 10_000 or not all(c in _TX_ARRAYS for c in columns):
-        return pd.DataFrame.from_records(rows, columns=columns)
     data: dict[str, Any] = {}
     try:
         for i, c in enumerate(columns):
