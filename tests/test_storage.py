@@ -915,10 +915,9 @@ def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[
     """Reads of every transaction build their frame a chunk and a column at a time: the same frame, types
     included, as ``pd.DataFrame.from_records`` makes of all the rows, also when a value in one chunk is not of
     the type the schema promises."""
-    from graphfraud.storage import embedded
-    from graphfraud.storage.embedded import _tx_frame
+    from graphfraud.storage import txframe
 
-    class Cursor:  # what sqlite3's cursor gives _tx_frame
+    class Cursor:  # what sqlite3's cursor gives tx_frame
         def __init__(self, rows: list[tuple[Any, ...]]) -> None:
             self.rows = rows
 
@@ -929,7 +928,7 @@ def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[
         def fetchall(self) -> list[tuple[Any, ...]]:
             return self.fetchmany(len(self.rows))
 
-    monkeypatch.setattr(embedded, "_TX_CHUNK", 5_000)  # three chunks; the odd row in the second
+    monkeypatch.setattr(txframe, "_TX_CHUNK", 5_000)  # three chunks; the odd row in the second
 
     values = {"seq": lambda i: i + 1, "user_id": lambda i: f"u{i % 97}", "ts": lambda i: T0 + i * 1000,
               "amount": lambda i: 1.5 * (i % 13), "transaction_id": lambda i: f"t{i}",
@@ -938,5 +937,5 @@ def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[
     if odd is not None and odd[0] in columns:
         k = columns.index(odd[0])
         rows[6_000] = rows[6_000][:k] + (odd[1],) + rows[6_000][k + 1:]
-    got = _tx_frame(Cursor(rows), columns)  # type: ignore[arg-type]
+    got = txframe.tx_frame(Cursor(rows), columns)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(got, pd.DataFrame.from_records(rows, columns=columns))
