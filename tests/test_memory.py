@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 SCRIPT = """
-import sys, time
+import signal, sys, time
 from graphfraud.memory import run_apart
+
+# Ctrl-C raises KeyboardInterrupt, as in a command started from a terminal: a process started in the background
+# by a shell without job control (a CI runner, say) inherits SIGINT ignored, and Python then leaves it so
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def work(log):
     with open(sys.argv[1], "w") as fh:
