@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import signal
@@ -53,7 +54,7 @@ def give_back() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()  # what is left is long-lived again
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -81,6 +82,7 @@ def run_apart(work: Callable[[Callable[[str], None]], T], what: str,
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     mirror = progress.Mirror()
+    _libc()  # found here, inherited by the child
     proc = ctx.Process(target=_apart_child, args=(send, work, os.getpid()), daemon=True, name="graphfraud-apart")
     status, value = "lost", cast(Any, None)
     try:
@@ -158,21 +160,30 @@ def _apart_child(send: Any, work: Callable[[Callable[[str], None]], Any], parent
 def _die_with_parent(parent: int) -> None:
     """Have the kernel end this process when its parent ends (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing),
     so a parent killed without a chance to clean up leaves no replay running on its own."""
-    name = ctypes.util.find_library("c")
-    try:
-        if name is not None:
-            ctypes.CDLL(name, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        return
+    prctl = _libc_function("prctl")
+    if prctl is not None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
     if os.getppid() != parent:  # the parent ended before the call
         os._exit(1)
 
 
-def _malloc_trim() -> "ctypes._NamedFuncPointer | None":
+@functools.lru_cache(maxsize=None)
+def _libc() -> ctypes.CDLL | None:
+    """The C library, or ``None`` where it cannot be found. Found once per process (``find_library`` runs
+    ``ldconfig``); :func:`run_apart` finds it before it forks, so its child does not."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        return getattr(ctypes.CDLL(name), "malloc_trim")  # type: ignore[no-any-return]
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def _libc_function(name: str) -> "ctypes._NamedFuncPointer | None":
+    """A function of the C library (``malloc_trim``, ``prctl``), or ``None`` where there is none."""
+    lib = _libc()
+    try:
+        return getattr(lib, name) if lib is not None else None
+    except AttributeError:
         return None

@@ -123,6 +123,8 @@ class History:
 
             raise ValidationError(f"Transaction {due:,} of history in time order was not found when reading it "
                                   "back: the store changed (transactions erased) during this run. Run it again.")
+
+
 def _ints(a: np.ndarray) -> Sequence[int]:
     """An int64 array read as Python ints, in place (a memoryview: no copy, no object per element)."""
     return cast(Sequence[int], np.ascontiguousarray(a, dtype=np.int64).data)
