@@ -10,9 +10,10 @@ its own moment. Two baselines are trained and scored on the same split, so the g
 tabular-only model on the transaction's own fields (amount, hour), and a model on the transaction and its own
 user's history (velocity, amounts, identifiers new to the user: no other user's data).
 
-The training rows are all read once the replay reaches the end of the training window, so the model and
-the baselines are fitted in forked processes (one each) while the test window replays; the models and
-every feature row are exactly what a sequential run gives.
+History is replayed in a process of its own, which writes the rows into shared memory: the engine's memory
+goes back to the system when it ends, before the fits copy their rows. The model and the baselines are then
+fitted at once, each in a forked process; the models and every feature row are exactly what a sequential
+run in one process gives.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 from . import progress
 from .errors import ValidationError
 from .graph.features import row_names, tabular_names, user_history_names
-from .memory import long_lived
+from .memory import long_lived, run_apart
 from .output import csv_writer, open_private
 from .rules import RuleSet
 from .graph.build import new_engine
@@ -75,8 +76,12 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                  train_end: int | None = None, test_start: int | None = None, test_end: int | None = None,
                  label_delay_ms: int = 86_400_000, rules: RuleSet | None = None,
                  overrides: Mapping[str, Any] | None = None, scores_out: str | None = None,
-                 raw: bool = False, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                 raw: bool = False, log: Callable[[str], None] = lambda s: None,
+                 apart: bool = True) -> dict[str, Any]:
     """Run a backtest over the store's transactions; returns the report (see module doc).
+
+    ``apart``: replay in a forked process (:func:`~graphfraud.memory.run_apart`), so the fits that follow do not
+    sit on top of the engine's memory; ``False`` replays here (the same rows, models and decisions).
 
     ``scores_out`` is written by :func:`graphfraud.output.csv_writer` (formulas neutralised unless ``raw``).
     """
@@ -95,8 +100,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     w = windows(hist.ts, train_frac=train_frac, train_start=train_start, train_end=train_end,
                 test_start=test_start, test_end=test_end)
     test_time = int(hist.ts[w.test_start])
-    queue_store_labels(store, engine, hist)
-    names = row_names(engine)
+    names, engine_types = row_names(engine), engine.entity_types
     n = len(hist)
     # training rows: in the training window, with a label known by the start of the test window (past
     # train_max_rows, legitimate ones drawn: training.draw_rows)
@@ -111,51 +115,31 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                               f"window; it has {int(y_train.sum())} fraud of {len(y_train)}.")
     # one matrix row per training row drawn, then one per test row: nothing for the rest of history
     n_train = len(train_idx)
+    # the replay (both windows) runs in a process of its own: the engine's memory goes back to the system
+    # when it ends, before the fits copy their rows (at 10 million, the engine and three fits beside it took
+    # 20.6 GB); it writes the rows into X (shared memory) and hands back what the decisions need beside them
     X = feature_matrix(n_train + len(test_idx), len(names), shared=True)
     slot = np.full(n, -1, dtype=np.int64)
     slot[train_idx] = np.arange(n_train)
     slot[test_idx] = n_train + np.arange(len(test_idx))
-    # what the decisions need of each test row beside its features, as columns: the test window's
-    # transactions are read from the store again when deciding (history is not held)
-    ring_of: dict[int, str] = {}  # test row -> the ring behind it (only rows with one)
-    hits_of: dict[int, Any] = {}  # test row -> the rules it hit (only rows with some)
-    test_amounts = np.empty(len(test_idx))
 
-    def keep(i: int, tx: Any, row: list[float]) -> None:
-        X[slot[i]] = row
+    def work(say: Callable[[str], None]) -> TestContext:
+        if apart:
+            store.after_fork()
+        return _replay_windows(store, hist, engine, w, slot, X, rules, ring_min, t0, say)
 
-    def keep_test(i: int, tx: Any, row: list[float]) -> None:
-        X[slot[i]] = row
-        k = i - w.test_start
-        ctx = ring_context(engine, tx, None, ring_min)
-        if ctx is not None:
-            ring_of[k] = ctx["ring_id"]
-        test_amounts[k] = tx.amount
-        # the rules read the row as served (float64), before it is stored in float32
-        hits = rule_hits(dict(zip(names, row)), tx, rules)
-        if hits:
-            hits_of[k] = hits
-
-    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=flags(slot >= 0),
-                    on_values=keep, describe="replaying the training window"):
-        pass
-    log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
-    # the models learn from rows already read; fit them in another process while the test window replays
-    baselines = [tabular_names(engine.entity_types), user_history_names(engine.entity_types)]
+    context = run_apart(work, "replaying the backtest's windows", log) if apart else work(log)
+    del engine  # nothing reads the graph now
+    t_replay = time.perf_counter() - t0
+    log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
+    # the model and the baselines fit at once (each in a forked process, the baselines at a lower priority),
+    # then score the test rows
+    baselines = [tabular_names(engine_types), user_history_names(engine_types)]
     test_rows = n_train + np.arange(len(test_idx))
     fits = start_fits(X, np.arange(n_train), y_train, hist.ts[train_idx], names, baselines, test_rows,
                       weight=draw.weight)
-    is_test = np.zeros(n, dtype=bool)
-    is_test[test_idx] = True
-    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=flags(is_test),
-                    on_values=keep_test, describe="replaying the test window"):
-        pass
-    hist.close()  # end the read until deciding (a window that stops before the end left it open)
-    t_replay = time.perf_counter() - t0
-    log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
-    fits.rows_ready()
     Xt = X[n_train:]
-    engine = None  # type: ignore[assignment]  # nothing reads the graph now: its objects are freed while the fits run
+    ring_of, hits_of, test_amounts = context.ring_of, context.hits_of, context.amounts
     # every test row is scored; the metrics read the rows whose label is known in the end
     judged = hist.label[test_idx] >= 0
     y_test = hist.label[test_idx][judged].astype(int)
@@ -165,9 +149,8 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
         baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
                             for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
         clf, p = fits.result_of(0)
-    del X
     model = CompiledModel.from_classifier(clf)
-    Xm = Xt[:, [names.index(f) for f in model.features]]  # the columns the model learnt from
+    learnt = np.array([names.index(f) for f in model.features], dtype=np.intp)  # the columns the model learnt from
     t_train = time.perf_counter() - t0 - t_replay
     log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
     # each decision is written out as it is made and kept only as columns: its score, its decision and the
@@ -179,7 +162,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
             progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
         for i, tx in hist.walk(w.test_start, w.test_end):
             k = i - w.test_start
-            contrib = model_reasons(model, Xm[k], float(p[k]), review_t)
+            contrib = model_reasons(model, Xt[k][learnt], float(p[k]), review_t)
             # with the rule hits given, decide reads features only to word the model's reasons
             feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
             d = decide(feats, tx, float(p[k]), rules, contributions=contrib,
@@ -219,6 +202,51 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     return report
 
 
+@dataclass
+class TestContext:
+    """What the decisions need of each test row beside its features (by place in the test window)."""
+
+    ring_of: dict[int, str]  # the ring behind the row (only rows with one)
+    hits_of: dict[int, Any]  # the rules the row hit (only rows with some)
+    amounts: np.ndarray
+
+
+def _replay_windows(store: GraphStore, hist: Any, engine: Any, w: Window, slot: np.ndarray, X: np.ndarray,
+                    rules: RuleSet, ring_min: int, t0: float, log: Callable[[str], None]) -> TestContext:
+    """Replay history up to the end of the test window through ``engine``, writing the feature rows of the
+    transactions with a ``slot`` into ``X``; each test row's rule hits are read from the row as served."""
+    names = row_names(engine)
+    context = TestContext({}, {}, np.empty(w.test_end - w.test_start))
+    queue_store_labels(store, engine, hist)
+
+    def keep(i: int, tx: Any, row: list[float]) -> None:
+        X[slot[i]] = row
+
+    def keep_test(i: int, tx: Any, row: list[float]) -> None:
+        X[slot[i]] = row
+        k = i - w.test_start
+        ctx = ring_context(engine, tx, None, ring_min)
+        if ctx is not None:
+            context.ring_of[k] = ctx["ring_id"]
+        context.amounts[k] = tx.amount
+        # the rules read the row as served (float64), before it is stored in float32
+        hits = rule_hits(dict(zip(names, row)), tx, rules)
+        if hits:
+            context.hits_of[k] = hits
+
+    for _ in replay(store, hist, engine, start=0, stop=w.train_end, want=flags(slot >= 0),
+                    on_values=keep, describe="replaying the training window"):
+        pass
+    log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
+    is_test = np.zeros(len(slot), dtype=bool)
+    is_test[w.test_start:w.test_end] = True
+    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=flags(is_test),
+                    on_values=keep_test, describe="replaying the test window"):
+        pass
+    hist.close()  # end the read (a window that stops before the end left it open)
+    return context
+
+
 def _is_shared(X: np.ndarray) -> bool:
     import mmap
 
@@ -236,8 +264,11 @@ def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, n
     the rows' draw weights (:func:`graphfraud.training.draw_rows`)."""
     import pandas as pd
 
-    frame = pd.DataFrame(X[idx], columns=names, copy=False)
-    return fit_classifier(frame if cols == names else frame[cols], y, times, weight)
+    # rows in one run (the backtest's training rows) are read in place; a baseline copies its own columns only
+    whole = len(idx) > 0 and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx)))
+    rows = X[int(idx[0]):int(idx[0]) + len(idx)] if whole else X[idx]
+    data = rows if cols == names else rows[:, [names.index(c) for c in cols]]
+    return fit_classifier(pd.DataFrame(data, columns=cols, copy=False), y, times, weight)
 
 
 def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], cols: list[str]) -> np.ndarray:
@@ -332,7 +363,7 @@ class Fits:
                 self.jobs.append((proc, conn))
         finally:
             gc.unfreeze()
-        self.how = "in forked processes, beside the replay"
+        self.how = "in forked processes"
         return self
 
     def rows_ready(self) -> None:

@@ -233,3 +233,15 @@ def test_a_walk_leaves_no_read_open_that_would_stop_this_process_writing(tmp_pat
     other.close()
     store.write_transactions(good[4:6])  # then this one: no stale snapshot in the way
     store.close()
+
+
+def test_backtest_replayed_apart_decides_what_a_replay_here_does(store: Any, tmp_path: Any) -> None:
+    """The replay in a forked process (its engine's memory goes back when it ends) hands back the same rows,
+    ring ids and rule hits: the same report and the same decisions, row for row."""
+    a, b = tmp_path / "apart.csv", tmp_path / "here.csv"
+    apart = run_backtest(store, train_frac=0.6, scores_out=str(a))
+    here = run_backtest(store, train_frac=0.6, scores_out=str(b), apart=False)
+    assert apart.pop("seconds") and here.pop("seconds")
+    assert apart == here
+    assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == apart["test_rows"] + 1
+    assert any(line.rsplit(",", 1)[1].strip() for line in a.read_text().splitlines()[1:])  # some rows name a ring
