@@ -32,6 +32,9 @@ from .storage.roles import GraphStore
 
 DECISIONS = ("allow", "review", "block")
 _CATCH_UP_BATCH = 5000  # events read at a time while catching up
+#: Seconds a registered ring's reasons are reused by the scores of its members (they change only when
+#: rings are detected again, every few minutes at most).
+RING_REASONS_TTL = 60.0
 
 # plain words for the model's strongest features: (template, identifier field)
 _FEATURE_WORDS = {
@@ -343,6 +346,7 @@ class Scorer:
         self.ring_min_size = int(settings.get("ring_min_size", self.overrides))
         self.catch_up_interval = float(settings.get("catch_up_interval", self.overrides))
         self.lock = threading.RLock()
+        self._ring_reasons: dict[str, tuple[float, list[str]]] = {}  # ring id -> (read at, its reasons)
         self.model: Any = None
         self.engine = engine if engine is not None else load_or_build_engine(store, self.overrides)
         self.catch_up()
@@ -404,11 +408,25 @@ class Scorer:
             pass
 
     # ------------------------------------------------------------ scoring
-    def _ring_registry(self, user_id: str) -> dict[str, str]:
+    def _registered_ring(self, user_id: str) -> tuple[str, list[str]] | None:
+        """The user's ring in the registry (the last batch detection) and that ring's reasons, or None.
+
+        A ring's reasons change only when rings are detected again: they are read from the registry at most
+        once in :data:`RING_REASONS_TTL` seconds per ring (the membership is read every time)."""
         try:
-            return self.store.ring_of_users([user_id])
-        except (AttributeError, GraphFraudError):
-            return {}
+            rid = self.store.ring_of_users([user_id]).get(user_id)
+            if not rid:
+                return None
+            now = time.monotonic()
+            held = self._ring_reasons.get(rid)
+            if held is None or now - held[0] > RING_REASONS_TTL:
+                if len(self._ring_reasons) >= 10_000:
+                    self._ring_reasons.clear()
+                held = now, [str(r) for r in self.store.get_ring(rid).get("reasons") or []]
+                self._ring_reasons[rid] = held
+            return rid, held[1]
+        except (AttributeError, GraphFraudError):  # no registry, or the ring left it in between
+            return None
 
     def evaluate(self, tx: Transaction) -> dict[str, Any]:
         """Features, model, rules and ring for ``tx`` as of now, without storing anything."""
@@ -432,10 +450,11 @@ class Scorer:
         else:
             out["missing_fields"] = []
         ring = ring_context(engine, tx, None, self.ring_min_size)
-        if ring is not None:  # the registry's id wins over the derived one
-            rid = self._ring_registry(tx.user_id).get(tx.user_id)
-            if rid:
-                ring["ring_id"] = rid
+        if ring is not None:  # the registry's id wins over the derived one, and brings the batch reasons
+            found = self._registered_ring(tx.user_id)
+            ring["reasons"] = []
+            if found is not None:
+                ring["ring_id"], ring["reasons"] = found
         out["ring"] = ring
         out.update(transaction_id=tx.transaction_id, model_version=getattr(self.model, "version", None),
                    rules_version=self.rules.version, snapshot=engine.snapshot_version, features=feats)

@@ -120,3 +120,22 @@ def test_serving_workers_inherit_the_prepared_engine_once_each(tmp_path: Path, m
     other = Scorer(store, overrides={"hub_limits": "default=3"})  # other settings: its own engine
     assert other.engine is not kept and other.engine.policy.hub_limit("device") == 3
     store.close()
+
+
+def test_a_score_in_a_registered_ring_names_its_registry_id_and_the_detectors_reasons(tmp_path: Path) -> None:
+    """The live ring behind a score takes the registry's id and the reasons the batch detector gave that ring
+    (what separates it from a household or an office); a live ring the detector has not registered has none."""
+    from graphfraud.rings import Ring, sync_rings
+
+    store = open_store(str(tmp_path / "s.db"))
+    for i in range(120):
+        store.add_transaction(_tx(i))
+    why = ["device D3 is shared by 3 users, 3 of them confirmed fraud", "accounts opened within 0.5 days"]
+    sync_rings(store, [Ring("R-x", 0.9, 3, [], ["U3", "U10", "U17"], [], [], [], 0, 1, 1.0, why)])
+    scorer = Scorer(store)
+    member = scorer.score(_tx(500, user=3))["ring"]
+    assert member is not None and member["ring_id"] == "R-x" and member["reasons"] == why
+    assert member["linked_by"]  # the identifiers this transaction links by, live
+    outsider = scorer.score(_tx(501, user=4))["ring"]
+    assert outsider is not None and outsider["ring_id"] != "R-x" and outsider["reasons"] == []
+    store.close()
