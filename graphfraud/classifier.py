@@ -8,16 +8,18 @@ that comes after what the booster learnt from.
 
 Scoring one transaction must fit in a few milliseconds, and scikit-learn's per-call validation and thread
 pool cost about a millisecond on one row. So a fitted classifier is also compiled into a
-:class:`CompiledModel`: the trees as flat arrays walked in plain Python (:meth:`CompiledModel.predict_one`),
+:class:`CompiledModel`: the trees as flat arrays, walked by Python code made from them (one comparison per
+split: :meth:`CompiledModel.predict_one`),
 Saabas path contributions for the reasons (:meth:`CompiledModel.explain_one`), and a vectorised batch path
 (:meth:`CompiledModel.predict_many`). The compiled form holds only numbers and names, which is what
-:mod:`graphfraud.models` stores: a model file never executes code when loaded.
+:mod:`graphfraud.models` stores: a model file never executes code when loaded (the one-row walk is written
+from its validated numbers only).
 """
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -175,6 +177,8 @@ class CompiledModel:
             if not (np.isfinite(self.value).all() and np.isfinite(self.expected).all()
                     and not np.isnan(self.threshold).any()):
                 problems.append("non-finite node values")
+            if not problems and _max_depth(self.feature, self.left, self.right, self.roots) > MAX_TREE_DEPTH:
+                problems.append(f"a tree is deeper than {MAX_TREE_DEPTH} levels")
         if len(self.roots) and ((self.roots < 0).any() or (self.roots >= n).any()):
             problems.append("a tree root is out of range")
         if len(self.classes) != 2:
@@ -213,26 +217,22 @@ class CompiledModel:
         self._b_right = np.where(leaf, idx, self.right)
         self._b_missing_left = np.where(leaf, True, self.missing_left)
         self._depth = _max_depth(self.feature, self.left, self.right, self.roots)
+        self._walk: Callable[[list[float]], float] = _compile_walk(self._nodes, self._roots, self.baseline,
+                                                                  self.n_features)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_walk"]  # a function made at run time: made again when unpickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._walk = _compile_walk(self._nodes, self._roots, self.baseline, self.n_features)
 
     # ------------------------------------------------------------------ one row
     def raw_one(self, x: Any) -> float:
         """The booster's raw score (log-odds) for one row; equals scikit-learn's ``decision_function``."""
-        xs = self._as_list(x)
-        nodes = self._nodes
-        total = self.baseline
-        for i in self._roots:
-            f, t, lft, rgt, m = nodes[i]
-            while f >= 0:
-                v = xs[f]
-                if v <= t:
-                    i = lft
-                elif v != v:  # NaN
-                    i = lft if m else rgt
-                else:
-                    i = rgt
-                f, t, lft, rgt, m = nodes[i]
-            total += t  # a leaf keeps its value in the threshold slot
-        return total
+        return self._walk(self._as_list(x))
 
     def calibrate_one(self, raw: float) -> float:
         """Probability of fraud for one raw score."""
@@ -524,6 +524,48 @@ def _unpack(d: Any) -> np.ndarray:
     if len(raw) % dtype.itemsize:
         raise ValueError("array bytes do not divide into whole numbers")
     return np.frombuffer(raw, dtype=dtype)
+
+
+#: Deepest tree a model may have: its one-row walk is nested Python code (the boosters here grow trees of at
+#: most 31 leaves, so 30 levels at worst).
+MAX_TREE_DEPTH = 64
+
+
+def _compile_walk(nodes: Sequence[tuple[int, float, int, int, bool]], roots: Sequence[int], baseline: float,
+                  n_features: int) -> Any:
+    """The one-row walk of every tree as one Python function: each split a single comparison of a local.
+
+    ``nodes`` are ``(feature, threshold or leaf value, left, right, missing_left)``. A split whose missing
+    values go left is written ``if x > t: right else: left`` (NaN fails every comparison), one whose missing
+    values go right ``if x <= t: left else: right``: scikit-learn's rule with one comparison. The leaves'
+    values are added in tree order from ``baseline``, so the sum is bit for bit what a loop over the trees
+    gives. About three times faster than walking the node tuples in a loop (150 trees: 24 against 75 us a
+    row). The source holds only the model's numbers, written by ``repr`` (validated ints and floats), and
+    variable names made here: nothing from a model document is executed.
+    """
+    def number(t: float) -> str:
+        return repr(float(t)) if math.isfinite(t) else ("INF" if t > 0 else "-INF")
+
+    lines = ["def walk(xs):", "    " + "".join(f"x{k}, " for k in range(n_features)) + "= xs" if n_features else "",
+             f"    s = {number(baseline)}"]
+
+    def emit(i: int, pad: str) -> None:
+        f, t, left, right, missing_left = nodes[i]
+        if f < 0:
+            lines.append(f"{pad}s += {number(t)}")
+            return
+        first, second = (right, left) if missing_left else (left, right)
+        lines.append(f"{pad}if x{int(f)} {'>' if missing_left else '<='} {number(t)}:")
+        emit(first, pad + " ")
+        lines.append(f"{pad}else:")
+        emit(second, pad + " ")
+
+    for root in roots:
+        emit(int(root), "    ")
+    lines.append("    return s")
+    space: dict[str, Any] = {"INF": math.inf}
+    exec(compile("\n".join(lines), "<graphfraud model walk>", "exec"), space)  # noqa: S102 - numbers only
+    return space["walk"]
 
 
 def _max_depth(feature: np.ndarray, left: np.ndarray, right: np.ndarray, roots: np.ndarray) -> int:

@@ -285,3 +285,30 @@ def test_float32_cuts_send_a_float64_value_where_its_float32_copy_goes(x: float,
 
     cut = float(float32_cuts(np.array([t]))[0])
     assert (x <= cut) == (float(np.float32(x)) <= t)
+
+
+def _chain(depth):
+    """A one-tree model whose splits form a chain ``depth`` levels deep (each right child splits again)."""
+    from graphfraud.classifier import CompiledModel
+
+    n = 2 * depth + 1
+    split = [k % 2 == 0 and k < n - 1 for k in range(n)]
+    return CompiledModel(features=["a"], baseline=0.5, roots=[0], feature=[0 if s else -1 for s in split],
+                         threshold=[float(k) if s else 0.0 for k, s in enumerate(split)],
+                         left=[k + 1 if s else 0 for k, s in enumerate(split)],
+                         right=[k + 2 if s else 0 for k, s in enumerate(split)],
+                         missing_left=[k % 4 == 0 for k in range(n)], value=[float(k) for k in range(n)],
+                         expected=[0.0] * n, calibration={"method": "none"}, classes=[0, 1])
+
+
+def test_the_one_row_walk_takes_the_deepest_tree_allowed_and_refuses_deeper():
+    from graphfraud.classifier import MAX_TREE_DEPTH
+    from graphfraud.errors import ValidationError
+
+    model = _chain(MAX_TREE_DEPTH)
+    rows = np.array([[-1.0], [3.0], [41.5], [1e9], [np.nan], [np.inf], [-np.inf]])
+    # the walk made from the numbers gives the numpy batch walk's raw scores, NaN going each split's way
+    np.testing.assert_array_equal([model.raw_one(r) for r in rows], model._raw_many_numpy(rows))
+    with pytest.raises(ValidationError) as e:
+        _chain(MAX_TREE_DEPTH + 1)
+    assert any("deeper than" in p for p in e.value.errors)
