@@ -245,3 +245,22 @@ def test_backtest_replayed_apart_decides_what_a_replay_here_does(store: Any, tmp
     assert apart == here
     assert a.read_text() == b.read_text() and len(a.read_text().splitlines()) == apart["test_rows"] + 1
     assert any(line.rsplit(",", 1)[1].strip() for line in a.read_text().splitlines()[1:])  # some rows name a ring
+
+
+def test_test_rows_are_scored_a_block_at_a_time_with_the_same_scores(monkeypatch: Any) -> None:
+    """Scoring the test rows in blocks (each block's float64 copy only) gives what one pass over all gives,
+    for the model (compiled) and for a baseline (scikit-learn)."""
+    import graphfraud.backtest as bt
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(700, 3)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) > 0.8).astype(int)
+    names, idx, test_idx = ["a", "b", "c"], np.arange(400), np.arange(400, 700)
+    model, base = _fit_one(X, idx, y[idx], idx, names, names), _fit_one(X, idx, y[idx], idx, names, ["b", "a"])
+    whole = [bt._predict(clf, X, test_idx, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
+    monkeypatch.setattr(bt, "PREDICT_ROWS", 7)
+    blocks = [bt._predict(clf, X, test_idx, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
+    for w, b in zip(whole, blocks):
+        assert w.shape == (300,) and len(np.unique(w)) > 1
+        np.testing.assert_array_equal(w, b)
