@@ -309,21 +309,13 @@ class _LinkFold:
     (``folds_link_totals`` false: Neo4j) are handed nothing.
     """
 
-    #: Link rows (about 60 bytes each) gathered before they are merged; past that, rows are merged when those
-    #: gathered since the last merge outnumber the merged ones (each merge sorts everything held, so merging
-    #: at a geometric pace keeps the total work n log n).
-    MAX_ROWS = 4_000_000
-    #: Distinct links held merged (about 1 GB) before they are folded into the store. Every fold touches pages
-    #: all over the store's link index, so folding often made a 10 million row load quadratic: 8 folds of
-    #: 2 million links or more took 200 of its 283 s. Below this, a load folds once, at its end.
-    FOLD_ROWS = 16_000_000
+    MAX_ROWS = 4_000_000  # gathered link rows (about 60 bytes each) before they are merged, and folded if still
 
     def __init__(self, store: GraphStore):
         self.store = store
         self.enabled = store.folds_link_totals
         self.tables: list[Any] = []
         self.rows = 0
-        self.merged_rows = 0  # rows in the merged table (the first in tables), when there is one
         self.first = self.last = 0
         self.merged = False  # tables is one merged table
 
@@ -339,9 +331,9 @@ class _LinkFold:
         self.merged = False
         self.last = res.last_seq
         self.rows += len(totals)
-        if self.rows - self.merged_rows > max(self.MAX_ROWS, self.merged_rows):
+        if self.rows > self.MAX_ROWS:
             self.merge()
-            if self.rows > self.FOLD_ROWS:
+            if self.rows > self.MAX_ROWS // 2:  # half as many
                 self.fold()
 
     def merge(self) -> None:
@@ -349,14 +341,14 @@ class _LinkFold:
         while its writer thread builds the store's indexes)."""
         if self.tables and not self.merged:
             self.tables = [merge_link_totals(self.tables)]
-            self.rows = self.merged_rows = len(self.tables[0])
+            self.rows = len(self.tables[0])
             self.merged = True
 
     def fold(self) -> None:
         if self.tables:
             self.merge()
             self.store.fold_link_totals(self.tables[0], self.first, self.last)
-        self.tables, self.rows, self.merged_rows, self.merged = [], 0, 0, False
+        self.tables, self.rows, self.merged = [], 0, False
 
     def finish(self) -> None:
         """Fold everything stored (what was gathered, and anything else behind the watermark)."""
