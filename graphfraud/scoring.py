@@ -421,18 +421,21 @@ class Scorer:
         once in :data:`RING_REASONS_TTL` seconds per ring (the membership is read every time)."""
         try:
             rid = self.store.ring_of_users([user_id]).get(user_id)
-            if not rid:
-                return None
-            now = time.monotonic()
-            held = self._ring_reasons.get(rid)
-            if held is None or now - held[0] > RING_REASONS_TTL:
-                if len(self._ring_reasons) >= 10_000:
-                    self._ring_reasons.clear()
-                held = now, [str(r) for r in self.store.get_ring(rid).get("reasons") or []]
-                self._ring_reasons[rid] = held
-            return rid, held[1]
-        except (AttributeError, GraphFraudError):  # no registry, or the ring left it in between
+        except (AttributeError, GraphFraudError):  # a store without a registry
             return None
+        if not rid:
+            return None
+        now = time.monotonic()
+        held = self._ring_reasons.get(rid)
+        if held is None or now - held[0] > RING_REASONS_TTL:
+            if len(self._ring_reasons) >= 10_000:
+                self._ring_reasons.clear()
+            try:
+                held = now, [str(r) for r in self.store.get_ring(rid).get("reasons") or []]
+            except GraphFraudError:  # the ring left the registry in between: its id still stands for now
+                held = now, []
+            self._ring_reasons[rid] = held
+        return rid, held[1]
 
     def evaluate(self, tx: Transaction) -> dict[str, Any]:
         """Features, model, rules and ring for ``tx`` as of now, without storing anything."""
