@@ -123,7 +123,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     slot[train_idx] = np.arange(n_train)
     slot[test_idx] = n_train + np.arange(len(test_idx))
 
-    def work(say: Callable[[str], None]) -> TestContext:
+    def work(say: Callable[[str], None]) -> DecisionContext:
         if apart:
             store.after_fork()
         return _replay_windows(store, hist, engine, w, slot, X, rules, ring_min, t0, say)
@@ -203,7 +203,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
 
 
 @dataclass
-class TestContext:
+class DecisionContext:
     """What the decisions need of each test row beside its features (by place in the test window)."""
 
     ring_of: dict[int, str]  # the ring behind the row (only rows with one)
@@ -212,11 +212,11 @@ class TestContext:
 
 
 def _replay_windows(store: GraphStore, hist: Any, engine: Any, w: Window, slot: np.ndarray, X: np.ndarray,
-                    rules: RuleSet, ring_min: int, t0: float, log: Callable[[str], None]) -> TestContext:
+                    rules: RuleSet, ring_min: int, t0: float, log: Callable[[str], None]) -> DecisionContext:
     """Replay history up to the end of the test window through ``engine``, writing the feature rows of the
     transactions with a ``slot`` into ``X``; each test row's rule hits are read from the row as served."""
     names = row_names(engine)
-    context = TestContext({}, {}, np.empty(w.test_end - w.test_start))
+    context = DecisionContext({}, {}, np.empty(w.test_end - w.test_start))
     queue_store_labels(store, engine, hist)
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
