@@ -117,23 +117,26 @@ def main() -> None:
 def run_sampled(cmd: list[str], env: dict[str, str] | None = None, every: float = 1.0
                 ) -> tuple[float, float, float]:
     """Wall seconds, the command's own peak RSS (``wait4``) and the peak of the PSS summed over it and its
-    descendants, sampled every ``every`` seconds (MB)."""
+    descendants, sampled every ``every`` seconds (MB). Prints when that peak was (seconds after the start, to
+    set beside the command's progress lines) and each process's PSS then, the command's own process first."""
     import threading
 
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     peak = [0.0]
+    at: list[tuple[float, list[float]]] = [(0.0, [])]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(every):
-            total = 0.0
+            each = []
             for pid in _tree(proc.pid):
                 try:
-                    total += _memory(pid)[1]
+                    each.append(_memory(pid)[1])
                 except (OSError, KeyError):  # ended between the listing and the read
                     pass
-            peak[0] = max(peak[0], total)
+            if sum(each) > peak[0]:
+                peak[0], at[0] = sum(each), (time.perf_counter() - t, each)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -144,6 +147,9 @@ def run_sampled(cmd: list[str], env: dict[str, str] | None = None, every: float 
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, cmd)
+    if at[0][1]:
+        print(f"  peak PSS {peak[0]:,.0f} MB at {at[0][0]:.0f} s of {wall:.0f} s: "
+              f"{' + '.join(f'{m:,.0f}' for m in at[0][1])} MB by process", flush=True)
     return wall, usage.ru_maxrss / 1024, peak[0] or usage.ru_maxrss / 1024  # a command shorter than a sample
 
 

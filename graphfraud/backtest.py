@@ -10,7 +10,8 @@ its own moment. Two baselines are trained and scored on the same split, so the g
 tabular-only model on the transaction's own fields (amount, hour), and a model on the transaction and its own
 user's history (velocity, amounts, identifiers new to the user: no other user's data).
 
-History is replayed in a process of its own, which writes the rows into shared memory: the engine's memory
+History is replayed in a process of its own, which writes the training rows into shared memory and the test
+rows into a file (:class:`~graphfraud.training.RowFile`, read back a block at a time): the engine's memory
 goes back to the system when it ends, before the fits copy their rows. The model and the baselines are then
 fitted at once, each in a forked process; the models and every feature row are exactly what a sequential
 run in one process gives.
@@ -36,7 +37,8 @@ from .rules import RuleSet
 from .graph.build import new_engine
 from .scoring import decide, model_reasons, ring_context, rule_hits
 from .storage.roles import GraphStore
-from .training import draw_rows, feature_matrix, fit_classifier, flags, load_history, queue_store_labels, replay
+from .training import (RowFile, draw_rows, feature_matrix, fit_classifier, flags, load_history, queue_store_labels,
+                       replay)
 
 
 @dataclass
@@ -93,7 +95,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     review_t = float(settings.get("review_threshold", overrides))
     block_t = float(settings.get("block_threshold", overrides))
     ring_min = int(settings.get("ring_min_size", overrides))
-    engine = new_engine(overrides, label_delay_ms=label_delay_ms)
+    engine = new_engine(overrides, label_delay_ms=label_delay_ms)  # its row names and identifier types
     hist = load_history(store, label_delay_ms)
     if len(hist) < 10:
         raise ValidationError("A backtest needs at least 10 transactions in the store.")
@@ -113,93 +115,97 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     if y_train.sum() == 0 or y_train.sum() == len(y_train):
         raise ValidationError("The training window needs both fraud and legitimate labels known before the test "
                               f"window; it has {int(y_train.sum())} fraud of {len(y_train)}.")
-    # one matrix row per training row drawn, then one per test row: nothing for the rest of history
+    # one matrix row per training row drawn (the fits read them in place), and one row per test row in a
+    # file (read a block at a time): nothing for the rest of history
     n_train = len(train_idx)
     # the replay (both windows) runs in a process of its own: the engine's memory goes back to the system
     # when it ends, before the fits copy their rows (at 10 million, the engine and three fits beside it took
-    # 20.6 GB); it writes the rows into X (shared memory) and hands back what the decisions need beside them
-    X = feature_matrix(n_train + len(test_idx), len(names), shared=True)
-    slot = np.full(n, -1, dtype=np.int64)
-    slot[train_idx] = np.arange(n_train)
-    slot[test_idx] = n_train + np.arange(len(test_idx))
+    # 20.6 GB); it writes the rows into X (shared memory) and test_rows, and hands back what the decisions
+    # need beside them
+    X = feature_matrix(n_train, len(names), shared=True)
+    test_rows = RowFile(len(names))
+    try:
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[train_idx] = np.arange(n_train)
 
-    def work(say: Callable[[str], None]) -> DecisionContext:
-        if apart:
-            store.after_fork()
-        return _replay_windows(store, hist, engine, w, slot, X, rules, ring_min, t0, say)
+        def work(say: Callable[[str], None]) -> DecisionContext:
+            if apart:
+                store.after_fork()
+            # the replay's own engine: here (not apart), it goes when the replay ends
+            replayed = new_engine(overrides, label_delay_ms=label_delay_ms)
+            return _replay_windows(store, hist, replayed, w, slot, X, test_rows, rules, ring_min, t0, say)
 
-    context = run_apart(work, "replaying the backtest's windows", log) if apart else work(log)
-    del engine  # nothing reads the graph now
-    t_replay = time.perf_counter() - t0
-    log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
-    # the model and the baselines fit at once (each in a forked process, the baselines at a lower priority),
-    # then score the test rows
-    baselines = [tabular_names(engine_types), user_history_names(engine_types)]
-    test_rows = n_train + np.arange(len(test_idx))
-    fits = start_fits(X, np.arange(n_train), y_train, hist.ts[train_idx], names, baselines, test_rows,
-                      weight=draw.weight)
-    Xt = X[n_train:]
-    ring_of, hits_of, test_amounts = context.ring_of, context.hits_of, context.amounts
-    # every test row is scored; the metrics read the rows whose label is known in the end
-    judged = hist.label[test_idx] >= 0
-    y_test = hist.label[test_idx][judged].astype(int)
-    amounts = test_amounts[judged]
-    # the baselines are done first (fewer columns): their reports are made while the model still fits
-    with progress.phase(f"fitting the model and two baselines on {len(train_idx):,} rows"):
-        baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
-                            for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
-        clf, p = fits.result_of(0)
-    model = CompiledModel.from_classifier(clf)
-    learnt = np.array([names.index(f) for f in model.features], dtype=np.intp)  # the columns the model learnt from
-    t_train = time.perf_counter() - t0 - t_replay
-    log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
-    # each decision is written out as it is made and kept only as columns: its score, its decision and the
-    # rules it hit (a decision's dictionary, reasons and all, is about a kilobyte; millions of test rows)
-    score = np.empty(len(test_idx))
-    decision = np.empty(len(test_idx), dtype=np.int8)
-    hit_rows: dict[str, list[int]] = {}
-    with scores_file(scores_out, raw) as out, \
-            progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
-        for i, tx in hist.walk(w.test_start, w.test_end):
-            k = i - w.test_start
-            contrib = model_reasons(model, Xt[k][learnt], float(p[k]), review_t)
-            # with the rule hits given, decide reads features only to word the model's reasons
-            feats = dict(zip(names, Xt[k].tolist())) if contrib else {}
-            d = decide(feats, tx, float(p[k]), rules, contributions=contrib,
-                       review_threshold=review_t, block_threshold=block_t, hits=hits_of.get(k, []))
-            score[k] = d["score"]
-            decision[k] = DECISIONS.index(d["decision"])
-            for code in d["rule_hits"]:
-                hit_rows.setdefault(code, []).append(k)
-            if out is not None:
-                out.writerow([tx.transaction_id, f"{d['score']:.6f}", d["decision"],
-                              " | ".join(x["message"] for x in d["reasons"]), ring_of.get(k, "")])
-            if not k % progress.EVERY:
-                shown.update(k)
-        shown.update(len(test_idx))
-    hist.close()
-    log(f"decided the {len(test_idx):,} test transactions "
-        f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
-    place = np.cumsum(judged) - 1  # each test row's place among the judged ones
-    judged_hits = {c: place[np.asarray(rows)[judged[rows]]] for c, rows in hit_rows.items()}
-    report = evaluate(y_test, score[judged], (decision[judged], judged_hits), amounts, review_t, block_t,
-                      float(settings.get("weak_rule_multiple", overrides)))
-    report.update(baseline_reports)
-    report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
-    ap = report.get("average_precision")
-    for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
-        ap_base = report[base].get("average_precision")
-        report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
-    if draw.weight is not None:
-        report.update(train_rows_drawn=int(n_train), train_legitimate_rate=round(draw.rate, 6))
-    report.update(train_rows=int(len(candidates)), test_rows=int(len(test_idx)),
-                  test_rows_unlabelled=int((~judged).sum()),
-                  train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
-                  test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
-                  label_delay_ms=label_delay_ms, rules_version=rules.version,
-                  seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
-                           "total": round(time.perf_counter() - t0, 2)})
-    return report
+        context = run_apart(work, "replaying the backtest's windows", log) if apart else work(log)
+        t_replay = time.perf_counter() - t0
+        log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
+        # the model and the baselines fit at once (each in a forked process, the baselines at a lower priority),
+        # then score the test rows
+        baselines = [tabular_names(engine_types), user_history_names(engine_types)]
+        fits = start_fits(X, np.arange(n_train), y_train, hist.ts[train_idx], names, baselines, test_rows,
+                          weight=draw.weight)
+        ring_of, hits_of, test_amounts = context.ring_of, context.hits_of, context.amounts
+        # every test row is scored; the metrics read the rows whose label is known in the end
+        judged = hist.label[test_idx] >= 0
+        y_test = hist.label[test_idx][judged].astype(int)
+        amounts = test_amounts[judged]
+        # the baselines are done first (fewer columns): their reports are made while the model still fits
+        with progress.phase(f"fitting the model and two baselines on {len(train_idx):,} rows"):
+            baseline_reports = {key: evaluate(y_test, fits.result_of(k)[1][judged], None, amounts, review_t, block_t)
+                                for k, key in ((1, "tabular_only"), (2, "user_history_only"))}
+            clf, p = fits.result_of(0)
+        model = CompiledModel.from_classifier(clf)
+        learnt = np.array([names.index(f) for f in model.features], dtype=np.intp)  # the columns the model learnt from
+        t_train = time.perf_counter() - t0 - t_replay
+        log(f"trained and scored ({fits.how}) {t_train:.1f} s after the replay")
+        # each decision is written out as it is made and kept only as columns: its score, its decision and the
+        # rules it hit (a decision's dictionary, reasons and all, is about a kilobyte; millions of test rows)
+        score = np.empty(len(test_idx))
+        decision = np.empty(len(test_idx), dtype=np.int8)
+        hit_rows: dict[str, list[int]] = {}
+        with scores_file(scores_out, raw) as out, \
+                progress.phase("deciding", total=len(test_idx), unit="transactions") as shown:
+            for (i, tx), x in zip(hist.walk(w.test_start, w.test_end), test_rows.each()):
+                k = i - w.test_start
+                contrib = model_reasons(model, x[learnt], float(p[k]), review_t)
+                # with the rule hits given, decide reads features only to word the model's reasons
+                feats = dict(zip(names, x.tolist())) if contrib else {}
+                d = decide(feats, tx, float(p[k]), rules, contributions=contrib,
+                           review_threshold=review_t, block_threshold=block_t, hits=hits_of.get(k, []))
+                score[k] = d["score"]
+                decision[k] = DECISIONS.index(d["decision"])
+                for code in d["rule_hits"]:
+                    hit_rows.setdefault(code, []).append(k)
+                if out is not None:
+                    out.writerow([tx.transaction_id, f"{d['score']:.6f}", d["decision"],
+                                  " | ".join(x["message"] for x in d["reasons"]), ring_of.get(k, "")])
+                if not k % progress.EVERY:
+                    shown.update(k)
+            shown.update(len(test_idx))
+        hist.close()
+        log(f"decided the {len(test_idx):,} test transactions "
+            f"{time.perf_counter() - t0 - t_replay - t_train:.1f} s after training")
+        place = np.cumsum(judged) - 1  # each test row's place among the judged ones
+        judged_hits = {c: place[np.asarray(rows)[judged[rows]]] for c, rows in hit_rows.items()}
+        report = evaluate(y_test, score[judged], (decision[judged], judged_hits), amounts, review_t, block_t,
+                          float(settings.get("weak_rule_multiple", overrides)))
+        report.update(baseline_reports)
+        report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
+        ap = report.get("average_precision")
+        for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
+            ap_base = report[base].get("average_precision")
+            report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
+        if draw.weight is not None:
+            report.update(train_rows_drawn=int(n_train), train_legitimate_rate=round(draw.rate, 6))
+        report.update(train_rows=int(len(candidates)), test_rows=int(len(test_idx)),
+                      test_rows_unlabelled=int((~judged).sum()),
+                      train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
+                      test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
+                      label_delay_ms=label_delay_ms, rules_version=rules.version,
+                      seconds={"replay": round(t_replay, 2), "train": round(t_train, 2),
+                               "total": round(time.perf_counter() - t0, 2)})
+        return report
+    finally:
+        test_rows.close()
 
 
 @dataclass
@@ -212,19 +218,22 @@ class DecisionContext:
 
 
 def _replay_windows(store: GraphStore, hist: Any, engine: Any, w: Window, slot: np.ndarray, X: np.ndarray,
-                    rules: RuleSet, ring_min: int, t0: float, log: Callable[[str], None]) -> DecisionContext:
+                    test_rows: RowFile, rules: RuleSet, ring_min: int, t0: float,
+                    log: Callable[[str], None]) -> DecisionContext:
     """Replay history up to the end of the test window through ``engine``, writing the feature rows of the
-    transactions with a ``slot`` into ``X``; each test row's rule hits are read from the row as served."""
+    training transactions with a ``slot`` into ``X`` and every test row into ``test_rows``; each test row's
+    rule hits are read from the row as served."""
     names = row_names(engine)
-    context = DecisionContext({}, {}, np.empty(w.test_end - w.test_start))
+    n_test = w.test_end - w.test_start
+    context = DecisionContext({}, {}, np.empty(n_test))
     queue_store_labels(store, engine, hist)
 
     def keep(i: int, tx: Any, row: list[float]) -> None:
         X[slot[i]] = row
 
     def keep_test(i: int, tx: Any, row: list[float]) -> None:
-        X[slot[i]] = row
         k = i - w.test_start
+        put(k, row)
         ctx = ring_context(engine, tx, None, ring_min)
         if ctx is not None:
             context.ring_of[k] = ctx["ring_id"]
@@ -240,9 +249,10 @@ def _replay_windows(store: GraphStore, hist: Any, engine: Any, w: Window, slot: 
     log(f"replayed the {w.train_end:,} transactions up to the test window in {time.perf_counter() - t0:.1f} s")
     is_test = np.zeros(len(slot), dtype=bool)
     is_test[w.test_start:w.test_end] = True
-    for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=flags(is_test),
-                    on_values=keep_test, describe="replaying the test window"):
-        pass
+    with test_rows.writer(total=n_test) as put:
+        for _ in replay(store, hist, engine, start=w.train_end, stop=w.test_end, want=flags(is_test),
+                        on_values=keep_test, describe="replaying the test window"):
+            pass
     hist.close()  # end the read (a window that stops before the end left it open)
     return context
 
@@ -276,30 +286,27 @@ def _fit_one(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, n
 PREDICT_ROWS = 65_536
 
 
-def _predict(clf: Any, X: np.ndarray, test_idx: np.ndarray, names: list[str], cols: list[str]) -> np.ndarray:
-    """The fitted classifier's probabilities for the rows ``test_idx`` of ``X``, :data:`PREDICT_ROWS` at a
-    time: the model through its compiled form (as serving scores), the baselines through scikit-learn."""
+def _predict(clf: Any, test_rows: RowFile, names: list[str], cols: list[str]) -> np.ndarray:
+    """The fitted classifier's probabilities for ``test_rows``, read :data:`PREDICT_ROWS` at a time: the model
+    through its compiled form (as serving scores), the baselines through scikit-learn."""
     import pandas as pd
 
     from .classifier import CompiledModel
 
     model = CompiledModel.from_classifier(clf) if cols == names else None
     at = np.array([names.index(c) for c in (model.features if model is not None else cols)], dtype=np.intp)
-    out = np.empty(len(test_idx))
-    for lo in range(0, len(test_idx), PREDICT_ROWS):
-        sub = X[np.ix_(test_idx[lo:lo + PREDICT_ROWS], at)]
+    out = np.empty(len(test_rows))
+    for lo, block in test_rows.blocks(PREDICT_ROWS):
+        sub = block[:, at]
         out[lo:lo + len(sub)] = model.predict_many(sub) if model is not None else \
             clf.predict_proba(pd.DataFrame(sub, columns=cols))[:, 1]
     return out
 
 
 def _fit_and_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-                     test_idx: np.ndarray, weight: np.ndarray | None, cols: list[str],
-                     ready: Any = None) -> tuple[Any, np.ndarray]:
+                     test_rows: RowFile, weight: np.ndarray | None, cols: list[str]) -> tuple[Any, np.ndarray]:
     clf = _fit_one(X, idx, y, times, names, cols, weight)
-    if ready is not None:
-        ready.wait()  # the parent has written the test rows
-    return clf, _predict(clf, X, test_idx, names, cols)
+    return clf, _predict(clf, test_rows, names, cols)
 
 
 #: Scheduling priority of the baselines' fitting processes, below the model's and the replay's: they only
@@ -308,7 +315,7 @@ def _fit_and_predict(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.nd
 BASELINE_NICE = 10
 
 
-def _fit_child(conn: Any, ready: Any, nice: int, *args: Any) -> None:
+def _fit_child(conn: Any, nice: int, *args: Any) -> None:
     if nice:
         try:
             os.nice(nice)
@@ -320,7 +327,7 @@ def _fit_child(conn: Any, ready: Any, nice: int, *args: Any) -> None:
         # one OpenMP thread for the fit and the predictions: a forked child must not use the thread pool of
         # a parent that had started one (libgomp's pool does not survive fork; its threads would wait forever)
         with threadpool_limits(limits=1, user_api="openmp"):
-            out: Any = ("ok", _fit_and_predict(*args, ready=ready))  # type: ignore[misc]
+            out: Any = ("ok", _fit_and_predict(*args))
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
         out = ("error", e)
     try:
@@ -333,12 +340,11 @@ class Fits:
     """The backtest's fits (the model and its baselines) and their scores of the test rows,
     each in a forked process, or, where fork is missing (or ``X`` is not shared memory), run on demand.
 
-    Forking shares the feature matrix with the children without copying it; the parent keeps replaying
-    the test window meanwhile, writing its rows into ``X`` (made by
-    :func:`~graphfraud.training.feature_matrix` with ``shared=True``), then calls
-    :meth:`rows_ready`; each child, its fit done, scores those rows (the baselines while the model is
-    still fitting). Each process fits or replays with one thread, so the fits and the replay share the
-    machine's cores without OpenMP oversubscribing them; the baselines run at a lower priority
+    Forking shares the training rows ``X`` (made by :func:`~graphfraud.training.feature_matrix` with
+    ``shared=True``) with the children without copying them; each child, its fit done, scores the test rows
+    (a :class:`~graphfraud.training.RowFile`, a block at a time; the baselines while the model is still
+    fitting). Each process fits with one thread, so the fits share the machine's cores without OpenMP
+    oversubscribing them; the baselines run at a lower priority
     (:data:`BASELINE_NICE`), since the model's fit is what the report waits for last. If a child dies (say,
     killed for memory), :meth:`result_of` fits and scores that model in this process.
     """
@@ -348,7 +354,6 @@ class Fits:
         self.columns = columns
         self.how = "in process"
         self.jobs: list[tuple[Any, Any]] = []
-        self.ready: Any = None
         self.done: dict[int, tuple[Any, np.ndarray]] = {}
 
     def start(self) -> "Fits":
@@ -358,13 +363,12 @@ class Fits:
         if "fork" not in mp.get_all_start_methods() or not _is_shared(self.args[0]):
             return self
         ctx = mp.get_context("fork")
-        self.ready = ctx.Event()
         gc.freeze()  # the children's collections then leave the parent's objects (and their pages) alone
         try:
             for k, cols in enumerate(self.columns):
                 conn, child = ctx.Pipe(duplex=False)
                 nice = BASELINE_NICE if k else 0  # the model first; the baselines only feed the report
-                proc = ctx.Process(target=_fit_child, args=(child, self.ready, nice, *self.args, cols), daemon=True,
+                proc = ctx.Process(target=_fit_child, args=(child, nice, *self.args, cols), daemon=True,
                                    name="graphfraud-backtest-fit")
                 proc.start()
                 child.close()
@@ -374,18 +378,12 @@ class Fits:
         self.how = "in forked processes"
         return self
 
-    def rows_ready(self) -> None:
-        """The test rows of ``X`` are written: the children may score them."""
-        if self.ready is not None:
-            self.ready.set()
-
     def result(self) -> tuple[tuple[Any, np.ndarray], ...]:
         """``(classifier, its test scores)`` per column set, in the order given: the model first."""
         return tuple(self.result_of(k) for k in range(len(self.columns)))
 
     def result_of(self, k: int) -> tuple[Any, np.ndarray]:
         """``(classifier, its test scores)`` of the ``k``-th column set, waiting for that fit only."""
-        self.rows_ready()
         if k in self.done:
             return self.done[k]
         cols = self.columns[k]
@@ -411,11 +409,10 @@ class Fits:
 
 
 def start_fits(X: np.ndarray, idx: np.ndarray, y: np.ndarray, times: np.ndarray, names: list[str],
-               baselines: list[list[str]], test_idx: np.ndarray, weight: np.ndarray | None = None) -> Fits:
+               baselines: list[list[str]], test_rows: RowFile, weight: np.ndarray | None = None) -> Fits:
     """Start fitting the model and each baseline (its columns) on ``X[idx]`` (rows drawn with ``weight``),
-    each then scoring ``X[test_idx]`` once :meth:`Fits.rows_ready` says those rows are written; collect with
-    ``.result()``."""
-    return Fits((X, idx, y, times, names, test_idx, weight), [names, *baselines]).start()
+    each then scoring ``test_rows``; collect with ``.result()``."""
+    return Fits((X, idx, y, times, names, test_rows, weight), [names, *baselines]).start()
 
 
 #: Decisions in the order their codes are kept in.

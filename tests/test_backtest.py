@@ -10,7 +10,16 @@ from graphfraud.backtest import _fit_one, run_backtest, start_fits
 from graphfraud.schema import validate_frame
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
-from graphfraud.training import feature_matrix
+from graphfraud.training import RowFile, feature_matrix
+
+
+def row_file(rows: np.ndarray) -> RowFile:
+    """``rows`` written to a :class:`RowFile`, as the backtest's replay writes its test rows."""
+    out = RowFile(rows.shape[1])
+    with out.writer(total=len(rows)) as put:
+        for k, row in enumerate(rows):
+            put(k, row)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +45,22 @@ def test_backtest_scores_every_test_row(store: Any, tmp_path: Any) -> None:
     assert report["train_rows"] > 0
 
 
-def test_fits_beside_the_replay_equal_fits_in_process() -> None:
-    """The forked fits learn from the rows written before the fork and score the test rows written after
-    it (shared memory), exactly as fitting and scoring in this process does."""
+def test_forked_fits_equal_fits_in_process() -> None:
+    """The forked fits learn from the shared training rows and score the test rows from their file, exactly as
+    fitting and scoring in this process does."""
     rng = np.random.default_rng(0)
     data = rng.normal(size=(1200, 5)).astype(np.float32)  # the backtest's matrices are float32
     data[rng.random(data.shape) < 0.1] = np.nan
     y = (np.nan_to_num(data[:, 0]) + rng.normal(scale=0.5, size=1200) > 1.6).astype(int)
     idx, test_idx = np.arange(100, 900), np.arange(900, 1200)
-    X = feature_matrix(*data.shape, shared=True)
-    X[:900] = data[:900]  # the test rows are not written yet when the fits start
+    X = feature_matrix(900, data.shape[1], shared=True)
+    X[:] = data[:900]
     names = ["a", "b", "c", "d", "e"]
-    fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, [["a", "b"]], test_idx)
+    tests = row_file(data[test_idx])
+    fits = start_fits(X, idx, y[idx], np.arange(len(idx)), names, [["a", "b"]], tests)
     assert len(fits.jobs) == 2  # one forked process per model where fork exists (Linux)
-    X[900:] = data[900:]
-    fits.rows_ready()
     (clf, p), (tab, p_tab) = fits.result()
+    tests.close()
     ref, ref_tab = _fit_one(data, idx, y[idx], np.arange(len(idx)), names, names), \
         _fit_one(data, idx, y[idx], np.arange(len(idx)), names, ["a", "b"])
     import pandas as pd
@@ -68,17 +77,67 @@ def test_fits_in_process_without_shared_rows() -> None:
     X = np.zeros((60, 2))
     X[:, 0] = np.arange(60) % 2
     y = (np.arange(60) % 2).astype(int)
-    fits = start_fits(X, np.arange(40), y[:40], np.arange(40), ["a", "b"], [["a"]], np.arange(40, 60))
+    tests = row_file(X[40:])
+    fits = start_fits(X, np.arange(40), y[:40], np.arange(40), ["a", "b"], [["a"]], tests)
     assert fits.jobs == [] and fits.how == "in process"
     (_, p), (_, p_tab) = fits.result()
+    tests.close()
     assert p.shape == p_tab.shape == (20,) and np.isfinite(p).all() and np.isfinite(p_tab).all()
 
 
 def test_a_failed_fit_in_the_child_is_raised_here() -> None:
     y = np.zeros(50, dtype=int)  # one class: the classifier refuses it
-    fits = start_fits(feature_matrix(50, 2, shared=True), np.arange(50), y, np.arange(50), ["a", "b"], [["a"]], np.arange(0))
+    tests = row_file(np.zeros((0, 2)))
+    fits = start_fits(feature_matrix(50, 2, shared=True), np.arange(50), y, np.arange(50), ["a", "b"], [["a"]], tests)
     with pytest.raises(ValueError, match="2 classes"):
         fits.result()
+    tests.close()
+
+
+def test_row_file_keeps_rows_in_order_with_gaps_as_nan_and_refuses_a_row_out_of_order(monkeypatch: Any) -> None:
+    import os
+
+    monkeypatch.setattr(RowFile, "BLOCK", 4)  # rows cross several buffered blocks
+    rng = np.random.default_rng(2)
+    rows = rng.normal(size=(23, 3)).astype(np.float32)
+    kept = [0, 1, 2, 7, 8, 9, 10, 11, 12, 18]  # gaps inside a block, a whole block skipped, rows left at the end
+    f = RowFile(3)
+    with f.writer(total=23) as put:
+        for k in kept:
+            put(k, rows[k].tolist())
+    want = np.full_like(rows, np.nan)
+    want[kept] = rows[kept]
+    assert len(f) == 23
+    np.testing.assert_array_equal(np.stack(list(f.each())), want)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in f.blocks(5)]), want)
+    assert [lo for lo, _ in f.blocks(5)] == [0, 5, 10, 15, 20]
+    np.testing.assert_array_equal(f.read(7, 9), rows[7:9])
+    with pytest.raises(ValueError, match="row 3 comes after row 4"):
+        with f.writer(total=6) as put:
+            put(4, rows[4])
+            put(3, rows[3])
+    f.close()
+    assert not os.path.exists(f.path)
+    f.close()  # twice is harmless
+
+
+def test_the_backtest_leaves_no_row_file_behind(store: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    """The test rows' file goes when the backtest ends, and when it fails after the replay."""
+    import tempfile
+
+    import graphfraud.backtest as bt
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    run_backtest(store, train_frac=0.6)
+    assert list(tmp_path.iterdir()) == []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("fit failed")
+
+    monkeypatch.setattr(bt, "start_fits", broken)
+    with pytest.raises(RuntimeError, match="fit failed"):
+        run_backtest(store, train_frac=0.6)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- past train_max_rows: legitimate rows drawn
@@ -259,9 +318,11 @@ def test_test_rows_are_scored_a_block_at_a_time_with_the_same_scores(monkeypatch
     y = (np.nan_to_num(X[:, 0]) > 0.8).astype(int)
     names, idx, test_idx = ["a", "b", "c"], np.arange(400), np.arange(400, 700)
     model, base = _fit_one(X, idx, y[idx], idx, names, names), _fit_one(X, idx, y[idx], idx, names, ["b", "a"])
-    whole = [bt._predict(clf, X, test_idx, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
+    tests = row_file(X[test_idx])
+    whole = [bt._predict(clf, tests, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
     monkeypatch.setattr(bt, "PREDICT_ROWS", 7)
-    blocks = [bt._predict(clf, X, test_idx, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
+    blocks = [bt._predict(clf, tests, names, cols) for clf, cols in ((model, names), (base, ["b", "a"]))]
+    tests.close()
     for w, b in zip(whole, blocks):
         assert w.shape == (300,) and len(np.unique(w)) > 1
         np.testing.assert_array_equal(w, b)
