@@ -191,7 +191,7 @@ def serve(gf: list[str], store: str, env: dict[str, str], name: str) -> dict[str
                                   "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ok = 0
     try:
-        while ok < 20 and time.perf_counter() - t < 900:  # 20 answers in a row: both workers are ready
+        while ok < 20 and time.perf_counter() - t < 3600:  # 20 answers in a row: both workers are ready
             if proc.poll() is not None:
                 raise SystemExit(f"[{name}] serve exited with {proc.returncode} before it was ready")
             try:
@@ -205,7 +205,7 @@ def serve(gf: list[str], store: str, env: dict[str, str], name: str) -> dict[str
         # workers' memory has stopped changing for 5 s
         kids: list[int] = []
         last, still = None, 0.0
-        while still < 5 and time.perf_counter() - t < 900:
+        while still < 5 and time.perf_counter() - t - ready < 900:
             time.sleep(0.5)
             kids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid)
             now = [round(_memory(k)[0]) for k in kids]

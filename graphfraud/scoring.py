@@ -317,10 +317,11 @@ def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None
     before starting its workers, so each worker starts from it). With ``keep``, the engine also stays in
     this process for the workers it forks next (:func:`graphfraud.graph.persist.keep_for_workers`): they
     start without reading the file and share its pages. Returns the sequence number covered."""
-    from .graph.persist import keep_for_workers, save_engine
+    from .graph.persist import is_saved, keep_for_workers, save_engine
 
     scorer = Scorer(store, overrides=overrides)
-    save_engine(store, scorer.engine)
+    if not is_saved(store, scorer.engine):  # written once (at ten million, 2.7 GB and a minute or more)
+        save_engine(store, scorer.engine)
     if keep:
         keep_for_workers(store, scorer.engine)
     return scorer.engine.seq

@@ -80,6 +80,31 @@ def test_engine_snapshot_is_used_only_when_signed_by_the_store_and_written_by_th
     data[-10] ^= 0xFF
     Path(path).write_bytes(bytes(data))
     assert persist.load_engine(store, fresh) is None
+    # cut short, or empty: ignored as well
+    for cut in (len(data) // 2, len(persist.MAGIC) + 70, len(persist.MAGIC), 0):
+        Path(path).write_bytes(bytes(data[:cut]))
+        assert persist.load_engine(store, fresh) is None
+    store.close()
+
+
+def test_serve_writes_the_engine_snapshot_only_when_it_is_behind(tmp_path: Path, monkeypatch) -> None:
+    """Each ``serve`` start prepares the engine; the snapshot file (gigabytes at ten million transactions)
+    is written when it does not hold that engine already: the first time, and after new transactions."""
+    from graphfraud.graph import persist
+    from graphfraud.scoring import prepare_engine
+
+    store = open_store(str(tmp_path / "n.db"))
+    for i in range(30):
+        store.add_transaction(_tx(i))
+    wrote: list[int] = []
+    real_save = persist.save_engine
+    monkeypatch.setattr(persist, "save_engine", lambda st, e: wrote.append(e.seq) or real_save(st, e))
+    first = prepare_engine(store)
+    assert persist.is_saved(store, persist.load_engine(store, build_engine(store)))
+    assert prepare_engine(store) == first and len(wrote) == 1  # loaded, nothing new: not written again
+    store.add_transaction(_tx(30))
+    assert prepare_engine(store) > first and wrote[-1] > first and len(wrote) == 2
+    assert prepare_engine(store, overrides={"hub_limits": "default=3"}) and len(wrote) == 3  # other settings
     store.close()
 
 

@@ -17,10 +17,12 @@ upgrade): its fingerprint carries a hash of the modules whose classes the pickle
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import hmac
 import inspect
 import json
+import mmap
 import os
 import pickle
 import tempfile
@@ -31,6 +33,8 @@ from ..storage.roles import GraphStore
 from .engine import GraphEngine
 
 MAGIC = b"GFENGINE1\n"
+MAC_LEN = 64  # HMAC-SHA256 in hex
+MAX_HEAD = 1 << 20  # the settings line after it
 #: An engine this process built before forking its serving workers, per store: each worker takes it once
 #: (:func:`inherited_engine`) and shares its memory pages with the others until it writes to them.
 _FOR_WORKERS: dict[str, tuple[str, GraphEngine]] = {}
@@ -102,20 +106,48 @@ def save_engine(store: GraphStore, engine: GraphEngine) -> str:
 
     purge_legacy_secrets(store)  # a store from an earlier version held the key in clear
     path = snapshot_path(store)
-    body = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
     head = json.dumps({"seq": engine.seq, "fingerprint": fingerprint(engine)}).encode() + b"\n"
-    mac = hmac.new(_key(store), head + body, hashlib.sha256).hexdigest().encode() + b"\n"
+    mac = hmac.new(_key(store), head, hashlib.sha256)
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".engine-")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + mac + head + body)
+            # the pickle streams to the file through the signature (no copy of it in memory: gigabytes at
+            # ten million transactions); the signature's place is written first and filled in at the end
+            fh.write(MAGIC + b"0" * MAC_LEN + b"\n" + head)
+            pickle.dump(engine, _Signing(fh, mac), protocol=pickle.HIGHEST_PROTOCOL)
+            fh.seek(len(MAGIC))
+            fh.write(mac.hexdigest().encode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+class _Signing:
+    """A file to write to that signs what passes through it."""
+
+    def __init__(self, fh: Any, mac: Any):
+        self.fh, self.mac = fh, mac
+
+    def write(self, data: Any) -> int:
+        self.mac.update(data)
+        return self.fh.write(data)
+
+
+def is_saved(store: GraphStore, engine: GraphEngine) -> bool:
+    """Whether the snapshot file says it holds ``engine``'s state (same sequence number and settings): then
+    there is nothing to write. Only a hint (the signature is checked when the file is read)."""
+    try:
+        with open(snapshot_path(store), "rb") as fh:
+            start = fh.read(len(MAGIC) + MAC_LEN + 1 + MAX_HEAD)
+        head = start[len(MAGIC) + MAC_LEN + 1:].partition(b"\n")[0]
+        meta = json.loads(head) if start.startswith(MAGIC) else {}
+    except (OSError, ValueError):
+        return False
+    return meta.get("seq") == engine.seq and meta.get("fingerprint") == fingerprint(engine)
 
 
 def keep_for_workers(store: GraphStore, engine: GraphEngine) -> None:
@@ -140,23 +172,45 @@ def load_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
     path = snapshot_path(store)
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            if os.fstat(fh.fileno()).st_size <= len(MAGIC) + MAC_LEN + 1:
+                return None
+            # mapped, not read: the file's pages are the page cache's, and nothing is copied before unpickling
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError:
         return None
-    if not data.startswith(MAGIC):
+    with data, memoryview(data) as view:
+        return _check_and_load(store, expected, view)
+
+
+def _check_and_load(store: GraphStore, expected: GraphEngine, view: memoryview) -> GraphEngine | None:
+    if view[:len(MAGIC)] != MAGIC:
         return None
     try:
         key = _key(store)
     except OSError:  # no secret to check it with (an unwritable folder): rebuild instead
         return None
-    rest = data[len(MAGIC):]
-    mac, _, rest = rest.partition(b"\n")
-    head, _, body = rest.partition(b"\n")
-    want = hmac.new(key, head + b"\n" + body, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(mac, want):
+    at = len(MAGIC)
+    mac, at = bytes(view[at:at + MAC_LEN]), at + MAC_LEN + 1
+    end = bytes(view[at:at + MAX_HEAD]).find(b"\n")
+    if end < 0:
         return None
-    meta = json.loads(head)
+    head, body = view[at:at + end + 1], view[at + end + 1:]
+    want = hmac.new(key, head, hashlib.sha256)
+    want.update(body)
+    if not hmac.compare_digest(mac, want.hexdigest().encode()):
+        return None
+    meta = json.loads(bytes(head))
     if meta.get("fingerprint") != fingerprint(expected) or int(meta.get("seq", 0)) > store.last_seq():
         return None
-    engine = pickle.loads(body)  # noqa: S301 - authenticated above with the store's secret
+    # the engine is millions of objects that live as long as the process: the cyclic collector is kept out
+    # of the unpickling (at ten million transactions, 15 million objects: 37 s without it, 62 s with it) and
+    # the objects are frozen (never walked by a collection) once made
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        engine = pickle.loads(body)  # noqa: S301 - authenticated above with the store's secret
+    finally:
+        if was:
+            gc.enable()
+    gc.freeze()
     return engine if isinstance(engine, GraphEngine) else None
