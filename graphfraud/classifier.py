@@ -641,6 +641,28 @@ def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np
     return taken
 
 
+#: Rows converted at a time by :func:`_booster_input`.
+_BLOCK = 65_536
+
+
+def _booster_input(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``X[rows][:, cols]`` as the booster reads it (float64: scikit-learn's boosters copy anything else to
+    float64), made a block at a time into one array, so a float32 ``X`` is not first copied as float32 (at ten
+    million transactions, 1.2 GB of a fit's 5.5 GB); and which of its columns hold no value at all."""
+    if X.dtype == np.float64:
+        taken = _take(X, rows, cols)
+        return taken, np.isnan(taken).all(axis=0)
+    n = X.shape[0] if rows is None else len(rows)
+    out = np.empty((n, X.shape[1] if cols is None else len(cols)), dtype=np.float64)
+    has_value = np.zeros(out.shape[1], dtype=bool)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        part = X[lo:hi] if rows is None else X[rows[lo:hi]]
+        out[lo:hi] = part if cols is None else part[:, cols]
+        has_value |= ~np.isnan(out[lo:hi]).all(axis=0)
+    return out, ~has_value
+
+
 class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn has no stubs
     """Gradient-boosted trees for rare fraud, with probabilities calibrated on the latest training slice.
 
@@ -874,8 +896,7 @@ class GraphFraudClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
         if len(np.unique(y01[sub])) < 2:  # too few rows drawn to hold both classes: use them all
             sub = rows
         whole = len(sub) == len(y01)
-        Xs = _take(X, None if whole else sub, cols)
-        empty = np.isnan(Xs).all(axis=0)
+        Xs, empty = _booster_input(X, None if whole else sub, cols)
         if empty.any():  # a column with values only outside these rows: constant here, so it cannot split
             if Xs is X:
                 Xs = Xs.copy()
