@@ -26,7 +26,7 @@ import mmap
 import os
 import pickle
 import tempfile
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..output import private_dir
 from ..storage.roles import GraphStore
@@ -129,7 +129,7 @@ def save_engine(store: GraphStore, engine: GraphEngine) -> str:
 class _Signing:
     """A file to write to that signs what passes through it."""
 
-    def __init__(self, fh: Any, mac: Any):
+    def __init__(self, fh: BinaryIO, mac: hmac.HMAC):
         self.fh, self.mac = fh, mac
 
     def write(self, data: Any) -> int:
