@@ -35,6 +35,17 @@ from .engine import GraphEngine
 MAGIC = b"GFENGINE1\n"
 MAC_LEN = 64  # HMAC-SHA256 in hex
 MAX_HEAD = 1 << 20  # the settings line after it
+HEADER_MAX = len(MAGIC) + MAC_LEN + 1 + MAX_HEAD
+
+
+def _header(start: bytes) -> tuple[bytes, bytes] | None:
+    """The signature and the settings line (with its newline) of a snapshot file, from its first
+    :data:`HEADER_MAX` bytes; ``None`` when it is not one."""
+    at = len(MAGIC) + MAC_LEN + 1
+    end = start.find(b"\n", at, at + MAX_HEAD)
+    if not start.startswith(MAGIC) or end < 0:
+        return None
+    return start[len(MAGIC):len(MAGIC) + MAC_LEN], start[at:end + 1]
 #: An engine this process built before forking its serving workers, per store: each worker takes it once
 #: (:func:`inherited_engine`) and shares its memory pages with the others until it writes to them.
 _FOR_WORKERS: dict[str, tuple[str, GraphEngine]] = {}
@@ -142,9 +153,8 @@ def is_saved(store: GraphStore, engine: GraphEngine) -> bool:
     there is nothing to write. Only a hint (the signature is checked when the file is read)."""
     try:
         with open(snapshot_path(store), "rb") as fh:
-            start = fh.read(len(MAGIC) + MAC_LEN + 1 + MAX_HEAD)
-        head = start[len(MAGIC) + MAC_LEN + 1:].partition(b"\n")[0]
-        meta = json.loads(head) if start.startswith(MAGIC) else {}
+            got = _header(fh.read(HEADER_MAX))
+        meta = json.loads(got[1]) if got is not None else {}
     except (OSError, ValueError):
         return False
     return meta.get("seq") == engine.seq and meta.get("fingerprint") == fingerprint(engine)
@@ -183,23 +193,20 @@ def load_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
 
 
 def _check_and_load(store: GraphStore, expected: GraphEngine, view: memoryview) -> GraphEngine | None:
-    if view[:len(MAGIC)] != MAGIC:
+    got = _header(bytes(view[:HEADER_MAX]))
+    if got is None:
         return None
     try:
         key = _key(store)
     except OSError:  # no secret to check it with (an unwritable folder): rebuild instead
         return None
-    at = len(MAGIC)
-    mac, at = bytes(view[at:at + MAC_LEN]), at + MAC_LEN + 1
-    end = bytes(view[at:at + MAX_HEAD]).find(b"\n")
-    if end < 0:
-        return None
-    head, body = view[at:at + end + 1], view[at + end + 1:]
+    mac, head = got
+    body = view[len(MAGIC) + MAC_LEN + 1 + len(head):]
     want = hmac.new(key, head, hashlib.sha256)
     want.update(body)
     if not hmac.compare_digest(mac, want.hexdigest().encode()):
         return None
-    meta = json.loads(bytes(head))
+    meta = json.loads(head)
     if meta.get("fingerprint") != fingerprint(expected) or int(meta.get("seq", 0)) > store.last_seq():
         return None
     # the engine is millions of objects that live as long as the process: the cyclic collector is kept out
