@@ -5,6 +5,7 @@ Reproduce::
 
     .venv/bin/python bench/bench_features.py --users 70000            # about 1,000,000 transactions
     .venv/bin/python bench/bench_features.py --users 10000 --backtest
+    .venv/bin/python bench/bench_features.py --users 10000 --profile mules     # with transfers (issue 15)
 
 Targets: point-in-time features >= 30,000 transactions/s; a backtest over 1,000,000 transactions
 <= 120 s. networkx is the correctness reference; its time for the same whole-graph features (connected
@@ -26,6 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=70000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", default="rings", help="the world's generate --profile (mules: with transfers)")
     ap.add_argument("--backtest", action="store_true", help="also time graphfraud backtest end to end")
     args = ap.parse_args()
     from graphfraud.graph.features import compute_features, feature_row
@@ -39,7 +41,8 @@ def main() -> None:
     gf = os.path.join(os.path.dirname(sys.executable), "graphfraud")
     work = tempfile.mkdtemp(prefix="gf-bench-features-")
     csv = os.path.join(work, "transactions.csv")
-    subprocess.run([gf, "generate", csv, "--users", str(args.users), "--seed", str(args.seed)], check=True,
+    subprocess.run([gf, "generate", csv, "--users", str(args.users), "--seed", str(args.seed),
+                    "--profile", args.profile], check=True,
                    stdout=subprocess.DEVNULL)
     store = open_store(os.path.join(work, "s.db"))
     load_file(csv, store, progress=False)
@@ -66,7 +69,9 @@ def main() -> None:
                 compute_features(engine, tx)
                 t_dict += pc() - e
     total = t_adv + t_feat + t_apply
-    print(f"transactions {n:,}; machine load average {os.getloadavg()[0]:.1f}")
+    transfers = len(engine.flows.src) if engine.flows is not None else 0
+    print(f"transactions {n:,} ({args.profile} world, {transfers:,} transfers between users); "
+          f"machine load average {os.getloadavg()[0]:.1f}")
     print(f"point-in-time features: {n / t_feat:,.0f} tx/s (feature_row alone, {t_feat / n * 1e6:.1f} µs); "
           f"as a dict (compute_features, the API's form) {t_dict / ((n + 9) // 10) * 1e6:.1f} µs; "
           f"replay with apply and {engine.snapshot_version} scheduled snapshots: {n / total:,.0f} tx/s "
