@@ -38,7 +38,7 @@ from .graph.build import new_engine
 from .scoring import decide, model_reasons, ring_context, rule_hits
 from .storage.roles import GraphStore
 from .training import (RowFile, draw_rows, feature_matrix, fit_classifier, flags, load_history, queue_store_labels,
-                       replay)
+                       replay, row_slots)
 
 
 @dataclass
@@ -110,6 +110,8 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     candidates = span[(hist.label[span] >= 0) & (hist.known_at[span] <= test_time)]
     draw = draw_rows(candidates, hist.label[candidates], int(settings.get("train_max_rows", overrides)))
     train_idx = draw.index
+    n_candidates = len(candidates)
+    del span, candidates  # 16 bytes a training-window transaction the replay (forked below) would carry
     test_idx = np.arange(w.test_start, w.test_end)
     y_train = hist.label[train_idx].astype(int)
     if y_train.sum() == 0 or y_train.sum() == len(y_train):
@@ -125,8 +127,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     X = feature_matrix(n_train, len(names), shared=True)
     test_rows = RowFile(len(names))
     try:
-        slot = np.full(n, -1, dtype=np.int64)
-        slot[train_idx] = np.arange(n_train)
+        slot = row_slots(n, train_idx)
 
         def work(say: Callable[[str], None]) -> DecisionContext:
             if apart:
@@ -196,7 +197,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
             report[key] = round(ap / ap_base, 3) if ap is not None and ap_base else None
         if draw.weight is not None:
             report.update(train_rows_drawn=int(n_train), train_legitimate_rate=round(draw.rate, 6))
-        report.update(train_rows=int(len(candidates)), test_rows=int(len(test_idx)),
+        report.update(train_rows=n_candidates, test_rows=int(len(test_idx)),
                       test_rows_unlabelled=int((~judged).sum()),
                       train_window=[int(hist.ts[w.train_start]), int(hist.ts[w.train_end - 1])],
                       test_window=[int(hist.ts[w.test_start]), int(hist.ts[w.test_end - 1])],
