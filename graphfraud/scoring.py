@@ -162,12 +162,6 @@ def model_reasons(model: Any, x: Any, probability: float, review_threshold: floa
     return list(model.explain_one(x, top=N_MODEL_REASONS, positive_only=True))
 
 
-def stored_features(features: Mapping[str, Any]) -> dict[str, Any]:
-    """A decision record's features as stored (JSON): NaN (unknown) as null. ``v == v`` is false for NaN
-    only: one comparison a feature, not a type check and a call."""
-    return {k: (v if v == v else None) for k, v in features.items()}
-
-
 def rule_hits(features: Mapping[str, float], tx: Transaction, rules: RuleSet) -> list[Hit]:
     """The rules that fire for ``tx`` with these features (what :func:`decide` combines)."""
     context = {"user_id": tx.user_id, "card_id": tx.card_id, "device_id": tx.device_id, "ip": tx.ip,
@@ -486,7 +480,7 @@ class Scorer:
         record = dict(out)
         if scored_by is not None:
             record["scored_by"] = scored_by
-        record["features"] = stored_features(out["features"])
+        # the store writes unknown features (NaN) as null (storage.base.to_json)
         # the write runs outside the engine lock, so another request thread can be evaluated meanwhile;
         # the store orders writers, and the engine takes them in the store's order below
         seq, stored = self.store.add_transaction(tx, record)
@@ -522,7 +516,6 @@ class Scorer:
             # features include it once; it is not applied again) and keep that as its decision
             out = self.evaluate(tx)
             record = dict(out)
-            record["features"] = stored_features(out["features"])
             record["scored_after_load"] = True
             stored = self.store.add_decision(tx.transaction_id, record)
         return self._response(stored, replay=True)

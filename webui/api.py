@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.neighbourhood import neighbourhood
 from graphfraud.schema import check_name, stored_identifier, validate_label, validate_record
+from graphfraud.storage.base import to_json
 
 from .auth import authenticate, key_from_headers
 from .errors import ApiError, error_body, status_for
@@ -38,17 +39,8 @@ def state() -> Any:
     return current_app.extensions["graphfraud"]
 
 
-def _default(o: Any) -> Any:
-    item = getattr(o, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 def reply(obj: Any, status: int = 200) -> Response:
-    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default, allow_nan=False)
+    body = to_json(obj)
     return Response(body, status=status, mimetype="application/json")
 
 

@@ -30,6 +30,7 @@ from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.neighbourhood import in_window, other_party, walk
 from graphfraud.ringrefresh import ensure_rings, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
+from graphfraud.storage.base import load_record
 
 from . import masking, money, uiauth
 from .pagekit import _int_arg, fmt_ts, store, tx_fraud, user_label
@@ -239,7 +240,7 @@ def dashboard() -> Any:
             bins[min(19, max(0, int(float(score) * 20)))] += 1
         per_day[fmt_ts(created)[:10]] += 1
         try:
-            for r in json.loads(body).get("reasons", []):
+            for r in load_record(body).get("reasons", []):
                 if not str(r.get("code", "")).startswith("model_"):
                     rules[str(r.get("code"))] += 1
         except (ValueError, AttributeError):

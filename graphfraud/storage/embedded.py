@@ -27,7 +27,7 @@ from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction, transaction_from_row
 from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
-                   Event, WriteResult, same_value, transactions_from_rows)
+                   Event, WriteResult, to_json, load_record, same_value, transactions_from_rows)
 from .bulkindex import BulkIndexMixin
 from .registry import RegistryMixin
 from .txframe import tx_frame
@@ -446,7 +446,7 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
                tx.merchant_id, tx.currency, tx.country, tx.is_fraud, tx.labelled_at, _dump(tx.extra),
                tx.counterparty_id, tx.fraud_type, tx.auth_result, tx.decline_reason, _dump(tx.attrs))
         # encoded before taking the write lock: other writers wait only for the statements
-        body = json.dumps(decision, separators=(",", ":")) if decision is not None else None
+        body = to_json(decision) if decision is not None else None
 
         def work(con: sqlite3.Connection, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
             seq = base + 1
@@ -477,7 +477,7 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
                            [f"transaction_id: {tx.transaction_id!r} exists with other values"],
                            code="transaction_conflict")
         d = con.execute("SELECT body FROM decision WHERE transaction_id=?", (tx.transaction_id,)).fetchone()
-        return int(old[0]), (json.loads(d[0]) if d else {})
+        return int(old[0]), (load_record(d[0]) if d else {})
 
     # ------------------------------------------------------------ links: a view of tx, kept up to a watermark
     @staticmethod
@@ -739,17 +739,17 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         def work(con: sqlite3.Connection, base: int) -> tuple[dict[str, Any], int]:
             old = con.execute("SELECT body FROM decision WHERE transaction_id=?", (transaction_id,)).fetchone()
             if old is not None:
-                return json.loads(old[0]), base
+                return load_record(old[0]), base
             con.execute("INSERT INTO decision VALUES (?,?,?,?,?,?)",
                         (base + 1, transaction_id, now_ms(), record.get("score"), record.get("decision"),
-                         json.dumps(record, sort_keys=True)))
+                         to_json(record, sort_keys=True)))
             return record, base + 1
 
         return self._write(work)  # type: ignore[no-any-return]
 
     def get_decision(self, transaction_id: str) -> dict[str, Any] | None:
         r = self._con().execute("SELECT body FROM decision WHERE transaction_id=?", (transaction_id,)).fetchone()
-        return json.loads(r[0]) if r else None
+        return load_record(r[0]) if r else None
 
     def decisions_frame(self, limit: int | None = None) -> Any:
         import pandas as pd

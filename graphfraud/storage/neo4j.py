@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
 from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction, transaction_from_row
-from .base import TX_COLUMNS, Event, WriteResult, same_value, transactions_from_rows
+from .base import TX_COLUMNS, Event, WriteResult, to_json, load_record, same_value, transactions_from_rows
 from .cypher import query
 from .neo4j_registry import Neo4jRegistryMixin
 
@@ -471,7 +471,7 @@ class Neo4jStore(Neo4jRegistryMixin):
                                    [f"transaction_id: {tx.transaction_id!r} exists with other values"],
                                    code="transaction_conflict")
                 d = dtx.run(query("get_decision"), transaction_id=tx.transaction_id).single()
-                return (int(old["t"]["seq"]), json.loads(d["body"]) if d else {}), base
+                return (int(old["t"]["seq"]), load_record(d["body"]) if d else {}), base
             cols = {k: [v] for k, v in props.items()}
             self._insert(dtx, [0], base, cols, [dict(tx.extra)])
             seq = base + 1
@@ -479,7 +479,7 @@ class Neo4jStore(Neo4jRegistryMixin):
                 seq += 1
                 dtx.run(query("create_decision"), seq=seq, transaction_id=tx.transaction_id, created_at=_now(),
                         score=decision.get("score"), decision=decision.get("decision"),
-                        body=json.dumps(decision, sort_keys=True)).consume()
+                        body=to_json(decision, sort_keys=True)).consume()
             return (base + 1, None), seq
 
         return self._write(work, "store the transaction")  # type: ignore[no-any-return]
@@ -643,17 +643,17 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(tx: Any, base: int) -> tuple[dict[str, Any], int]:
             old = tx.run(query("get_decision"), transaction_id=transaction_id).single()
             if old is not None:
-                return json.loads(old["body"]), base
+                return load_record(old["body"]), base
             tx.run(query("create_decision"), seq=base + 1, transaction_id=transaction_id, created_at=_now(),
                    score=record.get("score"), decision=record.get("decision"),
-                   body=json.dumps(record, sort_keys=True)).consume()
+                   body=to_json(record, sort_keys=True)).consume()
             return record, base + 1
 
         return self._write(work, "store the decision")  # type: ignore[no-any-return]
 
     def get_decision(self, transaction_id: str) -> dict[str, Any] | None:
         rows = self._read("get_decision", transaction_id=transaction_id)
-        return json.loads(rows[0]["body"]) if rows else None
+        return load_record(rows[0]["body"]) if rows else None
 
     def decisions_frame(self, limit: int | None = None) -> Any:
         import pandas as pd
