@@ -194,6 +194,11 @@ class AppState:
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the scorer; whether it is there (False also after a failure)."""
+        self._ready.wait(timeout)
+        return self.scorer is not None
+
     def get_scorer(self) -> Any:
         if self.scorer is None:
             self._ready.wait(self.startup_wait)

@@ -174,3 +174,56 @@ def test_sigterm_stops_gracefully_and_keeps_acknowledged_writes(server):
         assert all(st.get_transaction(t) for t in acked) and len(acked) == 20
     finally:
         st.close()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return sorted(out)
+
+
+def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_path):
+    """gunicorn starts a worker in place of one killed with SIGKILL. The new worker builds its scorer (made
+    to take 3 s here; after hours of traffic it replays what the store gained since the server started)
+    before it takes a connection, so the other worker answers everything meanwhile: no 503. Then it serves."""
+    (tmp_path / "slowscorer.py").write_text("import time\nfrom graphfraud.scoring import Scorer\n\n\n"
+                                            "def build(store):\n    time.sleep(3)\n    return Scorer(store)\n")
+    store_path = str(tmp_path / "s.db")
+    open_store(store_path).close()
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=2, threads=1, PYTHONPATH=path,
+                          GRAPHFRAUD_SCORER_FACTORY="slowscorer:build", GRAPHFRAUD_RINGS_EVERY="0")
+    try:
+        first = _children(p.pid)
+        assert len(first) == 2
+        os.kill(first[0], signal.SIGKILL)
+        answers = []
+        until = time.monotonic() + 6  # the replacement's 3 s of building, and more
+        while time.monotonic() < until:
+            answers.append(_request(port, "GET", "/readyz")[0])
+        assert answers and set(answers) == {200}, sorted(set(answers))
+        now = _children(p.pid)
+        assert len(now) == 2 and first[1] in now and first[0] not in now
+        new = next(pid for pid in now if pid != first[1])
+
+        def served_by() -> set[str]:
+            metrics = _request(port, "GET", "/metrics")[2].decode()
+            return set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines()
+                       if 'worker="' in l and "/readyz" in l)
+
+        for _ in range(200):  # the kernel hands connections to whichever worker waits: the new one too
+            _request(port, "GET", "/readyz")
+            if str(new) in served_by():
+                break
+        assert str(new) in served_by()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
