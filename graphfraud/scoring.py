@@ -32,6 +32,11 @@ from .storage.roles import GraphStore
 
 DECISIONS = ("allow", "review", "block")
 _CATCH_UP_BATCH = 5000  # events read at a time while catching up
+#: ``serve`` rewrites the engine snapshot when it is behind by more than this many sequence numbers and
+#: this share of all of them (a score takes two: the transaction and its decision). Catching up replays
+#: about 15,000 transactions a second; writing the file costs about a minute at ten million transactions.
+SNAPSHOT_REWRITE_LAG = 100_000
+SNAPSHOT_REWRITE_SHARE = 0.02
 #: Seconds a registered ring's reasons are reused by the scores of its members (they change only when
 #: rings are detected again, every few minutes at most).
 RING_REASONS_TTL = 60.0
@@ -311,10 +316,13 @@ def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None
     before starting its workers, so each worker starts from it). With ``keep``, the engine also stays in
     this process for the workers it forks next (:func:`graphfraud.graph.persist.keep_for_workers`): they
     start without reading the file and share its pages. Returns the sequence number covered."""
-    from .graph.persist import is_saved, keep_for_workers, save_engine
+    from .graph.persist import behind_by, keep_for_workers, save_engine
 
     scorer = Scorer(store, overrides=overrides)
-    if not is_saved(store, scorer.engine):  # written once (at ten million, 2.7 GB and a minute or more)
+    # rewritten only when well behind: at ten million transactions the file is 2.7 GB and a minute or more to
+    # write, where catching up a few hundred thousand events from it takes seconds at the next start
+    lag = behind_by(store, scorer.engine)
+    if lag is None or lag > max(SNAPSHOT_REWRITE_LAG, scorer.engine.seq * SNAPSHOT_REWRITE_SHARE):
         save_engine(store, scorer.engine)
     if keep:
         keep_for_workers(store, scorer.engine)

@@ -87,9 +87,11 @@ def test_engine_snapshot_is_used_only_when_signed_by_the_store_and_written_by_th
     store.close()
 
 
-def test_serve_writes_the_engine_snapshot_only_when_it_is_behind(tmp_path: Path, monkeypatch) -> None:
+def test_serve_writes_the_engine_snapshot_only_when_it_is_well_behind(tmp_path: Path, monkeypatch) -> None:
     """Each ``serve`` start prepares the engine; the snapshot file (gigabytes at ten million transactions)
-    is written when it does not hold that engine already: the first time, and after new transactions."""
+    is written the first time, not again while it is only a little behind (the next start catches up from
+    it), and again once it is far behind, holds other settings, or was changed since it was read."""
+    from graphfraud import scoring
     from graphfraud.graph import persist
     from graphfraud.scoring import prepare_engine
 
@@ -100,11 +102,20 @@ def test_serve_writes_the_engine_snapshot_only_when_it_is_behind(tmp_path: Path,
     real_save = persist.save_engine
     monkeypatch.setattr(persist, "save_engine", lambda st, e: wrote.append(e.seq) or real_save(st, e))
     first = prepare_engine(store)
-    assert persist.is_saved(store, persist.load_engine(store, build_engine(store)))
+    assert persist.behind_by(store, persist.load_engine(store, build_engine(store))) == 0
     assert prepare_engine(store) == first and len(wrote) == 1  # loaded, nothing new: not written again
     store.add_transaction(_tx(30))
+    assert prepare_engine(store) > first and len(wrote) == 1  # one event behind: caught up from the file
+    monkeypatch.setattr(scoring, "SNAPSHOT_REWRITE_LAG", 0)
+    monkeypatch.setattr(scoring, "SNAPSHOT_REWRITE_SHARE", 0.0)
+    store.add_transaction(_tx(31))
     assert prepare_engine(store) > first and wrote[-1] > first and len(wrote) == 2
     assert prepare_engine(store, overrides={"hub_limits": "default=3"}) and len(wrote) == 3  # other settings
+    path = persist.snapshot_path(store)
+    data = bytearray(Path(path).read_bytes())
+    data[-10] ^= 0xFF  # the header still says the same sequence number; the signature no longer holds
+    Path(path).write_bytes(bytes(data))
+    assert prepare_engine(store, overrides={"hub_limits": "default=3"}) and len(wrote) == 4
     store.close()
 
 

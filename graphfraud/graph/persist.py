@@ -49,6 +49,8 @@ def _header(start: bytes) -> tuple[bytes, bytes] | None:
 #: An engine this process built before forking its serving workers, per store: each worker takes it once
 #: (:func:`inherited_engine`) and shares its memory pages with the others until it writes to them.
 _FOR_WORKERS: dict[str, tuple[str, GraphEngine]] = {}
+#: Snapshot files this process read with their signature checked, or wrote: path -> (seq, fingerprint).
+_VERIFIED: dict[str, tuple[int, str]] = {}
 
 
 def snapshot_path(store: GraphStore) -> str:
@@ -130,6 +132,7 @@ def save_engine(store: GraphStore, engine: GraphEngine) -> str:
             fh.seek(len(MAGIC))
             fh.write(mac.hexdigest().encode())
         os.replace(tmp, path)
+        _VERIFIED[path] = (engine.seq, fingerprint(engine))
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -148,16 +151,23 @@ class _Signing:
         return self.fh.write(data)
 
 
-def is_saved(store: GraphStore, engine: GraphEngine) -> bool:
-    """Whether the snapshot file says it holds ``engine``'s state (same sequence number and settings): then
-    there is nothing to write. Only a hint (the signature is checked when the file is read)."""
+def behind_by(store: GraphStore, engine: GraphEngine) -> int | None:
+    """How many sequence numbers the snapshot file is behind ``engine``, when this process read it (its
+    signature checked) or wrote it, it has ``engine``'s settings and nobody replaced it since; ``None``
+    otherwise (then only writing it makes it known good)."""
+    path = snapshot_path(store)
+    known = _VERIFIED.get(path)
+    if known is None or known[1] != fingerprint(engine):
+        return None
     try:
-        with open(snapshot_path(store), "rb") as fh:
+        with open(path, "rb") as fh:
             got = _header(fh.read(HEADER_MAX))
         meta = json.loads(got[1]) if got is not None else {}
     except (OSError, ValueError):
-        return False
-    return meta.get("seq") == engine.seq and meta.get("fingerprint") == fingerprint(engine)
+        return None
+    if meta.get("seq") != known[0] or meta.get("fingerprint") != known[1]:
+        return None
+    return engine.seq - known[0]
 
 
 def keep_for_workers(store: GraphStore, engine: GraphEngine) -> None:
@@ -188,8 +198,12 @@ def load_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError:
         return None
+    _VERIFIED.pop(path, None)
     with data, memoryview(data) as view:
-        return _check_and_load(store, expected, view)
+        engine = _check_and_load(store, expected, view)
+    if engine is not None:
+        _VERIFIED[path] = (engine.seq, fingerprint(engine))
+    return engine
 
 
 def _check_and_load(store: GraphStore, expected: GraphEngine, view: memoryview) -> GraphEngine | None:

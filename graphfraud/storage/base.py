@@ -66,8 +66,16 @@ def to_json(obj: Any, *, sort_keys: bool = False) -> str:
 
 
 def load_record(text: str | bytes) -> dict[str, Any]:
-    """A decision record from its JSON text (orjson reads one about 4x faster than the standard library)."""
-    out = orjson.loads(text)
+    """A decision record from its JSON text (orjson reads one about 4x faster than the standard library).
+    A record an earlier version wrote with a bare ``NaN`` (which the standard library allowed) still reads.
+
+    >>> load_record('{"score": NaN, "decision": "allow"}')
+    {'score': nan, 'decision': 'allow'}
+    """
+    try:
+        out = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        out = json.loads(text)
     if not isinstance(out, dict):
         raise ValueError("a decision record is a JSON object")
     return out
