@@ -6,6 +6,7 @@ Reproduce (the store should hold >= 1,000,000 transactions for the issue's figur
     .venv/bin/python bench/bench_api.py --store /tmp/gf/b.db
     .venv/bin/python bench/bench_api.py --fake-scorer          # the web stack alone (no engine, no store write)
     .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
+    .venv/bin/python bench/bench_api.py --store S --replace-worker   # also: a worker killed and replaced under load
 
 Prints, for ``graphfraud serve --workers 2 --threads 1`` (the defaults) and for the echo served by gunicorn
 with the same settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -108,10 +110,9 @@ def stop(p: subprocess.Popen[bytes]) -> None:
         p.wait()
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid``'s live child processes (the server's workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def _children_stat(pid: int) -> dict[int, list[str]]:
+    """The ``/proc/<child>/stat`` fields (after the command name) of ``pid``'s live child processes."""
+    out = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
@@ -120,8 +121,29 @@ def tree_cpu(pid: int) -> float:
             except OSError:
                 continue
             if int(fields[1]) == pid:
-                total += int(fields[11]) + int(fields[12])
-    return total / tick
+                out[int(d)] = fields
+    return out
+
+
+def workers(pid: int) -> dict[int, list[str]]:
+    """The server's (or the echo's) workers: children forked from it, with its command line (not the ring
+    refresher, which runs a command of its own)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        mine = f.read()
+    out = {}
+    for w, fields in _children_stat(pid).items():
+        try:
+            with open(f"/proc/{w}/cmdline", "rb") as f:
+                if f.read() == mine:
+                    out[w] = fields
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid``'s live workers."""
+    return sum(int(f[11]) + int(f[12]) for f in workers(pid).values()) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(port: int, key: str | None, lua: str, seconds: int) -> tuple[float, int, str]:
@@ -135,8 +157,9 @@ def run_wrk(port: int, key: str | None, lua: str, seconds: int) -> tuple[float, 
     return rps, int(non2xx.group(1)) if non2xx else 0, lat.group(0) if lat else ""
 
 
-def fixed_rate(port: int, key: str, rate: float, seconds: float) -> tuple[float, float, int, int]:
-    """Open loop at ``rate``/s: returns p50 ms, p99 ms, sent, ok."""
+def fixed_rate(port: int, key: str, rate: float, seconds: float, at_1s: Callable[[], None] | None = None
+               ) -> tuple[float, float, float, int, int]:
+    """Open loop at ``rate``/s: returns p50 ms, p99 ms, max ms, sent, ok; ``at_1s`` is called one second in."""
     local = threading.local()
     stamp = int(time.time())
 
@@ -160,6 +183,8 @@ def fixed_rate(port: int, key: str, rate: float, seconds: float) -> tuple[float,
     n = int(rate * seconds)
     start = time.perf_counter() + 0.2
     futs = []
+    if at_1s is not None:
+        threading.Timer(1.2, at_1s).start()
     with ThreadPoolExecutor(64) as ex:
         for i in range(n):
             due = start + i / rate
@@ -169,7 +194,7 @@ def fixed_rate(port: int, key: str, rate: float, seconds: float) -> tuple[float,
             futs.append(ex.submit(one, i, due))
     res = [f.result() for f in futs]
     lat = sorted(x for x, _ in res)
-    return lat[len(lat) // 2], lat[int(len(lat) * 0.99)], n, sum(ok for _, ok in res)
+    return lat[len(lat) // 2], lat[int(len(lat) * 0.99)], lat[-1], n, sum(ok for _, ok in res)
 
 
 def in_process(store_path: str, n: int) -> tuple[float, float, float]:
@@ -214,6 +239,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rate", type=float, default=300.0)
+    ap.add_argument("--replace-worker", action="store_true",
+                    help="After the wrk run, kill one worker 1 s into another steady run and report the latency "
+                         "while gunicorn replaces it.")
     ap.add_argument("--in-process", type=int, default=20_000, metavar="N",
                     help="Also time N scores in this process (Scorer.score, no HTTP) first; 0 skips.")
     args = ap.parse_args()
@@ -247,10 +275,15 @@ def main() -> None:
     try:
         wait_http(port, "/readyz")
         ready = time.time() - t
-        p50, p99, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
+        p50, p99, _, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
         cpu0 = tree_cpu(server.pid)
         ours, non2xx, ours_lat = run_wrk(port, key, lua, args.seconds)
         cpu = {"ours": (tree_cpu(server.pid) - cpu0) / (ours * args.seconds)}
+        replaced = None
+        if args.replace_worker:
+            # one worker killed: gunicorn starts another, which replays what the wrk run stored before it serves
+            replaced = fixed_rate(port, key, args.rate, args.seconds,
+                                  at_1s=lambda: os.kill(max(workers(server.pid)), signal.SIGKILL))
     finally:
         stop(server)
     echo = {}
@@ -276,6 +309,10 @@ def main() -> None:
               f"max {inproc[2]:.2f} ms")
     print(f"  ready in {ready:.1f} s")
     print(f"  steady {args.rate:.0f}/s for {args.seconds} s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {ok}/{sent} ok")
+    if replaced is not None:
+        print(f"  {args.rate:.0f}/s for {args.seconds} s, one worker killed with SIGKILL 1 s in and replaced: p50 "
+              f"{replaced[0]:.2f} ms, p99 {replaced[1]:.2f} ms, slowest {replaced[2]:.2f} ms, {replaced[4]}/{replaced[3]} ok "
+              "(a request the killed worker was answering, if any, fails)")
     print(f"  wrk -c32 {args.seconds}s: {ours:,.0f} scores/s, non-2xx {non2xx}  ({ours_lat.split(None, 1)[1]}); "
           f"workers' CPU {cpu['ours'] * 1000:.3f} ms a score")
     for label, rps in echo.items():
