@@ -27,7 +27,7 @@ from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
 from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction, transaction_from_row
 from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
-                   Event, WriteResult, to_json, load_record, same_value, transactions_from_rows)
+                   Event, WriteResult, load_record, same_value, to_json, transactions_from_rows)
 from .bulkindex import BulkIndexMixin
 from .registry import RegistryMixin
 from .txframe import tx_frame
