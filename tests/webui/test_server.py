@@ -74,6 +74,12 @@ def server(tmp_path_factory):
     log.close()
 
 
+def _workers_on(port: int, route: str) -> set[str]:
+    """The worker pids that /metrics says answered ``route``."""
+    metrics = _request(port, "GET", "/metrics")[2].decode()
+    return set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines() if 'worker="' in l and route in l)
+
+
 def _score(server, tx, port=None):
     h = {"Content-Type": "application/json", "Authorization": f"Bearer {server['key']}"}
     st, _, body = _request(port or server["port"], "POST", "/api/v1/score", json.dumps(tx), h)
@@ -126,11 +132,6 @@ def test_two_workers_see_one_graph(server):
             return {"transaction_id": f"RING{i}", "timestamp": f"2026-03-01T12:{i:02d}:00Z",
                     "user_id": f"RU{i}", "amount": 50.0, "device_id": "RING-DEV", "card_id": f"RING-CARD{i // 2}"}
 
-        def scoring_workers(port: int) -> set[str]:
-            metrics = _request(port, "GET", "/metrics")[2].decode()
-            return set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines()
-                       if 'worker="' in l and "/api/v1/score" in l)
-
         ports = [server["port"], port_b]
         n, ids = 9, set()  # within the device's hub limit
         for i in range(n):
@@ -152,7 +153,7 @@ def test_two_workers_see_one_graph(server):
                     break
                 time.sleep(0.25)
             assert st == 200 and json.loads(raw)["ring"]["size"] == n, raw
-        a, b = scoring_workers(server["port"]), scoring_workers(port_b)
+        a, b = _workers_on(server["port"], "/api/v1/score"), _workers_on(port_b, "/api/v1/score")
         assert a and b and not (a & b)  # two distinct processes scored
     finally:
         p.send_signal(signal.SIGTERM)
@@ -212,17 +213,11 @@ def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_pa
         now = _children(p.pid)
         assert len(now) == 2 and first[1] in now and first[0] not in now
         new = next(pid for pid in now if pid != first[1])
-
-        def served_by() -> set[str]:
-            metrics = _request(port, "GET", "/metrics")[2].decode()
-            return set(l.split('worker="')[1].split('"')[0] for l in metrics.splitlines()
-                       if 'worker="' in l and "/readyz" in l)
-
         for _ in range(200):  # the kernel hands connections to whichever worker waits: the new one too
             _request(port, "GET", "/readyz")
-            if str(new) in served_by():
+            if str(new) in _workers_on(port, "/readyz"):
                 break
-        assert str(new) in served_by()
+        assert str(new) in _workers_on(port, "/readyz")
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(60)
