@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from .graph.features import compute_features
 from .ringscore import ClusterStats, score_cluster
 from .rules import Hit, RuleSet
 from .schema import Label, Transaction
+from .storage.base import Event
 from .storage.roles import GraphStore
 
 DECISIONS = ("allow", "review", "block")
@@ -311,6 +313,41 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
     return score, fraud
 
 
+def apply_event(engine: GraphEngine, ev: Event) -> bool:
+    """Apply one stored event to ``engine`` (a transaction it does not know yet, a label), the one way every
+    process follows the store. ``False`` for an erase, which an engine cannot apply: the caller rebuilds
+    from the store or leaves the engine behind it."""
+    if ev.kind == "erase":
+        return False
+    if ev.kind == "transaction" and ev.transaction is not None:
+        if not engine.knows_transaction(ev.transaction.transaction_id):
+            engine.apply(ev.transaction, ev.seq)
+    elif ev.kind == "label" and ev.label is not None:
+        engine.apply_label_now(ev.label)
+    engine.saw(ev.seq)
+    return True
+
+
+def refresh_kept_engine(store: GraphStore, max_events: int = _CATCH_UP_BATCH) -> tuple[int, bool]:
+    """Bring the engine this process keeps for the workers it forks next
+    (:func:`graphfraud.graph.persist.keep_for_workers`) up to ``max_events`` events nearer the store, so a
+    worker started later (in place of a dead one) replays little. Returns (events applied, whether it is
+    now level with the store). An erase stops it for good (the kept engine is dropped: a worker then
+    starts from the snapshot or the store, as it would have had to rebuild anyway). The caller keeps forks
+    out while this runs: a child must not inherit a half-changed engine or an open store."""
+    from .graph.persist import drop_kept, kept_engine
+
+    engine = kept_engine(store)
+    if engine is None:
+        return 0, True
+    events = store.events_since(engine.seq, max_events)
+    for n, ev in enumerate(events):
+        if not apply_event(engine, ev):
+            drop_kept(store)
+            return n, True
+    return len(events), len(events) < max_events
+
+
 def prepare_engine(store: GraphStore, overrides: Mapping[str, Any] | None = None, *, keep: bool = False) -> int:
     """Bring the on-disk engine snapshot up to date with the store (``graphfraud serve`` does this once
     before starting its workers, so each worker starts from it). With ``keep``, the engine also stays in
@@ -358,7 +395,10 @@ class Scorer:
         self._ring_reasons: dict[str, tuple[float, list[str]]] = {}  # ring id -> (read at, its reasons)
         self.model: Any = None
         self.engine = engine if engine is not None else load_or_build_engine(store, self.overrides)
-        self.catch_up()
+        started = time.monotonic()
+        #: where this process's engine started and what it replayed to reach the store (``/readyz``)
+        self.start = {"from_seq": self.engine.seq, "events": self.catch_up(),
+                      "seconds": round(time.monotonic() - started, 3)}
         # the engine is millions of long-lived objects: keep the cyclic collector from walking them all
         # on its full collections (which put tens of milliseconds on the scores that trigger them)
         gc.collect()
@@ -387,22 +427,15 @@ class Scorer:
         while True:  # the common case, nothing new, costs one indexed read
             events = self.store.events_since(self.engine.seq, _CATCH_UP_BATCH)
             for ev in events:
-                if ev.kind == "erase":
+                n += 1
+                if not apply_event(self.engine, ev):
                     # a user's data was pseudonymised: the graph in memory (and on disk) still holds the old
                     # ids, so drop the snapshot and rebuild from the store, which covers every later event
                     self._forget_snapshot()
                     self.engine = build_engine(self.store, self.overrides)
-                    n += 1
                     break
-                if ev.kind == "transaction" and ev.transaction is not None:
-                    if not self.engine.knows_transaction(ev.transaction.transaction_id):
-                        self.engine.apply(ev.transaction, ev.seq)
-                elif ev.kind == "label" and ev.label is not None:
-                    self.engine.apply_label_now(ev.label)
-                elif ev.kind == "model":
+                if ev.kind == "model":
                     self._load_model()
-                self.engine.saw(ev.seq)
-                n += 1
             if len(events) < _CATCH_UP_BATCH:
                 break
         self._last_catch_up = time.monotonic()
@@ -547,4 +580,4 @@ class Scorer:
     def status(self) -> dict[str, Any]:
         return {"ready": self.ready, "seq": self.engine.seq, "transactions": self.engine.n_tx,
                 "model_version": getattr(self.model, "version", None), "rules_version": self.rules.version,
-                "snapshot": self.engine.snapshot_version}
+                "snapshot": self.engine.snapshot_version, "process": os.getpid(), "start": self.start}

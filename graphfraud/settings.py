@@ -129,6 +129,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ring_min_size", 3, "Fewest users for a cluster to count as a ring.", int),
     Setting("catch_up_interval", 0.0, "Seconds a serving process may go without reading other "
             "processes' writes (0: before every score).", float),
+    Setting("engine_refresh_every", 30.0, "Seconds between catch-ups of the engine `serve` keeps for the "
+            "workers it starts in place of dead ones (at low priority, off the request path), so one replays "
+            "at most this long's traffic before it answers; 0: never (it replays all since the server started).",
+            float),
     Setting("durability", "process", "When a write is acknowledged: 'process' (committed to the store file's "
             "log: survives kill -9 of any process; a power loss may lose the last moments) or 'full' (synced "
             "to disk before every answer: survives power loss, costs an fsync per write)."),

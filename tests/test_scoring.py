@@ -158,6 +158,51 @@ def test_serving_workers_inherit_the_prepared_engine_once_each(tmp_path: Path, m
     store.close()
 
 
+def test_the_kept_engine_follows_the_store_in_batches_until_an_erase(tmp_path: Path) -> None:
+    """``serve``'s arbiter refreshes the engine it keeps for the workers it starts later: batch by batch it
+    applies what other processes stored (transactions, labels), ending level with the store and with the
+    features a worker forked before the refresh reaches by catching up; an erase, which an engine cannot
+    apply, drops it."""
+    import pickle
+
+    from graphfraud.graph import persist
+    from graphfraud.schema import Label
+    from graphfraud.scoring import prepare_engine, refresh_kept_engine
+
+    store = open_store(str(tmp_path / "k.db"))
+    for i in range(30):
+        store.add_transaction(_tx(i))
+    prepare_engine(store, keep=True)
+    kept = persist.kept_engine(store)
+    assert kept is not None and kept.seq == store.last_seq()
+    forked = pickle.loads(pickle.dumps(kept))  # what a worker forked now starts from
+    assert refresh_kept_engine(store, 4) == (0, True)
+    other = open_store(str(tmp_path / "k.db"))  # the workers' writes
+    for i in range(30, 40):
+        other.add_transaction(_tx(i))
+    other.add_labels([Label("transaction", "S3", "1", 1)])
+    steps = []
+    while True:
+        n, level = refresh_kept_engine(store, 4)
+        steps.append(n)
+        if level:
+            break
+    assert steps[0] == 4 and sum(steps) == 11 and persist.kept_engine(store) is kept
+    assert kept.seq == store.last_seq() and kept.n_tx == 40
+    worker = Scorer(other, engine=forked)  # catches up from where it was forked
+    assert worker.start["events"] == 11 and worker.engine.seq == kept.seq
+    probe = _tx(65)  # card C3, the one the labelled S3 used
+    got, want = compute_features(kept, probe), compute_features(worker.engine, probe)
+    assert got.keys() == want.keys() and want["card_fraud_users"] == 1
+    assert all(got[k] == want[k] or (math.isnan(got[k]) and math.isnan(want[k])) for k in want)
+    other.add_transaction(_tx(41))
+    other.erase_user("U5", actor="test")
+    assert refresh_kept_engine(store, 100) == (1, True)  # the transaction, then the erase: dropped
+    assert persist.kept_engine(store) is None and refresh_kept_engine(store, 100) == (0, True)
+    other.close()
+    store.close()
+
+
 def test_a_score_in_a_registered_ring_names_its_registry_id_and_the_detectors_reasons(tmp_path: Path) -> None:
     """The live ring behind a score takes the registry's id and the reasons the batch detector gave that ring
     (what separates it from a household or an office); a live ring the detector has not registered has none."""

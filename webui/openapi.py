@@ -215,7 +215,10 @@ def schemas(cfg: Any) -> dict[str, Any]:
         "Ready": {"type": "object", "required": ["ok", "ready"],
                   "properties": {"ok": {"const": True}, "ready": {"const": True}, "seq": {"type": "integer"},
                                  "model_version": {"type": ["string", "null"]},
-                                 "transactions": {"type": "integer"}}},
+                                 "transactions": {"type": "integer"}, "process": {"type": "integer"},
+                                 "start": {"type": "object", "properties": {
+                                     "from_seq": {"type": "integer"}, "events": {"type": "integer"},
+                                     "seconds": {"type": "number"}}}}},
     }
 
 

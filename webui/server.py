@@ -12,11 +12,13 @@
   ``graceful_timeout``), and since a score is stored before it is answered, nothing acknowledged is lost.
 * Before forking, the arbiter builds or loads the scoring engine once and keeps it: the workers inherit it
   (no snapshot to read, ready at once) and share its pages copy-on-write, so N workers cost about one
-  engine plus what each has changed since. The arbiter never touches it after the fork.
+  engine plus what each has changed since.
 * A worker takes no connection before its scorer is ready (gunicorn's ``post_worker_init``). One that
-  gunicorn starts in place of a dead one forks from the arbiter's engine, as old as the server, and replays
-  what the store gained since (about 15,000 transactions a second here): the other workers answer
-  meanwhile, where it used to take connections and hold them for up to ``scorer_startup_wait`` seconds.
+  gunicorn starts in place of a dead one forks from the arbiter's engine and replays what the store gained
+  since (about 15,000 transactions a second here): the other workers answer meanwhile, where it used to
+  take connections and hold them for up to ``scorer_startup_wait`` seconds. A low-priority thread of the
+  arbiter keeps that engine within ``engine_refresh_every`` seconds (30) of the store, so the replay is
+  seconds' worth of traffic, not all since the server started (:func:`start_engine_refresher`).
 * Before forking, the arbiter opens the store once (creating its tables, and the key file when no
   ``GRAPHFRAUD_SECRET_KEY`` is set) so workers never race to initialise them, and makes a folder where workers
   share metrics snapshots (removing those that servers killed with SIGKILL left behind).
@@ -26,12 +28,14 @@
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -86,6 +90,52 @@ def refresh_rings_forever(store: str | None, every: float, parent: int) -> None:
                 log.exception("ring refresh failed")
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the server stops too
         pass
+
+
+#: Held across every fork of the arbiter (``os.register_at_fork``) once the engine refresher runs, and by
+#: the refresher while it changes the kept engine or has the store open: a worker never starts from a
+#: half-applied event or with an open store connection.
+_FORK_GUARD = threading.Lock()
+#: Events the refresher applies per hold of the guard (about a tenth of a second): a fork waits no longer.
+REFRESH_BATCH = 1000
+
+
+def start_engine_refresher(store: str | None, every: float) -> threading.Event:
+    """Keep the engine this process holds for the workers it starts later (gunicorn starts one in place of
+    a dead worker) within ``every`` seconds of the store, from a low-priority thread: a replacement worker
+    then replays that much traffic, not all since the server started (at 300 scores a second, a day is 26
+    million events, half an hour of replay). Returns the event that stops it. Pages the refresh changes
+    stop being shared with the workers forked before; the workers change theirs as they score anyway."""
+    from graphfraud.scoring import refresh_kept_engine
+    from graphfraud.storage import open_store
+
+    stop = threading.Event()
+    os.register_at_fork(before=_FORK_GUARD.acquire, after_in_parent=_FORK_GUARD.release,
+                        after_in_child=_FORK_GUARD.release)
+    log = logging.getLogger("graphfraud.webui.engine")
+
+    def run() -> None:
+        try:  # Linux: a thread's niceness is its own; the workers first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:  # pragma: no cover - not allowed here
+            pass
+        while not stop.wait(every):
+            level = False
+            try:
+                while not level and not stop.is_set():
+                    with _FORK_GUARD:
+                        st = open_store(store)
+                        try:
+                            _, level = refresh_kept_engine(st, REFRESH_BATCH)
+                        finally:
+                            st.close()
+                    time.sleep(0.005)  # a fork waiting for the guard takes it first
+                gc.freeze()  # as a scorer does: the collector never walks the engine's long-lived objects
+            except Exception:  # keep the server; the next round may work (the store unreachable a moment)
+                log.exception("engine refresh failed")
+
+    threading.Thread(target=run, name="graphfraud-engine-refresh", daemon=True).start()
+    return stop
 
 
 #: The workers' shared metrics folder: ``<temp dir>/graphfraud-metrics-<arbiter pid>-<random>``.
@@ -151,6 +201,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     finally:
         st.close()
     remove_stale_metrics_dirs()
+    from graphfraud import settings
+
+    every = float(settings.get("engine_refresh_every"))
+    refreshing = start_engine_refresher(store, every) if every > 0 else None
     metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     refresher = None
     if rings_every > 0:
@@ -175,6 +229,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
             pass
 
     def on_exit(server: Any) -> None:
+        if refreshing is not None:
+            refreshing.set()
         if refresher is not None:
             refresher.terminate()
             try:

@@ -173,8 +173,20 @@ def behind_by(store: GraphStore, engine: GraphEngine) -> int | None:
 def keep_for_workers(store: GraphStore, engine: GraphEngine) -> None:
     """Hand ``engine`` to the processes this one forks next (``graphfraud serve`` calls it before starting
     its workers): they start from it without reading the snapshot file, and its pages stay shared between
-    them (copy-on-write) except those a worker changes. This process must not change it afterwards."""
+    them (copy-on-write) except those a worker changes. This process changes it afterwards only through
+    :func:`graphfraud.scoring.refresh_kept_engine`, with forks held off meanwhile."""
     _FOR_WORKERS[str(store.location)] = (fingerprint(engine), engine)
+
+
+def kept_engine(store: GraphStore) -> GraphEngine | None:
+    """The engine :func:`keep_for_workers` holds for ``store`` in this process, if any (left in place)."""
+    got = _FOR_WORKERS.get(str(store.location))
+    return got[1] if got is not None else None
+
+
+def drop_kept(store: GraphStore) -> None:
+    """Forget the engine kept for ``store``: the processes forked next load or build their own."""
+    _FOR_WORKERS.pop(str(store.location), None)
 
 
 def inherited_engine(store: GraphStore, expected: GraphEngine) -> GraphEngine | None:

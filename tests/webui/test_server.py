@@ -222,3 +222,41 @@ def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_pa
         p.send_signal(signal.SIGTERM)
         p.wait(60)
         log.close()
+
+
+@pytest.mark.parametrize("refresh_every", [0, 0.3])
+def test_a_replacement_worker_starts_from_the_arbiters_refreshed_engine(tmp_path, refresh_every):
+    """The arbiter keeps the engine it forks workers from within ``engine_refresh_every`` of the store, so a
+    worker started in place of a dead one replays only what came since (0: never refreshed, it replays every
+    score since the server started)."""
+    store_path = str(tmp_path / "s.db")
+    st = open_store(store_path)
+    key = create_api_key(st, "r", "admin")
+    st.close()
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=2, threads=1, GRAPHFRAUD_RINGS_EVERY="0",
+                          GRAPHFRAUD_ENGINE_REFRESH_EVERY=str(refresh_every))
+    admin = {"Authorization": f"Bearer {key}"}
+    try:
+        first = _children(p.pid)
+        started = json.loads(_request(port, "GET", "/readyz", headers=admin)[2])["start"]["from_seq"]
+        for i in range(60):
+            tx = {"transaction_id": f"RF{i}", "timestamp": "2026-03-01T12:00:00Z", "user_id": f"RU{i % 7}",
+                  "device_id": f"RD{i % 5}", "amount": 5.0 + i}
+            assert _score({"port": port, "key": key}, tx)[0] == 200
+        time.sleep(1.5)  # a refresh or more
+        os.kill(first[0], signal.SIGKILL)
+        seen: dict[int, dict] = {}
+        until = time.monotonic() + 30
+        while time.monotonic() < until and all(pid in first for pid in seen):
+            body = json.loads(_request(port, "GET", "/readyz", headers=admin)[2])
+            seen[body["process"]] = body
+        new = next(body for pid, body in seen.items() if pid not in first)
+        if refresh_every:  # forked from an engine that had every score: nothing to replay
+            assert new["start"]["from_seq"] >= started + 60 and new["start"]["events"] == 0
+        else:  # forked from the engine of the server's start: every score replayed
+            assert new["start"]["from_seq"] == started and new["start"]["events"] >= 60
+        assert new["seq"] >= started + 60 and new["transactions"] == 60
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
