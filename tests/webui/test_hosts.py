@@ -4,11 +4,14 @@ a label given on one host, and what a host missed while it was down all reach th
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 
 import pytest
 
 from graphfraud.storage import open_store
-from tests.webui.test_server import _request, _start
+from tests.webui.test_server import _children, _request, _start
 from webui.auth import create_api_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.neo4j]
@@ -31,7 +34,9 @@ def test_two_hosts_follow_one_neo4j_store(neo4j_url, tmp_path):
         assert st == 200, body
         return body
 
-    hosts = [_start(neo4j_url, tmp_path / f"host-{n}.log", workers=1, threads=2) for n in "ab"]
+    # host A's arbiter refreshes the engine it forks workers from every half second (default 30 s)
+    hosts = [_start(neo4j_url, tmp_path / f"host-{n}.log", workers=1, threads=2,
+                    GRAPHFRAUD_ENGINE_REFRESH_EVERY=every, GRAPHFRAUD_RINGS_EVERY="0") for n, every in (("a", "0.5"), ("b", "30"))]
     try:
         (_, port_a, _), (_, port_b, _) = hosts
         # 1. payments alternate between the hosts: from the third user on, each score sees every user
@@ -60,6 +65,19 @@ def test_two_hosts_follow_one_neo4j_store(neo4j_url, tmp_path):
         for port in (port_a, hosts[-1][1]):
             st, _, raw = _request(port, "GET", "/api/v1/transactions/H9", headers=auth)
             assert st == 200 and json.loads(raw)["transaction"]["user_id"] == "HU9"
+        # 4. host A's worker dies: gunicorn's replacement forks from host A's arbiter, whose engine followed
+        #    the store meanwhile (host B's scores too), and replays nothing
+        time.sleep(1.5)
+        (worker,) = _children(hosts[0][0].pid)
+        os.kill(worker, signal.SIGKILL)
+        for _ in range(300):
+            st, _, raw = _request(port_a, "GET", "/readyz", headers=auth)
+            if st == 200 and json.loads(raw)["process"] != worker:
+                break
+            time.sleep(0.1)
+        ready = json.loads(raw)
+        assert ready["process"] != worker and ready["start"]["events"] == 0, ready
+        assert ready["transactions"] == 10 and score(port_a, 10)["ring"]["size"] == 11
     finally:
         for p, _, log in hosts:
             if p.poll() is None:
