@@ -131,8 +131,8 @@ def start_engine_refresher(store: str | None, every: float) -> threading.Event:
                             st.close()
                     time.sleep(0.005)  # a fork waiting for the guard takes it first
                 gc.freeze()  # as a scorer does: the collector never walks the engine's long-lived objects
-            except Exception:  # keep the server; the next round may work (the store unreachable a moment)
-                log.exception("engine refresh failed")
+            except Exception as e:  # keep the server; the next round may work (the store unreachable a moment)
+                log.warning("engine refresh failed (retried in %s s): %s", every, e)
 
     threading.Thread(target=run, name="graphfraud-engine-refresh", daemon=True).start()
     return stop
