@@ -178,12 +178,18 @@ def test_sigterm_stops_gracefully_and_keeps_acknowledged_writes(server):
 
 
 def _children(pid: int) -> list[int]:
+    """The server's workers: its children that run its own command line (not the ring refresher)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        mine = f.read()
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) != pid:
+                        continue
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if f.read() == mine:
                         out.append(int(d))
             except (OSError, ValueError, IndexError):
                 pass
