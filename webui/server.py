@@ -184,10 +184,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
           store: str | None = None, rings_every: float = 300.0, **extra: Any) -> None:
     """Run the server until SIGTERM/SIGINT. ``rings_every``: seconds between ring registry refreshes (0:
     never). ``extra`` are further gunicorn settings (tests, tuning)."""
+    from graphfraud import settings
     from graphfraud.storage import open_store
 
     from . import ensure_secret
 
+    every = float(settings.get("engine_refresh_every"))  # a bad value fails here, before the engine is prepared
     if store is not None:
         os.environ["GRAPHFRAUD_STORE"] = store  # the scorer and workers read the same store
     st = open_store(store)
@@ -201,9 +203,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     finally:
         st.close()
     remove_stale_metrics_dirs()
-    from graphfraud import settings
-
-    every = float(settings.get("engine_refresh_every"))
     refreshing = start_engine_refresher(store, every) if every > 0 else None
     metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     refresher = None
