@@ -7,6 +7,7 @@ Reproduce (the store should hold >= 1,000,000 transactions for the issue's figur
     .venv/bin/python bench/bench_api.py --fake-scorer          # the web stack alone (no engine, no store write)
     .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
     .venv/bin/python bench/bench_api.py --store S --replace-worker   # also: a worker killed and replaced under load
+    .venv/bin/python bench/bench_api.py --store S --rings-beside     # also: a ring detection beside a steady run
 
 Prints, for ``graphfraud serve --workers 2 --threads 1`` (the defaults) and for the echo served by gunicorn
 with the same settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk
@@ -267,6 +268,9 @@ def main() -> None:
     ap.add_argument("--refresh-every", type=float, default=None, metavar="S",
                     help="The server's engine_refresh_every (default: the setting's); 0: the arbiter's engine is "
                          "never refreshed, so a replacement worker replays everything since the start.")
+    ap.add_argument("--rings-beside", action="store_true",
+                    help="After the first steady run, another with a ring detection started 1 s in, run as the "
+                         "server's ring refresher runs it (a process of its own at niceness 10).")
     ap.add_argument("--in-process", type=int, default=20_000, metavar="N",
                     help="Also time N scores in this process (Scorer.score, no HTTP) first; 0 skips.")
     args = ap.parse_args()
@@ -294,6 +298,13 @@ def main() -> None:
     if args.in_process and not args.fake_scorer:
         os.environ["GRAPHFRAUD_STORE"] = store
         inproc = in_process(store, args.in_process)
+    empty_registry = None
+    if not args.fake_scorer:
+        from graphfraud.storage import open_store
+
+        st = open_store(store)
+        empty_registry = not st.list_rings(None, 1)
+        st.close()
     port = free_port()
     t = time.time()
     server = subprocess.Popen([*gf, "serve", "--port", str(port), "--workers", str(args.workers),
@@ -303,6 +314,15 @@ def main() -> None:
         wait_http(port, "/readyz")
         ready = time.time() - t
         p50, p99, _, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
+        beside = detection = None
+        if args.rings_beside:
+            code = ("import os, sys, time; os.nice(10); from graphfraud.storage import open_store; "
+                    "from graphfraud.ringrefresh import run_ring_detection; t = time.perf_counter(); "
+                    "n = len(run_ring_detection(open_store(sys.argv[1]))); print(n, time.perf_counter() - t)")
+            det: list[subprocess.Popen[str]] = []
+            beside = fixed_rate(port, key, args.rate, args.seconds, at_1s=lambda: det.append(subprocess.Popen(
+                [py, "-c", code, store], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)))
+            detection = det[0].communicate()[0].split() if det else None
         cpu0, arbiter0 = tree_cpu(server.pid), own_cpu(server.pid)
         ours, non2xx, ours_lat = run_wrk(port, key, lua, args.seconds)
         time.sleep(2)  # the arbiter's engine refresh, if due, counts here too
@@ -340,7 +360,12 @@ def main() -> None:
         print(f"  in process, {args.in_process:,} scores: p50 {inproc[0]:.2f} ms, p99 {inproc[1]:.2f} ms, "
               f"max {inproc[2]:.2f} ms")
     print(f"  ready in {ready:.1f} s")
-    print(f"  steady {args.rate:.0f}/s for {args.seconds} s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {ok}/{sent} ok")
+    print(f"  steady {args.rate:.0f}/s for {args.seconds} s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {ok}/{sent} ok"
+          + (" (the registry was empty: the server's first ring detection ran meanwhile)" if empty_registry else ""))
+    if beside is not None:
+        took = f"{detection[0]} rings in {float(detection[1]):.1f} s" if detection and len(detection) == 2 else "failed"
+        print(f"  {args.rate:.0f}/s for {args.seconds} s, a ring detection (niceness 10) started 1 s in ({took}): "
+              f"p50 {beside[0]:.2f} ms, p99 {beside[1]:.2f} ms, slowest {beside[2]:.2f} ms, {beside[4]}/{beside[3]} ok")
     if replaced is not None:
         print(f"  {args.rate:.0f}/s for {args.seconds} s, one worker killed with SIGKILL 1 s in and replaced: p50 "
               f"{replaced[0]:.2f} ms, p99 {replaced[1]:.2f} ms, slowest {replaced[2]:.2f} ms, {replaced[4]}/{replaced[3]} ok "

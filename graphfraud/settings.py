@@ -184,7 +184,8 @@ SETTINGS: tuple[Setting, ...] = (
             "before sign-in is refused for a while.", int, "ui"),
     Setting("ui_login_window", 300.0, "The window, in seconds, over which failed sign-ins are counted.",
             float, "ui"),
-    Setting("ui_auto_rings", None, "Detect rings once when the ring registry is empty; unset: on, unless "
+    Setting("ui_auto_rings", None, "Detect rings once when the ring registry is empty (under `graphfraud "
+            "serve`, its ring refresher does it at the start; with rings_every 0, a worker); unset: on, unless "
             "the app is testing.", _optional_bool, "ui"),
     Setting("ui_label_tx_limit", 5000, "Most transactions per user labelled by one case decision.", int, "ui"),
     Setting("ui_flow_limit", 500, "Most transfers among a ring's members read for its money flow (page and "

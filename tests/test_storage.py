@@ -602,6 +602,33 @@ def test_rings_saved_found_by_user_and_retired(store: Any) -> None:
         store.get_ring("R-404")
 
 
+def test_a_large_ring_set_is_saved_in_short_transactions_active_rings_first(store: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scores write to the same store: one transaction for a whole ring set held them up (95 ms at 1M)."""
+    store.save_rings([{"ring_id": "R-old", "status": "active", "score": 0.5, "size": 2, "users": ["u0", "u1"]}], [])
+    monkeypatch.setattr(store, "_ring_save_batch", 5, raising=False)  # members a transaction: one ring of 3 here
+    seen: list[dict[str, str]] = []
+    write = store._registry_write
+
+    def watched(fn: Any, what: str) -> Any:
+        seen.append(store.ring_of_users(["u0", "u1"]))  # what a reader sees before each transaction
+        return write(fn, what)
+
+    monkeypatch.setattr(store, "_registry_write", watched)
+    merged = {"ring_id": "R-old", "status": "merged", "merged_into": "R-0", "score": 0.5, "size": 2,
+              "users": ["u0", "u1"]}
+    active = [{"ring_id": f"R-{i}", "status": "active", "score": 0.9 - i / 10, "size": 3,
+               "users": ["u0", "u1", "u2"] if i == 0 else [f"v{i}a", f"v{i}b", f"v{i}c"]} for i in range(6)]
+    store.save_rings([merged, *active], [{"ring_id": "R-old", "change": "merged", "detail": {"into": "R-0"}}])
+    assert len(seen) == 6  # one active ring a transaction; the merged one (no members left) with the last
+    assert all(s.keys() == {"u0", "u1"} for s in seen)  # the users never dropped out of every ring
+    assert seen[0] == {"u0": "R-old", "u1": "R-old"}
+    assert store.ring_of_users(["u0", "u1", "u2", "v5c"]) == {"u0": "R-0", "u1": "R-0", "u2": "R-0", "v5c": "R-5"}
+    assert [r["ring_id"] for r in store.list_rings()] == [f"R-{i}" for i in range(6)]
+    old = store.get_ring("R-old")
+    assert (old["status"], old["merged_into"], [h["change"] for h in old["history"]]) == ("merged", "R-0", ["merged"])
+
+
 def test_models_save_load_status(store: Any) -> None:
     store.save_model("m1", {"metrics": {"ap": 0.8}}, b"\x00model-one")
     store.save_model("m2", {"metrics": {"ap": 0.9}}, b"model-two")

@@ -61,10 +61,12 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
-def refresh_rings_forever(store: str | None, every: float, parent: int) -> None:
-    """The ring refresher's loop (its own process): detect rings again every ``every`` seconds when the
-    store changed; stops when the server that started it is gone."""
-    from graphfraud.ringrefresh import refresh_rings
+def refresh_rings_forever(store: str | None, every: float, parent: int, first: bool = False) -> None:
+    """The ring refresher's loop (its own process): with ``first``, detect rings at once when no one has yet
+    (the pages need a registry; detected in a worker, it held up that worker's scores for seconds); then
+    detect them again every ``every`` seconds when the store changed. Stops when the server that started it
+    is gone."""
+    from graphfraud.ringrefresh import ensure_rings, refresh_rings
     from graphfraud.storage import open_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
@@ -75,6 +77,15 @@ def refresh_rings_forever(store: str | None, every: float, parent: int) -> None:
         pass
     due = time.monotonic() + every
     try:
+        if first:
+            try:
+                st = open_store(store)
+                try:
+                    ensure_rings(st)
+                finally:
+                    st.close()
+            except Exception:  # the pages still work; /rings tries again, the loop below too
+                log.exception("ring detection failed")
         while os.getppid() == parent:
             time.sleep(min(1.0, max(0.0, due - time.monotonic())))
             if time.monotonic() < due:
@@ -206,11 +217,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     refreshing = start_engine_refresher(store, every) if every > 0 else None
     metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     refresher = None
+    app_config: dict[str, Any] = {"WORKERS": workers, "METRICS_DIR": metrics_dir}
     if rings_every > 0:
+        # the registry's first rings too, if it has none: in this low-priority process, not in a worker
+        first = settings.get("ui_auto_rings") is not False
+        if first:
+            app_config["UI_AUTO_RINGS"] = False
         # a plain child process (not multiprocessing's, whose exit hooks the forked workers would inherit)
         refresher = subprocess.Popen([sys.executable, "-c", "import sys; from webui.server import "
                                       "refresh_rings_forever as r; r(sys.argv[1] or None, float(sys.argv[2]), "
-                                      "int(sys.argv[3]))", store or "", str(float(rings_every)), str(os.getpid())])
+                                      "int(sys.argv[3]), sys.argv[4] == '1')", store or "",
+                                      str(float(rings_every)), str(os.getpid()), "1" if first else "0"])
 
     def post_worker_init(worker: Any) -> None:
         # a worker takes connections once its scorer is ready: one gunicorn starts in place of a dead worker
@@ -264,7 +281,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
         "limit_request_field_size": 8190,
         **extra,
     }
-    app_config: dict[str, Any] = {"WORKERS": workers, "METRICS_DIR": metrics_dir}
     if store is not None:
         app_config["STORE"] = store
     GraphFraudServer(options, app_config).run()
