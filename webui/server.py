@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import shutil
 import socket
@@ -43,7 +44,9 @@ import threading
 import time
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
 
 
 class GraphFraudServer(BaseApplication):  # type: ignore[misc]
@@ -63,6 +66,49 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
         from . import create_app
 
         return create_app(self.app_config)
+
+
+class ClientTimeoutSyncWorker(SyncWorker):  # type: ignore[misc]
+    """gunicorn's sync worker, with a limit (``client_timeout``) on how long a client may take to send its
+    request or to take its answer. gunicorn's own waits without limit: two connections that sent half a
+    request held both workers, and every score, for 61 s, until the arbiter killed the workers as hung
+    (they then replay the store to start again)."""
+
+    client_timeout = 5.0  # set by :func:`serve` before the workers are forked
+
+    def accept(self, listener: Any) -> None:
+        client, addr = listener.accept()
+        client.settimeout(self.client_timeout)
+        gunicorn_util.close_on_exec(client)
+        self.handle(listener, client, addr)
+
+
+class _ClientTimeouts(logging.Filter):
+    """gunicorn logs a client's timeout as a socket error with a traceback: one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TimeoutError):
+            record.msg = "a client sent no complete request in %s s (client_timeout): connection closed"
+            record.args = (ClientTimeoutSyncWorker.client_timeout,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def defer_accept(server: Any) -> None:
+    """gunicorn's ``when_ready``: the kernel hands a worker a TCP connection only once the client has sent
+    something, or ``client_timeout`` seconds have passed (``TCP_DEFER_ACCEPT``, as nginx's ``deferred``):
+    connections that send nothing (a port scan, a TCP health check, an attack) never hold a worker."""
+    for listener in server.LISTENERS:
+        sock = getattr(listener, "sock", None)
+        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT,
+                                max(1, math.ceil(ClientTimeoutSyncWorker.client_timeout)))
+            except OSError:  # pragma: no cover - not this kernel
+                pass
 
 
 def close_promptly(sock: socket.socket, timeout: float = 2.0, max_drain: int = 65536) -> None:
@@ -90,7 +136,8 @@ def close_promptly(sock: socket.socket, timeout: float = 2.0, max_drain: int = 6
         except OSError:
             return
         try:
-            data = sock.recv(max_drain, socket.MSG_DONTWAIT)
+            sock.setblocking(False)  # a socket with a timeout waits that long for data before any recv
+            data = sock.recv(max_drain)
         except OSError:  # nothing unread (EAGAIN), or the connection is gone
             return
         drained, deadline = len(data), time.monotonic() + timeout
@@ -248,6 +295,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     from . import ensure_secret
 
     every = float(settings.get("engine_refresh_every"))  # a bad value fails here, before the engine is prepared
+    ClientTimeoutSyncWorker.client_timeout = float(settings.get("client_timeout"))
     if store is not None:
         os.environ["GRAPHFRAUD_STORE"] = store  # the scorer and workers read the same store
     st = open_store(store)
@@ -307,7 +355,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
         "workers": workers,
         "threads": threads,
         # one request at a time per worker: gunicorn's plain worker; several: its threaded one
-        "worker_class": "sync" if threads == 1 else "gthread",
+        "worker_class": "webui.server.ClientTimeoutSyncWorker" if threads == 1 else "gthread",
+        "when_ready": defer_accept,
         "preload_app": False,
         "graceful_timeout": 30,
         "timeout": 60,
@@ -330,7 +379,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     }
     if store is not None:
         app_config["STORE"] = store
-    from gunicorn import util as gunicorn_util
-
     gunicorn_util.close_graceful = close_promptly  # what the workers call after each answer (sync, gthread)
+    logging.getLogger("gunicorn.error").addFilter(_ClientTimeouts())
     GraphFraudServer(options, app_config).run()

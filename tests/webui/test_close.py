@@ -21,6 +21,7 @@ def pair():
 
 
 def _closing(server: socket.socket) -> threading.Thread:
+    server.settimeout(60)  # as the worker's client sockets have one (client_timeout)
     server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
     t = threading.Thread(target=close_promptly, args=(server,), kwargs={"timeout": 60}, daemon=True)
     t.start()

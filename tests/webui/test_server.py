@@ -241,6 +241,54 @@ def test_the_first_rings_are_detected_by_the_ring_refresher_not_by_a_worker(tmp_
         log.close()
 
 
+def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp_path):
+    """gunicorn's sync worker waits for a client's request without limit: two connections that sent nothing
+    or half a request held both workers (and every score) for 61 s, until the arbiter killed them as hung.
+    Connections that send nothing never reach a worker (TCP_DEFER_ACCEPT); one that stops part way is closed
+    after client_timeout, with one line in the log, and a body cut short is answered in the error shape."""
+    store_path = str(tmp_path / "s.db")
+    st = open_store(store_path)
+    key = create_api_key(st, "c", "admin")
+    st.close()
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=2, threads=1, GRAPHFRAUD_RINGS_EVERY="0",
+                          GRAPHFRAUD_CLIENT_TIMEOUT="1")
+    tx = {"transaction_id": "CT1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "CU1", "amount": 5.0}
+    held = []
+    try:
+        for part in (b"", b"", b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\n", b"GET /healthz HTTP/1.1\r\n"):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(part)
+            held.append(s)
+        time.sleep(0.3)
+        # gunicorn's timeout is 60 s: a worker held that long would miss this client's 30 s
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/api/v1/score", body=json.dumps(tx),
+                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        assert c.getresponse().status == 200
+        c.close()
+        body = json.dumps({**tx, "transaction_id": "CT2"}).encode()
+        cut = socket.create_connection(("127.0.0.1", port))
+        cut.settimeout(30)
+        cut.sendall(b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        answer = b""
+        while chunk := cut.recv(65536):
+            answer += chunk
+        cut.close()
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), answer[:300]  # the body stopped after 10 bytes
+        assert "error" in json.loads(rest), rest
+    finally:
+        for s in held:
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
+    text = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "client sent no complete request in 1.0 s" in text
+    assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]
+
+
 def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_path):
     """gunicorn starts a worker in place of one killed with SIGKILL. The new worker builds its scorer (made
     to take 3 s here; after hours of traffic it replays what the store gained since the server started)
