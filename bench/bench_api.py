@@ -8,7 +8,7 @@ Reproduce (the store should hold >= 1,000,000 transactions for the issue's figur
     .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
     .venv/bin/python bench/bench_api.py --store S --replace-worker   # also: a worker killed and replaced under load
     .venv/bin/python bench/bench_api.py --store S --rings-beside     # also: a ring detection beside a steady run
-    .venv/bin/python bench/bench_api.py --store S --lazy-clients 2   # also: clients that keep sockets open
+    .venv/bin/python bench/bench_api.py --store S --lazy-clients 2   # also: clients that hold connections
 
 Prints, for ``graphfraud serve --workers 2 --threads 1`` (the defaults) and for the echo served by gunicorn
 with the same settings (and with gunicorn's defaults, as the acceptance check does): requests/s with ``wrk
@@ -221,9 +221,10 @@ def fixed_rate(port: int, key: str, rate: float, seconds: float, at_1s: Callable
     return lat[len(lat) // 2], lat[int(len(lat) * 0.99)], lat[-1], n, sum(ok for _, ok in res)
 
 
-def lazy_clients(port: int, key: str, n: int) -> list[float]:
-    """``n`` clients send a score each and keep their sockets open after the answer (a client pausing, a pool
-    closing lazily); the latencies (ms) of 10 scores another client sends meanwhile, one after the other."""
+def lazy_clients(port: int, key: str, n: int, how: str) -> list[float]:
+    """``n`` clients hold a connection: ``silent`` sends nothing, ``half`` half a request, ``answered`` a
+    score whose answer it reads but then keeps the socket open (a client pausing, a pool closing lazily);
+    the latencies (ms) of 10 scores another client sends meanwhile, one after the other."""
     def raw(i: int) -> bytes:
         body = json.dumps({"transaction_id": f"BL{time.time()}-{i}", "timestamp": "2026-03-03T09:00:00Z",
                            "user_id": f"BLU{i}", "amount": 5.0})
@@ -233,16 +234,17 @@ def lazy_clients(port: int, key: str, n: int) -> list[float]:
     held = []
     for i in range(n):
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(raw(i))
+        s.sendall({"silent": b"", "half": raw(i)[:40]}.get(how, raw(i)))
         held.append(s)
-    for s in held:  # each answer read whole (headers are enough); the socket stays open
+    for s in held if how == "answered" else []:  # each answer's head read; the socket stays open
         got = b""
         while b"\r\n\r\n" not in got:
             got += s.recv(65536)
+    time.sleep(0.2)
     lat = []
     for i in range(10):
         t = time.perf_counter()
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         c.request("POST", "/api/v1/score", body=raw(1000 + i).split(b"\r\n\r\n", 1)[1],
                   headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
         c.getresponse().read()
@@ -305,8 +307,9 @@ def main() -> None:
                     help="After the first steady run, another with a ring detection started 1 s in, run as the "
                          "server's ring refresher runs it (a process of its own at niceness 10).")
     ap.add_argument("--lazy-clients", type=int, default=0, metavar="N",
-                    help="Also: N clients each send a score and keep their socket open after the answer; the "
-                         "latency of 10 scores another client sends meanwhile.")
+                    help="Also: N clients hold connections (sending nothing; half a request; a score, keeping "
+                         "the socket open after the answer); the latency of 10 scores another client sends "
+                         "meanwhile, for each kind.")
     ap.add_argument("--in-process", type=int, default=20_000, metavar="N",
                     help="Also time N scores in this process (Scorer.score, no HTTP) first; 0 skips.")
     args = ap.parse_args()
@@ -359,7 +362,8 @@ def main() -> None:
             beside = fixed_rate(port, key, args.rate, args.seconds, at_1s=lambda: det.append(subprocess.Popen(
                 [py, "-c", code, store], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)))
             detection = det[0].communicate()[0].split() if det else None
-        lazy = lazy_clients(port, key, args.lazy_clients) if args.lazy_clients else None
+        lazy = {how: lazy_clients(port, key, args.lazy_clients, how) for how in ("silent", "half", "answered")
+                } if args.lazy_clients else None
         cpu0, arbiter0 = tree_cpu(server.pid), own_cpu(server.pid)
         ours, non2xx, ours_lat = run_wrk(port, key, lua, args.seconds)
         time.sleep(2)  # the arbiter's engine refresh, if due, counts here too
@@ -403,9 +407,11 @@ def main() -> None:
         took = f"{detection[0]} rings in {float(detection[1]):.1f} s" if detection and len(detection) == 2 else "failed"
         print(f"  {args.rate:.0f}/s for {args.seconds} s, a ring detection (niceness 10) started 1 s in ({took}): "
               f"p50 {beside[0]:.2f} ms, p99 {beside[1]:.2f} ms, slowest {beside[2]:.2f} ms, {beside[4]}/{beside[3]} ok")
-    if lazy is not None:
-        print(f"  {args.lazy_clients} clients holding their sockets open after their answers; another client's 10 "
-              f"scores meanwhile: {', '.join(f'{x:.1f}' for x in lazy)} ms")
+    for how, lat in (lazy or {}).items():
+        what = {"silent": "connected, sending nothing", "half": "sending half a request",
+                "answered": "holding their sockets open after their answers"}[how]
+        print(f"  {args.lazy_clients} clients {what}; another client's 10 scores meanwhile: "
+              f"{', '.join(f'{x:.1f}' for x in lat)} ms")
     if replaced is not None:
         print(f"  {args.rate:.0f}/s for {args.seconds} s, one worker killed with SIGKILL 1 s in and replaced: p50 "
               f"{replaced[0]:.2f} ms, p99 {replaced[1]:.2f} ms, slowest {replaced[2]:.2f} ms, {replaced[4]}/{replaced[3]} ok "
