@@ -98,6 +98,21 @@ def ensure_rings(st: Any, wait: float = 0.0) -> bool:
         return bool(st.list_rings(None, 1))
 
 
+def ensure_rings_at(location: str | None) -> None:
+    """:func:`ensure_rings` on the store at ``location`` (opened and closed here); a failure is logged, not
+    raised: the pages still work, and ``/rings`` and the server's refresher try again."""
+    from .storage import open_store
+
+    try:
+        st = open_store(location)
+        try:
+            ensure_rings(st)
+        finally:
+            st.close()
+    except Exception:
+        log.exception("automatic ring detection failed")
+
+
 def refresh_rings(st: Any, min_age: float) -> bool:
     """Detect rings again when the store changed since the last detection and that one is at least
     ``min_age`` seconds old; one process at a time (others skip). ``True`` when it ran."""
@@ -111,4 +126,5 @@ def refresh_rings(st: Any, min_age: float) -> bool:
         return True
 
 
-__all__ = ["detection_lock", "lock_path", "run_ring_detection", "ensure_rings", "refresh_rings", "detect_and_record"]
+__all__ = ["detection_lock", "lock_path", "run_ring_detection", "ensure_rings", "ensure_rings_at", "refresh_rings",
+           "detect_and_record"]

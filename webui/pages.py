@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.neighbourhood import in_window, other_party, walk
-from graphfraud.ringrefresh import ensure_rings, run_ring_detection
+from graphfraud.ringrefresh import ensure_rings, ensure_rings_at, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 from graphfraud.storage.base import load_record
 
@@ -67,7 +67,7 @@ def _setup(state: Any) -> None:
     if auto is None:
         auto = not app.config.get("TESTING")
     if auto:
-        threading.Thread(target=_auto_rings, args=(str(app.config["STORE"]),), name="graphfraud-ui-rings",
+        threading.Thread(target=ensure_rings_at, args=(str(app.config["STORE"]),), name="graphfraud-ui-rings",
                          daemon=True).start()
 
 
@@ -171,20 +171,6 @@ def resolve(node_type: str, node_id: str) -> str:
     real = stored_identifier(node_type, node_id, current_app.config["PII_KEY"])
     m.note(node_type, real)
     return real
-
-
-# ---------------------------------------------------------------- rings registry filled once
-def _auto_rings(location: str) -> None:
-    from graphfraud.storage import open_store
-
-    try:
-        st = open_store(location)
-        try:
-            ensure_rings(st)
-        finally:
-            st.close()
-    except Exception:  # the pages still work; /rings tries again
-        log.exception("automatic ring detection failed")
 
 
 # ---------------------------------------------------------------- sign-in

@@ -160,7 +160,7 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
     (the pages need a registry; detected in a worker, it held up that worker's scores for seconds); then
     detect them again every ``every`` seconds when the store changed. Stops when the server that started it
     is gone."""
-    from graphfraud.ringrefresh import ensure_rings, refresh_rings
+    from graphfraud.ringrefresh import ensure_rings_at, refresh_rings
     from graphfraud.storage import open_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
@@ -172,14 +172,7 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
     due = time.monotonic() + every
     try:
         if first:
-            try:
-                st = open_store(store)
-                try:
-                    ensure_rings(st)
-                finally:
-                    st.close()
-            except Exception:  # the pages still work; /rings tries again, the loop below too
-                log.exception("ring detection failed")
+            ensure_rings_at(store)
         while os.getppid() == parent:
             time.sleep(min(1.0, max(0.0, due - time.monotonic())))
             if time.monotonic() < due:
