@@ -533,6 +533,12 @@ class Scorer:
                 self.engine.saw(seq + 1)  # the decision took the next number
             else:
                 self.catch_up()
+                if self.engine.seq == seq:
+                    # this transaction was the last event read: the next number is its decision, written in
+                    # the same store transaction (decisions are not events); without this the engine stays one
+                    # behind the store and the next score takes this slower path again, reading its own
+                    # transaction back
+                    self.engine.saw(seq + 1)
         return self._response(record, replay=False, catching_up=lag > 1000)
 
     def score_batch(self, txs: Sequence[Transaction], scored_by: str | None = None

@@ -220,3 +220,29 @@ def test_a_score_in_a_registered_ring_names_its_registry_id_and_the_detectors_re
     outsider = scorer.score(_tx(501, user=4))["ring"]
     assert outsider is not None and outsider["ring_id"] != "R-x" and outsider["reasons"] == []
     store.close()
+
+
+def test_a_lone_scorer_applies_its_own_scores_without_reading_them_back(tmp_path: Path) -> None:
+    """A score's decision takes the store's next number: the engine must count it as seen, else every later
+    score finds a gap, catches up, and reads its own transaction back from the store. (After another
+    process's score, whose decision is not an event, the first own score is read back once.)"""
+    store = open_store(str(tmp_path / "s.db"))
+    scorer = Scorer(store)
+    read_back: list[str] = []
+    events_since = store.events_since
+
+    def spy(seq: int, limit: int = 10_000) -> list:
+        events = events_since(seq, limit)
+        read_back.extend(ev.transaction.transaction_id for ev in events if ev.transaction is not None)
+        return events
+
+    store.events_since = spy  # type: ignore[method-assign]
+    other = open_store(str(tmp_path / "s.db"))
+    other.add_transaction(_tx(100), {"score": 0.1, "decision": "allow"})  # another worker's score: read once
+    for i in range(5):
+        scorer.score(_tx(i))
+        assert scorer.engine.seq == store.last_seq()
+    assert read_back == ["S100", "S0"]
+    assert scorer.engine.n_tx == 6 and scorer.engine.knows_transaction("S100")
+    store.close()
+    other.close()
