@@ -204,6 +204,7 @@ def start_engine_refresher(store: str | None, every: float) -> threading.Event:
     then replays that much traffic, not all since the server started (at 300 scores a second, a day is 26
     million events, half an hour of replay). Returns the event that stops it. Pages the refresh changes
     stop being shared with the workers forked before; the workers change theirs as they score anyway."""
+    from graphfraud.graph.persist import kept_engine
     from graphfraud.scoring import refresh_kept_engine
     from graphfraud.storage import open_store
 
@@ -224,6 +225,10 @@ def start_engine_refresher(store: str | None, every: float) -> threading.Event:
                     with _FORK_GUARD:
                         st = open_store(store)
                         try:
+                            if kept_engine(st) is None:  # an erase dropped it: nothing left to refresh
+                                log.info("engine refresh stops: no engine is kept for new workers (they "
+                                         "start from the snapshot or the store)")
+                                return
                             _, level = refresh_kept_engine(st, REFRESH_BATCH)
                         finally:
                             st.close()
@@ -282,13 +287,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
           store: str | None = None, rings_every: float = 300.0, **extra: Any) -> None:
     """Run the server until SIGTERM/SIGINT. ``rings_every``: seconds between ring registry refreshes (0:
     never). ``extra`` are further gunicorn settings (tests, tuning)."""
-    from graphfraud import settings
     from graphfraud.storage import open_store
 
-    from . import ensure_secret
+    from . import app_settings, ensure_secret
 
-    every = float(settings.get("engine_refresh_every"))  # a bad value fails here, before the engine is prepared
-    ClientTimeoutSyncWorker.client_timeout = float(settings.get("client_timeout"))
+    cfg = app_settings()  # as the workers' app reads them; a bad value fails here, before the engine is prepared
+    every = float(cfg["ENGINE_REFRESH_EVERY"])
+    ClientTimeoutSyncWorker.client_timeout = float(cfg["CLIENT_TIMEOUT"])
     if store is not None:
         os.environ["GRAPHFRAUD_STORE"] = store  # the scorer and workers read the same store
     st = open_store(store)
@@ -308,7 +313,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     app_config: dict[str, Any] = {"WORKERS": workers, "METRICS_DIR": metrics_dir}
     if rings_every > 0:
         # the registry's first rings too, if it has none: in this low-priority process, not in a worker
-        first = settings.get("ui_auto_rings") is not False
+        first = cfg["UI_AUTO_RINGS"] is not False
         if first:
             app_config["UI_AUTO_RINGS"] = False
         # a plain child process (not multiprocessing's, whose exit hooks the forked workers would inherit)

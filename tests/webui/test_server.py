@@ -361,3 +361,34 @@ def test_a_replacement_worker_starts_from_the_arbiters_refreshed_engine(tmp_path
         p.send_signal(signal.SIGTERM)
         p.wait(60)
         log.close()
+
+
+def test_the_engine_refresher_stops_once_an_erase_drops_the_kept_engine(tmp_path, caplog):
+    """An erase cannot be applied to an engine, so it drops the one the arbiter keeps for new workers; the
+    refresher then has nothing to keep level and stops, rather than opening the store every round."""
+    import threading
+
+    from graphfraud.graph import persist
+    from graphfraud.schema import validate_record
+    from graphfraud.scoring import prepare_engine
+    from webui.server import start_engine_refresher
+
+    path = str(tmp_path / "e.db")
+    st = open_store(path)
+    for i in range(5):
+        st.add_transaction(validate_record({"transaction_id": f"E{i}", "timestamp": "2026-03-01T12:00:00Z",
+                                            "user_id": f"EU{i % 2}", "amount": 3.0}))
+    prepare_engine(st, keep=True)
+    caplog.set_level("INFO", logger="graphfraud.webui.engine")
+    stop = start_engine_refresher(path, 0.05)
+    try:
+        st.erase_user("EU1", actor="test")
+        until = time.monotonic() + 10
+        while time.monotonic() < until and any(t.name == "graphfraud-engine-refresh" for t in threading.enumerate()):
+            time.sleep(0.05)
+        assert not any(t.name == "graphfraud-engine-refresh" for t in threading.enumerate())
+        assert persist.kept_engine(st) is None
+        assert "engine refresh stops" in caplog.text
+    finally:
+        stop.set()
+        st.close()
