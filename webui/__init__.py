@@ -51,12 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     {'ok': True, 'status': 'up'}
     """
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping({s.name.upper(): s.default for s in settings.SETTINGS})
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("GRAPHFRAUD")
-    if test_config:
-        app.config.from_mapping(test_config)
-    _normalise(app.config)
+    _load_config(app, test_config)
     hops = int(app.config["PROXY_HOPS"])
     if hops > 0:  # behind that many proxies: remote_addr and the scheme are the client's, as the proxies saw them
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -104,6 +99,29 @@ class ApiSessionInterface(SecureCookieSessionInterface):
 
 
 _SESSIONLESS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+def _load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
+    """The app's settings: defaults < the instance folder's ``config.py`` < ``GRAPHFRAUD_*`` environment
+    variables < ``test_config``, each coerced through its type."""
+    app.config.from_mapping({s.name.upper(): s.default for s in settings.SETTINGS})
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("GRAPHFRAUD")
+    if test_config:
+        app.config.from_mapping(test_config)
+    _normalise(app.config)
+
+
+def app_settings() -> Mapping[str, Any]:
+    """The settings as the app will read them (instance ``config.py`` and environment included), for what
+    runs before it: ``graphfraud serve``'s arbiter and its refreshers.
+
+    >>> app_settings()["WORKERS"] >= 1
+    True
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    _load_config(app)
+    return app.config
 
 
 def _normalise(cfg: Any) -> None:
