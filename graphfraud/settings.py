@@ -218,8 +218,9 @@ def get(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
     except ConfigError:
         raise
     except (TypeError, ValueError):
-        raise ConfigError(f"Setting {name} ({s.env}) has the value {v!r}, which is not a "
-                          f"{getattr(s.kind, '__name__', 'value')}.") from None
+        kind = getattr(s.kind, "__name__", "value")
+        raise ConfigError(f"Setting {name} ({s.env}) has the value {v!r}, which is not "
+                          f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}.") from None
 
 
 def render_docs() -> str:
