@@ -6,7 +6,9 @@
   one request per connection with no event loop or thread hand-off: 1,264-1,271 scores/s against
   848-892/s for the threaded worker with one thread (same run, ``wrk`` at 32 connections, 2 workers).
   With ``--threads`` above 1, ``gthread``: a worker serves that many requests at once with keep-alive;
-  the scorer serialises the engine itself, the threads overlap network and store I/O. Either way, put
+  the scorer serialises the engine itself, the threads overlap network and store I/O. Both are given a
+  limit (``client_timeout``) on a client sending its request (:class:`ClientTimeoutSyncWorker`,
+  :class:`ClientTimeoutThreadWorker`). Either way, put
   a buffering proxy (nginx) in front when clients are slow or far away, as gunicorn advises.
 * SIGTERM (or SIGINT) stops gracefully: workers stop accepting, requests in flight finish (up to
   ``graceful_timeout``), and since a score is stored before it is answered, nothing acknowledged is lost.
@@ -46,6 +48,7 @@ from typing import Any
 
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 
@@ -81,6 +84,29 @@ class ClientTimeoutSyncWorker(SyncWorker):  # type: ignore[misc]
         client.settimeout(self.client_timeout)
         gunicorn_util.close_on_exec(client)
         self.handle(listener, client, addr)
+
+
+class _LimitedSocket(socket.socket):
+    """A client's socket whose blocking mode keeps the ``client_timeout`` limit: gunicorn's threaded worker
+    sets a connection blocking (no limit) before a thread of its pool reads a request from it."""
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(ClientTimeoutSyncWorker.client_timeout)
+        else:
+            super().setblocking(False)
+
+
+class ClientTimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded (``gthread``) worker with the same limit as :class:`ClientTimeoutSyncWorker` on a
+    client sending its request or taking its answer. gunicorn's own waits for the rest of a request without
+    limit once part of it came: a client that sent half a request held a thread of the pool for good."""
+
+    def enqueue_req(self, conn: Any) -> None:
+        sock = conn.sock
+        if type(sock) is socket.socket:  # a new connection (a kept-alive one has its limit already)
+            conn.sock = _LimitedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        super().enqueue_req(conn)
 
 
 class _ClientTimeouts(logging.Filter):
@@ -353,7 +379,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
         "workers": workers,
         "threads": threads,
         # one request at a time per worker: gunicorn's plain worker; several: its threaded one
-        "worker_class": "webui.server.ClientTimeoutSyncWorker" if threads == 1 else "gthread",
+        "worker_class": f"webui.server.ClientTimeout{'Sync' if threads == 1 else 'Thread'}Worker",
         "when_ready": defer_accept,
         "preload_app": False,
         "graceful_timeout": 30,

@@ -291,6 +291,54 @@ def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp
     assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]
 
 
+def test_a_threaded_worker_frees_the_threads_that_half_requests_hold(tmp_path):
+    """With ``--threads`` above 1, gunicorn's threaded worker reads a request in a thread of its pool and,
+    once part of it came, waits for the rest without limit: two clients that sent half a request held both
+    threads of a worker for good. Now each is closed after client_timeout, and a body cut short is answered
+    in the error shape, as with the sync worker."""
+    store_path = str(tmp_path / "s.db")
+    st = open_store(store_path)
+    key = create_api_key(st, "c", "admin")
+    st.close()
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=1, threads=2, GRAPHFRAUD_RINGS_EVERY="0",
+                          GRAPHFRAUD_CLIENT_TIMEOUT="1")
+    tx = {"transaction_id": "TT1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "TU1", "amount": 5.0}
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    held = []
+    try:
+        for part in (b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\n", b"GET /healthz HTTP/1.1\r\n"):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(part)
+            held.append(s)
+        time.sleep(0.3)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # held for good, it would time out
+        c.request("POST", "/api/v1/score", body=json.dumps(tx), headers=auth)
+        assert c.getresponse().status == 200
+        c.close()
+        body = json.dumps({**tx, "transaction_id": "TT2"}).encode()
+        cut = socket.create_connection(("127.0.0.1", port))
+        cut.settimeout(30)
+        cut.sendall(b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        answer = b""
+        while chunk := cut.recv(65536):
+            answer += chunk
+        cut.close()
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+        assert "error" in json.loads(rest), rest
+    finally:
+        for s in held:
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
+    text = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "ClientTimeoutThreadWorker" in text
+    assert "client sent no complete request in 1.0 s" in text
+    assert "Traceback" not in text, text[-3000:]
+
+
 def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_path):
     """gunicorn starts a worker in place of one killed with SIGKILL. The new worker builds its scorer (made
     to take 3 s here; after hours of traffic it replays what the store gained since the server started)
