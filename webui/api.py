@@ -22,7 +22,7 @@ from graphfraud.schema import check_name, stored_identifier, validate_label, val
 from graphfraud.storage.base import to_json
 
 from .auth import authenticate, key_from_headers
-from .errors import ApiError, error_body, status_for
+from .errors import CLIENT_BODY_ERRORS, ApiError, error_body, status_for, unreadable_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ops = Blueprint("ops", __name__)
@@ -32,6 +32,8 @@ ops = Blueprint("ops", __name__)
 _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _RAW_C1 = re.compile("[\x7f-\x9f]")
 _TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: What reading a request body raises when the client breaks it (cut short, bad chunks, too slow).
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, *CLIENT_BODY_ERRORS)
 
 
 # ---------------------------------------------------------------- helpers
@@ -102,8 +104,13 @@ def json_body() -> Any:
             raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise _too_large(limit, n) from None
+    except _READ_ERRORS as e:  # the client's transport: a body cut short, bad chunks, too slow
+        raise unreadable_body(e) from None
     if len(raw) > limit:
         raise _too_large(limit, len(raw))
+    if n is not None and len(raw) < n:  # the client closed its side before the whole body came
+        raise ApiError(400, "invalid_body", f"The request body ended after {len(raw)} of the {n} bytes its "
+                       "Content-Length announced.", [f"body: {len(raw)} of {n} bytes"])
     if not raw.strip():
         raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object.", ["body: empty"])
     try:

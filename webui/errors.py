@@ -52,6 +52,15 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
+try:  # what gunicorn raises while a request's body is read, for a body the client broke
+    from gunicorn.http.errors import NoMoreData, ParseException
+
+    #: Errors reading a request's body that are the client's doing (a bad or unfinished chunked body).
+    CLIENT_BODY_ERRORS: tuple[type[BaseException], ...] = (ParseException, NoMoreData)
+except ImportError:  # pragma: no cover - served by another WSGI server
+    CLIENT_BODY_ERRORS = ()
+
+
 class ApiError(gf.GraphFraudError):
     """An error decided by the web layer itself (content type, body size, a bad query parameter).
 
@@ -63,6 +72,16 @@ class ApiError(gf.GraphFraudError):
         super().__init__(message, errors, code=code)
         self.status = status
         self.headers = headers or {}
+
+
+def unreadable_body(exc: BaseException) -> "ApiError":
+    """The 400 for a request body that could not be read: cut short, malformed chunks, or not sent in time
+    (the server's ``client_timeout``)."""
+    if isinstance(exc, TimeoutError):
+        reason = "it did not arrive in time"
+    else:
+        reason = (str(exc) or type(exc).__name__).splitlines()[0][:120]
+    return ApiError(400, "invalid_body", f"The request body could not be read: {reason}.", [f"body: {reason}"])
 
 
 def status_for(exc: BaseException) -> int:
@@ -97,6 +116,8 @@ def error_response(status: int, code: str, message: str, errors: list[str] | Non
 
 def response_for(exc: BaseException) -> Response:
     """Turn any exception into the JSON error response (used by the handlers and by batch items)."""
+    if CLIENT_BODY_ERRORS and isinstance(exc, CLIENT_BODY_ERRORS):  # a form or file upload broken on the wire
+        exc = unreadable_body(exc)
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         code = HTTP_CODES.get(status, "http_error")

@@ -71,30 +71,78 @@ class GraphFraudServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
+class _LimitedSocket(socket.socket):
+    """A client's socket with a deadline on its request: every blocking read waits at most what is left of
+    ``client_timeout`` since the request's first read, so a client that trickles a byte a second is cut off
+    when one that stops is (a timeout on each read alone let it hold a worker for minutes). Blocking sends
+    wait at most ``client_timeout`` for progress; a blocking mode set by gunicorn keeps that limit."""
+
+    deadline: float | None = None  # None: the next read starts the clock; inf: the request was read (answering)
+
+    @staticmethod
+    def limit() -> float:
+        return ClientTimeoutSyncWorker.client_timeout
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(self.limit())
+        else:
+            super().setblocking(False)
+
+    def _before_read(self) -> None:
+        if self.deadline == math.inf or self.gettimeout() == 0.0:  # answered, or a poller's read
+            return
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.limit()
+        left = self.deadline - now
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.settimeout(min(left, self.limit()))
+
+    def _before_send(self) -> None:
+        if self.deadline != math.inf and self.gettimeout():  # the last read may have left a shorter wait
+            self.settimeout(self.limit())
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._before_read()
+        return super().recv(bufsize, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._before_read()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._before_send()
+        return super().send(data, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._before_send()
+        super().sendall(data, flags)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        self._before_send()
+        return super().sendfile(file, offset, count)
+
+
+def _limited(sock: socket.socket) -> _LimitedSocket:
+    return _LimitedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+
+
 class ClientTimeoutSyncWorker(SyncWorker):  # type: ignore[misc]
     """gunicorn's sync worker, with a limit (``client_timeout``) on how long a client may take to send its
-    request or to take its answer. gunicorn's own waits without limit: two connections that sent half a
-    request held both workers, and every score, for 61 s, until the arbiter killed the workers as hung
-    (they then replay the store to start again)."""
+    request (in all, :class:`_LimitedSocket`) or to take its answer. gunicorn's own waits without limit: two
+    connections that sent half a request held both workers, and every score, for 61 s, until the arbiter
+    killed the workers as hung (they then replay the store to start again)."""
 
     client_timeout = 5.0  # set by :func:`serve` before the workers are forked
 
     def accept(self, listener: Any) -> None:
         client, addr = listener.accept()
+        client = _limited(client)
         client.settimeout(self.client_timeout)
         gunicorn_util.close_on_exec(client)
         self.handle(listener, client, addr)
-
-
-class _LimitedSocket(socket.socket):
-    """A client's socket whose blocking mode keeps the ``client_timeout`` limit: gunicorn's threaded worker
-    sets a connection blocking (no limit) before a thread of its pool reads a request from it."""
-
-    def setblocking(self, flag: bool) -> None:
-        if flag:
-            self.settimeout(ClientTimeoutSyncWorker.client_timeout)
-        else:
-            super().setblocking(False)
 
 
 class ClientTimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
@@ -103,9 +151,10 @@ class ClientTimeoutThreadWorker(ThreadWorker):  # type: ignore[misc]
     limit once part of it came: a client that sent half a request held a thread of the pool for good."""
 
     def enqueue_req(self, conn: Any) -> None:
-        sock = conn.sock
-        if type(sock) is socket.socket:  # a new connection (a kept-alive one has its limit already)
-            conn.sock = _LimitedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        if isinstance(conn.sock, _LimitedSocket):  # a kept-alive connection's next request: a new clock
+            conn.sock.deadline = None
+        else:
+            conn.sock = _limited(conn.sock)
         super().enqueue_req(conn)
 
 
@@ -156,6 +205,8 @@ def close_promptly(sock: socket.socket, timeout: float = 2.0, max_drain: int = 6
     (b'answer', b'')
     >>> b.close()
     """
+    if isinstance(sock, _LimitedSocket):
+        sock.deadline = math.inf  # answered: the waits below are this function's own
     try:
         try:
             sock.shutdown(socket.SHUT_WR)

@@ -339,6 +339,75 @@ def test_a_threaded_worker_frees_the_threads_that_half_requests_hold(tmp_path):
     assert "Traceback" not in text, text[-3000:]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_request_trickled_or_broken_on_the_wire_is_cut_off_and_answered_400(tmp_path, threads):
+    """``client_timeout`` bounds a whole request, not each read: a client sending a byte every quarter
+    second (each read well within the limit) held a worker or thread for as long as it liked. Bodies broken
+    on the wire (a bad chunk size, a body shorter than its Content-Length) were 500s with a traceback."""
+    import threading
+
+    store_path = str(tmp_path / "s.db")
+    st = open_store(store_path)
+    key = create_api_key(st, "c", "admin")
+    st.close()
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=1, threads=threads,
+                          GRAPHFRAUD_RINGS_EVERY="0", GRAPHFRAUD_CLIENT_TIMEOUT="1")
+    body = json.dumps({"transaction_id": "TR1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "TU1",
+                       "amount": 5.0}).encode()
+    head = (f"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {key}\r\n").encode()
+    request = head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    sent: list[int] = []
+
+    def trickle() -> None:
+        s = socket.create_connection(("127.0.0.1", port))
+        n = 0
+        try:
+            for n in range(len(request)):  # about 60 s at this pace
+                s.sendall(request[n:n + 1])
+                time.sleep(0.25)
+        except OSError:  # closed by the server
+            pass
+        finally:
+            sent.append(n)
+            s.close()
+
+    def raw(data: bytes, half_close: bool = False) -> tuple[bytes, dict]:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(30)
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+        s.close()
+        status, _, rest = answer.partition(b"\r\n\r\n")
+        return status.split(b"\r\n")[0], json.loads(rest)
+
+    try:
+        tricklers = [threading.Thread(target=trickle) for _ in range(threads)]
+        for t in tricklers:
+            t.start()
+        time.sleep(0.5)
+        assert _score({"port": port, "key": key}, json.loads(body))[0] == 200
+        for t in tricklers:
+            t.join(60)
+        assert len(sent) == threads and max(sent) < len(request) // 4, sent  # cut off long before the end
+        chunked = head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + body + b"\r\n0\r\n\r\n"
+        status, err = raw(chunked)
+        assert status.startswith(b"HTTP/1.1 400") and err["code"] == "invalid_body", (status, err)
+        short = head + f"Content-Length: {len(body) + 20}\r\n\r\n".encode() + body
+        status, err = raw(short, half_close=True)
+        assert status.startswith(b"HTTP/1.1 400") and err["code"] == "invalid_body", (status, err)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
+    text = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]
+
+
 def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_path):
     """gunicorn starts a worker in place of one killed with SIGKILL. The new worker builds its scorer (made
     to take 3 s here; after hours of traffic it replays what the store gained since the server started)
