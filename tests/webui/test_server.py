@@ -88,6 +88,28 @@ def _score(server, tx, port=None):
     return st, json.loads(body)
 
 
+def _raw(port: int, data: bytes, half_close: bool = False) -> tuple[bytes, dict]:
+    """Send raw bytes (optionally closing our side after), read until the server closes: the status line
+    and the JSON body."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(30)
+    s.sendall(data)
+    if half_close:
+        s.shutdown(socket.SHUT_WR)
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    s.close()
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], json.loads(rest)
+
+
+def _cut_body(key: str, body: bytes) -> bytes:
+    """A score request whose body stops after 10 of its bytes."""
+    return (b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+
+
 def test_scores_and_reads_back(server):
     tx = {"transaction_id": "S1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "SU1", "amount": 3.0}
     st, body = _score(server, tx)
@@ -243,17 +265,19 @@ def test_the_first_rings_are_detected_by_the_ring_refresher_not_by_a_worker(tmp_
         log.close()
 
 
-def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp_path):
+@pytest.mark.parametrize("workers,threads", [(2, 1), (1, 2)])
+def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp_path, workers, threads):
     """gunicorn's sync worker waits for a client's request without limit: two connections that sent nothing
-    or half a request held both workers (and every score) for 61 s, until the arbiter killed them as hung.
+    or half a request held both workers (and every score) for 61 s, until the arbiter killed them as hung;
+    its threaded worker (``--threads`` above 1) held a thread of its pool for good for each half request.
     Connections that send nothing never reach a worker (TCP_DEFER_ACCEPT); one that stops part way is closed
     after client_timeout, with one line in the log, and a body cut short is answered in the error shape."""
     store_path = str(tmp_path / "s.db")
     st = open_store(store_path)
     key = create_api_key(st, "c", "admin")
     st.close()
-    p, port, log = _start(store_path, tmp_path / "serve.log", workers=2, threads=1, GRAPHFRAUD_RINGS_EVERY="0",
-                          GRAPHFRAUD_CLIENT_TIMEOUT="1")
+    p, port, log = _start(store_path, tmp_path / "serve.log", workers=workers, threads=threads,
+                          GRAPHFRAUD_RINGS_EVERY="0", GRAPHFRAUD_CLIENT_TIMEOUT="1")
     tx = {"transaction_id": "CT1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "CU1", "amount": 5.0}
     held = []
     try:
@@ -262,24 +286,14 @@ def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp
             s.sendall(part)
             held.append(s)
         time.sleep(0.3)
-        # gunicorn's timeout is 60 s: a worker held that long would miss this client's 30 s
+        # gunicorn's timeout is 60 s: a worker held that long (or a thread for good) would miss this client's 30 s
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         c.request("POST", "/api/v1/score", body=json.dumps(tx),
                   headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
         assert c.getresponse().status == 200
         c.close()
-        body = json.dumps({**tx, "transaction_id": "CT2"}).encode()
-        cut = socket.create_connection(("127.0.0.1", port))
-        cut.settimeout(30)
-        cut.sendall(b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
-        answer = b""
-        while chunk := cut.recv(65536):
-            answer += chunk
-        cut.close()
-        head, _, rest = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 400 "), answer[:300]  # the body stopped after 10 bytes
-        assert "error" in json.loads(rest), rest
+        status, err = _raw(port, _cut_body(key, json.dumps({**tx, "transaction_id": "CT2"}).encode()))
+        assert status.startswith(b"HTTP/1.1 400 ") and "error" in err, (status, err)  # the body stopped after 10 bytes
     finally:
         for s in held:
             s.close()
@@ -287,56 +301,9 @@ def test_clients_that_send_nothing_or_half_a_request_do_not_hold_the_workers(tmp
         p.wait(60)
         log.close()
     text = (tmp_path / "serve.log").read_text(errors="replace")
+    assert f"ClientTimeout{'Sync' if threads == 1 else 'Thread'}Worker" in text
     assert "client sent no complete request in 1.0 s" in text
     assert "Traceback" not in text and "WORKER TIMEOUT" not in text, text[-3000:]
-
-
-def test_a_threaded_worker_frees_the_threads_that_half_requests_hold(tmp_path):
-    """With ``--threads`` above 1, gunicorn's threaded worker reads a request in a thread of its pool and,
-    once part of it came, waits for the rest without limit: two clients that sent half a request held both
-    threads of a worker for good. Now each is closed after client_timeout, and a body cut short is answered
-    in the error shape, as with the sync worker."""
-    store_path = str(tmp_path / "s.db")
-    st = open_store(store_path)
-    key = create_api_key(st, "c", "admin")
-    st.close()
-    p, port, log = _start(store_path, tmp_path / "serve.log", workers=1, threads=2, GRAPHFRAUD_RINGS_EVERY="0",
-                          GRAPHFRAUD_CLIENT_TIMEOUT="1")
-    tx = {"transaction_id": "TT1", "timestamp": "2026-03-01T12:00:00Z", "user_id": "TU1", "amount": 5.0}
-    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    held = []
-    try:
-        for part in (b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\n", b"GET /healthz HTTP/1.1\r\n"):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(part)
-            held.append(s)
-        time.sleep(0.3)
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # held for good, it would time out
-        c.request("POST", "/api/v1/score", body=json.dumps(tx), headers=auth)
-        assert c.getresponse().status == 200
-        c.close()
-        body = json.dumps({**tx, "transaction_id": "TT2"}).encode()
-        cut = socket.create_connection(("127.0.0.1", port))
-        cut.settimeout(30)
-        cut.sendall(b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
-        answer = b""
-        while chunk := cut.recv(65536):
-            answer += chunk
-        cut.close()
-        head, _, rest = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
-        assert "error" in json.loads(rest), rest
-    finally:
-        for s in held:
-            s.close()
-        p.send_signal(signal.SIGTERM)
-        p.wait(60)
-        log.close()
-    text = (tmp_path / "serve.log").read_text(errors="replace")
-    assert "ClientTimeoutThreadWorker" in text
-    assert "client sent no complete request in 1.0 s" in text
-    assert "Traceback" not in text, text[-3000:]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -372,19 +339,6 @@ def test_a_request_trickled_or_broken_on_the_wire_is_cut_off_and_answered_400(tm
             sent.append(n)
             s.close()
 
-    def raw(data: bytes, half_close: bool = False) -> tuple[bytes, dict]:
-        s = socket.create_connection(("127.0.0.1", port))
-        s.settimeout(30)
-        s.sendall(data)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-        s.close()
-        status, _, rest = answer.partition(b"\r\n\r\n")
-        return status.split(b"\r\n")[0], json.loads(rest)
-
     try:
         tricklers = [threading.Thread(target=trickle) for _ in range(threads)]
         for t in tricklers:
@@ -395,10 +349,10 @@ def test_a_request_trickled_or_broken_on_the_wire_is_cut_off_and_answered_400(tm
             t.join(60)
         assert len(sent) == threads and max(sent) < len(request) // 4, sent  # cut off long before the end
         chunked = head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + body + b"\r\n0\r\n\r\n"
-        status, err = raw(chunked)
+        status, err = _raw(port, chunked)
         assert status.startswith(b"HTTP/1.1 400") and err["code"] == "invalid_body", (status, err)
         short = head + f"Content-Length: {len(body) + 20}\r\n\r\n".encode() + body
-        status, err = raw(short, half_close=True)
+        status, err = _raw(port, short, half_close=True)
         assert status.startswith(b"HTTP/1.1 400") and err["code"] == "invalid_body", (status, err)
     finally:
         p.send_signal(signal.SIGTERM)
