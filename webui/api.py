@@ -91,6 +91,10 @@ def json_body() -> Any:
     if mt != "application/json" and not (mt.startswith("application/") and mt.endswith("+json")):
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.",
                        [f"Content-Type: {mt or 'missing'} is not application/json"])
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):  # a body in a coding this API does not decode would be read as text
+        raise ApiError(415, "unsupported_media_type", "Send the body uncompressed; the API does not decode "
+                       "Content-Encoding.", [f"Content-Encoding: {coding[:40]} is not accepted"])
     limit = current_app.config["MAX_BODY_BYTES"]
     n = request.content_length
     if n is not None and n > limit:

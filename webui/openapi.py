@@ -20,7 +20,7 @@ ERROR_STATUSES = {
     405: "The route does not accept this method.",
     409: "The transaction id is stored with different content.",
     413: "The body (or batch) is over the limit.",
-    415: "The body is not sent as application/json.",
+    415: "The body is not sent as application/json, or is sent compressed (Content-Encoding).",
     429: "The API key is over its rate limit; see Retry-After.",
     500: "Unexpected server error (logged with the reference in the message).",
     503: "The scoring engine or the store is not ready; see Retry-After.",

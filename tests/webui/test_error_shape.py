@@ -98,6 +98,17 @@ def test_wrong_content_type_is_415(client, auth, ctype):
     assert_error_shape(r, 415, "unsupported_media_type", "Content-Type")
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br, gzip"])
+def test_a_compressed_body_is_refused_415_not_read_as_text(client, auth, store, coding):
+    r = client.post("/api/v1/score", data=json.dumps(GOOD), headers={**auth, "Content-Type": "application/json",
+                                                                      "Content-Encoding": coding})
+    assert_error_shape(r, 415, "unsupported_media_type", "Content-Encoding")
+    assert store.info()["transactions"] == 0
+    r = client.post("/api/v1/score", data=json.dumps(GOOD), headers={**auth, "Content-Type": "application/json",
+                                                                      "Content-Encoding": "identity"})
+    assert r.status_code == 200
+
+
 def test_body_over_the_limit_is_413(app, client, auth, store):
     limit = app.config["MAX_BODY_BYTES"]
     r = client.post("/api/v1/score", data=b"x" * (limit + 1), headers={**auth, "Content-Type": "application/json"})
