@@ -129,10 +129,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ring_min_size", 3, "Fewest users for a cluster to count as a ring.", int),
     Setting("catch_up_interval", 0.0, "Seconds a serving process may go without reading other "
             "processes' writes (0: before every score).", float),
-    Setting("client_timeout", 5.0, "Seconds `serve`'s worker waits for a client to send its request (and to "
-            "take its answer) before closing the connection; a connection that has sent nothing yet is not "
-            "handed to a worker for that long. Each waiting client holds a whole worker (gunicorn's sync "
-            "worker): put a buffering proxy (nginx) in front of clients that are slow or far away.", float),
+    Setting("client_timeout", 5.0, "Seconds `serve` gives a client to send its whole request, from its first "
+            "byte (and, for each write, to take its answer) before closing the connection; a connection that "
+            "has sent nothing yet is not handed to a worker for about that long. Each waiting client holds a "
+            "worker (or a thread, with --threads): put a buffering proxy (nginx) in front of clients that are "
+            "slow or far away.", float),
     Setting("engine_refresh_every", 30.0, "Seconds between catch-ups of the engine `serve` keeps for the "
             "workers it starts in place of dead ones (at low priority, off the request path), so one replays "
             "at most this long's traffic before it answers; 0: never (it replays all since the server started).",

@@ -116,7 +116,7 @@ def error_response(status: int, code: str, message: str, errors: list[str] | Non
 
 def response_for(exc: BaseException) -> Response:
     """Turn any exception into the JSON error response (used by the handlers and by batch items)."""
-    if CLIENT_BODY_ERRORS and isinstance(exc, CLIENT_BODY_ERRORS):  # a form or file upload broken on the wire
+    if isinstance(exc, CLIENT_BODY_ERRORS):  # a form or file upload broken on the wire
         exc = unreadable_body(exc)
     if isinstance(exc, HTTPException):
         status = exc.code or 500
