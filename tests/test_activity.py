@@ -3,6 +3,7 @@ time: the engine's incremental answers against a brute-force count over the raw 
 from __future__ import annotations
 
 import bisect
+import math
 from bisect import bisect_left
 from typing import Any
 
@@ -263,3 +264,88 @@ def test_reveals_answer_as_the_plain_columns_do(steps: list, probes: list[int]) 
         assert list(r.times) == plain.times
         for lo in [now - p for p in probes] + [0, now, now + 1]:
             assert r.since(lo) == plain.since(lo), (lo, r.labels, r.frauds, r.base)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0.01, 1e6), st.booleans()), min_size=1, max_size=150),
+       st.lists(st.integers(0, 200), min_size=1, max_size=6))
+def test_suffix_max_answers_as_a_slice_maximum(steps: list, probes: list[int]) -> None:
+    """Pushes (ties in time and amount included) and trims: the largest amount since any time equals the
+    maximum of the plain events kept."""
+    from graphfraud.graph.activity import SuffixMax
+
+    m, kept = SuffixMax(), []
+    now = 0
+    for gap, amount, trim in steps:
+        now += gap
+        m.push(now, amount)
+        kept.append((now, amount))
+        if trim:
+            lo = now - 3
+            m.drop_before(lo)
+            kept = [(t, a) for t, a in kept if t >= lo]
+        for lo in [now - p for p in probes] + [now + 1]:
+            plain = [a for t, a in kept if t >= lo]
+            got = m.since(lo)
+            assert (got == max(plain)) if plain else math.isnan(got)
+
+
+def test_a_long_run_of_transactions_has_the_maxima_of_its_windows() -> None:
+    """An account with hundreds of transactions a month (a payroll or marketplace account) on one company
+    card, in two currency groups, with late (out of order) transactions, trims and four quiet months: every row's
+    largest amounts of the last day and 30 days, the user's and the card's, equal a brute-force maximum over
+    the transactions applied before it."""
+    rng = np.random.default_rng(7)
+    e = GraphEngine()
+    applied: list[tuple[int, str, float]] = []
+    t = 0
+    for i in range(2000):
+        t += int(rng.exponential(HOUR)) if i != 1200 else 120 * DAY  # four quiet months
+        late = rng.random() < 0.05
+        ts = t - int(rng.integers(1, 6 * HOUR)) if late else t
+        cur = "EUR" if rng.random() < 0.3 else "USD"
+        amount = float(round(rng.lognormal(3, 1.2), 2))
+        stamp = pd.Timestamp(1_767_225_600_000 + ts, unit="ms").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        tx = validate_record({"transaction_id": f"t{i}", "timestamp": stamp, "user_id": "payroll",
+                              "amount": amount, "currency": cur, "merchant_id": f"m{i % 40}",
+                              "card_id": "company-card"})
+        e.advance(tx.ts)
+        f = compute_features(e, tx)
+        for span, name, card_name in ((DAY, "amount_max_1d", "card_max_1d"),
+                                      (30 * DAY, "amount_max_30d", "card_max_30d")):
+            # the user's windows end at this transaction's time; the card's hold every payment applied
+            plain = [a for when, c, a in applied if c == cur and tx.ts - span <= when <= tx.ts]
+            card = [a for when, _, a in applied if tx.ts - span <= when]
+            for got, want in ((f[name], max(plain) if plain else math.nan),
+                              (f[card_name], max(card) if card else math.nan)):
+                assert got == want or (math.isnan(got) and math.isnan(want)), (i, span, got, want)
+        e.apply(tx)
+        applied.append((tx.ts, cur, amount))
+    usd = sum(c == "USD" for _, c, _ in applied)
+    gt = e.u_gt[e.user_ix["payroll"]]
+    assert gt is not None and len(gt) < usd // 2, "the run was long enough to be trimmed"
+    assert {g for _, g in e.u_gmax} == {"USD", "EUR"}, "both groups' runs were long enough"
+    track = e.cards[e.entity("card", "company-card")]  # type: ignore[index]
+    assert track.runmax is not None and len(track.times) < len(applied) // 2, "the card's run was trimmed"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, HOUR] * 40 + [DAY] * 4 + [101 * DAY]), st.floats(0.01, 1e4),
+                          st.integers(0, 20)), min_size=150, max_size=400),
+       st.lists(st.sampled_from([0, HOUR, DAY, 30 * DAY]), min_size=1, max_size=4))
+def test_a_card_answers_its_window_maxima_from_what_it_keeps(steps: list, spans: list[int]) -> None:
+    """Payments in order and late (one in twenty), bursts and long quiet spells (trims down to a few payments
+    and back over LONG_RUN): the card's largest payment since any time is the maximum of the payments it
+    keeps since then."""
+    from graphfraud.graph.activity import CardTrack
+
+    track = CardTrack()
+    now = 0
+    for gap, amount, late in steps:
+        now += gap
+        track.add(now - (HOUR if late == 0 else 0), amount, -1, now)
+        for lo in [now - s for s in spans]:
+            start = bisect_left(track.times, lo)
+            got = track.max_since(lo, start)
+            want = max(track.amounts[start:]) if start < len(track.times) else math.nan
+            assert got == want or (math.isnan(got) and math.isnan(want))

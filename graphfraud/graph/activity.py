@@ -26,6 +26,8 @@ KEEP_MS = 31 * DAY_MS
 #: card's first fraud, and that fraud's label may arrive up to two months after it.
 CARD_KEEP_MS = 100 * DAY_MS
 _TRIM_AT = 64
+#: Runs longer than this keep their window maxima in a :class:`SuffixMax` rather than taking a slice's maximum.
+LONG_RUN = 64
 
 
 def new_times(first: int | None = None) -> "array[int]":
@@ -139,11 +141,61 @@ class Reveals:
         return self.n_labels - nl, self.n_frauds - nf
 
 
+class SuffixMax:
+    """The largest amount at or after any time, over a sorted run of (time, amount) events, in O(log n).
+
+    Keeps the events that are larger than every event after them (a monotonic stack: on random amounts about
+    log n of them), so the largest amount since ``lo`` is the first one kept at or after ``lo``. Built for
+    long runs (a payroll or marketplace account's thousands of transfers a month), where taking the maximum of
+    a window's slice would cost a pass over it on every feature row.
+
+    >>> m = SuffixMax()
+    >>> for t, a in ((1, 5.0), (2, 9.0), (3, 4.0), (4, 6.0)):
+    ...     m.push(t, a)
+    >>> m.since(0), m.since(3), m.since(4), m.since(5)
+    (9.0, 6.0, 6.0, nan)
+    """
+
+    __slots__ = ("times", "values")
+
+    def __init__(self) -> None:
+        self.times = array("q")
+        self.values = array("d")
+
+    @classmethod
+    def of(cls, times: "array[int]", values: "array[float]") -> "SuffixMax":
+        """Built from a whole run (``times`` sorted)."""
+        m = cls()
+        for t, v in zip(times, values):
+            m.push(t, v)
+        return m
+
+    def push(self, ts: int, value: float) -> None:
+        """One more event, at or after every event pushed so far."""
+        times, values = self.times, self.values
+        while values and values[-1] <= value:
+            values.pop()
+            times.pop()
+        times.append(ts)
+        values.append(value)
+
+    def since(self, lo: int) -> float:
+        """The largest amount of the events at or after ``lo`` (NaN when there are none)."""
+        i = bisect_left(self.times, lo)
+        return self.values[i] if i < len(self.values) else float("nan")
+
+    def drop_before(self, lo: int) -> None:
+        """Forget the events before ``lo`` (the run they summarise was trimmed there)."""
+        cut = bisect_left(self.times, lo)
+        if cut:
+            del self.times[:cut], self.values[:cut]
+
+
 class CardTrack:
     """A card's payments: times (sorted), cumulative amounts, amounts and merchants, plus its long-run
     amount statistics (count, sum, sum of squares, maximum) over all its history."""
 
-    __slots__ = ("times", "cum", "amounts", "merchants", "n", "total", "total_sq", "largest")
+    __slots__ = ("times", "cum", "amounts", "merchants", "n", "total", "total_sq", "largest", "runmax")
 
     def __init__(self) -> None:
         self.times = array("q")
@@ -154,6 +206,7 @@ class CardTrack:
         self.total = 0.0
         self.total_sq = 0.0
         self.largest = 0.0
+        self.runmax: SuffixMax | None = None  # the window maxima while more than LONG_RUN payments are kept
 
     def add(self, ts: int, amount: float, merchant: int, now: int) -> None:
         """Record one payment (``merchant`` is the merchant's identifier index, -1 when unknown)."""
@@ -163,7 +216,8 @@ class CardTrack:
         if amount > self.largest:
             self.largest = amount
         times = self.times
-        if not times or ts >= times[-1]:
+        in_order = not times or ts >= times[-1]
+        if in_order:
             times.append(ts)
             self.cum.append((self.cum[-1] if self.cum else 0.0) + amount)
             self.amounts.append(amount)
@@ -176,9 +230,29 @@ class CardTrack:
                 self.cum[k] += amount
             self.amounts.insert(i, amount)
             self.merchants.insert(i, merchant)
+        cut = 0
         if len(times) > _TRIM_AT and times[0] < now - CARD_KEEP_MS:
             cut = bisect_left(times, now - CARD_KEEP_MS)
             del times[:cut], self.cum[:cut], self.amounts[:cut], self.merchants[:cut]
+        if len(times) > LONG_RUN:  # a long run (a shared or default card id): window maxima kept in step
+            if self.runmax is None or not in_order:
+                self.runmax = SuffixMax.of(times, self.amounts)
+            else:
+                self.runmax.push(ts, amount)
+                if cut:
+                    self.runmax.drop_before(now - CARD_KEEP_MS)
+        elif cut:
+            self.runmax = None
+
+    def max_since(self, lo: int, start: int) -> float:
+        """The largest payment at or after ``lo`` (``start``: the first kept payment at or after it; NaN for
+        none)."""
+        if start == len(self.times):
+            return float("nan")
+        if len(self.times) - start > LONG_RUN:
+            assert self.runmax is not None
+            return self.runmax.since(lo)
+        return max(self.amounts[start:])
 
     def merchants_between(self, lo: int, hi: int) -> set[int]:
         """Merchants the card paid at in ``[lo, hi)``."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import labels as semantics
 from ..schema import BIN_TYPE, ENTITY_COLUMNS, LABEL_SOURCES, Label, Transaction
-from .activity import CardTrack, Reveals, new_times, push_time
+from .activity import LONG_RUN, CardTrack, Reveals, SuffixMax, new_times, push_time
 from . import components
 from .components import Comp
 from .flows import FlowGraph
@@ -117,6 +117,8 @@ class GraphEngine:
         self.u_gc: list[array[float] | None] = []
         self.u_ga: list[array[float] | None] = []
         self.u_gother: dict[tuple[int, str], tuple[array[int], array[float], array[float]]] = {}
+        # the largest amounts of a (user, group)'s run while it holds more than LONG_RUN transactions
+        self.u_gmax: dict[tuple[int, str], SuffixMax] = {}
         # amount statistics per currency group (amount_stats): n, sum, sum of squares, maximum; the base
         # currency's in four columns, other groups' by (user, group)
         self.u_an = array("d")
@@ -513,7 +515,8 @@ class GraphEngine:
                 self.u_gother[u, grp] = g
             return
         gt, gc, ga = g
-        if ts >= gt[-1]:
+        in_order = ts >= gt[-1]
+        if in_order:
             gt.append(ts)
             gc.append(gc[-1] + amt)
             ga.append(amt)
@@ -524,9 +527,20 @@ class GraphEngine:
             ga.insert(i, amt)
             for k in range(i + 1, len(gc)):
                 gc[k] += amt
+        cut = 0
         if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
             cut = bisect_left(gt, ts - WINDOW_MS)
             del gt[:cut], gc[:cut], ga[:cut]
+        if len(ga) > LONG_RUN:  # a long run: its window maxima from a SuffixMax, kept in step
+            m = self.u_gmax.get((u, grp))
+            if m is None or not in_order:
+                self.u_gmax[u, grp] = SuffixMax.of(gt, ga)
+            else:
+                m.push(ts, amt)
+                if cut:
+                    m.drop_before(ts - WINDOW_MS)
+        elif cut:
+            self.u_gmax.pop((u, grp), None)
 
     def group_times(self, u: int, grp: str) -> tuple[array[int], array[float], array[float]] | None:
         """User ``u``'s transaction times, cumulative amounts and amounts in currency group ``grp``, sorted by

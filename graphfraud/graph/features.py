@@ -19,7 +19,7 @@ from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any
 
 from ..schema import Transaction
-from .activity import holds
+from .activity import LONG_RUN, holds
 
 if TYPE_CHECKING:
     from .engine import GraphEngine
@@ -307,7 +307,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         c7 = bisect_left(times, lo7, c30)
         c1d = bisect_left(times, lo1d, c7)
         c1h = bisect_left(times, lo1h, c1d)
-        cum, amounts = track.cum, track.amounts
+        cum = track.cum
         top = cum[c_hi - 1] if c_hi else 0.0
         s30 = top - (cum[c30 - 1] if c30 else 0.0)
         s7 = top - (cum[c7 - 1] if c7 else 0.0)
@@ -330,7 +330,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             c_ratio = c_z = c_rmax = NAN
         row[_CARD:_FLOW] = (
             float(c_hi - c1h), float(n30), s1, s7, s30, s1 / n1 if n1 else NAN, s7 / n7 if n7 else NAN,
-            s30 / n30 if n30 else NAN, max(amounts[c1d:c_hi]) if n1 else NAN, max(amounts[c30:c_hi]) if n30 else NAN,
+            s30 / n30 if n30 else NAN, track.max_since(lo1d, c1d), track.max_since(lo30, c30),
             c_ratio, c_rmax, c_z, exposure, cpp_here)
     elif tx.card_id is not None:
         row[_CARD:_FLOW - 1] = _NO_CARD
@@ -391,8 +391,13 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             m30d = a30d / g30 if g30 else NAN
             m7d = a7d / g7 if g7 else NAN
             m1d = a1d / g1 if g1 else NAN
-            x1d = max(gamt[j1d:g_hi]) if g1 else NAN
-            x30d = max(gamt[j30:g_hi]) if g30 else NAN
+            if g30 > LONG_RUN and g_hi == len(gtimes):  # every event of a long run is in the window's past
+                runmax = engine.u_gmax[u, grp]
+                x1d = runmax.since(lo1d) if g1 else NAN
+                x30d = runmax.since(lo30)
+            else:
+                x1d = max(gamt[j1d:g_hi]) if g1 else NAN
+                x30d = max(gamt[j30:g_hi]) if g30 else NAN
             vs_usual = a1d / (st[1] / account_age) if st is not None and account_age >= 1.0 and st[1] > 0 else NAN
         dec = engine.u_decl[u]
         if dec:
@@ -410,8 +415,10 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         else:
             ratio_mean = z = ratio_max = NAN
         nt = engine.u_ntype
-        n_card, n_device, n_ip, n_merchant = (float(nt[t][u]) if t in nt else 0.0
-                                              for t in ("card", "device", "ip", "merchant"))
+        n_card = float(nt["card"][u]) if "card" in nt else 0.0
+        n_device = float(nt["device"][u]) if "device" in nt else 0.0
+        n_ip = float(nt["ip"][u]) if "ip" in nt else 0.0
+        n_merchant = float(nt["merchant"][u]) if "merchant" in nt else 0.0
         for e in engine.u_links[u]:
             fr = e_fraud[e]
             if fr and not e_hub[e]:

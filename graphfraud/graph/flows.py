@@ -50,8 +50,8 @@ class Side:
                  "first_ts", "last_ts")
 
     def __init__(self) -> None:
-        self.times: list[int] = []
-        self.cum: list[float] = []
+        self.times = array("q")
+        self.cum = array("d")
         self.base = 0.0
         self.total: dict[int, float] = {}
         self.last: dict[int, int] = {}
