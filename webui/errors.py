@@ -47,7 +47,8 @@ DRAIN_CAP = 64 * 1024 * 1024
 HTTP_CODES: dict[int, str] = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     406: "not_acceptable", 409: "conflict", 411: "length_required", 413: "body_too_large",
-    414: "uri_too_long", 415: "unsupported_media_type", 429: "rate_limited", 431: "headers_too_large",
+    414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed", 429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error", 501: "not_implemented", 503: "unavailable",
 }
 

@@ -34,6 +34,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import math
 import os
@@ -168,6 +169,28 @@ class _ClientTimeouts(logging.Filter):
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request it could not parse (a bad request line, header or HTTP version, a line
+    or header too large, a transfer coding it does not know), in the app's JSON error shape rather than an
+    HTML page; in place of gunicorn's ``util.write_error`` (:func:`serve` installs it).
+
+    >>> a, b = socket.socketpair()
+    >>> write_json_error(a, 400, "Bad Request", "Invalid HTTP Version 'HTTP/9.9'"); a.close()
+    >>> head, _, body = b.recv(4096).partition(b"\\r\\n\\r\\n"); b.close()
+    >>> head.split(b"\\r\\n")[0], json.loads(body)["code"]
+    (b'HTTP/1.1 400 Bad Request', 'bad_request')
+    """
+    from .errors import HTTP_CODES, error_body
+
+    message = mesg or reason
+    if status_int == 500:  # gunicorn's own failure: no detail (the log has it)
+        message = "The server could not handle the request; the server log has the details."
+    body = json.dumps(error_body(status_int, HTTP_CODES.get(status_int, "http_error"), message)).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    gunicorn_util.write_nonblock(sock, head + body)
 
 
 def defer_accept(server: Any) -> None:
@@ -455,5 +478,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
     if store is not None:
         app_config["STORE"] = store
     gunicorn_util.close_graceful = close_promptly  # what the workers call after each answer (sync, gthread)
+    gunicorn_util.write_error = write_json_error  # what they send for a request they could not parse
     logging.getLogger("gunicorn.error").addFilter(_ClientTimeouts())
     GraphFraudServer(options, app_config).run()

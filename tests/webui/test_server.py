@@ -142,6 +142,33 @@ def test_oversized_chunked_body_gets_413(server):
     assert data.startswith(b"HTTP/1.1 413")
 
 
+@pytest.mark.parametrize("request_bytes,status,code", [
+    (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+    (b"GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n", 400, "bad_request"),
+    (b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400, "bad_request"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /api/v1/health HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431,
+     "headers_too_large"),
+    (b"POST /api/v1/score HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+     400, "bad_request"),  # both lengths: a request smuggling attempt
+], ids=["request-line", "http-version", "header", "long-uri", "many-headers", "two-lengths"])
+def test_a_request_gunicorn_cannot_parse_gets_the_json_error_shape(server, request_bytes, status, code):
+    """Malformed HTTP is refused by gunicorn before the app sees it: the answer is the app's JSON error,
+    not gunicorn's HTML page."""
+    s = socket.create_connection(("127.0.0.1", server["port"]), timeout=30)
+    s.sendall(request_bytes)
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    s.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), answer[:300]
+    assert "content-type: application/json" in [line.lower() for line in lines[1:]], lines
+    err = json.loads(body)
+    assert err["ok"] is False and err["status"] == status and err["code"] == code and err["error"], err
+
+
 def test_two_workers_see_one_graph(server):
     """A ring built by requests that alternate between two serving processes on one store (three workers:
     the module's two and a second server's one) is seen whole by each of them.
