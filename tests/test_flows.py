@@ -45,8 +45,9 @@ _AMOUNTS = st.one_of(st.integers(1, 50).map(float), st.integers(0, 100_000).map(
 @given(st.lists(st.one_of(st.tuples(st.just("t"), st.integers(0, 6), st.integers(0, 6), _AMOUNTS),
                           st.tuples(st.just("f"), st.integers(0, 6), st.booleans(), st.just(0.0))), max_size=40))
 def test_exposure_to_known_fraud_is_kept_exact_as_transfers_and_labels_arrive(events: list[tuple[Any, ...]]) -> None:
-    """The running amounts equal brute force; an amount with no known fraud (any more) behind it is exactly
-    zero and the account is not exposed: labels taken back leave no rounding residue behind."""
+    """The running amounts, each pair's total and last time, and each side's partners equal brute force; an
+    amount with no known fraud (any more) behind it is exactly zero and the account is not exposed: labels
+    taken back leave no rounding residue behind."""
     g = FlowGraph()
     transfers: list[tuple[int, int, float]] = []
     fraud: set[int] = set()
@@ -58,7 +59,13 @@ def test_exposure_to_known_fraud_is_kept_exact_as_transfers_and_labels_arrive(ev
             g.set_fraud(a, b)
             (fraud.add if b else fraud.discard)(a)
     exposed = {v for s, v, _ in transfers if s in fraud}
+    times = {(s, v): i for i, (kind, s, v, _) in enumerate(events) if kind == "t"}  # the last of each pair
+    for (s, v), last in times.items():
+        assert g.total(s, v) == pytest.approx(sum(a for x, y, a in transfers if (x, y) == (s, v)))
+        assert g.last(s, v) == last and g.paid(s, v)
     for u, acc in g.accounts.items():
+        assert list(acc.out.partners) == list(dict.fromkeys(v for s, v, _ in transfers if s == u))
+        assert list(acc.inn.partners) == list(dict.fromkeys(s for s, v, _ in transfers if v == u))
         fi, fs, h2, fo = _expected(transfers, fraud, u)
         assert acc.fraud_in == pytest.approx(fi) and acc.fraud_senders == fs
         assert acc.hop2_in == pytest.approx(h2) and acc.fraud_out == pytest.approx(fo)
@@ -220,11 +227,12 @@ def _bookkept(engine: GraphEngine) -> np.ndarray:
                 mean = side.amount / side.n
                 v[f"mean_{key}"], v[f"min_{key}"], v[f"max_{key}"] = mean, side.smallest, side.largest
                 v[f"std_{key}"] = max(side.amount_sq / side.n - mean * mean, 0.0) ** 0.5
-        partners = set(o.total) | set(i.total)
+        partners = set(o.partners) | set(i.partners)
         first = min(t for t in (o.first_ts, i.first_ts) if t >= 0)
         last = max(o.last_ts, i.last_ts)
         big = max(o.amount, i.amount)
-        v.update(fan_out=len(o.total), fan_in=len(i.total), reciprocal_partners=len(o.total.keys() & i.total.keys()),
+        v.update(fan_out=len(o.partners), fan_in=len(i.partners),
+                 reciprocal_partners=len(set(o.partners) & set(i.partners)),
                  flow_balance=min(o.amount, i.amount) / big if big > 0 else np.nan, active_days=(last - first) / DAY,
                  days_since_first=(now - first) / DAY, days_since_last=(now - last) / DAY,
                  fraud_in_amount=acc.fraud_in, fraud_senders=acc.fraud_senders, hop2_in_amount=acc.hop2_in,
@@ -291,7 +299,7 @@ def test_a_sides_window_is_the_brute_force_sum_after_trimming(bursts: list[tuple
         for _ in range(n):
             t = max(t + step, T0)
             now = max(now, t)
-            side.add(0, amount, t, now)
+            side.add(amount, t, now)
             seen.append((t, amount))
             for span in spans:
                 lo = now - span

@@ -66,13 +66,13 @@ def money_summary(engine: Any, user_id: str) -> dict[str, Any]:
     def side(s: Any) -> dict[str, Any]:
         if s is None or not s.n:
             return {"n": 0, "amount": 0.0, "partners": 0, "first_seen": None, "last_seen": None}
-        return {"n": int(s.n), "amount": _amount(s.amount), "partners": len(s.total),
+        return {"n": int(s.n), "amount": _amount(s.amount), "partners": len(s.partners),
                 "first_seen": int(s.first_ts) if s.first_ts >= 0 else None,
                 "last_seen": int(s.last_ts) if s.last_ts >= 0 else None}
 
     out = side(acc.out if acc else None)
     inn = side(acc.inn if acc else None)
-    partners = len(set(acc.out.total) | set(acc.inn.total)) if acc else 0
+    partners = len(set(acc.out.partners) | set(acc.inn.partners)) if acc else 0
     exposure = {"received_from_known_fraud": _amount(acc.fraud_in) if acc else 0.0,
                 "known_fraud_senders": int(acc.fraud_senders) if acc else 0,
                 "received_from_paid_by_known_fraud": _amount(acc.hop2_in) if acc else 0.0,

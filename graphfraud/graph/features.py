@@ -511,7 +511,7 @@ def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: l
     v = engine.user_ix.get(cp)
     rec = flows.accounts.get(v) if v is not None else None
     two, three = flows.cycle(u, v, lo30) if u is not None and v is not None else (0.0, 0.0)
-    new_for_payer = 0.0 if acc is not None and v is not None and v in acc.out.total else 1.0
+    new_for_payer = 0.0 if u is not None and v is not None and flows.paid(u, v) else 1.0
     if rec is None:
         age = (ts - engine.u_first[v]) / DAY if v is not None else 0.0
         row[_PAYER:_HEAD] = (1.0, 1.0 if cp == tx.user_id else 0.0,

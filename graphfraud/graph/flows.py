@@ -2,8 +2,8 @@
 
 A transaction with a ``counterparty_id`` is a transfer from its user to that counterparty (another user or
 account). The engine keeps a :class:`FlowGraph` once it has seen one (data without transfers pays nothing):
-per account, the times and cumulative amounts of money in and out, the partners on each side with their
-totals and last transfer, and how much reached it from accounts known as fraud (directly, and through one
+per account, the times and cumulative amounts of money in and out and the partners on each side; per pair
+of accounts, the total and the last transfer; and how much reached it from accounts known as fraud (directly, and through one
 account in between). Known fraud follows :mod:`graphfraud.labels`; when an account becomes (or stops being)
 known fraud, the amounts it sent and received are moved in its partners' totals at once, so every figure
 is as known at that moment, in replays and live alike.
@@ -38,23 +38,23 @@ _TRIM_AT = 64
 
 class Side:
     """One direction of an account's money: times (sorted) and cumulative amounts of the last 30 days at
-    least, per partner the total amount and the last time, and over all time the count, sum, sum of squares,
-    smallest and largest amount and the first and last time.
+    least, its distinct partners (in the order first paid or paid by; their totals and last times are the
+    :class:`FlowGraph`'s per pair), and over all time the count, sum, sum of squares, smallest and largest
+    amount and the first and last time.
 
     ``cum[i]`` is the running sum of every amount up to ``times[i]``, those trimmed away included; ``base``
     is the running sum before ``times[0]`` (what was trimmed), so a window starting at or before the first
     kept time subtracts it rather than nothing.
     """
 
-    __slots__ = ("times", "cum", "base", "total", "last", "n", "amount", "amount_sq", "smallest", "largest",
+    __slots__ = ("times", "cum", "base", "partners", "n", "amount", "amount_sq", "smallest", "largest",
                  "first_ts", "last_ts")
 
     def __init__(self) -> None:
         self.times = array("q")
         self.cum = array("d")
         self.base = 0.0
-        self.total: dict[int, float] = {}
-        self.last: dict[int, int] = {}
+        self.partners = array("i")
         self.n = 0
         self.amount = 0.0
         self.amount_sq = 0.0
@@ -63,7 +63,7 @@ class Side:
         self.first_ts = -1
         self.last_ts = -1
 
-    def add(self, partner: int, amount: float, ts: int, now: int) -> None:
+    def add(self, amount: float, ts: int, now: int) -> None:
         self.n += 1
         self.amount += amount
         self.amount_sq += amount * amount
@@ -89,9 +89,6 @@ class Side:
             cut = bisect_left(times, now - KEEP_MS)
             self.base = cum[cut - 1]
             del times[:cut], cum[:cut]
-        self.total[partner] = self.total.get(partner, 0.0) + amount
-        if ts > self.last.get(partner, -1):
-            self.last[partner] = ts
 
     def window(self, lo: int) -> tuple[int, float]:
         """(transfers, amount) at or after ``lo``."""
@@ -125,18 +122,27 @@ class Account:
         self.fraud_recipients = 0  # how many of its recipients are known fraud
 
     def fan_in(self) -> int:
-        return len(self.inn.total)
+        return len(self.inn.partners)
 
     def fan_out(self) -> int:
-        return len(self.out.total)
+        return len(self.out.partners)
 
     def exposed(self) -> bool:
         """Whether it received money from an account known as fraud."""
         return self.fraud_senders > 0
 
 
+def pair_key(u: int, v: int) -> int:
+    """The key of the money from account ``u`` to account ``v`` (user indices) in :attr:`FlowGraph.pair`."""
+    return (u << 32) | v
+
+
 class FlowGraph:
-    """Every transfer between accounts (user indices of the engine), with per-account state."""
+    """Every transfer between accounts (user indices of the engine), with per-account state.
+
+    Each ordered pair of accounts that traded keeps its total and last time once, in two columns indexed
+    through :attr:`pair` (no dictionary per account and side: those had cost about 500 bytes a transfer).
+    """
 
     def __init__(self) -> None:
         self.accounts: dict[int, Account] = {}
@@ -145,6 +151,9 @@ class FlowGraph:
         self.dst = array("i")
         self.amount = array("d")
         self.ts = array("q")
+        self.pair: dict[int, int] = {}  # pair_key(u, v) -> row of pair_total and pair_last
+        self.pair_total = array("d")  # money from u to v, over all time
+        self.pair_last = array("q")  # the time of u's last transfer to v
 
     def account(self, u: int) -> Account:
         a = self.accounts.get(u)
@@ -152,28 +161,53 @@ class FlowGraph:
             a = self.accounts[u] = Account()
         return a
 
+    def total(self, u: int, v: int) -> float:
+        """Money from ``u`` to ``v`` over all time (0.0 when none)."""
+        k = self.pair.get(pair_key(u, v))
+        return 0.0 if k is None else self.pair_total[k]
+
+    def last(self, u: int, v: int) -> int:
+        """The time of ``u``'s last transfer to ``v`` (-1 when none)."""
+        k = self.pair.get(pair_key(u, v))
+        return -1 if k is None else self.pair_last[k]
+
+    def paid(self, u: int, v: int) -> bool:
+        """Whether ``u`` ever sent money to ``v``."""
+        return pair_key(u, v) in self.pair
+
     def transfer(self, u: int, v: int, amount: float, ts: int, now: int | None = None) -> None:
         """Money from account ``u`` to account ``v``."""
         now = ts if now is None else now
         pay, rec = self.account(u), self.account(v)
-        new_sender = u not in rec.inn.total
-        new_recipient = v not in pay.out.total
-        pay.out.add(v, amount, ts, now)
-        rec.inn.add(u, amount, ts, now)
+        key = pair_key(u, v)
+        k = self.pair.get(key)
+        new_pair = k is None
+        if k is None:
+            k = self.pair[key] = len(self.pair_total)
+            self.pair_total.append(amount)
+            self.pair_last.append(ts)
+            pay.out.partners.append(v)
+            rec.inn.partners.append(u)
+        else:
+            self.pair_total[k] += amount
+            if ts > self.pair_last[k]:
+                self.pair_last[k] = ts
+        pay.out.add(amount, ts, now)
+        rec.inn.add(amount, ts, now)
         self.src.append(u)
         self.dst.append(v)
         self.amount.append(amount)
         self.ts.append(ts)
         # before the receiver's exposure moves: a self-transfer of a known fraud account exposes its own
-        # sender, and _fraud_in then counts this transfer among its recipients' (it is in out.total)
+        # sender, and _fraud_in then counts this transfer among its recipients' (it is in its out partners)
         if pay.exposed():
             rec.hop2_in += amount
-            rec.hop2_senders += 1 if new_sender else 0
+            rec.hop2_senders += 1 if new_pair else 0
         if u in self.fraud:
-            self._fraud_in(v, amount, 1 if new_sender else 0)
+            self._fraud_in(v, amount, 1 if new_pair else 0)
         if v in self.fraud:
             pay.fraud_out += amount
-            pay.fraud_recipients += 1 if new_recipient else 0
+            pay.fraud_recipients += 1 if new_pair else 0
 
     def _fraud_in(self, v: int, amount: float, senders: int) -> None:
         rec = self.accounts[v]
@@ -183,7 +217,9 @@ class FlowGraph:
         now = rec.exposed()
         if was != now:  # v's own recipients received from an exposed account, or no longer
             sign, step = (1.0, 1) if now else (-1.0, -1)
-            for w, amt in rec.out.total.items():
+            pair, totals = self.pair, self.pair_total
+            for w in rec.out.partners:
+                amt = totals[pair[pair_key(v, w)]]
                 acc = self.accounts[w]
                 acc.hop2_senders += step
                 acc.hop2_in = max(acc.hop2_in + sign * amt, 0.0) if acc.hop2_senders else 0.0
@@ -200,11 +236,13 @@ class FlowGraph:
         if acc is None:
             return
         sign = 1.0 if is_fraud else -1.0
-        for v, amt in acc.out.total.items():
-            self._fraud_in(v, sign * amt, 1 if is_fraud else -1)
-        for s, amt in acc.inn.total.items():
+        pair, totals = self.pair, self.pair_total
+        for v in acc.out.partners:
+            self._fraud_in(v, sign * totals[pair[pair_key(u, v)]], 1 if is_fraud else -1)
+        for s in acc.inn.partners:
             sender = self.accounts[s]
             sender.fraud_recipients += 1 if is_fraud else -1
+            amt = totals[pair[pair_key(s, u)]]
             sender.fraud_out = max(sender.fraud_out + sign * amt, 0.0) if sender.fraud_recipients else 0.0
 
     def cycle(self, u: int, v: int, lo: int) -> tuple[float, float]:
@@ -214,14 +252,22 @@ class FlowGraph:
         pay = self.accounts.get(u)
         if rec is None or pay is None:
             return 0.0, 0.0
-        two = 1.0 if rec.out.last.get(u, -1) >= lo else 0.0
-        three = 0.0
-        out_last, in_last = rec.out.last, pay.inn.last
-        for w in out_last.keys() & in_last.keys():
-            if w != u and out_last[w] >= lo and in_last[w] >= lo:
-                three = 1.0
-                break
-        return two, three
+        two = 1.0 if self.last(v, u) >= lo else 0.0
+        # w with v -> w and w -> u, both since lo: walk the shorter partner list (keys as pair_key makes them)
+        pair, last = self.pair, self.pair_last
+        outs, ins = rec.out.partners, pay.inn.partners
+        from_v = v << 32
+        if len(outs) <= len(ins):
+            for w in outs:
+                k = pair.get((w << 32) | u)
+                if k is not None and w != u and last[k] >= lo and last[pair[from_v | w]] >= lo:
+                    return two, 1.0
+        else:
+            for w in ins:
+                k = pair.get(from_v | w)
+                if k is not None and w != u and last[k] >= lo and last[pair[(w << 32) | u]] >= lo:
+                    return two, 1.0
+        return two, 0.0
 
 
 def flow_snapshot(flows: FlowGraph | None, n_users: int, fraud_users: Any) -> tuple[Any, Any]:
