@@ -307,3 +307,22 @@ def test_a_sides_window_is_the_brute_force_sum_after_trimming(bursts: list[tuple
                 assert count == sum(1 for ts, _ in seen if ts >= lo)
                 assert total == pytest.approx(sum(a for ts, a in seen if ts >= lo), abs=1e-6)
         t += pause
+
+
+def test_a_direction_not_used_stays_empty_for_every_account_after_a_pickle_round_trip() -> None:
+    """Accounts that only sent or only received share one empty side; after a pickle round trip (a saved
+    engine) the shared side is a new object, and a first transfer the other way still gets a side of its own
+    instead of writing into the one every other account reads."""
+    import pickle
+
+    g = FlowGraph()
+    g.transfer(0, 1, 5.0, 10)
+    g.transfer(2, 3, 7.0, 11)
+    g = pickle.loads(pickle.dumps(g))
+    g.transfer(1, 4, 2.0, 12)  # 1 had only received
+    g.transfer(5, 0, 3.0, 13)  # 0 had only sent
+    for u, side in ((3, "out"), (2, "inn"), (4, "out"), (5, "inn")):
+        s = getattr(g.accounts[u], side)
+        assert (s.n, list(s.partners), s.amount) == (0, [], 0.0), (u, side)
+    assert (g.accounts[1].out.n, list(g.accounts[1].out.partners)) == (1, [4])
+    assert (g.accounts[0].inn.n, list(g.accounts[0].inn.partners), g.accounts[0].fan_in()) == (1, [5], 1)
