@@ -187,8 +187,11 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
     message = mesg or reason
     if status_int == 500:  # gunicorn's own failure: no detail (the log has it)
         message = "The server could not handle the request; the server log has the details."
+    elif len(message) > 200:  # it quotes the client's bytes: a line of 8 KB need not come back whole
+        message = message[:200] + "..."
     body = json.dumps(error_body(status_int, HTTP_CODES.get(status_int, "http_error"), message)).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
     gunicorn_util.write_nonblock(sock, head + body)
 

@@ -16,6 +16,7 @@ Examples
 """
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_left, insort
 
@@ -173,7 +174,10 @@ class SuffixMax:
     def push(self, ts: int, value: float) -> None:
         """One more event, at or after every event pushed so far."""
         times, values = self.times, self.values
-        while values and values[-1] <= value:
+        # an equal amount replaces the one before it, unless they are zeros of different signs: max() of a
+        # slice answers the first of equal amounts, and only a zero's sign can tell equal floats apart
+        while values and (values[-1] < value or values[-1] == value
+                          and (value != 0.0 or math.copysign(1.0, values[-1]) == math.copysign(1.0, value))):
             values.pop()
             times.pop()
         times.append(ts)

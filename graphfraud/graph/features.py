@@ -307,12 +307,15 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         c7 = bisect_left(times, lo7, c30)
         c1d = bisect_left(times, lo1d, c7)
         c1h = bisect_left(times, lo1h, c1d)
-        cum = track.cum
+        cum, amounts = track.cum, track.amounts
         top = cum[c_hi - 1] if c_hi else 0.0
         s30 = top - (cum[c30 - 1] if c30 else 0.0)
         s7 = top - (cum[c7 - 1] if c7 else 0.0)
         s1 = top - (cum[c1d - 1] if c1d else 0.0)
         n30, n7, n1 = c_hi - c30, c_hi - c7, c_hi - c1d
+        # the largest payments: a pass over a short window, the card's SuffixMax for a long one
+        x1 = (max(amounts[c1d:c_hi]) if n1 <= LONG_RUN else track.max_since(lo1d, c1d)) if n1 else NAN
+        x30 = (max(amounts[c30:c_hi]) if n30 <= LONG_RUN else track.max_since(lo30, c30)) if n30 else NAN
         exposure = 0.0
         if m_cpp and n30:
             for m in m_cpp.keys() & set(track.merchants[c30:c_hi]):
@@ -330,7 +333,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
             c_ratio = c_z = c_rmax = NAN
         row[_CARD:_FLOW] = (
             float(c_hi - c1h), float(n30), s1, s7, s30, s1 / n1 if n1 else NAN, s7 / n7 if n7 else NAN,
-            s30 / n30 if n30 else NAN, track.max_since(lo1d, c1d), track.max_since(lo30, c30),
+            s30 / n30 if n30 else NAN, x1, x30,
             c_ratio, c_rmax, c_z, exposure, cpp_here)
     elif tx.card_id is not None:
         row[_CARD:_FLOW - 1] = _NO_CARD
