@@ -171,6 +171,21 @@ class SuffixMax:
             m.push(t, v)
         return m
 
+    @classmethod
+    def follow(cls, m: "SuffixMax | None", times: "array[int]", values: "array[float]", ts: int, value: float,
+               in_order: bool, cut_before: int | None) -> "SuffixMax | None":
+        """The stack of a run after ``value`` at ``ts`` joined it (``in_order``: appended at its end) and the
+        run was perhaps trimmed of what came before ``cut_before``: None while the run holds LONG_RUN events or
+        fewer, built afresh when it first holds more or took an event out of order, else ``m`` kept in step."""
+        if len(values) <= LONG_RUN:
+            return None
+        if m is None or not in_order:
+            return cls.of(times, values)
+        m.push(ts, value)
+        if cut_before is not None:
+            m.drop_before(cut_before)
+        return m
+
     def push(self, ts: int, value: float) -> None:
         """One more event, at or after every event pushed so far."""
         times, values = self.times, self.values
@@ -238,15 +253,9 @@ class CardTrack:
         if len(times) > _TRIM_AT and times[0] < now - CARD_KEEP_MS:
             cut = bisect_left(times, now - CARD_KEEP_MS)
             del times[:cut], self.cum[:cut], self.amounts[:cut], self.merchants[:cut]
-        if len(times) > LONG_RUN:  # a long run (a shared or default card id): window maxima kept in step
-            if self.runmax is None or not in_order:
-                self.runmax = SuffixMax.of(times, self.amounts)
-            else:
-                self.runmax.push(ts, amount)
-                if cut:
-                    self.runmax.drop_before(now - CARD_KEEP_MS)
-        elif cut:
-            self.runmax = None
+        if len(times) > LONG_RUN or cut:  # a long run (a shared or default card id): window maxima kept in step
+            self.runmax = SuffixMax.follow(self.runmax, times, self.amounts, ts, amount, in_order,
+                                           now - CARD_KEEP_MS if cut else None)
 
     def max_since(self, lo: int, start: int) -> float:
         """The largest payment at or after ``lo`` (``start``: the first kept payment at or after it; NaN for

@@ -531,16 +531,13 @@ class GraphEngine:
         if len(gt) > 512 and gt[0] < ts - WINDOW_MS:
             cut = bisect_left(gt, ts - WINDOW_MS)
             del gt[:cut], gc[:cut], ga[:cut]
-        if len(ga) > LONG_RUN:  # a long run: its window maxima from a SuffixMax, kept in step
-            m = self.u_gmax.get((u, grp))
-            if m is None or not in_order:
-                self.u_gmax[u, grp] = SuffixMax.of(gt, ga)
+        if len(ga) > LONG_RUN or cut:  # a long run: its window maxima from a SuffixMax, kept in step
+            m = SuffixMax.follow(self.u_gmax.get((u, grp)), gt, ga, ts, amt, in_order,
+                                 ts - WINDOW_MS if cut else None)
+            if m is None:
+                self.u_gmax.pop((u, grp), None)
             else:
-                m.push(ts, amt)
-                if cut:
-                    m.drop_before(ts - WINDOW_MS)
-        elif cut:
-            self.u_gmax.pop((u, grp), None)
+                self.u_gmax[u, grp] = m
 
     def group_times(self, u: int, grp: str) -> tuple[array[int], array[float], array[float]] | None:
         """User ``u``'s transaction times, cumulative amounts and amounts in currency group ``grp``, sorted by
