@@ -416,7 +416,9 @@ class Scorer:
         if version is None:
             self.model = None
         elif self.model is None or self.model.version != version:
-            self.model = load_model(self.store, version)
+            model = load_model(self.store, version)
+            model.prepare_explanations()
+            self.model = model
 
     # ------------------------------------------------------------ keeping up with other processes
     def catch_up(self, force: bool = True) -> int:

@@ -496,11 +496,8 @@ def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: l
     if acc is None:
         row[_FLOW:_PAYER] = _NO_FLOWS
     else:
-        o1, _ = acc.out.window(lo1d)
-        o7, oa7 = acc.out.window(lo7)
-        _, oa30 = acc.out.window(lo30)
-        i7, ia7 = acc.inn.window(lo7)
-        _, ia30 = acc.inn.window(lo30)
+        o1, o7, oa7, oa30 = acc.out.windows(lo1d, lo7, lo30)
+        _, i7, ia7, ia30 = acc.inn.windows(lo1d, lo7, lo30)
         last_in = acc.inn.times[-1] if acc.inn.times else None
         row[_FLOW:_PAYER] = (
             float(o1), float(o7), oa7, oa30, float(i7), ia7, ia30, float(acc.fan_in()), float(acc.fan_out()),
@@ -521,9 +518,8 @@ def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: l
                              1.0 if v is not None and engine.u_fraud[v] else 0.0, age, new_for_payer,
                              0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, 0.0, 0.0, _at(fpr, v), _at(fprox, v), two, three)
         return
-    i1, _ = rec.inn.window(lo1d)
-    i7, ia7 = rec.inn.window(lo7)
-    _, oa7 = rec.out.window(lo7)
+    i1, i7, ia7, _ = rec.inn.windows(lo1d, lo7, lo30)
+    _, _, oa7, _ = rec.out.windows(lo1d, lo7, lo30)
     last_in = rec.inn.times[-1] if rec.inn.times else None
     row[_PAYER:_HEAD] = (
         1.0, 1.0 if cp == tx.user_id else 0.0, 1.0 if engine.u_fraud[v] else 0.0,  # type: ignore[index]

@@ -90,14 +90,28 @@ class Side:
             self.base = cum[cut - 1]
             del times[:cut], cum[:cut]
 
-    def window(self, lo: int) -> tuple[int, float]:
-        """(transfers, amount) at or after ``lo``."""
+    def windows(self, lo1: int, lo7: int, lo30: int) -> tuple[int, int, float, float]:
+        """(transfers since ``lo1``, transfers since ``lo7``, amount since ``lo7``, amount since ``lo30``), for
+        ``lo30 <= lo7 <= lo1``: the feature row's windows of one side in one call.
+
+        >>> s = Side()
+        >>> for t, a in ((1, 5.0), (5, 2.0), (9, 1.0)):
+        ...     s.add(a, t, now=t)
+        >>> s.windows(9, 5, 0), s.windows(10, 6, 2)
+        ((1, 2, 3.0, 8.0), (0, 1, 1.0, 3.0))
+        """
         times = self.times
         n = len(times)
-        i = bisect_left(times, lo)
-        if i == n:
-            return 0, 0.0
-        return n - i, self.cum[-1] - (self.cum[i - 1] if i else self.base)
+        if not n or times[-1] < lo30:
+            return 0, 0, 0.0, 0.0
+        cum = self.cum
+        top = cum[-1]
+        i30 = bisect_left(times, lo30)
+        i7 = bisect_left(times, lo7, i30)
+        if i7 == n:
+            return 0, 0, 0.0, top - (cum[i30 - 1] if i30 else self.base)
+        return (n - bisect_left(times, lo1, i7), n - i7, top - (cum[i7 - 1] if i7 else self.base),
+                top - (cum[i30 - 1] if i30 else self.base))
 
 
 _UNUSED = Side()  # read only: see Account
