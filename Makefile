@@ -13,7 +13,11 @@ PORT ?= 8000
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# setup.py compiles the engine's hot modules (Cython): an edit of one of them builds it again (until then it
+# runs as Python, never stale: graphfraud/graph/__init__.py)
+COMPILED_SOURCES := $(addprefix graphfraud/graph/,features.py engine.py activity.py flows.py components.py)
+
+$(VENV)/.installed: pyproject.toml setup.py $(COMPILED_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
@@ -44,4 +48,5 @@ test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not neo4j and not browser"
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) build dist *.egg-info test-artifacts graphfraud/graph/*.c graphfraud/graph/*.so \
+	  graphfraud/graph/_compiled.json

@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--profile", default="rings", help="the world's generate --profile (mules: with transfers)")
     ap.add_argument("--backtest", action="store_true", help="also time graphfraud backtest end to end")
     args = ap.parse_args()
+    from graphfraud.graph import compiled
     from graphfraud.graph.features import compute_features, feature_row
     from graphfraud.graph.snapshot import edges, pagerank
     from graphfraud.memory import long_lived
@@ -71,7 +72,8 @@ def main() -> None:
     total = t_adv + t_feat + t_apply
     transfers = len(engine.flows.src) if engine.flows is not None else 0
     print(f"transactions {n:,} ({args.profile} world, {transfers:,} transfers between users); "
-          f"machine load average {os.getloadavg()[0]:.1f}")
+          f"machine load average {os.getloadavg()[0]:.1f}; compiled: {', '.join(compiled()) or 'none'} "
+          "(GRAPHFRAUD_PURE_PYTHON=1 runs the same code as Python)")
     print(f"point-in-time features: {n / t_feat:,.0f} tx/s (feature_row alone, {t_feat / n * 1e6:.1f} µs); "
           f"as a dict (compute_features, the API's form) {t_dict / ((n + 9) // 10) * 1e6:.1f} µs; "
           f"replay with apply and {engine.snapshot_version} scheduled snapshots: {n / total:,.0f} tx/s "

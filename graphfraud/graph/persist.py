@@ -20,12 +20,12 @@ import functools
 import gc
 import hashlib
 import hmac
-import inspect
 import json
 import mmap
 import os
 import pickle
 import tempfile
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..output import private_dir
@@ -94,9 +94,11 @@ def code_version() -> str:
         release = "source"
     h = hashlib.sha256(release.encode())
     for mod in (engine, components, policy, snapshot, activity, flows, txlog, labels, ranking):
+        # the source file, also of a module running compiled (its __file__ is then the extension beside it)
+        path = Path(getattr(mod, "__file__", None) or "")
         try:
-            h.update(inspect.getsource(mod).encode())
-        except (OSError, TypeError):  # installed without sources: the release number stands for the code
+            h.update(path.with_name(mod.__name__.rsplit(".", 1)[-1] + ".py").read_bytes())
+        except OSError:  # installed without sources: the release number stands for the code
             pass
     return h.hexdigest()[:16]
 
