@@ -23,16 +23,22 @@ class BuildAndRecord(build_ext):
     """Build the optional extensions, then record which sources were compiled (their hashes)."""
 
     def run(self) -> None:
-        super().run()
         if not self.extensions:
+            super().run()
             return
+        # what an earlier build left in place goes first: a module this build fails to compile must not keep
+        # an older compiled form recorded as the compiled form of its current source
+        record = os.path.join(os.path.dirname(self.get_ext_fullpath(self.extensions[0].name)), "_compiled.json")
+        for path in [record] + [self.get_ext_fullpath(ext.name) for ext in self.extensions]:
+            if os.path.exists(path):
+                os.remove(path)
+        super().run()
         built = {}
         for ext in self.extensions:
             name = ext.name.rsplit(".", 1)[1]
             if os.path.exists(self.get_ext_fullpath(ext.name)):
                 with open(os.path.join("graphfraud", "graph", f"{name}.py"), "rb") as fh:
                     built[name] = hashlib.sha256(fh.read()).hexdigest()
-        record = os.path.join(os.path.dirname(self.get_ext_fullpath(self.extensions[0].name)), "_compiled.json")
         with open(record, "w") as fh:
             json.dump(built, fh, indent=1, sort_keys=True)
 
@@ -47,8 +53,11 @@ def extensions() -> list[Extension]:
     sources = [f"graphfraud/graph/{name}.py" for name in COMPILED]
     exts = [Extension(f"graphfraud.graph.{name}", [src], optional=True)
             for name, src in zip(COMPILED, sources)]
-    return cythonize(exts, language_level=3, quiet=True,
-                     compiler_directives={"annotation_typing": False, "binding": True})
+    built = cythonize(exts, language_level=3, quiet=True,
+                      compiler_directives={"annotation_typing": False, "binding": True})
+    for ext in built:  # cythonize makes new Extensions without the flag; a module that fails to compile runs as Python
+        ext.optional = True
+    return built
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildAndRecord})

@@ -280,7 +280,9 @@ class CompiledModel:
         Contributions are in log-odds, relative to the model's average output (the bias), largest absolute
         value first; ``positive_only`` keeps only those pushing towards fraud (for "why flagged" reasons).
         """
-        kept = [(k, v) for k, v in enumerate(self._path_sums(x)) if v != 0.0 and (v > 0.0 or not positive_only)]
+        # zeros move nothing; a NaN (only from a malformed model's infinities) names no reason
+        kept = [(k, v) for k, v in enumerate(self._path_sums(x))
+                if v != 0.0 and v == v and (v > 0.0 or not positive_only)]
         # nlargest is sorted(..., reverse=True)[:top]: equal magnitudes stay in feature order
         features = self.features
         return [(features[k], v) for k, v in heapq.nlargest(top, kept, key=lambda kv: abs(kv[1]))]
@@ -563,7 +565,8 @@ def _compile_walk(nodes: Sequence[tuple[int, float, int, int, bool]], roots: Seq
 
     for root in roots:
         emit(int(root), "    ")
-    lines.append("    return s" if expected is None else "    return [" + "".join(f"c{k}, " for k in range(n_features)) + "]")
+    lines.append("    return s" if expected is None else
+                 "    return [" + "".join(f"c{k}, " for k in range(n_features)) + "]")
     space: dict[str, Any] = {"INF": math.inf}
     exec(compile("\n".join(lines), "<graphfraud model walk>", "exec"), space)  # noqa: S102 - numbers only
     return space["walk"]

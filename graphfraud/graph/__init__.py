@@ -55,8 +55,10 @@ class _FromSource(importlib.abc.MetaPathFinder):
 
 def _install() -> None:
     try:
-        built: dict[str, Any] = json.loads((_HERE / "_compiled.json").read_text())
+        built: Any = json.loads((_HERE / "_compiled.json").read_text())
     except (OSError, ValueError):
+        built = {}
+    if not isinstance(built, dict):  # not what a build writes: nothing counts as compiled
         built = {}
     sources = _as_source(built, os.environ.get("GRAPHFRAUD_PURE_PYTHON") == "1")
     if sources:

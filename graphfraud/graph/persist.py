@@ -98,7 +98,7 @@ def code_version() -> str:
         path = Path(getattr(mod, "__file__", None) or "")
         try:
             h.update(path.with_name(mod.__name__.rsplit(".", 1)[-1] + ".py").read_bytes())
-        except OSError:  # installed without sources: the release number stands for the code
+        except (OSError, ValueError):  # installed without sources (or no file): the release number stands for the code
             pass
     return h.hexdigest()[:16]
 
