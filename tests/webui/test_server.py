@@ -230,6 +230,15 @@ def test_sigterm_stops_gracefully_and_keeps_acknowledged_writes(server):
         st.close()
 
 
+def _all_workers(pid: int, n: int = 2, wait: float = 30.0) -> list[int]:
+    """The server's ``n`` workers, once all are listed: the first may answer before /proc lists the other (seen
+    once in CI, where the test then took the second worker, which had not scored yet, for a replacement)."""
+    until = time.monotonic() + wait
+    while len(found := _children(pid)) < n and time.monotonic() < until:
+        time.sleep(0.05)
+    return found
+
+
 def _children(pid: int) -> list[int]:
     """The server's workers: its children that run its own command line (not the ring refresher)."""
     with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -403,7 +412,7 @@ def test_a_replacement_worker_takes_no_request_before_its_scorer_is_ready(tmp_pa
     p, port, log = _start(store_path, tmp_path / "serve.log", workers=2, threads=1, PYTHONPATH=path,
                           GRAPHFRAUD_SCORER_FACTORY="slowscorer:build", GRAPHFRAUD_RINGS_EVERY="0")
     try:
-        first = _children(p.pid)
+        first = _all_workers(p.pid)
         assert len(first) == 2
         os.kill(first[0], signal.SIGKILL)
         answers = []
@@ -438,7 +447,8 @@ def test_a_replacement_worker_starts_from_the_arbiters_refreshed_engine(tmp_path
                           GRAPHFRAUD_ENGINE_REFRESH_EVERY=str(refresh_every))
     admin = {"Authorization": f"Bearer {key}"}
     try:
-        first = _children(p.pid)
+        first = _all_workers(p.pid)
+        assert len(first) == 2
         started = json.loads(_request(port, "GET", "/readyz", headers=admin)[2])["start"]["from_seq"]
         for i in range(60):
             tx = {"transaction_id": f"RF{i}", "timestamp": "2026-03-01T12:00:00Z", "user_id": f"RU{i % 7}",
