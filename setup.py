@@ -2,8 +2,8 @@
 
 The compiled modules are the same source files: ``graphfraud/graph/{features,engine,activity,flows,components}.py``
 compiled as they are (no Cython-only syntax, type annotations not used as C types), so each line means what it
-means in Python; on the 591,259-row mules world the feature rows took 0.82x the time and the whole replay
-0.72x. A build that cannot compile them (no compiler, no Python headers) installs the package without them.
+means in Python; on the 591,259-row mules world the feature rows took 0.73-0.81x the time and the whole replay
+0.76-0.83x (docs/features.md). A build that cannot compile them (no compiler, no Python headers) installs the package without them.
 The build records each compiled source's SHA-256 in ``graphfraud/graph/_compiled.json``; a source edited
 since is imported as Python, not as its stale compiled form (``graphfraud/graph/__init__.py``).
 """

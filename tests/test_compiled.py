@@ -8,9 +8,11 @@ That the compiled forms compute the same feature rows as the frozen reference en
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,17 @@ def test_a_module_is_imported_from_source_unless_its_source_is_the_one_compiled(
     assert set(_as_source(stale, pure=False)) == {"graphfraud.graph.engine", "graphfraud.graph.flows"}
     assert _as_source(stale, pure=False)["graphfraud.graph.engine"].endswith("engine.py")
     assert set(_as_source(fresh, pure=True)) == {f"graphfraud.graph.{n}" for n in COMPILED}
+
+
+def test_the_build_and_the_makefile_name_the_modules_the_package_checks() -> None:
+    """One list, three readers: setup.py compiles, the Makefile rebuilds on edits, graph/__init__ checks."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    (listed,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets)]
+    assert tuple(listed) == COMPILED
+    make = re.search(r"^COMPILED_SOURCES := \$\(addprefix graphfraud/graph/,(.*)\)$",
+                     (ROOT / "Makefile").read_text(), re.M)
+    assert make is not None and make.group(1).split() == [f"{name}.py" for name in COMPILED]
 
 
 def test_this_checkout_runs_what_its_build_compiled() -> None:

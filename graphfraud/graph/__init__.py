@@ -67,8 +67,6 @@ def _install() -> None:
 
 def compiled() -> list[str]:
     """The modules of :data:`COMPILED` that run compiled in this process (imported on the way)."""
-    import importlib
-
     out = []
     for name in COMPILED:
         mod = importlib.import_module(f"{__name__}.{name}")
