@@ -316,13 +316,17 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         # the largest payments: a pass over a short window, the card's SuffixMax for a long one
         x1 = (max(amounts[c1d:c_hi]) if n1 <= LONG_RUN else track.max_since(lo1d, c1d)) if n1 else NAN
         x30 = (max(amounts[c30:c_hi]) if n30 <= LONG_RUN else track.max_since(lo30, c30)) if n30 else NAN
-        exposure = 0.0
+        exposure = 0
         if m_cpp and n30:
-            for m in m_cpp.keys() & set(track.merchants[c30:c_hi]):
-                marks = m_cpp[m]
-                k = len(marks) - bisect_left(marks, lo30)
-                if k > exposure:
-                    exposure = float(k)
+            # the most marks in 30 days at one merchant of the card's last 30 days; a merchant with no more marks
+            # in all than the best so far, or none since lo30, cannot beat it
+            get_marks = m_cpp.get
+            for m in set(track.merchants[c30:c_hi]):
+                marks = get_marks(m)
+                if marks is not None and len(marks) > exposure and marks[-1] >= lo30:
+                    k = len(marks) - bisect_left(marks, lo30)
+                    if k > exposure:
+                        exposure = k
         if track.n:
             mean = track.total / track.n
             var = max(track.total_sq / track.n - mean * mean, 0.0)
@@ -334,7 +338,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         row[_CARD:_FLOW] = (
             float(c_hi - c1h), float(n30), s1, s7, s30, s1 / n1 if n1 else NAN, s7 / n7 if n7 else NAN,
             s30 / n30 if n30 else NAN, x1, x30,
-            c_ratio, c_rmax, c_z, exposure, cpp_here)
+            c_ratio, c_rmax, c_z, float(exposure), cpp_here)
     elif tx.card_id is not None:
         row[_CARD:_FLOW - 1] = _NO_CARD
         row[_FLOW - 1] = cpp_here
