@@ -53,21 +53,36 @@ def _index_of(ts: np.ndarray, t: int | None, default: int) -> int:
     return default if t is None else int(np.searchsorted(ts, t, side="left"))
 
 
-def windows(ts: np.ndarray, *, train_frac: float | None = None, train_start: int | None = None,
-            train_end: int | None = None, test_start: int | None = None, test_end: int | None = None) -> Window:
-    """Row ranges of the time-ordered history for a fraction split or explicit times (epoch ms)."""
-    n = len(ts)
+def check_windows(*, train_frac: float | None = None, train_start: int | None = None, train_end: int | None = None,
+                  test_start: int | None = None, test_end: int | None = None) -> None:
+    """Raise :class:`ValidationError` unless the options name a split: a fraction in (0, 1), or four times in
+    order. The CLI checks them before it loads anything.
+
+    >>> check_windows(train_frac=1.5)
+    Traceback (most recent call last):
+    graphfraud.errors.ValidationError: --train-frac 1.5 must be between 0 and 1.
+    """
     if train_frac is not None:
         if not 0 < train_frac < 1:
             raise ValidationError(f"--train-frac {train_frac} must be between 0 and 1.")
+        return
+    if train_start is None or train_end is None or test_start is None or test_end is None:
+        raise ValidationError("Give --train-frac, or all of --train-start, --train-end, --test-start and --test-end.")
+    if not train_start < train_end <= test_start < test_end:
+        raise ValidationError("The windows must be in order: train start < train end <= test start < test end.")
+
+
+def windows(ts: np.ndarray, *, train_frac: float | None = None, train_start: int | None = None,
+            train_end: int | None = None, test_start: int | None = None, test_end: int | None = None) -> Window:
+    """Row ranges of the time-ordered history for a fraction split or explicit times (epoch ms)."""
+    check_windows(train_frac=train_frac, train_start=train_start, train_end=train_end, test_start=test_start,
+                  test_end=test_end)
+    n = len(ts)
+    if train_frac is not None:
         cut = int(n * train_frac)
         return Window(0, cut, cut, n)
-    if None in (train_start, train_end, test_start, test_end):
-        raise ValidationError("Give --train-frac, or all of --train-start, --train-end, --test-start and --test-end.")
     w = Window(_index_of(ts, train_start, 0), _index_of(ts, train_end, n), _index_of(ts, test_start, n),
                _index_of(ts, test_end, n))
-    if not (train_start < train_end <= test_start < test_end):  # type: ignore[operator]
-        raise ValidationError("The windows must be in order: train start < train end <= test start < test end.")
     if w.train_end <= w.train_start or w.test_end <= w.test_start:
         raise ValidationError("A training or test window holds no transactions; check the dates.")
     return w

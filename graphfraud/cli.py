@@ -6,6 +6,7 @@ the commands that need them): it is the entry point that wires the packages toge
 from __future__ import annotations
 
 import functools
+import os
 import json
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 
-from .errors import GraphFraudError
+from .errors import GraphFraudError, ValidationError
 
 #: ``generate --profile``: the function that writes each synthetic world (module relative to this package).
 PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_dataset",
@@ -60,9 +61,21 @@ def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--store", "store_path", envvar="GRAPHFRAUD_STORE", default=None, help=STORE_HELP)(fn)
 
 
-def open_store(store_path: str | None) -> Any:
+def open_store(store_path: str | None, *, existing: bool = False) -> Any:
+    """The store at ``store_path`` (default: the ``store`` setting); ``existing``: for commands that only read
+    or change what a store holds, an embedded store must exist already (a mistyped path is an error, not a new
+    empty store)."""
     from .storage import open_store as _open
 
+    if existing:
+        from . import settings
+        from .errors import NotFound
+        from .storage import is_neo4j_url
+
+        loc = str(store_path if store_path is not None else settings.get("store"))
+        if not is_neo4j_url(loc) and not os.path.exists(loc):
+            raise NotFound(f"No store at {loc}: `graphfraud load FILE --store {loc}` makes one (the store is "
+                           "--store, or GRAPHFRAUD_STORE).")
     return _open(store_path)
 
 
@@ -104,13 +117,39 @@ def load(file: str, mapping: str | None, rejects_path: str | None, chunk_size: i
     """
     from loaders import load_file
 
+    mp = _checked_mapping(file, mapping)
     store = open_store(store_path)
     try:
-        summary = load_file(file, store, mapping=mapping, rejects_path=rejects_path, chunk_size=chunk_size,
+        summary = load_file(file, store, mapping=mp, rejects_path=rejects_path, chunk_size=chunk_size,
                             progress=None)
     finally:
         store.close()
-    click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+    _report_load(summary)
+
+
+def _checked_mapping(file: str, mapping: str | None) -> Any:
+    """The mapping ``mapping`` names, read, and checked against ``file``'s columns before a store is opened: a
+    bad mapping, or a file that lacks a column it needs, stops the command with nothing written (no store made).
+    """
+    if mapping is None:
+        return None
+    from loaders import load_mapping
+    from loaders.readers import ChunkReader
+
+    mp = load_mapping(mapping)
+    reader = ChunkReader(file, 1000)
+    for _ in reader:  # the first chunk gives the columns
+        break
+    if reader.columns:  # (a JSON-lines file with no record has none, and loads nothing)
+        mp.check_columns(reader.columns)
+    return mp
+
+
+def _report_load(summary: Any, *, err: bool = False) -> None:
+    """A load's summary (on standard error with ``err``), then each of its warnings on standard error."""
+    click.echo(str(summary), err=err)
+    for w in summary.warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 @main.command("neo4j-import")
@@ -171,7 +210,7 @@ def label(file: str, source: str, rejects_path: str | None, store_path: str | No
         summary = load_labels(file, store, source=source, rejects_path=rejects_path)
     finally:
         store.close()
-    click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+    click.echo(str(summary))
 
 
 @main.command()
@@ -185,7 +224,7 @@ def info(as_json: bool, store_path: str | None) -> None:
     Example:
       graphfraud info --json
     """
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         data = store.info()
     finally:
@@ -261,7 +300,7 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
     """
     from .training import train_model
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         out = train_model(store, overrides={"label_delay": label_delay}, promote=promote,
                           log=lambda m: click.echo(m, err=True))
@@ -270,6 +309,8 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
     if out["version"] is not None:
         click.echo(f"model {out['version']} ({'promoted' if out['promoted'] else 'not promoted'}): "
                    f"{json.dumps(out['metrics'], sort_keys=True)}")
+        if "not_promoted" in out:
+            click.echo(f"warning: model {out['version']} is not promoted: {out['not_promoted']}", err=True)
     else:
         click.echo(out["skipped"])
     acc = out.get("accounts")
@@ -320,10 +361,16 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
 
     from loaders import load_file
 
-    from .backtest import format_report, run_backtest
+    from .backtest import check_windows, format_report, run_backtest
     from .rules import RuleSet
     from .settings import parse_duration
 
+    # every option is checked before the file is loaded (a load of millions of rows takes minutes)
+    t0, t1, t2, t3 = _ms(train_start), _ms(train_end), _ms(test_start), _ms(test_end)
+    check_windows(train_frac=train_frac, train_start=t0, train_end=t1, test_start=t2, test_end=t3)
+    delay_ms = int(parse_duration(label_delay) * 1000)
+    rules = RuleSet.from_file(rules_path) if rules_path else None
+    mp = _checked_mapping(file, mapping)
     tmp = None
     if store_path is None:
         tmp = tempfile.mkdtemp(prefix="graphfraud-backtest-")
@@ -331,12 +378,10 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     store = open_store(store_path)
     try:
         # links are folded only if something reads them (the replay builds its graph from the transactions)
-        summary = load_file(file, store, mapping=mapping, fold_links=False)
-        click.echo(summary.describe() if hasattr(summary, "describe") else str(summary), err=True)
-        report = run_backtest(store, train_frac=train_frac, train_start=_ms(train_start), train_end=_ms(train_end),
-                              test_start=_ms(test_start), test_end=_ms(test_end),
-                              label_delay_ms=int(parse_duration(label_delay) * 1000),
-                              rules=RuleSet.from_file(rules_path) if rules_path else None,
+        summary = load_file(file, store, mapping=mp, fold_links=False)
+        _report_load(summary, err=True)
+        report = run_backtest(store, train_frac=train_frac, train_start=t0, train_end=t1, test_start=t2, test_end=t3,
+                              label_delay_ms=delay_ms, rules=rules,
                               scores_out=scores_out, raw=raw, log=lambda m: click.echo(m, err=True))
     finally:
         store.close()
@@ -372,34 +417,48 @@ def score(file: str, out_path: str, mapping: str | None, raw: bool, store_path: 
     store = open_store(store_path)
     try:
         scorer = Scorer(store)
-        n = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path, raw=raw)
+        n, failed, first = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path, raw=raw)
     finally:
         store.close()
+    if failed and not n:
+        raise ValidationError(f"none of the {failed:,} rows was scored (their errors are in {out_path}); the "
+                              f"first: {first}")
     click.echo(f"scored {n:,} transactions into {out_path}")
+    if failed:
+        click.echo(f"warning: {failed:,} rows were not scored; their errors are in the error column of {out_path} "
+                   f"(the first: {first})", err=True)
 
 
-def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> int:
+def scorer_to_csv(scorer: Any, items: Any, out_path: str, raw: bool = False) -> tuple[int, int, str | None]:
     """Score ``items`` (transactions, or ``(row, reason[, id])`` rejects) into a CSV written by
-    :func:`graphfraud.output.csv_writer` (owner-only; formulas neutralised unless ``raw``)."""
+    :func:`graphfraud.output.csv_writer` (owner-only; formulas neutralised unless ``raw``); returns the rows
+    scored, the rows not scored (their ``error`` cell says why) and the first of those errors."""
     from .output import csv_writer, open_private
 
-    n = 0
+    n = failed = 0
+    first: str | None = None
     with open_private(out_path, "w", newline="", encoding="utf-8") as fh:
         w = csv_writer(fh, raw=raw)
         w.writerow(["transaction_id", "score", "decision", "reasons", "ring_id", "error"])
         for item in items:
             if isinstance(item, tuple):  # (row, reason) for a rejected row
-                w.writerow([item[2] if len(item) > 2 else "", "", "", "", "", f"row {item[0]}: {item[1]}"])
-                continue
-            try:
-                r = scorer.score(item)
-            except GraphFraudError as e:
-                w.writerow([item.transaction_id, "", "", "", "", str(e)])
-                continue
-            w.writerow([r["transaction_id"], f"{r['score']:.6f}", r["decision"],
-                        " | ".join(x["message"] for x in r["reasons"]), (r.get("ring") or {}).get("ring_id", "")])
-            n += 1
-    return n
+                error = f"row {item[0]}: {item[1]}"
+                w.writerow([item[2] if len(item) > 2 else "", "", "", "", "", error])
+            else:
+                try:
+                    r = scorer.score(item)
+                except GraphFraudError as e:
+                    error = f"{item.transaction_id}: {e}"
+                    w.writerow([item.transaction_id, "", "", "", "", str(e)])
+                else:
+                    w.writerow([r["transaction_id"], f"{r['score']:.6f}", r["decision"],
+                                " | ".join(x["message"] for x in r["reasons"]),
+                                (r.get("ring") or {}).get("ring_id", ""), ""])
+                    n += 1
+                    continue
+            failed += 1
+            first = first or error
+    return n, failed, first
 
 
 @main.command()
@@ -468,7 +527,7 @@ def apikey_create(name: str, scope: str, store_path: str | None) -> None:
 @handle_errors
 def apikey_list(store_path: str | None) -> None:
     """List keys (names, scopes, dates; never the keys)."""
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         rows = store.list_api_keys()
     finally:
@@ -484,7 +543,7 @@ def apikey_list(store_path: str | None) -> None:
 @handle_errors
 def apikey_revoke(name: str, store_path: str | None) -> None:
     """Revoke every active key named NAME (servers stop accepting it within 5 s)."""
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         n = store.revoke_api_key(name)
     finally:
@@ -512,7 +571,7 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
     from .ringrefresh import run_ring_detection
     from .rings import format_rings
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         found = run_ring_detection(store, min_size=min_size)
     finally:
@@ -542,7 +601,7 @@ def suspects(top: int, fmt: str, raw: bool, store_path: str | None) -> None:
     from .graph.build import load_or_build_engine
     from .suspects import format_suspects, rank_suspects
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         ranked = rank_suspects(store, load_or_build_engine(store), top=top)
     finally:
@@ -575,7 +634,7 @@ def model_list(as_json: bool, store_path: str | None) -> None:
     """
     from .models import list_models
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         rows = list_models(store)
     finally:
@@ -605,7 +664,7 @@ def model_promote(version: str, store_path: str | None) -> None:
     """
     from .models import promote
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         click.echo(f"promoted {promote(store, version)}")
     finally:
@@ -624,7 +683,7 @@ def model_rollback(store_path: str | None) -> None:
     """
     from .models import rollback
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         click.echo(f"promoted {rollback(store)}")
     finally:
@@ -668,7 +727,7 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
 @handle_errors
 def user_list(store_path: str | None) -> None:
     """List accounts, their roles, and whether they are disabled."""
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         for r in store.list_app_users():
             click.echo(f"{r['name']:<24} {r['role']}{'  (disabled)' if r.get('disabled') else ''}")
@@ -693,7 +752,7 @@ def user_passwd(name: str, password_stdin: bool, store_path: str | None) -> None
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
                 click.prompt("New password", hide_input=True, confirmation_prompt=True))
     hashed = hash_password(password)
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         n = store.update_app_user(name, password_hash=hashed)
     finally:
@@ -707,7 +766,7 @@ def user_passwd(name: str, password_stdin: bool, store_path: str | None) -> None
 @handle_errors
 def user_disable(name: str, store_path: str | None) -> None:
     """Disable NAME: it can no longer sign in, and every session of NAME ends at once, on every server."""
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         n = store.update_app_user(name, disabled=True)
     finally:
@@ -721,7 +780,7 @@ def user_disable(name: str, store_path: str | None) -> None:
 @handle_errors
 def user_enable(name: str, store_path: str | None) -> None:
     """Let a disabled account NAME sign in again (with its old password)."""
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         store.update_app_user(name, disabled=False)
     finally:
@@ -754,7 +813,7 @@ def erase(user_id: str, actor: str | None, store_path: str | None) -> None:
             actor = "cli"
     from .erasure import erase_user
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         out = erase_user(store, user_id, actor)  # either backend; the engine snapshot goes too
     finally:

@@ -609,6 +609,12 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     # ---- per user
     pu = ctx.groupby("user").agg(c=("c", "first"), first=("ts", "min"), last=("ts", "max"), n=("ts", "size"),
                                  nf=("fraud", "sum"), nfp=("fp", "sum"))
+    # members that made no transaction of their own (accounts that only received transfers) are members too:
+    # no age, idleness or count of their own
+    absent = cluster_of_user.index[~cluster_of_user.index.isin(pu.index)]
+    if len(absent):
+        pu = pd.concat([pu, pd.DataFrame({"c": cluster_of_user[absent].to_numpy(), "n": 0, "nf": 0, "nfp": 0},
+                                         index=absent)])
     kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels)["kf"].reindex(pu.index).fillna(False)
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
@@ -619,8 +625,10 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     # quiet once used; customers keep buying
     pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
+    pu["ntx"] = pu["n"].where(pu["n"] > 0)
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
-                             age=("age", "median"), idle=("idle", "median"), ntx=("n", "median"), kf=("kf", "sum"), start_off=("start_off", "median"))
+                             age=("age", "median"), idle=("idle", "median"), ntx=("ntx", "median"), kf=("kf", "sum"),
+                             start_off=("start_off", "median"))
     # ---- per cluster transactions
     ctx = ctx.sort_values(["c", "ts"], kind="stable").reset_index(drop=True)
     cl = ctx["c"].to_numpy()
@@ -707,7 +715,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     for c in range(n_c):
         ua, ub = int(pu_a[c]), int(pu_b[c])
         n = ub - ua
-        if n == 0:  # users with links but no transactions (cannot happen with a consistent store)
+        dated = [(f, u) for f, u in zip(pu_first[ua:ub], pu_users[ua:ub]) if f == f]  # (NaN: no transaction)
+        if not dated:  # users with links but no transactions (cannot happen with a consistent store)
             continue
         a, b = starts[c], ends[c]
         j = a + int(np.argmax(in_win_l[a:b])) if b > a else a
@@ -744,7 +753,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
         score, reasons = score_cluster(stats)
         us = pu_users[ua:ub]
         users = sorted(us)
-        first_user = min(zip(pu_first[ua:ub], us))[1]
+        first_user = min(dated)[1]
         shared_ids = [{"type": sh_type[i], "id": sh_eid[i], "n_users": sh_nu[i]} for i in range(sa, sb)]
         members = [{"type": "user", "id": u} for u in users] + [{"type": x["type"], "id": x["id"]}
                                                                 for x in shared_ids]

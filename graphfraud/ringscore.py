@@ -228,7 +228,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     if s.mean_amount_ratio > 0:
         amt = max(-0.5, min(1.0, math.log(s.mean_amount_ratio) / math.log(2.5)))
         if amt > 0.1:
-            terms.append((W["amounts"] * amt, f"amounts are {s.mean_amount_ratio:.1f}x the usual at the same merchants"))
+            terms.append((W["amounts"] * amt, f"amounts are {s.mean_amount_ratio:.1f}x the usual at the same "
+                                              "merchants (else in the same currency)"))
         elif amt < 0:
             terms.append((W["amounts"] * amt, ""))
     if s.merchant_concentration > 0.15:

@@ -559,7 +559,21 @@ def _train_transactions(store: GraphStore, rows: np.ndarray, names: list[str], y
             "training_window": [int(times.min()), int(times.max())], "metrics": metrics,
             "label_delay_ms": label_delay_ms}
     version = save_model(store, clf, meta)
-    if promote:
+    held_back = _no_better_than_chance(metrics) if promote else None
+    if promote and held_back is None:
         promote_version(store, version)
     log(f"model {version} trained in {time.perf_counter() - t0:.1f} s: {metrics}")
-    return {"version": version, "promoted": promote, **meta}
+    out = {"version": version, "promoted": promote and held_back is None, **meta}
+    if held_back is not None:
+        out["not_promoted"] = f"{held_back}; `graphfraud model promote {version}` serves it anyway"
+    return out
+
+
+def _no_better_than_chance(metrics: Mapping[str, Any]) -> str | None:
+    """Why a model must not be promoted at once: its holdout ranks fraud no better than chance (a ROC-AUC of
+    0.5 or less, which inverted or mismapped labels give), else None."""
+    auc = metrics.get("holdout_roc_auc")
+    if auc is None or auc > 0.5:
+        return None
+    return (f"its holdout ROC-AUC is {auc}, no better than chance: check the labels (inverted, or the wrong "
+            "column or values in the mapping's [labels])")

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,10 @@ from graphfraud.storage.roles import GraphStore
 from .mapping import Mapping, load_mapping
 from .readers import ChunkReader, base_name
 from .rejects import RejectWriter
+
+
+#: Labelled rows a load needs before it warns that most of them say fraud.
+MAJORITY_CHECK_ROWS = 20
 
 
 @dataclass
@@ -41,6 +46,11 @@ class LoadSummary:
     seconds: float = 0.0
     rejects_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: labels of the valid rows read (stored or already stored): fraud, not fraud; the rest are unlabelled
+    fraud_labels: int = 0
+    legit_labels: int = 0
+    #: label values the mapping's ``[labels]`` does not list, with their rows (loaded unlabelled)
+    unlisted_labels: Counter[str] = field(default_factory=Counter)
 
     @property
     def rows_per_second(self) -> float:
@@ -48,11 +58,35 @@ class LoadSummary:
 
     def __str__(self) -> str:
         s = (f"{self.rows_read:,} rows read: {self.inserted:,} inserted, {self.duplicates:,} duplicates, "
-             f"{self.labelled:,} newly labelled, {self.rejected:,} rejected, {self.conflicts:,} conflicts "
-             f"in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s)")
+             f"{self.labelled:,} labels added to stored rows, {self.rejected:,} rejected, {self.conflicts:,} "
+             f"conflicts in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s); labels read: "
+             f"{self.fraud_labels:,} fraud, {self.legit_labels:,} not fraud")
         if self.rejects_path is not None:
             s += f"; rejects in {self.rejects_path}"
         return s + "."
+
+    def label_warnings(self, label_column: str | None) -> list[str]:
+        """What the labels read suggest is wrong with the file or its mapping: values ``[labels]`` does not
+        list (``label_column``: the mapping's), or fraud as the majority (labels inverted?).
+
+        >>> s = LoadSummary(fraud_labels=990, legit_labels=10, unlisted_labels=Counter({"true": 7}))
+        >>> for w in s.label_warnings("isFraud"): print(w)
+        7 rows have a value of the label column 'isFraud' that the mapping's [labels] does not list ('true' 7): they were loaded unlabelled; map every value the column holds (for example fraud = 1 and legit = 0)
+        990 of the 1,000 labelled rows (99.0 %) say fraud, where fraud is usually rare: check that the labels are not inverted (the mapping's [labels] values, or the file's is_fraud)
+        """
+        out = []
+        if self.unlisted_labels:
+            shown = ", ".join(f"{v!r} {n:,}" for v, n in self.unlisted_labels.most_common(5))
+            more = f" and {len(self.unlisted_labels) - 5:,} more values" if len(self.unlisted_labels) > 5 else ""
+            out.append(f"{sum(self.unlisted_labels.values()):,} rows have a value of the label column "
+                       f"{label_column!r} that the mapping's [labels] does not list ({shown}{more}): they were "
+                       "loaded unlabelled; map every value the column holds (for example fraud = 1 and legit = 0)")
+        n = self.fraud_labels + self.legit_labels
+        if n >= MAJORITY_CHECK_ROWS and self.fraud_labels > n / 2:
+            out.append(f"{self.fraud_labels:,} of the {n:,} labelled rows ({100 * self.fraud_labels / n:.1f} %) say "
+                       "fraud, where fraud is usually rare: check that the labels are not inverted (the "
+                       "mapping's [labels] values, or the file's is_fraud)")
+        return out
 
 
 def default_rejects_path(path: str | os.PathLike[str]) -> Path:
@@ -196,6 +230,7 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
     if fold_links:  # fold the new transactions into the links once, at the end
         with gf_progress.phase("folding links") if progress is None else gf_progress.SILENT:
             links.finish()
+    summary.warnings.extend(summary.label_warnings(mp.label_column if mp is not None else None))
     if out.dropped_columns:
         summary.warnings.append("columns first seen after the first reject are not in the rejects file: "
                                 + ", ".join(sorted(out.dropped_columns)))
@@ -241,10 +276,15 @@ class _Prepared:
     good: pd.DataFrame
     reasons: dict[int, list[str]]
     totals: Any = None  # the good rows' link totals (graphfraud.storage.base.link_totals), when wanted
+    labels: tuple[int, int] = (0, 0)  # the good rows' fraud and not-fraud labels
+    unlisted: dict[str, int] = field(default_factory=dict)  # Mapping.unlisted_labels of the chunk
 
     def submit(self, writer: ThreadPoolExecutor, store: GraphStore, out: RejectWriter, summary: LoadSummary
                ) -> _Pending | None:
         """Report the rejects, then start writing the good rows (``None`` when there are none)."""
+        summary.fraud_labels += self.labels[0]
+        summary.legit_labels += self.labels[1]
+        summary.unlisted_labels.update(self.unlisted)
         if self.reasons:
             pos = sorted(self.reasons)
             out.write(self.frame, pos, [int(self.rows[p]) for p in pos],
@@ -294,9 +334,13 @@ def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, ex
         reasons.setdefault(r - 1, []).append(why)
     if map_errors and len(good):
         good = good[~np.isin(good["row"].to_numpy() - 1, list(map_errors))].reset_index(drop=True)
+    labels = (0, 0)
     if len(good):
         good["row"] = rows[good["row"].to_numpy() - 1]
-    return _Prepared(frame, rows, good, reasons, link_totals(good) if totals and len(good) else None)
+        flag = good["is_fraud"]
+        labels = (int((flag == 1).sum()), int((flag == 0).sum()))
+    return _Prepared(frame, rows, good, reasons, link_totals(good) if totals and len(good) else None, labels,
+                     mp.unlisted_labels(frame) if mp is not None else {})
 
 
 class _LinkFold:

@@ -123,6 +123,24 @@ class Mapping:
         return warnings
 
     # ------------------------------------------------------------ one chunk
+    def _label_key(self, df: pd.DataFrame) -> pd.Series:
+        """The label column's values as ``[labels]`` compares them: without case and surrounding spaces."""
+        return df[self.label_column].str.strip().str.casefold()
+
+    def unlisted_labels(self, df: pd.DataFrame) -> dict[str, int]:
+        """How many rows of the chunk ``df`` carry each label value that ``[labels]`` does not list (empty
+        values aside): those rows load unlabelled, which is what a mistyped value or column looks like.
+
+        >>> mp = parse_mapping({"columns": {}, "labels": {"column": "f", "yes": 1, "no": 0}})
+        >>> mp.unlisted_labels(pd.DataFrame({"f": ["yes", "True", " true", "", None, "NO"]}))
+        {'true': 2}
+        """
+        if self.label_column is None or self.label_column not in df.columns:
+            return {}
+        key = self._label_key(df)
+        odd = key[key.notna() & (key != "") & ~key.isin(list(self.label_values))]
+        return {str(k): int(v) for k, v in odd.value_counts(sort=False).items()} if len(odd) else {}
+
     def apply(self, df: pd.DataFrame, rows: Sequence[int] | np.ndarray | None = None
               ) -> tuple[pd.DataFrame, dict[int, str]]:
         """Map one chunk of source text columns to canonical text columns.
@@ -158,7 +176,7 @@ class Mapping:
                 out[t] = df[t]
         if self.label_column is not None:
             if self.label_column in df.columns:
-                key = df[self.label_column].str.strip().str.casefold()
+                key = self._label_key(df)
                 out["is_fraud"] = key.map(self.label_values)
                 if self.label_types:
                     out["fraud_type"] = key.map(self.label_types)

@@ -1,0 +1,173 @@
+"""What a new user's mistakes with data made elsewhere get: a warning or an error that says what is wrong, never
+a silent load of unlabelled rows, an empty store made by a typo, a model of inverted labels put in service, or
+a scoring run that reports success when nothing was scored."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from graphfraud.cli import main
+
+
+def _paysim_like(path, n=600, seed=3, fraud_every=40):
+    """Rows shaped like the public PaySim file: hour steps, no transaction id, 0/1 labels in ``isFraud``."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["step", "type", "amount", "nameOrig", "nameDest", "isFraud"])
+        for i in range(n):
+            fraud = i % fraud_every == 7
+            w.writerow([1 + i // 4, "TRANSFER" if fraud else "PAYMENT", f"{rng.uniform(10, 900):.2f}",
+                        f"C{rng.integers(0, n // 3)}", f"M{rng.integers(0, 40)}", 1 if fraud else 0])
+    return path
+
+
+def _mapping(path, labels, *, column="isFraud", merchant="nameDest"):
+    lines = ['name = "paysim_like"', "[columns]", 'transaction_id = {row_number = true, prefix = "P"}',
+             'timestamp = {step = "step", origin = "2020-01-01T00:00:00Z", unit = "1h"}', 'user_id = "nameOrig"',
+             f'merchant_id = "{merchant}"', 'amount = "amount"', "[labels]", f'column = "{column}"',
+             *(f'"{k}" = {v}' for k, v in labels.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _read(path):
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["--quiet", *map(str, args)])
+
+
+def test_label_values_the_mapping_does_not_list_are_a_warning(tmp_path):
+    data = _paysim_like(tmp_path / "p.csv")
+    res = _run("load", data, "--mapping", _mapping(tmp_path / "m.toml", {"true": 1, "false": 0}),
+               "--store", tmp_path / "s.db")
+    assert res.exit_code == 0, res.output
+    assert "labels read: 0 fraud, 0 not fraud" in res.stdout
+    assert ("600 rows have a value of the label column 'isFraud' that the mapping's [labels] does not list "
+            "('0' 585, '1' 15)") in res.stderr
+    right = _run("load", data, "--mapping", _mapping(tmp_path / "ok.toml", {"1": 1, "0": 0}),
+                 "--store", tmp_path / "ok.db")
+    assert "labels read: 15 fraud, 585 not fraud" in right.stdout and "warning" not in right.stderr
+
+
+def test_a_missing_optional_column_is_a_warning(tmp_path):
+    res = _run("load", _paysim_like(tmp_path / "p.csv"), "--mapping",
+               _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}, merchant="merchnt"), "--store", tmp_path / "s.db")
+    assert res.exit_code == 0
+    assert "warning: the file has no column 'merchnt' for merchant_id; merchant_id is left empty" in res.stderr
+
+
+def test_inverted_labels_are_a_warning(tmp_path):
+    res = _run("load", _paysim_like(tmp_path / "p.csv", n=4000, fraud_every=9), "--mapping",
+               _mapping(tmp_path / "m.toml", {"1": 0, "0": 1}), "--store", tmp_path / "s.db")
+    assert res.exit_code == 0
+    assert ("warning: 3,556 of the 4,000 labelled rows (88.9 %) say fraud, where fraud is usually rare: check "
+            "that the labels are not inverted") in res.stderr
+
+
+def test_a_model_no_better_than_chance_is_kept_but_not_promoted(tmp_path, monkeypatch):
+    from graphfraud import training
+
+    assert training._no_better_than_chance({"holdout_roc_auc": 0.51}) is None
+    assert training._no_better_than_chance({}) is None  # no holdout measured: nothing to judge by
+    assert "no better than chance" in training._no_better_than_chance({"holdout_roc_auc": 0.5})
+    store = tmp_path / "s.db"
+    _run("load", _paysim_like(tmp_path / "p.csv", n=3000, fraud_every=9), "--mapping",
+         _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}), "--store", store)
+    promoted = _run("train", "--store", store)
+    assert "(promoted)" in promoted.stdout, promoted.output
+    # the same store trained again, its holdout judged no better than chance this time
+    monkeypatch.setattr(training, "_no_better_than_chance", lambda metrics: "its holdout ROC-AUC is 0.48")
+    held = _run("train", "--store", store)
+    assert held.exit_code == 0 and "(not promoted)" in held.stdout
+    version = held.stdout.split()[1]
+    assert (f"warning: model {version} is not promoted: its holdout ROC-AUC is 0.48; `graphfraud model promote "
+            f"{version}` serves it anyway") in held.stderr
+    status = {r["version"]: r["status"] for r in json.loads(_run("model", "list", "--json", "--store", store).stdout)}
+    assert status[promoted.stdout.split()[1]] == "promoted" and status[version] != "promoted"
+
+
+def test_reading_commands_refuse_a_store_that_does_not_exist(tmp_path):
+    for command in (["rings"], ["suspects"], ["info"], ["train"], ["model", "list"]):
+        res = _run(*command, "--store", tmp_path / "typo.db")
+        assert res.exit_code == 1, command
+        assert f"No store at {tmp_path / 'typo.db'}" in res.stderr
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("typo")]
+
+
+def test_a_bad_mapping_or_a_missing_column_writes_no_store(tmp_path):
+    data = _paysim_like(tmp_path / "p.csv")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns]\nuser_id = "who"\n')
+    for mapping in (str(tmp_path / "absent.toml"), str(bad)):
+        res = _run("load", data, "--mapping", mapping, "--store", tmp_path / "s.db")
+        assert res.exit_code == 1 and res.stderr.startswith("Error: "), res.output
+        assert not os.path.exists(tmp_path / "s.db")
+
+
+def test_backtest_checks_its_options_before_loading(tmp_path):
+    data = _paysim_like(tmp_path / "p.csv")
+    for opts, said in ((["--train-frac", "1.5"], "--train-frac 1.5 must be between 0 and 1"),
+                       ([], "Give --train-frac, or all of")):
+        res = _run("backtest", data, "--mapping", _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}), *opts,
+                   "--store", tmp_path / "bt.db")
+        assert res.exit_code == 1 and said in res.stderr
+        assert not os.path.exists(tmp_path / "bt.db")
+
+
+def test_score_fails_when_no_row_is_scored_and_says_how_many_were_not(tmp_path):
+    store = tmp_path / "s.db"
+    data = _paysim_like(tmp_path / "p.csv")
+    mapping = _mapping(tmp_path / "m.toml", {"1": 1, "0": 0})
+    assert _run("load", data, "--mapping", mapping, "--store", store).exit_code == 0
+    # the same rows again, with other amounts: the row-number ids are taken by other content
+    rows = _read(data)
+    with open(tmp_path / "again.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([rows[0]] + [r[:2] + ["1.00"] + r[3:] for r in rows[1:6]])
+    res = _run("score", tmp_path / "again.csv", "--mapping", mapping, "--store", store, "--out", tmp_path / "o.csv")
+    assert res.exit_code == 1 and "none of the 5 rows was scored" in res.stderr
+    out = _read(tmp_path / "o.csv")
+    assert len(out) == 6 and all(len(r) == 6 and r[5] for r in out[1:])
+    # new rows score, with an empty error cell, and a mix says how many were not scored
+    with open(tmp_path / "mix.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([rows[0]] + [r[:2] + ["1.00"] + r[3:] for r in rows[1:3]] + rows[3:4])
+    ok = _run("score", tmp_path / "mix.csv", "--mapping", mapping, "--store", store, "--out", tmp_path / "m.csv")
+    assert ok.exit_code == 0 and "scored 1 transactions" in ok.stdout
+    assert "warning: 2 rows were not scored" in ok.stderr
+    out = _read(tmp_path / "m.csv")
+    assert all(len(r) == 6 for r in out) and [bool(r[5]) for r in out[1:]] == [True, True, False]
+
+
+def test_an_account_that_only_received_transfers_is_one_of_its_rings_users(tmp_path):
+    """PaySim-like money: a known fraudster pays an account that passes the money on to a cash-out account
+    that never pays anyone. All three are the ring (its size, users, known fraud and money between them)."""
+    rows = [["transaction_id", "timestamp", "user_id", "amount", "counterparty_id", "merchant_id", "is_fraud"]]
+    for i in range(60):  # ordinary shoppers, so the store has a usual amount
+        rows.append([f"p{i}", f"2026-01-{1 + i % 20:02d}T10:00:00Z", f"shopper{i % 12}", "20.00", "", "m1", "0"])
+    rows += [["f1", "2026-01-02T10:00:00Z", "boss", "15.00", "", "m1", "0"],
+             ["t1", "2026-01-03T10:00:00Z", "boss", "900.00", "mule", "", "1"],
+             ["t2", "2026-01-03T14:00:00Z", "mule", "880.00", "cashout", "", "1"],
+             ["f2", "2026-01-04T10:00:00Z", "mule", "12.00", "", "m1", "0"]]
+    with open(tmp_path / "t.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    (tmp_path / "users.csv").write_text("user_id,user_label\nboss,fraudster\n")
+    store = tmp_path / "s.db"
+    assert _run("load", tmp_path / "t.csv", "--store", store).exit_code == 0
+    assert _run("label", tmp_path / "users.csv", "--store", store).exit_code == 0
+    res = _run("rings", "--format", "json", "--store", store)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    rings = [r for r in (out["rings"] if isinstance(out, dict) else out) if "cashout" in r["users"]]
+    assert len(rings) == 1
+    ring = rings[0]
+    assert ring["users"] == ["boss", "cashout", "mule"] and ring["size"] == 3
+    assert ring["known_fraud_users"] == ["boss", "cashout", "mule"]
+    assert "3 of 3 users moved 1,780 between them in 2 transfers" in ring["reasons"]
