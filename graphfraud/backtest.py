@@ -494,7 +494,8 @@ def format_report(report: dict[str, Any]) -> str:
              + f"), trained on {report['train_rows']:,}",
              f"average precision {report.get('average_precision')}  ROC-AUC {report.get('roc_auc')}  "
              f"(tabular only: AP {report['tabular_only'].get('average_precision')}, "
-             f"ROC-AUC {report['tabular_only'].get('roc_auc')}; graph lift x{report.get('graph_lift')})",
+             f"ROC-AUC {report['tabular_only'].get('roc_auc')}; lift over it x{report.get('graph_lift')}: the users' "
+             "own history and the graph together)",
              f"user history only (no other user): AP {report['user_history_only'].get('average_precision')}, "
              f"ROC-AUC {report['user_history_only'].get('roc_auc')}; lift over it "
              f"x{report.get('lift_over_user_history')}"]

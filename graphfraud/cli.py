@@ -577,6 +577,12 @@ def rings(top: int, min_size: int | None, fmt: str, raw: bool, store_path: str |
     finally:
         store.close()
     click.echo(format_rings(found[:top], fmt, raw=raw), nl=False)
+    if not found:
+        from . import settings
+
+        size = int(settings.get("ring_min_size") if min_size is None else min_size)
+        click.echo(f"No rings: no {size} or more users are linked by shared identifiers or by money between "
+                   "suspects.", err=True)
 
 
 @main.command()

@@ -171,3 +171,13 @@ def test_an_account_that_only_received_transfers_is_one_of_its_rings_users(tmp_p
     assert ring["users"] == ["boss", "cashout", "mule"] and ring["size"] == 3
     assert ring["known_fraud_users"] == ["boss", "cashout", "mule"]
     assert "3 of 3 users moved 1,780 between them in 2 transfers" in ring["reasons"]
+
+
+def test_no_ring_found_is_said_on_standard_error(tmp_path):
+    (tmp_path / "t.csv").write_text("transaction_id,timestamp,user_id,amount\nt1,2026-01-01,a,5\n")
+    assert _run("load", tmp_path / "t.csv", "--store", tmp_path / "s.db").exit_code == 0
+    res = _run("rings", "--store", tmp_path / "s.db")
+    assert res.exit_code == 0 and res.stdout.startswith("ring_id")
+    assert "No rings: no 3 or more users are linked" in res.stderr
+    as_json = _run("rings", "--format", "json", "--store", tmp_path / "s.db")
+    assert json.loads(as_json.stdout) is not None  # standard output stays what scripts read
