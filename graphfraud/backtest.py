@@ -111,7 +111,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     block_t = float(settings.get("block_threshold", overrides))
     ring_min = int(settings.get("ring_min_size", overrides))
     engine = new_engine(overrides, label_delay_ms=label_delay_ms)  # its row names and identifier types
-    hist = load_history(store, label_delay_ms)
+    hist = load_history(store, label_delay_ms, attributes=bool(engine.feature_attributes))
     if len(hist) < 10:
         raise ValidationError("A backtest needs at least 10 transactions in the store.")
     w = windows(hist.ts, train_frac=train_frac, train_start=train_start, train_end=train_end,
@@ -156,7 +156,8 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
         log(f"replayed {w.test_end:,} transactions in {t_replay:.1f} s")
         # the model and the baselines fit at once (each in a forked process, the baselines at a lower priority),
         # then score the test rows
-        baselines = [tabular_names(engine_types), user_history_names(engine_types)]
+        baselines = [tabular_names(engine_types, engine.feature_attributes),
+                     user_history_names(engine_types, engine.feature_attributes)]
         fits = start_fits(X, np.arange(n_train), y_train, hist.ts[train_idx], names, baselines, test_rows,
                           weight=draw.weight)
         ring_of, hits_of, test_amounts = context.ring_of, context.hits_of, context.amounts

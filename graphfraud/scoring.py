@@ -135,6 +135,8 @@ def explain_feature(name: str, value: float, tx: Transaction) -> str:
     >>> explain_feature("merchant_fraud_share_7d", 0.25, tx)
     '25% of the labels at merchant M7 known in the last 7 days were fraud'
     """
+    if name.startswith("attr_"):  # an attribute learnt from as it is (the feature_attributes setting)
+        return f"attribute {name[5:]} is {_num(value)}"
     if name not in _WORDS:
         for kind in _KINDS:
             if name.endswith("_" + kind):

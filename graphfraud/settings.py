@@ -160,6 +160,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extra_types", None, "Extra entity columns (comma-separated) that the engine gives features of "
             "their own and the API accepts; unset: the engine has none and the API accepts the link_types "
             "beyond the built-in ones.", _as_given),
+    Setting("feature_attributes", None, "Attributes (comma-separated names) whose numeric values the model learns "
+            "from as they are, each the feature attr_<name> (empty or not a number: missing): for data whose "
+            "signal is in columns that name no one (balances, anonymised components, another system's scores). "
+            "Set it alike for train, backtest and serve.", _as_given),
     # the web app (webui.create_app)
     Setting("api_key_cache_seconds", 5.0, "API keys are looked up again after this many seconds: a revoked "
             "key stops working within it.", float, "web"),

@@ -51,6 +51,7 @@ class History:
         self._walk: Generator[tuple[int, Transaction], None, None] | None = None
         self._next = 0
         self.most_waiting = 0  # the most transactions a walk held, waiting for their turn in time order
+        self.attributes = False  # walks read the transactions' free attributes (the feature_attributes setting)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -89,7 +90,7 @@ class History:
         texts: dict[Any, Any] = {}
         same = texts.setdefault
         waiting: dict[int, Transaction] = {}
-        rows = self.store.iter_transactions(seqs[0] - 1 if n else 0)
+        rows = self.store.iter_transactions(seqs[0] - 1 if n else 0, attributes=self.attributes)
         try:
             yield from self._in_order(rows, place, seqs, start, same, waiting)
         finally:
@@ -177,9 +178,10 @@ def _share_texts(tx: Transaction, same: Callable[[Any, Any], Any]) -> None:
         tx.attrs = _NO_FIELDS
 
 
-def load_history(store: GraphStore, label_delay_ms: int) -> History:
+def load_history(store: GraphStore, label_delay_ms: int, *, attributes: bool = False) -> History:
     """Read every transaction's time and label, and the store's label events; resolve each transaction's final
-    label and when it was known. The transactions are read again, in time order, by :meth:`History.walk`."""
+    label and when it was known. The transactions are read again, in time order, by :meth:`History.walk`, with
+    their free attributes when ``attributes`` (an engine with ``feature_attributes``)."""
     named = {lb.subject_id for _, lb in store.labels() if lb.subject == "transaction"}
     times, seqs, known_l = array("q"), array("q"), array("q")
     labels = array("b")
@@ -211,6 +213,7 @@ def load_history(store: GraphStore, label_delay_ms: int) -> History:
     ts = time_a[order].copy()
     positions = {tid: int(place[k]) for tid, k in found.items()}
     hist = History(store, seq_a.copy(), order, ts, label, known, positions)
+    hist.attributes = attributes
     rank = np.where(label >= 0, 0, -1).astype(np.int8)
     for _, lb in store.labels():
         if lb.subject != "transaction":
@@ -457,7 +460,7 @@ def train_model(store: GraphStore, *, overrides: Mapping[str, Any] | None = None
 
     t0 = time.perf_counter()
     engine = new_engine(overrides)  # empty here: the replay fills it (in the process that runs the replay)
-    hist = load_history(store, engine.label_delay_ms)
+    hist = load_history(store, engine.label_delay_ms, attributes=bool(engine.feature_attributes))
     if not len(hist):
         raise ModelNotReady("The store holds no transactions; load some before training.")
     names = row_names(engine)

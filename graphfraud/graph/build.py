@@ -40,10 +40,11 @@ def new_engine(overrides: Mapping[str, Any] | None = None, label_delay_ms: int |
     rates = parse_rates(settings.get("rates", overrides))
     delay = label_delay_ms if label_delay_ms is not None else int(settings.get("label_delay", overrides) * 1000)
     extra = [t for t in str(settings.get("extra_types", overrides) or "").split(",") if t.strip()]
+    attrs = [a.strip() for a in str(settings.get("feature_attributes", overrides) or "").split(",") if a.strip()]
     return GraphEngine(LinkPolicy.from_settings(overrides),
                        snapshot_interval_ms=int(settings.get("snapshot_interval", overrides) * 1000),
                        label_delay_ms=delay, rates=rates, base_currency=settings.get("base_currency", overrides),
-                       extra_types=extra)
+                       extra_types=extra, feature_attributes=attrs)
 
 
 @long_lived()

@@ -79,6 +79,9 @@ class GraphEngine:
         amounts in the same currency.
     extra_types : iterable of str
         Declared extra entity types (email, phone, ...), which get their own features.
+    feature_attributes : iterable of str
+        Attributes whose numeric values are features as they are (``attr_<name>``); the engine keeps nothing of
+        them, the feature row reads them from each transaction.
 
     Examples
     --------
@@ -93,7 +96,7 @@ class GraphEngine:
 
     def __init__(self, policy: LinkPolicy | None = None, *, snapshot_interval_ms: int = DAY_MS,
                  label_delay_ms: int = DAY_MS, rates: Mapping[str, float] | None = None,
-                 base_currency: str = "USD", extra_types: Iterable[str] = ()):
+                 base_currency: str = "USD", extra_types: Iterable[str] = (), feature_attributes: Iterable[str] = ()):
         self.policy = policy or LinkPolicy.from_settings()
         self.snapshot_interval_ms = int(snapshot_interval_ms)
         self.label_delay_ms = int(label_delay_ms)
@@ -101,6 +104,7 @@ class GraphEngine:
         self.base_currency = base_currency.upper()
         self.extra_types = tuple(t for t in extra_types if t != BIN_TYPE)
         self.entity_types = tuple(ENTITY_COLUMNS.values()) + (BIN_TYPE,) + self.extra_types
+        self.feature_attributes = tuple(dict.fromkeys(feature_attributes))
         # users
         self.user_ix: dict[str, int] = {}
         self.u_name: list[str] = []

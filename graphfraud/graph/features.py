@@ -88,50 +88,59 @@ _UNSEEN = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, 0.0,
 _NO_CARD = (0.0, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0.0)  # an unseen card (CPP apart)
 
 
-def feature_names(entity_types: tuple[str, ...]) -> list[str]:
-    """All feature names, in the order models see them."""
+def feature_names(entity_types: tuple[str, ...], attributes: tuple[str, ...] = ()) -> list[str]:
+    """All feature names, in the order models see them (``attributes``: the engine's ``feature_attributes``,
+    last, as ``attr_<name>``)."""
     names = list(USER_FEATURES) + list(GRAPH_FEATURES) + list(CARD_FEATURES) + list(FLOW_FEATURES)
     for t in entity_types:
         names += [f"{t}_{f}" for f in ENTITY_FEATURES]
-    return names
+    return names + attribute_names(attributes)
+
+
+def attribute_names(attributes: tuple[str, ...]) -> list[str]:
+    """The features of the attributes the model learns from as they are (the ``feature_attributes`` setting)."""
+    return [f"attr_{a}" for a in attributes]
 
 
 TRANSACTION_FEATURES = ("amount", "log_amount", "hour_of_day", "day_of_week")
 
 
-def tabular_names(entity_types: tuple[str, ...]) -> list[str]:
-    """Features of the transaction's own fields, with no history of anyone (the tabular-only baseline)."""
-    return list(TRANSACTION_FEATURES)
+def tabular_names(entity_types: tuple[str, ...], attributes: tuple[str, ...] = ()) -> list[str]:
+    """Features of the transaction's own fields, with no history of anyone (the tabular-only baseline): the
+    amount, the time, and the attributes learnt from as they are."""
+    return list(TRANSACTION_FEATURES) + attribute_names(attributes)
 
 
-def user_history_names(entity_types: tuple[str, ...]) -> list[str]:
+def user_history_names(entity_types: tuple[str, ...], attributes: tuple[str, ...] = ()) -> list[str]:
     """Features that use no other user: the transaction and its own user's history only."""
     names = list(USER_FEATURES)
     for t in entity_types:
         names.append(f"{t}_new_for_user")
-    return names
+    return names + attribute_names(attributes)
 
 
 class _Layout:
     """Where each entity type's features sit in a row (per link policy and entity types, built once)."""
 
-    __slots__ = ("policy", "types", "names", "slot", "template")
+    __slots__ = ("policy", "types", "names", "slot", "template", "attrs", "attr_at")
 
     def __init__(self, engine: "GraphEngine"):
         self.policy = engine.policy
         self.types = engine.entity_types
-        self.names = feature_names(self.types)
+        self.attrs = engine.feature_attributes
+        self.names = feature_names(self.types, self.attrs)
         self.slot = {t: _HEAD + _PER_TYPE * k for k, t in enumerate(self.types)}
         self.template = [NAN] * len(self.names)
+        self.attr_at = len(self.names) - len(self.attrs)
 
 
 #: The layouts of the engines' settings seen in this process (a link policy and entity types each; a
 #: handful at most), here rather than on the engine: the engine holds graph state only.
-_LAYOUTS: dict[tuple[int, tuple[str, ...]], _Layout] = {}
+_LAYOUTS: dict[tuple[int, tuple[str, ...], tuple[str, ...]], _Layout] = {}
 
 
 def _layout(engine: "GraphEngine") -> _Layout:
-    key = (id(engine.policy), engine.entity_types)
+    key = (id(engine.policy), engine.entity_types, engine.feature_attributes)
     lay = _LAYOUTS.get(key)
     if lay is None or lay.policy is not engine.policy:  # an id reused by a new policy object
         if len(_LAYOUTS) > 64:
@@ -484,7 +493,26 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         known_fraud, victim, float(cu), float(ci), float(cfu), float(cft), float(ctx), comp_age, comp_span,
         n_near, float(n_hub), pr, px, prox_max,
     )
+    if lay.attrs:
+        given, at = tx.attrs, lay.attr_at
+        for k, a in enumerate(lay.attrs):
+            row[at + k] = _number(given.get(a))
     return row
+
+
+def _number(text: str | None) -> float:
+    """An attribute's value as a feature: its number, or NaN (missing) when empty, not a number or infinite.
+
+    >>> _number("-1.5e3"), _number(" 7 "), _number("n/a"), _number(None), _number("inf")
+    (-1500.0, 7.0, nan, nan, nan)
+    """
+    if text is None:
+        return NAN
+    try:
+        v = float(text)
+    except ValueError:
+        return NAN
+    return v if math.isfinite(v) else NAN
 
 
 def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: list[Any]) -> None:

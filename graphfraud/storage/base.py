@@ -116,11 +116,14 @@ def same_value(a: Any, b: Any) -> bool:
 TX_COLUMNS = ("seq", *STORED_FIELDS)
 
 
-def transactions_from_rows(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[Transaction, int]]:
+def transactions_from_rows(rows: Iterator[Sequence[Any]], attributes: bool = False
+                           ) -> Iterator[tuple[Transaction, int]]:
     """Stored transaction rows (``TX_COLUMNS`` order) as ``(transaction, seq)``, without their free attributes
-    (which no feature reads): how every store's :meth:`EventStore.iter_transactions` builds them."""
+    unless ``attributes`` (only the ``feature_attributes`` setting's features read them): how every store's
+    :meth:`EventStore.iter_transactions` builds them."""
+    end = 19 if attributes else 18
     for r in rows:
-        yield transaction_from_row(r[1:18]), int(r[0])
+        yield transaction_from_row(r[1:end]), int(r[0])
 
 
 #: A user's transfers, one row per payer and payee (:meth:`LinkStore.transfers_of`): money from ``payer`` to

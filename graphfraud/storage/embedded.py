@@ -650,11 +650,13 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
                 return
             yield pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
 
-    def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]:
-        """Transactions in sequence order with their sequence numbers, without free attributes (rebuilding
-        the engine, training and backtests read them all: straight from the cursor, no frame between)."""
-        return transactions_from_rows(self._con().execute(f"{_SELECT_TX_NO_ATTRS} WHERE seq > ? ORDER BY seq",
-                                                          (after_seq,)))
+    def iter_transactions(self, after_seq: int = 0, attributes: bool = False) -> Iterator[tuple[Transaction, int]]:
+        """Transactions in sequence order with their sequence numbers, without free attributes unless
+        ``attributes`` (rebuilding the engine, training and backtests read them all: straight from the cursor,
+        no frame between)."""
+        select = _SELECT_TX if attributes else _SELECT_TX_NO_ATTRS
+        return transactions_from_rows(self._con().execute(f"{select} WHERE seq > ? ORDER BY seq", (after_seq,)),
+                                      attributes)
 
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
         return [(r[0], Label(r[1], r[2], r[3], r[4], r[5], r[6])) for r in self._con().execute(

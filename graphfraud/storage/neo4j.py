@@ -583,9 +583,11 @@ class Neo4jStore(Neo4jRegistryMixin):
         if rows:
             yield pd.DataFrame.from_records(rows, columns=list(TX_COLUMNS))
 
-    def iter_transactions(self, after_seq: int = 0) -> Iterator[tuple[Transaction, int]]:
-        """Transactions in sequence order with their sequence numbers, without free attributes."""
-        return transactions_from_rows(self._stream("stream_transactions", after_seq=int(after_seq), limit=2**62))
+    def iter_transactions(self, after_seq: int = 0, attributes: bool = False) -> Iterator[tuple[Transaction, int]]:
+        """Transactions in sequence order with their sequence numbers, without free attributes unless
+        ``attributes``."""
+        return transactions_from_rows(self._stream("stream_transactions", after_seq=int(after_seq), limit=2**62),
+                                      attributes)
 
     def labels(self, after_seq: int = 0) -> list[tuple[int, Label]]:
         return [(r["seq"], _label(r)) for r in self._read("list_labels", after_seq=int(after_seq), limit=2**62)]
