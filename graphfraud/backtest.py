@@ -126,6 +126,11 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     draw = draw_rows(candidates, hist.label[candidates], int(settings.get("train_max_rows", overrides)))
     train_idx = draw.index
     n_candidates = len(candidates)
+    n_labelled = int((hist.label[span] >= 0).sum())
+    if n_candidates < n_labelled / 2:  # a short history with a label delay longer than its test gap
+        log(f"{n_labelled - n_candidates:,} of the {n_labelled:,} labelled training transactions are left out: "
+            f"their labels were not known when the test window starts (a label without a time of its own is "
+            f"known {label_delay_ms / 3_600_000:g} hours after its transaction; --label-delay sets it)")
     del span, candidates  # 16 bytes a training-window transaction the replay (forked below) would carry
     test_idx = np.arange(w.test_start, w.test_end)
     y_train = hist.label[train_idx].astype(int)

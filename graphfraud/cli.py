@@ -125,6 +125,9 @@ def load(file: str, mapping: str | None, rejects_path: str | None, chunk_size: i
     finally:
         store.close()
     _report_load(summary)
+    if summary.rejected and not (summary.inserted or summary.duplicates or summary.labelled or summary.conflicts):
+        raise ValidationError(f"every one of the {summary.rejected:,} rows was rejected; the first, "
+                              f"{summary.first_reject} (all of them are in {summary.rejects_path})")
 
 
 def _checked_mapping(file: str, mapping: str | None) -> Any:

@@ -168,13 +168,27 @@ def check_name(name: str, what: str = "entity type") -> str:
     return name
 
 
+def _number_hint(text: str) -> str:
+    """What a timestamp that is a plain number needs (a count of seconds or steps since some origin).
+
+    >>> _number_hint(" 86400 "), _number_hint("2026-01-01x")
+    (' (a number: seconds or steps since an origin are read by a mapping, timestamp = {step = "COLUMN", origin = "2020-01-01T00:00:00Z", unit = "1s"})', '')
+    """
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return ""
+    return (' (a number: seconds or steps since an origin are read by a mapping, timestamp = {step = "COLUMN", '
+            'origin = "2020-01-01T00:00:00Z", unit = "1s"})')
+
+
 def parse_ts(value: Any, fieldname: str = "timestamp") -> int:
     """Parse one timestamp to epoch ms or raise ``ValueError`` with a reason naming the field."""
     if not isinstance(value, str):
         raise ValueError(f"{fieldname} must be an ISO 8601 text timestamp, not {type(value).__name__}")
     s = value.strip()
     if not _TS.match(s):
-        raise ValueError(f"{fieldname} {_show(s)} is not an ISO 8601 timestamp")
+        raise ValueError(f"{fieldname} {_show(s)} is not an ISO 8601 timestamp" + _number_hint(s))
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
     except ValueError:
@@ -725,7 +739,8 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
         ms = np.zeros(n, dtype="int64")
         if p.any():
             shape = pc.fill_null(pc.match_substring_regex(a, _TS.pattern), False).to_numpy(zero_copy_only=False)
-            flag(p & ~shape, lambda i: f"{name} {_show(a[i].as_py())} is not an ISO 8601 timestamp")
+            flag(p & ~shape, lambda i: f"{name} {_show(a[i].as_py())} is not an ISO 8601 timestamp"
+                 + _number_hint(a[i].as_py()))
             ok = p & shape
             # years outside the accepted range are refused before conversion (pandas' nanosecond range
             # would overflow on them); the single-record path refuses them by the same bounds

@@ -579,4 +579,5 @@ def _no_better_than_chance(metrics: Mapping[str, Any]) -> str | None:
     if auc is None or auc > 0.5:
         return None
     return (f"its holdout ROC-AUC is {auc}, no better than chance: check the labels (inverted, or the wrong "
-            "column or values in the mapping's [labels])")
+            "column or values in the mapping's [labels]), and whether the signal is in columns the model does "
+            "not read (attributes: the feature_attributes setting lists those it learns from)")

@@ -51,6 +51,8 @@ class LoadSummary:
     legit_labels: int = 0
     #: label values the mapping's ``[labels]`` does not list, with their rows (loaded unlabelled)
     unlisted_labels: Counter[str] = field(default_factory=Counter)
+    #: the first rejected row's number and reason (``row N: reason``), when a row was rejected
+    first_reject: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -206,6 +208,7 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
                 rows, reasons, texts = zip(*chunk.rejects)
                 out.write_raw(rows, reasons, texts, reader.columns)
                 summary.rejected += len(chunk.rejects)
+                summary.first_reject = summary.first_reject or f"row {rows[0]}: {reasons[0]}"
             first = False
             if progress is None:
                 bar.update(summary.rows_read, fraction=reader.fraction())
@@ -287,9 +290,10 @@ class _Prepared:
         summary.unlisted_labels.update(self.unlisted)
         if self.reasons:
             pos = sorted(self.reasons)
-            out.write(self.frame, pos, [int(self.rows[p]) for p in pos],
-                      ["; ".join(dict.fromkeys(self.reasons[p])) for p in pos])
+            why = ["; ".join(dict.fromkeys(self.reasons[p])) for p in pos]
+            out.write(self.frame, pos, [int(self.rows[p]) for p in pos], why)
             summary.rejected += len(pos)
+            summary.first_reject = summary.first_reject or f"row {int(self.rows[pos[0]])}: {why[0]}"
         if not len(self.good):
             return None
         return _Pending(writer.submit(store.write_transactions, self.good), self.frame, self.rows, len(self.good),

@@ -431,6 +431,13 @@ def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
     fmt = data.get("timestamp_format")
     if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
         raise bad("timestamp_format", "must be a strptime format such as \"%Y-%m-%d %H:%M:%S\"")
+    if fmt is not None:
+        try:  # the parser's own check of its directives, on one value (a format it refuses fails every row)
+            pd.to_datetime(pd.Series(["2020-01-02"]), format=fmt, errors="coerce")
+        except ValueError as e:
+            hint = (" (times in seconds or another unit since an origin: timestamp = {step = \"COLUMN\", origin = "
+                    "\"1970-01-01T00:00:00Z\", unit = \"1s\"})" if "%s" in fmt else "")
+            raise bad("timestamp_format", f"{fmt!r} is not a format the parser reads: {e}{hint}") from None
     tz = data.get("timezone")
     if tz is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -181,3 +181,37 @@ def test_no_ring_found_is_said_on_standard_error(tmp_path):
     assert "No rings: no 3 or more users are linked" in res.stderr
     as_json = _run("rings", "--format", "json", "--store", tmp_path / "s.db")
     assert json.loads(as_json.stdout) is not None  # standard output stays what scripts read
+
+
+def test_a_timestamp_format_the_parser_refuses_is_a_mapping_error(tmp_path):
+    from graphfraud.errors import ConfigError
+    from loaders import parse_mapping
+
+    for fmt, said in (("%s", 'unit = \\"1s\\"'), ("%Y-%Q", "'Q' is a bad directive")):
+        with pytest.raises(ConfigError, match="timestamp_format") as e:
+            parse_mapping({"columns": {}, "timestamp_format": fmt})
+        assert said.replace("\\", "") in str(e.value)
+    (tmp_path / "m.toml").write_text('timestamp_format = "%s"\n[columns]\n')
+    res = _run("load", _paysim_like(tmp_path / "p.csv"), "--mapping", tmp_path / "m.toml", "--store", tmp_path / "s.db")
+    assert res.exit_code == 1 and res.stderr.startswith("Error: Mapping") and "Traceback" not in res.output
+    assert not os.path.exists(tmp_path / "s.db")
+
+
+def test_a_load_that_rejects_every_row_fails_and_says_why(tmp_path):
+    data = _paysim_like(tmp_path / "p.csv", n=30)
+    (tmp_path / "m.toml").write_text('[columns]\ntransaction_id = {row_number = true}\ntimestamp = "step"\n'
+                                     'user_id = "nameOrig"\namount = "amount"\n')
+    res = _run("load", data, "--mapping", tmp_path / "m.toml", "--store", tmp_path / "s.db",
+               "--rejects", tmp_path / "r.csv")
+    assert res.exit_code == 1
+    assert ("Error: every one of the 30 rows was rejected; the first, row 1: timestamp '1' is not an ISO 8601 "
+            "timestamp (a number: seconds or steps since an origin are read by a mapping") in res.stderr
+    assert len(_read(tmp_path / "r.csv")) == 31
+
+
+def test_a_backtest_says_when_the_label_delay_leaves_training_rows_out(tmp_path):
+    # 600 rows over 150 hours: with a 10-day delay no training label is known when the test window starts
+    res = _run("backtest", _paysim_like(tmp_path / "p.csv"), "--mapping",
+               _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}), "--train-frac", "0.6", "--label-delay", "10d")
+    assert "labelled training transactions are left out: their labels were not known when the test window " \
+           "starts (a label without a time of its own is known 240 hours after its transaction" in res.stderr
