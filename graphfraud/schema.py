@@ -85,6 +85,11 @@ PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS 
 TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split())
 
 
+#: The fields of :meth:`Transaction.content`, in its order.
+_CONTENT_NAMES = ("timestamp", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id", "currency", "country",
+                  "extra identifiers", "attributes", "counterparty_id", "auth_result", "decline_reason")
+
+
 @dataclass(slots=True)
 class Transaction:
     """A validated canonical transaction. ``ts`` and ``labelled_at`` are epoch milliseconds (UTC)."""
@@ -128,6 +133,17 @@ class Transaction:
         return (self.ts, self.user_id, round(self.amount, 6), self.card_id, self.device_id, self.ip,
                 self.merchant_id, self.currency, self.country, tuple(sorted(self.extra.items())),
                 tuple(sorted(self.attrs.items())), self.counterparty_id, self.auth_result, self.decline_reason)
+
+    def differs_from(self, other: "Transaction") -> list[str]:
+        """The fields whose :meth:`content` differs between two submissions of one id (what a conflict names).
+
+        >>> a = validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 1})
+        >>> b = validate_record({"transaction_id": "t", "timestamp": "2026-01-01", "user_id": "u", "amount": 2,
+        ...                      "note": "x"}, keep_attributes=True)
+        >>> a.differs_from(b)
+        ['amount', 'attributes']
+        """
+        return [name for name, x, y in zip(_CONTENT_NAMES, self.content(), other.content()) if x != y]
 
     def present_fields(self) -> list[str]:
         """The optional input fields this transaction carries (identifiers, extra types, other fields), the

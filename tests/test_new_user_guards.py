@@ -136,6 +136,7 @@ def test_score_fails_when_no_row_is_scored_and_says_how_many_were_not(tmp_path):
     assert res.exit_code == 1 and "none of the 5 rows was scored" in res.stderr
     out = _read(tmp_path / "o.csv")
     assert len(out) == 6 and all(len(r) == 6 and r[5] for r in out[1:])
+    assert "is already stored with a different amount; use a new transaction_id" in out[1][5]
     # new rows score, with an empty error cell, and a mix says how many were not scored
     with open(tmp_path / "mix.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([rows[0]] + [r[:2] + ["1.00"] + r[3:] for r in rows[1:3]] + rows[3:4])

@@ -471,9 +471,11 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
     @staticmethod
     def _stored(con: sqlite3.Connection, old: Sequence[Any], tx: Transaction) -> tuple[int, dict[str, Any]]:
         """``(seq, stored decision or {})`` for a transaction stored as ``old``; Conflict if it differs."""
-        if transaction_from_row(old[1:]).content() != tx.content():
-            raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
-                           "use a new transaction_id for a new transaction.",
+        diff = transaction_from_row(old[1:]).differs_from(tx)
+        if diff:
+            raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with a different "
+                           f"{', '.join(diff)}; use a new transaction_id for a new transaction (a retry must send "
+                           "what was sent first, attributes included).",
                            [f"transaction_id: {tx.transaction_id!r} exists with other values"],
                            code="transaction_conflict")
         d = con.execute("SELECT body FROM decision WHERE transaction_id=?", (tx.transaction_id,)).fetchone()

@@ -465,9 +465,11 @@ class Neo4jStore(Neo4jRegistryMixin):
         def work(dtx: Any, base: int) -> tuple[tuple[int, dict[str, Any] | None], int]:
             old = dtx.run(query("get_transaction"), transaction_id=tx.transaction_id).single()
             if old is not None:
-                if transaction_from_row(old["t"]).content() != tx.content():
-                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with different content; "
-                                   "use a new transaction_id for a new transaction.",
+                diff = transaction_from_row(old["t"]).differs_from(tx)
+                if diff:
+                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with a different "
+                                   f"{', '.join(diff)}; use a new transaction_id for a new transaction (a retry "
+                                   "must send what was sent first, attributes included).",
                                    [f"transaction_id: {tx.transaction_id!r} exists with other values"],
                                    code="transaction_conflict")
                 d = dtx.run(query("get_decision"), transaction_id=tx.transaction_id).single()
