@@ -47,7 +47,7 @@ from graphfraud.schema import BIN_TYPE, BUILTIN_TYPES, CANONICAL, FRAUD_TYPES, R
 from graphfraud.settings import parse_duration
 
 _TOP_KEYS = ("name", "description", "columns", "labels", "extra_entities", "timestamp_format", "timezone",
-             "attributes")
+             "attributes", "strip")
 _TIME_FIELDS = ("timestamp", "labelled_at")
 # two independent 64-bit keyed hashes make one 128-bit id (pandas' siphash; keys are exactly 16 bytes)
 _HASH_KEYS = ("graphfraud-id-k1", "graphfraud-id-k2")
@@ -86,6 +86,7 @@ class Mapping:
     timezone: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # attribute name -> source column
     name: str = "mapping"
+    strip: str | None = None  # characters taken off both ends of every value before mapping (quotes: BankSim)
 
     # ------------------------------------------------------------ checks against a file's header
     def check_columns(self, file_columns: Sequence[str]) -> list[str]:
@@ -154,6 +155,8 @@ class Mapping:
         that is not a number).
         """
         n = len(df)
+        if self.strip:
+            df = df.apply(lambda c: c.str.strip(self.strip))
         row_no = np.arange(1, n + 1, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
         if len(row_no) != n:
             raise ValueError(f"apply got {len(row_no)} row numbers for a chunk of {n} rows")
@@ -461,9 +464,12 @@ def parse_mapping(data: dict[str, Any], name: str = "mapping") -> Mapping:
     for k in ("name", "description"):
         if k in data and not isinstance(data[k], str):
             raise bad(k, "must be text")
+    strip = data.get("strip")
+    if strip is not None and (not isinstance(strip, str) or not strip):
+        raise bad("strip", "must be the characters to take off both ends of every value, such as \"'\"")
     return Mapping(columns=columns, extra_entities=tuple(extra), label_column=label_column,
                    label_values=label_values, label_types=label_types, timestamp_format=fmt, timezone=tz, attributes=attributes,
-                   name=str(data.get("name", name)))
+                   name=str(data.get("name", name)), strip=strip)
 
 
 def _source_of(spec: Any, key: str, bad: Any) -> Source:

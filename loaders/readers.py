@@ -168,20 +168,16 @@ class ChunkReader:
         ragged: list[tuple[int | None, str, str]] = []
 
         def on_invalid(row: Any) -> str:
-            # the serial parser numbers records from the header's (1): a data row is one less; the rows after
-            # it keep their own numbers (``_regroup`` skips this one)
-            ragged.append((row.number - 1 if row.number is not None else None,
-                           f"the record has {row.actual_columns} fields but the header has {row.expected_columns}",
-                           row.text))
+            # pyarrow cannot say where such a row sits among the parsed ones, so it gets no number
+            ragged.append((None, f"the record has {row.actual_columns} fields but the header has "
+                                 f"{row.expected_columns}", row.text))
             return "skip"
 
         stream = self._open_bytes()
         try:
             reader = pacsv.open_csv(
                 stream,
-                # serial: the ragged rows' numbers are known (as fast here: 0.14 s for 986,031 rows either way)
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_SIZE,
-                                               use_threads=False),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK_SIZE),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                 convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                      strings_can_be_null=False,
@@ -200,7 +196,6 @@ class ChunkReader:
         pending: list[pa.RecordBatch] = []
         n_pending = 0
         next_row = 1
-        skipped: list[int] = []  # data rows of ragged records not yet passed, sorted
         emitted = False
         exhausted = False
         while not exhausted:
@@ -220,9 +215,9 @@ class ChunkReader:
                     pending, n_pending = (rest.to_batches() if rest.num_rows else []), rest.num_rows
                 else:
                     frame = _empty(names)
+                rows = np.arange(next_row, next_row + take, dtype=np.int64)
+                next_row += take
                 bad, ragged[:] = list(ragged), []
-                skipped = sorted(skipped + [r for r, _, _ in bad if r is not None and r >= next_row])
-                rows, next_row, skipped = _numbers(next_row, take, skipped)
                 emitted = True
                 yield Chunk(frame, rows, bad)
 
@@ -296,24 +291,6 @@ def _batches(reader: Any) -> Iterator[pa.RecordBatch]:
             yield reader.read_next_batch()
         except StopIteration:
             return
-
-
-def _numbers(start: int, take: int, skipped: list[int]) -> tuple[np.ndarray, int, list[int]]:
-    """The data rows of ``take`` parsed rows from row ``start`` on, passing over ``skipped`` (sorted rows of
-    records that were not parsed); returns them, the next row, and the skipped rows not yet passed.
-
-    >>> rows, nxt, left = _numbers(1, 4, [2, 5, 9])
-    >>> rows.tolist(), nxt, left
-    ([1, 3, 4, 6], 7, [9])
-    """
-    skip = np.asarray(skipped, dtype=np.int64)
-    hi = start + take
-    k = int(np.searchsorted(skip, hi))
-    while start + take + k != hi:  # each skipped row below the end pushes the end one further
-        hi = start + take + k
-        k = int(np.searchsorted(skip, hi))
-    rows = np.setdiff1d(np.arange(start, hi, dtype=np.int64), skip[:k], assume_unique=True)
-    return rows, hi, skipped[k:]
 
 
 def _dedupe(names: list[str], file_name: str) -> list[str]:
