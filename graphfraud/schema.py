@@ -928,40 +928,6 @@ def _obj(a: Any, keep: Any) -> Any:
     return pd.Series(arr, dtype=object)  # object dtype keeps None for absent values (pandas 3 would use NaN)
 
 
-#: A stored transaction's fields in the order stores keep them (free attributes last: a read may leave them out).
-STORED_FIELDS = ("transaction_id", "ts", "user_id", "amount", "card_id", "device_id", "ip", "merchant_id",
-                 "currency", "country", "is_fraud", "labelled_at", "extra", *MORE_FIELDS, "attrs")
-
-
-def _mapping(v: Any) -> dict[str, str]:
-    return json.loads(v) if isinstance(v, str) else dict(v) if v else {}  # JSON text as stored, or a dict
-
-
-def transaction_from_row(row: Sequence[Any] | Mapping[str, Any]) -> Transaction:
-    """A stored transaction (values in :data:`STORED_FIELDS` order, perhaps without ``attrs``, or a mapping by
-    those names) as a :class:`Transaction`; how every store and loader rebuilds one. NaN is absent.
-
-    >>> tx = transaction_from_row({"transaction_id": "t1", "ts": 1767348000000, "user_id": "u1", "amount": 12,
-    ...                            "extra": '{"email": "ann@x.org"}', "is_fraud": float("nan")})
-    >>> tx.amount, tx.is_fraud, tx.extra
-    (12.0, None, {'email': 'ann@x.org'})
-    """
-    if not isinstance(row, (tuple, list)):  # a mapping (the tuple test first: this runs once per stored row)
-        row = [cast(Mapping[str, Any], row).get(k) for k in STORED_FIELDS]
-    tid, ts, uid, amt, card, dev, ip, mer, cur, cty, fr, la, ex, cp, ft, ar, dr = row[:17]
-    return Transaction(tid, int(ts), uid, float(amt), card, dev, ip, mer, cur, cty,
-                       None if fr is None or fr != fr else int(fr), None if la is None or la != la else int(la),
-                       _mapping(ex), _mapping(row[17]) if len(row) > 17 else {}, cp if cp == cp else None,
-                       ft if ft == ft else None, ar if ar == ar else None, dr if dr == dr else None)
-
-
-def frame_to_transactions(good: Any) -> list[Transaction]:
-    """The rows of a validated chunk (from :func:`validate_frame`) as :class:`Transaction` objects."""
-    cols = [good[c].to_numpy(dtype=object, na_value=None).tolist() if c in ("is_fraud", "labelled_at") else
-            good[c].tolist() if c in good.columns else [None] * len(good) for c in STORED_FIELDS]
-    return [transaction_from_row(r) for r in zip(*cols)]
-
-
 # ---------------------------------------------------------------- labels
 @dataclass(slots=True)
 class Label:

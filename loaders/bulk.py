@@ -17,8 +17,8 @@ import pandas as pd
 
 from graphfraud import progress as gf_progress
 from graphfraud import settings
-from graphfraud.schema import Transaction, frame_to_transactions, validate_frame
-from graphfraud.storage.base import link_totals, merge_link_totals
+from graphfraud.schema import Transaction, validate_frame
+from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals
 from graphfraud.storage.roles import GraphStore
 
 from .mapping import Mapping, load_mapping

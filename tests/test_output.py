@@ -111,7 +111,8 @@ def test_rejects_file_neutralises_the_input_cells(tmp_path, monkeypatch):
     src.write_text("transaction_id,timestamp,user_id,amount,note\n"
                    "=HYPERLINK(1),notatime,@u,-5,+SUM(1)\n", encoding="utf-8")
     rejects = tmp_path / "rj.csv"
-    assert CliRunner().invoke(main, ["load", str(src), "--rejects", str(rejects)]).exit_code == 0
+    res = CliRunner().invoke(main, ["load", str(src), "--rejects", str(rejects)])
+    assert res.exit_code == 1 and "every one of the 1 rows was rejected" in res.stderr  # and reported
     cells = _cells(rejects.read_text(encoding="utf-8"))
     assert _formula_cells(cells) == []
     assert {"'=HYPERLINK(1)", "'@u", "-5", "'+SUM(1)"} <= set(cells)

@@ -25,9 +25,9 @@ from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
 from ..output import create_private, tighten
-from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction, transaction_from_row
+from ..schema import ENTITY_COLUMNS, LABEL_SOURCES, MORE_FIELDS, Label, Transaction
 from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, TRANSFER_TOTAL_COLUMNS, TX_COLUMNS,
-                   Event, WriteResult, load_record, same_value, to_json, transactions_from_rows)
+                   Event, WriteResult, load_record, same_value, to_json, transaction_from_row, transactions_from_rows)
 from .bulkindex import BulkIndexMixin
 from .registry import RegistryMixin
 from .txframe import tx_frame

@@ -31,8 +31,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import Conflict, GraphFraudError, NotFound, StorageError
-from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction, transaction_from_row
-from .base import TX_COLUMNS, Event, WriteResult, load_record, same_value, to_json, transactions_from_rows
+from ..schema import ENTITY_COLUMNS, MORE_FIELDS, Label, Transaction
+from .base import (TX_COLUMNS, Event, WriteResult, load_record, same_value, to_json, transaction_from_row,
+                   transactions_from_rows)
 from .cypher import query
 from .neo4j_registry import Neo4jRegistryMixin
 
