@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import math
 import os
 import threading
@@ -25,12 +26,14 @@ from .graph.build import load_or_build_engine as load_or_build_engine
 from .graph.build import new_engine as new_engine
 from .graph.activity import holds
 from .graph.engine import GraphEngine
-from .graph.features import compute_features
+from .graph.features import compute_features, row_names
 from .ringscore import ClusterStats, score_cluster
 from .rules import Hit, RuleSet
 from .schema import Label, Transaction
 from .storage.base import Event
 from .storage.roles import GraphStore
+
+log = logging.getLogger(__name__)
 
 DECISIONS = ("allow", "review", "block")
 _CATCH_UP_BATCH = 5000  # events read at a time while catching up
@@ -421,6 +424,12 @@ class Scorer:
             model = load_model(self.store, version)
             model.prepare_explanations()
             self.model = model
+            made = set(row_names(self.engine))
+            unmade = [f for f in model.features if f not in made]
+            if unmade:  # scored as missing: the engine was set up otherwise than the one it was trained with
+                log.warning("model %s learnt from %d features this process does not compute (%s); they are scored "
+                            "as missing: set feature_attributes and extra_types as when it was trained", version,
+                            len(unmade), ", ".join(unmade[:8]) + (", ..." if len(unmade) > 8 else ""))
 
     # ------------------------------------------------------------ keeping up with other processes
     def catch_up(self, force: bool = True) -> int:

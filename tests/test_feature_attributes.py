@@ -91,3 +91,23 @@ def test_scores_read_the_attribute_from_the_request_and_name_it(tmp_path, monkey
         rows = {r["transaction_id"]: r for r in csv.DictReader(fh)}
     assert float(rows["n1"]["score"]) > 10 * float(rows["n2"]["score"])
     assert "attribute risk is 6.50" in rows["n1"]["reasons"]
+
+
+def test_a_server_set_up_without_the_models_attributes_says_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("GRAPHFRAUD_FEATURE_ATTRIBUTES", "risk")
+    store = tmp_path / "s.db"
+    runner = CliRunner()
+    runner.invoke(main, ["--quiet", "load", _world(tmp_path / "w.csv"), "--store", str(store)])
+    assert runner.invoke(main, ["--quiet", "train", "--store", str(store)]).exit_code == 0
+    monkeypatch.delenv("GRAPHFRAUD_FEATURE_ATTRIBUTES")
+    from graphfraud.scoring import Scorer
+    from graphfraud.storage import open_store
+
+    st = open_store(str(store))
+    try:
+        with caplog.at_level("WARNING", logger="graphfraud.scoring"):
+            Scorer(st)
+    finally:
+        st.close()
+    assert "learnt from 1 features this process does not compute (attr_risk); they are scored as missing" \
+        in caplog.text
