@@ -6,8 +6,8 @@ the commands that need them): it is the entry point that wires the packages toge
 from __future__ import annotations
 
 import functools
-import os
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
