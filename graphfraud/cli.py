@@ -139,9 +139,11 @@ def _checked_mapping(file: str, mapping: str | None) -> Any:
     from loaders import load_mapping
     from loaders.readers import ChunkReader
 
+    from . import settings
+
     mp = load_mapping(mapping)
-    reader = ChunkReader(file, 1000)
-    for _ in reader:  # the first chunk gives the columns
+    reader = ChunkReader(file, int(settings.get("chunk_size")))
+    for _ in reader:  # the load's first chunk gives the columns (JSON lines: the keys of its records)
         break
     if reader.columns:  # (a JSON-lines file with no record has none, and loads nothing)
         mp.check_columns(reader.columns)
@@ -208,7 +210,7 @@ def label(file: str, source: str, rejects_path: str | None, store_path: str | No
     """
     from loaders import load_labels
 
-    store = open_store(store_path)
+    store = open_store(store_path, existing=True)
     try:
         summary = load_labels(file, store, source=source, rejects_path=rejects_path)
     finally:

@@ -46,7 +46,7 @@ class LoadSummary:
     seconds: float = 0.0
     rejects_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
-    #: labels of the valid rows read (stored or already stored): fraud, not fraud; the rest are unlabelled
+    #: labels of the rows that passed validation (stored, already stored, or conflicts): fraud, not fraud
     fraud_labels: int = 0
     legit_labels: int = 0
     #: label values the mapping's ``[labels]`` does not list, with their rows (loaded unlabelled)
@@ -208,7 +208,8 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
                 rows, reasons, texts = zip(*chunk.rejects)
                 out.write_raw(rows, reasons, texts, reader.columns)
                 summary.rejected += len(chunk.rejects)
-                summary.first_reject = summary.first_reject or f"row {rows[0]}: {reasons[0]}"
+                summary.first_reject = summary.first_reject or \
+                    f"{'a record' if rows[0] is None else f'row {rows[0]}'}: {reasons[0]}"
             first = False
             if progress is None:
                 bar.update(summary.rows_read, fraction=reader.fraction())

@@ -125,8 +125,12 @@ class Mapping:
 
     # ------------------------------------------------------------ one chunk
     def _label_key(self, df: pd.DataFrame) -> pd.Series:
-        """The label column's values as ``[labels]`` compares them: without case and surrounding spaces."""
-        return df[self.label_column].str.strip().str.casefold()
+        """The label column's values as ``[labels]`` compares them: without case, surrounding spaces and
+        ``strip``'s characters."""
+        key = df[self.label_column]
+        if self.strip:
+            key = key.str.strip(self.strip)
+        return key.str.strip().str.casefold()
 
     def unlisted_labels(self, df: pd.DataFrame) -> dict[str, int]:
         """How many rows of the chunk ``df`` carry each label value that ``[labels]`` does not list (empty

@@ -111,3 +111,21 @@ def test_a_server_set_up_without_the_models_attributes_says_so(tmp_path, monkeyp
         st.close()
     assert "learnt from 1 features this process does not compute (attr_risk); they are scored as missing" \
         in caplog.text
+
+
+def test_the_attributes_read_are_no_part_of_the_engine_snapshot(tmp_path):
+    from graphfraud.graph.build import load_or_build_engine
+    from graphfraud.graph.persist import fingerprint
+    from graphfraud.storage import open_store
+
+    assert fingerprint(new_engine({"feature_attributes": "risk"})) == fingerprint(new_engine())
+    st = open_store(str(tmp_path / "s.db"))
+    try:
+        from loaders import load_file
+
+        load_file(_world(tmp_path / "w.csv", n=200), st, progress=False)
+        assert load_or_build_engine(st).feature_attributes == ()  # built, and its snapshot saved
+        again = load_or_build_engine(st, {"feature_attributes": "risk"})  # read back from that snapshot
+        assert again.feature_attributes == ("risk",) and row_names(again)[-1] == "attr_risk"
+    finally:
+        st.close()

@@ -136,7 +136,7 @@ def test_score_fails_when_no_row_is_scored_and_says_how_many_were_not(tmp_path):
     assert res.exit_code == 1 and "none of the 5 rows was scored" in res.stderr
     out = _read(tmp_path / "o.csv")
     assert len(out) == 6 and all(len(r) == 6 and r[5] for r in out[1:])
-    assert "is already stored with a different amount; use a new transaction_id" in out[1][5]
+    assert "is already stored with other values of amount; use a new transaction_id" in out[1][5]
     # new rows score, with an empty error cell, and a mix says how many were not scored
     with open(tmp_path / "mix.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([rows[0]] + [r[:2] + ["1.00"] + r[3:] for r in rows[1:3]] + rows[3:4])
@@ -216,3 +216,37 @@ def test_a_backtest_says_when_the_label_delay_leaves_training_rows_out(tmp_path)
                _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}), "--train-frac", "0.6", "--label-delay", "10d")
     assert "labelled training transactions are left out: their labels were not known when the test window " \
            "starts (a label without a time of its own is known 240 hours after its transaction" in res.stderr
+
+
+def test_the_mapping_check_reads_what_the_load_reads_first(tmp_path):
+    """A JSON-lines key first seen after record 1,000 is still in the load's first chunk: the CLI's check before
+    the store is made must not refuse what the load accepts."""
+    path = tmp_path / "late.jsonl"
+    with open(path, "w") as fh:
+        for i in range(1200):
+            rec = {"u": f"u{i % 9}", "ts": f"2026-01-0{1 + i % 9}T10:00:00Z", "amount": 5}
+            if i >= 1000:
+                rec["m"] = f"m{i}"
+            fh.write(json.dumps(rec) + "\n")
+    (tmp_path / "m.toml").write_text('[columns]\ntransaction_id = {hash = ["u", "ts", "m"]}\ntimestamp = "ts"\n'
+                                     'user_id = "u"\namount = "amount"\n')
+    res = _run("load", path, "--mapping", tmp_path / "m.toml", "--store", tmp_path / "s.db")
+    assert res.exit_code == 0, res.output
+    assert "1,200 rows read" in res.stdout
+
+
+def test_strip_applies_to_label_values_and_label_needs_a_store(tmp_path):
+    (tmp_path / "q.csv").write_text("id,ts,u,amt,flag\n'a','2026-01-01','u1',5,'1'\n'b','2026-01-02','u2',6,'0'\n")
+    (tmp_path / "m.toml").write_text('strip = "\'"\n[columns]\ntransaction_id = "id"\ntimestamp = "ts"\n'
+                                     'user_id = "u"\namount = "amt"\n[labels]\ncolumn = "flag"\n"1" = 1\n"0" = 0\n')
+    res = _run("load", tmp_path / "q.csv", "--mapping", tmp_path / "m.toml", "--store", tmp_path / "s.db")
+    assert "labels read: 1 fraud, 1 not fraud" in res.stdout and "warning" not in res.stderr
+    (tmp_path / "l.csv").write_text("transaction_id,is_fraud\na,1\n")
+    typo = _run("label", tmp_path / "l.csv", "--store", tmp_path / "typo.db")
+    assert typo.exit_code == 1 and "No store at" in typo.stderr and not os.path.exists(tmp_path / "typo.db")
+
+
+def test_every_record_ragged_is_named_as_a_record(tmp_path):
+    (tmp_path / "r.csv").write_text("transaction_id,timestamp,user_id,amount\nt1,2026-01-01\nt2,2026-01-01,u,1,x\n")
+    res = _run("load", tmp_path / "r.csv", "--store", tmp_path / "s.db", "--rejects", tmp_path / "rj.csv")
+    assert res.exit_code == 1 and "the first, a record: the record has 2 fields" in res.stderr

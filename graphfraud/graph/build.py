@@ -85,10 +85,14 @@ def load_or_build_engine(store: GraphStore, overrides: Mapping[str, Any] | None 
 
     expected = new_engine(overrides)
     engine = inherited_engine(store, expected)
+    if engine is None:
+        with progress.phase("reading the engine snapshot"):
+            engine = load_engine(store, expected)
     if engine is not None:
+        # the attributes read as features are no state of the engine (not in a snapshot's fingerprint): the
+        # current settings' list
+        engine.feature_attributes = expected.feature_attributes
         return engine
-    with progress.phase("reading the engine snapshot"):
-        engine = load_engine(store, expected)
     if engine is None:
         engine = build_engine(store, overrides)
         if save:

@@ -109,7 +109,7 @@ def fingerprint(engine: GraphEngine) -> str:
     return json.dumps({"code": code_version(), "link": sorted(p.link_types), "hub": dict(sorted(p.hub_limits.items())),
                        "snap": engine.snapshot_interval_ms, "delay": engine.label_delay_ms,
                        "rates": sorted(engine.rates.items()), "base": engine.base_currency,
-                       "extra": list(engine.extra_types), "attrs": list(engine.feature_attributes)}, sort_keys=True)
+                       "extra": list(engine.extra_types)}, sort_keys=True)
 
 
 def save_engine(store: GraphStore, engine: GraphEngine) -> str:

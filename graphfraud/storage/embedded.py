@@ -473,7 +473,7 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         """``(seq, stored decision or {})`` for a transaction stored as ``old``; Conflict if it differs."""
         diff = transaction_from_row(old[1:]).differs_from(tx)
         if diff:
-            raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with a different "
+            raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with other values of "
                            f"{', '.join(diff)}; use a new transaction_id for a new transaction (a retry must send "
                            "what was sent first, attributes included).",
                            [f"transaction_id: {tx.transaction_id!r} exists with other values"],

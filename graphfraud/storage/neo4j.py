@@ -468,7 +468,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             if old is not None:
                 diff = transaction_from_row(old["t"]).differs_from(tx)
                 if diff:
-                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with a different "
+                    raise Conflict(f"Transaction {tx.transaction_id!r} is already stored with other values of "
                                    f"{', '.join(diff)}; use a new transaction_id for a new transaction (a retry "
                                    "must send what was sent first, attributes included).",
                                    [f"transaction_id: {tx.transaction_id!r} exists with other values"],
