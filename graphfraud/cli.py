@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -67,16 +66,7 @@ def open_store(store_path: str | None, *, existing: bool = False) -> Any:
     empty store)."""
     from .storage import open_store as _open
 
-    if existing:
-        from . import settings
-        from .errors import NotFound
-        from .storage import is_neo4j_url
-
-        loc = str(store_path if store_path is not None else settings.get("store"))
-        if not is_neo4j_url(loc) and not os.path.exists(loc):
-            raise NotFound(f"No store at {loc}: `graphfraud load FILE --store {loc}` makes one (the store is "
-                           "--store, or GRAPHFRAUD_STORE).")
-    return _open(store_path)
+    return _open(store_path, create=not existing)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -7,6 +7,7 @@ Both backends implement :class:`~graphfraud.storage.roles.GraphStore`: every rol
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .base import Event, WriteResult
@@ -20,8 +21,10 @@ def is_neo4j_url(location: str) -> bool:
                                      "bolt+ssc://"))
 
 
-def open_store(location: str | None = None, **options: Any) -> GraphStore:
-    """Open (creating when needed) the store at ``location``; default from ``GRAPHFRAUD_STORE``.
+def open_store(location: str | None = None, *, create: bool = True, **options: Any) -> GraphStore:
+    """Open (creating when needed) the store at ``location``; default from ``GRAPHFRAUD_STORE``. Without
+    ``create`` an embedded store must exist already (:class:`~graphfraud.errors.NotFound` otherwise: a mistyped
+    path is an error, not a new empty store).
 
     >>> import tempfile, os
     >>> store = open_store(os.path.join(tempfile.mkdtemp(), "gf.db"))
@@ -36,6 +39,11 @@ def open_store(location: str | None = None, **options: Any) -> GraphStore:
         from .neo4j import Neo4jStore
 
         return Neo4jStore(loc, **options)
+    if not create and not os.path.exists(loc):
+        from ..errors import NotFound
+
+        raise NotFound(f"No store at {loc}: `graphfraud load FILE --store {loc}` makes one (the store is --store, "
+                       "or GRAPHFRAUD_STORE).")
     from .embedded import EmbeddedStore
 
     return EmbeddedStore(loc, **options)
