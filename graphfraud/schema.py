@@ -262,6 +262,8 @@ def parse_amount(value: Any) -> float:
         value = float(text)
     if not isinstance(value, (int, float)):
         raise ValueError(f"amount must be a number, not {type(value).__name__}")
+    if isinstance(value, int) and abs(value) > MAX_AMOUNT:  # checked before float(), which overflows past 1e308
+        raise ValueError("amount is negative" if value < 0 else f"amount is above {MAX_AMOUNT:g}")
     v = float(value)
     if not math.isfinite(v):
         raise ValueError("amount must be a finite number (not NaN or Infinity)")

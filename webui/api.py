@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.errors import Forbidden, GraphFraudError, NotFound, ValidationError
 from graphfraud.neighbourhood import neighbourhood
 from graphfraud.schema import check_name, stored_identifier, validate_label, validate_record
 from graphfraud.storage.base import to_json
@@ -175,8 +175,16 @@ def to_transaction(obj: Any) -> Any:
     cfg = current_app.config
     if isinstance(obj, dict) and g.get("gf_check_strings", True):
         check_strings(obj)
-    return validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"],
-                           pii_key=cfg["PII_KEY"])
+    tx = validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"],
+                         pii_key=cfg["PII_KEY"])
+    if tx.is_fraud is not None and not g.api_key.allows("admin"):
+        # a label counts at once (the user becomes known fraud for every later score): as on POST /labels,
+        # only an admin key may give one
+        raise Forbidden(f"The API key {g.api_key.name!r} has scope {g.api_key.scope!r}; a transaction sent "
+                        "with a label (is_fraud) needs 'admin'. Send it without is_fraud, labelled_at and "
+                        "fraud_type, and labels through POST /labels with an admin key.",
+                        ["is_fraud: a label needs scope admin"])
+    return tx
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:

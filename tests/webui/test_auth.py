@@ -29,6 +29,21 @@ def test_score_scope_cannot_read_rings_or_send_labels(client, score_key, admin_k
     assert client.get("/api/v1/rings", headers={"X-API-Key": admin_key}).status_code == 200
 
 
+def test_score_scope_cannot_label_through_a_score(client, store, score_key, admin_key):
+    """A label on a score request counts at once (its user becomes known fraud for every later score), so it
+    needs the scope POST /labels needs: the request is refused whole, nothing stored."""
+    for key, lab in ((score_key, {"is_fraud": 1}), (score_key, {"is_fraud": 0})):
+        r = client.post("/api/v1/score", json={**GOOD, **lab}, headers={"X-API-Key": key})
+        assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
+        assert any("is_fraud" in e for e in r.get_json()["errors"])
+    r = client.post("/api/v1/score/batch", json=[{**GOOD, "transaction_id": "A2"}, {**GOOD, "is_fraud": 1}],
+                    headers={"X-API-Key": score_key})
+    assert [x.get("status", 200) for x in r.get_json()["results"]] == [200, 403]
+    assert store.get_transaction("A1") is None and store.get_transaction("A2") is not None
+    r = client.post("/api/v1/score", json={**GOOD, "is_fraud": 1}, headers={"X-API-Key": admin_key})
+    assert r.status_code == 200 and store.get_transaction("A1")["is_fraud"] == 1
+
+
 def test_revoked_key_stops_working_after_the_cache_bound(app, client, store, score_key):
     h = {"X-API-Key": score_key}
     assert client.post("/api/v1/score", json=GOOD, headers=h).status_code == 200

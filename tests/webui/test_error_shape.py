@@ -69,12 +69,14 @@ FIELD_BAD = [
     ({"user_id": None}, "user_id"), ({"user_id": "x" * 10000}, "user_id"), ({"user_id": 7}, "user_id"),
     ({"transaction_id": "a\nb"}, "transaction_id"), ({"card_id": {"a": 1}}, "card_id"),
     ({"ip": "999.1.1.1"}, "ip"), ({"currency": "XXX"}, "currency"), ({"note": {"nested": 1}}, "note"),
+    ({"amount": 10 ** 400}, "amount"), ({"amount": -10 ** 400}, "amount"),
 ]
 
 
 @pytest.mark.parametrize("fields,field", FIELD_BAD, ids=[
     "amount-text", "amount-negative", "amount-list", "amount-bool", "ts-words", "ts-absurd", "ts-number",
-    "user-null", "user-10k", "user-int", "id-newline", "card-object", "ip", "currency", "attr-object"])
+    "user-null", "user-10k", "user-int", "id-newline", "card-object", "ip", "currency", "attr-object",
+    "amount-int-past-float", "amount-int-past-float-negative"])
 def test_bad_fields_are_named(client, auth, store, fields, field):
     r = client.post("/api/v1/score", json={**GOOD, **fields}, headers=auth)
     assert_error_shape(r, 400, "invalid_transaction", field)
