@@ -111,6 +111,7 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
     block_t = float(settings.get("block_threshold", overrides))
     ring_min = int(settings.get("ring_min_size", overrides))
     engine = new_engine(overrides, label_delay_ms=label_delay_ms)  # its row names and identifier types
+    rules.check_names(row_names(engine))
     hist = load_history(store, label_delay_ms, attributes=bool(engine.feature_attributes))
     if len(hist) < 10:
         raise ValidationError("A backtest needs at least 10 transactions in the store.")

@@ -365,6 +365,11 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     check_windows(train_frac=train_frac, train_start=t0, train_end=t1, test_start=t2, test_end=t3)
     delay_ms = int(parse_duration(label_delay) * 1000)
     rules = RuleSet.from_file(rules_path) if rules_path else None
+    if rules is not None:
+        from .graph.features import row_names
+        from .scoring import new_engine
+
+        rules.check_names(row_names(new_engine()))
     mp = _checked_mapping(file, mapping)
     tmp = None
     if store_path is None:

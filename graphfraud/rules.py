@@ -14,7 +14,9 @@ A rules file (TOML) has a ``version`` and ``[[rule]]`` tables::
 
 ``when`` is an expression over feature names with numbers, comparisons, ``and``/``or``/``not``,
 ``+ - * /`` and parentheses; a missing (NaN) value makes a comparison false. It is parsed with Python's
-``ast`` and only those node types are accepted, so a rules file cannot run code. ``message`` may name
+``ast`` and only those node types are accepted, so a rules file cannot run code. Every name in ``when``
+must be a feature of the engine the rules run on: a file naming anything else is refused (with the closest
+feature name) by the scorer, the server and the backtest before they start (:meth:`RuleSet.check_names`). ``message`` may name
 features and the transaction's identifiers (``card_id``, ``device_id``, ``ip``, ``merchant_id``,
 ``user_id``, extra types) in braces, with the same arithmetic.
 
@@ -37,7 +39,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -220,6 +222,7 @@ class Rule:
     message: str
     condition: Callable[[Mapping[str, Any]], Any]
     fields: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+    where: str = ""  # "rules file, rule N (code)", for errors
 
     def render(self, values: Mapping[str, Any]) -> str:
         out = self.message
@@ -282,8 +285,30 @@ class RuleSet:
             fields = tuple((m, compile_expr(m, f"{where} ({code}) message")) for m in
                            dict.fromkeys(_FIELD.findall(message)))
             rules.append(Rule(code, str(r.get("description", "")), when, effect, weight, message,
-                              compile_expr(when, f"{where} ({code})"), fields))
+                              compile_expr(when, f"{where} ({code})"), fields, f"{where} ({code})"))
         return cls(version, rules)
+
+    def check_names(self, features: Collection[str]) -> None:
+        """Refuse a rule whose condition names something that is not one of ``features`` (the engine's
+        feature names): a misspelt name reads as missing, so the rule would never fire, or, under ``not``,
+        fire on every transaction.
+
+        >>> rs = RuleSet.from_text('version = "t"\\n[[rule]]\\ncode = "big"\\nwhen = "amout > 100"', "r.toml")
+        >>> rs.check_names(["amount", "tx_1h"])
+        Traceback (most recent call last):
+        graphfraud.errors.ConfigError: r.toml, rule 1 (big): 'amout' is not a feature (did you mean 'amount'?) ...
+        """
+        import difflib
+
+        known = set(features)
+        for r in self.rules:
+            for node in ast.walk(ast.parse(r.when, mode="eval")):
+                if isinstance(node, ast.Name) and node.id not in known and node.id not in ("true", "false"):
+                    close = difflib.get_close_matches(node.id, sorted(known), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ConfigError(f"{r.where}: {node.id!r} is not a feature{hint} in {r.when!r}. A name "
+                                      "that is not a feature reads as missing, so the rule would never fire, or "
+                                      "always under 'not'; the features are listed in docs/features.md.")
 
     @classmethod
     def default(cls) -> "RuleSet":

@@ -400,6 +400,7 @@ class Scorer:
         self._ring_reasons: dict[str, tuple[float, list[str]]] = {}  # ring id -> (read at, its reasons)
         self.model: Any = None
         self.engine = engine if engine is not None else load_or_build_engine(store, self.overrides)
+        self.rules.check_names(row_names(self.engine))
         started = time.monotonic()
         #: where this process's engine started and what it replayed to reach the store (``/readyz``)
         self.start = {"from_seq": self.engine.seq, "events": self.catch_up(),

@@ -6,9 +6,11 @@ import math
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from graphfraud.cli import main
 from graphfraud.errors import ConfigError
 from graphfraud.graph.features import feature_names
 from graphfraud.rules import EFFECTS, RuleSet, compile_expr
@@ -219,3 +221,32 @@ def test_fast_form_means_what_the_checked_form_means(expr: str, f: dict[str, Any
     from graphfraud.rules import _compile_checked
 
     assert _outcome(compile_expr(expr, "t"), f) == _outcome(_compile_checked(ast.parse(expr, mode="eval"), expr, "t"), f), expr
+
+
+# ---------------------------------------------------------------- names a condition reads
+def test_a_condition_naming_no_feature_is_refused_with_the_closest_name(tmp_path: Any) -> None:
+    """A misspelt name reads as missing: ``amout > 500`` would never fire and ``not (amout > 0)`` would
+    block everything. The names are checked against the engine's features where rules meet an engine."""
+    known = feature_names(tuple(ENTITY_COLUMNS.values()))
+    RuleSet.default().check_names(known)  # the shipped rules name real features
+    text = 'version = "t"\n[[rule]]\ncode = "typo"\neffect = "block"\nwhen = "amout < 1 or not (amout > 0)"\n'
+    rs = RuleSet.from_text(text, "r.toml")
+    with pytest.raises(ConfigError, match=r"r.toml, rule 1 \(typo\): 'amout' is not a feature \(did you mean "
+                                          r"'amount'\?\)"):
+        rs.check_names(known)
+    RuleSet.from_text(text.replace("amout", "amount")).check_names(known)
+    # the CLI's backtest refuses the file before it loads anything, and so does a scorer
+    rules = tmp_path / "r.toml"
+    rules.write_text(text)
+    data = tmp_path / "t.csv"
+    data.write_text("transaction_id,timestamp,user_id,amount\n" +
+                    "".join(f"t{i},2026-01-0{1 + i % 9}T00:00:00Z,u{i % 3},{i}\n" for i in range(20)))
+    r = CliRunner().invoke(main, ["backtest", str(data), "--train-frac", "0.5", "--rules", str(rules),
+                                  "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 1 and "'amout' is not a feature" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "s.db").exists()
+    from graphfraud.scoring import Scorer
+    from graphfraud.storage import open_store
+
+    with pytest.raises(ConfigError, match="amout"):
+        Scorer(open_store(str(tmp_path / "score.db")), rules=rs)
