@@ -213,6 +213,11 @@ def run_backtest(store: GraphStore, *, train_frac: float | None = None, train_st
                           float(settings.get("weak_rule_multiple", overrides)))
         report.update(baseline_reports)
         report["model_only"] = evaluate(y_test, p[judged], None, amounts, review_t, block_t)
+        if len(p) and np.ptp(p) == 0:
+            report["warning"] = (f"the model gave every test row the same score ({float(p[0]):.4f}): it learnt "
+                                 f"nothing from its {n_candidates:,} training rows, so the ranking figures "
+                                 "(average precision, precision@k) only reflect how ties were ordered")
+            log(f"warning: {report['warning']}")
         ap = report.get("average_precision")
         for key, base in (("graph_lift", "tabular_only"), ("lift_over_user_history", "user_history_only")):
             ap_base = report[base].get("average_precision")
@@ -473,7 +478,9 @@ def evaluate(y: np.ndarray, score: np.ndarray, decided: tuple[np.ndarray, Mappin
         out["average_precision"] = round(float(average_precision_score(y, score)), 4)
         out["roc_auc"] = round(float(roc_auc_score(y, score)), 4)
     for name, t in (("review", review_t), ("block", block_t)):
-        flagged = score >= t
+        # with decisions, what was decided (the thresholds and every rule's effect: a block rule blocks below
+        # the threshold, an allow rule allows above it); without, the scores against the threshold
+        flagged = score >= t if decided is None else decided[0] >= DECISIONS.index(name)
         tp = int((flagged & (y == 1)).sum())
         out[f"at_{name}"] = {"threshold": t, "flagged": int(flagged.sum()),
                              "precision": round(tp / flagged.sum(), 4) if flagged.sum() else None,
@@ -506,15 +513,22 @@ def format_report(report: dict[str, Any]) -> str:
              f"user history only (no other user): AP {report['user_history_only'].get('average_precision')}, "
              f"ROC-AUC {report['user_history_only'].get('roc_auc')}; lift over it "
              f"x{report.get('lift_over_user_history')}"]
-    for name in ("review", "block"):
+    for name, what in (("review", "decided review or block"), ("block", "decided block")):
         a = report[f"at_{name}"]
-        lines.append(f"at {name} >= {a['threshold']}: flagged {a['flagged']:,}, precision {a['precision']}, "
-                     f"recall {a['recall']}, fraud amount caught {a['fraud_amount_caught']:,}")
+        lines.append(f"{what} (score >= {a['threshold']}, and the rules): flagged {a['flagged']:,}, precision "
+                     f"{a['precision']}, recall {a['recall']}, fraud amount caught {a['fraud_amount_caught']:,}")
+    if "model_only" in report:
+        m = report["model_only"]
+        lines.append("the model alone: " + "; ".join(
+            f"{name} >= {m[f'at_{name}']['threshold']}: flagged {m[f'at_{name}']['flagged']:,}, precision "
+            f"{m[f'at_{name}']['precision']}" for name in ("review", "block")))
     lines.append(f"precision@k {json.dumps(report['precision_at_k'])}; money at stake {report['money_at_stake']:,}")
     base = report["n_fraud"] / report["n"] if report.get("n") else 0.0
     for code, r in report.get("rules", {}).items():
         weak = (f"  WEAK: below {report.get('weak_rule_multiple')}x the fraud rate {base:.4f}"
                 if r.get("weak") else "")
         lines.append(f"rule {code}: {r['hits']:,} hits, precision {r['precision']}{weak}")
+    if report.get("warning"):
+        lines.append(f"WARNING: {report['warning']}")
     lines.append(f"time: {report['seconds']}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ False
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 #: User labels that make a user known fraud.
 FRAUD_USER_LABELS = ("fraudster", "mule")
@@ -114,3 +115,21 @@ def receiver_at_fault(fraud_type: str | None) -> bool:
 def winning(labels: Sequence[tuple[int, int, str]]) -> str | None:
     """The value of the label that wins: the highest ``(source rank, order)``; ``None`` when none."""
     return max(labels)[2] if labels else None
+
+
+def dated_before_its_transaction(store: Any, label: Any) -> str | None:
+    """Why a transaction label cannot be stored as dated (``labelled_at`` before the stored transaction's own
+    time: known before it happened; the engine would reveal it before there is a transaction to mark), or
+    ``None``. The same rule ``load`` and ``POST /score`` apply to a label that comes with its transaction.
+    Labels without a date of their own, user labels and transactions not in the store pass."""
+    if label.subject != "transaction" or label.known_at is None:
+        return None
+    stored = store.get_transaction(label.subject_id)
+    if stored is None:
+        return None
+    from .schema import format_ts, parse_ts
+
+    if label.known_at < parse_ts(stored["timestamp"]):
+        return (f"labelled_at {format_ts(label.known_at)} is before the transaction's timestamp "
+                f"{stored['timestamp']}")
+    return None

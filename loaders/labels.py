@@ -9,6 +9,7 @@ from typing import Any
 
 from graphfraud import settings
 from graphfraud.errors import ValidationError
+from graphfraud.labels import dated_before_its_transaction
 from graphfraud.schema import LABEL_SOURCES, validate_label
 from graphfraud.storage.roles import EventStore
 
@@ -98,10 +99,17 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
             # labels are few next to transactions; each row is judged by the one label rule in schema
             for i, rec in enumerate(sub.to_dict("records")):
                 try:
-                    labels.append(validate_label(rec, source=source, max_id_length=max_id))
+                    lb = validate_label(rec, source=source, max_id_length=max_id)
                 except ValidationError as e:
                     bad_pos.append(i)
                     bad_why.append("; ".join(e.errors) or e.message)
+                    continue
+                early = dated_before_its_transaction(store, lb)
+                if early:
+                    bad_pos.append(i)
+                    bad_why.append(early)
+                else:
+                    labels.append(lb)
             if bad_pos:
                 out.write(chunk.frame, bad_pos, [int(chunk.rows[p]) for p in bad_pos], bad_why)
                 summary.rejected += len(bad_pos)

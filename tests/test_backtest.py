@@ -326,3 +326,19 @@ def test_test_rows_are_scored_a_block_at_a_time_with_the_same_scores(monkeypatch
     for w, b in zip(whole, blocks):
         assert w.shape == (300,) and len(np.unique(w)) > 1
         np.testing.assert_array_equal(w, b)
+
+
+def test_the_report_counts_what_was_decided_and_says_when_the_model_learnt_nothing(store: Any) -> None:
+    from graphfraud.backtest import format_report
+
+    report = run_backtest(store, train_frac=0.6)
+    # "review or block" and "block" are the decisions made (thresholds and rules), the model alone apart
+    assert report["at_review"]["flagged"] == report["decisions"]["review"] + report["decisions"]["block"]
+    assert report["at_block"]["flagged"] == report["decisions"]["block"]
+    assert "model_only" in report and "warning" not in report
+    assert "decided block" in format_report(report) and "the model alone" in format_report(report)
+    # a training window that ends just past the first fraud: a handful of rows, nothing to learn
+    rows = sorted((t.ts, t.transaction_id, t.is_fraud) for t, _ in store.iter_transactions())
+    first = next(k for k, r in enumerate(rows) if r[2] == 1)
+    tiny = run_backtest(store, train_frac=(first + 2) / len(rows), label_delay_ms=0)
+    assert "learnt nothing" in tiny["warning"] and "WARNING" in format_report(tiny)

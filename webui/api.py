@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import Forbidden, GraphFraudError, NotFound, ValidationError
+from graphfraud.labels import dated_before_its_transaction
 from graphfraud.neighbourhood import neighbourhood
 from graphfraud.schema import check_name, stored_identifier, validate_label, validate_record
 from graphfraud.storage.base import to_json
@@ -284,9 +285,11 @@ def labels() -> Response:
     for i, lb in enumerate(out):
         # a label for a transaction the store does not hold could apply to nothing (a typo, the wrong
         # system); user labels may come first (a fraudster known before their first transaction)
+        prefix = f"[{i}] " if isinstance(body, list) else ""
         if lb.subject == "transaction" and store.get_transaction(lb.subject_id) is None:
-            prefix = f"[{i}] " if isinstance(body, list) else ""
             errs.append(f"{prefix}transaction_id {lb.subject_id[:80]!r} is not in the store; score or load it first")
+        elif early := dated_before_its_transaction(store, lb):
+            errs.append(f"{prefix}{early}")
     if errs:  # all or nothing: a half-applied list of labels is hard to retry
         raise ValidationError("No labels were stored: " + "; ".join(errs[:5]) + ".", errs, code="invalid_label")
     n = scorer().add_labels(out)

@@ -29,6 +29,19 @@ def test_transaction_labels_load_and_bad_rows_are_rejected(tmp_path, store):
     assert store.info()["fraud"] == 1
 
 
+def test_a_label_dated_before_its_transaction_is_rejected_as_load_rejects_it(tmp_path, store):
+    """t2 happened on 2026-01-03 10:02: a label known on 2026-01-02 would be revealed, in replays, before
+    there is a transaction to mark (and be lost); ``load`` and ``POST /score`` refuse the same."""
+    load_file(write_csv(tmp_path / "tx.csv", make_rows(5, is_fraud="")), store, progress=False)
+    rows = [{"transaction_id": "t2", "is_fraud": "1", "labelled_at": "2026-01-02T00:00:00Z"},
+            {"transaction_id": "t2", "is_fraud": "1", "labelled_at": "2026-01-03T10:02:00Z"},  # the same time
+            {"transaction_id": "t9", "is_fraud": "1", "labelled_at": "2000-01-01"}]  # not stored (yet)
+    s = load_labels(write_csv(tmp_path / "cb.csv", rows, header=TX_HEADER), store)
+    assert (s.added, s.rejected) == (2, 1)
+    (rej,) = read_rejects(s.rejects_path)
+    assert rej["row"] == "1" and "labelled_at 2026-01-02T00:00:00Z is before the transaction's timestamp" in rej["reason"]
+
+
 def test_user_labels(tmp_path, store):
     rows = [{"user_id": "u1", "user_label": "Fraudster", "labelled_at": ""},
             {"user_id": "u2", "user_label": "victim", "labelled_at": "2026-01-01"},

@@ -92,6 +92,11 @@ def test_labels_one_or_many_all_or_nothing(client, auth, store):
     assert r.status_code == 400
     assert any(e.startswith("[1]") and "user_label" in e for e in r.get_json()["errors"])
     assert len(store.labels()) == 1
+    # dated before the transaction happened: refused, as on a score or a load
+    r = client.post("/api/v1/labels", json={"transaction_id": "T1", "is_fraud": 1,
+                                            "labelled_at": "2000-01-01T00:00:00Z"}, headers=auth)
+    assert r.status_code == 400 and any("before the transaction's timestamp" in e for e in r.get_json()["errors"])
+    assert len(store.labels()) == 1
 
 
 def test_transaction_not_found(client, auth):
