@@ -129,8 +129,9 @@ def json_body() -> Any:
         # are looked for (walking the object) only when the text could hold them
         g.gf_check_strings = "\\u" in text or _RAW_C1.search(text) is not None
     except json.JSONDecodeError as e:
-        raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {e.msg} at line {e.lineno} "
-                       f"column {e.colno}.", [f"body: {e.msg} at position {e.pos}"]) from None
+        msg = e.msg.removesuffix(" at")  # the parser's "Invalid control character at"
+        raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {msg} at line {e.lineno} "
+                       f"column {e.colno}.", [f"body: {msg} at position {e.pos}"]) from None
     except _DuplicateKey as e:
         key = str(e)[:60]
         raise ApiError(400, "duplicate_key", f"The request body names the key {key!r} more than once in one object; "
