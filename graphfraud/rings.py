@@ -346,7 +346,7 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
     ftype = (tx["fraud_type"] if "fraud_type" in tx.columns else pd.Series([None] * len(tx))).to_numpy(
         dtype=object).copy()
     rank = np.where(visible, 0, -1).astype(np.int64)
-    seqs = tx["seq"].to_numpy(dtype=np.int64)
+    seqs = tx["seq"].to_numpy(dtype=np.int64, copy=True)  # written below (pandas may hand out a read-only view)
     tx_events = [(s, lb) for s, lb in labels if lb.subject == "transaction"]
     if tx_events:
         idx = pd.Index(tx["transaction_id"]).get_indexer([lb.subject_id for _, lb in tx_events])

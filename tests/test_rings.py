@@ -162,6 +162,21 @@ def _small_store(tmp_path, extra_rows=()):
     return store, rows
 
 
+def test_labels_given_after_the_load_reach_the_rings(tmp_path):
+    """A transaction labelled after it was stored (a chargeback file, a confirmed case, POST /labels) is a
+    label event: detection reads it (it once failed writing into a read-only column pandas handed out)."""
+    from graphfraud.schema import validate_label
+
+    store, _ = _small_store(tmp_path)
+    before = {frozenset(r.users): r for r in detect_rings(store)}
+    assert all(not r.known_fraud_transactions for r in before.values())
+    store.add_labels([validate_label({"transaction_id": "T000001", "is_fraud": 1}, source="chargeback"),
+                      validate_label({"transaction_id": "T000001", "is_fraud": 0}, source="file")])
+    after = {frozenset(r.users): r for r in detect_rings(store)}
+    ring = after[frozenset({"r0", "r1", "r2", "r3"})]
+    assert ring.known_fraud_transactions == ["T000001"] and ring.known_fraud_users == ["r1"]
+
+
 def test_ids_are_stable_across_runs_and_new_transactions(tmp_path):
     store, rows = _small_store(tmp_path)
     first = {frozenset(r.users): r.ring_id for r in sync_rings(store, detect_rings(store))}
