@@ -43,6 +43,21 @@ def begin_erasure(user_id: str, exists: bool) -> tuple[str, str, dict[str, str]]
     return salt, pseudo, {user_id: pseudo}
 
 
+def text_needles(values: Any) -> list[str]:
+    """What to look for in stored texts to find each of ``values``: the value itself (plain text columns) and
+    its forms inside JSON text, escaped as ``json.dumps`` writes it (``jos\\u00e9``, ``o\\"brien``) and as
+    a UTF-8 writer does (``o\\"brien``). Matching rows are then rewritten from their parsed JSON.
+
+    >>> text_needles(["josé", "plain"]) == ["josé", "jos" + chr(92) + "u00e9", "plain"]
+    True
+    """
+    out: dict[str, None] = {}
+    for v in values:
+        for form in (v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]):
+            out[form] = None
+    return list(out)
+
+
 def _replacer(mapping: dict[str, str]) -> Any:
     """A function replacing each mapped value inside JSON-like data: whole strings, and whole words in text."""
     if not mapping:
@@ -115,7 +130,7 @@ def erase_user(con: sqlite3.Connection, base: int, user_id: str, actor: str, now
     con.execute("UPDATE label SET subject_id=? WHERE subject='user' AND subject_id=?", (pseudo, user_id))
     walk = _replacer(mapping)
     # decision records: the user's own, and any other that names the user or a renamed identifier
-    needles = list(mapping)
+    needles = text_needles(mapping)
     for k in range(0, len(tx_ids), 500):
         part = tx_ids[k:k + 500]
         for tid, body in con.execute(f"SELECT transaction_id, body FROM decision WHERE transaction_id IN "

@@ -715,7 +715,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         The engine snapshot is the graph layer's: erase through :func:`graphfraud.erasure.erase_user`, which
         removes it too.
         """
-        from .erase import _CONTEXT, _SHARED_KEPT, _replacer, begin_erasure, pseudonym
+        from .erase import _CONTEXT, _SHARED_KEPT, _replacer, begin_erasure, pseudonym, text_needles
 
         columns = {t: c for c, t in ENTITY_COLUMNS.items() if t not in _CONTEXT}  # card -> card_id, ...
 
@@ -755,7 +755,7 @@ class Neo4jStore(Neo4jRegistryMixin):
             # decision records, rings, ring history, cases and audit rows naming the user or a renamed value
             walk = _replacer(mapping)
             updates = []
-            for r in tx.run(query("erase_list_texts"), transaction_ids=tx_ids, needles=list(mapping)).data():
+            for r in tx.run(query("erase_list_texts"), transaction_ids=tx_ids, needles=text_needles(mapping)).data():
                 old = r["props"]
                 new_props: dict[str, Any] = {}
                 for key, text in old.items():

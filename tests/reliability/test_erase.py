@@ -244,3 +244,28 @@ def test_neo4j_erase_command(neo4j_url, tmp_path, monkeypatch) -> None:
     r = CliRunner().invoke(main, ["erase", "--user", "U1", "--store", neo4j_url])
     assert r.exit_code == 1 and r.output.startswith("Error:") and "U1" not in r.output
     store.close()
+
+
+@pytest.mark.parametrize("victim", ["josé", 'o"brien', "plain1"])
+def test_erase_finds_an_id_however_json_text_escapes_it(tmp_path, victim) -> None:
+    """Ring bodies are JSON text: a non-ASCII id is stored as ``jos\\u00e9`` and a quote as ``\\"``, so looking
+    for the id as written found no row and left it in clear in the ring registry."""
+    from graphfraud.rings import detect_rings, sync_rings
+
+    store = open_store(str(tmp_path / "gf.db"))
+    users = ("josé", 'o"brien', "plain1", "plain2")
+    rows = [{"transaction_id": f"T{k}{d}", "timestamp": f"2024-01-0{d}T10:00:00Z", "user_id": u, "amount": 10,
+             "card_id": "C-shared", "ip": "10.9.9.9"} for k, u in enumerate(users) for d in (1, 2, 3)]
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    load_file(tmp_path / "t.csv", store, progress=False)
+    (ring,) = sync_rings(store, detect_rings(store))
+    assert victim in ring.users
+    pseudo = erase_user(store, victim, "dpo")["pseudonym"]
+    con = sqlite3.connect(store.location)
+    dump = "\n".join(con.iterdump())
+    for form in {victim, json.dumps(victim)[1:-1], json.dumps(victim, ensure_ascii=False)[1:-1]}:
+        assert form not in dump, form
+    got = store.get_ring(ring.ring_id)
+    assert pseudo in got["users"] and pseudo in [m["id"] for m in got["members"]]
+    con.close()
+    store.close()
