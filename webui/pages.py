@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, NotFound, ValidationError
+from graphfraud.labels import FRAUD_USER_LABELS
 from graphfraud.neighbourhood import in_window, other_party, walk
 from graphfraud.ringrefresh import ensure_rings, ensure_rings_at, run_ring_detection
 from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
@@ -460,11 +461,13 @@ def case_update(case_id: int) -> Any:
                    assignee=assignee if assignee is not None and assignee != (c["assignee"] or "") else None,
                    note=note)
     if status in ("confirmed", "dismissed") and status != c["status"]:
-        n_users, n_tx = label_case(st, c, status == "confirmed")
+        n_users, n_tx, n_kept = label_case(st, c, status == "confirmed")
         st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if status == "confirmed" else "legitimate",
-                                                          "users": n_users, "transactions": n_tx})
+                                                          "users": n_users, "transactions": n_tx, "kept": n_kept})
         flash(f"Labelled {n_users} users and {n_tx} transactions as "
-              f"{'fraud' if status == 'confirmed' else 'legitimate'}.")
+              f"{'fraud' if status == 'confirmed' else 'legitimate'}."
+              + (f" {n_kept} users labelled fraud before (with their transactions) keep their labels; open "
+                 "their pages to change them one by one." if n_kept else ""))
     return redirect(url_for("pages.case", case_id=case_id))
 
 
@@ -520,19 +523,29 @@ def _ref_url(c: dict[str, Any]) -> str | None:
     return entity_url(typ, ident) if typ and ident else None
 
 
-def label_case(st: Any, c: dict[str, Any], fraud: bool) -> tuple[int, int]:
-    """Write investigator labels for the users (and their transactions) a decided case covers."""
+def label_case(st: Any, c: dict[str, Any], fraud: bool) -> tuple[int, int, int]:
+    """Write investigator labels for the users (and their transactions) a decided case covers; returns
+    ``(users, transactions, users left as they were)``.
+
+    Dismissing a ring, user or identifier case says the group is not fraud, not that every label of its
+    members was wrong: members labelled fraud (a fraudster or mule label, or a transaction labelled fraud by a
+    file, a chargeback or an investigator) keep their labels, with their transactions; they are counted so the
+    page can say so. A transaction case decides that one transaction (and its user), whatever it was before."""
     now = int(time.time() * 1000)
-    users = _case_users(c)
-    labels = [Label("user", u, "fraudster" if fraud else "legitimate", now, "investigator") for u in users]
-    limit = int(current_app.config["UI_LABEL_TX_LIMIT"])
     if c["kind"] == "transaction":
-        tx_ids = [c["ref"]]
+        tx = st.get_transaction(c["ref"])
+        txs_of = {tx["user_id"]: [tx]} if tx else {}
     else:
-        tx_ids = [t["transaction_id"] for u in users for t in st.transactions_of("user_id", u, limit)]
+        limit = int(current_app.config["UI_LABEL_TX_LIMIT"])
+        txs_of = {u: st.transactions_of("user_id", u, limit) for u in _case_users(c)}
+    kept = set() if fraud or c["kind"] == "transaction" else {
+        u for u, txs in txs_of.items() if user_label(u) in FRAUD_USER_LABELS or any(str(tx_fraud(t)) == "1" for t in txs)}
+    users = [u for u in txs_of if u not in kept]
+    labels = [Label("user", u, "fraudster" if fraud else "legitimate", now, "investigator") for u in users]
+    tx_ids = [t["transaction_id"] for u in users for t in txs_of[u]]
     labels += [Label("transaction", t, "1" if fraud else "0", now, "investigator") for t in tx_ids]
     st.add_labels(labels)
-    return len(users), len(tx_ids)
+    return len(users), len(tx_ids), len(kept)
 
 
 # ---------------------------------------------------------------- graph JSON for the network views

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from graphfraud.accounts import hash_password, verify_password
 from graphfraud.cli import main
 from graphfraud.rings import detect_rings, sync_rings
-from graphfraud.schema import protect_identifier, validate_frame, validate_record
+from graphfraud.schema import Label, protect_identifier, validate_frame, validate_record
 from graphfraud.storage import open_store
 from graphfraud.testing import make_transactions
 from webui import create_app
@@ -409,6 +409,30 @@ def test_confirming_a_case_labels_users_and_transactions(analyst, store, world):
     # saving again with the same status does not label twice
     analyst.post(case_url, data={"status": "confirmed", "csrf_token": tok})
     assert len(store.labels()) == before + len(new)
+
+
+def test_dismissing_a_ring_case_keeps_its_members_fraud_labels(analyst, store, world):
+    """Dismissing says the case is not fraud; a member labelled fraud before (here by a chargeback, or a
+    transaction labelled fraud in the file) keeps that label: the investigator's source would otherwise win
+    over it silently, for every member at once."""
+    ring = world["rings"][2]
+    member = ring.users[0]
+    store.add_labels([Label("user", member, "fraudster", 1, "chargeback")])
+    tok = page_token(analyst, f"/rings/{ring.ring_id}")
+    case_url = analyst.post("/cases", data={"kind": "ring", "ref": ring.ring_id, "csrf_token": tok}).headers["Location"]
+    before = len(store.labels())
+    r = analyst.post(case_url, data={"status": "dismissed", "csrf_token": tok}, follow_redirects=True)
+    assert "keep their labels" in r.text
+    new = [lb for _, lb in store.labels()][before:]
+    cleared = {lb.subject_id for lb in new if lb.subject == "user"}
+    frauds = {u for u in ring.users if any(t["is_fraud"] == 1 for t in store.transactions_of("user_id", u, 10_000))}
+    assert member not in cleared and not cleared & frauds and cleared == set(ring.users) - frauds - {member}
+    assert all(lb.value == "legitimate" for lb in new if lb.subject == "user")
+    for lb in new:
+        if lb.subject == "transaction":
+            assert lb.value == "0" and store.get_transaction(lb.subject_id)["is_fraud"] != 1
+    assert [a["detail"]["kept"] for a in store.audit_log(50, target=case_url.replace("/cases/", "case:"))
+            if a["action"] == "case.label"] == [len(ring.users) - len(cleared)]
 
 
 def test_dismissing_a_transaction_case_labels_it_legitimate(admin, store):
