@@ -19,9 +19,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.routing import PathConverter
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, ModelNotReady
@@ -39,6 +41,15 @@ HTML_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+class IdPathConverter(PathConverter):
+    """Werkzeug's ``path`` converter (an id may hold ``/``) that writes a ``/`` in the links it builds as
+    ``%2F``: an id ``a/../b`` linked as ``/entities/user/a/../b`` is taken by the browser to ``/entities/user/b``,
+    another account's page. Incoming paths match as before (the server hands them decoded)."""
+
+    def to_url(self, value: Any) -> str:
+        return quote(str(value), safe="!$&'()*+,:;=@")  # Werkzeug's path-safe characters, less /
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -59,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.json.compact = True  # type: ignore[attr-defined]
     app.session_interface = ApiSessionInterface()
+    app.url_map.converters["path"] = IdPathConverter
 
     from . import errors
     from .api import bp, ops

@@ -20,6 +20,7 @@ from graphfraud.testing import make_transactions
 from webui import create_app
 
 HOSTILE = "<img src=x onerror=alert(1)>"
+DOTTED = "slash/../x"  # linked as /entities/user/slash/../x, a browser would open /entities/user/x
 ADMIN, ANALYST, PASSWORD = "ada", "ann", "correct-horse-9"
 
 
@@ -30,7 +31,8 @@ def world(tmp_path_factory):
     df, truth = make_transactions(n_users=150, seed=4)
     last = df.iloc[-1]
     extra = [dict(last, transaction_id="XSS1", user_id=HOSTILE, is_fraud=1),
-             dict(last, transaction_id="XSS2", user_id=HOSTILE, card_id=HOSTILE, is_fraud=1)]
+             dict(last, transaction_id="XSS2", user_id=HOSTILE, card_id=HOSTILE, is_fraud=1),
+             dict(last, transaction_id="DOT1", user_id=DOTTED, is_fraud=0)]
     df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
     good, rejects = validate_frame(df.astype(str).replace({"": None, "nan": None, "None": None, "<NA>": None}))
     assert not rejects
@@ -214,6 +216,14 @@ def test_search_redirects_to_the_one_match(admin, world):
     r = admin.get(f"/search?q={plain_user(ring)}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/entities/user/{plain_user(ring)}")
     assert admin.get("/search?q=XSS1").headers["Location"].endswith("/transactions/XSS1")
+
+
+def test_links_to_an_id_with_slashes_and_dots_reach_that_id(admin, world):
+    loc = admin.get(f"/search?q={DOTTED}").headers["Location"]
+    assert loc.endswith("/entities/user/slash%2F..%2Fx")  # no dot segment for a browser to resolve
+    page = admin.get(loc)
+    assert page.status_code == 200 and "DOT1" in page.text and 'slash%2F..%2Fx' in page.text
+    assert admin.get("/search?q=DOT1").headers["Location"].endswith("/transactions/DOT1")
 
 
 def test_search_and_pages_find_an_identifier_written_as_people_write_it(admin, store):
