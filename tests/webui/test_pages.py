@@ -391,7 +391,13 @@ def test_cases_on_existing_users_and_entities_open(admin, world, store):
     card = store.transactions_of("user_id", user, 1)[0]["card_id"]
     tok = page_token(admin)
     for kind, ref in (("user", f"user:{user}"), ("entity", f"card:{card}")):
-        assert admin.post("/cases", data={"kind": kind, "ref": ref, "csrf_token": tok}).status_code == 302
+        first = admin.post("/cases", data={"kind": kind, "ref": ref, "csrf_token": tok})
+        assert first.status_code == 302
+        # the same thing again while that case is open: the open case, not a second one
+        again = admin.post("/cases", data={"kind": kind, "ref": ref, "csrf_token": tok}, follow_redirects=True)
+        assert again.request.path == first.headers["Location"] and "already" in again.text
+        assert sum(1 for c in store.list_cases() if c["ref"] == ref) == 1
+    assert any(c["title"] == f"user:{user}" for c in store.list_cases())
 
 
 def test_confirming_a_case_labels_users_and_transactions(analyst, store, world):
