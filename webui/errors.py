@@ -174,6 +174,9 @@ def register(app: Flask) -> None:
             status = exc.code if isinstance(exc, HTTPException) else status_for(exc)
             if (status or 500) < 500 or isinstance(exc, HTTPException):
                 return html(status or 500, exc)
+            if not request.path.startswith("/ui/"):  # a page: the same logged error with its reference, as HTML
+                resp = response_for(exc)
+                return html(resp.status_code, gf.GraphFraudError((resp.get_json() or {}).get("error", "")))
         return response_for(exc)
 
     app.register_error_handler(HTTPException, handle)

@@ -486,3 +486,16 @@ def test_cli_user_create_and_list(tmp_path):
     finally:
         st.close()
 
+
+
+def test_a_page_that_fails_is_an_html_page_with_a_reference(admin, monkeypatch):
+    """A 500 on a page is a page (with the logged reference), not the API's JSON shown raw in the browser."""
+    import webui.pages as pages
+
+    def boom(*a, **k):
+        raise RuntimeError("secret detail /srv/x")
+
+    monkeypatch.setattr(pages, "ensure_rings", boom)
+    r = admin.get("/rings")
+    assert r.status_code == 500 and r.mimetype == "text/html"
+    assert "reference" in r.text and "secret" not in r.text and "RuntimeError" not in r.text
