@@ -43,6 +43,8 @@ log = logging.getLogger("graphfraud.webui")
 CASE_STATUSES = {"open": "Open", "in_review": "In review", "confirmed": "Confirmed fraud",
                  "dismissed": "Dismissed"}
 CASE_KINDS = ("ring", "user", "transaction", "entity")
+RINGS_PAGE = 100  # rings a page of /rings
+RINGS_READ = 100_000  # rings /rings filters and sorts (the registry's best by score)
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
 DAY_MS = 86_400_000
 #: The largest row id a store holds (a signed 64-bit integer): a larger number in an address is no page (404),
@@ -278,7 +280,7 @@ def rings() -> Any:
     min_score = request.args.get("min_score", type=float)
     min_size = request.args.get("min_size", type=int)
     since, until = _date_ms("since"), _date_ms("until", end=True)
-    found = st.list_rings(None if status == "all" else status, 1000)
+    found = st.list_rings(None if status == "all" else status, RINGS_READ)
     cases = {c["ref"]: c for c in st.list_cases(limit=5000) if c["kind"] == "ring"}
     case_status = request.args.get("case", "")
     out = []
@@ -300,7 +302,11 @@ def rings() -> Any:
            "last": lambda r: -int(r.get("last_activity") or 0), "first": lambda r: int(r.get("first_activity") or 0),
            "fraud": lambda r: -len(r.get("known_fraud_users") or [])}[sort]
     out.sort(key=key)
-    return render_template("rings.html", rings=out[:500], n=len(out), args=request.args, status=status, sort=sort)
+    pages = max(1, -(-len(out) // RINGS_PAGE))
+    page = min(_int_arg("page", 1, 1, 1_000_000), pages)
+    return render_template("rings.html", rings=out[(page - 1) * RINGS_PAGE:page * RINGS_PAGE], n=len(out),
+                           capped=len(found) >= RINGS_READ, read=RINGS_READ, page=page, pages=pages,
+                           args=request.args, status=status, sort=sort)
 
 
 @bp.post("/rings/detect")

@@ -499,3 +499,17 @@ def test_a_page_that_fails_is_an_html_page_with_a_reference(admin, monkeypatch):
     r = admin.get("/rings")
     assert r.status_code == 500 and r.mimetype == "text/html"
     assert "reference" in r.text and "secret" not in r.text and "RuntimeError" not in r.text
+
+
+def test_the_rings_list_pages_through_every_ring(admin, world, monkeypatch):
+    import webui.pages as pages
+
+    monkeypatch.setattr(pages, "RINGS_PAGE", 2)
+    n = len(world["rings"])
+    assert n > 4
+    seen = []
+    for page in range(1, -(-n // 2) + 1):
+        text = admin.get(f"/rings?status=all&sort=first&page={page}").text
+        seen += [r.ring_id for r in world["rings"] if f">{r.ring_id}</a>" in text]
+        assert f"page {page} of {-(-n // 2)}" in text
+    assert sorted(seen) == sorted(r.ring_id for r in world["rings"])
