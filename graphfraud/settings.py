@@ -201,7 +201,7 @@ SETTINGS: tuple[Setting, ...] = (
             "network).", int, "ui"),
     Setting("ui_suspects_page", 50, "Accounts per page of the suspects queue.", int, "ui"),
     Setting("ui_suspects_limit", 1000, "Accounts kept (with reasons) in a worker's ranking: the suspects "
-            "queue's length.", int, "ui"),
+            "queue holds the best this many, and the best this many not known as fraud.", int, "ui"),
     Setting("ui_suspects_refresh", 60.0, "Seconds a ranking is shown before a changed store makes it "
             "recompute.", float, "ui"),
 )

@@ -102,6 +102,7 @@ class Suspect:
     reasons: list[str] = field(default_factory=list)
     ring_id: str | None = None
     known: bool = False
+    rank: int = 0  # place among all the accounts ranked (1: the riskiest)
 
     def to_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "score": round(self.score, 6), "reasons": self.reasons,
@@ -485,8 +486,10 @@ def account_model(store: GraphStore) -> Any:
 
 
 def rank_suspects(store: GraphStore, engine: GraphEngine, *, top: int = 50, users: Sequence[str] | None = None,
-                  reasons: int = 3) -> list[Suspect]:
-    """Accounts ranked by risk, best first (``top`` 0: all; ``users``: only these user ids).
+                  reasons: int = 3, top_new: int = 0) -> list[Suspect]:
+    """Accounts ranked by risk, best first (``top`` 0: all; ``users``: only these user ids); with ``top_new``,
+    also the best ``top_new`` accounts not known as fraud (on a store where the top is all known fraud, the
+    queue of new suspects would be short otherwise).
 
     Raises :class:`ModelNotReady` when no account model has been trained.
     """
@@ -510,11 +513,16 @@ def rank_suspects(store: GraphStore, engine: GraphEngine, *, top: int = 50, user
     for k in np.flatnonzero(is_known).tolist():
         final[k] = float(oof.get(names[idx[k]], scores[k]))
     order = np.lexsort((np.arange(len(idx)), -scores, -final))
+    place = np.arange(1, len(order) + 1)
     if top:
-        order = order[:top]
-    out = [Suspect(names[idx[k]], float(final[k]), known=bool(is_known[k])) for k in order.tolist()]
+        keep = place <= top
+        if top_new:
+            keep |= (~is_known[order]) & (np.cumsum(~is_known[order]) <= top_new)
+        order, place = order[keep], place[keep]
+    out = [Suspect(names[idx[k]], float(final[k]), known=bool(is_known[k]), rank=int(r))
+           for k, r in zip(order.tolist(), place.tolist())]
     rows = {engine.u_name[u]: k for k, u in enumerate(idx)}
-    for sus in out[:max(top, 0) or len(out)]:
+    for sus in out:
         if reasons:
             x = X[rows[sus.user_id]]
             sus.reasons = explain_account(model, x[cols], dict(zip(ACCOUNT_FEATURES, x.tolist())), reasons)

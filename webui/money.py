@@ -39,7 +39,7 @@ def suspects() -> Any:
             e, risk.NoAccountModel) else "no-engine", rows=[], page=1, pages=1, n=0, known=known, ranking=None,
             refreshing=False, args=request.args)
     present = present_users([row["user_id"] for row in ranking.rows])
-    rows = [dict(row, rank=i + 1) for i, row in enumerate(ranking.rows) if row["user_id"] in present]
+    rows = [row for row in ranking.rows if row["user_id"] in present]
     if known != "all":
         rows = [row for row in rows if row["known_fraud"] == (known == "known")]
     if min_score is not None:

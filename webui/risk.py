@@ -184,11 +184,11 @@ class SuspectsCache:
                 scorer.catch_up(force=False)
                 engine = scorer.engine
                 version = account_model_version(store)
-                ranked = _rank(store, engine, top=max(1, int(limit)))
+                ranked = _rank(store, engine, top=max(1, int(limit)), top_new=max(1, int(limit)))
                 n_accounts = len(engine.u_name)
-            rows = [s.to_dict() for s in ranked]
+            rows = [dict(s.to_dict(), rank=s.rank) for s in ranked]
             r = Ranking((version, seq), rows, n_accounts, time.time(), time.perf_counter() - t0,
-                        {row["user_id"]: i + 1 for i, row in enumerate(rows)})
+                        {row["user_id"]: row["rank"] for row in rows})
             self.ranking = r
             log.info("ranked %d accounts (top %d kept) in %.1f s", n_accounts, len(rows), r.seconds)
             return r

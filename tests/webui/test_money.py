@@ -315,3 +315,21 @@ def test_hostile_account_ids_in_transfers_stay_text(world, tmp_path):
         assert edge["amount"] == 77.0  # the id travels as JSON data; the script puts it in the DOM as text
     finally:
         app.extensions["graphfraud"].store.close()
+
+
+def test_a_short_ranking_keeps_the_best_new_suspects_too(app, admin):
+    """The worker keeps the best ``limit`` accounts and the best ``limit`` not known as fraud: where the top is
+    all known fraud, 'not yet known' still lists new suspects, with their place among all accounts."""
+    st, sc = app.extensions["graphfraud"].store, app.extensions["graphfraud"].scorer
+    every = rank_suspects(st, sc.engine, top=0, reasons=0)
+    assert any(s.known for s in every[:5]) and any(not s.known for s in every)
+    got = rank_suspects(st, sc.engine, top=5, top_new=5, reasons=0)
+    want = every[:5] + [s for s in every[5:] if not s.known and s.user_id in
+                        {x.user_id for x in [t for t in every if not t.known][:5]}]
+    assert [(s.user_id, s.rank) for s in got] == [(s.user_id, every.index(s) + 1) for s in want]
+    app.config["UI_SUSPECTS_LIMIT"] = 5
+    from webui import risk
+
+    risk.cache_of(app).ranking = None
+    new = queue_users(admin.get("/suspects?known=new").text)
+    assert new == [s.user_id for s in every if not s.known][:5]
