@@ -104,7 +104,14 @@ def account(user_id: str) -> dict[str, Any]:
             pass
     suspect = None
     if ranking is not None and user_id in ranking.positions:
-        suspect = dict(ranking.rows[ranking.positions[user_id] - 1], rank=ranking.positions[user_id])
+        suspect = dict(ranking.rows[ranking.positions[user_id]])
+    elif ranking is not None and sc is not None:  # below the kept ranking: its own score, as the API gives it
+        try:
+            got = risk.user_risk(sc, uiauth.store(), user_id)
+            suspect = {"score": got["score"], "reasons": got["reasons"], "known_fraud": got["known_fraud"],
+                       "rank": None}
+        except GraphFraudError:  # not in the graph, or no account model
+            pass
     return {"money": engine_money(user_id), "suspect": suspect, "ranking": ranking}
 
 

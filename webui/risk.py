@@ -113,7 +113,7 @@ class Ranking:
     n_accounts: int
     computed_at: float
     seconds: float
-    positions: dict[str, int] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)  # user id -> its row (each row has its "rank")
 
     @property
     def model_version(self) -> str | None:
@@ -188,7 +188,7 @@ class SuspectsCache:
                 n_accounts = len(engine.u_name)
             rows = [dict(s.to_dict(), rank=s.rank) for s in ranked]
             r = Ranking((version, seq), rows, n_accounts, time.time(), time.perf_counter() - t0,
-                        {row["user_id"]: row["rank"] for row in rows})
+                        {row["user_id"]: i for i, row in enumerate(rows)})
             self.ranking = r
             log.info("ranked %d accounts (top %d kept) in %.1f s", n_accounts, len(rows), r.seconds)
             return r

@@ -333,3 +333,19 @@ def test_a_short_ranking_keeps_the_best_new_suspects_too(app, admin):
     risk.cache_of(app).ranking = None
     new = queue_users(admin.get("/suspects?known=new").text)
     assert new == [s.user_id for s in every if not s.known][:5]
+
+
+def test_an_account_below_the_kept_ranking_still_shows_its_score(app, admin):
+    st, sc = app.extensions["graphfraud"].store, app.extensions["graphfraud"].scorer
+    from webui import risk
+
+    app.config["UI_SUSPECTS_LIMIT"] = 2
+    risk.cache_of(app).ranking = None
+    admin.get("/suspects")
+    risk.cache_of(app).join(30)
+    kept = {row["user_id"] for row in risk.cache_of(app).ranking.rows}
+    every = rank_suspects(st, sc.engine, top=0, reasons=0)
+    low = next(s for s in reversed(every) if s.user_id not in kept)
+    page = admin.get(f"/entities/user/{quote(low.user_id, safe='')}").text
+    risk_line = page.split('data-role="risk"', 1)[1].split("</p>", 1)[0]
+    assert "Below the" in risk_line and f"{low.score:.3f}" in risk_line
