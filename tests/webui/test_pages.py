@@ -513,3 +513,12 @@ def test_the_rings_list_pages_through_every_ring(admin, world, monkeypatch):
         seen += [r.ring_id for r in world["rings"] if f">{r.ring_id}</a>" in text]
         assert f"page {page} of {-(-n // 2)}" in text
     assert sorted(seen) == sorted(r.ring_id for r in world["rings"])
+
+
+def test_pages_name_an_icon_the_server_has(app):
+    """Without one the browser asks for /favicon.ico, a 404 and a console error on every first page."""
+    c = app.test_client()
+    login = c.get("/login").text
+    href = login.split('rel="icon"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    r = c.get(href)
+    assert r.status_code == 200 and r.mimetype == "image/svg+xml"
