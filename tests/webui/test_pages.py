@@ -522,3 +522,4 @@ def test_pages_name_an_icon_the_server_has(app):
     href = login.split('rel="icon"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
     r = c.get(href)
     assert r.status_code == 200 and r.mimetype == "image/svg+xml"
+    r.close()
