@@ -138,3 +138,16 @@ def csv_writer(fh: IO[str], raw: bool = False, **kwargs: Any) -> CsvWriter:
     "'=cmd|' /C calc'!A0,'@SUM(9),ok,3.5\\n"
     """
     return CsvWriter(fh, raw=raw, **kwargs)
+
+
+_ONE_OF = re.compile(r"(?<![\d.,])1 (account|transfer|user|partner|identifier|transaction|merchant|card|device|"
+                     r"sender|recipient|member)s\b")
+
+
+def counted(text: str) -> str:
+    """Words for people: a count of one takes the singular ("1 accounts" -> "1 account").
+
+    >>> counted("received 1 transfers from 1 accounts; 11 accounts, 2.1 accounts")
+    'received 1 transfer from 1 account; 11 accounts, 2.1 accounts'
+    """
+    return _ONE_OF.sub(r"1 \1", text)

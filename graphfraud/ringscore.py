@@ -31,6 +31,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .output import counted
+
 __all__ = ["ClusterStats", "score_cluster"]
 
 
@@ -260,8 +262,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     evidence = sum(w for w, _ in terms)
     score = 1.0 / (1.0 + math.exp(-(evidence - EVIDENCE_MIDPOINT)))
     ordered = sorted((t for t in terms if t[1] and t[0] > 0.05), key=lambda t: -t[0])
-    reasons = [txt for _, txt in ordered]
-    link = [txt for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []
+    reasons = [counted(txt) for _, txt in ordered]
+    link = [counted(txt) for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []
     if link:  # what links the cluster comes first, then the evidence
         reasons = link + [r for r in reasons if r != link[0]]
     return score, reasons
