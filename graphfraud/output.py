@@ -140,14 +140,17 @@ def csv_writer(fh: IO[str], raw: bool = False, **kwargs: Any) -> CsvWriter:
     return CsvWriter(fh, raw=raw, **kwargs)
 
 
-_ONE_OF = re.compile(r"(?<![\d.,])1 (account|transfer|user|partner|identifier|transaction|merchant|card|device|"
-                     r"sender|recipient|member)s\b")
 
+def one(template: str, **counts: float) -> str:
+    """``template`` with the noun after each ``{name}`` whose count is 1 in the singular (placeholders stay
+    for ``format``; identifiers filled in later are never touched).
 
-def counted(text: str) -> str:
-    """Words for people: a count of one takes the singular ("1 accounts" -> "1 account").
-
-    >>> counted("received 1 transfers from 1 accounts; 11 accounts, 2.1 accounts")
-    'received 1 transfer from 1 account; 11 accounts, 2.1 accounts'
+    >>> one("received {n} transfers from {m} known fraud accounts", n=1, m=2)
+    'received {n} transfer from {m} known fraud accounts'
+    >>> one("{v} known fraud accounts", v=1)
+    '{v} known fraud account'
     """
-    return _ONE_OF.sub(r"1 \1", text)
+    for name, v in counts.items():
+        if v == 1:
+            template = re.sub(r"(\{%s\} (?:known fraud )?[a-z]+?)s\b" % re.escape(name), r"\1", template)
+    return template

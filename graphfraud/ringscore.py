@@ -31,7 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .output import counted
+from .output import one
 
 __all__ = ["ClusterStats", "score_cluster"]
 
@@ -253,8 +253,9 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
         terms.append((W["cycle"], "money returned to where it started through members"))
     if s.mule_id and s.mule_fraud_transfers:
         lag = "" if math.isnan(s.mule_lag_hours) else f" (median {_days(s.mule_lag_hours / 24)} after a receipt)"
-        txt = (f"{s.mule_id} received {s.mule_fraud_transfers} transfers from {s.mule_fraud_senders} known fraud "
-               f"accounts and forwarded {s.mule_forwarded:.0%} within a day{lag}")
+        txt = one("{m} received {n} transfers from {k} known fraud accounts and forwarded {f:.0%} within a day{lag}",
+                  n=s.mule_fraud_transfers, k=s.mule_fraud_senders).format(
+            m=s.mule_id, n=s.mule_fraud_transfers, k=s.mule_fraud_senders, f=s.mule_forwarded, lag=lag)
         terms.append((W["pass_through"] * _clip((s.mule_forwarded - 0.2) / 0.6) + 1e-3, txt))
 
     # a little for size, never deciding
@@ -262,8 +263,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     evidence = sum(w for w, _ in terms)
     score = 1.0 / (1.0 + math.exp(-(evidence - EVIDENCE_MIDPOINT)))
     ordered = sorted((t for t in terms if t[1] and t[0] > 0.05), key=lambda t: -t[0])
-    reasons = [counted(txt) for _, txt in ordered]
-    link = [counted(txt) for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []
+    reasons = [txt for _, txt in ordered]
+    link = [txt for _, txt in terms if txt.startswith(top + " is shared")] if s.top_identifier_id else []
     if link:  # what links the cluster comes first, then the evidence
         reasons = link + [r for r in reasons if r != link[0]]
     return score, reasons

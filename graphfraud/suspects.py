@@ -43,7 +43,7 @@ import numpy as np
 from . import progress
 from .errors import ModelNotReady
 from .graph.engine import GraphEngine
-from .output import counted
+from .output import one
 from .storage.roles import GraphStore
 
 DAY = 86_400_000
@@ -542,9 +542,11 @@ def explain_account(model: Any, x: np.ndarray, values: dict[str, float], top: in
     for name, _ in model.explain_one(x, top=top, positive_only=True):
         v = values.get(name, math.nan)
         tpl = _WORDS.get(name, name.replace("_", " ") + " {v}")
-        out.append(counted(tpl.format(v=_num(v), pct=_pct(v), **{k: _num(values.get(k, math.nan)) for k in
-                                                                  ("fraud_senders", "fraud_recipients", "amount_in",
-                                                                   "amount_out")})))
+        tpl = one(tpl, v=v, fraud_senders=values.get("fraud_senders", math.nan),
+                  fraud_recipients=values.get("fraud_recipients", math.nan))
+        out.append(tpl.format(v=_num(v), pct=_pct(v), **{k: _num(values.get(k, math.nan)) for k in
+                                                          ("fraud_senders", "fraud_recipients", "amount_in",
+                                                           "amount_out")}))
     return out
 
 

@@ -278,12 +278,12 @@ def labels() -> Response:
         try:
             if isinstance(item, dict) and g.get("gf_check_strings", True):
                 check_strings(item)
-            out.append(validate_label(item, source="investigator", max_id_length=max_len))
+            out.append((i, validate_label(item, source="investigator", max_id_length=max_len)))
         except GraphFraudError as e:
             prefix = f"[{i}] " if isinstance(body, list) else ""
             errs.extend(prefix + m for m in (e.errors or [e.message]))
     store = state().store
-    for i, lb in enumerate(out):
+    for i, lb in out:  # i: the item's place in the request
         # a label for a transaction the store does not hold could apply to nothing (a typo, the wrong
         # system); user labels may come first (a fraudster known before their first transaction)
         prefix = f"[{i}] " if isinstance(body, list) else ""
@@ -293,7 +293,7 @@ def labels() -> Response:
             errs.append(f"{prefix}{early}")
     if errs:  # all or nothing: a half-applied list of labels is hard to retry
         raise ValidationError("No labels were stored: " + "; ".join(errs[:5]) + ".", errs, code="invalid_label")
-    n = scorer().add_labels(out)
+    n = scorer().add_labels([lb for _, lb in out])
     return reply({"ok": True, "n_labels": int(n)})
 
 

@@ -105,13 +105,16 @@ def account(user_id: str) -> dict[str, Any]:
     suspect = None
     if ranking is not None and user_id in ranking.positions:
         suspect = dict(ranking.rows[ranking.positions[user_id]])
-    elif ranking is not None and sc is not None:  # below the kept ranking: its own score, as the API gives it
+    elif ranking is not None and sc is not None and sc.lock.acquire(timeout=1.0):
+        # below the kept ranking: its own score, as the API gives it (not while a ranking holds the engine)
         try:
             got = risk.user_risk(sc, uiauth.store(), user_id)
             suspect = {"score": got["score"], "reasons": got["reasons"], "known_fraud": got["known_fraud"],
                        "rank": None}
         except GraphFraudError:  # not in the graph, or no account model
             pass
+        finally:
+            sc.lock.release()
     return {"money": engine_money(user_id), "suspect": suspect, "ranking": ranking}
 
 

@@ -97,6 +97,12 @@ def test_labels_one_or_many_all_or_nothing(client, auth, store):
                                             "labelled_at": "2000-01-01T00:00:00Z"}, headers=auth)
     assert r.status_code == 400 and any("before the transaction's timestamp" in e for e in r.get_json()["errors"])
     assert len(store.labels()) == 1
+    # in a list, each error names the item's own place (the refused items before it counted too)
+    r = client.post("/api/v1/labels", json=[{"user_id": "u"}, {"transaction_id": "T1", "is_fraud": 1,
+                                                                "labelled_at": "2000-01-01T00:00:00Z"}], headers=auth)
+    errs = r.get_json()["errors"]
+    assert any(e.startswith("[0]") and "user_label" in e for e in errs)
+    assert any(e.startswith("[1]") and "before the transaction" in e for e in errs)
 
 
 def test_transaction_not_found(client, auth):

@@ -317,7 +317,21 @@ def test_hostile_account_ids_in_transfers_stay_text(world, tmp_path):
         app.extensions["graphfraud"].store.close()
 
 
-def test_a_short_ranking_keeps_the_best_new_suspects_too(app, admin):
+@pytest.fixture
+def short_ranking(app, monkeypatch):
+    """The app with a worker ranking of ``limit`` accounts, and its usual ranking back afterwards."""
+    from webui import risk
+
+    def use(limit: int) -> None:
+        monkeypatch.setitem(app.config, "UI_SUSPECTS_LIMIT", limit)
+        risk.cache_of(app).ranking = None
+
+    yield use
+    risk.cache_of(app).join(30)
+    risk.cache_of(app).ranking = None
+
+
+def test_a_short_ranking_keeps_the_best_new_suspects_too(app, admin, short_ranking):
     """The worker keeps the best ``limit`` accounts and the best ``limit`` not known as fraud: where the top is
     all known fraud, 'not yet known' still lists new suspects, with their place among all accounts."""
     st, sc = app.extensions["graphfraud"].store, app.extensions["graphfraud"].scorer
@@ -327,20 +341,16 @@ def test_a_short_ranking_keeps_the_best_new_suspects_too(app, admin):
     want = every[:5] + [s for s in every[5:] if not s.known and s.user_id in
                         {x.user_id for x in [t for t in every if not t.known][:5]}]
     assert [(s.user_id, s.rank) for s in got] == [(s.user_id, every.index(s) + 1) for s in want]
-    app.config["UI_SUSPECTS_LIMIT"] = 5
-    from webui import risk
-
-    risk.cache_of(app).ranking = None
+    short_ranking(5)
     new = queue_users(admin.get("/suspects?known=new").text)
     assert new == [s.user_id for s in every if not s.known][:5]
 
 
-def test_an_account_below_the_kept_ranking_still_shows_its_score(app, admin):
+def test_an_account_below_the_kept_ranking_still_shows_its_score(app, admin, short_ranking):
     st, sc = app.extensions["graphfraud"].store, app.extensions["graphfraud"].scorer
     from webui import risk
 
-    app.config["UI_SUSPECTS_LIMIT"] = 2
-    risk.cache_of(app).ranking = None
+    short_ranking(2)
     admin.get("/suspects")
     risk.cache_of(app).join(30)
     kept = {row["user_id"] for row in risk.cache_of(app).ranking.rows}
@@ -349,3 +359,12 @@ def test_an_account_below_the_kept_ranking_still_shows_its_score(app, admin):
     page = admin.get(f"/entities/user/{quote(low.user_id, safe='')}").text
     risk_line = page.split('data-role="risk"', 1)[1].split("</p>", 1)[0]
     assert "Below the" in risk_line and f"{low.score:.3f}" in risk_line
+    # while a ranking holds the engine, the page does not wait for it (it shows no score instead)
+    with sc.lock:
+        import threading
+
+        got: list = []
+        t = threading.Thread(target=lambda: got.append(admin.get(f"/entities/user/{quote(low.user_id, safe='')}")))
+        t.start()
+        t.join(10)
+    assert got and got[0].status_code == 200 and "Below the" not in got[0].text
