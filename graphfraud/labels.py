@@ -117,19 +117,23 @@ def winning(labels: Sequence[tuple[int, int, str]]) -> str | None:
     return max(labels)[2] if labels else None
 
 
-def dated_before_its_transaction(store: Any, label: Any) -> str | None:
-    """Why a transaction label cannot be stored as dated (``labelled_at`` before the stored transaction's own
-    time: known before it happened; the engine would reveal it before there is a transaction to mark), or
-    ``None``. The same rule ``load`` and ``POST /score`` apply to a label that comes with its transaction.
-    Labels without a date of their own, user labels and transactions not in the store pass."""
-    if label.subject != "transaction" or label.known_at is None:
-        return None
-    stored = store.get_transaction(label.subject_id)
-    if stored is None:
-        return None
-    from .schema import format_ts, parse_ts
 
-    if label.known_at < parse_ts(stored["timestamp"]):
-        return (f"labelled_at {format_ts(label.known_at)} is before the transaction's timestamp "
-                f"{stored['timestamp']}")
-    return None
+def dated_before_their_transactions(store: Any, labels: Sequence[Any]) -> dict[int, str]:
+    """Which of ``labels`` cannot be stored as dated, by place in the list, with why: a transaction label whose
+    ``labelled_at`` is before the stored transaction's own time (known before it happened; the engine would
+    reveal it before there is a transaction to mark). The rule ``load`` and ``POST /score`` apply to a label
+    that comes with its transaction. Labels without a date of their own, user labels and transactions not in
+    the store pass. One store read for the whole list."""
+    dated = [k for k, lb in enumerate(labels) if lb.subject == "transaction" and lb.known_at is not None]
+    if not dated:
+        return {}
+    times = store.transaction_times([labels[k].subject_id for k in dated])
+    from .schema import format_ts
+
+    out = {}
+    for k in dated:
+        ts = times.get(labels[k].subject_id)
+        if ts is not None and labels[k].known_at < ts:
+            out[k] = (f"labelled_at {format_ts(labels[k].known_at)} is before the transaction's timestamp "
+                      f"{format_ts(ts)}")
+    return out

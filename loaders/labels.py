@@ -9,7 +9,7 @@ from typing import Any
 
 from graphfraud import settings
 from graphfraud.errors import ValidationError
-from graphfraud.labels import dated_before_its_transaction
+from graphfraud.labels import dated_before_their_transactions
 from graphfraud.schema import LABEL_SOURCES, validate_label
 from graphfraud.storage.roles import EventStore
 
@@ -96,20 +96,22 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
             sub = chunk.frame[present].astype(object)
             sub = sub.where(sub.notna(), None)
             labels, bad_pos, bad_why = [], [], []
+            at: list[int] = []  # each label's row in the chunk
             # labels are few next to transactions; each row is judged by the one label rule in schema
             for i, rec in enumerate(sub.to_dict("records")):
                 try:
-                    lb = validate_label(rec, source=source, max_id_length=max_id)
+                    labels.append(validate_label(rec, source=source, max_id_length=max_id))
+                    at.append(i)
                 except ValidationError as e:
                     bad_pos.append(i)
                     bad_why.append("; ".join(e.errors) or e.message)
-                    continue
-                early = dated_before_its_transaction(store, lb)
-                if early:
-                    bad_pos.append(i)
-                    bad_why.append(early)
-                else:
-                    labels.append(lb)
+            early = dated_before_their_transactions(store, labels)
+            if early:
+                bad_pos += [at[k] for k in early]
+                bad_why += list(early.values())
+                order = sorted(range(len(bad_pos)), key=bad_pos.__getitem__)
+                bad_pos, bad_why = [bad_pos[k] for k in order], [bad_why[k] for k in order]
+                labels = [lb for k, lb in enumerate(labels) if k not in early]
             if bad_pos:
                 out.write(chunk.frame, bad_pos, [int(chunk.rows[p]) for p in bad_pos], bad_why)
                 summary.rejected += len(bad_pos)

@@ -985,3 +985,16 @@ def test_the_newest_transactions_of_a_hub_are_read_without_reading_all_its_users
     monkeypatch.setattr(embedded, "HUB_SCAN_USERS", 5)
     assert {c: s.transactions_of(c, v, 25) for c, v in (("merchant_id", "m1"), ("card_id", "c1"))} == through_users
     s.close()
+
+
+def test_transaction_times_reads_the_held_ones_in_one_go(store: Any) -> None:
+    store.write_transactions(chunk([row(i) for i in range(3)]))
+    got = store.transaction_times(["t2", "t0", "nope", "t0"])
+    assert got == {"t0": store_ts("t0", store), "t2": store_ts("t2", store)}
+    assert store.transaction_times([]) == {}
+
+
+def store_ts(tid: str, store: Any) -> int:
+    from graphfraud.schema import parse_ts
+
+    return parse_ts(store.get_transaction(tid)["timestamp"])

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from graphfraud.errors import Forbidden, GraphFraudError, NotFound, ValidationError
-from graphfraud.labels import dated_before_its_transaction
+from graphfraud.labels import dated_before_their_transactions
 from graphfraud.neighbourhood import neighbourhood
 from graphfraud.schema import check_name, stored_identifier, validate_label, validate_record
 from graphfraud.storage.base import to_json
@@ -283,14 +283,16 @@ def labels() -> Response:
             prefix = f"[{i}] " if isinstance(body, list) else ""
             errs.extend(prefix + m for m in (e.errors or [e.message]))
     store = state().store
-    for i, lb in out:  # i: the item's place in the request
+    held = store.transaction_times([lb.subject_id for _, lb in out if lb.subject == "transaction"])
+    early = dated_before_their_transactions(store, [lb for _, lb in out])
+    for k, (i, lb) in enumerate(out):  # i: the item's place in the request
         # a label for a transaction the store does not hold could apply to nothing (a typo, the wrong
         # system); user labels may come first (a fraudster known before their first transaction)
         prefix = f"[{i}] " if isinstance(body, list) else ""
-        if lb.subject == "transaction" and store.get_transaction(lb.subject_id) is None:
+        if lb.subject == "transaction" and lb.subject_id not in held:
             errs.append(f"{prefix}transaction_id {lb.subject_id[:80]!r} is not in the store; score or load it first")
-        elif early := dated_before_its_transaction(store, lb):
-            errs.append(f"{prefix}{early}")
+        elif k in early:
+            errs.append(f"{prefix}{early[k]}")
     if errs:  # all or nothing: a half-applied list of labels is hard to retry
         raise ValidationError("No labels were stored: " + "; ".join(errs[:5]) + ".", errs, code="invalid_label")
     n = scorer().add_labels([lb for _, lb in out])

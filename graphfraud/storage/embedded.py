@@ -592,6 +592,17 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
             "ORDER BY seq", (transaction_id,))]
         return d
 
+    def transaction_times(self, transaction_ids: Sequence[str]) -> dict[str, int]:
+        """The time (epoch ms) of each of these transactions the store holds, by id (one indexed read per 500)."""
+        ids = list(dict.fromkeys(transaction_ids))
+        out: dict[str, int] = {}
+        con = self._con()
+        for k in range(0, len(ids), 500):
+            part = ids[k:k + 500]
+            out.update(con.execute(f"SELECT transaction_id, ts FROM tx WHERE transaction_id IN "
+                                   f"({','.join('?' * len(part))})", part).fetchall())
+        return out
+
     def transactions_of(self, column: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
         """Newest transactions where ``column`` (``user_id`` or an entity column) equals ``value``."""
         if column == "user_id":

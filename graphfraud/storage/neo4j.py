@@ -521,6 +521,15 @@ class Neo4jStore(Neo4jRegistryMixin):
         d["labels"] = self._read("list_subject_labels", subject="transaction", subject_id=transaction_id)
         return d
 
+    def transaction_times(self, transaction_ids: Sequence[str]) -> dict[str, int]:
+        """The time (epoch ms) of each of these transactions the store holds, by id (one read per 5,000)."""
+        ids = list(dict.fromkeys(transaction_ids))
+        out: dict[str, int] = {}
+        for k in range(0, len(ids), 5000):
+            out.update((r["transaction_id"], int(r["ts"])) for r in
+                       self._read("list_transaction_times", ids=ids[k:k + 5000]))
+        return out
+
     def transactions_of(self, column: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
         """Newest transactions where ``column`` (``user_id`` or an entity column) equals ``value``."""
         if column == "user_id":
