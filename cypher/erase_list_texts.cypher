@@ -1,7 +1,8 @@
 // Records whose text may name an erased value: the given transactions' decision records, and decisions,
-// rings, ring history, cases and audit rows whose text contains one of the needles.
+// rings, ring history, cases, audit rows and models (their meta: the account model's scores by user) whose
+// text contains one of the needles.
 // Parameters: $transaction_ids, $needles (list of strings).
-// Returns: node (element id), kind (decision, ring, ring_history, case, audit), props (map of the texts).
+// Returns: node (element id), kind (decision, ring, ring_history, case, audit, model), props (map of the texts).
 CALL () {
   MATCH (n:Decision)
   WHERE n.transaction_id IN $transaction_ids OR any(x IN $needles WHERE n.body CONTAINS x)
@@ -22,5 +23,9 @@ CALL () {
   MATCH (n:Audit)
   WHERE any(x IN $needles WHERE n.target CONTAINS x OR n.detail CONTAINS x)
   RETURN n, 'audit' AS kind, n {.target, .detail} AS props
+  UNION ALL
+  MATCH (n:Model)
+  WHERE any(x IN $needles WHERE n.meta CONTAINS x)
+  RETURN n, 'model' AS kind, n {.meta} AS props
 }
 RETURN elementId(n) AS node, kind, props

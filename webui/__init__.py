@@ -171,6 +171,25 @@ def _default_factory(overrides: dict[str, Any]) -> Callable[[Any], Any]:
     return build
 
 
+def _open_patiently(open_store: Callable[[Any], Any], location: Any, pause: float = 2.0) -> Any:
+    """The store; a database server (``bolt://``, ``neo4j://``) that cannot be reached is tried again every
+    ``pause`` seconds until it can, with a log line each half minute. gunicorn starts a worker in place of one
+    that died; one that failed to start would stop the whole server, for good, over a database restart."""
+    from graphfraud.errors import StorageError
+
+    waited = 0.0
+    while True:
+        try:
+            return open_store(location)
+        except StorageError as e:
+            if not str(location or "").lower().startswith(("bolt", "neo4j")):
+                raise
+            if waited % 30 < pause:
+                log.warning("the store is unreachable (%s); this worker tries again every %g s", e, pause)
+            time.sleep(pause)
+            waited += pause
+
+
 class AppState:
     """What one process keeps between requests: the store, the scorer, key cache, rate limiter, metrics."""
 
@@ -181,7 +200,7 @@ class AppState:
         from .metrics import Metrics
 
         cfg = app.config
-        self.store = open_store(cfg["STORE"])
+        self.store = _open_patiently(open_store, cfg["STORE"])
         self.store.checkpoint_in_background()  # the embedded store: log copies off the scoring requests
         self.keys = KeyCache(self.store, float(cfg["API_KEY_CACHE_SECONDS"]))
         self.limiter = RateLimiter(float(cfg["RATE_LIMIT"]) / cfg["WORKERS"])

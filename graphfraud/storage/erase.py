@@ -1,7 +1,8 @@
 """Erasing one user's personal data from the embedded store while keeping every aggregate count.
 
 The user id becomes a pseudonym (``erased:<hash>``) everywhere it appears: transactions, links, user labels,
-decision records, ring membership and ring bodies, cases and earlier audit rows. Identifiers that only this
+decision records, ring membership and ring bodies, cases, earlier audit rows and models' meta (the account
+model's out-of-fold scores are kept by user id). Identifiers that only this
 user used (card, device, IP) get pseudonyms too, and personal identifier types (email, phone, address and
 other extra types) are pseudonymised wherever they appear, with one pseudonym per value, so the graph keeps
 its shape: ``info()`` counts (transactions, labels, fraud, entities per type, links) do not change.
@@ -164,6 +165,11 @@ def erase_user(con: sqlite3.Connection, base: int, user_id: str, actor: str, now
             con.execute("UPDATE audit SET target=?, detail=? WHERE id=?",
                         (walk(target) if target else target,
                          json.dumps(walk(json.loads(detail or "{}")), sort_keys=True), aid))
+        # models' meta (the account model keeps its out-of-fold scores by user id)
+        for version, meta in con.execute("SELECT version, meta FROM model WHERE instr(meta, ?) > 0",
+                                         (needle,)).fetchall():
+            con.execute("UPDATE model SET meta=? WHERE version=?",
+                        (json.dumps(walk(json.loads(meta)), sort_keys=True), version))
     summary = {"pseudonym": pseudo, "transactions": n_tx, "user_labels": n_lab, "rings": len(rings),
                "identifiers_pseudonymised": len(renamed)}
     # the audit row names the pseudonym only; the event tells serving processes to rebuild their engine

@@ -261,7 +261,10 @@ def test_erase_finds_an_id_however_json_text_escapes_it(tmp_path, victim, backen
     load_file(tmp_path / "t.csv", store, progress=False)
     (ring,) = sync_rings(store, detect_rings(store))
     assert victim in ring.users
+    # the account model keeps each known account's out-of-fold score by user id
+    store.save_model("m1", {"kind": "accounts", "oof_scores": {victim: 0.5, "plain2": 0.25}}, b"{}")
     pseudo = erase_user(store, victim, "dpo")["pseudonym"]
+    assert store.load_model("m1")[0]["oof_scores"] == {pseudo: 0.5, "plain2": 0.25}
     got = store.get_ring(ring.ring_id)
     assert pseudo in got["users"] and pseudo in [m["id"] for m in got["members"]]
     assert victim not in json.dumps(got, ensure_ascii=False) and victim not in json.dumps(store.audit_log(),

@@ -502,3 +502,24 @@ def test_the_engine_refresher_stops_once_an_erase_drops_the_kept_engine(tmp_path
     finally:
         stop.set()
         st.close()
+
+
+def test_a_worker_waits_for_a_database_server_that_is_down_instead_of_failing_to_boot():
+    """gunicorn stops the whole server when a worker fails to start: a Neo4j restart while a worker was
+    replaced left no server. A server store is tried again until it answers; a file store's error is raised."""
+    from graphfraud.errors import StorageError
+    from webui import _open_patiently
+
+    calls = []
+
+    def flaky(location):
+        calls.append(location)
+        if len(calls) < 3:
+            raise StorageError("The store is unavailable.")
+        return "store"
+
+    assert _open_patiently(flaky, "bolt://127.0.0.1:7687", pause=0.01) == "store" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(StorageError):
+        _open_patiently(flaky, "/srv/gf.db", pause=0.01)
+    assert len(calls) == 1
