@@ -998,3 +998,9 @@ def store_ts(tid: str, store: Any) -> int:
     from graphfraud.schema import parse_ts
 
     return parse_ts(store.get_transaction(tid)["timestamp"])
+
+
+def test_info_counts_the_users_who_paid_on_both_stores(store: Any) -> None:
+    """An account that only received transfers is no user of ``info``'s count (Neo4j counted its node)."""
+    store.write_transactions(chunk([row(i, counterparty_id=f"payee{i}") for i in range(4)]))
+    assert store.info()["entities"]["user"] == 3  # u0, u1, u2 paid; payee0..payee3 only received
