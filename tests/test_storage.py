@@ -1004,3 +1004,18 @@ def test_info_counts_the_users_who_paid_on_both_stores(store: Any) -> None:
     """An account that only received transfers is no user of ``info``'s count (Neo4j counted its node)."""
     store.write_transactions(chunk([row(i, counterparty_id=f"payee{i}") for i in range(4)]))
     assert store.info()["entities"]["user"] == 3  # u0, u1, u2 paid; payee0..payee3 only received
+
+
+@pytest.mark.parametrize("address,words", [("bolt://127.0.0.1:notaport", "not a usable Neo4j URL"),
+                                           ("http://example.org/store", "neither a file path nor a Neo4j URL")])
+def test_a_store_address_that_is_no_store_is_a_clear_error(address: str, words: str) -> None:
+    from graphfraud.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        open_store(address)
+
+
+def test_a_neo4j_scheme_in_capitals_is_still_neo4j() -> None:
+    from graphfraud.storage import is_neo4j_url
+
+    assert is_neo4j_url("Bolt://h:7687") and is_neo4j_url("NEO4J+S://h") and not is_neo4j_url("/srv/bolt.db")

@@ -17,8 +17,10 @@ __all__ = ["open_store", "GraphStore", "WriteResult", "Event", "is_neo4j_url"]
 
 
 def is_neo4j_url(location: str) -> bool:
-    return str(location).startswith(("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://",
-                                     "bolt+ssc://"))
+    return str(location).lower().startswith(_NEO4J_SCHEMES)
+
+
+_NEO4J_SCHEMES = ("bolt://", "neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt+s://", "bolt+ssc://")
 
 
 def open_store(location: str | None = None, *, create: bool = True, **options: Any) -> GraphStore:
@@ -35,10 +37,21 @@ def open_store(location: str | None = None, *, create: bool = True, **options: A
     from .. import settings
 
     loc = str(location if location is not None else settings.get("store"))
+    scheme, sep, rest = loc.partition("://")
     if is_neo4j_url(loc):
         from .neo4j import Neo4jStore
 
-        return Neo4jStore(loc, **options)
+        try:
+            return Neo4jStore(scheme.lower() + sep + rest, **options)
+        except ValueError as e:  # the URL's own parse (a port that is not a number, ...)
+            from ..errors import ConfigError
+
+            raise ConfigError(f"The store address {loc} is not a usable Neo4j URL: {e}.") from None
+    if sep and scheme.isalpha():  # http://, file://: an address this product does not speak, not a file name
+        from ..errors import ConfigError
+
+        raise ConfigError(f"The store address {loc} is neither a file path nor a Neo4j URL "
+                          f"({', '.join(_NEO4J_SCHEMES[:2])}, ...).")
     if not create and not os.path.exists(loc):
         from ..errors import NotFound
 
