@@ -191,8 +191,9 @@ def neo4j_import(file: str, home: str, mapping: str | None, database: str, admin
 def label(file: str, source: str, rejects_path: str | None, store_path: str | None) -> None:
     """Apply labels that arrive later (chargebacks, reviews).
 
-    The file has columns transaction_id,is_fraud[,labelled_at] or user_id,user_label[,labelled_at]
-    (user_label: fraudster, victim or legitimate).
+    The file has columns transaction_id,is_fraud[,fraud_type][,labelled_at] or
+    user_id,user_label[,labelled_at] (user_label: fraudster, mule, victim or legitimate). A labelled_at before
+    the transaction's own time is refused, as load refuses it.
 
     \b
     Example:
