@@ -117,17 +117,18 @@ def winning(labels: Sequence[tuple[int, int, str]]) -> str | None:
     return max(labels)[2] if labels else None
 
 
-
-def dated_before_their_transactions(store: Any, labels: Sequence[Any]) -> dict[int, str]:
+def dated_before_their_transactions(store: Any, labels: Sequence[Any],
+                                    times: dict[str, int] | None = None) -> dict[int, str]:
     """Which of ``labels`` cannot be stored as dated, by place in the list, with why: a transaction label whose
     ``labelled_at`` is before the stored transaction's own time (known before it happened; the engine would
     reveal it before there is a transaction to mark). The rule ``load`` and ``POST /score`` apply to a label
     that comes with its transaction. Labels without a date of their own, user labels and transactions not in
-    the store pass. One store read for the whole list."""
+    the store pass. One store read for the whole list (none when the caller has the ``times`` already)."""
     dated = [k for k, lb in enumerate(labels) if lb.subject == "transaction" and lb.known_at is not None]
     if not dated:
         return {}
-    times = store.transaction_times([labels[k].subject_id for k in dated])
+    if times is None:
+        times = store.transaction_times([labels[k].subject_id for k in dated])
     from .schema import format_ts
 
     out = {}

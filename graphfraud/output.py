@@ -140,7 +140,6 @@ def csv_writer(fh: IO[str], raw: bool = False, **kwargs: Any) -> CsvWriter:
     return CsvWriter(fh, raw=raw, **kwargs)
 
 
-
 def one(template: str, **counts: float) -> str:
     """``template`` with the noun after each ``{name}`` whose count is 1 in the singular (placeholders stay
     for ``format``; identifiers filled in later are never touched).

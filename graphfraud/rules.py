@@ -16,8 +16,8 @@ A rules file (TOML) has a ``version`` and ``[[rule]]`` tables::
 ``+ - * /`` and parentheses; a missing (NaN) value makes a comparison false. It is parsed with Python's
 ``ast`` and only those node types are accepted, so a rules file cannot run code. Every name in ``when``
 must be a feature of the engine the rules run on: a file naming anything else is refused (with the closest
-feature name) by the scorer, the server and the backtest before they start (:meth:`RuleSet.check_names`). ``message`` may name
-features and the transaction's identifiers (``card_id``, ``device_id``, ``ip``, ``merchant_id``,
+feature name) by the scorer, the server and the backtest before they start (:meth:`RuleSet.check_names`).
+``message`` may name features and the transaction's identifiers (``card_id``, ``device_id``, ``ip``, ``merchant_id``,
 ``user_id``, extra types) in braces, with the same arithmetic.
 
 Effects combine as: a ``block`` rule blocks; else an ``allow`` rule (allow-list) allows; else a

@@ -176,13 +176,14 @@ def _open_patiently(open_store: Callable[[Any], Any], location: Any, pause: floa
     ``pause`` seconds until it can, with a log line each half minute. gunicorn starts a worker in place of one
     that died; one that failed to start would stop the whole server, for good, over a database restart."""
     from graphfraud.errors import StorageError
+    from graphfraud.storage import is_neo4j_url
 
     waited = 0.0
     while True:
         try:
             return open_store(location)
         except StorageError as e:
-            if not str(location or "").lower().startswith(("bolt", "neo4j")):
+            if not is_neo4j_url(str(location or "")):
                 raise
             if waited % 30 < pause:
                 log.warning("the store is unreachable (%s); this worker tries again every %g s", e, pause)

@@ -284,7 +284,7 @@ def labels() -> Response:
             errs.extend(prefix + m for m in (e.errors or [e.message]))
     store = state().store
     held = store.transaction_times([lb.subject_id for _, lb in out if lb.subject == "transaction"])
-    early = dated_before_their_transactions(store, [lb for _, lb in out])
+    early = dated_before_their_transactions(store, [lb for _, lb in out], held)
     for k, (i, lb) in enumerate(out):  # i: the item's place in the request
         # a label for a transaction the store does not hold could apply to nothing (a typo, the wrong
         # system); user labels may come first (a fraudster known before their first transaction)

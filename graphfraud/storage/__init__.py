@@ -16,11 +16,11 @@ from .roles import GraphStore
 __all__ = ["open_store", "GraphStore", "WriteResult", "Event", "is_neo4j_url"]
 
 
+_NEO4J_SCHEMES = ("bolt://", "neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt+s://", "bolt+ssc://")
+
+
 def is_neo4j_url(location: str) -> bool:
     return str(location).lower().startswith(_NEO4J_SCHEMES)
-
-
-_NEO4J_SCHEMES = ("bolt://", "neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt+s://", "bolt+ssc://")
 
 
 def open_store(location: str | None = None, *, create: bool = True, **options: Any) -> GraphStore:
