@@ -117,6 +117,10 @@ _WORDS = {
     "fraud_users_2hop": "user shares identifiers with {v} confirmed fraud users",
     "pagerank": "graph centrality {v}", "fraud_proximity": "graph proximity to confirmed fraud {v}",
     "fraud_proximity_max_identifier": "an identifier is close in the graph to confirmed fraud ({v})",
+    "comp_recent_tx": "the other accounts of the user's cluster made about {v} transactions in the last hours",
+    "comp_recent_users": "about {v} other accounts of the user's cluster became active in the last hours",
+    "merchant_tx_6h": "merchant {merchant} took {v} payments in the last 6 hours",
+    "merchant_burst_6h": "merchant {merchant} took {v} times its usual payments in the last 6 hours",
 }
 
 

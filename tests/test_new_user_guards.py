@@ -14,15 +14,17 @@ from click.testing import CliRunner
 from graphfraud.cli import main
 
 
-def _paysim_like(path, n=600, seed=3, fraud_every=40):
-    """Rows shaped like the public PaySim file: hour steps, no transaction id, 0/1 labels in ``isFraud``."""
+def _paysim_like(path, n=600, seed=3, fraud_every=40, fraud_large=False):
+    """Rows shaped like the public PaySim file: hour steps, no transaction id, 0/1 labels in ``isFraud``
+    (``fraud_large``: the fraud rows' amounts are larger than any other, so a model can learn them)."""
     rng = np.random.default_rng(seed)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["step", "type", "amount", "nameOrig", "nameDest", "isFraud"])
         for i in range(n):
             fraud = i % fraud_every == 7
-            w.writerow([1 + i // 4, "TRANSFER" if fraud else "PAYMENT", f"{rng.uniform(10, 900):.2f}",
+            amount = rng.uniform(10, 900) + (5000 if fraud and fraud_large else 0)
+            w.writerow([1 + i // 4, "TRANSFER" if fraud else "PAYMENT", f"{amount:.2f}",
                         f"C{rng.integers(0, n // 3)}", f"M{rng.integers(0, 40)}", 1 if fraud else 0])
     return path
 
@@ -80,7 +82,7 @@ def test_a_model_no_better_than_chance_is_kept_but_not_promoted(tmp_path, monkey
     assert training._no_better_than_chance({}) is None  # no holdout measured: nothing to judge by
     assert "no better than chance" in training._no_better_than_chance({"holdout_roc_auc": 0.5})
     store = tmp_path / "s.db"
-    _run("load", _paysim_like(tmp_path / "p.csv", n=3000, fraud_every=9), "--mapping",
+    _run("load", _paysim_like(tmp_path / "p.csv", n=3000, fraud_every=9, fraud_large=True), "--mapping",
          _mapping(tmp_path / "m.toml", {"1": 1, "0": 0}), "--store", store)
     promoted = _run("train", "--store", store)
     assert "(promoted)" in promoted.stdout, promoted.output

@@ -17,11 +17,30 @@ if TYPE_CHECKING:
     from .engine import GraphEngine
 
 
+#: How fast recent activity fades (:func:`decay`): e-folding time, in ms. A strike together by linked accounts
+#: takes hours, so what happened six hours ago counts about a third as much as what happens now.
+ACTIVITY_TAU_MS = 6 * 3_600_000
+
+
+def decay(dt: float) -> float:
+    """The weight now of activity ``dt`` ms ago (1 for now or a time not yet past: nothing is made up).
+
+    >>> decay(0), round(decay(ACTIVITY_TAU_MS), 3), decay(-5)
+    (1.0, 0.368, 1.0)
+    """
+    return math.exp(-dt / ACTIVITY_TAU_MS) if dt > 0 else 1.0
+
+
 class Comp:
-    """Totals of one connected component, kept at its union-find root."""
+    """Totals of one connected component, kept at its union-find root.
+
+    ``recent_tx`` and ``recent_users`` are the members' recent activity as of ``last`` (each transaction
+    fading by :func:`decay`; a transaction counts toward ``recent_users`` by how long its user had been idle
+    before it, so a user's run of purchases counts about once): :attr:`GraphEngine.u_recent_tx` and ``u_recent_users`` per user.
+    """
 
     __slots__ = ("users", "idents", "fraud_users", "fraud_tx", "tx", "amount", "first_min", "first_max",
-                 "last", "oldest")
+                 "last", "oldest", "recent_tx", "recent_users")
 
     def __init__(self) -> None:
         self.users = 0
@@ -34,6 +53,8 @@ class Comp:
         self.first_max = -math.inf
         self.last = -math.inf
         self.oldest: tuple[float, str] = (math.inf, "")
+        self.recent_tx = 0.0
+        self.recent_users = 0.0
 
     def absorb(self, o: "Comp") -> None:
         self.users += o.users
@@ -44,8 +65,38 @@ class Comp:
         self.amount += o.amount
         self.first_min = min(self.first_min, o.first_min)
         self.first_max = max(self.first_max, o.first_max)
+        if o.last > self.last:  # both brought to the later of the two times
+            if self.recent_tx:
+                w = decay(o.last - self.last)
+                self.recent_tx *= w
+                self.recent_users *= w
+            self.recent_tx += o.recent_tx
+            self.recent_users += o.recent_users
+        elif o.recent_tx:
+            w = decay(self.last - o.last)
+            self.recent_tx += o.recent_tx * w
+            self.recent_users += o.recent_users * w
         self.last = max(self.last, o.last)
         self.oldest = min(self.oldest, o.oldest)
+
+    def add_recent(self, ts: float, users: float) -> None:
+        """One transaction at ``ts`` (``users``: how much it counts toward recent users)."""
+        if ts >= self.last:
+            w = decay(ts - self.last)
+            self.recent_tx = self.recent_tx * w + 1.0
+            self.recent_users = self.recent_users * w + users
+            self.last = ts
+        else:  # an earlier time (live traffic): it has faded by now
+            w = decay(self.last - ts)
+            self.recent_tx += w
+            self.recent_users += users * w
+
+    def recent_at(self, ts: float) -> tuple[float, float]:
+        """``(recent_tx, recent_users)`` as of ``ts``."""
+        if not self.recent_tx:
+            return 0.0, 0.0
+        w = decay(ts - self.last)
+        return self.recent_tx * w, self.recent_users * w
 
 
 def edges(engine: "GraphEngine") -> tuple[Any, Any]:
@@ -153,6 +204,10 @@ def _set_components(engine: "GraphEngine", nodes: Any, labels: Any, k: int) -> N
     np.maximum.at(fmax, lab_u, first)
     lmax = np.full(k, -np.inf)
     np.maximum.at(lmax, lab_u, last)
+    # each member's recent activity (as of its last transaction) brought to the component's last time
+    fade = np.exp(-np.maximum(lmax[lab_u] - last, 0.0) / ACTIVITY_TAU_MS)
+    rtx = np.bincount(lab_u, weights=_gather(engine.u_recent_tx, uidx) * fade, minlength=k)
+    rus = np.bincount(lab_u, weights=_gather(engine.u_recent_users, uidx) * fade, minlength=k)
     # the earliest member of each component with users (first seen, then lowest user index)
     order = np.lexsort((uidx, first, lab_u))
     labs_sorted = lab_u[order]
@@ -162,11 +217,13 @@ def _set_components(engine: "GraphEngine", nodes: Any, labels: Any, k: int) -> N
     comps = engine.comp
     names = engine.u_name
     rows = zip(rep_of.tolist(), users.tolist(), idents.tolist(), fraud_users.tolist(), fraud_tx.tolist(),
-               ntx.tolist(), amount.tolist(), fmin.tolist(), fmax.tolist(), lmax.tolist(), oldest_user.tolist())
-    for r, nu, ni, fu, ft, nt, am, f0, f1, la, ou in rows:
+               ntx.tolist(), amount.tolist(), fmin.tolist(), fmax.tolist(), lmax.tolist(), oldest_user.tolist(),
+               rtx.tolist(), rus.tolist())
+    for r, nu, ni, fu, ft, nt, am, f0, f1, la, ou, rt, ru in rows:
         c = Comp()
         c.users, c.idents, c.fraud_users, c.fraud_tx, c.tx = nu, ni, int(fu), int(ft), int(nt)
         c.amount, c.first_min, c.first_max, c.last = am, f0, f1, la
+        c.recent_tx, c.recent_users = rt, ru
         if ou >= 0:
             c.oldest = (f0, names[ou])
         comps[r] = c

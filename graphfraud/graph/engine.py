@@ -110,6 +110,8 @@ class GraphEngine:
         self.u_name: list[str] = []
         self.u_first = array("q")
         self.u_last = array("q")
+        self.u_recent_tx = array("d")  # the user's recent activity as of u_last (graph.components.decay)
+        self.u_recent_users = array("d")
         self.u_node = array("i")
         self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted (activity.holds)
         self.u_links: list[array[int]] = []  # linking identifiers of the user (entity indices)
@@ -243,6 +245,8 @@ class GraphEngine:
         self.u_name.append(name)
         self.u_first.append(ts)
         self.u_last.append(ts)
+        self.u_recent_tx.append(0.0)
+        self.u_recent_users.append(0.0)
         self.u_ents.append(array("i"))
         self.u_links.append(array("i"))
         for col in self.u_ntype.values():
@@ -374,7 +378,8 @@ class GraphEngine:
         self.advance(ts, snapshots, reveal)
         now = int(self.clock)
         u = self._user(tx.user_id, ts)
-        if ts > self.u_last[u]:
+        last = self.u_last[u]
+        if ts > last:
             self.u_last[u] = ts
         unode = self.u_node[u]
         ents = self.u_ents[u]
@@ -460,6 +465,16 @@ class GraphEngine:
             self.u_home[u] = _tally(self.u_country, self.u_home[u], self.u_home_n, u, tx.country)
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
+        # recent activity: a transaction counts toward recent users by how long its user had been idle
+        w = components.decay(ts - last)
+        active = 1.0 if self.u_ntx[u] == 1 else 1.0 - w
+        if ts >= last:
+            self.u_recent_tx[u] = self.u_recent_tx[u] * w + 1.0
+            self.u_recent_users[u] = self.u_recent_users[u] * w + active
+        else:
+            w = components.decay(last - ts)
+            self.u_recent_tx[u] += w
+            self.u_recent_users[u] += active * w
         if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
             self._update_user(u)
         root = self.find(unode)
@@ -467,8 +482,7 @@ class GraphEngine:
         assert c is not None
         c.tx += 1
         c.amount += amt
-        if ts > c.last:
-            c.last = ts
+        c.add_recent(ts, active)
         self.txs.add(tx.transaction_id, u, ts, touched, v)
         self.n_tx += 1
         if seq is not None and seq > self.seq:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schema import Transaction
 from .activity import LONG_RUN, holds
+from .components import decay
 
 if TYPE_CHECKING:
     from .engine import GraphEngine
@@ -45,10 +46,16 @@ USER_FEATURES = (
     "user_n_card", "user_n_device", "user_n_ip", "user_n_merchant", "n_new_identifiers",
     "country_differs_user", "country_differs_card", "hour_of_day", "day_of_week",
 )
+#: ``comp_recent_tx`` / ``comp_recent_users``: what the *other* accounts of the transaction's clusters did in the
+#: last hours (transactions, and accounts turning active after being idle, each fading with
+#: :func:`graphfraud.graph.components.decay`): linked accounts striking together. ``merchant_tx_6h`` and
+#: ``merchant_burst_6h``: the merchant's payments in the last 6 hours, and those against its usual 6 hours
+#: over the last week (smoothed: ``(n_6h + 1) / (n_7d * 6 / 168 + 1)``): many accounts striking one merchant.
 GRAPH_FEATURES = (
     "user_known_fraud", "user_victim", "comp_users", "comp_identifiers", "comp_fraud_users", "comp_fraud_tx",
     "comp_tx", "comp_age_days", "comp_first_span_days", "fraud_users_2hop", "n_hub_identifiers",
-    "pagerank", "fraud_proximity", "fraud_proximity_max_identifier",
+    "pagerank", "fraud_proximity", "fraud_proximity_max_identifier", "comp_recent_tx", "comp_recent_users",
+    "merchant_tx_6h", "merchant_burst_6h",
 )
 #: The card's own spending (whoever used it) against its long-run baseline, and common points of purchase:
 #: ``merchant_cpp_30d`` counts cards confirmed compromised in the last 30 days that paid at this merchant in
@@ -77,6 +84,7 @@ FLOW_FEATURES = (
 )
 # the windows, longest first: each bisect starts where the longer window's ended
 _W30, _W7, _W1D, _W1H = (span for _, span in reversed(WINDOWS))
+_BURST = 6 * HOUR  # a merchant's last hours (merchant_burst_6h: against its usual 6 hours in the last week)
 _N_USER, _N_GRAPH = len(USER_FEATURES), len(GRAPH_FEATURES)
 _CARD = _N_USER + _N_GRAPH
 _FLOW = _CARD + len(CARD_FEATURES)
@@ -301,6 +309,15 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
                 prox_max = p
     if prox_max == -math.inf:
         prox_max = NAN
+    # ---- the merchant's last hours against its week
+    if merchant_e is not None:
+        times = e_times[merchant_e]
+        t_hi = len(times)
+        i7 = bisect_left(times, lo7)
+        m6 = t_hi - bisect_left(times, ts - _BURST, i7)
+        m_burst = (m6 + 1.0) / ((t_hi - i7) * (_BURST / _W7) + 1.0)
+    else:
+        m6, m_burst = 0, NAN
     # ---- the card's spending and common points of purchase
     m_cpp = engine.m_cpp
     cpp_here = 0.0
@@ -458,10 +475,15 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     cu = ci = cfu = cft = ctx = 0
     first_min, first_max = math.inf, -math.inf
     comp = engine.comp
+    rtx = rus = 0.0
     for r in roots:
         c = comp[r]
         if c is None:
             continue
+        if c.recent_tx:
+            w = decay(ts - c.last)
+            rtx += c.recent_tx * w
+            rus += c.recent_users * w
         cu += c.users
         ci += c.idents
         cfu += c.fraud_users
@@ -474,6 +496,14 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
     if u is None:
         cu += 1
         first_min, first_max = min(first_min, ts), max(first_max, ts)
+    elif rtx:  # the others': the user's own recent activity is in its windows
+        w = decay(ts - engine.u_last[u])
+        rtx -= engine.u_recent_tx[u] * w
+        rus -= engine.u_recent_users[u] * w
+        if rtx < 1e-9:  # the user alone (what is left is rounding)
+            rtx = rus = 0.0
+        elif rus < 0.0:
+            rus = 0.0
     if first_min != math.inf:
         comp_age = (ts - first_min) / DAY
         comp_span = (first_max - first_min) / DAY
@@ -491,7 +521,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         n_card, n_device, n_ip, n_merchant, float(n_new),
         differs_user, differs_card, (ts // HOUR) % 24, (ts // _W1D + 3) % 7,
         known_fraud, victim, float(cu), float(ci), float(cfu), float(cft), float(ctx), comp_age, comp_span,
-        n_near, float(n_hub), pr, px, prox_max,
+        n_near, float(n_hub), pr, px, prox_max, rtx, rus, float(m6), m_burst,
     )
     if lay.attrs:
         given, at = tx.attrs, lay.attr_at
