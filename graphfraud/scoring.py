@@ -121,6 +121,9 @@ _WORDS = {
     "comp_recent_users": "about {v} other accounts of the user's cluster became active in the last hours",
     "merchant_tx_6h": "merchant {merchant} took {v} payments in the last 6 hours",
     "merchant_burst_6h": "merchant {merchant} took {v} times its usual payments in the last 6 hours",
+    "opened_on_device_users": "{v} other accounts were first used on the device this account was first used on",
+    "opened_on_device_recent_users": "about {v} other accounts first used on the same device as this one became "
+                                     "active in the last hours",
 }
 
 

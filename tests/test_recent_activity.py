@@ -1,5 +1,6 @@
 """``comp_recent_tx`` and ``comp_recent_users``: the recent activity of the other accounts in a transaction's
-cluster, each transaction fading by ``graph.components.decay``. Checked by hand on small clusters, and on a
+cluster, each transaction fading by ``graph.components.decay``; the accounts opened on one device
+(``opened_on_device_*``), which hold past the hub limit; a merchant's last 6 hours against its week. Checked by hand on small clusters, and on a
 generated world against a brute-force sum over every member's transactions (what the engine keeps as running
 totals at union-find roots, merged on union and recomputed when hubs split components)."""
 from __future__ import annotations
@@ -141,3 +142,30 @@ def test_a_merchants_last_six_hours_against_its_week() -> None:
     # no merchant: nothing to compare
     g = compute_features(e, Transaction("x3", late.ts, "someone", 1.0))
     assert g["merchant_tx_6h"] == 0.0 and math.isnan(g["merchant_burst_6h"])
+
+
+def test_accounts_opened_on_one_device_count_each_other_even_past_the_hub_limit() -> None:
+    e = GraphEngine()
+    for k in range(25):  # 25 accounts first used on one device: more than the device hub limit (20)
+        e.apply(_tx(k, f"acct{k}", k * 0.01, device="farm"))
+        e.apply(_tx(100 + k, f"acct{k}", 1.0 + k * 0.01, device=f"own{k}"))
+    e.apply(_tx(500, "other", 0.0, device="own-other"))
+    e.apply(_tx(501, "other", 48.0, device="farm"))  # first used elsewhere: not one of them
+    # three weeks later, ten of them wake up within the hour, each on its own device
+    for k in range(10):
+        e.apply(_tx(200 + k, f"acct{k}", 21 * 24 + k * 0.1, device=f"own{k}"))
+    tx = _tx(300, "acct20", 21 * 24 + 1.0, device="own20")
+    e.advance(tx.ts)
+    f = compute_features(e, tx)
+    assert f["opened_on_device_users"] == 24.0
+    want = sum(decay((1.0 - k * 0.1) * HOUR) * (1 - decay((21 * 24 + k * 0.1 - 1.0 - k * 0.01) * HOUR))
+               for k in range(10))
+    assert f["opened_on_device_recent_users"] == pytest.approx(want)
+    assert 9.0 < want < 10.0
+    # the cluster view cannot see them: the device is a hub
+    assert f["comp_recent_users"] == 0.0
+    # an account with no device so far, about to be first used on the farm, sees all 25
+    g = compute_features(e, _tx(301, "newcomer", 21 * 24 + 1.0, device="farm"))
+    assert g["opened_on_device_users"] == 25.0
+    assert g["opened_on_device_recent_users"] == pytest.approx(want)
+    assert compute_features(e, _tx(302, "nodevice", 21 * 24 + 1.0))["opened_on_device_users"] == 0.0

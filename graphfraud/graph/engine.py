@@ -14,6 +14,7 @@ State, all keyed by small integers:
   times labels and confirmed fraud of their transactions became known; cards also keep their spending
   and the merchants they paid at, merchants the compromised cards that paid there before their fraud
   (common point of purchase);
+* the accounts first used on each device (``opened_on``), with their recent activity;
 * a union-find over users and *linking* identifiers; an identifier shared by more users than its type's
   hub limit stops linking (it is a hub); component totals are kept at the roots and merged on union;
 * known fraud as it becomes known: a label is revealed at its ``known_at`` time (replays) or at once
@@ -112,6 +113,9 @@ class GraphEngine:
         self.u_last = array("q")
         self.u_recent_tx = array("d")  # the user's recent activity as of u_last (graph.components.decay)
         self.u_recent_users = array("d")
+        self.u_first_device = array("i")  # the device of the user's first transaction with one, or -1
+        #: device -> the accounts first used on it: how many (``users``) and their recent activity
+        self.opened_on: dict[int, Comp] = {}
         self.u_node = array("i")
         self.u_ents: list[array[int]] = []  # the identifiers the user used (entity indices), sorted (activity.holds)
         self.u_links: list[array[int]] = []  # linking identifiers of the user (entity indices)
@@ -247,6 +251,7 @@ class GraphEngine:
         self.u_last.append(ts)
         self.u_recent_tx.append(0.0)
         self.u_recent_users.append(0.0)
+        self.u_first_device.append(-1)
         self.u_ents.append(array("i"))
         self.u_links.append(array("i"))
         for col in self.u_ntype.values():
@@ -399,6 +404,12 @@ class GraphEngine:
                 push_time(self.e_times[e], ts, now)
                 if typ == "merchant":
                     merchant_e = e
+                elif typ == "device" and self.u_first_device[u] < 0:
+                    self.u_first_device[u] = e
+                    opened = self.opened_on.get(e)
+                    if opened is None:
+                        opened = self.opened_on[e] = Comp()
+                    opened.users += 1
             if declined:
                 self._decline(self.e_decl, e, ts, now)
             k = bisect_left(ents, e)
@@ -483,6 +494,9 @@ class GraphEngine:
         c.tx += 1
         c.amount += amt
         c.add_recent(ts, active)
+        d = self.u_first_device[u]
+        if d >= 0:
+            self.opened_on[d].add_recent(ts, active)
         self.txs.add(tx.transaction_id, u, ts, touched, v)
         self.n_tx += 1
         if seq is not None and seq > self.seq:

@@ -51,11 +51,15 @@ USER_FEATURES = (
 #: :func:`graphfraud.graph.components.decay`): linked accounts striking together. ``merchant_tx_6h`` and
 #: ``merchant_burst_6h``: the merchant's payments in the last 6 hours, and those against its usual 6 hours
 #: over the last week (smoothed: ``(n_6h + 1) / (n_7d * 6 / 168 + 1)``): many accounts striking one merchant.
+#: ``opened_on_device_users`` / ``opened_on_device_recent_users``: the other accounts first used on the device
+#: this account was first used on, and how many of them turned active in the last hours. They hold past the
+#: hub limit, where such a device no longer links the accounts: a batch of accounts opened on one device and
+#: waking up together.
 GRAPH_FEATURES = (
     "user_known_fraud", "user_victim", "comp_users", "comp_identifiers", "comp_fraud_users", "comp_fraud_tx",
     "comp_tx", "comp_age_days", "comp_first_span_days", "fraud_users_2hop", "n_hub_identifiers",
     "pagerank", "fraud_proximity", "fraud_proximity_max_identifier", "comp_recent_tx", "comp_recent_users",
-    "merchant_tx_6h", "merchant_burst_6h",
+    "merchant_tx_6h", "merchant_burst_6h", "opened_on_device_users", "opened_on_device_recent_users",
 )
 #: The card's own spending (whoever used it) against its long-run baseline, and common points of purchase:
 #: ``merchant_cpp_30d`` counts cards confirmed compromised in the last 30 days that paid at this merchant in
@@ -521,7 +525,7 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         n_card, n_device, n_ip, n_merchant, float(n_new),
         differs_user, differs_card, (ts // HOUR) % 24, (ts // _W1D + 3) % 7,
         known_fraud, victim, float(cu), float(ci), float(cfu), float(cft), float(ctx), comp_age, comp_span,
-        n_near, float(n_hub), pr, px, prox_max, rtx, rus, float(m6), m_burst,
+        n_near, float(n_hub), pr, px, prox_max, rtx, rus, float(m6), m_burst, *_opened_on(engine, tx, u, ts),
     )
     if lay.attrs:
         given, at = tx.attrs, lay.attr_at
@@ -543,6 +547,27 @@ def _number(text: str | None) -> float:
     except ValueError:
         return NAN
     return v if math.isfinite(v) else NAN
+
+
+def _opened_on(engine: "GraphEngine", tx: Transaction, u: int | None, ts: int) -> tuple[float, float]:
+    """The other accounts first used on the device this user was first used on (or, for a user with none
+    yet, on this transaction's device): how many, and how many of them became active in the last hours."""
+    d = engine.u_first_device[u] if u is not None else -1
+    own = d >= 0
+    if not own:
+        if tx.device_id is None:
+            return 0.0, 0.0
+        names = engine.ent_ix.get("device")
+        d = names.get(tx.device_id, -1) if names is not None else -1
+        if d < 0:
+            return 0.0, 0.0
+    c = engine.opened_on.get(d)
+    if c is None:
+        return 0.0, 0.0
+    recent = c.recent_at(ts)[1]
+    if own:
+        recent -= engine.u_recent_users[u] * decay(ts - engine.u_last[u])  # type: ignore[index]
+    return float(c.users - 1 if own else c.users), recent if recent > 1e-9 else 0.0  # what is left is rounding
 
 
 def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: list[Any]) -> None:
