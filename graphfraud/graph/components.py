@@ -31,6 +31,21 @@ def decay(dt: float) -> float:
     return math.exp(-dt / ACTIVITY_TAU_MS) if dt > 0 else 1.0
 
 
+def fold(tx: float, users: float, last: float, add_tx: float, add_users: float, t: float) -> tuple[float, float]:
+    """Recent totals ``(tx, users)`` kept as of ``last``, plus ``(add_tx, add_users)`` as of ``t``: the sum as
+    of the later of the two times (what is earlier has faded by then). The one way every running total of
+    recent activity grows: a user's, a component's, a device's accounts'.
+
+    >>> fold(1.0, 1.0, 0, 1.0, 0.5, ACTIVITY_TAU_MS) == (decay(ACTIVITY_TAU_MS) + 1.0, decay(ACTIVITY_TAU_MS) + 0.5)
+    True
+    """
+    if t >= last:
+        w = decay(t - last)
+        return tx * w + add_tx, users * w + add_users
+    w = decay(last - t)
+    return tx + add_tx * w, users + add_users * w
+
+
 class Comp:
     """Totals of one connected component, kept at its union-find root.
 
@@ -65,31 +80,16 @@ class Comp:
         self.amount += o.amount
         self.first_min = min(self.first_min, o.first_min)
         self.first_max = max(self.first_max, o.first_max)
-        if o.last > self.last:  # both brought to the later of the two times
-            if self.recent_tx:
-                w = decay(o.last - self.last)
-                self.recent_tx *= w
-                self.recent_users *= w
-            self.recent_tx += o.recent_tx
-            self.recent_users += o.recent_users
-        elif o.recent_tx:
-            w = decay(self.last - o.last)
-            self.recent_tx += o.recent_tx * w
-            self.recent_users += o.recent_users * w
+        self.recent_tx, self.recent_users = fold(self.recent_tx, self.recent_users, self.last, o.recent_tx,
+                                                 o.recent_users, o.last)
         self.last = max(self.last, o.last)
         self.oldest = min(self.oldest, o.oldest)
 
     def add_recent(self, ts: float, users: float) -> None:
         """One transaction at ``ts`` (``users``: how much it counts toward recent users)."""
-        if ts >= self.last:
-            w = decay(ts - self.last)
-            self.recent_tx = self.recent_tx * w + 1.0
-            self.recent_users = self.recent_users * w + users
+        self.recent_tx, self.recent_users = fold(self.recent_tx, self.recent_users, self.last, 1.0, users, ts)
+        if ts > self.last:
             self.last = ts
-        else:  # an earlier time (live traffic): it has faded by now
-            w = decay(self.last - ts)
-            self.recent_tx += w
-            self.recent_users += users * w
 
     def recent_at(self, ts: float) -> tuple[float, float]:
         """``(recent_tx, recent_users)`` as of ``ts``."""

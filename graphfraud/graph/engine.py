@@ -477,15 +477,9 @@ class GraphEngine:
         self.u_ntx[u] += 1
         self.u_amount[u] += amt
         # recent activity: a transaction counts toward recent users by how long its user had been idle
-        w = components.decay(ts - last)
-        active = 1.0 if self.u_ntx[u] == 1 else 1.0 - w
-        if ts >= last:
-            self.u_recent_tx[u] = self.u_recent_tx[u] * w + 1.0
-            self.u_recent_users[u] = self.u_recent_users[u] * w + active
-        else:
-            w = components.decay(last - ts)
-            self.u_recent_tx[u] += w
-            self.u_recent_users[u] += active * w
+        active = 1.0 if self.u_ntx[u] == 1 else 1.0 - components.decay(ts - last)
+        self.u_recent_tx[u], self.u_recent_users[u] = components.fold(self.u_recent_tx[u], self.u_recent_users[u],
+                                                                      last, 1.0, active, ts)
         if self.u_fraud_tx[u]:  # a user's share of fraud changes with each transaction
             self._update_user(u)
         root = self.find(unode)

@@ -485,9 +485,9 @@ def feature_row(engine: "GraphEngine", tx: Transaction) -> list[Any]:
         if c is None:
             continue
         if c.recent_tx:
-            w = decay(ts - c.last)
-            rtx += c.recent_tx * w
-            rus += c.recent_users * w
+            r_tx, r_users = c.recent_at(ts)
+            rtx += r_tx
+            rus += r_users
         cu += c.users
         ci += c.idents
         cfu += c.fraud_users
