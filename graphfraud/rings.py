@@ -63,6 +63,7 @@ BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this 
 CARD_TEST_RATIO = 0.1  # a card first used for a tenth of the usual amount (or less) was being tested
 LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
+TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
 _SOURCE_RANK = {s: i for i, s in enumerate(LABEL_SOURCES)}
 @dataclass
 class Ring:
@@ -485,8 +486,11 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     a card, device or address they share in the cluster (the other one when two share it, else their
     median) is more likely those accounts' victim (a stolen card, a compromised device) or a bystander (a
     cafe's regular arriving the same week) than their accomplice, and that link would drag the customer's
-    family into the ring. Such links are dropped and the cluster split into what stays connected.
-    Lifetimes are each user's first to last transaction in the store.
+    family into the ring. Such links are dropped and the cluster split into what stays connected, unless
+    the customer took the identifier up late in their history, within ``TOOK_UP_DAYS`` of the other account,
+    and went quiet within as many days of it: an aged account's bust-out, not a victim (whose card was
+    theirs before, and who goes on using their account after). Lifetimes are each user's first to last
+    transaction in the store.
     """
     if not len(linking) or not len(tx):
         return groups
@@ -496,9 +500,12 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     gid = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=uids[np.concatenate(groups)])
     g_of = linking["user_id"].map(gid).to_numpy(dtype=float)
     inside = ~np.isnan(g_of)
+    first = (pd.to_numeric(linking["first_seen"], errors="coerce").to_numpy(dtype=float)[inside]
+             if "first_seen" in linking.columns else np.full(int(inside.sum()), np.nan))
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
-                      "e": linking["ent"].to_numpy()[inside],
-                      "money": linking["type"].to_numpy()[inside] == "transfer"}).drop_duplicates()
+                      "e": linking["ent"].to_numpy()[inside], "first": first,
+                      "money": linking["type"].to_numpy()[inside] == "transfer"})
+    e = e.groupby(["u", "g", "e", "money"], sort=False, as_index=False)["first"].min()
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
     grp = e["life"].groupby(key)
@@ -508,6 +515,18 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     # (money between suspects is no shared card: the rule is for identifiers)
     odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
     odd &= ~e["money"].to_numpy(dtype=bool)
+    # unless the customer changed with the other account: took the identifier up late in their history, in
+    # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
+    # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
+    # account used them, and the customer went on after it.
+    fg = e["first"].groupby(key)
+    held = TOOK_UP_DAYS * DAY_MS
+    f = e["first"].to_numpy(dtype=float)
+    took_up = f - e["u"].map(span["min"]).to_numpy(dtype=float)
+    went_on = e["u"].map(span["max"]).to_numpy(dtype=float) - f
+    with np.errstate(invalid="ignore"):
+        together = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float) < held
+        odd &= ~(together & (took_up >= held) & (went_on < held))
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups
@@ -625,10 +644,11 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     # quiet once used; customers keep buying
     pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
+    pu["seen"] = (int(tx["ts"].max()) - pu["first"]) / DAY_MS  # how long the data could watch the account
     pu["ntx"] = pu["n"].where(pu["n"] > 0)
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
                              age=("age", "median"), idle=("idle", "median"), ntx=("ntx", "median"), kf=("kf", "sum"),
-                             start_off=("start_off", "median"))
+                             start_off=("start_off", "median"), seen=("seen", "median"))
     # ---- per cluster transactions
     ctx = ctx.sort_values(["c", "ts"], kind="stable").reset_index(drop=True)
     cl = ctx["c"].to_numpy()
@@ -689,7 +709,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     tc_n, tc_amt, tc_lr, tc_nf = col(tc, "n"), col(tc, "amt", 0.0), col(tc, "lr", 0.0), col(tc, "nf")
     pc_first, pc_last, pc_fmax = col(pc, "first"), col(pc, "last"), col(pc, "fmax")
     pc_age, pc_kf, pc_off = col(pc, "age", 365.0), col(pc, "kf"), col(pc, "start_off", 0.0)
-    pc_idle, pc_ntx = col(pc, "idle", 0.0), col(pc, "ntx", 0.0)
+    pc_idle, pc_ntx, pc_seen = col(pc, "idle", 0.0), col(pc, "ntx", 0.0), col(pc, "seen", 365.0)
     t3_k, t3_share = col(top3, "k", np.nan), col(top3, "share", 0.0)
     tog_tx_l, tog_u_l = col(tog_tx), col(tog_users)
     tog_m_id, tog_m_k = col(tog_m, "m", ""), col(tog_m, "k", 0)
@@ -742,7 +762,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
             together_tx_share=float(tog_tx_l[c]) / max(1, n_tx), together_user_share=float(tog_u_l[c]) / n,
             together_merchant_id=str(tog_m_id[c]), together_merchant_users=int(tog_m_k[c]),
             top_merchant_users=int(t1_nu[c]) if has_t3 else 0,
-            censored_start=bool(pc_off[c] < 2.0),
+            censored_start=bool(pc_off[c] < 2.0), median_seen_days=float(pc_seen[c]),
             top_identifier_type=sh_type[sa] if has_top else "",
             top_identifier_id=sh_eid[sa] if has_top else "",
             top_identifier_fraud_users=sh_kf[sa] if has_top else 0,

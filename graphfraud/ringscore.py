@@ -68,6 +68,7 @@ class ClusterStats:
     together_merchant_id: str = ""  # the merchant where most members bought on the same day as another
     together_merchant_users: int = 0
     censored_start: bool = False  # most users were already active when the data begins (ages unknown)
+    median_seen_days: float = 365.0  # per user: days from their first transaction to the end of the data; median
     top_identifier_type: str = ""
     top_identifier_id: str = ""
     top_identifier_fraud_users: int = 0
@@ -124,6 +125,10 @@ WEIGHTS: dict[str, float] = {
 #: Evidence (sum of the terms below) at which a cluster scores 0.5.
 EVIDENCE_MIDPOINT = 6.0
 #: A device or card shared by more accounts than a large family has is not a family's.
+#: A short life and one burst are evidence in full when the data watched the accounts (first transaction to
+#: the end of the data, median) this many days; in proportion below it, down to ``SEEN_FLOOR`` of it.
+SEEN_DAYS = 14.0
+SEEN_FLOOR = 0.4
 FAMILY_SIZE = 6
 
 
@@ -153,9 +158,12 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
     has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1,
     a member passing on within a day what known fraud accounts sent 2.5; shared cards tested with a tiny
-    purchase before the spending 2.5 (at half of the shared cards tested). Households, offices and campuses share devices, cards, addresses and merchants too, so
-    sharing and merchant concentration alone weigh little; what they lack is confirmed fraud, new
-    throwaway accounts, coordination in time and money. The weights were chosen on the matrix of
+    purchase before the spending 2.5 (at half of the shared cards tested). New accounts and the burst count
+    in full only for accounts the data watched ``SEEN_DAYS`` or more (down to ``SEEN_FLOOR`` of their weight
+    for accounts that opened in the last days: every account that opened last week looks new and bursty).
+    Households, offices and campuses share devices, cards, addresses and merchants too, so sharing and
+    merchant concentration alone weigh little; what they lack is confirmed fraud, new throwaway accounts,
+    coordination in time and money. The weights were chosen on the matrix of
     ``bench/generalise.py`` (every typology, several seeds), never on one world.
 
     Examples
@@ -203,8 +211,11 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
 
     # newness: ages are only meaningful when the data saw the accounts start
     age_w = 0.4 if s.censored_start else 1.0
+    # ... and a short life or a burst only when the data watched the accounts for longer than that: every
+    # account that opened last week is new, and did all its buying in the last few days
+    seen_w = max(SEEN_FLOOR, _clip(s.median_seen_days / SEEN_DAYS))
     if s.median_account_age_days < 30:
-        terms.append((age_w * W["new_accounts"] * math.exp(-s.median_account_age_days / 15),
+        terms.append((age_w * seen_w * W["new_accounts"] * math.exp(-s.median_account_age_days / 15),
                       f"accounts are new: median {_days(s.median_account_age_days)} of activity"))
     if s.first_activity_span_days < 10 and n >= 2:
         terms.append((age_w * W["first_seen_together"] * math.exp(-s.first_activity_span_days / 4),
@@ -223,7 +234,7 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
         terms.append((W["bought_together"] * together, txt))
     burst = _clip((s.burst_tx_share - 0.25) / 0.5) * _clip((s.burst_user_share - 0.3) / 0.5)
     if burst > 0:
-        terms.append((W["burst"] * burst, f"{s.burst_tx_share:.0%} of transactions from {s.burst_user_share:.0%} of "
+        terms.append((seen_w * W["burst"] * burst, f"{s.burst_tx_share:.0%} of transactions from {s.burst_user_share:.0%} of "
                                    f"users fall within 3 days"))
 
     # money: amounts against what the same merchants usually see

@@ -145,6 +145,21 @@ def test_score_separates_new_bursty_group_from_old_family():
     assert score_cluster(family)[0] < 0.3
 
 
+def test_accounts_opened_in_the_last_days_are_not_new_and_bursty_by_that_alone():
+    # a household that opened its accounts together four days before the end of the data: every such account
+    # is new, and did all its buying within days
+    home = dict(n_users=5, n_identifiers=7, n_shared_identifiers=1, n_tx=9, median_account_age_days=3,
+                first_activity_span_days=1.1, active_span_days=4, burst_tx_share=0.9, burst_user_share=1.0,
+                identifier_arrival_span_days=0.9, max_users_per_identifier=5, top_identifier_type="ip",
+                top_identifier_id="1.2.3.4")
+    watched_four_days = score_cluster(ClusterStats(**home, median_seen_days=4))[0]
+    assert watched_four_days < 0.5 < score_cluster(ClusterStats(**home, median_seen_days=60))[0]
+    # a crew that struck in those same last days still shows: amounts, buying together, cards
+    crew = ClusterStats(**home, median_seen_days=4, mean_amount_ratio=2.4, together_tx_share=0.4,
+                        together_user_share=1.0, cards_per_user=2.2)
+    assert score_cluster(crew)[0] > 0.9
+
+
 def test_known_fraud_raises_the_score():
     base = dict(n_users=4, n_tx=40, median_account_age_days=40, first_activity_span_days=20, active_span_days=60)
     clean, _ = score_cluster(ClusterStats(**base))
@@ -583,3 +598,23 @@ def test_a_ring_of_accounts_opened_on_one_device_says_so(tmp_path):
     assert ring.stats.top_identifier_id == "kiosk" and ring.stats.top_identifier_opened == 24
     assert ring.reasons[0] == ("device kiosk is shared by 24 users; 24 of them made their account's first purchase "
                                "on it and never used it again")
+
+
+@pytest.mark.parametrize(("goes_on", "expected"), [(False, ["a", "r0", "r1", "r2"]), (True, ["r0", "r1", "r2"])],
+                         ids=["aged-account-busts-out", "victim-goes-on"])
+def test_an_aged_account_that_takes_up_a_card_with_new_accounts_and_goes_quiet_is_one_of_them(
+        tmp_path, goes_on, expected):
+    # an account with two months of ordinary shopping on its own card, laptop and home address
+    rows = [("a", day, 35.0, "ca", "da", "7.7.7.7", f"g{day % 4}") for day in range(0, 60, 3)]
+    # on day 61 it takes up a new card, and a new account of a crew on one phone uses that card the same day
+    rows += [("a", 61 + k * 0.2, 480.0, "cx", "da", "7.7.7.7", "big") for k in range(3)]
+    rows += [(f"r{i}", 61.5 + i * 0.1 + k * 0.4, 450.0, "cx" if i == 0 and k < 2 else f"rc{i}", "dR",
+              f"9.9.{i}.{k}", "big") for i in range(3) for k in range(3)]
+    if goes_on:  # the card was skimmed: its holder goes on using it for weeks, as before
+        rows += [("a", day, 35.0, "cx", "da", "7.7.7.7", f"g{day % 4}") for day in range(63, 90, 3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    assert [r.users for r in rings] == [expected]
+    # how long the data watched the members: from their first purchase to the last one in the store, median
+    assert rings[0].stats.median_seen_days == pytest.approx(25.4 if goes_on else 0.95, abs=0.01)
