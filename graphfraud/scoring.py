@@ -124,6 +124,8 @@ _WORDS = {
     "opened_on_device_users": "{v} other accounts were first used on the device this account was first used on",
     "opened_on_device_recent_users": "about {v} other accounts first used on the same device as this one became "
                                      "active in the last hours",
+    "opened_on_device_recent_share": "{pct} of the other accounts first used on the same device as this one became "
+                                     "active in the last hours",
 }
 
 
@@ -155,7 +157,8 @@ def explain_feature(name: str, value: float, tx: Transaction) -> str:
                 return _FEATURE_WORDS[kind].format(typ=typ.replace("_", " "), ident=ident, v=_num(value),
                                                    v1=_num(value + 1), pct=_pct(value))
     tpl = _WORDS.get(name, name.replace("_", " ") + " {v}")
-    return tpl.format(v=_num(value), amount=_num(tx.amount), card=tx.card_id or "?", merchant=tx.merchant_id or "?")
+    return tpl.format(v=_num(value), pct=_pct(value), amount=_num(tx.amount), card=tx.card_id or "?",
+                      merchant=tx.merchant_id or "?")
 
 
 def _pct(v: float) -> str:

@@ -31,7 +31,7 @@ from tests.reference_engine.ring import ring_context as reference_ring_context
 
 #: Features and component totals the engine gained after the reference was frozen.
 NEWER = ("comp_recent_tx", "comp_recent_users", "merchant_tx_6h", "merchant_burst_6h", "opened_on_device_users",
-         "opened_on_device_recent_users")
+         "opened_on_device_recent_users", "opened_on_device_recent_share")
 
 
 def _world(tmp_path: Path, profile: str) -> list[Transaction]:

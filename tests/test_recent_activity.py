@@ -162,10 +162,12 @@ def test_accounts_opened_on_one_device_count_each_other_even_past_the_hub_limit(
                for k in range(10))
     assert f["opened_on_device_recent_users"] == pytest.approx(want)
     assert 9.0 < want < 10.0
+    assert f["opened_on_device_recent_share"] == pytest.approx(want / 24.0)
     # the cluster view cannot see them: the device is a hub
     assert f["comp_recent_users"] == 0.0
     # an account with no device so far, about to be first used on the farm, sees all 25
     g = compute_features(e, _tx(301, "newcomer", 21 * 24 + 1.0, device="farm"))
     assert g["opened_on_device_users"] == 25.0
     assert g["opened_on_device_recent_users"] == pytest.approx(want)
+    assert g["opened_on_device_recent_share"] == pytest.approx(want / 25.0)
     assert compute_features(e, _tx(302, "nodevice", 21 * 24 + 1.0))["opened_on_device_users"] == 0.0

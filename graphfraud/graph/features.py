@@ -54,12 +54,14 @@ USER_FEATURES = (
 #: ``opened_on_device_users`` / ``opened_on_device_recent_users``: the other accounts first used on the device
 #: this account was first used on, and how many of them turned active in the last hours. They hold past the
 #: hub limit, where such a device no longer links the accounts: a batch of accounts opened on one device and
-#: waking up together.
+#: waking up together. ``opened_on_device_recent_share`` is the second over the first: the same share of a
+#: batch of 30 as of a batch of 8, and next to nothing for a default device id that opened thousands.
 GRAPH_FEATURES = (
     "user_known_fraud", "user_victim", "comp_users", "comp_identifiers", "comp_fraud_users", "comp_fraud_tx",
     "comp_tx", "comp_age_days", "comp_first_span_days", "fraud_users_2hop", "n_hub_identifiers",
     "pagerank", "fraud_proximity", "fraud_proximity_max_identifier", "comp_recent_tx", "comp_recent_users",
     "merchant_tx_6h", "merchant_burst_6h", "opened_on_device_users", "opened_on_device_recent_users",
+    "opened_on_device_recent_share",
 )
 #: The card's own spending (whoever used it) against its long-run baseline, and common points of purchase:
 #: ``merchant_cpp_30d`` counts cards confirmed compromised in the last 30 days that paid at this merchant in
@@ -549,25 +551,28 @@ def _number(text: str | None) -> float:
     return v if math.isfinite(v) else NAN
 
 
-def _opened_on(engine: "GraphEngine", tx: Transaction, u: int | None, ts: int) -> tuple[float, float]:
+def _opened_on(engine: "GraphEngine", tx: Transaction, u: int | None, ts: int) -> tuple[float, float, float]:
     """The other accounts first used on the device this user was first used on (or, for a user with none
-    yet, on this transaction's device): how many, and how many of them became active in the last hours."""
+    yet, on this transaction's device): how many, how many of them became active in the last hours, and
+    the second over the first."""
     d = engine.u_first_device[u] if u is not None else -1
     own = d >= 0
     if not own:
         if tx.device_id is None:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
         names = engine.ent_ix.get("device")
         d = names.get(tx.device_id, -1) if names is not None else -1
         if d < 0:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
     c = engine.opened_on.get(d)
     if c is None:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     recent = c.recent_at(ts)[1]
     if own:
         recent -= engine.u_recent_users[u] * decay(ts - engine.u_last[u])  # type: ignore[index]
-    return float(c.users - 1 if own else c.users), recent if recent > 1e-9 else 0.0  # what is left is rounding
+    n = float(c.users - 1 if own else c.users)
+    recent = recent if recent > 1e-9 else 0.0  # what is left is rounding
+    return n, recent, recent / n if n > 0 else 0.0
 
 
 def _flow_features(engine: "GraphEngine", tx: Transaction, u: int | None, row: list[Any]) -> None:
