@@ -455,6 +455,18 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _Constant(str):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a JSON line: Python's encoder writes them, JSON has none."""
+
+
+def _constant_key(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """The first key whose value is one of those constants, with the constant."""
+    for k, v in obj.items():
+        if isinstance(v, _Constant):
+            return k, str(v)
+    return None
+
+
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object that names each key once (``json.loads`` would keep the last value silently)."""
     d = dict(pairs)
@@ -473,7 +485,7 @@ def _parse_json_lines(lines: list[str], numbers: np.ndarray
     records, rows, bad = [], [], []
     for s, n in zip(lines, numbers.tolist()):
         try:
-            obj = json.loads(s, object_pairs_hook=_object)
+            obj = json.loads(s, object_pairs_hook=_object, parse_constant=_Constant)
         except _DuplicateKey as e:
             bad.append((n, f"the line names the key {str(e)[:60]!r} more than once", s.rstrip("\r\n")))
             continue
@@ -483,6 +495,11 @@ def _parse_json_lines(lines: list[str], numbers: np.ndarray
             continue
         if not isinstance(obj, dict):
             bad.append((n, f"the line is a JSON {type(obj).__name__}, not an object", s.rstrip("\r\n")))
+            continue
+        const = _constant_key(obj)
+        if const is not None:
+            bad.append((n, f"{const[0][:60]} is {const[1]}, which JSON does not have (write a number, or null "
+                           f"for none)", s.rstrip("\r\n")))
             continue
         records.append(obj)
         rows.append(n)

@@ -88,6 +88,22 @@ def test_a_json_line_naming_a_key_twice_is_rejected(tmp_path, store):
     assert rejects[0]["row"] == "2" and "names the key 'amount' more than once" in rejects[0]["reason"]
 
 
+def test_a_json_line_with_nan_or_infinity_is_rejected_naming_the_field(tmp_path, store):
+    # Python's json.dumps writes NaN and Infinity, which are not JSON: the row is refused, naming the field
+    rows = make_rows(4)
+    lines = [json.dumps(r) for r in rows]
+    lines[1] = json.dumps({**rows[1], "amount": float("nan")})
+    lines[2] = json.dumps({**rows[2], "amount": float("-inf")})
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    s = load_file(tmp_path / "d.jsonl", store, progress=False)
+    assert (s.inserted, s.rejected) == (2, 2)
+    rejects = read_rejects(s.rejects_path)
+    assert [(r["row"], r["reason"].split(":")[0]) for r in rejects] == [
+        ("2", "amount is NaN, which JSON does not have (write a number, or null for none)"),
+        ("3", "amount is -Infinity, which JSON does not have (write a number, or null for none)")]
+    assert store.get_transaction(str(rows[1]["transaction_id"])) is None
+
+
 def test_empty_header_cells_are_still_named_by_position(tmp_path, store):
     path = write_csv(tmp_path / "e.csv", make_rows(2))
     text = path.read_text().splitlines()
