@@ -92,7 +92,12 @@ class LoadSummary:
 
 
 def default_rejects_path(path: str | os.PathLike[str]) -> Path:
-    """``<input name>.rejects.csv`` in the current directory (``data/tx.csv.gz`` -> ``tx.rejects.csv``)."""
+    """``<input name>.rejects.csv`` in the current directory (``data/tx.csv.gz`` -> ``tx.rejects.csv``,
+    ``tx.parquet`` -> ``tx.parquet.rejects.csv``, ``tx.jsonl.gz`` -> ``tx.jsonl.rejects.csv``).
+
+    >>> [default_rejects_path(p).name for p in ("data/tx.csv.gz", "tx.parquet", "tx.jsonl.gz", "TX.CSV")]
+    ['tx.rejects.csv', 'tx.parquet.rejects.csv', 'tx.jsonl.rejects.csv', 'TX.rejects.csv']
+    """
     return Path.cwd() / f"{base_name(path)}.rejects.csv"
 
 

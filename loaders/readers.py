@@ -82,9 +82,11 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
 
 
 def base_name(path: str | os.PathLike[str]) -> str:
-    """The file name without its format suffixes (``tx.csv.gz`` -> ``tx``)."""
+    """The file name without ``.gz`` and ``.csv`` (``tx.csv.gz`` -> ``tx``); other formats keep their suffix
+    (``tx.parquet`` -> ``tx.parquet``), so that ``tx.csv`` and ``tx.parquet`` in one folder name different
+    rejects files."""
     name = Path(path).name
-    for suffix in (".gz", ".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
+    for suffix in (".gz", ".csv"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name or "input"

@@ -273,7 +273,7 @@ def test_generate_and_load_through_the_cli_keep_every_row(tmp_path, monkeypatch)
     store = str(tmp_path / "gf.db")
     loaded = runner.invoke(main, ["load", "card/tx.csv", "--store", store])
     assert loaded.exit_code == 0, loaded.output
-    assert not (tmp_path / "tx.csv.rejects.csv").exists()
+    assert not (tmp_path / "tx.rejects.csv").exists() and "0 rejected" in loaded.output
     info = json.loads(runner.invoke(main, ["info", "--json", "--store", store]).output)
     assert info["transactions"] == summary["n_transactions"]
     assert info["fraud"] == summary["n_labelled_fraud"] > 0

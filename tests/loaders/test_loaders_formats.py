@@ -87,6 +87,19 @@ def test_jsonl_bad_lines_are_rejected_by_line_number(tmp_path, store):
     assert set(rej) == {"2", "5"} and "not valid JSON" in rej["2"] and "list" in rej["5"]
 
 
+def test_a_csv_and_a_jsonl_of_one_name_keep_their_own_rejects(tmp_path, store, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = make_rows(3)
+    write_csv(tmp_path / "tx.csv", [rows[0], {**rows[1], "amount": "lots"}])
+    (tmp_path / "tx.jsonl").write_text("\n".join([json.dumps(rows[2]), "{not json"]) + "\n")
+    a = load_file(tmp_path / "tx.csv", store, progress=False)
+    b = load_file(tmp_path / "tx.jsonl", store, progress=False)
+    assert (a.rejects_path.name, b.rejects_path.name) == ("tx.rejects.csv", "tx.jsonl.rejects.csv")
+    # the second load wrote its own file: the first still holds the CSV's bad amount
+    assert [("amount" in r["reason"], "JSON" in r["reason"]) for r in read_rejects(a.rejects_path)] == [(True, False)]
+    assert [("JSON" in r["reason"]) for r in read_rejects(b.rejects_path)] == [True]
+
+
 def test_empty_jsonl_is_an_empty_load(tmp_path, store):
     (tmp_path / "e.jsonl").write_text("")
     s = load_file(tmp_path / "e.jsonl", store, progress=False)
