@@ -573,7 +573,10 @@ def test_meta_settings_can_be_deleted(store: Any) -> None:
 
 
 def test_cases_and_their_audit_rows(store: Any) -> None:
-    cid = store.create_case("ring", "R-1", "Check ring R-1", actor="ann")
+    cid, created = store.create_case("ring", "R-1", "Check ring R-1", actor="ann")
+    assert created
+    # one case at a time on a thing: asking again gives the open one
+    assert store.create_case("ring", "R-1", "again", actor="bob") == (cid, False)
     store.update_case(cid, "bob", status="closed", assignee="bob", note="confirmed")
     case = store.get_case(cid)
     assert (case["status"], case["assignee"], case["created_by"]) == ("closed", "bob", "ann")
@@ -584,6 +587,35 @@ def test_cases_and_their_audit_rows(store: Any) -> None:
         store.get_case(cid + 100)
     with pytest.raises(NotFound):
         store.update_case(cid + 100, "bob", status="open")
+
+
+def test_one_open_case_on_a_thing_however_many_ask_at_once(store: Any, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    # eight investigators (or a double submit to two workers) at once, each through its own connection
+    where = str(tmp_path / "s.db") if isinstance(store, EmbeddedStore) else request.getfixturevalue("neo4j_url")
+    ref = f"user-{os.getpid()}-{id(store)}"
+    start, got = threading.Barrier(8), []
+
+    def ask(k: int) -> None:
+        other = open_store(where)
+        try:
+            start.wait()
+            got.append(other.create_case("user", ref, f"Review {ref}", actor=f"inv{k}"))
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and len({cid for cid, _ in got}) == 1 and sum(created for _, created in got) == 1
+    cid = got[0][0]
+    assert [c["id"] for c in store.list_cases() if c["ref"] == ref] == [cid]
+    # once it is closed, the next one is a new case
+    store.update_case(cid, "inv0", status="closed")
+    again, created = store.create_case("user", ref, "Review again", actor="inv1")
+    assert created and again != cid
 
 
 def test_rings_saved_found_by_user_and_retired(store: Any) -> None:

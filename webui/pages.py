@@ -433,16 +433,13 @@ def case_create() -> Any:
         raise NotFound("There is no transaction with that id.", code="transaction_not_found")
     elif kind in ("user", "entity"):
         _check_case_ref(st, kind, ref)
-    # one case at a time on a thing (a second tab, a double submit)
-    same = next((c for c in st.list_cases(limit=1_000_000) if (c["kind"], c["ref"]) == (kind, ref)
-                 and c["status"] in ("open", "in_review")), None)
-    if same is not None:
-        flash(f"Case {same['id']} on this {kind} is {CASE_STATUSES[same['status']].lower()} already; it is shown "
-              "here.")
-        return redirect(url_for("pages.case", case_id=same["id"]))
     title = (request.form.get("title") or (ref if kind in ("user", "entity") else f"{kind} {ref}")).strip()[:200]
     user = current_user()["name"]  # type: ignore[index]
-    cid = st.create_case(kind, ref, title, user, assignee=_assignee(request.form.get("assignee")) or None)
+    # one case at a time on a thing (a second tab, a double submit, two investigators at once)
+    cid, created = st.create_case(kind, ref, title, user, assignee=_assignee(request.form.get("assignee")) or None)
+    if not created:
+        status = st.get_case(cid)["status"]
+        flash(f"Case {cid} on this {kind} is {CASE_STATUSES[status].lower()} already; it is shown here.")
     return redirect(url_for("pages.case", case_id=cid))
 
 

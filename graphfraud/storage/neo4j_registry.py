@@ -165,6 +165,11 @@ class Neo4jRegistryMixin(RegistryService):
               created_by=actor).consume()
         return cid
 
+    def _q_open_case(self, h: Any, kind: str, ref: str) -> int | None:
+        # every write holds the store's lock from its start (the sequence node): nobody creates one meanwhile
+        row = h.run(query("open_case"), kind=kind, ref=ref).single()
+        return None if row is None else int(row["id"])
+
     def _q_case(self, case_id: int) -> dict[str, Any] | None:
         rows = self._read("get_case", id=case_id)
         return rows[0] if rows else None

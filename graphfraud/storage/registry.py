@@ -231,6 +231,12 @@ class RegistryMixin(RegistryService):
                              "created_by) VALUES (?,?,?,?,?,?,?,?)",
                              (kind, ref, title, "open", assignee, at, at, actor)).lastrowid or 0)
 
+    def _q_open_case(self, h: Any, kind: str, ref: str) -> int | None:
+        # writers hold the store's write lock (BEGIN IMMEDIATE behind a file lock): nobody inserts meanwhile
+        r = h.execute("SELECT id FROM gcase WHERE kind=? AND ref=? AND status IN ('open', 'in_review') "
+                      "ORDER BY id LIMIT 1", (kind, ref)).fetchone()
+        return None if r is None else int(r[0])
+
     def _q_case(self, case_id: int) -> dict[str, Any] | None:
         r = self._con().execute("SELECT id, kind, ref, title, status, assignee, created_at, updated_at, created_by "
                                 "FROM gcase WHERE id=?", (case_id,)).fetchone()

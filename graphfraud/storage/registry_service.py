@@ -104,6 +104,11 @@ class RegistryService:
         """A new open case; its id."""
         raise NotImplementedError
 
+    def _q_open_case(self, h: Any, kind: str, ref: str) -> int | None:  # pragma: no cover
+        """Inside a write: the id of the case open or in review on ``(kind, ref)`` (the oldest), if any; no
+        other write may create one on it until this one commits."""
+        raise NotImplementedError
+
     def _q_case(self, case_id: int) -> dict[str, Any] | None:  # pragma: no cover
         """The case's columns and ``notes`` (``at, author, text``, in order)."""
         raise NotImplementedError
@@ -250,15 +255,22 @@ class RegistryService:
         return out
 
     # ------------------------------------------------------------ cases
-    def create_case(self, kind: str, ref: str, title: str, actor: str, assignee: str | None = None) -> int:
+    def create_case(self, kind: str, ref: str, title: str, actor: str,
+                    assignee: str | None = None) -> tuple[int, bool]:
         now = _now()
 
-        def work(h: Any) -> int:
+        def work(h: Any) -> tuple[int, bool]:
+            # one case at a time on a thing: the check and the insert in one write, so that two tabs, a
+            # double submit or two investigators at once get the one case
+            same = self._q_open_case(h, kind, ref)
+            if same is not None:
+                return same, False
             cid = self._q_insert_case(h, kind, ref, title, assignee, now, actor)
             self._q_add_audit(h, now, actor, "case.create", f"case:{cid}", _json({"kind": kind, "ref": ref}))
-            return cid
+            return cid, True
 
-        return int(self._registry_write(work, "create the case"))
+        cid, created = self._registry_write(work, "create the case")
+        return int(cid), bool(created)
 
     def get_case(self, case_id: int) -> dict[str, Any]:
         d = self._q_case(int(case_id))
