@@ -127,6 +127,10 @@ SETTINGS: tuple[Setting, ...] = (
             "use; empty: the store file's name + .key beside an embedded store, a file under "
             "$XDG_CONFIG_HOME/graphfraud for Neo4j."),
     Setting("ring_min_size", 3, "Fewest users for a cluster to count as a ring.", int),
+    Setting("neo4j_retry", 5.0, "Seconds a Neo4j store keeps retrying a read or write (and waits for a "
+            "connection) when its server cannot be reached, before it answers that the store is unavailable "
+            "(the API's 503); the driver's own 30 s held a payment that long. Raise it for bulk jobs against a "
+            "cluster whose leader may move.", float),
     Setting("catch_up_interval", 0.0, "Seconds a serving process may go without reading other "
             "processes' writes (0: before every score).", float),
     Setting("client_timeout", 5.0, "Seconds `serve` gives a client to send its whole request, from its first "

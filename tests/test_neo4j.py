@@ -93,6 +93,70 @@ def test_unreachable_server_is_a_storage_error_without_driver_text() -> None:
     assert "neo4j." not in str(info.value) and "Couldn't" not in str(info.value)
 
 
+class _Proxy:
+    """A TCP relay in front of the test server that can go dark, as a server or its network does."""
+
+    def __init__(self, target: str) -> None:
+        import socket
+        import threading
+
+        host, port = target.split("://", 1)[1].rsplit(":", 1)
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"bolt://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.socks: list[Any] = []
+        self.dark = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.dark:
+            try:
+                a, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.dark:
+                a.close()
+                return
+            b = socket.create_connection(self.target)
+            self.socks += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pipe, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def _pipe(x: Any, y: Any) -> None:
+        try:
+            while data := x.recv(65536):
+                y.sendall(data)
+        except OSError:
+            pass
+
+    def go_dark(self) -> None:
+        import socket
+
+        self.dark = True
+        for sock in [self.listener, *self.socks]:  # shutting the listener down wakes its accept()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+def test_a_server_lost_while_serving_is_a_storage_error(neo4j_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # reads and writes retry for the neo4j_retry setting (not the driver's own 30 s), then answer unavailable
+    monkeypatch.setenv("GRAPHFRAUD_NEO4J_RETRY", "1")
+    proxy = _Proxy(neo4j_url)
+    store = open_store(proxy.url)
+    assert store.get_transaction("nothing-here") is None  # served through the relay
+    proxy.go_dark()
+    with pytest.raises(StorageError) as info:
+        store.get_transaction("nothing-here")
+    assert info.value.code == "store_unavailable" and proxy.url in str(info.value)
+
+
 def test_credentials_in_the_url_are_not_shown(neo4j_server: str) -> None:
     host = neo4j_server.split("://", 1)[1]
     store = open_store(f"bolt://someone:s3cret@{host}")  # auth is off on the test server: accepted

@@ -130,9 +130,14 @@ def _shared_driver(url: str, user: str | None, password: str | None) -> Any:
         if drv is None:
             import neo4j
 
+            from .. import settings
+
             auth = (user, password or "") if user else None
+            # an outage answers within neo4j_retry seconds: retries of a transaction, and connecting
+            retry = max(0.0, float(settings.get("neo4j_retry")))
             drv = neo4j.GraphDatabase.driver(url, auth=auth, max_connection_lifetime=3600, notifications_min_severity="OFF",
-                                             connection_acquisition_timeout=60.0)
+                                             connection_acquisition_timeout=60.0, max_transaction_retry_time=retry,
+                                             connection_timeout=max(1.0, retry))
             if not _DRIVERS:
                 atexit.register(_close_drivers)
             _DRIVERS[key] = drv
