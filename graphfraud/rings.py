@@ -642,9 +642,10 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     pu["age"] = ((pu["last"] - pu["first"]) / DAY_MS).where(pu["n"] >= 2)
     # days from each member's last transaction to the end of what the store holds: throwaway accounts go
     # quiet once used; customers keep buying
-    pu["idle"] = (int(tx["ts"].max()) - pu["last"]) / DAY_MS
+    data_end = int(tx["ts"].max())
+    pu["idle"] = (data_end - pu["last"]) / DAY_MS
     pu["start_off"] = (pu["first"] - data_start) / DAY_MS
-    pu["seen"] = (int(tx["ts"].max()) - pu["first"]) / DAY_MS  # how long the data could watch the account
+    pu["seen"] = (data_end - pu["first"]) / DAY_MS  # how long the data could watch the account
     pu["ntx"] = pu["n"].where(pu["n"] > 0)
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
                              age=("age", "median"), idle=("idle", "median"), ntx=("ntx", "median"), kf=("kf", "sum"),

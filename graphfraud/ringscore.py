@@ -125,11 +125,11 @@ WEIGHTS: dict[str, float] = {
 #: Evidence (sum of the terms below) at which a cluster scores 0.5.
 EVIDENCE_MIDPOINT = 6.0
 #: A device or card shared by more accounts than a large family has is not a family's.
+FAMILY_SIZE = 6
 #: A short life and one burst are evidence in full when the data watched the accounts (first transaction to
 #: the end of the data, median) this many days; in proportion below it, down to ``SEEN_FLOOR`` of it.
 SEEN_DAYS = 14.0
 SEEN_FLOOR = 0.4
-FAMILY_SIZE = 6
 
 
 def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
