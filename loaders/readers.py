@@ -170,7 +170,7 @@ class ChunkReader:
         ragged: list[tuple[int | None, str, str]] = []
 
         def on_invalid(row: Any) -> str:
-            # pyarrow cannot say where such a row sits among the parsed ones, so it gets no number
+            # pyarrow's streaming reader cannot say where such a row sits: _regroup numbers it
             ragged.append((None, f"the record has {row.actual_columns} fields but the header has "
                                  f"{row.expected_columns}", row.text))
             return "skip"
@@ -197,9 +197,11 @@ class ChunkReader:
         """Turn Arrow batches of any size into chunks of ``chunk_size`` rows, numbering rows as they come."""
         pending: list[pa.RecordBatch] = []
         n_pending = 0
-        next_row = 1
+        next_row = 1  # the next parsed row's number, counting parsed rows only
         emitted = False
         exhausted = False
+        skipped: np.ndarray | None = None  # the ragged records' numbers, once one was met
+        n_ragged = 0
         while not exhausted:
             try:
                 b = next(batches)
@@ -220,8 +222,48 @@ class ChunkReader:
                 rows = np.arange(next_row, next_row + take, dtype=np.int64)
                 next_row += take
                 bad, ragged[:] = list(ragged), []
+                if bad and skipped is None:
+                    skipped = self._ragged_records(len(names))
+                if skipped is not None and len(skipped):
+                    # the k-th parsed row is record k plus the ragged records before it
+                    rows += np.searchsorted(skipped - np.arange(len(skipped)), rows, side="right")
+                    bad = [(int(skipped[n_ragged + i]) if n_ragged + i < len(skipped) else None, why, text)
+                           for i, (_, why, text) in enumerate(bad)]
+                n_ragged += len(bad)
                 emitted = True
                 yield Chunk(frame, rows, bad)
+
+    def _ragged_records(self, n_fields: int) -> np.ndarray | None:
+        r"""The 1-based numbers of the records whose count of fields is not ``n_fields``, from a second read of
+        the file by Python's ``csv`` module; it runs only once a load met such a record (pyarrow's streaming
+        reader skips them without a position, which shifted every later row's number). ``None`` (rows are
+        then numbered among the parsed ones, as before) when the second read cannot tell.
+
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.csv")
+        >>> with open(p, "w") as f:
+        ...     _ = f.write('a,b\n1,2\n1,2,3\n\n"x\ny",2\n4\n5,6\n')
+        >>> ChunkReader(p, 10)._ragged_records(2).tolist()
+        [2, 4]
+        """
+        import csv
+
+        raw: Any = gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
+        n = 0
+        out = []
+        try:
+            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+                records = csv.reader(text)
+                next(records, None)  # the header
+                for fields in records:
+                    if not fields:  # a blank line, which pyarrow skips too
+                        continue
+                    n += 1
+                    if len(fields) != n_fields:
+                        out.append(n)
+        except (csv.Error, OSError, EOFError, ValueError):
+            return None
+        return np.array(out, dtype=np.int64)
 
     # ------------------------------------------------------------ Parquet
     def _parquet(self) -> Iterator[Chunk]:
