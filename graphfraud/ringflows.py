@@ -52,12 +52,17 @@ __all__ = ["known_users", "suspects", "transfer_edges", "FlowFacts", "flow_facts
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
-                user_labels: dict[str, str], received: pd.Series | None = None) -> pd.DataFrame:
+                user_labels: dict[str, str], received: pd.Series | None = None,
+                labelled: np.ndarray | None = None) -> pd.DataFrame:
     """Per user (index) of ``tx``'s payers: ``n, nf, nfp, nvt, nrx`` and ``kf`` (known fraud).
 
     ``tx`` has ``user_id`` and, when transfers are stored, ``counterparty_id``; ``fraud_tx`` and
     ``fraud_type`` say which rows are known fraud now and of which type. ``nrx`` (fraudulent transfers
     received) comes from ``received`` when given (counted over every payer), else from ``tx``'s own rows.
+    With ``labelled`` (whether each row's label is known, fraud or not; rows in time order), a user's
+    transactions after their last labelled one are not counted against their confirmed fraud: their labels
+    are still to come (a label delay, a file labelled up to a date), and a fraudster active since then is
+    no less one. A user with no labelled row is counted over every transaction.
     """
     cp = tx["counterparty_id"].to_numpy(dtype=object) if "counterparty_id" in tx.columns else \
         np.full(len(tx), None, dtype=object)
@@ -70,9 +75,17 @@ def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
     if received is None:
         received = pd.Series(cp[rx_fault]).value_counts() if rx_fault.any() else pd.Series(dtype=float)
     pu["nrx"] = received.reindex(pu.index).fillna(0).astype(int).to_numpy()
+    n_judged = pu["n"]
+    if labelled is not None and len(d):
+        if "seq" in tx.columns:  # each row's place in its user's history
+            pos = pd.Series(tx["seq"].to_numpy()).groupby(d["u"].to_numpy()).rank(method="first") - 1
+        else:
+            pos = d.groupby("u", sort=False).cumcount()
+        upto = (pos.where(np.asarray(labelled, dtype=bool)).groupby(d["u"]).max() + 1).reindex(pu.index)
+        n_judged = upto.fillna(pu["n"]).astype(int)
     pu["kf"] = [semantics.known_fraud_user(user_labels.get(u), n_tx=n, n_fraud=nf, n_first_party=fp,
                                            n_victim=vt, n_received=rx)
-                for u, n, nf, fp, vt, rx in zip(pu.index, pu["n"], pu["nf"], pu["nfp"], pu["nvt"], pu["nrx"])]
+                for u, n, nf, fp, vt, rx in zip(pu.index, n_judged, pu["nf"], pu["nfp"], pu["nvt"], pu["nrx"])]
     return pu
 
 

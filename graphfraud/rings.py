@@ -331,9 +331,9 @@ def _read_transactions(store: WholeSource) -> pd.DataFrame:
 
 
 def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int | None,
-                 delay_ms: int) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """(known-fraud flag per transaction, its fraud type, each labelled user's winning user label) from
-    labels known at ``as_of``.
+                 delay_ms: int) -> tuple[np.ndarray, np.ndarray, dict[str, str], np.ndarray]:
+    """(known-fraud flag per transaction, its fraud type, each labelled user's winning user label, whether
+    the transaction's label, fraud or not, is known) from labels known at ``as_of``.
 
     Precedence: investigator > chargeback > file, then the later label. A label without its own time
     becomes known ``label_delay`` after its transaction.
@@ -370,7 +370,8 @@ def _known_fraud(tx: pd.DataFrame, labels: Sequence[tuple[int, Any]], as_of: int
         if lb.subject_id not in user_label or key > user_label[lb.subject_id][:2]:
             user_label[lb.subject_id] = (key[0], key[1], lb.value)
     fraud = value == 1
-    return fraud, np.asarray(np.where(fraud, ftype, None)), {u: v[2] for u, v in user_label.items()}
+    return (fraud, np.asarray(np.where(fraud, ftype, None)), {u: v[2] for u, v in user_label.items()},
+            ~np.isnan(value))
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -448,10 +449,11 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
     if not groups:
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
-        fraud_tx, fraud_type, user_labels = _known_fraud(tx, labels, as_ms, delay_ms)
+        fraud_tx, fraud_type, user_labels, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
         # money is described by its own numbers, bust-outs by the members' buying together
         edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
-        return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts)
+        return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts,
+                         labelled)
 
 
 def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
@@ -465,9 +467,9 @@ def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any
     ttx = src.transactions_of_users(tusers, _TX_COLUMNS)
     if as_ms is not None:
         ttx = ttx[ttx["ts"].to_numpy(np.int64) <= as_ms].reset_index(drop=True)
-    fraud_tx, fraud_type, user_labels = _known_fraud(ttx, labels, as_ms, delay_ms)
+    fraud_tx, fraud_type, user_labels, labelled = _known_fraud(ttx, labels, as_ms, delay_ms)
     received = flows.fraud_received(ttx, fraud_tx, fraud_type)
-    ku = flows.known_users(ttx, fraud_tx, fraud_type, user_labels, received)
+    ku = flows.known_users(ttx, fraud_tx, fraud_type, user_labels, received, labelled)
     known = set(ku.index[ku["kf"].to_numpy(dtype=bool)].tolist())
     # accounts that only receive: known by their user label, or by a fraudulent transfer they received
     known |= {u for u, v in user_labels.items() if v in semantics.FRAUD_USER_LABELS and u not in ku.index}
@@ -595,7 +597,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
 
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
               base: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
-              user_labels: dict[str, str], facts: flows.FlowFacts | None = None) -> list[Ring]:
+              user_labels: dict[str, str], facts: flows.FlowFacts | None = None,
+              labelled: np.ndarray | None = None) -> list[Ring]:
     n_c = len(groups)
     cluster_of_user = pd.Series(np.repeat(np.arange(n_c), [len(g) for g in groups]),
                                 index=uids[np.concatenate(groups)])
@@ -634,7 +637,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     if len(absent):
         pu = pd.concat([pu, pd.DataFrame({"c": cluster_of_user[absent].to_numpy(), "n": 0, "nf": 0, "nfp": 0},
                                          index=absent)])
-    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels)["kf"].reindex(pu.index).fillna(False)
+    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"].reindex(pu.index).fillna(False)
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
     pu["kf"] = kf.astype(bool)

@@ -326,3 +326,23 @@ def test_a_direction_not_used_stays_empty_for_every_account_after_a_pickle_round
         assert (s.n, list(s.partners), s.amount) == (0, [], 0.0), (u, side)
     assert (g.accounts[1].out.n, list(g.accounts[1].out.partners)) == (1, [4])
     assert (g.accounts[0].inn.n, list(g.accounts[0].inn.partners), g.accounts[0].fan_in()) == (1, [5], 1)
+
+
+def test_a_users_unlabelled_recent_transactions_do_not_count_against_their_confirmed_fraud():
+    from graphfraud.ringflows import known_users
+
+    # "ring": 4 labelled fraud rows, then 6 rows whose labels are still to come (the acceptance check blanks
+    # the later half): 4 of 10 was "not mostly fraud"; "victim": 3 fraud rows among 40 labelled legitimate
+    # ones, then 20 unlabelled; "chargebacks": a victim in a feed that labels only fraud (2 fraud rows in the
+    # middle of 30 unlabelled ones) stays a victim
+    rows = ([("ring", 1.0)] * 4 + [("ring", np.nan)] * 6
+            + [("victim", 0.0)] * 20 + [("victim", 1.0)] * 3 + [("victim", 0.0)] * 20 + [("victim", np.nan)] * 20
+            + [("chargebacks", np.nan)] * 15 + [("chargebacks", 1.0)] * 2 + [("chargebacks", np.nan)] * 15)
+    # the frame in reverse: a user's history is read in the order of seq, not of the rows
+    tx = pd.DataFrame({"user_id": [u for u, _ in rows], "seq": np.arange(len(rows))}).iloc[::-1]
+    tx = tx.reset_index(drop=True)
+    value = np.array([v for _, v in rows])[::-1]
+    fraud, typ, labelled = value == 1, np.full(len(rows), None, dtype=object), ~np.isnan(value)
+    kf = known_users(tx, fraud, typ, {}, labelled=labelled)["kf"]
+    assert kf.to_dict() == {"chargebacks": False, "ring": True, "victim": False}
+    assert not known_users(tx, fraud, typ, {})["kf"]["ring"]  # counted over every row, as before
