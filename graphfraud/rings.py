@@ -490,8 +490,9 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     cafe's regular arriving the same week) than their accomplice, and that link would drag the customer's
     family into the ring. Such links are dropped and the cluster split into what stays connected, unless
     the customer took the identifier up late in their history, within ``TOOK_UP_DAYS`` of the other account,
-    and went quiet within as many days of it: an aged account's bust-out, not a victim (whose card was
-    theirs before, and who goes on using their account after). Lifetimes are each user's first to last
+    and went quiet within as many days of taking it up or of the other account's last transaction: an aged
+    account's bust-out, which stops with its crew, not a victim (whose card was theirs before, and who goes
+    on using their account after). Lifetimes are each user's first to last
     transaction in the store.
     """
     if not len(linking) or not len(tx):
@@ -525,10 +526,13 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     held = TOOK_UP_DAYS * DAY_MS
     f = e["first"].to_numpy(dtype=float)
     took_up = f - e["u"].map(span["min"]).to_numpy(dtype=float)
-    went_on = e["u"].map(span["max"]).to_numpy(dtype=float) - f
+    last = e["u"].map(span["max"]).to_numpy(dtype=float)
+    # (the rule is for pairs: the other account's last transaction)
+    other_last = pd.Series(last).groupby(key).transform("sum").to_numpy() - last
     with np.errstate(invalid="ignore"):
         together = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float) < held
-        odd &= ~(together & (took_up >= held) & (went_on < held))
+        quiet = (last - f < held) | (last - other_last < held)
+        odd &= ~(together & (took_up >= held) & quiet)
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups

@@ -618,3 +618,21 @@ def test_an_aged_account_that_takes_up_a_card_with_new_accounts_and_goes_quiet_i
     assert [r.users for r in rings] == [expected]
     # how long the data watched the members: from their first purchase to the last one in the store, median
     assert rings[0].stats.median_seen_days == pytest.approx(25.4 if goes_on else 0.95, abs=0.01)
+
+
+@pytest.mark.parametrize(("crew_days", "expected"), [(20, ["a", "r0", "r1", "r2"]), (1, ["r0", "r1", "r2"])],
+                         ids=["stops-with-the-crew", "goes-on-after-the-crew"])
+def test_an_aged_account_busting_out_over_weeks_with_new_accounts_is_one_of_them(tmp_path, crew_days, expected):
+    # two months of ordinary shopping, then from day 61 a new card shared with a crew's new account; the aged
+    # account spends on it for three weeks, the crew for `crew_days`: an accomplice stops with the crew, a
+    # victim of a skimmed card goes on after it
+    rows = [("a", day, 35.0, "ca", "da", "7.7.7.7", f"g{day % 4}") for day in range(0, 60, 3)]
+    rows += [("a", 61 + k, 480.0, "cx", "da", "7.7.7.7", "big") for k in range(0, 21, 2)]
+    step = crew_days / 3
+    rows += [(f"r{i}", 61.5 + i * 0.1 + k * step, 450.0, "cx" if i == 0 and k < 2 else f"rc{i}", "dR",
+              f"9.9.{i}.{k}", "big") for i in range(3) for k in range(4)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    store.close()
+    assert [r.users for r in rings] == [expected]
