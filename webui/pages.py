@@ -135,8 +135,9 @@ def _check_type(node_type: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if not target:
+    """Only same-site paths are followed after sign-in (no open redirect); a control character (a newline
+    cannot go into a header) sends the user to the dashboard too."""
+    if not target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return url_for("pages.dashboard")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

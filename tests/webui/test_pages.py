@@ -178,6 +178,15 @@ def test_login_ignores_offsite_next(app):
     assert r.status_code == 302 and r.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", ["/%0A", "/cases%0D%0ASet-Cookie:x=1", "/%09x", "/%7F"])
+def test_login_with_a_control_character_in_next_goes_to_the_dashboard(app, target):
+    c = app.test_client()
+    tok = csrf_of(c.get("/login").text)
+    r = c.post(f"/login?next={target}", data={"username": ADMIN, "password": PASSWORD, "csrf_token": tok})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    assert c.get(f"/login?next={target}").headers["Location"] == "/"  # signed in already
+
+
 def test_logout_needs_csrf_and_ends_the_session(admin):
     assert admin.post("/logout").status_code == 400
     tok = page_token(admin)
