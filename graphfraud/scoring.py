@@ -533,15 +533,17 @@ class Scorer:
         """Score one transaction, store it with its decision, and add it to the graph.
 
         Returns the response body (without ``ok``). A retry of a stored transaction (same id, same
-        content) returns the stored decision with ``replay: true`` and changes nothing; the same id with
-        other content raises :class:`~graphfraud.errors.Conflict`. ``scored_by`` (who asked: the API
+        content) returns the stored decision with ``replay: true`` and changes nothing but a label it brings
+        (:meth:`_label_on_retry`); the same id with other content raises :class:`~graphfraud.errors.Conflict`. ``scored_by`` (who asked: the API
         records its key) is kept in the stored decision record, not in the response.
         """
         with self.lock:
             lag = self.catch_up(force=False)
-            if self.engine.knows_transaction(tx.transaction_id):
-                return self._replay(tx)
-            out = self.evaluate(tx)
+            known = self.engine.knows_transaction(tx.transaction_id)
+            out = self._replay(tx) if known else self.evaluate(tx)
+        if known:  # a retry: the label it may bring is added outside the engine lock (add_labels takes it)
+            self._label_on_retry(tx)
+            return out
         record = dict(out)
         if scored_by is not None:
             record["scored_by"] = scored_by
@@ -550,6 +552,7 @@ class Scorer:
         # the store orders writers, and the engine takes them in the store's order below
         seq, stored = self.store.add_transaction(tx, record)
         if stored is not None:
+            self._label_on_retry(tx)
             return self._response(stored, replay=True)
         with self.lock:
             if seq == self.engine.seq + 1:  # nobody wrote in between: apply it here, skip the read-back
@@ -577,6 +580,29 @@ class Scorer:
             except ITEM_ERRORS as e:
                 out.append(e)
         return out
+
+    def _label_on_retry(self, tx: Transaction) -> None:
+        """A retry that carries a label (``is_fraud``) the stored transaction lacks adds it, as a load of the
+        same row does (a ``file`` label, known at ``labelled_at`` or the transaction's time plus the label
+        delay); one that carries another label than the stored one is a :class:`Conflict` (a label changes
+        through ``POST /labels``). Before, the label was dropped and the retry answered 200."""
+        if tx.is_fraud is None:
+            return
+        stored = self.store.get_transaction(tx.transaction_id) or {}
+        value = str(int(tx.is_fraud))
+        have = stored.get("is_fraud")
+        if have is None:  # the row has none: the first label a retry brings, as a file label
+            given = [str(lb.get("value")) for lb in stored.get("labels") or [] if lb.get("source") == "file"]
+            if given and given[-1] != value:
+                have = given[-1]
+            elif not given:
+                self.add_labels([Label("transaction", tx.transaction_id, value, tx.labelled_at, "file",
+                                       tx.fraud_type if value == "1" else None)])
+                return
+        if have is not None and str(int(have)) != value:
+            raise Conflict(f"Transaction {tx.transaction_id!r} is stored with label is_fraud={int(have)}; a retry "
+                           f"cannot change it to {value}: send the new label through POST /labels.",
+                           [f"is_fraud: stored as {int(have)}"], code="transaction_conflict")
 
     def _replay(self, tx: Transaction) -> dict[str, Any]:
         seq, stored = self.store.add_transaction(tx, None)  # raises Conflict on other content

@@ -34,6 +34,24 @@ def test_a_retry_is_a_replay_and_other_content_is_a_conflict(client, auth, store
     assert store.get_transaction("T1")["amount"] == 10.0
 
 
+def test_a_retry_that_brings_a_label_adds_it_and_one_that_changes_it_is_a_conflict(client, auth, store):
+    # a chargeback sent as a retry of the payment was answered 200 and dropped
+    assert score(client, auth).status_code == 200
+    r = score(client, auth, is_fraud=1)
+    assert r.status_code == 200 and r.get_json()["replay"] is True
+    assert [(lb["value"], lb["source"]) for lb in store.get_transaction("T1")["labels"]] == [("1", "file")]
+    assert score(client, auth, is_fraud=1).status_code == 200  # the same label again adds nothing
+    assert len(store.get_transaction("T1")["labels"]) == 1
+    r = score(client, auth, is_fraud=0)
+    assert r.status_code == 409 and r.get_json()["code"] == "transaction_conflict"
+    assert "is_fraud" in r.get_json()["errors"][0]
+    # stored with a label first: a retry with the other one is refused, with the same one replays
+    assert score(client, auth, transaction_id="T2", is_fraud=0).status_code == 200
+    assert score(client, auth, transaction_id="T2", is_fraud=0).get_json()["replay"] is True
+    assert score(client, auth, transaction_id="T2", is_fraud=1).status_code == 409
+    assert store.get_transaction("T2")["labels"] == [] and store.get_transaction("T2")["is_fraud"] == 0
+
+
 def test_the_next_request_sees_the_transaction(client, auth):
     score(client, auth)
     r = client.get("/api/v1/transactions/T1", headers=auth)
