@@ -52,6 +52,7 @@ from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
                         MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
                         linking_edges)
+from .ringlearn import learn_from_labels
 from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, Label, parse_ts
 from .storage.roles import GraphStore, LinkReads
@@ -625,6 +626,9 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     log_ratio = np.clip(np.nan_to_num(np.log(np.maximum(amount, 0.01)) - log_base), -3, 3)
     pop_share = (cnt_m / n_all) * (merch.to_numpy() != "")
     sel = ~np.isnan(t_cl)
+    # clusters with a transaction whose label is known: the ones the ranking may learn from
+    lab_c = np.bincount(t_cl[sel & labelled].astype(np.int64), minlength=n_c) if labelled is not None else \
+        np.ones(n_c, dtype=np.int64)
     ctx = pd.DataFrame({"c": t_cl[sel].astype(np.int64), "ts": tx["ts"].to_numpy(np.int64)[sel],
                         "user": tx["user_id"].to_numpy()[sel], "amount": amount[sel], "lr": log_ratio[sel],
                         "m": merch.to_numpy()[sel], "ms": pop_share[sel], "fraud": fraud_tx[sel],
@@ -740,6 +744,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     money = flows.cluster_flows(cluster_of_user, n_c, facts)
 
     rings: list[Ring] = []
+    ring_c: list[int] = []
+    ring_stats: list[ClusterStats] = []
     for c in range(n_c):
         ua, ub = int(pu_a[c]), int(pu_b[c])
         n = ub - ua
@@ -790,6 +796,14 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
                           known_fraud_transactions=list(fraud_tids.get(c, [])), shared_identifiers=shared_ids,
                           first_activity=int(pc_first[c]), last_activity=int(pc_last[c]),
                           total_amount=float(tc_amt[c]), reasons=reasons, stats=stats))
+        ring_c.append(c)
+        ring_stats.append(stats)
+    learnt = learn_from_labels(ring_stats, [r.score for r in rings], [lab_c[c] > 0 for c in ring_c])
+    if learnt is not None:
+        for r, score, why in zip(rings, *learnt):
+            r.score = score
+            if why:
+                r.reasons.insert(1, why)
     rings.sort(key=lambda r: (-r.score, -r.size, r.ring_id))
     return rings
 

@@ -636,3 +636,28 @@ def test_an_aged_account_busting_out_over_weeks_with_new_accounts_is_one_of_them
     rings = detect_rings(store)
     store.close()
     assert [r.users for r in rings] == [expected]
+
+
+def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_enough_of_them():
+    from graphfraud.ringlearn import MIN_POSITIVE, learn_from_labels
+    from graphfraud.ringscore import ClusterStats
+
+    crew = dict(n_users=6, median_account_age_days=4.0, together_user_share=1.0, together_tx_share=0.5,
+                mean_amount_ratio=3.0)
+    family = dict(n_users=4, median_account_age_days=90.0, together_user_share=0.25, together_tx_share=0.05,
+                  mean_amount_ratio=1.0)
+
+    def world(n_rings):
+        stats = [ClusterStats(n_known_fraud_users=5, **crew)] * n_rings + [ClusterStats(**family)] * 40
+        stats += [ClusterStats(**crew), ClusterStats(**family)]  # labels for neither yet
+        return stats, [0.3] * len(stats), [True] * (n_rings + 40) + [False, False]
+
+    assert learn_from_labels(*world(MIN_POSITIVE - 1)) is None  # too few to learn from: scores stay
+    scores, why = learn_from_labels(*world(MIN_POSITIVE))
+    assert scores[-2] > 0.3 > scores[-1]  # the unlabelled crew up, the unlabelled family down
+    assert why[-2].startswith("behaves like the rings confirmed in this data") and why[-1] is None
+    # learnt from clusters with labels only: an unlabelled cluster is no example of "not fraud"
+    stats, base, labelled = world(MIN_POSITIVE)
+    unlabelled_crews = stats + [ClusterStats(**crew)] * 30
+    again, _ = learn_from_labels(unlabelled_crews, base + [0.3] * 30, labelled + [False] * 30)
+    assert again[-1] > 0.3
