@@ -71,6 +71,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.compact = True  # type: ignore[attr-defined]
     app.session_interface = ApiSessionInterface()
     app.url_map.converters["path"] = IdPathConverter
+    # "/api/v1//score" is no address of ours: a JSON 404, not Werkzeug's HTML redirect to "/api/v1/score"
+    app.url_map.merge_slashes = False
 
     from . import errors
     from .api import bp, ops

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from graphfraud.accounts import hash_password
 from graphfraud.schema import validate_record
 from webui.auth import create_api_key
@@ -59,8 +61,15 @@ def test_readyz_says_ready_without_details_unless_an_admin_asks(client, auth, sc
     assert client.get("/readyz").json == {"ok": True, "ready": True}
     detailed = client.get("/readyz", headers=auth).json
     assert detailed["ready"] is True and "transactions" in detailed and "model_version" in detailed
-    assert client.get("/readyz", headers={"X-API-Key": score_key}).status_code == 403
+    # a load balancer's health check that sends the service's score key sees it ready (it was a 403)
+    assert client.get("/readyz", headers={"X-API-Key": score_key}).json == {"ok": True, "ready": True}
     assert client.get("/readyz", headers={"X-API-Key": "gf_wrong"}).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1//score", "/api/v1/entities/user//U1", "//api/v1/rings"])
+def test_a_doubled_slash_is_a_json_404_not_a_redirect(client, auth, path):
+    r = client.post(path, json={}, headers=auth) if path.endswith("score") else client.get(path, headers=auth)
+    assert r.status_code == 404 and r.is_json and r.json["ok"] is False
 
 
 def test_a_case_assignee_is_an_account(app, store):
