@@ -291,26 +291,18 @@ def parse_flag(value: Any, fieldname: str = "is_fraud") -> int | None:
 
 def check_currency(value: Any) -> str | None:
     s = clean_id(value, "currency", 3)
-    if s is None:
-        return None
-    if not re.fullmatch(r"[A-Za-z]{3}", s):
-        raise ValueError(f"currency {_show(s)} is not an ISO 4217 code")
-    s = s.upper()
-    if s not in _ISO_4217:
-        raise ValueError(f"currency {_show(s)} is not an ISO 4217 code")
-    return s
+    if s is not None and (not re.fullmatch(r"[A-Za-z]{3}", s) or s.upper() not in _ISO_4217):
+        raise ValueError(f"currency {_show(s if not re.fullmatch(r'[A-Za-z]{3}', s) else s.upper())} is not an "
+                         "ISO 4217 code")
+    return None if s is None else s.upper()
 
 
 def check_country(value: Any) -> str | None:
-    s = clean_id(value, "country", 2 + 8)
-    if s is None:
-        return None
-    if not re.fullmatch(r"[A-Za-z]{2}", s):  # ASCII letters only, before any case mapping
-        raise ValueError(f"country {_show(s)} is not an ISO 3166 two-letter code")
-    s = s.upper()
-    if not _COUNTRY.match(s):
-        raise ValueError(f"country {_show(s)} is not an ISO 3166 two-letter code")
-    return s
+    s = clean_id(value, "country", 2 + 8)  # ASCII letters only, checked before any case mapping
+    if s is not None and (not re.fullmatch(r"[A-Za-z]{2}", s) or not _COUNTRY.match(s.upper())):
+        raise ValueError(f"country {_show(s if not re.fullmatch(r'[A-Za-z]{2}', s) else s.upper())} is not an "
+                         "ISO 3166 two-letter code")
+    return None if s is None else s.upper()
 
 
 def check_choice(value: Any, fieldname: str, choices: Sequence[str]) -> str | None:
@@ -632,7 +624,7 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
             if isinstance(v, float) and not math.isfinite(v):
                 errors.append(f"attribute {k} must be finite")
                 continue
-            sv = str(v).strip()
+            sv = _attribute_text(v)
             if not sv:
                 continue
             if _CONTROL_TEXT.search(sv):
@@ -648,6 +640,18 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
         raise ValidationError("The transaction is not valid: " + "; ".join(seen) + ".", seen,
                               code="invalid_transaction")
     return Transaction(extra=extra, attrs=attrs, **out)
+
+
+def _attribute_text(v: Any) -> str:
+    """An attribute as stored: a number by its value however written (``1E2`` is ``100``: a proxy that
+    rewrites numbers does not make a retry a conflict), a boolean as JSON writes it.
+
+    >>> [_attribute_text(v) for v in (100, 1e2, 2.5, True, " x ")]
+    ['100', '100', '2.5', 'true', 'x']
+    """
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53 else str(v).strip()
 
 
 # ---------------------------------------------------------------- a bulk chunk

@@ -194,7 +194,7 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        v = int(raw)
+        v = int(raw) if raw.isascii() else None  # int() takes other scripts' digits ("１")
     except ValueError:
         v = None
     if v is None or not lo <= v <= hi:

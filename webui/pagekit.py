@@ -36,6 +36,8 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
+    if not raw.isascii():  # int() takes other scripts' digits ("１")
+        abort(400)
     try:
         v = int(raw)
     except ValueError:

@@ -52,6 +52,16 @@ def test_a_retry_that_brings_a_label_adds_it_and_one_that_changes_it_is_a_confli
     assert store.get_transaction("T2")["labels"] == [] and store.get_transaction("T2")["is_fraud"] == 0
 
 
+def test_a_retry_whose_numbers_a_proxy_rewrote_is_still_a_retry(client, auth, store):
+    # attributes were kept as the Python text of the value: 100 and 1E2 differed, and the retry was a 409
+    body = '{"transaction_id":"N1","timestamp":"2026-03-01T12:00:00Z","user_id":"U1","amount":10,"tier":%s,"vip":%s}'
+    first = client.post("/api/v1/score", data=body % ("100", "true"), headers=auth, content_type="application/json")
+    assert first.status_code == 200
+    again = client.post("/api/v1/score", data=body % ("1E2", "true"), headers=auth, content_type="application/json")
+    assert again.status_code == 200 and again.get_json()["replay"] is True
+    assert store.get_transaction("N1")["attributes"] == {"tier": "100", "vip": "true"}
+
+
 def test_the_next_request_sees_the_transaction(client, auth):
     score(client, auth)
     r = client.get("/api/v1/transactions/T1", headers=auth)
@@ -149,7 +159,8 @@ def test_entity_neighbourhood_one_and_two_hops(client, auth):
     ("/api/v1/rings?limit=abc", "invalid_parameter"),
     ("/api/v1/rings?status=%3Cx%3E", "invalid_parameter"),
     ("/api/v1/rings/nope", "ring_not_found"),
-], ids=["unknown-entity", "bad-type", "hops", "limit", "ring-limit", "ring-status", "unknown-ring"])
+    ("/api/v1/rings?limit=%EF%BC%91", "invalid_parameter"),  # a full-width 1, which int() takes
+], ids=["unknown-entity", "bad-type", "hops", "limit", "ring-limit", "ring-status", "unknown-ring", "wide-digit"])
 def test_read_parameter_errors(client, auth, url, code):
     r = client.get(url, headers=auth)
     assert 400 <= r.status_code < 500 and r.get_json()["code"] == code

@@ -534,3 +534,8 @@ def test_pages_name_an_icon_the_server_has(app):
     r = c.get(href)
     assert r.status_code == 200 and r.mimetype == "image/svg+xml"
     r.close()
+
+
+@pytest.mark.parametrize("value", ["%EF%BC%92", "x"])  # a full-width 2, which int() takes; not a number
+def test_a_page_number_that_is_not_ascii_digits_is_a_400(admin, value):
+    assert admin.get(f"/rings?page={value}").status_code == 400
