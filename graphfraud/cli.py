@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,21 @@ PROFILES = {"rings": ".synth:write_dataset", "card": ".synthcard:write_card_data
 STORE_HELP = "Store file or neo4j:// / bolt:// URL (default: $GRAPHFRAUD_STORE or ./graphfraud.db)."
 RAW_HELP = ("Write ids and text exactly as stored, for programs that join on them; by default a cell that a "
             "spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading '.")
+
+
+class OutPath(click.Path):
+    """A file the command will write: its folder must exist, checked before any work (a long backtest or a
+    scoring run failed only at its very end on a mistyped folder)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        folder = os.path.dirname(os.path.abspath(os.fsdecode(value)))
+        if not os.path.isdir(folder):
+            self.fail(f"the folder {folder} does not exist; create it first", param, ctx)
+        return value
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,7 +103,7 @@ def main(quiet: bool) -> None:
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--mapping", help="Mapping file (TOML) or the name of a shipped mapping (aws_transactions, ...).")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False),
+@click.option("--rejects", "rejects_path", type=OutPath(),
               help="Where bad rows go (default: FILE's name + .rejects.csv in the current folder).")
 @click.option("--chunk-size", type=click.IntRange(1000, 5_000_000), default=None, help="Rows per atomic chunk.")
 @store_option
@@ -185,7 +201,7 @@ def neo4j_import(file: str, home: str, mapping: str | None, database: str, admin
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--source", type=click.Choice(["file", "chargeback", "investigator"]), default="chargeback",
               show_default=True, help="Where the labels come from (decides which wins a disagreement).")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False), help="Where bad rows go.")
+@click.option("--rejects", "rejects_path", type=OutPath(), help="Where bad rows go.")
 @store_option
 @handle_errors
 def label(file: str, source: str, rejects_path: str | None, store_path: str | None) -> None:
@@ -334,9 +350,9 @@ def _ms(text: str | None) -> int | None:
 @click.option("--test-start", help="Start of the test window.")
 @click.option("--test-end", help="End of the test window.")
 @click.option("--label-delay", default="1d", show_default=True, help="When labels without a time become known.")
-@click.option("--scores-out", type=click.Path(dir_okay=False), help="CSV: transaction_id,score,decision,reasons.")
+@click.option("--scores-out", type=OutPath(), help="CSV: transaction_id,score,decision,reasons.")
 @click.option("--raw", is_flag=True, help=RAW_HELP)
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the full report (JSON).")
+@click.option("--report", "report_path", type=OutPath(), help="Write the full report (JSON).")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML).")
 @click.option("--store", "store_path", default=None,
               help="Store to load into (default: a fresh temporary store, removed afterwards).")
@@ -398,7 +414,7 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Scores CSV to write.")
+@click.option("--out", "out_path", required=True, type=OutPath(), help="Scores CSV to write.")
 @click.option("--mapping", help="Mapping file or shipped mapping name for FILE.")
 @click.option("--raw", is_flag=True, help=RAW_HELP)
 @store_option

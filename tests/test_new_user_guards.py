@@ -251,4 +251,18 @@ def test_strip_applies_to_label_values_and_label_needs_a_store(tmp_path):
 def test_every_record_ragged_is_named_as_a_record(tmp_path):
     (tmp_path / "r.csv").write_text("transaction_id,timestamp,user_id,amount\nt1,2026-01-01\nt2,2026-01-01,u,1,x\n")
     res = _run("load", tmp_path / "r.csv", "--store", tmp_path / "s.db", "--rejects", tmp_path / "rj.csv")
-    assert res.exit_code == 1 and "the first, a record: the record has 2 fields" in res.stderr
+    assert res.exit_code == 1 and "the first, row 1: the record has 2 fields" in res.stderr
+
+
+@pytest.mark.parametrize("args", [["score", "{f}", "--out", "{d}/no/such/o.csv"],
+                                  ["backtest", "{f}", "--train-frac", "0.6", "--scores-out", "{d}/no/s.csv"],
+                                  ["backtest", "{f}", "--train-frac", "0.6", "--report", "{d}/no/r.json"],
+                                  ["load", "{f}", "--rejects", "{d}/no/rj.csv"]],
+                         ids=["score", "backtest-scores", "backtest-report", "load-rejects"])
+def test_an_output_in_a_folder_that_does_not_exist_is_refused_before_any_work(tmp_path, args):
+    # the scoring run or backtest used to do all its work and fail at the end on a mistyped folder
+    f = tmp_path / "t.csv"
+    f.write_text("transaction_id,timestamp,user_id,amount\nt1,2026-01-01,u1,5\n")
+    res = _run(*[a.format(f=f, d=tmp_path) for a in args], "--store", tmp_path / "s.db")
+    assert res.exit_code == 2 and "does not exist; create it first" in res.stderr
+    assert not (tmp_path / "s.db").exists()
