@@ -275,9 +275,7 @@ def parse_amount(value: Any) -> float:
 
 
 def parse_flag(value: Any, fieldname: str = "is_fraud") -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, float) and math.isnan(value):
+    if value is None or (isinstance(value, str) and not value.strip()) or value != value:  # blank, or NaN
         return None
     if isinstance(value, bool):
         return int(value)
@@ -643,8 +641,7 @@ def validate_record(data: Mapping[str, Any], *, extra_types: Sequence[str] = (),
 
 
 def _attribute_text(v: Any) -> str:
-    """An attribute as stored: a number by its value however written (``1E2`` is ``100``: a proxy that
-    rewrites numbers does not make a retry a conflict), a boolean as JSON writes it.
+    """An attribute as stored: a number by its value (``1E2`` is ``100``), a boolean as JSON writes it.
 
     >>> [_attribute_text(v) for v in (100, 1e2, 2.5, True, " x ")]
     ['100', '100', '2.5', 'true', 'x']
