@@ -734,6 +734,8 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
     """
     from .accounts import hash_password
 
+    if not name.strip():  # before asking for a password that would be thrown away
+        raise ValidationError("An account name cannot be empty.", ["name: empty"])
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
                 click.prompt("Password", hide_input=True, confirmation_prompt=True))
     hashed = hash_password(password)

@@ -266,3 +266,8 @@ def test_an_output_in_a_folder_that_does_not_exist_is_refused_before_any_work(tm
     res = _run(*[a.format(f=f, d=tmp_path) for a in args], "--store", tmp_path / "s.db")
     assert res.exit_code == 2 and "does not exist; create it first" in res.stderr
     assert not (tmp_path / "s.db").exists()
+
+
+def test_an_empty_account_name_is_refused_before_the_password_is_asked(tmp_path):
+    res = CliRunner().invoke(main, ["user", "create", " ", "--store", str(tmp_path / "s.db")], input="")
+    assert res.exit_code == 1 and "cannot be empty" in res.stderr and "Password" not in res.output

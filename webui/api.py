@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from graphfraud.errors import Forbidden, GraphFraudError, NotFound, ValidationError
 from graphfraud.labels import dated_before_their_transactions
@@ -109,6 +109,9 @@ def json_body() -> Any:
             raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise _too_large(limit, n) from None
+    except ClientDisconnected:  # Werkzeug's own 400 for a body shorter than its Content-Length
+        raise ApiError(400, "invalid_body", f"The request body ended before the {n} bytes its Content-Length "
+                       "announced.", [f"body: shorter than {n} bytes"]) from None
     except _READ_ERRORS as e:  # the client's transport: a body cut short, bad chunks, too slow
         raise unreadable_body(e) from None
     if len(raw) > limit:

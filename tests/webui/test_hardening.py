@@ -87,3 +87,11 @@ def test_a_case_assignee_is_an_account(app, store):
     assert c.post(url, data={"assignee": "nobody", "csrf_token": tok}).status_code == 400
     assert c.post(url, data={"assignee": "", "csrf_token": tok}).status_code == 302  # unassigned
     assert store.get_case(int(url.rsplit("/", 1)[1]))["assignee"] is None
+
+
+def test_a_body_shorter_than_its_content_length_is_invalid_body(client, auth):
+    # Werkzeug answered its own 400 ("The browser (or proxy) sent a request...") with the code bad_request
+    body = json.dumps(GOOD).encode()
+    r = client.post("/api/v1/score", data=body, headers={**auth, "Content-Type": "application/json"},
+                    environ_overrides={"CONTENT_LENGTH": str(len(body) + 50)})
+    assert r.status_code == 400 and r.json["code"] == "invalid_body" and "Content-Length" in r.json["error"]
