@@ -521,6 +521,19 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return d
 
 
+def _lone_surrogate(obj: Any) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate (``"\\ud800"`` parses, but is no character).
+
+    >>> _lone_surrogate(json.loads('{"a": ["x", "\\ud800"]}')), _lone_surrogate(json.loads('{"a": "\\u00e9"}'))
+    (True, False)
+    """
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _parse_json_lines(lines: list[str], numbers: np.ndarray
                       ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int | None, str, str]]]:
     """Parse JSON lines one by one, so one bad line costs only itself (a line naming a key twice is bad)."""
@@ -544,6 +557,10 @@ def _parse_json_lines(lines: list[str], numbers: np.ndarray
         if const is not None:
             bad.append((n, f"{const[0][:60]} is {const[1]}, which JSON does not have (write a number, or null "
                            f"for none)", s.rstrip("\r\n")))
+            continue
+        if "\\u" in s and _lone_surrogate(obj):  # an escape like \ud800: text UTF-8 cannot hold
+            bad.append((n, "the line holds a lone surrogate escape (such as \\ud800), which is no character",
+                        s.rstrip("\r\n")))
             continue
         records.append(obj)
         rows.append(n)

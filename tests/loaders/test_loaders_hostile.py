@@ -104,6 +104,19 @@ def test_a_json_line_with_nan_or_infinity_is_rejected_naming_the_field(tmp_path,
     assert store.get_transaction(str(rows[1]["transaction_id"])) is None
 
 
+def test_a_json_line_with_a_lone_surrogate_is_rejected_and_the_others_load(tmp_path, store):
+    # "\ud800" parses as JSON but is no character: the whole load stopped with a traceback
+    rows = make_rows(3)
+    lines = [json.dumps(r) for r in rows]
+    lines[1] = json.dumps({**rows[1], "user_id": "\ud800"})
+    lines[2] = json.dumps({**rows[2], "note": "\udc00x"})
+    (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
+    s = load_file(tmp_path / "s.jsonl", store, progress=False)
+    assert (s.inserted, s.rejected) == (1, 2)
+    assert [r["row"] for r in read_rejects(s.rejects_path)] == ["2", "3"]
+    assert all("lone surrogate" in r["reason"] for r in read_rejects(s.rejects_path))
+
+
 def test_empty_header_cells_are_still_named_by_position(tmp_path, store):
     path = write_csv(tmp_path / "e.csv", make_rows(2))
     text = path.read_text().splitlines()
