@@ -222,6 +222,9 @@ class ChunkReader:
                 rows = np.arange(next_row, next_row + take, dtype=np.int64)
                 next_row += take
                 bad, ragged[:] = list(ragged), []
+                if exhausted and not n_pending and len(frame) and any(
+                        isinstance(v, str) and "\n" in v for v in frame.iloc[-1].tolist()):
+                    self._check_quotes_closed()  # the last value runs over lines: maybe to the end of the file
                 if bad and skipped is None:
                     skipped = self._ragged_records(len(names))
                 if skipped is not None and len(skipped):
@@ -264,6 +267,50 @@ class ChunkReader:
         except (csv.Error, OSError, EOFError, ValueError):
             return None
         return np.array(out, dtype=np.int64)
+
+    def _check_quotes_closed(self) -> None:
+        r"""Refuse a file in which a quoted value is never closed: the parser takes the rest of the file as
+        that one value, and every later row would be lost without a word. Read again by Python's ``csv``
+        (strict), only when the file's last value runs over several lines.
+
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.csv")
+        >>> with open(p, "w") as f:
+        ...     _ = f.write('a,b\n1,"x\ny"\n2,"27"" monitor\n3,ok\n')
+        >>> try:
+        ...     ChunkReader(p, 10)._check_quotes_closed()
+        ... except ValidationError as e:
+        ...     print(e.errors)
+        ['line 4: a quote is never closed']
+        """
+        import csv
+        import sys
+
+        raw: Any = gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
+        limit = csv.field_size_limit(sys.maxsize)
+        last = 0
+        try:
+            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+                records = csv.reader(text, strict=True)
+                while True:
+                    try:
+                        next(records)
+                    except StopIteration:
+                        return
+                    except csv.Error as e:
+                        if "unexpected end of data" in str(e):
+                            raise ValidationError(
+                                f"In {self.path.name}, the record on line {last + 1} opens a quoted value that is "
+                                "never closed, so the rest of the file would be read as that one value; close it "
+                                '(a quote inside a quoted value is written twice: "") and load the file again (rows '
+                                "stored before the stop count as duplicates).",
+                                [f"line {last + 1}: a quote is never closed"], code="unreadable_file") from None
+                    last = records.line_num
+        except (OSError, EOFError) as e:
+            raise ValidationError(f"The file {self.path.name} cannot be read: {_plain(e)}.",
+                                  code="unreadable_file") from None
+        finally:
+            csv.field_size_limit(limit)
 
     # ------------------------------------------------------------ Parquet
     def _parquet(self) -> Iterator[Chunk]:

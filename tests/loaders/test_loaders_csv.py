@@ -218,6 +218,23 @@ def test_ragged_records_and_the_rows_after_them_keep_their_numbers(tmp_path, sto
     assert "t90" in rej["3"] and "extra" in rej["8"] and "not a number" in rej["12"]
 
 
+def test_a_quote_never_closed_refuses_the_file_naming_its_line(tmp_path, store):
+    # the parser took the rest of the file as one value: "4 rows read, 4 inserted" and six rows gone
+    lines = [",".join(HEADER) + ",note"] + [",".join(r[c] for c in HEADER) + ",ok" for r in make_rows(10)]
+    lines[4] = lines[4].rsplit(",", 1)[0] + ',"27"" monitor'  # its last field opens a quote, never closed
+    (tmp_path / "q.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValidationError, match="line 5 opens a quoted value that is never closed"):
+        load_file(tmp_path / "q.csv", store, chunk_size=3, progress=False)
+    # the chunk holding the broken record is not stored (chunks before it are, as when a load stops)
+    assert store.info()["transactions"] == 3 and store.get_transaction("t3") is None
+    # fixed: a last value over several lines whose quote closes is a value like any other
+    lines[4] = lines[4].rsplit(",", 1)[0] + ',"27"" monitor\nand stand"'
+    (tmp_path / "q.csv").write_text("\n".join(lines) + "\n")
+    s = load_file(tmp_path / "q.csv", store, chunk_size=3, progress=False)
+    assert (s.inserted, s.duplicates) == (7, 3)
+    assert store.get_transaction("t3")["attributes"] == {"note": '27" monitor\nand stand'}
+
+
 def test_rejects_path_default_and_explicit(tmp_path, store):
     rows = make_rows(3)
     rows[0]["amount"] = "x"
