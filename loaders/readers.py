@@ -480,6 +480,8 @@ def _to_text_frame(table: pa.Table) -> pd.DataFrame:
         elif pa.types.is_boolean(typ):
             arrays.append(pa.array([None if v is None else ("true" if v else "false") for v in col.to_pylist()],
                                    type=pa.string()))
+        elif pa.types.is_timestamp(typ) and typ.unit == "ns":  # nine decimals are no ISO 8601 the loader reads:
+            arrays.append(col.cast(pa.timestamp("us", tz=typ.tz), safe=False).cast(pa.string()))  # microseconds
         elif (pa.types.is_integer(typ) or pa.types.is_timestamp(typ) or pa.types.is_date(typ)
               or pa.types.is_decimal(typ) or pa.types.is_time(typ)):
             arrays.append(col.cast(pa.string()))

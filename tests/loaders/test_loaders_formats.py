@@ -49,6 +49,17 @@ def test_parquet_typed_columns_become_text(tmp_path, store):
     assert "timestamp is required" in read_rejects(s.rejects_path)[0]["reason"]
 
 
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_nanosecond_timestamps_load(tmp_path, store, tz):
+    # every row was rejected: the loader's own text of a nanosecond time ("...00.123456789") was no ISO 8601
+    table = pa.table({"transaction_id": ["a", "b"], "user_id": ["u", "v"], "amount": [1.0, 2.0],
+                      "timestamp": pa.array([1704103200000000000, 1704103200123456789], pa.timestamp("ns", tz=tz))})
+    pq.write_table(table, tmp_path / "ns.parquet")
+    s = load_file(tmp_path / "ns.parquet", store, progress=False)
+    assert (s.inserted, s.rejected) == (2, 0)
+    assert store.get_transaction("b")["timestamp"] == "2024-01-01T10:00:00.123Z"
+
+
 def test_empty_parquet_checks_columns_and_loads_nothing(tmp_path, store):
     pq.write_table(pa.Table.from_pylist(make_rows(1)).slice(0, 0), tmp_path / "e.parquet")
     s = load_file(tmp_path / "e.parquet", store, progress=False)
