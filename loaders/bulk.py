@@ -341,6 +341,12 @@ def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, ex
     good, rejects = validate_frame(canon, extra_types=extra_types, max_id_length=max_id, first_row=1)
     reasons: dict[int, list[str]] = {pos: [why] for pos, why in map_errors.items()}
     for r, why in rejects:
+        if r - 1 in map_errors:  # a field the mapping could not read is not "required" a second time
+            said = map_errors[r - 1].split("; ")
+            why = "; ".join(p for p in why.split("; ") if not (p.endswith(" is required") and any(
+                m.startswith(p[:-len("is required")]) for m in said)))
+            if not why:
+                continue
         reasons.setdefault(r - 1, []).append(why)
     if map_errors and len(good):
         good = good[~np.isin(good["row"].to_numpy() - 1, list(map_errors))].reset_index(drop=True)

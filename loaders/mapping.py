@@ -259,6 +259,7 @@ class Mapping:
         if self.timestamp_format:
             aware_fmt = "%z" in self.timestamp_format or "%Z" in self.timestamp_format
             parsed = pd.to_datetime(sp, format=self.timestamp_format, errors="coerce", utc=aware_fmt)
+            read = parsed.notna().to_numpy()
             if not aware_fmt:
                 parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
             why = f"does not match the format {self.timestamp_format!r}"
@@ -267,17 +268,23 @@ class Mapping:
             parts = []
             if has_zone.any():
                 parts.append(pd.to_datetime(sp[has_zone], format="ISO8601", utc=True, errors="coerce"))
+            read = np.ones(len(sp), dtype=bool)
             if (~has_zone).any():
                 naive = pd.to_datetime(sp[~has_zone], format="ISO8601", errors="coerce")
+                read[~has_zone] = naive.notna().to_numpy()
                 parts.append(naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC"))
             parsed = pd.concat(parts).reindex(sp.index)  # concat also unifies time units
+            if has_zone.any():
+                read[has_zone] = parsed[has_zone].notna().to_numpy()
             why = "is not an ISO 8601 timestamp"
         ok = parsed.notna().to_numpy()
         iso = parsed[ok].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         pos = np.flatnonzero(present)
         result.iloc[pos[ok]] = iso.to_numpy()
-        bad = [(int(i), f"{fieldname} {_show(v)} {why}" + (f" in time zone {tz}" if self.timezone else ""))
-               for i, v in zip(pos[~ok], sp[~ok].tolist())]
+        # read, but no such local time: the hour skipped when clocks go forward, or one passed twice when they go back
+        dst = "is a local time that does not exist, or exists twice, at a daylight-saving change"
+        bad = [(int(i), f"{fieldname} {_show(v)} {dst if r else why}" + (f" in time zone {tz}" if self.timezone else ""))
+               for i, v, r in zip(pos[~ok], sp[~ok].tolist(), read[~ok].tolist())]
         return result, bad
 
     @property

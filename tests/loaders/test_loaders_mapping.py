@@ -81,6 +81,22 @@ def test_timezone_applies_only_to_times_without_an_offset(tmp_path, store):
     assert s.rejected == 1 and "Europe/Paris" in read_rejects(s.rejects_path)[0]["reason"]  # a DST gap
 
 
+@pytest.mark.parametrize("fmt", [None, "%d/%m/%Y %H:%M"], ids=["iso", "format"])
+def test_a_local_time_lost_or_doubled_by_daylight_saving_is_rejected_saying_so(tmp_path, store, fmt):
+    # the reason was "does not match the format ...; timestamp is required" for a time that matched it
+    times = ["2026-03-29 02:30", "2026-10-25 02:30", "2026-03-28 02:30", "nope"]
+    if fmt:
+        times = ["29/03/2026 02:30", "25/10/2026 02:30", "28/03/2026 02:30", "nope"]
+    rows = [{"transaction_id": f"d{i}", "timestamp": t, "user_id": "u", "amount": "1"} for i, t in enumerate(times)]
+    path = write_csv(tmp_path / "t.csv", rows, header=("transaction_id", "timestamp", "user_id", "amount"))
+    mapping = {"timezone": "Europe/Paris", **({"timestamp_format": fmt} if fmt else {})}
+    s = load_file(path, store, mapping=mapping, progress=False)
+    reasons = {r["row"]: r["reason"] for r in read_rejects(s.rejects_path)}
+    assert s.inserted == 1 and sorted(reasons) == ["1", "2", "4"]
+    assert all("does not exist, or exists twice, at a daylight-saving change" in reasons[r] for r in ("1", "2"))
+    assert "daylight" not in reasons["4"] and not any("required" in why for why in reasons.values())
+
+
 def test_hash_ids_are_stable_and_independent_of_chunking(tmp_path, store):
     m = {"columns": {"transaction_id": {"hash": ["who", "when"]}, "timestamp": "when", "user_id": "who",
                      "amount": {"constant": 0}}, "timestamp_format": "%d/%m/%Y %H:%M"}
