@@ -645,7 +645,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     if len(absent):
         pu = pd.concat([pu, pd.DataFrame({"c": cluster_of_user[absent].to_numpy(), "n": 0, "nf": 0, "nfp": 0},
                                          index=absent)])
-    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"].reindex(pu.index).fillna(False)
+    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"]
+    kf = kf.reindex(pu.index).fillna(False)
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
     pu["kf"] = kf.astype(bool)

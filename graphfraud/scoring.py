@@ -534,8 +534,9 @@ class Scorer:
 
         Returns the response body (without ``ok``). A retry of a stored transaction (same id, same
         content) returns the stored decision with ``replay: true`` and changes nothing but a label it brings
-        (:meth:`_label_on_retry`); the same id with other content raises :class:`~graphfraud.errors.Conflict`. ``scored_by`` (who asked: the API
-        records its key) is kept in the stored decision record, not in the response.
+        (:meth:`_label_on_retry`); the same id with other content raises :class:`~graphfraud.errors.Conflict`.
+        ``scored_by`` (who asked: the API records its key) is kept in the stored decision record, not in the
+        response.
         """
         with self.lock:
             lag = self.catch_up(force=False)
@@ -591,15 +592,14 @@ class Scorer:
         stored = self.store.get_transaction(tx.transaction_id) or {}
         value = str(int(tx.is_fraud))
         have = stored.get("is_fraud")
-        if have is None:  # the row has none: the first label a retry brings, as a file label
-            given = [str(lb.get("value")) for lb in stored.get("labels") or [] if lb.get("source") == "file"]
-            if given and given[-1] != value:
-                have = given[-1]
-            elif not given:
+        if have is None:  # the row has none: the label an earlier retry brought, else this one, as a file label
+            given = [lb.get("value") for lb in stored.get("labels") or [] if lb.get("source") == "file"]
+            if not given:
                 self.add_labels([Label("transaction", tx.transaction_id, value, tx.labelled_at, "file",
                                        tx.fraud_type if value == "1" else None)])
                 return
-        if have is not None and str(int(have)) != value:
+            have = given[-1]
+        if str(int(have)) != value:
             raise Conflict(f"Transaction {tx.transaction_id!r} is stored with label is_fraud={int(have)}; a retry "
                            f"cannot change it to {value}: send the new label through POST /labels.",
                            [f"is_fraud: stored as {int(have)}"], code="transaction_conflict")

@@ -281,9 +281,10 @@ class Mapping:
         iso = parsed[ok].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         pos = np.flatnonzero(present)
         result.iloc[pos[ok]] = iso.to_numpy()
-        # read, but no such local time: the hour skipped when clocks go forward, or one passed twice when they go back
+        # read, but no such local time: the hour skipped when clocks go forward, or one passed twice after
         dst = "is a local time that does not exist, or exists twice, at a daylight-saving change"
-        bad = [(int(i), f"{fieldname} {_show(v)} {dst if r else why}" + (f" in time zone {tz}" if self.timezone else ""))
+        zone = f" in time zone {tz}" if self.timezone else ""
+        bad = [(int(i), f"{fieldname} {_show(v)} {dst if r else why}{zone}")
                for i, v, r in zip(pos[~ok], sp[~ok].tolist(), read[~ok].tolist())]
         return result, bad
 

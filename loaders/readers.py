@@ -236,6 +236,11 @@ class ChunkReader:
                 emitted = True
                 yield Chunk(frame, rows, bad)
 
+    def _text(self) -> io.TextIOWrapper:
+        """The file's (decompressed) text, for a second read by Python's ``csv`` module."""
+        raw: Any = gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")  # noqa: SIM115
+        return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+
     def _ragged_records(self, n_fields: int) -> np.ndarray | None:
         r"""The 1-based numbers of the records whose count of fields is not ``n_fields``, from a second read of
         the file by Python's ``csv`` module; it runs only once a load met such a record (pyarrow's streaming
@@ -251,11 +256,10 @@ class ChunkReader:
         """
         import csv
 
-        raw: Any = gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
         n = 0
         out = []
         try:
-            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+            with self._text() as text:
                 records = csv.reader(text)
                 next(records, None)  # the header
                 for fields in records:
@@ -286,11 +290,10 @@ class ChunkReader:
         import csv
         import sys
 
-        raw: Any = gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
         limit = csv.field_size_limit(sys.maxsize)
         last = 0
         try:
-            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+            with self._text() as text:
                 records = csv.reader(text, strict=True)
                 while True:
                     try:
