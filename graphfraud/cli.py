@@ -76,13 +76,20 @@ def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--store", "store_path", envvar="GRAPHFRAUD_STORE", default=None, help=STORE_HELP)(fn)
 
 
-def open_store(store_path: str | None, *, existing: bool = False) -> Any:
+def open_store(store_path: str | None, *, existing: bool = False, announce: bool = True) -> Any:
     """The store at ``store_path`` (default: the ``store`` setting); ``existing``: for commands that only read
     or change what a store holds, an embedded store must exist already (a mistyped path is an error, not a new
-    empty store)."""
+    empty store); else a store this call creates is named on standard error (unless not ``announce``)."""
+    from . import settings
+    from .storage import is_neo4j_url
     from .storage import open_store as _open
 
-    return _open(store_path, create=not existing)
+    loc = str(store_path if store_path is not None else settings.get("store"))
+    new = announce and not existing and not is_neo4j_url(loc) and not os.path.exists(loc)
+    store = _open(store_path, create=not existing)
+    if new:  # a mistyped path would otherwise be a new empty store without a word
+        click.echo(f"graphfraud: created a new, empty store at {loc}", err=True)
+    return store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -223,6 +230,9 @@ def label(file: str, source: str, rejects_path: str | None, store_path: str | No
     finally:
         store.close()
     click.echo(str(summary))
+    if summary.rejected and not summary.added:
+        raise ValidationError(f"every one of the {summary.rejected:,} label rows was rejected; the first, "
+                              f"{summary.first_reject} (all of them are in {summary.rejects_path})")
 
 
 @main.command()
@@ -392,7 +402,7 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     if store_path is None:
         tmp = tempfile.mkdtemp(prefix="graphfraud-backtest-")
         store_path = f"{tmp}/backtest.db"
-    store = open_store(store_path)
+    store = open_store(store_path, announce=tmp is None)
     try:
         # links are folded only if something reads them (the replay builds its graph from the transactions)
         summary = load_file(file, store, mapping=mp, fold_links=False)

@@ -35,11 +35,19 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def tighten(path: str | os.PathLike[str]) -> None:
-    """Make an existing file owner-only when it is open to others and this process owns it (else leave it)."""
+    """Make an existing file owner-only when it is open to others and this process owns it (else leave it):
+    the others' bits are taken away, the owner's left as they are (a store made read-only stays read-only).
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "ro.db")
+    >>> open(p, "w").close(); os.chmod(p, 0o444); tighten(p)
+    >>> oct(os.stat(p).st_mode & 0o777)
+    '0o400'
+    """
     try:
         st = os.stat(path)
         if st.st_mode & 0o077 and st.st_uid == os.geteuid():
-            os.chmod(path, FILE_MODE)
+            os.chmod(path, st.st_mode & 0o700)
     except OSError:
         pass
 
@@ -74,7 +82,7 @@ def open_private(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -
     try:
         st = os.fstat(fd)
         if st.st_mode & 0o077 and st.st_uid == os.geteuid():  # an older file, open to others
-            os.fchmod(fd, FILE_MODE)
+            os.fchmod(fd, st.st_mode & 0o700)
         return os.fdopen(fd, mode, **kwargs)
     except BaseException:
         os.close(fd)

@@ -962,10 +962,12 @@ def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_leng
             known_at = parse_ts(data.get("labelled_at"), "labelled_at")
         except ValueError as e:
             errors.append(str(e))
-    has_tx, has_user = data.get("transaction_id") not in (None, ""), data.get("user_id") not in (None, "")
+    has_tx = data.get("transaction_id") not in (None, "")  # a transaction's row may name its user too:
+    has_user = data.get("user_id") not in (None, "") and (data.get("user_label") not in (None, "") or not has_tx)
     subject = value = sid = fraud_type = None
     if has_tx == has_user:
-        errors.append("give either transaction_id with is_fraud, or user_id with user_label")
+        errors.append("label a transaction (transaction_id, is_fraud) or a user (user_id, user_label), "
+                      + ("not both" if has_tx else "one of them"))
     elif has_tx:
         subject = "transaction"
         try:
@@ -988,13 +990,11 @@ def validate_label(data: Mapping[str, Any], *, source: str = "file", max_id_leng
             sid = clean_id(data.get("user_id"), "user_id", max_id_length)
         except ValueError as e:
             errors.append(str(e))
-        ul = data.get("user_label")
-        if not isinstance(ul, str) or ul.strip().lower() not in USER_LABELS:
+        ul = str(data.get("user_label")).strip().lower() if isinstance(data.get("user_label"), str) else None
+        if (value := ul if ul in USER_LABELS else None) is None:
             errors.append(f"user_label must be one of {', '.join(USER_LABELS)}")
-        else:
-            value = ul.strip().lower()
     if errors:
-        seen = list(dict.fromkeys(errors))
-        raise ValidationError("The label is not valid: " + "; ".join(seen) + ".", seen, code="invalid_label")
+        raise ValidationError("The label is not valid: " + "; ".join(seen := list(dict.fromkeys(errors))) + ".", seen,
+                              code="invalid_label")
     assert subject is not None and sid is not None and value is not None
     return Label(subject, sid, value, known_at, source, fraud_type)

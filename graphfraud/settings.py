@@ -171,6 +171,9 @@ SETTINGS: tuple[Setting, ...] = (
     # the web app (webui.create_app)
     Setting("api_key_cache_seconds", 5.0, "API keys are looked up again after this many seconds: a revoked "
             "key stops working within it.", float, "web"),
+    Setting("max_future", "1d", "How far ahead of the server's clock the API takes a transaction's time; a "
+            "later one is refused. One transaction dated years ahead would move the engine's clock there and "
+            "stop its daily recomputations for every later score. 0 turns the check off.", parse_duration, "web"),
     Setting("scorer_startup_wait", 60.0, "Seconds a request waits for the scoring engine of a starting "
             "worker before answering that it is not ready.", float, "web"),
     Setting("scorer_factory", None, "What builds each worker's scorer: a callable(store) or "

@@ -29,6 +29,7 @@ class LabelSummary:
     rejected: int = 0
     seconds: float = 0.0
     rejects_path: Path | None = None
+    first_reject: str | None = None  # "row N: why", for a message when every row was rejected
 
     def __str__(self) -> str:
         s = f"{self.rows_read:,} label rows read: {self.added:,} added, {self.rejected:,} rejected in {self.seconds:.1f} s"
@@ -92,6 +93,7 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
                 rows, reasons, texts = zip(*chunk.rejects)
                 out.write_raw(rows, reasons, texts, reader.columns)
                 summary.rejected += len(chunk.rejects)
+                summary.first_reject = summary.first_reject or f"row {int(rows[0])}: {reasons[0]}"
             present = [c for c in _LABEL_COLUMNS if c in cols]
             sub = chunk.frame[present].astype(object)
             sub = sub.where(sub.notna(), None)
@@ -115,6 +117,7 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
             if bad_pos:
                 out.write(chunk.frame, bad_pos, [int(chunk.rows[p]) for p in bad_pos], bad_why)
                 summary.rejected += len(bad_pos)
+                summary.first_reject = summary.first_reject or f"row {int(chunk.rows[bad_pos[0]])}: {bad_why[0]}"
             if labels:
                 summary.added += int(store.add_labels(labels))
     finally:

@@ -271,3 +271,28 @@ def test_an_output_in_a_folder_that_does_not_exist_is_refused_before_any_work(tm
 def test_an_empty_account_name_is_refused_before_the_password_is_asked(tmp_path):
     res = CliRunner().invoke(main, ["user", "create", " ", "--store", str(tmp_path / "s.db")], input="")
     assert res.exit_code == 1 and "cannot be empty" in res.stderr and "Password" not in res.output
+
+
+def test_a_label_file_whose_every_row_is_refused_fails_and_a_transactions_file_labels_its_transactions(tmp_path):
+    """A probe: `label` exited 0 with every row rejected (load exits 1), each row saying 'give either ...' for a
+    transactions file whose rows name their user too. Such a row now labels its transaction."""
+    (tmp_path / "t.csv").write_text("transaction_id,timestamp,user_id,amount,is_fraud\n"
+                                    "a,2026-01-01T10:00:00Z,u1,5,1\nb,2026-01-02T10:00:00Z,u2,6,0\n")
+    store = tmp_path / "s.db"
+    assert _run("load", tmp_path / "t.csv", "--store", store).exit_code == 0
+    res = _run("label", tmp_path / "t.csv", "--store", store)
+    assert res.exit_code == 0 and "2 added, 0 rejected" in res.stdout
+    (tmp_path / "bad.csv").write_text("transaction_id,is_fraud,user_label\na,maybe,\n,,\n")
+    res = _run("label", tmp_path / "bad.csv", "--store", store, "--rejects", tmp_path / "bad.rejects.csv")
+    assert res.exit_code == 1 and "every one of the 2 label rows was rejected; the first, row 1: " in res.stderr
+    assert "is_fraud" in res.stderr and "label a transaction" in (tmp_path / "bad.rejects.csv").read_text()
+
+
+def test_commands_that_may_start_a_store_say_so(tmp_path):
+    """`apikey create` and `user create` start a store for a server that has none yet; a mistyped path did so
+    without a word (a probe): the new store is named on standard error."""
+    res = _run("apikey", "create", "--name", "k", "--store", tmp_path / "typo.db")
+    assert res.exit_code == 0 and f"created a new, empty store at {tmp_path / 'typo.db'}" in res.stderr
+    res = _run("apikey", "create", "--name", "k2", "--store", tmp_path / "typo.db")
+    assert res.exit_code == 0 and "created a new" not in res.stderr
+

@@ -618,6 +618,75 @@ def test_one_open_case_on_a_thing_however_many_ask_at_once(store: Any, tmp_path:
     assert created and again != cid
 
 
+def test_two_investigators_deciding_one_case_at_once_one_decision_stands(store: Any, tmp_path: Path,
+                                                                         request: pytest.FixtureRequest) -> None:
+    """Each decides from a page that showed the case open: one decision is applied, the other is refused and
+    says what the case is now; both notes are kept (a probe saw 'confirmed' with every member 'legitimate')."""
+    where = str(tmp_path / "s.db") if isinstance(store, EmbeddedStore) else request.getfixturevalue("neo4j_url")
+    ref = f"R-race-{os.getpid()}-{id(store)}"
+    cid, _ = store.create_case("ring", ref, "race", actor="ann")
+    start, got = threading.Barrier(2), {}
+
+    def decide(who: str, status: str) -> None:
+        other = open_store(where)
+        try:
+            start.wait()
+            got[who] = other.update_case(cid, who, status=status, note=f"{who} says {status}",
+                                         expect={"status": "open", "assignee": ""})
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=decide, args=a) for a in (("alice", "confirmed"), ("bob", "dismissed"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    applied = [w for w, r in got.items() if r["status"] is not None]
+    refused = [w for w, r in got.items() if r["refused"]]
+    assert len(applied) == 1 and len(refused) == 1 and applied != refused
+    now = store.get_case(cid)["status"]
+    assert now == got[applied[0]]["status"]
+    assert got[refused[0]]["refused"] == [{"field": "status", "now": now, "why": "changed"}]
+    assert len(store.get_case(cid)["notes"]) == 2
+
+
+def test_a_stale_form_changes_only_what_its_investigator_changed(store: Any) -> None:
+    cid, _ = store.create_case("ring", f"R-stale-{id(store)}", "stale", actor="ann")
+    store.update_case(cid, "ann", status="confirmed", assignee="ann", expect={"status": "open", "assignee": ""})
+    # bob's page still shows the case open and nobody's: his new assignee is refused, his note kept
+    r = store.update_case(cid, "bob", assignee="bob", note="looked", expect={"status": "open", "assignee": ""})
+    assert r == {"status": None, "assignee": None, "refused": [{"field": "assignee", "now": "ann", "why": "changed"}]}
+    case = store.get_case(cid)
+    assert (case["status"], case["assignee"], case["notes"][-1]["text"]) == ("confirmed", "ann", "looked")
+
+
+def test_a_closed_case_is_not_reopened_beside_another_open_one(store: Any) -> None:
+    ref = f"R-reopen-{id(store)}"
+    first, _ = store.create_case("ring", ref, "first", actor="ann")
+    store.update_case(first, "ann", status="dismissed")
+    second, created = store.create_case("ring", ref, "second", actor="bob")
+    assert created
+    r = store.update_case(first, "ann", status="open")
+    assert r["status"] is None and r["refused"] == [{"field": "status", "now": "dismissed",
+                                                     "why": "open_elsewhere", "case": second}]
+    assert [c["id"] for c in store.list_cases() if c["ref"] == ref and c["status"] == "open"] == [second]
+    store.update_case(second, "bob", status="dismissed")
+    assert store.update_case(first, "ann", status="in_review")["status"] == "in_review"
+
+
+def test_info_counts_each_users_label_in_force(store: Any) -> None:
+    """A probe: an investigator's 'fraudster' then a file's 'legitimate' counted the user as legitimate in
+    `info`, while the pages and the engine (investigator over chargeback over file) said fraudster."""
+    tag = f"{os.getpid()}-{id(store)}"
+    before = store.info()["user_labels"]
+    store.add_labels([Label("user", f"a{tag}", "fraudster", None, "investigator"),
+                      Label("user", f"a{tag}", "legitimate", None, "file"),
+                      Label("user", f"b{tag}", "legitimate", None, "file"), Label("user", f"b{tag}", "mule", None, "file")])
+    after = store.info()["user_labels"]
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in ("fraudster", "mule", "legitimate")} == {
+        "fraudster": 1, "mule": 1, "legitimate": 0}
+
+
 def test_rings_saved_found_by_user_and_retired(store: Any) -> None:
     ring = {"ring_id": "R-1", "status": "active", "score": 0.9, "size": 2, "users": ["u1", "u2"]}
     store.save_rings([ring], [{"ring_id": "R-1", "change": "created", "detail": {"size": 2}}])

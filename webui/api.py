@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -182,7 +183,13 @@ def to_transaction(obj: Any) -> Any:
         check_strings(obj)
     tx = validate_record(obj, extra_types=cfg["EXTRA_TYPES"], max_id_length=cfg["MAX_ID_LENGTH"],
                          pii_key=cfg["PII_KEY"])
-    if tx.is_fraud is not None and not g.api_key.allows("admin"):
+    ahead = cfg["MAX_FUTURE"]
+    if ahead and tx.ts > (time.time() + ahead) * 1000:
+        raise ValidationError(f"The transaction's time is more than {_span(ahead)} ahead of this server's clock; "
+                              "send its real time (a clock set wrong on the sender's side?).",
+                              [f"timestamp: {(tx.ts / 1000 - time.time()) / 86400:,.1f} days ahead of the server's "
+                               f"clock (limit max_future {_span(ahead)})"], code="invalid_transaction")
+    if (tx.is_fraud is not None or tx.labelled_at is not None or tx.fraud_type) and not g.api_key.allows("admin"):
         # a label counts at once (the user becomes known fraud for every later score): as on POST /labels,
         # only an admin key may give one
         raise Forbidden(f"The API key {g.api_key.name!r} has scope {g.api_key.scope!r}; a transaction sent "
@@ -190,6 +197,15 @@ def to_transaction(obj: Any) -> Any:
                         "fraud_type, and labels through POST /labels with an admin key.",
                         ["is_fraud: a label needs scope admin"])
     return tx
+
+
+def _span(seconds: float) -> str:
+    """``86400`` -> ``1 day``, ``7200`` -> ``2 hours``, ``90`` -> ``90 seconds``."""
+    for unit, n in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= n and seconds % n == 0:
+            k = int(seconds // n)
+            return f"{k} {unit}{'s' if k != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:

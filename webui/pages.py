@@ -44,6 +44,8 @@ CASE_STATUSES = {"open": "Open", "in_review": "In review", "confirmed": "Confirm
                  "dismissed": "Dismissed"}
 CASE_KINDS = ("ring", "user", "transaction", "entity")
 RINGS_PAGE = 100  # rings a page of /rings
+CASES_PAGE = 100  # cases a page of /cases, newest change first
+CASES_READ = 1_000_000  # cases /cases reads
 RINGS_READ = 10_000  # rings /rings filters and sorts: the registry's best by score (~0.1 ms a ring to parse)
 COLUMN_OF_TYPE = {t: c for c, t in ENTITY_COLUMNS.items()}
 DAY_MS = 86_400_000
@@ -282,7 +284,7 @@ def rings() -> Any:
     min_size = request.args.get("min_size", type=int)
     since, until = _date_ms("since"), _date_ms("until", end=True)
     found = st.list_rings(None if status == "all" else status, RINGS_READ)
-    cases = {c["ref"]: c for c in st.list_cases(limit=5000) if c["kind"] == "ring"}
+    cases = {c["ref"]: c for c in st.list_cases(limit=CASES_READ) if c["kind"] == "ring"}
     case_status = request.args.get("case", "")
     out = []
     for r in found:
@@ -324,7 +326,7 @@ def rings_detect() -> Any:
 def ring(ring_id: str) -> Any:
     st = store()
     r = st.get_ring(_check_id(ring_id))
-    cases = [c for c in st.list_cases(limit=5000) if c["kind"] == "ring" and c["ref"] == r["ring_id"]]
+    cases = [c for c in st.list_cases(limit=CASES_READ) if c["kind"] == "ring" and c["ref"] == r["ring_id"]]
     labels = {u: user_label(u) for u in r.get("users", [])}
     shared = [{**s, "shown": show_id(str(s.get("type")), str(s.get("id")))} for s in r.get("shared_identifiers", [])
               if isinstance(s, dict)]
@@ -346,7 +348,7 @@ def entity(node_type: str, node_id: str) -> Any:
     if not n_links and not txs and not partners["rows"]:
         raise NotFound(f"There is no {node_type} with that id in the graph.", code="entity_not_found")
     ring_id = st.ring_of_users([real]).get(real) if node_type == "user" else None
-    cases = [c for c in st.list_cases(limit=5000) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
+    cases = [c for c in st.list_cases(limit=CASES_READ) if c["kind"] in ("user", "entity") and c["ref"] == f"{node_type}:{real}"]
     params: dict[str, Any] = {"via": request.args["via"]} if request.args.get("via") else {}
     params["hops"] = 2 if node_type == "user" else 1
     account = money.account(real) if node_type == "user" else {"money": None, "suspect": None, "ranking": None}
@@ -416,9 +418,12 @@ def cases() -> Any:
     status = request.args.get("status") or None
     if status not in CASE_STATUSES:
         status = None
-    listed = store().list_cases(status=status)
+    listed = store().list_cases(status=status, limit=CASES_READ)  # cases are typed by people: few
+    pages = max(1, -(-len(listed) // CASES_PAGE))
+    page = min(_int_arg("page", 1, 1, 1_000_000), pages)
+    listed = listed[(page - 1) * CASES_PAGE:page * CASES_PAGE]
     masking.masker().note_named(uiauth.store(), (c["title"] for c in listed))  # titles are typed by people
-    return render_template("cases.html", cases=listed, status=status)
+    return render_template("cases.html", cases=listed, status=status, page=page, pages=pages, args=request.args)
 
 
 @bp.post("/cases")
@@ -461,25 +466,55 @@ def case(case_id: int) -> Any:
 @login_required
 def case_update(case_id: int) -> Any:
     st = store()
-    c = st.get_case(case_id)
     status = request.form.get("status") or None
     if status is not None and status not in CASE_STATUSES:
         abort(400)
     assignee = _assignee(request.form.get("assignee"))
     note = (request.form.get("note") or "").strip()[:5000] or None
     actor = current_user()["name"]  # type: ignore[index]
-    st.update_case(case_id, actor, status=status if status != c["status"] else None,
-                   assignee=assignee if assignee is not None and assignee != (c["assignee"] or "") else None,
-                   note=note)
-    if status in ("confirmed", "dismissed") and status != c["status"]:
-        n_users, n_tx, n_kept = label_case(st, c, status == "confirmed")
-        st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if status == "confirmed" else "legitimate",
-                                                          "users": n_users, "transactions": n_tx, "kept": n_kept})
+    # what the form showed: a field left as shown is no change, and a change applies only while the case
+    # still is as shown (two investigators at once, a page left open while someone else decided)
+    shown = {k: request.form[f"{k}_shown"] for k in ("status", "assignee") if f"{k}_shown" in request.form}
+    expect = shown if len(shown) == 2 else None
+    if expect is not None:
+        status = None if status == expect["status"] else status
+        assignee = None if assignee == expect["assignee"] else assignee
+    if status in ("confirmed", "dismissed"):
+        too_many = _too_many_to_label(st, st.get_case(case_id))
+        if too_many:
+            flash(too_many)
+            status = None
+    done = st.update_case(case_id, actor, status=status, assignee=assignee, note=note, expect=expect)
+    for r in done["refused"]:
+        now = CASE_STATUSES.get(r["now"], r["now"]) if r["field"] == "status" else (r["now"] or "nobody")
+        flash(f"Case {r['case']} on the same thing is open; this one stays {now.lower()}: work there."
+              if r["why"] == "open_elsewhere" else
+              f"Your {r['field']} was not saved: someone changed it to {now} since the page was loaded. "
+              "Look again and save again" + (" (your note was saved)." if note else "."))
+    if done["status"] in ("confirmed", "dismissed"):
+        n_users, n_tx, n_kept = label_case(st, st.get_case(case_id), done["status"] == "confirmed")
+        st.audit(actor, "case.label", f"case:{case_id}", {"value": "fraud" if done["status"] == "confirmed"
+                                                          else "legitimate", "users": n_users,
+                                                          "transactions": n_tx, "kept": n_kept})
         flash(f"Labelled {n_users} users and {n_tx} transactions as "
-              f"{'fraud' if status == 'confirmed' else 'legitimate'}."
+              f"{'fraud' if done['status'] == 'confirmed' else 'legitimate'}."
               + (f" {n_kept} users labelled fraud before keep their labels (and their other transactions theirs); "
                  "an admin clears such a label with `graphfraud label` or POST /labels." if n_kept else ""))
     return redirect(url_for("pages.case", case_id=case_id))
+
+
+#: The most users a case's decision labels from the page; an identifier shared by more is labelled by file.
+CASE_LABEL_USERS = 500
+
+
+def _too_many_to_label(st: Any, c: dict[str, Any]) -> str | None:
+    """Why deciding this case from the page would not label every user it covers (an identifier shared by
+    more than :data:`CASE_LABEL_USERS`), or ``None``."""
+    typ, _, ident = str(c["ref"]).partition(":")
+    if c["kind"] != "entity" or (n := st.count_links(typ, ident)) <= CASE_LABEL_USERS:
+        return None
+    return (f"The status was not changed: {n:,} users share this {typ}, and a decision here labels at most "
+            f"{CASE_LABEL_USERS:,}. Label the ones meant with `graphfraud label` or POST /api/v1/labels.")
 
 
 def _check_case_ref(st: Any, kind: str, ref: str) -> None:
@@ -522,7 +557,7 @@ def _case_users(c: dict[str, Any]) -> list[str]:
     typ, _, ident = str(c["ref"]).partition(":")
     if typ == "user":
         return [ident]
-    return sorted({r["user_id"] for r in st.neighbours(typ, ident, 500)})
+    return sorted({r["user_id"] for r in st.neighbours(typ, ident, CASE_LABEL_USERS)})
 
 
 def _ref_url(c: dict[str, Any]) -> str | None:

@@ -655,9 +655,11 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
                                     "GROUP BY type ORDER BY type"):
             entities[typ] = cnt
         links = con.execute("SELECT COUNT(*) FROM link").fetchone()[0]
+        # each user's label in force: the strongest source's latest (as the engine and the pages read it)
+        rank = " ".join(f"WHEN '{src}' THEN {r}" for src, r in SOURCE_RANK.items())
         users = {v: c for v, c in con.execute(
-            "SELECT value, COUNT(*) FROM (SELECT subject_id, value, MAX(seq) FROM label WHERE subject='user' "
-            "GROUP BY subject_id) GROUP BY value")}
+            "SELECT value, COUNT(*) FROM (SELECT subject_id, value, MAX((CASE source " + rank + " ELSE 0 END) "
+            "* 281474976710656 + seq) FROM label WHERE subject='user' GROUP BY subject_id) GROUP BY value")}
         return {"store": self.location, "backend": "embedded", "transactions": n_tx, "labelled": labelled,
                 "fraud": fraud, "entities": entities, "links": links, "user_labels": users,
                 "last_seq": self.last_seq(), "links_current": links_current}

@@ -570,7 +570,7 @@ class Neo4jStore(Neo4jRegistryMixin):
         for typ in sorted(found):
             if found[typ]:
                 entities[typ] = int(found[typ])
-        users = {r["value"]: int(r["n"]) for r in self._read("count_user_labels")}
+        users = {r["value"]: int(r["n"]) for r in self._read("count_user_labels", ranks=SOURCE_RANK)}
         return {"store": self.location, "backend": "neo4j", "transactions": int(c["transactions"]),
                 "labelled": labelled, "fraud": fraud, "entities": entities, "links": int(c["links"]),
                 "user_labels": users, "last_seq": self.last_seq()}

@@ -177,6 +177,10 @@ class Neo4jRegistryMixin(RegistryService):
     def list_cases(self, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         return self._read("list_cases", status=status or None, limit=int(limit))
 
+    def _q_case_state(self, h: Any, case_id: int) -> tuple[str, str, str, str | None] | None:
+        r = h.run(query("get_case"), id=case_id).single()  # under the store's lock: as of this write
+        return None if r is None else (r["kind"], r["ref"], r["status"], r["assignee"])
+
     def _q_update_case(self, h: Any, case_id: int, status: str | None, assignee: str | None, at: int) -> bool:
         return bool(h.run(query("update_case"), id=case_id, status=status, assignee=assignee, at=at).single()["found"])
 

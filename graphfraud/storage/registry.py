@@ -258,6 +258,10 @@ class RegistryMixin(RegistryService):
         return [dict(zip(("id", "kind", "ref", "title", "status", "assignee", "created_at", "updated_at"), r))
                 for r in self._con().execute(q, (*args, limit))]
 
+    def _q_case_state(self, h: Any, case_id: int) -> tuple[str, str, str, str | None] | None:
+        r = h.execute("SELECT kind, ref, status, assignee FROM gcase WHERE id=?", (case_id,)).fetchone()
+        return None if r is None else (r[0], r[1], r[2], r[3])
+
     def _q_update_case(self, h: Any, case_id: int, status: str | None, assignee: str | None, at: int) -> bool:
         if h.execute("SELECT 1 FROM gcase WHERE id=?", (case_id,)).fetchone() is None:
             return False

@@ -113,6 +113,10 @@ class RegistryService:
         """The case's columns and ``notes`` (``at, author, text``, in order)."""
         raise NotImplementedError
 
+    def _q_case_state(self, h: Any, case_id: int) -> tuple[str, str, str, str | None] | None:  # pragma: no cover
+        """``(kind, ref, status, assignee)`` of a case, read inside the write ``h``; ``None`` without one."""
+        raise NotImplementedError
+
     def _q_update_case(self, h: Any, case_id: int, status: str | None, assignee: str | None,
                        at: int) -> bool:  # pragma: no cover
         """Set what is not ``None`` (``assignee`` ``""``: none) and ``updated_at`` when anything is; whether the
@@ -279,18 +283,49 @@ class RegistryService:
         return d
 
     def update_case(self, case_id: int, actor: str, status: str | None = None, assignee: str | None = None,
-                    note: str | None = None) -> None:
+                    note: str | None = None, *, expect: dict[str, str] | None = None) -> dict[str, Any]:
+        """Change a case's status and assignee and add a note, in one write; what was applied.
+
+        ``expect`` is the ``status`` and ``assignee`` (``""``: nobody) the investigator's form showed: a change
+        is applied only while the case still has what the form showed, so two investigators deciding at once,
+        or a page left open while someone else decided, cannot undo a decision unseen. A closed case is reopened
+        only while no other case on the same thing is open. The note is kept either way. Returns ``{"status":
+        applied or None, "assignee": applied or None, "refused": [{"field", "now", "why"}...]}``."""
         now = _now()
 
-        def work(h: Any) -> None:
-            if not self._q_update_case(h, int(case_id), status, assignee, now):
+        def work(h: Any) -> dict[str, Any]:
+            cur = self._q_case_state(h, int(case_id))
+            if cur is None:
                 raise NotFound(f"There is no case {case_id}.", code="case_not_found")
+            kind, ref, cur_status, cur_assignee = cur
+            refused: list[dict[str, Any]] = []
+            new_status = status if status is not None and status != cur_status else None
+            new_assignee = assignee if assignee is not None and assignee != (cur_assignee or "") else None
+            if expect is not None and new_status is not None and expect.get("status") != cur_status:
+                refused.append({"field": "status", "now": cur_status, "why": "changed"})
+                new_status = None
+            if expect is not None and new_assignee is not None and expect.get("assignee") != (cur_assignee or ""):
+                refused.append({"field": "assignee", "now": cur_assignee or "", "why": "changed"})
+                new_assignee = None
+            if new_status in _OPEN_STATUSES and cur_status not in _OPEN_STATUSES:
+                other = self._q_open_case(h, kind, ref)
+                if other is not None and other != int(case_id):
+                    refused.append({"field": "status", "now": cur_status, "why": "open_elsewhere", "case": other})
+                    new_status = None
+            if new_status is not None or new_assignee is not None:
+                self._q_update_case(h, int(case_id), new_status, new_assignee, now)
             if note:
                 self._q_add_note(h, int(case_id), now, actor, note)
             self._q_add_audit(h, now, actor, "case.update", f"case:{case_id}",
-                              _json({"status": status, "assignee": assignee, "note": bool(note)}))
+                              _json({"status": new_status, "assignee": new_assignee, "note": bool(note),
+                                     **({"refused": [r["field"] for r in refused]} if refused else {})}))
+            return {"status": new_status, "assignee": new_assignee, "refused": refused}
 
-        self._registry_write(work, "update the case")
+        return self._registry_write(work, "update the case")
+
+
+#: Statuses of a case still being worked (one such case at a time on a thing).
+_OPEN_STATUSES = ("open", "in_review")
 
 
 __all__ = ["RegistryService", "DISABLED", "RING_COLUMNS"]

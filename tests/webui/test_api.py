@@ -313,3 +313,24 @@ def test_neighbourhood_has_directed_transfer_edges(mule_app):
     assert {"id": f"user:{payee}", "type": "user", "key": payee, "hop": 1}.items() <= next(
         x for x in body["nodes"] if x["id"] == f"user:{payee}").items()
     assert all(e["kind"] in ("link", "transfer") for e in body["edges"])
+
+
+def test_a_transaction_dated_far_ahead_of_the_clock_is_refused(client, auth, store):
+    """A probe: one score dated 2099 moved the engine's clock there, and its daily recomputations (PageRank,
+    fraud proximity, components) stopped for every later score."""
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert score(client, auth, transaction_id="T-soon", timestamp=soon).status_code == 200  # clocks drift
+    r = score(client, auth, transaction_id="T-2099", timestamp="2099-12-31T00:00:00Z")
+    body = r.get_json()
+    assert r.status_code == 400 and body["code"] == "invalid_transaction"
+    assert "1 day ahead" in body["error"] and body["errors"][0].startswith("timestamp: ")
+    assert store.get_transaction("T-2099") is None
+
+
+def test_a_score_key_cannot_send_a_label_time_alone(client, score_key, store):
+    """labelled_at without is_fraud was stored from a score key; it is part of a label (admin only)."""
+    r = client.post("/api/v1/score", json={**GOOD, "transaction_id": "T-lab", "labelled_at": "2026-03-02T00:00:00Z"},
+                    headers={"Authorization": f"Bearer {score_key}"})
+    assert r.status_code == 403 and store.get_transaction("T-lab") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import escape as html_escape
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -539,3 +540,62 @@ def test_pages_name_an_icon_the_server_has(app):
 @pytest.mark.parametrize("value", ["%EF%BC%92", "x"])  # a full-width 2, which int() takes; not a number
 def test_a_page_number_that_is_not_ascii_digits_is_a_400(admin, value):
     assert admin.get(f"/rings?page={value}").status_code == 400
+
+
+def form_shown(client, url):
+    """The case form's hidden fields: the status and assignee its page showed (a browser posts them back)."""
+    html = client.get(url).text
+    return {f"{k}_shown": unescape(re.search(rf'name="{k}_shown" value="([^"]*)"', html).group(1))
+            for k in ("status", "assignee")}
+
+
+def test_a_page_left_open_does_not_undo_another_investigators_decision(admin, analyst, store, world):
+    """A probe: bob's page, loaded before alice confirmed, saved with only a note reopened the case and cleared
+    its assignee; a decision from it now is refused, saying why, and labels nothing."""
+    ring = world["rings"][3]
+    tok_a = page_token(analyst, f"/rings/{ring.ring_id}")
+    url = analyst.post("/cases", data={"kind": "ring", "ref": ring.ring_id, "csrf_token": tok_a}).headers["Location"]
+    stale = form_shown(analyst, url)
+    assert stale == {"status_shown": "open", "assignee_shown": ""}
+    tok_b = page_token(admin)
+    admin.post(url, data={"status": "confirmed", "assignee": ADMIN, "csrf_token": tok_b, **form_shown(admin, url)})
+    n = len(store.labels())
+    cid = int(url.rsplit("/", 1)[1])
+    analyst.post(url, data={"status": "open", "assignee": "", "note": "seen it", "csrf_token": tok_a, **stale})
+    c = store.get_case(cid)
+    assert (c["status"], c["assignee"], c["notes"][-1]["text"]) == ("confirmed", ADMIN, "seen it")
+    r = analyst.post(url, data={"status": "dismissed", "assignee": "", "csrf_token": tok_a, **stale},
+                     follow_redirects=True)
+    assert "was not saved" in r.text and "Confirmed fraud" in r.text
+    assert store.get_case(cid)["status"] == "confirmed" and len(store.labels()) == n
+
+
+def test_a_case_on_an_identifier_shared_by_too_many_users_is_not_decided_from_the_page(admin, store, world,
+                                                                                       monkeypatch):
+    """A probe confirmed a case on a merchant of 2,044 users: 500 of them were labelled fraudsters, the rest
+    silently left out. Now no one is labelled, and the page says how to label them."""
+    from webui import pages
+
+    monkeypatch.setattr(pages, "CASE_LABEL_USERS", 2)
+    user = plain_user(world["rings"][4])
+    merchant = store.transactions_of("user_id", user, 1)[0]["merchant_id"]
+    assert store.count_links("merchant", merchant) > 2
+    tok = page_token(admin)
+    url = admin.post("/cases", data={"kind": "entity", "ref": f"merchant:{merchant}", "csrf_token": tok}).headers[
+        "Location"]
+    n = len(store.labels())
+    r = admin.post(url, data={"status": "confirmed", "csrf_token": tok, **form_shown(admin, url)},
+                   follow_redirects=True)
+    assert "The status was not changed" in r.text and "graphfraud label" in r.text
+    assert store.get_case(int(url.rsplit("/", 1)[1]))["status"] == "open" and len(store.labels()) == n
+
+
+def test_the_case_list_pages_past_its_first_hundred(admin, store, monkeypatch):
+    from webui import pages
+
+    monkeypatch.setattr(pages, "CASES_PAGE", 2)
+    for k in range(5):
+        store.create_case("ring", f"R-page-{k}", f"paged {k}", actor=ADMIN)
+    first, last = admin.get("/cases").text, admin.get("/cases?page=999").text
+    assert 'rel="next"' in first and "page 1 of" in first
+    assert 'rel="prev"' in last and 'rel="next"' not in last
