@@ -76,10 +76,11 @@ def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--store", "store_path", envvar="GRAPHFRAUD_STORE", default=None, help=STORE_HELP)(fn)
 
 
-def open_store(store_path: str | None, *, existing: bool = False, announce: bool = True) -> Any:
+def open_store(store_path: str | None, *, existing: bool = False, announce: bool = False) -> Any:
     """The store at ``store_path`` (default: the ``store`` setting); ``existing``: for commands that only read
     or change what a store holds, an embedded store must exist already (a mistyped path is an error, not a new
-    empty store); else a store this call creates is named on standard error (unless not ``announce``)."""
+    empty store); ``announce``: a store this call creates is named on standard error (commands other than
+    ``load`` that may start a store, where a mistyped path would otherwise make a new one without a word)."""
     from . import settings
     from .storage import is_neo4j_url
     from .storage import open_store as _open
@@ -402,7 +403,7 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     if store_path is None:
         tmp = tempfile.mkdtemp(prefix="graphfraud-backtest-")
         store_path = f"{tmp}/backtest.db"
-    store = open_store(store_path, announce=tmp is None)
+    store = open_store(store_path)
     try:
         # links are folded only if something reads them (the replay builds its graph from the transactions)
         summary = load_file(file, store, mapping=mp, fold_links=False)
@@ -441,7 +442,7 @@ def score(file: str, out_path: str, mapping: str | None, raw: bool, store_path: 
 
     from .scoring import Scorer
 
-    store = open_store(store_path)
+    store = open_store(store_path, announce=True)
     try:
         scorer = Scorer(store)
         n, failed, first = scorer_to_csv(scorer, read_transactions(file, mapping=mapping), out_path, raw=raw)
@@ -540,7 +541,7 @@ def apikey_create(name: str, scope: str, store_path: str | None) -> None:
     """
     from webui.auth import create_api_key
 
-    store = open_store(store_path)
+    store = open_store(store_path, announce=True)
     try:
         key = create_api_key(store, name, scope)
     finally:
@@ -749,7 +750,7 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
                 click.prompt("Password", hide_input=True, confirmation_prompt=True))
     hashed = hash_password(password)
-    store = open_store(store_path)
+    store = open_store(store_path, announce=True)
     try:
         store.create_app_user(name, role, hashed)
     finally:
