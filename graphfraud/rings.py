@@ -487,14 +487,14 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
 
     A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the other users of
     a card, device or address they share in the cluster (the other one when two share it, else their
-    median) is more likely those accounts' victim (a stolen card, a compromised device) or a bystander (a
-    cafe's regular arriving the same week) than their accomplice, and that link would drag the customer's
-    family into the ring. Such links are dropped and the cluster split into what stays connected, unless
-    the customer took the identifier up late in their history, within ``TOOK_UP_DAYS`` of the other account,
-    and went quiet within as many days of taking it up or of the other account's last transaction: an aged
-    account's bust-out, which stops with its crew, not a victim (whose card was theirs before, and who goes
-    on using their account after). Lifetimes are each user's first to last
-    transaction in the store.
+    median), or seen ``LIFETIME_GAP_DAYS`` or more and using it that long before anyone else in the cluster
+    (an aged account bought with its history uses a stolen card), is more likely those accounts' victim (a
+    stolen card, a compromised device) or a bystander (a cafe's regular arriving the same week) than their
+    accomplice, and that link would drag the customer's family into the ring. Such links are dropped and the
+    cluster split into what stays connected, unless the customer took the identifier up late in their history,
+    within ``TOOK_UP_DAYS`` of the other account, and went quiet within as many days of taking it up or of the
+    other account's last transaction: an aged account's bust-out, which stops with its crew, not a victim (whose
+    card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
     """
     if not len(linking) or not len(tx):
         return groups
@@ -518,14 +518,18 @@ def _split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Dat
     ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
     # (money between suspects is no shared card: the rule is for identifiers)
     odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
+    # or, as old, had the identifier LIFETIME_GAP_DAYS before anyone else in the cluster used it
+    fg, f = e["first"].groupby(key), e["first"].to_numpy(dtype=float)
+    rk = fg.rank(method="first").to_numpy()
+    nxt = pd.Series(f[rk == 2], index=key[rk == 2]).reindex(key).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        odd |= (rk == 1) & (nxt - f >= LIFETIME_GAP_DAYS * DAY_MS) & (life >= LIFETIME_GAP_DAYS)
     odd &= ~e["money"].to_numpy(dtype=bool)
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
     # account used them, and the customer went on after it.
-    fg = e["first"].groupby(key)
     held = TOOK_UP_DAYS * DAY_MS
-    f = e["first"].to_numpy(dtype=float)
     took_up = f - e["u"].map(span["min"]).to_numpy(dtype=float)
     last = e["u"].map(span["max"]).to_numpy(dtype=float)
     # (the rule is for pairs: the other account's last transaction)

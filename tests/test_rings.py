@@ -638,6 +638,25 @@ def test_an_aged_account_busting_out_over_weeks_with_new_accounts_is_one_of_them
     assert [r.users for r in rings] == [expected]
 
 
+def test_the_owners_of_the_cards_bought_accounts_used_are_not_in_their_ring(tmp_path):
+    """Accounts bought with months of history (a generator written apart from ours) bust out on one phone,
+    each with another customer's card: their lifetimes are as long as the card owners', so it is when the
+    owner used the card, 30 days and more before anyone in the cluster did, that tells the owner from the
+    crew; otherwise each owner, and the partner on their home address and family tablet, joined the ring."""
+    rows = []
+    for i in range(3):  # bought accounts: two months on their own card, laptop and home, then the bust-out
+        rows += [(f"b{i}", day + i, 30.0, f"own{i}", f"lap{i}", f"7.7.{i}.1", f"g{day % 4}") for day in range(0, 60, 4)]
+        rows += [(f"b{i}", 70 + i * 0.2 + k * 0.5, 480.0, f"stolen{i}", "burner", f"9.9.{i}.{k}", "big")
+                 for k in range(3)]
+        rows += [(f"h{i}", day, 40.0, f"stolen{i}", f"tab{i}", f"5.5.{i}.5", f"g{day % 4}") for day in range(1, 61, 3)]
+        rows += [(f"p{i}", day + 1, 25.0, f"pc{i}", f"tab{i}", f"5.5.{i}.5", f"g{day % 3}") for day in range(0, 60, 5)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["b0", "b1", "b2"]]
+
+
 def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_enough_of_them():
     from graphfraud.ringlearn import MIN_POSITIVE, learn_from_labels
     from graphfraud.ringscore import ClusterStats
