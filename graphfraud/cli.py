@@ -42,12 +42,17 @@ class OutPath(click.Path):
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a GraphFraudError (or an OS error) into one line on stderr and exit code 1."""
+    """Turn a GraphFraudError (or an OS error) into one line on stderr and exit code 1; a reader that stops
+    early (``| head``) ends the command quietly."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            # nothing more can be written to it, at exit either (Python's advice for SIGPIPE)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except GraphFraudError as e:
             click.echo(f"Error: {e}", err=True)
             sys.exit(1)
@@ -747,6 +752,14 @@ def user_create(name: str, role: str, password_stdin: bool, store_path: str | No
 
     if not name.strip():  # before asking for a password that would be thrown away
         raise ValidationError("An account name cannot be empty.", ["name: empty"])
+    import unicodedata
+
+    # the sign-in form takes what is typed without spaces at the ends, up to 128 characters, as the browser
+    # composes it: a name it cannot match would be an account no one can sign in to
+    if (name != name.strip() or len(name) > 128 or not name.isprintable()
+            or name != unicodedata.normalize("NFC", name)):
+        raise ValidationError(f"The account name {name[:40]!r} could never be typed at sign-in: use up to 128 "
+                              "printable characters, no spaces at either end.", ["name: not usable at sign-in"])
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
                 click.prompt("Password", hide_input=True, confirmation_prompt=True))
     hashed = hash_password(password)

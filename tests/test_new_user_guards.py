@@ -273,6 +273,29 @@ def test_an_empty_account_name_is_refused_before_the_password_is_asked(tmp_path)
     assert res.exit_code == 1 and "cannot be empty" in res.stderr and "Password" not in res.output
 
 
+@pytest.mark.parametrize("name", [" ann", "ann ", "a" * 129, "line\nbreak", "e\u0301ric"],
+                         ids=["space-first", "space-last", "too-long", "newline", "decomposed"])
+def test_an_account_name_no_one_could_type_at_sign_in_is_refused(tmp_path, name):
+    """A probe made accounts the sign-in form can never match (it strips the ends, keeps 128 characters, and
+    browsers send composed text): each signed in to nothing, with a 401."""
+    res = CliRunner().invoke(main, ["user", "create", name, "--store", str(tmp_path / "s.db")], input="")
+    assert res.exit_code == 1 and "could never be typed at sign-in" in res.stderr and "Password" not in res.output
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`graphfraud generate /dev/stdout | head -1` said 'Error: [Errno 32] Broken pipe' (a probe)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from graphfraud.cli import main; main()", "-q", "generate", "/dev/stdout",
+           "--users", "300", "--seed", "1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert p.stdout is not None and p.stdout.readline().startswith(b"transaction_id,")
+    p.stdout.close()  # as `head -1` does
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1 and b"Broken pipe" not in err and b"Traceback" not in err, err
+
+
 def test_a_label_file_whose_every_row_is_refused_fails_and_a_transactions_file_labels_its_transactions(tmp_path):
     """A probe: `label` exited 0 with every row rejected (load exits 1), each row saying 'give either ...' for a
     transactions file whose rows name their user too. Such a row now labels its transaction."""

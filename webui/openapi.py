@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from graphfraud.schema import FRAUD_TYPES, MAX_REASON_LENGTH
+from graphfraud.schema import FRAUD_TYPES, LABEL_SOURCES, MAX_REASON_LENGTH, USER_LABELS
 
 ERROR_STATUSES = {
     400: "The input is not acceptable; `errors` names each field.",
@@ -121,8 +121,9 @@ def schemas(cfg: Any) -> dict[str, Any]:
             "description": "transaction_id with is_fraud, or user_id with user_label.",
             # an empty or null id means absent, so the other kind of label may be given
             "properties": {"transaction_id": opt_ident, "is_fraud": {"enum": [0, 1, True, False, "0", "1"]},
-                           "user_id": opt_ident, "user_label": {"enum": ["fraudster", "victim", "legitimate"]},
-                           "labelled_at": timestamp},
+                           "user_id": opt_ident, "user_label": {"enum": list(USER_LABELS)},
+                           "fraud_type": {"enum": list(FRAUD_TYPES)}, "labelled_at": timestamp,
+                           "source": {"enum": list(LABEL_SOURCES), "default": "investigator"}},
         },
         "LabelResult": {"type": "object", "required": ["ok", "n_labels"],
                         "properties": {"ok": {"const": True}, "n_labels": {"type": "integer", "minimum": 0}}},

@@ -334,3 +334,14 @@ def test_a_score_key_cannot_send_a_label_time_alone(client, score_key, store):
     r = client.post("/api/v1/score", json={**GOOD, "transaction_id": "T-lab", "labelled_at": "2026-03-02T00:00:00Z"},
                     headers={"Authorization": f"Bearer {score_key}"})
     assert r.status_code == 403 and store.get_transaction("T-lab") is None
+
+
+def test_a_label_says_its_source_and_an_unknown_source_is_refused(client, auth, store):
+    """POST /labels took "source": "chargeback" and stored "investigator" without a word (a probe)."""
+    score(client, auth, transaction_id="T-src")
+    r = client.post("/api/v1/labels", headers=auth, json=[
+        {"transaction_id": "T-src", "is_fraud": 1, "source": "chargeback"}, {"user_id": "U1", "user_label": "mule"}])
+    assert r.status_code == 200
+    assert [(lb.subject_id, lb.source) for _, lb in store.labels()][-2:] == [("T-src", "chargeback"), ("U1", "investigator")]
+    r = client.post("/api/v1/labels", headers=auth, json={"transaction_id": "T-src", "is_fraud": 0, "source": "rumour"})
+    assert r.status_code == 400 and "source 'rumour'" in r.get_json()["error"]
