@@ -223,7 +223,9 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 def id_param(value: str, name: str) -> str:
+    """An id from the address, as the body's ids are stored: without spaces at either end."""
     limit = current_app.config["MAX_ID_LENGTH"]
+    value = value.strip()
     if not value or len(value) > limit or _BAD_CHARS.search(value):
         raise ApiError(400, "invalid_parameter", f"The {name} in the address is empty, too long (limit {limit}) "
                        "or holds control characters.", [f"{name}: not an acceptable identifier"])

@@ -345,3 +345,10 @@ def test_a_label_says_its_source_and_an_unknown_source_is_refused(client, auth, 
     assert [(lb.subject_id, lb.source) for _, lb in store.labels()][-2:] == [("T-src", "chargeback"), ("U1", "investigator")]
     r = client.post("/api/v1/labels", headers=auth, json={"transaction_id": "T-src", "is_fraud": 0, "source": "rumour"})
     assert r.status_code == 400 and "source 'rumour'" in r.get_json()["error"]
+
+
+def test_an_id_with_spaces_at_its_ends_reads_back_as_it_was_stored(client, auth):
+    """A body's " sp " is stored as "sp" (ids are trimmed); the address /transactions/%20sp%20 was a 404."""
+    assert score(client, auth, transaction_id=" sp ", user_id=" U-sp ").status_code == 200
+    assert client.get("/api/v1/transactions/%20sp%20", headers=auth).get_json()["transaction"]["transaction_id"] == "sp"
+    assert client.get("/api/v1/users/%20U-sp%20", headers=auth).status_code in (200, 409)
