@@ -226,6 +226,34 @@ def test_fraudster_label_makes_the_user_known_fraud_from_its_time() -> None:
     assert own["user_known_fraud"] == 1.0
 
 
+@pytest.mark.parametrize("how", ["live", "rebuilt", "replayed"])
+def test_of_two_labels_of_one_source_the_later_one_holds_however_the_engine_took_them(how: str) -> None:
+    """A probe: an investigator said 'fraudster' (known 06-10), then corrected it with 'legitimate' dated
+    06-05. A worker that took both live cleared the user; one rebuilt from the store applied them by date and
+    made the user a fraudster again, while the pages said legitimate. Now each way the later label holds."""
+    first = Label("user", "ua", "fraudster", T0 + 10 * DAY, "investigator")
+    fix = Label("user", "ua", "legitimate", T0 + 5 * DAY, "investigator")
+    engine = make_engine()
+    replay(engine, [make_tx("A", "ua", T0, device_id="D1")])
+    if how == "live":
+        engine.advance(T0 + 11 * DAY)
+        engine.apply_label_now(first)
+        engine.apply_label_now(fix)
+    elif how == "rebuilt":  # graph.build: every label deferred in the store's order, then all revealed
+        engine.defer_label(first)
+        engine.defer_label(fix)
+        engine.advance(T0 + 11 * DAY)
+        engine.reveal_all()
+    else:  # training's replay: each label revealed when its time comes
+        engine.queue_label(first)
+        engine.queue_label(fix)
+    own = features_at(engine, make_tx("B", "ua", T0 + 12 * DAY))
+    assert own["user_known_fraud"] == 0.0
+    # a stronger source still holds against a later, weaker one
+    engine.apply_label_now(Label("user", "ua", "fraudster", None, "file"))
+    assert features_at(engine, make_tx("C", "ua", T0 + 13 * DAY))["user_known_fraud"] == 0.0
+
+
 def test_a_legitimate_transaction_label_does_not_make_fraud() -> None:
     engine = make_engine()
     replay(engine, [make_tx("A", "ua", T0, device_id="D1", is_fraud="0")])

@@ -179,13 +179,14 @@ class GraphEngine:
         # identifier nodes that became hubs since the last rebuild (None: unknown, rebuild everything)
         self.new_hubs: list[int] | None = []
         # labels
-        # heap of (known_at, seq, kind, id, value, source, fraud_type)
+        # heap of (known_at, order, kind, id, value, source, fraud_type); order: the place of each label in the
+        # order the engine took them (the store's), which settles two labels of one source
         self.pending: list[tuple[int, int, str, str, str, str, str | None]] = []
         self._pseq = 0
         # every applied transaction's user, time, identifiers, counterparty and label (graph.txlog)
         self.txs = TxLog()
         self.user_label: dict[int, tuple[int, str, int]] = {}
-        self._order = 0
+        self._order = 0  # labels revealed so far (a key for what reads the whole graph once per state)
         # time and snapshots
         self.clock = -math.inf  # latest event time applied
         self.next_snapshot: float = -math.inf
@@ -351,8 +352,8 @@ class GraphEngine:
         reveals them all at the end, in the order they became known), take due snapshots."""
         pending = self.pending
         while reveal and pending and pending[0][0] <= now:
-            known, _, kind, sid, value, src, ftype = heapq.heappop(pending)
-            self._reveal(kind, sid, value, src, ftype, known)
+            known, order, kind, sid, value, src, ftype = heapq.heappop(pending)
+            self._reveal(kind, sid, value, src, ftype, known, order)
         if snapshots and now >= self.next_snapshot:
             if self.next_snapshot != -math.inf or self.n_tx:
                 self.take_snapshot(now)
@@ -497,10 +498,11 @@ class GraphEngine:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
+            self._pseq += 1
             if reveal and known <= self.clock:
-                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known),
+                             self._pseq)
             else:
-                self._pseq += 1
                 heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
                                               str(tx.is_fraud), "file", tx.fraud_type))
 
@@ -589,11 +591,11 @@ class GraphEngine:
         if known is None and label.subject == "transaction":
             i = self.txs.find(label.subject_id)
             known = int(self.txs.ts[i] + self.label_delay_ms) if i is not None else int(self.clock)
+        self._pseq += 1
         if known is None or known <= self.clock:
             self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
-                         self._now() if known is None else int(known))
+                         self._now() if known is None else int(known), self._pseq)
             return
-        self._pseq += 1
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
                                       label.source, label.fraud_type))
 
@@ -612,15 +614,17 @@ class GraphEngine:
 
     def apply_label_now(self, label: Label) -> None:
         """Live feedback: the label is known from this moment."""
-        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now())
+        self._pseq += 1
+        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now(),
+                     self._pseq)
 
     def reveal_all(self) -> None:
         """Make every pending label known (a serving process rebuilt from history knows them all); each is
         dated by its own ``known_at`` when that has passed, else now."""
         now = self._now()
         while self.pending:
-            known, _, kind, sid, value, src, ftype = heapq.heappop(self.pending)
-            self._reveal(kind, sid, value, src, ftype, min(int(known), now))
+            known, order, kind, sid, value, src, ftype = heapq.heappop(self.pending)
+            self._reveal(kind, sid, value, src, ftype, min(int(known), now), order)
 
     def forget_transactions(self) -> None:
         """Let the transaction log go (about 90 bytes a transaction): it serves only labels that name a
@@ -629,9 +633,15 @@ class GraphEngine:
         self.txs = TxLog()
 
     def _reveal(self, kind: str, sid: str, value: str, source: str, fraud_type: str | None = None,
-                when: int | None = None) -> None:
+                when: int | None = None, order: int | None = None) -> None:
+        """Make a label known at ``when``. Between two labels of one subject, the stronger source holds, and of
+        one source the one that came in later (``order``: the engine took labels in the store's order), even
+        when it is dated earlier: as the store, the pages and a worker that took them live read them."""
         rank = _SOURCE_RANK.get(source, 0)
         self._order += 1
+        if order is None:
+            self._pseq += 1
+            order = self._pseq
         when = self._now() if when is None else when
         if kind == "transaction":
             txs = self.txs
@@ -639,18 +649,18 @@ class GraphEngine:
             if i is None:
                 return
             old = txs.label(i)
-            if old is not None and (old[0], old[2]) > (rank, self._order):
+            if old is not None and (old[0], old[2]) > (rank, order):
                 return
             is_fraud = value == "1"
             if not is_fraud:
                 fraud_type = None
             if old is not None and old[1] == value and old[3] == fraud_type:
-                txs.set_label(i, rank, value, self._order, fraud_type, old[4])
+                txs.set_label(i, rank, value, order, fraud_type, old[4])
                 return
             u, ts, touched, v = txs.record(i)
             if old is not None and old[1] == "1":
                 self._blame(u, ts, touched, v, old[3], old[4], -1, False)
-            txs.set_label(i, rank, value, self._order, fraud_type, when if is_fraud else -1)
+            txs.set_label(i, rank, value, order, fraud_type, when if is_fraud else -1)
             if is_fraud:
                 self._blame(u, ts, touched, v, fraud_type, when, +1, old is None)
             elif old is None:  # the transaction's first label: one more label known at its identifiers
@@ -662,9 +672,9 @@ class GraphEngine:
             if u2 is None:
                 u2 = self._user(sid, self._now())
             old_u = self.user_label.get(u2)
-            if old_u is not None and (old_u[0], old_u[2]) > (rank, self._order):
+            if old_u is not None and (old_u[0], old_u[2]) > (rank, order):
                 return
-            self.user_label[u2] = (rank, value, self._order)
+            self.user_label[u2] = (rank, value, order)
             self.u_fraudster[u2] = value in semantics.FRAUD_USER_LABELS
             self._update_user(u2)
 
