@@ -236,7 +236,7 @@ def label(file: str, source: str, rejects_path: str | None, store_path: str | No
     finally:
         store.close()
     click.echo(str(summary))
-    if summary.rejected and not summary.added:
+    if summary.rejected and not (summary.added or summary.unchanged):
         raise ValidationError(f"every one of the {summary.rejected:,} label rows was rejected; the first, "
                               f"{summary.first_reject} (all of them are in {summary.rejects_path})")
 

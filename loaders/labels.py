@@ -22,17 +22,20 @@ _LABEL_COLUMNS = ("transaction_id", "is_fraud", "fraud_type", "user_id", "user_l
 
 @dataclass
 class LabelSummary:
-    """What a label load did: ``added + rejected == rows_read``."""
+    """What a label load did: ``added + unchanged + rejected == rows_read``."""
 
     rows_read: int = 0
     added: int = 0
     rejected: int = 0
+    unchanged: int = 0  # the same as the label its source gave that subject last: stored already
     seconds: float = 0.0
     rejects_path: Path | None = None
     first_reject: str | None = None  # "row N: why", for a message when every row was rejected
 
     def __str__(self) -> str:
-        s = f"{self.rows_read:,} label rows read: {self.added:,} added, {self.rejected:,} rejected in {self.seconds:.1f} s"
+        s = (f"{self.rows_read:,} label rows read: {self.added:,} added, "
+             + (f"{self.unchanged:,} stored already, " if self.unchanged else "")
+             + f"{self.rejected:,} rejected in {self.seconds:.1f} s")
         return s + (f"; rejects in {self.rejects_path}." if self.rejects_path is not None else ".")
 
 
@@ -76,6 +79,9 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
     reader = ChunkReader(path, size)
     out = RejectWriter(rejects_path if rejects_path is not None else default_rejects_path(path))
     summary = LabelSummary()
+    # each source's last word on each subject: a label that repeats it (the same file loaded again) is not a
+    # second event; a verdict that changes and changes back is (label events are few next to transactions)
+    last = {(lb.subject, lb.subject_id, lb.source): lb for _, lb in store.labels()}
     first = True
     try:
         for chunk in reader:
@@ -118,8 +124,14 @@ def load_labels(path: str | os.PathLike[str], store: EventStore, *, source: str 
                 out.write(chunk.frame, bad_pos, [int(chunk.rows[p]) for p in bad_pos], bad_why)
                 summary.rejected += len(bad_pos)
                 summary.first_reject = summary.first_reject or f"row {int(chunk.rows[bad_pos[0]])}: {bad_why[0]}"
-            if labels:
-                summary.added += int(store.add_labels(labels))
+            fresh = []
+            for lb in labels:
+                if last.get((lb.subject, lb.subject_id, lb.source)) != lb:
+                    fresh.append(lb)
+                    last[(lb.subject, lb.subject_id, lb.source)] = lb
+            summary.unchanged += len(labels) - len(fresh)
+            if fresh:
+                summary.added += int(store.add_labels(fresh))
     finally:
         out.close()
     summary.rejects_path = out.path if out.written else None

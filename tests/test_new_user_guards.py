@@ -319,3 +319,27 @@ def test_commands_that_may_start_a_store_say_so(tmp_path):
     res = _run("apikey", "create", "--name", "k2", "--store", tmp_path / "typo.db")
     assert res.exit_code == 0 and "created a new" not in res.stderr
 
+
+
+def test_a_label_file_loaded_twice_stores_its_labels_once(tmp_path):
+    """The same chargeback file loaded again added every label a second time ("2 added")."""
+    from graphfraud.storage import open_store
+
+    (tmp_path / "t.csv").write_text("transaction_id,timestamp,user_id,amount\n"
+                                    "a,2026-01-01T10:00:00Z,u1,5\nb,2026-01-02T10:00:00Z,u2,6\n")
+    store = tmp_path / "s.db"
+    assert _run("load", tmp_path / "t.csv", "--store", store).exit_code == 0
+    (tmp_path / "l.csv").write_text("transaction_id,is_fraud,labelled_at\na,1,2026-01-05T00:00:00Z\nb,0,\n")
+    assert "2 added, 0 rejected" in _run("label", tmp_path / "l.csv", "--store", store).stdout
+    res = _run("label", tmp_path / "l.csv", "--store", store)
+    assert res.exit_code == 0 and "0 added, 2 stored already, 0 rejected" in res.stdout
+    # a verdict that changes and changes back is three events; the same from another source is its own
+    (tmp_path / "f.csv").write_text("transaction_id,is_fraud\nb,1\n")
+    for f in ("f.csv", "l.csv"):
+        assert "1 added" in _run("label", tmp_path / f, "--store", store).stdout
+    assert "1 added" in _run("label", tmp_path / "f.csv", "--store", store, "--source", "investigator").stdout
+    st = open_store(str(store))
+    assert [(lb.subject_id, lb.value, lb.source) for _, lb in st.labels()] == [
+        ("a", "1", "chargeback"), ("b", "0", "chargeback"), ("b", "1", "chargeback"), ("b", "0", "chargeback"),
+        ("b", "1", "investigator")]
+    st.close()
