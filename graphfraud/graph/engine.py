@@ -498,11 +498,10 @@ class GraphEngine:
             self.seq = seq
         if tx.is_fraud is not None:  # queue_label(Label("transaction", id, value, known, "file")), inlined
             known = tx.labelled_at if tx.labelled_at is not None else ts + self.label_delay_ms
-            self._pseq += 1
             if reveal and known <= self.clock:
-                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known),
-                             self._pseq)
+                self._reveal("transaction", tx.transaction_id, str(tx.is_fraud), "file", tx.fraud_type, int(known))
             else:
+                self._pseq += 1
                 heapq.heappush(self.pending, (int(known), self._pseq, "transaction", tx.transaction_id,
                                               str(tx.is_fraud), "file", tx.fraud_type))
 
@@ -591,11 +590,11 @@ class GraphEngine:
         if known is None and label.subject == "transaction":
             i = self.txs.find(label.subject_id)
             known = int(self.txs.ts[i] + self.label_delay_ms) if i is not None else int(self.clock)
-        self._pseq += 1
         if known is None or known <= self.clock:
             self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type,
-                         self._now() if known is None else int(known), self._pseq)
+                         self._now() if known is None else int(known))
             return
+        self._pseq += 1
         heapq.heappush(self.pending, (int(known), self._pseq, label.subject, label.subject_id, label.value,
                                       label.source, label.fraud_type))
 
@@ -614,9 +613,7 @@ class GraphEngine:
 
     def apply_label_now(self, label: Label) -> None:
         """Live feedback: the label is known from this moment."""
-        self._pseq += 1
-        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now(),
-                     self._pseq)
+        self._reveal(label.subject, label.subject_id, label.value, label.source, label.fraud_type, self._now())
 
     def reveal_all(self) -> None:
         """Make every pending label known (a serving process rebuilt from history knows them all); each is
@@ -636,7 +633,8 @@ class GraphEngine:
                 when: int | None = None, order: int | None = None) -> None:
         """Make a label known at ``when``. Between two labels of one subject, the stronger source holds, and of
         one source the one that came in later (``order``: the engine took labels in the store's order), even
-        when it is dated earlier: as the store, the pages and a worker that took them live read them."""
+        when it is dated earlier: as the store, the pages and a worker that took them live read them. A label
+        revealed as it comes in takes the next number here; a queued one took it when queued."""
         rank = _SOURCE_RANK.get(source, 0)
         self._order += 1
         if order is None:
