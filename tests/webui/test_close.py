@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from webui.server import close_promptly
+from webui.server import _limited, close_promptly
 
 
 @pytest.fixture
@@ -57,3 +57,36 @@ def test_with_data_unread_it_lingers_until_the_client_closes(pair):
     client.close()
     t.join(30)
     assert not t.is_alive()
+
+
+def test_a_corked_answer_sent_in_two_parts_arrives_whole_when_the_connection_closes(pair):
+    """The sync worker corks its client sockets (one answer a connection): gunicorn's head and body leave
+    together when the worker closes."""
+    server, client = pair
+    sock = _limited(server)
+    sock.cork()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 1
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n")
+    sock.sendall(b"ok")
+    close_promptly(sock, timeout=60)
+    assert _read_all(client) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+def test_what_a_corked_socket_holds_is_pushed_out_before_the_worker_waits_to_read(pair):
+    """An interim answer (gunicorn's ``100 Continue``, sent before it reads the body the client holds back)
+    must not wait in the cork while the worker waits for the client."""
+    server, client = pair
+    sock = _limited(server)
+    sock.cork()
+    pushed = []
+    real_push = sock._push
+    sock._push = lambda: (pushed.append(True), real_push())  # type: ignore[method-assign]
+    sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert sock.held
+    client.sendall(b"body")
+    assert sock.recv(10) == b"body"
+    assert pushed == [True] and not sock.held
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 1  # corked again for the answer
+    client.settimeout(10)
+    assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.close()
