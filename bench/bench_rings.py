@@ -61,7 +61,7 @@ def bench_detection(store, policy: LinkPolicy) -> None:
     tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
     base, t_base, _ = _timed(src.amount_baseline)
     t = time.perf_counter()
-    groups = [g for g in R._split_lifetimes(groups, uids, linking, tx) if len(g) >= int(settings.get("ring_min_size"))]
+    groups = [g for g in R.split_lifetimes(groups, uids, linking, tx) if len(g) >= int(settings.get("ring_min_size"))]
     delay_ms = int(float(settings.get("label_delay")) * 1000)
     fraud_tx, fraud_type, user_labels, labelled = R._known_fraud(tx, store.labels(), None, delay_ms)
     R._describe(groups, uids, edges, tx, base, fraud_tx, fraud_type, user_labels, labelled=labelled)

@@ -5,8 +5,10 @@ limits, homes' and crews' addresses, arrivals together, a card's holder) and whe
 more than incidental; :func:`coactivity_edges` adds the links only synchronised use reveals (meeting through
 a shared address or hub at one merchant within the hour); :func:`cluster_codes` turns the joining edges into
 clusters (solid components, thin links that attach stragglers, large loose components split into Louvain
-communities). :mod:`graphfraud.rings` reads the store, calls these and describes the clusters. Every
-constant below is a product default, the same for every world (docs/rings.md explains each).
+communities); :func:`split_lifetimes` cuts long-standing customers (a stolen card's owner, a home whose
+address a crew used) off the clusters of short-lived accounts. :mod:`graphfraud.rings` reads the store, calls
+these and describes the clusters. Every constant below is a product default, the same for every world
+(docs/rings.md explains each).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ FEW_IP_USERS = 6  # an address used by at most this many users at overlapping ti
 IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
 HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
+LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
+LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
+TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -490,4 +495,90 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
         for community in nx.community.louvain_communities(g, weight="weight", resolution=LOUVAIN_RESOLUTION, seed=seed):
             if len(community) >= 2:
                 out.append(np.sort(np.fromiter(community, dtype=np.int64)))
+    return out
+
+
+def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
+                     tx: pd.DataFrame) -> list[np.ndarray]:
+    """Clusters without the links of long-standing customers to short-lived accounts.
+
+    A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the other users of
+    a card, device or address they share in the cluster (the other one when two share it, else their
+    median), or seen ``LIFETIME_GAP_DAYS`` or more and using it that long before anyone else in the cluster
+    (an aged account bought with its history uses a stolen card), is more likely those accounts' victim (a
+    stolen card, a compromised device) or a bystander (a cafe's regular arriving the same week) than their
+    accomplice, and that link would drag the customer's family into the ring. Such links are dropped and the
+    cluster split into what stays connected, unless the customer took the identifier up late in their history,
+    within ``TOOK_UP_DAYS`` of the other account, and went quiet within as many days of taking it up or of the
+    other account's last transaction: an aged account's bust-out, which stops with its crew, not a victim (whose
+    card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
+
+    On an address shared in the cluster by at most ``FEW_IP_USERS`` users, the customer is compared with its
+    shortest-lived user rather than with the median: a crew of accounts that live a few days paid through two
+    homes' addresses (residential proxies), and the families there, who used them for months, joined the ring.
+    """
+    if not len(linking) or not len(tx):
+        return groups
+    ts = tx["ts"].to_numpy(np.int64)
+    span = pd.Series(ts).groupby(tx["user_id"].to_numpy()).agg(["min", "max"])
+    life_of = (span["max"] - span["min"]) / DAY_MS
+    gid = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=uids[np.concatenate(groups)])
+    g_of = linking["user_id"].map(gid).to_numpy(dtype=float)
+    inside = ~np.isnan(g_of)
+    first = (pd.to_numeric(linking["first_seen"], errors="coerce").to_numpy(dtype=float)[inside]
+             if "first_seen" in linking.columns else np.full(int(inside.sum()), np.nan))
+    typ = linking["type"].to_numpy()[inside]
+    e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
+                      "e": linking["ent"].to_numpy()[inside], "first": first,
+                      "money": typ == "transfer", "ip": typ == "ip"})
+    e = e.groupby(["u", "g", "e", "money", "ip"], sort=False, as_index=False)["first"].min()
+    e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
+    key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
+    grp = e["life"].groupby(key)
+    k = grp.transform("size").to_numpy()
+    life = e["life"].to_numpy()
+    ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
+    # (money between suspects is no shared card: the rule is for identifiers)
+    odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
+    # a home-sized address: against its shortest-lived user (a crew passing through a home's address, a proxy)
+    low = grp.transform("min").to_numpy()
+    odd |= ((life >= LIFETIME_RATIO * np.maximum(low, 1.0)) & (life - low >= LIFETIME_GAP_DAYS) & e["ip"].to_numpy()
+            & (k <= FEW_IP_USERS))
+    # or, as old, had the identifier LIFETIME_GAP_DAYS before anyone else in the cluster used it
+    fg, f = e["first"].groupby(key), e["first"].to_numpy(dtype=float)
+    rk = fg.rank(method="first").to_numpy()
+    nxt = pd.Series(f[rk == 2], index=key[rk == 2]).reindex(key).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        odd |= (rk == 1) & (nxt - f >= LIFETIME_GAP_DAYS * DAY_MS) & (life >= LIFETIME_GAP_DAYS)
+    odd &= ~e["money"].to_numpy(dtype=bool)
+    # unless the customer changed with the other account: took the identifier up late in their history, in
+    # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
+    # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
+    # account used them, and the customer went on after it.
+    held = TOOK_UP_DAYS * DAY_MS
+    took_up = f - e["u"].map(span["min"]).to_numpy(dtype=float)
+    last = e["u"].map(span["max"]).to_numpy(dtype=float)
+    # (the rule is for pairs: the other account's last transaction)
+    other_last = pd.Series(last).groupby(key).transform("sum").to_numpy() - last
+    with np.errstate(invalid="ignore"):
+        together = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float) < held
+        quiet = (last - f < held) | (last - other_last < held)
+        odd &= ~(together & (took_up >= held) & quiet)
+    hit = np.unique(e["g"].to_numpy()[odd])
+    if not len(hit):
+        return groups
+    out = [g for i, g in enumerate(groups) if i not in set(hit.tolist())]
+    keep = ~odd & np.isin(e["g"].to_numpy(), hit)
+    # what stays connected inside each affected cluster
+    uc, ukeys = pd.factorize(e["u"].to_numpy()[keep])
+    kc = key[keep]
+    kc2 = pd.factorize(kc)[0]
+    n_u, n_k = len(ukeys), int(kc2.max()) + 1 if len(kc2) else 0
+    g = sparse.coo_matrix((np.ones(len(uc), np.int8), (uc, n_u + kc2)), shape=(n_u + n_k, n_u + n_k))
+    _, lab = connected_components(g, directed=False)
+    pos = pd.Series(np.arange(len(uids)), index=uids)
+    lab_u = lab[:n_u]
+    for c in np.unique(lab_u):
+        members = ukeys[lab_u == c]
+        out.append(np.sort(pos.reindex(members).to_numpy(dtype=np.int64)))
     return out

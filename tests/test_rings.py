@@ -657,6 +657,26 @@ def test_the_owners_of_the_cards_bought_accounts_used_are_not_in_their_ring(tmp_
     assert [sorted(r.users) for r in rings] == [["b0", "b1", "b2"]]
 
 
+def test_the_homes_whose_addresses_a_crew_used_as_proxies_are_not_in_its_ring(tmp_path):
+    """A crew of new accounts on one emulator pays through residential proxies: the addresses of two homes
+    whose families used them for months (a third generator written apart from ours). Every user of such an
+    address used it within days of the others, so it counted as one home, and each family joined the ring;
+    now a long-standing customer is not joined through an address to accounts that live a few days."""
+    rows = []
+    for h in range(2):  # two homes, two residents each, two months on their address
+        for r in range(2):
+            rows += [(f"h{h}{r}", day + r, 35.0, f"card{h}{r}", f"phone{h}{r}", f"5.5.{h}.5", f"g{day % 5}")
+                     for day in range(0, 62, 3)]
+    for i in range(4):  # the crew: days 40-41, one emulator, stolen cards, each through one of the homes
+        rows += [(f"c{i}", 40 + i * 0.3 + k * 0.2, 420.0, f"stolen{i}", "emu", f"5.5.{i % 2}.5", "gift")
+                 for k in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "c3"]]
+
+
 def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_enough_of_them():
     from graphfraud.ringlearn import MIN_POSITIVE, learn_from_labels
     from graphfraud.ringscore import ClusterStats
