@@ -164,7 +164,8 @@ class ClientTimeoutSyncWorker(SyncWorker):  # type: ignore[misc]
         client, addr = listener.accept()
         client = _limited(client)
         client.settimeout(self.client_timeout)
-        client.cork()  # one request a connection: the close sends what is held
+        if not self.cfg.is_ssl:  # (a TLS handshake's reads go round this class: nothing would push it out)
+            client.cork()  # one request a connection: the close sends what is held
         gunicorn_util.close_on_exec(client)
         self.handle(listener, client, addr)
 
