@@ -502,9 +502,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
                      tx: pd.DataFrame) -> list[np.ndarray]:
     """Clusters without the links of long-standing customers to short-lived accounts.
 
-    A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the other users of
-    a card, device or address they share in the cluster (the other one when two share it, else their
-    median), or seen ``LIFETIME_GAP_DAYS`` or more and using it that long before anyone else in the cluster
+    A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the one other user
+    of a card, device or address they share in the cluster (or than its shortest-lived user, on an address at
+    most ``FEW_IP_USERS`` users of the cluster share), or seen ``LIFETIME_GAP_DAYS`` or more and using it that long before anyone else in the cluster
     (an aged account bought with its history uses a stolen card), is more likely those accounts' victim (a
     stolen card, a compromised device) or a bystander (a cafe's regular arriving the same week) than their
     accomplice, and that link would drag the customer's family into the ring. Such links are dropped and the
@@ -513,9 +513,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     other account's last transaction: an aged account's bust-out, which stops with its crew, not a victim (whose
     card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
 
-    On an address shared in the cluster by at most ``FEW_IP_USERS`` users, the customer is compared with its
-    shortest-lived user rather than with the median: a crew of accounts that live a few days paid through two
-    homes' addresses (residential proxies), and the families there, who used them for months, joined the ring.
+    The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
+    proxies), and the families there, who used them for months, joined the ring.
     """
     if not len(linking) or not len(tx):
         return groups
@@ -537,13 +536,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     grp = e["life"].groupby(key)
     k = grp.transform("size").to_numpy()
     life = e["life"].to_numpy()
-    ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("median").to_numpy())
+    # a pair: against the other; a home-sized address: against its shortest-lived user (a crew passing through
+    # a home's address, a proxy); otherwise no lifetime comparison
+    home = e["ip"].to_numpy() & (k <= FEW_IP_USERS)
+    ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("min").to_numpy())
     # (money between suspects is no shared card: the rule is for identifiers)
-    odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & (k == 2)
-    # a home-sized address: against its shortest-lived user (a crew passing through a home's address, a proxy)
-    low = grp.transform("min").to_numpy()
-    odd |= ((life >= LIFETIME_RATIO * np.maximum(low, 1.0)) & (life - low >= LIFETIME_GAP_DAYS) & e["ip"].to_numpy()
-            & (k <= FEW_IP_USERS))
+    odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & ((k == 2) | home)
     # or, as old, had the identifier LIFETIME_GAP_DAYS before anyone else in the cluster used it
     fg, f = e["first"].groupby(key), e["first"].to_numpy(dtype=float)
     rk = fg.rank(method="first").to_numpy()
