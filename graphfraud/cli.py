@@ -315,12 +315,17 @@ def generate(out: str, users: int, seed: int, days: int | None, profile: str, fr
 @main.command()
 @click.option("--label-delay", default=None, help="Delay before a label without its own time is known (e.g. 1d).")
 @click.option("--promote/--no-promote", default=True, show_default=True, help="Serve the new model at once.")
+@click.option("--engine/--no-engine", "engine", default=True, show_default=True,
+              help="Then bring the engine snapshot that `serve` starts from level with the store (the first time, "
+              "about a minute a million transactions; seconds when it is current).")
 @store_option
 @handle_errors
 @reports_progress
-def train(label_delay: str | None, promote: bool, store_path: str | None) -> None:
+def train(label_delay: str | None, promote: bool, engine: bool, store_path: str | None) -> None:
     """Train new model versions on the store's history: the transaction model from labelled transactions
     (point-in-time features), the account model (what `suspects` ranks with) from accounts known as fraud.
+    Then the engine snapshot `serve` starts from is brought up to date, so that a server started next is
+    ready in seconds.
 
     \b
     Example:
@@ -332,6 +337,8 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
     try:
         out = train_model(store, overrides={"label_delay": label_delay}, promote=promote,
                           log=lambda m: click.echo(m, err=True))
+        if engine:
+            _prepare_serving(store)
     finally:
         store.close()
     if out["version"] is not None:
@@ -344,6 +351,24 @@ def train(label_delay: str | None, promote: bool, store_path: str | None) -> Non
     acc = out.get("accounts")
     if acc is not None:
         click.echo(f"account model {acc['version']} (in use by suspects): {json.dumps(acc['metrics'], sort_keys=True)}")
+
+
+def _prepare_serving(store: Any) -> None:
+    """The engine snapshot ``serve`` starts from, brought level with ``store`` (:func:`~graphfraud.scoring.
+    prepare_engine`, with the settings ``serve`` reads) in a process of its own, so its memory goes back at
+    once. A folder that cannot take the file is a warning: ``serve`` then builds the engine when it starts."""
+    from .memory import run_apart
+    from .scoring import prepare_engine
+
+    def work(say: Callable[[str], None]) -> int:
+        store.after_fork()
+        return prepare_engine(store)
+
+    try:
+        run_apart(work, "preparing the engine serve starts from")
+    except OSError as e:
+        click.echo(f"warning: the engine snapshot that serve starts from could not be written ({e}); serve "
+                   f"will build the engine from the store when it starts", err=True)
 
 
 def _ms(text: str | None) -> int | None:

@@ -246,3 +246,40 @@ def test_a_lone_scorer_applies_its_own_scores_without_reading_them_back(tmp_path
     assert scorer.engine.n_tx == 6 and scorer.engine.knows_transaction("S100")
     store.close()
     other.close()
+
+
+def test_train_leaves_the_engine_serve_starts_from(tmp_path: Path, monkeypatch) -> None:
+    """``train`` ends by bringing the engine snapshot level with the store (a server started next reads it, it
+    does not rebuild the engine from history); ``--no-engine`` leaves it alone; a snapshot that cannot be
+    written is a warning, not a failed training."""
+    from click.testing import CliRunner
+
+    from graphfraud.cli import main
+    from graphfraud.graph import build, persist
+
+    runner = CliRunner()
+    store_path, data = str(tmp_path / "gf.db"), str(tmp_path / "w" / "tx.csv")
+    for args in (["generate", data, "--users", "200", "--seed", "4"],
+                 ["load", data, "--store", store_path, "--rejects", str(tmp_path / "rejects.csv")],
+                 ["train", "--store", store_path, "--no-engine"]):
+        res = runner.invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    store = open_store(store_path)
+    snapshot = Path(persist.snapshot_path(store))
+    assert not snapshot.exists()
+    real_save = persist.save_engine
+    monkeypatch.setattr(persist, "save_engine", lambda st, e: (_ for _ in ()).throw(OSError("read-only folder")))
+    res = runner.invoke(main, ["train", "--store", store_path], catch_exceptions=False)
+    assert res.exit_code == 0 and "(promoted)" in res.stdout, res.output
+    assert ("warning: the engine snapshot that serve starts from could not be written (read-only folder); serve "
+            "will build the engine from the store when it starts") in res.stderr
+    assert not snapshot.exists()
+    monkeypatch.setattr(persist, "save_engine", real_save)
+    res = runner.invoke(main, ["train", "--store", store_path], catch_exceptions=False)
+    assert res.exit_code == 0 and "warning" not in res.stderr, res.output
+    assert "building the graph done" in res.stderr  # once: the replay for training does not write the file
+    monkeypatch.setattr(build, "build_engine", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    engine = Scorer(store).engine  # what a serving worker does: the file, level with the store
+    assert engine.seq == store.last_seq() and engine.n_tx == store.info()["transactions"]
+    assert persist.behind_by(store, engine) == 0
+    store.close()
