@@ -58,7 +58,9 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     * A network address is weak evidence (NAT, proxies, cafes, offices and VPN exits are shared by
       strangers). It joins its users when it is a home's (at most ``FEW_IP_USERS`` users, all using it
       within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not) or when
-      they arrived on it together (below).
+      they arrived on it together (below). A burst of arrivals on a home's address that someone had used
+      ``HOLDER_LEAD_DAYS`` before is joined only with itself there (a crew passing through residential
+      proxies).
     * **Arriving together.** On any identifier (an address, or a device or card above its hub limit, up to
       ``BURST_HUB_FACTOR`` times it), users whose *first* use falls in a window of ``ARRIVAL_WINDOW_DAYS``
       with far more arrivals than the identifier's own rate explains (Poisson upper tail below
@@ -112,7 +114,17 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     # second-hand phone, a parent's card) is evidence about those others, not one of them
     direct &= ~(_holders(ent, first, last) & (lk["type"].to_numpy() == "card"))
     group = _arrival_groups(ent, first, last, n_of_edge)
-    arrived = (group >= 0) & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
+    # a burst of arrivals on a home's address that someone had used for weeks before: a crew passing through
+    # a family's address (a residential proxy) is joined with itself there, not with the family
+    in_group = group >= 0
+    g_start = np.full(n_ent, np.inf)
+    np.minimum.at(g_start, ent[in_group], first[in_group])
+    settled = np.zeros(n_ent, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        before = ~in_group & (first <= g_start[ent] - HOLDER_LEAD_DAYS * DAY_MS) if n_ent else in_group
+    settled[ent[before]] = True
+    direct &= ~(home & in_group & settled[ent])
+    arrived = in_group & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
     keep = (n_of_edge <= limits) | arrived
     # users who arrived together are joined by their own (identifier, arrival) node
     code = np.where(arrived, n_ent + group, ent)

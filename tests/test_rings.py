@@ -677,6 +677,30 @@ def test_the_homes_whose_addresses_a_crew_used_as_proxies_are_not_in_its_ring(tm
     assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "c3"]]
 
 
+def test_a_sleeper_crew_passing_through_family_addresses_is_not_joined_to_the_families(tmp_path):
+    """Sleeper accounts, opened together and aged for two months on addresses of their own, strike at once
+    through the addresses of two homes whose families have used them all along (residential proxies). They
+    live long enough that lifetimes do not set them apart; what does is that they arrived on each address in
+    a burst, weeks after its residents settled there. A ring whose members reach their own address over a
+    few days, with nobody there before them, stays whole."""
+    rows = []
+    for h in range(2):  # two homes, two residents each, all three months on their address
+        for r in range(2):
+            rows += [(f"h{h}{r}", day + r, 35.0, f"card{h}{r}", f"phone{h}{r}", f"5.5.{h}.5", f"g{day % 5}")
+                     for day in range(0, 90, 3)]
+    for i in range(8):  # the crew: opened days 0-4, ageing alone, then days 60-61 on one device
+        rows += [(f"s{i}", i * 0.5 + k * 9, 12.0, f"prepaid{i}", f"own{i}", f"9.9.9.{i}", f"g{k}") for k in range(3)]
+        rows += [(f"s{i}", 60 + i * 0.1 + k * 0.2, 420.0, f"stolen{i}", "farm", f"5.5.{i % 2}.5", "gift")
+                 for k in range(3)]
+    for i in range(5):  # a ring on an address of its own, reached over four days
+        rows += [(f"r{i}", 30 + i + k * 0.3, 300.0, f"rc{i}", f"rd{i}", "7.7.7.7", "shop") for k in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = sorted(sorted(r.users) for r in detect_rings(store))
+    store.close()
+    assert rings == [[f"r{i}" for i in range(5)], [f"s{i}" for i in range(8)]]
+
+
 def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_enough_of_them():
     from graphfraud.ringlearn import MIN_POSITIVE, learn_from_labels
     from graphfraud.ringscore import ClusterStats
