@@ -2,10 +2,10 @@
 
 Whoever detects rings (``graphfraud rings``, the web pages' first visit and their *detect* button, the
 server's background refresher) goes through :func:`run_ring_detection`: it holds the store's detection
-lock (a file lock, one per store location, in the temporary folder), detects and syncs the registry
-(:func:`~graphfraud.rings.detect_rings`, :func:`~graphfraud.rings.sync_rings`) and records when, and up
-to which sequence number, in the store's meta, so that :func:`refresh_rings` skips a store that has not
-changed since and :func:`ensure_rings` detects only when no one has yet.
+lock (a file lock beside an embedded store's file, in the temporary folder for a Neo4j store), detects
+and syncs the registry (:func:`~graphfraud.rings.detect_rings`, :func:`~graphfraud.rings.sync_rings`) and
+records when, and up to which sequence number, in the store's meta, so that :func:`refresh_rings` skips a
+store that has not changed since and :func:`ensure_rings` detects only when no one has yet.
 """
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ DETECTED_AT, DETECTED_SEQ = "ui_rings_detected", "rings_detected_seq"
 
 
 def lock_path(location: str) -> str:
-    """The detection lock's file for the store at ``location``."""
+    """The detection lock's file for the store at ``location``: beside an embedded store's file (it goes
+    with the store), else (a Neo4j store) one per location in the temporary folder."""
+    if os.path.isabs(location) and "://" not in location:
+        return location + ".rings.lock"
     return os.path.join(tempfile.gettempdir(), "graphfraud-rings-" + hashlib.sha256(location.encode()).hexdigest()[:16]
                         + ".lock")
 

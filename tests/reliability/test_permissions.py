@@ -71,8 +71,8 @@ def test_every_file_the_product_writes_is_owner_only(tmp_path, umask_022, monkey
     master_secret("bolt://127.0.0.1:7687", {"secret_key": ""})
 
     modes = _modes(work)
-    expected_files = {"gf.db", "gf.db.key", "gf.db.engine", "gf.db.lock", "rejects.csv", "scores.csv",
-                      "bt-scores.csv", "bt-report.json", "gen/tx.csv", "gen/truth.json",
+    expected_files = {"gf.db", "gf.db.key", "gf.db.engine", "gf.db.lock", "gf.db.rings.lock", "rejects.csv",
+                      "scores.csv", "bt-scores.csv", "bt-report.json", "gen/tx.csv", "gen/truth.json",
                       os.path.relpath(key_file_path("bolt://127.0.0.1:7687"), work)}
     assert expected_files <= set(modes), sorted(modes)
     ours = {"in.csv", "new.csv", os.path.relpath(snapshot_path(neo), work)}  # written by this test
