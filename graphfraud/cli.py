@@ -357,13 +357,14 @@ def _prepare_serving(store: Any) -> None:
     """The engine snapshot ``serve`` starts from, brought level with ``store`` (:func:`~graphfraud.scoring.
     prepare_engine`, with the settings ``serve`` reads) in a process of its own, so its memory goes back at
     once. A folder that cannot take the file is a warning: ``serve`` then builds the engine when it starts."""
-    from .memory import run_apart
+    from .memory import give_back, run_apart
     from .scoring import prepare_engine
 
     def work(say: Callable[[str], None]) -> int:
         store.after_fork()
         return prepare_engine(store)
 
+    give_back()  # what the fits left free goes back first, not to sit beside the engine being built
     try:
         run_apart(work, "preparing the engine serve starts from")
     except OSError as e:
