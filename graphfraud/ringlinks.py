@@ -121,7 +121,7 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     np.minimum.at(g_start, ent[in_group], first[in_group])
     settled = np.zeros(n_ent, dtype=bool)
     with np.errstate(invalid="ignore"):
-        before = ~in_group & (first <= g_start[ent] - HOLDER_LEAD_DAYS * DAY_MS) if n_ent else in_group
+        before = ~in_group & (first <= g_start[ent] - HOLDER_LEAD_DAYS * DAY_MS)
     settled[ent[before]] = True
     direct &= ~(home & in_group & settled[ent])
     arrived = in_group & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct

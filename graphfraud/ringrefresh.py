@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .output import open_private
 from .progress import phase
+from .storage import is_store_file
 
 if TYPE_CHECKING:
     from .rings import Ring
@@ -34,7 +35,7 @@ DETECTED_AT, DETECTED_SEQ = "ui_rings_detected", "rings_detected_seq"
 def lock_path(location: str) -> str:
     """The detection lock's file for the store at ``location``: beside an embedded store's file (it goes
     with the store), else (a Neo4j store) one per location in the temporary folder."""
-    if os.path.isabs(location) and "://" not in location:
+    if is_store_file(location):
         return location + ".rings.lock"
     return os.path.join(tempfile.gettempdir(), "graphfraud-rings-" + hashlib.sha256(location.encode()).hexdigest()[:16]
                         + ".lock")

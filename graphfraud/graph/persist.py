@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..output import private_dir
+from ..storage import is_store_file
 from ..storage.roles import GraphStore
 from .engine import GraphEngine
 
@@ -56,7 +57,7 @@ _VERIFIED: dict[str, tuple[int, str]] = {}
 def snapshot_path(store: GraphStore) -> str:
     """Where the engine snapshot of ``store`` lives."""
     loc = str(store.location)
-    if os.path.isabs(loc) and "://" not in loc:
+    if is_store_file(loc):
         return loc + ".engine"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = private_dir(os.path.join(base, "graphfraud"))

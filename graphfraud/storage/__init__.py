@@ -23,6 +23,14 @@ def is_neo4j_url(location: str) -> bool:
     return str(location).lower().startswith(_NEO4J_SCHEMES)
 
 
+def is_store_file(location: str) -> bool:
+    """Whether ``location`` (as an open store reports it) is an embedded store's file, so the files that go
+    with the store (engine snapshot, ring-detection lock) are kept beside it; else they are kept per location
+    in a folder of the user's."""
+    loc = str(location)
+    return os.path.isabs(loc) and "://" not in loc
+
+
 def open_store(location: str | None = None, *, create: bool = True, **options: Any) -> GraphStore:
     """Open (creating when needed) the store at ``location``; default from ``GRAPHFRAUD_STORE``. Without
     ``create`` an embedded store must exist already (:class:`~graphfraud.errors.NotFound` otherwise: a mistyped
