@@ -12,6 +12,8 @@ these and describes the clusters. Every constant below is a product default, the
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -29,6 +31,7 @@ MIN_LINK_SHARE = 0.1  # a single use links a user only when it is at least this 
 ARRIVAL_WINDOW_DAYS = 3.0  # an identifier whose users all first used it within this window was adopted together
 MAX_MEETING_USERS = 12  # a merchant-day meeting with more users than this is a crowd, not a ring
 BURST_HUB_FACTOR = 5  # identifiers adopted together still link up to this many times their hub limit
+PLACE_TYPES = ("ip", "address")  # where people live: a home's network or postal address
 FEW_IP_USERS = 6  # an address used by at most this many users at overlapping times is a home or a flat
 IP_OVERLAP_DAYS = 7.0  # ... "overlapping": every user's use of it within this many days of the others'
 HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before anyone else is that user's
@@ -511,7 +514,7 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
 
 
 def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
-                     tx: pd.DataFrame) -> list[np.ndarray]:
+                     tx: pd.DataFrame, known: Iterable[str] = ()) -> list[np.ndarray]:
     """Clusters without the links of long-standing customers to short-lived accounts.
 
     A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the one other user
@@ -526,7 +529,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
-    proxies), and the families there, who used them for months, joined the ring.
+    proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
+    too (``PLACE_TYPES``): goods sent to real customers' homes.
+
+    A customer in ``known`` (users known as fraud) keeps their links: confirmed fraud of their own says they
+    are not the victim.
     """
     if not len(linking) or not len(tx):
         return groups
@@ -541,7 +548,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     typ = linking["type"].to_numpy()[inside]
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
                       "e": linking["ent"].to_numpy()[inside], "first": first,
-                      "money": typ == "transfer", "ip": typ == "ip"})
+                      "money": typ == "transfer", "ip": np.isin(typ, PLACE_TYPES)})
     e = e.groupby(["u", "g", "e", "money", "ip"], sort=False, as_index=False)["first"].min()
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
@@ -561,6 +568,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     with np.errstate(invalid="ignore"):
         odd |= (rk == 1) & (nxt - f >= LIFETIME_GAP_DAYS * DAY_MS) & (life >= LIFETIME_GAP_DAYS)
     odd &= ~e["money"].to_numpy(dtype=bool)
+    # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
+    # ring whose members come and go over months, each pair sharing one identifier
+    odd &= ~np.isin(e["u"].to_numpy(), np.asarray(list(known), dtype=object))
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other

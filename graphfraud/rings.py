@@ -443,11 +443,13 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         users = uids[np.concatenate(groups)].tolist()
         tx = src.transactions_of_users(users, _TX_COLUMNS)
         tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
-        groups = [g for g in split_lifetimes(groups, uids, linking, tx) if len(g) >= min_size]
+        fraud_tx, fraud_type, user_labels, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
+        kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"]
+        groups = [g for g in split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)])
+                  if len(g) >= min_size]
     if not groups:
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
-        fraud_tx, fraud_type, user_labels, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
         # money is described by its own numbers, bust-outs by the members' buying together
         edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts,

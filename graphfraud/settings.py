@@ -235,6 +235,20 @@ def get(name: str, overrides: Mapping[str, Any] | None = None) -> Any:
                           f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}.") from None
 
 
+def extra_link_types(link_types: Any = None) -> tuple[str, ...]:
+    """The identifier types beyond the built-in fields that link users: ``link_types`` (the setting when not
+    given) less card, device, ip, ... A file loaded without a mapping takes its columns of these names as
+    identifiers (``email``, ``phone``, ``address``, ...), as the API takes them in a request.
+
+    >>> extra_link_types("card, device,email,phone")
+    ('email', 'phone')
+    """
+    from .schema import BUILTIN_TYPES
+
+    value = get("link_types") if link_types is None else link_types
+    return tuple(t for t in (x.strip() for x in str(value).split(",")) if t and t not in BUILTIN_TYPES)
+
+
 def render_docs() -> str:
     """The text of ``docs/settings.md``: every setting of the table, by scope, with its default and type."""
 

@@ -99,6 +99,7 @@ def import_offline(path: str | os.PathLike[str], home: str | os.PathLike[str], *
     mp = load_mapping(mapping) if mapping is not None else None
     size = int(chunk_size if chunk_size is not None else settings.get("chunk_size"))
     max_id = int(settings.get("max_id_length"))
+    extra_types = mp.extra_types if mp is not None else settings.extra_link_types()
     # the import files and the database hold transaction data: owner-only, as every file the product writes
     # (the umask reaches the importer, a child process)
     with private_umask():
@@ -119,7 +120,7 @@ def import_offline(path: str | os.PathLike[str], home: str | os.PathLike[str], *
                     rows_read += chunk.n_records
                     errors += [f"row {r if r is not None else '?'}: {why}" for r, why, _ in chunk.rejects]
                     if len(chunk.frame) or k == 0:
-                        prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, mp.extra_types if mp else (), max_id)
+                        prepared = _prepare_chunk(chunk.frame, chunk.rows, mp, extra_types, max_id)
                         errors += [f"row {int(chunk.rows[p])}: {'; '.join(dict.fromkeys(prepared.reasons[p]))}"
                                    for p in sorted(prepared.reasons)]
                         if not errors:

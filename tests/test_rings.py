@@ -724,3 +724,46 @@ def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_eno
     unlabelled_crews = stats + [ClusterStats(**crew)] * 30
     again, _ = learn_from_labels(unlabelled_crews, base + [0.3] * 30, labelled + [False] * 30)
     assert again[-1] > 0.3
+
+
+def test_a_crew_shipping_to_customers_homes_is_not_joined_to_the_families(tmp_path):
+    """Triangulation (a fourth generator written apart from ours): a fake shop's accounts, on one browser,
+    ship the goods to real customers' homes. A postal address is a home like a home's network address: the
+    families there, who have lived at it for months, are not joined to accounts that live a day."""
+    rows = []
+    for h in range(2):  # two homes, two residents each, two months at their address, each on their own things
+        for r in range(2):
+            rows += [(f"h{h}{r}", day + r, 35.0, f"card{h}{r}", f"phone{h}{r}", f"5.5.{h}.{r}", f"g{day % 5}")
+                     for day in range(0, 62, 3)]
+    for i in range(4):  # the crew: days 40-41, one browser, stolen cards, each order shipped to one of the homes
+        rows += [(f"c{i}", 40 + i * 0.3 + k * 0.2, 420.0, f"stolen{i}{k}", "web", f"9.9.9.{i}", "shop")
+                 for k in range(3)]
+    df = _rows(rows)
+    df["address"] = [f"{u[1]} Main St" if u[0] == "h" else f"{int(u[1]) % 2} Main St" for u in df["user_id"]]
+    good, rejects = validate_frame(df, extra_types=("address",))
+    assert not rejects
+    store = open_store(str(tmp_path / "gf.db"))
+    store.write_transactions(good)
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "c3"]]
+
+
+@pytest.mark.parametrize(("labelled", "expected"), [(True, ["a0", "a1", "a2", "a3"]), (False, [])],
+                         ids=["known-fraud", "no-labels"])
+def test_an_account_known_as_fraud_is_no_ones_victim(tmp_path, labelled, expected):
+    """A loose ring (a fourth generator): its accounts come and go in bursts weeks apart, each sharing one
+    identifier with the one that stays. By lifetimes alone that one looked like the others' victim (seen 4x
+    longer), and the ring fell apart; once its own fraud is confirmed, it is no one's victim."""
+    rows = [("a0", day + k * 0.1, 300.0, f"c0{day}", f"d0{day}", f"8.8.{day}.1", "gift") for day in (0, 50, 100)
+            for k in range(3)]
+    for i, (day, shared) in enumerate([(0, "card"), (50, "device"), (100, "card")], start=1):
+        rows += [(f"a{i}", day + 0.5 + k * 0.1, 300.0, f"c0{day}" if shared == "card" else f"c{i}",
+                  f"d0{day}" if shared == "device" else f"d{i}", f"7.7.{i}.1", "gift") for k in range(3)]
+    df = _rows(rows)
+    df["is_fraud"] = "1" if labelled else ""
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, df)
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == ([expected] if expected else [])

@@ -27,7 +27,6 @@ from werkzeug.routing import PathConverter
 
 from graphfraud import settings
 from graphfraud.errors import GraphFraudError, ModelNotReady
-from graphfraud.schema import BUILTIN_TYPES
 from graphfraud.storage.roles import GraphStore
 
 log = logging.getLogger("graphfraud.webui")
@@ -145,8 +144,7 @@ def _normalise(cfg: Any) -> None:
         cfg[key] = settings.get(s.name, {s.name: cfg[key]})
     cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
     if cfg.get("EXTRA_TYPES") is None:
-        types = [t.strip() for t in str(cfg["LINK_TYPES"]).split(",") if t.strip()]
-        cfg["EXTRA_TYPES"] = tuple(t for t in types if t not in BUILTIN_TYPES)
+        cfg["EXTRA_TYPES"] = settings.extra_link_types(cfg["LINK_TYPES"])
     cfg["WORKERS"] = max(1, int(cfg["WORKERS"]))
 
 

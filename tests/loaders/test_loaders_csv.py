@@ -383,3 +383,26 @@ def test_link_totals_are_merged_and_folded_on_the_way_when_they_grow(tmp_path, s
     load_file(write_csv(tmp_path / "a.csv", make_rows(200)), store, chunk_size=10, progress=False)
     assert len(folds) >= 3 and all(used for _, used in folds)
     assert _links(store) == _links_from_transactions(store)
+
+
+def test_a_file_without_a_mapping_links_users_through_its_email_phone_and_address_columns(tmp_path, store):
+    """A fourth generator's file had `email`, `phone` and `address` columns: without a mapping they were kept
+    as attributes, so rings sharing only those were invisible, while the API took the same fields as
+    identifiers. Columns named like the link types beyond the built-ins are identifiers, as in the API."""
+    path = tmp_path / "tx.csv"
+    path.write_text("transaction_id,timestamp,user_id,amount,email,phone,address,note\n"
+                    "t1,2026-01-01T10:00:00Z,u1,5,Ann@X.org,+44 20 7946 0000,1 Main St,a\n"
+                    "t2,2026-01-02T10:00:00Z,u2,6,ann@x.org,+442079460000,1 Main St,b\n")
+    assert load_file(str(path), store, progress=False).rejected == 0
+    for kind, value in (("email", "ann@x.org"), ("phone", "+442079460000"), ("address", "1 Main St")):
+        assert {r["user_id"] for r in store.neighbours(kind, value, 10)} == {"u1", "u2"}, kind
+    assert store.get_transaction("t1")["attributes"] == {"note": "a"}  # any other column stays an attribute
+
+
+def test_link_types_decide_which_columns_a_file_without_a_mapping_links_through(tmp_path, store, monkeypatch):
+    monkeypatch.setenv("GRAPHFRAUD_LINK_TYPES", "card,device,ip")
+    path = tmp_path / "tx.csv"
+    path.write_text("transaction_id,timestamp,user_id,amount,email\nt1,2026-01-01T10:00:00Z,u1,5,ann@x.org\n")
+    load_file(str(path), store, progress=False)
+    assert store.neighbours("email", "ann@x.org", 10) == []
+    assert store.get_transaction("t1")["attributes"] == {"email": "ann@x.org"}
