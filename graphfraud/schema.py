@@ -72,6 +72,8 @@ MAX_TS = 4102444800000  # 2100-01-01
 MAX_AMOUNT = 1e12
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINE_BREAKS_RE2 = r"[\t\n\x0b\f\r ]*[\t\n\x0b\f\r]+[\t\n\x0b\f\r ]*"  # one space in a postal address
+_LINE_BREAKS = re.compile(_LINE_BREAKS_RE2)
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # free text may hold tabs and line breaks
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -230,7 +232,7 @@ def clean_id(value: Any, fieldname: str, max_len: int, kind: str = "") -> str | 
         if isinstance(value, float) and math.isnan(value):
             return None
         raise ValueError(f"{fieldname} must be a string, not {type(value).__name__}")
-    s = value.strip()
+    s = (_LINE_BREAKS.sub(" ", value) if kind == "address" else value).strip()  # an address on two lines
     if not s:
         return None
     if _CONTROL.search(s):
@@ -351,7 +353,7 @@ def _blank(v: Any) -> bool:
 
 
 def _kind(name: str) -> str:
-    return name if name in ("email", "ip", "phone") else ""
+    return name if name in ("email", "ip", "phone", "address") else ""
 
 
 # ---------------------------------------------------------------- privacy: keyed hashing at ingest
@@ -715,7 +717,7 @@ def validate_frame(data: Any, *, extra_types: Sequence[str] = (), max_id_length:
         return pc.is_valid(a).to_numpy(zero_copy_only=False)
 
     def ids(name: str, kind: str = "", kind_of_type: str = "") -> Any:
-        a = col(name)
+        a = col(name) if kind != "address" else pc.replace_substring_regex(col(name), _LINE_BREAKS_RE2, " ")
         if a.null_count == n:
             return a
         flag(pc.fill_null(pc.match_substring_regex(a, _CONTROL_RE2), False), f"{name} contains control characters")
@@ -897,12 +899,10 @@ def _protect_column(a: Any, kind: str, key: str) -> Any:
     """:func:`protect_identifier` over an Arrow text column, once per distinct value that may change."""
     import pyarrow.compute as pc
 
-    if kind == "card":
-        # only values shaped like a card number can change: found column-wise, checked one by one
+    cand = a
+    if kind == "card":  # only values shaped like a card number can change: found column-wise, checked one by one
         cand = pc.filter(a, pc.fill_null(pc.match_substring_regex(a, f"^{_PAN_CANDIDATE}$"), False))
-    elif key and kind in PII_TYPES:
-        cand = a
-    else:
+    elif not (key and kind in PII_TYPES):
         return a
     return _replace_distinct(a, cand, lambda u: protect_identifier(kind, u, key))
 

@@ -406,3 +406,21 @@ def test_link_types_decide_which_columns_a_file_without_a_mapping_links_through(
     load_file(str(path), store, progress=False)
     assert store.neighbours("email", "ann@x.org", 10) == []
     assert store.get_transaction("t1")["attributes"] == {"email": "ann@x.org"}
+
+
+def test_an_address_written_on_two_lines_loads_as_one_line_as_in_the_api(tmp_path, store):
+    """A hostile probe: once `address` columns were identifiers, a postal address written on two lines (or
+    with a tab) refused its row for control characters, where as an attribute it had loaded."""
+    from graphfraud.schema import validate_record
+
+    path = tmp_path / "tx.csv"
+    path.write_text('transaction_id,timestamp,user_id,amount,address\n'
+                    't1,2026-01-01T10:00:00Z,u1,5,"1 Main St\r\n  Leeds"\n'
+                    't2,2026-01-02T10:00:00Z,u2,6,1 Main St\tLeeds\n'
+                    't3,2026-01-03T10:00:00Z,u3,7,"1 Main St,  Leeds\x01"\n')
+    s = load_file(str(path), store, progress=False)
+    assert (s.inserted, s.rejected) == (2, 1)  # other control characters still refuse the row
+    assert {r["user_id"] for r in store.neighbours("address", "1 Main St Leeds", 10)} == {"u1", "u2"}
+    api = validate_record({"transaction_id": "t9", "timestamp": "2026-01-04", "user_id": "u9", "amount": 1,
+                           "address": "1 Main St\n\tLeeds"}, extra_types=("address",))
+    assert api.extra == {"address": "1 Main St Leeds"}
