@@ -30,7 +30,7 @@ from graphfraud.errors import GraphFraudError, NotFound, ValidationError
 from graphfraud.labels import FRAUD_USER_LABELS
 from graphfraud.neighbourhood import in_window, other_party, walk
 from graphfraud.ringrefresh import ensure_rings, ensure_rings_at, run_ring_detection
-from graphfraud.schema import BUILTIN_TYPES, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
+from graphfraud.schema import BUILTIN_TYPES, CANONICAL, ENTITY_COLUMNS, Label, check_name, redact, stored_identifier
 from graphfraud.storage.base import load_record
 
 from . import masking, money, uiauth
@@ -378,8 +378,11 @@ def transaction(transaction_id: str) -> Any:
     decision = st.get_decision(tx["transaction_id"]) or {}
     ring_id = st.ring_of_users([tx["user_id"]]).get(tx["user_id"])
     hidden = {"transaction_id", "labels", "seq", "attributes"}
-    fields = [(k, v) for k, v in tx.items() if k not in hidden and not isinstance(v, (dict, list))]
+    # the extra identifiers (email, phone, address, ...) are listed, and linked, with the built-in ones
+    extra = {k for k in tx if k not in CANONICAL and k not in hidden and k != "timestamp"}
+    fields = [(k, v) for k, v in tx.items() if k not in hidden | extra and not isinstance(v, (dict, list))]
     entities = [(typ, tx.get(col)) for col, typ in ENTITY_COLUMNS.items() if tx.get(col)]
+    entities += [(k, tx[k]) for k in sorted(extra) if isinstance(tx[k], str) and tx[k]]
     return render_template("transaction.html", tx=tx, fields=fields, decision=decision, ring_id=ring_id,
                            fraud=tx_fraud(tx), labels=tx.get("labels", []),
                            entities=[(t, v, show_id(t, v)) for t, v in entities],

@@ -249,6 +249,24 @@ def test_search_and_pages_find_an_identifier_written_as_people_write_it(admin, s
     assert page.status_code == 200 and "PANUSER" in page.text and "4111111111111111" not in page.text
 
 
+def test_a_transactions_email_phone_and_address_and_a_rings_shared_identifiers_link_to_their_pages(admin, store,
+                                                                                                  world):
+    """A hostile probe: once files' email, phone and address columns linked users, the transaction page still
+    printed them as plain fields, and a ring's shared identifiers were plain text: an investigator could not
+    follow the address two members share."""
+    store.add_transaction(validate_record({"transaction_id": "ADDR1", "timestamp": "2026-03-01T12:00:00Z",
+                                           "user_id": "ADDRUSER", "amount": 3, "email": "Ann@X.org",
+                                           "address": "12 High St/Flat 2"}, extra_types=("email", "address")))
+    page = admin.get("/transactions/ADDR1").text
+    for path in ("/entities/email/ann@x.org", "/entities/address/12%20High%20St%2FFlat%202"):
+        assert f'href="{path}' in page, path
+        assert admin.get(path).status_code == 200
+    ring = world["rings"][0]
+    html = admin.get(f"/rings/{ring.ring_id}").text
+    shared = ring.shared_identifiers[0]
+    assert re.search(rf'href="/entities/{shared["type"]}/[^"]+">{shared["type"]} ', html)
+
+
 def test_unknown_things_are_404(admin):
     assert admin.get("/rings/R-nothing").status_code == 404
     assert admin.get("/transactions/nope").status_code == 404
