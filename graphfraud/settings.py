@@ -147,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
             "to disk before every answer: survives power loss, costs an fsync per write)."),
     Setting("mask_identifiers", False, "Mask identifiers of the mask_types for analysts (an admin can change "
             "it on the dashboard).", _bool),
-    Setting("mask_types", "card,email,phone,address,bank_account", "Identifier types masked for analysts when "
+    Setting("mask_types", "card,email,phone,address,bank_account,account", "Identifier types masked for analysts when "
             "masking is on, wherever they appear: pages, reasons, case titles, audit, exports, JSON (user ids, "
             "counterparties included, are never masked)."),
     Setting("session_max_age", "12h", "An investigator session ends this long after sign-in, however active.",
