@@ -17,7 +17,7 @@ import pandas as pd
 
 from graphfraud import progress as gf_progress
 from graphfraud import settings
-from graphfraud.schema import Transaction, validate_frame
+from graphfraud.schema import CANONICAL, Transaction, validate_frame
 from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals
 from graphfraud.storage.roles import GraphStore
 
@@ -89,6 +89,25 @@ class LoadSummary:
                        "fraud, where fraud is usually rare: check that the labels are not inverted (the "
                        "mapping's [labels] values, or the file's is_fraud)")
         return out
+
+
+def unread_columns(columns: list[str], extra_types: tuple[str, ...]) -> list[str]:
+    """Warnings for the columns of a file without a mapping that are kept as attributes but are named like a
+    field or identifier type in another case or spelling (``Email``, ``Card ID``): they would be read if named
+    as the field is.
+
+    >>> for w in unread_columns(["transaction_id", "Email", "Card ID", "note"], ("email",)): print(w)
+    column 'Email' is kept as an attribute; name it 'email' to read it as that field
+    column 'Card ID' is kept as an attribute; name it 'card_id' to read it as that field
+    """
+    known = (*CANONICAL, *extra_types)
+    by_key = {k.replace("_", ""): k for k in known}
+    out = []
+    for c in columns:
+        want = by_key.get("".join(ch for ch in str(c).lower() if ch.isalnum()))
+        if want is not None and c != want and c not in known:
+            out.append(f"column {c!r} is kept as an attribute; name it {want!r} to read it as that field")
+    return out
 
 
 def default_rejects_path(path: str | os.PathLike[str]) -> Path:
@@ -198,6 +217,8 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
                     break  # no records at all: nothing to check or load
                 if mp is not None:
                     summary.warnings.extend(mp.check_columns(reader.columns))
+                else:
+                    summary.warnings.extend(unread_columns(list(reader.columns), extra_types))
             summary.rows_read += chunk.n_records
             prepared = None
             if len(chunk.frame) or first:  # an empty first chunk still has its header checked

@@ -424,3 +424,15 @@ def test_an_address_written_on_two_lines_loads_as_one_line_as_in_the_api(tmp_pat
     api = validate_record({"transaction_id": "t9", "timestamp": "2026-01-04", "user_id": "u9", "amount": 1,
                            "address": "1 Main St\n\tLeeds"}, extra_types=("address",))
     assert api.extra == {"address": "1 Main St Leeds"}
+
+
+def test_a_column_named_like_a_field_in_another_case_is_named_in_a_warning(tmp_path, store):
+    """A hostile probe: `Email` and `PHONE` columns stayed attributes without a word."""
+    path = tmp_path / "tx.csv"
+    path.write_text("transaction_id,timestamp,user_id,amount,Email,Card ID,note\n"
+                    "t1,2026-01-01T10:00:00Z,u1,5,a@x.org,c1,n\n")
+    s = load_file(str(path), store, progress=False)
+    assert s.inserted == 1 and s.warnings == [
+        "column 'Email' is kept as an attribute; name it 'email' to read it as that field",
+        "column 'Card ID' is kept as an attribute; name it 'card_id' to read it as that field"]
+    assert store.get_transaction("t1")["attributes"] == {"Email": "a@x.org", "Card ID": "c1", "note": "n"}
