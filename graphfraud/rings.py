@@ -453,7 +453,7 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         # money is described by its own numbers, bust-outs by the members' buying together
         edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts,
-                         labelled)
+                         labelled, known=kf)
 
 
 def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
@@ -529,7 +529,7 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
 def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, tx: pd.DataFrame,
               base: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
               user_labels: dict[str, str], facts: flows.FlowFacts | None = None,
-              labelled: np.ndarray | None = None) -> list[Ring]:
+              labelled: np.ndarray | None = None, *, known: pd.Series) -> list[Ring]:
     n_c = len(groups)
     cluster_of_user = pd.Series(np.repeat(np.arange(n_c), [len(g) for g in groups]),
                                 index=uids[np.concatenate(groups)])
@@ -571,8 +571,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     if len(absent):
         pu = pd.concat([pu, pd.DataFrame({"c": cluster_of_user[absent].to_numpy(), "n": 0, "nf": 0, "nfp": 0},
                                          index=absent)])
-    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"]
-    kf = kf.reindex(pu.index).fillna(False)
+    kf = known.reindex(pu.index).fillna(False)  # known fraud per user of ``tx`` (as split_lifetimes saw it)
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
     pu["kf"] = kf.astype(bool)

@@ -91,6 +91,12 @@ class LoadSummary:
         return out
 
 
+def file_extra_types(mp: Mapping | None) -> tuple[str, ...]:
+    """The extra identifier types a file is read with: its mapping's, or without one the link types beyond the
+    built-in fields (``email``, ``phone``, ``address``, ...), as the API takes them."""
+    return mp.extra_types if mp is not None else settings.extra_link_types()
+
+
 def unread_columns(columns: list[str], extra_types: tuple[str, ...]) -> list[str]:
     """Warnings for the columns of a file without a mapping that are kept as attributes but are named like a
     field or identifier type in another case or spelling (``Email``, ``Card ID``): they would be read if named
@@ -201,7 +207,7 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
             shown.enter_context(gf_progress.reporting("load", plain=False))
         bar = shown.enter_context(gf_progress.phase(f"loading {Path(path).name}", unit="rows"))
     summary = LoadSummary()
-    extra_types = mp.extra_types if mp is not None else settings.extra_link_types()
+    extra_types = file_extra_types(mp)
     first = True
     # one writer thread: while it writes chunk k (SQLite and the Neo4j driver wait without the GIL), this
     # thread reads and validates chunk k+1; results and rejects are still accounted in file order
@@ -277,7 +283,7 @@ def read_transactions(path: str | os.PathLike[str], *, mapping: Any = None, chun
     mp = load_mapping(mapping) if mapping is not None else None
     size = int(chunk_size if chunk_size is not None else settings.get("chunk_size"))
     max_id = int(settings.get("max_id_length"))
-    extra_types = mp.extra_types if mp is not None else settings.extra_link_types()
+    extra_types = file_extra_types(mp)
     for chunk in ChunkReader(path, size):
         for row, reason, _text in chunk.rejects:
             yield (int(row) if row is not None else 0, reason, "")

@@ -19,7 +19,7 @@ from graphfraud.errors import ValidationError
 from graphfraud.output import private_umask
 from graphfraud.storage.neo4j_import import ImportFiles, ImportRun, ImportWriter, run_import
 
-from .bulk import _prepare_chunk
+from .bulk import _prepare_chunk, file_extra_types
 from .mapping import Mapping, load_mapping
 from .readers import ChunkReader
 
@@ -99,7 +99,7 @@ def import_offline(path: str | os.PathLike[str], home: str | os.PathLike[str], *
     mp = load_mapping(mapping) if mapping is not None else None
     size = int(chunk_size if chunk_size is not None else settings.get("chunk_size"))
     max_id = int(settings.get("max_id_length"))
-    extra_types = mp.extra_types if mp is not None else settings.extra_link_types()
+    extra_types = file_extra_types(mp)
     # the import files and the database hold transaction data: owner-only, as every file the product writes
     # (the umask reaches the importer, a child process)
     with private_umask():
