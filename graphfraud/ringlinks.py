@@ -38,6 +38,7 @@ HOLDER_LEAD_DAYS = 14.0  # a card or device used this long by one user before an
 ARRIVAL_P = 0.01  # significance of a burst of arrivals on one identifier (divided by its number of users)
 LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts they share with ...
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
+EPISODE_DAYS = 2.0  # a customer's use of an identifier within this many days, mid-life, is an episode (a takeover)
 TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
@@ -528,6 +529,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     other account's last transaction: an aged account's bust-out, which stops with its crew, not a victim (whose
     card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
 
+    The episode rule: a customer who used the identifier within ``EPISODE_DAYS`` only, ``HOLDER_LEAD_DAYS`` or
+    more into a life that went on ``HOLDER_LEAD_DAYS`` or more after it (``LIFETIME_GAP_DAYS`` when the account
+    is younger than that), while others in the cluster used it ``HOLDER_LEAD_DAYS`` before or after, is a visitor
+    of those others: an account taken over by a crew (whose devices, phones and drop addresses are on it for a
+    day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
+    opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around).
+
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
     too (``PLACE_TYPES``): goods sent to real customers' homes.
@@ -546,10 +554,16 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     first = (pd.to_numeric(linking["first_seen"], errors="coerce").to_numpy(dtype=float)[inside]
              if "first_seen" in linking.columns else np.full(int(inside.sum()), np.nan))
     typ = linking["type"].to_numpy()[inside]
+    last_use = (pd.to_numeric(linking["last_seen"], errors="coerce").to_numpy(dtype=float)[inside]
+                if "last_seen" in linking.columns else np.full(int(inside.sum()), np.nan))
+    uses = (pd.to_numeric(linking["n"], errors="coerce").fillna(1).to_numpy(dtype=float)[inside]
+            if "n" in linking.columns else np.ones(int(inside.sum())))
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
-                      "e": linking["ent"].to_numpy()[inside], "first": first,
-                      "money": typ == "transfer", "ip": np.isin(typ, PLACE_TYPES)})
-    e = e.groupby(["u", "g", "e", "money", "ip"], sort=False, as_index=False)["first"].min()
+                      "e": linking["ent"].to_numpy()[inside], "first": first, "last_use": last_use, "uses": uses,
+                      "money": typ == "transfer", "ip": np.isin(typ, PLACE_TYPES),
+                      "card": typ == "card"})
+    e = e.groupby(["u", "g", "e", "money", "ip", "card"], sort=False, as_index=False).agg(
+        first=("first", "min"), last_use=("last_use", "max"), uses=("uses", "max"))
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
     grp = e["life"].groupby(key)
@@ -567,6 +581,21 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     nxt = pd.Series(f[rk == 2], index=key[rk == 2]).reindex(key).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         odd |= (rk == 1) & (nxt - f >= LIFETIME_GAP_DAYS * DAY_MS) & (life >= LIFETIME_GAP_DAYS)
+    # or used it in one short episode (``EPISODE_DAYS``) and went on without it for weeks, while others in the
+    # cluster used it weeks before or after: an account taken over from a crew's device, phone or address (its
+    # owner goes on as before), a friend's network for a day. Not the account's opening, one purchase on a
+    # device that others opened theirs on weeks apart (a sleeper ring's registration device); nor a card: a
+    # card passed around a crew is used by each for a day (a stolen card pool).
+    u_first = e["u"].map(span["min"]).to_numpy(dtype=float)
+    u_last = e["u"].map(span["max"]).to_numpy(dtype=float)
+    lu = e["last_use"].to_numpy(dtype=float)
+    lead, gap = HOLDER_LEAD_DAYS * DAY_MS, LIFETIME_GAP_DAYS * DAY_MS
+    k_first = fg.transform("min").to_numpy(dtype=float)
+    k_last = e["last_use"].groupby(key).transform("max").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
+                & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
+                & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~e["card"].to_numpy(dtype=bool))
     odd &= ~e["money"].to_numpy(dtype=bool)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier

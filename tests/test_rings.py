@@ -45,6 +45,15 @@ def _rows(rows):
     return pd.DataFrame(out)
 
 
+def _ring_users(tmp_path, rows):
+    """The users of each ring ``detect_rings`` finds in a store holding ``rows`` (see :func:`_rows`), best first."""
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    store.close()
+    return [sorted(r.users) for r in rings]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     df, truth = make_transactions(n_users=400, seed=4)
@@ -670,11 +679,7 @@ def test_the_homes_whose_addresses_a_crew_used_as_proxies_are_not_in_its_ring(tm
     for i in range(4):  # the crew: days 40-41, one emulator, stolen cards, each through one of the homes
         rows += [(f"c{i}", 40 + i * 0.3 + k * 0.2, 420.0, f"stolen{i}", "emu", f"5.5.{i % 2}.5", "gift")
                  for k in range(3)]
-    store = open_store(str(tmp_path / "gf.db"))
-    _write(store, _rows(rows))
-    rings = detect_rings(store)
-    store.close()
-    assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "c3"]]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
 
 
 def test_a_sleeper_crew_passing_through_family_addresses_is_not_joined_to_the_families(tmp_path):
@@ -767,3 +772,22 @@ def test_an_account_known_as_fraud_is_no_ones_victim(tmp_path, labelled, expecte
     rings = detect_rings(store)
     store.close()
     assert [sorted(r.users) for r in rings] == ([expected] if expected else [])
+
+
+def test_accounts_a_crew_took_over_for_a_day_are_not_in_its_ring(tmp_path):
+    """Account takeover (a fifth generator written apart from ours): a crew's accounts live on two devices of
+    theirs for six weeks; on one day each, the crew logs into a customer's account from one of those devices.
+    The customers, who lived months on their own card, phone and home network before and after, and their
+    families, are the crew's victims: the ring is the crew."""
+    rows = []
+    for i in range(4):  # the crew: days 20-62, two devices of theirs, their own cards
+        rows += [(f"c{i}", 20 + i + day, 250.0, f"cc{i}", f"crew{day % 2}", f"9.9.9.{i}", f"g{day % 3}")
+                 for day in range(0, 42, 4)]
+    for v in range(3):  # customers on their own things for three months, each with a partner on the home network
+        for r in range(2):
+            rows += [(f"v{v}{r}", day + r, 40.0, f"card{v}{r}", f"phone{v}{r}", f"5.5.{v}.1", f"s{day % 4}")
+                     for day in range(0, 92, 5)]
+        takeover = 30 + 7 * v  # the crew on the account for an afternoon: the owner's card, the crew's device
+        rows += [(f"v{v}0", takeover + k * 0.05, 480.0, f"card{v}0", f"crew{v % 2}", f"9.9.9.{v}", "gifts")
+                 for k in range(3)]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
