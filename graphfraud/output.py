@@ -32,6 +32,13 @@ DIR_MODE = 0o700
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Unicode format characters (category Cf): bidi embeddings, overrides and isolates, zero-width characters,
+# the BOM, soft hyphen, invisible operators, tags; and control characters other than tab and line feed (a
+# terminal's escape sequences)
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+                        "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
+                        "\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+                        "\U000e0020-\U000e007f]")
 
 
 def tighten(path: str | os.PathLike[str]) -> None:
@@ -111,6 +118,18 @@ def private_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(old)
+
+
+def visible(text: str) -> str:
+    """``text`` with invisible format and control characters shown as ``⟨U+XXXX⟩``, so an id cannot pose as
+    another on a page or a terminal (the web UI's pages and the command line's tables both use it).
+
+    >>> visible("user\\u202egpj.exe"), visible("\\x1b[2J")
+    ('user⟨U+202E⟩gpj.exe', '⟨U+001B⟩[2J')
+    """
+    if not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group(0)):04X}⟩", text)
 
 
 # ---------------------------------------------------------------- CSV

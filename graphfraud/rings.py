@@ -897,7 +897,7 @@ def format_rings(rings: Sequence[Ring], fmt: str = "table", raw: bool = False) -
     import io
     import json
 
-    from .output import csv_writer
+    from .output import csv_writer, visible
     from .schema import format_ts
 
     if fmt == "json":
@@ -914,7 +914,7 @@ def format_rings(rings: Sequence[Ring], fmt: str = "table", raw: bool = False) -
                         "; ".join(r.reasons)])
         return buf.getvalue()
     lines = [f"{'ring_id':<14} {'score':>5} {'size':>4} {'fraud':>5}  reasons"]
-    for r in rings:
+    for r in rings:  # a table is read on a terminal: ids in the reasons cannot hide characters there
         lines.append(f"{r.ring_id:<14} {r.score:5.2f} {r.size:4d} {len(r.known_fraud_users):5d}  "
-                     f"{'; '.join(r.reasons[:3])}")
+                     f"{visible('; '.join(r.reasons[:3]))}")
     return "\n".join(lines) + "\n"

@@ -571,7 +571,7 @@ def format_suspects(ranked: Sequence[Suspect], fmt: str = "table", raw: bool = F
     import io
     import json
 
-    from .output import csv_writer
+    from .output import csv_writer, visible
 
     if fmt == "json":
         return json.dumps([s.to_dict() for s in ranked]) + "\n"
@@ -583,6 +583,7 @@ def format_suspects(ranked: Sequence[Suspect], fmt: str = "table", raw: bool = F
             w.writerow([s.user_id, f"{s.score:.6f}", " | ".join(s.reasons), s.ring_id or "", int(s.known)])
         return buf.getvalue()
     lines = [f"{'user_id':<24} {'score':>6}  reasons"]
-    for s in ranked:
-        lines.append(f"{s.user_id[:24]:<24} {s.score:6.3f}  {'(known) ' if s.known else ''}{'; '.join(s.reasons)}")
+    for s in ranked:  # read on a terminal: ids cannot hide characters there
+        lines.append(f"{visible(s.user_id)[:24]:<24} {s.score:6.3f}  {'(known) ' if s.known else ''}"
+                     f"{visible('; '.join(s.reasons))}")
     return "\n".join(lines) + "\n"

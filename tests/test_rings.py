@@ -791,3 +791,31 @@ def test_accounts_a_crew_took_over_for_a_day_are_not_in_its_ring(tmp_path):
         rows += [(f"v{v}0", takeover + k * 0.05, 480.0, f"card{v}0", f"crew{v % 2}", f"9.9.9.{v}", "gifts")
                  for k in range(3)]
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
+
+
+def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
+    """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
+    ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
+    marker, as the web pages do; JSON keeps the id exactly."""
+    from graphfraud.suspects import Suspect, format_suspects
+
+    addr = "12 Elm St \u202egpj.exe"
+    rows = [(f"u{i}", 10 + i * 0.2 + k * 0.1, 300.0, f"card{i}", f"dev{i}", f"7.7.7.{i}", "shop") for i in range(3)
+            for k in range(3)]
+    df = _rows(rows)
+    df["address"] = addr
+    df["is_fraud"] = "1"
+    good, rejects = validate_frame(df, extra_types=("address",))
+    assert not rejects
+    store = open_store(str(tmp_path / "gf.db"))
+    store.write_transactions(good)
+    store.close()
+    runner = CliRunner()
+    env = {"GRAPHFRAUD_STORE": str(tmp_path / "gf.db")}
+    table = runner.invoke(main, ["rings", "--format", "table"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "12 Elm St ⟨U+202E⟩gpj.exe" in table.output and "\u202e" not in table.output
+    as_json = runner.invoke(main, ["rings", "--format", "json"], env=env)
+    assert any(s["id"] == addr for s in json.loads(as_json.stdout)[0]["shared_identifiers"])
+    shown = format_suspects([Suspect("u\u202e1", 0.5, [f"uses address {addr}"])], "table")
+    assert "\u202e" not in shown and "u⟨U+202E⟩1" in shown

@@ -39,16 +39,11 @@ from flask import current_app, g, has_request_context
 from markupsafe import Markup
 
 from graphfraud.keys import derive
+from graphfraud.output import visible
 from graphfraud.schema import ENTITY_COLUMNS, PII_TYPES, protect_card_numbers
 from graphfraud.storage.roles import GraphStore, MetaStore
 
 MASK_META_KEY = "mask_identifiers"
-# Unicode format characters (category Cf): bidi embeddings, overrides and isolates, zero-width characters,
-# the BOM, soft hyphen, invisible operators, tags
-_FORMAT_CHARS = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
-                           "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
-                           "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-                           "\U000e0020-\U000e007f]")
 # a token of free text: identifiers are compared whole, so text is cut at spaces and punctuation that
 # ids seldom hold (ids that do hold them are looked for whole instead)
 _TOKEN = re.compile(r"[^\s,;()\[\]{}\"'<>|/?&=]+")
@@ -59,17 +54,6 @@ _HASHED = re.compile(r"(?<![0-9A-Za-z])h:[0-9a-f]{32}(?![0-9A-Za-z])")
 _HASHED_TYPES = frozenset(("card", *PII_TYPES))
 #: JSON fields that carry addresses and keys the pages' scripts send back: masked, never rewritten for display
 NAV_FIELDS = frozenset(("id", "key", "url", "via", "focus", "from", "to", "ring_id", "transaction_id", "user_id"))
-
-
-def visible(text: str) -> str:
-    """``text`` with invisible format characters shown as ``⟨U+XXXX⟩``.
-
-    >>> visible("user\\u202egpj.exe")
-    'user⟨U+202E⟩gpj.exe'
-    """
-    if not _FORMAT_CHARS.search(text):
-        return text
-    return _FORMAT_CHARS.sub(lambda m: f"⟨U+{ord(m.group(0)):04X}⟩", text)
 
 
 def mask_text(node_type: str, value: Any) -> Any:
