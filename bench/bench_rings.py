@@ -33,6 +33,7 @@ import time
 import networkx as nx
 import numpy as np
 
+from graphfraud import ringflows as flows
 from graphfraud import ringlinks as RL
 from graphfraud import rings as R
 from graphfraud import settings
@@ -61,10 +62,12 @@ def bench_detection(store, policy: LinkPolicy) -> None:
     tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
     base, t_base, _ = _timed(src.amount_baseline)
     t = time.perf_counter()
-    groups = [g for g in R.split_lifetimes(groups, uids, linking, tx) if len(g) >= int(settings.get("ring_min_size"))]
     delay_ms = int(float(settings.get("label_delay")) * 1000)
     fraud_tx, fraud_type, user_labels, labelled = R._known_fraud(tx, store.labels(), None, delay_ms)
-    R._describe(groups, uids, edges, tx, base, fraud_tx, fraud_type, user_labels, labelled=labelled)
+    kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"]
+    groups = [g for g in R.split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)])
+              if len(g) >= int(settings.get("ring_min_size"))]
+    R._describe(groups, uids, edges, tx, base, fraud_tx, fraud_type, user_labels, labelled=labelled, known=kf)
     t_desc = time.perf_counter() - t
 
     t = time.perf_counter()
