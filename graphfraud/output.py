@@ -33,12 +33,13 @@ DIR_MODE = 0o700
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # Unicode format characters (category Cf): bidi embeddings, overrides and isolates, zero-width characters,
-# the BOM, soft hyphen, invisible operators, tags; and control characters other than tab and line feed (a
-# terminal's escape sequences)
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
-                        "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
-                        "\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-                        "\U000e0020-\U000e007f]")
+# the BOM, soft hyphen, invisible operators, tags
+_FORMAT_CHARS = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+                 "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+                 "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+_INVISIBLE = re.compile(f"[{_FORMAT_CHARS}]")
+# and, on a terminal, control characters other than tab and line feed (escape sequences, a carriage return)
+_INVISIBLE_ON_TERMINAL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT_CHARS}]")
 
 
 def tighten(path: str | os.PathLike[str]) -> None:
@@ -120,16 +121,18 @@ def private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def visible(text: str) -> str:
-    """``text`` with invisible format and control characters shown as ``⟨U+XXXX⟩``, so an id cannot pose as
-    another on a page or a terminal (the web UI's pages and the command line's tables both use it).
+def visible(text: str, terminal: bool = False) -> str:
+    """``text`` with invisible format characters shown as ``⟨U+XXXX⟩``, so an id cannot pose as another (every
+    page of the web UI); with ``terminal``, control characters too (the command line's tables), but for tab
+    and line feed. A page keeps a note's line breaks (``\\r\\n`` from a form).
 
-    >>> visible("user\\u202egpj.exe"), visible("\\x1b[2J")
-    ('user⟨U+202E⟩gpj.exe', '⟨U+001B⟩[2J')
+    >>> visible("user\\u202egpj.exe"), visible("\\x1b[2J", terminal=True), visible("a\\r\\nb")
+    ('user⟨U+202E⟩gpj.exe', '⟨U+001B⟩[2J', 'a\\r\\nb')
     """
-    if not _INVISIBLE.search(text):
+    pattern = _INVISIBLE_ON_TERMINAL if terminal else _INVISIBLE
+    if not pattern.search(text):
         return text
-    return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group(0)):04X}⟩", text)
+    return pattern.sub(lambda m: f"⟨U+{ord(m.group(0)):04X}⟩", text)
 
 
 # ---------------------------------------------------------------- CSV

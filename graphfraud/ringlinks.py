@@ -605,13 +605,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
     # account used them, and the customer went on after it.
     held = TOOK_UP_DAYS * DAY_MS
-    took_up = f - e["u"].map(span["min"]).to_numpy(dtype=float)
-    last = e["u"].map(span["max"]).to_numpy(dtype=float)
+    took_up = f - u_first
     # (the rule is for pairs: the other account's last transaction)
-    other_last = pd.Series(last).groupby(key).transform("sum").to_numpy() - last
+    other_last = pd.Series(u_last).groupby(key).transform("sum").to_numpy() - u_last
     with np.errstate(invalid="ignore"):
-        together = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float) < held
-        quiet = (last - f < held) | (last - other_last < held)
+        together = (fg.transform("max") - k_first).to_numpy(dtype=float) < held
+        quiet = (u_last - f < held) | (u_last - other_last < held)
         odd &= ~(together & (took_up >= held) & quiet)
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):

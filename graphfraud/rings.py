@@ -916,5 +916,5 @@ def format_rings(rings: Sequence[Ring], fmt: str = "table", raw: bool = False) -
     lines = [f"{'ring_id':<14} {'score':>5} {'size':>4} {'fraud':>5}  reasons"]
     for r in rings:  # a table is read on a terminal: ids in the reasons cannot hide characters there
         lines.append(f"{r.ring_id:<14} {r.score:5.2f} {r.size:4d} {len(r.known_fraud_users):5d}  "
-                     f"{visible('; '.join(r.reasons[:3]))}")
+                     f"{visible('; '.join(r.reasons[:3]), terminal=True)}")
     return "\n".join(lines) + "\n"

@@ -584,6 +584,6 @@ def format_suspects(ranked: Sequence[Suspect], fmt: str = "table", raw: bool = F
         return buf.getvalue()
     lines = [f"{'user_id':<24} {'score':>6}  reasons"]
     for s in ranked:  # read on a terminal: ids cannot hide characters there
-        lines.append(f"{visible(s.user_id)[:24]:<24} {s.score:6.3f}  {'(known) ' if s.known else ''}"
-                     f"{visible('; '.join(s.reasons))}")
+        lines.append(f"{visible(s.user_id, terminal=True)[:24]:<24} {s.score:6.3f}  {'(known) ' if s.known else ''}"
+                     f"{visible('; '.join(s.reasons), terminal=True)}")
     return "\n".join(lines) + "\n"
