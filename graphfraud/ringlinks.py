@@ -536,6 +536,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
     opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around).
 
+    The card-holder rule: a customer seen ``LIFETIME_GAP_DAYS`` or more who was the first in the cluster to use a
+    card that everyone else there used in one episode after them, and who went on after the last of those uses,
+    is the card's owner and the others' victim (a crew testing or spending stolen cards; the owner, whom the data
+    may see rarely, used it a day or weeks before).
+
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
     too (``PLACE_TYPES``): goods sent to real customers' homes.
@@ -596,6 +601,18 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
                 & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
                 & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~e["card"].to_numpy(dtype=bool))
+    # or held a card that everyone else in the cluster used in one short episode after them: a customer of
+    # LIFETIME_GAP_DAYS or more, the card's first user here, who went on after the others' last use of it. The
+    # others are a crew that tried or spent the stolen card (a card-testing crew, a collusive merchant charging
+    # it); its owner may use it rarely, a day before the crew or weeks. A crew's own card passed on by its first
+    # user is kept: their accounts are young, or quiet once the crew is done (a sleeper ring's bust-out).
+    later = rk > 1
+    with np.errstate(invalid="ignore"):  # (a use without times is no episode)
+        crew_long = pd.Series(later & ~(lu - f <= EPISODE_DAYS * DAY_MS)).groupby(key).transform("sum").to_numpy()
+    crew_last = pd.Series(np.where(later, lu, -np.inf)).groupby(key).transform("max").to_numpy()
+    with np.errstate(invalid="ignore"):
+        odd |= (e["card"].to_numpy(dtype=bool) & (rk == 1) & (k >= 2) & (crew_long == 0)
+                & (life >= LIFETIME_GAP_DAYS) & (u_last >= crew_last))
     odd &= ~e["money"].to_numpy(dtype=bool)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier

@@ -793,6 +793,25 @@ def test_accounts_a_crew_took_over_for_a_day_are_not_in_its_ring(tmp_path):
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
 
 
+def test_the_owners_of_cards_a_crew_tested_are_not_in_its_ring(tmp_path):
+    """Card testing (a fifth generator written apart from ours): a crew of four accounts on two devices of theirs
+    tries stolen cards for ten days, two of them each card once. The cards' owners had used them for a few days
+    before (a customer the data sees rarely) and went on with them for weeks after, beside a partner on the home
+    network. The owners and their partners are the crew's victims: the ring is the crew."""
+    rows = []
+    for i in range(4):  # the crew: days 40-50, two devices, their own cards
+        rows += [(f"c{i}", 40 + i * 0.1 + day, 30.0, f"cc{i}", f"crew{day % 2}", f"9.9.9.{i}", f"g{day % 3}")
+                 for day in range(0, 10, 2)]
+    for v in range(3):  # owners: their card from two to four days before the crew tried it, on for six weeks
+        start = 38 - v
+        for r in range(2):
+            rows += [(f"v{v}{r}", start + r + day, 40.0, f"card{v}{r}", f"phone{v}{r}", f"5.5.{v}.1", f"s{day % 4}")
+                     for day in range(0, 50, 6)]
+        rows += [(f"c{(v + k) % 4}", 42 + v + k * 0.5, 1.0, f"card{v}0", f"crew{k}", f"9.9.9.{v}", "tests")
+                 for k in range(2)]  # two of the crew each try the owner's card once
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
+
+
 def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
     """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
     ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
