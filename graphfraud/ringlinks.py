@@ -616,7 +616,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     odd &= ~e["money"].to_numpy(dtype=bool)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
-    odd &= ~np.isin(e["u"].to_numpy(), np.asarray(list(known), dtype=object))
+    odd &= ~e["u"].isin(set(known)).to_numpy()
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
@@ -641,9 +641,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     n_u, n_k = len(ukeys), int(kc2.max()) + 1 if len(kc2) else 0
     g = sparse.coo_matrix((np.ones(len(uc), np.int8), (uc, n_u + kc2)), shape=(n_u + n_k, n_u + n_k))
     _, lab = connected_components(g, directed=False)
-    pos = pd.Series(np.arange(len(uids)), index=uids)
     lab_u = lab[:n_u]
-    for c in np.unique(lab_u):
-        members = ukeys[lab_u == c]
-        out.append(np.sort(pos.reindex(members).to_numpy(dtype=np.int64)))
+    order = np.argsort(lab_u, kind="stable")
+    at = pd.Index(uids).get_indexer(ukeys)[order]
+    out += [np.sort(part).astype(np.int64) for part in np.split(at, np.flatnonzero(np.diff(lab_u[order])) + 1)]
     return out
