@@ -45,6 +45,7 @@ OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened the
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
 DAY_MS = 86_400_000
 PERSONAL_TYPES = ("card", "email", "phone", "bank_account", "account")
+HELD_TYPES = (*PERSONAL_TYPES, "address")  # what a person holds: a crew that uses it once is not their ring
 
 
 
@@ -536,10 +537,10 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
     opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around).
 
-    The card-holder rule: a customer seen ``LIFETIME_GAP_DAYS`` or more who was the first in the cluster to use a
-    card that everyone else there used in one episode after them, and who went on after the last of those uses,
-    is the card's owner and the others' victim (a crew testing or spending stolen cards; the owner, whom the data
-    may see rarely, used it a day or weeks before).
+    The holder rule: the users of a card, email, phone or postal address (``HELD_TYPES``) who had it before
+    everyone else in the cluster used it in one episode each are its owners, and the others' victims, when one of
+    them, seen ``LIFETIME_GAP_DAYS`` or more, went on after the last of those uses (a crew testing or spending
+    stolen cards, a shop shipping to its buyers' homes; a family's card charged once).
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
@@ -566,8 +567,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
                       "e": linking["ent"].to_numpy()[inside], "first": first, "last_use": last_use, "uses": uses,
                       "money": typ == "transfer", "ip": np.isin(typ, PLACE_TYPES),
-                      "card": typ == "card"})
-    e = e.groupby(["u", "g", "e", "money", "ip", "card"], sort=False, as_index=False).agg(
+                      "card": typ == "card", "t": typ})
+    e = e.groupby(["u", "g", "e", "money", "ip", "card", "t"], sort=False, as_index=False).agg(
         first=("first", "min"), last_use=("last_use", "max"), uses=("uses", "max"))
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
@@ -601,18 +602,21 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
                 & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
                 & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~e["card"].to_numpy(dtype=bool))
-    # or held a card that everyone else in the cluster used in one short episode after them: a customer of
-    # LIFETIME_GAP_DAYS or more, the card's first user here, who went on after the others' last use of it. The
-    # others are a crew that tried or spent the stolen card (a card-testing crew, a collusive merchant charging
-    # it); its owner may use it rarely, a day before the crew or weeks. A crew's own card passed on by its first
-    # user is kept: their accounts are young, or quiet once the crew is done (a sleeper ring's bust-out).
-    later = rk > 1
-    with np.errstate(invalid="ignore"):  # (a use without times is no episode)
-        crew_long = pd.Series(later & ~(lu - f <= EPISODE_DAYS * DAY_MS)).groupby(key).transform("sum").to_numpy()
-    crew_last = pd.Series(np.where(later, lu, -np.inf)).groupby(key).transform("max").to_numpy()
+    # or held a card, email, phone or home address (``HELD_TYPES``) that others in the cluster each used in one
+    # short episode after every holder had started: the holders are its owners (a family, a customer the data
+    # sees rarely) and the others a crew that tried or spent it (card testing, a collusive merchant charging stolen
+    # cards, triangulation shipping to real customers' homes under their emails). Their links to it go when one
+    # of them, seen LIFETIME_GAP_DAYS or more, went on after the crew's last use; the crew's stay (a stolen card
+    # passed round the crew still joins it). A crew's own card handed on by its first user is kept: their
+    # accounts are young, or quiet once the crew is done (a sleeper ring's bust-out).
     with np.errstate(invalid="ignore"):
-        odd |= (e["card"].to_numpy(dtype=bool) & (rk == 1) & (k >= 2) & (crew_long == 0)
-                & (life >= LIFETIME_GAP_DAYS) & (u_last >= crew_last))
+        visit = (rk > 1) & (lu - f <= EPISODE_DAYS * DAY_MS)
+        owned = np.isin(e["t"].to_numpy(), HELD_TYPES) & ~visit
+        v_first = pd.Series(np.where(visit, f, np.inf)).groupby(key).transform("min").to_numpy()
+        v_last = pd.Series(np.where(visit, lu, -np.inf)).groupby(key).transform("max").to_numpy()
+        late = pd.Series(owned & ~(f < v_first)).groupby(key).transform("sum").to_numpy()
+        stays = pd.Series(owned & (life >= LIFETIME_GAP_DAYS) & (u_last >= v_last)).groupby(key).transform("sum")
+        odd |= owned & np.isfinite(v_first) & (late == 0) & (stays.to_numpy() > 0)
     odd &= ~e["money"].to_numpy(dtype=bool)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier

@@ -812,6 +812,21 @@ def test_the_owners_of_cards_a_crew_tested_are_not_in_its_ring(tmp_path):
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
 
 
+def test_a_family_whose_card_a_crew_charged_once_is_not_in_its_ring(tmp_path):
+    """Triangulation and stolen family cards (a fifth generator written apart from ours): a crew of three that
+    lives six weeks on two devices of theirs charges a card, an email or a home address a family has used for
+    months, once. The family (two people on the card, each with their own device, the home network) goes on
+    after; it is the crew's victim, not in its ring."""
+    rows = []
+    for i in range(3):  # the crew: days 40-80, two devices, their own cards
+        rows += [(f"c{i}", 40 + i * 0.3 + day, 120.0, f"cc{i}", f"crew{day % 2}", f"9.9.9.{i}", f"g{day % 3}")
+                 for day in range(0, 40, 3)]
+    for r in range(2):  # the family card, from day 0 to 90
+        rows += [(f"f{r}", r + day, 45.0, "family", f"phone{r}", "5.5.5.1", f"s{day % 4}") for day in range(0, 90, 5)]
+    rows.append(("c1", 55.2, 380.0, "family", "crew1", "9.9.9.1", "gifts"))
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
+
+
 def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
     """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
     ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
