@@ -575,6 +575,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
     pu["kf"] = kf.astype(bool)
+    pu["hasf"] = pu["nf"].to_numpy() > 0
     # an account seen once has no age to tell (a customer who bought once is not a new account)
     pu["age"] = ((pu["last"] - pu["first"]) / DAY_MS).where(pu["n"] >= 2)
     # days from each member's last transaction to the end of what the store holds: throwaway accounts go
@@ -586,6 +587,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     pu["ntx"] = pu["n"].where(pu["n"] > 0)
     pc = pu.groupby("c").agg(first=("first", "min"), last=("last", "max"), fmax=("first", "max"),
                              age=("age", "median"), idle=("idle", "median"), ntx=("ntx", "median"), kf=("kf", "sum"),
+                             fu=("hasf", "sum"),
                              start_off=("start_off", "median"), seen=("seen", "median"))
     # ---- per cluster transactions
     ctx = ctx.sort_values(["c", "ts"], kind="stable").reset_index(drop=True)
@@ -647,6 +649,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     tc_n, tc_amt, tc_lr, tc_nf = col(tc, "n"), col(tc, "amt", 0.0), col(tc, "lr", 0.0), col(tc, "nf")
     pc_first, pc_last, pc_fmax = col(pc, "first"), col(pc, "last"), col(pc, "fmax")
     pc_age, pc_kf, pc_off = col(pc, "age", 365.0), col(pc, "kf"), col(pc, "start_off", 0.0)
+    pc_fu = col(pc, "fu")
     pc_idle, pc_ntx, pc_seen = col(pc, "idle", 0.0), col(pc, "ntx", 0.0), col(pc, "seen", 365.0)
     t3_k, t3_share = col(top3, "k", np.nan), col(top3, "share", 0.0)
     tog_tx_l, tog_u_l = col(tog_tx), col(tog_users)
@@ -689,6 +692,7 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
         stats = ClusterStats(
             n_users=n, n_identifiers=int(n_id_l[c]), n_shared_identifiers=sb - sa,
             n_known_fraud_users=int(pc_kf[c]), n_fraud_tx=int(tc_nf[c]), n_tx=n_tx,
+            n_fraud_tx_users=int(pc_fu[c]),
             total_amount=float(tc_amt[c]), median_account_age_days=float(pc_age[c]),
             first_activity_span_days=float(pc_fmax[c] - pc_first[c]) / DAY_MS,
             active_span_days=float(pc_last[c] - pc_first[c]) / DAY_MS,

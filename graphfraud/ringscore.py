@@ -48,6 +48,7 @@ class ClusterStats:
     n_shared_identifiers: int = 0  # of them, used by two or more of the cluster's users
     n_known_fraud_users: int = 0
     n_fraud_tx: int = 0
+    n_fraud_tx_users: int = 0  # users with a confirmed fraud transaction
     n_tx: int = 0
     total_amount: float = 0.0
     median_account_age_days: float = 365.0  # per user: last activity - first activity; median over users
@@ -100,12 +101,17 @@ def _days(d: float) -> str:
     return f"{d * 24:.0f} hours" if d < 2 else f"{d:.0f} days"
 
 
+#: ... up to this many: accomplices whose own spending is mostly legitimate (a collusive merchant's customers,
+#: a refund service's buyers) are not "known fraud", yet several of them with confirmed fraud is not a family
+#: with one stolen card (the fifth generator's worlds: one ring more in the top 2R of one, none lost on ours)
+FRAUD_TX_USERS = 5
+
 #: The largest weight of each term of the evidence (see :func:`score_cluster`).
 WEIGHTS: dict[str, float] = {
     "fraud_users": 4.5,  # two or more users confirmed fraud ...
     "fraud_share": 2.0,  # ... plus this much as their share reaches half the cluster
     "fraud_user": 1.5,  # one user confirmed fraud (a takeover in a family is one)
-    "fraud_tx": 0.8,  # confirmed fraud transactions, of users who are not fraudsters themselves
+    "fraud_tx": 0.8,  # confirmed fraud transactions of users not fraudsters themselves: per such user (at most 4.0) ...
     "new_accounts": 2.5,  # median account age (first to last transaction) well under a month
     "first_seen_together": 1.5,  # the accounts' first transactions within days of each other
     "arrived_together": 2.0,  # shared identifiers reached all their users within days
@@ -206,8 +212,10 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
                       f"{s.n_known_fraud_users} of {n} users confirmed fraud"))
     elif s.n_known_fraud_users == 1:
         terms.append((W["fraud_user"], f"1 of {n} users confirmed fraud"))
-    elif s.n_fraud_tx:
-        terms.append((W["fraud_tx"], f"{s.n_fraud_tx} transactions confirmed fraud"))
+    elif s.n_fraud_tx:  # per member with confirmed fraud transactions, up to FRAUD_TX_USERS of them
+        k = max(1, min(FRAUD_TX_USERS, s.n_fraud_tx_users))
+        of = f" of {s.n_fraud_tx_users} users" if s.n_fraud_tx_users >= 2 else ""
+        terms.append((W["fraud_tx"] * k, f"{s.n_fraud_tx} transactions{of} confirmed fraud"))
 
     # newness: ages are only meaningful when the data saw the accounts start
     age_w = 0.4 if s.censored_start else 1.0

@@ -296,6 +296,7 @@ def live_ring_score(comps: Sequence[Any], now: int, n_users: int) -> tuple[float
 
     * the median account age is bounded by the cluster's active span (no account in it is older);
     * the burst is the whole activity when it all fits in one burst window, and neutral otherwise;
+    * confirmed fraud transactions count as one member's (how many members made them is not kept live);
     * left neutral (their defaults, which add no evidence): users per shared identifier and cards per
       user, how fast shared identifiers reached their users, amounts against the merchants' usual,
       merchant concentration, members buying at the same merchant on the same day, members gone quiet

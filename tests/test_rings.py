@@ -177,6 +177,28 @@ def test_known_fraud_raises_the_score():
     assert "3 of 4 users confirmed fraud" in reasons
 
 
+def test_several_members_with_confirmed_fraud_transactions_weigh_more_than_one(tmp_path):
+    """A collusive merchant's accomplices (a fifth generator written apart from ours) spend legitimately too, so
+    none is "known fraud"; that five of them have confirmed fraud transactions says more than one member with as
+    many (a family with one stolen card)."""
+    base = dict(n_users=8, n_tx=100, n_fraud_tx=10, median_account_age_days=120, first_activity_span_days=50,
+                active_span_days=170)
+    one, _ = score_cluster(ClusterStats(**base, n_fraud_tx_users=1))
+    five, reasons = score_cluster(ClusterStats(**base, n_fraud_tx_users=5))
+    assert five > one + 0.1
+    assert "10 transactions of 5 users confirmed fraud" in reasons
+    rows = [(f"a{i}", 10 + i * 0.3 + day, 60.0, f"card{i}", "shared-dev", f"3.3.3.{i}", f"m{day % 3}")
+            for i in range(4) for day in range(0, 40, 5)]
+    df = _rows(rows)
+    df["is_fraud"] = "0"
+    df.loc[df.index % 8 == 0, "is_fraud"] = "1"  # each member's first purchase is confirmed fraud, the rest not
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, df)
+    ring = detect_rings(store)[0]
+    store.close()
+    assert ring.stats.n_known_fraud_users == 0 and ring.stats.n_fraud_tx_users == 4 and ring.stats.n_fraud_tx == 4
+
+
 def _small_store(tmp_path, extra_rows=()):
     rows = [(f"r{i}", 10 + i * 0.1, 400.0, f"card{i}", "dev-A", f"1.1.1.{i}", "m1") for i in range(4)]
     rows += [(f"s{i}", 30 + i * 0.1, 400.0, f"scard{i}", "dev-B", f"2.2.2.{i}", "m2") for i in range(3)]
