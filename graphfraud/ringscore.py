@@ -101,9 +101,11 @@ def _days(d: float) -> str:
     return f"{d * 24:.0f} hours" if d < 2 else f"{d:.0f} days"
 
 
-#: ... up to this many: accomplices whose own spending is mostly legitimate (a collusive merchant's customers,
-#: a refund service's buyers) are not "known fraud", yet several of them with confirmed fraud is not a family
-#: with one stolen card (the fifth generator's worlds: one ring more in the top 2R of one, none lost on ours)
+#: Confirmed fraud transactions (of a cluster without known fraud users) weigh ``WEIGHTS["fraud_tx"]`` per member
+#: who made them, up to this many members: accomplices whose own spending is mostly legitimate (a collusive
+#: merchant's customers, a refund service's buyers) are not "known fraud", yet several of them with confirmed
+#: fraud is not a family with one stolen card (the fifth generator's worlds: one ring more in the top 2R of one,
+#: no change on ours)
 FRAUD_TX_USERS = 5
 
 #: The largest weight of each term of the evidence (see :func:`score_cluster`).
@@ -111,7 +113,7 @@ WEIGHTS: dict[str, float] = {
     "fraud_users": 4.5,  # two or more users confirmed fraud ...
     "fraud_share": 2.0,  # ... plus this much as their share reaches half the cluster
     "fraud_user": 1.5,  # one user confirmed fraud (a takeover in a family is one)
-    "fraud_tx": 0.8,  # confirmed fraud transactions of users not fraudsters themselves: per such user (at most 4.0) ...
+    "fraud_tx": 0.8,  # confirmed fraud transactions of users not fraudsters themselves, per such user (FRAUD_TX_USERS)
     "new_accounts": 2.5,  # median account age (first to last transaction) well under a month
     "first_seen_together": 1.5,  # the accounts' first transactions within days of each other
     "arrived_together": 2.0,  # shared identifiers reached all their users within days
@@ -158,8 +160,8 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
     Notes
     -----
     The terms and their largest weights: confirmed fraud (several users 4.5, one 1.5, fraud transactions
-    of victims only 0.8); new accounts 2.5; accounts first seen together 1.5; shared identifiers reached
-    all their users together 2; members buying at the same merchant on the same day 3.5; one synchronised
+    of users not known as fraud 0.8 per such user, up to 4.0); new accounts 2.5; accounts first seen
+    together 1.5; shared identifiers reached all their users together 2; members buying at the same merchant on the same day 3.5; one synchronised
     burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against, -1.25);
     members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
     has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1,
