@@ -159,20 +159,19 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
 
     Notes
     -----
-    The terms and their largest weights: confirmed fraud (several users 4.5, one 1.5, fraud transactions
-    of users not known as fraud 0.8 per such user, up to 4.0); new accounts 2.5; accounts first seen
-    together 1.5; shared identifiers reached all their users together 2; members buying at the same merchant
-    on the same day 3.5; one synchronised burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against, -1.25);
-    members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
-    has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1,
-    a member passing on within a day what known fraud accounts sent 2.5; shared cards tested with a tiny
-    purchase before the spending 2.5 (at half of the shared cards tested). New accounts and the burst count
-    in full only for accounts the data watched ``SEEN_DAYS`` or more (down to ``SEEN_FLOOR`` of their weight
-    for accounts that opened in the last days: every account that opened last week looks new and bursty).
-    Households, offices and campuses share devices, cards, addresses and merchants too, so sharing and
-    merchant concentration alone weigh little; what they lack is confirmed fraud, new throwaway accounts,
-    coordination in time and money. The weights were chosen on the matrix of
-    ``bench/generalise.py`` (every typology, several seeds), never on one world.
+    The terms and their largest weights: confirmed fraud (several users 4.5, one 1.5, fraud transactions of users
+    not known as fraud 0.8 per such user, up to 4.0); new accounts 2.5; accounts first seen together 1.5; shared
+    identifiers reached all their users together 2; members buying at the same merchant on the same day 3.5; one
+    synchronised burst 1.5; amounts above the usual at the same merchants 2.5 (below the usual counts against,
+    -1.25); members gone quiet 2; several cards per account 2; one identifier shared by more accounts than a family
+    has 1; size 1.5; money between members (share of members in transfers with one another) 1.5, a cycle 1, a member
+    passing on within a day what known fraud accounts sent 2.5; shared cards tested with a tiny purchase before the
+    spending 2.5 (at half of the shared cards tested). New accounts and the burst count in full only for accounts
+    the data watched ``SEEN_DAYS`` or more (down to ``SEEN_FLOOR`` of their weight for accounts that opened in the
+    last days: every account that opened last week looks new and bursty). Households, offices and campuses share
+    devices, cards, addresses and merchants too, so sharing and merchant concentration alone weigh little; what they
+    lack is confirmed fraud, new throwaway accounts, coordination in time and money. The weights were chosen on the
+    matrix of ``bench/generalise.py`` (every typology, several seeds), never on one world.
 
     Examples
     --------
