@@ -566,10 +566,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
             if "n" in linking.columns else np.ones(int(inside.sum())))
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
                       "e": linking["ent"].to_numpy()[inside], "first": first, "last_use": last_use, "uses": uses,
-                      "money": typ == "transfer", "ip": np.isin(typ, PLACE_TYPES),
-                      "card": typ == "card", "t": typ})
-    e = e.groupby(["u", "g", "e", "money", "ip", "card", "t"], sort=False, as_index=False).agg(
+                      "t": typ})
+    e = e.groupby(["u", "g", "e", "t"], sort=False, as_index=False).agg(
         first=("first", "min"), last_use=("last_use", "max"), uses=("uses", "max"))
+    t = e["t"].to_numpy()
+    is_money, is_place, is_card = t == "transfer", np.isin(t, PLACE_TYPES), t == "card"
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
     key = pd.factorize(pd.MultiIndex.from_arrays([e["g"].to_numpy(), e["e"].to_numpy()]))[0]
     grp = e["life"].groupby(key)
@@ -577,7 +578,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     life = e["life"].to_numpy()
     # a pair: against the other; a home-sized address: against its shortest-lived user (a crew passing through
     # a home's address, a proxy); otherwise no lifetime comparison
-    home = e["ip"].to_numpy() & (k <= FEW_IP_USERS)
+    home = is_place & (k <= FEW_IP_USERS)
     ref = np.where(k == 2, grp.transform("sum").to_numpy() - life, grp.transform("min").to_numpy())
     # (money between suspects is no shared card: the rule is for identifiers)
     odd = (life >= LIFETIME_RATIO * np.maximum(ref, 1.0)) & (life - ref >= LIFETIME_GAP_DAYS) & ((k == 2) | home)
@@ -601,7 +602,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     with np.errstate(invalid="ignore"):
         odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
                 & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
-                & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~e["card"].to_numpy(dtype=bool))
+                & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~is_card)
     # or held a card, email, phone or home address (``HELD_TYPES``) that others in the cluster each used in one
     # short episode after every holder had started: the holders are its owners (a family, a customer the data
     # sees rarely) and the others a crew that tried or spent it (card testing, a collusive merchant charging stolen
@@ -611,13 +612,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     # accounts are young, or quiet once the crew is done (a sleeper ring's bust-out).
     with np.errstate(invalid="ignore"):
         visit = (rk > 1) & (lu - f <= EPISODE_DAYS * DAY_MS)
-        owned = np.isin(e["t"].to_numpy(), HELD_TYPES) & ~visit
+        owned = np.isin(t, HELD_TYPES) & ~visit
         v_first = pd.Series(np.where(visit, f, np.inf)).groupby(key).transform("min").to_numpy()
         v_last = pd.Series(np.where(visit, lu, -np.inf)).groupby(key).transform("max").to_numpy()
         late = pd.Series(owned & ~(f < v_first)).groupby(key).transform("sum").to_numpy()
         stays = pd.Series(owned & (life >= LIFETIME_GAP_DAYS) & (u_last >= v_last)).groupby(key).transform("sum")
         odd |= owned & np.isfinite(v_first) & (late == 0) & (stays.to_numpy() > 0)
-    odd &= ~e["money"].to_numpy(dtype=bool)
+    odd &= ~is_money
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~e["u"].isin(set(known)).to_numpy()
