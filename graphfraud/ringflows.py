@@ -6,6 +6,9 @@ Rings of fraudsters share identifiers; mule rings move money. Three things here 
 * :func:`known_users`: which users count as known fraud from their transactions' labels and their user
   labels (:func:`graphfraud.labels.known_fraud_user`), with the transfer semantics: the fraud of a fraudulent
   transfer belongs to its receiver, whose payer is a victim, unless its label says the payer did it.
+* :func:`fan_in`: mule networks no label has reached yet: collectors, paid by several funnels (accounts
+  that pass on within a day what several payers sent them), and the accounts that pay them. They are
+  suspects, and :func:`leave_homes` takes them out of their households.
 * :func:`transfer_edges`: links between the two ends of a transfer.
 
   - **Peer to peer** (solid): users who paid each other (either way) *and* share a card (Neo4j's
@@ -47,8 +50,14 @@ MULE_HOPS = 3
 #: An account with more distinct counterparties than this is a money hub (a shop, an employer, an
 #: exchange): mules pay it too, and it joins nobody unless it is known fraud itself.
 MONEY_HUB_PARTNERS = 20
+#: A funnel passes money on (``MULE_FORWARD_SHARE``) from at least this many payers that are no hub: a
+#: mule collects from several victims; a salary swept on to savings has one payer.
+FUNNEL_PAYERS = 2
+#: A collector is paid by at least this many funnels: the cash-out end of a mule network.
+COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "suspects", "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "suspects", "fan_in", "leave_homes", "transfer_edges", "FlowFacts", "flow_facts",
+           "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -143,9 +152,7 @@ def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series) -> set[
     if not len(pairs):
         return set(known)
     src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
-    ends = pd.DataFrame({"u": np.r_[src, dst], "v": np.r_[dst, src]}).drop_duplicates()
-    partners = ends.groupby("u").size()
-    hubs = set(partners.index[partners.to_numpy() > MONEY_HUB_PARTNERS].tolist())
+    hubs = _hubs(src, dst)
     passes = set(forwarded.index[forwarded.to_numpy(dtype=float) >= MULE_FORWARD_SHARE].tolist()) - hubs
     out, frontier = set(known), set(known)
     for _ in range(MULE_HOPS):
@@ -155,6 +162,61 @@ def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series) -> set[
             break
         out |= frontier
     return out
+
+
+def _hubs(src: np.ndarray, dst: np.ndarray) -> set[str]:
+    """Accounts with more than ``MONEY_HUB_PARTNERS`` distinct counterparties."""
+    ends = pd.DataFrame({"u": np.r_[src, dst], "v": np.r_[dst, src]}).drop_duplicates()
+    partners = ends.groupby("u").size()
+    return set(partners.index[partners.to_numpy() > MONEY_HUB_PARTNERS].tolist())
+
+
+def fan_in(pairs: pd.DataFrame, forwarded: pd.Series) -> set[str]:
+    """Mule networks without a label: collectors and the accounts that pay them.
+
+    A *funnel* passed on at least ``MULE_FORWARD_SHARE`` of its receipts within the window (``forwarded``)
+    and was paid by ``FUNNEL_PAYERS`` or more accounts; a *collector* was paid by ``COLLECTOR_FUNNELS``
+    funnels or more. Returned: the collectors, and every account that paid one and was itself paid by
+    ``FUNNEL_PAYERS`` or more (a funnel that forwarded later than a day). Hubs (``MONEY_HUB_PARTNERS``) are
+    none of these, and their payments count for nothing.
+
+    >>> pairs = pd.DataFrame({"src": ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "m1", "m2", "m3", "m4", "s"],
+    ...                       "dst": ["m1", "m1", "m2", "m2", "m3", "m3", "m4", "m4", "c", "c", "c", "c", "c"]})
+    >>> sorted(fan_in(pairs, pd.Series({"m1": 0.9, "m2": 0.8, "m3": 1.0, "m4": 0.1, "s": 1.0})))
+    ['c', 'm1', 'm2', 'm3', 'm4']
+    """
+    if not len(pairs):
+        return set()
+    src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
+    hubs = _hubs(src, dst)
+    pair = pd.DataFrame({"s": src, "d": dst})
+    pair = pair[~pair["s"].isin(hubs) & ~pair["d"].isin(hubs)]
+    payers = pair.groupby("d")["s"].nunique()
+    paid_by_many = set(payers.index[payers.to_numpy() >= FUNNEL_PAYERS].tolist())
+    funnels = paid_by_many & set(forwarded.index[forwarded.to_numpy(dtype=float) >= MULE_FORWARD_SHARE].tolist())
+    fed = pair[pair["s"].isin(funnels)].groupby("d")["s"].nunique()
+    collectors = set(fed.index[fed.to_numpy() >= COLLECTOR_FUNNELS].tolist())
+    feeders = pair.loc[pair["d"].isin(collectors) & pair["s"].isin(paid_by_many), "s"]
+    return collectors | set(feeders.tolist())
+
+
+def leave_homes(edges: pd.DataFrame, fan: set[str]) -> pd.DataFrame:
+    """``edges`` (user-identifier links) without the links of ``fan`` accounts (:func:`fan_in`) to
+    identifiers that others use and no other of them does: a mule recruited from a family still lives there,
+    but its money, not its home, says which ring it belongs to (a thin money link never pulls an account out
+    of a household of three). Identifiers two of them share (a herder's device) stay.
+
+    >>> e = pd.DataFrame({"user_id": ["m1", "mum", "m1", "m2"], "ent": [1, 1, 2, 2]})
+    >>> leave_homes(e, {"m1", "m2"})["user_id"].tolist()
+    ['mum', 'm1', 'm2']
+    """
+    if not fan or not len(edges):
+        return edges
+    mine = edges["user_id"].isin(fan).to_numpy()
+    ent = edges["ent"].to_numpy()
+    n_fan = pd.Series(mine).groupby(ent).transform("sum").to_numpy()
+    others = np.isin(ent, edges.loc[~mine, "ent"].unique())
+    return edges[~(mine & others & (n_fan < 2))]
 
 
 def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, first_code: int) -> pd.DataFrame:

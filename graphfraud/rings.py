@@ -429,7 +429,9 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         facts = _flow_facts(store, src, labels, as_ms, delay_ms)
         if facts is not None:  # money between suspects, and users who paid each other and share a card
             cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
-            sus = flows.suspects(facts.pairs, facts.known, facts.forwarding["forwarded"])
+            fan = flows.fan_in(facts.pairs, facts.forwarding["forwarded"])
+            sus = flows.suspects(facts.pairs, facts.known | fan, facts.forwarding["forwarded"])
+            edges = flows.leave_homes(edges, fan)
             fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
             if len(fl):
                 edges = pd.concat([edges, fl], ignore_index=True)

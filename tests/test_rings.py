@@ -556,6 +556,35 @@ def test_a_mule_chain_is_one_ring_and_its_reasons_name_the_flow(tmp_path):
     json.dumps([r.to_dict() for r in rings], allow_nan=False)  # strict JSON (the API's): no NaN anywhere
 
 
+def test_an_unlabelled_mule_network_is_one_ring_without_the_mules_families(tmp_path):
+    """No label at all: victims pay four mules, each living with a family of two on one device; the mules pass
+    the money on to three new cash-out accounts (on one device) within hours, one of them a day and a half
+    late. Savers who sweep their salary into one savings account are no network."""
+    buys = []
+    for j in range(4):  # families: the mule and two relatives share a device and a network address
+        buys += [(who, d + 0.1 * k, 35.0, f"{who}-card", f"home{j}", f"10.0.{j}.1", f"grocer{d % 3}")
+                 for k, who in enumerate((f"m{j}", f"r{j}a", f"r{j}b")) for d in range(0, 90, 5)]
+    buys += [(f"c{i}", 41 + d + i * 0.2, 300.0, f"c{i}-card", "herder", "66.6.6.6", "atm") for i in range(3)
+             for d in range(0, 40, 6)]
+    pays = []
+    for k in range(12):  # each victim pays a mule once; the mule forwards 90 % to the collectors
+        m, d = k % 4, 40 + 3 * k
+        late = 1.5 if m == 3 else 0.25
+        pays += [(f"v{k}", d, 1000.0, f"m{m}", f"v{k}-card", ""),
+                 (f"m{m}", d + late, 500.0, f"c{k % 3}", None, ""),
+                 (f"m{m}", d + late + 0.05, 400.0, f"c{(k + 1) % 3}", None, "")]
+    for k in range(5):  # savers: one employer pays each, who sweeps it on to the same savings account
+        for month in range(3):
+            pays += [("employer", 30 * month + 1 + k * 0.01, 2500.0, f"s{k}", None, ""),
+                     (f"s{k}", 30 * month + 1.2 + k * 0.01, 2000.0, "savings", None, "")]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, pd.concat([_rows(buys), _transfers(pays)], ignore_index=True))
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "m0", "m1", "m2", "m3"]]
+    assert rings[0].stats.flow_users == 7
+
+
 def test_users_who_paid_each_other_and_share_a_card_are_linked():
     """The peer-to-peer rule: a payment (either way) between users who share a card links them; a payment
     between strangers does not, nor does a payment between two accounts that are no suspects."""
