@@ -542,6 +542,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     them, seen ``LIFETIME_GAP_DAYS`` or more, went on after the last of those uses (a crew testing or spending
     stolen cards, a shop shipping to its buyers' homes; a family's card charged once).
 
+    The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
+    once (an address a crew shipped to once, a card tried once), is no member.
+
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
     too (``PLACE_TYPES``): goods sent to real customers' homes.
@@ -564,11 +567,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
                 if "last_seen" in linking.columns else np.full(int(inside.sum()), np.nan))
     uses = (pd.to_numeric(linking["n"], errors="coerce").fillna(1).to_numpy(dtype=float)[inside]
             if "n" in linking.columns else np.ones(int(inside.sum())))
+    co = (linking["coactivity"].fillna(False).to_numpy(dtype=bool)[inside] if "coactivity" in linking.columns
+          else np.zeros(int(inside.sum()), bool))
     e = pd.DataFrame({"u": linking["user_id"].to_numpy()[inside], "g": g_of[inside].astype(np.int64),
                       "e": linking["ent"].to_numpy()[inside], "first": first, "last_use": last_use, "uses": uses,
-                      "t": typ})
+                      "t": typ, "co": co})
     e = e.groupby(["u", "g", "e", "t"], sort=False, as_index=False).agg(
-        first=("first", "min"), last_use=("last_use", "max"), uses=("uses", "max"))
+        first=("first", "min"), last_use=("last_use", "max"), uses=("uses", "max"), co=("co", "max"))
     t = e["t"].to_numpy()
     is_money, is_place, is_card = t == "transfer", np.isin(t, PLACE_TYPES), t == "card"
     e["life"] = e["u"].map(life_of).fillna(0.0).to_numpy(dtype=float)
@@ -618,6 +623,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         late = pd.Series(owned & ~(f < v_first)).groupby(key).transform("sum").to_numpy()
         stays = pd.Series(owned & (life >= LIFETIME_GAP_DAYS) & (u_last >= v_last)).groupby(key).transform("sum")
         odd |= owned & np.isfinite(v_first) & (late == 0) & (stays.to_numpy() > 0)
+    # or is tied to the cluster by one identifier alone, which they and one other member each used once (a
+    # shop's operator shipping stolen goods to a buyer's address, a card tried once): too little to call them a
+    # member. Not money, meetings or striking together, which are their own evidence.
+    once = pd.Series(e["uses"].to_numpy()).groupby(key).transform("max").to_numpy() <= 1
+    ties = e.groupby(["u", "g"], sort=False)["e"].transform("size").to_numpy()
+    odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
     odd &= ~is_money
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier

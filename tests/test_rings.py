@@ -878,6 +878,20 @@ def test_a_family_whose_card_a_crew_charged_once_is_not_in_its_ring(tmp_path):
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
 
 
+def test_one_identifier_a_member_and_a_stranger_each_used_once_is_no_tie(tmp_path):
+    """The leaf rule (triangulation in a fifth generator written apart from ours): a crew of three shares two
+    devices; one of them charges, once, a card a customer seen for two weeks also used once. Neither lifetime
+    rule applies (both are young); one identifier used once by each is too little to make the customer a member."""
+    rows = []
+    for i in range(3):  # the crew: days 40-80, two devices, their own cards
+        rows += [(f"c{i}", 40 + i * 0.3 + day, 120.0, f"cc{i}", f"crew{day % 2}", f"9.9.9.{i}", f"g{day % 3}")
+                 for day in range(0, 40, 5)]
+    rows += [("buyer", 45 + day, 60.0, "bc" if day == 4 else f"b{day}", "bd", "5.5.5.1", "s1")
+             for day in range(0, 20, 4)]
+    rows.append(("c1", 51, 380.0, "bc", "crew1", "9.9.9.1", "tv-shop"))
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
+
+
 def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
     """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
     ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
