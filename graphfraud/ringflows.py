@@ -287,7 +287,8 @@ def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | Non
     who received most transfers from known fraud: ``mule_id``, ``mule_fraud_transfers``,
     ``mule_fraud_senders``, ``mule_forwarded``, ``mule_lag_hours``."""
     out: list[dict[str, object]] = [
-        {"flow_users": 0, "flow_transfers": 0, "flow_amount": 0.0, "flow_cycle": False, "mule_id": "",
+        {"flow_users": 0, "flow_transfers": 0, "flow_amount": 0.0, "flow_cycle": False, "collector_id": "",
+         "collector_payers": 0, "collector_transfers": 0, "mule_id": "",
          "mule_fraud_transfers": 0, "mule_fraud_senders": 0, "mule_forwarded": 0.0, "mule_lag_hours": float("nan")}
         for _ in range(n_clusters)]
     if facts is None or not len(facts.pairs):
@@ -303,8 +304,12 @@ def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | Non
         s, d = codes[:len(grp)], codes[len(grp):]
         n_scc, _ = connected_components(sparse.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)),
                                         directed=True, connection="strong")
+        paid = grp.groupby("dst").agg(k=("src", "nunique"), n=("n", "sum")).reset_index()
+        top = paid.sort_values(["k", "n", "dst"], ascending=[False, False, True], kind="stable").iloc[0]
         out[int(c)].update(flow_users=int(n), flow_transfers=int(grp["n"].sum()),
-                           flow_amount=float(grp["amount"].sum()), flow_cycle=bool(n_scc < n))
+                           flow_amount=float(grp["amount"].sum()), flow_cycle=bool(n_scc < n),
+                           collector_id=str(top["dst"]), collector_payers=int(top["k"]),
+                           collector_transfers=int(top["n"]))
     ff = facts.from_fraud.assign(c=facts.from_fraud.index.map(cluster_of)).dropna(subset=["c"])
     if len(ff):
         ff = ff.rename_axis("u").reset_index().sort_values(["c", "n", "senders", "u"],

@@ -85,6 +85,9 @@ class ClusterStats:
     mule_fraud_senders: int = 0
     mule_forwarded: float = 0.0  # share of what they received that they sent on within a day
     mule_lag_hours: float = float("nan")  # median time from a receipt to their next send
+    collector_id: str = ""  # the member paid by most other members (ringflows.cluster_flows)
+    collector_payers: int = 0  # members who paid them
+    collector_transfers: int = 0
     shared_cards: int = 0  # cards used by two or more members
     tested_cards: int = 0  # of them, first used in the cluster for a tenth of the usual amount, then for more
 
@@ -107,6 +110,14 @@ def _days(d: float) -> str:
 #: fraud is not a family with one stolen card (the fifth generator's worlds: one ring more in the top 2R of one,
 #: no change on ours)
 FRAUD_TX_USERS = 5
+
+#: A member paid by at least this many other members collects the cluster's money (a mule network's cash-out
+#: account; a household's rent is paid by one or two). The reasons name it; the evidence does not weigh it
+#: beyond ``money_flow`` (weighing it up to 2 lost a ring from the top R of a mules world, and found none more
+#: on the fifth generator's five worlds or our mules seeds 31-34).
+COLLECTOR_PAYERS = 3
+#: The weight of a term that is named among the reasons and adds (next to) nothing to the evidence.
+NAMED_ONLY = 0.06
 
 #: The largest weight of each term of the evidence (see :func:`score_cluster`).
 WEIGHTS: dict[str, float] = {
@@ -277,6 +288,10 @@ def score_cluster(stats: ClusterStats) -> tuple[float, list[str]]:
                   n=s.mule_fraud_transfers, k=s.mule_fraud_senders).format(
             m=s.mule_id, n=s.mule_fraud_transfers, k=s.mule_fraud_senders, f=s.mule_forwarded, lag=lag)
         terms.append((W["pass_through"] * _clip((s.mule_forwarded - 0.2) / 0.6) + 1e-3, txt))
+
+    if s.collector_id and s.collector_payers >= COLLECTOR_PAYERS:  # named, not weighed (see COLLECTOR_PAYERS)
+        terms.append((NAMED_ONLY, f"{s.collector_id} was paid by {s.collector_payers} members in "
+                                  f"{s.collector_transfers} transfers"))
 
     # a little for size, never deciding
     terms.append((W["size"] * _clip(math.log2(n / 2) / 3), ""))

@@ -583,6 +583,8 @@ def test_an_unlabelled_mule_network_is_one_ring_without_the_mules_families(tmp_p
     store.close()
     assert [sorted(r.users) for r in rings] == [["c0", "c1", "c2", "m0", "m1", "m2", "m3"]]
     assert rings[0].stats.flow_users == 7
+    assert rings[0].stats.collector_payers == 4  # every mule paid each cash-out account
+    assert f"{rings[0].stats.collector_id} was paid by 4 members in 8 transfers" in rings[0].reasons, rings[0].reasons
 
 
 def test_users_who_paid_each_other_and_share_a_card_are_linked():
