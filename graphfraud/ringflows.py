@@ -56,8 +56,8 @@ FUNNEL_PAYERS = 2
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "suspects", "fan_in", "leave_homes", "transfer_edges", "FlowFacts", "flow_facts",
-           "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "suspects", "fan_in", "leave_homes", "transfer_edges", "FlowFacts",
+           "flow_facts", "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -96,6 +96,27 @@ def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
                                            n_victim=vt, n_received=rx)
                 for u, n, nf, fp, vt, rx in zip(pu.index, n_judged, pu["nf"], pu["nfp"], pu["nvt"], pu["nrx"])]
     return pu
+
+
+def victim_sessions(tx: pd.DataFrame, fraud_tx: np.ndarray, users: pd.DataFrame, max_ms: int) -> pd.DataFrame:
+    """The known victims whose confirmed fraud fell within ``max_ms``: one session of a takeover (index user,
+    ``first`` and ``last`` epoch ms).
+
+    A known victim (:func:`known_users`' ``users``): confirmed fraud done to them (typed ``third_party`` or
+    ``scam``, or a fraudulent transfer they paid, whose fraud is its receiver's) and not known fraud. Spread
+    over days (a refund service's customer pays its fee weeks after the order), it is no session.
+
+    >>> tx = pd.DataFrame({"user_id": ["v", "v", "v", "w", "w"], "ts": [0, 3_600_000, 9 * 86_400_000, 0, 1]})
+    >>> users = pd.DataFrame({"nvt": [1, 0], "kf": [False, False]}, index=["v", "w"])
+    >>> victim_sessions(tx, np.array([True, True, False, True, True]), users, 2 * 86_400_000)
+       first     last
+    v      0  3600000
+    """
+    vic = users.index[(users["nvt"].to_numpy() > 0) & ~users["kf"].to_numpy(dtype=bool)]
+    mine = np.asarray(fraud_tx, dtype=bool) & tx["user_id"].isin(vic).to_numpy()
+    span = pd.Series(tx["ts"].to_numpy(np.int64)[mine]).groupby(tx["user_id"].to_numpy()[mine]).agg(["min", "max"])
+    span = span.rename(columns={"min": "first", "max": "last"}).rename_axis(None)
+    return span[(span["last"] - span["first"]).to_numpy() <= max_ms]
 
 
 def fraud_received(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray) -> pd.Series:

@@ -516,7 +516,8 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
 
 
 def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
-                     tx: pd.DataFrame, known: Iterable[str] = ()) -> list[np.ndarray]:
+                     tx: pd.DataFrame, known: Iterable[str] = (), victims: pd.DataFrame | None = None
+                     ) -> list[np.ndarray]:
     """Clusters without the links of long-standing customers to short-lived accounts.
 
     A customer seen ``LIFETIME_RATIO`` times longer (and ``LIFETIME_GAP_DAYS`` more) than the one other user
@@ -544,6 +545,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
+
+    The session rule: ``victims`` (index user, ``first`` and ``last`` epoch ms: the known victims' confirmed
+    fraud, see :func:`graphfraud.ringflows.victim_sessions`) lose the links they used only within it.
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
@@ -629,6 +633,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     once = pd.Series(e["uses"].to_numpy()).groupby(key).transform("max").to_numpy() <= 1
     ties = e.groupby(["u", "g"], sort=False)["e"].transform("size").to_numpy()
     odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
+    # or is a known victim whose every use of it fell within their confirmed fraud (``victims``: one session of
+    # a takeover, in which a crew's device, phone and email paid its drops): the crew's, not the victim's
+    if victims is not None and len(victims):
+        v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
+        v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            odd |= (f >= v_from) & (lu <= v_to)
     odd &= ~is_money
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier

@@ -49,8 +49,8 @@ from . import progress, settings
 from .graph.policy import LinkPolicy
 from . import ringburst as burst
 from . import ringflows as flows
-from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, MAX_COMPONENT_USERS,
-                        MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
+from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
+                        MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
                         linking_edges, split_lifetimes)
 from .ringlearn import learn_from_labels
 from .ringscore import ClusterStats, score_cluster
@@ -446,8 +446,10 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         tx = src.transactions_of_users(users, _TX_COLUMNS)
         tx = tx.sort_values("seq", kind="stable").reset_index(drop=True)
         fraud_tx, fraud_type, user_labels, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
-        kf = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)["kf"]
-        groups = [g for g in split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)])
+        ku = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)
+        kf = ku["kf"]
+        victims = flows.victim_sessions(tx, fraud_tx, ku, int(EPISODE_DAYS * DAY_MS))
+        groups = [g for g in split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)], victims)
                   if len(g) >= min_size]
     if not groups:
         return []

@@ -894,6 +894,27 @@ def test_one_identifier_a_member_and_a_stranger_each_used_once_is_no_tie(tmp_pat
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
 
 
+def test_accounts_a_crew_took_over_for_an_evening_are_not_in_its_ring(tmp_path):
+    """The session rule (account-takeover crews in a fifth generator written apart from ours): three drops
+    share two devices for a month. In one evening the crew logs into each of four customers, seen for a few days
+    only, from its first device, and pays a drop from the account (labelled fraud: the payer is the victim).
+    The victims used the device within their confirmed fraud alone: it is the crew's, not theirs."""
+    buys = []
+    for i in range(3):  # the drops: days 20-50 on two devices, their own cards
+        buys += [(f"d{i}", 20 + i * 0.3 + day, 150.0, f"dc{i}", f"crew{day % 2}", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 30, 3)]
+    for v in range(4):  # the victims: a few days of their own, on their own device
+        buys += [(f"v{v}", 30 + v + day, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer") for day in range(0, 6, 2)]
+    pays = [(f"v{v}", 31 + v + 0.9, 800.0, f"d{v % 3}", None, "1") for v in range(4)]
+    df = pd.concat([_rows(buys), _transfers(pays)], ignore_index=True)
+    df.loc[df["user_id"].str.startswith("v") & df["counterparty_id"].notna(), "device_id"] = "crew0"
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, df)
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+
+
 def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
     """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
     ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
