@@ -177,7 +177,7 @@ def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series) -> set[
     passes = set(forwarded.index[forwarded.to_numpy(dtype=float) >= MULE_FORWARD_SHARE].tolist()) - hubs
     out, frontier = set(known), set(known)
     for _ in range(MULE_HOPS):
-        paid = set(dst[np.isin(src, list(frontier))].tolist())
+        paid = set(dst[pd.Index(src).isin(list(frontier))].tolist())  # (hashed: np.isin on objects compares pairwise)
         frontier = (paid & passes) - out
         if not frontier:
             break
@@ -254,7 +254,7 @@ def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, 
         return pd.DataFrame(columns=cols)
     src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
     a, b = np.where(src < dst, src, dst), np.where(src < dst, dst, src)
-    both = np.isin(src, list(suspect)) & np.isin(dst, list(suspect))
+    both = pd.Index(src).isin(list(suspect)) & pd.Index(dst).isin(list(suspect))
     p2p = np.zeros(len(pairs), dtype=bool)
     if len(cards):
         card_pairs = cards.merge(cards, on="entity_id", suffixes=("_a", "_b"))
