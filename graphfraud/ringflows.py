@@ -304,7 +304,8 @@ def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) ->
 def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | None) -> list[dict[str, object]]:
     """Each cluster's money, for :class:`graphfraud.ringscore.ClusterStats` (``cluster_of``: user -> cluster
     number): ``flow_users`` (members in a transfer with another member), ``flow_transfers``,
-    ``flow_amount``, ``flow_cycle`` (money returns to where it started, through members), and the member
+    ``flow_amount``, ``flow_cycle`` (money returns to where it started, through members), the member paid
+    by most other members: ``collector_id``, ``collector_payers``, ``collector_transfers``, and the member
     who received most transfers from known fraud: ``mule_id``, ``mule_fraud_transfers``,
     ``mule_fraud_senders``, ``mule_forwarded``, ``mule_lag_hours``."""
     out: list[dict[str, object]] = [

@@ -50,8 +50,8 @@ from .graph.policy import LinkPolicy
 from . import ringburst as burst
 from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
-                        MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges, joining,
-                        linking_edges, split_lifetimes)
+                        MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges,
+                        joining, linking_edges, split_lifetimes)
 from .ringlearn import learn_from_labels
 from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, Label, parse_ts
