@@ -307,9 +307,12 @@ def _peak_load(tmp_path: Path, n: int) -> int:
 def test_memory_does_not_grow_with_the_file(tmp_path):
     small = _peak_load(tmp_path, 60_000)
     big = _peak_load(tmp_path, 300_000)
-    # 5x the rows; chunked streaming keeps the peak at about one chunk's worth
+    # 5x the rows; chunked streaming keeps the peak at a chunk or two: the writer thread may still hold chunk k
+    # while this one validates chunk k+1, or may be done with it, as the threads happen to run (a 3-chunk file
+    # was measured at 20 MB and at 30 MB; the 15-chunk file at 31-32 MB), so the bound allows one chunk more
+    # than the smaller file happened to need, and still fails if memory grows with the file
     print(f"peak traced memory: {small:,} bytes for 60k rows, {big:,} for 300k")
-    assert big < 1.5 * small, (small, big)
+    assert big < 2 * small, (small, big)
 
 
 def _links(store):
