@@ -31,6 +31,7 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,11 +54,13 @@ MONEY_HUB_PARTNERS = 20
 #: A funnel passes money on (``MULE_FORWARD_SHARE``) from at least this many payers that are no hub: a
 #: mule collects from several victims; a salary swept on to savings has one payer.
 FUNNEL_PAYERS = 2
+#: A takeover session spans this long before and after the payments a crew made from the account.
+SESSION_SLACK_MS = 86_400_000
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "victim_sessions", "suspects", "fan_in", "leave_homes", "transfer_edges", "FlowFacts",
-           "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "paid_sessions", "suspects", "fan_in", "leave_homes", "transfer_edges",
+           "FlowFacts", "flow_facts", "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -117,6 +120,44 @@ def victim_sessions(tx: pd.DataFrame, fraud_tx: np.ndarray, users: pd.DataFrame,
     span = pd.Series(tx["ts"].to_numpy(np.int64)[mine]).groupby(tx["user_id"].to_numpy()[mine]).agg(["min", "max"])
     span = span.rename(columns={"min": "first", "max": "last"}).rename_axis(None)
     return span[(span["last"] - span["first"]).to_numpy() <= max_ms]
+
+
+def paid_sessions(tx: pd.DataFrame, group_of: pd.Series, max_ms: int, lived_ms: int,
+                  passers: Collection[str] = ()) -> pd.DataFrame:
+    """Takeovers no one has labelled yet: customers who paid members of their cluster in one session
+    (``max_ms``) and have a life of ``lived_ms`` or more outside it (index user, ``first`` and ``last`` epoch
+    ms of those payments, as :func:`victim_sessions`).
+
+    A crew logs into its victims' accounts from its own device and phone and pays its drops; each victim
+    does so once, and goes on as before. Not an account paid by the cluster (a drop, a mule), nor one in
+    ``passers`` (accounts that pass money on: a mule pays its collector in a session too).
+    ``tx``: the clusters' transactions (``user_id``, ``ts``, ``counterparty_id``); ``group_of``: user -> cluster.
+
+    >>> tx = pd.DataFrame({"user_id": ["v", "v", "v", "d", "d"], "ts": [0, 3_600_000, 90 * 86_400_000, 0, 1],
+    ...                    "counterparty_id": [None, "d", None, "x", None]})
+    >>> paid_sessions(tx, pd.Series({"v": 0, "d": 0}), 2 * 86_400_000, 30 * 86_400_000)
+          first      last
+    v -82800000  90000000
+    """
+    empty = pd.DataFrame({"first": pd.Series(dtype=np.int64), "last": pd.Series(dtype=np.int64)})
+    if "counterparty_id" not in tx.columns or not len(tx):
+        return empty
+    u = tx["user_id"].to_numpy(dtype=object)
+    cp = tx["counterparty_id"].to_numpy(dtype=object)
+    ts = tx["ts"].to_numpy(np.int64)
+    g_u = pd.Series(u).map(group_of).to_numpy(dtype=float)
+    g_cp = pd.Series(cp).map(group_of).to_numpy(dtype=float)
+    inner = pd.notna(cp) & (g_u == g_cp)  # (NaN never equals: both in the same cluster)
+    if not inner.any():
+        return empty
+    paid = pd.Series(ts[inner]).groupby(u[inner]).agg(["min", "max"])
+    life = pd.Series(ts).groupby(u).agg(["min", "max"]).reindex(paid.index)
+    ok = (paid["max"] - paid["min"]).to_numpy() <= max_ms
+    ok &= ((paid["min"] - life["min"]).to_numpy() >= lived_ms) | ((life["max"] - paid["max"]).to_numpy() >= lived_ms)
+    ok &= ~paid.index.isin(pd.unique(cp[inner])) & ~paid.index.isin(list(passers))
+    out = paid[ok].rename(columns={"min": "first", "max": "last"}).rename_axis(None).astype(np.int64)
+    # the session around the payments: the crew logs in, buys, pays, within hours of it
+    return out + np.array([-SESSION_SLACK_MS, SESSION_SLACK_MS])
 
 
 def fraud_received(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray) -> pd.Series:

@@ -25,6 +25,9 @@ MAX_COMPONENT_USERS = 60  # components with more users are split into communitie
 # a few of the people whose cards they stole)
 BURST_WINDOW_DAYS = 3.0
 LOUVAIN_RESOLUTION = 1.0  # only loosely connected components are split, so the standard modularity
+FULL_USES = 10  # in the community split, a card, email, phone or address two users share binds them by the fewer
+# uses of the two, up to this many: a stolen card charged once binds its thief to its owner a tenth as much as a card
+# a family uses every week
 COACTIVITY_BUCKET_MS = 3_600_000  # same address or hub, same merchant, same hour
 MIN_COACTIVITY = 2  # distinct (merchant, day) meetings before two users of a hub are linked
 MIN_LINK_SHARE = 0.1  # a single use links a user only when it is at least this share of their activity
@@ -406,8 +409,13 @@ def cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[n
         inside = ulab[ucode] == _entity_group(ulab, ucode, ecode, n_e)[ecode]
         inside |= solid
         etype_w = np.where(weak, 0.5, 1.0)  # addresses are shared by strangers more than cards or devices
+        uses = (pd.to_numeric(edges["n"], errors="coerce").fillna(1).to_numpy(dtype=float) if "n" in edges.columns
+                else np.full(len(edges), float(FULL_USES)))
+        # what a person holds is weighed by its uses; a crew's devices and networks are used by each member a
+        # few times, and bind it whatever their number
+        uses = np.where(np.isin(edges["type"].to_numpy(), HELD_TYPES), np.minimum(uses, FULL_USES), FULL_USES)
         big = [grp for grp, sp in zip(groups, split) if sp]
-        out.extend(_split_communities(big, ucode[inside], ecode[inside], etype_w[inside], n_u, seed))
+        out.extend(_split_communities(big, ucode[inside], ecode[inside], etype_w[inside], uses[inside], n_u, seed))
     return np.asarray(uniq_users, dtype=object), out
 
 
@@ -484,13 +492,18 @@ def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray, last: np.ndarray |
 
 
 def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarray, etype_w: np.ndarray,
-                       n_u: int, seed: int) -> list[np.ndarray]:
+                       uses: np.ndarray, n_u: int, seed: int) -> list[np.ndarray]:
     """Louvain communities of each large component, on the user graph projected from the identifiers.
 
     Two users sharing an identifier used by k users get ``w / (k - 1)`` (``w`` by type: 0.5 for addresses
     and co-activity, 1 otherwise), summed over the identifiers they share: a device two people share binds
     them far more than an address twelve people passed through. Projecting (rather than running on the
     bipartite graph) keeps a busy identifier from pulling all its users into its own community.
+
+    ``uses`` (per link: ``FULL_USES`` for devices and networks, the user's uses, at most ``FULL_USES``, for
+    cards, emails, phones and addresses) scales a pair by the fewer of its two users' uses over ``FULL_USES``:
+    a shop charging a stolen card once, shipping once to a buyer's home, is no tie to its owner, where the
+    shop's members all work from its devices.
     """
     import networkx as nx
 
@@ -498,11 +511,12 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
     for i, grp in enumerate(big):
         comp[grp] = i
     sel = comp[ucode] >= 0
-    e = pd.DataFrame({"u": ucode[sel], "e": ecode[sel], "w": etype_w[sel]})
+    e = pd.DataFrame({"u": ucode[sel], "e": ecode[sel], "w": etype_w[sel], "n": uses[sel]})
     k = e.groupby("e")["u"].transform("size").to_numpy()
     e["w"] = e["w"].to_numpy() / np.maximum(1, k - 1)
-    pairs = e.merge(e[["u", "e"]], on="e", suffixes=("", "2"))
+    pairs = e.merge(e[["u", "e", "n"]], on="e", suffixes=("", "2"))
     pairs = pairs[(pairs["u"] < pairs["u2"]) & (comp[pairs["u"].to_numpy()] == comp[pairs["u2"].to_numpy()])]
+    pairs["w"] = pairs["w"].to_numpy() * np.minimum(pairs["n"].to_numpy(), pairs["n2"].to_numpy()) / FULL_USES
     pw = pairs.groupby(["u", "u2"], sort=True)["w"].sum().reset_index()
     pw["c"] = comp[pw["u"].to_numpy()]
     out: list[np.ndarray] = []
@@ -547,7 +561,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     once (an address a crew shipped to once, a card tried once), is no member.
 
     The session rule: ``victims`` (index user, ``first`` and ``last`` epoch ms: the known victims' confirmed
-    fraud, see :func:`graphfraud.ringflows.victim_sessions`) lose the links they used only within it.
+    fraud, see :func:`graphfraud.ringflows.victim_sessions`, or the session in which an unlabelled customer paid
+    the cluster, :func:`graphfraud.ringflows.paid_sessions`) lose the links they used only within it, even when
+    they took them up together as a bust-out's accounts do.
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
@@ -633,17 +649,10 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     once = pd.Series(e["uses"].to_numpy()).groupby(key).transform("max").to_numpy() <= 1
     ties = e.groupby(["u", "g"], sort=False)["e"].transform("size").to_numpy()
     odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
-    # or is a known victim whose every use of it fell within their confirmed fraud (``victims``: one session of
-    # a takeover, in which a crew's device, phone and email paid its drops): the crew's, not the victim's
-    if victims is not None and len(victims):
-        v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
-        v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            odd |= (f >= v_from) & (lu <= v_to)
-    odd &= ~is_money
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
-    odd &= ~e["u"].isin(set(known)).to_numpy()
+    free = ~is_money & ~e["u"].isin(set(known)).to_numpy()
+    odd &= free
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
@@ -656,6 +665,14 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         together = (fg.transform("max") - k_first).to_numpy(dtype=float) < held
         quiet = (u_last - f < held) | (u_last - other_last < held)
         odd &= ~(together & (took_up >= held) & quiet)
+    # or is a victim whose every use of it fell within one session of a takeover (``victims``), in which a
+    # crew's device, phone and email paid its drops: the crew's, not the victim's, though the crew's victims
+    # took it up together late in their lives, as a bust-out's accounts do
+    if victims is not None and len(victims):
+        v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
+        v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            odd |= (f >= v_from) & (lu <= v_to) & free
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups

@@ -50,6 +50,7 @@ from .graph.policy import LinkPolicy
 from . import ringburst as burst
 from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
+                        LIFETIME_GAP_DAYS,
                         MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges,
                         joining, linking_edges, split_lifetimes)
 from .ringlearn import learn_from_labels
@@ -427,11 +428,14 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
     labels = store.labels()
     with progress.phase("following money flows"):
         facts = _flow_facts(store, src, labels, as_ms, delay_ms)
+        passers: set[str] = set()  # accounts that pass money on: no one's victims
         if facts is not None:  # money between suspects, and users who paid each other and share a card
             cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
             fan = flows.fan_in(facts.pairs, facts.forwarding["forwarded"])
             sus = flows.suspects(facts.pairs, facts.known | fan, facts.forwarding["forwarded"])
             edges = flows.leave_homes(edges, fan)
+            fwd = facts.forwarding["forwarded"]
+            passers = fan | set(fwd.index[fwd.to_numpy(dtype=float) >= flows.MULE_FORWARD_SHARE].tolist())
             fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
             if len(fl):
                 edges = pd.concat([edges, fl], ignore_index=True)
@@ -449,6 +453,9 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         ku = flows.known_users(tx, fraud_tx, fraud_type, user_labels, labelled=labelled)
         kf = ku["kf"]
         victims = flows.victim_sessions(tx, fraud_tx, ku, int(EPISODE_DAYS * DAY_MS))
+        group_of = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=users)
+        paid = flows.paid_sessions(tx, group_of, int(EPISODE_DAYS * DAY_MS), int(LIFETIME_GAP_DAYS * DAY_MS), passers)
+        victims = pd.concat([victims, paid[~paid.index.isin(victims.index)]])
         groups = [g for g in split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)], victims)
                   if len(g) >= min_size]
     if not groups:

@@ -915,6 +915,64 @@ def test_accounts_a_crew_took_over_for_an_evening_are_not_in_its_ring(tmp_path):
     assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
 
 
+def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_ring(tmp_path):
+    """Paid sessions (account-takeover crews in the fifth generator, in the half of the data no one has
+    labelled yet): three drops share two devices for ten days. One evening each, the crew logs into four
+    customers seen for three months from its first device and pays a drop from the account. Nothing is labelled,
+    and the crew came and went within the episode rule's weeks: the customers paid the cluster in one session
+    and lived on outside it, so the device is the crew's."""
+    buys = []
+    for i in range(3):  # the drops: days 30-40 on two devices, their own cards
+        buys += [(f"d{i}", 30 + i * 0.3 + day, 150.0, f"dc{i}", f"crew{day % 2}", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 10)]
+    for v in range(4):  # the customers: three months on their own device and card
+        buys += [(f"v{v}", v + day, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer") for day in range(0, 90, 12)]
+        buys += [(f"v{v}", 31 + v + 0.9 + h / 24, 300.0, f"vc{v}", "crew0", "6.6.6.9", "gadgets") for h in (1, 2)]
+    pays = [(f"v{v}", 31 + v + 0.9, 800.0, f"d{v % 3}", None, "") for v in range(4)]
+    df = pd.concat([_rows(buys), _transfers(pays)], ignore_index=True)
+    crew = df["user_id"].str.startswith("v") & df["counterparty_id"].notna()
+    df.loc[crew, "device_id"] = "crew0"
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, df)
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+
+
+def test_a_shop_shipping_to_its_buyers_once_stays_one_ring_beside_the_buyers_families(tmp_path):
+    """The community split weighs an email by its uses (triangulation shops in the fifth generator): eight
+    operators work from one device and each places six orders with stolen cards under a buyer's email, once.
+    Each buyer uses their email every week and shares a device with kin who also use the next buyer's card, so
+    the component holds 104 users and is split into communities. An email used once is no tie to its owner:
+    the shop is one community."""
+    rows, emails = [], []
+    for i in range(8):  # the shop: one device; each order a stolen card and a buyer's email, once
+        rows += [(f"op{i}", 40 + i * 0.2 + day, 250.0, f"own{i}", "shop", f"5.5.5.{i}", "gadgets")
+                 for day in range(0, 30, 10)]
+        emails += [None] * 3
+        rows += [(f"op{i}", 42 + i * 0.2 + 4 * c, 400.0, f"stolen{i}-{c}", "shop", f"5.5.5.{i}", "gadgets")
+                 for c in range(6)]
+        emails += [f"buyer{i}-{c}@mail" for c in range(6)]
+        for c in range(6):  # each buyer: months of weekly shopping, a device shared with kin
+            home = f"home{i}-{c}"
+            rows += [(f"buyer{i}-{c}", day + c, 30.0, f"bc{i}-{c}", home, f"9.{i}.{c}.1", "grocer")
+                     for day in range(0, 100, 7)]
+            emails += [f"buyer{i}-{c}@mail"] * len(range(0, 100, 7))
+            # ... kin who also use the next buyer's card: the buyers of one operator are one town
+            rows += [(f"kin{i}-{c}", day + 3, 30.0, f"bc{i}-{(c + 1) % 6}", home, f"9.{i}.{c}.1", "grocer")
+                     for day in range(0, 100, 9)]
+            emails += [None] * len(range(0, 100, 9))
+    df = _rows(rows)
+    df["email"] = [e or "" for e in emails]
+    store = open_store(str(tmp_path / "gf.db"))
+    good, rejects = validate_frame(df.replace({"": None}), extra_types=("email",))
+    assert not rejects
+    store.write_transactions(good)
+    rings = [set(r.users) for r in detect_rings(store)]
+    store.close()
+    assert {f"op{i}" for i in range(8)} in rings, rings
+
+
 def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path):
     """A hostile probe: an address holding U+202E (right-to-left override) was printed as it is by
     ``rings --format table``, so the rest of the line read backwards on a terminal. Tables show it as a
