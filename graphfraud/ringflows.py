@@ -59,8 +59,8 @@ SESSION_SLACK_MS = 86_400_000
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "victim_sessions", "paid_sessions", "suspects", "fan_in", "leave_homes", "transfer_edges",
-           "FlowFacts", "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "paid_sessions", "suspects", "money_hubs", "fan_in", "leave_homes",
+           "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -205,16 +205,16 @@ def forwarded_share(transfers: pd.DataFrame, window_ms: int = FORWARD_WINDOW_MS)
     return pd.DataFrame({"received": received, "forwarded": share, "lag_ms": lag_s}, index=np.asarray(names))
 
 
-def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series) -> set[str]:
+def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series, hubs: set[str] | None = None) -> set[str]:
     """Accounts whose transfers join rings: known fraud, and mules that are no money hub
     (``MONEY_HUB_PARTNERS``): paid by known fraud or by a mule, and ``forwarded`` at least
     ``MULE_FORWARD_SHARE`` of their receipts within the window, up to ``MULE_HOPS`` transfers from known
     fraud (a chain passing money on). Being paid by known fraud alone makes no suspect: mules pay shops,
-    sellers and exchanges too, and those keep the money."""
+    sellers and exchanges too, and those keep the money. ``hubs``: :func:`money_hubs` of ``pairs``, when known."""
     if not len(pairs):
         return set(known)
     src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
-    hubs = _hubs(src, dst)
+    hubs = money_hubs(pairs) if hubs is None else hubs
     passes = set(forwarded.index[forwarded.to_numpy(dtype=float) >= MULE_FORWARD_SHARE].tolist()) - hubs
     out, frontier = set(known), set(known)
     for _ in range(MULE_HOPS):
@@ -226,14 +226,15 @@ def suspects(pairs: pd.DataFrame, known: set[str], forwarded: pd.Series) -> set[
     return out
 
 
-def _hubs(src: np.ndarray, dst: np.ndarray) -> set[str]:
-    """Accounts with more than ``MONEY_HUB_PARTNERS`` distinct counterparties."""
+def money_hubs(pairs: pd.DataFrame) -> set[str]:
+    """Accounts with more than ``MONEY_HUB_PARTNERS`` distinct counterparties in the transfer ``pairs``."""
+    src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
     ends = pd.DataFrame({"u": np.r_[src, dst], "v": np.r_[dst, src]}).drop_duplicates()
     partners = ends.groupby("u").size()
     return set(partners.index[partners.to_numpy() > MONEY_HUB_PARTNERS].tolist())
 
 
-def fan_in(pairs: pd.DataFrame, forwarded: pd.Series) -> set[str]:
+def fan_in(pairs: pd.DataFrame, forwarded: pd.Series, hubs: set[str] | None = None) -> set[str]:
     """Mule networks without a label: collectors and the accounts that pay them.
 
     A *funnel* passed on at least ``MULE_FORWARD_SHARE`` of its receipts within the window (``forwarded``)
@@ -250,7 +251,7 @@ def fan_in(pairs: pd.DataFrame, forwarded: pd.Series) -> set[str]:
     if not len(pairs):
         return set()
     src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
-    hubs = _hubs(src, dst)
+    hubs = money_hubs(pairs) if hubs is None else hubs
     pair = pd.DataFrame({"s": src, "d": dst})
     pair = pair[~pair["s"].isin(hubs) & ~pair["d"].isin(hubs)]
     payers = pair.groupby("d")["s"].nunique()
@@ -331,6 +332,7 @@ class FlowFacts:
     known: set[str]
     forwarding: pd.DataFrame  # per account: received, forwarded, lag_ms
     from_fraud: pd.DataFrame  # per account: n (transfers from known fraud), senders (distinct)
+    hubs: set[str]  # money hubs (:func:`money_hubs`)
 
 
 def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) -> FlowFacts:
@@ -339,7 +341,7 @@ def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) ->
     fwd = forwarded_share(transfers)
     ks = pairs["src"].isin(list(known)).to_numpy()
     ff = pairs[ks].groupby("dst").agg(n=("n", "sum"), senders=("src", "nunique"))
-    return FlowFacts(pairs, known, fwd, ff)
+    return FlowFacts(pairs, known, fwd, ff, money_hubs(pairs))
 
 
 def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | None) -> list[dict[str, object]]:

@@ -431,8 +431,8 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         passers: set[str] = set()  # accounts that pass money on: no one's victims
         if facts is not None:  # money between suspects, and users who paid each other and share a card
             cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
-            fan = flows.fan_in(facts.pairs, facts.forwarding["forwarded"])
-            sus = flows.suspects(facts.pairs, facts.known | fan, facts.forwarding["forwarded"])
+            fan = flows.fan_in(facts.pairs, facts.forwarding["forwarded"], facts.hubs)
+            sus = flows.suspects(facts.pairs, facts.known | fan, facts.forwarding["forwarded"], facts.hubs)
             edges = flows.leave_homes(edges, fan)
             fwd = facts.forwarding["forwarded"]
             passers = fan | set(fwd.index[fwd.to_numpy(dtype=float) >= flows.MULE_FORWARD_SHARE].tolist())
