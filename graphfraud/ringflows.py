@@ -59,8 +59,8 @@ SESSION_SLACK_MS = 86_400_000
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "victim_sessions", "paid_sessions", "suspects", "money_hubs", "fan_in", "leave_homes",
-           "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "paid_sessions", "taken_over", "suspects", "money_hubs", "fan_in",
+           "leave_homes", "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -123,14 +123,16 @@ def victim_sessions(tx: pd.DataFrame, fraud_tx: np.ndarray, users: pd.DataFrame,
 
 
 def paid_sessions(tx: pd.DataFrame, group_of: pd.Series, max_ms: int, lived_ms: int,
-                  passers: Collection[str] = ()) -> pd.DataFrame:
+                  passers: Collection[str] = (), receipts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Takeovers no one has labelled yet: customers who paid members of their cluster in one session
     (``max_ms``) and have a life of ``lived_ms`` or more outside it (index user, ``first`` and ``last`` epoch
     ms of those payments, as :func:`victim_sessions`).
 
     A crew logs into its victims' accounts from its own device and phone and pays its drops; each victim
     does so once, and goes on as before. Not an account paid by the cluster (a drop, a mule), nor one in
-    ``passers`` (accounts that pass money on: a mule pays its collector in a session too).
+    ``passers`` (accounts that pass money on: a mule pays its collector in a session too), nor one that
+    received a transfer (``receipts``: ``user_id`` the receiver, ``ts``) within ``FORWARD_WINDOW_MS`` before
+    the session's last payment: it paid the cluster with money passed to it, as a mule, not with its own.
     ``tx``: the clusters' transactions (``user_id``, ``ts``, ``counterparty_id``); ``group_of``: user -> cluster.
 
     >>> tx = pd.DataFrame({"user_id": ["v", "v", "v", "d", "d"], "ts": [0, 3_600_000, 90 * 86_400_000, 0, 1],
@@ -155,9 +157,44 @@ def paid_sessions(tx: pd.DataFrame, group_of: pd.Series, max_ms: int, lived_ms: 
     ok = (paid["max"] - paid["min"]).to_numpy() <= max_ms
     ok &= ((paid["min"] - life["min"]).to_numpy() >= lived_ms) | ((life["max"] - paid["max"]).to_numpy() >= lived_ms)
     ok &= ~paid.index.isin(pd.unique(cp[inner])) & ~paid.index.isin(list(passers))
+    if receipts is not None and len(receipts):
+        r = receipts[receipts["user_id"].isin(paid.index[ok]).to_numpy()]
+        r_ts = r["ts"].to_numpy(np.int64)
+        first = paid["min"].reindex(r["user_id"].to_numpy()).to_numpy(np.int64)
+        last = paid["max"].reindex(r["user_id"].to_numpy()).to_numpy(np.int64)
+        fed = (r_ts >= first - FORWARD_WINDOW_MS) & (r_ts <= last)
+        ok &= ~paid.index.isin(pd.unique(r["user_id"].to_numpy()[fed]))
     out = paid[ok].rename(columns={"min": "first", "max": "last"}).rename_axis(None).astype(np.int64)
     # the session around the payments: the crew logs in, buys, pays, within hours of it
     return out + np.array([-SESSION_SLACK_MS, SESSION_SLACK_MS])
+
+
+def taken_over(tx: pd.DataFrame, fraud_tx: np.ndarray, sessions: pd.DataFrame, known: Collection[str],
+               lived_ms: int) -> set[str]:
+    """The users in ``known`` whose every confirmed fraud fell within their session (``sessions``, as
+    :func:`paid_sessions`) and who went on ``lived_ms`` or more after it: a takeover's victims, though most of
+    what is labelled of theirs is the crew's fraud (the data sees them a few times). A fraudster known by label
+    alone, or whose fraud falls outside the session, stays known; so does an account that went quiet after it
+    (a bust-out's).
+
+    >>> tx = pd.DataFrame({"user_id": ["v", "v", "f", "f"], "ts": [0, 40 * 86_400_000, 0, 1]})
+    >>> sessions = pd.DataFrame({"first": [-1, -1], "last": [2, 2]}, index=["v", "f"])
+    >>> sorted(taken_over(tx, np.array([True, False, True, True]), sessions, {"v", "f"}, 30 * 86_400_000))
+    ['v']
+    """
+    cand = sessions.index[sessions.index.isin(list(known))]
+    if not len(cand):
+        return set()
+    u, ts = tx["user_id"].to_numpy(dtype=object), tx["ts"].to_numpy(np.int64)
+    mine = pd.Index(u).isin(cand)
+    fr = mine & np.asarray(fraud_tx, dtype=bool)
+    span = pd.Series(ts[fr]).groupby(u[fr]).agg(["min", "max"]).reindex(cand)
+    last = pd.Series(ts[mine]).groupby(u[mine]).max().reindex(cand).to_numpy(dtype=float)
+    s = sessions.loc[cand]
+    with np.errstate(invalid="ignore"):
+        ok = ((span["min"].to_numpy(dtype=float) >= s["first"].to_numpy()) & (span["max"].to_numpy(dtype=float)
+              <= s["last"].to_numpy()) & (last - s["last"].to_numpy() >= lived_ms))
+    return set(cand[ok].tolist())
 
 
 def fraud_received(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray) -> pd.Series:
@@ -333,6 +370,7 @@ class FlowFacts:
     forwarding: pd.DataFrame  # per account: received, forwarded, lag_ms
     from_fraud: pd.DataFrame  # per account: n (transfers from known fraud), senders (distinct)
     hubs: set[str]  # money hubs (:func:`money_hubs`)
+    receipts: pd.DataFrame  # one row per transfer received: user_id (the receiver), ts
 
 
 def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) -> FlowFacts:
@@ -341,7 +379,9 @@ def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) ->
     fwd = forwarded_share(transfers)
     ks = pairs["src"].isin(list(known)).to_numpy()
     ff = pairs[ks].groupby("dst").agg(n=("n", "sum"), senders=("src", "nunique"))
-    return FlowFacts(pairs, known, fwd, ff, money_hubs(pairs))
+    receipts = pd.DataFrame({"user_id": transfers["counterparty_id"].to_numpy(dtype=object),
+                             "ts": transfers["ts"].to_numpy(np.int64)})
+    return FlowFacts(pairs, known, fwd, ff, money_hubs(pairs), receipts)
 
 
 def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | None) -> list[dict[str, object]]:

@@ -563,7 +563,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     The session rule: ``victims`` (index user, ``first`` and ``last`` epoch ms: the known victims' confirmed
     fraud, see :func:`graphfraud.ringflows.victim_sessions`, or the session in which an unlabelled customer paid
     the cluster, :func:`graphfraud.ringflows.paid_sessions`) lose the links they used only within it, even when
-    they took them up together as a bust-out's accounts do.
+    they took them up together as a bust-out's accounts do; the victims of a session found by its payments
+    (``victims["paid"]``) lose the money links of the session too.
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
@@ -651,8 +652,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
-    free = ~is_money & ~e["u"].isin(set(known)).to_numpy()
-    odd &= free
+    kn = e["u"].isin(set(known)).to_numpy()
+    odd &= ~is_money & ~kn
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).
     # A victim's card, a regular's cafe, were the customer's from the start, or long before the other
@@ -672,7 +673,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
         v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            odd |= (f >= v_from) & (lu <= v_to) & free
+            session = (f >= v_from) & (lu <= v_to) & ~kn
+        # (the money of a session found by its payments alone, :func:`graphfraud.ringflows.paid_sessions`: a
+        # labelled victim's fraudulent transfer may be a mule's forwarding, and the mule's money is its ring's)
+        paid = (e["u"].map(victims["paid"]).fillna(False).to_numpy(dtype=bool) if "paid" in victims.columns
+                else np.zeros(len(e), dtype=bool))
+        odd |= session & (~is_money | paid)
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups

@@ -454,10 +454,12 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         kf = ku["kf"]
         victims = flows.victim_sessions(tx, fraud_tx, ku, int(EPISODE_DAYS * DAY_MS))
         group_of = pd.Series(np.repeat(np.arange(len(groups)), [len(g) for g in groups]), index=users)
-        paid = flows.paid_sessions(tx, group_of, int(EPISODE_DAYS * DAY_MS), int(LIFETIME_GAP_DAYS * DAY_MS), passers)
-        victims = pd.concat([victims, paid[~paid.index.isin(victims.index)]])
-        groups = [g for g in split_lifetimes(groups, uids, linking, tx, kf.index[kf.to_numpy(dtype=bool)], victims)
-                  if len(g) >= min_size]
+        paid = flows.paid_sessions(tx, group_of, int(EPISODE_DAYS * DAY_MS), int(LIFETIME_GAP_DAYS * DAY_MS), passers,
+                                   None if facts is None else facts.receipts)
+        victims = pd.concat([victims.assign(paid=False), paid[~paid.index.isin(victims.index)].assign(paid=True)])
+        known = set(kf.index[kf.to_numpy(dtype=bool)].tolist())
+        known -= flows.taken_over(tx, fraud_tx, paid, known, int(LIFETIME_GAP_DAYS * DAY_MS))
+        groups = [g for g in split_lifetimes(groups, uids, linking, tx, known, victims) if len(g) >= min_size]
     if not groups:
         return []
     with progress.phase(f"describing {len(groups):,} rings"):

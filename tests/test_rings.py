@@ -939,6 +939,30 @@ def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_rin
     assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
 
 
+def test_customers_whose_labelled_fraud_is_all_one_takeover_are_not_in_the_crews_ring(tmp_path):
+    """Taken over (the fifth generator's crews, in the labelled half): the drops are labelled fraud, and so is
+    everything the crew did from each customer's account in one evening, which is most of what the data holds
+    of those customers (seen again two months later). Most of their labelled transactions are
+    fraud, so they counted as known fraud, whose links no victim rule cuts, and their payment to a drop was a
+    money link between known fraud. Their every confirmed fraud is one session they went on after: victims."""
+    buys = []
+    for i in range(3):  # the drops: days 30-40 on two devices, their own cards, labelled fraud
+        buys += [(f"d{i}", 30 + i * 0.3 + day, 150.0, f"dc{i}", f"crew{day % 2}", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 10)]
+    for v in range(4):  # the customers: the evening, then once two months after
+        buys += [(f"v{v}", v + 95, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer")]
+        buys += [(f"v{v}", 31 + v + 0.9 + h / 24, 300.0, f"vc{v}", "crew0", "6.6.6.9", "gadgets") for h in (1, 2)]
+    df = _rows(buys)
+    df["is_fraud"] = np.where(df["user_id"].str.startswith("d") | (df["merchant_id"] == "gadgets"), "1", "0")
+    pays = _transfers([(f"v{v}", 31 + v + 0.9, 800.0, f"d{v % 3}", None, "1") for v in range(4)])
+    pays["device_id"] = "crew0"
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, pd.concat([df, pays], ignore_index=True))
+    rings = detect_rings(store)
+    store.close()
+    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+
+
 def test_a_shop_shipping_to_its_buyers_once_stays_one_ring_beside_the_buyers_families(tmp_path):
     """The community split weighs an email by its uses (triangulation shops in the fifth generator): eight
     operators work from one device and each places six orders with stolen cards under a buyer's email, once.
