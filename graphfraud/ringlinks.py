@@ -676,7 +676,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
             session = (f >= v_from) & (lu <= v_to) & ~kn
         # (the money of a session found by its payments alone, :func:`graphfraud.ringflows.paid_sessions`: a
         # labelled victim's fraudulent transfer may be a mule's forwarding, and the mule's money is its ring's)
-        paid = (e["u"].map(victims["paid"]).fillna(False).to_numpy(dtype=bool) if "paid" in victims.columns
+        paid = (e["u"].isin(victims.index[victims["paid"].to_numpy(dtype=bool)]).to_numpy() if "paid" in victims.columns
                 else np.zeros(len(e), dtype=bool))
         odd |= session & (~is_money | paid)
     hit = np.unique(e["g"].to_numpy()[odd])
