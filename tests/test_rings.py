@@ -47,8 +47,13 @@ def _rows(rows):
 
 def _ring_users(tmp_path, rows):
     """The users of each ring ``detect_rings`` finds in a store holding ``rows`` (see :func:`_rows`), best first."""
+    return _rings_of_frame(tmp_path, _rows(rows))
+
+
+def _rings_of_frame(tmp_path, df):
+    """The users of each ring ``detect_rings`` finds in a store holding the frame ``df``, best first."""
     store = open_store(str(tmp_path / "gf.db"))
-    _write(store, _rows(rows))
+    _write(store, df)
     rings = detect_rings(store)
     store.close()
     return [sorted(r.users) for r in rings]
@@ -908,11 +913,7 @@ def test_accounts_a_crew_took_over_for_an_evening_are_not_in_its_ring(tmp_path):
     pays = [(f"v{v}", 31 + v + 0.9, 800.0, f"d{v % 3}", None, "1") for v in range(4)]
     df = pd.concat([_rows(buys), _transfers(pays)], ignore_index=True)
     df.loc[df["user_id"].str.startswith("v") & df["counterparty_id"].notna(), "device_id"] = "crew0"
-    store = open_store(str(tmp_path / "gf.db"))
-    _write(store, df)
-    rings = detect_rings(store)
-    store.close()
-    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+    assert _rings_of_frame(tmp_path, df) == [["d0", "d1", "d2"]]
 
 
 def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_ring(tmp_path):
@@ -932,11 +933,7 @@ def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_rin
     df = pd.concat([_rows(buys), _transfers(pays)], ignore_index=True)
     crew = df["user_id"].str.startswith("v") & df["counterparty_id"].notna()
     df.loc[crew, "device_id"] = "crew0"
-    store = open_store(str(tmp_path / "gf.db"))
-    _write(store, df)
-    rings = detect_rings(store)
-    store.close()
-    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+    assert _rings_of_frame(tmp_path, df) == [["d0", "d1", "d2"]]
 
 
 def test_customers_whose_labelled_fraud_is_all_one_takeover_are_not_in_the_crews_ring(tmp_path):
@@ -956,11 +953,7 @@ def test_customers_whose_labelled_fraud_is_all_one_takeover_are_not_in_the_crews
     df["is_fraud"] = np.where(df["user_id"].str.startswith("d") | (df["merchant_id"] == "gadgets"), "1", "0")
     pays = _transfers([(f"v{v}", 31 + v + 0.9, 800.0, f"d{v % 3}", None, "1") for v in range(4)])
     pays["device_id"] = "crew0"
-    store = open_store(str(tmp_path / "gf.db"))
-    _write(store, pd.concat([df, pays], ignore_index=True))
-    rings = detect_rings(store)
-    store.close()
-    assert [sorted(r.users) for r in rings] == [["d0", "d1", "d2"]]
+    assert _rings_of_frame(tmp_path, pd.concat([df, pays], ignore_index=True)) == [["d0", "d1", "d2"]]
 
 
 def test_a_shop_shipping_to_its_buyers_once_stays_one_ring_beside_the_buyers_families(tmp_path):
