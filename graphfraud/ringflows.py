@@ -14,9 +14,10 @@ Rings of fraudsters share identifiers; mule rings move money. Three things here 
   - **Peer to peer** (solid): users who paid each other (either way) *and* share a card (Neo4j's
     peer-to-peer example): one person behind two accounts, or accomplices.
   - **Between suspects** (thin: attaches accounts to a ring, never merges two): a transfer whose payer
-    and receiver are both suspects: known fraud, or a mule that is no money hub (received from known fraud
-    and forwarded at least ``MULE_FORWARD_SHARE`` of it within ``FORWARD_WINDOW_MS``). A scam victim who
-    paid one mule is no suspect and joins nobody.
+    and receiver are both suspects: known fraud, a mule that is no money hub (received from known fraud
+    and forwarded at least ``MULE_FORWARD_SHARE`` of it within ``FORWARD_WINDOW_MS``), or a customer of
+    known fraud (:func:`repeat_payers`: paid it on separate days, and has confirmed fraud of its own). A
+    scam victim who paid one mule is no suspect and joins nobody.
 * :func:`cluster_flows`: a cluster's money: transfers between its members, whether money returns to where
   it started (a cycle), and its strongest pass-through account, for the ring score and its reasons.
 
@@ -32,7 +33,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,8 @@ SESSION_SLACK_MS = 86_400_000
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "victim_sessions", "paid_sessions", "taken_over", "suspects", "money_hubs", "fan_in",
-           "leave_homes", "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "paid_sessions", "taken_over", "repeat_payers", "suspects", "money_hubs",
+           "fan_in", "leave_homes", "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -167,6 +168,35 @@ def paid_sessions(tx: pd.DataFrame, group_of: pd.Series, max_ms: int, lived_ms: 
     out = paid[ok].rename(columns={"min": "first", "max": "last"}).rename_axis(None).astype(np.int64)
     # the session around the payments: the crew logs in, buys, pays, within hours of it
     return out + np.array([-SESSION_SLACK_MS, SESSION_SLACK_MS])
+
+
+def repeat_payers(tx: pd.DataFrame, fraud_tx: np.ndarray, known: Collection[str], apart_ms: int) -> set[str]:
+    """Customers who paid known fraud again and again and have confirmed fraud of their own: a refund
+    service's customers paying its fee after each order, buyers of a shop's stolen goods.
+
+    They paid known fraud accounts on days more than ``apart_ms`` apart (a takeover's crew drains its
+    victim in one session), and a transaction of theirs that is no such payment is confirmed fraud (all
+    that a scam's victim has confirmed is what it paid). ``tx``: ``user_id, ts, counterparty_id`` rows;
+    ``fraud_tx``: whether each row is confirmed fraud.
+
+    >>> tx = pd.DataFrame({"user_id": ["c", "c", "c", "v", "v", "v"],
+    ...                    "ts": [0, 5 * 86_400_000, 9, 0, 9 * 86_400_000, 1],
+    ...                    "counterparty_id": ["k", "k", None, "k", "k", None]})
+    >>> sorted(repeat_payers(tx, np.array([False, False, True, True, True, False]), {"k"}, 2 * 86_400_000))
+    ['c']
+    """
+    if "counterparty_id" not in tx.columns or not len(tx) or not known:
+        return set()
+    u = tx["user_id"].to_numpy(dtype=object)
+    ts = tx["ts"].to_numpy(np.int64)
+    kn = pd.Index(list(known))
+    to_known = pd.Index(tx["counterparty_id"].to_numpy(dtype=object)).isin(kn) & ~pd.Index(u).isin(kn)
+    if not to_known.any():
+        return set()
+    span = pd.Series(ts[to_known]).groupby(u[to_known]).agg(["min", "max"])
+    apart = set(span.index[(span["max"] - span["min"]).to_numpy() > apart_ms].tolist())
+    own = np.asarray(fraud_tx, dtype=bool) & ~to_known
+    return apart & set(pd.unique(u[own]).tolist())
 
 
 def taken_over(tx: pd.DataFrame, fraud_tx: np.ndarray, sessions: pd.DataFrame, known: Collection[str],
@@ -371,6 +401,7 @@ class FlowFacts:
     from_fraud: pd.DataFrame  # per account: n (transfers from known fraud), senders (distinct)
     hubs: set[str]  # money hubs (:func:`money_hubs`)
     receipts: pd.DataFrame  # one row per transfer received: user_id (the receiver), ts
+    complicit: set[str] = field(default_factory=set)  # customers of known fraud (:func:`repeat_payers`)
 
 
 def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) -> FlowFacts:

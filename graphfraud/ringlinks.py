@@ -542,8 +542,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     accomplice, and that link would drag the customer's family into the ring. Such links are dropped and the
     cluster split into what stays connected, unless the customer took the identifier up late in their history,
     within ``TOOK_UP_DAYS`` of the other account, and went quiet within as many days of taking it up or of the
-    other account's last transaction: an aged account's bust-out, which stops with its crew, not a victim (whose
-    card was theirs before, and who goes on after). Lifetimes: each user's first to last transaction.
+    other account's last transaction (of several others, the last one's): an aged account's bust-out, which
+    stops with its crew, not a victim (whose card was theirs before, and who goes on after). Lifetimes: each
+    user's first to last transaction.
 
     The episode rule: a customer who used the identifier within ``EPISODE_DAYS`` only, ``HOLDER_LEAD_DAYS`` or
     more into a life that went on ``HOLDER_LEAD_DAYS`` or more after it (``LIFETIME_GAP_DAYS`` when the account
@@ -660,8 +661,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     # account used them, and the customer went on after it.
     held = TOOK_UP_DAYS * DAY_MS
     took_up = f - u_first
-    # (the rule is for pairs: the other account's last transaction)
-    other_last = pd.Series(u_last).groupby(key).transform("sum").to_numpy() - u_last
+    # (the other accounts' latest last transaction: of two, the other's)
+    top = pd.Series(u_last).groupby(key).transform("max").to_numpy()
+    is_top = u_last == top
+    n_top = pd.Series(is_top).groupby(key).transform("sum").to_numpy()
+    second = pd.Series(np.where(is_top, -np.inf, u_last)).groupby(key).transform("max").to_numpy()
+    other_last = np.where(is_top & (n_top == 1), second, top)
     with np.errstate(invalid="ignore"):
         together = (fg.transform("max") - k_first).to_numpy(dtype=float) < held
         quiet = (u_last - f < held) | (u_last - other_last < held)

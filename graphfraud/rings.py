@@ -433,6 +433,7 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
             cards = edges.loc[edges["type"].to_numpy() == "card", ["user_id", "entity_id"]].drop_duplicates()
             fan = flows.fan_in(facts.pairs, facts.forwarding["forwarded"], facts.hubs)
             sus = flows.suspects(facts.pairs, facts.known | fan, facts.forwarding["forwarded"], facts.hubs)
+            sus |= facts.complicit  # (paid known fraud: linked to it, passing nothing on to others)
             edges = flows.leave_homes(edges, fan)
             fwd = facts.forwarding["forwarded"]
             passers = fan | set(fwd.index[fwd.to_numpy(dtype=float) >= flows.MULE_FORWARD_SHARE].tolist())
@@ -490,7 +491,9 @@ def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any
     t = _transfers(ttx)
     if as_ms is not None:  # the totals of the transfers made by then
         pairs = _transfer_totals(t)
-    return flows.flow_facts(pairs, t, known)
+    facts = flows.flow_facts(pairs, t, known)
+    facts.complicit = flows.repeat_payers(ttx, fraud_tx, known, int(EPISODE_DAYS * DAY_MS)) - facts.hubs
+    return facts
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",

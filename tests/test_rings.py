@@ -1016,3 +1016,40 @@ def test_the_tables_on_a_terminal_show_the_invisible_characters_of_ids(tmp_path)
     assert any(s["id"] == addr for s in json.loads(as_json.stdout)[0]["shared_identifiers"])
     shown = format_suspects([Suspect("u\u202e1", 0.5, [f"uses address {addr}"])], "table")
     assert "\u202e" not in shown and "u⟨U+202E⟩1" in shown
+
+
+def test_a_customer_who_went_on_long_after_a_crew_on_its_device_is_not_in_its_ring(tmp_path):
+    """A crew of aged accounts takes up one device together and busts out on it; a customer of long standing
+    used it for an evening in those days (the crew logged into the account) and went on for months. The bust-out
+    exception (accounts that took an identifier up together late in their lives and went quiet) compared
+    each user with the sum of the others' last days, so with three or more it kept every such customer."""
+    rows = []
+    for i in range(3):  # aged accounts, then a month on the crew's device, then nothing
+        rows += [(f"r{i}", day + i, 30.0, f"own{i}", f"lap{i}", f"7.7.{i}.1", f"g{day % 4}") for day in range(0, 40, 4)]
+        rows += [(f"r{i}", 40 + i * 0.3 + k * 3, 450.0, f"card{i}", "crewdev", f"9.9.{i}.{k}", "big")
+                 for k in range(10)]
+    rows += [("v", day, 35.0, "vcard", "vphone", "5.5.5.5", f"g{day % 5}") for day in range(0, 120, 3)]
+    rows += [("v", 41.2 + k * 0.2, 600.0, "vcard", "crewdev", f"9.9.9.{k}", "big") for k in range(3)]
+    assert _ring_users(tmp_path, rows) == [["r0", "r1", "r2"]]
+
+
+def test_a_refund_services_customers_join_its_ring_by_the_fees_they_pay_it(tmp_path):
+    """A refund service (the fifth generator): its crew, labelled fraud, shares a device. Its customers live
+    months of their own lives, order once for a refund the crew obtains (that order is confirmed fraud) and
+    pay the crew its fee, twice, a fortnight apart. They share no identifier with the crew that counts, and a
+    customer is no suspect, so they were in no ring. A scam's victim paying the crew twice, all of its confirmed
+    fraud those payments, still joins nobody."""
+    buys = []
+    for i in range(3):  # the crew: days 20-70 on one device, their own cards
+        buys += [(f"o{i}", 20 + i * 0.3 + day, 150.0, f"oc{i}", "svc", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 50, 2)]
+    for c in range(4):  # the customers: a hundred days on their own device and card, one order for a refund
+        buys += [(f"c{c}", c + day, 40.0, f"cc{c}", f"cd{c}", f"7.7.{c}.1", "grocer") for day in range(0, 100, 6)]
+        buys += [(f"c{c}", 30 + 5 * c, 900.0, f"cc{c}", f"cd{c}", f"7.7.{c}.1", "luxe")]
+    buys += [("s", day, 30.0, "sc", "sd", "8.8.8.8", "grocer") for day in range(0, 100, 7)]
+    df = _rows(buys)
+    df["is_fraud"] = np.where(df["user_id"].str.startswith("o") | (df["merchant_id"] == "luxe"), "1", "0")
+    fees = [(f"c{c}", 32 + 5 * c + k * 14, 120.0, f"o{c % 3}", None, "") for c in range(4) for k in range(2)]
+    fees += [("s", 40 + k * 14, 500.0, "o0", None, "1") for k in range(2)]
+    rings = _rings_of_frame(tmp_path, pd.concat([df, _transfers(fees)], ignore_index=True))
+    assert rings == [["c0", "c1", "c2", "c3", "o0", "o1", "o2"]]
