@@ -433,19 +433,30 @@ def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | Non
     cs = p["src"].map(cluster_of).to_numpy(dtype=float)
     cd = p["dst"].map(cluster_of).to_numpy(dtype=float)
     sel = (cs == cd) & (p["src"] != p["dst"]).to_numpy()  # (NaN: not in a cluster, never equal)
-    inside = p[sel].assign(c=cs[sel])
-    for c, grp in inside.groupby("c", sort=False):
-        codes, names = pd.factorize(pd.concat([grp["src"], grp["dst"]], ignore_index=True))
+    if sel.any():
+        inside = p[sel].assign(c=cs[sel].astype(np.int64))
+        c = inside["c"].to_numpy()
+        codes, names = pd.factorize(np.r_[inside["src"].to_numpy(dtype=object), inside["dst"].to_numpy(dtype=object)])
+        s, d = codes[:len(inside)], codes[len(inside):]
         n = len(names)
-        s, d = codes[:len(grp)], codes[len(grp):]
-        n_scc, _ = connected_components(sparse.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)),
-                                        directed=True, connection="strong")
-        paid = grp.groupby("dst").agg(k=("src", "nunique"), n=("n", "sum")).reset_index()
-        top = paid.sort_values(["k", "n", "dst"], ascending=[False, False, True], kind="stable").iloc[0]
-        out[int(c)].update(flow_users=int(n), flow_transfers=int(grp["n"].sum()),
-                           flow_amount=float(grp["amount"].sum()), flow_cycle=bool(n_scc < n),
-                           collector_id=str(top["dst"]), collector_payers=int(top["k"]),
-                           collector_transfers=int(top["n"]))
+        # one graph for every cluster: no transfer leaves a cluster here, so neither does a cycle
+        _, scc = connected_components(sparse.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)), directed=True,
+                                      connection="strong")
+        in_cycle = np.bincount(scc)[scc] > 1
+        node_c = np.empty(n, dtype=np.int64)
+        node_c[s], node_c[d] = c, c
+        users = np.bincount(node_c, minlength=n_clusters)
+        cycle = np.bincount(node_c, weights=in_cycle, minlength=n_clusters) > 0
+        per = inside.groupby("c").agg(t=("n", "sum"), a=("amount", "sum"))
+        paid = inside.groupby(["c", "dst"]).agg(k=("src", "nunique"), n=("n", "sum")).reset_index()
+        top = paid.sort_values(["c", "k", "n", "dst"], ascending=[True, False, False, True],
+                               kind="stable").drop_duplicates("c")
+        per = per.join(top.set_index("c"))
+        for ci, t, a, dst_id, k, nk in zip(per.index.tolist(), per["t"].tolist(), per["a"].tolist(),
+                                          per["dst"].tolist(), per["k"].tolist(), per["n"].tolist()):
+            out[ci].update(flow_users=int(users[ci]), flow_transfers=int(t), flow_amount=float(a),
+                           flow_cycle=bool(cycle[ci]), collector_id=str(dst_id), collector_payers=int(k),
+                           collector_transfers=int(nk))
     ff = facts.from_fraud.assign(c=facts.from_fraud.index.map(cluster_of)).dropna(subset=["c"])
     if len(ff):
         ff = ff.rename_axis("u").reset_index().sort_values(["c", "n", "senders", "u"],

@@ -1033,16 +1033,20 @@ def test_kill_9_during_a_first_load_the_next_open_builds_the_indexes(store_path:
 
 
 @pytest.mark.parametrize("columns", [["seq", "user_id", "ts", "amount"], ["transaction_id", "ts"], ["user_id"],
-                                     ["seq", "user_id", "merchant_id"]], ids=["bustout-scan", "ids", "one", "mixed"])
+                                     ["seq", "user_id", "merchant_id"],
+                                     ["seq", "ts", "user_id", "amount", "is_fraud", "labelled_at", "fraud_type",
+                                      "counterparty_id"]], ids=["bustout-scan", "ids", "one", "mixed", "nullable"])
 @pytest.mark.parametrize("odd", [None, ("user_id", None), ("user_id", 5), ("ts", "not a time"), ("ts", T0 + 0.5),
                                  ("ts", None), ("seq", 2**60 + 1), ("amount", 7), ("amount", None)],
                          ids=["clean", "null-id", "int-id", "text-ts", "float-ts", "null-ts", "huge-seq", "int-amount",
                               "null-amount"])
-def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[str], odd: Any,
+@pytest.mark.parametrize("keep", [None, "some"], ids=["all", "filtered"])
+def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[str], odd: Any, keep: str | None,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Reads of every transaction build their frame a chunk and a column at a time: the same frame, types
     included, as ``pd.DataFrame.from_records`` makes of all the rows, also when a value in one chunk is not of
-    the type the schema promises."""
+    the type the schema promises, and when a nullable column is NULL throughout a chunk (typed once over all
+    of it). Filtered (``keep``: the rows carry ``user_id`` first), the frame of the kept users' rows."""
     from graphfraud.storage import txframe
 
     class Cursor:  # what sqlite3's cursor gives tx_frame
@@ -1060,12 +1064,22 @@ def test_large_transaction_reads_are_the_frame_from_records_makes(columns: list[
 
     values = {"seq": lambda i: i + 1, "user_id": lambda i: f"u{i % 97}", "ts": lambda i: T0 + i * 1000,
               "amount": lambda i: 1.5 * (i % 13), "transaction_id": lambda i: f"t{i}",
-              "merchant_id": lambda i: None if i % 5 else f"m{i % 7}"}
+              "merchant_id": lambda i: None if i % 5 else f"m{i % 7}",
+              "is_fraud": lambda i: None if i % 3 else i % 2, "labelled_at": lambda i: None if i % 4 else T0 + i,
+              "fraud_type": lambda i: None if i < 6_000 or i % 2 else "third_party",
+              "counterparty_id": lambda i: None if i % 9 else f"u{i % 89}"}
     rows = [tuple(values[c](i) for c in columns) for i in range(12_000)]
     if odd is not None and odd[0] in columns:
         k = columns.index(odd[0])
         rows[6_000] = rows[6_000][:k] + (odd[1],) + rows[6_000][k + 1:]
-    got = txframe.tx_frame(Cursor(rows), columns)  # type: ignore[arg-type]
+    if keep is None:
+        got = txframe.tx_frame(Cursor(rows), columns)  # type: ignore[arg-type]
+    else:  # the rows of every user whose id ends in 1 or 2, the user first in each row
+        users = {f"u{i}" for i in range(97) if i % 10 in (1, 2)}
+        owner = [f"u{i % 97}" for i in range(len(rows))]
+        got = txframe.tx_frame(Cursor([(u,) + r for u, r in zip(owner, rows)]), columns, keep=users)  # type: ignore
+        rows = [r for u, r in zip(owner, rows) if u in users]
+        assert 0 < len(rows) < 12_000
     pd.testing.assert_frame_equal(got, pd.DataFrame.from_records(rows, columns=columns))
 
 

@@ -1,7 +1,9 @@
 """Rows of the embedded store's ``tx`` table as a pandas DataFrame, read a chunk at a time."""
 from __future__ import annotations
 
+import gc
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 #: columns of ``tx`` that are never NULL and of one type (the primary key, NOT NULL columns whose SQLite type
@@ -11,49 +13,74 @@ _TX_ARRAYS: dict[str, Any] = {"seq": "int64", "ts": "int64", "amount": "float64"
 _TX_CHUNK = 100_000  # rows fetched at a time
 
 
-def tx_frame(cursor: sqlite3.Cursor, columns: list[str]) -> Any:
+def tx_frame(cursor: sqlite3.Cursor, columns: list[str], keep: Collection[str] | None = None) -> Any:
     """``pd.DataFrame.from_records(cursor.fetchall(), columns=columns)`` for rows of ``tx``, the same frame,
-    built a chunk and a column at a time when :data:`_TX_ARRAYS` knows every column's type: ``from_records``
-    infers types from objects (at a million rows, as costly as reading them), and a whole store's rows as
-    tuples take about 200 bytes a row (2 GB at 10 million), where a frame's columns take a few tens (pandas
-    keeps text in Arrow buffers). A chunk with a value of another type than the schema's goes through
-    ``from_records``."""
-    import pandas as pd
+    built a chunk and a column at a time: ``from_records`` converts every row to objects (at a million rows,
+    as costly as reading them), and a whole store's rows as tuples take about 200 bytes a row (2 GB at 10
+    million), where a frame's columns take a few tens (pandas keeps text in Arrow buffers). Columns whose type
+    :data:`_TX_ARRAYS` knows are read straight into arrays; the others (nullable ones), and a typed column with
+    a value of another type somewhere, are typed once over all their values, as ``from_records`` types them.
 
-    if not all(c in _TX_ARRAYS for c in columns):
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    parts = []
-    while True:
-        rows = cursor.fetchmany(_TX_CHUNK)
-        if not rows:
-            break
-        parts.append(_tx_arrays(rows, columns))
-    if not parts:
-        return pd.DataFrame.from_records([], columns=columns)
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-
-
-def _tx_arrays(rows: list[tuple[Any, ...]], columns: list[str]) -> Any:
-    """One chunk of :func:`tx_frame`."""
+    With ``keep``, the cursor's rows carry ``user_id`` first, before ``columns``, and only the rows of users in
+    ``keep`` are kept (a scan of the whole table, filtered here, is cheaper than an index lookup per user when
+    the users hold most of it).
+    """
     import numpy as np
     import pandas as pd
 
-    data: dict[str, Any] = {}
+    wanted = None if keep is None else set(keep)
+    skip = 0 if wanted is None else 1
+    chunks: dict[str, list[Any]] = {c: [] for c in columns}
+    mixed: set[str] = set()  # typed columns with a value of another type: typed as from_records does
+    # (millions of row tuples, none in a reference cycle: the collector would walk them all, again and again)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        for i, c in enumerate(columns):
-            if _TX_ARRAYS[c] is object:  # (strings become a string column, as from_records makes them)
-                data[c] = np.fromiter((r[i] for r in rows), object, len(rows))
-                continue
-            # integers through floats (exact below 2**53), so that a float, a NULL or a huge integer shows
-            values = np.fromiter((r[i] for r in rows), float, len(rows))
-            if _TX_ARRAYS[c] == "int64":
-                if not (np.isfinite(values).all() and (values == np.round(values)).all()
-                        and np.abs(values).max() < 2**53):
-                    raise ValueError(c)
-                values = values.astype(np.int64)
-            elif np.isnan(values).any():
-                raise ValueError(c)
-            data[c] = values
-    except (TypeError, ValueError):  # not the type the schema promises (a store written by other means)
-        return pd.DataFrame.from_records(rows, columns=columns)
+        while True:
+            rows = cursor.fetchmany(_TX_CHUNK)
+            if not rows:
+                break
+            if wanted is not None:
+                rows = [r for r in rows if r[0] in wanted]
+                if not rows:
+                    continue
+            by_column = list(zip(*rows))  # (one transposition in C, not a pass over the rows per column)
+            for i, c in enumerate(columns, skip):
+                raw = np.empty(len(rows), dtype=object)
+                raw[:] = by_column[i]
+                chunks[c].append(raw if c not in _TX_ARRAYS or _TX_ARRAYS[c] is object else _typed(raw, c))
+                if chunks[c][-1] is raw and c in _TX_ARRAYS and _TX_ARRAYS[c] is not object:
+                    mixed.add(c)
+    finally:
+        if collecting:
+            gc.enable()
+    if not columns or not chunks[columns[0]]:
+        return pd.DataFrame.from_records([], columns=columns)
+    data: dict[str, Any] = {}
+    for c, parts in chunks.items():
+        if c in _TX_ARRAYS and _TX_ARRAYS[c] is not object and c not in mixed:
+            data[c] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        else:
+            values = parts[0] if len(parts) == 1 else np.concatenate([p.astype(object) for p in parts])
+            data[c] = pd.Series(values, dtype=object).infer_objects()
     return pd.DataFrame(data)
+
+
+def _typed(raw: Any, column: str) -> Any:
+    """One chunk of a typed column as its array, or ``raw`` itself when a value is not of the schema's type
+    (a store written by other means): integers through floats (exact below 2**53), so that a float, a NULL
+    or a huge integer shows."""
+    import numpy as np
+
+    try:
+        values = np.fromiter(raw, float, len(raw))
+    except (TypeError, ValueError):
+        return raw
+    if _TX_ARRAYS[column] == "int64":
+        if not (np.isfinite(values).all() and (values == np.round(values)).all()
+                and (not len(values) or np.abs(values).max() < 2**53)):
+            return raw
+        return values.astype(np.int64)
+    if np.isnan(values).any():
+        return raw
+    return values
