@@ -219,6 +219,26 @@ def test_transfers_are_money_between_users_in_both_stores(store: Any) -> None:
     assert all(t.counterparty_id != "u9" for t, _ in store.iter_transactions())
 
 
+@pytest.mark.parametrize("share", [0.01, 0.3], ids=["few-transfers", "mostly-transfers"])
+def test_transfer_totals_are_the_same_summed_by_sqlite_or_after_a_scan(tmp_path: Path, share: float,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose rows are mostly transfers sums them after one scan of the table (``TRANSFERS_SCAN_SHARE``),
+    otherwise SQLite sums them through the partial index: the same frame, row order and types included."""
+    from graphfraud.storage import txframe
+
+    rows = [row(i, counterparty_id=f"u{(i * 7) % 13}" if (i * 31) % 100 < share * 100 else "",
+                amount=f"{(i * 37) % 500 / 4:.2f}") for i in range(600)]
+    s = open_store(str(tmp_path / "s.db"))
+    s.write_transactions(chunk(rows))
+    monkeypatch.setattr(txframe, "TRANSFERS_SCAN_SHARE", 0.0)
+    scanned = s.transfer_totals()
+    monkeypatch.setattr(txframe, "TRANSFERS_SCAN_SHARE", 2.0)
+    summed = s.transfer_totals()
+    s.close()
+    assert len(summed) > 1 and summed["n"].sum() == sum(1 for r in rows if r["counterparty_id"])
+    pd.testing.assert_frame_equal(scanned, summed, check_exact=False, rtol=1e-12)
+
+
 def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     """A store made before the optional fields existed gains their columns when opened, keeping its rows."""
     path = tmp_path / "old.db"

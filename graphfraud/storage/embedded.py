@@ -30,7 +30,7 @@ from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, T
                    Event, WriteResult, load_record, same_value, to_json, transaction_from_row, transactions_from_rows)
 from .bulkindex import BulkIndexMixin
 from .registry import RegistryMixin
-from .txframe import tx_frame
+from .txframe import transfer_sums, tx_frame, users_frame
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +90,6 @@ _INSERT_TX = f"INSERT OR IGNORE INTO tx({', '.join(TX_COLUMNS)}) VALUES ({', '.j
 _SELECT_TX = f"SELECT {', '.join(TX_COLUMNS)} FROM tx"
 #: An identifier used by this many users is read by one scan of the table (see ``transactions_of``).
 HUB_SCAN_USERS = 2_000
-#: The transactions of this many users or more, when they are at least ``USERS_SCAN_SHARE`` of the store's
-#: users, are read by one scan of the table, filtered in Python (see ``transactions_of_users``): a lookup per
-#: user in ``tx_user`` reads pages out of order, about 2.3 times the cost per row of a scan (2,556,164 rows of
-#: 292,147 accounts, every account in a transfer: 12.5 s through the index, 5.4 s scanning all 2,559,650).
-USERS_SCAN_MIN = 20_000
-USERS_SCAN_SHARE = 0.4
 _SELECT_TX_NO_ATTRS = f"SELECT {', '.join(TX_COLUMNS[:-1])} FROM tx"
 _PAD = ", NULL" * (len(TX_COLUMNS) - 7)  # label and event rows padded to the width of a tx row
 # one compound SELECT ordered by seq: SQLite merges the three index-ordered scans and stops at the limit
@@ -918,30 +912,24 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
     def transactions_of_users(self, user_ids: Sequence[str] | None, columns: Sequence[str]) -> Any:
         """The given columns of every transaction of the given users (``None``: of every user), in no particular
         order (one SELECT; every user's is a plain scan, cheaper than looking each user up, and so is a scan
-        filtered here for most of the users: ``USERS_SCAN_MIN``, ``USERS_SCAN_SHARE``)."""
+        filtered here for most of the users: :func:`graphfraud.storage.txframe.users_frame`)."""
         bad = [c for c in columns if c not in TX_COLUMNS]
         if bad:
             raise ValueError(f"Unknown transaction columns {bad}; choose from {list(TX_COLUMNS)}.")
-        q = f"SELECT {', '.join(columns)} FROM tx"
-        con = self._con()
-        if user_ids is None:
-            return tx_frame(con.execute(q), list(columns))
-        ids = list(user_ids)
-        if len(ids) >= USERS_SCAN_MIN:
-            n_users = con.execute("SELECT COUNT(*) FROM (SELECT DISTINCT user_id FROM tx)").fetchone()[0]
-            if len(ids) >= USERS_SCAN_SHARE * n_users:
-                return tx_frame(con.execute(f"SELECT user_id, {', '.join(columns)} FROM tx"), list(columns), keep=ids)
-        q += " WHERE user_id IN (SELECT value FROM json_each(?))"
-        return tx_frame(con.execute(q, (json.dumps(ids),)), list(columns))
+        return users_frame(self._con(), list(columns), None if user_ids is None else list(user_ids))
 
     def transfer_totals(self) -> Any:
         """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
         ``src, dst, n, amount, first_ts, last_ts``."""
         import pandas as pd
 
+        con = self._con()
+        summed = transfer_sums(con)  # (a store of transfers: after one scan)
+        if summed is not None:
+            return summed
         # through the partial index of transfer rows: left to itself, SQLite walks every row in tx_user order
         # to save the GROUP BY's sort (2.4 s CPU at 1M transactions and no transfer, against 0.1 ms)
-        rows = self._con().execute(
+        rows = con.execute(
             "SELECT user_id, counterparty_id, COUNT(*), SUM(amount), MIN(ts), MAX(ts) FROM tx "
             "INDEXED BY tx_counterparty WHERE counterparty_id IS NOT NULL GROUP BY user_id, counterparty_id").fetchall()
         return pd.DataFrame.from_records(rows, columns=TRANSFER_TOTAL_COLUMNS)
