@@ -33,7 +33,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -401,18 +401,21 @@ class FlowFacts:
     from_fraud: pd.DataFrame  # per account: n (transfers from known fraud), senders (distinct)
     hubs: set[str]  # money hubs (:func:`money_hubs`)
     receipts: pd.DataFrame  # one row per transfer received: user_id (the receiver), ts
-    complicit: set[str] = field(default_factory=set)  # customers of known fraud (:func:`repeat_payers`)
+    complicit: set[str]  # customers of known fraud (:func:`repeat_payers`), no money hub
 
 
-def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str]) -> FlowFacts:
+def flow_facts(pairs: pd.DataFrame, transfers: pd.DataFrame, known: set[str],
+               complicit: Collection[str] = ()) -> FlowFacts:
     """:class:`FlowFacts` from the transfer pairs, the transfer rows (``user_id, counterparty_id, amount,
-    ts``) and the known fraud accounts."""
+    ts``), the known fraud accounts and their customers (``complicit``, :func:`repeat_payers`; money hubs
+    are none)."""
     fwd = forwarded_share(transfers)
     ks = pairs["src"].isin(list(known)).to_numpy()
     ff = pairs[ks].groupby("dst").agg(n=("n", "sum"), senders=("src", "nunique"))
     receipts = pd.DataFrame({"user_id": transfers["counterparty_id"].to_numpy(dtype=object),
                              "ts": transfers["ts"].to_numpy(np.int64)})
-    return FlowFacts(pairs, known, fwd, ff, money_hubs(pairs), receipts)
+    hubs = money_hubs(pairs)
+    return FlowFacts(pairs, known, fwd, ff, hubs, receipts, set(complicit) - hubs)
 
 
 def cluster_flows(cluster_of: pd.Series, n_clusters: int, facts: FlowFacts | None) -> list[dict[str, object]]:

@@ -492,9 +492,7 @@ def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any
     t = _transfers(ttx)
     if as_ms is not None:  # the totals of the transfers made by then
         pairs = _transfer_totals(t)
-    facts = flows.flow_facts(pairs, t, known)
-    facts.complicit = flows.repeat_payers(ttx, fraud_tx, known, int(EPISODE_DAYS * DAY_MS)) - facts.hubs
-    return facts
+    return flows.flow_facts(pairs, t, known, flows.repeat_payers(ttx, fraud_tx, known, int(EPISODE_DAYS * DAY_MS)))
 
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",

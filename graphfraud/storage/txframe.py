@@ -75,7 +75,8 @@ def tx_frame(cursor: sqlite3.Cursor, columns: list[str], keep: Collection[str] |
     wanted = None if keep is None else set(keep)
     skip = 0 if wanted is None else 1
     chunks: dict[str, list[Any]] = {c: [] for c in columns}
-    mixed: set[str] = set()  # typed columns with a value of another type: typed as from_records does
+    numeric = {c for c in columns if c in _TX_ARRAYS and _TX_ARRAYS[c] is not object}  # read straight into arrays
+    mixed: set[str] = set()  # of them, those with a value of another type: typed as from_records does
     # (millions of row tuples, none in a reference cycle: the collector would walk them all, again and again)
     collecting = gc.isenabled()
     gc.disable()
@@ -92,9 +93,10 @@ def tx_frame(cursor: sqlite3.Cursor, columns: list[str], keep: Collection[str] |
             for i, c in enumerate(columns, skip):
                 raw = np.empty(len(rows), dtype=object)
                 raw[:] = by_column[i]
-                chunks[c].append(raw if c not in _TX_ARRAYS or _TX_ARRAYS[c] is object else _typed(raw, c))
-                if chunks[c][-1] is raw and c in _TX_ARRAYS and _TX_ARRAYS[c] is not object:
+                part = _typed(raw, c) if c in numeric else raw
+                if c in numeric and part is raw:
                     mixed.add(c)
+                chunks[c].append(part)
     finally:
         if collecting:
             gc.enable()
@@ -102,7 +104,7 @@ def tx_frame(cursor: sqlite3.Cursor, columns: list[str], keep: Collection[str] |
         return pd.DataFrame.from_records([], columns=columns)
     data: dict[str, Any] = {}
     for c, parts in chunks.items():
-        if c in _TX_ARRAYS and _TX_ARRAYS[c] is not object and c not in mixed:
+        if c in numeric - mixed:
             data[c] = parts[0] if len(parts) == 1 else np.concatenate(parts)
         else:
             values = parts[0] if len(parts) == 1 else np.concatenate([p.astype(object) for p in parts])
