@@ -37,6 +37,10 @@ MIN_POSITIVE = 5  # clusters with confirmed fraud needed to learn from
 MIN_NEGATIVE = 20  # labelled clusters without
 POSITIVE_SHARE = 0.3  # a cluster "has confirmed fraud" when at least this share of its users are known fraud
 WEIGHT = 0.5  # how far the learnt log-odds move a cluster's score (on the logit scale)
+#: a cluster's standardised numbers, and the learnt log-odds, are held within this many units: one number
+#: far outside what the labelled clusters showed (a bust-out's aged accounts where the known rings are
+#: young) moves a score as far as a clear difference does, no further
+CLIP = 3.0
 
 #: (name in reasons, value from the stats); behaviour only: no label, and nothing that tells where in the
 #: data's time a cluster sits (how long ago it went quiet, how long the data watched it)
@@ -86,9 +90,9 @@ def learn_from_labels(stats: Sequence[ClusterStats], scores: Sequence[float], la
     if n_pos < MIN_POSITIVE or n_neg < MIN_NEGATIVE:
         return None
     scaler = StandardScaler().fit(x[train])
-    z = scaler.transform(x)
+    z = np.clip(scaler.transform(x), -CLIP, CLIP)
     model = LogisticRegression(C=0.3, class_weight="balanced", max_iter=1000).fit(z[train], y[train])
-    logits = model.decision_function(z)
+    logits = np.clip(model.decision_function(z), -CLIP, CLIP)
     coef = model.coef_[0]
     out: list[float] = []
     why: list[str | None] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import math
 
 import networkx as nx
 import numpy as np
@@ -787,6 +788,24 @@ def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_eno
     unlabelled_crews = stats + [ClusterStats(**crew)] * 30
     again, _ = learn_from_labels(unlabelled_crews, base + [0.3] * 30, labelled + [False] * 30)
     assert again[-1] > 0.3
+
+
+def test_one_number_far_outside_the_labelled_clusters_moves_a_score_no_further_than_a_clear_difference():
+    """A bust-out's accounts are old where this data's known rings are young: that alone must not bury a
+    cluster that the fixed evidence ranks high (the learnt log-odds are held within ``CLIP``)."""
+    from graphfraud.ringlearn import CLIP, MIN_POSITIVE, WEIGHT, learn_from_labels
+    from graphfraud.ringscore import ClusterStats
+
+    crew = dict(n_users=6, median_account_age_days=4.0, together_user_share=1.0, together_tx_share=0.5)
+    family = dict(n_users=4, median_account_age_days=90.0, together_user_share=0.25, together_tx_share=0.05)
+    bust_out = dict(n_users=6, median_account_age_days=3000.0, together_user_share=0.0, together_tx_share=0.0,
+                    median_user_tx=5000.0)
+    stats = [ClusterStats(n_known_fraud_users=5, **crew)] * MIN_POSITIVE + [ClusterStats(**family)] * 40
+    stats += [ClusterStats(**bust_out)]
+    scores, _ = learn_from_labels(stats, [0.6] * len(stats), [True] * (len(stats) - 1) + [False])
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    assert scores[-1] < 0.6  # it still moves down ...
+    assert logit(scores[-1]) >= logit(0.6) - WEIGHT * CLIP - 1e-9  # ... by no more than the cap
 
 
 def test_a_crew_shipping_to_customers_homes_is_not_joined_to_the_families(tmp_path):
