@@ -349,14 +349,42 @@ def leave_homes(edges: pd.DataFrame, fan: set[str]) -> pd.DataFrame:
     return edges[~(mine & others & (n_fan < 2))]
 
 
-def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, first_code: int) -> pd.DataFrame:
+def repeat_near(pairs: pd.DataFrame, near: pd.DataFrame, apart_ms: int) -> np.ndarray:
+    """For each of the transfer ``pairs``: was it paid on days more than ``apart_ms`` apart, between two
+    accounts that share an identifier (``near``: ``user_id, ent`` links)? A refund service's customer orders
+    from the crew's device and pays its fee weeks later, again after the next order; a takeover's crew uses
+    its device on its victim and drains the account that evening.
+
+    >>> pairs = pd.DataFrame({"src": ["cust", "victim", "friend"], "dst": ["crew", "crew", "crew"],
+    ...                       "first_ts": [0, 0, 0], "last_ts": [14 * 86_400_000, 3_600_000, 14 * 86_400_000]})
+    >>> near = pd.DataFrame({"user_id": ["crew", "cust", "victim"], "ent": [7, 7, 7]})
+    >>> repeat_near(pairs, near, 2 * 86_400_000).tolist()
+    [True, False, False]
+    """
+    out = np.zeros(len(pairs), dtype=bool)
+    if not len(pairs) or not len(near):
+        return out
+    cand = np.flatnonzero((pairs["last_ts"].to_numpy(np.int64) - pairs["first_ts"].to_numpy(np.int64)) > apart_ms)
+    if not len(cand):
+        return out
+    c = pd.DataFrame({"i": cand, "src": pairs["src"].to_numpy(dtype=object)[cand],
+                      "dst": pairs["dst"].to_numpy(dtype=object)[cand]})
+    links = near[["user_id", "ent"]].drop_duplicates()
+    payer = c.merge(links, left_on="src", right_on="user_id")[["i", "dst", "ent"]]
+    both = payer.merge(links, left_on=["dst", "ent"], right_on=["user_id", "ent"])
+    out[both["i"].unique()] = True
+    return out
+
+
+def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, first_code: int,
+                   near: np.ndarray | None = None) -> pd.DataFrame:
     """Two-user links (the edge format of :func:`graphfraud.ringlinks.linking_edges`, type ``transfer``,
-    ``entity_id`` ``payer>receiver``) for transfers between two suspects and between users who paid each
-    other and share a card (``cards``: ``user_id, entity_id`` of shared cards). Peer-to-peer links are
-    solid; links between suspects are thin: they attach accounts to a ring, never merge two rings (known
-    fraud accounts of different rings pay one another and the same cash-out accounts; tried as solid
-    links on the mules worlds, they merged rings and decoys: ring recall 33 % and 60 % against 50 % and
-    60 % thin, seeds 31 and 32)."""
+    ``entity_id`` ``payer>receiver``) for transfers between two suspects, between users who paid each
+    other and share a card (``cards``: ``user_id, entity_id`` of shared cards), and for the pairs ``near``
+    marks (:func:`repeat_near`). Peer-to-peer links are solid; the others are thin: they attach accounts to
+    a ring, never merge two rings (known fraud accounts of different rings pay one another and the same
+    cash-out accounts; tried as solid links on the mules worlds, they merged rings and decoys: ring recall
+    33 % and 60 % against 50 % and 60 % thin, seeds 31 and 32)."""
     cols = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
             "arrived", "thin", "coactivity"]
     if not len(pairs):
@@ -370,7 +398,7 @@ def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, 
         card_pairs = card_pairs[card_pairs["user_id_a"] < card_pairs["user_id_b"]]
         shared = pd.MultiIndex.from_arrays([card_pairs["user_id_a"].to_numpy(), card_pairs["user_id_b"].to_numpy()])
         p2p = pd.MultiIndex.from_arrays([a, b]).isin(shared)
-    keep = (both | p2p) & (src != dst)
+    keep = (both | p2p | (near if near is not None else False)) & (src != dst)
     if not keep.any():
         return pd.DataFrame(columns=cols)
     p = pd.DataFrame({"a": a[keep], "b": b[keep], "src": src[keep], "dst": dst[keep],

@@ -437,7 +437,10 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
             edges = flows.leave_homes(edges, fan)
             fwd = facts.forwarding["forwarded"]
             passers = fan | set(fwd.index[fwd.to_numpy(dtype=float) >= flows.MULE_FORWARD_SHARE].tolist())
-            fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0)
+            device = ((edges["type"].to_numpy() == "device") & edges["strong"].to_numpy(dtype=bool)
+                      & edges["links"].to_numpy(dtype=bool))
+            near = flows.repeat_near(facts.pairs, edges.loc[device, ["user_id", "ent"]], int(EPISODE_DAYS * DAY_MS))
+            fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0, near)
             if len(fl):
                 edges = pd.concat([edges, fl], ignore_index=True)
     with progress.phase(f"clustering {len(edges):,} links"):

@@ -1052,6 +1052,27 @@ def test_a_customer_who_went_on_long_after_a_crew_on_its_device_is_not_in_its_ri
     assert _ring_users(tmp_path, rows) == [["r0", "r1", "r2"]]
 
 
+def test_customers_who_ordered_on_a_crews_device_and_paid_it_weeks_apart_join_it_before_any_label(tmp_path):
+    """A refund service no one has labelled yet (the fifth generator's later half): the crew places
+    orders of each customer from its own device, and the customer pays the crew its fee twice, two weeks
+    apart. The victim rules cut a long-lived customer's one use of the crew's device; the fees, paid on
+    separate days to an account that shares that device, keep the customer in. A takeover's victim, used on
+    the crew's device once and drained in that evening, stays out."""
+    buys = []
+    for i in range(3):  # the crew: days 20-70 on one device, their own cards
+        buys += [(f"o{i}", 20 + i * 0.3 + day, 150.0, f"oc{i}", "svc", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 50, 2)]
+    for c in range(4):  # the customers: a hundred days on their own device and card, two orders placed by the crew
+        buys += [(f"c{c}", c + day, 40.0, f"cc{c}", f"cd{c}", f"7.7.{c}.1", "grocer") for day in range(0, 100, 6)]
+        buys += [(f"c{c}", 30 + 5 * c + k * 0.5, 900.0, f"cc{c}", "svc", "6.6.6.9", "luxe") for k in range(2)]
+    buys += [("v", day, 30.0, "vc", "vd", "8.8.8.8", "grocer") for day in range(0, 100, 7)]
+    buys += [("v", 45.0 + k * 0.01, 700.0, "vc", "svc", "6.6.6.8", "luxe") for k in range(2)]  # the takeover's evening
+    fees = [(f"c{c}", 32 + 5 * c + k * 14, 120.0, f"o{c % 3}", None, "") for c in range(4) for k in range(2)]
+    fees += [("v", 45.02 + k * 0.01, 500.0, "o0", None, "") for k in range(2)]
+    rings = _rings_of_frame(tmp_path, pd.concat([_rows(buys), _transfers(fees)], ignore_index=True))
+    assert rings == [["c0", "c1", "c2", "c3", "o0", "o1", "o2"]]
+
+
 def test_a_refund_services_customers_join_its_ring_by_the_fees_they_pay_it(tmp_path):
     """A refund service (the fifth generator): its crew, labelled fraud, shares a device. Its customers live
     months of their own lives, order once for a refund the crew obtains (that order is confirmed fraud) and
