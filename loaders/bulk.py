@@ -21,6 +21,7 @@ from graphfraud.schema import CANONICAL, Transaction, validate_frame
 from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals
 from graphfraud.storage.roles import GraphStore
 
+from .linkruns import LinkRuns
 from .mapping import Mapping, load_mapping
 from .readers import ChunkReader, base_name
 from .rejects import RejectWriter
@@ -256,6 +257,9 @@ def load_file(path: str | os.PathLike[str], store: GraphStore, *, mapping: str |
             if fold_links:
                 links.merge()
             built.result()
+    except BaseException:
+        links.close()
+        raise
     finally:
         writer.shutdown(wait=True)  # a chunk being written is committed or rolled back, never cut
         out.close()
@@ -393,10 +397,13 @@ class _LinkFold:
     A chunk that was not stored whole (duplicates, conflicts, labels added to stored rows) or a gap in the
     sequence (another process wrote in between) ends the run: what was gathered is folded, and the rows the
     totals do not cover are folded from ``tx`` by the store. Stores whose writes keep their links
-    (``folds_link_totals`` false: Neo4j) are handed nothing.
+    (``folds_link_totals`` false: Neo4j) are handed nothing. Past ``MAX_ROWS`` gathered rows they are merged;
+    if still more than half of that, they go to disk (:class:`loaders.linkruns.LinkRuns`) and memory stays
+    bounded; the run is then folded range by range of the link key, each link once, in the order of the
+    store's index.
     """
 
-    MAX_ROWS = 4_000_000  # gathered link rows (about 60 bytes each) before they are merged, and folded if still
+    MAX_ROWS = 4_000_000  # gathered link rows (about 60 bytes each) before they are merged, and spilled if still
 
     def __init__(self, store: GraphStore):
         self.store = store
@@ -405,14 +412,15 @@ class _LinkFold:
         self.rows = 0
         self.first = self.last = 0
         self.merged = False  # tables is one merged table
+        self.runs = LinkRuns()
 
     def add(self, totals: Any, res: Any, n: int) -> None:
         whole = totals is not None and res.inserted == n and not (res.duplicates or res.labelled or res.conflicts)
-        if self.tables and (not whole or res.first_seq != self.last + 1):
+        if (self.tables or self.runs.runs) and (not whole or res.first_seq != self.last + 1):
             self.fold()
         if not whole:
             return
-        if not self.tables:
+        if not self.tables and not self.runs.runs:
             self.first = res.first_seq
         self.tables.append(totals)
         self.merged = False
@@ -421,7 +429,8 @@ class _LinkFold:
         if self.rows > self.MAX_ROWS:
             self.merge()
             if self.rows > self.MAX_ROWS // 2:  # half as many
-                self.fold()
+                self.runs.write(self.tables[0])
+                self.tables, self.rows, self.merged = [], 0, False
 
     def merge(self) -> None:
         """Add up what was gathered into one sorted table (Arrow works without the GIL: a load does this
@@ -432,9 +441,21 @@ class _LinkFold:
             self.merged = True
 
     def fold(self) -> None:
-        if self.tables:
-            self.merge()
-            self.store.fold_link_totals(self.tables[0], self.first, self.last)
+        try:
+            if self.runs.runs:
+                if self.tables:
+                    self.merge()
+                    self.runs.write(self.tables[0])
+                self.store.fold_link_totals(self.runs.parts(), self.first, self.last)
+            elif self.tables:
+                self.merge()
+                self.store.fold_link_totals(self.tables[0], self.first, self.last)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Forget what was gathered (the files too)."""
+        self.runs.close()
         self.tables, self.rows, self.merged = [], 0, False
 
     def finish(self) -> None:

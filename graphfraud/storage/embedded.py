@@ -535,7 +535,8 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
 
     def fold_link_totals(self, totals: Any, first_seq: int, last_seq: int) -> bool:
         """Bring ``link`` up to date, adding ``totals`` (:func:`graphfraud.storage.base.link_totals` of
-        exactly the transactions stored as ``first_seq..last_seq``) instead of re-reading those rows.
+        exactly the transactions stored as ``first_seq..last_seq``, as one table or as tables of disjoint
+        ranges of the key, in its order) instead of re-reading those rows.
 
         A bulk load computes its chunks' totals while it reads them, so folding a million rows is one sorted
         upsert instead of four grouped scans of ``tx``. The totals are used only when the watermark has not
@@ -544,8 +545,9 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         Rows after ``last_seq`` are left for the next fold. Returns whether the totals were used.
         """
         def rows() -> Iterator[tuple[Any, ...]]:  # Python values a slice at a time: memory stays flat
-            for batch in totals.select(list(LINK_TOTAL_COLUMNS)).to_batches(max_chunksize=65_536):
-                yield from zip(*(col.to_pylist() for col in batch.columns))
+            for table in [totals] if hasattr(totals, "to_batches") else totals:
+                for batch in table.select(list(LINK_TOTAL_COLUMNS)).to_batches(max_chunksize=65_536):
+                    yield from zip(*(col.to_pylist() for col in batch.columns))
 
         def work(con: sqlite3.Connection, base: int) -> tuple[bool, int]:
             used = self._links_seq(con) < first_seq

@@ -330,11 +330,16 @@ def _links_from_transactions(store):
     return want
 
 
-def test_links_folded_from_the_loaders_totals_match_the_stored_transactions(tmp_path, store):
+@pytest.mark.parametrize("max_rows", [4_000_000, 12])
+def test_links_folded_from_the_loaders_totals_match_the_stored_transactions(tmp_path, store, monkeypatch, max_rows):
     """A load folds links from totals gathered chunk by chunk; runs broken by duplicates, conflicts, new
-    labels and another process's writes between chunks still give exactly the links of what is stored."""
+    labels and another process's writes between chunks still give exactly the links of what is stored
+    (held in memory, or written to disk past a bound)."""
     from graphfraud.schema import validate_record
     from graphfraud.storage import open_store
+    from loaders.bulk import _LinkFold
+
+    monkeypatch.setattr(_LinkFold, "MAX_ROWS", max_rows)
 
     header = [*HEADER, "email"]
     rows = make_rows(60)
@@ -375,17 +380,39 @@ def test_links_folded_from_the_loaders_totals_match_the_stored_transactions(tmp_
     other.close()
 
 
-def test_link_totals_are_merged_and_folded_on_the_way_when_they_grow(tmp_path, store, monkeypatch):
-    """Memory for gathered link totals is bounded: past a limit they are merged, then folded mid-load."""
+def test_link_totals_past_a_bound_go_to_disk_and_are_folded_once_range_by_range(tmp_path, store, monkeypatch):
+    """Memory for gathered link totals is bounded: past a limit they are merged and written to disk by
+    ranges of the link key; the run is folded once at the end, each range in key order, and the files go."""
+    import os
+
     from loaders.bulk import _LinkFold
+    from loaders.linkruns import LinkRuns
 
     monkeypatch.setattr(_LinkFold, "MAX_ROWS", 40)
+    dirs, parts = [], []
+    real_write, real_parts = LinkRuns.write, LinkRuns.parts
+
+    def write(self, t):
+        real_write(self, t)
+        dirs.append(self.dir)
+
+    def each_part(self):
+        for p in real_parts(self):
+            parts.append(p.to_pylist())
+            yield p
+
+    monkeypatch.setattr(LinkRuns, "write", write)
+    monkeypatch.setattr(LinkRuns, "parts", each_part)
     folds = []
     real_fold = store.fold_link_totals
-    store.fold_link_totals = lambda t, a, b: folds.append((len(t), real_fold(t, a, b))) or folds[-1][1]
+    store.fold_link_totals = lambda t, a, b: folds.append(real_fold(t, a, b)) or folds[-1]
     load_file(write_csv(tmp_path / "a.csv", make_rows(200)), store, chunk_size=10, progress=False)
-    assert len(folds) >= 3 and all(used for _, used in folds)
+    assert len(dirs) >= 3 and folds == [True]  # several runs on disk, one fold of them all
+    assert len(parts) > 1  # range by range ...
+    keys = [(r["type"], r["entity_id"], r["user_id"]) for part in parts for r in part]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)  # ... in key order, each link once
     assert _links(store) == _links_from_transactions(store)
+    assert not any(os.path.exists(d) for d in dirs)
 
 
 def test_a_file_without_a_mapping_links_users_through_its_email_phone_and_address_columns(tmp_path, store):

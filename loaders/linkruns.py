@@ -1,0 +1,107 @@
+"""Link totals kept on disk while a big load runs, cut into ranges of the link table's key.
+
+A load adds up each chunk's links (:func:`graphfraud.storage.base.link_totals`). Folding those totals into
+the store every few million rows rewrote pages all over a link table that grows with the load: at 10 million
+rows the folds and their merges were half of a load's time. Instead, each time the gathered totals grow past
+a bound, :class:`LinkRuns` writes them (merged and sorted) to temporary files, one per range of the key
+``(type, entity_id, user_id)``; the ranges are fixed by the first run's quantiles. At the end
+:meth:`LinkRuns.parts` hands out each range merged, in key order, so the store adds every link once, in the
+order of its index, in one transaction (see ``EmbeddedStore.fold_link_totals``).
+
+>>> import pyarrow as pa
+>>> from graphfraud.storage.base import LINK_TOTAL_COLUMNS
+>>> def totals(rows):
+...     cols = list(zip(*rows))
+...     return pa.table({c: pa.array(v) for c, v in zip(LINK_TOTAL_COLUMNS, cols)})
+>>> runs = LinkRuns(parts=2)
+>>> runs.write(totals([("card", "a", "u1", 1, 2, 2), ("card", "b", "u2", 3, 3, 1), ("ip", "x", "u1", 1, 1, 1)]))
+>>> runs.write(totals([("card", "a", "u1", 5, 5, 1), ("ip", "y", "u3", 4, 4, 1)]))  # each sorted
+>>> [p.to_pylist()[0]["entity_id"] for p in runs.parts()]
+['a', 'b']
+>>> sum((p.to_pylist() for p in runs.parts()), [])[0]
+{'type': 'card', 'entity_id': 'a', 'user_id': 'u1', 'first_seen': 1, 'last_seen': 5, 'n': 3}
+>>> runs.close()
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from graphfraud.storage.base import merge_link_totals
+
+KEY = ("type", "entity_id", "user_id")
+
+
+def _key(table: Any, i: int) -> tuple[str, str, str]:
+    typ, ent, user = (table.column(c)[i].as_py() for c in KEY)
+    return typ, ent, user
+
+
+def _lower_bound(table: Any, key: tuple[str, str, str]) -> int:
+    """The first row of the sorted ``table`` whose key is not below ``key`` (Arrow, Python and SQLite's
+    BINARY collation order strings alike: by code point, which is UTF-8's byte order)."""
+    lo, hi = 0, len(table)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _key(table, mid) < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class LinkRuns:
+    """Sorted runs of link totals in temporary files, ``parts`` ranges of the key each."""
+
+    def __init__(self, parts: int = 32):
+        self.n_parts = parts
+        self.bounds: list[tuple[str, str, str]] | None = None  # the key each range after the first starts at
+        self.runs = 0
+        self.rows = 0
+        self.dir: str | None = None
+
+    def write(self, t: Any) -> None:
+        """Add a table of link totals (:data:`graphfraud.storage.base.LINK_TOTAL_COLUMNS`), one row a link,
+        sorted by the key (:func:`graphfraud.storage.base.merge_link_totals`), as one more run."""
+        import pyarrow as pa
+
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="graphfraud-links-")
+        if self.bounds is None:
+            self.bounds = sorted({_key(t, len(t) * k // self.n_parts) for k in range(1, self.n_parts)
+                                  if len(t) * k // self.n_parts < len(t)})
+        cuts = [0, *(_lower_bound(t, b) for b in self.bounds), len(t)]
+        for p in range(len(cuts) - 1):
+            if cuts[p + 1] > cuts[p]:
+                part = t.slice(cuts[p], cuts[p + 1] - cuts[p])
+                path = os.path.join(self.dir, f"{p:04d}-{self.runs:06d}.arrow")
+                with pa.OSFile(path, "wb") as f, pa.ipc.new_file(
+                        f, part.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
+                    w.write_table(part)
+        self.runs += 1
+        self.rows += len(t)
+
+    def parts(self) -> Iterator[Any]:
+        """Each range's totals, added up over the runs and sorted, in key order."""
+        import pyarrow as pa
+
+        if self.dir is None:
+            return
+        names = sorted(os.listdir(self.dir))
+        for p in range(len(self.bounds or []) + 1):
+            mine = [n for n in names if n.startswith(f"{p:04d}-")]
+            if mine:
+                tables = []
+                for n in mine:
+                    with pa.OSFile(os.path.join(self.dir, n), "rb") as f:
+                        tables.append(pa.ipc.open_file(f).read_all())
+                yield merge_link_totals(tables)
+
+    def close(self) -> None:
+        """Remove the files."""
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir, self.bounds, self.runs, self.rows = None, None, 0, 0
