@@ -18,7 +18,7 @@ import pandas as pd
 from graphfraud import progress as gf_progress
 from graphfraud import settings
 from graphfraud.schema import CANONICAL, Transaction, validate_frame
-from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals
+from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals, sort_link_totals
 from graphfraud.storage.roles import GraphStore
 
 from .linkruns import LinkRuns
@@ -433,10 +433,10 @@ class _LinkFold:
                 self.tables, self.rows, self.merged = [], 0, False
 
     def merge(self) -> None:
-        """Add up what was gathered into one sorted table (Arrow works without the GIL: a load does this
-        while its writer thread builds the store's indexes)."""
+        """Add up what was gathered into one table, one row a link (Arrow works without the GIL: a load does
+        this while its writer thread builds the store's indexes)."""
         if self.tables and not self.merged:
-            self.tables = [merge_link_totals(self.tables)]
+            self.tables = [merge_link_totals(self.tables, sort=False)]
             self.rows = len(self.tables[0])
             self.merged = True
 
@@ -449,7 +449,7 @@ class _LinkFold:
                 self.store.fold_link_totals(self.runs.parts(), self.first, self.last)
             elif self.tables:
                 self.merge()
-                self.store.fold_link_totals(self.tables[0], self.first, self.last)
+                self.store.fold_link_totals(sort_link_totals(self.tables[0]), self.first, self.last)
         finally:
             self.close()
 

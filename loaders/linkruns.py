@@ -3,10 +3,11 @@
 A load adds up each chunk's links (:func:`graphfraud.storage.base.link_totals`). Folding those totals into
 the store every few million rows rewrote pages all over a link table that grows with the load: at 10 million
 rows the folds and their merges were half of a load's time. Instead, each time the gathered totals grow past
-a bound, :class:`LinkRuns` writes them (merged and sorted) to temporary files, one per range of the key
-``(type, entity_id, user_id)``; the ranges are fixed by the first run's quantiles. At the end
-:meth:`LinkRuns.parts` hands out each range merged, in key order, so the store adds every link once, in the
-order of its index, in one transaction (see ``EmbeddedStore.fold_link_totals``).
+a bound, :class:`LinkRuns` writes them (merged, not sorted) to temporary files, one per range of the key
+``(type, entity_id, user_id)``; the ranges are fixed by quantiles of a sample of the first run's keys. At
+the end :meth:`LinkRuns.parts` hands out each range merged, in key order, so the store adds every link
+once, in the order of its index, in one transaction (see ``EmbeddedStore.fold_link_totals``). Each link
+falls in one range whatever its run, so the ranges' totals are exact however the bounds fall.
 
 >>> import pyarrow as pa
 >>> from graphfraud.storage.base import LINK_TOTAL_COLUMNS
@@ -15,7 +16,7 @@ order of its index, in one transaction (see ``EmbeddedStore.fold_link_totals``).
 ...     return pa.table({c: pa.array(v) for c, v in zip(LINK_TOTAL_COLUMNS, cols)})
 >>> runs = LinkRuns(parts=2)
 >>> runs.write(totals([("card", "a", "u1", 1, 2, 2), ("card", "b", "u2", 3, 3, 1), ("ip", "x", "u1", 1, 1, 1)]))
->>> runs.write(totals([("card", "a", "u1", 5, 5, 1), ("ip", "y", "u3", 4, 4, 1)]))  # each sorted
+>>> runs.write(totals([("ip", "y", "u3", 4, 4, 1), ("card", "a", "u1", 5, 5, 1)]))
 >>> [p.to_pylist()[0]["entity_id"] for p in runs.parts()]
 ['a', 'b']
 >>> sum((p.to_pylist() for p in runs.parts()), [])[0]
@@ -30,57 +31,48 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from graphfraud.storage.base import merge_link_totals
+from graphfraud.storage.base import link_keys, merge_link_totals
 
-KEY = ("type", "entity_id", "user_id")
-
-
-def _key(table: Any, i: int) -> tuple[str, str, str]:
-    typ, ent, user = (table.column(c)[i].as_py() for c in KEY)
-    return typ, ent, user
-
-
-def _lower_bound(table: Any, key: tuple[str, str, str]) -> int:
-    """The first row of the sorted ``table`` whose key is not below ``key`` (Arrow, Python and SQLite's
-    BINARY collation order strings alike: by code point, which is UTF-8's byte order)."""
-    lo, hi = 0, len(table)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _key(table, mid) < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+#: keys drawn from the first run to place the ranges' bounds
+SAMPLE = 65_536
 
 
 class LinkRuns:
-    """Sorted runs of link totals in temporary files, ``parts`` ranges of the key each."""
+    """Runs of link totals in temporary files, ``parts`` ranges of the key each."""
 
     def __init__(self, parts: int = 32):
         self.n_parts = parts
-        self.bounds: list[tuple[str, str, str]] | None = None  # the key each range after the first starts at
+        self.bounds: list[str] | None = None  # the joined key (link_keys) each range after the first starts at
         self.runs = 0
         self.rows = 0
         self.dir: str | None = None
 
     def write(self, t: Any) -> None:
-        """Add a table of link totals (:data:`graphfraud.storage.base.LINK_TOTAL_COLUMNS`), one row a link,
-        sorted by the key (:func:`graphfraud.storage.base.merge_link_totals`), as one more run."""
+        """Add a table of link totals (:data:`graphfraud.storage.base.LINK_TOTAL_COLUMNS`), one row a link
+        (:func:`graphfraud.storage.base.merge_link_totals`, sorted or not), as one more run."""
+        import numpy as np
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         if self.dir is None:
             self.dir = tempfile.mkdtemp(prefix="graphfraud-links-")
+        keys = link_keys(t)
         if self.bounds is None:
-            self.bounds = sorted({_key(t, len(t) * k // self.n_parts) for k in range(1, self.n_parts)
-                                  if len(t) * k // self.n_parts < len(t)})
-        cuts = [0, *(_lower_bound(t, b) for b in self.bounds), len(t)]
-        for p in range(len(cuts) - 1):
+            step = max(1, len(t) // SAMPLE)
+            sample = sorted(keys.take(pa.array(np.arange(0, len(t), step))).to_pylist())
+            self.bounds = sorted({sample[len(sample) * k // self.n_parts] for k in range(1, self.n_parts)})
+        part = np.zeros(len(t), dtype=np.int32)
+        for b in self.bounds:  # the range of each row: how many bounds its key is at or past
+            part += pc.greater_equal(keys, b).to_numpy(zero_copy_only=False)
+        order = np.argsort(part, kind="stable")
+        cuts = np.searchsorted(part[order], np.arange(len(self.bounds) + 2))
+        t = t.take(pa.array(order))
+        for p in range(len(self.bounds) + 1):
             if cuts[p + 1] > cuts[p]:
-                part = t.slice(cuts[p], cuts[p + 1] - cuts[p])
                 path = os.path.join(self.dir, f"{p:04d}-{self.runs:06d}.arrow")
                 with pa.OSFile(path, "wb") as f, pa.ipc.new_file(
-                        f, part.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
-                    w.write_table(part)
+                        f, t.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
+                    w.write_table(t.slice(int(cuts[p]), int(cuts[p + 1] - cuts[p])))
         self.runs += 1
         self.rows += len(t)
 
