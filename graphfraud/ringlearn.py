@@ -37,9 +37,10 @@ MIN_POSITIVE = 5  # clusters with confirmed fraud needed to learn from
 MIN_NEGATIVE = 20  # labelled clusters without
 POSITIVE_SHARE = 0.3  # a cluster "has confirmed fraud" when at least this share of its users are known fraud
 WEIGHT = 0.5  # how far the learnt log-odds move a cluster's score (on the logit scale)
-#: a cluster's standardised numbers, and the learnt log-odds, are held within this many units: one number
-#: far outside what the labelled clusters showed (a bust-out's aged accounts where the known rings are
-#: young) moves a score as far as a clear difference does, no further
+#: a cluster's standardised numbers, and the learnt log-odds, are held within this many units: the model
+#: is sure of itself far beyond what a few dozen labelled clusters can show (log-odds of -13.8 to +12.8 on
+#: one world), and a kind of ring the labelled ones do not include (a bust-out among young crews) was
+#: buried by many moderate differences added up
 CLIP = 3.0
 
 #: (name in reasons, value from the stats); behaviour only: no label, and nothing that tells where in the

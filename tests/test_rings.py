@@ -790,9 +790,10 @@ def test_the_ranking_learns_from_this_datas_confirmed_rings_only_when_it_has_eno
     assert again[-1] > 0.3
 
 
-def test_one_number_far_outside_the_labelled_clusters_moves_a_score_no_further_than_a_clear_difference():
-    """A bust-out's accounts are old where this data's known rings are young: that alone must not bury a
-    cluster that the fixed evidence ranks high (the learnt log-odds are held within ``CLIP``)."""
+def test_a_cluster_unlike_the_labelled_rings_moves_down_a_bounded_step_only():
+    """A bust-out's accounts are old and do not buy together, where this data's known rings are young
+    crews: the ranking learnt from those must not bury a cluster that the fixed evidence ranks high (the
+    learnt log-odds are held within ``CLIP``)."""
     from graphfraud.ringlearn import CLIP, MIN_POSITIVE, WEIGHT, learn_from_labels
     from graphfraud.ringscore import ClusterStats
 
