@@ -429,8 +429,7 @@ class _LinkFold:
         if self.rows > self.MAX_ROWS:
             self.merge()
             if self.rows > self.MAX_ROWS // 2:  # half as many
-                self.runs.write(self.tables[0])
-                self.tables, self.rows, self.merged = [], 0, False
+                self._spill()
 
     def merge(self) -> None:
         """Add up what was gathered into one table, one row a link (Arrow works without the GIL: a load does
@@ -444,14 +443,19 @@ class _LinkFold:
         try:
             if self.runs.runs:
                 if self.tables:
-                    self.merge()
-                    self.runs.write(self.tables[0])
+                    self._spill()
                 self.store.fold_link_totals(self.runs.parts(), self.first, self.last)
             elif self.tables:
                 self.merge()
                 self.store.fold_link_totals(sort_link_totals(self.tables[0]), self.first, self.last)
         finally:
             self.close()
+
+    def _spill(self) -> None:
+        """What is gathered, merged, to disk as one more run."""
+        self.merge()
+        self.runs.write(self.tables[0])
+        self.tables, self.rows, self.merged = [], 0, False
 
     def close(self) -> None:
         """Forget what was gathered (the files too)."""

@@ -44,7 +44,6 @@ class LinkRuns:
         self.n_parts = parts
         self.bounds: list[str] | None = None  # the joined key (link_keys) each range after the first starts at
         self.runs = 0
-        self.rows = 0
         self.dir: str | None = None
 
     def write(self, t: Any) -> None:
@@ -74,7 +73,6 @@ class LinkRuns:
                         f, t.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
                     w.write_table(t.slice(int(cuts[p]), int(cuts[p + 1] - cuts[p])))
         self.runs += 1
-        self.rows += len(t)
 
     def parts(self) -> Iterator[Any]:
         """Each range's totals, added up over the runs and sorted, in key order."""
@@ -96,4 +94,4 @@ class LinkRuns:
         """Remove the files."""
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir, self.bounds, self.runs, self.rows = None, None, 0, 0
+        self.dir, self.bounds, self.runs = None, None, 0
