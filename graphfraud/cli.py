@@ -411,9 +411,10 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
       graphfraud backtest transactions.csv --train-frac 0.6 --label-delay 1d --scores-out scores.csv
     """
     import shutil
-    import tempfile
 
     from loaders import load_file
+
+    from . import scratch
 
     from .backtest import check_windows, format_report, run_backtest
     from .rules import RuleSet
@@ -432,7 +433,7 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     mp = _checked_mapping(file, mapping)
     tmp = None
     if store_path is None:
-        tmp = tempfile.mkdtemp(prefix="graphfraud-backtest-")
+        tmp = scratch.make_dir("backtest")
         store_path = f"{tmp}/backtest.db"
     store = open_store(store_path)
     try:

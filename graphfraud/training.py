@@ -8,7 +8,6 @@ backtests both use it, and the API calls the same feature function live, so rows
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from array import array
 from collections import Counter
@@ -25,6 +24,7 @@ from .graph.engine import GraphEngine
 from .graph.features import feature_row, row_names
 from .memory import long_lived, run_apart
 from .schema import LABEL_SOURCES, Transaction
+from .scratch import make_file
 from .graph.build import new_engine
 from .storage.roles import GraphStore
 
@@ -310,8 +310,7 @@ class RowFile:
     BLOCK = 65_536  # rows buffered before a write, and read at a time by :meth:`each`
 
     def __init__(self, n_cols: int):
-        fd, self.path = tempfile.mkstemp(prefix="graphfraud-rows-", suffix=".f32")
-        os.close(fd)
+        self.path = make_file("rows", suffix=".f32")
         self.n_cols = n_cols
 
     def __len__(self) -> int:

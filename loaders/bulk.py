@@ -18,7 +18,7 @@ import pandas as pd
 from graphfraud import progress as gf_progress
 from graphfraud import settings
 from graphfraud.schema import CANONICAL, Transaction, validate_frame
-from graphfraud.storage.base import frame_to_transactions, link_totals, merge_link_totals, sort_link_totals
+from graphfraud.storage.base import frame_to_transactions, link_rows, merge_link_totals, sort_link_totals
 from graphfraud.storage.roles import GraphStore
 
 from .linkruns import LinkRuns
@@ -315,7 +315,7 @@ class _Prepared:
     rows: np.ndarray
     good: pd.DataFrame
     reasons: dict[int, list[str]]
-    totals: Any = None  # the good rows' link totals (graphfraud.storage.base.link_totals), when wanted
+    totals: Any = None  # the good rows' links (graphfraud.storage.base.link_rows), when wanted
     labels: tuple[int, int] = (0, 0)  # the good rows' fraud and not-fraud labels
     unlisted: dict[str, int] = field(default_factory=dict)  # Mapping.unlisted_labels of the chunk
 
@@ -386,7 +386,7 @@ def _prepare_chunk(frame: pd.DataFrame, rows: np.ndarray, mp: Mapping | None, ex
         good["row"] = rows[good["row"].to_numpy() - 1]
         flag = good["is_fraud"]
         labels = (int((flag == 1).sum()), int((flag == 0).sum()))
-    return _Prepared(frame, rows, good, reasons, link_totals(good) if totals and len(good) else None, labels,
+    return _Prepared(frame, rows, good, reasons, link_rows(good) if totals and len(good) else None, labels,
                      mp.unlisted_labels(frame) if mp is not None else {})
 
 

@@ -1,6 +1,6 @@
 """Link totals kept on disk while a big load runs, cut into ranges of the link table's key.
 
-A load adds up each chunk's links (:func:`graphfraud.storage.base.link_totals`). Folding those totals into
+A load gathers each chunk's links (:func:`graphfraud.storage.base.link_rows`). Folding those totals into
 the store every few million rows rewrote pages all over a link table that grows with the load: at 10 million
 rows the folds and their merges were half of a load's time. Instead, each time the gathered totals grow past
 a bound, :class:`LinkRuns` writes them (merged, not sorted) to temporary files, one per range of the key
@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from graphfraud.scratch import make_dir
 from graphfraud.storage.base import link_keys, merge_link_totals
 
 #: keys drawn from the first run to place the ranges' bounds
@@ -54,7 +54,7 @@ class LinkRuns:
         import pyarrow.compute as pc
 
         if self.dir is None:
-            self.dir = tempfile.mkdtemp(prefix="graphfraud-links-")
+            self.dir = make_dir("links")
         keys = link_keys(t)
         if self.bounds is None:
             step = max(1, len(t) // SAMPLE)

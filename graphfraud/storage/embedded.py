@@ -534,9 +534,9 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         return True
 
     def fold_link_totals(self, totals: Any, first_seq: int, last_seq: int) -> bool:
-        """Bring ``link`` up to date, adding ``totals`` (:func:`graphfraud.storage.base.link_totals` of
-        exactly the transactions stored as ``first_seq..last_seq``, as one table or as tables of disjoint
-        ranges of the key, in its order) instead of re-reading those rows.
+        """Bring ``link`` up to date, adding ``totals`` (:func:`graphfraud.storage.base.merge_link_totals` of
+        the links of exactly the transactions stored as ``first_seq..last_seq``, as one table or as tables of
+        disjoint ranges of the key, in its order) instead of re-reading those rows.
 
         A bulk load computes its chunks' totals while it reads them, so folding a million rows is one sorted
         upsert instead of four grouped scans of ``tx``. The totals are used only when the watermark has not

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..errors import StorageError, ValidationError
 from ..schema import ENTITY_COLUMNS, MORE_FIELDS
-from .base import link_totals, merge_link_totals, same_value
+from .base import link_rows, merge_link_totals, same_value
 from .neo4j import _COMPARED, _dump
 
 __all__ = ["ImportWriter", "ImportFiles", "ImportRun", "run_import", "TX_HEADER"]
@@ -144,7 +144,7 @@ class ImportWriter:
             table = table.filter(pa.array(keep))
             frame = frame[keep]
         self._tables.append(table)
-        self._links.append(link_totals(frame))
+        self._links.append(link_rows(frame))
 
     @staticmethod
     def _table(frame: Any, base: int) -> Any:
