@@ -415,7 +415,6 @@ def backtest(file: str, mapping: str | None, train_frac: float | None, train_sta
     from loaders import load_file
 
     from . import scratch
-
     from .backtest import check_windows, format_report, run_backtest
     from .rules import RuleSet
     from .settings import parse_duration

@@ -176,8 +176,8 @@ def link_rows(frame: Any) -> Any:
     """The user-identifier links of a validated chunk (:func:`graphfraud.schema.validate_frame`), as a
     ``pyarrow.Table`` of :data:`LINK_TOTAL_COLUMNS`: one row per transaction and identifier, not yet added
     up (``first_seen`` and ``last_seen`` its time, ``n`` 1). :func:`merge_link_totals` adds up what the
-    store's link table holds for these rows; grouping once, over many chunks, costs half of grouping each
-    chunk and again over all of them (a chunk of a long file repeats few of its links).
+    store's link table holds for these rows, once over many chunks: a chunk of a long file repeats few of
+    its links, so adding up each chunk as well cost time and saved little (``docs/scale.md``).
 
     >>> import pandas as pd
     >>> f = pd.DataFrame({"ts": [5, 9, 7], "user_id": ["a", "a", "b"], "card_id": ["c", "c", None],
