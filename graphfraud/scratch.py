@@ -1,8 +1,8 @@
 """Scratch files of long commands, named by the process that made them, so none outlives a killed command.
 
 A load spills link totals to disk, a backtest replays into a store of its own, a training run keeps its
-feature rows in a file. They hold customers' identifiers and are removed when the command ends, even by an
-error; a ``kill -9`` or the kernel's out-of-memory killer leaves them behind. Their names carry the host and
+feature rows in a file, a server's workers share their metrics in a folder. They hold customers'
+identifiers (the metrics, counts) and are removed when the command ends, even by an error; a ``kill -9`` or the kernel's out-of-memory killer leaves them behind. Their names carry the host and
 the process group (``graphfraud-<kind>-<host>-<group>-...``: the command's, shared by the children it forks
 and, in a script without job control, by the whole script), and the next command that makes one removes
 those of this host whose group has no process left. The check is per host name: a temporary folder shared

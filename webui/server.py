@@ -43,7 +43,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -370,52 +369,11 @@ def start_engine_refresher(store: str | None, every: float) -> threading.Event:
     return stop
 
 
-#: The workers' shared metrics folder: ``<temp dir>/graphfraud-metrics-<arbiter pid>-<random>``.
-METRICS_PREFIX = "graphfraud-metrics-"
-
-
-def remove_stale_metrics_dirs(folder: str | None = None) -> list[str]:
-    """Remove the metrics folders of servers that are gone without cleaning up (killed with SIGKILL, or a
-    crashed machine): this user's folders whose arbiter process no longer exists. Returns what was removed.
-
-    >>> import tempfile, subprocess, sys
-    >>> tmp = tempfile.mkdtemp()
-    >>> gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-    ...                       text=True).stdout.strip()
-    >>> for pid in (gone, str(os.getpid())):
-    ...     os.mkdir(os.path.join(tmp, f"{METRICS_PREFIX}{pid}-abc"))
-    >>> [os.path.basename(p) for p in remove_stale_metrics_dirs(tmp)] == [f"{METRICS_PREFIX}{gone}-abc"]
-    True
-    >>> os.listdir(tmp) == [f"{METRICS_PREFIX}{os.getpid()}-abc"]
-    True
-    """
-    folder = folder or tempfile.gettempdir()
-    removed: list[str] = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        pid = name[len(METRICS_PREFIX):].split("-", 1)[0]
-        if not name.startswith(METRICS_PREFIX) or not pid.isdigit():
-            continue
-        path = os.path.join(folder, name)
-        try:
-            if os.lstat(path).st_uid != os.getuid():
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:  # its server is gone
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        except (OSError, OverflowError):  # alive under another user, or unreadable: not ours to judge
-            continue
-    return removed
-
-
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 1,
           store: str | None = None, rings_every: float = 300.0, **extra: Any) -> None:
     """Run the server until SIGTERM/SIGINT. ``rings_every``: seconds between ring registry refreshes (0:
     never). ``extra`` are further gunicorn settings (tests, tuning)."""
+    from graphfraud import scratch
     from graphfraud.storage import open_store
 
     from . import app_settings, ensure_secret
@@ -435,9 +393,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: 
         prepare_engine(st, keep=True)
     finally:
         st.close()
-    remove_stale_metrics_dirs()
     refreshing = start_engine_refresher(store, every) if every > 0 else None
-    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
+    # the workers' shared metrics folder; a server killed with SIGKILL leaves its folder, which the next one removes
+    metrics_dir = scratch.make_dir("metrics")
     refresher = None
     app_config: dict[str, Any] = {"WORKERS": workers, "METRICS_DIR": metrics_dir}
     if rings_every > 0:
