@@ -7,7 +7,7 @@ Reproduce (the store should hold >= 1,000,000 transactions for the issue's figur
     .venv/bin/python bench/bench_api.py --fake-scorer          # the web stack alone (no engine, no store write)
     .venv/bin/python bench/bench_api.py --fake-scorer write    # web stack + one durable store write per score
     .venv/bin/python bench/bench_api.py --store S --replace-worker   # also: a worker killed and replaced under load
-    .venv/bin/python bench/bench_api.py --store S --rings-beside     # also: a ring detection beside a steady run
+    .venv/bin/python bench/bench_api.py --store S --rings-beside --seconds 30   # also: ring detections beside
     .venv/bin/python bench/bench_api.py --store S --lazy-clients 2   # also: clients that hold connections
 
 Prints, for ``graphfraud serve --workers 2 --threads 1`` (the defaults) and for the echo served by gunicorn
@@ -303,9 +303,10 @@ def main() -> None:
     ap.add_argument("--refresh-every", type=float, default=None, metavar="S",
                     help="The server's engine_refresh_every (default: the setting's); 0: the arbiter's engine is "
                          "never refreshed, so a replacement worker replays everything since the start.")
-    ap.add_argument("--rings-beside", action="store_true",
-                    help="After the first steady run, another with a ring detection started 1 s in, run as the "
-                         "server's ring refresher runs it (a process of its own at niceness 10).")
+    ap.add_argument("--rings-beside", type=int, nargs="?", const=2, default=0, metavar="ROUNDS",
+                    help="After the first steady run, ROUNDS pairs (default 2) of steady runs with a ring detection "
+                         "started 1 s in: one as the server's refresher runs it (detection at idle priority, "
+                         "writes at normal), one as it ran before (a process at niceness 10), alternating.")
     ap.add_argument("--lazy-clients", type=int, default=0, metavar="N",
                     help="Also: N clients hold connections (sending nothing; half a request; a score, keeping "
                          "the socket open after the answer); the latency of 10 scores another client sends "
@@ -353,15 +354,17 @@ def main() -> None:
         wait_http(port, "/readyz")
         ready = time.time() - t
         p50, p99, _, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
-        beside = detection = None
-        if args.rings_beside:
-            code = ("import os, sys, time; os.nice(10); from graphfraud.storage import open_store; "
+        beside: list[tuple[str, tuple[float, float, float, int, int], list[str] | None]] = []
+        for how in ["idle", "niced"] * args.rings_beside:
+            code = ("import os, sys, time; from graphfraud.storage import open_store; "
                     "from graphfraud.ringrefresh import run_ring_detection; t = time.perf_counter(); "
-                    "n = len(run_ring_detection(open_store(sys.argv[1]))); print(n, time.perf_counter() - t)")
+                    + ("os.nice(10); idle = False; " if how == "niced" else "idle = True; ")
+                    + "n = len(run_ring_detection(open_store(sys.argv[1]), idle=idle)); "
+                      "print(n, time.perf_counter() - t)")
             det: list[subprocess.Popen[str]] = []
-            beside = fixed_rate(port, key, args.rate, args.seconds, at_1s=lambda: det.append(subprocess.Popen(
+            got = fixed_rate(port, key, args.rate, args.seconds, at_1s=lambda: det.append(subprocess.Popen(
                 [py, "-c", code, store], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)))
-            detection = det[0].communicate()[0].split() if det else None
+            beside.append((how, got, det[0].communicate()[0].split() if det else None))
         lazy = {how: lazy_clients(port, key, args.lazy_clients, how) for how in ("silent", "half", "answered")
                 } if args.lazy_clients else None
         cpu0, arbiter0 = tree_cpu(server.pid), own_cpu(server.pid)
@@ -403,10 +406,12 @@ def main() -> None:
     print(f"  ready in {ready:.1f} s")
     print(f"  steady {args.rate:.0f}/s for {args.seconds} s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, {ok}/{sent} ok"
           + (" (the registry was empty: the server's first ring detection ran meanwhile)" if empty_registry else ""))
-    if beside is not None:
+    for how, got, detection in beside:
         took = f"{detection[0]} rings in {float(detection[1]):.1f} s" if detection and len(detection) == 2 else "failed"
-        print(f"  {args.rate:.0f}/s for {args.seconds} s, a ring detection (niceness 10) started 1 s in ({took}): "
-              f"p50 {beside[0]:.2f} ms, p99 {beside[1]:.2f} ms, slowest {beside[2]:.2f} ms, {beside[4]}/{beside[3]} ok")
+        what = ("detection at idle priority, writes at normal (the refresher now)" if how == "idle" else
+                "the process at niceness 10 (the refresher before)")
+        print(f"  {args.rate:.0f}/s for {args.seconds} s, a ring detection started 1 s in, {what} ({took}): "
+              f"p50 {got[0]:.2f} ms, p99 {got[1]:.2f} ms, slowest {got[2]:.2f} ms, {got[4]}/{got[3]} ok")
     for how, lat in (lazy or {}).items():
         what = {"silent": "connected, sending nothing", "half": "sending half a request",
                 "answered": "holding their sockets open after their answers"}[how]

@@ -58,8 +58,8 @@ from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, Label, parse_ts
 from .storage.roles import GraphStore, LinkReads
 
-__all__ = ["Ring", "RingSource", "WholeReads", "detect_rings", "find_clusters", "sync_rings", "ring_id_for",
-           "format_rings", "ClusterStats", "score_cluster"]
+__all__ = ["Ring", "RingSource", "WholeReads", "detect_rings", "find_clusters", "sync_rings", "plan_registry",
+           "ring_id_for", "format_rings", "ClusterStats", "score_cluster"]
 
 BASELINE_SAMPLE_ROWS = 250_000  # typical amounts are estimated from about this many transactions
 CARD_TEST_RATIO = 0.1  # a card first used for a tenth of the usual amount (or less) was being tested
@@ -778,7 +778,18 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 
 def sync_rings(store: GraphStore, rings: list[Ring], *, min_jaccard: float = 0.5) -> list[Ring]:
-    """Give detected rings their registry ids and record what changed; returns the rings, renamed.
+    """Give detected rings their registry ids and record what changed (:func:`plan_registry`, then the
+    store's ``save_rings``); returns the rings, renamed."""
+    store.save_rings(*plan_registry(store, rings, min_jaccard=min_jaccard))
+    return rings
+
+
+def plan_registry(store: GraphStore, rings: list[Ring], *, min_jaccard: float = 0.5
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Give detected rings their registry ids; return what to save (``save_rings``'s rings and history).
+
+    Reads the registry and writes nothing, so the server's refresher plans at idle priority and saves
+    apart (:func:`graphfraud.ringrefresh.detect_when_idle`).
 
     A detected cluster keeps the id of the active registry ring whose users it matches with Jaccard
     similarity >= ``min_jaccard`` (best matches first, one cluster per ring), or else of an unmatched
@@ -792,14 +803,14 @@ def sync_rings(store: GraphStore, rings: list[Ring], *, min_jaccard: float = 0.5
     Parameters
     ----------
     store : GraphStore
-        The registry (``list_rings`` / ``save_rings``).
+        The registry (``list_rings``).
     rings : list of Ring
-        From :func:`detect_rings`, with content ids.
+        From :func:`detect_rings`, with content ids; given their registry ids in place.
 
     Returns
     -------
-    list of Ring
-        The same rings, in the same order, carrying their registry ids.
+    (rings, history)
+        The ring rows to save (the detected ones, then the old ones merged or dissolved) and the history rows.
 
     Examples
     --------
@@ -897,8 +908,7 @@ def sync_rings(store: GraphStore, rings: list[Ring], *, min_jaccard: float = 0.5
         elif rid not in claimed:
             out_dicts.append({**_old_body(prev, rid), "status": "dissolved", "merged_into": None})
             history.append({"ring_id": rid, "change": "dissolved", "detail": {}})
-    store.save_rings(out_dicts, history)
-    return rings
+    return out_dicts, history
 
 
 def _old_body(prev: list[dict[str, Any]], rid: str) -> dict[str, Any]:

@@ -24,10 +24,12 @@
 * Before forking, the arbiter opens the store once (creating its tables, and the key file when no
   ``GRAPHFRAUD_SECRET_KEY`` is set) so workers never race to initialise them, and makes a folder where workers
   share metrics snapshots (removing those that servers killed with SIGKILL left behind).
-* A separate, lower-priority process refreshes the ring registry every ``rings_every`` seconds when the
-  store changed (rings that formed from scores reach ``/rings`` and the queue without a manual
-  ``graphfraud rings``), and detects the first rings at the start when the registry is empty; it runs
-  outside the workers, so detection never holds a worker's interpreter.
+* A separate process refreshes the ring registry every ``rings_every`` seconds when the store changed
+  (rings that formed from scores reach ``/rings`` and the queue without a manual ``graphfraud rings``), and
+  detects the first rings at the start when the registry is empty; it runs outside the workers, so detection
+  never holds a worker's interpreter. The detection runs in a thread at idle priority (``SCHED_IDLE``) that
+  only reads; the writes (link fold, registry) stay at normal priority, so the lock every score waits for is
+  never held by a thread that cannot run (:func:`graphfraud.ringrefresh.detect_when_idle`).
 * After an answer, a connection is closed without waiting for the client to close its side, unless the
   client sent data the app did not read (:func:`close_promptly`). The sync worker corks its connections
   (``TCP_CORK``, Linux): gunicorn's head and body leave in one segment with the close, not two.
@@ -293,14 +295,13 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
     log = logging.getLogger("graphfraud.webui.rings")
-    try:
-        os.nice(10)  # scoring first
-    except OSError:  # pragma: no cover - not allowed here
-        pass
+    # no niceness for the process: its writes (the link fold, the registry) hold the store's write lock, which
+    # every score waits for, so they must not be preempted; the detection, seconds of CPU, reads only and runs
+    # at idle priority in a thread of its own (ringrefresh.detect_when_idle)
     due = time.monotonic() + every
     try:
         if first:
-            ensure_rings_at(store)
+            ensure_rings_at(store, idle=True)
         while os.getppid() == parent:
             time.sleep(min(1.0, max(0.0, due - time.monotonic())))
             if time.monotonic() < due:
@@ -309,7 +310,7 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
             try:
                 st = open_store(store)
                 try:
-                    refresh_rings(st, min_age=every * 0.9)
+                    refresh_rings(st, min_age=every * 0.9, idle=True)
                 finally:
                     st.close()
             except Exception:  # keep refreshing; the next round may work

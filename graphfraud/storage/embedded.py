@@ -143,15 +143,20 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         loss. ``False`` (``synchronous=NORMAL``) commits to the write-ahead log without a sync: a commit
         survives ``kill -9`` of any process, and a power loss can lose only the last commits, never
         corrupt the file. Default: the ``durability`` setting (``process`` = ``False``).
+    read_only : bool, default False
+        Open for reading only (``PRAGMA query_only``: any write is refused), for a reader that must never
+        hold the writers' lock, such as ring detection at idle priority. Reads then use the link table as the
+        last fold left it (:meth:`refresh_links` folds nothing); the caller folds first.
     """
 
     folds_link_totals = True  # links are a view of tx, brought up to date after writes (see LinkStore)
 
-    def __init__(self, path: str, durable: bool | None = None, timeout: float = 60.0):
+    def __init__(self, path: str, durable: bool | None = None, timeout: float = 60.0, read_only: bool = False):
         from .. import settings
 
         self.location = os.path.abspath(path)
         self._timeout = timeout
+        self._read_only = False  # until the file is open and its schema current
         if durable is None:
             durable = str(settings.get("durability")).lower() == "full"
         self._durable = durable
@@ -187,6 +192,9 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         finally:
             if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+        if read_only:
+            self._read_only = True
+            self._con().execute("PRAGMA query_only=ON")
 
     def _make_private(self) -> None:
         """Create the store file owner-only before SQLite does (SQLite would use the umask), or tighten an
@@ -239,6 +247,8 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
             con.execute("PRAGMA cache_size=-65536")
             con.execute("PRAGMA temp_store=MEMORY")
             con.execute(f"PRAGMA wal_autocheckpoint={self._wal_pages}")
+            if self._read_only:
+                con.execute("PRAGMA query_only=ON")
             self._local.con = con
         return con
 
@@ -511,10 +521,13 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         """Bring the ``link`` table up to date with every stored transaction.
 
         With ``wait=False`` a reader never queues behind a writer: when another process holds the write
-        lock (a load in progress), it returns ``False`` and the links stay as of the watermark.
+        lock (a load in progress), it returns ``False`` and the links stay as of the watermark. A store opened
+        ``read_only`` folds nothing: it returns whether the links are current.
         """
         if self.get_meta("links_seq") == str(self.last_seq()):
             return True
+        if self._read_only:
+            return False
         if not wait:
             con = self._con()
             con.execute("PRAGMA busy_timeout=0")
