@@ -88,8 +88,6 @@ def detect_when_idle(st: Any, min_size: int | None = None) -> tuple[list[Ring], 
     """:func:`~graphfraud.rings.detect_rings` and :func:`~graphfraud.rings.plan_registry` in a thread at
     :func:`lowest_priority`, reading through a read-only handle of an embedded store: the rings and what to
     save. The links are folded first, here, at the caller's priority."""
-    from .rings import detect_rings, plan_registry
-
     # the link fold is a write, and opening a store queues on the writers' lock: both here, never in the idle
     # thread, which could be preempted holding the lock every score waits for
     st.refresh_links()
@@ -100,6 +98,8 @@ def detect_when_idle(st: Any, min_size: int | None = None) -> tuple[list[Ring], 
     def run() -> None:
         lowest_priority()
         try:
+            from .rings import detect_rings, plan_registry  # pandas and scipy: seconds of CPU, imported here
+
             rings = detect_rings(reader, min_size=min_size)
             out["done"] = rings, plan_registry(reader, rings)
         except BaseException as e:  # raised again in the caller's thread
@@ -121,13 +121,13 @@ def detect_when_idle(st: Any, min_size: int | None = None) -> tuple[list[Ring], 
 def detect_and_record(st: Any, min_size: int | None = None, idle: bool = False) -> list[Ring]:
     """Detect rings, sync the registry and record the detection; the caller holds :func:`detection_lock`.
     ``idle``: detect and plan through :func:`detect_when_idle`, then save here."""
-    from .rings import detect_rings, plan_registry  # pandas and scipy: loaded when rings are first detected
-
     t = time.perf_counter()
     seq = st.last_seq()  # what the detection covers at least
     if idle:
         found, planned = detect_when_idle(st, min_size)
     else:
+        from .rings import detect_rings, plan_registry  # pandas and scipy: loaded when rings are first detected
+
         found = detect_rings(st, min_size=min_size)
         planned = plan_registry(st, found)
     with phase("updating the ring registry"):
