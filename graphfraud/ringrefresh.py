@@ -68,20 +68,18 @@ def detection_lock(st: Any, wait: float = 0.0) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def lowest_priority() -> bool:
+def lowest_priority() -> None:
     """Make the calling thread run only when no other thread of the machine wants the CPU (Linux's
-    ``SCHED_IDLE``; elsewhere, niceness 19). ``True`` when ``SCHED_IDLE`` was set. A thread at niceness 10
-    still takes a share of a core from the API workers on a 2-core machine (docs/scale.md, "Serving").
+    ``SCHED_IDLE``; elsewhere, niceness 19). A thread at niceness 10 still takes a share of a core from the
+    API workers on a 2-core machine (docs/scale.md, "Serving").
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
-        return True
     except (AttributeError, OSError):  # not Linux
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except OSError:  # pragma: no cover - not allowed here
             pass
-        return False
 
 
 def detect_when_idle(st: Any, min_size: int | None = None) -> tuple[list[Ring], tuple[list[Any], list[Any]]]:
