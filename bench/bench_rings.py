@@ -6,6 +6,7 @@ Reproduce (about 1,000,000 transactions):
     GRAPHFRAUD_STORE=/tmp/r70/gf.db graphfraud load /tmp/r70/transactions.csv
     python bench/bench_rings.py /tmp/r70/gf.db            # add --live 0 to skip the live part
     python bench/bench_rings.py /tmp/r70/gf.db --live 0 --baseline ../main --rounds 3
+    python bench/bench_rings.py /tmp/r70/gf.db --save 5     # the registry save beside score writes
 
 Prints the store size; :func:`graphfraud.rings.detect_rings` end to end (wall and process CPU time: the
 SQLite work runs in this process, so CPU time is the figure least disturbed by other jobs on a shared
@@ -143,6 +144,88 @@ def bench_baseline(path: str, baseline: str, rounds: int) -> None:
     print(f"rings identical in every run: {'yes' if same else 'NO'}")
 
 
+def bench_save(path: str, rounds: int, rate: float = 300.0) -> None:
+    """The registry save beside scores: on a copy of the store, a thread writes a transaction ``rate`` times a
+    second through a handle set up as a server's worker's (``checkpoint_in_background``), while the rings
+    found once are saved ``rounds`` times through a plain handle and through the refresher's
+    (``ringrefresh.open_beside_server``), alternating. Prints each way's registry writes (the time each held
+    the writers' lock, p50 and max) and the p99 and max of the score writes made meanwhile."""
+    import shutil
+    import sqlite3
+    import tempfile
+    import threading
+
+    from graphfraud.ringrefresh import open_beside_server
+    from graphfraud.schema import validate_record
+    from graphfraud.storage.embedded import EmbeddedStore
+
+    tmp = tempfile.mkdtemp(prefix="gf-bench-save-")
+    copy = os.path.join(tmp, "gf.db")
+    with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    try:
+        st = open_store(copy)
+        st.refresh_links()
+        planned = R.plan_registry(st, R.detect_rings(st))
+        held: list[float] = []
+        plain_write = EmbeddedStore._registry_write
+
+        def timed_write(self, fn, what):
+            t = time.perf_counter()
+            try:
+                return plain_write(self, fn, what)
+            finally:
+                held.append((time.perf_counter() - t) * 1000)
+
+        EmbeddedStore._registry_write = timed_write  # type: ignore[method-assign]
+        stop, lat = threading.Event(), []
+
+        def scores() -> None:
+            w = open_store(copy)
+            w.checkpoint_in_background()
+            i, due = 0, time.perf_counter()
+            while not stop.is_set():
+                due += 1 / rate
+                time.sleep(max(0.0, due - time.perf_counter()))
+                tx = validate_record({"transaction_id": f"BS-{i}", "timestamp": "2026-03-02T10:00:00Z",
+                                      "user_id": f"BSU{i % 3000}", "card_id": f"BSC{i % 4000}", "amount": 10.5})
+                t = time.perf_counter()
+                w.add_transaction(tx, {"score": 0.1, "decision": "allow"})
+                lat.append((time.perf_counter() - t) * 1000)
+                i += 1
+            w.close()
+
+        writer = threading.Thread(target=scores)
+        writer.start()
+        time.sleep(2)
+        ways = {"plain handle (before)": lambda: open_store(copy),
+                "open_beside_server (now)": lambda: open_beside_server(copy)}
+        res: dict[str, dict[str, list[float]]] = {k: {"held": [], "lat": []} for k in ways}
+        for _ in range(rounds):
+            for name, opener in ways.items():
+                h = opener()
+                held.clear()
+                n = len(lat)
+                h.save_rings(*planned)
+                h.close()
+                res[name]["held"] += held
+                res[name]["lat"] += lat[n:]
+                time.sleep(1)
+        stop.set()
+        writer.join()
+        EmbeddedStore._registry_write = plain_write  # type: ignore[method-assign]
+        st.close()
+        print(f"registry save of {len(planned[0]):,} rings beside score writes at {rate:.0f}/s (a thread of this "
+              f"process), {rounds} rounds each way:")
+        for name, r in res.items():
+            h, lt = np.array(r["held"]), np.array(r["lat"])
+            print(f"  {name}: {len(h)} registry writes held the lock p50 {np.median(h):.1f} ms, max {h.max():.1f} ms, "
+                  f"{int((h > 8).sum())} over 8 ms; {len(lt)} score writes meanwhile p99 "
+                  f"{np.percentile(lt, 99):.1f} ms, max {lt.max():.1f} ms")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     if "--child" in sys.argv:
         _child(sys.argv[1])
@@ -152,8 +235,13 @@ def main() -> None:
     ap.add_argument("--live", type=int, default=100_000, help="transactions to replay for ring_context (0: skip)")
     ap.add_argument("--baseline", help="another checkout (e.g. ../main) to compare detection with, same run")
     ap.add_argument("--rounds", type=int, default=3, help="fresh processes per tree with --baseline")
+    ap.add_argument("--save", type=int, default=0, metavar="ROUNDS",
+                    help="only the registry save beside score writes, plain handle against the refresher's")
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    if args.save:
+        bench_save(args.store, args.save)
+        return
     if args.baseline:
         bench_baseline(args.store, args.baseline, args.rounds)
     store = open_store(args.store)

@@ -88,3 +88,46 @@ def test_an_error_in_the_idle_detection_reaches_the_caller(tmp_path, monkeypatch
     with pytest.raises(ValueError, match="boom"):
         ringrefresh.detect_and_record(st, idle=True)
     assert st.get_meta(ringrefresh.DETECTED_AT) is None  # nothing recorded
+
+
+def test_a_store_opened_beside_a_server_leaves_copying_the_log_to_its_thread(tmp_path, monkeypatch):
+    """SQLite copies the write-ahead log into the store file in the commit that finds it past 1,000 pages,
+    while that commit holds the writers' lock every score waits for. The refresher's handle leaves the copy
+    to its own thread; a plain handle's commit does it (the check that the log was long enough)."""
+    import hashlib
+    import sqlite3
+
+    from graphfraud.storage.embedded import EmbeddedStore
+
+    path = str(tmp_path / "gf.db")
+    st = _store(path, n_rows=200)  # stays open: the last connection to close would copy the log
+    st.checkpoint_in_background()  # as a worker: its writes below leave the log to grow
+    ours = EmbeddedStore.checkpoint_in_background
+    monkeypatch.setattr(EmbeddedStore, "checkpoint_in_background", lambda self, every=1.0: ours(self, 3600.0))
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA wal_autocheckpoint=0")
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for i in range(30):  # about 1,200 pages of log
+        raw.execute("BEGIN")
+        raw.executemany("INSERT INTO meta VALUES (?, ?)", [(f"pad{i}-{k}", "x" * 3000) for k in range(40)])
+        raw.execute("COMMIT")
+
+    def store_file() -> str:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    before = store_file()
+    beside = ringrefresh.open_beside_server(path)
+    try:
+        beside.set_meta("probe", "1")
+        assert store_file() == before  # the commit left the log alone
+    finally:
+        beside.close()
+    plain = open_store(path)
+    try:
+        plain.set_meta("probe", "2")
+        assert store_file() != before  # a plain handle's commit copied it
+    finally:
+        plain.close()
+        raw.close()
+        st.close()

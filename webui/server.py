@@ -290,8 +290,7 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
     (the pages need a registry; detected in a worker, it held up that worker's scores for seconds); then
     detect them again every ``every`` seconds when the store changed. Stops when the server that started it
     is gone."""
-    from graphfraud.ringrefresh import ensure_rings_at, refresh_rings
-    from graphfraud.storage import open_store
+    from graphfraud.ringrefresh import ensure_rings_at, open_beside_server, refresh_rings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
     log = logging.getLogger("graphfraud.webui.rings")
@@ -308,7 +307,7 @@ def refresh_rings_forever(store: str | None, every: float, parent: int, first: b
                 continue
             due = time.monotonic() + every
             try:
-                st = open_store(store)
+                st = open_beside_server(store)
                 try:
                     refresh_rings(st, min_age=every * 0.9, idle=True)
                 finally:

@@ -212,6 +212,8 @@ class RegistryService:
                          list(dict.fromkeys(r.get("users", []))) if status == "active" else []))
         events = [{"ring_id": x["ring_id"], "at": now, "change": x["change"], "detail": _json(x.get("detail", {}))}
                   for x in history]
+        if not rows and not events:
+            return
         batches: list[list[tuple[dict[str, Any], list[str]]]] = [[]]
         members = 0
         for row in rows:
