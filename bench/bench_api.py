@@ -306,7 +306,8 @@ def main() -> None:
     ap.add_argument("--rings-beside", type=int, nargs="?", const=2, default=0, metavar="ROUNDS",
                     help="After the first steady run, ROUNDS pairs (default 2) of steady runs with a ring detection "
                          "started 1 s in: one as the server's refresher runs it (detection at idle priority, "
-                         "writes at normal), one as it ran before (a process at niceness 10), alternating.")
+                         "writes at normal through ringrefresh.open_beside_server), one as it ran before (a "
+                         "process at niceness 10, a plain store handle), alternating.")
     ap.add_argument("--lazy-clients", type=int, default=0, metavar="N",
                     help="Also: N clients hold connections (sending nothing; half a request; a score, keeping "
                          "the socket open after the answer); the latency of 10 scores another client sends "
@@ -356,11 +357,13 @@ def main() -> None:
         p50, p99, _, sent, ok = fixed_rate(port, key, args.rate, args.seconds)
         beside: list[tuple[str, tuple[float, float, float, int, int], list[str] | None]] = []
         for how in ["idle", "niced"] * args.rings_beside:
+            # now: as the server's refresher (idle detection, a handle that leaves the log copy to its thread)
             code = ("import os, sys, time; from graphfraud.storage import open_store; "
-                    "from graphfraud.ringrefresh import run_ring_detection; t = time.perf_counter(); "
-                    + ("os.nice(10); idle = False; " if how == "niced" else "idle = True; ")
-                    + "n = len(run_ring_detection(open_store(sys.argv[1]), idle=idle)); "
-                      "print(n, time.perf_counter() - t)")
+                    "from graphfraud.ringrefresh import open_beside_server, run_ring_detection; "
+                    "t = time.perf_counter(); "
+                    + ("os.nice(10); idle, st = False, open_store(sys.argv[1]); " if how == "niced"
+                       else "idle, st = True, open_beside_server(sys.argv[1]); ")
+                    + "n = len(run_ring_detection(st, idle=idle)); st.close(); print(n, time.perf_counter() - t)")
             det: list[subprocess.Popen[str]] = []
             got = fixed_rate(port, key, args.rate, args.seconds, at_1s=lambda: det.append(subprocess.Popen(
                 [py, "-c", code, store], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)))
