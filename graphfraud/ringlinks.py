@@ -3,10 +3,10 @@
 :func:`linking_edges` decides, per user-identifier pair, whether the identifier may join its users (hub
 limits, homes' and crews' addresses, arrivals together, a card's holder) and whether the user's link to it is
 more than incidental; :func:`coactivity_edges` adds the links only synchronised use reveals (meeting through
-a shared address or hub at one merchant within the hour); :func:`cluster_codes` turns the joining edges into
-clusters (solid components, thin links that attach stragglers, large loose components split into Louvain
-communities); :func:`split_lifetimes` cuts long-standing customers (a stolen card's owner, a home whose
-address a crew used) off the clusters of short-lived accounts. :mod:`graphfraud.rings` reads the store, calls
+a shared address or hub at one merchant within the hour); :func:`components` turns the joining edges into
+clusters (solid components, thin links that attach stragglers); :func:`split_lifetimes` cuts long-standing
+customers (a stolen card's owner, a home whose address a crew used) off the clusters of short-lived accounts;
+:func:`split_loose` splits large loose clusters into Louvain communities. :mod:`graphfraud.rings` reads the store, calls
 these and describes the clusters. Every constant below is a product default, the same for every world
 (docs/rings.md explains each).
 """
@@ -65,8 +65,10 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     * Cards, devices, emails and phones join their users up to the type's hub limit.
     * A network address is weak evidence (NAT, proxies, cafes, offices and VPN exits are shared by
       strangers). It joins its users when it is a home's (at most ``FEW_IP_USERS`` users, all using it
-      within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not) or when
-      they arrived on it together (below). A burst of arrivals on a home's address that someone had used
+      within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not), a crew's
+      proxy exit (three users or more, up to the hub limit, and nobody before or after ``BRIEF_IP_DAYS``:
+      it joins the users who used it at the same time, :func:`_copresent`; thin where the data does not reach
+      ``BRIEF_IP_DAYS`` beyond its use), or when they arrived on it together (below). A burst of arrivals on a home's address that someone had used
       ``HOLDER_LEAD_DAYS`` before is joined only with itself there (a crew passing through residential
       proxies).
     * **Arriving together.** On any identifier (an address, or a device or card above its hub limit, up to
@@ -134,10 +136,20 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     direct &= ~(home & in_group & settled[ent])
     arrived = in_group & (n_of_edge <= BURST_HUB_FACTOR * limits) & ~direct
     keep = (n_of_edge <= limits) | arrived
-    # users who arrived together are joined by their own (identifier, arrival) node
+    # users who arrived together are joined by their own (identifier, arrival) node, and a crew's proxy joins
+    # those who used it at the same time by theirs: a proxy exit two crews used weeks apart joins neither to
+    # the other
     code = np.where(arrived, n_ent + group, ent)
-    # thin evidence: addresses that strangers could share by chance (see cluster_codes)
-    thin = is_ip & (brief | arrived)
+    # (only where the data reaches BRIEF_IP_DAYS beyond its use, before or after: in a month of data every
+    # carrier's address is "brief", and stays thin)
+    with np.errstate(invalid="ignore"):
+        seen = np.nanmax(np.r_[last, first, -np.inf]) - np.nanmin(np.r_[first, np.inf])
+        proxy = brief & (seen - (l_max - f_min)[ent] >= BRIEF_IP_DAYS * DAY_MS) if n_ent else brief
+    at_proxy = np.flatnonzero(proxy)
+    code[at_proxy] = n_ent + (int(group.max()) + 1 if len(group) else 0) + _copresent(ent[at_proxy], first[at_proxy],
+                                                                                          last[at_proxy])
+    # thin evidence: addresses that strangers could share by chance (see components)
+    thin = is_ip & (arrived | (brief & ~proxy))
     out = lk.assign(ent=code, n_users=n_of_edge, links=direct | arrived, arrived=arrived, thin=thin, coactivity=False,
                     opened_here=False)
     if "n" in links.columns and len(links):
@@ -174,6 +186,26 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
     else:
         out = out.assign(strong=True)
     return out[keep].reset_index(drop=True)
+
+
+def _copresent(ent: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per link, a number shared by the links of one identifier whose spans of use (``first`` to ``last``)
+    overlap, directly or through others, with ``ARRIVAL_WINDOW_DAYS`` of slack: the times it was in use.
+
+    >>> d = DAY_MS
+    >>> _copresent(np.array([0, 0, 0, 1]), np.array([0, 2 * d, 20 * d, 0]), np.array([d, 3 * d, 21 * d, d])).tolist()
+    [0, 0, 1, 2]
+    """
+    out = np.zeros(len(ent), dtype=np.int64)
+    if not len(ent):
+        return out
+    end = np.where(np.isnan(last), first, last)
+    order = np.lexsort((first, ent))
+    e, f = ent[order], first[order]
+    reach = pd.Series(end[order]).groupby(e).cummax().to_numpy()
+    new = np.r_[True, (e[1:] != e[:-1]) | (f[1:] > reach[:-1] + ARRIVAL_WINDOW_DAYS * DAY_MS)]
+    out[order] = np.cumsum(new) - 1
+    return out
 
 
 def poisson_sf(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -363,22 +395,27 @@ def joining(edges: pd.DataFrame) -> pd.DataFrame:
 
 
 def cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2).
+    """(user id array, list of arrays of user codes per cluster) over linking edges (n_users >= 2):
+    :func:`components`, then :func:`split_loose` of those above ``max_component`` users."""
+    uids, groups = components(edges)
+    return uids, split_loose(groups, uids, edges, max_component, seed)
 
-    Components of the user-identifier graph, in two steps. *Solid* links (cards, devices, homes' addresses,
-    accounts opened on one device, arrival bursts on a card or device) make components. *Thin* links
+
+def components(edges: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(user id array, list of arrays of user codes per component) over linking edges (n_users >= 2).
+
+    Components of the user-identifier graph, in two steps. *Solid* links (cards, devices, homes' and crews'
+    addresses, accounts opened on one device, arrival bursts on a card or device) make components. *Thin* links
     (arriving together on a busy address, meeting through a shared address or hub) then join them, smaller
     first, but never two that stand as rings on their own (three users or more): they attach stragglers to
-    a ring, or make a new one, and two crews that started on one proxy the same week stay two rings.
+    a ring, or make a new one, and two crews that arrived on one busy proxy the same week stay two rings.
     """
     ucode, uniq_users = pd.factorize(edges["user_id"])
     ecode, _ = pd.factorize(edges["ent"])
     n_u, n_e = len(uniq_users), int(ecode.max()) + 1 if len(ecode) else 0
     if n_u == 0:
         return np.asarray(uniq_users, dtype=object), []
-    weak = edges["type"].to_numpy() == "ip"
     co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(len(edges), bool)
-    weak |= co
     thin = (edges["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in edges.columns
             else np.zeros(len(edges), bool)) | co
     solid = ~thin
@@ -389,34 +426,58 @@ def cluster_codes(edges: pd.DataFrame, max_component: int, seed: int) -> tuple[n
     last = edges["type"].to_numpy() == "bustout"
     ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin], last[thin])
     order = np.argsort(ulab, kind="stable")
-    cuts = np.flatnonzero(np.diff(ulab[order])) + 1
-    groups = np.split(order, cuts)
-    out: list[np.ndarray] = []
-    # a component held together by one identifier (a device farm, a card pool) is one ring however big:
-    # only loosely connected large components, where no card or device reaches half the users, are split
-    # (an address, or two crews arriving on one proxy the same week, does not hold a component together)
+    groups = np.split(order, np.flatnonzero(np.diff(ulab[order])) + 1)
+    return np.asarray(uniq_users, dtype=object), [g for g in groups if len(g) >= 2]
+
+
+def split_loose(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, max_component: int,
+                seed: int) -> list[np.ndarray]:
+    """``groups`` (arrays of codes into ``uids``) with each one above ``max_component`` users that is loosely
+    connected split into Louvain communities (:func:`_split_communities`) over the linking ``edges``.
+
+    A component held together by one identifier (a device farm, a card pool) is one ring however big: only
+    loosely connected large groups, where no card or device reaches half the users, are split (an address,
+    or two crews arriving on one proxy the same week, does not hold a group together). :mod:`graphfraud.rings`
+    splits after :func:`split_lifetimes`, so the families whose homes' addresses a crew passed through (and
+    whose links tie them to one member each, more tightly than the crew's shared devices tie its members) have
+    left the group before its communities are drawn.
+    """
+    sizes = np.array([len(g) for g in groups], dtype=np.int64)
+    if not (sizes > max_component).any():
+        return list(groups)
+    n_u = len(uids)
+    lab = np.full(n_u, -1, dtype=np.int64)
+    for i, grp in enumerate(groups):
+        lab[grp] = i
+    ucode = pd.Index(uids).get_indexer(edges["user_id"])
+    member = ucode >= 0
+    member[member] = lab[ucode[member]] >= 0
+    e = edges[member]
+    ucode = ucode[member]
+    ecode, _ = pd.factorize(e["ent"])
+    n_e = int(ecode.max()) + 1 if len(ecode) else 0
+    weak = e["type"].to_numpy() == "ip"
+    co = e["coactivity"].to_numpy(dtype=bool) if "coactivity" in e.columns else np.zeros(len(e), bool)
+    weak |= co
+    thin = (e["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in e.columns else np.zeros(len(e), bool)) | co
     strong_e = ~weak
-    per = pd.DataFrame({"g": ulab[ucode[strong_e]], "e": ecode[strong_e]}).groupby(["g", "e"]).size()
+    per = pd.DataFrame({"g": lab[ucode[strong_e]], "e": ecode[strong_e]}).groupby(["g", "e"]).size()
     top = per.groupby(level=0).max() if len(per) else pd.Series(dtype=float)
-    g_id = np.array([ulab[grp[0]] for grp in groups])
-    top_n = top.reindex(g_id).fillna(0).to_numpy()
-    sizes = np.array([len(grp) for grp in groups])
-    loose = top_n < 0.5 * sizes
-    split = (sizes > max_component) & loose
-    out.extend(grp for grp, sp in zip(groups, split) if len(grp) >= 2 and not sp)
+    top_n = top.reindex(np.arange(len(groups))).fillna(0).to_numpy()
+    split = (sizes > max_component) & (top_n < 0.5 * sizes)
+    out = [grp for grp, sp in zip(groups, split) if not sp]
     if split.any():
         # edges inside each group only (a thin link refused between two rings stays out)
-        inside = ulab[ucode] == _entity_group(ulab, ucode, ecode, n_e)[ecode]
-        inside |= solid
+        inside = (lab[ucode] == _entity_group(lab, ucode, ecode, n_e)[ecode]) | ~thin
         etype_w = np.where(weak, 0.5, 1.0)  # addresses are shared by strangers more than cards or devices
-        uses = (pd.to_numeric(edges["n"], errors="coerce").fillna(1).to_numpy(dtype=float) if "n" in edges.columns
-                else np.full(len(edges), float(FULL_USES)))
+        uses = (pd.to_numeric(e["n"], errors="coerce").fillna(1).to_numpy(dtype=float) if "n" in e.columns
+                else np.full(len(e), float(FULL_USES)))
         # what a person holds is weighed by its uses; a crew's devices and networks are used by each member a
         # few times, and bind it whatever their number
-        uses = np.where(np.isin(edges["type"].to_numpy(), HELD_TYPES), np.minimum(uses, FULL_USES), FULL_USES)
+        uses = np.where(np.isin(e["type"].to_numpy(), HELD_TYPES), np.minimum(uses, FULL_USES), FULL_USES)
         big = [grp for grp, sp in zip(groups, split) if sp]
         out.extend(_split_communities(big, ucode[inside], ecode[inside], etype_w[inside], uses[inside], n_u, seed))
-    return np.asarray(uniq_users, dtype=object), out
+    return out
 
 
 def _entity_group(ulab: np.ndarray, ucode: np.ndarray, ecode: np.ndarray, n_e: int) -> np.ndarray:

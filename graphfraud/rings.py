@@ -52,7 +52,7 @@ from . import ringflows as flows
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
                         LIFETIME_GAP_DAYS,
                         MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges,
-                        joining, linking_edges, split_lifetimes)
+                        components, joining, linking_edges, split_lifetimes, split_loose)
 from .ringlearn import learn_from_labels
 from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, Label, parse_ts
@@ -445,7 +445,7 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
                 edges = pd.concat([edges, fl], ignore_index=True)
     with progress.phase(f"clustering {len(edges):,} links"):
         linking = joining(edges)
-        uids, groups = cluster_codes(linking, max_component, seed)
+        uids, groups = components(linking)
         groups = [g for g in groups if len(g) >= min_size]
     if not groups:
         return []
@@ -464,6 +464,9 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         known = set(kf.index[kf.to_numpy(dtype=bool)].tolist())
         known -= flows.taken_over(tx, fraud_tx, paid, known, int(LIFETIME_GAP_DAYS * DAY_MS))
         groups = [g for g in split_lifetimes(groups, uids, linking, tx, known, victims) if len(g) >= min_size]
+        # large loose clusters are split into communities once the customers are off them (their links to the one
+        # member who used their home's address or card would otherwise outweigh the crew's shared devices)
+        groups = [g for g in split_loose(groups, uids, linking, max_component, seed) if len(g) >= min_size]
     if not groups:
         return []
     with progress.phase(f"describing {len(groups):,} rings"):

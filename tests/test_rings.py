@@ -492,6 +492,51 @@ def test_two_crews_arriving_on_one_proxy_stay_two_rings(tmp_path):
     assert found == [["a0", "a1", "a2", "a3"], ["b0", "b1", "b2", "b3"]]
 
 
+def test_a_crews_proxy_joins_those_who_used_it_at_the_same_time_not_a_crew_weeks_later(tmp_path):
+    # one crew in two cells, each on its own device, both through one proxy exit nobody else uses, in the
+    # same days; a second crew on its own device reaches the same exit three weeks later
+    rows = [(f"a{i}", 30 + i * 0.2 + k * 0.4, 250.0, f"ac{i}", f"a-dev{i // 3}", "6.6.6.6", f"am{i}{k}")
+            for i in range(6) for k in range(3)]
+    rows += [(f"b{i}", 52 + i * 0.2 + k * 0.4, 250.0, f"bc{i}", "b-dev", "6.6.6.6", f"bm{i}{k}")
+             for i in range(3) for k in range(3)]
+    # three months of data around them (a couple sharing a laptop): in a month of data every busy address
+    # looks brief
+    rows += [(f"q{j}", day + j, 20.0, f"qc{j}", "qd", "1.1.1.1", "qm") for j in range(2) for day in range(0, 91, 5)]
+    found = sorted(_ring_users(tmp_path, rows))
+    assert found == [["a0", "a1", "a2", "a3", "a4", "a5"], ["b0", "b1", "b2"]]
+
+
+def test_in_a_month_of_data_a_carriers_address_joins_no_two_crews(tmp_path):
+    # a month of data: a carrier's address 15 customers use all month looks like a crew's proxy (nobody before
+    # or after), and two crews on their own devices use it too; it must not make them one cluster
+    rows = [(f"p{i:02d}", (i * 1.3 + k * 9) % 29, 15.0, f"pc{i}", f"pd{i}", "9.9.9.9", f"pm{i}")
+            for i in range(15) for k in range(3)]
+    for crew in ("a", "b"):
+        rows += [(f"{crew}{i}", (10 if crew == "a" else 20) + i * 0.2 + k * 0.4, 300.0, f"{crew}c{i}",
+                  f"{crew}-dev", "9.9.9.9", f"{crew}m{i}{k}") for i in range(3) for k in range(3)]
+    found = _ring_users(tmp_path, rows)
+    assert ["a0", "a1", "a2"] in found and ["b0", "b1", "b2"] in found
+
+
+def test_a_crew_through_families_home_addresses_is_one_ring_without_the_families(tmp_path):
+    # 24 short-lived accounts on three emulators (8 each) paying with a pool of four cards, each through a
+    # different family's home address (a residential proxy) where the two residents have lived all along:
+    # one component of 72 users,
+    # in which no device reaches half. The families are cut off before the component is split, so the
+    # crew's members are not drawn into their hosts' communities.
+    rows = []
+    for i in range(24):
+        home = f"10.1.{i}.1"
+        rows += [(f"h{i}-{j}", day + j, 35.0, f"hc{i}-{j}", f"hd{i}-{j}", home, f"hm{day % 4}")
+                 for j in range(2) for day in range(0, 88, 4)]
+        rows += [(f"c{i:02d}", 40 + i * 0.1 + k * 0.8, 300.0, f"pool{i % 4}", f"emu{i % 3}",
+                  home if k else f"7.7.{i}.9", f"cm{i}{k}") for k in range(3)]
+    found = _ring_users(tmp_path, rows)
+    crew = sorted(f"c{i:02d}" for i in range(24))
+    assert crew in found
+    assert not any(set(r) & set(crew) for r in found if r != crew)
+
+
 def test_meetings_link_a_crew_that_strikes_together_not_colleagues_who_lunch_together(tmp_path):
     # carrier NAT: hundreds of strangers, each at their own shops
     rows = [(f"n{i}", (i * 0.29) % 90, 20.0, f"nc{i}", f"nd{i}", "100.64.0.1", f"nm{i}") for i in range(300)]
