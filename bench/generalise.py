@@ -5,6 +5,7 @@ Reproduce::
     .venv/bin/python bench/generalise.py                      # 10,000 users, seeds 11 12 13, rings + backtest
     .venv/bin/python bench/generalise.py --quick              # 4,000 users, seeds 11 12, rings only
     .venv/bin/python bench/generalise.py --profiles stars,chains --seeds 5 --no-backtest
+    .venv/bin/python bench/generalise.py --worlds DIR1,DIR2 --no-backtest   # worlds made elsewhere
 
 Settings are chosen once: the product's defaults (``graphfraud.settings``, the constants of
 ``graphfraud.rings``), printed at the top; nothing is tuned per world. Every world is generated with
@@ -211,12 +212,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-backtest", action="store_true", help="rings only")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "gf-generalise"),
                     help="where generated worlds are kept")
+    ap.add_argument("--worlds", default=None, help="comma-separated folders of worlds made elsewhere (a "
+                    "transactions.csv and a truth.json each), scored the same way instead of generated ones")
     args = ap.parse_args(argv)
     users = args.users or (4000 if args.quick else 10000)
     seeds = [int(s) for s in (args.seeds or ("11,12" if args.quick else "11,12,13")).split(",")]
     profiles = [p for p in args.profiles.split(",") if p]
     backtest = not (args.quick or args.no_backtest)
-    worlds = make_worlds(profiles, seeds, users, not args.no_variants)
+    entries: list[tuple[str, World | Path]]
+    if args.worlds:
+        outside = [Path(p) for p in args.worlds.split(",") if p]
+        bad = [str(p) for p in outside if not (p / "transactions.csv").is_file() or not (p / "truth.json").is_file()]
+        if bad:
+            ap.error(f"no transactions.csv and truth.json in {', '.join(bad)}")
+        entries = [(p.name, p) for p in outside]
+    else:
+        entries = [(w.name, w) for w in make_worlds(profiles, seeds, users, not args.no_variants)]
     cache = Path(args.cache)
 
     from graphfraud import ringburst as RB
@@ -227,8 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     from graphfraud import settings
 
     print("reproduce: python bench/generalise.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
-    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {len(worlds)} worlds of {users:,} users, "
-          f"seeds {seeds}; settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
+    what = (f"{len(entries)} worlds made elsewhere" if args.worlds
+            else f"{len(entries)} worlds of {users:,} users, seeds {seeds}")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {what}; settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
           f"link types {settings.get('link_types')}, hub limits {settings.get('hub_limits')}, rings: "
           + ", ".join(f"{k} {getattr(m, k)}" for m in (RL, RB, RF, R) for k in sorted(vars(m)) if k.isupper()
                       and k[0] != "_" and isinstance(getattr(m, k), (int, float))
@@ -241,15 +253,15 @@ def main(argv: list[str] | None = None) -> None:
     head += "  missed (by shape)"
     print(head, flush=True)
     results: list[dict[str, Any]] = []
-    for w in worlds:
-        d = ensure_world(w, cache)
+    for name, w in entries:
+        d = w if isinstance(w, Path) else ensure_world(w, cache)
         with tempfile.TemporaryDirectory(prefix="gf-generalise-") as tmp:
             r = ring_figures(d, Path(tmp))
         if backtest:
             with tempfile.TemporaryDirectory(prefix="gf-generalise-bt-") as tmp:
                 r.update(backtest_figures(d, Path(tmp)))
         results.append(r)
-        line = (f"{w.name:<22} {r['R']:>3} {_fmt(r['recall'], True):>6} {_fmt(r['precision'], True):>5} "
+        line = (f"{name:<22} {r['R']:>3} {_fmt(r['recall'], True):>6} {_fmt(r['precision'], True):>5} "
                 f"{r['decoys']:>6} {r['rings_s']:>7.1f}")
         if backtest:
             line += (f" {_fmt(r['ap']):>6} {_fmt(r['rep_ap']):>7} {_fmt(r['hist_ap']):>7} {_fmt(r['lift']):>5} "
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
             line += "".join(f" {_fmt(float(fn([r[k] for r in results]))):>{wd}}" for k, wd in
                             (("ap", 6), ("rep_ap", 7), ("hist_ap", 7), ("lift", 5), ("tab_ap", 6)))
         print(line)
-    floor = [w.name for w, r in zip(worlds, results) if r["recall"] < 0.9 or r["precision"] < 0.7]
+    floor = [name for (name, _), r in zip(entries, results) if r["recall"] < 0.9 or r["precision"] < 0.7]
     print(f"worlds under the ring floors (90 % / 70 %): {', '.join(floor) if floor else 'none'}")
 
 
