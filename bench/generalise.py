@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     print("reproduce: python bench/generalise.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
     what = (f"{len(entries)} worlds made elsewhere" if args.worlds
             else f"{len(entries)} worlds of {users:,} users, seeds {seeds}")
-    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {what}; settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {what}; "
+          f"settings (the same for every world): ring_min_size {settings.get('ring_min_size')}, "
           f"link types {settings.get('link_types')}, hub limits {settings.get('hub_limits')}, rings: "
           + ", ".join(f"{k} {getattr(m, k)}" for m in (RL, RB, RF, R) for k in sorted(vars(m)) if k.isupper()
                       and k[0] != "_" and isinstance(getattr(m, k), (int, float))
