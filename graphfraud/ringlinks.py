@@ -6,8 +6,8 @@ more than incidental; :func:`coactivity_edges` adds the links only synchronised 
 a shared address or hub at one merchant within the hour); :func:`components` turns the joining edges into
 clusters (solid components, thin links that attach stragglers); :func:`split_lifetimes` cuts long-standing
 customers (a stolen card's owner, a home whose address a crew used) off the clusters of short-lived accounts;
-:func:`split_loose` splits large loose clusters into Louvain communities. :mod:`graphfraud.rings` reads the store, calls
-these and describes the clusters. Every constant below is a product default, the same for every world
+:func:`split_loose` splits large loose clusters into Louvain communities. :mod:`graphfraud.rings` reads the
+store, calls these and describes the clusters. Every constant below is a product default, the same for every world
 (docs/rings.md explains each).
 """
 from __future__ import annotations
@@ -68,9 +68,9 @@ def linking_edges(links: pd.DataFrame, policy: LinkPolicy, totals: pd.Series | N
       within ``IP_OVERLAP_DAYS`` of one another: a dynamic address that changed hands does not), a crew's
       proxy exit (three users or more, up to the hub limit, and nobody before or after ``BRIEF_IP_DAYS``:
       it joins the users who used it at the same time, :func:`_copresent`; thin where the data does not reach
-      ``BRIEF_IP_DAYS`` beyond its use), or when they arrived on it together (below). A burst of arrivals on a home's address that someone had used
-      ``HOLDER_LEAD_DAYS`` before is joined only with itself there (a crew passing through residential
-      proxies).
+      ``BRIEF_IP_DAYS`` beyond its use), or when they arrived on it together (below). A burst of arrivals on
+      a home's address that someone had used ``HOLDER_LEAD_DAYS`` before is joined only with itself there (a
+      crew passing through residential proxies).
     * **Arriving together.** On any identifier (an address, or a device or card above its hub limit, up to
       ``BURST_HUB_FACTOR`` times it), users whose *first* use falls in a window of ``ARRIVAL_WINDOW_DAYS``
       with far more arrivals than the identifier's own rate explains (Poisson upper tail below
