@@ -745,6 +745,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         paid = (e["u"].isin(victims.index[victims["paid"].to_numpy(dtype=bool)]).to_numpy() if "paid" in victims.columns
                 else np.zeros(len(e), dtype=bool))
         odd |= session & (~is_money | paid)
+    # or is one of the accounts left on a home's address whose residents were cut off above, which did not come
+    # to it within ARRIVAL_WINDOW_DAYS of the others there: two crews' members who each went out once through a
+    # residential proxy's exit (a family's address) are not one ring through it
+    cut_home = pd.Series(odd & home).groupby(key).transform("max").to_numpy(dtype=bool)
+    spread = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        odd |= cut_home & home & (spread > ARRIVAL_WINDOW_DAYS * DAY_MS) & ~kn
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups

@@ -518,6 +518,19 @@ def test_in_a_month_of_data_a_carriers_address_joins_no_two_crews(tmp_path):
     assert ["a0", "a1", "a2"] in found and ["b0", "b1", "b2"] in found
 
 
+def test_two_crews_that_each_passed_through_one_familys_address_stay_two_rings(tmp_path):
+    # a family of two on its home address all along; two crews, each on its own device, each send one member
+    # out through that address (a residential proxy's exit), four days apart
+    rows = [(f"h{j}", day + j, 35.0, f"hc{j}", f"hd{j}", "10.2.2.2", f"hm{day % 4}") for j in range(2)
+            for day in range(0, 88, 4)]
+    for crew, start in (("a", 40), ("b", 44)):
+        rows += [(f"{crew}{i}", start + i * 0.2 + k * 0.4, 300.0, f"{crew}c{i}", f"{crew}-dev",
+                  "10.2.2.2" if i == 0 and k else f"7.{ord(crew)}.{i}.{k}", f"{crew}m{i}{k}")
+                 for i in range(3) for k in range(3)]
+    found = sorted(_ring_users(tmp_path, rows))
+    assert found == [["a0", "a1", "a2"], ["b0", "b1", "b2"]]
+
+
 def test_a_crew_through_families_home_addresses_is_one_ring_without_the_families(tmp_path):
     # 24 short-lived accounts on three emulators (8 each) paying with a pool of four cards, each through a
     # different family's home address (a residential proxy) where the two residents have lived all along:
