@@ -415,9 +415,7 @@ def components(edges: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
     n_u, n_e = len(uniq_users), int(ecode.max()) + 1 if len(ecode) else 0
     if n_u == 0:
         return np.asarray(uniq_users, dtype=object), []
-    co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(len(edges), bool)
-    thin = (edges["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in edges.columns
-            else np.zeros(len(edges), bool)) | co
+    thin, _ = _thin_and_weak(edges)
     solid = ~thin
     g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
                            shape=(n_u + n_e, n_u + n_e))
@@ -428,6 +426,16 @@ def components(edges: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
     order = np.argsort(ulab, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(ulab[order])) + 1)
     return np.asarray(uniq_users, dtype=object), [g for g in groups if len(g) >= 2]
+
+
+def _thin_and_weak(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per linking edge: ``thin`` (it may attach stragglers, never join two rings: flagged so, or a meeting)
+    and ``weak`` (strangers share it: an address or a meeting; it neither holds a group together nor binds
+    a pair fully in the community split)."""
+    n = len(edges)
+    co = edges["coactivity"].to_numpy(dtype=bool) if "coactivity" in edges.columns else np.zeros(n, bool)
+    thin = (edges["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in edges.columns else np.zeros(n, bool)) | co
+    return thin, (edges["type"].to_numpy() == "ip") | co
 
 
 def split_loose(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, max_component: int,
@@ -456,10 +464,7 @@ def split_loose(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame,
     ucode = ucode[member]
     ecode, _ = pd.factorize(e["ent"])
     n_e = int(ecode.max()) + 1 if len(ecode) else 0
-    weak = e["type"].to_numpy() == "ip"
-    co = e["coactivity"].to_numpy(dtype=bool) if "coactivity" in e.columns else np.zeros(len(e), bool)
-    weak |= co
-    thin = (e["thin"].fillna(False).to_numpy(dtype=bool) if "thin" in e.columns else np.zeros(len(e), bool)) | co
+    thin, weak = _thin_and_weak(e)
     strong_e = ~weak
     per = pd.DataFrame({"g": lab[ucode[strong_e]], "e": ecode[strong_e]}).groupby(["g", "e"]).size()
     top = per.groupby(level=0).max() if len(per) else pd.Series(dtype=float)
