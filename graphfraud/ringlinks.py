@@ -420,8 +420,9 @@ def components(edges: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
     g0 = sparse.coo_matrix((np.ones(int(solid.sum()), np.int8), (ucode[solid], n_u + ecode[solid])),
                            shape=(n_u + n_e, n_u + n_e))
     _, lab0 = connected_components(g0, directed=False)
-    # bust-outs (graphfraud.ringburst) share no identifier at all: the weakest thin links, used last
-    last = edges["type"].to_numpy() == "bustout"
+    # bust-outs (graphfraud.ringburst) and a crew's merchant (graphfraud.ringmerchants) share no identifier at
+    # all: the weakest thin links, used last
+    last = np.isin(edges["type"].to_numpy(), ["bustout", "merchant"])
     ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin], last[thin])
     order = np.argsort(ulab, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(ulab[order])) + 1)
@@ -503,9 +504,9 @@ def _join_thin(lab: np.ndarray, u: np.ndarray, e: np.ndarray, last: np.ndarray |
     as that ring has there: then they are a group of their own (a second crew on the same proxy).
     A union-find over the components the thin links touch (a few thousand at most).
 
-    Links flagged ``last`` (accounts that only struck together, sharing no identifier) come after all the
-    others, and for them every group of three users or more counts as a ring, however it was formed: a
-    ring found through a shared proxy is not absorbed by another ring that struck the same evening.
+    Links flagged ``last`` (accounts that only struck together, or are regulars of one crew's merchant) come
+    after all the others, and for them every group of three users or more counts as a ring, however it was
+    formed: a ring found through a shared proxy is not absorbed by another ring that struck the same evening.
     """
     if not len(u):
         return lab

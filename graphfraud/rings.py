@@ -49,6 +49,7 @@ from . import progress, settings
 from .graph.policy import LinkPolicy
 from . import ringburst as burst
 from . import ringflows as flows
+from . import ringmerchants
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
                         LIFETIME_GAP_DAYS,
                         MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges,
@@ -443,6 +444,8 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
             fl = flows.transfer_edges(facts.pairs, sus, cards, int(edges["ent"].max()) + 1 if len(edges) else 0, near)
             if len(fl):
                 edges = pd.concat([edges, fl], ignore_index=True)
+    with progress.phase("finding merchants' crews"):
+        edges = _with_merchant_edges(edges, src, labels, as_ms, delay_ms)
     with progress.phase(f"clustering {len(edges):,} links"):
         linking = joining(edges)
         uids, groups = components(linking)
@@ -471,9 +474,25 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
         # money is described by its own numbers, bust-outs by the members' buying together
-        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout"])]
+        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout", "merchant"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts,
                          labelled, known=kf)
+
+
+def _with_merchant_edges(edges: pd.DataFrame, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
+                        delay_ms: int) -> pd.DataFrame:
+    """``edges`` and the links between the regulars of merchants that look like a crew's
+    (:func:`graphfraud.ringmerchants.merchant_edges`), from the labels known at ``as_ms``."""
+    links = src.shared_links(["merchant"], ringmerchants.MIN_REGULARS, ringmerchants.MAX_MERCHANT_CUSTOMERS)
+
+    def charges(users: Sequence[str]) -> pd.DataFrame:
+        tx = src.transactions_of_users(users, _LABEL_COLUMNS)
+        fraud, _, _, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
+        return pd.DataFrame({"user_id": tx["user_id"].to_numpy(), "merchant_id": tx["merchant_id"].to_numpy(),
+                             "fraud": fraud, "labelled": labelled})
+
+    me = ringmerchants.merchant_edges(links, charges, int(edges["ent"].max()) + 1 if len(edges) else 0)
+    return pd.concat([edges, me], ignore_index=True) if len(me) else edges
 
 
 def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
@@ -503,6 +522,7 @@ def _flow_facts(store: RingSource, src: _Source, labels: Sequence[tuple[int, Any
 
 _TX_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "amount", "card_id", "merchant_id", "currency", "is_fraud",
                "labelled_at", "fraud_type", "counterparty_id"]
+_LABEL_COLUMNS = ["seq", "transaction_id", "ts", "user_id", "merchant_id", "is_fraud", "labelled_at", "fraud_type"]
 # (money needs no card, merchant or currency: three columns of text fewer to read for every account in a transfer)
 _FLOW_COLUMNS = [c for c in _TX_COLUMNS if c not in ("card_id", "merchant_id", "currency")]
 

@@ -1152,3 +1152,26 @@ def test_a_refund_services_customers_join_its_ring_by_the_fees_they_pay_it(tmp_p
     fees += [("s", 40 + k * 14, 500.0, "o0", None, "1") for k in range(2)]
     rings = _rings_of_frame(tmp_path, pd.concat([df, _transfers(fees)], ignore_index=True))
     assert rings == [["c0", "c1", "c2", "c3", "o0", "o1", "o2"]]
+
+
+def test_the_regulars_of_a_crews_merchant_are_a_ring_and_card_testers_there_stay_two_crews(tmp_path):
+    """A crew laundering through a small merchant of its own shares no card, device or address: the merchant,
+    whose regulars are the crew and whose labelled charges are fraud, links them (a generator written apart from
+    ours). A cafe's regulars are no ring; two crews of card testers (each on its own device) who tried stolen
+    cards at one small site stay two rings: the merchant's link gathers loners, it never merges rings."""
+    rows = []
+    for i in range(5):  # each on their own card, phone and home; ordinary shopping, then charges at the crew's shop
+        rows += [(f"c{i}", day + i, 40.0, f"own{i}", f"ph{i}", f"7.7.{i}.1", f"g{day % 5}") for day in range(0, 40, 4)]
+        rows += [(f"c{i}", 20 + i * 1.3 + k * 3.1, 250.0, f"own{i}", f"ph{i}", f"7.7.{i}.1", "shop") for k in range(4)]
+    rows += [(f"x{i}", 30 + i, 35.0, f"xc{i}", f"xd{i}", f"6.6.{i}.6", "shop") for i in range(3)]  # one-off buyers
+    for i in range(5):  # a cafe's regulars
+        rows += [(f"q{i}", 5 + i + k * 6, 4.5, f"qc{i}", f"qd{i}", f"5.5.{i}.5", "cafe") for k in range(5)]
+    for crew in "ab":  # two crews of card testers, each on one laptop, trying stolen cards at one small site
+        rows += [(f"{crew}{i}", 10 + i + k * 0.2 + (crew == "b") * 9, 1.0, f"{crew}stolen{i}{k}", f"lap-{crew}",
+                  f"8.8.{i}.{k}", "tiny") for i in range(3) for k in range(4)]
+    df = _rows(rows)
+    df["is_fraud"] = np.where(df["merchant_id"].isin(["tiny"]), "1", "0")
+    shop = df.index[df["merchant_id"] == "shop"]
+    df.loc[shop[df.loc[shop, "user_id"].str.startswith("c")], "is_fraud"] = "1"
+    got = _rings_of_frame(tmp_path, df)
+    assert sorted(got) == [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["c0", "c1", "c2", "c3", "c4"]]
