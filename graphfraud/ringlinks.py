@@ -422,7 +422,7 @@ def components(edges: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
     _, lab0 = connected_components(g0, directed=False)
     # bust-outs (graphfraud.ringburst) and a crew's merchant (graphfraud.ringmerchants) share no identifier at
     # all: the weakest thin links, used last
-    last = np.isin(edges["type"].to_numpy(), ["bustout", "merchant"])
+    last = np.isin(edges["type"].to_numpy(), ["bustout", "crew_merchant"])
     ulab = _join_thin(lab0[:n_u], ucode[thin], ecode[thin], last[thin])
     order = np.argsort(ulab, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(ulab[order])) + 1)

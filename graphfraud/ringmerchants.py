@@ -40,8 +40,9 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     returns those users' transactions as ``user_id, merchant_id, fraud, labelled`` (the label known now, and
     whether any is). A merchant links its regulars (``MIN_REGULAR_TX`` payments there or more) when they are
     ``MIN_REGULARS`` or more, when ``MIN_FRAUD_SHARE`` or more of their labelled payments there are known
-    fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments. Edges have the columns of
-    :func:`graphfraud.ringlinks.coactivity_edges` (type ``merchant``, ``ent`` codes from ``first_code``), thin.
+    fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; not the regulars whose labelled payments
+    there are all legitimate. Edges have the columns of :func:`graphfraud.ringlinks.coactivity_edges` (type
+    ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
 
     Examples
     --------
@@ -49,8 +50,8 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     >>> links = pd.DataFrame(rows, columns=["entity_id", "user_id", "n"]).assign(first_seen=0, last_seen=1)
     >>> def charges(users):
     ...     return pd.DataFrame({"user_id": users, "merchant_id": ["M2" if u in "xyz" else "M1" for u in users],
-    ...                          "fraud": [u in "abc" for u in users], "labelled": True})
-    >>> e = merchant_edges(links, charges, 7)
+    ...                          "fraud": [u in "abc" for u in users], "labelled": [u != "d" for u in users]})
+    >>> e = merchant_edges(links, charges, 7)  # d's payments are not labelled; e paid once; M2 saw no fraud
     >>> sorted(e["user_id"]), set(e["entity_id"]), set(e["ent"])
     (['a', 'b', 'c', 'd'], {'M1'}, {7})
     """
@@ -70,11 +71,15 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     per_m = per_user.assign(fu=per_user["f"].to_numpy() > 0).groupby("m")[["f", "l_", "fu"]].sum()
     crew = per_m.index[(per_m["f"].to_numpy() >= MIN_FRAUD_SHARE * np.maximum(per_m["l_"].to_numpy(), 1))
                        & (per_m["fu"].to_numpy() >= MIN_FRAUD_REGULARS)]
-    out = reg[reg["entity_id"].isin(crew)].sort_values(["entity_id", "user_id"], kind="stable")
+    # (a regular whose own labelled payments there are all legitimate is a customer, not one of the crew)
+    cleared = per_user.loc[(per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0), ["m", "u"]]
+    out = reg[reg["entity_id"].isin(crew).to_numpy()
+              & ~pairs.isin(pd.MultiIndex.from_arrays([cleared["m"].to_numpy(), cleared["u"].to_numpy()]))]
+    out = out.sort_values(["entity_id", "user_id"], kind="stable")
     if not len(out):
         return pd.DataFrame(columns=_COLUMNS)
     ent = pd.factorize(out["entity_id"])[0] + first_code
-    return pd.DataFrame({"type": "merchant", "entity_id": out["entity_id"].to_numpy(),
+    return pd.DataFrame({"type": "crew_merchant", "entity_id": out["entity_id"].to_numpy(),
                          "user_id": out["user_id"].to_numpy(), "first_seen": out["first_seen"].to_numpy(),
                          "last_seen": out["last_seen"].to_numpy(), "n": out["n"].to_numpy(), "ent": ent,
                          "n_users": np.bincount(ent - first_code)[ent - first_code], "strong": True, "links": True,

@@ -474,7 +474,7 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         return []
     with progress.phase(f"describing {len(groups):,} rings"):
         # money is described by its own numbers, bust-outs by the members' buying together
-        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout", "merchant"])]
+        edges = edges[~np.isin(edges["type"].to_numpy(), ["transfer", "bustout", "crew_merchant"])]
         return _describe(groups, uids, edges, tx, src.amount_baseline(), fraud_tx, fraud_type, user_labels, facts,
                          labelled, known=kf)
 

@@ -1164,6 +1164,7 @@ def test_the_regulars_of_a_crews_merchant_are_a_ring_and_card_testers_there_stay
         rows += [(f"c{i}", day + i, 40.0, f"own{i}", f"ph{i}", f"7.7.{i}.1", f"g{day % 5}") for day in range(0, 40, 4)]
         rows += [(f"c{i}", 20 + i * 1.3 + k * 3.1, 250.0, f"own{i}", f"ph{i}", f"7.7.{i}.1", "shop") for k in range(4)]
     rows += [(f"x{i}", 30 + i, 35.0, f"xc{i}", f"xd{i}", f"6.6.{i}.6", "shop") for i in range(3)]  # one-off buyers
+    rows += [("h", 3 + k * 9, 30.0, "hc", "hd", "4.4.4.4", "shop") for k in range(4)]  # a regular, labelled legitimate
     for i in range(5):  # a cafe's regulars
         rows += [(f"q{i}", 5 + i + k * 6, 4.5, f"qc{i}", f"qd{i}", f"5.5.{i}.5", "cafe") for k in range(5)]
     for crew in "ab":  # two crews of card testers, each on one laptop, trying stolen cards at one small site
@@ -1175,3 +1176,15 @@ def test_the_regulars_of_a_crews_merchant_are_a_ring_and_card_testers_there_stay
     df.loc[shop[df.loc[shop, "user_id"].str.startswith("c")], "is_fraud"] = "1"
     got = _rings_of_frame(tmp_path, df)
     assert sorted(got) == [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["c0", "c1", "c2", "c3", "c4"]]
+
+
+def test_a_merchant_chosen_as_a_link_type_is_still_a_shared_identifier(tmp_path):
+    # four customers who share only a club they all pay: with merchants among the link types, the club links
+    # them and is named as what they share (the crew's-merchant link has a type of its own)
+    rows = [(f"u{i}", 2 + i + k * 7, 25.0, f"c{i}", f"d{i}", f"3.3.{i}.3", "club") for i in range(4) for k in range(3)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store, policy=LinkPolicy({"card", "device", "merchant"}))
+    store.close()
+    assert [r.users for r in rings] == [["u0", "u1", "u2", "u3"]]
+    assert [s["id"] for s in rings[0].shared_identifiers] == ["club"]
