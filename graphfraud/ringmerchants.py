@@ -21,8 +21,8 @@ import pandas as pd
 
 __all__ = ["merchant_edges"]
 
-MAX_MERCHANT_CUSTOMERS = 40  # a merchant with more customers than this is not one crew's
-MIN_REGULAR_TX = 3  # a customer who paid a merchant this many times is one of its regulars
+MAX_MERCHANT_CUSTOMERS = 80  # a merchant with more customers than this is not one crew's
+MIN_REGULAR_TX = 2  # a customer who paid a merchant this many times is one of its regulars
 MIN_REGULARS = 3  # ... and a crew's merchant has this many regulars or more ...
 MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this share confirmed fraud ...
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them

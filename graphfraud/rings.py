@@ -485,8 +485,12 @@ def _with_merchant_edges(edges: pd.DataFrame, src: _Source, labels: Sequence[tup
     (:func:`graphfraud.ringmerchants.merchant_edges`), from the labels known at ``as_ms``."""
     links = src.shared_links(["merchant"], ringmerchants.MIN_REGULARS, ringmerchants.MAX_MERCHANT_CUSTOMERS)
 
+    # (a transaction's id only to find the labels given to it after it was stored)
+    given = any(lb.subject == "transaction" for _, lb in labels)
+    columns = [c for c in _LABEL_COLUMNS if given or c != "transaction_id"]
+
     def charges(users: Sequence[str]) -> pd.DataFrame:
-        tx = src.transactions_of_users(users, _LABEL_COLUMNS)
+        tx = src.transactions_of_users(users, columns)
         fraud, _, _, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
         return pd.DataFrame({"user_id": tx["user_id"].to_numpy(), "merchant_id": tx["merchant_id"].to_numpy(),
                              "fraud": fraud, "labelled": labelled})
