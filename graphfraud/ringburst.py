@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .ringlinks import pairs_within_runs, poisson_sf
+from .ringlinks import EDGE_COLUMNS, pairs_within_runs, poisson_sf
 
 __all__ = ["bustout_edges", "bustouts", "read_bustout_edges", "struck_together"]
 
@@ -33,9 +33,6 @@ BUSTOUT_BUCKET_MS = 6 * 3_600_000  # two bust-outs meet at a merchant when they 
 MIN_BUSTOUT_MERCHANTS = 2  # ... at this many different merchants
 MIN_BUSTOUT_JACCARD = 0.0  # ... and at least this share of the merchants of the two bust-outs together
 MAX_BUSTOUT_GROUP = 30  # more bust-outs than this at one merchant within 6 hours are a crowd (a sale)
-
-_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
-            "arrived", "thin", "coactivity"]
 
 
 def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
@@ -126,14 +123,14 @@ def struck_together(bust: pd.DataFrame, first_code: int) -> pd.DataFrame:
     :func:`bustouts` returns, with their ``merchant_id`` (``user_id, ts, merchant_id``)."""
     b = bust[bust["merchant_id"].notna().to_numpy()]
     if not len(b):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     b = b.assign(bucket=b["ts"].to_numpy(np.int64) // BUSTOUT_BUCKET_MS)
     meet = b.groupby(["merchant_id", "bucket", "user_id"], sort=True)["ts"].min().reset_index()
     g = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
     size = np.bincount(g)[g]
     meet = meet[(size >= 2) & (size <= MAX_BUSTOUT_GROUP)].reset_index(drop=True)
     if not len(meet):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     g = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
     ia, ib = pairs_within_runs(g)
     users = meet["user_id"].to_numpy(dtype=object)
@@ -151,7 +148,7 @@ def struck_together(bust: pd.DataFrame, first_code: int) -> pd.DataFrame:
     agg = agg[(agg["k"].to_numpy() >= MIN_BUSTOUT_MERCHANTS)
               & (agg["k"].to_numpy() >= MIN_BUSTOUT_JACCARD * union)]
     if not len(agg):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     code = np.arange(first_code, first_code + len(agg))
 
     def two(c: str) -> np.ndarray:
@@ -175,7 +172,7 @@ def read_bustout_edges(transactions_of_users: Callable[[Sequence[str] | None, Se
     every = transactions_of_users(None, ["seq", "user_id", "ts", "amount"])
     b = bustouts(every)
     if not len(b):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     m = transactions_of_users(pd.unique(b["user_id"]).tolist(), ["seq", "merchant_id"])
     at = pd.Series(m["merchant_id"].to_numpy(dtype=object), index=m["seq"].to_numpy(np.int64))
     return struck_together(b.assign(merchant_id=at.reindex(b["seq"].to_numpy(np.int64)).to_numpy()), first_code)

@@ -41,6 +41,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from . import labels as semantics
+from .ringlinks import EDGE_COLUMNS
 
 #: Receiving and sending within this long counts as passing money on (a day: data with day-resolution
 #: times, as AMLSim's, shows a mule's same-day forwarding as time 0).
@@ -385,10 +386,8 @@ def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, 
     a ring, never merge two rings (known fraud accounts of different rings pay one another and the same
     cash-out accounts; tried as solid links on the mules worlds, they merged rings and decoys: ring recall
     33 % and 60 % against 50 % and 60 % thin, seeds 31 and 32)."""
-    cols = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
-            "arrived", "thin", "coactivity"]
     if not len(pairs):
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     src, dst = pairs["src"].to_numpy(dtype=object), pairs["dst"].to_numpy(dtype=object)
     a, b = np.where(src < dst, src, dst), np.where(src < dst, dst, src)
     both = pd.Index(src).isin(list(suspect)) & pd.Index(dst).isin(list(suspect))
@@ -400,7 +399,7 @@ def transfer_edges(pairs: pd.DataFrame, suspect: set[str], cards: pd.DataFrame, 
         p2p = pd.MultiIndex.from_arrays([a, b]).isin(shared)
     keep = (both | p2p | (near if near is not None else False)) & (src != dst)
     if not keep.any():
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     p = pd.DataFrame({"a": a[keep], "b": b[keep], "src": src[keep], "dst": dst[keep],
                       "n": pairs["n"].to_numpy()[keep], "f": pairs["first_ts"].to_numpy()[keep],
                       "l": pairs["last_ts"].to_numpy()[keep], "solid": p2p[keep]})

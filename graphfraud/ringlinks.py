@@ -49,6 +49,10 @@ COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub m
 DAY_MS = 86_400_000
 PERSONAL_TYPES = ("card", "email", "phone", "bank_account", "account")
 HELD_TYPES = (*PERSONAL_TYPES, "address")  # what a person holds: a crew that uses it once is not their ring
+# the columns of every user-identifier edge (linking_edges, and the links made from transfers, bust-outs and a
+# crew's merchant)
+EDGE_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
+                "arrived", "thin", "coactivity"]
 
 
 

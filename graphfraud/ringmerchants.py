@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .ringlinks import EDGE_COLUMNS
+
 __all__ = ["merchant_edges"]
 
 MAX_MERCHANT_CUSTOMERS = 80  # a merchant with more customers than this is not one crew's
@@ -26,9 +28,6 @@ MIN_REGULAR_TX = 2  # a customer who paid a merchant this many times is one of i
 MIN_REGULARS = 3  # ... and a crew's merchant has this many regulars or more ...
 MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this share confirmed fraud ...
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
-
-_COLUMNS = ["type", "entity_id", "user_id", "first_seen", "last_seen", "n", "ent", "n_users", "strong", "links",
-            "arrived", "thin", "coactivity"]
 
 
 def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
@@ -56,12 +55,12 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     (['a', 'b', 'c', 'd'], {'M1'}, {7})
     """
     if not len(links):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     reg = links[pd.to_numeric(links["n"]).to_numpy() >= MIN_REGULAR_TX]
     k = reg.groupby("entity_id")["user_id"].transform("size").to_numpy()
     reg = reg[k >= MIN_REGULARS]
     if not len(reg):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     tx = charges(pd.unique(reg["user_id"]).tolist())
     pairs = pd.MultiIndex.from_arrays([reg["entity_id"].to_numpy(), reg["user_id"].to_numpy()])
     at = pd.MultiIndex.from_arrays([tx["merchant_id"].to_numpy(), tx["user_id"].to_numpy()]).isin(pairs)
@@ -77,7 +76,7 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
               & ~pairs.isin(pd.MultiIndex.from_arrays([cleared["m"].to_numpy(), cleared["u"].to_numpy()]))]
     out = out.sort_values(["entity_id", "user_id"], kind="stable")
     if not len(out):
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=EDGE_COLUMNS)
     ent = pd.factorize(out["entity_id"])[0] + first_code
     return pd.DataFrame({"type": "crew_merchant", "entity_id": out["entity_id"].to_numpy(),
                          "user_id": out["user_id"].to_numpy(), "first_seen": out["first_seen"].to_numpy(),
