@@ -5,23 +5,27 @@ share nothing until the day they are cashed out, all within hours, at the same f
 is that day itself: each account suddenly does far more than its own history explains (a *bust-out*), and
 the bust-outs of the ring's accounts fall in the same hours at the same merchants. Customers have busy days
 too (a holiday, a move), but two customers' busy days seldom meet at two merchants within the same hours,
-and a flash sale that brings dozens of customers to one merchant at once is a crowd, not a ring.
+and a flash sale that brings dozens of customers to one merchant at once is a crowd, not a ring. Some crews
+spread their strike over two or three days, a few large purchases a day (a *surge*, :func:`surges`): what
+links them then is meeting on the same days at the same *rare* merchants, where customers' sprees seldom go.
 
 :func:`bustout_edges` turns the transactions of a store's accounts into two-user links between accounts
-whose bust-outs met (:func:`bustouts` finds them, :func:`struck_together` links them). The links are *thin*
+whose bust-outs or surges met (:func:`bustouts` and :func:`surges` find them, :func:`struck_together` links
+them). The links are *thin*
 (:func:`graphfraud.ringlinks.cluster_codes`): they attach accounts to a ring and make a ring of accounts that
 share nothing else, but never merge two rings. Every constant is a product default (docs/rings.md explains each).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .ringlinks import EDGE_COLUMNS, pairs_within_runs, poisson_sf
 
-__all__ = ["bustout_edges", "bustouts", "read_bustout_edges", "struck_together"]
+__all__ = ["bustout_edges", "bustouts", "read_bustout_edges", "struck_together", "surges"]
 
 DAY_MS = 86_400_000
 BUSTOUT_WINDOW_DAYS = 1.0  # an account's busiest day (24 hours from one of its transactions) ...
@@ -33,6 +37,59 @@ BUSTOUT_BUCKET_MS = 6 * 3_600_000  # two bust-outs meet at a merchant when they 
 MIN_BUSTOUT_MERCHANTS = 2  # ... at this many different merchants
 MIN_BUSTOUT_JACCARD = 0.0  # ... and at least this share of the merchants of the two bust-outs together
 MAX_BUSTOUT_GROUP = 30  # more bust-outs than this at one merchant within 6 hours are a crowd (a sale)
+SURGE_DAYS = 3.0  # an account's costliest 3 days (from one of its transactions), with MIN_BUSTOUT_TX or more ...
+SURGE_SPEND_SHARE = 0.5  # ... that hold at least this share of all its spending ...
+SURGE_RATIO = 10.0  # ... and this many times what its own rate of spending puts in 3 days, are a surge
+MIN_HISTORY_TX = 3  # ... of an account with at least this many transactions besides (a history to compare with)
+RARE_BUCKET_MS = DAY_MS  # surges and bust-outs meet at a merchant when they buy there on the same (UTC) day ...
+MIN_RARITY = 8.0  # ... at 2 or more merchants whose rarity (-log of their share of all accounts) sums to this
+
+
+class _Windows(NamedTuple):
+    """Each account's transactions in order, and the window of ``days`` each of them opens."""
+
+    order: np.ndarray  # rows of ``tx`` sorted by account, then time
+    u: np.ndarray  # account codes (sorted order), per sorted row
+    ts: np.ndarray
+    amount: np.ndarray  # amounts (negatives as 0)
+    n_in: np.ndarray  # transactions in the window the row opens
+    spend: np.ndarray  # ... and their amounts' total
+    starts: np.ndarray  # per account: its first sorted row, ...
+    n_tx: np.ndarray  # ... its transactions, ...
+    total: np.ndarray  # ... all it spent ...
+    life: np.ndarray  # ... and days from its first transaction to its last (at least MIN_OBSERVED_DAYS)
+
+
+def _windows(tx: pd.DataFrame, days: float) -> _Windows:
+    # accounts coded in sorted order and a stable sort on (account, time): the order a stable sort of the
+    # frame by user_id and ts gives, without comparing strings
+    u, _ = pd.factorize(tx["user_id"], sort=True)
+    ts_in = pd.to_numeric(tx["ts"]).to_numpy(np.int64)
+    order = np.lexsort((ts_in, u))
+    u, ts = u[order], ts_in[order]
+    amount = np.maximum(pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order], 0.0)
+    win = int(days * DAY_MS)
+    t0 = int(ts.min())
+    key = u.astype(float) * (2 * (float(ts.max() - t0) + win)) + (ts - t0)
+    end = np.searchsorted(key, key + win, side="left")
+    csum = np.r_[0.0, np.cumsum(amount)]
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])  # one run per account: codes 0, 1, ... in order
+    ends = np.r_[starts[1:], len(u)] - 1
+    return _Windows(order, u, ts, amount, end - np.arange(len(key)), csum[end] - csum[:-1], starts,
+                    ends - starts + 1, np.add.reduceat(amount, starts),
+                    np.maximum((ts[ends] - ts[starts]) / DAY_MS, MIN_OBSERVED_DAYS))
+
+
+def _best(w: _Windows, by: np.ndarray) -> np.ndarray:
+    """Per account, the sorted row opening its window with the most ``by`` (the first of equals)."""
+    top = np.flatnonzero(by == np.repeat(np.maximum.reduceat(by, w.starts), w.n_tx))
+    return top[np.r_[True, w.u[top][1:] != w.u[top][:-1]]]
+
+
+def _rows_of(tx: pd.DataFrame, w: _Windows, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+    rows = np.repeat(starts, sizes) + (np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    out = tx.iloc[w.order[rows]].reset_index(drop=True)
+    return out.assign(ts=w.ts[rows], amount=w.amount[rows])
 
 
 def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
@@ -59,50 +116,50 @@ def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
     """
     if not len(tx):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
-    # accounts coded in sorted order and a stable sort on (account, time): the order a stable sort of the
-    # frame by user_id and ts gives, without comparing strings
-    u, _ = pd.factorize(tx["user_id"], sort=True)
-    ts_in = pd.to_numeric(tx["ts"]).to_numpy(np.int64)
-    order = np.lexsort((ts_in, u))
-    u, ts = u[order], ts_in[order]
-    amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order]
-    win = int(BUSTOUT_WINDOW_DAYS * DAY_MS)
-    t0 = int(ts.min())
-    span = float(ts.max() - t0) + win
-    key = u.astype(float) * (2 * span) + (ts - t0)
-    count = np.searchsorted(key, key + win, side="left") - np.arange(len(key))
-    n_users = int(u.max()) + 1
-    n_tx = np.bincount(u, minlength=n_users)
-    first = np.full(n_users, np.iinfo(np.int64).max)
-    last = np.full(n_users, np.iinfo(np.int64).min)
-    np.minimum.at(first, u, ts)
-    np.maximum.at(last, u, ts)
-    # the first window with the most transactions, per account
-    best_of = np.lexsort((np.arange(len(u)), -count, u))
-    best = best_of[np.r_[True, u[best_of][1:] != u[best_of][:-1]]]
-    n_b = count[best]
-    life = np.maximum((last - first) / DAY_MS, MIN_OBSERVED_DAYS)
-    lam = (n_tx - n_b + 1) / life * BUSTOUT_WINDOW_DAYS
-    p = poisson_sf(n_b - 1, lam)
-    amt = np.maximum(amount, 0.0)
-    csum = np.r_[0.0, np.cumsum(amt)]
-    spent = csum[best + n_b] - csum[best]
-    total = np.bincount(u, weights=amt, minlength=n_users)
-    ok = (n_b >= MIN_BUSTOUT_TX) & (p < BUSTOUT_P) & (spent >= BUSTOUT_SPEND_SHARE * total)
-    starts, sizes = best[ok], n_b[ok]
-    rows = np.repeat(starts, sizes) + (np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes))
-    out = tx.iloc[order[rows]].reset_index(drop=True)
-    return out.assign(ts=ts[rows], amount=amount[rows])
+    w = _windows(tx, BUSTOUT_WINDOW_DAYS)
+    best = _best(w, w.n_in)
+    n_b = w.n_in[best]
+    lam = (w.n_tx - n_b + 1) / w.life * BUSTOUT_WINDOW_DAYS
+    ok = ((n_b >= MIN_BUSTOUT_TX) & (poisson_sf(n_b - 1, lam) < BUSTOUT_P)
+          & (w.spend[best] >= BUSTOUT_SPEND_SHARE * w.total))
+    return _rows_of(tx, w, best[ok], n_b[ok])
+
+
+def surges(tx: pd.DataFrame) -> pd.DataFrame:
+    """The transactions of each account's spending surge, if it has one: a bust-out spread over days.
+
+    An account's costliest window of ``SURGE_DAYS`` (opened by one of its transactions) is a surge when it
+    holds ``MIN_BUSTOUT_TX`` transactions or more, ``SURGE_SPEND_SHARE`` of all the account's spending or
+    more, and ``SURGE_RATIO`` times what the account's other spending (plus one unit of money) puts in that
+    many days, over its lifetime of at least ``MIN_OBSERVED_DAYS``; and when the account has
+    ``MIN_HISTORY_TX`` transactions besides. Same columns in and out as :func:`bustouts`.
+
+    Examples
+    --------
+    >>> day = 86_400_000
+    >>> quiet = [("a", i * 4 * day, "M1", 40.0) for i in range(8)]
+    >>> strike = [("a", 40 * day + k * 16 * 3_600_000, "M2", 900.0) for k in range(3)]  # over 32 hours
+    >>> tx = pd.DataFrame(quiet + strike, columns=["user_id", "ts", "merchant_id", "amount"])
+    >>> len(bustouts(tx)), surges(tx)["amount"].tolist()
+    (0, [900.0, 900.0, 900.0])
+    """
+    if not len(tx):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
+    w = _windows(tx, SURGE_DAYS)
+    best = _best(w, w.spend)
+    n_s, spent = w.n_in[best], w.spend[best]
+    expected = (w.total - spent + 1.0) / w.life * SURGE_DAYS
+    ok = ((n_s >= MIN_BUSTOUT_TX) & (spent >= SURGE_SPEND_SHARE * w.total) & (spent >= SURGE_RATIO * expected)
+          & (w.n_tx - n_s >= MIN_HISTORY_TX))
+    return _rows_of(tx, w, best[ok], n_s[ok])
 
 
 def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
-    """Two-user links between accounts whose bust-outs met: each bought at ``MIN_BUSTOUT_MERCHANTS`` or more
-    of the same merchants within the same ``BUSTOUT_BUCKET_MS`` (crowds of more than ``MAX_BUSTOUT_GROUP``
-    bust-outs at one merchant then are left out).
-
-    ``tx``: ``user_id, ts, merchant_id, amount`` of the accounts to consider. Edges have the columns of
-    :func:`graphfraud.ringlinks.coactivity_edges` (type ``bustout``, named after the merchant where the two
-    met first, ``ent`` codes from ``first_code``), thin: they attach accounts, never merge rings.
+    """Two-user links between accounts that struck together (:func:`struck_together`), from ``tx``, the
+    ``user_id, ts, merchant_id, amount`` of every account (the merchants' shares of them are counted there).
+    Edges have the columns of :func:`graphfraud.ringlinks.coactivity_edges` (type ``bustout``, named after
+    the merchant where the two met first, ``ent`` codes from ``first_code``), thin: they attach accounts,
+    never merge rings.
 
     Examples
     --------
@@ -115,40 +172,72 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
     >>> sorted(set(zip(e["ent"], e["user_id"])))
     [(0, 'a'), (0, 'b'), (1, 'a'), (1, 'c'), (2, 'b'), (2, 'c')]
     """
-    return struck_together(bustouts(tx), first_code)
+    b = bustouts(tx)
+    sg = surges(tx)
+    m = tx[tx["merchant_id"].notna().to_numpy()]
+    share = m.groupby("merchant_id")["user_id"].nunique() / max(tx["user_id"].nunique(), 1)
+    return struck_together(b, sg[~sg["user_id"].isin(b["user_id"]).to_numpy()], share, first_code)
 
 
-def struck_together(bust: pd.DataFrame, first_code: int) -> pd.DataFrame:
-    """The links of :func:`bustout_edges` from the bust-outs already found: ``bust`` holds the rows
-    :func:`bustouts` returns, with their ``merchant_id`` (``user_id, ts, merchant_id``)."""
-    b = bust[bust["merchant_id"].notna().to_numpy()]
-    if not len(b):
-        return pd.DataFrame(columns=EDGE_COLUMNS)
-    b = b.assign(bucket=b["ts"].to_numpy(np.int64) // BUSTOUT_BUCKET_MS)
+def _meetings(rows: pd.DataFrame, bucket_ms: int) -> pd.DataFrame:
+    """Pairs ``a < b`` of accounts that bought at merchant ``m`` in the same bucket of ``bucket_ms`` (crowds of
+    more than ``MAX_BUSTOUT_GROUP`` accounts left out), ``t`` the earlier of their first purchases there."""
+    b = rows[rows["merchant_id"].notna().to_numpy()]
+    b = b.assign(bucket=b["ts"].to_numpy(np.int64) // bucket_ms)
     meet = b.groupby(["merchant_id", "bucket", "user_id"], sort=True)["ts"].min().reset_index()
     g = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
-    size = np.bincount(g)[g]
+    size = np.bincount(g)[g] if len(g) else np.zeros(0, np.int64)
     meet = meet[(size >= 2) & (size <= MAX_BUSTOUT_GROUP)].reset_index(drop=True)
-    if not len(meet):
-        return pd.DataFrame(columns=EDGE_COLUMNS)
     g = pd.factorize(pd.MultiIndex.from_arrays([meet["merchant_id"].to_numpy(), meet["bucket"].to_numpy()]))[0]
     ia, ib = pairs_within_runs(g)
     users = meet["user_id"].to_numpy(dtype=object)
     ts = meet["ts"].to_numpy(np.int64)
-    a = np.where(users[ia] < users[ib], users[ia], users[ib])
-    bb = np.where(users[ia] < users[ib], users[ib], users[ia])
-    pairs = pd.DataFrame({"a": a, "b": bb, "m": meet["merchant_id"].to_numpy(dtype=object)[ia],
-                          "t": np.minimum(ts[ia], ts[ib])})
-    agg = pairs.sort_values(["a", "b", "t", "m"], kind="stable").groupby(["a", "b"], sort=True).agg(
-        k=("m", "nunique"), m=("m", "first"), f=("t", "min"), l_=("t", "max"), n=("t", "size")).reset_index()
+    lo = users[ia] < users[ib]
+    return pd.DataFrame({"a": np.where(lo, users[ia], users[ib]), "b": np.where(lo, users[ib], users[ia]),
+                         "m": meet["merchant_id"].to_numpy(dtype=object)[ia], "t": np.minimum(ts[ia], ts[ib])})
+
+
+def _pairs_with(pairs: pd.DataFrame, ok: np.ndarray) -> pd.DataFrame:
+    """The rows of ``pairs`` whose pair ``(a, b)`` is one of ``ok``'s (a boolean per distinct pair, sorted)."""
+    keys = pd.MultiIndex.from_arrays([pairs["a"].to_numpy(), pairs["b"].to_numpy()])
+    return pairs[keys.isin(keys.unique().sort_values()[ok])]
+
+
+def struck_together(bust: pd.DataFrame, surged: pd.DataFrame, share: pd.Series, first_code: int) -> pd.DataFrame:
+    """Links between accounts that struck together, from the rows of their bust-outs (:func:`bustouts`) and of
+    the surges of other accounts (:func:`surges`), with their ``merchant_id`` (``user_id, ts, merchant_id``);
+    ``share`` is each merchant's share of all accounts (those it sold to over all accounts).
+
+    Two bust-outs struck together when they bought at ``MIN_BUSTOUT_MERCHANTS`` or more of the same merchants
+    within the same ``BUSTOUT_BUCKET_MS``; a surge (a strike spread over days) and another surge or a bust-out
+    when they bought at ``MIN_BUSTOUT_MERCHANTS`` or more of the same merchants on the same day
+    (``RARE_BUCKET_MS``) and those merchants are rare: the sum of ``-log(share)`` over them reaches
+    ``MIN_RARITY``. Crowds of more than ``MAX_BUSTOUT_GROUP`` at one merchant in a bucket are left out. The
+    edges of :func:`bustout_edges`.
+    """
+    bust = bust[bust["merchant_id"].notna().to_numpy()]
+    near = _meetings(bust, BUSTOUT_BUCKET_MS)
+    k = near.groupby(["a", "b"], sort=True)["m"].nunique().to_numpy()
     # the merchants each bust-out bought at: two strikes of one ring go to the same few merchants, two rings
     # striking the same evening share one or two of theirs
-    n_m = b.groupby("user_id")["merchant_id"].nunique()
-    union = agg["a"].map(n_m).to_numpy() + agg["b"].map(n_m).to_numpy() - agg["k"].to_numpy()
-    agg = agg[(agg["k"].to_numpy() >= MIN_BUSTOUT_MERCHANTS)
-              & (agg["k"].to_numpy() >= MIN_BUSTOUT_JACCARD * union)]
-    if not len(agg):
+    n_m = bust.groupby("user_id")["merchant_id"].nunique()
+    ab = near[["a", "b"]].drop_duplicates().sort_values(["a", "b"])
+    union = ab["a"].map(n_m).to_numpy() + ab["b"].map(n_m).to_numpy() - k
+    near = _pairs_with(near, (k >= MIN_BUSTOUT_MERCHANTS) & (k >= MIN_BUSTOUT_JACCARD * union))
+    # a surge meets a surge or a bust-out (two bust-outs have the sharper rule above)
+    day = _meetings(pd.concat([bust, surged[surged["merchant_id"].notna().to_numpy()]], ignore_index=True),
+                    RARE_BUCKET_MS)
+    day = day[day["a"].isin(surged["user_id"]).to_numpy() | day["b"].isin(surged["user_id"]).to_numpy()]
+    each = day.drop_duplicates(["a", "b", "m"])
+    rarity = each.assign(r=-np.log(np.clip(each["m"].map(share).to_numpy(float), 1e-12, 1.0))).groupby(
+        ["a", "b"], sort=True)["r"].agg(["sum", "size"])
+    day = _pairs_with(day, (rarity["sum"].to_numpy() >= MIN_RARITY)
+                      & (rarity["size"].to_numpy() >= MIN_BUSTOUT_MERCHANTS))
+    pairs = pd.concat([near, day], ignore_index=True)
+    if not len(pairs):
         return pd.DataFrame(columns=EDGE_COLUMNS)
+    agg = pairs.sort_values(["a", "b", "t", "m"], kind="stable").groupby(["a", "b"], sort=True).agg(
+        m=("m", "first"), f=("t", "min"), l_=("t", "max"), n=("t", "size")).reset_index()
     code = np.arange(first_code, first_code + len(agg))
 
     def two(c: str) -> np.ndarray:
@@ -162,17 +251,25 @@ def struck_together(bust: pd.DataFrame, first_code: int) -> pd.DataFrame:
 
 
 def read_bustout_edges(transactions_of_users: Callable[[Sequence[str] | None, Sequence[str]], pd.DataFrame],
-                       first_code: int) -> pd.DataFrame:
-    """:func:`bustout_edges` over every account of a store, read through its ``transactions_of_users``.
+                       customers: Callable[[Sequence[str]], np.ndarray], first_code: int) -> pd.DataFrame:
+    """:func:`bustout_edges` over every account of a store, read through its ``transactions_of_users``;
+    ``customers(merchant_ids)`` gives the number of accounts each of those merchants sold to.
 
-    Bust-outs are found from every transaction (nearly every account has the few a bust-out needs, and one
-    scan is cheaper than looking them up) but without merchants, which only the bust-outs' rows need: a
-    string per row is much of what a scan costs. The bust-outs' merchants are read for their accounts only.
+    Bust-outs and surges are found from every transaction (nearly every account has the few they need, and
+    one scan is cheaper than looking them up) but without merchants, which only their rows need: a string per
+    row is much of what a scan costs. Their merchants are read for their accounts only, and the customers of
+    those merchants counted.
     """
     every = transactions_of_users(None, ["seq", "user_id", "ts", "amount"])
     b = bustouts(every)
-    if not len(b):
+    sg = surges(every)
+    sg = sg[~sg["user_id"].isin(b["user_id"]).to_numpy()]
+    if not len(b) and not len(sg):
         return pd.DataFrame(columns=EDGE_COLUMNS)
-    m = transactions_of_users(pd.unique(b["user_id"]).tolist(), ["seq", "merchant_id"])
+    m = transactions_of_users(sorted(set(b["user_id"]) | set(sg["user_id"])), ["seq", "merchant_id"])
     at = pd.Series(m["merchant_id"].to_numpy(dtype=object), index=m["seq"].to_numpy(np.int64))
-    return struck_together(b.assign(merchant_id=at.reindex(b["seq"].to_numpy(np.int64)).to_numpy()), first_code)
+    b = b.assign(merchant_id=at.reindex(b["seq"].to_numpy(np.int64)).to_numpy())
+    sg = sg.assign(merchant_id=at.reindex(sg["seq"].to_numpy(np.int64)).to_numpy())
+    ms = pd.unique(pd.concat([b["merchant_id"], sg["merchant_id"]]).dropna()).tolist()
+    share = pd.Series(np.asarray(customers(ms), float) / max(every["user_id"].nunique(), 1), index=ms, dtype=float)
+    return struck_together(b, sg, share, first_code)

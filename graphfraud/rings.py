@@ -569,7 +569,8 @@ def _detection_edges(src: _Source, policy: LinkPolicy) -> pd.DataFrame:
         co["n_users"] = [int(nu[k]) for k in zip(co["type"], co["entity_id"])]
     edges = pd.concat([edges, co], ignore_index=True) if len(co) else edges
     # accounts whose bust-outs met (sleepers that share nothing until they strike)
-    bo = burst.read_bustout_edges(src.transactions_of_users, int(edges["ent"].max()) + 1 if len(edges) else 0)
+    bo = burst.read_bustout_edges(src.transactions_of_users, lambda ms: src.n_users("merchant", ms),
+                                  int(edges["ent"].max()) + 1 if len(edges) else 0)
     return pd.concat([edges, bo], ignore_index=True) if len(bo) else edges
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphfraud.ringburst import MAX_BUSTOUT_GROUP, bustout_edges, bustouts, read_bustout_edges
+from graphfraud.ringburst import MAX_BUSTOUT_GROUP, bustout_edges, bustouts, read_bustout_edges, surges
 from graphfraud.ringlinks import poisson_sf
 from graphfraud.rings import detect_rings
 from graphfraud.storage import open_store
@@ -137,6 +137,7 @@ def test_reading_merchants_only_for_the_bust_outs_gives_the_same_links():
     for u in ("s0", "s1", "s2"):
         rows += _life(u) + _strike(u, 60, ["E1", "E2"], start_hour=18 + int(u[1]) * 0.3)
     rows += _life("x") + _strike("x", 60, ["E1", "G7"]) + _life("q")
+    rows += _life("v") + _spree("v", 60, ["R1", "R2"])  # a surge, no bust-out
     frame = _tx(rows).assign(seq=np.arange(1, len(rows) + 1))
     asked = []
 
@@ -145,11 +146,73 @@ def test_reading_merchants_only_for_the_bust_outs_gives_the_same_links():
         t = frame if users is None else frame[frame["user_id"].isin(list(users))]
         return t[list(columns)].reset_index(drop=True)
 
-    got = read_bustout_edges(transactions_of_users, 7)
+    def customers(merchants):
+        return frame.groupby("merchant_id")["user_id"].nunique().reindex(merchants).to_numpy()
+
+    got = read_bustout_edges(transactions_of_users, customers, 7)
     pd.testing.assert_frame_equal(got, bustout_edges(_tx(rows), 7))
     assert len(got) == 6
-    # every account's transactions without their merchants; merchants for the accounts that burst only
-    assert asked == [(None, ["seq", "user_id", "ts", "amount"]), (["s0", "s1", "s2", "x"], ["seq", "merchant_id"])]
+    # every account's transactions without their merchants; merchants for the accounts that burst or surged only
+    assert asked == [(None, ["seq", "user_id", "ts", "amount"]),
+                     (["s0", "s1", "s2", "v", "x"], ["seq", "merchant_id"])]
+
+
+def _spree(user, day, shops, n=6, amount=900.0):
+    """A strike spread over three days: two purchases a day, at ``shops`` in turn."""
+    return [(user, int((day + k // 2) * DAY + (9 + 7 * (k % 2)) * HOUR), shops[k % len(shops)], amount)
+            for k in range(n)]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    (_life("a") + _spree("a", 60, ["E1", "E2"]), ["a"]),
+    # a big spender whose usual purchases are as large
+    ([("b", d * DAY, "car dealer", 900.0) for d in range(0, 70, 3)], []),
+    # a few busy days of small purchases are not where the account's money went
+    (_life("c", shop="car dealer") + _spree("c", 60, ["E1", "E2"], amount=20.0), []),
+    # a new account has no history to surge above
+    (_life("d", days=[0, 7]) + _spree("d", 10, ["E1", "E2"]), []),
+], ids=["spread-strike", "big-spender", "small-purchases", "no-history"])
+def test_a_surge_is_far_more_spending_than_the_account_own_rate(rows, expected):
+    assert sorted(set(surges(_tx(rows))["user_id"])) == expected
+    if expected:  # two purchases a day: no bust-out
+        assert len(bustouts(_tx(rows))) == 0
+
+
+def _town(n=200, shops=("P1", "P2")):
+    """``n`` customers with a weekly grocery run, who also shop at ``shops`` now and then."""
+    rows = []
+    for i in range(n):
+        rows += _life(f"c{i}", shop=f"grocer{i % 5}") + [(f"c{i}", (3 + i % 40) * DAY, s, 40.0) for s in shops]
+    return rows
+
+
+def test_surges_that_meet_at_rare_merchants_on_the_same_days_are_linked():
+    rows = _town()
+    for u in ("s0", "s1", "s2"):  # a crew cashing out over three days at two shops only it uses
+        rows += _life(u) + _spree(u, 60, ["E1", "E2"])
+    for u in ("v0", "v1"):  # two customers on a spree at the town's popular shops, the same days
+        rows += _life(u) + _spree(u, 60, ["P1", "P2"])
+    rows += _life("w") + _spree("w", 60, ["E1", "P1"])  # one rare shop in common: chance
+    for u, hour in (("b0", 2.0), ("b1", 14.0)):  # two bust-outs at rare shops, the same day but 12 hours apart
+        rows += _life(u) + _strike(u, 70, ["F1", "F2"], start_hour=hour)
+    e = bustout_edges(_tx(rows), 0)
+    pairs = sorted(tuple(sorted(g["user_id"])) for _, g in e.groupby("ent"))
+    assert pairs == [("s0", "s1"), ("s0", "s2"), ("s1", "s2")]
+    assert e["thin"].all() and (e["type"] == "bustout").all()
+
+
+def test_a_sleeper_ring_whose_strike_spreads_over_days_is_found(tmp_path):
+    rows = [(u, ts / DAY, amount, f"{u}-card", f"{u}-dev", f"10.1.{i % 250}.{i // 250}", m)
+            for i, (u, ts, m, amount) in enumerate(_town())]
+    for j in range(4):
+        u = f"s{j}"
+        rows += [(u, ts / DAY, amount, f"{u}-card", f"{u}-dev", f"20.0.{j}.1", m)
+                 for u, ts, m, amount in _life(u) + _spree(u, 60, ["E1", "E2", "E3"], n=7)]
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, _rows(rows))
+    rings = detect_rings(store)
+    store.close()
+    assert [r.users for r in rings] == [["s0", "s1", "s2", "s3"]]
 
 
 @pytest.mark.parametrize("mu", [0.0, 1e-6, 0.3, 2.5, 40.0], ids=lambda m: f"mu={m}")
