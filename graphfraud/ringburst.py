@@ -51,9 +51,9 @@ class _Windows(NamedTuple):
     order: np.ndarray  # rows of ``tx`` sorted by account, then time
     u: np.ndarray  # account codes (sorted order), per sorted row
     ts: np.ndarray
-    amount: np.ndarray  # amounts (negatives as 0)
+    amount: np.ndarray  # amounts (missing as 0)
     n_in: np.ndarray  # transactions in the window the row opens
-    spend: np.ndarray  # ... and their amounts' total
+    spend: np.ndarray  # ... and their spending (amounts above 0)
     starts: np.ndarray  # per account: its first sorted row, ...
     n_tx: np.ndarray  # ... its transactions, ...
     total: np.ndarray  # ... all it spent ...
@@ -67,16 +67,17 @@ def _windows(tx: pd.DataFrame, days: float) -> _Windows:
     ts_in = pd.to_numeric(tx["ts"]).to_numpy(np.int64)
     order = np.lexsort((ts_in, u))
     u, ts = u[order], ts_in[order]
-    amount = np.maximum(pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order], 0.0)
+    amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order]
     win = int(days * DAY_MS)
     t0 = int(ts.min())
     key = u.astype(float) * (2 * (float(ts.max() - t0) + win)) + (ts - t0)
     end = np.searchsorted(key, key + win, side="left")
-    csum = np.r_[0.0, np.cumsum(amount)]
+    spent = np.maximum(amount, 0.0)  # spending: refunds (negative amounts) count as nothing
+    csum = np.r_[0.0, np.cumsum(spent)]
     starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])  # one run per account: codes 0, 1, ... in order
     ends = np.r_[starts[1:], len(u)] - 1
     return _Windows(order, u, ts, amount, end - np.arange(len(key)), csum[end] - csum[:-1], starts,
-                    ends - starts + 1, np.add.reduceat(amount, starts),
+                    ends - starts + 1, np.add.reduceat(spent, starts),
                     np.maximum((ts[ends] - ts[starts]) / DAY_MS, MIN_OBSERVED_DAYS))
 
 
@@ -229,7 +230,8 @@ def struck_together(bust: pd.DataFrame, surged: pd.DataFrame, share: pd.Series, 
                     RARE_BUCKET_MS)
     day = day[day["a"].isin(surged["user_id"]).to_numpy() | day["b"].isin(surged["user_id"]).to_numpy()]
     each = day.drop_duplicates(["a", "b", "m"])
-    rarity = each.assign(r=-np.log(np.clip(each["m"].map(share).to_numpy(float), 1e-12, 1.0))).groupby(
+    # (a merchant missing from ``share`` counts as common: rarity 0)
+    rarity = each.assign(r=-np.log(np.clip(each["m"].map(share).fillna(1.0).to_numpy(float), 1e-12, 1.0))).groupby(
         ["a", "b"], sort=True)["r"].agg(["sum", "size"])
     day = _pairs_with(day, (rarity["sum"].to_numpy() >= MIN_RARITY)
                       & (rarity["size"].to_numpy() >= MIN_BUSTOUT_MERCHANTS))
@@ -266,10 +268,15 @@ def read_bustout_edges(transactions_of_users: Callable[[Sequence[str] | None, Se
     sg = sg[~sg["user_id"].isin(b["user_id"]).to_numpy()]
     if not len(b) and not len(sg):
         return pd.DataFrame(columns=EDGE_COLUMNS)
-    m = transactions_of_users(sorted(set(b["user_id"]) | set(sg["user_id"])), ["seq", "merchant_id"])
+    m = transactions_of_users(pd.unique(pd.concat([b["user_id"], sg["user_id"]])).tolist(), ["seq", "merchant_id"])
     at = pd.Series(m["merchant_id"].to_numpy(dtype=object), index=m["seq"].to_numpy(np.int64))
     b = b.assign(merchant_id=at.reindex(b["seq"].to_numpy(np.int64)).to_numpy())
     sg = sg.assign(merchant_id=at.reindex(sg["seq"].to_numpy(np.int64)).to_numpy())
-    ms = pd.unique(pd.concat([b["merchant_id"], sg["merchant_id"]]).dropna()).tolist()
-    share = pd.Series(np.asarray(customers(ms), float) / max(every["user_id"].nunique(), 1), index=ms, dtype=float)
+    both = pd.concat([b[["merchant_id", "user_id"]], sg[["merchant_id", "user_id"]]]).dropna()
+    seen = both.groupby("merchant_id")["user_id"].nunique()
+    ms = seen.index.tolist()
+    # a merchant has at least the customers seen here (a store's counts may lag its transactions: a read-only
+    # handle beside a writer does not fold new links)
+    n = np.maximum(np.asarray(customers(ms), float), seen.to_numpy(float))
+    share = pd.Series(n / max(every["user_id"].nunique(), 1), index=ms, dtype=float)
     return struck_together(b, sg, share, first_code)

@@ -126,10 +126,12 @@ def test_bust_outs_do_not_depend_on_the_order_rows_come_in():
 
 
 def test_bust_outs_keep_the_other_columns_of_their_rows():
-    t = _tx(_life("a") + _strike("a", 60, ["E1", "E2"])).drop(columns="merchant_id")
+    t = _tx(_life("a") + _strike("a", 60, ["E1", "E2"]) + [("a", 60 * DAY + 21 * HOUR, "E1", -50.0)])
+    t = t.drop(columns="merchant_id")
     t["seq"] = np.arange(len(t)) * 10
     got = bustouts(t)
-    assert list(got.columns) == ["user_id", "ts", "amount", "seq"] and got["seq"].tolist() == [80, 90, 100, 110]
+    assert list(got.columns) == ["user_id", "ts", "amount", "seq"] and got["seq"].tolist() == [80, 90, 100, 110, 120]
+    assert got["amount"].tolist() == [400.0] * 4 + [-50.0]  # a refund keeps its amount
 
 
 def test_reading_merchants_only_for_the_bust_outs_gives_the_same_links():
@@ -155,6 +157,24 @@ def test_reading_merchants_only_for_the_bust_outs_gives_the_same_links():
     # every account's transactions without their merchants; merchants for the accounts that burst or surged only
     assert asked == [(None, ["seq", "user_id", "ts", "amount"]),
                      (["s0", "s1", "s2", "v", "x"], ["seq", "merchant_id"])]
+
+
+def test_a_merchant_counts_at_least_the_customers_seen_striking_there():
+    rows = _town(shops=("P1",))
+    for u in ("v0", "v1"):  # two customers on a spree, the same days, at the popular shop and a new one
+        rows += _life(u) + _spree(u, 60, ["P1", "Q"])
+    frame = _tx(rows).assign(seq=np.arange(1, len(rows) + 1))
+
+    def transactions_of_users(users, columns):
+        t = frame if users is None else frame[frame["user_id"].isin(list(users))]
+        return t[list(columns)].reset_index(drop=True)
+
+    def stale(merchants):  # counts that lag the transactions: the new shop not counted yet
+        return frame[frame["merchant_id"] != "Q"].groupby("merchant_id")["user_id"].nunique().reindex(
+            merchants).fillna(0).to_numpy()
+
+    assert len(bustout_edges(_tx(rows), 0)) == 0
+    assert len(read_bustout_edges(transactions_of_users, stale, 0)) == 0
 
 
 def _spree(user, day, shops, n=6, amount=900.0):
