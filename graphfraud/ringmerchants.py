@@ -9,8 +9,9 @@ their networks and devices, and the links here are *thin*
 (:func:`graphfraud.ringlinks.components`): they gather accounts that stand alone into a ring, or attach them
 to one, but never merge two rings.
 
-:func:`merchant_edges` turns a store's small merchants and the labels known into those links. Every constant
-is a product default (docs/rings.md explains each).
+:func:`merchant_edges` turns a store's small merchants and the labels known into those links;
+:func:`join_crews` joins the pieces of one crew they link once the families its members sat in are cut.
+Every constant is a product default (docs/rings.md explains each).
 """
 from __future__ import annotations
 
@@ -18,16 +19,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from .ringlinks import EDGE_COLUMNS
 
-__all__ = ["merchant_edges"]
+__all__ = ["join_crews", "merchant_edges"]
 
 MAX_MERCHANT_CUSTOMERS = 80  # a merchant with more customers than this is not one crew's
 MIN_REGULAR_TX = 2  # a customer who paid a merchant this many times is one of its regulars
 MIN_REGULARS = 3  # ... and a crew's merchant has this many regulars or more ...
 MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this share confirmed fraud ...
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
+MIN_CREW_SHARE = 0.8  # after the lifetime cut, groups of which this share or more are one crew's regulars join
 
 
 def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
@@ -83,3 +87,53 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
                          "last_seen": out["last_seen"].to_numpy(), "n": out["n"].to_numpy(), "ent": ent,
                          "n_users": np.bincount(ent - first_code)[ent - first_code], "strong": True, "links": True,
                          "arrived": False, "thin": True, "coactivity": True})
+
+
+def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame) -> list[np.ndarray]:
+    """``groups`` (arrays of codes into ``uids``, after the lifetime cut) with the fragments of each crew's merchant
+    joined: the groups and the lone accounts its ``crew_merchant`` links reach, where its regulars are at least
+    ``MIN_CREW_SHARE`` of the group's users, become one group (with the accounts of no group the links reach).
+
+    A crew recruited among established customers is held together by nothing but the merchant: its members sit in
+    their families' clusters when the thin link is used (:func:`graphfraud.ringlinks.components`), and come out
+    in pieces once the families are cut, each piece held by a few members' own cards or devices. A group where
+    the merchant's regulars are fewer than half (a family, another crew that also shopped there) stays apart.
+
+    >>> uids = np.array(list("abcdefghij"), dtype=object)
+    >>> groups = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7, 8])]
+    >>> link = pd.DataFrame({"type": "crew_merchant", "ent": 9, "user_id": list("abcdefgj"), "first_seen": 0,
+    ...                      "last_seen": 10})
+    >>> [g.tolist() for g in join_crews(groups, uids, link)]  # j alone; in the family g-h-i only g is a regular
+    [[0, 1, 2, 3, 4, 5, 9], [6, 7, 8]]
+    """
+    cm = linking[linking["type"].to_numpy() == "crew_merchant"]
+    code = pd.Index(uids).get_indexer(cm["user_id"])
+    if not (code >= 0).any():
+        return groups
+    lab = np.full(len(uids), -1, dtype=np.int64)
+    for i, g in enumerate(groups):
+        lab[g] = i
+    alone = lab < 0
+    lab[alone] = np.arange(len(groups), len(groups) + int(alone.sum()))
+    size = np.bincount(lab)
+    ok = code >= 0
+    d = pd.DataFrame({"e": cm["ent"].to_numpy()[ok], "u": code[ok], "f": cm["first_seen"].to_numpy(np.int64)[ok],
+                      "l": cm["last_seen"].to_numpy(np.int64)[ok]}).drop_duplicates(["e", "u"])
+    per = d.assign(c=lab[d["u"].to_numpy()]).groupby(["e", "c"], sort=True).agg(
+        k=("u", "size"), f=("f", "min"), l_=("l", "max")).reset_index()
+    per = per[per["k"].to_numpy() >= MIN_CREW_SHARE * size[per["c"].to_numpy()]]
+    if not len(per):
+        return groups
+    # pieces of one crew paid the merchant over the same weeks: per merchant, the groups whose spans there overlap
+    # (a run of them, in order of their first payment) join; two crews that came at different times stay two
+    per = per.sort_values(["e", "f", "c"], kind="stable")
+    reach = per.groupby("e")["l_"].cummax().to_numpy()
+    e, f = per["e"].to_numpy(), per["f"].to_numpy()
+    new_run = np.r_[True, (e[1:] != e[:-1]) | (f[1:] > reach[:-1])]
+    first = per["c"].to_numpy()[np.flatnonzero(new_run)][np.cumsum(new_run) - 1]
+    n = len(size)
+    graph = sparse.coo_matrix((np.ones(len(per), np.int8), (first, per["c"].to_numpy())), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    new = comp[lab]
+    order = np.argsort(new, kind="stable")
+    return [g for g in np.split(order, np.flatnonzero(np.diff(new[order])) + 1) if len(g) >= 2]

@@ -1178,6 +1178,44 @@ def test_the_regulars_of_a_crews_merchant_are_a_ring_and_card_testers_there_stay
     assert sorted(got) == [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["c0", "c1", "c2", "c3", "c4"]]
 
 
+def test_the_pieces_of_a_crew_its_merchant_links_are_one_ring(tmp_path):
+    """A crew recruited among customers (a generator written apart from ours) comes out of the clusters in pieces,
+    each held by a device a few members share; the crew's merchant, whose regulars they all are over the same
+    weeks, makes them one ring. A family whose one member shopped there too stays out."""
+    rows = []
+    for i in range(6):  # each piece of three shares a phone; ordinary shopping, then charges at the crew's shop
+        dev = f"ph{i // 3}"
+        rows += [(f"c{i}", day + i, 40.0, f"own{i}", dev, f"7.7.{i}.1", f"g{day % 5}") for day in range(0, 60, 4)]
+        rows += [(f"c{i}", 30 + i * 0.9 + k * 3.1, 250.0, f"own{i}", dev, f"7.7.{i}.1", "shop") for k in range(4)]
+    for i in range(3):  # a family on one tablet: f0 paid the shop twice, legitimately
+        rows += [(f"f{i}", day + i, 30.0, f"fc{i}", "tab", "4.4.4.4", f"g{day % 5}") for day in range(0, 60, 5)]
+    rows += [("f0", 33 + k * 4, 30.0, "fc0", "tab", "4.4.4.4", "shop") for k in range(2)]
+    df = _rows(rows)
+    df["is_fraud"] = np.where((df["merchant_id"] == "shop") & df["user_id"].str.startswith("c"), "1", "0")
+    got = _rings_of_frame(tmp_path, df)
+    assert sorted(got) == [[f"c{i}" for i in range(6)], ["f0", "f1", "f2"]]
+
+
+def test_crews_at_one_merchant_join_only_in_the_same_weeks_and_when_they_are_its_regulars():
+    from graphfraud.ringmerchants import join_crews
+
+    uids = np.array([f"u{i}" for i in range(12)], dtype=object)
+    groups = [np.arange(0, 3), np.arange(3, 6), np.arange(6, 9), np.arange(9, 12)]
+
+    def link(users, first, last):
+        return pd.DataFrame({"type": "crew_merchant", "ent": 5, "user_id": users, "first_seen": first,
+                             "last_seen": last})
+
+    day = 86_400_000
+    pieces = pd.concat([link(["u0", "u1", "u2"], 10 * day, 30 * day), link(["u3", "u4", "u5"], 25 * day, 40 * day),
+                        link(["u6", "u7", "u8"], 60 * day, 70 * day),  # another crew, weeks later
+                        link(["u9", "u10"], 12 * day, 20 * day)])  # two of a group of three: under 80 %
+    got = sorted(g.tolist() for g in join_crews(groups, uids, pieces))
+    assert got == [[0, 1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    assert [g.tolist() for g in join_crews(groups, uids, pieces[:0])] == [g.tolist() for g in groups]
+    assert [g.tolist() for g in join_crews(groups, uids, pieces[-2:])] == [g.tolist() for g in groups]
+
+
 def test_a_merchant_chosen_as_a_link_type_is_still_a_shared_identifier(tmp_path):
     # four customers who share only a club they all pay: with merchants among the link types, the club links
     # them and is named as what they share (the crew's-merchant link has a type of its own)
