@@ -97,7 +97,9 @@ def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame
     A crew recruited among established customers is held together by nothing but the merchant: its members sit in
     their families' clusters when the thin link is used (:func:`graphfraud.ringlinks.components`), and come out
     in pieces once the families are cut, each piece held by a few members' own cards or devices. A group where
-    the merchant's regulars are fewer than half (a family, another crew that also shopped there) stays apart.
+    the merchant's regulars are fewer than ``MIN_CREW_SHARE`` (a family, another crew that also shopped there)
+    stays apart, and so do groups that paid it in different weeks (two crews). Only the accounts of ``linking``
+    take part: a caller passes the links of the accounts it has read (the groups' before the cut).
 
     >>> uids = np.array(list("abcdefghij"), dtype=object)
     >>> groups = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7, 8])]
@@ -118,7 +120,8 @@ def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame
     size = np.bincount(lab)
     ok = code >= 0
     d = pd.DataFrame({"e": cm["ent"].to_numpy()[ok], "u": code[ok], "f": cm["first_seen"].to_numpy(np.int64)[ok],
-                      "l": cm["last_seen"].to_numpy(np.int64)[ok]}).drop_duplicates(["e", "u"])
+                      "l": cm["last_seen"].to_numpy(np.int64)[ok]}).groupby(["e", "u"], sort=True).agg(
+        f=("f", "min"), l=("l", "max")).reset_index()
     per = d.assign(c=lab[d["u"].to_numpy()]).groupby(["e", "c"], sort=True).agg(
         k=("u", "size"), f=("f", "min"), l_=("l", "max")).reset_index()
     per = per[per["k"].to_numpy() >= MIN_CREW_SHARE * size[per["c"].to_numpy()]]

@@ -468,7 +468,8 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         known -= flows.taken_over(tx, fraud_tx, paid, known, int(LIFETIME_GAP_DAYS * DAY_MS))
         groups = [g for g in split_lifetimes(groups, uids, linking, tx, known, victims) if len(g) >= min_size]
         # the pieces of a crew its merchant links are one ring once the families they sat in are cut
-        groups = [g for g in ringmerchants.join_crews(groups, uids, linking) if len(g) >= min_size]
+        read = linking[linking["user_id"].isin(users).to_numpy()]  # (the accounts whose transactions are in tx)
+        groups = [g for g in ringmerchants.join_crews(groups, uids, read) if len(g) >= min_size]
         # large loose clusters are split into communities once the customers are off them (their links to the one
         # member who used their home's address or card would otherwise outweigh the crew's shared devices)
         groups = [g for g in split_loose(groups, uids, linking, max_component, seed) if len(g) >= min_size]

@@ -1214,6 +1214,27 @@ def test_crews_at_one_merchant_join_only_in_the_same_weeks_and_when_they_are_its
     assert got == [[0, 1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11]]
     assert [g.tolist() for g in join_crews(groups, uids, pieces[:0])] == [g.tolist() for g in groups]
     assert [g.tolist() for g in join_crews(groups, uids, pieces[-2:])] == [g.tolist() for g in groups]
+    # a user linked twice to the merchant spans both links, whatever order they come in
+    twice = pd.concat([link(["u0", "u1", "u2"], 10 * day, 12 * day), link(["u3", "u4", "u5"], 25 * day, 40 * day),
+                       link(["u2"], 20 * day, 30 * day)])
+    for order in (twice, twice.iloc[::-1]):
+        assert sorted(g.tolist() for g in join_crews(groups[:2], uids, order)) == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_a_crews_piece_too_small_to_be_read_is_not_joined(tmp_path):
+    # with min_size 4 the piece of three is never read: joining it would describe members without transactions
+    rows = []
+    for i in range(7):
+        dev = "ph0" if i < 4 else "ph1"
+        rows += [(f"c{i}", day + i, 40.0, f"own{i}", dev, f"7.7.{i}.1", f"g{day % 5}") for day in range(0, 60, 4)]
+        rows += [(f"c{i}", 30 + i * 0.9 + k * 3.1, 250.0, f"own{i}", dev, f"7.7.{i}.1", "shop") for k in range(4)]
+    df = _rows(rows)
+    df["is_fraud"] = np.where(df["merchant_id"] == "shop", "1", "0")
+    store = open_store(str(tmp_path / "gf.db"))
+    _write(store, df)
+    rings = detect_rings(store, min_size=4)
+    store.close()
+    assert [(r.users, r.stats.n_tx) for r in rings] == [(["c0", "c1", "c2", "c3"], 76)]
 
 
 def test_a_merchant_chosen_as_a_link_type_is_still_a_shared_identifier(tmp_path):
