@@ -45,22 +45,21 @@ RARE_BUCKET_MS = DAY_MS  # surges and bust-outs meet at a merchant when they buy
 MIN_RARITY = 8.0  # ... at 2 or more merchants whose rarity (-log of their share of all accounts) sums to this
 
 
-class _Windows(NamedTuple):
-    """Each account's transactions in order, and the window of ``days`` each of them opens."""
+class _Accounts(NamedTuple):
+    """Each account's transactions in order (one sort, shared by bust-outs and surges)."""
 
     order: np.ndarray  # rows of ``tx`` sorted by account, then time
     u: np.ndarray  # account codes (sorted order), per sorted row
     ts: np.ndarray
     amount: np.ndarray  # amounts (missing as 0)
-    n_in: np.ndarray  # transactions in the window the row opens
-    spend: np.ndarray  # ... and their spending (amounts above 0)
+    csum: np.ndarray  # running spending (amounts above 0: refunds count as nothing), from 0
     starts: np.ndarray  # per account: its first sorted row, ...
     n_tx: np.ndarray  # ... its transactions, ...
     total: np.ndarray  # ... all it spent ...
     life: np.ndarray  # ... and days from its first transaction to its last (at least MIN_OBSERVED_DAYS)
 
 
-def _windows(tx: pd.DataFrame, days: float) -> _Windows:
+def _accounts(tx: pd.DataFrame) -> _Accounts:
     # accounts coded in sorted order and a stable sort on (account, time): the order a stable sort of the
     # frame by user_id and ts gives, without comparing strings
     u, _ = pd.factorize(tx["user_id"], sort=True)
@@ -68,29 +67,65 @@ def _windows(tx: pd.DataFrame, days: float) -> _Windows:
     order = np.lexsort((ts_in, u))
     u, ts = u[order], ts_in[order]
     amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(float)[order]
-    win = int(days * DAY_MS)
-    t0 = int(ts.min())
-    key = u.astype(float) * (2 * (float(ts.max() - t0) + win)) + (ts - t0)
-    end = np.searchsorted(key, key + win, side="left")
-    spent = np.maximum(amount, 0.0)  # spending: refunds (negative amounts) count as nothing
-    csum = np.r_[0.0, np.cumsum(spent)]
+    spent = np.maximum(amount, 0.0)
     starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])  # one run per account: codes 0, 1, ... in order
     ends = np.r_[starts[1:], len(u)] - 1
-    return _Windows(order, u, ts, amount, end - np.arange(len(key)), csum[end] - csum[:-1], starts,
-                    ends - starts + 1, np.add.reduceat(spent, starts),
-                    np.maximum((ts[ends] - ts[starts]) / DAY_MS, MIN_OBSERVED_DAYS))
+    return _Accounts(order, u, ts, amount, np.r_[0.0, np.cumsum(spent)], starts, ends - starts + 1,
+                     np.add.reduceat(spent, starts), np.maximum((ts[ends] - ts[starts]) / DAY_MS, MIN_OBSERVED_DAYS))
 
 
-def _best(w: _Windows, by: np.ndarray) -> np.ndarray:
+def _window(a: _Accounts, days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per sorted row: the transactions in the window of ``days`` it opens, and their spending."""
+    win = int(days * DAY_MS)
+    t0 = int(a.ts.min())
+    key = a.u.astype(float) * (2 * (float(a.ts.max() - t0) + win)) + (a.ts - t0)
+    end = np.searchsorted(key, key + win, side="left")
+    return end - np.arange(len(key)), a.csum[end] - a.csum[:-1]
+
+
+def _best(a: _Accounts, by: np.ndarray) -> np.ndarray:
     """Per account, the sorted row opening its window with the most ``by`` (the first of equals)."""
-    top = np.flatnonzero(by == np.repeat(np.maximum.reduceat(by, w.starts), w.n_tx))
-    return top[np.r_[True, w.u[top][1:] != w.u[top][:-1]]]
+    top = np.flatnonzero(by == np.repeat(np.maximum.reduceat(by, a.starts), a.n_tx))
+    return top[np.r_[True, a.u[top][1:] != a.u[top][:-1]]]
 
 
-def _rows_of(tx: pd.DataFrame, w: _Windows, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+def _rows_of(tx: pd.DataFrame, a: _Accounts, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
     rows = np.repeat(starts, sizes) + (np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes))
-    out = tx.iloc[w.order[rows]].reset_index(drop=True)
-    return out.assign(ts=w.ts[rows], amount=w.amount[rows])
+    out = tx.iloc[a.order[rows]].reset_index(drop=True)
+    return out.assign(ts=a.ts[rows], amount=a.amount[rows])
+
+
+def _bustouts(tx: pd.DataFrame, a: _Accounts) -> pd.DataFrame:
+    n_in, spend = _window(a, BUSTOUT_WINDOW_DAYS)
+    best = _best(a, n_in)
+    n_b = n_in[best]
+    lam = (a.n_tx - n_b + 1) / a.life * BUSTOUT_WINDOW_DAYS
+    ok = ((n_b >= MIN_BUSTOUT_TX) & (poisson_sf(n_b - 1, lam) < BUSTOUT_P)
+          & (spend[best] >= BUSTOUT_SPEND_SHARE * a.total))
+    return _rows_of(tx, a, best[ok], n_b[ok])
+
+
+def _surges(tx: pd.DataFrame, a: _Accounts) -> pd.DataFrame:
+    n_in, spend = _window(a, SURGE_DAYS)
+    best = _best(a, spend)
+    n_s, spent = n_in[best], spend[best]
+    expected = (a.total - spent + 1.0) / a.life * SURGE_DAYS
+    ok = ((n_s >= MIN_BUSTOUT_TX) & (spent >= SURGE_SPEND_SHARE * a.total) & (spent >= SURGE_RATIO * expected)
+          & (a.n_tx - n_s >= MIN_HISTORY_TX))
+    return _rows_of(tx, a, best[ok], n_s[ok])
+
+
+def _none(tx: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
+
+
+def _strikes(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`bustouts`, and the :func:`surges` of the other accounts, from one sort of ``tx``."""
+    if not len(tx):
+        return _none(tx), _none(tx)
+    a = _accounts(tx)
+    b, sg = _bustouts(tx, a), _surges(tx, a)
+    return b, sg[~sg["user_id"].isin(b["user_id"]).to_numpy()]
 
 
 def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
@@ -115,15 +150,7 @@ def bustouts(tx: pd.DataFrame) -> pd.DataFrame:
     >>> bustouts(tx)["merchant_id"].tolist()
     ['M2', 'M2', 'M2', 'M2']
     """
-    if not len(tx):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
-    w = _windows(tx, BUSTOUT_WINDOW_DAYS)
-    best = _best(w, w.n_in)
-    n_b = w.n_in[best]
-    lam = (w.n_tx - n_b + 1) / w.life * BUSTOUT_WINDOW_DAYS
-    ok = ((n_b >= MIN_BUSTOUT_TX) & (poisson_sf(n_b - 1, lam) < BUSTOUT_P)
-          & (w.spend[best] >= BUSTOUT_SPEND_SHARE * w.total))
-    return _rows_of(tx, w, best[ok], n_b[ok])
+    return _bustouts(tx, _accounts(tx)) if len(tx) else _none(tx)
 
 
 def surges(tx: pd.DataFrame) -> pd.DataFrame:
@@ -144,15 +171,7 @@ def surges(tx: pd.DataFrame) -> pd.DataFrame:
     >>> len(bustouts(tx)), surges(tx)["amount"].tolist()
     (0, [900.0, 900.0, 900.0])
     """
-    if not len(tx):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in tx.columns})
-    w = _windows(tx, SURGE_DAYS)
-    best = _best(w, w.spend)
-    n_s, spent = w.n_in[best], w.spend[best]
-    expected = (w.total - spent + 1.0) / w.life * SURGE_DAYS
-    ok = ((n_s >= MIN_BUSTOUT_TX) & (spent >= SURGE_SPEND_SHARE * w.total) & (spent >= SURGE_RATIO * expected)
-          & (w.n_tx - n_s >= MIN_HISTORY_TX))
-    return _rows_of(tx, w, best[ok], n_s[ok])
+    return _surges(tx, _accounts(tx)) if len(tx) else _none(tx)
 
 
 def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
@@ -173,11 +192,10 @@ def bustout_edges(tx: pd.DataFrame, first_code: int) -> pd.DataFrame:
     >>> sorted(set(zip(e["ent"], e["user_id"])))
     [(0, 'a'), (0, 'b'), (1, 'a'), (1, 'c'), (2, 'b'), (2, 'c')]
     """
-    b = bustouts(tx)
-    sg = surges(tx)
+    b, sg = _strikes(tx)
     m = tx[tx["merchant_id"].notna().to_numpy()]
     share = m.groupby("merchant_id")["user_id"].nunique() / max(tx["user_id"].nunique(), 1)
-    return struck_together(b, sg[~sg["user_id"].isin(b["user_id"]).to_numpy()], share, first_code)
+    return struck_together(b, sg, share, first_code)
 
 
 def _meetings(rows: pd.DataFrame, bucket_ms: int) -> pd.DataFrame:
@@ -263,9 +281,7 @@ def read_bustout_edges(transactions_of_users: Callable[[Sequence[str] | None, Se
     those merchants counted.
     """
     every = transactions_of_users(None, ["seq", "user_id", "ts", "amount"])
-    b = bustouts(every)
-    sg = surges(every)
-    sg = sg[~sg["user_id"].isin(b["user_id"]).to_numpy()]
+    b, sg = _strikes(every)
     if not len(b) and not len(sg):
         return pd.DataFrame(columns=EDGE_COLUMNS)
     m = transactions_of_users(pd.unique(pd.concat([b["user_id"], sg["user_id"]])).tolist(), ["seq", "merchant_id"])
