@@ -43,6 +43,7 @@ LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 EPISODE_DAYS = 2.0  # a customer's use of an identifier within this many days, mid-life, is an episode (a takeover)
 TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
+TAKER_CARDS = 3  # an account that took this many cards over from as many earlier users is trying stolen cards
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -600,6 +601,36 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
     return out
 
 
+def _taken_cards(key: np.ndarray, rk: np.ndarray, users: np.ndarray, pair_card: np.ndarray, first: np.ndarray,
+                 last: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """Per (user, cluster, identifier) row: the card's former holder, whose card a taker took over.
+
+    ``key`` numbers a cluster's identifier, ``rk`` ranks its users by first use (1: the first), ``pair_card``:
+    a card two users of the cluster share; ``first``/``last``: the row's first and last use, ``nxt``: the
+    second user's first use. The first user is a former holder when the second began ``HOLDER_LEAD_DAYS`` or more
+    after the first's first use and after their last, and the second (the taker) took ``TAKER_CARDS`` or more
+    cards over that way.
+
+    Cards 0-2 were handed over to ``t``; card 3's first user still used it after ``t`` began; ``s`` took one:
+
+    >>> d = DAY_MS
+    >>> key, rk = np.repeat(np.arange(5), 2), np.tile([1, 2], 5)
+    >>> users = np.array(["v0", "t", "v1", "t", "v2", "t", "v3", "t", "v4", "s"])
+    >>> first = np.array([0, 30, 0, 31, 0, 32, 0, 33, 0, 20]) * d
+    >>> last = first + np.array([1, 1, 1, 1, 1, 1, 40, 1, 1, 1]) * d
+    >>> nxt = np.repeat(first[1::2], 2)
+    >>> _taken_cards(key, rk, users, np.ones(10, bool), first, last, nxt).tolist()
+    [True, False, True, False, True, False, False, False, False, False]
+    """
+    with np.errstate(invalid="ignore"):
+        handed = pair_card & (rk == 1) & (nxt - first >= HOLDER_LEAD_DAYS * DAY_MS) & (last < nxt)
+    second = rk == 2
+    taker = pd.Series(users[second], index=key[second])
+    taker = taker[~taker.index.duplicated()].reindex(key).to_numpy()
+    taken = pd.Series(taker[handed]).value_counts()
+    return np.asarray(handed & (pd.Series(taker).map(taken).fillna(0).to_numpy() >= TAKER_CARDS), dtype=bool)
+
+
 def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
                      tx: pd.DataFrame, known: Iterable[str] = (), victims: pd.DataFrame | None = None
                      ) -> list[np.ndarray]:
@@ -628,6 +659,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     everyone else in the cluster used it in one episode each are its owners, and the others' victims, when one of
     them, seen ``LIFETIME_GAP_DAYS`` or more, went on after the last of those uses (a crew testing or spending
     stolen cards, a shop shipping to its buyers' homes; a family's card charged once).
+
+    The taker rule: the first user of a card that one other account began to use ``HOLDER_LEAD_DAYS`` or more
+    after them, once they had stopped using it, is that card's former holder, and that account's victim, when the
+    account took ``TAKER_CARDS`` or more cards over that way (a card tester goes through many people's card
+    numbers; a crew member handing a card on to the next, as in a chain, hands on one or two).
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
@@ -722,6 +758,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     once = pd.Series(e["uses"].to_numpy()).groupby(key).transform("max").to_numpy() <= 1
     ties = e.groupby(["u", "g"], sort=False)["e"].transform("size").to_numpy()
     odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
+    # or held a card that one other account took over weeks after they had stopped using it, an account that
+    # took over TAKER_CARDS cards or more that way (a card tester, however long each victim was seen)
+    odd |= _taken_cards(key, rk, e["u"].to_numpy(), is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool), f, lu, nxt)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     kn = e["u"].isin(set(known)).to_numpy()

@@ -963,6 +963,26 @@ def test_a_family_whose_card_a_crew_charged_once_is_not_in_its_ring(tmp_path):
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
 
 
+def test_customers_whose_cards_a_card_tester_took_over_are_not_in_its_ring(tmp_path):
+    """The taker rule (card testing in a sixth generator written apart from ours): three testers on one device
+    each try the card numbers of three customers, weeks after those customers last used them. The customers were
+    seen for three weeks only, each with a partner on their device, and stopped before the testers came (no rule
+    about long-standing holders applies). A tester who took over three cards is trying stolen ones: their former
+    holders are victims, not members."""
+    rows = []
+    for v in range(9):  # a customer and their partner, days 0-20; the customer's card three times
+        rows += [(f"v{v}", v * 0.2 + day, 40.0, f"card{v}", f"vd{v}", f"5.5.{v}.1", f"s{day % 4}")
+                 for day in range(0, 21, 10)]
+        rows += [(f"p{v}", v * 0.2 + day + 1, 30.0, f"pc{v}", f"vd{v}", f"5.5.{v}.1", f"s{day % 3}")
+                 for day in range(0, 21, 10)]
+    for i in range(3):  # the testers: days 35-55 on one device; each tries three customers' cards twice
+        rows += [(f"t{i}", 35 + i * 0.3 + day, 150.0, f"tc{i}", "tester-dev", f"9.9.9.{i}", f"g{day % 3}")
+                 for day in range(0, 20, 4)]
+        rows += [(f"t{i}", 40 + i + k * 0.1 + j * 0.01, 1.0, f"card{3 * i + k}", "tester-dev", f"9.9.9.{i}", "tests")
+                 for k in range(3) for j in range(2)]
+    assert _ring_users(tmp_path, rows) == [["t0", "t1", "t2"]]
+
+
 def test_one_identifier_a_member_and_a_stranger_each_used_once_is_no_tie(tmp_path):
     """The leaf rule (triangulation in a fifth generator written apart from ours): a crew of three shares two
     devices; one of them charges, once, a card a customer seen for two weeks also used once. Neither lifetime
