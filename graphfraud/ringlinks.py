@@ -43,7 +43,7 @@ LIFETIME_RATIO = 4.0  # a customer seen this many times longer than the accounts
 LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them (a victim, a bystander)
 EPISODE_DAYS = 2.0  # a customer's use of an identifier within this many days, mid-life, is an episode (a takeover)
 TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
-TAKER_CARDS = 3  # an account that took this many cards over from as many earlier users is trying stolen cards
+TAKER_HOLDERS = 3  # an account that took cards over from this many earlier holders is trying stolen cards
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -602,33 +602,37 @@ def _split_communities(big: list[np.ndarray], ucode: np.ndarray, ecode: np.ndarr
 
 
 def _taken_cards(key: np.ndarray, rk: np.ndarray, users: np.ndarray, pair_card: np.ndarray, first: np.ndarray,
-                 last: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+                 last: np.ndarray, nxt: np.ndarray, life: np.ndarray) -> np.ndarray:
     """Per (user, cluster, identifier) row: the card's former holder, whose card a taker took over.
 
     ``key`` numbers a cluster's identifier, ``rk`` ranks its users by first use (1: the first), ``pair_card``:
     a card two users of the cluster share; ``first``/``last``: the row's first and last use, ``nxt``: the
-    second user's first use. The first user is a former holder when the second began ``HOLDER_LEAD_DAYS`` or more
-    after the first's first use and after their last, and the second (the taker) took ``TAKER_CARDS`` or more
-    cards over that way.
+    second user's first use, ``life``: the row's user's days from first to last transaction. The first user is a
+    former holder when they were seen ``HOLDER_LEAD_DAYS`` or more, and the second began that long or more after
+    the first's first use and after their last, and the second (the taker) took cards over that way from
+    ``TAKER_HOLDERS`` former holders or more. A missing time decides nothing (no card is taken).
 
-    Cards 0-2 were handed over to ``t``; card 3's first user still used it after ``t`` began; ``s`` took one:
+    ``t`` took the cards of ``v0``-``v2``; ``v3`` still used hers after ``t`` began; ``s`` took one card; ``u``
+    took three cards of one holder, ``w``; ``x`` took the cards of three accounts seen five days each:
 
     >>> d = DAY_MS
-    >>> key, rk = np.repeat(np.arange(5), 2), np.tile([1, 2], 5)
-    >>> users = np.array(["v0", "t", "v1", "t", "v2", "t", "v3", "t", "v4", "s"])
-    >>> first = np.array([0, 30, 0, 31, 0, 32, 0, 33, 0, 20]) * d
-    >>> last = first + np.array([1, 1, 1, 1, 1, 1, 40, 1, 1, 1]) * d
-    >>> nxt = np.repeat(first[1::2], 2)
-    >>> _taken_cards(key, rk, users, np.ones(10, bool), first, last, nxt).tolist()
-    [True, False, True, False, True, False, False, False, False, False]
+    >>> users = np.array("v0 t v1 t v2 t v3 t v4 s w u w u w u y0 x y1 x y2 x".split())
+    >>> key, rk = np.repeat(np.arange(len(users) // 2), 2), np.tile([1, 2], len(users) // 2)
+    >>> first = np.array([0, 30, 0, 31, 0, 32, 0, 33, 0, 20, 0, 30, 1, 30, 2, 30, 0, 30, 0, 30, 0, 30]) * d
+    >>> last = first + np.where(users == "v3", 40, 1) * d
+    >>> nxt, life = np.repeat(first[1::2], 2), np.where(np.char.startswith(users, "y"), 5.0, 20.0)
+    >>> users[_taken_cards(key, rk, users, np.ones(len(users), bool), first, last, nxt, life)].tolist()
+    ['v0', 'v1', 'v2']
     """
     with np.errstate(invalid="ignore"):
-        handed = pair_card & (rk == 1) & (nxt - first >= HOLDER_LEAD_DAYS * DAY_MS) & (last < nxt)
+        handed = (pair_card & (rk == 1) & (life >= HOLDER_LEAD_DAYS) & (nxt - first >= HOLDER_LEAD_DAYS * DAY_MS)
+                  & (last < nxt))
     second = rk == 2
     taker = pd.Series(users[second], index=key[second])
     taker = taker[~taker.index.duplicated()].reindex(key).to_numpy()
-    taken = pd.Series(taker[handed]).value_counts()
-    return np.asarray(handed & (pd.Series(taker).map(taken).fillna(0).to_numpy() >= TAKER_CARDS), dtype=bool)
+    # former holders per taker, each counted once
+    taken = pd.DataFrame({"t": taker[handed], "h": users[handed]}).drop_duplicates().groupby("t").size()
+    return np.asarray(handed & (pd.Series(taker).map(taken).fillna(0).to_numpy() >= TAKER_HOLDERS), dtype=bool)
 
 
 def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
@@ -660,10 +664,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     them, seen ``LIFETIME_GAP_DAYS`` or more, went on after the last of those uses (a crew testing or spending
     stolen cards, a shop shipping to its buyers' homes; a family's card charged once).
 
-    The taker rule: the first user of a card that one other account began to use ``HOLDER_LEAD_DAYS`` or more
-    after them, once they had stopped using it, is that card's former holder, and that account's victim, when the
-    account took ``TAKER_CARDS`` or more cards over that way (a card tester goes through many people's card
-    numbers; a crew member handing a card on to the next, as in a chain, hands on one or two).
+    The taker rule: the first user of a card, seen ``HOLDER_LEAD_DAYS`` or more, that one other account began to
+    use that long or more after them, once they had stopped using it, is that card's former holder, and that
+    account's victim, when the account took cards over that way from ``TAKER_HOLDERS`` former holders or more (a
+    card tester goes through many people's card numbers; a crew member handing cards on to the next, as in a
+    chain, is one holder, and a crew's accounts burned in a week are no holders).
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
@@ -759,8 +764,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     ties = e.groupby(["u", "g"], sort=False)["e"].transform("size").to_numpy()
     odd |= (k == 2) & once & (ties == 1) & ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
     # or held a card that one other account took over weeks after they had stopped using it, an account that
-    # took over TAKER_CARDS cards or more that way (a card tester, however long each victim was seen)
-    odd |= _taken_cards(key, rk, e["u"].to_numpy(), is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool), f, lu, nxt)
+    # took cards over that way from TAKER_HOLDERS holders or more (a card tester; each victim seen two weeks or more)
+    odd |= _taken_cards(key, rk, e["u"].to_numpy(), is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool), f, lu, nxt,
+                        life)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     kn = e["u"].isin(set(known)).to_numpy()

@@ -983,6 +983,34 @@ def test_customers_whose_cards_a_card_tester_took_over_are_not_in_its_ring(tmp_p
     assert _ring_users(tmp_path, rows) == [["t0", "t1", "t2"]]
 
 
+def test_a_crew_handing_its_cards_on_stays_one_ring(tmp_path):
+    """What the taker rule leaves alone. Card drops: four recruits each activate a new card in a few days, and an
+    organiser (sharing a laptop with a partner) spends on all four from three weeks later (accounts seen a few
+    days are no former holders). A chain: four members seen for weeks, each pair sharing cards; the third took a
+    card over from each of the first two (two holders, not many)."""
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "chain").mkdir()
+    drops = []
+    for i in range(4):  # the recruits: a new card each, activated on two days
+        drops += [(f"m{i}", i * 0.5 + d, 5.0, f"drop{i}", f"mphone{i}", f"5.6.{i}.1", "atm") for d in (0, 3)]
+    drops += [("o0", 20 + d + 0.1 * i, 400.0, f"drop{i}", "olaptop", "8.8.8.0", f"elec{i % 2}")
+              for d in range(0, 10, 2) for i in range(4)]
+    drops += [("o1", 20.3 + d, 60.0, "o1card", "olaptop", "8.8.8.1", "food") for d in range(0, 10, 2)]
+    assert _ring_users(tmp_path / "drops", drops) == [["m0", "m1", "m2", "m3", "o0", "o1"]]
+    chain = []
+    for i in range(4):  # members seen for 25 days, from day 20 * i, each on their own device and card
+        chain += [(f"c{i}", 20 * i + day, 90.0, f"own{i}", f"cd{i}", f"6.6.{i}.1", f"m{day % 3}")
+                  for day in range(0, 25, 4)]
+    chain += [("c0", 21 + d, 80.0, "shared01", "cd0", "6.6.0.1", "m1") for d in (0, 2)]  # c0 and c1 at once
+    chain += [("c1", 22 + d, 80.0, "shared01", "cd1", "6.6.1.1", "m1") for d in (0, 2)]
+    for k in range(2):  # a card of c0's and one of c1's, which c2 took over weeks later, once they had stopped
+        chain += [(f"c{k}", 20 * k + 0.5 + d, 70.0, f"handed{k}", f"cd{k}", f"6.6.{k}.1", "m2") for d in (0, 1)]
+        chain += [("c2", 42 + k + d, 70.0, f"handed{k}", "cd2", "6.6.2.1", "m2") for d in (0, 1)]
+    chain += [(u, 62 + d + 0.5 * (u == "c3"), 80.0, "shared23", f"cd{u[1]}", f"6.6.{u[1]}.1", "m0")
+              for u in ("c2", "c3") for d in (0, 2)]
+    assert _ring_users(tmp_path / "chain", chain) == [["c0", "c1", "c2", "c3"]]
+
+
 def test_one_identifier_a_member_and_a_stranger_each_used_once_is_no_tie(tmp_path):
     """The leaf rule (triangulation in a fifth generator written apart from ours): a crew of three shares two
     devices; one of them charges, once, a card a customer seen for two weeks also used once. Neither lifetime
