@@ -61,8 +61,9 @@ SESSION_SLACK_MS = 86_400_000
 #: A collector is paid by at least this many funnels: the cash-out end of a mule network.
 COLLECTOR_FUNNELS = 3
 
-__all__ = ["known_users", "victim_sessions", "paid_sessions", "taken_over", "repeat_payers", "suspects", "money_hubs",
-           "fan_in", "leave_homes", "transfer_edges", "FlowFacts", "flow_facts", "cluster_flows"]
+__all__ = ["known_users", "victim_sessions", "fraud_sessions", "paid_sessions", "taken_over", "repeat_payers",
+           "suspects", "money_hubs", "fan_in", "leave_homes", "transfer_edges", "FlowFacts", "flow_facts",
+           "cluster_flows"]
 
 
 def known_users(tx: pd.DataFrame, fraud_tx: np.ndarray, fraud_type: np.ndarray,
@@ -118,7 +119,20 @@ def victim_sessions(tx: pd.DataFrame, fraud_tx: np.ndarray, users: pd.DataFrame,
     v      0  3600000
     """
     vic = users.index[(users["nvt"].to_numpy() > 0) & ~users["kf"].to_numpy(dtype=bool)]
-    mine = np.asarray(fraud_tx, dtype=bool) & tx["user_id"].isin(vic).to_numpy()
+    return fraud_sessions(tx, fraud_tx, vic, max_ms)
+
+
+def fraud_sessions(tx: pd.DataFrame, fraud_tx: np.ndarray, who: Collection[str], max_ms: int) -> pd.DataFrame:
+    """The users in ``who`` whose confirmed fraud all fell within ``max_ms`` (index user, ``first`` and ``last``
+    epoch ms of it). For known fraud, with :func:`taken_over`: an account a crew took over for an evening, whose
+    owner went on after it (its confirmed fraud is the crew's, on the crew's devices).
+
+    >>> tx = pd.DataFrame({"user_id": ["v", "v", "v", "f", "f"], "ts": [0, 3_600_000, 9 * 86_400_000, 0, 432_000_000]})
+    >>> fraud_sessions(tx, np.array([True, True, False, True, True]), {"v", "f"}, 2 * 86_400_000)
+       first     last
+    v      0  3600000
+    """
+    mine = np.asarray(fraud_tx, dtype=bool) & tx["user_id"].isin(list(who)).to_numpy()
     span = pd.Series(tx["ts"].to_numpy(np.int64)[mine]).groupby(tx["user_id"].to_numpy()[mine]).agg(["min", "max"])
     span = span.rename(columns={"min": "first", "max": "last"}).rename_axis(None)
     return span[(span["last"] - span["first"]).to_numpy() <= max_ms]

@@ -654,8 +654,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
 
     The episode rule: a customer who used the identifier within ``EPISODE_DAYS`` only, ``HOLDER_LEAD_DAYS`` or
     more into a life that went on ``HOLDER_LEAD_DAYS`` or more after it (``LIFETIME_GAP_DAYS`` when the account
-    is younger than that), while others in the cluster used it ``HOLDER_LEAD_DAYS`` before or after, is a visitor
-    of those others: an account taken over by a crew (whose devices, phones and drop addresses are on it for a
+    is younger than that), while the cluster used it over ``HOLDER_LEAD_DAYS`` or more, is a visitor of its
+    other users: an account taken over by a crew (whose devices, phones and drop addresses are on it for a
     day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
     opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around).
 
@@ -727,11 +727,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     nxt = pd.Series(f[rk == 2], index=key[rk == 2]).reindex(key).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         odd |= (rk == 1) & (nxt - f >= LIFETIME_GAP_DAYS * DAY_MS) & (life >= LIFETIME_GAP_DAYS)
-    # or used it in one short episode (``EPISODE_DAYS``) and went on without it for weeks, while others in the
-    # cluster used it weeks before or after: an account taken over from a crew's device, phone or address (its
-    # owner goes on as before), a friend's network for a day. Not the account's opening, one purchase on a
-    # device that others opened theirs on weeks apart (a sleeper ring's registration device); nor a card: a
-    # card passed around a crew is used by each for a day (a stolen card pool).
+    # or used it in one short episode (``EPISODE_DAYS``) and went on without it for weeks, while the cluster used
+    # it for weeks: an account taken over from a crew's device, phone or address (its owner goes on as before;
+    # the crew's weeks on it may hold the episode), a friend's network for a day. Not the account's opening, one
+    # purchase on a device that others opened theirs on weeks apart (a sleeper ring's registration device); nor a
+    # card: a card passed around a crew is used by each for a day (a stolen card pool).
     u_first = e["u"].map(span["min"]).to_numpy(dtype=float)
     u_last = e["u"].map(span["max"]).to_numpy(dtype=float)
     lu = e["last_use"].to_numpy(dtype=float)
@@ -741,7 +741,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     with np.errstate(invalid="ignore"):
         odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
                 & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
-                & ((f - k_first >= lead) | (k_last - lu >= lead)) & ~is_card)
+                & (k_last - k_first >= lead) & ~is_card)
     # or held a card, email, phone or home address (``HELD_TYPES``) that others in the cluster each used in one
     # short episode after every holder had started: the holders are its owners (a family, a customer the data
     # sees rarely) and the others a crew that tried or spent it (card testing, a collusive merchant charging stolen

@@ -466,6 +466,13 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         victims = pd.concat([victims.assign(paid=False), paid[~paid.index.isin(victims.index)].assign(paid=True)])
         known = set(kf.index[kf.to_numpy(dtype=bool)].tolist())
         known -= flows.taken_over(tx, fraud_tx, paid, known, int(LIFETIME_GAP_DAYS * DAY_MS))
+        # known fraud whose every confirmed fraud fell in one evening, and who went on for a month after it: an
+        # account taken over (on the crew's devices, with no transfer to find it by), the crew's victim
+        evening = flows.fraud_sessions(tx, fraud_tx, known, int(EPISODE_DAYS * DAY_MS))
+        taken = flows.taken_over(tx, fraud_tx, evening, known, int(LIFETIME_GAP_DAYS * DAY_MS))
+        known -= taken
+        victims = pd.concat([victims, evening[evening.index.isin(list(taken)) & ~evening.index.isin(victims.index)]
+                             .assign(paid=False)])
         groups = [g for g in split_lifetimes(groups, uids, linking, tx, known, victims) if len(g) >= min_size]
         # the pieces of a crew its merchant links are one ring once the families they sat in are cut
         read = linking[linking["user_id"].isin(users).to_numpy()]  # (the accounts whose transactions are in tx)

@@ -1042,6 +1042,33 @@ def test_accounts_a_crew_took_over_for_an_evening_are_not_in_its_ring(tmp_path):
     assert _rings_of_frame(tmp_path, df) == [["d0", "d1", "d2"]]
 
 
+@pytest.mark.parametrize("labelled", [True, False])
+def test_customers_a_crew_took_over_on_its_own_devices_are_not_in_its_ring(tmp_path, labelled):
+    """Account-takeover crews of a seventh generator written apart from ours: three accounts of a crew spend on
+    two devices of theirs for 25 days. One evening each, the crew logs into five customers from its first device
+    and buys with their accounts (no transfer to find the session by). Labelled, that evening is each customer's
+    only confirmed fraud and most of what is labelled of theirs (labels reach day 40), so they count as known
+    fraud, though they went on for seven weeks after it on their own devices: taken over, the crew's victims.
+    Unlabelled, the crew's weeks on its device hold each customer's evening (the crew used it 5-13 days before
+    and 11-19 days after): visitors still."""
+    rows, fraud = [], []
+    for i in range(3):  # the crew, days 20-44 on two devices, their own cards
+        rows += [(f"c{i}", 20 + i * 0.3 + day, 150.0, f"cc{i}", f"crew{day % 2}", f"6.6.6.{i}", f"atm{day % 2}")
+                 for day in range(0, 25, 3)]
+        fraud += ["1" if day < 20 else "" for day in range(0, 25, 3)]
+    for v in range(5):  # the customers: two purchases before, the evening on the crew's device, seven weeks after
+        rows += [(f"v{v}", day + v * 0.2, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer") for day in (5, 15)]
+        fraud += ["0", "0"]
+        rows += [(f"v{v}", 25 + 2 * v + h, 300.0, f"vc{v}", "crew0", f"6.6.6.{v % 3}", f"shop{h * 20:.0f}")
+                 for h in (0.1, 0.15, 0.2)]
+        fraud += ["1", "1", "1"]
+        rows += [(f"v{v}", day + v * 0.2, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer") for day in range(42, 92, 7)]
+        fraud += [""] * len(range(42, 92, 7))
+    df = _rows(rows)
+    df["is_fraud"] = fraud if labelled else ""
+    assert _rings_of_frame(tmp_path, df) == [["c0", "c1", "c2"]]
+
+
 def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_ring(tmp_path):
     """Paid sessions (account-takeover crews in the fifth generator, in the half of the data no one has
     labelled yet): three drops share two devices for ten days. One evening each, the crew logs into four
