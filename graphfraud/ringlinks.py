@@ -677,7 +677,9 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     fraud, see :func:`graphfraud.ringflows.victim_sessions`, or the session in which an unlabelled customer paid
     the cluster, :func:`graphfraud.ringflows.paid_sessions`) lose the links they used only within it, even when
     they took them up together as a bust-out's accounts do; the victims of a session found by its payments
-    (``victims["paid"]``) lose the money links of the session too.
+    (``victims["paid"]``) lose the money links of the session too. Known fraud whose one evening of confirmed
+    fraud is the session (``victims["evening"]``, an account a crew took over on its own devices) loses only the
+    links the cluster used over ``HOLDER_LEAD_DAYS`` or more (the crew's weeks on its devices).
 
     The address rule: a crew of accounts that live a few days paid through homes' addresses (residential
     proxies), and the families there, who used them for months, joined the ring. Postal addresses are homes
@@ -793,8 +795,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     if victims is not None and len(victims):
         v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
         v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
+        # (known fraud by one evening's confirmed fraud, ``victims["evening"]``: only what the cluster used for weeks
+        # around it, a crew's devices; a bust-out's members, who went on after it, shared theirs for a day)
+        evening = (e["u"].isin(victims.index[victims["evening"].eq(True).to_numpy()]).to_numpy()
+                   if "evening" in victims.columns else np.zeros(len(e), dtype=bool))
         with np.errstate(invalid="ignore"):
-            session = (f >= v_from) & (lu <= v_to) & ~kn
+            session = (f >= v_from) & (lu <= v_to) & (~kn | (evening & (k_last - k_first >= lead)))
         # (the money of a session found by its payments alone, :func:`graphfraud.ringflows.paid_sessions`: a
         # labelled victim's fraudulent transfer may be a mule's forwarding, and the mule's money is its ring's)
         paid = (e["u"].isin(victims.index[victims["paid"].to_numpy(dtype=bool)]).to_numpy() if "paid" in victims.columns

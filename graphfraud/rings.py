@@ -466,13 +466,15 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
         victims = pd.concat([victims.assign(paid=False), paid[~paid.index.isin(victims.index)].assign(paid=True)])
         known = set(kf.index[kf.to_numpy(dtype=bool)].tolist())
         known -= flows.taken_over(tx, fraud_tx, paid, known, int(LIFETIME_GAP_DAYS * DAY_MS))
-        # known fraud whose every confirmed fraud fell in one evening, and who went on for a month after it: an
-        # account taken over (on the crew's devices, with no transfer to find it by), the crew's victim
-        evening = flows.fraud_sessions(tx, fraud_tx, known, int(EPISODE_DAYS * DAY_MS))
+        # known fraud by untyped labels alone whose every confirmed fraud fell in one evening, and who went on for a
+        # month after it: perhaps an account a crew took over on its own devices (no transfer to find it by); the
+        # session rule decides by the crew's weeks on what they shared (split_lifetimes, ``evening``)
+        own = (ku["nfp"].to_numpy() > 0) | (ku["nrx"].to_numpy() > 0)
+        untyped = [u for u in ku.index[~own] if u in known and user_labels.get(u) is None]
+        evening = flows.fraud_sessions(tx, fraud_tx, untyped, int(EPISODE_DAYS * DAY_MS))
         taken = flows.taken_over(tx, fraud_tx, evening, known, int(LIFETIME_GAP_DAYS * DAY_MS))
-        known -= taken
-        victims = pd.concat([victims, evening[evening.index.isin(list(taken)) & ~evening.index.isin(victims.index)]
-                             .assign(paid=False)])
+        evening = evening[evening.index.isin(list(taken)) & ~evening.index.isin(victims.index)]
+        victims = pd.concat([victims.assign(evening=False), evening.assign(paid=False, evening=True)])
         groups = [g for g in split_lifetimes(groups, uids, linking, tx, known, victims) if len(g) >= min_size]
         # the pieces of a crew its merchant links are one ring once the families they sat in are cut
         read = linking[linking["user_id"].isin(users).to_numpy()]  # (the accounts whose transactions are in tx)
@@ -629,7 +631,8 @@ def _describe(groups: list[np.ndarray], uids: np.ndarray, edges: pd.DataFrame, t
     if len(absent):
         pu = pd.concat([pu, pd.DataFrame({"c": cluster_of_user[absent].to_numpy(), "n": 0, "nf": 0, "nfp": 0},
                                          index=absent)])
-    kf = known.reindex(pu.index).fillna(False)  # known fraud per user of ``tx`` (as split_lifetimes saw it)
+    # known fraud per user of ``tx``, by their labels (split_lifetimes took a paid session's victims off it)
+    kf = known.reindex(pu.index).fillna(False)
     if facts is not None:  # known over all their transfers, received ones included
         kf |= pu.index.isin(list(facts.known))
     pu["kf"] = kf.astype(bool)

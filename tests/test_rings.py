@@ -1042,7 +1042,7 @@ def test_accounts_a_crew_took_over_for_an_evening_are_not_in_its_ring(tmp_path):
     assert _rings_of_frame(tmp_path, df) == [["d0", "d1", "d2"]]
 
 
-@pytest.mark.parametrize("labelled", [True, False])
+@pytest.mark.parametrize("labelled", [True, False, "first_party"])
 def test_customers_a_crew_took_over_on_its_own_devices_are_not_in_its_ring(tmp_path, labelled):
     """Account-takeover crews of a seventh generator written apart from ours: three accounts of a crew spend on
     two devices of theirs for 25 days. One evening each, the crew logs into five customers from its first device
@@ -1050,7 +1050,8 @@ def test_customers_a_crew_took_over_on_its_own_devices_are_not_in_its_ring(tmp_p
     only confirmed fraud and most of what is labelled of theirs (labels reach day 40), so they count as known
     fraud, though they went on for seven weeks after it on their own devices: taken over, the crew's victims.
     Unlabelled, the crew's weeks on its device hold each customer's evening (the crew used it 5-13 days before
-    and 11-19 days after): visitors still."""
+    and 11-19 days after): visitors still. Typed first-party, the evening's fraud is the customers' own: they are
+    the crew's accomplices, in its ring."""
     rows, fraud = [], []
     for i in range(3):  # the crew, days 20-44 on two devices, their own cards
         rows += [(f"c{i}", 20 + i * 0.3 + day, 150.0, f"cc{i}", f"crew{day % 2}", f"6.6.6.{i}", f"atm{day % 2}")
@@ -1066,7 +1067,27 @@ def test_customers_a_crew_took_over_on_its_own_devices_are_not_in_its_ring(tmp_p
         fraud += [""] * len(range(42, 92, 7))
     df = _rows(rows)
     df["is_fraud"] = fraud if labelled else ""
-    assert _rings_of_frame(tmp_path, df) == [["c0", "c1", "c2"]]
+    if labelled == "first_party":
+        df["fraud_type"] = ["first_party" if f == "1" and u.startswith("v") else ""
+                            for f, u in zip(fraud, df["user_id"])]
+    expected = ["c0", "c1", "c2"] + ([f"v{v}" for v in range(5)] if labelled == "first_party" else [])
+    assert _rings_of_frame(tmp_path, df) == [expected]
+
+
+def test_a_bust_out_whose_members_went_on_after_it_stays_one_ring(tmp_path):
+    """Not taken over: four accounts, each on its own device for weeks, bust out together for an evening on one
+    device and address (their only confirmed fraud), then go on shopping on their own devices for seven weeks,
+    unlabelled. That device was shared for a day, not used by a crew for weeks around the evening."""
+    rows, fraud = [], []
+    for i in range(4):
+        rows += [(f"b{i}", d + i * 0.1, 30.0, f"bc{i}", f"own{i}", f"9.9.{i}.1", "grocer") for d in (10, 25)]
+        rows += [(f"b{i}", 40 + i * 0.05 + h, 900.0, f"bc{i}", "bo-dev", "5.5.5.5", f"elec{k}")
+                 for k, h in enumerate((0.0, 0.1, 0.2))]
+        rows += [(f"b{i}", d + i * 0.1, 30.0, f"bc{i}", f"own{i}", f"9.9.{i}.1", "grocer") for d in range(50, 90, 5)]
+        fraud += ["0", "0", "1", "1", "1"] + [""] * len(range(50, 90, 5))
+    df = _rows(rows)
+    df["is_fraud"] = fraud
+    assert _rings_of_frame(tmp_path, df) == [["b0", "b1", "b2", "b3"]]
 
 
 def test_customers_a_crew_took_over_before_anyone_labelled_it_are_not_in_its_ring(tmp_path):
