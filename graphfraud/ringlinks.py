@@ -44,6 +44,7 @@ LIFETIME_GAP_DAYS = 30.0  # ... and this many days longer, is not joined to them
 EPISODE_DAYS = 2.0  # a customer's use of an identifier within this many days, mid-life, is an episode (a takeover)
 TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
 TAKER_HOLDERS = 3  # an account that took cards over from this many earlier holders is trying stolen cards
+TAKEOVER_VISITS = 3  # this many customers' episodes on one identifier, weeks apart, are a crew's takeovers in turn
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -657,7 +658,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     is younger than that), while the cluster used it over ``HOLDER_LEAD_DAYS`` or more, is a visitor of its
     other users: an account taken over by a crew (whose devices, phones and drop addresses are on it for a
     day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
-    opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around).
+    opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around). Nor need the
+    customer go on after it when ``TAKEOVER_VISITS`` customers or more each had such an episode on the identifier,
+    the first ``HOLDER_LEAD_DAYS`` or more before the last (a crew's device that took customers over in turn, up to
+    the data's last days). A customer so taken over loses every link of the episode (the crew's card, its proxy's
+    address), but not money, meetings or striking together.
 
     The holder rule: the users of a card, email, phone or postal address (``HELD_TYPES``) who had it before
     everyone else in the cluster used it in one episode each are its owners, and the others' victims, when one of
@@ -740,10 +745,27 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     lead, gap = HOLDER_LEAD_DAYS * DAY_MS, LIFETIME_GAP_DAYS * DAY_MS
     k_first = fg.transform("min").to_numpy(dtype=float)
     k_last = e["last_use"].groupby(key).transform("max").to_numpy(dtype=float)
+    # (the session of each victim in ``victims``; known fraud by one evening of confirmed fraud: ``evening``)
+    vic = victims if victims is not None else pd.DataFrame({"first": [], "last": []})
+    v_from = e["u"].map(vic["first"]).to_numpy(dtype=float)
+    v_to = e["u"].map(vic["last"]).to_numpy(dtype=float)
+    evening = (e["u"].isin(vic.index[vic["evening"].eq(True).to_numpy()]).to_numpy() if "evening" in vic.columns
+               else np.zeros(len(e), dtype=bool))
     with np.errstate(invalid="ignore"):
-        odd |= ((lu - f <= EPISODE_DAYS * DAY_MS) & (u_last - lu >= lead)
-                & ((f - u_first >= lead) | (u_last - lu >= gap)) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1))
-                & (k_last - k_first >= lead) & ~is_card)
+        brief = ((lu - f <= EPISODE_DAYS * DAY_MS) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1)) & ~is_card)
+        customer = (f - u_first >= lead) | (u_last - lu >= gap)
+        episode = brief & (u_last - lu >= lead) & customer & (k_last - k_first >= lead)
+    # or used it in such an episode, without weeks after it (the data ends days later; the customer left), as one of
+    # TAKEOVER_VISITS customers or more who each did, the first HOLDER_LEAD_DAYS or more before the last: a crew's
+    # device that took customers over in turn. Known fraud by that one evening (``evening``) counts among them (the
+    # session rule below decides its own links). Accounts striking together in the same days are a bust-out's.
+    with np.errstate(invalid="ignore"):
+        visit = brief & (customer | (evening & (f >= v_from) & (lu <= v_to)))
+    visits = pd.Series(np.where(visit, f, np.nan)).groupby(key)
+    in_turn = (visit & (visits.transform("count").to_numpy() >= TAKEOVER_VISITS)
+               & (visits.transform("max").to_numpy() - visits.transform("min").to_numpy() >= lead))
+    episode |= in_turn
+    odd |= episode
     # or held a card, email, phone or home address (``HELD_TYPES``) that others in the cluster each used in one
     # short episode after every holder had started: the holders are its owners (a family, a customer the data
     # sees rarely) and the others a crew that tried or spent it (card testing, a collusive merchant charging stolen
@@ -789,21 +811,26 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         together = (fg.transform("max") - k_first).to_numpy(dtype=float) < held
         quiet = (u_last - f < held) | (u_last - other_last < held)
         odd &= ~(together & (took_up >= held) & quiet)
+    # a customer taken over in an episode above loses every link of it: the crew's card, its proxy's address (not
+    # money, meetings or striking together, which are their own evidence)
+    taken = episode & odd
+    ug = pd.factorize(pd.MultiIndex.from_arrays([e["u"].to_numpy(), e["g"].to_numpy()]))[0]
+    t_from = pd.Series(np.where(taken, f, np.inf)).groupby(ug).transform("min").to_numpy()
+    t_to = pd.Series(np.where(taken, lu, -np.inf)).groupby(ug).transform("max").to_numpy()
+    with np.errstate(invalid="ignore"):
+        odd |= ((f >= t_from) & (lu <= t_to) & (t_to - t_from <= EPISODE_DAYS * DAY_MS) & ~is_money & ~kn
+                & (t != "bustout") & ~e["co"].to_numpy(dtype=bool))
     # or is a victim whose every use of it fell within one session of a takeover (``victims``), in which a
     # crew's device, phone and email paid its drops: the crew's, not the victim's, though the crew's victims
     # took it up together late in their lives, as a bust-out's accounts do
-    if victims is not None and len(victims):
-        v_from = e["u"].map(victims["first"]).to_numpy(dtype=float)
-        v_to = e["u"].map(victims["last"]).to_numpy(dtype=float)
-        # (known fraud by one evening's confirmed fraud, ``victims["evening"]``: only what the cluster used for weeks
-        # around it, a crew's devices; a bust-out's members, who went on after it, shared theirs for a day)
-        evening = (e["u"].isin(victims.index[victims["evening"].eq(True).to_numpy()]).to_numpy()
-                   if "evening" in victims.columns else np.zeros(len(e), dtype=bool))
+    if len(vic):
+        # (known fraud by one evening's confirmed fraud, ``evening``: only what the cluster used for weeks around it,
+        # a crew's devices; a bust-out's members, who went on after it, shared theirs for a day)
         with np.errstate(invalid="ignore"):
             session = (f >= v_from) & (lu <= v_to) & (~kn | (evening & (k_last - k_first >= lead)))
         # (the money of a session found by its payments alone, :func:`graphfraud.ringflows.paid_sessions`: a
         # labelled victim's fraudulent transfer may be a mule's forwarding, and the mule's money is its ring's)
-        paid = (e["u"].isin(victims.index[victims["paid"].to_numpy(dtype=bool)]).to_numpy() if "paid" in victims.columns
+        paid = (e["u"].isin(vic.index[vic["paid"].to_numpy(dtype=bool)]).to_numpy() if "paid" in vic.columns
                 else np.zeros(len(e), dtype=bool))
         odd |= session & (~is_money | paid)
     # or is one of the accounts left on a home's address whose residents were cut off above, which did not come

@@ -1074,6 +1074,39 @@ def test_customers_a_crew_took_over_on_its_own_devices_are_not_in_its_ring(tmp_p
     assert _rings_of_frame(tmp_path, df) == [expected]
 
 
+def test_customers_a_crew_took_over_in_turn_up_to_the_datas_end_are_not_in_its_ring(tmp_path):
+    """The seventh generator's crews near the data's end: three accounts of a crew spend on two devices of theirs
+    for two weeks (days 60-76). Every four days it logs into one of five customers, seen for two months, from its
+    first device and its proxy, and buys with the account and a card of the crew's. The data ends a few days after
+    the last of them, so no customer went on for weeks after their evening, as the episode rule asks: five
+    customers' evenings on one device, 16 days from the first to the last, are a crew taking them over in turn.
+    They lose the device, and the crew's card and proxy they used only that evening. Nothing is labelled."""
+    rows = []
+    for i in range(3):  # the crew, days 60-76 on two devices, their own cards and a card they lend the customers
+        rows += [(f"c{i}", 60 + i * 0.3 + day, 150.0, "crewcard" if day == 0 else f"cc{i}", f"crew{day % 2}",
+                  f"6.6.6.{i}", f"atm{day % 2}") for day in range(0, 17, 2)]
+    for v in range(5):  # the customers: two months before, the evening on the crew's device, days after
+        rows += [(f"v{v}", day + v * 0.2, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer") for day in range(0, 60, 10)]
+        rows += [(f"v{v}", 61 + 4 * v + h, 300.0, "crewcard", "crew0", "6.6.6.0", f"shop{h * 20:.0f}")
+                 for h in (0.1, 0.15, 0.2)]
+        rows += [(f"v{v}", 79.5 + v * 0.2, 40.0, f"vc{v}", f"vd{v}", f"7.7.{v}.1", "grocer")]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
+
+
+def test_a_herders_mules_each_used_for_an_evening_over_a_week_stay_one_ring(tmp_path):
+    """A sixth generator's mule herds: four recruits, each shopping on their own device for three months, are
+    each used for one evening on their herder's device, three days apart, spending stolen cards, and go on after.
+    One after another like a crew's takeovers, but within nine days: the in-turn rule asks for two weeks between
+    the first evening and the last (at 7 days, two of the sixth generator's mule herds fell apart). Nothing is
+    labelled."""
+    rows = []
+    for m in range(4):
+        rows += [(f"m{m}", day + m * 0.3, 30.0, f"own{m}", f"dev{m}", f"9.9.{m}.1", "grocer")
+                 for day in range(0, 90, 5)]
+        rows += [(f"m{m}", 40 + 3 * m + h, 400.0, f"stolen{m}-{h}", "herd", "5.5.5.5", f"elec{m}") for h in (0.1, 0.2)]
+    assert _ring_users(tmp_path, rows) == [["m0", "m1", "m2", "m3"]]
+
+
 def test_a_bust_out_whose_members_went_on_after_it_stays_one_ring(tmp_path):
     """Not taken over: four accounts, each on its own device for weeks, bust out together for an evening on one
     device and address (their only confirmed fraud), then go on shopping on their own devices for seven weeks,
