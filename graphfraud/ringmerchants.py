@@ -3,7 +3,9 @@
 A crew that pushes money through a merchant it controls (or colludes with) may share nothing else: each
 member pays with their own card, from their own phone and home. What links them is the merchant: a small
 one, whose regular customers are mostly the crew, and where the charges of those regulars that have been
-labelled are mostly confirmed fraud. A neighbourhood shop has regulars too, but their charges are not fraud;
+labelled are mostly confirmed fraud, or where several regulars each paid with three cards or more (stolen cards
+charged through it, before anyone labels them). A neighbourhood shop has regulars too, but their charges are not
+fraud, and each pays with their own card or two;
 a digital-goods site where card testers try stolen cards has fraud from crews that are already linked by
 their networks and devices, and the links here are *thin*
 (:func:`graphfraud.ringlinks.components`): they gather accounts that stand alone into a ring, or attach them
@@ -32,6 +34,7 @@ MIN_REGULARS = 3  # ... and a crew's merchant has this many regulars or more ...
 MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this share confirmed fraud ...
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
 MIN_CREW_SHARE = 0.8  # after the lifetime cut, groups of which this share or more are one crew's regulars join
+CYCLED_CARDS = 3  # a regular who paid a merchant with this many cards or more is cycling (stolen) cards through it
 
 
 def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
@@ -40,23 +43,31 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
 
     ``links``: the store's user-merchant links of merchants with ``MIN_REGULARS`` to
     ``MAX_MERCHANT_CUSTOMERS`` customers (``entity_id, user_id, first_seen, last_seen, n``). ``charges(users)``
-    returns those users' transactions as ``user_id, merchant_id, fraud, labelled`` (the label known now, and
-    whether any is). A merchant links its regulars (``MIN_REGULAR_TX`` payments there or more) when they are
+    returns those users' transactions as ``user_id, merchant_id, card_id, fraud, labelled`` (the label known now,
+    and whether any is). A merchant links its regulars (``MIN_REGULAR_TX`` payments there or more) when they are
     ``MIN_REGULARS`` or more, when ``MIN_FRAUD_SHARE`` or more of their labelled payments there are known
-    fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; not the regulars whose labelled payments
-    there are all legitimate. Edges have the columns of :func:`graphfraud.ringlinks.coactivity_edges` (type
-    ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
+    fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; and, labelled or not, its regulars who each
+    paid it with ``CYCLED_CARDS`` cards or more, when ``MIN_REGULARS`` of them or more did (a crew charging stolen
+    cards through a merchant it colludes with, before anyone labels them); never the regulars whose labelled
+    payments there are all legitimate. Edges have the columns of :func:`graphfraud.ringlinks.coactivity_edges`
+    (type ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
 
     Examples
     --------
     >>> rows = [("M1", u, 5) for u in "abcd"] + [("M1", "e", 1)] + [("M2", u, 4) for u in "xyz"]
     >>> links = pd.DataFrame(rows, columns=["entity_id", "user_id", "n"]).assign(first_seen=0, last_seen=1)
-    >>> def charges(users):
-    ...     return pd.DataFrame({"user_id": users, "merchant_id": ["M2" if u in "xyz" else "M1" for u in users],
-    ...                          "fraud": [u in "abc" for u in users], "labelled": [u != "d" for u in users]})
+    >>> def charges(users, cards=1):
+    ...     return pd.DataFrame({"user_id": np.repeat(users, cards),
+    ...                          "merchant_id": ["M2" if u in "xyz" else "M1" for u in np.repeat(users, cards)],
+    ...                          "card_id": np.tile(np.arange(cards), len(users)),
+    ...                          "fraud": [u in "abc" for u in np.repeat(users, cards)],
+    ...                          "labelled": [u not in "dxyz" for u in np.repeat(users, cards)]})
     >>> e = merchant_edges(links, charges, 7)  # d's payments are not labelled; e paid once; M2 saw no fraud
     >>> sorted(e["user_id"]), set(e["entity_id"]), set(e["ent"])
     (['a', 'b', 'c', 'd'], {'M1'}, {7})
+    >>> e = merchant_edges(links, lambda users: charges(users, cards=3), 7)  # M2's regulars each paid with 3 cards
+    >>> sorted(e["user_id"]), sorted(set(e["entity_id"]))
+    (['a', 'b', 'c', 'd', 'x', 'y', 'z'], ['M1', 'M2'])
     """
     if not len(links):
         return pd.DataFrame(columns=EDGE_COLUMNS)
@@ -69,14 +80,20 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     pairs = pd.MultiIndex.from_arrays([reg["entity_id"].to_numpy(), reg["user_id"].to_numpy()])
     at = pd.MultiIndex.from_arrays([tx["merchant_id"].to_numpy(), tx["user_id"].to_numpy()]).isin(pairs)
     there = pd.DataFrame({"m": tx["merchant_id"].to_numpy()[at], "u": tx["user_id"].to_numpy()[at],
-                          "f": tx["fraud"].to_numpy(dtype=bool)[at], "l": tx["labelled"].to_numpy(dtype=bool)[at]})
-    per_user = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum")).reset_index()
+                          "c": tx["card_id"].to_numpy()[at], "f": tx["fraud"].to_numpy(dtype=bool)[at],
+                          "l": tx["labelled"].to_numpy(dtype=bool)[at]})
+    per_user = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum"), nc=("c", "nunique")).reset_index()
     per_m = per_user.assign(fu=per_user["f"].to_numpy() > 0).groupby("m")[["f", "l_", "fu"]].sum()
     crew = per_m.index[(per_m["f"].to_numpy() >= MIN_FRAUD_SHARE * np.maximum(per_m["l_"].to_numpy(), 1))
                        & (per_m["fu"].to_numpy() >= MIN_FRAUD_REGULARS)]
     # (a regular whose own labelled payments there are all legitimate is a customer, not one of the crew)
-    cleared = per_user.loc[(per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0), ["m", "u"]]
-    out = reg[reg["entity_id"].isin(crew).to_numpy()
+    ok = ~((per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0))
+    cleared = per_user.loc[~ok, ["m", "u"]]
+    # regulars cycling cards through it, labelled or not: a crew charging stolen cards
+    cyc = per_user.loc[ok & (per_user["nc"].to_numpy() >= CYCLED_CARDS), ["m", "u"]]
+    cyc = cyc[cyc.groupby("m")["u"].transform("size").to_numpy() >= MIN_REGULARS]
+    out = reg[(reg["entity_id"].isin(crew).to_numpy()
+               | pairs.isin(pd.MultiIndex.from_arrays([cyc["m"].to_numpy(), cyc["u"].to_numpy()])))
               & ~pairs.isin(pd.MultiIndex.from_arrays([cleared["m"].to_numpy(), cleared["u"].to_numpy()]))]
     out = out.sort_values(["entity_id", "user_id"], kind="stable")
     if not len(out):

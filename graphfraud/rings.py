@@ -494,18 +494,19 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
 def _with_merchant_edges(edges: pd.DataFrame, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
                         delay_ms: int) -> pd.DataFrame:
     """``edges`` and the links between the regulars of merchants that look like a crew's
-    (:func:`graphfraud.ringmerchants.merchant_edges`), from the labels known at ``as_ms``."""
+    (:func:`graphfraud.ringmerchants.merchant_edges`), from the labels known at ``as_ms`` and the cards its
+    regulars paid with."""
     links = src.shared_links(["merchant"], ringmerchants.MIN_REGULARS, ringmerchants.MAX_MERCHANT_CUSTOMERS)
 
     # (a transaction's id only to find the labels given to it after it was stored)
     given = any(lb.subject == "transaction" for _, lb in labels)
-    columns = [c for c in _LABEL_COLUMNS if given or c != "transaction_id"]
+    columns = [c for c in _LABEL_COLUMNS if given or c != "transaction_id"] + ["card_id"]
 
     def charges(users: Sequence[str]) -> pd.DataFrame:
         tx = src.transactions_of_users(users, columns)
         fraud, _, _, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
         return pd.DataFrame({"user_id": tx["user_id"].to_numpy(), "merchant_id": tx["merchant_id"].to_numpy(),
-                             "fraud": fraud, "labelled": labelled})
+                             "card_id": tx["card_id"].to_numpy(), "fraud": fraud, "labelled": labelled})
 
     me = ringmerchants.merchant_edges(links, charges, int(edges["ent"].max()) + 1 if len(edges) else 0)
     return pd.concat([edges, me], ignore_index=True) if len(me) else edges

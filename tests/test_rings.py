@@ -1107,6 +1107,24 @@ def test_a_herders_mules_each_used_for_an_evening_over_a_week_stay_one_ring(tmp_
     assert _ring_users(tmp_path, rows) == [["m0", "m1", "m2", "m3"]]
 
 
+def test_a_crew_charging_stolen_cards_through_its_merchant_before_any_label_is_one_ring(tmp_path):
+    """Collusive merchants of a seventh generator written apart from ours: five new accounts, each on its own
+    device and home address, charge a shop of theirs with stolen cards, four each, twice a card. Thirty customers
+    shop there once or twice with their own card, and six more twice with each of their two cards (their own and
+    their company's). Nothing is labelled yet, and the accounts share nothing but the shop: regulars who each
+    cycled three cards or more through it, five of them, are its crew; the customers are not."""
+    rows = []
+    for i in range(5):
+        rows += [(f"c{i}", 50 + i * 0.7 + k * 1.3 + h, 199.0, f"stolen{i}-{k}", f"cd{i}", f"8.8.{i}.1", "shop")
+                 for k in range(4) for h in (0.0, 0.2)]
+    for u in range(36):
+        cards = [f"uc{u}"] if u < 30 else [f"uc{u}", f"co{u}"]
+        rows += [(f"u{u}", 10 + u + h, 49.0, card, f"ud{u}", f"7.7.{u}.1", "shop") for h in range(1 + u % 2)
+                 for card in cards]
+        rows += [(f"u{u}", day + u * 0.1, 20.0, f"uc{u}", f"ud{u}", f"7.7.{u}.1", "grocer") for day in (5, 45, 85)]
+    assert _ring_users(tmp_path, rows) == [[f"c{i}" for i in range(5)]]
+
+
 def test_a_bust_out_whose_members_went_on_after_it_stays_one_ring(tmp_path):
     """Not taken over: four accounts, each on its own device for weeks, bust out together for an evening on one
     device and address (their only confirmed fraud), then go on shopping on their own devices for seven weeks,
