@@ -659,10 +659,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     other users: an account taken over by a crew (whose devices, phones and drop addresses are on it for a
     day), not a member of it. The account's opening purchase alone is no episode (a sleeper ring's accounts
     opened on one device weeks apart), nor is a card's use (a crew passes a stolen card around). Nor need the
-    customer go on after it when ``TAKEOVER_VISITS`` customers or more each had such an episode on the identifier,
-    the first ``HOLDER_LEAD_DAYS`` or more before the last (a crew's device that took customers over in turn, up to
-    the data's last days). A customer so taken over loses every link of the episode (the crew's card, its proxy's
-    address), but not money, meetings or striking together.
+    customer go on for weeks after it when ``TAKEOVER_VISITS`` customers or more, not known as fraud and seen after
+    it (or within ``HOLDER_LEAD_DAYS`` of the data's end), each had such an episode on an identifier someone else in
+    the cluster used too, the first ``HOLDER_LEAD_DAYS`` or more before the last (a crew's device that took
+    customers over in turn, up to the data's last days). A customer so taken over loses every link of the episode
+    (the crew's card, its proxy's address), but not money, meetings or striking together.
 
     The holder rule: the users of a card, email, phone or postal address (``HELD_TYPES``) who had it before
     everyone else in the cluster used it in one episode each are its owners, and the others' victims, when one of
@@ -755,14 +756,20 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         brief = ((lu - f <= EPISODE_DAYS * DAY_MS) & ~((f <= u_first) & (e["uses"].to_numpy() <= 1)) & ~is_card)
         customer = (f - u_first >= lead) | (u_last - lu >= gap)
         episode = brief & (u_last - lu >= lead) & customer & (k_last - k_first >= lead)
-    # or used it in such an episode, without weeks after it (the data ends days later; the customer left), as one of
-    # TAKEOVER_VISITS customers or more who each did, the first HOLDER_LEAD_DAYS or more before the last: a crew's
-    # device that took customers over in turn. Known fraud by that one evening (``evening``) counts among them (the
-    # session rule below decides its own links). Accounts striking together in the same days are a bust-out's.
+    # or used it in such an episode, without weeks after it (the data ends days later), as one of TAKEOVER_VISITS
+    # customers or more who each did, the first HOLDER_LEAD_DAYS or more before the last, on an identifier someone
+    # else in the cluster used too: a crew's device that took customers over in turn. Each such customer came back
+    # after it (unless the data ends within HOLDER_LEAD_DAYS of it: an account burned and never seen again is the
+    # crew's) and is not known as fraud, but for known fraud by that one evening (``evening``; the session rule
+    # below decides its own links). Accounts striking together in the same days are a bust-out's; a ring's aged
+    # accounts each burned once on a device no one else used are no one's victims.
+    kn = e["u"].isin(set(known)).to_numpy()
     with np.errstate(invalid="ignore"):
-        visit = brief & (customer | (evening & (f >= v_from) & (lu <= v_to)))
+        back = (u_last > lu) | (float(ts.max()) - lu < lead)
+        visit = brief & ((customer & back & ~kn) | (evening & (f >= v_from) & (lu <= v_to)))
     visits = pd.Series(np.where(visit, f, np.nan)).groupby(key)
-    in_turn = (visit & (visits.transform("count").to_numpy() >= TAKEOVER_VISITS)
+    n_visits = visits.transform("count").to_numpy()
+    in_turn = (visit & (n_visits >= TAKEOVER_VISITS) & (n_visits < k)
                & (visits.transform("max").to_numpy() - visits.transform("min").to_numpy() >= lead))
     episode |= in_turn
     odd |= episode
@@ -793,7 +800,6 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
                         life)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
-    kn = e["u"].isin(set(known)).to_numpy()
     odd &= ~is_money & ~kn
     # unless the customer changed with the other account: took the identifier up late in their history, in
     # the same days as the other account, and went quiet within days of it (an aged account's bust-out).

@@ -1093,6 +1093,38 @@ def test_customers_a_crew_took_over_in_turn_up_to_the_datas_end_are_not_in_its_r
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
 
 
+@pytest.mark.parametrize("case", ["alone", "labelled", "herded"])
+def test_a_rings_aged_accounts_each_burned_once_weeks_apart_stay_one_ring(tmp_path, case):
+    """A reviewer's cases against the in-turn rule: four accounts shop on their own devices for 40 days, then each
+    is burned in one evening on one device and address, six days apart. ``alone``: no one else used the device,
+    so no crew took anyone over on it, though each account shops once more five days after. ``labelled``: a
+    herder used the device throughout and three of the accounts are labelled fraudsters, every transaction
+    confirmed fraud: known fraud is no customer taken over, so the fourth is no victim among three. ``herded``:
+    the herder again, the accounts never seen after their evening while the data goes on for weeks: burned by
+    their crew, not taken over from their owners."""
+    rows, fraud = [], []
+    for i in range(4):
+        rows += [(f"a{i}", d + i * 0.1, 30.0, f"ac{i}", f"own{i}", f"9.9.{i}.1", f"grocer{i}")
+                 for d in range(0, 40, 5)]
+        rows += [(f"a{i}", 40 + 6 * i + h, 900.0, f"ac{i}", "bo-dev", "5.5.5.5", f"elec{k}")
+                 for k, h in enumerate((0.0, 0.1, 0.2))]
+        fraud += ["1" if case == "labelled" and i < 3 else ""] * 11
+        if case != "herded":  # once more, five days after
+            rows += [(f"a{i}", 45 + 6 * i, 30.0, f"ac{i}", f"own{i}", f"9.9.{i}.1", f"grocer{i}")]
+            fraud += ["1" if case == "labelled" and i < 3 else ""]
+    ring = [f"a{i}" for i in range(4)]
+    if case != "alone":
+        rows += [("h", 38 + d, 50.0, "hc", "bo-dev", "5.5.5.6", "atm") for d in range(0, 24, 2)]
+        fraud += [""] * 12
+        ring.append("h")
+    if case == "herded":
+        rows += [("x", d, 20.0, "xc", "xd", "7.7.7.7", "grocer0") for d in range(0, 100, 10)]  # the data goes on
+        fraud += [""] * 10
+    df = _rows(rows)
+    df["is_fraud"] = fraud
+    assert _rings_of_frame(tmp_path, df) == [ring]
+
+
 def test_a_herders_mules_each_used_for_an_evening_over_a_week_stay_one_ring(tmp_path):
     """A sixth generator's mule herds: four recruits, each shopping on their own device for three months, are
     each used for one evening on their herder's device, three days apart, spending stolen cards, and go on after.
