@@ -35,6 +35,7 @@ MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this shar
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
 MIN_CREW_SHARE = 0.8  # after the lifetime cut, groups of which this share or more are one crew's regulars join
 CYCLED_CARDS = 3  # a regular who paid a merchant with this many cards or more is cycling (stolen) cards through it
+MAX_ONCE_CARDS = 0.5  # ... unless more than this share of the regulars' cards were used once: per-payment tokens
 
 
 def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
@@ -48,20 +49,20 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     ``MIN_REGULARS`` or more, when ``MIN_FRAUD_SHARE`` or more of their labelled payments there are known
     fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; and, labelled or not, its regulars who each
     paid it with ``CYCLED_CARDS`` cards or more, when ``MIN_REGULARS`` of them or more did (a crew charging stolen
-    cards through a merchant it colludes with, before anyone labels them); never the regulars whose labelled
-    payments there are all legitimate. Edges have the columns of :func:`graphfraud.ringlinks.coactivity_edges`
-    (type ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
+    cards through a merchant it colludes with, before anyone labels them), unless more than ``MAX_ONCE_CARDS`` of
+    the cards the regulars used anywhere were used once (card ids that name a payment, not a card); never the
+    regulars whose labelled payments there are all legitimate. Edges have the columns of
+    :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
 
     Examples
     --------
     >>> rows = [("M1", u, 5) for u in "abcd"] + [("M1", "e", 1)] + [("M2", u, 4) for u in "xyz"]
     >>> links = pd.DataFrame(rows, columns=["entity_id", "user_id", "n"]).assign(first_seen=0, last_seen=1)
-    >>> def charges(users, cards=1):
-    ...     return pd.DataFrame({"user_id": np.repeat(users, cards),
-    ...                          "merchant_id": ["M2" if u in "xyz" else "M1" for u in np.repeat(users, cards)],
-    ...                          "card_id": np.tile(np.arange(cards), len(users)),
-    ...                          "fraud": [u in "abc" for u in np.repeat(users, cards)],
-    ...                          "labelled": [u not in "dxyz" for u in np.repeat(users, cards)]})
+    >>> def charges(users, cards=1):  # each user's cards, each used twice
+    ...     who = np.repeat(users, 2 * cards)
+    ...     return pd.DataFrame({"user_id": who, "merchant_id": ["M2" if u in "xyz" else "M1" for u in who],
+    ...                          "card_id": np.tile(np.repeat(np.arange(cards), 2), len(users)),
+    ...                          "fraud": [u in "abc" for u in who], "labelled": [u not in "dxyz" for u in who]})
     >>> e = merchant_edges(links, charges, 7)  # d's payments are not labelled; e paid once; M2 saw no fraud
     >>> sorted(e["user_id"]), set(e["entity_id"]), set(e["ent"])
     (['a', 'b', 'c', 'd'], {'M1'}, {7})
@@ -89,8 +90,10 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     # (a regular whose own labelled payments there are all legitimate is a customer, not one of the crew)
     ok = ~((per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0))
     cleared = per_user.loc[~ok, ["m", "u"]]
-    # regulars cycling cards through it, labelled or not: a crew charging stolen cards
-    cyc = per_user.loc[ok & (per_user["nc"].to_numpy() >= CYCLED_CARDS), ["m", "u"]]
+    # regulars cycling cards through it, labelled or not: a crew charging stolen cards (where card ids name cards)
+    uses = tx.groupby(["user_id", "card_id"]).size().to_numpy()
+    cards_named = not len(uses) or (uses == 1).mean() <= MAX_ONCE_CARDS
+    cyc = per_user.loc[ok & (per_user["nc"].to_numpy() >= CYCLED_CARDS) & cards_named, ["m", "u"]]
     cyc = cyc[cyc.groupby("m")["u"].transform("size").to_numpy() >= MIN_REGULARS]
     out = reg[(reg["entity_id"].isin(crew).to_numpy()
                | pairs.isin(pd.MultiIndex.from_arrays([cyc["m"].to_numpy(), cyc["u"].to_numpy()])))
