@@ -35,7 +35,7 @@ MIN_FRAUD_SHARE = 0.5  # ... whose labelled charges there are at least this shar
 MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
 MIN_CREW_SHARE = 0.8  # after the lifetime cut, groups of which this share or more are one crew's regulars join
 CYCLED_CARDS = 3  # a regular who paid a merchant with this many cards or more is cycling (stolen) cards through it
-MAX_ONCE_CARDS = 0.5  # ... unless more than this share of the regulars' cards were used once: per-payment tokens
+MAX_ONCE_CARDS = 0.5  # ... unless more than this share of the cards its regulars paid with were used once (tokens)
 
 
 def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
@@ -48,10 +48,10 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     and whether any is). A merchant links its regulars (``MIN_REGULAR_TX`` payments there or more) when they are
     ``MIN_REGULARS`` or more, when ``MIN_FRAUD_SHARE`` or more of their labelled payments there are known
     fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; and, labelled or not, its regulars who each
-    paid it with ``CYCLED_CARDS`` cards or more, when ``MIN_REGULARS`` of them or more did (a crew charging stolen
-    cards through a merchant it colludes with, before anyone labels them), unless more than ``MAX_ONCE_CARDS`` of
-    the cards the regulars used anywhere were used once (card ids that name a payment, not a card); never the
-    regulars whose labelled payments there are all legitimate. Edges have the columns of
+    paid it with ``CYCLED_CARDS`` cards or more that paid no other merchant, when ``MIN_REGULARS`` of them or more
+    did (a crew charging stolen cards through a merchant it colludes with, before anyone labels them), unless more
+    than ``MAX_ONCE_CARDS`` of the cards its regulars paid it with were used once (its card ids name payments, not
+    cards); never the regulars whose labelled payments there are all legitimate. Edges have the columns of
     :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
 
     Examples
@@ -83,17 +83,26 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     there = pd.DataFrame({"m": tx["merchant_id"].to_numpy()[at], "u": tx["user_id"].to_numpy()[at],
                           "c": tx["card_id"].to_numpy()[at], "f": tx["fraud"].to_numpy(dtype=bool)[at],
                           "l": tx["labelled"].to_numpy(dtype=bool)[at]})
-    per_user = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum"), nc=("c", "nunique")).reset_index()
+    # each card's uses by its user anywhere, and at how many merchants: a crew's stolen card pays its shop alone; a
+    # customer's cards (and wallet tokens of one card) pay other shops too
+    known_card = pd.notna(tx["card_id"]).to_numpy()
+    uc = tx.loc[known_card, ["user_id", "card_id", "merchant_id"]].groupby(["user_id", "card_id"])
+    use = pd.DataFrame({"n": uc.size(), "shops": uc["merchant_id"].nunique()})
+    card = use.reindex(pd.MultiIndex.from_arrays([there["u"].to_numpy(), there["c"].to_numpy()]))
+    there = there.assign(only=(card["shops"].to_numpy() == 1), once=(card["n"].to_numpy() == 1))
+    there["c_only"] = there["c"].where(there["only"].to_numpy())
+    per_user = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum"), nc=("c_only", "nunique")).reset_index()
     per_m = per_user.assign(fu=per_user["f"].to_numpy() > 0).groupby("m")[["f", "l_", "fu"]].sum()
     crew = per_m.index[(per_m["f"].to_numpy() >= MIN_FRAUD_SHARE * np.maximum(per_m["l_"].to_numpy(), 1))
                        & (per_m["fu"].to_numpy() >= MIN_FRAUD_REGULARS)]
     # (a regular whose own labelled payments there are all legitimate is a customer, not one of the crew)
     ok = ~((per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0))
     cleared = per_user.loc[~ok, ["m", "u"]]
-    # regulars cycling cards through it, labelled or not: a crew charging stolen cards (where card ids name cards)
-    uses = tx.groupby(["user_id", "card_id"]).size().to_numpy()
-    cards_named = not len(uses) or (uses == 1).mean() <= MAX_ONCE_CARDS
-    cyc = per_user.loc[ok & (per_user["nc"].to_numpy() >= CYCLED_CARDS) & cards_named, ["m", "u"]]
+    # regulars cycling cards through it, labelled or not: a crew charging stolen cards; not where its card ids name
+    # payments (most of its regulars' cards there used once: a token per payment)
+    tokens = there.drop_duplicates(["m", "u", "c"]).groupby("m")["once"].mean()
+    named = ~per_user["m"].map(tokens).gt(MAX_ONCE_CARDS).to_numpy()
+    cyc = per_user.loc[ok & (per_user["nc"].to_numpy() >= CYCLED_CARDS) & named, ["m", "u"]]
     cyc = cyc[cyc.groupby("m")["u"].transform("size").to_numpy() >= MIN_REGULARS]
     out = reg[(reg["entity_id"].isin(crew).to_numpy()
                | pairs.isin(pd.MultiIndex.from_arrays([cyc["m"].to_numpy(), cyc["u"].to_numpy()])))
