@@ -5,13 +5,14 @@ member pays with their own card, from their own phone and home. What links them 
 one, whose regular customers are mostly the crew, and where the charges of those regulars that have been
 labelled are mostly confirmed fraud, or where several regulars each paid with three cards or more (stolen cards
 charged through it, before anyone labels them). A neighbourhood shop has regulars too, but their charges are not
-fraud, and each pays with their own card or two;
-a digital-goods site where card testers try stolen cards has fraud from crews that are already linked by
-their networks and devices, and the links here are *thin*
-(:func:`graphfraud.ringlinks.components`): they gather accounts that stand alone into a ring, or attach them
-to one, but never merge two rings.
+fraud, and each pays with their own card or two. At a larger merchant (a marketplace where a triangulation crew
+buys with stolen cards, a site where card testers try them), the accounts cycling cards through it are linked too,
+each group of them there over the same weeks, when they are few among its customers. The links here are *thin*
+(:func:`graphfraud.ringlinks.components`): they gather accounts that stand alone into a ring, or attach them to
+one, but never merge two rings (crews of card testers at one digital-goods site, each already linked by its
+networks and devices, stay apart).
 
-:func:`merchant_edges` turns a store's small merchants and the labels known into those links;
+:func:`merchant_edges` turns a store's merchants, the labels known and the cards paid with into those links;
 :func:`join_crews` joins the pieces of one crew they link once the families its members sat in are cut.
 Every constant is a product default (docs/rings.md explains each).
 """
@@ -36,23 +37,30 @@ MIN_FRAUD_REGULARS = 2  # ... on the charges of at least this many of them
 MIN_CREW_SHARE = 0.8  # after the lifetime cut, groups of which this share or more are one crew's regulars join
 CYCLED_CARDS = 3  # a regular who paid a merchant with this many cards or more is cycling (stolen) cards through it
 MAX_ONCE_CARDS = 0.5  # ... unless more than this share of the cards its regulars paid with were used once (tokens)
+MAX_CYCLER_SHARE = 0.25  # at a larger merchant, cyclers are a crew's when they are at most this share of its customers
 
 
-def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame],
-                   first_code: int) -> pd.DataFrame:
+def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.DataFrame], first_code: int,
+                   candidates: Sequence[str] = (), customers: Callable[[Sequence[str]], np.ndarray] | None = None
+                   ) -> pd.DataFrame:
     """Links between the regulars of each merchant that looks like a crew's.
 
     ``links``: the store's user-merchant links of merchants with ``MIN_REGULARS`` to
     ``MAX_MERCHANT_CUSTOMERS`` customers (``entity_id, user_id, first_seen, last_seen, n``). ``charges(users)``
-    returns those users' transactions as ``user_id, merchant_id, card_id, fraud, labelled`` (the label known now,
+    returns those users' transactions as ``user_id, merchant_id, card_id, ts, fraud, labelled`` (the label known now,
     and whether any is). A merchant links its regulars (``MIN_REGULAR_TX`` payments there or more) when they are
     ``MIN_REGULARS`` or more, when ``MIN_FRAUD_SHARE`` or more of their labelled payments there are known
     fraud, and when ``MIN_FRAUD_REGULARS`` of them made such payments; and, labelled or not, its regulars who each
     paid it with ``CYCLED_CARDS`` cards or more that paid no other merchant, when ``MIN_REGULARS`` of them or more
     did (a crew charging stolen cards through a merchant it colludes with, before anyone labels them), unless more
     than ``MAX_ONCE_CARDS`` of the cards its regulars paid it with were used once (its card ids name payments, not
-    cards); never the regulars whose labelled payments there are all legitimate. Edges have the columns of
-    :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from ``first_code``), thin.
+    cards); never the regulars whose labelled payments there are all legitimate. At the larger merchants (not in
+    ``links``), the same cyclers among ``candidates`` (the accounts that used ``CYCLED_CARDS`` cards or more), when
+    they are at most ``MAX_CYCLER_SHARE`` of its ``customers(merchant_ids)`` (more: its card ids name payments),
+    each group of them that cycled cards there over the same weeks (their spans overlap) linked apart: two crews
+    that came to one big shop at different times stay two. Edges have the
+    columns of :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from
+    ``first_code``, one per merchant and group), thin.
 
     Examples
     --------
@@ -61,7 +69,7 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     >>> def charges(users, cards=1):  # each user's cards, each used twice
     ...     who = np.repeat(users, 2 * cards)
     ...     return pd.DataFrame({"user_id": who, "merchant_id": ["M2" if u in "xyz" else "M1" for u in who],
-    ...                          "card_id": np.tile(np.repeat(np.arange(cards), 2), len(users)),
+    ...                          "card_id": np.tile(np.repeat(np.arange(cards), 2), len(users)), "ts": 0,
     ...                          "fraud": [u in "abc" for u in who], "labelled": [u not in "dxyz" for u in who]})
     >>> e = merchant_edges(links, charges, 7)  # d's payments are not labelled; e paid once; M2 saw no fraud
     >>> sorted(e["user_id"]), set(e["entity_id"]), set(e["ent"])
@@ -70,33 +78,67 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     >>> sorted(e["user_id"]), sorted(set(e["entity_id"]))
     (['a', 'b', 'c', 'd', 'x', 'y', 'z'], ['M1', 'M2'])
     """
-    if not len(links):
-        return pd.DataFrame(columns=EDGE_COLUMNS)
-    reg = links[pd.to_numeric(links["n"]).to_numpy() >= MIN_REGULAR_TX]
-    k = reg.groupby("entity_id")["user_id"].transform("size").to_numpy()
+    reg = links[pd.to_numeric(links["n"]).to_numpy() >= MIN_REGULAR_TX] if len(links) else links
+    k = reg.groupby("entity_id")["user_id"].transform("size").to_numpy() if len(reg) else np.zeros(0, np.int64)
     reg = reg[k >= MIN_REGULARS]
-    if not len(reg):
+    if not len(reg) and not len(candidates):
         return pd.DataFrame(columns=EDGE_COLUMNS)
-    tx = charges(pd.unique(reg["user_id"]).tolist())
-    pairs = pd.MultiIndex.from_arrays([reg["entity_id"].to_numpy(), reg["user_id"].to_numpy()])
-    at = pd.MultiIndex.from_arrays([tx["merchant_id"].to_numpy(), tx["user_id"].to_numpy()]).isin(pairs)
-    there = pd.DataFrame({"m": tx["merchant_id"].to_numpy()[at], "u": tx["user_id"].to_numpy()[at],
-                          "c": tx["card_id"].to_numpy()[at], "f": tx["fraud"].to_numpy(dtype=bool)[at],
-                          "l": tx["labelled"].to_numpy(dtype=bool)[at]})
+    tx = charges(pd.unique(np.r_[reg["user_id"].to_numpy(dtype=object), np.asarray(candidates, dtype=object)]).tolist())
     # each card's uses by its user anywhere, and at how many merchants: a crew's stolen card pays its shop alone; a
     # customer's cards (and wallet tokens of one card) pay other shops too
     known_card = pd.notna(tx["card_id"]).to_numpy()
     uc = tx.loc[known_card, ["user_id", "card_id", "merchant_id"]].groupby(["user_id", "card_id"])
     use = pd.DataFrame({"n": uc.size(), "shops": uc["merchant_id"].nunique()})
-    card = use.reindex(pd.MultiIndex.from_arrays([there["u"].to_numpy(), there["c"].to_numpy()]))
-    there = there.assign(only=(card["shops"].to_numpy() == 1), once=(card["n"].to_numpy() == 1))
-    there["c_only"] = there["c"].where(there["only"].to_numpy())
-    per_user = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum"), nc=("c_only", "nunique")).reset_index()
+    card = use.reindex(pd.MultiIndex.from_arrays([tx["user_id"].to_numpy(), tx["card_id"].to_numpy()]))
+    tx = tx.assign(only=(card["shops"].to_numpy() == 1), once=(card["n"].to_numpy() == 1))
+    parts = []
+    if len(reg):
+        parts.append(_regulars(reg, tx).assign(run=0))
+    if len(candidates) and customers is not None:
+        small = set(links["entity_id"].tolist()) if len(links) else set()
+        parts.append(_large(tx[~tx["merchant_id"].isin(small).to_numpy() & tx["user_id"].isin(candidates).to_numpy()],
+                            customers))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not len(out):
+        return pd.DataFrame(columns=EDGE_COLUMNS)
+    out = out.sort_values(["entity_id", "run", "user_id"], kind="stable")
+    ent = out.groupby(["entity_id", "run"], sort=False).ngroup().to_numpy() + first_code
+    return pd.DataFrame({"type": "crew_merchant", "entity_id": out["entity_id"].to_numpy(),
+                         "user_id": out["user_id"].to_numpy(), "first_seen": out["first_seen"].to_numpy(),
+                         "last_seen": out["last_seen"].to_numpy(), "n": out["n"].to_numpy(), "ent": ent,
+                         "n_users": np.bincount(ent - first_code)[ent - first_code], "strong": True, "links": True,
+                         "arrived": False, "thin": True, "coactivity": True})
+
+
+def _per_user(there: pd.DataFrame) -> pd.DataFrame:
+    """Per merchant and account (``m, u``) of payments ``there``: fraud and labelled payments (``f, l_``), cards
+    that paid no other merchant (``nc``), and whether it is one of the crew by its labels (``ok``: not every one of
+    its labelled payments there legitimate)."""
+    there = there.assign(c_only=there["c"].where(there["only"].to_numpy()))
+    pu = there.groupby(["m", "u"]).agg(f=("f", "sum"), l_=("l", "sum"), nc=("c_only", "nunique"), n=("f", "size"),
+                                        first_seen=("t", "min"), last_seen=("t", "max")).reset_index()
+    return pu.assign(ok=~((pu["f"].to_numpy() == 0) & (pu["l_"].to_numpy() > 0)))
+
+
+def _payments(tx: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
+    cols = {"m": "merchant_id", "u": "user_id", "c": "card_id", "only": "only", "once": "once"}
+    out = pd.DataFrame({k: tx[c].to_numpy()[at] for k, c in cols.items()})
+    return out.assign(f=tx["fraud"].to_numpy(dtype=bool)[at], l=tx["labelled"].to_numpy(dtype=bool)[at],
+                      t=tx["ts"].to_numpy()[at])
+
+
+def _regulars(reg: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
+    """The links of the small merchants' regulars (``reg``, links with ``MIN_REGULARS`` or more regulars each):
+    by their labels, and by the cards they cycle."""
+    pairs = pd.MultiIndex.from_arrays([reg["entity_id"].to_numpy(), reg["user_id"].to_numpy()])
+    there = _payments(tx, pd.MultiIndex.from_arrays([tx["merchant_id"].to_numpy(), tx["user_id"].to_numpy()])
+                      .isin(pairs))
+    per_user = _per_user(there)
     per_m = per_user.assign(fu=per_user["f"].to_numpy() > 0).groupby("m")[["f", "l_", "fu"]].sum()
     crew = per_m.index[(per_m["f"].to_numpy() >= MIN_FRAUD_SHARE * np.maximum(per_m["l_"].to_numpy(), 1))
                        & (per_m["fu"].to_numpy() >= MIN_FRAUD_REGULARS)]
     # (a regular whose own labelled payments there are all legitimate is a customer, not one of the crew)
-    ok = ~((per_user["f"].to_numpy() == 0) & (per_user["l_"].to_numpy() > 0))
+    ok = per_user["ok"].to_numpy()
     cleared = per_user.loc[~ok, ["m", "u"]]
     # regulars cycling cards through it, labelled or not: a crew charging stolen cards; not where its card ids name
     # payments (most of its regulars' cards there used once: a token per payment)
@@ -107,15 +149,31 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     out = reg[(reg["entity_id"].isin(crew).to_numpy()
                | pairs.isin(pd.MultiIndex.from_arrays([cyc["m"].to_numpy(), cyc["u"].to_numpy()])))
               & ~pairs.isin(pd.MultiIndex.from_arrays([cleared["m"].to_numpy(), cleared["u"].to_numpy()]))]
-    out = out.sort_values(["entity_id", "user_id"], kind="stable")
-    if not len(out):
-        return pd.DataFrame(columns=EDGE_COLUMNS)
-    ent = pd.factorize(out["entity_id"])[0] + first_code
-    return pd.DataFrame({"type": "crew_merchant", "entity_id": out["entity_id"].to_numpy(),
-                         "user_id": out["user_id"].to_numpy(), "first_seen": out["first_seen"].to_numpy(),
-                         "last_seen": out["last_seen"].to_numpy(), "n": out["n"].to_numpy(), "ent": ent,
-                         "n_users": np.bincount(ent - first_code)[ent - first_code], "strong": True, "links": True,
-                         "arrived": False, "thin": True, "coactivity": True})
+    return out[["entity_id", "user_id", "first_seen", "last_seen", "n"]]
+
+
+def _large(tx: pd.DataFrame, customers: Callable[[Sequence[str]], np.ndarray]) -> pd.DataFrame:
+    """The links of the cyclers among the accounts of ``tx`` at larger merchants, each group of them whose spans
+    there overlap apart (``run``), where they are at most ``MAX_CYCLER_SHARE`` of the merchant's customers."""
+    per_user = _per_user(_payments(tx, np.ones(len(tx), bool)))
+    cyc = per_user[per_user["ok"].to_numpy() & (per_user["nc"].to_numpy() >= CYCLED_CARDS)
+                   & (per_user["n"].to_numpy() >= MIN_REGULAR_TX)]
+    cyc = cyc[cyc.groupby("m")["u"].transform("size").to_numpy() >= MIN_REGULARS]
+    if not len(cyc):
+        return pd.DataFrame(columns=["entity_id", "user_id", "first_seen", "last_seen", "n", "run"])
+    ms = pd.unique(cyc["m"])
+    k = cyc.groupby("m")["u"].size().reindex(ms).to_numpy()
+    fit = ms[k <= MAX_CYCLER_SHARE * np.asarray(customers(ms.tolist()), float)]
+    cyc = cyc[cyc["m"].isin(fit).to_numpy()].sort_values(["m", "first_seen", "u"], kind="stable")
+    # a crew cycles cards through it over the same weeks: runs of overlapping spans, in order of first payment
+    reach = cyc.groupby("m")["last_seen"].cummax().to_numpy()
+    m, f = cyc["m"].to_numpy(), cyc["first_seen"].to_numpy()
+    run = np.cumsum(np.r_[True, (m[1:] != m[:-1]) | (f[1:] > reach[:-1])]) if len(cyc) else np.zeros(0, np.int64)
+    cyc = cyc.assign(run=run)
+    cyc = cyc[cyc.groupby("run")["u"].transform("size").to_numpy() >= MIN_REGULARS]
+    return pd.DataFrame({"entity_id": cyc["m"].to_numpy(), "user_id": cyc["u"].to_numpy(),
+                         "first_seen": cyc["first_seen"].to_numpy(), "last_seen": cyc["last_seen"].to_numpy(),
+                         "n": cyc["n"].to_numpy(), "run": cyc["run"].to_numpy()})
 
 
 def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame) -> list[np.ndarray]:

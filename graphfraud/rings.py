@@ -51,9 +51,8 @@ from . import ringburst as burst
 from . import ringflows as flows
 from . import ringmerchants
 from .ringlinks import (BURST_HUB_FACTOR, BURST_WINDOW_DAYS, COACTIVITY_BUCKET_MS, DAY_MS, EPISODE_DAYS,
-                        LIFETIME_GAP_DAYS,
-                        MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes, coactivity_edges,
-                        components, joining, linking_edges, split_lifetimes, split_loose)
+                        LIFETIME_GAP_DAYS, MAX_COMPONENT_USERS, MAX_MEETING_USERS, PERSONAL_TYPES, cluster_codes,
+                        coactivity_edges, components, joining, linking_edges, split_lifetimes, split_loose)
 from .ringlearn import learn_from_labels
 from .ringscore import ClusterStats, score_cluster
 from .schema import LABEL_SOURCES, Label, parse_ts
@@ -264,6 +263,10 @@ class WholeReads:
         tx = self._all_tx()
         t = tx if user_ids is None else tx[tx["user_id"].isin(list(user_ids))]
         return t.groupby("user_id").agg(n_tx=("ts", "size"), first_ts=("ts", "min")).reset_index()
+
+    def users_with_links(self, node_type: str, min_links: int) -> list[str]:
+        k = self._all_links().loc[lambda f: f["type"] == node_type].groupby("user_id").size()
+        return [str(u) for u in k.index[k.to_numpy() >= min_links]]
 
     def count_links(self, node_type: str, node_id: str) -> int:
         lk = self._all_links()
@@ -493,11 +496,11 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
 
 def _with_merchant_edges(edges: pd.DataFrame, src: _Source, labels: Sequence[tuple[int, Any]], as_ms: int | None,
                         delay_ms: int) -> pd.DataFrame:
-    """``edges`` and the links between the regulars of merchants that look like a crew's
-    (:func:`graphfraud.ringmerchants.merchant_edges`), from the labels known at ``as_ms`` and the cards its
-    regulars paid with."""
+    """``edges`` and the links between the regulars of merchants that look like a crew's, and between the accounts
+    cycling cards through larger ones (:func:`graphfraud.ringmerchants.merchant_edges`, from the labels known at
+    ``as_ms``, the cards paid with, and the accounts that used enough cards to cycle them)."""
     links = src.shared_links(["merchant"], ringmerchants.MIN_REGULARS, ringmerchants.MAX_MERCHANT_CUSTOMERS)
-
+    cyclers = src.store.users_with_links("card", ringmerchants.CYCLED_CARDS)
     # (a transaction's id only to find the labels given to it after it was stored)
     given = any(lb.subject == "transaction" for _, lb in labels)
     columns = [c for c in _LABEL_COLUMNS if given or c != "transaction_id"] + ["card_id"]
@@ -505,10 +508,10 @@ def _with_merchant_edges(edges: pd.DataFrame, src: _Source, labels: Sequence[tup
     def charges(users: Sequence[str]) -> pd.DataFrame:
         tx = src.transactions_of_users(users, columns)
         fraud, _, _, labelled = _known_fraud(tx, labels, as_ms, delay_ms)
-        return pd.DataFrame({"user_id": tx["user_id"].to_numpy(), "merchant_id": tx["merchant_id"].to_numpy(),
-                             "card_id": tx["card_id"].to_numpy(), "fraud": fraud, "labelled": labelled})
+        return tx[["user_id", "merchant_id", "card_id", "ts"]].assign(fraud=fraud, labelled=labelled)
 
-    me = ringmerchants.merchant_edges(links, charges, int(edges["ent"].max()) + 1 if len(edges) else 0)
+    me = ringmerchants.merchant_edges(links, charges, int(edges["ent"].max()) + 1 if len(edges) else 0, cyclers,
+                                      lambda ms: src.n_users("merchant", ms))
     return pd.concat([edges, me], ignore_index=True) if len(me) else edges
 
 

@@ -216,6 +216,14 @@ def test_same_rings(both: tuple[Any, Any]) -> None:
     assert {frozenset(r.users) for r in ra} == {frozenset(r.users) for r in rb}
 
 
+def test_same_users_with_links(both: tuple[Any, Any]) -> None:
+    emb, neo = both
+    for typ in ("card", "device", "ip", "merchant"):
+        for k in (1, 2, 3):
+            assert sorted(emb.users_with_links(typ, k)) == sorted(neo.users_with_links(typ, k)), (typ, k)
+    assert emb.users_with_links("card", 1) and emb.users_with_links("merchant", 2)
+
+
 # ---------------------------------------------------------------- GDS against Python
 @pytest.fixture(scope="module")
 def gds_store(both: tuple[Any, Any]) -> Any:

@@ -817,6 +817,27 @@ def test_regulars_whose_every_payment_carries_its_own_card_token_are_no_crew(tmp
     assert _ring_users(tmp_path, rows) == []
 
 
+@pytest.mark.parametrize("tokens", [False, True], ids=["cards", "tokens"])
+def test_crews_cycling_stolen_cards_through_a_big_marketplace_are_rings_each_in_its_weeks(tmp_path, tokens):
+    """Triangulation and card testing (a generator written apart from ours): new accounts, each on its own device
+    and home address, buy at a marketplace of 120 customers with a stolen card a payment, one crew in January and
+    another in March. They share nothing but the marketplace, whose customers pay it and a grocer with their own
+    cards: each crew is a ring of its own. Where the marketplace's card ids name payments (``tokens``: every
+    customer's payments there too), every regular cycles cards, and no ring is made."""
+    rows = []
+    for crew, start in (("a", 10), ("b", 60)):
+        rows += [(f"{crew}{i}", start + i * 0.9 + k * 2.3, 310.0, f"st{crew}{i}-{k}", f"d{crew}{i}",
+                  f"9.{ord(crew)}.{i}.1", "market") for i in range(4) for k in range(5)]
+    for u in range(120):
+        cards = [f"uc{u}"] if u % 3 else [f"uc{u}", f"ux{u}"]
+        rows += [(f"u{u}", 5 + u * 0.7 + h * 9, 45.0, f"tok{u}-{h}" if tokens else cards[h % len(cards)],
+                  f"ud{u}", f"7.7.{u}.1", "market") for h in range(3)]
+        rows += [(f"u{u}", 8 + u * 0.7 + h * 11, 20.0, card, f"ud{u}", f"7.7.{u}.1", "grocer") for h in range(2)
+                 for card in cards]
+    expected = [] if tokens else [[f"a{i}" for i in range(4)], [f"b{i}" for i in range(4)]]
+    assert sorted(_ring_users(tmp_path, rows)) == expected
+
+
 def test_the_pieces_of_a_crew_its_merchant_links_are_one_ring(tmp_path):
     """A crew recruited among customers (a generator written apart from ours) comes out of the clusters in pieces,
     each held by a device a few members share; the crew's merchant, whose regulars they all are over the same

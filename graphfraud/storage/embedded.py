@@ -885,6 +885,12 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         return pd.DataFrame.from_records(rows, columns=["type", "entity_id", "user_id", "first_seen", "last_seen",
                                                         "n", "n_users"])
 
+    def users_with_links(self, node_type: str, min_links: int) -> list[str]:
+        """The users linked to ``min_links`` identifiers of ``node_type`` or more (one GROUP BY)."""
+        self.refresh_links()
+        q = "SELECT user_id FROM link WHERE type = ? GROUP BY user_id HAVING COUNT(*) >= ?"
+        return [r[0] for r in self._con().execute(q, (node_type, int(min_links)))]
+
     def user_activity_frame(self, user_ids: Sequence[str] | None = None) -> Any:
         """Per user (all, or the given ones): ``user_id, first_ts, last_ts, n_tx, amount`` (one GROUP BY)."""
         import pandas as pd

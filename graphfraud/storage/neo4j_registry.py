@@ -198,6 +198,10 @@ class Neo4jRegistryMixin(RegistryService):
         return pd.DataFrame.from_records(rows, columns=["type", "entity_id", "user_id", "first_seen", "last_seen",
                                                         "n", "n_users"])
 
+    def users_with_links(self, node_type: str, min_links: int) -> list[str]:
+        """The users linked to ``min_links`` identifiers of ``node_type`` or more."""
+        return [r[0] for r in self._stream("users_with_links", type=node_type, min_links=int(min_links))]
+
     def user_activity_frame(self, user_ids: Sequence[str] | None = None) -> Any:
         """Per user (all, or the given ones): ``user_id, first_ts, last_ts, n_tx, amount``."""
         import pandas as pd
