@@ -45,6 +45,7 @@ EPISODE_DAYS = 2.0  # a customer's use of an identifier within this many days, m
 TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many days, and went quiet (a bust-out)
 TAKER_HOLDERS = 3  # an account that took cards over from this many earlier holders is trying stolen cards
 TAKEOVER_VISITS = 3  # this many customers' episodes on one identifier, weeks apart, are a crew's takeovers in turn
+OWNER_USES = 3  # a card used this many times over LIFETIME_GAP_DAYS is its owner's, against a single charge by another
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -676,6 +677,10 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     card tester goes through many people's card numbers; a crew member handing cards on to the next, as in a
     chain, is one holder, and a crew's accounts burned in a week are no holders).
 
+    The owner rule: of a card two users of the cluster share, the one who used it ``OWNER_USES`` times or more over
+    ``LIFETIME_GAP_DAYS`` or more is its owner, and the other's victim, when the other charged it once, whenever
+    that was (a triangulation crew buying with a stolen card, whose owner the data saw only after, or before).
+
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
 
@@ -798,6 +803,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     # took cards over that way from TAKER_HOLDERS holders or more (a card tester; each victim seen two weeks or more)
     odd |= _taken_cards(key, rk, e["u"].to_numpy(), is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool), f, lu, nxt,
                         life)
+    # or used a card over weeks that one other account of the cluster charged once, before, during or after them
+    # (a thief's charge on a card whose owner the data sees; not a meeting)
+    n_uses = e["uses"].to_numpy(dtype=float)
+    other = pd.Series(n_uses).groupby(key).transform("sum").to_numpy() - n_uses
+    with np.errstate(invalid="ignore"):
+        odd |= (is_card & (k == 2) & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1)
+                & ~e["co"].to_numpy(dtype=bool))
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~is_money & ~kn

@@ -237,6 +237,24 @@ def test_the_owners_of_cards_a_crew_tested_are_not_in_its_ring(tmp_path):
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
 
 
+def test_the_owners_of_cards_a_triangulation_crew_charged_once_are_not_in_its_ring(tmp_path):
+    """Triangulation (a seventh generator written apart from ours): a crew of four accounts on one laptop buys at
+    a marketplace for six weeks, a stolen card a purchase. Three of the cards' owners are in the data, each using
+    theirs for five weeks or more at their own shops: one from days after the crew charged it (the data saw the
+    owner late), one up to weeks before it (the owner stopped using it), one around it. A crew that lives as long
+    as its owners is no shorter-lived than they are; one charge against weeks of the owner's own use makes them
+    the crew's victims, not its members: the ring is the crew."""
+    rows = []
+    for i in range(4):  # the crew: days 10-52, one laptop, a new card each purchase
+        rows += [(f"c{i}", 10 + i * 0.3 + k * 3.5, 300.0, f"st{i}-{k}", "laptop", f"9.9.{i}.1", "market")
+                 for k in range(13)]
+    for v, (start, charged) in enumerate([(30, 20), (0, 45), (5, 25)]):  # owners: their first use, the crew's charge
+        rows += [(f"o{v}", start + day, 40.0, f"card{v}", f"phone{v}", f"5.5.{v}.1", f"s{day % 4}")
+                 for day in range(0, 40, 5)]
+        rows += [(f"c{v}", charged + 0.5, 280.0, f"card{v}", "laptop", f"9.9.{v}.1", "market")]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
+
+
 def test_a_family_whose_card_a_crew_charged_once_is_not_in_its_ring(tmp_path):
     """Triangulation and stolen family cards (a fifth generator written apart from ours): a crew of three that
     lives six weeks on two devices of theirs charges a card, an email or a home address a family has used for
