@@ -679,7 +679,8 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
 
     The owner rule: of a card two users of the cluster share, the one who used it ``OWNER_USES`` times or more over
     ``LIFETIME_GAP_DAYS`` or more is its owner, and the other's victim, when the other charged it once, whenever
-    that was (a triangulation crew buying with a stolen card, whose owner the data saw only after, or before).
+    that was (a triangulation crew buying with a stolen card, whose owner the data saw only after, or before),
+    unless they charged such a card of another member's once themselves.
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
@@ -804,12 +805,15 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     odd |= _taken_cards(key, rk, e["u"].to_numpy(), is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool), f, lu, nxt,
                         life)
     # or used a card over weeks that one other account of the cluster charged once, before, during or after them
-    # (a thief's charge on a card whose owner the data sees; not a meeting)
+    # (a thief's charge on a card whose owner the data sees; not a meeting), when they charged no such card of
+    # another member's themselves (a crew whose members each test-charged the next one's card is no one's victim)
     n_uses = e["uses"].to_numpy(dtype=float)
     other = pd.Series(n_uses).groupby(key).transform("sum").to_numpy() - n_uses
+    pair = is_card & (k == 2) & ~e["co"].to_numpy(dtype=bool)
+    ug = pd.factorize(pd.MultiIndex.from_arrays([e["u"].to_numpy(), e["g"].to_numpy()]))[0]
+    charger = pd.Series(pair & (n_uses <= 1) & (other >= OWNER_USES)).groupby(ug).transform("max").to_numpy()
     with np.errstate(invalid="ignore"):
-        odd |= (is_card & (k == 2) & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1)
-                & ~e["co"].to_numpy(dtype=bool))
+        odd |= pair & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1) & ~charger
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~is_money & ~kn
@@ -832,7 +836,6 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     # a customer taken over in an episode above loses every link of it: the crew's card, its proxy's address (not
     # money, meetings or striking together, which are their own evidence)
     taken = episode & odd
-    ug = pd.factorize(pd.MultiIndex.from_arrays([e["u"].to_numpy(), e["g"].to_numpy()]))[0]
     t_from = pd.Series(np.where(taken, f, np.inf)).groupby(ug).transform("min").to_numpy()
     t_to = pd.Series(np.where(taken, lu, -np.inf)).groupby(ug).transform("max").to_numpy()
     with np.errstate(invalid="ignore"):

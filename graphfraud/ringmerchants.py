@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .ringlinks import EDGE_COLUMNS
+from .ringlinks import DAY_MS, EDGE_COLUMNS, EPISODE_DAYS, OWNER_USES
 
 __all__ = ["join_crews", "merchant_edges"]
 
@@ -55,7 +55,8 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     did (a crew charging stolen cards through a merchant it colludes with, before anyone labels them), unless more
     than ``MAX_ONCE_CARDS`` of the cards its regulars paid it with were used once (its card ids name payments, not
     cards); never the regulars whose labelled payments there are all legitimate. At the larger merchants (not in
-    ``links``), the same cyclers among ``candidates`` (the accounts that used ``CYCLED_CARDS`` cards or more), when
+    ``links``), the same cyclers among ``candidates`` (the accounts that used ``CYCLED_CARDS`` cards or more), of
+    cards each used within ``EPISODE_DAYS``, and with no card used ``OWNER_USES`` times or more (their own), when
     they are at most ``MAX_CYCLER_SHARE`` of its ``customers(merchant_ids)`` (more: its card ids name payments),
     each group of them that cycled cards there over the same weeks (their spans overlap) linked apart: two crews
     that came to one big shop at different times stay two. Edges have the
@@ -87,17 +88,22 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     # each card's uses by its user anywhere, and at how many merchants: a crew's stolen card pays its shop alone; a
     # customer's cards (and wallet tokens of one card) pay other shops too
     known_card = pd.notna(tx["card_id"]).to_numpy()
-    uc = tx.loc[known_card, ["user_id", "card_id", "merchant_id"]].groupby(["user_id", "card_id"])
-    use = pd.DataFrame({"n": uc.size(), "shops": uc["merchant_id"].nunique()})
+    uc = tx.loc[known_card, ["user_id", "card_id", "merchant_id", "ts"]].groupby(["user_id", "card_id"])
+    use = pd.DataFrame({"n": uc.size(), "shops": uc["merchant_id"].nunique(),
+                        "span": uc["ts"].max() - uc["ts"].min()})
     card = use.reindex(pd.MultiIndex.from_arrays([tx["user_id"].to_numpy(), tx["card_id"].to_numpy()]))
-    tx = tx.assign(only=(card["shops"].to_numpy() == 1), once=(card["n"].to_numpy() == 1))
+    tx = tx.assign(only=(card["shops"].to_numpy() == 1), once=(card["n"].to_numpy() == 1),
+                   brief=card["span"].to_numpy(dtype=float) <= EPISODE_DAYS * DAY_MS)
     parts = []
     if len(reg):
         parts.append(_regulars(reg, tx).assign(run=0))
     if len(candidates) and customers is not None:
+        # (a stolen card is charged and dropped within days; an account with a card of its own is a customer)
         small = set(links["entity_id"].tolist()) if len(links) else set()
-        parts.append(_large(tx[~tx["merchant_id"].isin(small).to_numpy() & tx["user_id"].isin(candidates).to_numpy()],
-                            customers))
+        own = use.index.get_level_values(0)[use["n"].to_numpy() >= OWNER_USES]
+        large = tx[~tx["merchant_id"].isin(small).to_numpy() & tx["user_id"].isin(candidates).to_numpy()
+                   & ~tx["user_id"].isin(own).to_numpy()]
+        parts.append(_large(large.assign(only=large["only"].to_numpy() & large["brief"].to_numpy()), customers))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not len(out):
         return pd.DataFrame(columns=EDGE_COLUMNS)

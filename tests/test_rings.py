@@ -838,6 +838,38 @@ def test_crews_cycling_stolen_cards_through_a_big_marketplace_are_rings_each_in_
     assert sorted(_ring_users(tmp_path, rows)) == expected
 
 
+@pytest.mark.parametrize("case", ["virtual-cards", "a-virtual-card-regular-among-crews", "one-shop"])
+def test_honest_customers_with_many_cards_at_a_big_merchant_are_no_crew(tmp_path, case):
+    """A reviewer's cases. ``virtual-cards``: 15 of a marketplace's 135 customers pay it for months with a
+    single-use virtual card a payment, and the grocer with their own card. ``a-virtual-card-regular-among-crews``:
+    one such customer pays it every four days across the weeks of two crews that cycle stolen cards through it.
+    ``one-shop``: a shop's own data, where no card pays another merchant, and 12 of its 100 customers take turns
+    with three cards over weeks. A crew's stolen card is charged and dropped within days, and its accounts have no
+    card of their own; a customer's cards are used over weeks, or beside one of their own: no customer is in a
+    ring, and the two crews stay two."""
+    rows, expected = [], []
+    if case == "one-shop":
+        for u in range(100):
+            cards = [f"c{u}-{j}" for j in range(3 if u < 12 else 1)]
+            rows += [(f"u{u}", u * 0.5 + 7 * h, 40.0, cards[h % len(cards)], f"d{u}", f"7.7.{u}.1", "shop")
+                     for h in range(6)]
+        assert _ring_users(tmp_path, rows) == []
+        return
+    for u in range(120):
+        rows += [(f"u{u}", 5 + u * 0.7 + h * 9, 45.0, f"uc{u}", f"ud{u}", f"7.7.{u}.1", "market") for h in range(3)]
+        rows += [(f"u{u}", 8 + u * 0.7 + h * 11, 20.0, f"uc{u}", f"ud{u}", f"7.7.{u}.1", "grocer") for h in range(2)]
+    virtual = range(15) if case == "virtual-cards" else range(1)
+    for v in virtual:  # over months, a new card number each payment at the marketplace
+        rows += [(f"v{v}", 3 + v * 2 + 4 * k, 55.0, f"vv{v}-{k}", f"vd{v}", f"6.6.{v}.1", "market") for k in range(21)]
+        rows += [(f"v{v}", 4 + v * 2 + 9 * k, 25.0, f"vc{v}", f"vd{v}", f"6.6.{v}.1", "grocer") for k in range(8)]
+    if case == "a-virtual-card-regular-among-crews":
+        for crew, start in (("a", 10), ("b", 60)):
+            rows += [(f"{crew}{i}", start + i * 0.9 + k * 2.3, 310.0, f"st{crew}{i}-{k}", f"d{crew}{i}",
+                      f"9.{ord(crew)}.{i}.1", "market") for i in range(4) for k in range(5)]
+        expected = [[f"a{i}" for i in range(4)], [f"b{i}" for i in range(4)]]
+    assert sorted(_ring_users(tmp_path, rows)) == expected
+
+
 def test_the_pieces_of_a_crew_its_merchant_links_are_one_ring(tmp_path):
     """A crew recruited among customers (a generator written apart from ours) comes out of the clusters in pieces,
     each held by a device a few members share; the crew's merchant, whose regulars they all are over the same

@@ -255,6 +255,17 @@ def test_the_owners_of_cards_a_triangulation_crew_charged_once_are_not_in_its_ri
     assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
 
 
+def test_a_crew_whose_members_each_test_charged_the_next_ones_card_stays_one_ring(tmp_path):
+    """A reviewer's case: four accounts on their own devices, held together by their cards only: each spends a
+    card of the crew's for five weeks, and the next member charged it once the day before (a test charge). Each
+    is a card's owner by use and another's one-off charger: no one's victim, and the crew stays one ring."""
+    rows = []
+    for i in range(4):
+        rows += [(f"c{i}", 10 + i + 5 * k, 350.0, f"crew{i}", f"cd{i}", f"9.9.{i}.1", f"m{k % 3}") for k in range(8)]
+        rows += [(f"c{(i + 1) % 4}", 9 + i, 1.0, f"crew{i}", f"cd{(i + 1) % 4}", f"9.9.{(i + 1) % 4}.1", "test")]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
+
+
 def test_a_family_whose_card_a_crew_charged_once_is_not_in_its_ring(tmp_path):
     """Triangulation and stolen family cards (a fifth generator written apart from ours): a crew of three that
     lives six weeks on two devices of theirs charges a card, an email or a home address a family has used for
