@@ -59,9 +59,9 @@ def merchant_edges(links: pd.DataFrame, charges: Callable[[Sequence[str]], pd.Da
     cards each used within ``EPISODE_DAYS``, and with no card used ``OWNER_USES`` times or more (their own), when
     they are at most ``MAX_CYCLER_SHARE`` of its ``customers(merchant_ids)`` (more: its card ids name payments),
     each group of them that cycled cards there over the same weeks (their spans overlap) linked apart: two crews
-    that came to one big shop at different times stay two. Edges have the
-    columns of :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from
-    ``first_code``, one per merchant and group), thin.
+    that came to one big shop at different times stay two. Edges have the columns of
+    :func:`graphfraud.ringlinks.coactivity_edges` (type ``crew_merchant``, ``ent`` codes from ``first_code``, one
+    per merchant and group), thin.
 
     Examples
     --------
