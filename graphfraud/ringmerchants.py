@@ -172,14 +172,23 @@ def _large(tx: pd.DataFrame, customers: Callable[[Sequence[str]], np.ndarray]) -
     fit = ms[k <= MAX_CYCLER_SHARE * np.asarray(customers(ms.tolist()), float)]
     cyc = cyc[cyc["m"].isin(fit).to_numpy()].sort_values(["m", "first_seen", "u"], kind="stable")
     # a crew cycles cards through it over the same weeks: runs of overlapping spans, in order of first payment
-    reach = cyc.groupby("m")["last_seen"].cummax().to_numpy()
-    m, f = cyc["m"].to_numpy(), cyc["first_seen"].to_numpy()
-    run = np.cumsum(np.r_[True, (m[1:] != m[:-1]) | (f[1:] > reach[:-1])]) if len(cyc) else np.zeros(0, np.int64)
-    cyc = cyc.assign(run=run)
+    cyc = cyc.assign(run=np.cumsum(_run_starts(cyc["m"].to_numpy(), cyc["first_seen"].to_numpy(),
+                                               cyc["last_seen"].to_numpy())))
     cyc = cyc[cyc.groupby("run")["u"].transform("size").to_numpy() >= MIN_REGULARS]
     return pd.DataFrame({"entity_id": cyc["m"].to_numpy(), "user_id": cyc["u"].to_numpy(),
                          "first_seen": cyc["first_seen"].to_numpy(), "last_seen": cyc["last_seen"].to_numpy(),
                          "n": cyc["n"].to_numpy(), "run": cyc["run"].to_numpy()})
+
+
+def _run_starts(key: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Over rows sorted by ``key``, then ``first``: where a run of overlapping spans (``first`` to ``last``) starts,
+    at a new key or at a span that begins after every earlier one of its key has ended.
+
+    >>> _run_starts(np.array([1, 1, 1, 2]), np.array([0, 5, 20, 21]), np.array([10, 8, 30, 40])).tolist()
+    [True, False, True, True]
+    """
+    reach = pd.Series(last).groupby(key).cummax().to_numpy()
+    return np.r_[True, (key[1:] != key[:-1]) | (first[1:] > reach[:-1])] if len(key) else np.zeros(0, bool)
 
 
 def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame) -> list[np.ndarray]:
@@ -223,9 +232,7 @@ def join_crews(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame
     # pieces of one crew paid the merchant over the same weeks: per merchant, the groups whose spans there overlap
     # (a run of them, in order of their first payment) join; two crews that came at different times stay two
     per = per.sort_values(["e", "f", "c"], kind="stable")
-    reach = per.groupby("e")["l_"].cummax().to_numpy()
-    e, f = per["e"].to_numpy(), per["f"].to_numpy()
-    new_run = np.r_[True, (e[1:] != e[:-1]) | (f[1:] > reach[:-1])]
+    new_run = _run_starts(per["e"].to_numpy(), per["f"].to_numpy(), per["l_"].to_numpy())
     first = per["c"].to_numpy()[np.flatnonzero(new_run)][np.cumsum(new_run) - 1]
     n = len(size)
     graph = sparse.coo_matrix((np.ones(len(per), np.int8), (first, per["c"].to_numpy())), shape=(n, n))
