@@ -46,6 +46,8 @@ TOOK_UP_DAYS = 7.0  # ... unless they took it up with them, within this many day
 TAKER_HOLDERS = 3  # an account that took cards over from this many earlier holders is trying stolen cards
 TAKEOVER_VISITS = 3  # this many customers' episodes on one identifier, weeks apart, are a crew's takeovers in turn
 OWNER_USES = 3  # a card used this many times over LIFETIME_GAP_DAYS is its owner's, against a single charge by another
+THIEF_CARDS = 3  # an account that used this many cards once each ...
+THIEF_ONCE_SHARE = 0.9  # ... and this share of its cards or more, burns stolen cards
 BRIEF_IP_DAYS = 30.0  # an address 3+ users (up to its hub limit) shared only this long is a crew's proxy
 OPENED_SHARE = 0.5  # a hub on which at least this share of its users opened their account and did nothing else
 COACTIVITY_WINDOW_DAYS = 3.0  # the meetings of two users through a shared hub must fall within one such window
@@ -637,6 +639,48 @@ def _taken_cards(key: np.ndarray, rk: np.ndarray, users: np.ndarray, pair_card: 
     return np.asarray(handed & (pd.Series(taker).map(taken).fillna(0).to_numpy() >= TAKER_HOLDERS), dtype=bool)
 
 
+def _thieves(tx: pd.DataFrame) -> pd.Index:
+    """The accounts of ``tx`` (``user_id, card_id``) that burn stolen cards: ``THIEF_CARDS`` cards or more each used
+    once, and ``THIEF_ONCE_SHARE`` of their cards or more (a customer's own card, used again and again, and a crew's
+    pool of cards, shared and reused, are not burnt).
+
+    >>> tx = pd.DataFrame({"user_id": list("tttccccccoo"), "card_id": list("abcaddd" "efgh")})
+    >>> _thieves(tx).tolist()  # c charged a, e and f once, but d is its own; o used two cards only
+    ['t']
+    """
+    uses = tx.loc[pd.notna(tx["card_id"]).to_numpy(), ["user_id", "card_id"]].value_counts()
+    n = uses.to_numpy()
+    per = pd.DataFrame({"once": n == 1, "cards": 1}, index=uses.index.get_level_values(0)).groupby(level=0).sum()
+    once = per["once"].to_numpy()
+    return per.index[(once >= THIEF_CARDS) & (once >= THIEF_ONCE_SHARE * per["cards"].to_numpy())]
+
+
+def _stolen(key: np.ndarray, users: np.ndarray, once: np.ndarray, others: np.ndarray, card: np.ndarray) -> np.ndarray:
+    """Rows of ``once`` (a thief's one use of an identifier, ``key``) where no row of ``others`` on that identifier
+    is an accomplice's: a user who shares two cards or more with that thief (a crew's pool of cards) rather than
+    one (the card the thief charged, the owner's).
+
+    ``t`` charged ``a``'s card once, and two cards ``b`` used too (an accomplice's), one of them also ``c``'s:
+
+    >>> key, users = np.array([0, 0, 1, 1, 2, 2, 2]), np.array(list("tatbtbc"))
+    >>> once, card = users == "t", np.ones(7, bool)
+    >>> _stolen(key, users, once, ~once, card).tolist()
+    [True, False, False, False, False, False, False]
+    """
+    out = np.zeros(len(key), dtype=bool)
+    if not once.any():
+        return out
+    rows = pd.DataFrame({"k": key, "u": users})
+    th = rows[once].reset_index().rename(columns={"u": "t"})
+    on = th.merge(rows[others], on="k")
+    tc = rows[card & np.isin(users, th["t"].unique())].rename(columns={"u": "t"})
+    n = tc.merge(rows[card & others], on="k").drop_duplicates(["k", "t", "u"]).groupby(["t", "u"]).size()
+    shared = n.reindex(pd.MultiIndex.from_arrays([on["t"], on["u"]])).fillna(0).to_numpy()
+    crew = pd.Series(shared >= 2).groupby(on["index"].to_numpy()).max()
+    out[crew.index[~crew.to_numpy()]] = True
+    return out
+
+
 def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.DataFrame,
                      tx: pd.DataFrame, known: Iterable[str] = (), victims: pd.DataFrame | None = None
                      ) -> list[np.ndarray]:
@@ -681,6 +725,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     ``LIFETIME_GAP_DAYS`` or more is its owner, and the other's victim, when the other charged it once, whenever
     that was (a triangulation crew buying with a stolen card, whose owner the data saw only after, or before),
     unless they charged such a card of another member's once themselves.
+
+    The thief rule: an account that burns stolen cards (``THIEF_CARDS`` or more used once each, nine in ten of its
+    cards: :func:`_thieves`) loses its link to each identifier it used once that another user of the cluster, not
+    such an account, used too, unless one of those shares two cards or more with it (its crew's pool of cards): the
+    card's owner and the owner's family, a home's address its proxy went out through once (a triangulation crew
+    buying with a stolen card a purchase, whose owners the data saw use them once or twice, when no rule of
+    holders applies). Two thieves sharing a stolen card stay linked.
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
@@ -814,6 +865,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     charger = pd.Series(pair & (n_uses <= 1) & (other >= OWNER_USES)).groupby(ug).transform("max").to_numpy()
     with np.errstate(invalid="ignore"):
         odd |= pair & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1) & ~charger
+    # a thief (known as fraud or not) loses what it used once that others of the cluster use, its victims' cards and
+    # homes, where none of those others shares two cards with it (a crew's pool of stolen cards)
+    ident = ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
+    thief = e["u"].isin(_thieves(tx)).to_numpy()
+    stole = _stolen(key, e["u"].to_numpy(), ident & thief & (n_uses <= 1), ident & ~thief, is_card)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~is_money & ~kn
@@ -833,6 +889,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
         together = (fg.transform("max") - k_first).to_numpy(dtype=float) < held
         quiet = (u_last - f < held) | (u_last - other_last < held)
         odd &= ~(together & (took_up >= held) & quiet)
+    odd |= stole
     # a customer taken over in an episode above loses every link of it: the crew's card, its proxy's address (not
     # money, meetings or striking together, which are their own evidence)
     taken = episode & odd

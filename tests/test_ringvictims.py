@@ -560,3 +560,66 @@ def test_a_customer_who_went_on_long_after_a_crew_on_its_device_is_not_in_its_ri
     rows += [("v", day, 35.0, "vcard", "vphone", "5.5.5.5", f"g{day % 5}") for day in range(0, 120, 3)]
     rows += [("v", 41.2 + k * 0.2, 600.0, "vcard", "crewdev", f"9.9.9.{k}", "big") for k in range(3)]
     assert _ring_users(tmp_path, rows) == [["r0", "r1", "r2"]]
+
+
+def test_the_owners_of_cards_a_thief_charged_once_are_not_in_its_ring_though_they_used_them_little(tmp_path):
+    """The thief rule (triangulation in a seventh generator written apart from ours): the crew's accounts each
+    burn a stolen card a purchase. Where the data saw a card's owner use it once or twice, for two weeks, and
+    stop before the charge, no rule of holders, owners or lifetimes applies, and the owners with their partners
+    made the crew's cluster 15 users where it has 3. A thief's one use of a card or a home network others use is
+    no tie to them: the ring is the crew."""
+    rows = []
+    for i in range(3):  # the crew: days 30-72 on one laptop, a stolen card and a proxy's address each purchase
+        rows += [(f"c{i}", 30 + i * 0.3 + k * 3.5, 300.0, f"st{i}-{k}", "laptop", f"10.7.{i}.{k + 1}", "market")
+                 for k in range(13)]
+    for j in range(6):  # owners seen days 2j to 2j + 15, twice on their card, a partner at home
+        rows += [(f"o{j}", j * 2 + d, 40.0, f"card{j}", f"od{j}", f"5.5.{j}.1", f"s{j % 4}") for d in (0, 15)]
+        rows += [(f"p{j}", j * 2 + d, 30.0, f"pc{j}", f"od{j}", f"5.5.{j}.1", f"s{d % 3}") for d in (1, 6, 11)]
+        # a crew member charges the card once, every other time through the owner's home network (a proxy's exit)
+        rows.append((f"c{j // 2}", 31 + j, 280.0, f"card{j}", "laptop", f"5.5.{j}.1" if j % 2 else f"10.8.{j}.1",
+                     "market"))
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
+
+
+def test_thieves_passing_stolen_cards_among_themselves_stay_one_ring(tmp_path):
+    """Three accounts on their own devices, each burning stolen cards, hand cards on: one tries a card once through
+    a proxy's address, the next spends it once through the same exit. Each is a thief, and what thieves share is
+    theirs: the ring stays whole."""
+    rows = []
+    for i in range(3):
+        rows += [(f"c{i}", 30 + i * 0.3 + k * 2.5, 200.0, f"st{i}-{k}", f"cd{i}", f"10.7.{i}.{k + 1}", f"m{k % 4}")
+                 for k in range(8)]
+    for a, b in ((0, 1), (1, 2)):
+        rows += [(f"c{a}", 32 + a, 1.0, f"pass{a}", f"cd{a}", f"10.9.{a}.1", "test"),
+                 (f"c{b}", 32.5 + a, 250.0, f"pass{a}", f"cd{b}", f"10.9.{a}.1", "m1")]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2"]]
+
+
+@pytest.mark.parametrize("own", [[("c0-card", 7)], [("c0-a", 2), ("c0-b", 2)]], ids=["own card", "reused cards"])
+def test_a_member_who_tested_the_others_cards_once_each_is_no_thief(tmp_path, own):
+    """Four accounts on their own devices, each spending cards of its own for three weeks, held together by one
+    member's test charge on each of the others' cards. That member used three cards once, but has a card of its
+    own (used 7 times), or used two more cards twice each: three of its four or five cards used once are no
+    thief's burnt cards, and the ring stays whole."""
+    rows = []
+    for i in range(1, 4):
+        rows += [(f"c{i}", 30 + i * 0.2 + k * 3, 300.0, f"crew{i}", f"cd{i}", f"10.7.{i}.1", f"m{k % 3}")
+                 for k in range(7)]
+    rows += [("c0", 30 + k * 3 + j * 0.5, 300.0, card, "cd0", "10.7.0.1", f"m{k % 3}")
+             for j, (card, n) in enumerate(own) for k in range(n)]
+    rows += [("c0", 29 + i, 1.0, f"crew{i}", "cd0", "10.7.0.1", "test") for i in range(1, 4)]
+    assert _ring_users(tmp_path, rows) == [["c0", "c1", "c2", "c3"]]
+
+
+def test_a_thief_spending_a_rings_pool_of_cards_stays_in_the_ring(tmp_path):
+    """A bipartite ring of ours: three accounts share a pool of cards, and a fourth burns cards, some stolen, some the
+    pool's, each once. It shares two of the pool's cards with two members: an accomplice's, not a victim's, and it
+    stays in the ring (though one member shares one card with it only)."""
+    rows = []
+    for i, (own, pool) in enumerate([("X", None), ("Y", "X"), ("W", "Y")]):
+        rows += [(f"a{i}", 30 + i * 0.2 + k * 2, 200.0, own, f"ad{i}", f"10.7.{i}.1", f"m{k % 3}") for k in range(5)]
+        if pool:
+            rows += [(f"a{i}", 31 + i * 0.2 + k * 3, 150.0, pool, f"ad{i}", f"10.7.{i}.1", "m1") for k in range(2)]
+    rows += [("t", 32 + k, 250.0, card, "td", f"10.8.0.{k + 1}", "m2")
+             for k, card in enumerate(["X", "Y", "W", "s1", "s2"])]
+    assert _ring_users(tmp_path, rows) == [["a0", "a1", "a2", "t"]]
