@@ -623,3 +623,56 @@ def test_a_thief_spending_a_rings_pool_of_cards_stays_in_the_ring(tmp_path):
     rows += [("t", 32 + k, 250.0, card, "td", f"10.8.0.{k + 1}", "m2")
              for k, card in enumerate(["X", "Y", "W", "s1", "s2"])]
     assert _ring_users(tmp_path, rows) == [["a0", "a1", "a2", "t"]]
+
+
+def test_a_card_tester_handing_the_cards_it_tried_to_spenders_stays_one_ring(tmp_path):
+    """A reviewer's case: a tester tries twelve stolen cards for $1 each, once; four spenders, each on their own
+    device, max one tried card out over four days. The spenders took the cards up after the test and were done
+    with them within days: the tester's crew, not the cards' owners, and the ring stays whole."""
+    rows = [("t", 30 + k * 0.5, 1.0, f"s{k}", "tdev", f"10.9.0.{k + 1}", "testshop") for k in range(12)]
+    for i in range(4):
+        rows += [(f"sp{i}", 31 + i + d, 400.0, f"s{i}", f"spdev{i}", f"10.20.{i}.1", f"elec{d % 2}") for d in range(4)]
+    assert _ring_users(tmp_path, rows) == [["sp0", "sp1", "sp2", "sp3", "t"]]
+
+
+def test_thieves_passing_round_cards_whose_owners_the_data_saw_stay_together(tmp_path):
+    """A reviewer's case: four thieves pass stolen cards round (one tries a card once, the next spends it once),
+    and the cards' owners used them twice, weeks before. A card two thieves used is theirs: cutting each thief's
+    side of it cut the crew apart."""
+    rows = []
+    for i in range(4):
+        rows += [(f"c{i}", 30 + i * 0.3 + k * 2.5, 200.0, f"st{i}-{k}", f"cd{i}", f"10.7.{i}.{k + 1}", f"m{k % 4}")
+                 for k in range(8)]
+    for a in range(4):
+        b = (a + 1) % 4
+        rows += [(f"c{a}", 32 + a, 1.0, f"P{a}", f"cd{a}", f"10.9.{a}.1", "test"),
+                 (f"c{b}", 32.5 + a, 250.0, f"P{a}", f"cd{b}", f"10.9.{a}.2", "m1")]
+        rows += [(f"o{a}", a * 2 + d, 40.0, f"P{a}", f"od{a}", f"5.5.{a}.1", f"s{a % 4}") for d in (0, 15)]
+        rows += [(f"p{a}", a * 2 + d, 30.0, f"pc{a}", f"od{a}", f"5.5.{a}.1", f"s{d % 3}") for d in (1, 6, 11)]
+    assert any({"c0", "c1", "c2", "c3"} <= set(r) for r in _ring_users(tmp_path, rows))
+
+
+def test_a_thief_going_out_once_through_a_flats_network_leaves_the_flats_ring_whole(tmp_path):
+    """A reviewer's case: four young accounts buy together from one flat's network for three weeks; a thief of
+    another crew (a stolen card a purchase, one of them a card whose owner the data saw) went out once through
+    the flat's network. The thief loses that link; the flat's residents, who came within days of each other, do
+    not lose theirs (the homes' rule is about the residents' own cuts)."""
+    rows = []
+    for i in range(4):
+        rows += [(f"r{i}", 40 + i * 0.4 + k * 2, 700.0, f"rc{i}", f"rd{i}", "5.5.9.1", f"elec{k % 3}")
+                 for k in range(10)]
+    rows += [("t", 45 + k * 1.5, 250.0, f"st{k}", "tlap", f"10.7.0.{k + 1}", "market") for k in range(8)]
+    rows += [("o", day, 40.0, "st0", "od", "5.5.8.1", "shop") for day in (10, 30)]  # the owner of one card
+    rows.append(("t", 50.2, 260.0, "st-x", "tlap", "5.5.9.1", "market"))
+    assert _ring_users(tmp_path, rows) == [["r0", "r1", "r2", "r3"]]
+
+
+def test_where_every_payment_has_a_card_id_of_its_own_no_one_is_a_thief(tmp_path):
+    """A reviewer's case: token data (a new card id each payment). Three accounts of a promo farm pay on one
+    device; one of them made four purchases, only one on the farm's device. Its four card ids are used once each,
+    but no card is anyone else's: it burns no stolen cards, and the farm stays whole."""
+    rows = [(f"b{i}", 30 + i * 0.2 + k, 60.0, f"tok-b{i}-{k}", "farm", f"10.66.0.{i + 1}", f"promo{k}")
+            for i in range(2) for k in range(2)]
+    rows += [("a0", 33 + k, 60.0, f"tok-a0-{k}", "farm" if k == 0 else "ph-a0", "10.66.0.9", f"promo{k % 2}")
+             for k in range(4)]
+    assert _ring_users(tmp_path, rows) == [["a0", "b0", "b1"]]
