@@ -641,41 +641,39 @@ def _taken_cards(key: np.ndarray, rk: np.ndarray, users: np.ndarray, pair_card: 
 
 def _thieves(tx: pd.DataFrame) -> pd.Index:
     """The accounts of ``tx`` (``user_id, card_id``) that burn stolen cards: ``THIEF_CARDS`` cards or more each used
-    once, ``THIEF_ONCE_SHARE`` of their cards or more (a customer's own card, used again and again, and a crew's
-    pool of cards, shared and reused, are not burnt), one of them or more someone else's too (another account of
-    ``tx`` used it: where every payment has a card id of its own, a token, no one is a thief).
+    once, and ``THIEF_ONCE_SHARE`` of their cards or more (a customer's own card, used again and again, and a crew's
+    pool of cards, shared and reused, are not burnt). Where every payment has a card id of its own (a token), every
+    active account is one, but no token is anyone else's card: :func:`_stolen` cuts nothing there.
 
-    >>> tx = pd.DataFrame({"user_id": list("tttccccccoo" "kkk"), "card_id": list("abcaddd" "efgh" "xyz")})
-    >>> _thieves(tx).tolist()  # c charged a, e and f once, but d is its own; o used two cards; k's are its alone
+    >>> tx = pd.DataFrame({"user_id": list("tttccccccoo"), "card_id": list("abcaddd" "efgh")})
+    >>> _thieves(tx).tolist()  # c charged a, e and f once, but d is its own; o used two cards only
     ['t']
     """
     uses = tx.loc[pd.notna(tx["card_id"]).to_numpy(), ["user_id", "card_id"]].value_counts()
     n = uses.to_numpy()
-    card = uses.index.get_level_values(1)
-    shared = card.map(pd.Series(card).value_counts()).to_numpy() >= 2
-    per = pd.DataFrame({"once": n == 1, "cards": 1, "theirs": (n == 1) & shared},
-                       index=uses.index.get_level_values(0)).groupby(level=0).sum()
+    per = pd.DataFrame({"once": n == 1, "cards": 1}, index=uses.index.get_level_values(0)).groupby(level=0).sum()
     once = per["once"].to_numpy()
-    return per.index[(once >= THIEF_CARDS) & (once >= THIEF_ONCE_SHARE * per["cards"].to_numpy())
-                     & (per["theirs"].to_numpy() > 0)]
+    return per.index[(once >= THIEF_CARDS) & (once >= THIEF_ONCE_SHARE * per["cards"].to_numpy())]
 
 
 def _stolen(key: np.ndarray, users: np.ndarray, first: np.ndarray, last: np.ndarray, uses: np.ndarray,
             once: np.ndarray, thief: np.ndarray, card: np.ndarray) -> np.ndarray:
-    """Rows of ``once`` (a thief's one use of an identifier, ``key``, at ``first``) whose identifier other users
-    hold, none of them the thief's crew: another thief (``thief``), an accomplice who shares two cards or more with
-    this thief (a crew's pool of cards) rather than one (the card it charged, the owner's), or a spender who took the
-    identifier up after the thief's use, used it more than once, and was done with it within ``HOLDER_LEAD_DAYS`` of
-    it (a tester hands a card it tried on; an owner had it before, or goes on with it for weeks).
+    """Rows of ``once`` (a thief's one use of a card, ``key``, at ``first``) whose card other users hold, none of
+    them the thief's crew: another thief (``thief``), an accomplice who shares two cards or more with this thief (a
+    crew's pool of cards) rather than one (the card it charged, the owner's), or a spender who took the card up after
+    the thief's use, used it more than once, and was done with it within ``HOLDER_LEAD_DAYS`` of it (a tester hands
+    a card it tried on; an owner had it before, or goes on with it for weeks). A missing time decides nothing (no
+    cut).
 
     ``t`` charged ``a``'s card once, and two cards ``b`` used too (an accomplice's), one of them also ``c``'s;
-    ``s`` spent for three days the card ``t`` tried; ``t`` and ``x`` (a thief) went out through one address:
+    ``s`` spent for three days the card ``t`` tried; ``t`` and ``x`` (a thief) charged one card; ``m``'s time
+    is missing:
 
-    >>> key, users = np.array([0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4]), np.array(list("tatbtbc" "ts" "tx"))
-    >>> first = np.array([9, 0, 9, 0, 9, 0, 0, 9, 10, 9, 0]) * DAY_MS
-    >>> last, uses, once, card = first + 3 * DAY_MS, np.where(users == "t", 1, 3), users == "t", key < 4
-    >>> _stolen(key, users, first, last, uses, once, once | (users == "x"), card).tolist()
-    [True, False, False, False, False, False, False, False, False, False, False]
+    >>> key, users = np.array([0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5]), np.array(list("tatbtbc" "ts" "tx" "tm"))
+    >>> first = np.array([9, 0, 9, 0, 9, 0, 0, 9, 10, 9, 0, 9, np.nan]) * DAY_MS
+    >>> last, uses, once = first + 3 * DAY_MS, np.where(users == "t", 1, 3), users == "t"
+    >>> _stolen(key, users, first, last, uses, once, once | (users == "x"), np.ones(13, bool)).tolist()
+    [True, False, False, False, False, False, False, False, False, False, False, False, False]
     """
     out = np.zeros(len(key), dtype=bool)
     if not once.any():
@@ -688,9 +686,10 @@ def _stolen(key: np.ndarray, users: np.ndarray, first: np.ndarray, last: np.ndar
     n = tc.merge(rows.loc[card, ["k", "u"]], on="k").drop_duplicates(["k", "t", "u"]).groupby(["t", "u"]).size()
     shared = n.reindex(pd.MultiIndex.from_arrays([on["t"], on["u"]])).fillna(0).to_numpy()
     lead = HOLDER_LEAD_DAYS * DAY_MS
+    after = on["f"].to_numpy(float) - on["tf"].to_numpy(float)
     with np.errstate(invalid="ignore"):
-        spender = ((on["f"].to_numpy(float) >= on["tf"].to_numpy(float)) & (on["n"].to_numpy(float) >= 2)
-                   & (on["l"].to_numpy(float) - on["tf"].to_numpy(float) <= lead))
+        spender = (((after >= 0) & (on["n"].to_numpy(float) >= 2)
+                    & (on["l"].to_numpy(float) - on["tf"].to_numpy(float) <= lead)) | np.isnan(after))
     crew = pd.Series(on["th"].to_numpy(dtype=bool) | (shared >= 2) | spender).groupby(on["index"].to_numpy()).max()
     out[crew.index[~crew.to_numpy()]] = True
     return out
@@ -742,12 +741,11 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     unless they charged such a card of another member's once themselves.
 
     The thief rule: an account that burns stolen cards (``THIEF_CARDS`` or more used once each, nine in ten of its
-    cards, one or more someone else's: :func:`_thieves`) loses its link to each identifier it used once that others
-    of the cluster used too, none of them its crew (:func:`_stolen`: another thief, an accomplice sharing two cards
-    with it, a spender it handed a tried card to): the card's owner and the owner's family, a home's network its
-    proxy went out through once (a triangulation crew buying with a stolen card a purchase, whose owners the data
-    saw use them once or twice, when no rule of holders applies). It applies after the homes' rule, so a thief's
-    one use of a home's network leaves the residents together.
+    cards, one or more someone else's: :func:`_thieves`) loses its link to each card it used once that others of the
+    cluster used too, none of them its crew (:func:`_stolen`: another thief, an accomplice sharing two cards with it,
+    a spender it handed a tried card to): the card's owner and the owner's family (a triangulation crew buying with a
+    stolen card a purchase, whose owners the data saw use them once or twice, when no rule of holders applies). Not a
+    device or an address it used once: a crew's laptop or proxy looks no different there from a victim's home.
 
     The leaf rule: a user tied to the cluster by one identifier alone, which they and one other member each used
     once (an address a crew shipped to once, a card tried once), is no member.
@@ -881,12 +879,13 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     charger = pd.Series(pair & (n_uses <= 1) & (other >= OWNER_USES)).groupby(ug).transform("max").to_numpy()
     with np.errstate(invalid="ignore"):
         odd |= pair & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1) & ~charger
-    # a thief (known as fraud or not) loses what it used once that others of the cluster use, its victims' cards and
-    # homes, where none of those others is its crew (another thief, an accomplice, a spender of a card it tried)
+    # a thief (known as fraud or not) loses a card it charged once that others of the cluster use, its victims', where
+    # none of those others is its crew (another thief, an accomplice, a spender of a card it tried); not a device or
+    # an address: a crew's laptop or proxy the thief used once looks no different from a victim's home
     ident = ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
     thief = e["u"].isin(_thieves(tx)).to_numpy()
-    stole = _stolen(np.where(ident, key, -1), e["u"].to_numpy(), f, lu, n_uses, ident & thief & (n_uses <= 1), thief,
-                    is_card)
+    stole = _stolen(np.where(ident, key, -1), e["u"].to_numpy(), f, lu, n_uses, ident & is_card & thief & (n_uses <= 1),
+                    thief, is_card)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~is_money & ~kn
@@ -934,7 +933,6 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     spread = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         odd |= cut_home & home & (spread > ARRIVAL_WINDOW_DAYS * DAY_MS) & ~kn
-    # (after the homes: a thief that went out once through a home's network leaves its residents together)
     odd |= stole
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):

@@ -652,25 +652,29 @@ def test_thieves_passing_round_cards_whose_owners_the_data_saw_stay_together(tmp
     assert any({"c0", "c1", "c2", "c3"} <= set(r) for r in _ring_users(tmp_path, rows))
 
 
-def test_a_thief_going_out_once_through_a_flats_network_leaves_the_flats_ring_whole(tmp_path):
-    """A reviewer's case: four young accounts buy together from one flat's network for three weeks; a thief of
-    another crew (a stolen card a purchase, one of them a card whose owner the data saw) went out once through
-    the flat's network. The thief loses that link; the flat's residents, who came within days of each other, do
-    not lose theirs (the homes' rule is about the residents' own cuts)."""
+def test_a_carder_who_used_its_crews_laptop_once_stays_in_the_crews_ring(tmp_path):
+    """A reviewer's case: four reshippers share a laptop and a flat's network for three weeks, each with a card of
+    their own; their carder burns eight stolen cards from its own phone, one of them once from the crew's laptop.
+    Two of the cards' owners live with a family. The carder is a thief, and the crew shares no card with it; a
+    device or an address it used once is no cut (a crew's laptop looks no different from a victim's home), so the
+    carder stays in its crew's ring."""
     rows = []
     for i in range(4):
-        rows += [(f"r{i}", 40 + i * 0.4 + k * 2, 700.0, f"rc{i}", f"rd{i}", "5.5.9.1", f"elec{k % 3}")
+        rows += [(f"r{i}", 40 + i * 0.3 + k * 2, 500.0, f"rc{i}", "crewlap", "5.5.9.1", f"elec{k % 3}")
                  for k in range(10)]
-    rows += [("t", 45 + k * 1.5, 250.0, f"st{k}", "tlap", f"10.7.0.{k + 1}", "market") for k in range(8)]
-    rows += [("o", day, 40.0, "st0", "od", "5.5.8.1", "shop") for day in (10, 30)]  # the owner of one card
-    rows.append(("t", 50.2, 260.0, "st-x", "tlap", "5.5.9.1", "market"))
-    assert _ring_users(tmp_path, rows) == [["r0", "r1", "r2", "r3"]]
+    rows += [("c", 42 + k * 1.5, 300.0, f"st{k}", "cphone", f"10.7.0.{k + 1}", "market") for k in range(7)]
+    rows.append(("c", 45.1, 320.0, "st7", "crewlap", "10.7.1.1", "market"))
+    for j in range(2):  # the owners, each with a partner and a teen on the home's device and network
+        for m, (who, card) in enumerate([(f"o{j}", f"st{j}"), (f"p{j}", f"pc{j}"), (f"q{j}", f"qc{j}")]):
+            rows += [(who, 1 + m + j + d * 7, 40.0, card, f"od{j}", f"6.6.{j}.1", f"groc{d % 2}") for d in range(12)]
+    assert ["c", "r0", "r1", "r2", "r3"] in _ring_users(tmp_path, rows)
 
 
-def test_where_every_payment_has_a_card_id_of_its_own_no_one_is_a_thief(tmp_path):
+def test_where_every_payment_has_a_card_id_of_its_own_the_thief_rule_cuts_nothing(tmp_path):
     """A reviewer's case: token data (a new card id each payment). Three accounts of a promo farm pay on one
-    device; one of them made four purchases, only one on the farm's device. Its four card ids are used once each,
-    but no card is anyone else's: it burns no stolen cards, and the farm stays whole."""
+    device; one of them made four purchases, only one on the farm's device. Its four card ids are used once each
+    (a thief's mark), but no card is anyone else's, and the device is no card: nothing is cut, and the farm stays
+    whole."""
     rows = [(f"b{i}", 30 + i * 0.2 + k, 60.0, f"tok-b{i}-{k}", "farm", f"10.66.0.{i + 1}", f"promo{k}")
             for i in range(2) for k in range(2)]
     rows += [("a0", 33 + k, 60.0, f"tok-a0-{k}", "farm" if k == 0 else "ph-a0", "10.66.0.9", f"promo{k % 2}")
