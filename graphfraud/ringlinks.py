@@ -657,8 +657,9 @@ def _thieves(tx: pd.DataFrame) -> pd.Index:
 
 
 def _stolen(key: np.ndarray, users: np.ndarray, first: np.ndarray, last: np.ndarray, uses: np.ndarray,
-            once: np.ndarray, thief: np.ndarray, card: np.ndarray) -> np.ndarray:
-    """Rows of ``once`` (a thief's one use of a card, ``key``, at ``first``) whose card other users hold, none of
+            once: np.ndarray, thief: np.ndarray) -> np.ndarray:
+    """Rows of ``once`` (a thief's one use of a card, ``key``: -1 on rows of no card, at ``first``) whose card other
+    users hold, none of
     them the thief's crew: another thief (``thief``), an accomplice who shares two cards or more with this thief (a
     crew's pool of cards) rather than one (the card it charged, the owner's), or a spender who took the card up after
     the thief's use, used it more than once, and was done with it within ``HOLDER_LEAD_DAYS`` of it (a tester hands
@@ -672,7 +673,7 @@ def _stolen(key: np.ndarray, users: np.ndarray, first: np.ndarray, last: np.ndar
     >>> key, users = np.array([0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5]), np.array(list("tatbtbc" "ts" "tx" "tm"))
     >>> first = np.array([9, 0, 9, 0, 9, 0, 0, 9, 10, 9, 0, 9, np.nan]) * DAY_MS
     >>> last, uses, once = first + 3 * DAY_MS, np.where(users == "t", 1, 3), users == "t"
-    >>> _stolen(key, users, first, last, uses, once, once | (users == "x"), np.ones(13, bool)).tolist()
+    >>> _stolen(key, users, first, last, uses, once, once | (users == "x")).tolist()
     [True, False, False, False, False, False, False, False, False, False, False, False, False]
     """
     out = np.zeros(len(key), dtype=bool)
@@ -682,6 +683,7 @@ def _stolen(key: np.ndarray, users: np.ndarray, first: np.ndarray, last: np.ndar
     th = rows[once].reset_index().rename(columns={"u": "t", "f": "tf"})[["index", "k", "t", "tf"]]
     on = th.merge(rows, on="k")
     on = on[on["u"].to_numpy() != on["t"].to_numpy()]
+    card = key >= 0
     tc = rows.loc[card & np.isin(users, th["t"].unique()), ["k", "u"]].rename(columns={"u": "t"})
     n = tc.merge(rows.loc[card, ["k", "u"]], on="k").drop_duplicates(["k", "t", "u"]).groupby(["t", "u"]).size()
     shared = n.reindex(pd.MultiIndex.from_arrays([on["t"], on["u"]])).fillna(0).to_numpy()
@@ -741,7 +743,7 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     unless they charged such a card of another member's once themselves.
 
     The thief rule: an account that burns stolen cards (``THIEF_CARDS`` or more used once each, nine in ten of its
-    cards, one or more someone else's: :func:`_thieves`) loses its link to each card it used once that others of the
+    cards: :func:`_thieves`) loses its link to each card it used once that others of the
     cluster used too, none of them its crew (:func:`_stolen`: another thief, an accomplice sharing two cards with it,
     a spender it handed a tried card to): the card's owner and the owner's family (a triangulation crew buying with a
     stolen card a purchase, whose owners the data saw use them once or twice, when no rule of holders applies). Not a
@@ -879,13 +881,6 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     charger = pd.Series(pair & (n_uses <= 1) & (other >= OWNER_USES)).groupby(ug).transform("max").to_numpy()
     with np.errstate(invalid="ignore"):
         odd |= pair & (n_uses >= OWNER_USES) & (lu - f >= gap) & (other <= 1) & ~charger
-    # a thief (known as fraud or not) loses a card it charged once that others of the cluster use, its victims', where
-    # none of those others is its crew (another thief, an accomplice, a spender of a card it tried); not a device or
-    # an address: a crew's laptop or proxy the thief used once looks no different from a victim's home
-    ident = ~is_money & (t != "bustout") & ~e["co"].to_numpy(dtype=bool)
-    thief = e["u"].isin(_thieves(tx)).to_numpy()
-    stole = _stolen(np.where(ident, key, -1), e["u"].to_numpy(), f, lu, n_uses, ident & is_card & thief & (n_uses <= 1),
-                    thief, is_card)
     # a customer known as fraud (``known``: a fraudster, or mostly confirmed fraud) is no one's victim: a
     # ring whose members come and go over months, each pair sharing one identifier
     odd &= ~is_money & ~kn
@@ -933,7 +928,12 @@ def split_lifetimes(groups: list[np.ndarray], uids: np.ndarray, linking: pd.Data
     spread = (fg.transform("max") - fg.transform("min")).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         odd |= cut_home & home & (spread > ARRIVAL_WINDOW_DAYS * DAY_MS) & ~kn
-    odd |= stole
+    # or is a thief (known as fraud or not) that charged once a card others of the cluster use, its victims', none of
+    # them its crew (another thief, an accomplice, a spender of a card it tried); not a device or an address: a
+    # crew's laptop or proxy the thief used once looks no different from a victim's home
+    card = is_card & ~e["co"].to_numpy(dtype=bool)
+    thief = e["u"].isin(_thieves(tx)).to_numpy()
+    odd |= _stolen(np.where(card, key, -1), e["u"].to_numpy(), f, lu, n_uses, card & thief & (n_uses <= 1), thief)
     hit = np.unique(e["g"].to_numpy()[odd])
     if not len(hit):
         return groups
