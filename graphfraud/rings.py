@@ -25,7 +25,10 @@ Examples
 >>> good, _ = validate_frame(df.astype(str).replace("", None))
 >>> store.write_transactions(good).inserted == len(df)
 True
->>> rings = sync_rings(store, detect_rings(store))
+>>> found = detect_rings(store)
+>>> [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+True
+>>> rings = sync_rings(store, found)
 >>> rings[0].ring_id.startswith("R-") and rings[0].size >= 3
 True
 >>> store.get_ring(rings[0].ring_id)["size"] == rings[0].size
@@ -36,6 +39,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -407,24 +411,17 @@ def detect_rings(store: RingSource, *, policy: LinkPolicy | None = None, min_siz
     -----
     Linear in links and transactions apart from the community split of large components. Known fraud
     follows the label semantics of :func:`graphfraud.labels.known_fraud_user` (a user labelled fraudster or
-    mule, one with first-party fraud, or one whose transactions are mostly confirmed fraud).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from graphfraud.storage import open_store
-    >>> from graphfraud.schema import validate_frame
-    >>> from graphfraud.testing import make_transactions
-    >>> df, truth = make_transactions(seed=1)
-    >>> store = open_store(os.path.join(tempfile.mkdtemp(), "gf.db"))
-    >>> _ = store.write_transactions(validate_frame(df.astype(str).replace("", None))[0])
-    >>> rings = detect_rings(store)
-    >>> [r.score for r in rings] == sorted((r.score for r in rings), reverse=True)
-    True
+    mule, one with first-party fraud, or one whose transactions are mostly confirmed fraud). An embedded store
+    reads its file through a memory map meanwhile (:func:`graphfraud.storage.txframe.mapped_reads`). The
+    module's example runs it.
     """
-    policy = policy or LinkPolicy.from_settings()
-    min_size = int(settings.get("ring_min_size") if min_size is None else min_size)
-    as_ms = _as_ms(as_of)
+    with getattr(store, "mapped_reads", nullcontext)():
+        return _detect(store, policy or LinkPolicy.from_settings(), _as_ms(as_of), max_component, seed,
+                       int(settings.get("ring_min_size") if min_size is None else min_size))
+
+
+def _detect(store: RingSource, policy: LinkPolicy, as_ms: int | None, max_component: int, seed: int, min_size: int
+            ) -> list[Ring]:
     src = _Source(store)
     with progress.phase("reading links"):
         edges = _detection_edges(src, policy)

@@ -342,6 +342,21 @@ def test_whole_reads_give_the_same_rings_as_the_narrow_queries(world):
     assert [(r.users, round(r.score, 9)) for r in narrow] == [(r.users, round(r.score, 9)) for r in plain]
 
 
+def test_detection_reads_an_embedded_store_through_a_memory_map_and_unmaps_it_after(world, monkeypatch):
+    store, _ = world
+    mapped = []
+    read = store.transactions_of_users
+
+    def reading(*a, **k):
+        mapped.append(store._con().execute("PRAGMA mmap_size").fetchone()[0])
+        return read(*a, **k)
+
+    monkeypatch.setattr(store, "transactions_of_users", reading)
+    assert detect_rings(store)
+    assert mapped and min(mapped) > 0  # (the narrow reads above give the same rings as unmapped whole reads)
+    assert store._con().execute("PRAGMA mmap_size").fetchone()[0] == 0
+
+
 def test_live_ring_score_is_the_batch_score_of_the_component_totals():
     from graphfraud.graph.engine import Comp
     from graphfraud.scoring import live_ring_score

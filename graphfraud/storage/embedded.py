@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..errors import Conflict, NotFound, StorageError
@@ -30,7 +31,7 @@ from .base import (LINK_TOTAL_COLUMNS, TRANSFER_COLUMNS, TRANSFER_ROW_COLUMNS, T
                    Event, WriteResult, load_record, same_value, to_json, transaction_from_row, transactions_from_rows)
 from .bulkindex import BulkIndexMixin
 from .registry import RegistryMixin
-from .txframe import transfer_sums, tx_frame, users_frame
+from .txframe import mapped_reads, transfer_sums, tx_frame, users_frame
 
 log = logging.getLogger(__name__)
 
@@ -930,6 +931,9 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         out = [(h, m, d, u, f) for h, m, d, us, f in rows for u in dict.fromkeys(us.split("\x1f"))]
         return pd.DataFrame.from_records(out, columns=["entity_id", "merchant_id", "bucket", "user_id", "first_ts"])
 
+    def mapped_reads(self) -> AbstractContextManager[None]:  # this thread's reads (ring detection): txframe
+        return mapped_reads(self._con())
+
     def transactions_of_users(self, user_ids: Sequence[str] | None, columns: Sequence[str]) -> Any:
         """The given columns of every transaction of the given users (``None``: of every user), in no particular
         order (one SELECT; every user's is a plain scan, cheaper than looking each user up, and so is a scan
@@ -940,8 +944,7 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
         return users_frame(self._con(), list(columns), None if user_ids is None else list(user_ids))
 
     def transfer_totals(self) -> Any:
-        """Money between users: a DataFrame with one row per (payer, receiver) pair of transfers, columns
-        ``src, dst, n, amount, first_ts, last_ts``."""
+        """Money between users: one row per (payer, receiver) pair of transfers (``TRANSFER_TOTAL_COLUMNS``)."""
         import pandas as pd
 
         con = self._con()
@@ -968,16 +971,14 @@ class EmbeddedStore(BulkIndexMixin, RegistryMixin):
                                    (max(1, int(sample_every)),)).fetchall()
         return pd.DataFrame.from_records(rows, columns=["merchant_id", "currency", "n", "sum_log_amount", "first_ts"])
 
-
     # ------------------------------------------------------------ erasure (right to be forgotten)
     def erase_user(self, user_id: str, actor: str) -> dict[str, Any]:
         """Replace a user's personal data by pseudonyms, keeping every count of :meth:`info`.
 
-        See :mod:`graphfraud.storage.erase`. Records an audit row (naming the pseudonym only) and an
-        ``erase`` event (serving processes rebuild their engine), and checkpoints the write-ahead log so the
-        old values leave the files. Returns a summary with the ``pseudonym``; raises :class:`NotFound` when
-        the store has no such user. The engine snapshot is the graph layer's: erase through
-        :func:`graphfraud.erasure.erase_user`, which removes it too.
+        See :mod:`graphfraud.storage.erase`. Records an audit row (naming the pseudonym only) and an ``erase``
+        event (serving processes rebuild their engine), and checkpoints the write-ahead log so the old values
+        leave the files. Returns a summary with the ``pseudonym``; raises :class:`NotFound` when the store has
+        no such user. The engine snapshot is the graph layer's: :func:`graphfraud.erasure.erase_user` erases both.
         """
         from .erase import erase_user
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .base import TRANSFER_TOTAL_COLUMNS
@@ -24,6 +25,32 @@ USERS_SCAN_SHARE = 0.4
 #: A store whose rows are transfers in this share or more sums them after one scan of the table
 #: (:func:`transfer_sums`): 1,454,735 transfers of 2,559,650 rows, 10.2 s through the partial index, 4.7 s.
 TRANSFERS_SCAN_SHARE = 0.2
+
+
+#: Bulk reads (ring detection) read the file through a memory map of up to this many bytes (``PRAGMA
+#: mmap_size``): no copy of each page out of the page cache. Detection over 986,031 rows, three runs each,
+#: alternating: 9.40-10.08 s CPU without it, 8.62-9.00 s with it. The pages are the page cache's, shared
+#: and given back under pressure, but they count in the reading process's resident size while mapped.
+MAPPED_READ_BYTES = 1 << 30
+
+
+@contextmanager
+def mapped_reads(con: sqlite3.Connection) -> Iterator[None]:
+    """Read ``con``'s file through a memory map meanwhile (:data:`MAPPED_READ_BYTES`); then as before.
+
+    >>> import os, tempfile
+    >>> con = sqlite3.connect(os.path.join(tempfile.mkdtemp(), "m.db"))
+    >>> with mapped_reads(con):
+    ...     con.execute("PRAGMA mmap_size").fetchone()[0] > 0
+    True
+    >>> con.execute("PRAGMA mmap_size").fetchone()[0]
+    0
+    """
+    con.execute(f"PRAGMA mmap_size={MAPPED_READ_BYTES}")
+    try:
+        yield
+    finally:
+        con.execute("PRAGMA mmap_size=0")
 
 
 def users_frame(con: sqlite3.Connection, columns: list[str], user_ids: list[str] | None) -> Any:
