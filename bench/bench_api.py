@@ -38,14 +38,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+# Each wrk thread is its own Lua state: seeded alike (the same second), two threads would send the same ids, and
+# one thread's requests would be the other's replays. ``setup`` numbers the threads, and the number is in the seed
+# and in every id.
 LUA = r"""
+local made = 0
+function setup(thread)
+  made = made + 1
+  thread:set("tid", made)
+end
 counter = 0
-math.randomseed(os.time() + %(seed)d)
+function init(args)
+  math.randomseed(os.time() * 64 + tid + %(seed)d)
+end
 request = function()
   counter = counter + 1
   local u = math.random(1, 5000)
-  local body = string.format('{"transaction_id":"B%(seed)d-%%d-%%d-%%d","timestamp":"2026-03-01T12:00:00Z","user_id":"BU%%d","card_id":"BC%%d","device_id":"BD%%d","ip":"10.9.%%d.%%d","amount":%%d.5,"merchant_id":"BM%%d"}',
-    os.time(), math.random(1, 1000000000), counter, u, u, math.random(1, 6000), math.random(0, 40), math.random(1, 250), math.random(1, 500), math.random(1, 300))
+  local body = string.format('{"transaction_id":"B%(seed)d-%%d-%%d-%%d-%%d","timestamp":"2026-03-01T12:00:00Z","user_id":"BU%%d","card_id":"BC%%d","device_id":"BD%%d","ip":"10.9.%%d.%%d","amount":%%d.5,"merchant_id":"BM%%d"}',
+    tid, os.time(), math.random(1, 1000000000), counter, u, u, math.random(1, 6000), math.random(0, 40), math.random(1, 250), math.random(1, 500), math.random(1, 300))
   return wrk.format("POST", nil, nil, body)
 end
 """
